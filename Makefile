@@ -1,0 +1,48 @@
+# The two commands: `make run` and `make test`. Both bootstrap .venv from a fresh clone.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+.PHONY: run test lint bench migrate setup stop clean venv
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+# Database roles, migrations and the demo tenant; every step is idempotent.
+setup: venv
+	$(PY) manage.py setup_database
+	$(PY) manage.py migrate --no-input
+	$(PY) manage.py seed_demo
+
+# Web on :8000, a Celery worker, beat and the SMTP listener on :2525; Ctrl-C stops them all.
+run: setup
+	exec $(PY) manage.py run_all
+
+test: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+	$(PY) -m helpdesk.core.embedded exec -- $(PY) -m pytest -n auto $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+
+bench: setup
+	$(PY) -m bench.run
+
+migrate: venv
+	$(PY) manage.py migrate --no-input
+
+# Stop the embedded PostgreSQL and Redis (make run stops them itself on Ctrl-C).
+stop: venv
+	$(PY) -m helpdesk.core.embedded stop
+
+clean: stop
+	rm -rf var

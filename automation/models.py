@@ -1,0 +1,1 @@
+"""Automation: rules, assignment, SLAs (tables arrive with their issues)."""

@@ -1,0 +1,1 @@
+"""Automation background work."""

@@ -1,0 +1,1 @@
+"""Departments have no background work yet."""

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib.auth import authenticate
+from django.contrib.auth.forms import PasswordResetForm
+from django.http import HttpRequest
+
+from helpdesk.accounts.models import User
+from helpdesk.tenancy.models import Membership
+
+
+class LoginForm(forms.Form):
+    email = forms.EmailField(
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True})
+    )
+    password = forms.CharField(
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
+
+    error_message = "Email or password is incorrect."
+
+    def __init__(self, request: HttpRequest, *args: Any, **kwargs: Any) -> None:
+        self.request = request
+        self.user: User | None = None
+        super().__init__(*args, **kwargs)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.errors:
+            return data
+        user = authenticate(self.request, email=data["email"].lower(), password=data["password"])
+        tenant = getattr(self.request, "tenant", None)
+        allowed = user is not None and (
+            Membership.objects.filter(tenant=tenant, user=user, is_active=True).exists()
+            if tenant is not None
+            else user.is_staff
+        )
+        if not allowed:
+            # One message whatever failed, so the form does not reveal who is a member.
+            raise forms.ValidationError(self.error_message)
+        self.user = user
+        return data
+
+
+class TenantPasswordResetForm(PasswordResetForm):
+    """Sends reset links only to members of the tenant whose host the form is on."""
+
+    def __init__(self, *args: Any, tenant: Any = None, **kwargs: Any) -> None:
+        self.tenant = tenant
+        super().__init__(*args, **kwargs)
+
+    def get_users(self, email: str) -> Any:
+        users = User.objects.filter(email__iexact=email, is_active=True)
+        if self.tenant is not None:
+            users = users.filter(memberships__tenant=self.tenant, memberships__is_active=True)
+        else:
+            users = users.filter(is_staff=True)
+        return (u for u in users if u.has_usable_password())

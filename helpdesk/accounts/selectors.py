@@ -1,0 +1,35 @@
+"""Reads for accounts: authenticate API keys, a user's tenants."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from helpdesk.accounts import tokens
+from helpdesk.accounts.models import ApiToken, User
+from helpdesk.tenancy.models import Membership
+
+
+def find_api_token(key: str) -> ApiToken | None:
+    """The live token with this key, with its user, or None."""
+    return (
+        ApiToken.objects.select_related("user")
+        .filter(key_hash=tokens.hash_key(key), revoked_at__isnull=True, user__is_active=True)
+        .first()
+    )
+
+
+def list_user_memberships(user: User) -> QuerySet[Membership]:
+    """Every active seat of the user, with its tenant, for the tenant switcher."""
+    return (
+        Membership.objects.filter(user=user, is_active=True, tenant__is_active=True)
+        .select_related("tenant")
+        .order_by("tenant__name")
+    )
+
+
+def list_member_tokens(membership: Membership) -> QuerySet[ApiToken]:
+    return (
+        ApiToken.objects.in_current_tenant()
+        .filter(user_id=membership.user_id, revoked_at__isnull=True)
+        .order_by("-created_at")
+    )

@@ -1,0 +1,21 @@
+from django.urls import path
+
+from helpdesk.accounts import views
+
+app_name = "accounts"
+
+urlpatterns = [
+    path("login/", views.login_view, name="login"),
+    path("logout/", views.logout_view, name="logout"),
+    path("switch/<slug:slug>/", views.switch_tenant, name="switch"),
+    path("handoff/", views.handoff_view, name="handoff"),
+    path("api-tokens/", views.api_tokens, name="api-tokens"),
+    path("password-reset/", views.PasswordResetView.as_view(), name="password-reset"),
+    path("password-reset/sent/", views.PasswordResetDoneView.as_view(), name="password-reset-done"),
+    path(
+        "reset/<uidb64>/<token>/",
+        views.PasswordResetConfirmView.as_view(),
+        name="password-reset-confirm",
+    ),
+    path("reset/done/", views.PasswordResetCompleteView.as_view(), name="password-reset-complete"),
+]

@@ -1,0 +1,134 @@
+"""Login, logout, password reset, tenant switching and the member's API tokens."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import login, logout
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse, reverse_lazy
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from helpdesk.accounts import handoff, selectors, services
+from helpdesk.accounts.forms import LoginForm, TenantPasswordResetForm
+from helpdesk.accounts.models import ApiToken, User
+from helpdesk.tenancy import selectors as tenancy_selectors
+
+
+def _home(request: HttpRequest) -> str:
+    return reverse("tickets:inbox") if getattr(request, "tenant", None) else "/"
+
+
+def login_view(request: HttpRequest) -> HttpResponse:
+    if getattr(request, "membership", None) is not None:
+        return redirect(_home(request))
+    form = LoginForm(request, data=request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        login(request, form.user, backend="django.contrib.auth.backends.ModelBackend")
+        target = request.POST.get("next") or request.GET.get("next") or ""
+        if not url_has_allowed_host_and_scheme(
+            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            target = _home(request)
+        return HttpResponseRedirect(target)
+    return render(
+        request,
+        "accounts/login.html",
+        {"form": form, "next": request.GET.get("next", "")},
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@require_POST
+def logout_view(request: HttpRequest) -> HttpResponse:
+    logout(request)
+    return redirect("accounts:login")
+
+
+@login_required
+def switch_tenant(request: HttpRequest, slug: str) -> HttpResponse:
+    """Go to another tenant of the same user, logged in there through a handoff token."""
+    membership = next(
+        (m for m in selectors.list_user_memberships(request.user) if m.tenant.slug == slug), None
+    )
+    if membership is None:
+        raise Http404
+    token = handoff.make_token(user_id=request.user.pk, tenant_id=membership.tenant_id)
+    base = tenancy_selectors.tenant_base_url(membership.tenant)
+    return HttpResponseRedirect(f"{base}{reverse('accounts:handoff')}?token={token}")
+
+
+def handoff_view(request: HttpRequest) -> HttpResponse:
+    tenant = getattr(request, "tenant", None)
+    if tenant is None:
+        raise Http404
+    user_id = handoff.read_token(request.GET.get("token", ""), tenant_id=tenant.id)
+    membership = (
+        tenancy_selectors.find_membership(tenant_id=tenant.id, user_id=user_id) if user_id else None
+    )
+    if membership is None:
+        messages.error(request, "That sign-in link has expired. Please log in.")
+        return redirect("accounts:login")
+    login(request, membership.user, backend="django.contrib.auth.backends.ModelBackend")
+    return redirect("tickets:inbox")
+
+
+@login_required
+def api_tokens(request: HttpRequest) -> HttpResponse:
+    """The member's API tokens: create (the key is shown once) and revoke."""
+    membership = request.membership  # type: ignore[attr-defined]
+    if membership is None:
+        raise Http404
+    new_key = None
+    if request.method == "POST":
+        if request.POST.get("revoke"):
+            token = (
+                selectors.list_member_tokens(membership).filter(id=request.POST["revoke"]).first()
+            )
+            if token is None:
+                raise Http404
+            services.revoke_api_token(token=token)
+            messages.success(request, f"Token {token.prefix}… revoked.")
+        else:
+            name = (request.POST.get("name") or "API token").strip()[:100]
+            _, new_key = services.create_api_token(membership=membership, name=name)
+    tokens: list[ApiToken] = list(selectors.list_member_tokens(membership))
+    return render(request, "accounts/api_tokens.html", {"tokens": tokens, "new_key": new_key})
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    template_name = "accounts/password_reset.html"
+    email_template_name = "emails/password_reset.txt"
+    subject_template_name = "emails/password_reset.subject.txt"
+    form_class = TenantPasswordResetForm
+    success_url = reverse_lazy("accounts:password-reset-done")
+
+    def get_form_kwargs(self) -> dict:
+        return {**super().get_form_kwargs(), "tenant": getattr(self.request, "tenant", None)}
+
+
+class PasswordResetDoneView(auth_views.PasswordResetDoneView):
+    template_name = "accounts/password_reset_done.html"
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    template_name = "accounts/password_reset_confirm.html"
+    success_url = reverse_lazy("accounts:password-reset-complete")
+
+    def get_user(self, uidb64: str) -> User | None:
+        user = super().get_user(uidb64)
+        tenant = getattr(self.request, "tenant", None)
+        if (
+            user is not None
+            and tenant is not None
+            and tenancy_selectors.find_membership(tenant_id=tenant.id, user_id=user.pk) is None
+        ):
+            return None
+        return user
+
+
+class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
+    template_name = "accounts/password_reset_complete.html"

@@ -1,0 +1,1 @@
+"""API infrastructure: base view, authentication, pagination, one error envelope."""

@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+
+
+class IsTenantMember(BasePermission):
+    """Any active member of the request's tenant (role checks are done by services)."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return getattr(request._request, "membership", None) is not None

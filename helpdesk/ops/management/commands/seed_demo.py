@@ -1,0 +1,315 @@
+"""Seed the `demo` tenant once: people, departments, mailboxes, tickets with threads, articles."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from departments import services as department_services
+from helpdesk.accounts import services as account_services
+from helpdesk.ops import services as ops_services
+from helpdesk.tenancy.context import tenant_context
+from helpdesk.tenancy.models import MembershipRole, Tenant
+from knowledge_base import services as kb_services
+from tickets import services as ticket_services
+from tickets.models import Company, Message, Ticket
+
+DEMO_PASSWORD = "demo-password"  # noqa: S105 - the published demo login
+DEMO_PEOPLE = [
+    ("admin@demo.localhost", "Alex Admin", MembershipRole.ADMIN),
+    ("ana@demo.localhost", "Ana Agent", MembershipRole.AGENT),
+    ("ben@demo.localhost", "Ben Agent", MembershipRole.AGENT),
+    ("lee@demo.localhost", "Lee Light", MembershipRole.LIGHT_AGENT),
+]
+PLATFORM_STAFF = ("staff@localhost", "Platform Staff")
+
+# (subject, customer, department, replies as (who, kind, text), final status, priority, tags)
+DEMO_TICKETS: list[
+    tuple[str, tuple[str, str], str, list[tuple[str, str, str]], str, str, list[str]]
+] = [
+    (
+        "Cannot log in after password change",
+        ("Maria Lopez", "maria@acme.test"),
+        "Support",
+        [
+            (
+                "customer",
+                "customer",
+                "Since I changed my password this morning the app says my credentials are wrong.",
+            ),
+            (
+                "ana",
+                "reply",
+                "Sorry about that, Maria. I reset your session; please try again and "
+                "tell me if it works.",
+            ),
+            ("customer", "customer", "Works now, thanks!"),
+        ],
+        "solved",
+        "high",
+        ["login"],
+    ),
+    (
+        "Invoice shows the wrong VAT number",
+        ("Tom Becker", "tom@globex.test"),
+        "Billing",
+        [
+            (
+                "customer",
+                "customer",
+                "Our VAT number on invoice 2026-114 is outdated. Could you reissue it?",
+            ),
+            ("ben", "note", "Need the new number from the customer's profile, asked finance."),
+        ],
+        "open",
+        "normal",
+        ["invoice", "vat"],
+    ),
+    (
+        "Feature request: dark mode",
+        ("Priya Shah", "priya@initech.test"),
+        "Support",
+        [
+            ("customer", "customer", "Would love a dark mode for late shifts."),
+            ("ana", "reply", "Thanks Priya, I passed it on to our product team."),
+        ],
+        "waiting",
+        "low",
+        ["feature-request"],
+    ),
+    (
+        "Export to CSV times out",
+        ("Maria Lopez", "maria@acme.test"),
+        "Support",
+        [("customer", "customer", "Exporting our 40k contacts to CSV ends with a timeout.")],
+        "open",
+        "urgent",
+        ["export", "bug"],
+    ),
+    (
+        "Refund for duplicate charge",
+        ("Sam Okafor", "sam@umbrella.test"),
+        "Billing",
+        [
+            ("customer", "customer", "I was charged twice for the October plan."),
+            ("ben", "reply", "You're right, Sam. I issued a refund; it shows in 3-5 days."),
+            ("customer", "customer", "Great, thank you."),
+        ],
+        "solved",
+        "high",
+        ["refund"],
+    ),
+    (
+        "How do I add a second mailbox?",
+        ("Lena Fischer", "lena@hooli.test"),
+        "Support",
+        [("customer", "customer", "We want sales@ to come into the help desk as well.")],
+        "open",
+        "normal",
+        ["how-to"],
+    ),
+    (
+        "API rate limit questions",
+        ("Dev Team", "dev@globex.test"),
+        "Support",
+        [
+            ("customer", "customer", "What is the rate limit on /api/v1/tickets/?"),
+            ("ana", "reply", "1,200 requests a minute per token by default."),
+        ],
+        "waiting",
+        "normal",
+        ["api"],
+    ),
+    (
+        "Change billing address",
+        ("Tom Becker", "tom@globex.test"),
+        "Billing",
+        [("customer", "customer", "Please update our billing address to Hauptstr. 5, Berlin.")],
+        "on_hold",
+        "low",
+        ["invoice"],
+    ),
+    (
+        "Emails arrive twice",
+        ("Kim Park", "kim@initech.test"),
+        "Support",
+        [
+            ("customer", "customer", "Every notification email arrives twice since Monday."),
+            ("lee", "note", "Probably the forwarding rule on their side; checking headers."),
+        ],
+        "open",
+        "high",
+        ["email"],
+    ),
+    (
+        "Cancel my subscription",
+        ("Jo Smith", "jo@example.test"),
+        "Billing",
+        [
+            ("customer", "customer", "Please cancel at the end of this month."),
+            ("ben", "reply", "Done, Jo. Your plan ends on the 30th."),
+        ],
+        "closed",
+        "normal",
+        ["cancellation"],
+    ),
+    (
+        "Slow page loads in the EU",
+        ("Lena Fischer", "lena@hooli.test"),
+        "Support",
+        [("customer", "customer", "Pages take 5+ seconds to load from Frankfurt today.")],
+        "open",
+        "urgent",
+        ["performance"],
+    ),
+    (
+        "Thank you!",
+        ("Priya Shah", "priya@initech.test"),
+        "Support",
+        [("customer", "customer", "Just wanted to say your team has been great this year.")],
+        "solved",
+        "low",
+        [],
+    ),
+]
+
+DEMO_ARTICLES = [
+    (
+        "Getting started",
+        "Resetting your password",
+        "Open the login page, choose 'Forgot your password?' and follow the link we email you. "
+        "Links expire after three days.",
+    ),
+    (
+        "Getting started",
+        "Adding a mailbox",
+        "Admins add mailboxes under Admin > Mailboxes. Mail sent to the address becomes tickets "
+        "in the mailbox's department.",
+    ),
+    (
+        "Billing",
+        "Understanding your invoice",
+        "Invoices list each plan, its period and VAT. Contact billing@ to correct details.",
+    ),
+    (
+        "Billing",
+        "Refunds",
+        "Duplicate charges are refunded within 3-5 business days to the original card.",
+    ),
+]
+
+
+class Command(BaseCommand):
+    help = "Create the demo tenant with sample data (does nothing when it exists)."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if Tenant.objects.filter(slug="demo").exists():
+            self.stdout.write("demo tenant exists; nothing to do")
+            return
+        with transaction.atomic():
+            self._seed()
+        self.stdout.write("seeded the demo tenant")
+
+    def _seed(self) -> None:
+        staff = account_services.get_or_create_user(
+            email=PLATFORM_STAFF[0], name=PLATFORM_STAFF[1], password=DEMO_PASSWORD
+        )
+        if not staff.is_staff:
+            staff.is_staff = True
+            staff.save(update_fields=["is_staff", "updated_at"])
+        email, name, _ = DEMO_PEOPLE[0]
+        provisioned = ops_services.create_tenant(
+            slug="demo",
+            name="Demo Company",
+            admin_email=email,
+            admin_name=name,
+            admin_password=DEMO_PASSWORD,
+        )
+        tenant = provisioned.tenant
+        members = {"admin": provisioned.admin}
+        for email, name, role in DEMO_PEOPLE[1:]:
+            user = account_services.get_or_create_user(
+                email=email, name=name, password=DEMO_PASSWORD
+            )
+            members[email.split("@")[0]] = account_services.add_member(
+                tenant=tenant, user=user, role=role
+            )
+        with tenant_context(tenant.id):
+            support = provisioned.department
+            billing = department_services.create_department(
+                name="Billing", description="Invoices, refunds and plans."
+            )
+            for key in ("ana", "lee"):
+                department_services.add_department_member(
+                    department=support, membership=members[key]
+                )
+            department_services.add_department_member(department=billing, membership=members["ben"])
+            department_services.create_mailbox(
+                address="billing@demo.localhost",
+                department=billing,
+                display_name="Demo Company Billing",
+            )
+            Company.objects.create(name="Globex", domains=["globex.test"])
+            Company.objects.create(name="Initech", domains=["initech.test"])
+            departments = {"Support": support, "Billing": billing}
+            self._seed_tickets(departments, members)
+            self._seed_articles(members["admin"])
+
+    def _seed_tickets(self, departments: dict[str, Any], members: dict[str, Any]) -> None:
+        start = timezone.now() - timedelta(days=len(DEMO_TICKETS))
+        for index, (
+            subject,
+            (name, email),
+            department,
+            thread,
+            status,
+            priority,
+            tags,
+        ) in enumerate(DEMO_TICKETS):
+            contact = ticket_services.get_or_create_contact(email=email, name=name)
+            first = thread[0][2]
+            ticket = ticket_services.create_ticket(
+                subject=subject,
+                body=first,
+                contact=contact,
+                department=departments[department],
+                channel="email",
+                priority=priority,
+                tags=tags,
+            )
+            for who, kind, text in thread[1:]:
+                if kind == "customer":
+                    Message.objects.create(
+                        ticket=ticket, kind="customer", body_text=text, author_contact=contact
+                    )
+                else:
+                    ticket_services.add_message(
+                        ticket=ticket, kind=kind, body=text, actor=members[who], status=""
+                    )
+            agents = [m for key, m in members.items() if key in {"ana", "ben"}]
+            if status != "open" or index % 3 == 0:
+                ticket_services.assign_ticket(
+                    ticket=ticket, assignee=agents[index % 2], actor=members["admin"]
+                )
+            if status != ticket.status:
+                if ticket.status == "waiting" and status == "closed":
+                    ticket_services.change_status(ticket=ticket, status="solved", actor=None)
+                ticket_services.change_status(ticket=ticket, status=status, actor=None)
+            # Spread the demo over the last days so the inbox has a realistic order.
+            moment = start + timedelta(days=index, hours=index)
+            Ticket.objects.filter(id=ticket.id).update(
+                created_at=moment, updated_at=moment + timedelta(hours=2)
+            )
+            Message.objects.filter(ticket=ticket).update(created_at=moment)
+            ticket_services.refresh_search_vector(ticket=ticket)
+
+    def _seed_articles(self, author: Any) -> None:
+        for category_name, title, body in DEMO_ARTICLES:
+            category = kb_services.create_category(name=category_name)
+            kb_services.create_article(
+                category=category, title=title, body=body, author=author, publish=True
+            )

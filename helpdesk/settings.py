@@ -1,0 +1,291 @@
+"""Settings for the help desk: one file, configured only through environment variables.
+
+Every variable is listed in .env.example and the README. With DATABASE_URL or REDIS_URL
+unset, the embedded PostgreSQL / Redis under var/ are started or attached to.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+
+from helpdesk.core import embedded
+from helpdesk.core.env import env_bool, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = embedded.var_dir()
+
+DEBUG = env_bool("HELPDESK_DEBUG", False)
+
+
+def _secret_key() -> str:
+    key = env_str("HELPDESK_SECRET_KEY")
+    if key:
+        return key
+    if not DEBUG and env_bool("HELPDESK_REQUIRE_SECRET_KEY", False):
+        raise ImproperlyConfigured("HELPDESK_SECRET_KEY must be set")
+    # Development: one random key kept under var/, so sessions survive restarts.
+    key_file = VAR_DIR / "secret_key"
+    if not key_file.exists():
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(secrets.token_urlsafe(50))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+
+# Hosts are validated by TenantMiddleware: a subdomain of the base domain, a tenant's custom
+# domain or the base domain itself; anything else is a 404 page.
+ALLOWED_HOSTS = ["*"]
+HELPDESK_BASE_DOMAIN = env_str("HELPDESK_BASE_DOMAIN", "localhost").lower().strip(".")
+HELPDESK_PUBLIC_SCHEME = env_str("HELPDESK_PUBLIC_SCHEME", "http")
+HELPDESK_PUBLIC_PORT = env_str("HELPDESK_PUBLIC_PORT", "8000" if DEBUG else "")
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_htmx",
+    "template_partials",
+    "anymail",
+    "helpdesk.core",
+    "helpdesk.tenancy",
+    "helpdesk.accounts",
+    "helpdesk.api",
+    "helpdesk.ops",
+    "departments",
+    "knowledge_base",
+    "tickets",
+    "automation",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "helpdesk.core.health.HealthCheckMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "helpdesk.tenancy.middleware.TenantMiddleware",
+]
+
+ROOT_URLCONF = "helpdesk.urls"
+WSGI_APPLICATION = "helpdesk.wsgi.application"
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "tickets:inbox"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "helpdesk.tenancy.context_processors.tenancy",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------------------
+# Three login roles share one database: helpdesk_owner owns the tables and runs migrations,
+# helpdesk_app is what web and workers use (not superuser, no BYPASSRLS, so row-level
+# security applies), helpdesk_ops reads across tenants for platform jobs. DATABASE_URL names
+# the server and database; its own user and password are used only by `setup_database`,
+# which creates the roles and the database.
+HELPDESK_DB_ROLES = {"app": "helpdesk_app", "owner": "helpdesk_owner", "ops": "helpdesk_ops"}
+
+
+def _database_server() -> dict[str, str]:
+    url = env_str("DATABASE_URL")
+    if not url:
+        return {
+            "HOST": embedded.ensure_postgres(),
+            "PORT": "5432",
+            "NAME": "helpdesk",
+            "ADMIN_USER": "postgres",
+            "ADMIN_PASSWORD": "",
+            "SSLMODE": "",
+        }
+    parts = urlsplit(url)
+    if parts.scheme not in {"postgres", "postgresql"}:
+        raise ImproperlyConfigured("DATABASE_URL must be a postgresql:// URL")
+    query = parse_qs(parts.query)
+    host = query.get("host", [parts.hostname or ""])[0]
+    return {
+        "HOST": host,
+        "PORT": str(parts.port or 5432),
+        "NAME": unquote(parts.path.lstrip("/")) or "helpdesk",
+        "ADMIN_USER": unquote(parts.username or "postgres"),
+        "ADMIN_PASSWORD": unquote(parts.password or ""),
+        "SSLMODE": query.get("sslmode", [""])[0],
+    }
+
+
+HELPDESK_DATABASE_SERVER = _database_server()
+
+
+def _database(role: str, **extra: object) -> dict[str, object]:
+    options: dict[str, object] = {"application_name": f"helpdesk-{role}"}
+    if HELPDESK_DATABASE_SERVER["SSLMODE"]:
+        options["sslmode"] = HELPDESK_DATABASE_SERVER["SSLMODE"]
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": HELPDESK_DATABASE_SERVER["NAME"],
+        "HOST": HELPDESK_DATABASE_SERVER["HOST"],
+        "PORT": HELPDESK_DATABASE_SERVER["PORT"],
+        "USER": HELPDESK_DB_ROLES[role],
+        "PASSWORD": env_str(f"HELPDESK_DB_{role.upper()}_PASSWORD"),
+        "CONN_MAX_AGE": env_int("HELPDESK_DB_CONN_MAX_AGE", 60),
+        "CONN_HEALTH_CHECKS": True,
+        "OPTIONS": options,
+        **extra,
+    }
+
+
+DATABASES = {
+    "default": _database("app"),
+    "owner": _database("owner", TEST={"MIRROR": "default"}),
+    "ops": _database("ops", TEST={"MIRROR": "default"}),
+}
+DATABASE_ROUTERS = ["helpdesk.core.db_router.HelpdeskRouter"]
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis, cache, Celery ---------------------------------------------------------------
+_redis_url = env_str("REDIS_URL")
+if _redis_url:
+    REDIS_URL = _redis_url
+    CELERY_BROKER_URL = _redis_url
+else:
+    _socket = embedded.ensure_redis().removeprefix("redis+socket://")
+    REDIS_URL = f"unix://{_socket}"
+    CELERY_BROKER_URL = f"redis+socket://{_socket}"
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": env_str("HELPDESK_CACHE_PREFIX", "helpdesk"),
+    }
+}
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_TIME_LIMIT = 300
+CELERY_TASK_SOFT_TIME_LIMIT = 240
+CELERY_TIMEZONE = "UTC"
+
+# --- Sessions, security -----------------------------------------------------------------
+SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = HELPDESK_PUBLIC_SCHEME == "https"
+CSRF_COOKIE_SECURE = HELPDESK_PUBLIC_SCHEME == "https"
+CSRF_TRUSTED_ORIGINS = env_list("HELPDESK_CSRF_TRUSTED_ORIGINS")
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("HELPDESK_BEHIND_PROXY", False) else None
+)
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 8},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+# --- I18N, static -----------------------------------------------------------------------
+LANGUAGE_CODE = "en"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+MEDIA_ROOT = Path(env_str("HELPDESK_MEDIA_ROOT", str(VAR_DIR / "media")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+
+# --- Email ------------------------------------------------------------------------------
+DEFAULT_FROM_EMAIL = env_str("HELPDESK_DEFAULT_FROM_EMAIL", f"helpdesk@{HELPDESK_BASE_DOMAIN}")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+HELPDESK_OUTBOX_DIR = VAR_DIR / "outbox"
+EMAIL_BACKEND = env_str("HELPDESK_EMAIL_BACKEND", "helpdesk.core.mail_backends.OutboxBackend")
+EMAIL_HOST = env_str("HELPDESK_SMTP_HOST", "localhost")
+EMAIL_PORT = env_int("HELPDESK_SMTP_PORT", 25)
+EMAIL_HOST_USER = env_str("HELPDESK_SMTP_USER")
+EMAIL_HOST_PASSWORD = env_str("HELPDESK_SMTP_PASSWORD")
+EMAIL_USE_TLS = env_bool("HELPDESK_SMTP_STARTTLS", False)
+
+# --- API --------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["helpdesk.api.authentication.TenantPrincipalAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["helpdesk.api.permissions.IsTenantMember"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "helpdesk.api.errors.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["helpdesk.api.throttling.PrincipalRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"principal": env_str("HELPDESK_API_RATE", "1200/minute")},
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Help desk API",
+    "DESCRIPTION": "Tickets, messages and more, per tenant. Authenticate with "
+    "`Authorization: Token <key>` on the tenant's host.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {},
+    "SCHEMA_PATH_PREFIX": r"/api/v[0-9]",
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("HELPDESK_LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "INFO"}, "pgserver": {"level": "WARNING"}},
+}

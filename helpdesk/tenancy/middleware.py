@@ -1,0 +1,74 @@
+"""TenantMiddleware: host -> tenant, principal (member or API token), tenant context.
+
+The rest of the request runs inside `tenant_context(tenant.id)`: one transaction, rolled
+back when the response is a server error. Requests to the bare base domain go to the
+platform area; any other unknown host gets a 404 page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+
+from helpdesk.accounts import selectors as account_selectors
+from helpdesk.tenancy import selectors
+from helpdesk.tenancy.context import tenant_context
+
+
+def _not_found(request: HttpRequest, message: str) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return JsonResponse({"error": {"code": "not_found", "message": message}}, status=404)
+    return render(request, "errors/unknown_host.html", {"message": message}, status=404)
+
+
+class TenantMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.tenant = None  # type: ignore[attr-defined]
+        request.membership = None  # type: ignore[attr-defined]
+        request.api_token = None  # type: ignore[attr-defined]
+        host = request.get_host()
+        if selectors.is_platform_host(host):
+            request.urlconf = "helpdesk.ops.urls"  # type: ignore[attr-defined]
+            return self.get_response(request)
+        tenant = selectors.find_tenant_for_host(host)
+        if tenant is None:
+            return _not_found(request, "There is no help desk at this address.")
+        request.tenant = tenant  # type: ignore[attr-defined]
+
+        authorization = request.headers.get("Authorization", "")
+        if authorization.startswith("Token "):
+            token = account_selectors.find_api_token(authorization.removeprefix("Token ").strip())
+            if token is None:
+                return JsonResponse(
+                    {"error": {"code": "not_authenticated", "message": "Invalid API token."}},
+                    status=401,
+                    headers={"WWW-Authenticate": "Token"},
+                )
+            if token.tenant_id != tenant.id:
+                return _not_found(request, "Not found.")
+            membership = selectors.find_membership(tenant_id=tenant.id, user_id=token.user_id)
+            if membership is None:
+                return _not_found(request, "Not found.")
+            request.api_token = token  # type: ignore[attr-defined]
+            request.membership = membership  # type: ignore[attr-defined]
+            request.user = membership.user
+            # CSRF protects cookie sessions; a token header cannot be sent cross-site.
+            request._dont_enforce_csrf_checks = True  # type: ignore[attr-defined]
+        elif request.user.is_authenticated:
+            membership = selectors.find_membership(tenant_id=tenant.id, user_id=request.user.pk)
+            if membership is None:
+                # A session of someone who is not (or no longer) a member of this tenant.
+                return _not_found(request, "Not found.")
+            request.membership = membership  # type: ignore[attr-defined]
+
+        with tenant_context(tenant.id):
+            response = self.get_response(request)
+            if response.status_code >= 500:
+                transaction.set_rollback(True)
+        return response

@@ -1,0 +1,149 @@
+"""Tenant (a company on the installation), its domains, memberships and inbound addresses."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from django.conf import settings
+from django.db import models
+
+from helpdesk.core.models import BaseModel
+from helpdesk.tenancy.context import get_current_tenant_id, require_tenant_id
+from helpdesk.tenancy.errors import CrossTenantWrite
+from helpdesk.tenancy.managers import AllTenantsManager, TenantManager
+from helpdesk.tenancy.rls import TenantRLS
+
+
+class Tenant(BaseModel):
+    slug = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(max_length=200)
+    time_zone = models.CharField(max_length=64, default="UTC")
+    language = models.CharField(max_length=16, default="en")
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class TenantDomain(BaseModel):
+    """A custom domain answering for a tenant (support.example.com)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="domains")
+    domain = models.CharField(max_length=253, unique=True)
+
+    def __str__(self) -> str:
+        return self.domain
+
+
+class MembershipRole(models.TextChoices):
+    ADMIN = "admin", "Admin"
+    AGENT = "agent", "Agent"
+    LIGHT_AGENT = "light_agent", "Light agent"
+
+
+class MembershipQuerySet(models.QuerySet["Membership"]):
+    def in_current_tenant(self) -> MembershipQuerySet:
+        """Members of the current tenant (global table: never read it unfiltered)."""
+        return self.filter(tenant_id=require_tenant_id())
+
+
+class Membership(BaseModel):
+    """A user's seat in a tenant with one role. Global: looked up before a tenant is set."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(
+        max_length=16, choices=MembershipRole.choices, default=MembershipRole.AGENT
+    )
+    is_active = models.BooleanField(default=True)
+
+    objects = MembershipQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "user"], name="tenancy_membership_uniq"),
+            models.CheckConstraint(
+                condition=models.Q(role__in=MembershipRole.values),
+                name="tenancy_membership_role_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}@{self.tenant_id} ({self.role})"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == MembershipRole.ADMIN
+
+    @property
+    def can_reply(self) -> bool:
+        """Light agents read tickets and write internal notes only."""
+        return self.role in {MembershipRole.ADMIN, MembershipRole.AGENT}
+
+
+class InboundAddressQuerySet(models.QuerySet["InboundAddress"]):
+    def in_current_tenant(self) -> InboundAddressQuerySet:
+        return self.filter(tenant_id=require_tenant_id())
+
+
+class InboundAddress(BaseModel):
+    """Address -> tenant index for inbound mail, kept in sync by the mailbox services.
+
+    Global because the tenant of a mail is found from its recipient before any tenant
+    context exists. `mailbox_id` points at departments.Mailbox (another app, so no FK).
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="inbound_addresses")
+    address = models.EmailField(max_length=254, unique=True)
+    mailbox_id = models.UUIDField()
+
+    objects = InboundAddressQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return self.address
+
+
+class TenantModel(BaseModel):
+    """Base of every tenant-owned model: scoped manager, RLS policy, (tenant, id) unique."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, editable=False, related_name="+")
+
+    objects = TenantManager()
+    all_tenants = AllTenantsManager()
+
+    class Meta:
+        abstract = True
+        base_manager_name = "objects"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "id"], name="%(app_label)s_%(class)s_tenant_id_uniq"
+            ),
+            TenantRLS(name="%(app_label)s_%(class)s_rls"),
+        ]
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        current: UUID = require_tenant_id()
+        if self.tenant_id is None:
+            self.tenant_id = current
+        elif self.tenant_id != current:
+            raise CrossTenantWrite(
+                f"{type(self).__name__} of tenant {self.tenant_id} saved in tenant {current}"
+            )
+        super().save(*args, **kwargs)
+
+
+__all__ = [
+    "InboundAddress",
+    "Membership",
+    "MembershipRole",
+    "Tenant",
+    "TenantDomain",
+    "TenantModel",
+    "get_current_tenant_id",
+]

@@ -1,0 +1,88 @@
+"""Reads for tenancy: resolve a host, find members."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from django.conf import settings
+from django.db.models import QuerySet
+
+from helpdesk.tenancy.context import require_tenant_id
+from helpdesk.tenancy.errors import MemberNotFound, TenantNotFound
+from helpdesk.tenancy.models import Membership, MembershipRole, Tenant, TenantDomain
+
+
+def normalize_host(host: str) -> str:
+    """Lowercase host without port or trailing dot."""
+    host = host.strip().lower()
+    if host.startswith("["):  # IPv6 literal
+        return host.split("]", 1)[0] + "]"
+    return host.rsplit(":", 1)[0].rstrip(".") if ":" in host else host.rstrip(".")
+
+
+def is_platform_host(host: str) -> bool:
+    return normalize_host(host) == settings.HELPDESK_BASE_DOMAIN
+
+
+def find_tenant_for_host(host: str) -> Tenant | None:
+    """The active tenant answering for `host`: `<slug>.<base domain>` or a custom domain."""
+    host = normalize_host(host)
+    suffix = "." + settings.HELPDESK_BASE_DOMAIN
+    if host.endswith(suffix):
+        slug = host[: -len(suffix)]
+        if slug and "." not in slug:
+            return Tenant.objects.filter(slug=slug, is_active=True).first()
+        return None
+    domain = TenantDomain.objects.select_related("tenant").filter(domain=host).first()
+    if domain is not None and domain.tenant.is_active:
+        return domain.tenant
+    return None
+
+
+def get_tenant_by_slug(slug: str) -> Tenant:
+    tenant = Tenant.objects.filter(slug=slug).first()
+    if tenant is None:
+        raise TenantNotFound(slug=slug)
+    return tenant
+
+
+def tenant_base_url(tenant: Tenant) -> str:
+    """Public base URL of the tenant's help desk, e.g. http://demo.localhost:8000."""
+    port = settings.HELPDESK_PUBLIC_PORT
+    scheme = settings.HELPDESK_PUBLIC_SCHEME
+    default_port = {"http": "80", "https": "443"}.get(scheme)
+    suffix = f":{port}" if port and port != default_port else ""
+    return f"{scheme}://{tenant.slug}.{settings.HELPDESK_BASE_DOMAIN}{suffix}"
+
+
+def find_membership(*, tenant_id: UUID, user_id: UUID) -> Membership | None:
+    """The user's active seat in the tenant, or None. Safe before a tenant context exists."""
+    return (
+        Membership.objects.select_related("user")
+        .filter(tenant_id=tenant_id, user_id=user_id, is_active=True, user__is_active=True)
+        .first()
+    )
+
+
+def list_members(*, roles: list[str] | None = None) -> QuerySet[Membership]:
+    """Active members of the current tenant with their users, by name."""
+    members = Membership.objects.in_current_tenant().filter(is_active=True).select_related("user")
+    if roles:
+        members = members.filter(role__in=roles)
+    return members.order_by("user__name", "user__email")
+
+
+def list_agents() -> QuerySet[Membership]:
+    return list_members(roles=[MembershipRole.ADMIN, MembershipRole.AGENT])
+
+
+def get_member(member_id: UUID | str) -> Membership:
+    """A member of the current tenant; another tenant's member is MemberNotFound."""
+    member = (
+        Membership.objects.filter(tenant_id=require_tenant_id(), id=member_id, is_active=True)
+        .select_related("user")
+        .first()
+    )
+    if member is None:
+        raise MemberNotFound(member_id=str(member_id))
+    return member

@@ -1,0 +1,21 @@
+"""URLs of a tenant's host. The bare base domain uses helpdesk.ops.urls instead."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+urlpatterns = [
+    path("accounts/", include("helpdesk.accounts.urls")),
+    path("api/v1/", include("tickets.api_urls")),
+    path("api/schema/", SpectacularAPIView.as_view(permission_classes=[]), name="api-schema"),
+    path(
+        "api/docs/",
+        SpectacularSwaggerView.as_view(url_name="api-schema", permission_classes=[]),
+        name="api-docs",
+    ),
+    path("kb/", include("knowledge_base.urls")),
+    path("settings/", include("departments.urls")),
+    path("", include("tickets.urls")),
+]
+
+handler404 = "helpdesk.core.views.not_found"
+handler500 = "helpdesk.core.views.server_error"

@@ -1,0 +1,30 @@
+"""Agent pages of the knowledge base: all articles (drafts too) and one article."""
+
+from __future__ import annotations
+
+from itertools import groupby
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from helpdesk.tenancy.decorators import member_required
+from knowledge_base import selectors
+from knowledge_base.errors import ArticleNotFound
+
+
+@member_required
+def article_list(request: HttpRequest) -> HttpResponse:
+    articles = list(selectors.list_articles())
+    grouped = [
+        (category, list(items)) for category, items in groupby(articles, key=lambda a: a.category)
+    ]
+    return render(request, "knowledge_base/article_list.html", {"grouped": grouped})
+
+
+@member_required
+def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    try:
+        article = selectors.get_article_by_slug(slug)
+    except ArticleNotFound:
+        return render(request, "errors/not_found.html", {"what": "That article"}, status=404)
+    return render(request, "knowledge_base/article_detail.html", {"article": article})

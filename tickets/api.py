@@ -1,0 +1,128 @@
+"""Tickets API: /api/v1/tickets/ and /api/v1/tickets/<number>/(messages/)."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status as http
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from departments import selectors as department_selectors
+from departments.errors import DepartmentNotFound
+from departments.models import Department
+from helpdesk.api.views import TenantAPIView
+from helpdesk.tenancy import selectors as tenancy_selectors
+from tickets import selectors, services
+from tickets.serializers import (
+    MessageCreateInput,
+    MessageOutput,
+    TicketCreateInput,
+    TicketListQuery,
+    TicketOutput,
+    TicketUpdateInput,
+)
+
+
+def _department(value: str) -> Department:
+    try:
+        return department_selectors.get_department(UUID(value))
+    except ValueError:
+        department = department_selectors.find_department_by_name(value)
+        if department is None:
+            raise DepartmentNotFound(name=value) from None
+        return department
+
+
+class TicketListAPI(TenantAPIView):
+    @extend_schema(parameters=[TicketListQuery], responses=TicketOutput(many=True))
+    def get(self, request: Request) -> Response:
+        query = self.validate(TicketListQuery, request.query_params)
+        assignee = query.get("assignee")
+        filters = selectors.TicketFilters(
+            status=query.get("status"),
+            assignee_id=(
+                self.membership.id
+                if assignee == "me"
+                else UUID(assignee)
+                if assignee and assignee != "none"
+                else None
+            ),
+            unassigned=assignee == "none",
+            department_id=query.get("department"),
+            tag=query.get("tag"),
+            q=query.get("q"),
+        )
+        tickets = selectors.list_tickets(filters, language=request.tenant.language)
+        return self.paginate(request, tickets, TicketOutput)
+
+    @extend_schema(request=TicketCreateInput, responses={201: TicketOutput})
+    def post(self, request: Request) -> Response:
+        data = self.validate(TicketCreateInput, request.data)
+        department = (
+            _department(data["department"])
+            if data.get("department")
+            else department_selectors.get_default_department()
+        )
+        contact = services.get_or_create_contact(
+            email=data["contact_email"], name=data.get("contact_name", "")
+        )
+        ticket = services.create_ticket(
+            subject=data["subject"],
+            body=data["body"],
+            contact=contact,
+            department=department,
+            channel="api",
+            priority=data.get("priority", "normal"),
+            tags=data.get("tags", ()),
+            actor=self.membership,
+            language=request.tenant.language,
+        )
+        ticket = selectors.get_ticket_by_number(ticket.number)
+        return Response(TicketOutput(ticket).data, status=http.HTTP_201_CREATED)
+
+
+class TicketDetailAPI(TenantAPIView):
+    @extend_schema(responses=TicketOutput)
+    def get(self, request: Request, number: int) -> Response:
+        return Response(TicketOutput(selectors.get_ticket_by_number(number)).data)
+
+    @extend_schema(request=TicketUpdateInput, responses=TicketOutput)
+    def patch(self, request: Request, number: int) -> Response:
+        data = self.validate(TicketUpdateInput, request.data)
+        ticket = selectors.get_ticket_by_number(number)
+        changes: dict[str, Any] = {
+            k: v for k, v in data.items() if k not in {"department", "assignee"}
+        }
+        if "department" in data:
+            changes["department"] = _department(data["department"])
+        if "assignee" in data:
+            changes["assignee"] = (
+                tenancy_selectors.get_member(data["assignee"]) if data["assignee"] else None
+            )
+        services.update_ticket(
+            ticket=ticket, actor=self.membership, language=request.tenant.language, **changes
+        )
+        return Response(TicketOutput(selectors.get_ticket_by_number(number)).data)
+
+
+class TicketMessageListAPI(TenantAPIView):
+    @extend_schema(responses=MessageOutput(many=True))
+    def get(self, request: Request, number: int) -> Response:
+        ticket = selectors.get_ticket_by_number(number)
+        return self.paginate(request, selectors.list_thread(ticket), MessageOutput)
+
+    @extend_schema(request=MessageCreateInput, responses={201: MessageOutput})
+    def post(self, request: Request, number: int) -> Response:
+        data = self.validate(MessageCreateInput, request.data)
+        message = services.add_message(
+            ticket=selectors.get_ticket_by_number(number),
+            kind=data["kind"],
+            body=data["body"],
+            status=data.get("status"),
+            actor=self.membership,
+            language=request.tenant.language,
+        )
+        return Response(MessageOutput(message).data, status=http.HTTP_201_CREATED)

@@ -1,0 +1,31 @@
+from helpdesk.core.errors import Conflict, DomainError, NotFound, PermissionDenied
+
+
+class TicketNotFound(NotFound):
+    code = "ticket_not_found"
+    message = "No such ticket."
+
+
+class TicketTransitionNotAllowed(Conflict):
+    code = "ticket_transition_not_allowed"
+    message = "The ticket cannot move to that status from its current one."
+
+
+class TicketClosed(Conflict):
+    code = "ticket_closed"
+    message = "The ticket is closed; open a follow-up ticket instead."
+
+
+class EmptyMessage(DomainError):
+    code = "empty_message"
+    message = "A message needs a body."
+
+
+class ReplyNotAllowed(PermissionDenied):
+    code = "reply_not_allowed"
+    message = "Light agents may write internal notes only."
+
+
+class AssigneeNotAgent(DomainError):
+    code = "assignee_not_agent"
+    message = "Tickets can be assigned to agents and admins only."

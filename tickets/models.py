@@ -1,0 +1,314 @@
+"""Tickets, their messages (customer mail, public replies, internal notes, system events),
+contacts, companies and tags."""
+
+from __future__ import annotations
+
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
+from django.db import models
+from django.db.models.functions import Lower
+
+from helpdesk.tenancy.models import TenantModel
+from helpdesk.tenancy.rls import TenantFK
+
+
+class Company(TenantModel):
+    name = models.CharField(max_length=200)
+    domains = models.JSONField(
+        default=list, blank=True, help_text="Email domains whose senders belong to this company."
+    )
+
+    class Meta(TenantModel.Meta):
+        ordering = ["name"]
+        constraints = [
+            *TenantModel.Meta.constraints,
+            models.UniqueConstraint("tenant", Lower("name"), name="tickets_company_name_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Contact(TenantModel):
+    """A customer, known by email address."""
+
+    email = models.EmailField(max_length=254)
+    name = models.CharField(max_length=200, blank=True)
+    company = models.ForeignKey(
+        Company, null=True, blank=True, on_delete=models.SET_NULL, related_name="contacts"
+    )
+
+    class Meta(TenantModel.Meta):
+        constraints = [
+            *TenantModel.Meta.constraints,
+            TenantFK("company"),
+            models.UniqueConstraint("tenant", Lower("email"), name="tickets_contact_email_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.email
+
+
+class Tag(TenantModel):
+    name = models.CharField(max_length=60)
+
+    class Meta(TenantModel.Meta):
+        ordering = ["name"]
+        constraints = [
+            *TenantModel.Meta.constraints,
+            models.UniqueConstraint(fields=["tenant", "name"], name="tickets_tag_name_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TicketStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    WAITING = "waiting", "Waiting on customer"
+    ON_HOLD = "on_hold", "On hold"
+    SOLVED = "solved", "Solved"
+    CLOSED = "closed", "Closed"
+
+
+class TicketPriority(models.TextChoices):
+    LOW = "low", "Low"
+    NORMAL = "normal", "Normal"
+    HIGH = "high", "High"
+    URGENT = "urgent", "Urgent"
+
+
+class TicketChannel(models.TextChoices):
+    EMAIL = "email", "Email"
+    WEB = "web", "Web"
+    API = "api", "API"
+    PHONE = "phone", "Phone"
+
+
+class TicketCounter(TenantModel):
+    """The last ticket number handed out in the tenant (one row per tenant)."""
+
+    last_number = models.PositiveIntegerField(default=0)
+
+    class Meta(TenantModel.Meta):
+        constraints = [
+            *TenantModel.Meta.constraints,
+            models.UniqueConstraint(fields=["tenant"], name="tickets_ticketcounter_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.last_number}"
+
+
+class Ticket(TenantModel):
+    number = models.PositiveIntegerField()
+    subject = models.CharField(max_length=250)
+    status = models.CharField(
+        max_length=16, choices=TicketStatus.choices, default=TicketStatus.OPEN
+    )
+    priority = models.CharField(
+        max_length=16, choices=TicketPriority.choices, default=TicketPriority.NORMAL
+    )
+    channel = models.CharField(
+        max_length=16, choices=TicketChannel.choices, default=TicketChannel.EMAIL
+    )
+    department = models.ForeignKey(
+        "departments.Department", on_delete=models.PROTECT, related_name="tickets"
+    )
+    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="tickets")
+    assignee = models.ForeignKey(
+        "tenancy.Membership", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    tags = models.ManyToManyField(Tag, through="TicketTag", related_name="tickets")
+    last_message_at = models.DateTimeField(null=True, blank=True)
+    solved_at = models.DateTimeField(null=True, blank=True)
+    search_vector = SearchVectorField(null=True, editable=False)
+
+    class Meta(TenantModel.Meta):
+        constraints = [
+            *TenantModel.Meta.constraints,
+            TenantFK("department"),
+            TenantFK("contact"),
+            models.UniqueConstraint(fields=["tenant", "number"], name="tickets_ticket_number_uniq"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=TicketStatus.values),
+                name="tickets_ticket_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(priority__in=TicketPriority.values),
+                name="tickets_ticket_priority_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(channel__in=TicketChannel.values),
+                name="tickets_ticket_channel_valid",
+            ),
+        ]
+        indexes = [
+            # Inbox: a tenant's tickets in a status, most recently active first.
+            models.Index(
+                fields=["tenant", "status", "-updated_at"], name="tickets_ticket_inbox_idx"
+            ),
+            # "Mine": an agent's tickets by status.
+            models.Index(
+                fields=["tenant", "assignee", "status"], name="tickets_ticket_assignee_idx"
+            ),
+            # Per-department views.
+            models.Index(fields=["tenant", "department", "status"], name="tickets_ticket_dept_idx"),
+            # The customer's other tickets, beside the ticket.
+            models.Index(
+                fields=["tenant", "contact", "-created_at"], name="tickets_ticket_contact_idx"
+            ),
+            # Full-text search box.
+            GinIndex(fields=["search_vector"], name="tickets_ticket_search_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.number} {self.subject}"
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status == TicketStatus.CLOSED
+
+
+class TicketTag(TenantModel):
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="+")
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="+")
+
+    class Meta(TenantModel.Meta):
+        constraints = [
+            *TenantModel.Meta.constraints,
+            TenantFK("ticket"),
+            TenantFK("tag"),
+            models.UniqueConstraint(
+                fields=["tenant", "ticket", "tag"], name="tickets_tickettag_uniq"
+            ),
+        ]
+        indexes = [
+            # Tickets with a tag (the `tag` filter).
+            models.Index(fields=["tenant", "tag"], name="tickets_tickettag_tag_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ticket_id}:{self.tag_id}"
+
+
+class MessageKind(models.TextChoices):
+    CUSTOMER = "customer", "Customer message"
+    REPLY = "reply", "Public reply"
+    NOTE = "note", "Internal note"
+    EVENT = "event", "System event"
+
+
+class Message(TenantModel):
+    """One entry of a ticket's thread. History is kept as rows: events are messages too."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="messages")
+    kind = models.CharField(max_length=16, choices=MessageKind.choices)
+    body_text = models.TextField(blank=True)
+    body_html = models.TextField(blank=True)
+    author_member = models.ForeignKey(
+        "tenancy.Membership", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    author_contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    event = models.JSONField(
+        default=dict, blank=True, help_text="For events: what changed, e.g. {'field','from','to'}."
+    )
+    email_message_id = models.CharField(
+        max_length=998, blank=True, help_text="RFC 822 Message-ID, for threading."
+    )
+
+    class Meta(TenantModel.Meta):
+        constraints = [
+            *TenantModel.Meta.constraints,
+            TenantFK("ticket"),
+            TenantFK("author_contact"),
+            models.CheckConstraint(
+                condition=models.Q(kind__in=MessageKind.values), name="tickets_message_kind_valid"
+            ),
+        ]
+        indexes = [
+            # A ticket's thread in order.
+            models.Index(
+                fields=["tenant", "ticket", "created_at"], name="tickets_message_thread_idx"
+            ),
+            # Threading: a reply's In-Reply-To / References against known Message-IDs.
+            models.Index(
+                fields=["tenant", "email_message_id"],
+                name="tickets_message_msgid_idx",
+                condition=~models.Q(email_message_id=""),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on {self.ticket_id}"
+
+    @property
+    def is_public(self) -> bool:
+        return self.kind in {MessageKind.CUSTOMER, MessageKind.REPLY}
+
+
+class InboundEmailStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    PROCESSED = "processed", "Processed"
+    REJECTED = "rejected", "Rejected"
+    FAILED = "failed", "Failed"
+
+
+class InboundEmail(TenantModel):
+    """The raw bytes of one received mail, committed before the sender is acknowledged."""
+
+    mailbox = models.ForeignKey(
+        "departments.Mailbox", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    channel = models.CharField(max_length=16, default="smtp")
+    envelope_from = models.CharField(max_length=998, blank=True)
+    envelope_to = models.JSONField(default=list)
+    message_id = models.CharField(max_length=998, blank=True)
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveIntegerField()
+    raw = models.BinaryField()
+    status = models.CharField(
+        max_length=16, choices=InboundEmailStatus.choices, default=InboundEmailStatus.QUEUED
+    )
+    reason = models.TextField(blank=True)
+    ticket = models.ForeignKey(
+        Ticket, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(TenantModel.Meta):
+        constraints = [
+            *TenantModel.Meta.constraints,
+            TenantFK("mailbox"),
+            TenantFK("ticket"),
+            # A redelivered mail is the same row: by Message-ID, or by content without one.
+            models.UniqueConstraint(
+                fields=["tenant", "message_id"],
+                condition=~models.Q(message_id=""),
+                name="tickets_inboundemail_msgid_uniq",
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "sha256"],
+                condition=models.Q(message_id=""),
+                name="tickets_inboundemail_sha_uniq",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=InboundEmailStatus.values),
+                name="tickets_inboundemail_status_valid",
+            ),
+        ]
+        indexes = [
+            # Sweeper and inbound log: rows by status, oldest first.
+            models.Index(
+                fields=["tenant", "status", "created_at"], name="tickets_inbound_status_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.message_id or self.sha256

@@ -1,0 +1,134 @@
+"""API shapes for tickets and messages. Serializers check shape; services check rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from tickets.models import Contact, Message, MessageKind, Ticket, TicketPriority, TicketStatus
+
+
+class TicketContactOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Contact
+        fields = ["id", "email", "name"]
+
+
+class TicketAssigneeOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField(source="user.display_name")
+    email = serializers.EmailField(source="user.email")
+
+
+class TicketDepartmentOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+
+
+class TicketOutput(serializers.ModelSerializer):
+    contact = TicketContactOutput()
+    assignee = TicketAssigneeOutput(allow_null=True)
+    department = TicketDepartmentOutput()
+    tags = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Ticket
+        fields = [
+            "id",
+            "number",
+            "subject",
+            "status",
+            "priority",
+            "channel",
+            "assignee",
+            "department",
+            "tags",
+            "contact",
+            "created_at",
+            "updated_at",
+            "last_message_at",
+        ]
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_tags(self, ticket: Ticket) -> list[str]:
+        return [tag.name for tag in ticket.tags.all()]
+
+
+class TicketCreateInput(serializers.Serializer):
+    subject = serializers.CharField(max_length=250)
+    body = serializers.CharField(max_length=1_000_000)
+    contact_email = serializers.EmailField()
+    contact_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    priority = serializers.ChoiceField(choices=TicketPriority.choices, required=False)
+    department = serializers.CharField(required=False, help_text="Department id or name.")
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=60), required=False, max_length=50
+    )
+
+
+class TicketUpdateInput(serializers.Serializer):
+    subject = serializers.CharField(max_length=250, required=False)
+    status = serializers.ChoiceField(choices=TicketStatus.choices, required=False)
+    priority = serializers.ChoiceField(choices=TicketPriority.choices, required=False)
+    department = serializers.CharField(required=False, help_text="Department id or name.")
+    assignee = serializers.UUIDField(
+        required=False, allow_null=True, help_text="Member id; null unassigns."
+    )
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=60), required=False, max_length=50
+    )
+
+
+class TicketListQuery(serializers.Serializer):
+    status = serializers.ChoiceField(choices=TicketStatus.choices, required=False)
+    assignee = serializers.CharField(
+        required=False, help_text="Member id, `me`, or `none` for unassigned."
+    )
+    department = serializers.UUIDField(required=False)
+    tag = serializers.CharField(required=False, max_length=60)
+    q = serializers.CharField(required=False, max_length=500, help_text="Full-text search.")
+
+    def validate_assignee(self, value: str) -> str:
+        if value in {"me", "none"}:
+            return value
+        try:
+            serializers.UUIDField().to_internal_value(value)
+        except serializers.ValidationError as error:
+            raise serializers.ValidationError("a member id, `me` or `none`") from error
+        return value
+
+
+class MessageAuthorOutput(serializers.Serializer):
+    type = serializers.CharField()
+    name = serializers.CharField()
+    email = serializers.EmailField(allow_blank=True)
+
+
+class MessageOutput(serializers.ModelSerializer):
+    author = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Message
+        fields = ["id", "kind", "body_text", "author", "event", "created_at"]
+
+    @extend_schema_field(MessageAuthorOutput(allow_null=True))
+    def get_author(self, message: Message) -> dict[str, Any] | None:
+        if message.author_member is not None:
+            user = message.author_member.user
+            return {"type": "agent", "name": user.display_name, "email": user.email}
+        if message.author_contact is not None:
+            contact = message.author_contact
+            return {"type": "contact", "name": contact.display_name, "email": contact.email}
+        return None
+
+
+class MessageCreateInput(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=[MessageKind.REPLY, MessageKind.NOTE])
+    body = serializers.CharField(max_length=1_000_000)
+    status = serializers.ChoiceField(
+        choices=TicketStatus.choices,
+        required=False,
+        help_text="Set the ticket's status with the message.",
+    )

@@ -1,0 +1,312 @@
+"""Tickets: numbers are sequential per tenant and never reused; every change of a field is
+recorded as an event message; status changes follow TICKET_TRANSITIONS; light agents write
+internal notes only; messages are never added to closed tickets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.contrib.postgres.search import SearchVector
+from django.db import connection, transaction
+from django.db.models import Value
+from django.utils import timezone
+
+from departments.models import Department
+from helpdesk.core.ids import new_id
+from helpdesk.tenancy.context import require_tenant_id
+from helpdesk.tenancy.models import Membership, MembershipRole
+from tickets import selectors
+from tickets.errors import (
+    AssigneeNotAgent,
+    EmptyMessage,
+    ReplyNotAllowed,
+    TicketClosed,
+    TicketTransitionNotAllowed,
+)
+from tickets.models import (
+    Company,
+    Contact,
+    Message,
+    MessageKind,
+    Tag,
+    Ticket,
+    TicketChannel,
+    TicketPriority,
+    TicketStatus,
+    TicketTag,
+)
+
+S = TicketStatus
+TICKET_TRANSITIONS: dict[str, frozenset[str]] = {
+    S.OPEN: frozenset({S.WAITING, S.ON_HOLD, S.SOLVED, S.CLOSED}),
+    S.WAITING: frozenset({S.OPEN, S.ON_HOLD, S.SOLVED, S.CLOSED}),
+    S.ON_HOLD: frozenset({S.OPEN, S.WAITING, S.SOLVED, S.CLOSED}),
+    S.SOLVED: frozenset({S.OPEN, S.CLOSED}),
+    S.CLOSED: frozenset(),
+}
+MAX_TAG_LENGTH = 60
+
+
+def _next_ticket_number() -> int:
+    """Take the tenant's next number. The row lock serialises concurrent creators."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO tickets_ticketcounter (id, tenant_id, last_number, created_at, updated_at)"
+            " VALUES (%s, %s, 1, now(), now())"
+            " ON CONFLICT (tenant_id) DO UPDATE"
+            " SET last_number = tickets_ticketcounter.last_number + 1, updated_at = now()"
+            " RETURNING last_number",
+            [new_id(), require_tenant_id()],
+        )
+        return int(cursor.fetchone()[0])
+
+
+def normalize_tag(name: str) -> str:
+    return " ".join(name.strip().lower().split())[:MAX_TAG_LENGTH]
+
+
+@transaction.atomic
+def get_or_create_contact(*, email: str, name: str = "") -> Contact:
+    """The contact with this address (case-insensitive); created with its company if new."""
+    email = email.strip()
+    contact = selectors.find_contact_by_email(email)
+    if contact is not None:
+        if name and not contact.name:
+            contact.name = name
+            contact.save(update_fields=["name", "updated_at"])
+        return contact
+    domain = email.rsplit("@", 1)[-1].lower()
+    company = Company.objects.filter(domains__contains=[domain]).first()
+    return Contact.objects.create(email=email, name=name.strip(), company=company)
+
+
+def record_event(
+    *, ticket: Ticket, actor: Membership | None, field: str, old: Any, new: Any
+) -> Message:
+    """A system-event message: who changed which field from what to what."""
+    return Message.objects.create(
+        ticket=ticket,
+        kind=MessageKind.EVENT,
+        author_member=actor,
+        event={"field": field, "from": old, "to": new},
+    )
+
+
+def refresh_search_vector(*, ticket: Ticket, language: str = "en") -> None:
+    """Rebuild the ticket's full-text document: subject, customer, tags and public text."""
+    config = selectors.search_config(language)
+    bodies = list(
+        Message.objects.filter(
+            ticket=ticket, kind__in=[MessageKind.CUSTOMER, MessageKind.REPLY, MessageKind.NOTE]
+        )
+        .order_by("-created_at")
+        .values_list("body_text", flat=True)[:50]
+    )
+    contact = ticket.contact
+    people = " ".join(
+        filter(None, [contact.name, contact.email, contact.company.name if contact.company else ""])
+    )
+    tags = " ".join(ticket.tags.values_list("name", flat=True))
+    Ticket.objects.filter(id=ticket.id).update(
+        search_vector=SearchVector(Value(ticket.subject), weight="A", config=config)
+        + SearchVector(Value(f"{people} {tags}"), weight="B", config=config)
+        + SearchVector(Value(" ".join(bodies)[:200_000]), weight="C", config=config)
+    )
+
+
+def _set_tags(ticket: Ticket, names: Iterable[str]) -> list[str]:
+    wanted = sorted({normalize_tag(n) for n in names if normalize_tag(n)})
+    existing = {tag.name: tag for tag in Tag.objects.filter(name__in=wanted)}
+    for name in wanted:
+        if name not in existing:
+            existing[name] = Tag.objects.create(name=name)
+    TicketTag.objects.filter(ticket=ticket).exclude(tag__name__in=wanted).delete()
+    present = set(TicketTag.objects.filter(ticket=ticket).values_list("tag__name", flat=True))
+    TicketTag.objects.bulk_create(
+        [
+            TicketTag(ticket=ticket, tag=existing[n], tenant_id=ticket.tenant_id)
+            for n in wanted
+            if n not in present
+        ]
+    )
+    return wanted
+
+
+@transaction.atomic
+def create_ticket(
+    *,
+    subject: str,
+    body: str,
+    contact: Contact,
+    department: Department,
+    channel: str = TicketChannel.WEB,
+    priority: str = TicketPriority.NORMAL,
+    tags: Iterable[str] = (),
+    actor: Membership | None = None,
+    language: str = "en",
+) -> Ticket:
+    """A new open ticket with the customer's first message. Raises EmptyMessage."""
+    if not body.strip():
+        raise EmptyMessage()
+    now = timezone.now()
+    ticket = Ticket.objects.create(
+        number=_next_ticket_number(),
+        subject=subject.strip()[:250] or "(no subject)",
+        contact=contact,
+        department=department,
+        channel=channel,
+        priority=priority,
+        last_message_at=now,
+    )
+    Message.objects.create(
+        ticket=ticket, kind=MessageKind.CUSTOMER, body_text=body, author_contact=contact
+    )
+    if tags:
+        _set_tags(ticket, tags)
+    refresh_search_vector(ticket=ticket, language=language)
+    return ticket
+
+
+def _check_transition(ticket: Ticket, status: str) -> None:
+    if status not in TICKET_TRANSITIONS.get(ticket.status, frozenset()):
+        if ticket.status == TicketStatus.CLOSED:
+            raise TicketClosed(number=ticket.number)
+        raise TicketTransitionNotAllowed(frm=ticket.status, to=status)
+
+
+@transaction.atomic
+def change_status(*, ticket: Ticket, status: str, actor: Membership | None) -> Ticket:
+    """Move the ticket along TICKET_TRANSITIONS. Raises TicketClosed, TicketTransitionNotAllowed."""
+    if status == ticket.status:
+        return ticket
+    _check_transition(ticket, status)
+    old = ticket.status
+    ticket.status = status
+    ticket.solved_at = timezone.now() if status == TicketStatus.SOLVED else ticket.solved_at
+    ticket.save(update_fields=["status", "solved_at", "updated_at"])
+    record_event(ticket=ticket, actor=actor, field="status", old=old, new=status)
+    return ticket
+
+
+@transaction.atomic
+def assign_ticket(
+    *, ticket: Ticket, assignee: Membership | None, actor: Membership | None
+) -> Ticket:
+    """Give the ticket to an agent or admin of this tenant (None unassigns)."""
+    if assignee is not None:
+        if assignee.tenant_id != ticket.tenant_id:
+            raise AssigneeNotAgent(member_id=str(assignee.id))
+        if assignee.role == MembershipRole.LIGHT_AGENT or not assignee.is_active:
+            raise AssigneeNotAgent(member_id=str(assignee.id))
+    if ticket.is_closed:
+        raise TicketClosed(number=ticket.number)
+    old = ticket.assignee_id
+    new = assignee.id if assignee else None
+    if old == new:
+        return ticket
+    ticket.assignee = assignee
+    ticket.save(update_fields=["assignee", "updated_at"])
+    record_event(
+        ticket=ticket,
+        actor=actor,
+        field="assignee",
+        old=str(old) if old else None,
+        new=str(new) if new else None,
+    )
+    return ticket
+
+
+@transaction.atomic
+def update_ticket(
+    *, ticket: Ticket, actor: Membership | None, language: str = "en", **changes: Any
+) -> Ticket:
+    """Apply field changes (status, priority, department, assignee, subject, tags), each one
+    through its rule and recorded as an event."""
+    if "status" in changes:
+        change_status(ticket=ticket, status=changes["status"], actor=actor)
+    if "assignee" in changes:
+        assign_ticket(ticket=ticket, assignee=changes["assignee"], actor=actor)
+    if ticket.is_closed and set(changes) - {"status", "assignee"}:
+        raise TicketClosed(number=ticket.number)
+    for field in ("priority", "subject"):
+        if field in changes and changes[field] != getattr(ticket, field):
+            old = getattr(ticket, field)
+            setattr(ticket, field, changes[field])
+            ticket.save(update_fields=[field, "updated_at"])
+            record_event(ticket=ticket, actor=actor, field=field, old=old, new=changes[field])
+    if "department" in changes and changes["department"].id != ticket.department_id:
+        old_name = ticket.department.name
+        ticket.department = changes["department"]
+        ticket.save(update_fields=["department", "updated_at"])
+        record_event(
+            ticket=ticket, actor=actor, field="department", old=old_name, new=ticket.department.name
+        )
+    if "tags" in changes:
+        before = sorted(ticket.tags.values_list("name", flat=True))
+        after = _set_tags(ticket, changes["tags"])
+        if before != after:
+            record_event(ticket=ticket, actor=actor, field="tags", old=before, new=after)
+            ticket.save(update_fields=["updated_at"])
+    if {"subject", "tags"} & set(changes):
+        refresh_search_vector(ticket=ticket, language=language)
+    return ticket
+
+
+@transaction.atomic
+def add_message(
+    *,
+    ticket: Ticket,
+    kind: str,
+    body: str,
+    actor: Membership,
+    status: str | None = None,
+    language: str = "en",
+) -> Message:
+    """An agent's public reply or internal note, optionally setting the status.
+
+    A reply to an open ticket with no status given sets it to waiting on customer.
+    Raises EmptyMessage, ReplyNotAllowed (light agents), TicketClosed.
+    """
+    if not body.strip():
+        raise EmptyMessage()
+    if kind not in {MessageKind.REPLY, MessageKind.NOTE}:
+        raise EmptyMessage("Agents write replies or notes.")
+    if kind == MessageKind.REPLY and not actor.can_reply:
+        raise ReplyNotAllowed()
+    if ticket.is_closed:
+        raise TicketClosed(number=ticket.number)
+    message = Message.objects.create(ticket=ticket, kind=kind, body_text=body, author_member=actor)
+    ticket.last_message_at = message.created_at
+    ticket.save(update_fields=["last_message_at", "updated_at"])
+    if kind == MessageKind.REPLY and status is None and ticket.status == TicketStatus.OPEN:
+        status = TicketStatus.WAITING
+    if status:
+        change_status(ticket=ticket, status=status, actor=actor)
+    refresh_search_vector(ticket=ticket, language=language)
+    return message
+
+
+@transaction.atomic
+def add_customer_message(
+    *, ticket: Ticket, contact: Contact, body: str, email_message_id: str = "", language: str = "en"
+) -> Message:
+    """A message from the customer. Reopens a waiting, on-hold or solved ticket.
+
+    Raises TicketClosed: a closed ticket takes no more messages (callers open a new one).
+    """
+    if ticket.is_closed:
+        raise TicketClosed(number=ticket.number)
+    message = Message.objects.create(
+        ticket=ticket,
+        kind=MessageKind.CUSTOMER,
+        body_text=body,
+        author_contact=contact,
+        email_message_id=email_message_id,
+    )
+    ticket.last_message_at = message.created_at
+    ticket.save(update_fields=["last_message_at", "updated_at"])
+    if ticket.status != TicketStatus.OPEN:
+        change_status(ticket=ticket, status=TicketStatus.OPEN, actor=None)
+    refresh_search_vector(ticket=ticket, language=language)
+    return message

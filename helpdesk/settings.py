@@ -101,6 +101,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "helpdesk.tenancy.context_processors.tenancy",
             ],
+            "builtins": ["template_partials.templatetags.partials"],
         },
     },
 ]

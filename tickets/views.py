@@ -96,7 +96,13 @@ def ticket_detail(request: HttpRequest, number: int) -> HttpResponse:
         context = _ticket_context(request, number)
     except TicketNotFound:
         return render(request, "errors/not_found.html", {"what": f"Ticket #{number}"}, status=404)
-    return render(request, "tickets/ticket_detail.html", context)
+    fragment = request.GET.get("fragment") if request.htmx else None  # type: ignore[attr-defined]
+    template = "tickets/ticket_detail.html"
+    if fragment in {"sidebar", "conversation"}:
+        template += f"#{fragment}"
+    response = render(request, template, context)
+    response["Vary"] = "HX-Request"
+    return response
 
 
 @member_required

@@ -28,6 +28,14 @@ def _pgdata() -> Path:
     return var_dir() / "pg"
 
 
+def _runtime_dir() -> str:
+    """A private runtime directory for pgserver (platformdirs wants mode 0700)."""
+    path = var_dir() / "run"
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o700)
+    return str(path)
+
+
 def postgres_is_running() -> bool:
     pid_file = _pgdata() / "postmaster.pid"
     if not pid_file.exists():
@@ -49,13 +57,26 @@ def ensure_postgres() -> str:
         if len(lines) > 4 and lines[4].strip():  # line 5 of postmaster.pid: socket directory
             return lines[4].strip()
     pgdata.parent.mkdir(parents=True, exist_ok=True)
+    # Started from a child in its own session, so the server is not in the caller's process
+    # group: Ctrl-C on `make run` must reach web and worker, not the database under them.
     # pgserver asks platformdirs for a runtime dir; give it ours instead of a warning.
-    os.environ.setdefault("XDG_RUNTIME_DIR", str(pgdata.parent))
-    import pgserver  # imported lazily: production never loads it
-
-    server = pgserver.get_server(pgdata, cleanup_mode=None)
-    host = server.get_uri().split("host=", 1)[1].split("&", 1)[0]
-    return host
+    environment = {**os.environ, "XDG_RUNTIME_DIR": _runtime_dir()}
+    script = (
+        "import sys, pgserver; print(pgserver.get_server(sys.argv[1], cleanup_mode=None).get_uri())"
+    )
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", script, str(pgdata)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=environment,
+        start_new_session=True,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"embedded PostgreSQL did not start:\n{result.stderr[-2000:]}")
+    uri = result.stdout.strip().splitlines()[-1]
+    return uri.split("host=", 1)[1].split("&", 1)[0]
 
 
 def stop_postgres() -> bool:
@@ -79,6 +100,7 @@ def stop_postgres() -> bool:
 
 
 def _pg_ctl_path() -> str:
+    os.environ.setdefault("XDG_RUNTIME_DIR", _runtime_dir())  # quiets platformdirs in pgserver
     from pgserver._commands import POSTGRES_BIN_PATH
 
     return str(Path(POSTGRES_BIN_PATH) / "pg_ctl")

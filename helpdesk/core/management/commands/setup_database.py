@@ -49,6 +49,8 @@ class Command(BaseCommand):
         }
         try:
             with _connect("postgres") as admin:
+                # Parallel test workers may run this at once; roles are cluster-wide.
+                admin.execute("SELECT pg_advisory_lock(7243001)")
                 for key, role in roles.items():
                     exists = admin.execute(
                         "SELECT 1 FROM pg_roles WHERE rolname = %s", [role]

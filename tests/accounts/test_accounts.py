@@ -1,0 +1,179 @@
+"""Login, logout, password reset, tenant switching, API tokens and the commands."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from django.core import mail
+from django.core.management import CommandError, call_command
+
+from helpdesk.accounts import handoff
+from helpdesk.accounts import services as account_services
+from helpdesk.accounts.models import ApiToken
+from helpdesk.tenancy.models import Membership, MembershipRole, Tenant
+from tests.conftest import PASSWORD
+
+
+def _login(setup, email, password=PASSWORD):
+    return setup.client().post("/accounts/login/", {"email": email, "password": password})
+
+
+def test_member_logs_in_and_sees_the_shell(acme):
+    client = acme.client()
+    response = client.post("/accounts/login/", {"email": "ADMIN@acme.test", "password": PASSWORD})
+    assert response.status_code == 302
+    page = client.get(response["Location"])
+    assert page.status_code == 200
+    for label in (b"Inbox", b"Knowledge base", b"Reports", b"Admin", b"Log out"):
+        assert label in page.content
+
+
+def test_wrong_password_and_non_member_get_the_same_message(acme, globex):
+    wrong = _login(acme, "admin@acme.test", "nope")
+    outsider = _login(acme, "admin@globex.test")
+    assert wrong.status_code == outsider.status_code == 400
+    assert b"Email or password is incorrect." in wrong.content
+    assert b"Email or password is incorrect." in outsider.content
+
+
+def test_login_ignores_offsite_next(acme):
+    response = acme.client().post(
+        "/accounts/login/?next=https://evil.test/",
+        {"email": "admin@acme.test", "password": PASSWORD},
+    )
+    assert response["Location"] == "/inbox/"
+
+
+def test_logout_is_post_only(acme):
+    client = acme.client(acme.admin)
+    assert client.get("/accounts/logout/").status_code == 405
+    assert client.post("/accounts/logout/").status_code == 302
+    assert client.get("/inbox/").status_code == 302
+
+
+def test_password_reset_mails_members_only(acme, globex):
+    acme.client().post("/accounts/password-reset/", {"email": "admin@globex.test"})
+    assert mail.outbox == []
+    acme.client().post("/accounts/password-reset/", {"email": "admin@acme.test"})
+    assert len(mail.outbox) == 1
+    link = re.search(r"http://acme\.localhost(/accounts/reset/\S+)", mail.outbox[0].body)
+    assert link
+    client = acme.client()
+    form = client.get(link.group(1), follow=True)
+    assert b"Choose a new password" in form.content
+    done = client.post(
+        form.redirect_chain[-1][0],
+        {"new_password1": "a-much-better-pass", "new_password2": "a-much-better-pass"},
+    )
+    assert done.status_code == 302
+    assert _login(acme, "admin@acme.test", "a-much-better-pass").status_code == 302
+
+
+def test_switch_tenant_hands_the_login_over_once(acme, globex):
+    account_services.add_member(
+        tenant=globex.tenant, user=acme.admin.user, role=MembershipRole.AGENT
+    )
+    client = acme.client(acme.admin)
+    page = client.get("/inbox/")
+    assert b"/accounts/switch/globex/" in page.content
+    response = client.get("/accounts/switch/globex/")
+    assert response.status_code == 302
+    target = response["Location"]
+    assert target.startswith("http://globex.localhost/accounts/handoff/?token=")
+    path = target.removeprefix("http://globex.localhost")
+    other = globex.client()
+    landed = other.get(path)
+    assert landed["Location"] == "/inbox/"
+    assert other.get("/inbox/").status_code == 200
+    reused = globex.client().get(path)
+    assert reused["Location"] == "/accounts/login/"
+
+
+def test_switch_to_a_tenant_you_do_not_belong_to_is_404(acme, globex):
+    assert acme.client(acme.admin).get("/accounts/switch/globex/").status_code == 404
+
+
+def test_handoff_token_for_another_tenant_is_refused(acme, globex):
+    token = handoff.make_token(user_id=acme.admin.user.id, tenant_id=acme.id)
+    assert handoff.read_token(token, tenant_id=globex.id) is None
+
+
+def test_api_tokens_page_creates_and_revokes(acme):
+    client = acme.client(acme.admin)
+    page = client.post("/accounts/api-tokens/", {"name": "CRM"})
+    key = re.search(rb'id="new-key">([^<]+)<', page.content).group(1).decode()
+    assert client.get("/api/v1/tickets/", HTTP_AUTHORIZATION=f"Token {key}").status_code == 200
+    token = ApiToken.objects.get(name="CRM")
+    client.post("/accounts/api-tokens/", {"revoke": str(token.id)})
+    assert client.get("/api/v1/tickets/", HTTP_AUTHORIZATION=f"Token {key}").status_code == 401
+
+
+def test_token_keys_are_stored_hashed(acme):
+    token, key = account_services.create_api_token(membership=acme.admin)
+    assert key not in token.key_hash
+    assert token.prefix == key[:10]
+
+
+def test_create_api_token_command_prints_only_the_key(acme):
+    out = io.StringIO()
+    call_command("create_api_token", "acme", "admin@acme.test", stdout=out)
+    key = out.getvalue().strip()
+    assert "\n" not in key
+    response = acme.client().get("/api/v1/tickets/", HTTP_AUTHORIZATION=f"Token {key}")
+    assert response.status_code == 200
+
+
+def test_create_api_token_command_rejects_non_members(acme, globex):
+    with pytest.raises(CommandError, match="not a member"):
+        call_command("create_api_token", "acme", "admin@globex.test", stdout=io.StringIO())
+
+
+@pytest.mark.django_db
+def test_create_tenant_command_provisions_everything():
+    out = io.StringIO()
+    call_command(
+        "create_tenant",
+        "initech",
+        "--name",
+        "Initech",
+        "--admin-email",
+        "boss@initech.test",
+        "--admin-password",
+        "pw-123456",
+        stdout=out,
+    )
+    assert "support@initech.localhost" in out.getvalue()
+    tenant = Tenant.objects.get(slug="initech")
+    assert Membership.objects.get(tenant=tenant).role == MembershipRole.ADMIN
+    with pytest.raises(CommandError, match="tenant_slug_taken"):
+        call_command(
+            "create_tenant",
+            "initech",
+            "--name",
+            "Again",
+            "--admin-email",
+            "x@initech.test",
+            "--admin-password",
+            "pw",
+            stdout=io.StringIO(),
+        )
+    with pytest.raises(CommandError, match="invalid_tenant_slug"):
+        call_command(
+            "create_tenant",
+            "Bad Slug!",
+            "--name",
+            "Bad",
+            "--admin-email",
+            "x@bad.test",
+            "--admin-password",
+            "pw",
+            stdout=io.StringIO(),
+        )
+
+
+def test_one_user_many_tenants(acme, globex):
+    user = acme.admin.user
+    account_services.add_member(tenant=globex.tenant, user=user, role=MembershipRole.LIGHT_AGENT)
+    assert sorted(m.tenant.slug for m in user.memberships.all()) == ["acme", "globex"]

@@ -1,0 +1,127 @@
+"""Shared fixtures. Test-only settings live here (STYLE.md §12).
+
+The test database is built and migrated by the owner role; every test then runs as
+`helpdesk_app` (SET ROLE), so row-level security applies exactly as in production.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connection
+from django.test import Client
+
+from helpdesk.celery import app as celery_app
+from helpdesk.ops import services as ops_services
+from helpdesk.tenancy.context import tenant_context
+from helpdesk.tenancy.models import Tenant
+
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
+    call_command("setup_database", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    owner = settings.HELPDESK_DB_ROLES["owner"]
+    settings.DATABASES["default"]["USER"] = owner
+    settings.DATABASES["default"]["PASSWORD"] = settings.DATABASES["owner"]["PASSWORD"]
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    settings.CACHES["default"]["KEY_PREFIX"] = f"test-{worker}"
+
+
+@pytest.fixture(autouse=True)
+def _test_settings(settings: object) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # type: ignore[attr-defined]
+    settings.HELPDESK_PUBLIC_PORT = ""  # type: ignore[attr-defined]
+    celery_app.conf.task_always_eager = True
+    celery_app.conf.task_eager_propagates = True
+
+
+@pytest.fixture(autouse=True)
+def _run_as_app_role(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test that touches the database does so as helpdesk_app, under RLS."""
+    uses_db = request.node.get_closest_marker("django_db") is not None or bool(
+        {"db", "transactional_db", "live_server"} & set(request.fixturenames)
+    )
+    if not uses_db:
+        yield
+        return
+    request.getfixturevalue("_django_db_helper")
+    if "live_server" in request.fixturenames:
+        request.getfixturevalue("transactional_db")
+    with connection.cursor() as cursor:
+        cursor.execute(f'SET ROLE "{settings.HELPDESK_DB_ROLES["app"]}"')
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("RESET ROLE")
+
+
+@dataclass
+class TenantSetup:
+    """A provisioned tenant: its admin, department, default mailbox and host name."""
+
+    tenant: Tenant
+    admin: object
+    department: object
+    mailbox: object
+
+    @property
+    def host(self) -> str:
+        return f"{self.tenant.slug}.{settings.HELPDESK_BASE_DOMAIN}"
+
+    @property
+    def id(self) -> object:
+        return self.tenant.id
+
+    def client(self, membership: object | None = None) -> Client:
+        """A test client on this tenant's host, logged in as the member when given."""
+        client = Client(HTTP_HOST=self.host)
+        if membership is not None:
+            client.force_login(membership.user)  # type: ignore[attr-defined]
+        return client
+
+
+def make_tenant(slug: str, name: str) -> TenantSetup:
+    provisioned = ops_services.create_tenant(
+        slug=slug,
+        name=name,
+        admin_email=f"admin@{slug}.test",
+        admin_password=PASSWORD,
+        admin_name=f"{name} Admin",
+    )
+    return TenantSetup(
+        tenant=provisioned.tenant,
+        admin=provisioned.admin,
+        department=provisioned.department,
+        mailbox=provisioned.mailbox,
+    )
+
+
+@pytest.fixture
+def acme(db: None) -> TenantSetup:
+    """Tenant A, with no tenant context entered (for HTTP tests)."""
+    return make_tenant("acme", "Acme")
+
+
+@pytest.fixture
+def globex(db: None) -> TenantSetup:
+    """Tenant B, with no tenant context entered."""
+    return make_tenant("globex", "Globex")
+
+
+@pytest.fixture
+def tenant(acme: TenantSetup) -> Iterator[TenantSetup]:
+    """Tenant A with its context entered for the whole test (service and selector tests)."""
+    with tenant_context(acme.tenant.id):
+        yield acme
+
+
+@pytest.fixture
+def other_tenant(globex: TenantSetup) -> TenantSetup:
+    """Tenant B, not entered: use `with tenant_context(other_tenant.id)` where needed."""
+    return globex

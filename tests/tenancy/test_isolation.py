@@ -1,0 +1,173 @@
+"""Tenant isolation on every path: ORM, raw SQL, composite FKs, tasks, cross-tenant reads."""
+
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+from django.db import IntegrityError, ProgrammingError, connection, transaction
+from django.db.utils import DatabaseError
+
+from helpdesk.core.ids import new_id
+from helpdesk.tenancy.context import tenant_context
+from helpdesk.tenancy.errors import CrossTenantWrite, NoTenantError, TenantSwitchError
+from helpdesk.tenancy.managers import cross_tenant
+from tests.factories.tickets import make_ticket
+from tickets import tasks
+from tickets.mail import intake
+from tickets.models import InboundEmail, Ticket
+
+
+def _tickets_in(setup):
+    with tenant_context(setup.id):
+        return [
+            make_ticket(subject=f"{setup.tenant.slug} one"),
+            make_ticket(subject=f"{setup.tenant.slug} two"),
+        ]
+
+
+def _raw_subjects() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT subject FROM tickets_ticket ORDER BY subject")
+        return [row[0] for row in cursor.fetchall()]
+
+
+def test_scoped_manager_raises_without_a_tenant(acme):
+    with pytest.raises(NoTenantError):
+        list(Ticket.objects.all())
+
+
+def test_orm_sees_only_the_current_tenants_rows(acme, globex):
+    _tickets_in(acme)
+    _tickets_in(globex)
+    with tenant_context(acme.id):
+        assert sorted(Ticket.objects.values_list("subject", flat=True)) == ["acme one", "acme two"]
+    with tenant_context(globex.id):
+        assert Ticket.objects.count() == 2
+        assert not Ticket.objects.filter(subject__startswith="acme").exists()
+
+
+def test_raw_sql_with_no_tenant_returns_no_rows(acme, globex):
+    _tickets_in(acme)
+    _tickets_in(globex)
+    with transaction.atomic():
+        assert _raw_subjects() == []
+
+
+def test_raw_sql_in_a_tenant_returns_only_its_rows(acme, globex):
+    _tickets_in(acme)
+    _tickets_in(globex)
+    with tenant_context(globex.id):
+        assert _raw_subjects() == ["globex one", "globex two"]
+
+
+def test_runtime_role_is_neither_superuser_nor_bypassrls(db):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT current_user, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user"
+        )
+        user, is_super, bypasses = cursor.fetchone()
+    assert user == settings.HELPDESK_DB_ROLES["app"]
+    assert settings.DATABASES["owner"]["USER"] != user
+    assert (is_super, bypasses) == (False, False)
+
+
+def test_raw_insert_for_another_tenant_is_refused_by_the_policy(acme, globex):
+    _tickets_in(acme)
+    insert = (
+        "INSERT INTO tickets_tag (id, tenant_id, name, created_at, updated_at)"
+        " VALUES (%s, %s, 'sneaky', now(), now())"
+    )
+    with (
+        tenant_context(acme.id),
+        pytest.raises(DatabaseError, match="row-level security"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(insert, [new_id(), globex.id])
+
+
+def test_raw_update_cannot_reach_another_tenants_rows(acme, globex):
+    _tickets_in(globex)
+    with tenant_context(acme.id), connection.cursor() as cursor:
+        cursor.execute("UPDATE tickets_ticket SET subject = 'hijacked'")
+        assert cursor.rowcount == 0
+    with tenant_context(globex.id):
+        assert not Ticket.objects.filter(subject="hijacked").exists()
+
+
+def test_saving_a_row_of_another_tenant_raises(acme, globex):
+    [ticket, _] = _tickets_in(globex)
+    ticket.subject = "moved"
+    with tenant_context(acme.id), pytest.raises(CrossTenantWrite):
+        ticket.save()
+
+
+def test_composite_foreign_key_refuses_cross_tenant_references(acme, globex):
+    """RLS does not apply to FK checks; the (tenant_id, ticket_id) key does."""
+    [foreign_ticket, _] = _tickets_in(globex)
+    insert = (
+        "INSERT INTO tickets_message (id, tenant_id, ticket_id, kind, body_text,"
+        " body_html, event, email_message_id, created_at, updated_at)"
+        " VALUES (%s, %s, %s, 'note', 'x', '', '{}', '', now(), now())"
+    )
+    with (  # noqa: PT012 - the insert is deferred; the check fires at SET CONSTRAINTS
+        tenant_context(acme.id),
+        pytest.raises(IntegrityError),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(insert, [new_id(), acme.id, foreign_ticket.id])
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+
+def test_entering_another_tenant_inside_a_tenant_raises(acme, globex):
+    with tenant_context(acme.id), pytest.raises(TenantSwitchError), tenant_context(globex.id):
+        pass
+
+
+def test_context_is_cleared_after_the_block(acme):
+    with tenant_context(acme.id):
+        pass
+    with pytest.raises(NoTenantError):
+        Ticket.objects.count()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('app.tenant_id', true)")
+        assert cursor.fetchone()[0] in ("", None)
+
+
+def test_task_runs_in_its_tenant_and_cannot_reach_another(acme, globex):
+    raw = b"From: a@example.test\r\nTo: support@acme.localhost\r\nSubject: hi\r\n\r\nbody\r\n"
+    address = intake.find_inbound_address(acme.mailbox.address)
+    accepted = intake.store_inbound_email(
+        raw=raw,
+        recipient=address,
+        envelope_from="",
+        envelope_to=[acme.mailbox.address],
+        channel="test",
+    )
+    with pytest.raises(InboundEmail.DoesNotExist):
+        tasks.process_inbound_email.apply(
+            kwargs={"tenant_id": str(globex.id), "email_id": accepted.email_id}, throw=True
+        )
+    with tenant_context(acme.id):
+        assert InboundEmail.objects.get(id=accepted.email_id).status == "queued"
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "ops"])
+def test_cross_tenant_reads_need_a_reason_and_use_the_ops_role():
+    from tests.conftest import make_tenant
+
+    acme, globex = make_tenant("acme", "Acme"), make_tenant("globex", "Globex")
+    _tickets_in(acme)
+    _tickets_in(globex)
+    with pytest.raises(RuntimeError, match="cross_tenant"):
+        list(Ticket.all_tenants.all())
+    with cross_tenant(reason="test: count every tenant's tickets"):
+        assert Ticket.all_tenants.count() == 4
+    with tenant_context(acme.id), cross_tenant(reason="nested"), pytest.raises(RuntimeError):
+        Ticket.all_tenants.count()
+
+
+def test_unknown_column_errors_are_not_swallowed(tenant):
+    with pytest.raises(ProgrammingError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT no_such_column FROM tickets_ticket")

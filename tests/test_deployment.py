@@ -1,0 +1,108 @@
+"""docker-compose.yml, the Dockerfile and .env.example agree with the code (no Docker here)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+from django.core.management import get_commands
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCES = [
+    ROOT / "helpdesk" / "settings.py",
+    ROOT / "helpdesk" / "core" / "embedded.py",
+    *ROOT.glob("*/management/commands/*.py"),
+    *ROOT.glob("helpdesk/*/management/commands/*.py"),
+]
+ENV_READ = re.compile(
+    r"""(?:env_(?:str|bool|int|list)|os\.environ\.get)\(\s*f?["']([A-Z][A-Za-z0-9_{}.()]+)["']"""
+)
+
+
+def _compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def _variables_read_by_code() -> set[str]:
+    names = set()
+    for source in SOURCES:
+        for name in ENV_READ.findall(source.read_text()):
+            if "{" in name:  # HELPDESK_DB_{role.upper()}_PASSWORD
+                names |= {re.sub(r"\{[^}]+\}", role, name) for role in ("APP", "OWNER", "OPS")}
+            else:
+                names.add(name)
+    return names | {"DATABASE_URL", "REDIS_URL"}
+
+
+def _env_example() -> set[str]:
+    names = set()
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        match = re.match(r"#?\s*([A-Z][A-Z0-9_]+)=", line)
+        if match:
+            names.add(match.group(1))
+    return names
+
+
+def test_compose_has_every_service_with_health_checks():
+    services = _compose()["services"]
+    assert {"postgres", "redis", "web", "worker", "beat", "smtpd", "migrate"} <= set(services)
+    assert services["postgres"]["image"] == "postgres:16"
+    assert services["redis"]["image"].startswith("redis:7")
+    for name in ("postgres", "redis", "web", "worker", "smtpd"):
+        assert "healthcheck" in services[name], name
+    assert "postgres-data" in _compose()["volumes"]
+
+
+def test_compose_commands_exist():
+    services = _compose()["services"]
+    assert services["web"]["command"][:2] == ["gunicorn", "helpdesk.wsgi:application"]
+    assert services["worker"]["command"][:4] == ["celery", "-A", "helpdesk", "worker"]
+    assert services["beat"]["command"][:4] == ["celery", "-A", "helpdesk", "beat"]
+    commands = get_commands()
+    for name in ("smtpd", "setup_database", "migrate"):
+        assert name in commands
+    assert "smtpd" in services["smtpd"]["command"]
+    migrate = " ".join(services["migrate"]["command"])
+    assert "setup_database" in migrate
+    assert "migrate" in migrate
+    queues = services["worker"]["command"][services["worker"]["command"].index("-Q") + 1]
+    from helpdesk.celery import app
+
+    assert set(queues.split(",")) == {q.name for q in app.conf.task_queues}
+
+
+def test_app_services_wait_for_migrations_and_use_the_services():
+    services = _compose()["services"]
+    for name in ("web", "worker", "beat", "smtpd"):
+        service = services[name]
+        assert service["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+        environment = service["environment"]
+        assert "@postgres:5432/" in environment["DATABASE_URL"]
+        assert environment["REDIS_URL"].startswith("redis://redis:6379")
+
+
+def test_compose_and_example_name_only_variables_the_code_reads():
+    read = _variables_read_by_code()
+    compose_vars = set()
+    for service in _compose()["services"].values():
+        compose_vars |= set(service.get("environment", {}))
+    ours = {v for v in compose_vars if v.startswith("HELPDESK_")} | {"DATABASE_URL", "REDIS_URL"}
+    assert ours <= read
+    assert {v for v in _env_example() if v != "POSTGRES_PASSWORD"} <= read
+
+
+def test_every_variable_the_code_reads_is_documented():
+    documented = _env_example()
+    readme = (ROOT / "README.md").read_text()
+    missing_example = _variables_read_by_code() - documented
+    missing_readme = {v for v in _variables_read_by_code() if f"`{v}`" not in readme}
+    assert missing_example == set()
+    assert missing_readme == set()
+
+
+def test_dockerfile_runs_as_non_root_and_serves_gunicorn():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "USER helpdesk" in dockerfile
+    assert "collectstatic" in dockerfile
+    assert "gunicorn" in dockerfile

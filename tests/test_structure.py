@@ -1,0 +1,142 @@
+"""Structural rules: every model is tenant-owned or global, every tenant table is under
+forced RLS, every FK between tenant tables is composite, migrations and schema are clean."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.apps import apps
+from django.core.management import call_command
+from django.db import connection
+
+from helpdesk.tenancy import GLOBAL_MODELS
+from helpdesk.tenancy.models import TenantModel
+from helpdesk.tenancy.rls import POLICY_NAME, TenantFK
+
+ROOT = Path(__file__).resolve().parent.parent
+OUR_APPS = {
+    "tenancy",
+    "accounts",
+    "core",
+    "api",
+    "ops",
+    "departments",
+    "knowledge_base",
+    "tickets",
+    "automation",
+}
+
+
+def _our_models() -> list[type]:
+    return [m for m in apps.get_models() if m._meta.app_label in OUR_APPS]
+
+
+def _tenant_models() -> list[type]:
+    return [m for m in _our_models() if issubclass(m, TenantModel)]
+
+
+def test_every_model_is_tenant_owned_or_global():
+    unclassified = [
+        m._meta.label
+        for m in _our_models()
+        if not issubclass(m, TenantModel) and m._meta.label not in GLOBAL_MODELS
+    ]
+    assert unclassified == []
+
+
+def test_every_many_to_many_uses_a_tenant_owned_through_model():
+    for model in _tenant_models():
+        for field in model._meta.many_to_many:
+            assert issubclass(field.remote_field.through, TenantModel), field
+
+
+@pytest.mark.django_db
+def test_every_tenant_table_has_forced_rls_and_the_policy():
+    tables = {m._meta.db_table for m in _tenant_models()}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity,"
+            " (SELECT count(*) FROM pg_policies p WHERE p.tablename = c.relname"
+            "  AND p.policyname = %s)"
+            " FROM pg_class c WHERE c.relname = ANY(%s) AND c.relkind = 'r'",
+            [POLICY_NAME, list(tables)],
+        )
+        rows = {
+            name: (enabled, forced, policies)
+            for name, enabled, forced, policies in cursor.fetchall()
+        }
+    assert set(rows) == tables
+    assert {name for name, state in rows.items() if state != (True, True, 1)} == set()
+
+
+def test_every_fk_between_tenant_tables_declares_tenant_fk():
+    missing = []
+    for model in _tenant_models():
+        declared = {c.field for c in model._meta.constraints if isinstance(c, TenantFK)}
+        for field in model._meta.concrete_fields:
+            target = getattr(field, "related_model", None)
+            if (
+                field.is_relation
+                and field.name != "tenant"
+                and target is not None
+                and issubclass(target, TenantModel)
+                and field.name not in declared
+            ):
+                missing.append(f"{model._meta.label}.{field.name}")
+    assert missing == []
+
+
+@pytest.mark.django_db
+def test_tenant_fk_constraints_exist_in_the_database():
+    expected = {
+        c.name for m in _tenant_models() for c in m._meta.constraints if isinstance(c, TenantFK)
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT conname FROM pg_constraint WHERE contype = 'f' AND conname = ANY(%s)",
+            [list(expected)],
+        )
+        found = {row[0] for row in cursor.fetchall()}
+    assert found == expected
+
+
+def test_all_tenants_is_used_only_in_ops_and_commands():
+    allowed = ("helpdesk/ops/", "/management/commands/", "helpdesk/tenancy/", "tests/")
+    offenders = []
+    for path in ROOT.rglob("*.py"):
+        relative = path.relative_to(ROOT).as_posix()
+        if relative.startswith((".venv/", "var/")) or any(a in relative for a in allowed):
+            continue
+        if ".all_tenants" in path.read_text():
+            offenders.append(relative)
+    assert offenders == []
+
+
+@pytest.mark.django_db(databases=["default", "owner", "ops"])
+def test_migrations_are_complete():
+    out = io.StringIO()
+    call_command("makemigrations", "--check", "--dry-run", stdout=out)
+
+
+def test_openapi_schema_validates_without_warnings(tmp_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "spectacular",
+            "--validate",
+            "--fail-on-warn",
+            "--file",
+            str(tmp_path / "schema.yml"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]

@@ -1,0 +1,250 @@
+"""The tickets API: contract payloads, filters, errors in one envelope, query counts."""
+
+from __future__ import annotations
+
+import pytest
+
+from helpdesk.accounts import services as account_services
+from helpdesk.tenancy.context import tenant_context
+from helpdesk.tenancy.models import MembershipRole
+from tests.factories.accounts import make_member
+from tests.factories.tickets import make_ticket
+
+
+@pytest.fixture
+def api(acme):
+    _, key = account_services.create_api_token(membership=acme.admin)
+    client = acme.client()
+    client.defaults["HTTP_AUTHORIZATION"] = f"Token {key}"
+    return client
+
+
+def _create(api, **extra):
+    payload = {
+        "subject": "Printer jam",
+        "body": "Paper stuck in tray 2.",
+        "contact_email": "Carla@Example.test",
+        **extra,
+    }
+    return api.post("/api/v1/tickets/", payload, content_type="application/json")
+
+
+def test_create_ticket_returns_the_contract_fields(api, acme):
+    response = _create(api, contact_name="Carla", priority="high", tags=["Printer", "hw"])
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["number"] == 1
+    assert body["status"] == "open"
+    assert body["priority"] == "high"
+    assert body["tags"] == ["hw", "printer"]
+    assert body["contact"]["email"] == "Carla@Example.test"
+    assert body["department"]["name"] == "Support"
+    assert body["assignee"] is None
+    assert body["channel"] == "api"
+    assert {"created_at", "updated_at"} <= set(body)
+
+
+def test_numbers_are_sequential_per_tenant(api, globex):
+    with tenant_context(globex.id):
+        make_ticket()
+        make_ticket()
+    numbers = [_create(api).json()["number"] for _ in range(3)]
+    assert numbers == [1, 2, 3]
+
+
+def test_same_email_reuses_the_contact(api):
+    first = _create(api).json()["contact"]["id"]
+    second = _create(api, contact_email="carla@example.TEST").json()["contact"]["id"]
+    assert first == second
+
+
+def test_create_validates_input_with_field_errors(api):
+    response = api.post("/api/v1/tickets/", {"subject": ""}, content_type="application/json")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid"
+    assert {"subject", "body", "contact_email"} <= set(error["fields"])
+
+
+def test_malformed_json_is_a_400_not_a_500(api):
+    response = api.post("/api/v1/tickets/", "{nope", content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "parse_error"
+
+
+def test_unknown_department_is_404(api):
+    response = _create(api, department="Nope")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "department_not_found"
+
+
+def test_department_by_name(api, acme):
+    from departments import services as department_services
+
+    with tenant_context(acme.id):
+        department_services.create_department(name="Billing")
+    assert _create(api, department="billing").json()["department"]["name"] == "Billing"
+
+
+def test_detail_and_404(api):
+    number = _create(api).json()["number"]
+    assert api.get(f"/api/v1/tickets/{number}/").json()["subject"] == "Printer jam"
+    missing = api.get("/api/v1/tickets/999/")
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "ticket_not_found"
+
+
+def test_patch_changes_fields_and_records_events(api, acme):
+    number = _create(api).json()["number"]
+    response = api.patch(
+        f"/api/v1/tickets/{number}/",
+        {
+            "status": "on_hold",
+            "priority": "urgent",
+            "tags": ["vip"],
+            "assignee": str(acme.admin.id),
+        },
+        content_type="application/json",
+    )
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert (body["status"], body["priority"], body["tags"]) == ("on_hold", "urgent", ["vip"])
+    assert body["assignee"]["id"] == str(acme.admin.id)
+    events = [
+        m["event"]["field"]
+        for m in api.get(f"/api/v1/tickets/{number}/messages/").json()["results"]
+        if m["kind"] == "event"
+    ]
+    assert sorted(events) == ["assignee", "priority", "status", "tags"]
+
+
+def test_closed_ticket_cannot_reopen_409(api):
+    number = _create(api).json()["number"]
+    api.patch(f"/api/v1/tickets/{number}/", {"status": "closed"}, content_type="application/json")
+    response = api.patch(
+        f"/api/v1/tickets/{number}/", {"status": "open"}, content_type="application/json"
+    )
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "ticket_closed"
+
+
+def test_assignee_of_another_tenant_is_404(api, globex):
+    number = _create(api).json()["number"]
+    response = api.patch(
+        f"/api/v1/tickets/{number}/",
+        {"assignee": str(globex.admin.id)},
+        content_type="application/json",
+    )
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "member_not_found"
+
+
+def test_reply_sets_waiting_and_note_keeps_status(api):
+    number = _create(api).json()["number"]
+    note = api.post(
+        f"/api/v1/tickets/{number}/messages/",
+        {"kind": "note", "body": "checking"},
+        content_type="application/json",
+    )
+    assert note.status_code == 201
+    assert api.get(f"/api/v1/tickets/{number}/").json()["status"] == "open"
+    reply = api.post(
+        f"/api/v1/tickets/{number}/messages/",
+        {"kind": "reply", "body": "Fixed?"},
+        content_type="application/json",
+    )
+    assert reply.json()["author"]["type"] == "agent"
+    assert api.get(f"/api/v1/tickets/{number}/").json()["status"] == "waiting"
+
+
+def test_light_agent_may_note_but_not_reply(acme):
+    light = make_member(acme.tenant, MembershipRole.LIGHT_AGENT)
+    _, key = account_services.create_api_token(membership=light)
+    client = acme.client()
+    client.defaults["HTTP_AUTHORIZATION"] = f"Token {key}"
+    number = _create(client).json()["number"]
+    reply = client.post(
+        f"/api/v1/tickets/{number}/messages/",
+        {"kind": "reply", "body": "x"},
+        content_type="application/json",
+    )
+    assert reply.status_code == 403
+    assert reply.json()["error"]["code"] == "reply_not_allowed"
+    note = client.post(
+        f"/api/v1/tickets/{number}/messages/",
+        {"kind": "note", "body": "x"},
+        content_type="application/json",
+    )
+    assert note.status_code == 201
+
+
+def test_list_filters(api, acme):
+    _create(api, subject="Invoice wrong", tags=["billing"])
+    second = _create(api, subject="Login broken").json()["number"]
+    api.patch(
+        f"/api/v1/tickets/{second}/",
+        {"status": "on_hold", "assignee": str(acme.admin.id)},
+        content_type="application/json",
+    )
+
+    def subjects(query: str) -> list[str]:
+        return [t["subject"] for t in api.get(f"/api/v1/tickets/?{query}").json()["results"]]
+
+    assert subjects("status=on_hold") == ["Login broken"]
+    assert subjects("tag=billing") == ["Invoice wrong"]
+    assert subjects("assignee=me") == ["Login broken"]
+    assert subjects("assignee=none") == ["Invoice wrong"]
+    assert subjects("q=invoice") == ["Invoice wrong"]
+    assert subjects("q=stuck tray") == ["Login broken", "Invoice wrong"]
+
+
+def test_list_rejects_bad_filters(api):
+    response = api.get("/api/v1/tickets/?status=nope&assignee=bob")
+    assert response.status_code == 400
+    assert set(response.json()["error"]["fields"]) == {"status", "assignee"}
+
+
+def test_list_is_cursor_paginated_newest_first(api):
+    for _ in range(3):
+        _create(api)
+    page = api.get("/api/v1/tickets/?page_size=2").json()
+    assert [t["number"] for t in page["results"]] == [3, 2]
+    assert page["next"]
+    rest = api.get(page["next"]).json()
+    assert [t["number"] for t in rest["results"]] == [1]
+
+
+def test_list_query_count_does_not_grow_with_tickets(api, django_assert_max_num_queries):
+    for index in range(5):
+        _create(api, tags=[f"tag{index}"])
+    with django_assert_max_num_queries(9):
+        response = api.get("/api/v1/tickets/")
+    assert len(response.json()["results"]) == 5
+
+
+def test_session_requests_need_csrf(acme):
+    from django.test import Client
+
+    client = Client(HTTP_HOST=acme.host, enforce_csrf_checks=True)
+    client.force_login(acme.admin.user)
+    response = client.post(
+        "/api/v1/tickets/",
+        {"subject": "x", "body": "y", "contact_email": "a@b.test"},
+        content_type="application/json",
+    )
+    assert response.status_code == 403
+
+
+def test_unauthenticated_is_401_with_envelope(acme):
+    response = acme.client().get("/api/v1/tickets/")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "not_authenticated"
+
+
+def test_openapi_document_and_docs_page(acme):
+    schema = acme.client().get("/api/schema/")
+    assert schema.status_code == 200
+    assert b"/api/v1/tickets/{number}/messages/" in schema.content
+    docs = acme.client().get("/api/docs/")
+    assert docs.status_code == 200
+    assert b"cdn" not in docs.content.lower()

@@ -31,7 +31,12 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: N
     settings.DATABASES["default"]["USER"] = owner
     settings.DATABASES["default"]["PASSWORD"] = settings.DATABASES["owner"]["PASSWORD"]
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    settings.CACHES["default"]["KEY_PREFIX"] = f"test-{worker}"
+    # Two test sessions on one machine (say, two checkouts) need their own databases.
+    session = os.environ.get("HELPDESK_TEST_SESSION", "")
+    if session:
+        test = settings.DATABASES["default"].setdefault("TEST", {})
+        test["NAME"] = f"{test.get('NAME') or 'test_helpdesk'}_{session}"
+    settings.CACHES["default"]["KEY_PREFIX"] = f"test-{session}-{worker}"
 
 
 @pytest.fixture(autouse=True)

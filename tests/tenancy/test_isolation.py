@@ -171,3 +171,20 @@ def test_cross_tenant_reads_need_a_reason_and_use_the_ops_role():
 def test_unknown_column_errors_are_not_swallowed(tenant):
     with pytest.raises(ProgrammingError), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT no_such_column FROM tickets_ticket")
+
+
+def test_tenant_command_works_inside_its_tenant_only(acme, globex):
+    import io
+
+    from django.core.management import CommandError, call_command
+
+    with tenant_context(acme.id):
+        make_ticket(subject="Acme one")
+    with tenant_context(globex.id):
+        make_ticket(subject="Globex one")
+        make_ticket(subject="Globex two")
+    out = io.StringIO()
+    call_command("rebuild_search_index", "--tenant", "globex", stdout=out)
+    assert out.getvalue().strip() == "reindexed 2 tickets of globex"
+    with pytest.raises(CommandError, match="no tenant"):
+        call_command("rebuild_search_index", "--tenant", "nope", stdout=out)

@@ -1,1 +1,58 @@
-"""Nothing here yet; the module exists so every app has the same shape (STYLE.md §2)."""
+"""Mailboxes API (admins): /api/v1/mailboxes/ and /api/v1/mailboxes/<id>/."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status as http
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from departments import selectors, services
+from departments.serializers import MailboxCreateInput, MailboxOutput, MailboxUpdateInput
+from helpdesk.api.permissions import IsTenantAdmin, IsTenantMember
+from helpdesk.api.views import TenantAPIView
+
+
+def _resolve(data: dict[str, Any]) -> dict[str, Any]:
+    if "department" in data:
+        data["department"] = selectors.get_department(data["department"])
+    return data
+
+
+class MailboxListAPI(TenantAPIView):
+    permission_classes = [IsTenantMember, IsTenantAdmin]
+
+    @extend_schema(responses=MailboxOutput(many=True))
+    def get(self, request: Request) -> Response:
+        return self.paginate(request, selectors.list_mailboxes(), MailboxOutput)
+
+    @extend_schema(request=MailboxCreateInput, responses={201: MailboxOutput})
+    def post(self, request: Request) -> Response:
+        data = _resolve(dict(self.validate(MailboxCreateInput, request.data)))
+        data.setdefault("department", selectors.get_default_department())
+        mailbox = services.create_mailbox(**data)
+        return Response(MailboxOutput(mailbox).data, status=http.HTTP_201_CREATED)
+
+
+class MailboxDetailAPI(TenantAPIView):
+    permission_classes = [IsTenantMember, IsTenantAdmin]
+
+    @extend_schema(responses=MailboxOutput)
+    def get(self, request: Request, mailbox_id: UUID) -> Response:
+        return Response(MailboxOutput(selectors.get_mailbox(mailbox_id)).data)
+
+    @extend_schema(request=MailboxUpdateInput, responses=MailboxOutput)
+    def patch(self, request: Request, mailbox_id: UUID) -> Response:
+        data = _resolve(dict(self.validate(MailboxUpdateInput, request.data)))
+        mailbox = services.update_mailbox(
+            mailbox=selectors.get_mailbox(mailbox_id), actor=self.membership, **data
+        )
+        return Response(MailboxOutput(mailbox).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, mailbox_id: UUID) -> Response:
+        services.delete_mailbox(mailbox=selectors.get_mailbox(mailbox_id), actor=self.membership)
+        return Response(status=http.HTTP_204_NO_CONTENT)

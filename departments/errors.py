@@ -19,3 +19,18 @@ class MailboxAddressTaken(Conflict):
 class InvalidMailboxAddress(DomainError):
     code = "invalid_mailbox_address"
     message = "That is not a valid email address."
+
+
+class MailboxNotFound(NotFound):
+    code = "mailbox_not_found"
+    message = "No such mailbox."
+
+
+class DefaultMailboxRequired(Conflict):
+    code = "default_mailbox_required"
+    message = "The default mailbox cannot be deleted; make another mailbox the default first."
+
+
+class InvalidMailboxTemplate(DomainError):
+    code = "invalid_mailbox_template"
+    message = "The acknowledgement template uses an unknown placeholder."

@@ -53,13 +53,50 @@ class DepartmentMember(TenantModel):
         return f"{self.membership_id} in {self.department_id}"
 
 
+DEFAULT_AUTO_ACK_SUBJECT = "Re: {{ ticket.subject }} [#{{ ticket.number }}]"
+DEFAULT_AUTO_ACK_BODY = """Hello {{ contact.first_name }},
+
+thank you for writing to {{ tenant.name }}. We received your message and opened
+request #{{ ticket.number }}; an agent will get back to you soon.
+
+Reply to this email to add anything to the request.
+"""
+
+
 class Mailbox(TenantModel):
-    """A support address of the tenant; mail to it becomes tickets in its department."""
+    """A support address of the tenant; mail to it becomes tickets in its department.
+
+    Optional IMAP settings let the help desk poll an existing mailbox instead of (or as
+    well as) receiving mail by SMTP or an ESP webhook. The password is stored encrypted.
+    """
 
     address = models.EmailField(max_length=254)
+    aliases = models.JSONField(
+        default=list, blank=True, help_text="More addresses delivering into this mailbox."
+    )
     display_name = models.CharField(max_length=120, blank=True)
     department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="mailboxes")
     is_default = models.BooleanField(default=False)
+    is_active = models.BooleanField(default=True)
+    auto_ack_enabled = models.BooleanField(default=True)
+    auto_ack_subject = models.CharField(max_length=250, default=DEFAULT_AUTO_ACK_SUBJECT)
+    auto_ack_body = models.TextField(default=DEFAULT_AUTO_ACK_BODY)
+    imap_enabled = models.BooleanField(default=False)
+    imap_host = models.CharField(max_length=253, blank=True)
+    imap_port = models.PositiveIntegerField(default=993)
+    imap_use_ssl = models.BooleanField(default=True)
+    imap_username = models.CharField(max_length=254, blank=True)
+    imap_password_encrypted = models.TextField(blank=True)
+    imap_folder = models.CharField(max_length=200, default="INBOX")
+    imap_archive_folder = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Move fetched mail here; empty: leave it and mark it seen.",
+    )
+    imap_uid_validity = models.BigIntegerField(null=True, blank=True)
+    imap_last_uid = models.BigIntegerField(default=0)
+    imap_last_polled_at = models.DateTimeField(null=True, blank=True)
+    imap_last_error = models.TextField(blank=True)
 
     class Meta(TenantModel.Meta):
         ordering = ["address"]
@@ -70,6 +107,24 @@ class Mailbox(TenantModel):
                 "tenant", Lower("address"), name="departments_mailbox_address_uniq"
             ),
         ]
+        indexes = [
+            # The IMAP poller: a tenant's mailboxes to poll.
+            models.Index(
+                fields=["tenant", "imap_enabled"],
+                name="departments_mailbox_imap_idx",
+                condition=models.Q(imap_enabled=True),
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.address
+
+    @property
+    def all_addresses(self) -> list[str]:
+        return [self.address, *self.aliases]
+
+    @property
+    def from_header(self) -> str:
+        from email.utils import formataddr
+
+        return formataddr((self.display_name, self.address)) if self.display_name else self.address

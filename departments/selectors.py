@@ -6,7 +6,7 @@ from uuid import UUID
 
 from django.db.models import Count, QuerySet
 
-from departments.errors import DepartmentNotFound
+from departments.errors import DepartmentNotFound, MailboxNotFound
 from departments.models import Department, DepartmentMember, Mailbox
 
 
@@ -48,3 +48,10 @@ def is_agent_of(membership_id: UUID, department_id: UUID) -> bool:
     return DepartmentMember.objects.filter(
         membership_id=membership_id, department_id=department_id
     ).exists()
+
+
+def get_mailbox(mailbox_id: UUID | str) -> Mailbox:
+    mailbox = Mailbox.objects.select_related("department").filter(id=mailbox_id).first()
+    if mailbox is None:
+        raise MailboxNotFound(mailbox_id=str(mailbox_id))
+    return mailbox

@@ -3,12 +3,21 @@ unique across the installation and kept in the global InboundAddress index."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 
-from departments.errors import DepartmentNameTaken, InvalidMailboxAddress, MailboxAddressTaken
+from departments.errors import (
+    DefaultMailboxRequired,
+    DepartmentNameTaken,
+    InvalidMailboxAddress,
+    InvalidMailboxTemplate,
+    MailboxAddressTaken,
+)
 from departments.models import Department, DepartmentMember, Mailbox
+from helpdesk.core import crypto, placeholders
 from helpdesk.tenancy import services as tenancy_services
 from helpdesk.tenancy.context import require_tenant_id
 from helpdesk.tenancy.models import InboundAddress, Membership
@@ -36,26 +45,133 @@ def add_department_member(*, department: Department, membership: Membership) -> 
     return member
 
 
-@transaction.atomic
-def create_mailbox(
-    *, address: str, department: Department, display_name: str = "", is_default: bool = False
-) -> Mailbox:
-    """A mailbox and its InboundAddress. Raises InvalidMailboxAddress, MailboxAddressTaken."""
+def _clean_address(address: str) -> str:
     address = address.strip().lower()
     try:
         validate_email(address)
     except ValidationError as error:
         raise InvalidMailboxAddress(address=address) from error
-    if InboundAddress.objects.filter(address=address).exists():
-        raise MailboxAddressTaken(address=address)
-    mailbox = Mailbox.objects.create(
-        address=address, department=department, display_name=display_name, is_default=is_default
+    return address
+
+
+def _check_templates(subject: str, body: str) -> None:
+    unknown = placeholders.unknown_placeholders(subject + "\n" + body)
+    if unknown:
+        raise InvalidMailboxTemplate(str(placeholders.UnknownPlaceholder(unknown)))
+
+
+def _sync_addresses(mailbox: Mailbox, addresses: list[str]) -> None:
+    """Make the global InboundAddress index hold exactly these addresses for the mailbox."""
+    tenant_id = mailbox.tenant_id
+    current = set(
+        InboundAddress.objects.in_current_tenant()
+        .filter(mailbox_id=mailbox.id)
+        .values_list("address", flat=True)
     )
-    try:
-        with transaction.atomic():
-            tenancy_services.register_inbound_address(
-                tenant_id=mailbox.tenant_id, address=address, mailbox_id=mailbox.id
-            )
-    except IntegrityError as error:  # another tenant took it between the check and now
-        raise MailboxAddressTaken(address=address) from error
+    for address in current - set(addresses):
+        tenancy_services.unregister_inbound_address(tenant_id=tenant_id, address=address)
+    for address in set(addresses) - current:
+        owner = InboundAddress.objects.filter(address=address).first()
+        if owner is not None and owner.mailbox_id != mailbox.id:
+            raise MailboxAddressTaken(address=address)
+        try:
+            with transaction.atomic():
+                tenancy_services.register_inbound_address(
+                    tenant_id=tenant_id, address=address, mailbox_id=mailbox.id
+                )
+        except IntegrityError as error:  # another tenant took it between check and insert
+            raise MailboxAddressTaken(address=address) from error
+
+
+@transaction.atomic
+def create_mailbox(
+    *,
+    address: str,
+    department: Department,
+    display_name: str = "",
+    is_default: bool = False,
+    aliases: list[str] | None = None,
+    **settings: Any,
+) -> Mailbox:
+    """A mailbox and its InboundAddress rows (address and aliases).
+
+    Raises InvalidMailboxAddress, MailboxAddressTaken, InvalidMailboxTemplate.
+    """
+    address = _clean_address(address)
+    clean_aliases = sorted({_clean_address(a) for a in aliases or []} - {address})
+    password = settings.pop("imap_password", None)
+    mailbox = Mailbox(
+        address=address,
+        department=department,
+        display_name=display_name,
+        is_default=is_default,
+        aliases=clean_aliases,
+        **settings,
+    )
+    _check_templates(mailbox.auto_ack_subject, mailbox.auto_ack_body)
+    if password:
+        mailbox.imap_password_encrypted = crypto.encrypt(password)
+    if is_default:
+        Mailbox.objects.filter(is_default=True).update(is_default=False)
+    mailbox.save()
+    _sync_addresses(mailbox, [address, *clean_aliases])
     return mailbox
+
+
+MAILBOX_FIELDS = frozenset(
+    {
+        "display_name",
+        "is_active",
+        "auto_ack_enabled",
+        "auto_ack_subject",
+        "auto_ack_body",
+        "imap_enabled",
+        "imap_host",
+        "imap_port",
+        "imap_use_ssl",
+        "imap_username",
+        "imap_folder",
+        "imap_archive_folder",
+    }
+)
+
+
+@transaction.atomic
+def update_mailbox(*, mailbox: Mailbox, actor: Membership | None = None, **changes: Any) -> Mailbox:
+    """Change a mailbox: address, aliases, department, default flag, auto-acknowledgement,
+    IMAP settings (`imap_password` is encrypted; an empty one keeps the stored password)."""
+    if "address" in changes:
+        mailbox.address = _clean_address(changes.pop("address"))
+    if "aliases" in changes:
+        mailbox.aliases = sorted(
+            {_clean_address(a) for a in changes.pop("aliases")} - {mailbox.address}
+        )
+    if "department" in changes:
+        mailbox.department = changes.pop("department")
+    password = changes.pop("imap_password", None)
+    if password:
+        mailbox.imap_password_encrypted = crypto.encrypt(password)
+    if changes.pop("is_default", False) and not mailbox.is_default:
+        Mailbox.objects.filter(is_default=True).update(is_default=False)
+        mailbox.is_default = True
+    unknown = set(changes) - MAILBOX_FIELDS
+    if unknown:
+        raise ValueError(f"not mailbox settings: {sorted(unknown)}")
+    for name, value in changes.items():
+        setattr(mailbox, name, value)
+    if changes.keys() & {"imap_host", "imap_username", "imap_folder"}:
+        mailbox.imap_uid_validity = None  # another server or folder: start afresh
+        mailbox.imap_last_uid = 0
+    _check_templates(mailbox.auto_ack_subject, mailbox.auto_ack_body)
+    mailbox.save()
+    _sync_addresses(mailbox, mailbox.all_addresses)
+    return mailbox
+
+
+@transaction.atomic
+def delete_mailbox(*, mailbox: Mailbox, actor: Membership | None = None) -> None:
+    """Remove a mailbox and its addresses. Raises DefaultMailboxRequired for the default."""
+    if mailbox.is_default:
+        raise DefaultMailboxRequired(mailbox_id=str(mailbox.id))
+    _sync_addresses(mailbox, [])
+    mailbox.delete()

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+from uuid import UUID
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
 from departments import selectors, services
-from departments.forms import DepartmentForm
+from departments.errors import MailboxNotFound
+from departments.forms import DepartmentForm, MailboxForm
+from departments.models import Mailbox
 from helpdesk.core.errors import DomainError
 from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.decorators import member_required
@@ -38,3 +44,75 @@ def admin_overview(request: HttpRequest) -> HttpResponse:
         },
         status=400 if form.errors else 200,
     )
+
+
+def _initial(mailbox: Mailbox) -> dict[str, Any]:
+    fields = [name for name in MailboxForm.base_fields if name not in {"aliases", "imap_password"}]
+    initial = {name: getattr(mailbox, name) for name in fields}
+    initial["aliases"] = "\n".join(mailbox.aliases)
+    return initial
+
+
+def _save_mailbox(request: HttpRequest, form: MailboxForm, mailbox: Mailbox | None) -> Any:
+    data = dict(form.cleaned_data)
+    try:
+        if mailbox is None:
+            return services.create_mailbox(**data)
+        return services.update_mailbox(
+            mailbox=mailbox,
+            actor=request.membership,  # type: ignore[attr-defined]
+            **data,
+        )
+    except DomainError as error:
+        field = "address" if "address" in error.code else None
+        field = "auto_ack_body" if "template" in error.code else field
+        form.add_error(field, str(error))
+        return None
+
+
+@member_required(admin=True)
+def mailbox_edit(request: HttpRequest, mailbox_id: UUID | None = None) -> HttpResponse:
+    """Create (no id) or edit a mailbox: addresses, acknowledgement, IMAP polling."""
+    mailbox = None
+    if mailbox_id is not None:
+        try:
+            mailbox = selectors.get_mailbox(mailbox_id)
+        except MailboxNotFound:
+            return render(request, "errors/not_found.html", {"what": "That mailbox"}, status=404)
+    departments = selectors.list_departments()
+    initial = (
+        _initial(mailbox)
+        if mailbox
+        else {
+            "auto_ack_subject": Mailbox._meta.get_field("auto_ack_subject").default,
+            "auto_ack_body": Mailbox._meta.get_field("auto_ack_body").default,
+            "department": selectors.get_default_department().id,
+        }
+    )
+    form = MailboxForm(request.POST or None, initial=initial, departments=departments)
+    if request.method == "POST" and form.is_valid():
+        saved = _save_mailbox(request, form, mailbox)
+        if saved is not None:
+            messages.success(request, f"Mailbox {saved.address} saved.")
+            return redirect("departments:mailbox-edit", mailbox_id=saved.id)
+    return render(
+        request,
+        "departments/mailbox_form.html",
+        {"form": form, "mailbox": mailbox},
+        status=400 if form.errors else 200,
+    )
+
+
+@member_required(admin=True)
+@require_POST
+def mailbox_delete(request: HttpRequest, mailbox_id: UUID) -> HttpResponse:
+    try:
+        mailbox = selectors.get_mailbox(mailbox_id)
+        services.delete_mailbox(mailbox=mailbox, actor=request.membership)  # type: ignore[attr-defined]
+        messages.success(request, f"Mailbox {mailbox.address} deleted.")
+    except MailboxNotFound:
+        return render(request, "errors/not_found.html", {"what": "That mailbox"}, status=404)
+    except DomainError as error:
+        messages.error(request, str(error))
+        return redirect("departments:mailbox-edit", mailbox_id=mailbox_id)
+    return redirect("departments:admin")

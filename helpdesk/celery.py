@@ -17,5 +17,9 @@ app.conf.beat_schedule = {
         "task": "helpdesk.core.tasks.record_beat_heartbeat",
         "schedule": 15.0,
     },
+    "sweep-inbound-emails": {
+        "task": "tickets.tasks.sweep_inbound_emails",
+        "schedule": 60.0,
+    },
 }
 app.autodiscover_tasks(["helpdesk.core", "tickets", "departments", "knowledge_base", "automation"])

@@ -6,6 +6,7 @@ unset, the embedded PostgreSQL / Redis under var/ are started or attached to.
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -37,6 +38,8 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+# Fernet key for secrets at rest (mailbox passwords); derived from SECRET_KEY when unset.
+HELPDESK_ENCRYPTION_KEY = env_str("HELPDESK_ENCRYPTION_KEY")
 
 # Hosts are validated by TenantMiddleware: a subdomain of the base domain, a tenant's custom
 # domain or the base domain itself; anything else is a 404 page.
@@ -242,12 +245,26 @@ WHITENOISE_USE_FINDERS = True
 DEFAULT_FROM_EMAIL = env_str("HELPDESK_DEFAULT_FROM_EMAIL", f"helpdesk@{HELPDESK_BASE_DOMAIN}")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 HELPDESK_OUTBOX_DIR = VAR_DIR / "outbox"
+# Automatic replies (acknowledgements) one sender gets per hour at most: mail-loop guard.
+HELPDESK_AUTO_REPLY_LIMIT_PER_HOUR = env_int("HELPDESK_AUTO_REPLY_LIMIT_PER_HOUR", 3)
+# Queued inbound mail untouched this long is queued again by the sweeper.
+HELPDESK_INBOUND_SWEEP_AFTER_SECONDS = env_int("HELPDESK_INBOUND_SWEEP_AFTER_SECONDS", 120)
 EMAIL_BACKEND = env_str("HELPDESK_EMAIL_BACKEND", "helpdesk.core.mail_backends.OutboxBackend")
 EMAIL_HOST = env_str("HELPDESK_SMTP_HOST", "localhost")
 EMAIL_PORT = env_int("HELPDESK_SMTP_PORT", 25)
 EMAIL_HOST_USER = env_str("HELPDESK_SMTP_USER")
 EMAIL_HOST_PASSWORD = env_str("HELPDESK_SMTP_PASSWORD")
 EMAIL_USE_TLS = env_bool("HELPDESK_SMTP_STARTTLS", False)
+
+# django-anymail: every ANYMAIL_<NAME> environment variable becomes ANYMAIL["<NAME>"], so any
+# ESP anymail supports is configured by its documented setting names, e.g.
+# ANYMAIL_WEBHOOK_SECRET (basic auth for all webhooks), ANYMAIL_MAILGUN_WEBHOOK_SIGNING_KEY,
+# ANYMAIL_POSTMARK_SERVER_TOKEN.
+ANYMAIL = {
+    name.removeprefix("ANYMAIL_"): value
+    for name, value in os.environ.items()
+    if name.startswith("ANYMAIL_") and value
+}
 
 # --- API --------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -278,7 +295,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {
+        "TicketStatusEnum": "tickets.models.TicketStatus",
+        "InboundEmailStatusEnum": "tickets.models.InboundEmailStatus",
+    },
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]",
 }
 

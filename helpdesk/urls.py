@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 urlpatterns = [
     path("accounts/", include("helpdesk.accounts.urls")),
     path("api/v1/", include("tickets.api_urls")),
+    path("api/v1/", include("departments.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(permission_classes=[]), name="api-schema"),
     path(
         "api/docs/",

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import status as http
 from rest_framework.request import Request
@@ -13,10 +15,14 @@ from rest_framework.response import Response
 from departments import selectors as department_selectors
 from departments.errors import DepartmentNotFound
 from departments.models import Department
+from helpdesk.api.permissions import IsTenantAdmin, IsTenantMember
 from helpdesk.api.views import TenantAPIView
 from helpdesk.tenancy import selectors as tenancy_selectors
 from tickets import selectors, services
+from tickets.mail import intake
 from tickets.serializers import (
+    InboundEmailListQuery,
+    InboundEmailOutput,
     MessageCreateInput,
     MessageOutput,
     TicketCreateInput,
@@ -126,3 +132,44 @@ class TicketMessageListAPI(TenantAPIView):
             language=request.tenant.language,
         )
         return Response(MessageOutput(message).data, status=http.HTTP_201_CREATED)
+
+
+class InboundEmailListAPI(TenantAPIView):
+    """The inbound log (admins): every received mail with its status and reason."""
+
+    permission_classes = [IsTenantMember, IsTenantAdmin]
+
+    @extend_schema(parameters=[InboundEmailListQuery], responses=InboundEmailOutput(many=True))
+    def get(self, request: Request) -> Response:
+        query = self.validate(InboundEmailListQuery, request.query_params)
+        return self.paginate(
+            request, selectors.list_inbound_emails(status=query.get("status")), InboundEmailOutput
+        )
+
+
+class InboundEmailDetailAPI(TenantAPIView):
+    permission_classes = [IsTenantMember, IsTenantAdmin]
+
+    @extend_schema(responses=InboundEmailOutput)
+    def get(self, request: Request, email_id: UUID) -> Response:
+        return Response(InboundEmailOutput(selectors.get_inbound_email(email_id)).data)
+
+
+class InboundEmailRawAPI(TenantAPIView):
+    permission_classes = [IsTenantMember, IsTenantAdmin]
+
+    @extend_schema(responses={(200, "message/rfc822"): OpenApiTypes.BINARY})
+    def get(self, request: Request, email_id: UUID) -> HttpResponse:
+        email = selectors.get_inbound_email(email_id)
+        response = HttpResponse(bytes(email.raw), content_type="message/rfc822")
+        response["Content-Disposition"] = f'attachment; filename="{email.id}.eml"'
+        return response
+
+
+class InboundEmailRetryAPI(TenantAPIView):
+    permission_classes = [IsTenantMember, IsTenantAdmin]
+
+    @extend_schema(request=None, responses={202: InboundEmailOutput})
+    def post(self, request: Request, email_id: UUID) -> Response:
+        email = intake.retry_inbound_email(email=selectors.get_inbound_email(email_id))
+        return Response(InboundEmailOutput(email).data, status=http.HTTP_202_ACCEPTED)

@@ -10,4 +10,20 @@ urlpatterns = [
     path(
         "tickets/<int:number>/messages/", api.TicketMessageListAPI.as_view(), name="ticket-messages"
     ),
+    path("inbound-emails/", api.InboundEmailListAPI.as_view(), name="inbound-email-list"),
+    path(
+        "inbound-emails/<uuid:email_id>/",
+        api.InboundEmailDetailAPI.as_view(),
+        name="inbound-email-detail",
+    ),
+    path(
+        "inbound-emails/<uuid:email_id>/raw/",
+        api.InboundEmailRawAPI.as_view(),
+        name="inbound-email-raw",
+    ),
+    path(
+        "inbound-emails/<uuid:email_id>/retry/",
+        api.InboundEmailRetryAPI.as_view(),
+        name="inbound-email-retry",
+    ),
 ]

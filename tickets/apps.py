@@ -3,3 +3,10 @@ from django.apps import AppConfig
 
 class TicketsConfig(AppConfig):
     name = "tickets"
+
+    def ready(self) -> None:
+        from tickets.mail import esp
+
+        # anymail's inbound signal is how ESP webhooks deliver mail: the receiver only
+        # hands the raw message to the durable intake.
+        esp.connect()

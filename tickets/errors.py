@@ -29,3 +29,18 @@ class ReplyNotAllowed(PermissionDenied):
 class AssigneeNotAgent(DomainError):
     code = "assignee_not_agent"
     message = "Tickets can be assigned to agents and admins only."
+
+
+class AttachmentNotFound(NotFound):
+    code = "attachment_not_found"
+    message = "No such attachment."
+
+
+class InboundEmailNotFound(NotFound):
+    code = "inbound_email_not_found"
+    message = "No such inbound email."
+
+
+class InboundEmailNotRetryable(Conflict):
+    code = "inbound_email_not_retryable"
+    message = "Only failed or rejected mail can be processed again."

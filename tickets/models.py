@@ -3,11 +3,15 @@ contacts, companies and tags."""
 
 from __future__ import annotations
 
+import secrets
+
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils import timezone
 
+from helpdesk.core.ids import new_id
 from helpdesk.tenancy.models import TenantModel
 from helpdesk.tenancy.rls import TenantFK
 
@@ -65,6 +69,10 @@ class Tag(TenantModel):
 
     def __str__(self) -> str:
         return self.name
+
+
+def new_reply_token() -> str:
+    return secrets.token_hex(6)
 
 
 class TicketStatus(models.TextChoices):
@@ -126,6 +134,15 @@ class Ticket(TenantModel):
     tags = models.ManyToManyField(Tag, through="TicketTag", related_name="tickets")
     last_message_at = models.DateTimeField(null=True, blank=True)
     solved_at = models.DateTimeField(null=True, blank=True)
+    reply_token = models.CharField(
+        max_length=24,
+        default=new_reply_token,
+        editable=False,
+        help_text="Plus-address token: replies to support+<token>@ land on this ticket.",
+    )
+    follow_up_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="follow_ups"
+    )
     search_vector = SearchVectorField(null=True, editable=False)
 
     class Meta(TenantModel.Meta):
@@ -133,6 +150,10 @@ class Ticket(TenantModel):
             *TenantModel.Meta.constraints,
             TenantFK("department"),
             TenantFK("contact"),
+            TenantFK("follow_up_of"),
+            models.UniqueConstraint(
+                fields=["tenant", "reply_token"], name="tickets_ticket_reply_token_uniq"
+            ),
             models.UniqueConstraint(fields=["tenant", "number"], name="tickets_ticket_number_uniq"),
             models.CheckConstraint(
                 condition=models.Q(status__in=TicketStatus.values),
@@ -196,6 +217,34 @@ class TicketTag(TenantModel):
         return f"{self.ticket_id}:{self.tag_id}"
 
 
+class TicketFollower(TenantModel):
+    """A contact copied on the ticket (Cc): sees public replies."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="followers")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
+
+    class Meta(TenantModel.Meta):
+        constraints = [
+            *TenantModel.Meta.constraints,
+            TenantFK("ticket"),
+            TenantFK("contact"),
+            models.UniqueConstraint(
+                fields=["tenant", "ticket", "contact"], name="tickets_ticketfollower_uniq"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} follows {self.ticket_id}"
+
+
+class DeliveryStatus(models.TextChoices):
+    NONE = "", "Not emailed"
+    QUEUED = "queued", "Queued"
+    SENT = "sent", "Sent"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed"
+
+
 class MessageKind(models.TextChoices):
     CUSTOMER = "customer", "Customer message"
     REPLY = "reply", "Public reply"
@@ -222,6 +271,14 @@ class Message(TenantModel):
     email_message_id = models.CharField(
         max_length=998, blank=True, help_text="RFC 822 Message-ID, for threading."
     )
+    quoted_text = models.TextField(
+        blank=True, help_text="Quoted history and signature, shown collapsed."
+    )
+    is_automatic = models.BooleanField(default=False, help_text="Sent by the help desk itself.")
+    delivery_status = models.CharField(
+        max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.NONE, blank=True
+    )
+    delivery_error = models.TextField(blank=True)
 
     class Meta(TenantModel.Meta):
         constraints = [
@@ -230,6 +287,10 @@ class Message(TenantModel):
             TenantFK("author_contact"),
             models.CheckConstraint(
                 condition=models.Q(kind__in=MessageKind.values), name="tickets_message_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(delivery_status__in=DeliveryStatus.values),
+                name="tickets_message_delivery_valid",
             ),
         ]
         indexes = [
@@ -253,6 +314,31 @@ class Message(TenantModel):
         return self.kind in {MessageKind.CUSTOMER, MessageKind.REPLY}
 
 
+def attachment_path(attachment: Attachment, filename: str) -> str:
+    # Ids, not names, in storage paths: names come from strangers.
+    return f"attachments/{attachment.tenant_id}/{attachment.id}"
+
+
+class Attachment(TenantModel):
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attachments")
+    file = models.FileField(upload_to=attachment_path, max_length=300)
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=255, default="application/octet-stream")
+    size = models.PositiveIntegerField()
+    content_id = models.CharField(max_length=255, blank=True)
+    is_inline = models.BooleanField(default=False)
+
+    class Meta(TenantModel.Meta):
+        constraints = [*TenantModel.Meta.constraints, TenantFK("message")]
+        indexes = [
+            # A message's attachments, in the thread.
+            models.Index(fields=["tenant", "message"], name="tickets_attachment_msg_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.filename
+
+
 class InboundEmailStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
     PROCESSED = "processed", "Processed"
@@ -269,6 +355,9 @@ class InboundEmail(TenantModel):
     channel = models.CharField(max_length=16, default="smtp")
     envelope_from = models.CharField(max_length=998, blank=True)
     envelope_to = models.JSONField(default=list)
+    header_recipients = models.JSONField(
+        default=list, help_text="Delivered-To, X-Original-To, To and Cc addresses."
+    )
     message_id = models.CharField(max_length=998, blank=True)
     sha256 = models.CharField(max_length=64)
     size = models.PositiveIntegerField()
@@ -280,6 +369,10 @@ class InboundEmail(TenantModel):
     ticket = models.ForeignKey(
         Ticket, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    ticket_message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    attempts = models.PositiveIntegerField(default=0)
     processed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta(TenantModel.Meta):
@@ -287,6 +380,7 @@ class InboundEmail(TenantModel):
             *TenantModel.Meta.constraints,
             TenantFK("mailbox"),
             TenantFK("ticket"),
+            TenantFK("ticket_message"),
             # A redelivered mail is the same row: by Message-ID, or by content without one.
             models.UniqueConstraint(
                 fields=["tenant", "message_id"],
@@ -312,3 +406,22 @@ class InboundEmail(TenantModel):
 
     def __str__(self) -> str:
         return self.message_id or self.sha256
+
+
+class UnroutedEmail(models.Model):
+    """Mail that reached us for an address no tenant owns (ESP webhooks, ingest_email).
+
+    Global: there is no tenant to file it under. Kept for platform staff, never processed.
+    """
+
+    id = models.UUIDField(primary_key=True, default=new_id, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    channel = models.CharField(max_length=16)
+    envelope_to = models.JSONField(default=list)
+    header_recipients = models.JSONField(default=list)
+    subject = models.CharField(max_length=998, blank=True)
+    raw = models.BinaryField()
+    reason = models.TextField()
+
+    def __str__(self) -> str:
+        return f"{self.channel}: {self.reason}"

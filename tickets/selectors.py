@@ -8,8 +8,8 @@ from uuid import UUID
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db.models import F, Prefetch, QuerySet
 
-from tickets.errors import TicketNotFound
-from tickets.models import Contact, Message, Tag, Ticket, TicketStatus
+from tickets.errors import AttachmentNotFound, InboundEmailNotFound, TicketNotFound
+from tickets.models import Attachment, Contact, InboundEmail, Message, Tag, Ticket, TicketStatus
 
 OPEN_STATUSES = (TicketStatus.OPEN, TicketStatus.WAITING, TicketStatus.ON_HOLD)
 
@@ -78,12 +78,35 @@ def list_tickets(filters: TicketFilters, *, language: str = "en") -> QuerySet[Ti
 
 
 def list_thread(ticket: Ticket) -> QuerySet[Message]:
-    """The ticket's messages, oldest first, with authors."""
+    """The ticket's messages, oldest first, with authors and attachments."""
     return (
         Message.objects.filter(ticket=ticket)
         .select_related("author_member__user", "author_contact")
+        .prefetch_related(Prefetch("attachments", queryset=Attachment.objects.order_by("filename")))
         .order_by("created_at", "id")
     )
+
+
+def get_attachment(attachment_id: UUID) -> Attachment:
+    attachment = Attachment.objects.filter(id=attachment_id).first()
+    if attachment is None:
+        raise AttachmentNotFound(attachment_id=str(attachment_id))
+    return attachment
+
+
+def list_inbound_emails(*, status: str | None = None) -> QuerySet[InboundEmail]:
+    """The inbound log, newest first, without the raw bytes."""
+    emails = InboundEmail.objects.select_related("mailbox", "ticket").defer("raw")
+    if status:
+        emails = emails.filter(status=status)
+    return emails.order_by("-created_at")
+
+
+def get_inbound_email(email_id: UUID) -> InboundEmail:
+    email = InboundEmail.objects.select_related("mailbox", "ticket").filter(id=email_id).first()
+    if email is None:
+        raise InboundEmailNotFound(email_id=str(email_id))
+    return email
 
 
 def list_contact_tickets(

@@ -7,7 +7,16 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from tickets.models import Contact, Message, MessageKind, Ticket, TicketPriority, TicketStatus
+from tickets.models import (
+    Contact,
+    InboundEmail,
+    InboundEmailStatus,
+    Message,
+    MessageKind,
+    Ticket,
+    TicketPriority,
+    TicketStatus,
+)
 
 
 class TicketContactOutput(serializers.ModelSerializer):
@@ -132,3 +141,32 @@ class MessageCreateInput(serializers.Serializer):
         required=False,
         help_text="Set the ticket's status with the message.",
     )
+
+
+class InboundEmailOutput(serializers.ModelSerializer):
+    mailbox = serializers.EmailField(source="mailbox.address", allow_null=True, default=None)
+    ticket = serializers.IntegerField(source="ticket.number", allow_null=True, default=None)
+
+    class Meta:
+        model = InboundEmail
+        fields = [
+            "id",
+            "channel",
+            "mailbox",
+            "envelope_from",
+            "envelope_to",
+            "header_recipients",
+            "message_id",
+            "sha256",
+            "size",
+            "status",
+            "reason",
+            "ticket",
+            "attempts",
+            "created_at",
+            "processed_at",
+        ]
+
+
+class InboundEmailListQuery(serializers.Serializer):
+    status = serializers.ChoiceField(choices=InboundEmailStatus.choices, required=False)

@@ -4,10 +4,14 @@ internal notes only; messages are never added to closed tickets."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 from django.contrib.postgres.search import SearchVector
+from django.core.files.base import ContentFile
 from django.db import connection, transaction
 from django.db.models import Value
 from django.utils import timezone
@@ -25,13 +29,16 @@ from tickets.errors import (
     TicketTransitionNotAllowed,
 )
 from tickets.models import (
+    Attachment,
     Company,
     Contact,
+    DeliveryStatus,
     Message,
     MessageKind,
     Tag,
     Ticket,
     TicketChannel,
+    TicketFollower,
     TicketPriority,
     TicketStatus,
     TicketTag,
@@ -145,8 +152,14 @@ def create_ticket(
     tags: Iterable[str] = (),
     actor: Membership | None = None,
     language: str = "en",
+    content: MessageContent | None = None,
+    follow_up_of: Ticket | None = None,
 ) -> Ticket:
-    """A new open ticket with the customer's first message. Raises EmptyMessage."""
+    """A new open ticket with the customer's first message. Raises EmptyMessage.
+
+    `content` carries what an email adds to the body (HTML, quoted history, attachments,
+    Message-ID); `follow_up_of` links a ticket opened by a reply to a closed one.
+    """
     if not body.strip():
         raise EmptyMessage()
     now = timezone.now()
@@ -158,14 +171,78 @@ def create_ticket(
         channel=channel,
         priority=priority,
         last_message_at=now,
+        follow_up_of=follow_up_of,
     )
-    Message.objects.create(
-        ticket=ticket, kind=MessageKind.CUSTOMER, body_text=body, author_contact=contact
-    )
+    _create_customer_message(ticket, contact, body, content or MessageContent())
+    if follow_up_of is not None:
+        record_event(
+            ticket=follow_up_of, actor=None, field="follow_up", old=None, new=ticket.number
+        )
     if tags:
         _set_tags(ticket, tags)
     refresh_search_vector(ticket=ticket, language=language)
     return ticket
+
+
+@dataclass
+class NewAttachment:
+    filename: str
+    content_type: str
+    payload: bytes
+    content_id: str = ""
+    is_inline: bool = False
+    id: UUID = dataclasses.field(default_factory=new_id)
+
+
+@dataclass
+class MessageContent:
+    """What an email adds to a customer message besides its text."""
+
+    html: str = ""
+    quoted_text: str = ""
+    email_message_id: str = ""
+    attachments: list[NewAttachment] = dataclasses.field(default_factory=list)
+
+
+def _create_customer_message(
+    ticket: Ticket, contact: Contact, body: str, content: MessageContent
+) -> Message:
+    message = Message.objects.create(
+        ticket=ticket,
+        kind=MessageKind.CUSTOMER,
+        body_text=body,
+        author_contact=contact,
+        body_html=content.html,
+        quoted_text=content.quoted_text,
+        email_message_id=content.email_message_id,
+    )
+    for item in content.attachments:
+        attachment = Attachment(
+            id=item.id,
+            message=message,
+            filename=item.filename[:255],
+            content_type=item.content_type[:255],
+            size=len(item.payload),
+            content_id=item.content_id[:255],
+            is_inline=item.is_inline,
+        )
+        attachment.file.save(item.filename, ContentFile(item.payload), save=False)
+        attachment.save()
+    return message
+
+
+@transaction.atomic
+def add_followers(*, ticket: Ticket, emails: Iterable[str]) -> list[Contact]:
+    """Copy these addresses on the ticket (Cc): each becomes a contact and a follower."""
+    added = []
+    for email in emails:
+        contact = get_or_create_contact(email=email)
+        if contact.id == ticket.contact_id:
+            continue
+        _, created = TicketFollower.objects.get_or_create(ticket=ticket, contact=contact)
+        if created:
+            added.append(contact)
+    return added
 
 
 def _check_transition(ticket: Ticket, status: str) -> None:
@@ -288,8 +365,25 @@ def add_message(
 
 
 @transaction.atomic
+def record_delivery_failure(*, message: Message, reason: str) -> Message:
+    """A bounce for one of our emails: mark it failed and say so in the thread."""
+    message.delivery_status = DeliveryStatus.FAILED
+    message.delivery_error = reason[:2000]
+    message.save(update_fields=["delivery_status", "delivery_error", "updated_at"])
+    record_event(
+        ticket=message.ticket, actor=None, field="delivery", old=None, new=f"failed: {reason[:200]}"
+    )
+    return message
+
+
+@transaction.atomic
 def add_customer_message(
-    *, ticket: Ticket, contact: Contact, body: str, email_message_id: str = "", language: str = "en"
+    *,
+    ticket: Ticket,
+    contact: Contact,
+    body: str,
+    content: MessageContent | None = None,
+    language: str = "en",
 ) -> Message:
     """A message from the customer. Reopens a waiting, on-hold or solved ticket.
 
@@ -297,13 +391,7 @@ def add_customer_message(
     """
     if ticket.is_closed:
         raise TicketClosed(number=ticket.number)
-    message = Message.objects.create(
-        ticket=ticket,
-        kind=MessageKind.CUSTOMER,
-        body_text=body,
-        author_contact=contact,
-        email_message_id=email_message_id,
-    )
+    message = _create_customer_message(ticket, contact, body, content or MessageContent())
     ticket.last_message_at = message.created_at
     ticket.save(update_fields=["last_message_at", "updated_at"])
     if ticket.status != TicketStatus.OPEN:

@@ -1,14 +1,69 @@
-"""Ticket background work: processing inbound mail."""
+"""Ticket background work: inbound mail processing, acknowledgements, the stuck-mail sweeper."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from uuid import UUID
 
-from helpdesk.core.tasks import tenant_task
-from tickets.mail import inbound
+from django.conf import settings
+from django.utils import timezone
+
+from helpdesk.core.tasks import system_task, tenant_task
+from helpdesk.tenancy.managers import cross_tenant
+from helpdesk.tenancy.models import Tenant
+from tickets.mail import inbound, outbound
+from tickets.models import InboundEmail, InboundEmailStatus
 
 
 @tenant_task
 def process_inbound_email(*, tenant_id: str, email_id: str) -> None:
     """Turn one stored InboundEmail into a ticket message; a second run changes nothing."""
-    inbound.process_inbound_email(email_id=UUID(email_id))
+    language = Tenant.objects.values_list("language", flat=True).get(id=tenant_id)
+    inbound.process_inbound_email(email_id=UUID(email_id), language=language)
+
+
+@tenant_task(queue="email")
+def send_auto_acknowledgement(*, tenant_id: str, email_id: str) -> None:
+    """Acknowledge the mail that opened a ticket (once per mail)."""
+    name = Tenant.objects.values_list("name", flat=True).get(id=tenant_id)
+    outbound.send_auto_acknowledgement(email_id=UUID(email_id), tenant_name=name)
+
+
+def _stale_before() -> object:
+    return timezone.now() - timedelta(seconds=settings.HELPDESK_INBOUND_SWEEP_AFTER_SECONDS)
+
+
+@system_task
+def sweep_inbound_emails() -> int:
+    """Beat: find tenants with mail left queued (broker down, worker killed) and requeue it.
+
+    One indexed query through the ops role returns tenant ids only; the work runs per tenant.
+    """
+    with cross_tenant(reason="sweeper: tenants with stale queued inbound mail"):
+        tenant_ids = list(
+            InboundEmail.all_tenants.filter(
+                status=InboundEmailStatus.QUEUED, updated_at__lt=_stale_before()
+            )
+            .values_list("tenant_id", flat=True)
+            .distinct()
+        )
+    for tenant_id in tenant_ids:
+        requeue_inbound_emails.delay(tenant_id=str(tenant_id))
+    return len(tenant_ids)
+
+
+@tenant_task
+def requeue_inbound_emails(*, tenant_id: str) -> int:
+    """Queue processing again for this tenant's stale queued mail (processing is idempotent)."""
+    stale = list(
+        InboundEmail.objects.filter(
+            status=InboundEmailStatus.QUEUED, updated_at__lt=_stale_before()
+        )
+        .order_by("created_at")
+        .values_list("id", flat=True)[:1000]
+    )
+    # Touch them first so the next sweep does not queue them again while they wait.
+    InboundEmail.objects.filter(id__in=stale).update(updated_at=timezone.now())
+    for email_id in stale:
+        process_inbound_email.delay(tenant_id=tenant_id, email_id=str(email_id))
+    return len(stale)

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -16,9 +16,10 @@ from helpdesk.core.errors import DomainError
 from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.decorators import member_required
 from tickets import selectors, services
-from tickets.errors import TicketNotFound
+from tickets.errors import AttachmentNotFound, InboundEmailNotFound, TicketNotFound
 from tickets.forms import MessageForm, TicketFieldsForm
-from tickets.models import MessageKind, TicketPriority, TicketStatus
+from tickets.mail import intake
+from tickets.models import InboundEmailStatus, MessageKind, TicketPriority, TicketStatus
 
 INBOX_VIEWS = {
     "open": ("All open", {"status": TicketStatus.OPEN}),
@@ -171,3 +172,84 @@ def reports(request: HttpRequest) -> HttpResponse:
     counts = selectors.count_by_status()
     rows = [(label, counts[value]) for value, label in TicketStatus.choices]
     return render(request, "tickets/reports.html", {"rows": rows, "total": sum(counts.values())})
+
+
+SAFE_INLINE_TYPES = {
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "application/pdf",
+    "text/plain",
+}
+
+
+@member_required
+def attachment(request: HttpRequest, attachment_id: UUID) -> HttpResponse:
+    """An attachment of a message of this tenant. Only inert types are shown inline."""
+    try:
+        item = selectors.get_attachment(attachment_id)
+    except AttachmentNotFound:
+        return render(request, "errors/not_found.html", {"what": "That attachment"}, status=404)
+    inline = item.content_type in SAFE_INLINE_TYPES
+    response = FileResponse(
+        item.file.open("rb"),
+        as_attachment=not inline,
+        filename=item.filename,
+        content_type=item.content_type if inline else "application/octet-stream",
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "sandbox; default-src 'none'; img-src 'self'"
+    return response
+
+
+@member_required(admin=True)
+def inbound_log(request: HttpRequest) -> HttpResponse:
+    """Every inbound mail with its status and reason; filter by status."""
+    status = request.GET.get("status", "")
+    if status not in InboundEmailStatus.values:
+        status = ""
+    page = Paginator(selectors.list_inbound_emails(status=status or None), 50).get_page(
+        request.GET.get("page")
+    )
+    return render(
+        request,
+        "tickets/inbound_log.html",
+        {"page": page, "status": status, "statuses": InboundEmailStatus.choices},
+    )
+
+
+@member_required(admin=True)
+def inbound_detail(request: HttpRequest, email_id: UUID) -> HttpResponse:
+    try:
+        email = selectors.get_inbound_email(email_id)
+    except InboundEmailNotFound:
+        return render(request, "errors/not_found.html", {"what": "That mail"}, status=404)
+    return render(request, "tickets/inbound_detail.html", {"email": email})
+
+
+@member_required(admin=True)
+def inbound_raw(request: HttpRequest, email_id: UUID) -> HttpResponse:
+    """The original bytes as received, shown as text (never rendered as HTML)."""
+    try:
+        email = selectors.get_inbound_email(email_id)
+    except InboundEmailNotFound:
+        return render(request, "errors/not_found.html", {"what": "That mail"}, status=404)
+    response = HttpResponse(bytes(email.raw), content_type="text/plain; charset=utf-8")
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Disposition"] = f'inline; filename="{email.id}.eml"'
+    return response
+
+
+@member_required(admin=True)
+@require_POST
+def inbound_retry(request: HttpRequest, email_id: UUID) -> HttpResponse:
+    try:
+        email = selectors.get_inbound_email(email_id)
+        intake.retry_inbound_email(email=email)
+        messages.success(request, "The mail is queued to be processed again.")
+    except InboundEmailNotFound:
+        return render(request, "errors/not_found.html", {"what": "That mail"}, status=404)
+    except DomainError as error:
+        messages.error(request, str(error))
+    return redirect("tickets:inbound-detail", email_id=email_id)

@@ -11,3 +11,13 @@ class IsTenantMember(BasePermission):
 
     def has_permission(self, request: Request, view: Any) -> bool:
         return getattr(request._request, "membership", None) is not None
+
+
+class IsTenantAdmin(BasePermission):
+    """Admins of the request's tenant only (settings endpoints)."""
+
+    message = "Only admins may do this."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        membership = getattr(request._request, "membership", None)
+        return membership is not None and membership.role == "admin"

@@ -9,6 +9,9 @@ urlpatterns = [
     path("outbox/", views.outbox, name="ops-outbox"),
     path("outbox/<str:name>", views.outbox_message, name="ops-outbox-message"),
     path("accounts/", include("helpdesk.accounts.urls")),
+    # ESP webhooks (inbound mail, delivery tracking) answer on every host, with no tenant
+    # context: the tenant is found from each message's recipient.
+    path("anymail/", include("anymail.urls")),
 ]
 
 handler404 = "helpdesk.core.views.not_found"

@@ -12,5 +12,6 @@ GLOBAL_MODELS = frozenset(
         "tenancy.InboundAddress",
         "accounts.User",
         "accounts.ApiToken",
+        "tickets.UnroutedEmail",
     }
 )

@@ -24,6 +24,10 @@ def _not_found(request: HttpRequest, message: str) -> HttpResponse:
     return render(request, "errors/unknown_host.html", {"message": message}, status=404)
 
 
+# Paths served by the platform URLs on every host, outside any tenant context.
+PLATFORM_PATHS = ("/anymail/",)
+
+
 class TenantMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -33,7 +37,7 @@ class TenantMiddleware:
         request.membership = None  # type: ignore[attr-defined]
         request.api_token = None  # type: ignore[attr-defined]
         host = request.get_host()
-        if selectors.is_platform_host(host):
+        if selectors.is_platform_host(host) or request.path.startswith(PLATFORM_PATHS):
             request.urlconf = "helpdesk.ops.urls"  # type: ignore[attr-defined]
             return self.get_response(request)
         tenant = selectors.find_tenant_for_host(host)

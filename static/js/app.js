@@ -8,4 +8,14 @@ document.addEventListener("DOMContentLoaded", () => {
       toggle.setAttribute("aria-expanded", String(open));
     });
   }
+  // Remote images in customer mail load only when the agent asks (tracking pixels).
+  document.body.addEventListener("click", (event) => {
+    const button = event.target.closest(".load-remote-images");
+    if (!button) return;
+    button.closest("details").querySelectorAll("img[data-remote-src]").forEach((img) => {
+      img.src = img.dataset.remoteSrc;
+      img.removeAttribute("data-remote-src");
+    });
+    button.remove();
+  });
 });

@@ -1,141 +1,213 @@
-"""Turn a stored InboundEmail into a new ticket or a customer message on an existing one.
+"""Turn a stored InboundEmail into a ticket message, a bounce record or a rejection.
 
-Threading order: In-Reply-To / References against Message-IDs we know, then a `[#123]`
-tag in the subject; a reply to a solved ticket reopens it, to a closed one opens a new
-ticket. Mail from the tenant's own mailboxes never opens a ticket.
+Order of decisions: a delivery-status report attaches to the message it concerns; mail
+without a sender, or from one of the tenant's own mailboxes, is rejected; then threading:
+In-Reply-To / References against every Message-ID we received or sent, the `[#123]` tag
+in the subject, the plus-address token of the recipient. A reply to a solved ticket
+reopens it; to a closed one it opens a follow-up ticket. Otherwise a new ticket lands in
+the mailbox's department. Cc'd addresses become followers.
 """
 
 from __future__ import annotations
 
 import re
-from email import policy
-from email.message import EmailMessage
-from email.parser import BytesParser
-from email.utils import parseaddr
 from uuid import UUID
 
-import nh3
+from django.conf import settings
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from departments import selectors as department_selectors
 from departments.models import Mailbox
-from tickets import services
+from tickets import services, tasks
+from tickets.mail import html as html_tools
+from tickets.mail import intake
+from tickets.mail.parsing import ParsedEmail, parse_email
 from tickets.models import (
     InboundEmail,
     InboundEmailStatus,
     Message,
-    MessageKind,
     Ticket,
     TicketChannel,
     TicketStatus,
 )
 
 SUBJECT_TAG = re.compile(r"\[#(\d{1,9})\]")
-_MESSAGE_IDS = re.compile(r"<[^<>\s]+>")
+PLUS_TOKEN = re.compile(r"^[^+@]+\+t-([0-9a-f]{6,24})@", re.IGNORECASE)
 
 
-def _header(message: EmailMessage, name: str) -> str:
-    try:
-        return str(message.get(name, "") or "")
-    except Exception:
-        return ""
+def _own_addresses() -> set[str]:
+    addresses: set[str] = set()
+    for address, aliases in Mailbox.objects.values_list("address", "aliases"):
+        addresses.add(address.lower())
+        addresses.update(alias.lower() for alias in aliases or [])
+    return addresses
 
 
-def _text_body(message: EmailMessage) -> str:
-    part = message.get_body(preferencelist=("plain", "html"))
-    if part is None:
-        return ""
-    try:
-        content = part.get_content()
-    except (LookupError, UnicodeError, AssertionError, KeyError):
-        payload = part.get_payload(decode=True) or b""
-        content = payload.decode("utf-8", errors="replace") if isinstance(payload, bytes) else ""
-    if not isinstance(content, str):
-        return ""
-    if part.get_content_type() == "text/html":
-        content = nh3.clean(content, tags=set())
-    return content.strip()
-
-
-def _find_thread(message: EmailMessage) -> Ticket | None:
-    ids = _MESSAGE_IDS.findall(
-        _header(message, "In-Reply-To") + " " + _header(message, "References")
-    )
+def find_thread(parsed: ParsedEmail, recipients: list[str]) -> Ticket | None:
+    """The ticket this mail answers, or None for a new conversation."""
+    ids = parsed.thread_ids
     if ids:
-        known = (
-            Message.objects.filter(email_message_id__in=ids[-50:])
+        ticket_id = (
+            Message.objects.filter(email_message_id__in=ids[:100])
             .order_by("-created_at")
             .values_list("ticket_id", flat=True)
             .first()
         )
-        if known:
-            return Ticket.objects.filter(id=known).first()
-    tag = SUBJECT_TAG.search(_header(message, "Subject"))
+        if ticket_id:
+            return Ticket.objects.filter(id=ticket_id).first()
+    tag = SUBJECT_TAG.search(parsed.subject)
     if tag:
-        return Ticket.objects.filter(number=int(tag.group(1))).first()
+        ticket = Ticket.objects.filter(number=int(tag.group(1))).first()
+        if ticket is not None:
+            return ticket
+    for address in recipients:
+        token = PLUS_TOKEN.match(address)
+        if token:
+            ticket = Ticket.objects.filter(reply_token=token.group(1).lower()).first()
+            if ticket is not None:
+                return ticket
     return None
 
 
+def _content(parsed: ParsedEmail) -> tuple[str, services.MessageContent]:
+    attachments = [
+        services.NewAttachment(
+            filename=a.filename,
+            content_type=a.content_type,
+            payload=a.payload,
+            content_id=a.content_id,
+            is_inline=a.is_inline,
+        )
+        for a in parsed.attachments
+    ]
+    cid_urls = {
+        a.content_id: reverse("tickets:attachment", args=[a.id])
+        for a in attachments
+        if a.content_id
+    }
+    new_text, quoted = html_tools.split_quoted(parsed.text)
+    body = new_text or ("(attachments only)" if attachments else "(no text)")
+    return body, services.MessageContent(
+        html=html_tools.sanitize_html(parsed.html, cid_urls=cid_urls),
+        quoted_text=quoted,
+        email_message_id=parsed.message_id,
+        attachments=attachments,
+    )
+
+
 def _mark(
-    email: InboundEmail, status: str, reason: str = "", ticket: Ticket | None = None
+    email: InboundEmail,
+    status: str,
+    reason: str = "",
+    ticket: Ticket | None = None,
+    message: Message | None = None,
 ) -> InboundEmail:
     email.status = status
     email.reason = reason[:2000]
     email.ticket = ticket
+    email.ticket_message = message
     email.processed_at = timezone.now()
-    email.save(update_fields=["status", "reason", "ticket", "processed_at", "updated_at"])
+    email.save(
+        update_fields=["status", "reason", "ticket", "ticket_message", "processed_at", "updated_at"]
+    )
     return email
+
+
+def _handle_bounce(email: InboundEmail, parsed: ParsedEmail) -> InboundEmail:
+    bounce = parsed.bounce
+    assert bounce is not None  # noqa: S101 - checked by the caller
+    original = (
+        Message.objects.select_related("ticket")
+        .filter(email_message_id=bounce.original_message_id)
+        .first()
+        if bounce.original_message_id
+        else None
+    )
+    if original is None:
+        return _mark(
+            email, InboundEmailStatus.REJECTED, "delivery report for a message we did not send"
+        )
+    reason = " ".join(filter(None, [bounce.recipient, bounce.status, bounce.reason]))
+    services.record_delivery_failure(message=original, reason=reason or "bounced")
+    return _mark(
+        email, InboundEmailStatus.PROCESSED, f"delivery failure: {reason}", ticket=original.ticket
+    )
 
 
 @transaction.atomic
 def process_inbound_email(*, email_id: UUID, language: str = "en") -> InboundEmail:
-    """Process one queued mail (idempotent: a processed row is left as it is)."""
-    email = InboundEmail.objects.select_for_update().get(id=email_id)
+    """Process one queued mail. Idempotent: a row that is not queued is left as it is."""
+    email = (
+        InboundEmail.objects.select_for_update(of=("self",))
+        .select_related("mailbox__department")
+        .filter(id=email_id)
+        .first()
+    )
+    if email is None:
+        raise InboundEmail.DoesNotExist(f"no inbound email {email_id} in this tenant")
     if email.status != InboundEmailStatus.QUEUED:
         return email
-    try:
-        message = BytesParser(policy=policy.default).parsebytes(bytes(email.raw))
-    except Exception as error:
-        return _mark(email, InboundEmailStatus.FAILED, f"unparseable: {error}")
-    sender_name, sender = parseaddr(_header(message, "From") or email.envelope_from)
-    sender = sender.strip().lower()
+    email.attempts += 1
+    email.save(update_fields=["attempts", "updated_at"])
+    parsed = parse_email(bytes(email.raw))
+    if parsed.bounce is not None:
+        return _handle_bounce(email, parsed)
+    sender = parsed.from_address or intake.normalize_address(email.envelope_from)
     if "@" not in sender:
         return _mark(email, InboundEmailStatus.REJECTED, "no sender address")
-    own_addresses = {
-        address.lower() for address in Mailbox.objects.values_list("address", flat=True)
-    }
-    if sender in own_addresses:
+    own = _own_addresses()
+    if sender in own or intake.base_address(sender) in own:
         return _mark(email, InboundEmailStatus.REJECTED, "sent from one of our own mailboxes")
-    body = _text_body(message) or "(no text)"
-    subject = " ".join(_header(message, "Subject").split()) or "(no subject)"
-    contact = services.get_or_create_contact(email=sender, name=sender_name)
-    ticket = _find_thread(message)
+    recipients = [*email.envelope_to, *email.header_recipients]
+    body, content = _content(parsed)
+    contact = services.get_or_create_contact(email=sender, name=parsed.from_name)
+    ticket = find_thread(parsed, recipients)
     if ticket is not None and ticket.status == TicketStatus.CLOSED:
-        ticket = None  # a closed ticket stays closed: the reply opens a new one
+        previous, ticket = ticket, None
+    else:
+        previous = None
     if ticket is None:
         department = (
             email.mailbox.department
-            if email.mailbox_id
+            if email.mailbox is not None
             else department_selectors.get_default_department()
         )
+        subject = SUBJECT_TAG.sub("", parsed.subject).strip() or parsed.subject or "(no subject)"
         ticket = services.create_ticket(
-            subject=SUBJECT_TAG.sub("", subject).strip() or subject,
+            subject=subject,
             body=body,
             contact=contact,
             department=department,
             channel=TicketChannel.EMAIL,
             language=language,
+            content=content,
+            follow_up_of=previous,
         )
-        Message.objects.filter(ticket=ticket, kind=MessageKind.CUSTOMER).update(
-            email_message_id=email.message_id
-        )
+        message = ticket.messages.order_by("created_at").first()
+        if _should_acknowledge(email, parsed):
+            tasks.send_auto_acknowledgement.delay_on_commit(
+                tenant_id=str(email.tenant_id), email_id=str(email.id)
+            )
     else:
-        services.add_customer_message(
-            ticket=ticket,
-            contact=contact,
-            body=body,
-            email_message_id=email.message_id,
-            language=language,
+        message = services.add_customer_message(
+            ticket=ticket, contact=contact, body=body, content=content, language=language
         )
-    return _mark(email, InboundEmailStatus.PROCESSED, ticket=ticket)
+    cc = [
+        a
+        for a in parsed.cc + parsed.to
+        if a not in own and intake.base_address(a) not in own and a != sender
+    ]
+    if cc:
+        services.add_followers(ticket=ticket, emails=cc)
+    note = "; ".join(parsed.problems)[:2000]
+    return _mark(email, InboundEmailStatus.PROCESSED, note, ticket=ticket, message=message)
+
+
+def _should_acknowledge(email: InboundEmail, parsed: ParsedEmail) -> bool:
+    return email.mailbox is not None and email.mailbox.auto_ack_enabled and not parsed.is_automated
+
+
+def auto_reply_limit() -> int:
+    return int(settings.HELPDESK_AUTO_REPLY_LIMIT_PER_HOUR)

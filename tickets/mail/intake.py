@@ -1,22 +1,30 @@
-"""Durable intake, the same for every channel: recipient -> tenant, then the raw bytes are
-committed as an InboundEmail and processing is queued after commit."""
+"""Durable intake, the same for every channel (SMTP, ESP webhook, IMAP, ingest_email):
+find the tenant from the recipient, commit the raw bytes as an InboundEmail, and queue its
+processing after the commit. A redelivered mail maps to the row already stored."""
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from email.parser import BytesHeaderParser
 from email.policy import compat32
+from email.utils import getaddresses
 
 from django.db import IntegrityError, transaction
 
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import InboundAddress
 from tickets import tasks
-from tickets.models import InboundEmail
+from tickets.errors import InboundEmailNotRetryable
+from tickets.models import InboundEmail, InboundEmailStatus, UnroutedEmail
 
-_MESSAGE_ID = re.compile(r"<[^<>\s]+>")
+logger = logging.getLogger(__name__)
+
+_MESSAGE_ID = re.compile(r"<[^<>\s]{1,900}>")
+RECIPIENT_HEADERS = ("Delivered-To", "X-Original-To", "To", "Cc")
 
 
 @dataclass(frozen=True)
@@ -26,20 +34,68 @@ class Accepted:
     created: bool
 
 
+def normalize_address(address: str) -> str:
+    return address.strip().strip("<>").strip().lower()
+
+
+def base_address(address: str) -> str:
+    """support+t-abc@x -> support@x (plus-addressing)."""
+    local, _, domain = normalize_address(address).partition("@")
+    return f"{local.split('+', 1)[0]}@{domain}"
+
+
 def find_inbound_address(address: str) -> InboundAddress | None:
-    """The tenant's address row for a recipient; plus-addressing (support+x@) maps to the base."""
-    address = address.strip().strip("<>").lower()
-    local, _, domain = address.partition("@")
-    base = f"{local.split('+', 1)[0]}@{domain}"
-    return InboundAddress.objects.filter(address__in={address, base}).first()
+    """The tenant's address row for one recipient, plus-addressing included."""
+    address = normalize_address(address)
+    if "@" not in address:
+        return None
+    return InboundAddress.objects.filter(address__in={address, base_address(address)}).first()
+
+
+def header_recipients(raw: bytes) -> list[str]:
+    """Delivered-To, X-Original-To, To and Cc addresses, in that order (cheap: compat32)."""
+    headers = BytesHeaderParser(policy=compat32).parsebytes(raw)
+    found: list[str] = []
+    for name in RECIPIENT_HEADERS:
+        values = [str(v) for v in (headers.get_all(name) or [])]
+        for _, address in getaddresses(values):
+            address = normalize_address(address)
+            if "@" in address and address not in found:
+                found.append(address)
+    return found
+
+
+def resolve_recipient(envelope_to: Iterable[str], raw: bytes) -> InboundAddress | None:
+    """The first recipient a tenant owns: envelope first, then the mail's own headers."""
+    for address in envelope_to:
+        row = find_inbound_address(address)
+        if row is not None:
+            return row
+    for address in header_recipients(raw):
+        row = find_inbound_address(address)
+        if row is not None:
+            return row
+    return None
 
 
 def read_message_id(raw: bytes) -> str:
-    """The first <...> of the Message-ID header, or '' (cheap: headers only, compat32)."""
+    """The first <...> of the Message-ID header, or ''."""
     headers = BytesHeaderParser(policy=compat32).parsebytes(raw)
-    value = str(headers.get("Message-ID", "") or "")
-    match = _MESSAGE_ID.search(value)
+    match = _MESSAGE_ID.search(str(headers.get("Message-ID", "") or ""))
     return match.group(0)[:998] if match else ""
+
+
+def enqueue_processing(*, tenant_id: str, email_id: str) -> None:
+    """Queue processing after commit. If the broker is down the row stays queued and the
+    sweeper queues it again later, so a failure here is logged, never raised."""
+
+    def send() -> None:
+        try:
+            tasks.process_inbound_email.delay(tenant_id=tenant_id, email_id=email_id)
+        except Exception:
+            logger.exception("could not queue inbound email %s; the sweeper will retry", email_id)
+
+    transaction.on_commit(send)
 
 
 def store_inbound_email(
@@ -49,6 +105,7 @@ def store_inbound_email(
     envelope_from: str,
     envelope_to: list[str],
     channel: str,
+    enqueue: bool = True,
 ) -> Accepted:
     """Commit the raw mail for the recipient's tenant; a redelivery returns the first row."""
     message_id = read_message_id(raw)
@@ -64,16 +121,66 @@ def store_inbound_email(
                     mailbox_id=recipient.mailbox_id,
                     channel=channel,
                     envelope_from=envelope_from[:998],
-                    envelope_to=envelope_to,
+                    envelope_to=[normalize_address(a) for a in envelope_to],
+                    header_recipients=header_recipients(raw),
                     message_id=message_id,
                     sha256=digest,
                     size=len(raw),
                     raw=raw,
                 )
-        except IntegrityError:  # the same mail arrived concurrently on another path
+        except IntegrityError:  # the same mail arrived at the same time on another path
             email = InboundEmail.objects.get(**lookup)
             return Accepted(str(recipient.tenant_id), str(email.id), created=False)
-        tasks.process_inbound_email.delay_on_commit(
-            tenant_id=str(recipient.tenant_id), email_id=str(email.id)
-        )
+        if enqueue:
+            enqueue_processing(tenant_id=str(recipient.tenant_id), email_id=str(email.id))
     return Accepted(str(recipient.tenant_id), str(email.id), created=True)
+
+
+@transaction.atomic
+def store_unrouted_email(
+    *, raw: bytes, envelope_to: list[str], channel: str, reason: str
+) -> UnroutedEmail:
+    """Keep mail no tenant owns (it reached us anyway) for platform staff."""
+    headers = BytesHeaderParser(policy=compat32).parsebytes(raw)
+    return UnroutedEmail.objects.create(
+        channel=channel,
+        envelope_to=list(envelope_to),
+        header_recipients=header_recipients(raw),
+        subject=str(headers.get("Subject", "") or "")[:998],
+        raw=raw,
+        reason=reason,
+    )
+
+
+def accept(
+    *, raw: bytes, envelope_to: list[str], envelope_from: str, channel: str, enqueue: bool = True
+) -> Accepted | None:
+    """Store a mail for the tenant owning one of its recipients; None (and kept as
+    unrouted) when no tenant owns any."""
+    recipient = resolve_recipient(envelope_to, raw)
+    if recipient is None:
+        store_unrouted_email(
+            raw=raw, envelope_to=envelope_to, channel=channel, reason="no tenant owns any recipient"
+        )
+        return None
+    return store_inbound_email(
+        raw=raw,
+        recipient=recipient,
+        envelope_from=envelope_from,
+        envelope_to=envelope_to,
+        channel=channel,
+        enqueue=enqueue,
+    )
+
+
+@transaction.atomic
+def retry_inbound_email(*, email: InboundEmail) -> InboundEmail:
+    """Process a failed or rejected mail again (after a fix). Raises InboundEmailNotRetryable."""
+    if email.status not in {InboundEmailStatus.FAILED, InboundEmailStatus.REJECTED}:
+        raise InboundEmailNotRetryable(email_id=str(email.id))
+    email.status = InboundEmailStatus.QUEUED
+    email.reason = ""
+    email.processed_at = None
+    email.save(update_fields=["status", "reason", "processed_at", "updated_at"])
+    enqueue_processing(tenant_id=str(email.tenant_id), email_id=str(email.id))
+    return email

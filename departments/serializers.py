@@ -1,0 +1,66 @@
+"""API shapes for mailboxes. The IMAP password is write-only."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from departments.models import Mailbox
+
+
+class MailboxOutput(serializers.ModelSerializer):
+    department = serializers.UUIDField(source="department_id")
+    imap_password_set = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Mailbox
+        fields = [
+            "id",
+            "address",
+            "aliases",
+            "display_name",
+            "department",
+            "is_default",
+            "is_active",
+            "auto_ack_enabled",
+            "auto_ack_subject",
+            "auto_ack_body",
+            "imap_enabled",
+            "imap_host",
+            "imap_port",
+            "imap_use_ssl",
+            "imap_username",
+            "imap_password_set",
+            "imap_folder",
+            "imap_archive_folder",
+            "imap_last_polled_at",
+            "imap_last_error",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_imap_password_set(self, mailbox: Mailbox) -> bool:
+        return bool(mailbox.imap_password_encrypted)
+
+
+class MailboxUpdateInput(serializers.Serializer):
+    address = serializers.EmailField(required=False)
+    aliases = serializers.ListField(child=serializers.EmailField(), required=False, max_length=50)
+    display_name = serializers.CharField(max_length=120, required=False, allow_blank=True)
+    department = serializers.UUIDField(required=False)
+    is_default = serializers.BooleanField(required=False)
+    is_active = serializers.BooleanField(required=False)
+    auto_ack_enabled = serializers.BooleanField(required=False)
+    auto_ack_subject = serializers.CharField(max_length=250, required=False)
+    auto_ack_body = serializers.CharField(max_length=20_000, required=False)
+    imap_enabled = serializers.BooleanField(required=False)
+    imap_host = serializers.CharField(max_length=253, required=False, allow_blank=True)
+    imap_port = serializers.IntegerField(min_value=1, max_value=65535, required=False)
+    imap_use_ssl = serializers.BooleanField(required=False)
+    imap_username = serializers.CharField(max_length=254, required=False, allow_blank=True)
+    imap_password = serializers.CharField(max_length=500, required=False, write_only=True)
+    imap_folder = serializers.CharField(max_length=200, required=False)
+    imap_archive_folder = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+
+class MailboxCreateInput(MailboxUpdateInput):
+    address = serializers.EmailField()

@@ -1,0 +1,46 @@
+"""`{{ contact.first_name }}`-style placeholders for admin-written mail templates.
+
+Deliberately not the Django template engine: only the names in the context are replaced,
+nothing is evaluated, so a template cannot reach attributes, settings or other tenants.
+"""
+
+from __future__ import annotations
+
+import re
+
+PLACEHOLDER = re.compile(r"{{\s*([a-z_]+(?:\.[a-z_]+)?)\s*}}")
+KNOWN = (
+    "contact.name",
+    "contact.first_name",
+    "contact.email",
+    "ticket.number",
+    "ticket.subject",
+    "ticket.status",
+    "ticket.priority",
+    "department.name",
+    "tenant.name",
+    "mailbox.address",
+)
+
+
+class UnknownPlaceholder(ValueError):
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        super().__init__(
+            "unknown placeholder"
+            + ("s" if len(names) > 1 else "")
+            + ": "
+            + ", ".join("{{ " + n + " }}" for n in names)
+        )
+
+
+def unknown_placeholders(template: str) -> list[str]:
+    return sorted({name for name in PLACEHOLDER.findall(template) if name not in KNOWN})
+
+
+def render(template: str, values: dict[str, str]) -> str:
+    """Replace known placeholders; raises UnknownPlaceholder for any other."""
+    unknown = unknown_placeholders(template)
+    if unknown:
+        raise UnknownPlaceholder(unknown)
+    return PLACEHOLDER.sub(lambda match: values.get(match.group(1), ""), template)

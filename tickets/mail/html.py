@@ -1,0 +1,137 @@
+"""Mail HTML made safe to show, plain text from HTML, and the new part of a reply.
+
+Sanitizing (nh3, the Ammonia sanitizer): no scripts, styles sheets, forms or event
+handlers; links keep only http(s) and mailto; remote images do not load until the agent
+asks (their address moves to `data-remote-src`); `cid:` images point at stored attachments.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import re
+
+import nh3
+
+ALLOWED_TAGS = frozenset(
+    {
+        "a",
+        "abbr",
+        "b",
+        "blockquote",
+        "br",
+        "caption",
+        "code",
+        "col",
+        "colgroup",
+        "dd",
+        "del",
+        "div",
+        "dl",
+        "dt",
+        "em",
+        "font",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "hr",
+        "i",
+        "img",
+        "ins",
+        "li",
+        "ol",
+        "p",
+        "pre",
+        "q",
+        "s",
+        "small",
+        "span",
+        "strike",
+        "strong",
+        "sub",
+        "sup",
+        "table",
+        "tbody",
+        "td",
+        "tfoot",
+        "th",
+        "thead",
+        "tr",
+        "u",
+        "ul",
+    }
+)
+ALLOWED_ATTRIBUTES = {
+    "*": {"title", "dir", "lang", "align", "colspan", "rowspan", "width", "height"},
+    "a": {"href", "name"},
+    "img": {"src", "alt", "data-remote-src"},
+    "font": {"color"},
+}
+_IMG_SRC = re.compile(r"""(<img\b[^>]*?\s)src(\s*=\s*["']?\s*)(https?:)""", re.IGNORECASE)
+_CID = re.compile(r"""cid:([^"'\s>]+)""", re.IGNORECASE)
+_BLOCK_END = re.compile(r"</(p|div|tr|h[1-6]|li|blockquote|table)>|<br\s*/?>", re.IGNORECASE)
+
+QUOTE_HEADERS = [
+    re.compile(r"^\s*On .{3,200}wrote:\s*$", re.IGNORECASE),
+    re.compile(r"^\s*Le .{3,200}a écrit\s*:\s*$", re.IGNORECASE),
+    re.compile(r"^\s*Am .{3,200}schrieb .{0,200}:\s*$", re.IGNORECASE),
+    re.compile(r"^\s*El .{3,200}escribió:\s*$", re.IGNORECASE),
+    re.compile(r"^\s*-{2,}\s*Original Message\s*-{2,}\s*$", re.IGNORECASE),
+    re.compile(r"^\s*-{2,}\s*Forwarded message\s*-{2,}\s*$", re.IGNORECASE),
+    re.compile(r"^\s*_{10,}\s*$"),
+    re.compile(r"^\s*From:\s.+$", re.IGNORECASE),
+]
+SIGNATURE_MARKERS = [
+    re.compile(r"^-- ?$"),
+    re.compile(r"^\s*Sent from my (iPhone|iPad|Android|mobile|Galaxy).*$", re.IGNORECASE),
+    re.compile(r"^\s*Get Outlook for (iOS|Android).*$", re.IGNORECASE),
+]
+
+
+def sanitize_html(html: str, *, cid_urls: dict[str, str] | None = None) -> str:
+    """Safe HTML for the agent's browser; `cid_urls` maps Content-IDs to attachment URLs."""
+    if not html.strip():
+        return ""
+    html = _IMG_SRC.sub(r"\1data-remote-src\2\3", html)
+    if cid_urls:
+        html = _CID.sub(lambda m: cid_urls.get(m.group(1).strip("<>"), "about:blank"), html)
+    return nh3.clean(
+        html,
+        tags=set(ALLOWED_TAGS),
+        attributes={key: set(value) for key, value in ALLOWED_ATTRIBUTES.items()},
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer nofollow",
+        strip_comments=True,
+    )
+
+
+def html_to_text(html: str) -> str:
+    """Readable text from HTML: block ends become line breaks, tags go, entities decode."""
+    text = re.sub(r"(?is)<(script|style|head)\b.*?</\1>", " ", html)
+    text = _BLOCK_END.sub("\n", text)
+    text = nh3.clean(text, tags=set())
+    text = html_lib.unescape(text)
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def split_quoted(text: str) -> tuple[str, str]:
+    """(new part, quoted history and signature). Nothing is dropped: new + quoted == all."""
+    lines = text.splitlines()
+    cut = len(lines)
+    for index, line in enumerate(lines):
+        if any(pattern.match(line) for pattern in (*QUOTE_HEADERS, *SIGNATURE_MARKERS)):
+            cut = index
+            break
+        if line.startswith(">") and all(
+            not candidate.strip() or candidate.startswith(">") for candidate in lines[index:]
+        ):
+            cut = index
+            break
+    new = "\n".join(lines[:cut]).strip()
+    quoted = "\n".join(lines[cut:]).strip()
+    if not new:  # a mail that is all quote (a bare forward): show it whole
+        return text.strip(), ""
+    return new, quoted

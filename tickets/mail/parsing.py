@@ -1,0 +1,302 @@
+"""Parse raw RFC 822 bytes into what the help desk needs, whatever the sender's client did.
+
+`parse_email` never raises: every step has a fallback, and what could not be read is
+listed in `problems`. Headers are read with the modern policy (decoded encoded words);
+bodies are decoded with the declared charset, then UTF-8, then Windows-1252.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from email import policy
+from email.message import EmailMessage, Message
+from email.parser import BytesParser
+from email.utils import getaddresses, parseaddr
+
+from tickets.mail import html as html_tools
+
+_MESSAGE_ID = re.compile(r"<[^<>\s]{1,900}>")
+_FALLBACK_CHARSETS = ("utf-8", "cp1252", "latin-1")
+AUTOMATED_SENDERS = frozenset(
+    {
+        "mailer-daemon",
+        "postmaster",
+        "noreply",
+        "no-reply",
+        "donotreply",
+        "do-not-reply",
+        "bounce",
+        "bounces",
+        "notifications-noreply",
+    }
+)
+MAX_ATTACHMENTS = 100
+
+
+@dataclass
+class ParsedAttachment:
+    filename: str
+    content_type: str
+    payload: bytes
+    content_id: str = ""
+    is_inline: bool = False
+
+
+@dataclass
+class BounceReport:
+    """A delivery-status notification: which of our messages failed, for whom, why."""
+
+    original_message_id: str
+    recipient: str
+    status: str
+    reason: str
+
+
+@dataclass
+class ParsedEmail:
+    message_id: str = ""
+    in_reply_to: list[str] = field(default_factory=list)
+    references: list[str] = field(default_factory=list)
+    subject: str = ""
+    from_name: str = ""
+    from_address: str = ""
+    reply_to: str = ""
+    to: list[str] = field(default_factory=list)
+    cc: list[str] = field(default_factory=list)
+    delivered_to: list[str] = field(default_factory=list)
+    text: str = ""
+    html: str = ""
+    attachments: list[ParsedAttachment] = field(default_factory=list)
+    auto_submitted: str = ""
+    precedence: str = ""
+    list_id: str = ""
+    has_autoreply_header: bool = False
+    bounce: BounceReport | None = None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def thread_ids(self) -> list[str]:
+        """Message-IDs this mail answers, most specific first."""
+        seen: list[str] = []
+        for message_id in [*self.in_reply_to, *reversed(self.references)]:
+            if message_id not in seen:
+                seen.append(message_id)
+        return seen
+
+    @property
+    def header_recipients(self) -> list[str]:
+        ordered: list[str] = []
+        for address in [*self.delivered_to, *self.to, *self.cc]:
+            if address and address not in ordered:
+                ordered.append(address)
+        return ordered
+
+    @property
+    def is_automated(self) -> bool:
+        """Mail from a machine: never auto-acknowledge it (mail loops)."""
+        local = self.from_address.split("@", 1)[0]
+        return (
+            self.auto_submitted not in ("", "no")
+            or self.precedence in {"bulk", "junk", "list", "auto_reply"}
+            or bool(self.list_id)
+            or self.has_autoreply_header
+            or local in AUTOMATED_SENDERS
+            or self.bounce is not None
+        )
+
+
+def _header(message: Message, name: str, problems: list[str]) -> str:
+    try:
+        values = message.get_all(name) or []
+    except Exception as error:
+        problems.append(f"header {name}: {error}")
+        return ""
+    texts = []
+    for value in values:
+        try:
+            texts.append(str(value))
+        except Exception as error:
+            problems.append(f"header {name}: {error}")
+    return " ".join(" ".join(texts).split())
+
+
+def _addresses(raw: str) -> list[str]:
+    result = []
+    for _, address in getaddresses([raw]):
+        address = address.strip().strip("<>").lower()
+        if "@" in address and address not in result:
+            result.append(address)
+    return result
+
+
+def _message_ids(raw: str) -> list[str]:
+    return [m[:998] for m in _MESSAGE_ID.findall(raw)]
+
+
+def decode_part(part: Message, problems: list[str]) -> str:
+    """Text of a MIME part: declared charset, then UTF-8, then Windows-1252 (lossless)."""
+    try:
+        payload = part.get_payload(decode=True)
+    except Exception as error:
+        problems.append(f"payload: {error}")
+        payload = None
+    if payload is None:
+        raw = part.get_payload()
+        return raw if isinstance(raw, str) else ""
+    charset = (part.get_content_charset() or "").strip().lower()
+    for candidate in (charset, *_FALLBACK_CHARSETS):
+        if not candidate:
+            continue
+        try:
+            return payload.decode(candidate)
+        except (LookupError, UnicodeDecodeError):
+            if candidate == charset:
+                problems.append(f"charset {charset!r} did not decode; fell back")
+    return payload.decode("utf-8", errors="replace")  # unreachable: latin-1 always decodes
+
+
+def _filename(part: Message, index: int) -> str:
+    try:
+        name = part.get_filename()
+    except Exception:
+        name = None
+    if not name:
+        subtype = part.get_content_subtype() or "bin"
+        name = f"attachment-{index}.{subtype}"
+    name = name.replace("\\", "/").rsplit("/", 1)[-1].strip() or f"attachment-{index}"
+    return name[:255]
+
+
+def _walk_body(message: Message, parsed: ParsedEmail) -> None:
+    """Collect the first text and HTML bodies and every attachment."""
+    texts: list[str] = []
+    htmls: list[str] = []
+    for index, part in enumerate(message.walk()):
+        if part.is_multipart():
+            continue
+        content_type = part.get_content_type()
+        try:
+            disposition = (part.get_content_disposition() or "").lower()
+        except Exception:
+            disposition = ""
+        is_body_text = content_type in {"text/plain", "text/html"} and disposition != "attachment"
+        if is_body_text:
+            text = decode_part(part, parsed.problems)
+            (texts if content_type == "text/plain" else htmls).append(text)
+            continue
+        if content_type in {"message/delivery-status", "text/rfc822-headers"}:
+            continue
+        if len(parsed.attachments) >= MAX_ATTACHMENTS:
+            parsed.problems.append("too many attachments; the rest are only in the original")
+            break
+        try:
+            payload = part.get_payload(decode=True)
+        except Exception as error:
+            parsed.problems.append(f"attachment {index}: {error}")
+            continue
+        if payload is None:
+            inner = part.get_payload()
+            if isinstance(inner, list) and inner:  # message/rfc822: keep it as an .eml
+                payload = inner[0].as_bytes(policy=policy.compat32)
+            elif isinstance(inner, str):
+                payload = inner.encode("utf-8", errors="replace")
+            else:
+                continue
+        content_id = str(part.get("Content-ID", "") or "").strip().strip("<>")
+        parsed.attachments.append(
+            ParsedAttachment(
+                filename=_filename(part, index)
+                if content_type != "message/rfc822"
+                else (_filename(part, index).removesuffix(".rfc822") or "forwarded") + ".eml",
+                content_type=content_type[:255],
+                payload=payload,
+                content_id=content_id[:255],
+                is_inline=disposition == "inline"
+                or (bool(content_id) and disposition != "attachment"),
+            )
+        )
+    parsed.text = "\n\n".join(t for t in texts if t.strip()).strip()
+    parsed.html = "\n".join(htmls).strip()
+    if not parsed.text and parsed.html:
+        parsed.text = html_tools.html_to_text(parsed.html)
+
+
+def _bounce(message: Message, parsed: ParsedEmail) -> BounceReport | None:
+    content_type = message.get_content_type()
+    report_type = str(message.get_param("report-type", "") or "").lower()
+    if not (content_type == "multipart/report" and report_type == "delivery-status"):
+        return None
+    original = ""
+    recipient = status = reason = ""
+    for part in message.walk():
+        part_type = part.get_content_type()
+        if part_type == "message/delivery-status":
+            for block in part.get_payload() or []:
+                if not isinstance(block, Message):
+                    continue
+                recipient = recipient or str(block.get("Final-Recipient", "")).split(";")[-1]
+                status = status or str(block.get("Status", ""))
+                reason = reason or str(block.get("Diagnostic-Code", "")).split(";")[-1]
+        elif part_type in {"message/rfc822", "text/rfc822-headers"}:
+            inner = part.get_payload()
+            headers_text = ""
+            if isinstance(inner, list) and inner:
+                headers_text = str(inner[0].get("Message-ID", ""))
+            elif isinstance(inner, str):
+                match = re.search(r"^Message-ID:\s*(<[^>]+>)", inner, re.IGNORECASE | re.MULTILINE)
+                headers_text = match.group(1) if match else ""
+            ids = _message_ids(headers_text)
+            original = original or (ids[0] if ids else "")
+    return BounceReport(
+        original_message_id=original,
+        recipient=recipient.strip().lower(),
+        status=status.strip(),
+        reason=" ".join(reason.split())[:2000],
+    )
+
+
+def parse_email(raw: bytes) -> ParsedEmail:
+    """Everything the pipeline reads from a mail. Never raises."""
+    parsed = ParsedEmail()
+    try:
+        message = BytesParser(policy=policy.default).parsebytes(raw)
+    except Exception as error:
+        parsed.problems.append(f"modern parser failed: {error}")
+        message = BytesParser(policy=policy.compat32).parsebytes(raw)
+    problems = parsed.problems
+    parsed.message_id = next(iter(_message_ids(_header(message, "Message-ID", problems))), "")
+    parsed.in_reply_to = _message_ids(_header(message, "In-Reply-To", problems))
+    parsed.references = _message_ids(_header(message, "References", problems))[-100:]
+    parsed.subject = _header(message, "Subject", problems)[:998]
+    name, address = parseaddr(_header(message, "From", problems))
+    parsed.from_name = " ".join(name.split())[:200]
+    parsed.from_address = address.strip().lower() if "@" in address else ""
+    parsed.reply_to = next(iter(_addresses(_header(message, "Reply-To", problems))), "")
+    parsed.to = _addresses(_header(message, "To", problems))
+    parsed.cc = _addresses(_header(message, "Cc", problems))
+    parsed.delivered_to = _addresses(
+        _header(message, "Delivered-To", problems)
+        + ", "
+        + _header(message, "X-Original-To", problems)
+    )
+    parsed.auto_submitted = _header(message, "Auto-Submitted", problems).lower().split(";")[0]
+    parsed.precedence = _header(message, "Precedence", problems).lower().strip()
+    parsed.list_id = _header(message, "List-Id", problems)
+    parsed.has_autoreply_header = any(
+        _header(message, name, problems) for name in ("X-Autoreply", "X-Autorespond")
+    )
+    try:
+        _walk_body(message, parsed)
+    except Exception as error:
+        problems.append(f"body: {error}")
+    try:
+        parsed.bounce = _bounce(message, parsed)
+    except Exception as error:
+        problems.append(f"delivery report: {error}")
+    return parsed
+
+
+def as_email_message(raw: bytes) -> EmailMessage:
+    """The raw bytes as an EmailMessage (for tests and tools)."""
+    return BytesParser(policy=policy.default).parsebytes(raw)  # type: ignore[return-value]

@@ -21,5 +21,9 @@ app.conf.beat_schedule = {
         "task": "tickets.tasks.sweep_inbound_emails",
         "schedule": 60.0,
     },
+    "poll-imap-mailboxes": {
+        "task": "tickets.tasks.poll_imap_mailboxes",
+        "schedule": 60.0,
+    },
 }
 app.autodiscover_tasks(["helpdesk.core", "tickets", "departments", "knowledge_base", "automation"])

@@ -173,15 +173,21 @@ DATABASES = {
 DATABASE_ROUTERS = ["helpdesk.core.db_router.HelpdeskRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+
 # --- Redis, cache, Celery ---------------------------------------------------------------
-_redis_url = env_str("REDIS_URL")
-if _redis_url:
-    REDIS_URL = _redis_url
-    CELERY_BROKER_URL = _redis_url
-else:
-    _socket = embedded.ensure_redis().removeprefix("redis+socket://")
-    REDIS_URL = f"unix://{_socket}"
-    CELERY_BROKER_URL = f"redis+socket://{_socket}"
+def _broker_url(redis_url: str) -> str:
+    """Celery (kombu) spells unix sockets redis+socket:// and the database virtual_host."""
+    if not redis_url.startswith("unix://"):
+        return redis_url
+    parts = urlsplit(redis_url)
+    database = parse_qs(parts.query).get("db", ["0"])[0]
+    return f"redis+socket://{parts.path}?virtual_host={database}"
+
+
+REDIS_URL = (
+    env_str("REDIS_URL") or f"unix://{embedded.ensure_redis().removeprefix('redis+socket://')}"
+)
+CELERY_BROKER_URL = _broker_url(REDIS_URL)
 
 CACHES = {
     "default": {

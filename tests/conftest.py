@@ -7,8 +7,10 @@ The test database is built and migrated by the owner role; every test then runs 
 from __future__ import annotations
 
 import os
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from django.conf import settings
@@ -37,6 +39,48 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: N
         test = settings.DATABASES["default"].setdefault("TEST", {})
         test["NAME"] = f"{test.get('NAME') or 'test_helpdesk'}_{session}"
     settings.CACHES["default"]["KEY_PREFIX"] = f"test-{session}-{worker}"
+    # Each test process gets its own Redis database as broker, so a real worker started by
+    # one test never takes another process's tasks.
+    celery_app.conf.broker_url = broker_url(settings.REDIS_URL, broker_database())
+
+
+def broker_database() -> int:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw-1")
+    index = int(worker.removeprefix("gw")) + 2 if worker.startswith("gw") else 1
+    session = os.environ.get("HELPDESK_TEST_SESSION", "")
+    offset = (zlib.crc32(session.encode()) % 3) * 4 if session else 0
+    return min(15, index + offset)
+
+
+def redis_url_for(redis_url: str, database: int) -> str:
+    """The same Redis with another database number (redis-py URL)."""
+    parts = urlsplit(redis_url)
+    if parts.scheme == "unix":
+        return f"unix://{parts.path}?db={database}"
+    return urlunsplit((parts.scheme, parts.netloc, f"/{database}", "", ""))
+
+
+def broker_url(redis_url: str, database: int) -> str:
+    from helpdesk.settings import _broker_url
+
+    return _broker_url(redis_url_for(redis_url, database))
+
+
+def subprocess_environment() -> dict[str, str]:
+    """Environment for a manage.py or celery subprocess on this test database and broker."""
+    database = settings.DATABASES["default"]
+    url = (f"postgresql://{settings.HELPDESK_DATABASE_SERVER['ADMIN_USER']}@/"
+           f"{database['NAME']}?host={database['HOST']}")
+    if not str(database["HOST"]).startswith("/"):
+        url = (f"postgresql://{settings.HELPDESK_DATABASE_SERVER['ADMIN_USER']}@"
+               f"{database['HOST']}:{database['PORT']}/{database['NAME']}")
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "helpdesk.settings",
+        "DATABASE_URL": url,
+        "REDIS_URL": redis_url_for(settings.REDIS_URL, broker_database()),
+        "HELPDESK_CACHE_PREFIX": settings.CACHES["default"]["KEY_PREFIX"],
+    }
 
 
 @pytest.fixture(autouse=True)

@@ -8,10 +8,11 @@ from uuid import UUID
 from django.conf import settings
 from django.utils import timezone
 
+from departments.models import Mailbox
 from helpdesk.core.tasks import system_task, tenant_task
 from helpdesk.tenancy.managers import cross_tenant
 from helpdesk.tenancy.models import Tenant
-from tickets.mail import inbound, outbound
+from tickets.mail import imap, inbound, outbound
 from tickets.models import InboundEmail, InboundEmailStatus
 
 
@@ -67,3 +68,41 @@ def requeue_inbound_emails(*, tenant_id: str) -> int:
     for email_id in stale:
         process_inbound_email.delay(tenant_id=tenant_id, email_id=str(email_id))
     return len(stale)
+
+
+@system_task
+def poll_imap_mailboxes() -> int:
+    """Beat: queue one poll per tenant that has IMAP mailboxes (tenant ids via the ops role)."""
+    with cross_tenant(reason="IMAP poller: tenants with IMAP mailboxes"):
+        tenant_ids = list(
+            Mailbox.all_tenants.filter(imap_enabled=True, is_active=True)
+            .values_list("tenant_id", flat=True)
+            .distinct()
+        )
+    for tenant_id in tenant_ids:
+        poll_tenant_mailboxes.delay(tenant_id=str(tenant_id))
+    return len(tenant_ids)
+
+
+@tenant_task
+def poll_tenant_mailboxes(*, tenant_id: str) -> int:
+    """Queue a poll of each of this tenant's active IMAP mailboxes."""
+    mailbox_ids = list(
+        Mailbox.objects.filter(imap_enabled=True, is_active=True).values_list("id", flat=True)
+    )
+    for mailbox_id in mailbox_ids:
+        poll_mailbox.delay(tenant_id=tenant_id, mailbox_id=str(mailbox_id))
+    return len(mailbox_ids)
+
+
+@tenant_task(soft_time_limit=240, time_limit=300)
+def poll_mailbox(*, tenant_id: str, mailbox_id: str) -> int:
+    """Fetch new mail of one IMAP mailbox. A poll already running for it is not doubled."""
+    mailbox = (
+        Mailbox.objects.select_for_update(skip_locked=True)
+        .filter(id=mailbox_id, imap_enabled=True)
+        .first()
+    )
+    if mailbox is None:
+        return 0
+    return imap.poll_mailbox(mailbox=mailbox).stored

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-PLACEHOLDER = re.compile(r"{{\s*([a-z_]+(?:\.[a-z_]+)?)\s*}}")
+PLACEHOLDER = re.compile(r"{{\s*(.*?)\s*}}", re.DOTALL)
 KNOWN = (
     "contact.name",
     "contact.first_name",

@@ -45,6 +45,20 @@ def _own_addresses() -> set[str]:
     return addresses
 
 
+def without_nul(parsed: ParsedEmail) -> ParsedEmail:
+    """PostgreSQL text cannot hold NUL; mail can. Drop it from everything we store as text."""
+    for name in ("subject", "from_name", "from_address", "text", "html", "message_id"):
+        setattr(parsed, name, getattr(parsed, name).replace("\x00", ""))
+    parsed.cc = [a.replace("\x00", "") for a in parsed.cc]
+    parsed.to = [a.replace("\x00", "") for a in parsed.to]
+    parsed.problems = [p.replace("\x00", "") for p in parsed.problems]
+    for attachment in parsed.attachments:
+        attachment.filename = attachment.filename.replace("\x00", "") or "attachment"
+        attachment.content_id = attachment.content_id.replace("\x00", "")
+        attachment.content_type = attachment.content_type.replace("\x00", "")
+    return parsed
+
+
 def find_thread(parsed: ParsedEmail, recipients: list[str]) -> Ticket | None:
     """The ticket this mail answers, or None for a new conversation."""
     ids = parsed.thread_ids
@@ -151,7 +165,7 @@ def process_inbound_email(*, email_id: UUID, language: str = "en") -> InboundEma
         return email
     email.attempts += 1
     email.save(update_fields=["attempts", "updated_at"])
-    parsed = parse_email(bytes(email.raw))
+    parsed = without_nul(parse_email(bytes(email.raw)))
     if parsed.bounce is not None:
         return _handle_bounce(email, parsed)
     sender = parsed.from_address or intake.normalize_address(email.envelope_from)

@@ -35,7 +35,8 @@ class Accepted:
 
 
 def normalize_address(address: str) -> str:
-    return address.strip().strip("<>").strip().lower()
+    # NUL bytes cannot be stored in PostgreSQL text or JSON; no real address has one.
+    return address.replace("\x00", "").strip().strip("<>").strip().lower()
 
 
 def base_address(address: str) -> str:
@@ -81,7 +82,7 @@ def resolve_recipient(envelope_to: Iterable[str], raw: bytes) -> InboundAddress 
 def read_message_id(raw: bytes) -> str:
     """The first <...> of the Message-ID header, or ''."""
     headers = BytesHeaderParser(policy=compat32).parsebytes(raw)
-    match = _MESSAGE_ID.search(str(headers.get("Message-ID", "") or ""))
+    match = _MESSAGE_ID.search(str(headers.get("Message-ID", "") or "").replace("\x00", ""))
     return match.group(0)[:998] if match else ""
 
 
@@ -120,7 +121,7 @@ def store_inbound_email(
                 email = InboundEmail.objects.create(
                     mailbox_id=recipient.mailbox_id,
                     channel=channel,
-                    envelope_from=envelope_from[:998],
+                    envelope_from=envelope_from.replace("\x00", "")[:998],
                     envelope_to=[normalize_address(a) for a in envelope_to],
                     header_recipients=header_recipients(raw),
                     message_id=message_id,
@@ -146,7 +147,7 @@ def store_unrouted_email(
         channel=channel,
         envelope_to=list(envelope_to),
         header_recipients=header_recipients(raw),
-        subject=str(headers.get("Subject", "") or "")[:998],
+        subject=str(headers.get("Subject", "") or "").replace("\x00", "")[:998],
         raw=raw,
         reason=reason,
     )

@@ -1,0 +1,143 @@
+"""Mailboxes: addresses and aliases in the global index, templates, IMAP password at rest,
+admin pages and the API, each with its cross-tenant check."""
+
+from __future__ import annotations
+
+import pytest
+
+from departments import services
+from departments.errors import (
+    DefaultMailboxRequired,
+    InvalidMailboxTemplate,
+    MailboxAddressTaken,
+)
+from departments.models import Mailbox
+from helpdesk.accounts import services as account_services
+from helpdesk.core import crypto
+from helpdesk.tenancy.context import tenant_context
+from helpdesk.tenancy.models import InboundAddress, MembershipRole
+from tests.factories.accounts import make_member
+
+
+def test_default_mailbox_exists_for_every_tenant(acme):
+    assert acme.mailbox.address == "support@acme.localhost"
+    assert InboundAddress.objects.get(address="support@acme.localhost").tenant_id == acme.id
+
+
+def test_aliases_are_registered_and_unregistered(tenant):
+    mailbox = services.create_mailbox(address="Sales@Acme.localhost",
+                                      department=tenant.department,
+                                      aliases=["shop@acme.localhost", "sales@acme.localhost"])
+    assert mailbox.address == "sales@acme.localhost"
+    assert mailbox.aliases == ["shop@acme.localhost"]
+    owned = set(InboundAddress.objects.filter(mailbox_id=mailbox.id)
+                .values_list("address", flat=True))
+    assert owned == {"sales@acme.localhost", "shop@acme.localhost"}
+    services.update_mailbox(mailbox=mailbox, aliases=["store@acme.localhost"])
+    owned = set(InboundAddress.objects.filter(mailbox_id=mailbox.id)
+                .values_list("address", flat=True))
+    assert owned == {"sales@acme.localhost", "store@acme.localhost"}
+
+
+def test_an_address_belongs_to_one_tenant(acme, globex):
+    with tenant_context(globex.id), pytest.raises(MailboxAddressTaken):
+        services.create_mailbox(address="support@acme.localhost", department=globex.department)
+    with tenant_context(globex.id), pytest.raises(MailboxAddressTaken):
+        services.create_mailbox(address="help@globex.localhost", department=globex.department,
+                                aliases=["support@acme.localhost"])
+
+
+def test_unknown_placeholder_is_refused(tenant):
+    with pytest.raises(InvalidMailboxTemplate, match=r"\{\{ ticket.secret \}\}"):
+        services.update_mailbox(mailbox=tenant.mailbox, auto_ack_body="Hi {{ ticket.secret }}")
+
+
+def test_imap_password_is_encrypted_at_rest(tenant):
+    services.update_mailbox(mailbox=tenant.mailbox, imap_enabled=True, imap_host="imap.test",
+                            imap_username="u", imap_password="s3cret!")
+    stored = Mailbox.objects.get(id=tenant.mailbox.id).imap_password_encrypted
+    assert "s3cret" not in stored
+    assert crypto.decrypt(stored) == "s3cret!"
+    services.update_mailbox(mailbox=tenant.mailbox, imap_password="")
+    assert Mailbox.objects.get(id=tenant.mailbox.id).imap_password_encrypted == stored
+
+
+def test_default_mailbox_cannot_be_deleted(tenant):
+    with pytest.raises(DefaultMailboxRequired):
+        services.delete_mailbox(mailbox=tenant.mailbox)
+    other = services.create_mailbox(address="x@acme.localhost", department=tenant.department)
+    services.delete_mailbox(mailbox=other)
+    assert not InboundAddress.objects.filter(address="x@acme.localhost").exists()
+
+
+def test_admin_pages_create_and_edit_a_mailbox(acme):
+    client = acme.client(acme.admin)
+    form = {
+        "address": "help@acme.localhost", "aliases": "helpdesk@acme.localhost",
+        "display_name": "Acme Help", "department": str(acme.department.id), "is_active": "on",
+        "auto_ack_enabled": "on", "auto_ack_subject": "Got it [#{{ ticket.number }}]",
+        "auto_ack_body": "Hi {{ contact.first_name }}", "imap_port": "993",
+        "imap_folder": "INBOX",
+    }
+    created = client.post("/settings/mailboxes/new/", form)
+    assert created.status_code == 302, created.content
+    with tenant_context(acme.id):
+        mailbox = Mailbox.objects.get(address="help@acme.localhost")
+    page = client.get(f"/settings/mailboxes/{mailbox.id}/")
+    assert b"helpdesk@acme.localhost" in page.content
+    bad = client.post(f"/settings/mailboxes/{mailbox.id}/",
+                      {**form, "auto_ack_body": "{{ settings.SECRET_KEY }}"})
+    assert bad.status_code == 400
+    assert b"unknown placeholder" in bad.content
+
+
+def test_mailbox_pages_are_admin_only_and_per_tenant(acme, globex):
+    agent = make_member(acme.tenant, MembershipRole.AGENT)
+    assert acme.client(agent).get("/settings/mailboxes/new/").status_code == 403
+    foreign = acme.client(acme.admin).get(f"/settings/mailboxes/{globex.mailbox.id}/")
+    assert foreign.status_code == 404
+
+
+@pytest.fixture
+def admin_api(acme):
+    _, key = account_services.create_api_token(membership=acme.admin)
+    client = acme.client()
+    client.defaults["HTTP_AUTHORIZATION"] = f"Token {key}"
+    return client
+
+
+def test_mailbox_api_crud(admin_api, acme):
+    created = admin_api.post("/api/v1/mailboxes/", {
+        "address": "sales@acme.localhost", "aliases": ["shop@acme.localhost"],
+        "imap_password": "pw"}, content_type="application/json")
+    assert created.status_code == 201, created.content
+    body = created.json()
+    assert body["imap_password_set"] is True
+    assert "imap_password" not in body
+    listed = admin_api.get("/api/v1/mailboxes/").json()["results"]
+    assert {m["address"] for m in listed} == {"support@acme.localhost", "sales@acme.localhost"}
+    patched = admin_api.patch(f"/api/v1/mailboxes/{body['id']}/", {"auto_ack_enabled": False},
+                              content_type="application/json")
+    assert patched.json()["auto_ack_enabled"] is False
+    assert admin_api.delete(f"/api/v1/mailboxes/{body['id']}/").status_code == 204
+    refused = admin_api.delete(f"/api/v1/mailboxes/{acme.mailbox.id}/")
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "default_mailbox_required"
+
+
+def test_mailbox_api_errors(admin_api, globex):
+    taken = admin_api.post("/api/v1/mailboxes/", {"address": "support@globex.localhost"},
+                           content_type="application/json")
+    assert taken.status_code == 409
+    assert admin_api.get(f"/api/v1/mailboxes/{globex.mailbox.id}/").status_code == 404
+    invalid = admin_api.post("/api/v1/mailboxes/", {"address": "not-an-address"},
+                             content_type="application/json")
+    assert invalid.status_code == 400
+
+
+def test_mailbox_api_is_admin_only(acme):
+    agent = make_member(acme.tenant, MembershipRole.AGENT)
+    _, key = account_services.create_api_token(membership=agent)
+    response = acme.client().get("/api/v1/mailboxes/", HTTP_AUTHORIZATION=f"Token {key}")
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "permission_denied"

@@ -1,0 +1,346 @@
+"""IMAP polling against a real Dovecot on loopback: new mail becomes tickets, only new UIDs
+are fetched, and mail is flagged or moved on the server only after its row is committed."""
+
+from __future__ import annotations
+
+import socket
+import time
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+import pytest
+
+from departments.models import Mailbox
+from helpdesk.core.crypto import encrypt
+from helpdesk.tenancy.context import tenant_context
+from tests.conftest import TenantSetup, make_tenant
+from tests.dovecot import LEGACY_USER, Dovecot, dovecot  # noqa: F401
+from tickets.mail import imap
+from tickets.models import InboundEmail, Ticket
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SEEN = "\\Seen"
+
+
+class RollBack(Exception):
+    pass
+
+
+@pytest.fixture
+def server(dovecot: Dovecot) -> Dovecot:  # noqa: F811
+    """The session's Dovecot with both accounts emptied."""
+    for user in (dovecot.user, LEGACY_USER):
+        dovecot.as_user(user).clear()
+    return dovecot
+
+
+@pytest.fixture
+def acme(server: Dovecot) -> TenantSetup:
+    """Tenant A whose default mailbox polls the Dovecot account."""
+    setup = make_tenant("acme", "Acme")
+    configure(setup, server)
+    return setup
+
+
+def configure(setup: TenantSetup, server: Dovecot, **changes: object) -> None:
+    values = {
+        "imap_enabled": True,
+        "imap_host": server.host,
+        "imap_port": server.port,
+        "imap_use_ssl": False,
+        "imap_username": server.user,
+        "imap_password_encrypted": encrypt(server.password),
+        **changes,
+    }
+    with tenant_context(setup.id):
+        Mailbox.objects.filter(id=setup.mailbox.id).update(**values)
+
+
+def mailbox(setup: TenantSetup) -> Mailbox:
+    with tenant_context(setup.id):
+        return Mailbox.objects.get(id=setup.mailbox.id)
+
+
+def poll(setup: TenantSetup, **options: int) -> imap.PollResult:
+    with tenant_context(setup.id):
+        return imap.poll_mailbox(mailbox=Mailbox.objects.get(id=setup.mailbox.id), **options)
+
+
+def poll_then_fail(setup: TenantSetup) -> None:
+    """Poll, then fail before the tenant transaction commits."""
+    with tenant_context(setup.id):
+        imap.poll_mailbox(mailbox=Mailbox.objects.get(id=setup.mailbox.id))
+        raise RollBack
+
+
+def build(subject: str = "Printer on fire", message_id: str = "") -> bytes:
+    message = EmailMessage()
+    message["From"] = "Carla <carla@example.test>"
+    message["To"] = "support@acme.localhost"
+    message["Subject"] = subject
+    message["Message-ID"] = message_id or make_msgid(domain="example.test")
+    message.set_content("Help!")
+    return message.as_bytes()
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def polling_session(server: Dovecot, *, after: int) -> dict[str, int]:
+    """The counters of the first session after `after` that fetched mail (the poller's)."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        fetched = [stats for stats in server.sessions()[after:] if stats.get("body_count")]
+        if fetched:
+            return fetched[0]
+        time.sleep(0.05)
+    raise AssertionError("Dovecot logged no session that fetched mail")
+
+
+def subjects(setup: TenantSetup) -> list[str]:
+    with tenant_context(setup.id):
+        return sorted(Ticket.objects.values_list("subject", flat=True))
+
+
+def test_new_mail_becomes_tickets_and_is_flagged_seen(acme, server):
+    first = server.append(build("Printer on fire"))
+    second = server.append(build("Coffee machine broken"))
+
+    result = poll(acme)
+
+    assert result == imap.PollResult(fetched=2, stored=2, error="")
+    assert subjects(acme) == ["Coffee machine broken", "Printer on fire"]
+    with tenant_context(acme.id):
+        assert set(InboundEmail.objects.values_list("channel", "status")) == {("imap", "processed")}
+    assert all(SEEN in flags for flags in server.messages().values())
+    polled = mailbox(acme)
+    assert polled.imap_uid_validity == server.uid_validity()
+    assert polled.imap_last_uid == max(first, second)
+    assert polled.imap_last_error == ""
+    assert polled.imap_last_polled_at is not None
+
+
+def test_second_poll_fetches_only_new_mail(acme, server):
+    server.append(build("Printer on fire"))
+    poll(acme)
+
+    assert poll(acme) == imap.PollResult(fetched=0, stored=0, error="")
+
+    newest = server.append(build("Coffee machine broken"))
+    assert poll(acme) == imap.PollResult(fetched=1, stored=1, error="")
+    assert mailbox(acme).imap_last_uid == newest
+    assert subjects(acme) == ["Coffee machine broken", "Printer on fire"]
+
+
+def test_mail_is_flagged_only_after_the_commit(acme, server):
+    uid = server.append(build())
+    with tenant_context(acme.id):
+        imap.poll_mailbox(mailbox=Mailbox.objects.get(id=acme.mailbox.id))
+        assert SEEN not in server.messages()[uid]  # stored, but not committed yet
+    assert SEEN in server.messages()[uid]
+
+
+def test_rolled_back_poll_leaves_mail_untouched_and_is_fetched_again(acme, server):
+    uid = server.append(build())
+    with pytest.raises(RollBack):
+        poll_then_fail(acme)
+
+    assert SEEN not in server.messages()[uid]
+    assert subjects(acme) == []
+    assert poll(acme) == imap.PollResult(fetched=1, stored=1, error="")
+    assert SEEN in server.messages()[uid]
+
+
+def test_stored_mail_is_moved_to_the_archive_folder(acme, server):
+    server.append(build("Already archived"), folder="Handled mail", flags=SEEN)
+    configure(acme, server, imap_archive_folder="Handled mail")
+    server.append(build("Printer on fire"))
+    sessions = len(server.sessions())
+
+    assert poll(acme).stored == 1
+
+    assert server.messages() == {}
+    assert len(server.messages("Handled mail")) == 2
+    assert mailbox(acme).imap_last_error == ""
+    assert polling_session(server, after=sessions)["deleted"] == 0  # one MOVE, no \Deleted
+
+
+def test_archive_without_move_falls_back_to_copy_delete_expunge(acme, server):
+    legacy = server.as_user(LEGACY_USER)
+    legacy.append(build("Old"), folder="Archive", flags=SEEN)
+    configure(acme, legacy, imap_archive_folder="Archive")
+    legacy.append(build("Printer on fire"))
+    sessions = len(legacy.sessions())
+
+    assert poll(acme).stored == 1
+
+    assert legacy.messages() == {}
+    assert len(legacy.messages("Archive")) == 2
+    assert mailbox(acme).imap_last_error == ""
+    stats = polling_session(legacy, after=sessions)
+    assert (stats["deleted"], stats["expunged"]) == (1, 1)  # COPY, STORE \Deleted, EXPUNGE
+
+
+@pytest.mark.parametrize("user", ["support", LEGACY_USER])
+def test_missing_archive_folder_keeps_the_mail_and_records_why(acme, server, user):
+    server = server.as_user(user)  # LEGACY_USER: no MOVE, so COPY fails before any delete
+    configure(acme, server, imap_archive_folder="Nowhere")
+    uid = server.append(build())
+
+    assert poll(acme).stored == 1
+
+    assert uid in server.messages()
+    assert "\\Deleted" not in server.messages()[uid]
+    assert "could not move them to 'Nowhere'" in mailbox(acme).imap_last_error
+    assert poll(acme).fetched == 0  # tracked by UID: not stored twice
+
+
+def test_wrong_password_records_the_error_and_stores_nothing(acme, server):
+    configure(acme, server, imap_password_encrypted=encrypt("wrong"))
+    uid = server.append(build())
+
+    result = poll(acme)
+
+    assert result.fetched == result.stored == 0
+    assert result.error.startswith("login failed for 'support'")
+    polled = mailbox(acme)
+    assert polled.imap_last_error == result.error
+    assert polled.imap_last_polled_at is not None
+    assert subjects(acme) == []
+    assert SEEN not in server.messages()[uid]
+
+
+@pytest.mark.parametrize(
+    ("changes", "error"),
+    [
+        ({"imap_folder": "No such folder"}, "cannot open folder 'No such folder'"),
+        ({"imap_password_encrypted": "not-a-fernet-token"}, "cannot decrypt the IMAP password"),
+        ({"imap_host": ""}, "no IMAP server is set"),
+    ],
+)
+def test_settings_problems_are_recorded_not_raised(acme, server, changes, error):
+    configure(acme, server, **changes)
+    server.append(build())
+
+    assert poll(acme).error.startswith(error)
+    assert mailbox(acme).imap_last_error.startswith(error)
+    assert subjects(acme) == []
+
+
+def test_refused_connection_is_recorded(acme, server):
+    configure(acme, server, imap_port=closed_port())
+
+    assert poll(acme).error.startswith(f"cannot connect to 127.0.0.1:{mailbox(acme).imap_port}")
+
+
+def test_error_is_cleared_by_the_next_good_poll(acme, server):
+    configure(acme, server, imap_password_encrypted=encrypt("wrong"))
+    poll(acme)
+    configure(acme, server)
+
+    assert poll(acme).error == ""
+    assert mailbox(acme).imap_last_error == ""
+
+
+def test_same_message_appended_twice_is_stored_once(acme, server):
+    raw = build(message_id="<same@example.test>")
+    server.append(raw)
+    server.append(raw)
+
+    assert poll(acme) == imap.PollResult(fetched=2, stored=1, error="")
+
+    with tenant_context(acme.id):
+        assert InboundEmail.objects.count() == 1
+        assert Ticket.objects.count() == 1
+    assert all(SEEN in flags for flags in server.messages().values())
+
+
+def test_first_poll_skips_mail_already_read_there(acme, server):
+    server.append(build("Read long ago"), flags=SEEN)
+    unseen = server.append(build("Printer on fire"))
+    server.append(build("Also read"), flags=SEEN)
+
+    assert poll(acme).fetched == 1
+    assert poll(acme).fetched == 0  # the seen mail above the unseen one stays out too
+
+    assert subjects(acme) == ["Printer on fire"]
+    assert mailbox(acme).imap_last_uid > unseen
+
+
+def test_changed_uid_validity_refetches_unseen_mail_only(acme, server):
+    configure(acme, server, imap_folder="Support")
+    server.append(build("Printer on fire", message_id="<first@example.test>"), folder="Support")
+    poll(acme)
+    before = mailbox(acme)
+    # Recreating the folder gives it a new UIDVALIDITY and restarts its UIDs at 1.
+    server.delete_folder("Support")
+    server.append(build("Read elsewhere"), folder="Support", flags=SEEN)
+    server.append(build("Printer on fire", message_id="<first@example.test>"), folder="Support")
+    server.append(build("Coffee machine broken"), folder="Support")
+    assert server.uid_validity("Support") != before.imap_uid_validity
+    assert max(server.messages("Support")) <= before.imap_last_uid + 2
+
+    assert poll(acme) == imap.PollResult(fetched=2, stored=1, error="")
+
+    after = mailbox(acme)
+    assert after.imap_uid_validity == server.uid_validity("Support")
+    assert after.imap_last_uid == max(server.messages("Support"))
+    assert subjects(acme) == ["Coffee machine broken", "Printer on fire"]
+    assert all(SEEN in flags for flags in server.messages("Support").values())
+
+
+def test_a_batch_stops_early_and_the_next_poll_continues(acme, server):
+    for number in range(3):
+        server.append(build(f"Unseen {number}"))
+
+    assert poll(acme, batch_size=2).fetched == 2
+    assert mailbox(acme).imap_uid_validity is None  # the unseen pass is not finished
+    assert poll(acme, batch_size=2).fetched == 1
+    assert mailbox(acme).imap_uid_validity == server.uid_validity()
+
+    for number in range(3):
+        server.append(build(f"New {number}"))
+    assert poll(acme, batch_size=2).fetched == 2
+    assert poll(acme, batch_size=2).fetched == 1
+    assert len(subjects(acme)) == 6
+    assert all(SEEN in flags for flags in server.messages().values())
+
+
+def test_check_imap_settings(server):
+    good = {
+        "host": server.host,
+        "port": server.port,
+        "use_ssl": False,
+        "username": server.user,
+        "password": server.password,
+        "folder": "INBOX",
+    }
+    server.append(build(), folder="Archive")
+
+    assert imap.check_imap_settings(**good) == ""
+    assert imap.check_imap_settings(**good, archive_folder="Archive") == ""
+    assert imap.check_imap_settings(**{**good, "password": "wrong"}).startswith("login failed")
+    assert imap.check_imap_settings(**good, archive_folder="Nope").startswith(
+        "cannot open archive folder 'Nope'"
+    )
+    assert imap.check_imap_settings(**{**good, "port": closed_port()}).startswith("cannot connect")
+    assert all(SEEN not in flags for flags in server.messages("Archive").values())
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "ops"])
+def test_beat_task_polls_every_tenant_with_imap_mailboxes(acme: TenantSetup, server: Dovecot):
+    """The periodic task finds tenants with IMAP mailboxes and polls each of them."""
+    from tickets import tasks
+
+    server.append(build(subject="From the beat", message_id=make_msgid()))
+    other = make_tenant("globex", "Globex")  # no IMAP mailbox: never polled
+    assert tasks.poll_imap_mailboxes.apply().get() == 1
+    with tenant_context(acme.id):
+        assert Ticket.objects.get().subject == "From the beat"
+    with tenant_context(other.id):
+        assert not InboundEmail.objects.exists()
+    assert server.messages() and all(SEEN in flags for flags in server.messages().values())

@@ -8,7 +8,7 @@ class CoreConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
-        from helpdesk.core import grants
+        from helpdesk.core import checks, grants  # noqa: F401 - checks register on import
 
         # Django's own hook is the one place that runs after every migrate (also when tests
         # build their database), so table privileges for the runtime roles are granted there.

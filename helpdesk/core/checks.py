@@ -1,0 +1,33 @@
+"""Deployment checks (`manage.py check --deploy`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import Error, Tags, register
+
+
+@register(Tags.security, deploy=True)
+def check_webhook_secret(app_configs: Any, **kwargs: Any) -> list[Error]:
+    """ESP webhooks (inbound mail, delivery status) must be authenticated in production."""
+    if settings.ANYMAIL.get("WEBHOOK_SECRET"):
+        return []
+    return [
+        Error(
+            "ANYMAIL_WEBHOOK_SECRET is not set: anyone could post mail to /anymail/<esp>/inbound/.",
+            hint="Set ANYMAIL_WEBHOOK_SECRET=user:password and use it in the ESP's webhook URL.",
+            id="helpdesk.E001",
+        )
+    ]
+
+
+@register(Tags.security, deploy=True)
+def check_secret_key(app_configs: Any, **kwargs: Any) -> list[Error]:
+    from helpdesk.core.env import env_str
+
+    if env_str("HELPDESK_SECRET_KEY"):
+        return []
+    return [
+        Error("HELPDESK_SECRET_KEY is not set; a development key is in use.", id="helpdesk.E002")
+    ]

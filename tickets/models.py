@@ -41,6 +41,9 @@ class Contact(TenantModel):
     company = models.ForeignKey(
         Company, null=True, blank=True, on_delete=models.SET_NULL, related_name="contacts"
     )
+    email_bounced_at = models.DateTimeField(
+        null=True, blank=True, help_text="Set by a hard bounce: the address does not work."
+    )
 
     class Meta(TenantModel.Meta):
         constraints = [
@@ -143,6 +146,14 @@ class Ticket(TenantModel):
     follow_up_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="follow_ups"
     )
+    mailbox = models.ForeignKey(
+        "departments.Mailbox",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The address the conversation uses; replies go out from it.",
+    )
     search_vector = SearchVectorField(null=True, editable=False)
 
     class Meta(TenantModel.Meta):
@@ -151,6 +162,7 @@ class Ticket(TenantModel):
             TenantFK("department"),
             TenantFK("contact"),
             TenantFK("follow_up_of"),
+            TenantFK("mailbox"),
             models.UniqueConstraint(
                 fields=["tenant", "reply_token"], name="tickets_ticket_reply_token_uniq"
             ),
@@ -240,6 +252,7 @@ class TicketFollower(TenantModel):
 class DeliveryStatus(models.TextChoices):
     NONE = "", "Not emailed"
     QUEUED = "queued", "Queued"
+    SENDING = "sending", "Sending"
     SENT = "sent", "Sent"
     DELIVERED = "delivered", "Delivered"
     FAILED = "failed", "Failed"
@@ -279,6 +292,9 @@ class Message(TenantModel):
         max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.NONE, blank=True
     )
     delivery_error = models.TextField(blank=True)
+    provider_message_id = models.CharField(
+        max_length=255, blank=True, help_text="The ESP's id, for delivery-status webhooks."
+    )
 
     class Meta(TenantModel.Meta):
         constraints = [

@@ -8,6 +8,7 @@ from uuid import UUID
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db.models import F, Prefetch, QuerySet
 
+from departments.models import Mailbox
 from tickets.errors import AttachmentNotFound, InboundEmailNotFound, TicketNotFound
 from tickets.models import Attachment, Contact, InboundEmail, Message, Tag, Ticket, TicketStatus
 
@@ -130,3 +131,15 @@ def count_by_status() -> dict[str, int]:
 
 def find_contact_by_email(email: str) -> Contact | None:
     return Contact.objects.filter(email__iexact=email.strip()).first()
+
+
+def get_reply_mailbox(ticket: Ticket) -> Mailbox | None:
+    """The mailbox a ticket's mail goes out from: its own, its department's, the default."""
+    if ticket.mailbox_id:
+        return ticket.mailbox
+    return (
+        Mailbox.objects.filter(department_id=ticket.department_id, is_active=True)
+        .order_by("-is_default", "created_at")
+        .first()
+        or Mailbox.objects.filter(is_default=True).first()
+    )

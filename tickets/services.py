@@ -10,17 +10,18 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from django.conf import settings
 from django.contrib.postgres.search import SearchVector
 from django.core.files.base import ContentFile
 from django.db import connection, transaction
 from django.db.models import Value
 from django.utils import timezone
 
-from departments.models import Department
+from departments.models import Department, Mailbox
 from helpdesk.core.ids import new_id
 from helpdesk.tenancy.context import require_tenant_id
 from helpdesk.tenancy.models import Membership, MembershipRole
-from tickets import selectors
+from tickets import selectors, tasks
 from tickets.errors import (
     AssigneeNotAgent,
     EmptyMessage,
@@ -154,6 +155,7 @@ def create_ticket(
     language: str = "en",
     content: MessageContent | None = None,
     follow_up_of: Ticket | None = None,
+    mailbox: Mailbox | None = None,
 ) -> Ticket:
     """A new open ticket with the customer's first message. Raises EmptyMessage.
 
@@ -172,6 +174,7 @@ def create_ticket(
         priority=priority,
         last_message_at=now,
         follow_up_of=follow_up_of,
+        mailbox=mailbox,
     )
     _create_customer_message(ticket, contact, body, content or MessageContent())
     if follow_up_of is not None:
@@ -353,7 +356,12 @@ def add_message(
         raise ReplyNotAllowed()
     if ticket.is_closed:
         raise TicketClosed(number=ticket.number)
-    message = Message.objects.create(ticket=ticket, kind=kind, body_text=body, author_member=actor)
+    if kind == MessageKind.REPLY:
+        message = queue_email_message(ticket=ticket, body=body, author=actor)
+    else:
+        message = Message.objects.create(
+            ticket=ticket, kind=kind, body_text=body, author_member=actor
+        )
     ticket.last_message_at = message.created_at
     ticket.save(update_fields=["last_message_at", "updated_at"])
     if kind == MessageKind.REPLY and status is None and ticket.status == TicketStatus.OPEN:
@@ -361,6 +369,58 @@ def add_message(
     if status:
         change_status(ticket=ticket, status=status, actor=actor)
     refresh_search_vector(ticket=ticket, language=language)
+    return message
+
+
+@transaction.atomic
+def queue_email_message(
+    *,
+    ticket: Ticket,
+    body: str,
+    author: Membership | None = None,
+    email_message_id: str = "",
+    is_automatic: bool = False,
+) -> Message:
+    """A public reply that goes out by email: stored queued with our own Message-ID, then
+    sent by `deliver_message_email` after the commit."""
+    message_id = new_id()
+    if not email_message_id:
+        mailbox = selectors.get_reply_mailbox(ticket)
+        domain = mailbox.address.rpartition("@")[2] if mailbox else settings.HELPDESK_BASE_DOMAIN
+        email_message_id = f"<reply-{message_id}@{domain}>"
+    message = Message.objects.create(
+        id=message_id,
+        ticket=ticket,
+        kind=MessageKind.REPLY,
+        body_text=body,
+        author_member=author,
+        email_message_id=email_message_id,
+        is_automatic=is_automatic,
+        delivery_status=DeliveryStatus.QUEUED,
+    )
+    tasks.deliver_message_email.delay_on_commit(
+        tenant_id=str(ticket.tenant_id), message_id=str(message.id)
+    )
+    return message
+
+
+@transaction.atomic
+def record_delivery_status(
+    *, message: Message, status: str, reason: str = "", hard_bounce: bool = False
+) -> Message:
+    """A delivery-status event from the ESP: delivered, or failed with the reason.
+
+    A hard bounce also flags the contact's address as not working.
+    """
+    if status == DeliveryStatus.FAILED:
+        record_delivery_failure(message=message, reason=reason or "rejected by the provider")
+    elif message.delivery_status != DeliveryStatus.FAILED:
+        message.delivery_status = status
+        message.save(update_fields=["delivery_status", "updated_at"])
+    if hard_bounce:
+        Contact.objects.filter(id=message.ticket.contact_id, email_bounced_at__isnull=True).update(
+            email_bounced_at=timezone.now()
+        )
     return message
 
 

@@ -2,32 +2,60 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from uuid import UUID
 
 from django.conf import settings
+from django.db import OperationalError
 from django.utils import timezone
 
 from departments.models import Mailbox
+from helpdesk.core.errors import TransientError
 from helpdesk.core.tasks import system_task, tenant_task
 from helpdesk.tenancy.managers import cross_tenant
 from helpdesk.tenancy.models import Tenant
 from tickets.mail import imap, inbound, outbound
 from tickets.models import InboundEmail, InboundEmailStatus
 
+logger = logging.getLogger(__name__)
+
 
 @tenant_task
 def process_inbound_email(*, tenant_id: str, email_id: str) -> None:
     """Turn one stored InboundEmail into a ticket message; a second run changes nothing."""
     language = Tenant.objects.values_list("language", flat=True).get(id=tenant_id)
-    inbound.process_inbound_email(email_id=UUID(email_id), language=language)
+    try:
+        inbound.process_inbound_email(email_id=UUID(email_id), language=language)
+    except (TransientError, OperationalError, InboundEmail.DoesNotExist):
+        raise  # retried (or, for another tenant's id, a bug to see in the worker log)
+    except Exception as error:
+        # Anything else would fail the same way again: mark it, keep the mail, move on.
+        logger.exception("processing inbound email %s failed", email_id)
+        inbound.mark_failed(
+            email_id=UUID(email_id), reason=f"processing failed: {type(error).__name__}: {error}"
+        )
 
 
 @tenant_task(queue="email")
 def send_auto_acknowledgement(*, tenant_id: str, email_id: str) -> None:
-    """Acknowledge the mail that opened a ticket (once per mail)."""
+    """Queue the acknowledgement of the mail that opened a ticket (once per mail)."""
     name = Tenant.objects.values_list("name", flat=True).get(id=tenant_id)
-    outbound.send_auto_acknowledgement(email_id=UUID(email_id), tenant_name=name)
+    outbound.queue_auto_acknowledgement(email_id=UUID(email_id), tenant_name=name)
+
+
+@tenant_task(queue="email", max_retries=6)
+def deliver_message_email(*, tenant_id: str, message_id: str) -> None:
+    """Send one queued reply; retried with backoff, the last failure is shown on it."""
+    tenant = Tenant.objects.values_list("name", "language").get(id=tenant_id)
+    request = deliver_message_email.request
+    outbound.deliver_message_email(
+        message_id=UUID(message_id),
+        tenant_name=tenant[0],
+        language=tenant[1],
+        final_attempt=(request.retries or 0) >= deliver_message_email.max_retries
+        or bool(request.is_eager),
+    )
 
 
 def _stale_before() -> object:

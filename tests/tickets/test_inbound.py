@@ -299,3 +299,15 @@ def test_ingest_email_as_an_mta_pipe(tmp_path):
     )
     assert result.returncode == 0, result.stderr.decode()[-2000:]
     assert result.stdout.decode().strip() == "#1"
+
+
+def test_mark_failed_takes_a_queued_row_out_of_the_sweep(acme):
+    accepted = intake.accept(raw=build(), envelope_to=[], envelope_from="", channel="test",
+                             enqueue=False)
+    with tenant_context(acme.id):
+        inbound.mark_failed(email_id=accepted.email_id, reason="processing failed: boom")
+        email = InboundEmail.objects.get(id=accepted.email_id)
+        assert (email.status, email.reason) == ("failed", "processing failed: boom")
+        inbound.mark_failed(email_id=accepted.email_id, reason="again")  # only queued rows
+        email.refresh_from_db()
+        assert email.reason == "processing failed: boom"

@@ -1,16 +1,26 @@
-"""ESP inbound webhooks (django-anymail): every ESP anymail supports posts to
+"""ESP webhooks (django-anymail). Inbound mail: every ESP anymail supports posts to
 /anymail/<esp>/inbound/; anymail checks the ESP's signature and basic auth, then sends its
-`inbound` signal, which lands here and goes into the same durable intake as SMTP."""
+`inbound` signal, which lands here and goes into the same durable intake as SMTP.
+Delivery status: /anymail/<esp>/tracking/ events update the message they concern."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from anymail.signals import AnymailInboundEvent, inbound
-from django.db import close_old_connections
+from anymail.signals import (
+    AnymailInboundEvent,
+    AnymailTrackingEvent,
+    EventType,
+    inbound,
+    tracking,
+)
 
+from helpdesk.tenancy.context import tenant_context
+from helpdesk.tenancy.errors import TenantSwitchError
+from tickets import services
 from tickets.mail import intake
+from tickets.models import DeliveryStatus, Message
 
 logger = logging.getLogger(__name__)
 
@@ -21,7 +31,6 @@ def receive_inbound(sender: Any, event: AnymailInboundEvent, esp_name: str, **kw
     if message is None:
         logger.warning("%s inbound event without a message", esp_name)
         return
-    close_old_connections()
     raw = message.as_bytes()
     recipient = getattr(message, "envelope_recipient", None)
     accepted = intake.accept(
@@ -38,3 +47,49 @@ def receive_inbound(sender: Any, event: AnymailInboundEvent, esp_name: str, **kw
 
 def connect() -> None:
     inbound.connect(receive_inbound, dispatch_uid="helpdesk-anymail-inbound")
+    tracking.connect(receive_tracking, dispatch_uid="helpdesk-anymail-tracking")
+
+
+def receive_tracking(
+    sender: Any, event: AnymailTrackingEvent, esp_name: str, **kwargs: Any
+) -> None:
+    """Delivery status from the ESP: find our message by the metadata we sent with it."""
+    metadata = event.metadata or {}
+    tenant_id, message_id = metadata.get("tenant_id"), metadata.get("message_id")
+    if not (tenant_id and message_id):
+        return  # not one of ours (or an ESP that drops metadata): nothing to update
+    status = TRACKING_STATUS.get(event.event_type)
+    if status is None:
+        return
+    reason = " ".join(filter(None, [event.recipient, event.description, event.mta_response]))
+    try:
+        with tenant_context(tenant_id):
+            message = Message.objects.select_related("ticket").filter(id=message_id).first()
+            if message is None:
+                return
+            if event.event_type == EventType.COMPLAINED:
+                services.record_event(
+                    ticket=message.ticket,
+                    actor=None,
+                    field="delivery",
+                    old=None,
+                    new=f"marked as spam by {event.recipient}",
+                )
+                return
+            services.record_delivery_status(
+                message=message,
+                status=status,
+                reason=reason,
+                hard_bounce=event.event_type == EventType.BOUNCED,
+            )
+    except (ValueError, TenantSwitchError):
+        logger.warning("%s tracking event with unusable metadata %r", esp_name, metadata)
+
+
+TRACKING_STATUS = {
+    EventType.DELIVERED: DeliveryStatus.DELIVERED,
+    EventType.BOUNCED: DeliveryStatus.FAILED,
+    EventType.REJECTED: DeliveryStatus.FAILED,
+    EventType.FAILED: DeliveryStatus.FAILED,
+    EventType.COMPLAINED: DeliveryStatus.DELIVERED,
+}

@@ -73,11 +73,14 @@ _IMG_SRC = re.compile(r"""(<img\b[^>]*?\s)src(\s*=\s*["']?\s*)(https?:)""", re.I
 _CID = re.compile(r"""cid:([^"'\s>]+)""", re.IGNORECASE)
 _BLOCK_END = re.compile(r"</(p|div|tr|h[1-6]|li|blockquote|table)>|<br\s*/?>", re.IGNORECASE)
 
-QUOTE_HEADERS = [
+ATTRIBUTIONS = [
     re.compile(r"^\s*On .{3,200}wrote:\s*$", re.IGNORECASE),
     re.compile(r"^\s*Le .{3,200}a écrit\s*:\s*$", re.IGNORECASE),
     re.compile(r"^\s*Am .{3,200}schrieb .{0,200}:\s*$", re.IGNORECASE),
     re.compile(r"^\s*El .{3,200}escribió:\s*$", re.IGNORECASE),
+]
+QUOTE_HEADERS = [
+    *ATTRIBUTIONS,
     re.compile(r"^\s*-{2,}\s*Original Message\s*-{2,}\s*$", re.IGNORECASE),
     re.compile(r"^\s*-{2,}\s*Forwarded message\s*-{2,}\s*$", re.IGNORECASE),
     re.compile(r"^\s*_{10,}\s*$"),
@@ -97,10 +100,20 @@ def sanitize_html(html: str, *, cid_urls: dict[str, str] | None = None) -> str:
     html = _IMG_SRC.sub(r"\1data-remote-src\2\3", html)
     if cid_urls:
         html = _CID.sub(lambda m: cid_urls.get(m.group(1).strip("<>"), "about:blank"), html)
+    local_sources = set((cid_urls or {}).values())
+
+    def only_local_images(element: str, attribute: str, value: str) -> str | None:
+        # The pattern above misses sources hidden by odd markup (`//host/x`, `<img/src=`,
+        # entities, a `>` in an earlier attribute); none of them may load by itself.
+        if element == "img" and attribute == "src" and value not in local_sources:
+            return None
+        return value
+
     return nh3.clean(
         html,
         tags=set(ALLOWED_TAGS),
         attributes={key: set(value) for key, value in ALLOWED_ATTRIBUTES.items()},
+        attribute_filter=only_local_images,
         url_schemes={"http", "https", "mailto"},
         link_rel="noopener noreferrer nofollow",
         strip_comments=True,
@@ -123,6 +136,11 @@ def split_quoted(text: str) -> tuple[str, str]:
     cut = len(lines)
     for index, line in enumerate(lines):
         if any(pattern.match(line) for pattern in (*QUOTE_HEADERS, *SIGNATURE_MARKERS)):
+            cut = index
+            break
+        # Gmail wraps a long "On <date> <name> <address> wrote:" over two lines.
+        wrapped = f"{line} {lines[index + 1]}" if index + 1 < len(lines) else ""
+        if wrapped and any(pattern.match(wrapped) for pattern in ATTRIBUTIONS):
             cut = index
             break
         if line.startswith(">") and all(

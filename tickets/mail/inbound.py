@@ -33,6 +33,7 @@ from tickets.models import (
     TicketStatus,
 )
 
+MAX_ADDRESS_LENGTH = 254  # RFC 5321; also the width of Contact.email
 SUBJECT_TAG = re.compile(r"\[#(\d{1,9})\]")
 PLUS_TOKEN = re.compile(r"^[^+@]+\+t-([0-9a-f]{6,24})@", re.IGNORECASE)
 
@@ -169,7 +170,7 @@ def process_inbound_email(*, email_id: UUID, language: str = "en") -> InboundEma
     if parsed.bounce is not None:
         return _handle_bounce(email, parsed)
     sender = parsed.from_address or intake.normalize_address(email.envelope_from)
-    if "@" not in sender:
+    if "@" not in sender or len(sender) > MAX_ADDRESS_LENGTH:
         return _mark(email, InboundEmailStatus.REJECTED, "no sender address")
     own = _own_addresses()
     if sender in own or intake.base_address(sender) in own:
@@ -198,6 +199,7 @@ def process_inbound_email(*, email_id: UUID, language: str = "en") -> InboundEma
             language=language,
             content=content,
             follow_up_of=previous,
+            mailbox=email.mailbox,
         )
         message = ticket.messages.order_by("created_at").first()
         if _should_acknowledge(email, parsed):
@@ -225,3 +227,12 @@ def _should_acknowledge(email: InboundEmail, parsed: ParsedEmail) -> bool:
 
 def auto_reply_limit() -> int:
     return int(settings.HELPDESK_AUTO_REPLY_LIMIT_PER_HOUR)
+
+
+@transaction.atomic
+def mark_failed(*, email_id: UUID, reason: str) -> None:
+    """Record that processing failed for a reason retrying will not fix (a bug, bad data):
+    the row leaves the sweeper's queue and shows in the inbound log with *Process again*."""
+    email = InboundEmail.objects.filter(id=email_id, status=InboundEmailStatus.QUEUED).first()
+    if email is not None:
+        _mark(email, InboundEmailStatus.FAILED, reason)

@@ -1,25 +1,38 @@
-"""Mail the help desk sends. For now: the auto-acknowledgement of a new ticket, threaded on
-the customer's message and marked `Auto-Submitted: auto-replied`, through Django's mail API."""
+"""Mail the help desk sends: public replies and automatic acknowledgements.
+
+Every outgoing email is a `Message` row first (queued, with our own Message-ID, so a
+customer's answer threads even before the mail leaves), then the Celery task
+`deliver_message_email` builds and sends it through Django's mail API (an anymail ESP,
+SMTP, or the development outbox), retrying with backoff; the final failure is stored on
+the message with its reason. Headers thread in every mail client: In-Reply-To and
+References chain the conversation, From is the mailbox, Reply-To carries the ticket's
+plus-address token, the subject carries `[#123]`, automatic mail says
+`Auto-Submitted: auto-replied`.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from datetime import timedelta
+from email.utils import formataddr
+from typing import Any
 from uuid import UUID
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
+from django.template.loader import render_to_string
 from django.utils import timezone
 
+from departments.models import Mailbox
 from helpdesk.core import placeholders
 from helpdesk.core.errors import TransientError
-from tickets import services
-from tickets.mail.inbound import auto_reply_limit
-from tickets.models import DeliveryStatus, InboundEmail, Message, MessageKind
+from tickets import selectors, services
+from tickets.models import DeliveryStatus, InboundEmail, Message, Ticket
 
-
-def _message_domain() -> str:
-    return settings.HELPDESK_BASE_DOMAIN
+logger = logging.getLogger(__name__)
+MAX_REFERENCES = 20
 
 
 def reply_address(mailbox_address: str, reply_token: str) -> str:
@@ -27,21 +40,138 @@ def reply_address(mailbox_address: str, reply_token: str) -> str:
     return f"{local}+t-{reply_token}@{domain}"
 
 
-def placeholder_values(ticket: object, mailbox: object, tenant_name: str) -> dict[str, str]:
-    contact = ticket.contact  # type: ignore[attr-defined]
+def new_message_id(kind: str, key: UUID, mailbox: Mailbox | None) -> str:
+    domain = mailbox.address.rpartition("@")[2] if mailbox else settings.HELPDESK_BASE_DOMAIN
+    return f"<{kind}-{key}@{domain}>"
+
+
+def placeholder_values(ticket: Ticket, mailbox: Mailbox | None, tenant_name: str) -> dict[str, str]:
+    contact = ticket.contact
     name = contact.name or contact.email.split("@", 1)[0]
     return {
         "contact.name": name,
         "contact.first_name": name.split()[0] if name.split() else name,
         "contact.email": contact.email,
-        "ticket.number": str(ticket.number),  # type: ignore[attr-defined]
-        "ticket.subject": ticket.subject,  # type: ignore[attr-defined]
-        "ticket.status": ticket.get_status_display(),  # type: ignore[attr-defined]
-        "ticket.priority": ticket.get_priority_display(),  # type: ignore[attr-defined]
-        "department.name": ticket.department.name,  # type: ignore[attr-defined]
+        "ticket.number": str(ticket.number),
+        "ticket.subject": ticket.subject,
+        "ticket.status": ticket.get_status_display(),
+        "ticket.priority": ticket.get_priority_display(),
+        "department.name": ticket.department.name,
         "tenant.name": tenant_name,
-        "mailbox.address": mailbox.address,  # type: ignore[attr-defined]
+        "mailbox.address": mailbox.address if mailbox else "",
     }
+
+
+def _thread_headers(message: Message) -> dict[str, str]:
+    """In-Reply-To the latest mail before this one; References the chain (first + recent)."""
+    earlier = list(
+        Message.objects.filter(ticket_id=message.ticket_id, created_at__lte=message.created_at)
+        .exclude(id=message.id)
+        .exclude(email_message_id="")
+        .order_by("created_at", "id")
+        .values_list("email_message_id", flat=True)
+    )
+    if not earlier:
+        return {}
+    chain = earlier if len(earlier) <= MAX_REFERENCES else [earlier[0], *earlier[-19:]]
+    return {"In-Reply-To": earlier[-1], "References": " ".join(chain)}
+
+
+def build_email(
+    message: Message, *, tenant_name: str, language: str = "en"
+) -> EmailMultiAlternatives:
+    """The email for a public reply (agent or automatic), ready to send."""
+    ticket = message.ticket
+    mailbox = selectors.get_reply_mailbox(ticket)
+    author = message.author_member.user.display_name if message.author_member else ""
+    signature = f"{author} · {tenant_name}" if author else tenant_name
+    context = {
+        "ticket": ticket,
+        "body": message.body_text,
+        "signature": signature,
+        "language": language,
+        "subject_has_re": ticket.subject.lower().startswith(("re:", "aw:")),
+    }
+    subject = render_to_string("emails/reply.subject.txt", context)
+    if message.is_automatic and mailbox is not None:
+        # The standard reply subject stays when the mailbox's template is broken.
+        with contextlib.suppress(placeholders.UnknownPlaceholder):
+            subject = placeholders.render(
+                mailbox.auto_ack_subject, placeholder_values(ticket, mailbox, tenant_name)
+            )
+    subject = " ".join(subject.split())
+    recipients = [ticket.contact.email]
+    cc = [
+        f.contact.email
+        for f in ticket.followers.select_related("contact")
+        if f.contact.email_bounced_at is None
+    ]
+    from_address = mailbox.address if mailbox else settings.DEFAULT_FROM_EMAIL
+    display = mailbox.display_name if mailbox and mailbox.display_name else tenant_name
+    headers: dict[str, Any] = {
+        "Message-ID": message.email_message_id,
+        "X-Helpdesk-Ticket": str(ticket.number),
+        **_thread_headers(message),
+    }
+    if message.is_automatic:
+        headers["Auto-Submitted"] = "auto-replied"
+        headers["X-Auto-Response-Suppress"] = "All"
+    email = EmailMultiAlternatives(
+        subject=subject,
+        body=render_to_string("emails/reply.txt", context),
+        from_email=formataddr((display, from_address)),
+        to=recipients,
+        cc=[] if message.is_automatic else cc,
+        reply_to=[reply_address(from_address, ticket.reply_token)],
+        headers=headers,
+    )
+    email.attach_alternative(render_to_string("emails/reply.html", context), "text/html")
+    for attachment in message.attachments.all():
+        with attachment.file.open("rb") as handle:
+            email.attach(attachment.filename, handle.read(), attachment.content_type)
+    # anymail: ESPs that support them send these back with delivery-status events.
+    email.metadata = {"tenant_id": str(ticket.tenant_id), "message_id": str(message.id)}  # type: ignore[attr-defined]
+    email.tags = ["auto-reply" if message.is_automatic else "reply"]  # type: ignore[attr-defined]
+    return email
+
+
+@transaction.atomic
+def deliver_message_email(
+    *, message_id: UUID, tenant_name: str, language: str = "en", final_attempt: bool = False
+) -> Message | None:
+    """Send one queued message. Claimed by a compare-and-set, so a second run does nothing.
+
+    A send failure raises TransientError (the task retries with backoff); on the final
+    attempt the message is marked failed with the reason instead.
+    """
+    claimed = Message.objects.filter(id=message_id, delivery_status=DeliveryStatus.QUEUED).update(
+        delivery_status=DeliveryStatus.SENDING, updated_at=timezone.now()
+    )
+    if claimed != 1:
+        return None
+    message = Message.objects.select_related(
+        "ticket__contact", "ticket__department", "ticket__mailbox", "author_member__user"
+    ).get(id=message_id)
+    try:
+        email = build_email(message, tenant_name=tenant_name, language=language)
+        sent = email.send()
+    except Exception as error:
+        reason = f"{type(error).__name__}: {error}"[:2000]
+        if not final_attempt:
+            raise TransientError(reason) from error
+        logger.warning("giving up on message %s: %s", message_id, reason)
+        message.delivery_status = DeliveryStatus.FAILED
+        message.delivery_error = reason
+        message.save(update_fields=["delivery_status", "delivery_error", "updated_at"])
+        return message
+    status = getattr(email, "anymail_status", None)
+    message.provider_message_id = (getattr(status, "message_id", None) or "")[:255]
+    message.delivery_status = DeliveryStatus.SENT if sent else DeliveryStatus.FAILED
+    message.delivery_error = "" if sent else "the mail backend sent nothing"
+    message.save(
+        update_fields=["delivery_status", "delivery_error", "provider_message_id", "updated_at"]
+    )
+    return message
 
 
 def recent_auto_replies(contact_id: UUID) -> int:
@@ -52,9 +182,9 @@ def recent_auto_replies(contact_id: UUID) -> int:
 
 
 @transaction.atomic
-def send_auto_acknowledgement(*, email_id: UUID, tenant_name: str) -> Message | None:
-    """Acknowledge the mail that opened a ticket. Idempotent per inbound mail; skipped when
-    the sender already got the hourly maximum of automatic replies."""
+def queue_auto_acknowledgement(*, email_id: UUID, tenant_name: str) -> Message | None:
+    """Queue the acknowledgement of the mail that opened a ticket. Once per inbound mail;
+    skipped when the sender already got the hourly maximum of automatic replies."""
     email = (
         InboundEmail.objects.select_for_update(of=("self",))
         .select_related("mailbox", "ticket__contact", "ticket__department")
@@ -63,18 +193,16 @@ def send_auto_acknowledgement(*, email_id: UUID, tenant_name: str) -> Message | 
     )
     if email is None or email.ticket is None or email.mailbox is None:
         return None
-    ack_id = f"<ack-{email.id}@{_message_domain()}>"
+    ack_id = new_message_id("ack", email.id, email.mailbox)
     if Message.objects.filter(email_message_id=ack_id).exists():
         return None
     ticket, mailbox = email.ticket, email.mailbox
-    if recent_auto_replies(ticket.contact_id) >= auto_reply_limit():
+    if recent_auto_replies(ticket.contact_id) >= int(settings.HELPDESK_AUTO_REPLY_LIMIT_PER_HOUR):
         return None
     values = placeholder_values(ticket, mailbox, tenant_name)
     try:
-        subject = placeholders.render(mailbox.auto_ack_subject, values)
         body = placeholders.render(mailbox.auto_ack_body, values)
     except placeholders.UnknownPlaceholder as error:
-        subject = f"Re: {ticket.subject} [#{ticket.number}]"
         body = f"We received your message and opened request #{ticket.number}."
         services.record_event(
             ticket=ticket,
@@ -83,36 +211,6 @@ def send_auto_acknowledgement(*, email_id: UUID, tenant_name: str) -> Message | 
             old=None,
             new=f"template error: {error}",
         )
-    message = Message.objects.create(
-        ticket=ticket,
-        kind=MessageKind.REPLY,
-        body_text=body,
-        is_automatic=True,
-        email_message_id=ack_id,
-        delivery_status=DeliveryStatus.QUEUED,
+    return services.queue_email_message(
+        ticket=ticket, body=body, email_message_id=ack_id, is_automatic=True
     )
-    references = " ".join(filter(None, [email.message_id]))
-    mail = EmailMultiAlternatives(
-        subject=" ".join(subject.split()),
-        body=body,
-        from_email=mailbox.from_header,
-        to=[ticket.contact.email],
-        reply_to=[reply_address(mailbox.address, ticket.reply_token)],
-        headers={
-            "Message-ID": ack_id,
-            "Auto-Submitted": "auto-replied",
-            "X-Auto-Response-Suppress": "All",
-            **(
-                {"In-Reply-To": email.message_id, "References": references}
-                if email.message_id
-                else {}
-            ),
-        },
-    )
-    try:
-        mail.send()
-    except OSError as error:  # SMTP peer down: roll back and let the task retry
-        raise TransientError(f"sending the acknowledgement failed: {error}") from error
-    message.delivery_status = DeliveryStatus.SENT
-    message.save(update_fields=["delivery_status", "updated_at"])
-    return message

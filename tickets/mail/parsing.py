@@ -1,14 +1,16 @@
 """Parse raw RFC 822 bytes into what the help desk needs, whatever the sender's client did.
 
 `parse_email` never raises: every step has a fallback, and what could not be read is
-listed in `problems`. Headers are read with the modern policy (decoded encoded words);
-bodies are decoded with the declared charset, then UTF-8, then Windows-1252.
+listed in `problems`. Headers are read with the modern policy (decoded encoded words; raw
+8-bit bytes as UTF-8, else Windows-1252); bodies are decoded with the declared charset, then
+UTF-8, then Windows-1252. Every string it returns can be stored in Postgres text (no NUL).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, fields
 from email import policy
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
@@ -17,6 +19,15 @@ from email.utils import getaddresses, parseaddr
 from tickets.mail import html as html_tools
 
 _MESSAGE_ID = re.compile(r"<[^<>\s]{1,900}>")
+_ESCAPED_BYTES = re.compile("[\udc80-\udcff]")  # 8-bit header bytes, as the parser keeps them
+_LINE_BREAKS = re.compile(r"[\r\n]")
+MAX_ADDRESS_LENGTH = 254  # RFC 5321; also the size of Contact.email
+SINGLE_HEADERS = frozenset({"from", "subject", "reply-to"})
+# The stdlib Message-ID parser raises on or rewrites odd ids (`<[a]@b>`, `<a"@b>` -> `<a`),
+# and a reply's In-Reply-To (read as plain text) would then not match: read it raw, as
+# intake does.
+RAW_HEADERS = frozenset({"message-id"})
+ATTACHED_MAIL_TYPES = frozenset({"message/rfc822", "message/global"})
 _FALLBACK_CHARSETS = ("utf-8", "cp1252", "latin-1")
 AUTOMATED_SENDERS = frozenset(
     {
@@ -106,18 +117,54 @@ class ParsedEmail:
         )
 
 
-def _header(message: Message, name: str, problems: list[str]) -> str:
+def _legacy_8bit_header(name: str, raw: object) -> str | None:
+    """A header sent as raw 8-bit bytes that are not UTF-8, read as Windows-1252.
+
+    The parser decodes raw UTF-8 header bytes itself but turns any other byte into U+FFFD;
+    old clients send Latin-1 or Windows-1252 names and subjects. None: nothing to redo.
+    """
+    if not isinstance(raw, str) or not _ESCAPED_BYTES.search(raw):
+        return None
+    data = raw.encode("utf-8", "surrogateescape")
     try:
-        values = message.get_all(name) or []
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    else:
+        return None
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError:  # bytes cp1252 leaves undefined
+        text = data.decode("latin-1")
+    return str(policy.default.header_factory(name, _LINE_BREAKS.sub("", text)))
+
+
+def _header_text(message: Message, name: str, raw: object) -> str:
+    if name.lower() in RAW_HEADERS:
+        return _LINE_BREAKS.sub("", str(raw))
+    legacy = _legacy_8bit_header(name, raw)
+    if legacy is not None:
+        return legacy
+    return str(message.policy.header_fetch_parse(name, raw))
+
+
+def _header(message: Message, name: str, problems: list[str]) -> str:
+    """The header's decoded text; all its copies joined, or the first for single headers.
+    A copy the parser cannot read is kept as sent."""
+    try:
+        raws = [raw for key, raw in message.raw_items() if key.lower() == name.lower()]
     except Exception as error:
         problems.append(f"header {name}: {error}")
         return ""
+    if name.lower() in SINGLE_HEADERS:  # a second From or Subject is a forgery or a bug
+        raws = raws[:1]
     texts = []
-    for value in values:
+    for raw in raws:
         try:
-            texts.append(str(value))
+            texts.append(_header_text(message, name, raw))
         except Exception as error:
             problems.append(f"header {name}: {error}")
+            texts.append(_LINE_BREAKS.sub("", str(raw)))
     return " ".join(" ".join(texts).split())
 
 
@@ -125,7 +172,7 @@ def _addresses(raw: str) -> list[str]:
     result = []
     for _, address in getaddresses([raw]):
         address = address.strip().strip("<>").lower()
-        if "@" in address and address not in result:
+        if "@" in address and len(address) <= MAX_ADDRESS_LENGTH and address not in result:
             result.append(address)
     return result
 
@@ -145,12 +192,12 @@ def decode_part(part: Message, problems: list[str]) -> str:
         raw = part.get_payload()
         return raw if isinstance(raw, str) else ""
     charset = (part.get_content_charset() or "").strip().lower()
-    for candidate in (charset, *_FALLBACK_CHARSETS):
+    for candidate in dict.fromkeys((charset, *_FALLBACK_CHARSETS)):
         if not candidate:
             continue
         try:
             return payload.decode(candidate)
-        except (LookupError, UnicodeDecodeError):
+        except Exception:  # unknown charset, bad bytes, or a codec that is not for text
             if candidate == charset:
                 problems.append(f"charset {charset!r} did not decode; fell back")
     return payload.decode("utf-8", errors="replace")  # unreachable: latin-1 always decodes
@@ -168,14 +215,27 @@ def _filename(part: Message, index: int) -> str:
     return name[:255]
 
 
+def _parts(message: Message) -> Iterator[Message]:
+    """Every part in order, as walk() gives them, except that an attached mail stays one
+    part (kept whole as an .eml) instead of lending its body to the outer one."""
+    stack = [message]
+    while stack:
+        part = stack.pop()
+        yield part
+        if part.is_multipart() and part.get_content_type() not in ATTACHED_MAIL_TYPES:
+            stack.extend(reversed(part.get_payload()))
+
+
 def _walk_body(message: Message, parsed: ParsedEmail) -> None:
     """Collect the first text and HTML bodies and every attachment."""
     texts: list[str] = []
     htmls: list[str] = []
-    for index, part in enumerate(message.walk()):
-        if part.is_multipart():
-            continue
+    for index, part in enumerate(_parts(message)):
         content_type = part.get_content_type()
+        if part.is_multipart() and content_type not in ATTACHED_MAIL_TYPES:
+            continue
+        if part.get_content_maintype() == "multipart":
+            content_type = "text/plain"  # no usable boundary: the parser kept the body as text
         try:
             disposition = (part.get_content_disposition() or "").lower()
         except Exception:
@@ -192,23 +252,25 @@ def _walk_body(message: Message, parsed: ParsedEmail) -> None:
             break
         try:
             payload = part.get_payload(decode=True)
+            if payload is None:
+                inner = part.get_payload()
+                if isinstance(inner, list) and inner:  # message/rfc822: keep it as an .eml
+                    payload = inner[0].as_bytes(policy=policy.compat32)
+                elif isinstance(inner, str):
+                    payload = inner.encode("utf-8", errors="replace")
+                else:
+                    continue
         except Exception as error:
             parsed.problems.append(f"attachment {index}: {error}")
             continue
-        if payload is None:
-            inner = part.get_payload()
-            if isinstance(inner, list) and inner:  # message/rfc822: keep it as an .eml
-                payload = inner[0].as_bytes(policy=policy.compat32)
-            elif isinstance(inner, str):
-                payload = inner.encode("utf-8", errors="replace")
-            else:
-                continue
         content_id = str(part.get("Content-ID", "") or "").strip().strip("<>")
+        filename = _filename(part, index)
+        if content_type in ATTACHED_MAIL_TYPES and not filename.lower().endswith(".eml"):
+            filename = filename.removesuffix(".rfc822").removesuffix(".global") or "forwarded"
+            filename = filename[:251] + ".eml"
         parsed.attachments.append(
             ParsedAttachment(
-                filename=_filename(part, index)
-                if content_type != "message/rfc822"
-                else (_filename(part, index).removesuffix(".rfc822") or "forwarded") + ".eml",
+                filename=filename,
                 content_type=content_type[:255],
                 payload=payload,
                 content_id=content_id[:255],
@@ -271,7 +333,8 @@ def parse_email(raw: bytes) -> ParsedEmail:
     parsed.subject = _header(message, "Subject", problems)[:998]
     name, address = parseaddr(_header(message, "From", problems))
     parsed.from_name = " ".join(name.split())[:200]
-    parsed.from_address = address.strip().lower() if "@" in address else ""
+    address = address.strip().lower()
+    parsed.from_address = address if "@" in address and len(address) <= MAX_ADDRESS_LENGTH else ""
     parsed.reply_to = next(iter(_addresses(_header(message, "Reply-To", problems))), "")
     parsed.to = _addresses(_header(message, "To", problems))
     parsed.cc = _addresses(_header(message, "Cc", problems))
@@ -294,7 +357,34 @@ def parse_email(raw: bytes) -> ParsedEmail:
         parsed.bounce = _bounce(message, parsed)
     except Exception as error:
         problems.append(f"delivery report: {error}")
+    _make_storable(parsed)
     return parsed
+
+
+def _storable(text: str) -> str:
+    """Postgres text takes neither NUL nor lone surrogates (8-bit bytes the parser kept as
+    they came, in headers read raw); those bytes are read as UTF-8, the rest as U+FFFD."""
+    text = text.replace("\x00", "")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        except UnicodeEncodeError:
+            return text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
+def _make_storable(parsed: ParsedEmail) -> None:
+    for item in (parsed, parsed.bounce, *parsed.attachments):
+        if item is None:
+            continue
+        for spec in fields(item):
+            value = getattr(item, spec.name)
+            if isinstance(value, str):
+                setattr(item, spec.name, _storable(value))
+            elif isinstance(value, list) and spec.name != "attachments":
+                setattr(item, spec.name, [_storable(v) if isinstance(v, str) else v for v in value])
 
 
 def as_email_message(raw: bytes) -> EmailMessage:

@@ -1,0 +1,279 @@
+"""Email out: agent replies thread in the customer's mail client, failures are shown,
+the customer's answer comes back onto the same ticket, ESP delivery status is recorded."""
+
+from __future__ import annotations
+
+import email
+import hashlib
+import hmac
+import json
+import smtplib
+import socket
+import time
+from email import policy
+from email.message import EmailMessage
+
+import pytest
+from aiosmtpd.controller import Controller
+from django.core import mail
+
+from helpdesk.core.errors import TransientError
+from helpdesk.tenancy.context import tenant_context
+from tests.conftest import make_tenant
+from tests.tickets.test_inbound import build, deliver
+from tickets import services
+from tickets.mail import outbound
+from tickets.management.commands.smtpd import IntakeHandler
+from tickets.models import Contact, Message, Ticket
+
+
+def _reply(setup, body="We replaced the fuser.", **kwargs):
+    with tenant_context(setup.id):
+        ticket = Ticket.objects.get()
+        return services.add_message(
+            ticket=ticket, kind="reply", body=body, actor=setup.admin, **kwargs
+        )
+
+
+def test_reply_is_emailed_with_threading_headers(acme, django_capture_on_commit_callbacks):
+    deliver(acme, build(message_id="<first@example.test>", Cc="dan@example.test"))
+    with django_capture_on_commit_callbacks(execute=True):
+        message = _reply(acme)
+    [sent] = mail.outbox
+    headers = sent.message()
+    with tenant_context(acme.id):
+        message.refresh_from_db()
+        ticket = Ticket.objects.get()
+    assert message.delivery_status == "sent"
+    assert headers["Message-ID"] == message.email_message_id
+    assert headers["In-Reply-To"] == "<first@example.test>"
+    assert headers["References"] == "<first@example.test>"
+    assert headers["Subject"] == f"Re: Printer on fire [#{ticket.number}]"
+    assert headers["From"] == "Acme Support <support@acme.localhost>"
+    assert headers["Reply-To"] == f"support+t-{ticket.reply_token}@acme.localhost"
+    assert headers["Auto-Submitted"] is None
+    assert sent.to == ["carla@example.test"]
+    assert sent.cc == ["dan@example.test"]
+    assert "We replaced the fuser." in sent.body
+    assert sent.alternatives[0][1] == "text/html"
+
+
+def test_references_chain_the_whole_conversation(acme, django_capture_on_commit_callbacks):
+    deliver(acme, build(message_id="<one@example.test>"))
+    with django_capture_on_commit_callbacks(execute=True):
+        first = _reply(acme, body="First answer")
+    deliver(acme, build(message_id="<two@example.test>", In_Reply_To=first.email_message_id))
+    with django_capture_on_commit_callbacks(execute=True):
+        _reply(acme, body="Second answer")
+    headers = mail.outbox[-1].message()
+    assert headers["In-Reply-To"] == "<two@example.test>"
+    assert headers["References"].split() == [
+        "<one@example.test>",
+        first.email_message_id,
+        "<two@example.test>",
+    ]
+
+
+def test_internal_notes_are_never_emailed(acme, django_capture_on_commit_callbacks):
+    deliver(acme, build())
+    with django_capture_on_commit_callbacks(execute=True), tenant_context(acme.id):
+        services.add_message(
+            ticket=Ticket.objects.get(), kind="note", body="psst", actor=acme.admin
+        )
+    assert mail.outbox == []
+
+
+def test_automatic_mail_is_marked(acme, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        deliver(acme, build())
+    [ack] = mail.outbox
+    assert ack.message()["Auto-Submitted"] == "auto-replied"
+
+
+def test_final_send_failure_is_shown_on_the_message(
+    acme, settings, django_capture_on_commit_callbacks
+):
+    deliver(acme, build())
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 9, 2
+    with django_capture_on_commit_callbacks(execute=True):
+        message = _reply(acme)
+    with tenant_context(acme.id):
+        message.refresh_from_db()
+        assert message.delivery_status == "failed"
+        assert "ConnectionRefusedError" in message.delivery_error
+        number = message.ticket.number
+    page = acme.client(acme.admin).get(f"/tickets/{number}/").content
+    assert b"Email failed" in page
+
+
+def test_a_failed_attempt_is_retried_not_lost(acme, settings):
+    deliver(acme, build())
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 9, 2
+    message = _reply(acme)
+    with tenant_context(acme.id):
+        with pytest.raises(TransientError):
+            outbound.deliver_message_email(message_id=message.id, tenant_name="Acme")
+        message.refresh_from_db()
+        assert message.delivery_status == "queued"  # rolled back: the retry will claim it
+        settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+        outbound.deliver_message_email(message_id=message.id, tenant_name="Acme")
+        assert outbound.deliver_message_email(message_id=message.id, tenant_name="Acme") is None
+        message.refresh_from_db()
+        assert message.delivery_status == "sent"
+    assert len(mail.outbox) == 1
+
+
+# --- the round trip through the real SMTP listener ----------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _answer(
+    received: email.message.EmailMessage,
+    *,
+    drop_tag: bool,
+    drop_references: bool,
+    drop_in_reply_to: bool,
+) -> EmailMessage:
+    """What a mail client makes when the customer presses Reply on our message."""
+    answer = EmailMessage()
+    answer["From"] = "Carla <carla@example.test>"
+    answer["To"] = received["Reply-To"]
+    subject = str(received["Subject"])
+    if drop_tag:
+        subject = subject.split(" [#")[0]
+    answer["Subject"] = subject if subject.startswith("Re:") else f"Re: {subject}"
+    answer["Message-ID"] = email.utils.make_msgid(domain="example.test")
+    if not drop_in_reply_to:
+        answer["In-Reply-To"] = received["Message-ID"]
+    if not drop_references:
+        answer["References"] = f"{received['References'] or ''} {received['Message-ID']}".strip()
+    quoted = "\n".join(
+        f"> {line}" for line in received.get_body(("plain",)).get_content().splitlines()
+    )
+    answer.set_content(f"Thanks, that fixed it.\n\nOn Monday Acme wrote:\n{quoted}\n")
+    return answer
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("drop_tag", "drop_references", "drop_in_reply_to"),
+    [
+        (False, False, False),
+        (True, False, False),
+        (False, True, False),
+        (True, True, True),
+    ],
+)
+def test_round_trip_through_the_smtp_listener(drop_tag, drop_references, drop_in_reply_to):
+    acme = make_tenant("acme", "Acme")
+    controller = Controller(IntakeHandler(), hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    try:
+        with smtplib.SMTP(controller.hostname, controller.port) as client:
+            client.sendmail(
+                "carla@example.test",
+                ["support@acme.localhost"],
+                build(subject="Printer on fire", body="Help!"),
+            )
+        _reply(acme, body="Try turning it off and on again.")
+        reply = next(m for m in mail.outbox if "Try turning" in m.body)
+        received = email.message_from_bytes(reply.message().as_bytes(), policy=policy.default)
+        answer = _answer(
+            received,
+            drop_tag=drop_tag,
+            drop_references=drop_references,
+            drop_in_reply_to=drop_in_reply_to,
+        )
+        with smtplib.SMTP(controller.hostname, controller.port) as client:
+            client.send_message(answer)
+    finally:
+        controller.stop()
+    with tenant_context(acme.id):
+        ticket = Ticket.objects.get()
+        customer = list(ticket.messages.filter(kind="customer").order_by("created_at"))
+        assert len(customer) == 2
+        assert customer[-1].body_text == "Thanks, that fixed it."
+        assert "Try turning it off" in customer[-1].quoted_text
+        assert ticket.status == "open"
+
+
+# --- delivery status from the ESP ---------------------------------------------------------
+
+SIGNING_KEY = "mailgun-signing-key"
+
+
+def _tracking(client, event: str, message: Message, tenant_id, **extra):
+    timestamp, token = str(int(time.time())), "tok"
+    signature = hmac.new(
+        SIGNING_KEY.encode(), f"{timestamp}{token}".encode(), hashlib.sha256
+    ).hexdigest()
+    payload = {
+        "signature": {"timestamp": timestamp, "token": token, "signature": signature},
+        "event-data": {
+            "event": event,
+            "timestamp": time.time(),
+            "id": "evt",
+            "recipient": "carla@example.test",
+            "message": {"headers": {"message-id": "provider-id@mailgun"}},
+            "user-variables": {"tenant_id": str(tenant_id), "message_id": str(message.id)},
+            **extra,
+        },
+    }
+    return client.post(
+        "/anymail/mailgun/tracking/",
+        json.dumps(payload),
+        content_type="application/json",
+        HTTP_AUTHORIZATION="Basic aG9vazpzZWNyZXQ=",
+    )
+
+
+@pytest.fixture
+def tracked(acme, settings, django_capture_on_commit_callbacks):
+    settings.ANYMAIL = {"WEBHOOK_SECRET": "hook:secret", "MAILGUN_WEBHOOK_SIGNING_KEY": SIGNING_KEY}
+    deliver(acme, build())
+    with django_capture_on_commit_callbacks(execute=True):
+        return _reply(acme)
+
+
+def test_delivered_event_updates_the_message(acme, tracked, client):
+    assert _tracking(client, "delivered", tracked, acme.id).status_code == 200
+    with tenant_context(acme.id):
+        tracked.refresh_from_db()
+        assert tracked.delivery_status == "delivered"
+
+
+def test_hard_bounce_fails_the_message_and_flags_the_address(acme, tracked, client):
+    response = _tracking(
+        client,
+        "failed",
+        tracked,
+        acme.id,
+        severity="permanent",
+        **{
+            "delivery-status": {
+                "code": 550,
+                "message": "No such user",
+                "description": "mailbox unavailable",
+            }
+        },
+    )
+    assert response.status_code == 200
+    with tenant_context(acme.id):
+        tracked.refresh_from_db()
+        assert tracked.delivery_status == "failed"
+        assert "No such user" in tracked.delivery_error
+        assert Contact.objects.get(email="carla@example.test").email_bounced_at is not None
+
+
+def test_tracking_event_cannot_touch_another_tenant(acme, globex, tracked, client):
+    _tracking(client, "delivered", tracked, globex.id)
+    with tenant_context(acme.id):
+        tracked.refresh_from_db()
+        assert tracked.delivery_status == "sent"

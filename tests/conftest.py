@@ -127,6 +127,15 @@ class TenantSetup:
     def id(self) -> object:
         return self.tenant.id
 
+    def api_client(self, membership: object | None = None) -> Client:
+        """A test client on this tenant's host with a new API token of the member (admin)."""
+        from helpdesk.accounts import services as account_services
+
+        _, key = account_services.create_api_token(membership=membership or self.admin)
+        client = Client(HTTP_HOST=self.host)
+        client.defaults["HTTP_AUTHORIZATION"] = f"Token {key}"
+        return client
+
     def client(self, membership: object | None = None) -> Client:
         """A test client on this tenant's host, logged in as the member when given."""
         client = Client(HTTP_HOST=self.host)

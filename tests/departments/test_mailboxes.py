@@ -100,10 +100,7 @@ def test_mailbox_pages_are_admin_only_and_per_tenant(acme, globex):
 
 @pytest.fixture
 def admin_api(acme):
-    _, key = account_services.create_api_token(membership=acme.admin)
-    client = acme.client()
-    client.defaults["HTTP_AUTHORIZATION"] = f"Token {key}"
-    return client
+    return acme.api_client()
 
 
 def test_mailbox_api_crud(admin_api, acme):

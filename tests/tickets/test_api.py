@@ -13,10 +13,7 @@ from tests.factories.tickets import make_ticket
 
 @pytest.fixture
 def api(acme):
-    _, key = account_services.create_api_token(membership=acme.admin)
-    client = acme.client()
-    client.defaults["HTTP_AUTHORIZATION"] = f"Token {key}"
-    return client
+    return acme.api_client()
 
 
 def _create(api, **extra):

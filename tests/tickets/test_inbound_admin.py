@@ -9,7 +9,6 @@ from base64 import b64encode
 
 import pytest
 
-from helpdesk.accounts import services as account_services
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import MembershipRole
 from tests.factories.accounts import make_member
@@ -19,10 +18,7 @@ from tickets.models import InboundEmail, Ticket, UnroutedEmail
 
 @pytest.fixture
 def admin_api(acme):
-    _, key = account_services.create_api_token(membership=acme.admin)
-    client = acme.client()
-    client.defaults["HTTP_AUTHORIZATION"] = f"Token {key}"
-    return client
+    return acme.api_client()
 
 
 def test_inbound_log_lists_and_filters(acme):

@@ -1,1 +1,131 @@
-"""Nothing here yet; the module exists so every app has the same shape (STYLE.md §2)."""
+"""Canned responses: the management page, the reply-editor picker, save a reply as one."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from automation import selectors, services
+from automation.errors import CannedResponseNotFound
+from automation.forms import CannedResponseForm
+from departments import selectors as department_selectors
+from helpdesk.core.errors import DomainError
+from helpdesk.tenancy.decorators import member_required
+from tickets import selectors as ticket_selectors
+from tickets.errors import MessageNotFound, TicketNotFound
+
+
+@member_required
+def canned_responses(request: HttpRequest, response_id: UUID | None = None) -> HttpResponse:
+    """List the member's responses; create one, or edit the one in the URL."""
+    member = request.membership  # type: ignore[attr-defined]
+    editing = None
+    if response_id is not None:
+        try:
+            editing = selectors.get_canned_response(member=member, response_id=response_id)
+        except CannedResponseNotFound:
+            return render(request, "errors/not_found.html", {"what": "That response"}, status=404)
+    initial = (
+        {
+            "title": editing.title,
+            "body": editing.body,
+            "scope": editing.scope,
+            "department": editing.department_id,
+        }
+        if editing
+        else {}
+    )
+    form = CannedResponseForm(
+        request.POST or None,
+        initial=initial,
+        departments=department_selectors.list_departments(),
+        is_admin=member.is_admin,
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            if editing:
+                services.update_canned_response(response=editing, actor=member, **form.cleaned_data)
+            else:
+                services.create_canned_response(actor=member, **form.cleaned_data)
+            messages.success(request, "Canned response saved.")
+            return redirect("automation:canned-responses")
+        except DomainError as error:
+            form.add_error(None, str(error))
+    query = request.GET.get("q", "").strip()[:200]
+    return render(
+        request,
+        "automation/canned_responses.html",
+        {
+            "form": form,
+            "editing": editing,
+            "query": query,
+            "responses": list(selectors.list_canned_responses(member=member, query=query)),
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+@member_required
+@require_POST
+def canned_response_delete(request: HttpRequest, response_id: UUID) -> HttpResponse:
+    member = request.membership  # type: ignore[attr-defined]
+    try:
+        response = selectors.get_canned_response(member=member, response_id=response_id)
+        services.delete_canned_response(response=response, actor=member)
+        messages.success(request, f"Deleted “{response.title}”.")
+    except CannedResponseNotFound:
+        return render(request, "errors/not_found.html", {"what": "That response"}, status=404)
+    except DomainError as error:
+        messages.error(request, str(error))
+    return redirect("automation:canned-responses")
+
+
+@member_required
+def canned_picker(request: HttpRequest, number: int) -> HttpResponse:
+    """The reply editor's search list (htmx fragment)."""
+    member = request.membership  # type: ignore[attr-defined]
+    responses = selectors.list_canned_responses(
+        member=member, query=request.GET.get("q", "")[:200]
+    )[:20]
+    return render(
+        request, "automation/canned_picker.html", {"responses": responses, "number": number}
+    )
+
+
+@member_required
+def canned_insert(request: HttpRequest, number: int, response_id: UUID) -> HttpResponse:
+    """The reply textarea with the rendered response appended (htmx swaps it in)."""
+    member = request.membership  # type: ignore[attr-defined]
+    try:
+        ticket = ticket_selectors.get_ticket_by_number(number)
+        response = selectors.get_canned_response(member=member, response_id=response_id)
+    except (TicketNotFound, CannedResponseNotFound):
+        return HttpResponse("Not found.", status=404)
+    text = services.render_canned_response(
+        response=response, ticket=ticket, agent=member, tenant_name=request.tenant.name
+    )  # type: ignore[attr-defined]
+    current = request.GET.get("body", "").rstrip()
+    body = f"{current}\n\n{text}" if current else text
+    return render(request, "automation/reply_body.html", {"body": body})
+
+
+@member_required
+@require_POST
+def save_reply(request: HttpRequest, message_id: UUID) -> HttpResponse:
+    """Keep a sent reply as a personal canned response."""
+    member = request.membership  # type: ignore[attr-defined]
+    try:
+        message = ticket_selectors.get_message(message_id)
+    except MessageNotFound:
+        return render(request, "errors/not_found.html", {"what": "That message"}, status=404)
+    title = (request.POST.get("title") or message.ticket.subject).strip()[:120]
+    try:
+        services.save_reply_as_canned_response(message=message, title=title, actor=member)
+        messages.success(request, f"Saved as canned response “{title}”.")
+    except DomainError as error:
+        messages.error(request, str(error))
+    return redirect("tickets:ticket-detail", number=message.ticket.number)

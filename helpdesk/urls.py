@@ -7,6 +7,7 @@ urlpatterns = [
     path("accounts/", include("helpdesk.accounts.urls")),
     path("api/v1/", include("tickets.api_urls")),
     path("api/v1/", include("departments.api_urls")),
+    path("api/v1/", include("automation.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(permission_classes=[]), name="api-schema"),
     path(
         "api/docs/",
@@ -14,6 +15,7 @@ urlpatterns = [
         name="api-docs",
     ),
     path("kb/", include("knowledge_base.urls")),
+    path("", include("automation.urls")),
     path("settings/", include("departments.urls")),
     path("", include("tickets.urls")),
 ]

@@ -44,3 +44,8 @@ class InboundEmailNotFound(NotFound):
 class InboundEmailNotRetryable(Conflict):
     code = "inbound_email_not_retryable"
     message = "Only failed or rejected mail can be processed again."
+
+
+class MessageNotFound(NotFound):
+    code = "message_not_found"
+    message = "No such message."

@@ -9,7 +9,12 @@ from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db.models import F, Prefetch, QuerySet
 
 from departments.models import Mailbox
-from tickets.errors import AttachmentNotFound, InboundEmailNotFound, TicketNotFound
+from tickets.errors import (
+    AttachmentNotFound,
+    InboundEmailNotFound,
+    MessageNotFound,
+    TicketNotFound,
+)
 from tickets.models import Attachment, Contact, InboundEmail, Message, Tag, Ticket, TicketStatus
 
 OPEN_STATUSES = (TicketStatus.OPEN, TicketStatus.WAITING, TicketStatus.ON_HOLD)
@@ -143,3 +148,10 @@ def get_reply_mailbox(ticket: Ticket) -> Mailbox | None:
         .first()
         or Mailbox.objects.filter(is_default=True).first()
     )
+
+
+def get_message(message_id: UUID) -> Message:
+    message = Message.objects.select_related("ticket").filter(id=message_id).first()
+    if message is None:
+        raise MessageNotFound(message_id=str(message_id))
+    return message

@@ -20,6 +20,7 @@ KNOWN = (
     "department.name",
     "tenant.name",
     "mailbox.address",
+    "agent.name",
 )
 
 

@@ -1,0 +1,24 @@
+from django.urls import path
+
+from automation import views
+
+app_name = "automation"
+
+urlpatterns = [
+    path("canned-responses/", views.canned_responses, name="canned-responses"),
+    path(
+        "canned-responses/<uuid:response_id>/", views.canned_responses, name="canned-response-edit"
+    ),
+    path(
+        "canned-responses/<uuid:response_id>/delete/",
+        views.canned_response_delete,
+        name="canned-response-delete",
+    ),
+    path("tickets/<int:number>/canned/", views.canned_picker, name="canned-picker"),
+    path(
+        "tickets/<int:number>/canned/<uuid:response_id>/", views.canned_insert, name="canned-insert"
+    ),
+    path(
+        "messages/<uuid:message_id>/save-as-canned/", views.save_reply, name="save-reply-as-canned"
+    ),
+]

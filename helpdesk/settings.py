@@ -255,8 +255,13 @@ HELPDESK_OUTBOX_DIR = VAR_DIR / "outbox"
 HELPDESK_AUTO_REPLY_LIMIT_PER_HOUR = env_int("HELPDESK_AUTO_REPLY_LIMIT_PER_HOUR", 3)
 # Queued inbound mail untouched this long is queued again by the sweeper.
 HELPDESK_INBOUND_SWEEP_AFTER_SECONDS = env_int("HELPDESK_INBOUND_SWEEP_AFTER_SECONDS", 120)
-EMAIL_BACKEND = env_str("HELPDESK_EMAIL_BACKEND", "helpdesk.core.mail_backends.OutboxBackend")
-EMAIL_HOST = env_str("HELPDESK_SMTP_HOST", "localhost")
+# Where mail goes: HELPDESK_EMAIL_BACKEND when set (an anymail ESP backend, say); else SMTP
+# to HELPDESK_SMTP_HOST when that is set; else (development) .eml files in var/outbox/.
+EMAIL_HOST = env_str("HELPDESK_SMTP_HOST", "")
+EMAIL_BACKEND = env_str("HELPDESK_EMAIL_BACKEND") or (
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST
+    else "helpdesk.core.mail_backends.OutboxBackend"
+)
 EMAIL_PORT = env_int("HELPDESK_SMTP_PORT", 25)
 EMAIL_HOST_USER = env_str("HELPDESK_SMTP_USER")
 EMAIL_HOST_PASSWORD = env_str("HELPDESK_SMTP_PASSWORD")

@@ -128,6 +128,7 @@ class TicketMessageListAPI(TenantAPIView):
             kind=data["kind"],
             body=data["body"],
             status=data.get("status"),
+            attachments=services.attachments_from_uploads(data.get("attachments", [])),
             actor=self.membership,
             language=request.tenant.language,
         )

@@ -120,7 +120,16 @@ class MessageOutput(serializers.ModelSerializer):
 
     class Meta:
         model = Message
-        fields = ["id", "kind", "body_text", "author", "event", "created_at"]
+        fields = [
+            "id",
+            "kind",
+            "body_text",
+            "author",
+            "event",
+            "delivery_status",
+            "delivery_error",
+            "created_at",
+        ]
 
     @extend_schema_field(MessageAuthorOutput(allow_null=True))
     def get_author(self, message: Message) -> dict[str, Any] | None:
@@ -136,6 +145,12 @@ class MessageOutput(serializers.ModelSerializer):
 class MessageCreateInput(serializers.Serializer):
     kind = serializers.ChoiceField(choices=[MessageKind.REPLY, MessageKind.NOTE])
     body = serializers.CharField(max_length=1_000_000)
+    attachments = serializers.ListField(
+        child=serializers.FileField(),
+        required=False,
+        max_length=20,
+        help_text="Files (multipart/form-data); emailed with a public reply.",
+    )
     status = serializers.ChoiceField(
         choices=TicketStatus.choices,
         required=False,

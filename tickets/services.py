@@ -219,7 +219,25 @@ def _create_customer_message(
         quoted_text=content.quoted_text,
         email_message_id=content.email_message_id,
     )
-    for item in content.attachments:
+    store_attachments(message=message, attachments=content.attachments)
+    return message
+
+
+def attachments_from_uploads(files: Iterable[Any]) -> list[NewAttachment]:
+    """Uploaded files (a form's or the API's) as attachments to store."""
+    return [
+        NewAttachment(
+            filename=upload.name,
+            payload=upload.read(),
+            content_type=upload.content_type or "application/octet-stream",
+        )
+        for upload in files
+    ]
+
+
+def store_attachments(*, message: Message, attachments: Iterable[NewAttachment]) -> None:
+    """Save files in storage (paths by id, never by the sender's file name) and their rows."""
+    for item in attachments:
         attachment = Attachment(
             id=item.id,
             message=message,
@@ -231,7 +249,6 @@ def _create_customer_message(
         )
         attachment.file.save(item.filename, ContentFile(item.payload), save=False)
         attachment.save()
-    return message
 
 
 @transaction.atomic
@@ -342,8 +359,10 @@ def add_message(
     actor: Membership,
     status: str | None = None,
     language: str = "en",
+    attachments: Iterable[NewAttachment] = (),
 ) -> Message:
-    """An agent's public reply or internal note, optionally setting the status.
+    """An agent's public reply or internal note (with attachments), optionally setting the
+    status.
 
     A reply to an open ticket with no status given sets it to waiting on customer.
     Raises EmptyMessage, ReplyNotAllowed (light agents), TicketClosed.
@@ -357,11 +376,14 @@ def add_message(
     if ticket.is_closed:
         raise TicketClosed(number=ticket.number)
     if kind == MessageKind.REPLY:
-        message = queue_email_message(ticket=ticket, body=body, author=actor)
+        message = queue_email_message(
+            ticket=ticket, body=body, author=actor, attachments=attachments
+        )
     else:
         message = Message.objects.create(
             ticket=ticket, kind=kind, body_text=body, author_member=actor
         )
+        store_attachments(message=message, attachments=attachments)
     ticket.last_message_at = message.created_at
     ticket.save(update_fields=["last_message_at", "updated_at"])
     if kind == MessageKind.REPLY and status is None and ticket.status == TicketStatus.OPEN:
@@ -380,6 +402,7 @@ def queue_email_message(
     author: Membership | None = None,
     email_message_id: str = "",
     is_automatic: bool = False,
+    attachments: Iterable[NewAttachment] = (),
 ) -> Message:
     """A public reply that goes out by email: stored queued with our own Message-ID, then
     sent by `deliver_message_email` after the commit."""
@@ -398,6 +421,7 @@ def queue_email_message(
         is_automatic=is_automatic,
         delivery_status=DeliveryStatus.QUEUED,
     )
+    store_attachments(message=message, attachments=attachments)
     tasks.deliver_message_email.delay_on_commit(
         tenant_id=str(ticket.tenant_id), message_id=str(message.id)
     )

@@ -111,7 +111,7 @@ def ticket_detail(request: HttpRequest, number: int) -> HttpResponse:
 def ticket_message(request: HttpRequest, number: int) -> HttpResponse:
     """Post a reply or note (htmx: answers with the refreshed conversation)."""
     ticket = selectors.get_ticket_by_number(number)
-    form = MessageForm(request.POST)
+    form = MessageForm(request.POST, request.FILES)
     error = None
     if form.is_valid():
         try:
@@ -122,12 +122,15 @@ def ticket_message(request: HttpRequest, number: int) -> HttpResponse:
                 status=form.cleaned_data["status"] or None,
                 actor=request.membership,  # type: ignore[attr-defined]
                 language=request.tenant.language,  # type: ignore[attr-defined]
+                attachments=services.attachments_from_uploads(request.FILES.getlist("attachments")),
             )
             form = None
         except DomainError as domain_error:
             error = str(domain_error)
     else:
-        error = "Write a message first."
+        error = " ".join(str(e) for errors in form.errors.values() for e in errors) or (
+            "Write a message first."
+        )
     if not request.htmx:  # type: ignore[attr-defined]
         if error:
             messages.error(request, error)

@@ -277,3 +277,36 @@ def test_tracking_event_cannot_touch_another_tenant(acme, globex, tracked, clien
     with tenant_context(acme.id):
         tracked.refresh_from_db()
         assert tracked.delivery_status == "sent"
+
+
+def test_reply_attachments_are_emailed(acme, django_capture_on_commit_callbacks):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    deliver(acme, build())
+    with tenant_context(acme.id):
+        number = Ticket.objects.get().number
+    upload = SimpleUploadedFile("steps.pdf", b"%PDF-1.4 steps", content_type="application/pdf")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = acme.client(acme.admin).post(
+            f"/tickets/{number}/messages/",
+            {"kind": "reply", "body": "See the attached steps.", "attachments": [upload]})
+    assert response.status_code == 302
+    [sent] = mail.outbox
+    assert sent.attachments[0][0] == "steps.pdf"
+    assert sent.attachments[0][1] == b"%PDF-1.4 steps"
+
+
+def test_api_reply_with_attachment(acme, django_capture_on_commit_callbacks):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    deliver(acme, build())
+    with tenant_context(acme.id):
+        number = Ticket.objects.get().number
+    api = acme.api_client()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(f"/api/v1/tickets/{number}/messages/", {
+            "kind": "reply", "body": "Invoice attached.",
+            "attachments": [SimpleUploadedFile("invoice.txt", b"total: 10")]})
+    assert response.status_code == 201, response.content
+    assert response.json()["delivery_status"] in {"queued", "sent"}
+    assert mail.outbox[0].attachments[0][0] == "invoice.txt"

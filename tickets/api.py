@@ -18,13 +18,14 @@ from departments.models import Department
 from helpdesk.api.permissions import IsTenantAdmin, IsTenantMember
 from helpdesk.api.views import TenantAPIView
 from helpdesk.tenancy import selectors as tenancy_selectors
-from tickets import selectors, services
+from tickets import notifications, selectors, services
 from tickets.mail import intake
 from tickets.serializers import (
     InboundEmailListQuery,
     InboundEmailOutput,
     MessageCreateInput,
     MessageOutput,
+    NotificationSettingsData,
     TicketCreateInput,
     TicketListQuery,
     TicketOutput,
@@ -174,3 +175,18 @@ class InboundEmailRetryAPI(TenantAPIView):
     def post(self, request: Request, email_id: UUID) -> Response:
         email = intake.retry_inbound_email(email=selectors.get_inbound_email(email_id))
         return Response(InboundEmailOutput(email).data, status=http.HTTP_202_ACCEPTED)
+
+
+class NotificationSettingsAPI(TenantAPIView):
+    """The caller's email notifications: which kinds are sent."""
+
+    @extend_schema(responses=NotificationSettingsData)
+    def get(self, request: Request) -> Response:
+        return Response(notifications.settings_for(self.membership))
+
+    @extend_schema(request=NotificationSettingsData, responses=NotificationSettingsData)
+    def patch(self, request: Request) -> Response:
+        data = self.validate(NotificationSettingsData, request.data)
+        for kind, enabled in data.items():
+            notifications.set_email_enabled(member=self.membership, kind=kind, enabled=enabled)
+        return Response(notifications.settings_for(self.membership))

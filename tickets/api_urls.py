@@ -26,4 +26,9 @@ urlpatterns = [
         api.InboundEmailRetryAPI.as_view(),
         name="inbound-email-retry",
     ),
+    path(
+        "notification-settings/",
+        api.NotificationSettingsAPI.as_view(),
+        name="notification-settings",
+    ),
 ]

@@ -441,3 +441,32 @@ class UnroutedEmail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel}: {self.reason}"
+
+
+class NotificationKind(models.TextChoices):
+    ASSIGNED = "assigned", "A ticket is assigned to me"
+    MENTIONED = "mentioned", "Someone mentions me in a note"
+    CUSTOMER_REPLIED = "customer_replied", "The customer replies on my ticket"
+
+
+class NotificationSetting(TenantModel):
+    """An agent's choice for one kind of email notification. No row: the email is sent."""
+
+    membership = models.ForeignKey("tenancy.Membership", on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=32, choices=NotificationKind.choices)
+    email_enabled = models.BooleanField(default=True)
+
+    class Meta(TenantModel.Meta):
+        constraints = [
+            *TenantModel.Meta.constraints,
+            models.UniqueConstraint(
+                fields=["tenant", "membership", "kind"], name="tickets_notification_uniq"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(kind__in=NotificationKind.values),
+                name="tickets_notification_kind_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.membership_id} {self.kind}: {self.email_enabled}"

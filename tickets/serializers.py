@@ -185,3 +185,9 @@ class InboundEmailOutput(serializers.ModelSerializer):
 
 class InboundEmailListQuery(serializers.Serializer):
     status = serializers.ChoiceField(choices=InboundEmailStatus.choices, required=False)
+
+
+class NotificationSettingsData(serializers.Serializer):
+    assigned = serializers.BooleanField(required=False)
+    mentioned = serializers.BooleanField(required=False)
+    customer_replied = serializers.BooleanField(required=False)

@@ -19,9 +19,10 @@ from django.utils import timezone
 
 from departments.models import Department, Mailbox
 from helpdesk.core.ids import new_id
+from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.context import require_tenant_id
 from helpdesk.tenancy.models import Membership, MembershipRole
-from tickets import selectors, tasks
+from tickets import notifications, selectors, tasks
 from tickets.errors import (
     AssigneeNotAgent,
     EmptyMessage,
@@ -36,6 +37,7 @@ from tickets.models import (
     DeliveryStatus,
     Message,
     MessageKind,
+    NotificationKind,
     Tag,
     Ticket,
     TicketChannel,
@@ -311,6 +313,10 @@ def assign_ticket(
         old=str(old) if old else None,
         new=str(new) if new else None,
     )
+    if assignee is not None:
+        notifications.notify_on_commit(
+            kind=NotificationKind.ASSIGNED, members=[assignee], ticket=ticket, actor=actor
+        )
     return ticket
 
 
@@ -384,6 +390,14 @@ def add_message(
             ticket=ticket, kind=kind, body_text=body, author_member=actor
         )
         store_attachments(message=message, attachments=attachments)
+        mentioned = notifications.find_mentions(body, tenancy_selectors.list_members())
+        notifications.notify_on_commit(
+            kind=NotificationKind.MENTIONED,
+            members=mentioned,
+            ticket=ticket,
+            actor=actor,
+            message=message,
+        )
     ticket.last_message_at = message.created_at
     ticket.save(update_fields=["last_message_at", "updated_at"])
     if kind == MessageKind.REPLY and status is None and ticket.status == TicketStatus.OPEN:
@@ -481,4 +495,11 @@ def add_customer_message(
     if ticket.status != TicketStatus.OPEN:
         change_status(ticket=ticket, status=TicketStatus.OPEN, actor=None)
     refresh_search_vector(ticket=ticket, language=language)
+    notifications.notify_on_commit(
+        kind=NotificationKind.CUSTOMER_REPLIED,
+        members=[ticket.assignee],
+        ticket=ticket,
+        actor=None,
+        message=message,
+    )
     return message

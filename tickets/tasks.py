@@ -15,6 +15,7 @@ from helpdesk.core.errors import TransientError
 from helpdesk.core.tasks import system_task, tenant_task
 from helpdesk.tenancy.managers import cross_tenant
 from helpdesk.tenancy.models import Tenant
+from tickets import notifications
 from tickets.mail import imap, inbound, outbound
 from tickets.models import InboundEmail, InboundEmailStatus
 
@@ -134,3 +135,18 @@ def poll_mailbox(*, tenant_id: str, mailbox_id: str) -> int:
     if mailbox is None:
         return 0
     return imap.poll_mailbox(mailbox=mailbox).stored
+
+
+@tenant_task(queue="email")
+def send_agent_notification(
+    *, tenant_id: str, member_id: str, kind: str, ticket_id: str, message_id: str = ""
+) -> None:
+    """Email an agent about a ticket (assigned, mentioned, customer replied)."""
+    name = Tenant.objects.values_list("name", flat=True).get(id=tenant_id)
+    notifications.send_agent_notification(
+        member_id=UUID(member_id),
+        kind=kind,
+        ticket_id=UUID(ticket_id),
+        message_id=UUID(message_id) if message_id else None,
+        tenant_name=name,
+    )

@@ -11,6 +11,7 @@ urlpatterns = [
     path("tickets/<int:number>/messages/", views.ticket_message, name="ticket-message"),
     path("tickets/<int:number>/update/", views.ticket_update, name="ticket-update"),
     path("reports/", views.reports, name="reports"),
+    path("settings/notifications/", views.notification_settings, name="notification-settings"),
     path("attachments/<uuid:attachment_id>/", views.attachment, name="attachment"),
     path("settings/inbound/", views.inbound_log, name="inbound-log"),
     path("settings/inbound/<uuid:email_id>/", views.inbound_detail, name="inbound-detail"),

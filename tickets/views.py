@@ -15,11 +15,17 @@ from departments import selectors as department_selectors
 from helpdesk.core.errors import DomainError
 from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.decorators import member_required
-from tickets import selectors, services
+from tickets import notifications, selectors, services
 from tickets.errors import AttachmentNotFound, InboundEmailNotFound, TicketNotFound
 from tickets.forms import MessageForm, TicketFieldsForm
 from tickets.mail import intake
-from tickets.models import InboundEmailStatus, MessageKind, TicketPriority, TicketStatus
+from tickets.models import (
+    InboundEmailStatus,
+    MessageKind,
+    NotificationKind,
+    TicketPriority,
+    TicketStatus,
+)
 
 INBOX_VIEWS = {
     "open": ("All open", {"status": TicketStatus.OPEN}),
@@ -256,3 +262,19 @@ def inbound_retry(request: HttpRequest, email_id: UUID) -> HttpResponse:
     except DomainError as error:
         messages.error(request, str(error))
     return redirect("tickets:inbound-detail", email_id=email_id)
+
+
+@member_required
+def notification_settings(request: HttpRequest) -> HttpResponse:
+    """The agent's email notifications, one switch per kind."""
+    member = request.membership  # type: ignore[attr-defined]
+    if request.method == "POST":
+        for kind in NotificationKind.values:
+            notifications.set_email_enabled(
+                member=member, kind=kind, enabled=request.POST.get(kind) == "on"
+            )
+        messages.success(request, "Notification settings saved.")
+        return redirect("tickets:notification-settings")
+    current = notifications.settings_for(member)
+    rows = [(kind, label, current[kind]) for kind, label in NotificationKind.choices]
+    return render(request, "tickets/notification_settings.html", {"rows": rows})

@@ -1,0 +1,122 @@
+"""Email notifications to agents: assigned to you, mentioned in a note, the customer
+replied on your ticket. Each kind can be switched off per agent (NotificationSetting);
+nobody is notified of their own action. Services call `notify_on_commit`; the Celery
+task `send_agent_notification` renders and sends."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from uuid import UUID
+
+from django.core.mail import EmailMultiAlternatives
+from django.db.models import QuerySet
+from django.template.loader import render_to_string
+from django.urls import reverse
+
+from helpdesk.tenancy import selectors as tenancy_selectors
+from helpdesk.tenancy.models import Membership, MembershipRole
+from tickets import tasks
+from tickets.models import Message, NotificationKind, NotificationSetting, Ticket
+
+MENTION = re.compile(r"(?<![\w@])@([\w.+-]{2,64})")
+HEADLINES = {
+    NotificationKind.ASSIGNED: "A ticket was assigned to you",
+    NotificationKind.MENTIONED: "You were mentioned in a note",
+    NotificationKind.CUSTOMER_REPLIED: "The customer replied",
+}
+
+
+def settings_for(member: Membership) -> dict[str, bool]:
+    """Every kind with the member's choice (on unless switched off)."""
+    chosen = dict(
+        NotificationSetting.objects.filter(membership=member).values_list("kind", "email_enabled")
+    )
+    return {kind: chosen.get(kind, True) for kind in NotificationKind.values}
+
+
+def set_email_enabled(*, member: Membership, kind: str, enabled: bool) -> None:
+    NotificationSetting.objects.update_or_create(
+        membership=member, kind=kind, defaults={"email_enabled": enabled}
+    )
+
+
+def wants_email(member_id: UUID, kind: str) -> bool:
+    return not NotificationSetting.objects.filter(
+        membership_id=member_id, kind=kind, email_enabled=False
+    ).exists()
+
+
+def find_mentions(
+    text: str, members: QuerySet[Membership] | Iterable[Membership]
+) -> list[Membership]:
+    """Members named in `@ana` (email local part) or `@Ana` (first name) form."""
+    handles = {handle.lower().rstrip(".") for handle in MENTION.findall(text)}
+    if not handles:
+        return []
+    found = []
+    for member in members:
+        local = member.user.email.split("@", 1)[0].lower()
+        first = (member.user.name.split() or [""])[0].lower()
+        if local in handles or (first and first in handles):
+            found.append(member)
+    return found
+
+
+def notify_on_commit(
+    *,
+    kind: str,
+    members: Iterable[Membership | None],
+    ticket: Ticket,
+    actor: Membership | None,
+    message: Message | None = None,
+) -> None:
+    """Queue one email per member (never the actor; light agents only for mentions)."""
+    seen: set[UUID] = set()
+    for member in members:
+        if member is None or member.id in seen or (actor is not None and member.id == actor.id):
+            continue
+        if member.role == MembershipRole.LIGHT_AGENT and kind != NotificationKind.MENTIONED:
+            continue
+        seen.add(member.id)
+        tasks.send_agent_notification.delay_on_commit(
+            tenant_id=str(ticket.tenant_id),
+            member_id=str(member.id),
+            kind=kind,
+            ticket_id=str(ticket.id),
+            message_id=str(message.id) if message else "",
+        )
+
+
+def send_agent_notification(
+    *, member_id: UUID, kind: str, ticket_id: UUID, message_id: UUID | None, tenant_name: str
+) -> bool:
+    """Send one notification email, unless the agent switched this kind off."""
+    if not wants_email(member_id, kind):
+        return False
+    member = tenancy_selectors.get_member(member_id)
+    ticket = Ticket.objects.select_related("tenant").get(id=ticket_id)
+    message = Message.objects.filter(id=message_id).first() if message_id else None
+    base = tenancy_selectors.tenant_base_url(ticket.tenant)
+    context = {
+        "member_name": member.user.display_name,
+        "headline": HEADLINES[NotificationKind(kind)],
+        "ticket": ticket,
+        "excerpt": (message.body_text[:1000] if message else ""),
+        "ticket_url": base + reverse("tickets:ticket-detail", args=[ticket.number]),
+        "settings_url": base + reverse("tickets:notification-settings"),
+    }
+    email = EmailMultiAlternatives(
+        subject=" ".join(
+            render_to_string("emails/agent_notification.subject.txt", context).split()
+        ),
+        body=render_to_string("emails/agent_notification.txt", context),
+        from_email=f"{tenant_name} <{ticket.mailbox.address}>" if ticket.mailbox_id else None,
+        to=[member.user.email],
+        headers={"Auto-Submitted": "auto-generated", "X-Helpdesk-Ticket": str(ticket.number)},
+    )
+    email.attach_alternative(
+        render_to_string("emails/agent_notification.html", context), "text/html"
+    )
+    email.send()
+    return True

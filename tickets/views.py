@@ -134,8 +134,10 @@ def ticket_message(request: HttpRequest, number: int) -> HttpResponse:
         except DomainError as domain_error:
             error = str(domain_error)
     else:
-        error = " ".join(str(e) for errors in form.errors.values() for e in errors) or (
+        error = (
             "Write a message first."
+            if "body" in form.errors
+            else " ".join(str(e) for errors in form.errors.values() for e in errors)
         )
     if not request.htmx:  # type: ignore[attr-defined]
         if error:

@@ -14,7 +14,7 @@ from automation.models import CannedResponse, CannedResponseScope
 from departments.models import Department
 from helpdesk.core import placeholders
 from helpdesk.tenancy.models import Membership
-from tickets.mail import outbound
+from tickets.mail import templates
 from tickets.models import Message, MessageKind, Ticket
 
 
@@ -102,7 +102,8 @@ def render_canned_response(
     *, response: CannedResponse, ticket: Ticket, agent: Membership, tenant_name: str
 ) -> str:
     """The response's body with the ticket's values filled in; counts the use."""
-    values = outbound.placeholder_values(ticket, ticket.mailbox, tenant_name)
-    values["agent.name"] = agent.user.display_name
+    values = templates.placeholder_values(
+        ticket, ticket.mailbox, tenant_name, agent_name=agent.user.display_name
+    )
     CannedResponse.objects.filter(id=response.id).update(usage_count=F("usage_count") + 1)
     return placeholders.render(response.body, values)

@@ -69,11 +69,15 @@ def broker_url(redis_url: str, database: int) -> str:
 def subprocess_environment() -> dict[str, str]:
     """Environment for a manage.py or celery subprocess on this test database and broker."""
     database = settings.DATABASES["default"]
-    url = (f"postgresql://{settings.HELPDESK_DATABASE_SERVER['ADMIN_USER']}@/"
-           f"{database['NAME']}?host={database['HOST']}")
+    url = (
+        f"postgresql://{settings.HELPDESK_DATABASE_SERVER['ADMIN_USER']}@/"
+        f"{database['NAME']}?host={database['HOST']}"
+    )
     if not str(database["HOST"]).startswith("/"):
-        url = (f"postgresql://{settings.HELPDESK_DATABASE_SERVER['ADMIN_USER']}@"
-               f"{database['HOST']}:{database['PORT']}/{database['NAME']}")
+        url = (
+            f"postgresql://{settings.HELPDESK_DATABASE_SERVER['ADMIN_USER']}@"
+            f"{database['HOST']}:{database['PORT']}/{database['NAME']}"
+        )
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "helpdesk.settings",

@@ -89,8 +89,9 @@ def test_compose_and_example_name_only_variables_the_code_reads():
         compose_vars |= set(service.get("environment", {}))
     ours = {v for v in compose_vars if v.startswith("HELPDESK_")} | {"DATABASE_URL", "REDIS_URL"}
     assert ours <= read
-    assert {v for v in _env_example()
-            if v != "POSTGRES_PASSWORD" and not v.startswith("ANYMAIL_")} <= read
+    assert {
+        v for v in _env_example() if v != "POSTGRES_PASSWORD" and not v.startswith("ANYMAIL_")
+    } <= read
 
 
 def test_every_variable_the_code_reads_is_documented():

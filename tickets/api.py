@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 from uuid import UUID
 
@@ -19,8 +20,15 @@ from helpdesk.api.permissions import IsTenantAdmin, IsTenantMember
 from helpdesk.api.views import TenantAPIView
 from helpdesk.tenancy import selectors as tenancy_selectors
 from tickets import notifications, selectors, services
+from tickets.errors import EmailTemplateNotFound
 from tickets.mail import intake
+from tickets.mail import templates as mail_templates
+from tickets.models import EmailTemplateKind
 from tickets.serializers import (
+    EmailTemplateInput,
+    EmailTemplateOutput,
+    EmailTemplatePreviewOutput,
+    EmailTemplateQuery,
     InboundEmailListQuery,
     InboundEmailOutput,
     MessageCreateInput,
@@ -190,3 +198,70 @@ class NotificationSettingsAPI(TenantAPIView):
         for kind, enabled in data.items():
             notifications.set_email_enabled(member=self.membership, kind=kind, enabled=enabled)
         return Response(notifications.settings_for(self.membership))
+
+
+def _template_department(request: Request, view: TenantAPIView) -> Department | None:
+    query = view.validate(EmailTemplateQuery, request.query_params)
+    return (
+        department_selectors.get_department(query["department"])
+        if query.get("department")
+        else None
+    )
+
+
+def _template_data(kind: str, department: Department | None) -> dict[str, Any]:
+    department_id = department.id if department else None
+    wording = mail_templates.effective_template(kind, department_id)
+    return {
+        "kind": kind,
+        "department": department_id,
+        "custom": (kind, department_id) in selectors.list_custom_templates(),
+        **dataclasses.asdict(wording),
+    }
+
+
+class EmailTemplateListAPI(TenantAPIView):
+    permission_classes = [IsTenantMember, IsTenantAdmin]
+
+    @extend_schema(parameters=[EmailTemplateQuery], responses=EmailTemplateOutput(many=True))
+    def get(self, request: Request) -> Response:
+        department = _template_department(request, self)
+        return Response([_template_data(kind, department) for kind in EmailTemplateKind.values])
+
+
+class EmailTemplateDetailAPI(TenantAPIView):
+    permission_classes = [IsTenantMember, IsTenantAdmin]
+
+    def _kind(self, kind: str) -> str:
+        if kind not in EmailTemplateKind.values:
+            raise EmailTemplateNotFound(kind=kind)
+        return kind
+
+    @extend_schema(parameters=[EmailTemplateQuery], responses=EmailTemplateOutput)
+    def get(self, request: Request, kind: str) -> Response:
+        return Response(_template_data(self._kind(kind), _template_department(request, self)))
+
+    @extend_schema(
+        parameters=[EmailTemplateQuery], request=EmailTemplateInput, responses=EmailTemplateOutput
+    )
+    def put(self, request: Request, kind: str) -> Response:
+        kind, department = self._kind(kind), _template_department(request, self)
+        data = self.validate(EmailTemplateInput, request.data)
+        mail_templates.save_template(kind=kind, department=department, **data)
+        return Response(_template_data(kind, department))
+
+    @extend_schema(parameters=[EmailTemplateQuery], responses={204: None})
+    def delete(self, request: Request, kind: str) -> Response:
+        mail_templates.reset_template(
+            kind=self._kind(kind), department=_template_department(request, self)
+        )
+        return Response(status=http.HTTP_204_NO_CONTENT)
+
+
+class EmailTemplatePreviewAPI(TenantAPIView):
+    permission_classes = [IsTenantMember, IsTenantAdmin]
+
+    @extend_schema(request=EmailTemplateInput, responses=EmailTemplatePreviewOutput)
+    def post(self, request: Request) -> Response:
+        data = self.validate(EmailTemplateInput, request.data)
+        return Response(dataclasses.asdict(mail_templates.preview(**data)))

@@ -31,4 +31,15 @@ urlpatterns = [
         api.NotificationSettingsAPI.as_view(),
         name="notification-settings",
     ),
+    path("email-templates/", api.EmailTemplateListAPI.as_view(), name="email-template-list"),
+    path(
+        "email-templates/preview/",
+        api.EmailTemplatePreviewAPI.as_view(),
+        name="email-template-preview",
+    ),
+    path(
+        "email-templates/<slug:kind>/",
+        api.EmailTemplateDetailAPI.as_view(),
+        name="email-template-detail",
+    ),
 ]

@@ -49,3 +49,13 @@ class InboundEmailNotRetryable(Conflict):
 class MessageNotFound(NotFound):
     code = "message_not_found"
     message = "No such message."
+
+
+class InvalidEmailTemplate(DomainError):
+    code = "invalid_email_template"
+    message = "The template uses an unknown placeholder."
+
+
+class EmailTemplateNotFound(NotFound):
+    code = "email_template_not_found"
+    message = "No such kind of email template."

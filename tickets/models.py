@@ -292,6 +292,9 @@ class Message(TenantModel):
         max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.NONE, blank=True
     )
     delivery_error = models.TextField(blank=True)
+    email_subject = models.CharField(
+        max_length=250, blank=True, help_text="For automatic mail: the subject it went out with."
+    )
     provider_message_id = models.CharField(
         max_length=255, blank=True, help_text="The ESP's id, for delivery-status webhooks."
     )
@@ -470,3 +473,55 @@ class NotificationSetting(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.membership_id} {self.kind}: {self.email_enabled}"
+
+
+class EmailTemplateKind(models.TextChoices):
+    LAYOUT = "layout", "Layout (header and footer of every email)"
+    ACKNOWLEDGEMENT = "acknowledgement", "Acknowledgement of a new request"
+    REPLY = "reply", "Agent reply wrapper"
+    STATUS_WAITING = "status_waiting", "Status: waiting on customer"
+    STATUS_SOLVED = "status_solved", "Status: solved"
+    SATISFACTION_REQUEST = "satisfaction_request", "Satisfaction request"
+
+
+class EmailTemplate(TenantModel):
+    """A tenant's wording of one kind of customer email; a department may override it.
+
+    Bodies use only the placeholders of helpdesk.core.placeholders (no template engine).
+    """
+
+    kind = models.CharField(max_length=32, choices=EmailTemplateKind.choices)
+    department = models.ForeignKey(
+        "departments.Department",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    subject = models.CharField(max_length=250, blank=True)
+    body = models.TextField(blank=True)
+    header = models.TextField(blank=True, help_text="Layout only: above every email.")
+    footer = models.TextField(blank=True, help_text="Layout only: below every email.")
+
+    class Meta(TenantModel.Meta):
+        constraints = [
+            *TenantModel.Meta.constraints,
+            TenantFK("department"),
+            models.CheckConstraint(
+                condition=models.Q(kind__in=EmailTemplateKind.values),
+                name="tickets_emailtemplate_kind_valid",
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "kind"],
+                condition=models.Q(department__isnull=True),
+                name="tickets_emailtemplate_tenant_uniq",
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "kind", "department"],
+                condition=models.Q(department__isnull=False),
+                name="tickets_emailtemplate_department_uniq",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} ({self.department_id or 'tenant'})"

@@ -15,7 +15,16 @@ from tickets.errors import (
     MessageNotFound,
     TicketNotFound,
 )
-from tickets.models import Attachment, Contact, InboundEmail, Message, Tag, Ticket, TicketStatus
+from tickets.models import (
+    Attachment,
+    Contact,
+    EmailTemplate,
+    InboundEmail,
+    Message,
+    Tag,
+    Ticket,
+    TicketStatus,
+)
 
 OPEN_STATUSES = (TicketStatus.OPEN, TicketStatus.WAITING, TicketStatus.ON_HOLD)
 
@@ -155,3 +164,8 @@ def get_message(message_id: UUID) -> Message:
     if message is None:
         raise MessageNotFound(message_id=str(message_id))
     return message
+
+
+def list_custom_templates() -> set[tuple[str, UUID | None]]:
+    """(kind, department id or None) of every template the tenant wrote."""
+    return set(EmailTemplate.objects.values_list("kind", "department_id"))

@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from tickets.models import (
     Contact,
+    EmailTemplateKind,
     InboundEmail,
     InboundEmailStatus,
     Message,
@@ -191,3 +192,31 @@ class NotificationSettingsData(serializers.Serializer):
     assigned = serializers.BooleanField(required=False)
     mentioned = serializers.BooleanField(required=False)
     customer_replied = serializers.BooleanField(required=False)
+
+
+class EmailTemplateOutput(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=EmailTemplateKind.choices)
+    department = serializers.UUIDField(allow_null=True)
+    custom = serializers.BooleanField(help_text="False: the inherited wording is shown.")
+    subject = serializers.CharField(allow_blank=True)
+    body = serializers.CharField(allow_blank=True)
+    header = serializers.CharField(allow_blank=True)
+    footer = serializers.CharField(allow_blank=True)
+
+
+class EmailTemplateInput(serializers.Serializer):
+    subject = serializers.CharField(max_length=250, required=False, allow_blank=True)
+    body = serializers.CharField(max_length=20_000, required=False, allow_blank=True)
+    header = serializers.CharField(max_length=5_000, required=False, allow_blank=True)
+    footer = serializers.CharField(max_length=5_000, required=False, allow_blank=True)
+
+
+class EmailTemplateQuery(serializers.Serializer):
+    department = serializers.UUIDField(required=False, help_text="A department's override.")
+
+
+class EmailTemplatePreviewOutput(serializers.Serializer):
+    subject = serializers.CharField(allow_blank=True)
+    body = serializers.CharField(allow_blank=True)
+    header = serializers.CharField(allow_blank=True)
+    footer = serializers.CharField(allow_blank=True)

@@ -30,11 +30,13 @@ from tickets.errors import (
     TicketClosed,
     TicketTransitionNotAllowed,
 )
+from tickets.mail import templates as mail_templates
 from tickets.models import (
     Attachment,
     Company,
     Contact,
     DeliveryStatus,
+    EmailTemplateKind,
     Message,
     MessageKind,
     NotificationKind,
@@ -274,9 +276,21 @@ def _check_transition(ticket: Ticket, status: str) -> None:
         raise TicketTransitionNotAllowed(frm=ticket.status, to=status)
 
 
+STATUS_EMAILS = {
+    TicketStatus.WAITING: EmailTemplateKind.STATUS_WAITING,
+    TicketStatus.SOLVED: EmailTemplateKind.STATUS_SOLVED,
+}
+
+
 @transaction.atomic
-def change_status(*, ticket: Ticket, status: str, actor: Membership | None) -> Ticket:
-    """Move the ticket along TICKET_TRANSITIONS. Raises TicketClosed, TicketTransitionNotAllowed."""
+def change_status(
+    *, ticket: Ticket, status: str, actor: Membership | None, notify_customer: bool = False
+) -> Ticket:
+    """Move the ticket along TICKET_TRANSITIONS. Raises TicketClosed, TicketTransitionNotAllowed.
+
+    With `notify_customer` (an agent changing the status by itself, not with a reply), a
+    move to waiting or solved emails the customer the tenant's status template.
+    """
     if status == ticket.status:
         return ticket
     _check_transition(ticket, status)
@@ -285,7 +299,22 @@ def change_status(*, ticket: Ticket, status: str, actor: Membership | None) -> T
     ticket.solved_at = timezone.now() if status == TicketStatus.SOLVED else ticket.solved_at
     ticket.save(update_fields=["status", "solved_at", "updated_at"])
     record_event(ticket=ticket, actor=actor, field="status", old=old, new=status)
+    if notify_customer and status in STATUS_EMAILS and ticket.contact.email_bounced_at is None:
+        _queue_status_email(ticket=ticket, kind=STATUS_EMAILS[TicketStatus(status)], actor=actor)
     return ticket
+
+
+def _queue_status_email(*, ticket: Ticket, kind: str, actor: Membership | None) -> Message:
+    values = mail_templates.placeholder_values(
+        ticket,
+        selectors.get_reply_mailbox(ticket),
+        ticket.tenant.name,
+        agent_name=actor.user.display_name if actor else "",
+    )
+    subject, body = mail_templates.compose(
+        kind=kind, department_id=ticket.department_id, values=values
+    )
+    return queue_email_message(ticket=ticket, body=body, is_automatic=True, subject=subject)
 
 
 @transaction.atomic
@@ -327,7 +356,7 @@ def update_ticket(
     """Apply field changes (status, priority, department, assignee, subject, tags), each one
     through its rule and recorded as an event."""
     if "status" in changes:
-        change_status(ticket=ticket, status=changes["status"], actor=actor)
+        change_status(ticket=ticket, status=changes["status"], actor=actor, notify_customer=True)
     if "assignee" in changes:
         assign_ticket(ticket=ticket, assignee=changes["assignee"], actor=actor)
     if ticket.is_closed and set(changes) - {"status", "assignee"}:
@@ -417,6 +446,7 @@ def queue_email_message(
     email_message_id: str = "",
     is_automatic: bool = False,
     attachments: Iterable[NewAttachment] = (),
+    subject: str = "",
 ) -> Message:
     """A public reply that goes out by email: stored queued with our own Message-ID, then
     sent by `deliver_message_email` after the commit."""
@@ -433,6 +463,7 @@ def queue_email_message(
         author_member=author,
         email_message_id=email_message_id,
         is_automatic=is_automatic,
+        email_subject=subject[:250],
         delivery_status=DeliveryStatus.QUEUED,
     )
     store_attachments(message=message, attachments=attachments)

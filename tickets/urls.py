@@ -11,6 +11,12 @@ urlpatterns = [
     path("tickets/<int:number>/messages/", views.ticket_message, name="ticket-message"),
     path("tickets/<int:number>/update/", views.ticket_update, name="ticket-update"),
     path("reports/", views.reports, name="reports"),
+    path("settings/email-templates/", views.email_templates, name="email-templates"),
+    path(
+        "settings/email-templates/<slug:kind>/",
+        views.email_template_edit,
+        name="email-template-edit",
+    ),
     path("settings/notifications/", views.notification_settings, name="notification-settings"),
     path("attachments/<uuid:attachment_id>/", views.attachment, name="attachment"),
     path("settings/inbound/", views.inbound_log, name="inbound-log"),

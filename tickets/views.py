@@ -13,13 +13,16 @@ from django.views.decorators.http import require_POST
 
 from departments import selectors as department_selectors
 from helpdesk.core.errors import DomainError
+from helpdesk.core.placeholders import KNOWN as KNOWN_PLACEHOLDERS
 from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.decorators import member_required
 from tickets import notifications, selectors, services
 from tickets.errors import AttachmentNotFound, InboundEmailNotFound, TicketNotFound
 from tickets.forms import MessageForm, TicketFieldsForm
 from tickets.mail import intake
+from tickets.mail import templates as mail_templates
 from tickets.models import (
+    EmailTemplateKind,
     InboundEmailStatus,
     MessageKind,
     NotificationKind,
@@ -280,3 +283,78 @@ def notification_settings(request: HttpRequest) -> HttpResponse:
     current = notifications.settings_for(member)
     rows = [(kind, label, current[kind]) for kind, label in NotificationKind.choices]
     return render(request, "tickets/notification_settings.html", {"rows": rows})
+
+
+TEMPLATE_FIELDS = {
+    EmailTemplateKind.LAYOUT: ("header", "footer"),
+    EmailTemplateKind.REPLY: ("body",),
+}
+
+
+@member_required(admin=True)
+def email_templates(request: HttpRequest) -> HttpResponse:
+    """Every kind of customer email, with the tenant's and each department's wording."""
+    custom = selectors.list_custom_templates()
+    departments = list(department_selectors.list_departments())
+    rows = [
+        {
+            "kind": kind,
+            "label": label,
+            "custom": (kind, None) in custom,
+            "overrides": [d for d in departments if (kind, d.id) in custom],
+        }
+        for kind, label in EmailTemplateKind.choices
+    ]
+    return render(
+        request, "tickets/email_templates.html", {"rows": rows, "departments": departments}
+    )
+
+
+@member_required(admin=True)
+def email_template_edit(request: HttpRequest, kind: str) -> HttpResponse:
+    """Edit one template (tenant-wide, or `?department=<id>`), with a sample preview."""
+    if kind not in EmailTemplateKind.values:
+        return render(request, "errors/not_found.html", {"what": "That template"}, status=404)
+    department = None
+    if request.GET.get("department"):
+        try:
+            department = department_selectors.get_department(request.GET["department"])
+        except (DomainError, ValueError):
+            return render(request, "errors/not_found.html", {"what": "That department"}, status=404)
+    fields = TEMPLATE_FIELDS.get(EmailTemplateKind(kind), ("subject", "body"))
+    current = mail_templates.effective_template(kind, department.id if department else None)
+    values = {name: request.POST.get(name, getattr(current, name)) for name in fields}
+    preview, error = None, None
+    if request.method == "POST":
+        action = request.POST.get("action", "save")
+        try:
+            if action == "reset":
+                mail_templates.reset_template(kind=kind, department=department)
+                messages.success(request, "Back to the inherited wording.")
+                return redirect(request.get_full_path())
+            if action == "preview":
+                preview = mail_templates.preview(**values)
+            else:
+                mail_templates.save_template(kind=kind, department=department, **values)
+                messages.success(request, "Template saved.")
+                return redirect(request.get_full_path())
+        except DomainError as domain_error:
+            error = str(domain_error)
+    return render(
+        request,
+        "tickets/email_template_form.html",
+        {
+            "kind": kind,
+            "label": EmailTemplateKind(kind).label,
+            "department": department,
+            "values": values,
+            "preview": preview,
+            "error": error,
+            "placeholders": [
+                p
+                for p in KNOWN_PLACEHOLDERS
+                if p != "reply.body" or kind == EmailTemplateKind.REPLY
+            ],
+        },
+        status=400 if error else 200,
+    )

@@ -21,6 +21,7 @@ KNOWN = (
     "tenant.name",
     "mailbox.address",
     "agent.name",
+    "reply.body",
 )
 
 

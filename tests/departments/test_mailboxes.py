@@ -25,17 +25,21 @@ def test_default_mailbox_exists_for_every_tenant(acme):
 
 
 def test_aliases_are_registered_and_unregistered(tenant):
-    mailbox = services.create_mailbox(address="Sales@Acme.localhost",
-                                      department=tenant.department,
-                                      aliases=["shop@acme.localhost", "sales@acme.localhost"])
+    mailbox = services.create_mailbox(
+        address="Sales@Acme.localhost",
+        department=tenant.department,
+        aliases=["shop@acme.localhost", "sales@acme.localhost"],
+    )
     assert mailbox.address == "sales@acme.localhost"
     assert mailbox.aliases == ["shop@acme.localhost"]
-    owned = set(InboundAddress.objects.filter(mailbox_id=mailbox.id)
-                .values_list("address", flat=True))
+    owned = set(
+        InboundAddress.objects.filter(mailbox_id=mailbox.id).values_list("address", flat=True)
+    )
     assert owned == {"sales@acme.localhost", "shop@acme.localhost"}
     services.update_mailbox(mailbox=mailbox, aliases=["store@acme.localhost"])
-    owned = set(InboundAddress.objects.filter(mailbox_id=mailbox.id)
-                .values_list("address", flat=True))
+    owned = set(
+        InboundAddress.objects.filter(mailbox_id=mailbox.id).values_list("address", flat=True)
+    )
     assert owned == {"sales@acme.localhost", "store@acme.localhost"}
 
 
@@ -43,8 +47,11 @@ def test_an_address_belongs_to_one_tenant(acme, globex):
     with tenant_context(globex.id), pytest.raises(MailboxAddressTaken):
         services.create_mailbox(address="support@acme.localhost", department=globex.department)
     with tenant_context(globex.id), pytest.raises(MailboxAddressTaken):
-        services.create_mailbox(address="help@globex.localhost", department=globex.department,
-                                aliases=["support@acme.localhost"])
+        services.create_mailbox(
+            address="help@globex.localhost",
+            department=globex.department,
+            aliases=["support@acme.localhost"],
+        )
 
 
 def test_unknown_placeholder_is_refused(tenant):
@@ -53,8 +60,13 @@ def test_unknown_placeholder_is_refused(tenant):
 
 
 def test_imap_password_is_encrypted_at_rest(tenant):
-    services.update_mailbox(mailbox=tenant.mailbox, imap_enabled=True, imap_host="imap.test",
-                            imap_username="u", imap_password="s3cret!")
+    services.update_mailbox(
+        mailbox=tenant.mailbox,
+        imap_enabled=True,
+        imap_host="imap.test",
+        imap_username="u",
+        imap_password="s3cret!",
+    )
     stored = Mailbox.objects.get(id=tenant.mailbox.id).imap_password_encrypted
     assert "s3cret" not in stored
     assert crypto.decrypt(stored) == "s3cret!"
@@ -73,10 +85,15 @@ def test_default_mailbox_cannot_be_deleted(tenant):
 def test_admin_pages_create_and_edit_a_mailbox(acme):
     client = acme.client(acme.admin)
     form = {
-        "address": "help@acme.localhost", "aliases": "helpdesk@acme.localhost",
-        "display_name": "Acme Help", "department": str(acme.department.id), "is_active": "on",
-        "auto_ack_enabled": "on", "auto_ack_subject": "Got it [#{{ ticket.number }}]",
-        "auto_ack_body": "Hi {{ contact.first_name }}", "imap_port": "993",
+        "address": "help@acme.localhost",
+        "aliases": "helpdesk@acme.localhost",
+        "display_name": "Acme Help",
+        "department": str(acme.department.id),
+        "is_active": "on",
+        "auto_ack_enabled": "on",
+        "auto_ack_subject": "Got it [#{{ ticket.number }}]",
+        "auto_ack_body": "Hi {{ contact.first_name }}",
+        "imap_port": "993",
         "imap_folder": "INBOX",
     }
     created = client.post("/settings/mailboxes/new/", form)
@@ -85,8 +102,9 @@ def test_admin_pages_create_and_edit_a_mailbox(acme):
         mailbox = Mailbox.objects.get(address="help@acme.localhost")
     page = client.get(f"/settings/mailboxes/{mailbox.id}/")
     assert b"helpdesk@acme.localhost" in page.content
-    bad = client.post(f"/settings/mailboxes/{mailbox.id}/",
-                      {**form, "auto_ack_body": "{{ settings.SECRET_KEY }}"})
+    bad = client.post(
+        f"/settings/mailboxes/{mailbox.id}/", {**form, "auto_ack_body": "{{ settings.SECRET_KEY }}"}
+    )
     assert bad.status_code == 400
     assert b"unknown placeholder" in bad.content
 
@@ -104,17 +122,26 @@ def admin_api(acme):
 
 
 def test_mailbox_api_crud(admin_api, acme):
-    created = admin_api.post("/api/v1/mailboxes/", {
-        "address": "sales@acme.localhost", "aliases": ["shop@acme.localhost"],
-        "imap_password": "pw"}, content_type="application/json")
+    created = admin_api.post(
+        "/api/v1/mailboxes/",
+        {
+            "address": "sales@acme.localhost",
+            "aliases": ["shop@acme.localhost"],
+            "imap_password": "pw",
+        },
+        content_type="application/json",
+    )
     assert created.status_code == 201, created.content
     body = created.json()
     assert body["imap_password_set"] is True
     assert "imap_password" not in body
     listed = admin_api.get("/api/v1/mailboxes/").json()["results"]
     assert {m["address"] for m in listed} == {"support@acme.localhost", "sales@acme.localhost"}
-    patched = admin_api.patch(f"/api/v1/mailboxes/{body['id']}/", {"auto_ack_enabled": False},
-                              content_type="application/json")
+    patched = admin_api.patch(
+        f"/api/v1/mailboxes/{body['id']}/",
+        {"auto_ack_enabled": False},
+        content_type="application/json",
+    )
     assert patched.json()["auto_ack_enabled"] is False
     assert admin_api.delete(f"/api/v1/mailboxes/{body['id']}/").status_code == 204
     refused = admin_api.delete(f"/api/v1/mailboxes/{acme.mailbox.id}/")
@@ -123,12 +150,16 @@ def test_mailbox_api_crud(admin_api, acme):
 
 
 def test_mailbox_api_errors(admin_api, globex):
-    taken = admin_api.post("/api/v1/mailboxes/", {"address": "support@globex.localhost"},
-                           content_type="application/json")
+    taken = admin_api.post(
+        "/api/v1/mailboxes/",
+        {"address": "support@globex.localhost"},
+        content_type="application/json",
+    )
     assert taken.status_code == 409
     assert admin_api.get(f"/api/v1/mailboxes/{globex.mailbox.id}/").status_code == 404
-    invalid = admin_api.post("/api/v1/mailboxes/", {"address": "not-an-address"},
-                             content_type="application/json")
+    invalid = admin_api.post(
+        "/api/v1/mailboxes/", {"address": "not-an-address"}, content_type="application/json"
+    )
     assert invalid.status_code == 400
 
 

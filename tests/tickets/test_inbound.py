@@ -22,8 +22,13 @@ from tickets.models import InboundEmail, Message, Ticket, TicketFollower, Unrout
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
 
 
-def build(subject="Printer on fire", body="Help!", sender="Carla <carla@example.test>",
-          to="support@acme.localhost", **headers) -> bytes:
+def build(
+    subject="Printer on fire",
+    body="Help!",
+    sender="Carla <carla@example.test>",
+    to="support@acme.localhost",
+    **headers,
+) -> bytes:
     message = EmailMessage()
     message["From"] = sender
     message["To"] = to
@@ -37,8 +42,9 @@ def build(subject="Printer on fire", body="Help!", sender="Carla <carla@example.
 
 def deliver(setup, raw: bytes, to: list[str] | None = None) -> InboundEmail:
     """The real intake and processing, as a worker would run them."""
-    accepted = intake.accept(raw=raw, envelope_to=to or [], envelope_from="", channel="test",
-                             enqueue=False)
+    accepted = intake.accept(
+        raw=raw, envelope_to=to or [], envelope_from="", channel="test", enqueue=False
+    )
     assert accepted is not None
     with tenant_context(setup.id):
         return inbound.process_inbound_email(email_id=accepted.email_id)
@@ -63,8 +69,9 @@ def test_reply_by_in_reply_to_threads_and_reopens_solved(acme):
     with tenant_context(acme.id):
         ticket = Ticket.objects.get()
         services.change_status(ticket=ticket, status="solved", actor=None)
-    deliver(acme, build(subject="something else", body="Still broken",
-                        In_Reply_To="<q1@example.test>"))
+    deliver(
+        acme, build(subject="something else", body="Still broken", In_Reply_To="<q1@example.test>")
+    )
     with tenant_context(acme.id):
         ticket.refresh_from_db()
         assert Ticket.objects.count() == 1
@@ -141,8 +148,7 @@ def test_redelivery_is_one_message(acme):
         assert Message.objects.filter(kind="customer").count() == 1
 
 
-def test_acknowledgement_is_threaded_and_marked_automatic(acme,
-                                                          django_capture_on_commit_callbacks):
+def test_acknowledgement_is_threaded_and_marked_automatic(acme, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         deliver(acme, build(message_id="<ask@example.test>"))
     assert len(mail.outbox) == 1
@@ -160,18 +166,22 @@ def test_acknowledgement_is_threaded_and_marked_automatic(acme,
 
     with tenant_context(acme.id):
         email = InboundEmail.objects.get()
-    tasks.send_auto_acknowledgement.apply(kwargs={"tenant_id": str(acme.id),
-                                                  "email_id": str(email.id)})
+    tasks.send_auto_acknowledgement.apply(
+        kwargs={"tenant_id": str(acme.id), "email_id": str(email.id)}
+    )
     assert len(mail.outbox) == 1
 
 
-@pytest.mark.parametrize("headers", [
-    {"Auto_Submitted": "auto-replied"},
-    {"Precedence": "bulk"},
-    {"List_Id": "<news.example.test>"},
-    {"sender": "MAILER-DAEMON@example.test"},
-    {"sender": "noreply@shop.example.test"},
-])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Auto_Submitted": "auto-replied"},
+        {"Precedence": "bulk"},
+        {"List_Id": "<news.example.test>"},
+        {"sender": "MAILER-DAEMON@example.test"},
+        {"sender": "noreply@shop.example.test"},
+    ],
+)
 def test_no_acknowledgement_for_machine_mail(acme, django_capture_on_commit_callbacks, headers):
     with django_capture_on_commit_callbacks(execute=True):
         email = deliver(acme, build(**headers))
@@ -179,8 +189,9 @@ def test_no_acknowledgement_for_machine_mail(acme, django_capture_on_commit_call
     assert mail.outbox == []
 
 
-def test_acknowledgements_are_rate_limited_per_sender(acme, django_capture_on_commit_callbacks,
-                                                      settings):
+def test_acknowledgements_are_rate_limited_per_sender(
+    acme, django_capture_on_commit_callbacks, settings
+):
     settings.HELPDESK_AUTO_REPLY_LIMIT_PER_HOUR = 2
     with django_capture_on_commit_callbacks(execute=True):
         for index in range(4):
@@ -217,7 +228,8 @@ def _bounce_for(message_id: str) -> bytes:
 
 
 def test_bounce_marks_our_message_failed_instead_of_opening_a_ticket(
-        acme, django_capture_on_commit_callbacks):
+    acme, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         deliver(acme, build())
     with tenant_context(acme.id):
@@ -240,15 +252,20 @@ def test_bounce_for_unknown_message_is_rejected_with_a_reason(acme):
 
 def test_tenant_found_from_headers_when_the_envelope_is_unknown(acme, globex):
     raw = build(to="support@globex.localhost", Delivered_To="support@globex.localhost")
-    accepted = intake.accept(raw=raw, envelope_to=[], envelope_from="", channel="test",
-                             enqueue=False)
+    accepted = intake.accept(
+        raw=raw, envelope_to=[], envelope_from="", channel="test", enqueue=False
+    )
     assert accepted is not None
     assert accepted.tenant_id == str(globex.id)
 
 
 def test_mail_for_no_tenant_is_kept_unrouted(db):
-    assert intake.accept(raw=build(to="who@nowhere.test"), envelope_to=[], envelope_from="",
-                         channel="test") is None
+    assert (
+        intake.accept(
+            raw=build(to="who@nowhere.test"), envelope_to=[], envelope_from="", channel="test"
+        )
+        is None
+    )
     assert UnroutedEmail.objects.get().reason == "no tenant owns any recipient"
 
 
@@ -262,7 +279,8 @@ def test_ingest_email_command_prints_one_line_per_message(acme, tmp_path):
     out = io.StringIO()
     call_command("ingest_email", str(first), str(second), str(nowhere), stdout=out)
     assert out.getvalue().splitlines() == [
-        "#1", "rejected: sent from one of our own mailboxes",
+        "#1",
+        "rejected: sent from one of our own mailboxes",
         "rejected: no tenant owns any recipient",
     ]
 
@@ -294,16 +312,22 @@ def test_ingest_email_as_an_mta_pipe(tmp_path):
         "call_command('ingest_email', '--to', 'support@acme.localhost')"
     )
     result = subprocess.run(
-        [sys.executable, "-c", script], input=build(), capture_output=True, cwd=ROOT,
-        env=env, timeout=120, check=False,
+        [sys.executable, "-c", script],
+        input=build(),
+        capture_output=True,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+        check=False,
     )
     assert result.returncode == 0, result.stderr.decode()[-2000:]
     assert result.stdout.decode().strip() == "#1"
 
 
 def test_mark_failed_takes_a_queued_row_out_of_the_sweep(acme):
-    accepted = intake.accept(raw=build(), envelope_to=[], envelope_from="", channel="test",
-                             enqueue=False)
+    accepted = intake.accept(
+        raw=build(), envelope_to=[], envelope_from="", channel="test", enqueue=False
+    )
     with tenant_context(acme.id):
         inbound.mark_failed(email_id=accepted.email_id, reason="processing failed: boom")
         email = InboundEmail.objects.get(id=accepted.email_id)

@@ -88,15 +88,23 @@ def anymail_settings(settings):
     settings.ANYMAIL = {"WEBHOOK_SECRET": BASIC, "MAILGUN_WEBHOOK_SIGNING_KEY": SIGNING_KEY}
 
 
-def _mailgun_post(client, raw: bytes, recipient: str, *, signature: str | None = None,
-                  auth: str = BASIC):
+def _mailgun_post(
+    client, raw: bytes, recipient: str, *, signature: str | None = None, auth: str = BASIC
+):
     timestamp, token = str(int(time.time())), "abc123token"
-    expected = hmac.new(SIGNING_KEY.encode(), f"{timestamp}{token}".encode(),
-                        hashlib.sha256).hexdigest()
+    expected = hmac.new(
+        SIGNING_KEY.encode(), f"{timestamp}{token}".encode(), hashlib.sha256
+    ).hexdigest()
     return client.post(
         "/anymail/mailgun/inbound_mime/",
-        {"body-mime": raw.decode(), "recipient": recipient, "sender": "carla@example.test",
-         "timestamp": timestamp, "token": token, "signature": signature or expected},
+        {
+            "body-mime": raw.decode(),
+            "recipient": recipient,
+            "sender": "carla@example.test",
+            "timestamp": timestamp,
+            "token": token,
+            "signature": signature or expected,
+        },
         HTTP_AUTHORIZATION="Basic " + b64encode(auth.encode()).decode(),
     )
 
@@ -123,8 +131,9 @@ def test_esp_webhook_on_a_tenant_host_still_routes_by_recipient(anymail_settings
     make_tenant("acme", "Acme")
     globex = make_tenant("globex", "Globex")
     client = Client(HTTP_HOST="acme.localhost")
-    response = _mailgun_post(client, build(to="support@globex.localhost"),
-                             "support@globex.localhost")
+    response = _mailgun_post(
+        client, build(to="support@globex.localhost"), "support@globex.localhost"
+    )
     assert response.status_code == 200
     with tenant_context(globex.id):
         assert Ticket.objects.count() == 1

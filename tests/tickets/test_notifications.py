@@ -34,14 +34,17 @@ def test_no_email_for_assigning_yourself(tenant, django_capture_on_commit_callba
 
 
 def test_mentions_in_notes_email_the_mentioned(tenant, django_capture_on_commit_callbacks):
-    ana = make_member(tenant.tenant, MembershipRole.AGENT, email="ana@acme.test", name="Ana A")
-    lee = make_member(tenant.tenant, MembershipRole.LIGHT_AGENT, email="lee@acme.test",
-                      name="Lee Light")
+    make_member(tenant.tenant, MembershipRole.AGENT, email="ana@acme.test", name="Ana A")
+    make_member(tenant.tenant, MembershipRole.LIGHT_AGENT, email="lee@acme.test", name="Lee Light")
     make_member(tenant.tenant, MembershipRole.AGENT, email="bob@acme.test", name="Bob B")
     ticket = make_ticket()
     with django_capture_on_commit_callbacks(execute=True):
-        services.add_message(ticket=ticket, kind="note", actor=tenant.admin,
-                             body="@ana can you check? cc @Lee, not bob@example.test")
+        services.add_message(
+            ticket=ticket,
+            kind="note",
+            actor=tenant.admin,
+            body="@ana can you check? cc @Lee, not bob@example.test",
+        )
     assert sorted(m.to[0] for m in mail.outbox) == ["ana@acme.test", "lee@acme.test"]
     assert "can you check?" in mail.outbox[0].body
 
@@ -63,8 +66,11 @@ def test_customer_reply_emails_the_assignee(acme, django_capture_on_commit_callb
 def test_each_kind_can_be_switched_off(tenant, django_capture_on_commit_callbacks):
     ana = make_member(tenant.tenant, MembershipRole.AGENT)
     notifications.set_email_enabled(member=ana, kind="assigned", enabled=False)
-    assert notifications.settings_for(ana) == {"assigned": False, "mentioned": True,
-                                              "customer_replied": True}
+    assert notifications.settings_for(ana) == {
+        "assigned": False,
+        "mentioned": True,
+        "customer_replied": True,
+    }
     with django_capture_on_commit_callbacks(execute=True):
         services.assign_ticket(ticket=make_ticket(), assignee=ana, actor=tenant.admin)
     assert mail.outbox == []
@@ -77,7 +83,11 @@ def test_settings_page_and_api(acme):
     client.post("/settings/notifications/", {"assigned": "on"})
     api = acme.api_client()
     assert api.get("/api/v1/notification-settings/").json() == {
-        "assigned": True, "mentioned": False, "customer_replied": False}
-    patched = api.patch("/api/v1/notification-settings/", {"mentioned": True},
-                        content_type="application/json")
+        "assigned": True,
+        "mentioned": False,
+        "customer_replied": False,
+    }
+    patched = api.patch(
+        "/api/v1/notification-settings/", {"mentioned": True}, content_type="application/json"
+    )
     assert patched.json()["mentioned"] is True

@@ -289,7 +289,8 @@ def test_reply_attachments_are_emailed(acme, django_capture_on_commit_callbacks)
     with django_capture_on_commit_callbacks(execute=True):
         response = acme.client(acme.admin).post(
             f"/tickets/{number}/messages/",
-            {"kind": "reply", "body": "See the attached steps.", "attachments": [upload]})
+            {"kind": "reply", "body": "See the attached steps.", "attachments": [upload]},
+        )
     assert response.status_code == 302
     [sent] = mail.outbox
     assert sent.attachments[0][0] == "steps.pdf"
@@ -304,9 +305,14 @@ def test_api_reply_with_attachment(acme, django_capture_on_commit_callbacks):
         number = Ticket.objects.get().number
     api = acme.api_client()
     with django_capture_on_commit_callbacks(execute=True):
-        response = api.post(f"/api/v1/tickets/{number}/messages/", {
-            "kind": "reply", "body": "Invoice attached.",
-            "attachments": [SimpleUploadedFile("invoice.txt", b"total: 10")]})
+        response = api.post(
+            f"/api/v1/tickets/{number}/messages/",
+            {
+                "kind": "reply",
+                "body": "Invoice attached.",
+                "attachments": [SimpleUploadedFile("invoice.txt", b"total: 10")],
+            },
+        )
     assert response.status_code == 201, response.content
     assert response.json()["delivery_status"] in {"queued", "sent"}
     assert mail.outbox[0].attachments[0][0] == "invoice.txt"

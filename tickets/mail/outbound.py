@@ -12,7 +12,6 @@ plus-address token, the subject carries `[#123]`, automatic mail says
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from datetime import timedelta
 from email.utils import formataddr
@@ -25,11 +24,12 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from departments.models import Mailbox
+from departments.models import DEFAULT_AUTO_ACK_BODY, DEFAULT_AUTO_ACK_SUBJECT, Mailbox
 from helpdesk.core import placeholders
 from helpdesk.core.errors import TransientError
 from tickets import selectors, services
-from tickets.models import DeliveryStatus, InboundEmail, Message, Ticket
+from tickets.mail import templates
+from tickets.models import DeliveryStatus, EmailTemplateKind, InboundEmail, Message
 
 logger = logging.getLogger(__name__)
 MAX_REFERENCES = 20
@@ -43,23 +43,6 @@ def reply_address(mailbox_address: str, reply_token: str) -> str:
 def new_message_id(kind: str, key: UUID, mailbox: Mailbox | None) -> str:
     domain = mailbox.address.rpartition("@")[2] if mailbox else settings.HELPDESK_BASE_DOMAIN
     return f"<{kind}-{key}@{domain}>"
-
-
-def placeholder_values(ticket: Ticket, mailbox: Mailbox | None, tenant_name: str) -> dict[str, str]:
-    contact = ticket.contact
-    name = contact.name or contact.email.split("@", 1)[0]
-    return {
-        "contact.name": name,
-        "contact.first_name": name.split()[0] if name.split() else name,
-        "contact.email": contact.email,
-        "ticket.number": str(ticket.number),
-        "ticket.subject": ticket.subject,
-        "ticket.status": ticket.get_status_display(),
-        "ticket.priority": ticket.get_priority_display(),
-        "department.name": ticket.department.name,
-        "tenant.name": tenant_name,
-        "mailbox.address": mailbox.address if mailbox else "",
-    }
 
 
 def _thread_headers(message: Message) -> dict[str, str]:
@@ -84,21 +67,24 @@ def build_email(
     ticket = message.ticket
     mailbox = selectors.get_reply_mailbox(ticket)
     author = message.author_member.user.display_name if message.author_member else ""
-    signature = f"{author} · {tenant_name}" if author else tenant_name
+    if message.is_automatic:
+        text = message.body_text  # composed with its template and layout when queued
+    else:
+        values = templates.placeholder_values(ticket, mailbox, tenant_name, agent_name=author)
+        values["reply.body"] = message.body_text
+        try:
+            _, text = templates.compose(
+                kind=EmailTemplateKind.REPLY, department_id=ticket.department_id, values=values
+            )
+        except placeholders.UnknownPlaceholder:
+            text = message.body_text  # a template broken after it was saved: send the reply
     context = {
         "ticket": ticket,
-        "body": message.body_text,
-        "signature": signature,
+        "text": text,
         "language": language,
         "subject_has_re": ticket.subject.lower().startswith(("re:", "aw:")),
     }
-    subject = render_to_string("emails/reply.subject.txt", context)
-    if message.is_automatic and mailbox is not None:
-        # The standard reply subject stays when the mailbox's template is broken.
-        with contextlib.suppress(placeholders.UnknownPlaceholder):
-            subject = placeholders.render(
-                mailbox.auto_ack_subject, placeholder_values(ticket, mailbox, tenant_name)
-            )
+    subject = message.email_subject or render_to_string("emails/reply.subject.txt", context)
     subject = " ".join(subject.split())
     recipients = [ticket.contact.email]
     cc = [
@@ -199,10 +185,33 @@ def queue_auto_acknowledgement(*, email_id: UUID, tenant_name: str) -> Message |
     ticket, mailbox = email.ticket, email.mailbox
     if recent_auto_replies(ticket.contact_id) >= int(settings.HELPDESK_AUTO_REPLY_LIMIT_PER_HOUR):
         return None
-    values = placeholder_values(ticket, mailbox, tenant_name)
+    values = templates.placeholder_values(ticket, mailbox, tenant_name)
     try:
-        body = placeholders.render(mailbox.auto_ack_body, values)
+        subject, body = templates.compose(
+            kind=EmailTemplateKind.ACKNOWLEDGEMENT,
+            department_id=ticket.department_id,
+            values=values,
+        )
+        if (mailbox.auto_ack_subject, mailbox.auto_ack_body) != (
+            DEFAULT_AUTO_ACK_SUBJECT,
+            DEFAULT_AUTO_ACK_BODY,
+        ):
+            # The mailbox's own wording, edited under Admin → mailbox, wins.
+            layout = templates.render(
+                templates.effective_template(EmailTemplateKind.LAYOUT, ticket.department_id), values
+            )
+            subject = placeholders.render(mailbox.auto_ack_subject, values)
+            body = "\n\n".join(
+                p
+                for p in (
+                    layout.header,
+                    placeholders.render(mailbox.auto_ack_body, values),
+                    layout.footer,
+                )
+                if p.strip()
+            )
     except placeholders.UnknownPlaceholder as error:
+        subject = f"Re: {ticket.subject} [#{ticket.number}]"
         body = f"We received your message and opened request #{ticket.number}."
         services.record_event(
             ticket=ticket,
@@ -212,5 +221,5 @@ def queue_auto_acknowledgement(*, email_id: UUID, tenant_name: str) -> Message |
             new=f"template error: {error}",
         )
     return services.queue_email_message(
-        ticket=ticket, body=body, email_message_id=ack_id, is_automatic=True
+        ticket=ticket, body=body, email_message_id=ack_id, is_automatic=True, subject=subject
     )

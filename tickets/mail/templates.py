@@ -1,0 +1,160 @@
+"""Email templates: built-in wording, overridden per tenant and again per department.
+
+Resolution for a ticket: the department's template, else the tenant's, else the built-in
+one. The acknowledgement is the exception: a mailbox whose acknowledgement text was
+edited (Admin → mailbox) wins over all three. Rendering replaces the known placeholders
+only (helpdesk.core.placeholders), so admin-written text cannot reach anything else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+
+from departments.models import DEFAULT_AUTO_ACK_BODY, DEFAULT_AUTO_ACK_SUBJECT, Department
+from helpdesk.core import placeholders
+from tickets.errors import InvalidEmailTemplate
+from tickets.models import EmailTemplate, EmailTemplateKind
+
+K = EmailTemplateKind
+DEFAULTS: dict[str, dict[str, str]] = {
+    K.LAYOUT: {
+        "header": "",
+        "footer": "{{ tenant.name }} · Request #{{ ticket.number }}\n"
+        "Reply to this email to answer.",
+    },
+    K.ACKNOWLEDGEMENT: {"subject": DEFAULT_AUTO_ACK_SUBJECT, "body": DEFAULT_AUTO_ACK_BODY},
+    K.REPLY: {"body": "{{ reply.body }}\n\n{{ agent.name }}"},
+    K.STATUS_WAITING: {
+        "subject": "We are waiting for your answer [#{{ ticket.number }}]",
+        "body": "Hello {{ contact.first_name }},\n\nwe need a little more information to go "
+        "on with request #{{ ticket.number }} ({{ ticket.subject }}). Please reply "
+        "to this email.",
+    },
+    K.STATUS_SOLVED: {
+        "subject": "Your request is solved [#{{ ticket.number }}]",
+        "body": "Hello {{ contact.first_name }},\n\nwe marked request #{{ ticket.number }} "
+        "({{ ticket.subject }}) as solved. If something is still not right, just "
+        "reply and it opens again.",
+    },
+    K.SATISFACTION_REQUEST: {
+        "subject": "How did we do? [#{{ ticket.number }}]",
+        "body": "Hello {{ contact.first_name }},\n\nhow satisfied are you with our help on "
+        "request #{{ ticket.number }}? Reply to this email and tell us.",
+    },
+}
+FIELDS = ("subject", "body", "header", "footer")
+SAMPLE_VALUES = {
+    "contact.name": "Carla Diaz",
+    "contact.first_name": "Carla",
+    "contact.email": "carla@example.com",
+    "ticket.number": "123",
+    "ticket.subject": "Printer on fire",
+    "ticket.status": "Open",
+    "ticket.priority": "High",
+    "department.name": "Support",
+    "tenant.name": "Example Inc.",
+    "mailbox.address": "support@example.com",
+    "agent.name": "Ana Agent",
+    "reply.body": "Try turning it off and on again.",
+}
+
+
+@dataclass(frozen=True)
+class Wording:
+    subject: str = ""
+    body: str = ""
+    header: str = ""
+    footer: str = ""
+
+
+def effective_template(kind: str, department_id: Any | None) -> Wording:
+    """The wording in force: department's, else tenant's, else built-in (field by field:
+    an empty field falls through to the next level)."""
+    matching = Q(department__isnull=True)
+    if department_id:
+        matching |= Q(department_id=department_id)
+    rows = {row.department_id: row for row in EmailTemplate.objects.filter(matching, kind=kind)}
+    levels = [rows.get(department_id) if department_id else None, rows.get(None)]
+    values = {}
+    for name in FIELDS:
+        chosen = next(
+            (getattr(row, name) for row in levels if row and getattr(row, name)),
+            DEFAULTS[kind].get(name, ""),
+        )
+        values[name] = chosen
+    return Wording(**values)
+
+
+def check(**fields: str) -> None:
+    """Raises InvalidEmailTemplate naming every unknown placeholder."""
+    unknown = placeholders.unknown_placeholders("\n".join(fields.values()))
+    if unknown:
+        raise InvalidEmailTemplate(str(placeholders.UnknownPlaceholder(unknown)))
+
+
+@transaction.atomic
+def save_template(*, kind: str, department: Department | None, **fields: str) -> EmailTemplate:
+    """Store a tenant's (department None) or a department's wording. Empty fields inherit."""
+    if kind not in EmailTemplateKind.values:
+        raise InvalidEmailTemplate(f"unknown template kind {kind!r}")
+    clean = {name: fields.get(name, "") for name in FIELDS}
+    check(**clean)
+    if kind == K.REPLY and clean["body"] and "reply.body" not in clean["body"]:
+        raise InvalidEmailTemplate("The reply wrapper must contain {{ reply.body }}.")
+    template, _ = EmailTemplate.objects.update_or_create(
+        kind=kind, department=department, defaults=clean
+    )
+    return template
+
+
+@transaction.atomic
+def reset_template(*, kind: str, department: Department | None) -> None:
+    """Back to the inherited wording."""
+    EmailTemplate.objects.filter(kind=kind, department=department).delete()
+
+
+def render(wording: Wording, values: dict[str, str]) -> Wording:
+    return Wording(**{name: placeholders.render(getattr(wording, name), values) for name in FIELDS})
+
+
+def preview(**fields: str) -> Wording:
+    """The fields rendered with sample data (the editor's preview). Raises
+    InvalidEmailTemplate for unknown placeholders."""
+    check(**fields)
+    return render(Wording(**{n: fields.get(n, "") for n in FIELDS}), SAMPLE_VALUES)
+
+
+def compose(*, kind: str, department_id: Any | None, values: dict[str, str]) -> tuple[str, str]:
+    """(subject, text) of a customer email: the kind's wording inside the layout."""
+    wording = render(effective_template(kind, department_id), values)
+    layout = render(effective_template(K.LAYOUT, department_id), values)
+    text = "\n\n".join(
+        part for part in (layout.header, wording.body, layout.footer) if part.strip()
+    )
+    return " ".join(wording.subject.split()), text
+
+
+def placeholder_values(
+    ticket: Any, mailbox: Any, tenant_name: str, agent_name: str = ""
+) -> dict[str, str]:
+    """The placeholder values for one ticket's email."""
+    contact = ticket.contact
+    name = contact.name or contact.email.split("@", 1)[0]
+    return {
+        "contact.name": name,
+        "contact.first_name": name.split()[0] if name.split() else name,
+        "contact.email": contact.email,
+        "ticket.number": str(ticket.number),
+        "ticket.subject": ticket.subject,
+        "ticket.status": ticket.get_status_display(),
+        "ticket.priority": ticket.get_priority_display(),
+        "department.name": ticket.department.name,
+        "tenant.name": tenant_name,
+        "mailbox.address": mailbox.address if mailbox else "",
+        "agent.name": agent_name,
+        "reply.body": "",
+    }

@@ -59,6 +59,7 @@ DEFAULT_AUTO_ACK_BODY = """Hello {{ contact.first_name }},
 thank you for writing to {{ tenant.name }}. We received your message and opened
 request #{{ ticket.number }}; an agent will get back to you soon.
 
+You can follow it here: {{ ticket.tracking_link }}
 Reply to this email to add anything to the request.
 """
 

@@ -14,6 +14,7 @@ from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from helpdesk.core.errors import TransientError
 from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.models import Membership, MembershipRole
 from tickets import tasks
@@ -118,5 +119,8 @@ def send_agent_notification(
     email.attach_alternative(
         render_to_string("emails/agent_notification.html", context), "text/html"
     )
-    email.send()
+    try:
+        email.send()
+    except OSError as error:  # SMTP relay or ESP unreachable: the task retries with backoff
+        raise TransientError(f"notification email failed: {error}") from error
     return True

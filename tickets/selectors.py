@@ -169,3 +169,16 @@ def get_message(message_id: UUID) -> Message:
 def list_custom_templates() -> set[tuple[str, UUID | None]]:
     """(kind, department id or None) of every template the tenant wrote."""
     return set(EmailTemplate.objects.values_list("kind", "department_id"))
+
+
+def get_public_ticket(ticket_id: UUID) -> Ticket | None:
+    return Ticket.objects.select_related("contact").filter(id=ticket_id).first()
+
+
+def list_public_thread(ticket: Ticket) -> list[Message]:
+    """What the customer sees: their messages and public replies, oldest first."""
+    return list(
+        Message.objects.filter(ticket=ticket, kind__in=["customer", "reply"])
+        .select_related("author_member__user", "author_contact")
+        .order_by("created_at", "id")
+    )

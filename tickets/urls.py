@@ -11,6 +11,7 @@ urlpatterns = [
     path("tickets/<int:number>/messages/", views.ticket_message, name="ticket-message"),
     path("tickets/<int:number>/update/", views.ticket_update, name="ticket-update"),
     path("reports/", views.reports, name="reports"),
+    path("track/<str:token>/", views.ticket_tracking, name="tracking"),
     path("settings/email-templates/", views.email_templates, name="email-templates"),
     path(
         "settings/email-templates/<slug:kind>/",

@@ -16,7 +16,7 @@ from helpdesk.core.errors import DomainError
 from helpdesk.core.placeholders import KNOWN as KNOWN_PLACEHOLDERS
 from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.decorators import member_required
-from tickets import notifications, selectors, services
+from tickets import notifications, selectors, services, tracking
 from tickets.errors import AttachmentNotFound, InboundEmailNotFound, TicketNotFound
 from tickets.forms import MessageForm, TicketFieldsForm
 from tickets.mail import intake
@@ -358,3 +358,20 @@ def email_template_edit(request: HttpRequest, kind: str) -> HttpResponse:
         },
         status=400 if error else 200,
     )
+
+
+def ticket_tracking(request: HttpRequest, token: str) -> HttpResponse:
+    """The customer's view of one ticket (signed link, no login): status and the public
+    conversation. Internal notes and events are never shown."""
+    ticket_id = tracking.ticket_id_from_token(token)
+    ticket = selectors.get_public_ticket(ticket_id) if ticket_id else None
+    if ticket is None or getattr(request, "tenant", None) is None:
+        return render(request, "errors/not_found.html", {"what": "That request"}, status=404)
+    response = render(
+        request,
+        "tickets/tracking.html",
+        {"ticket": ticket, "thread": selectors.list_public_thread(ticket)},
+    )
+    response["X-Robots-Tag"] = "noindex"
+    response["Referrer-Policy"] = "no-referrer"
+    return response

@@ -17,6 +17,7 @@ KNOWN = (
     "ticket.subject",
     "ticket.status",
     "ticket.priority",
+    "ticket.tracking_link",
     "department.name",
     "tenant.name",
     "mailbox.address",

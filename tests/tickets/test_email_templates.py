@@ -128,3 +128,32 @@ def test_templates_api(acme, globex):
     foreign = api.get(f"/api/v1/email-templates/reply/?department={globex.department.id}")
     assert foreign.status_code == 404
     assert api.delete("/api/v1/email-templates/status_waiting/").status_code == 204
+
+
+def test_acknowledgement_carries_a_working_tracking_link(acme,
+                                                         django_capture_on_commit_callbacks):
+    import re
+
+    with django_capture_on_commit_callbacks(execute=True):
+        deliver(acme, build(body="My printer is on fire"))
+    with tenant_context(acme.id):
+        ticket = Ticket.objects.get()
+        services.add_message(ticket=ticket, kind="note", body="internal only", actor=acme.admin)
+    link = re.search(r"http://acme\.localhost(/track/\S+/)", mail.outbox[0].body)
+    assert link, mail.outbox[0].body
+    page = acme.client().get(link.group(1))  # no login: the customer's view
+    assert page.status_code == 200
+    assert b"My printer is on fire" in page.content
+    assert b"internal only" not in page.content
+    assert acme.client().get("/track/forged-token/").status_code == 404
+
+
+def test_tracking_link_of_another_tenant_is_404(acme, globex):
+    from tests.factories.tickets import make_ticket
+    from tickets import tracking
+
+    with tenant_context(globex.id):
+        ticket = make_ticket(subject="Globex secret")
+    response = acme.client().get(f"/track/{tracking.tracking_token(ticket.id)}/")
+    assert response.status_code == 404
+    assert b"Globex secret" not in response.content

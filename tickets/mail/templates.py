@@ -16,6 +16,7 @@ from django.db.models import Q
 
 from departments.models import DEFAULT_AUTO_ACK_BODY, DEFAULT_AUTO_ACK_SUBJECT, Department
 from helpdesk.core import placeholders
+from tickets import tracking
 from tickets.errors import InvalidEmailTemplate
 from tickets.models import EmailTemplate, EmailTemplateKind
 
@@ -55,6 +56,7 @@ SAMPLE_VALUES = {
     "ticket.subject": "Printer on fire",
     "ticket.status": "Open",
     "ticket.priority": "High",
+    "ticket.tracking_link": "https://example.helpdesk.example/track/sample/",
     "department.name": "Support",
     "tenant.name": "Example Inc.",
     "mailbox.address": "support@example.com",
@@ -152,6 +154,7 @@ def placeholder_values(
         "ticket.subject": ticket.subject,
         "ticket.status": ticket.get_status_display(),
         "ticket.priority": ticket.get_priority_display(),
+        "ticket.tracking_link": tracking.tracking_link(ticket),
         "department.name": ticket.department.name,
         "tenant.name": tenant_name,
         "mailbox.address": mailbox.address if mailbox else "",

@@ -259,7 +259,8 @@ HELPDESK_INBOUND_SWEEP_AFTER_SECONDS = env_int("HELPDESK_INBOUND_SWEEP_AFTER_SEC
 # to HELPDESK_SMTP_HOST when that is set; else (development) .eml files in var/outbox/.
 EMAIL_HOST = env_str("HELPDESK_SMTP_HOST", "")
 EMAIL_BACKEND = env_str("HELPDESK_EMAIL_BACKEND") or (
-    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
     else "helpdesk.core.mail_backends.OutboxBackend"
 )
 EMAIL_PORT = env_int("HELPDESK_SMTP_PORT", 25)

@@ -105,21 +105,34 @@ def record_event(
     )
 
 
-def refresh_search_vector(*, ticket: Ticket, language: str = "en") -> None:
-    """Rebuild the ticket's full-text document: subject, customer, tags and public text."""
+def refresh_search_vector(
+    *,
+    ticket: Ticket,
+    language: str = "en",
+    bodies: list[str] | None = None,
+    tag_names: list[str] | None = None,
+) -> None:
+    """Rebuild the ticket's full-text document: subject, customer, tags and message text.
+
+    A caller that already knows the bodies and tags (a new ticket) passes them.
+    """
     config = selectors.search_config(language)
-    bodies = list(
-        Message.objects.filter(
-            ticket=ticket, kind__in=[MessageKind.CUSTOMER, MessageKind.REPLY, MessageKind.NOTE]
+    if bodies is None:
+        bodies = list(
+            Message.objects.filter(
+                ticket=ticket,
+                kind__in=[MessageKind.CUSTOMER, MessageKind.REPLY, MessageKind.NOTE],
+            )
+            .order_by("-created_at")
+            .values_list("body_text", flat=True)[:50]
         )
-        .order_by("-created_at")
-        .values_list("body_text", flat=True)[:50]
-    )
     contact = ticket.contact
     people = " ".join(
         filter(None, [contact.name, contact.email, contact.company.name if contact.company else ""])
     )
-    tags = " ".join(ticket.tags.values_list("name", flat=True))
+    if tag_names is None:
+        tag_names = list(ticket.tags.values_list("name", flat=True))
+    tags = " ".join(tag_names)
     Ticket.objects.filter(id=ticket.id).update(
         search_vector=SearchVector(Value(ticket.subject), weight="A", config=config)
         + SearchVector(Value(f"{people} {tags}"), weight="B", config=config)
@@ -180,14 +193,16 @@ def create_ticket(
         follow_up_of=follow_up_of,
         mailbox=mailbox,
     )
-    _create_customer_message(ticket, contact, body, content or MessageContent())
+    # Callers (the inbound pipeline) need the first message; spare them a query.
+    ticket.first_message = _create_customer_message(  # type: ignore[attr-defined]
+        ticket, contact, body, content or MessageContent()
+    )
     if follow_up_of is not None:
         record_event(
             ticket=follow_up_of, actor=None, field="follow_up", old=None, new=ticket.number
         )
-    if tags:
-        _set_tags(ticket, tags)
-    refresh_search_vector(ticket=ticket, language=language)
+    tag_names = _set_tags(ticket, tags) if tags else []
+    refresh_search_vector(ticket=ticket, language=language, bodies=[body], tag_names=tag_names)
     return ticket
 
 

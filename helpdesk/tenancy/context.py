@@ -48,6 +48,10 @@ def tenant_context(tenant_id: UUID | str, *, using: str = "default") -> Iterator
             raise TenantSwitchError(f"inside tenant {previous}, asked for {tenant_uuid}")
         yield tenant_uuid
         return
+    # Outermost: the transaction ends with the block and takes the local setting with it.
+    # Nested in an outer transaction: the setting would outlive the released savepoint, so
+    # it is cleared by hand.
+    outermost = not connections[using].in_atomic_block
     with transaction.atomic(using=using):
         token = _current_tenant.set(tenant_uuid)
         _set_db_tenant(str(tenant_uuid), using)
@@ -55,7 +59,7 @@ def tenant_context(tenant_id: UUID | str, *, using: str = "default") -> Iterator
             yield tenant_uuid
         finally:
             _current_tenant.reset(token)
-            if not connections[using].needs_rollback:
+            if not outermost and not connections[using].needs_rollback:
                 _set_db_tenant("", using)
 
 

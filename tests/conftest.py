@@ -187,3 +187,16 @@ def tenant(acme: TenantSetup) -> Iterator[TenantSetup]:
 def other_tenant(globex: TenantSetup) -> TenantSetup:
     """Tenant B, not entered: use `with tenant_context(other_tenant.id)` where needed."""
     return globex
+
+
+@pytest.fixture
+def broker_mode() -> Iterator[None]:
+    """Tasks go through this test process's Redis database (emptied first), not eagerly."""
+    celery_app.conf.task_always_eager = False
+    with celery_app.connection_for_write() as connection:
+        for queue in celery_app.conf.task_queues:
+            connection.default_channel.queue_purge(queue.name)
+    try:
+        yield
+    finally:
+        celery_app.conf.task_always_eager = True

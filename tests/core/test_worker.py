@@ -21,18 +21,11 @@ RAW = (
 
 
 @pytest.fixture
-def real_worker():
-    celery_app.conf.task_always_eager = False
-    with celery_app.connection_for_write() as connection:
-        for queue in ("default", "email", "automation"):
-            connection.default_channel.queue_purge(queue)
-    try:
-        with start_worker(
-            celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=20
-        ) as worker:
-            yield worker
-    finally:
-        celery_app.conf.task_always_eager = True
+def real_worker(broker_mode):
+    with start_worker(
+        celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=20
+    ) as worker:
+        yield worker
 
 
 @pytest.mark.worker

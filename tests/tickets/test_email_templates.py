@@ -19,8 +19,12 @@ def test_department_overrides_tenant_overrides_built_in(tenant):
     billing = department_services.create_department(name="Billing")
     built_in = templates.effective_template("status_solved", None)
     assert "marked request" in built_in.body
-    templates.save_template(kind="status_solved", department=None, subject="Done",
-                            body="Solved, {{ contact.first_name }}.")
+    templates.save_template(
+        kind="status_solved",
+        department=None,
+        subject="Done",
+        body="Solved, {{ contact.first_name }}.",
+    )
     templates.save_template(kind="status_solved", department=billing, body="Billing solved.")
     assert templates.effective_template("status_solved", None).body.startswith("Solved,")
     billing_wording = templates.effective_template("status_solved", billing.id)
@@ -29,10 +33,15 @@ def test_department_overrides_tenant_overrides_built_in(tenant):
     assert templates.effective_template("status_solved", billing.id).body.startswith("Solved,")
 
 
-@pytest.mark.parametrize("body", [
-    "{{ settings.SECRET_KEY }}", "{{ ticket.contact.user.password }}",
-    "{% load static %}{{ ticket.number }} {{ request }}", "{{ contact.email|upper }}",
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "{{ settings.SECRET_KEY }}",
+        "{{ ticket.contact.user.password }}",
+        "{% load static %}{{ ticket.number }} {{ request }}",
+        "{{ contact.email|upper }}",
+    ],
+)
 def test_only_known_placeholders_are_accepted(tenant, body):
     with pytest.raises(InvalidEmailTemplate, match="unknown placeholder"):
         templates.save_template(kind="status_waiting", department=None, body=body)
@@ -50,27 +59,33 @@ def test_reply_wrapper_needs_the_reply(tenant):
 
 def test_replies_use_the_wrapper_and_layout(acme, django_capture_on_commit_callbacks):
     with tenant_context(acme.id):
-        templates.save_template(kind="layout", department=None, header="ACME SUPPORT",
-                                footer="Hours: 9-17")
-        templates.save_template(kind="reply", department=None,
-                                body="Hi {{ contact.first_name }},\n\n{{ reply.body }}\n\n"
-                                     "{{ agent.name }}")
+        templates.save_template(
+            kind="layout", department=None, header="ACME SUPPORT", footer="Hours: 9-17"
+        )
+        templates.save_template(
+            kind="reply",
+            department=None,
+            body="Hi {{ contact.first_name }},\n\n{{ reply.body }}\n\n{{ agent.name }}",
+        )
     deliver(acme, build())
     with django_capture_on_commit_callbacks(execute=True), tenant_context(acme.id):
-        services.add_message(ticket=Ticket.objects.get(), kind="reply", body="Fixed.",
-                             actor=acme.admin)
+        services.add_message(
+            ticket=Ticket.objects.get(), kind="reply", body="Fixed.", actor=acme.admin
+        )
     body = mail.outbox[-1].body
     assert body.startswith("ACME SUPPORT\n\nHi Carla,\n\nFixed.\n\nAcme Admin")
     assert "Hours: 9-17" in body
 
 
-def test_status_change_by_an_agent_emails_the_customer(acme,
-                                                       django_capture_on_commit_callbacks):
+def test_status_change_by_an_agent_emails_the_customer(acme, django_capture_on_commit_callbacks):
     deliver(acme, build())
     with tenant_context(acme.id):
-        templates.save_template(kind="status_solved", department=None,
-                                subject="Solved [#{{ ticket.number }}]",
-                                body="All done, {{ contact.first_name }}.")
+        templates.save_template(
+            kind="status_solved",
+            department=None,
+            subject="Solved [#{{ ticket.number }}]",
+            body="All done, {{ contact.first_name }}.",
+        )
         ticket = Ticket.objects.get()
     with django_capture_on_commit_callbacks(execute=True), tenant_context(acme.id):
         services.update_ticket(ticket=ticket, actor=acme.admin, status="solved")
@@ -83,13 +98,20 @@ def test_status_change_by_an_agent_emails_the_customer(acme,
 def test_editor_page_with_preview_and_errors(acme):
     client = acme.client(acme.admin)
     assert b"Satisfaction request" in client.get("/settings/email-templates/").content
-    preview = client.post("/settings/email-templates/status_waiting/", {
-        "action": "preview", "subject": "Waiting [#{{ ticket.number }}]",
-        "body": "Hello {{ contact.first_name }}"})
+    preview = client.post(
+        "/settings/email-templates/status_waiting/",
+        {
+            "action": "preview",
+            "subject": "Waiting [#{{ ticket.number }}]",
+            "body": "Hello {{ contact.first_name }}",
+        },
+    )
     assert b"Waiting [#123]" in preview.content
     assert b"Hello Carla" in preview.content
-    bad = client.post("/settings/email-templates/status_waiting/", {
-        "action": "save", "subject": "x", "body": "{{ nope }}"})
+    bad = client.post(
+        "/settings/email-templates/status_waiting/",
+        {"action": "save", "subject": "x", "body": "{{ nope }}"},
+    )
     assert bad.status_code == 400
     assert b"unknown placeholder: {{ nope }}" in bad.content
 
@@ -101,7 +123,8 @@ def test_editor_is_admin_only_and_per_tenant(acme, globex):
     agent = make_member(acme.tenant, MembershipRole.AGENT)
     assert acme.client(agent).get("/settings/email-templates/").status_code == 403
     foreign = acme.client(acme.admin).get(
-        f"/settings/email-templates/reply/?department={globex.department.id}")
+        f"/settings/email-templates/reply/?department={globex.department.id}"
+    )
     assert foreign.status_code == 404
 
 
@@ -109,20 +132,31 @@ def test_templates_api(acme, globex):
     api = acme.api_client()
     listed = api.get("/api/v1/email-templates/").json()
     assert {t["kind"] for t in listed} >= {"layout", "reply", "satisfaction_request"}
-    saved = api.put("/api/v1/email-templates/status_waiting/",
-                    {"subject": "Waiting", "body": "Please answer, {{ contact.first_name }}"},
-                    content_type="application/json")
+    saved = api.put(
+        "/api/v1/email-templates/status_waiting/",
+        {"subject": "Waiting", "body": "Please answer, {{ contact.first_name }}"},
+        content_type="application/json",
+    )
     assert saved.status_code == 200
     assert saved.json()["custom"] is True
-    dept = api.put(f"/api/v1/email-templates/status_waiting/?department={acme.department.id}",
-                   {"body": "Support waits."}, content_type="application/json")
+    dept = api.put(
+        f"/api/v1/email-templates/status_waiting/?department={acme.department.id}",
+        {"body": "Support waits."},
+        content_type="application/json",
+    )
     assert dept.json()["subject"] == "Waiting"  # inherited field
-    bad = api.put("/api/v1/email-templates/status_waiting/", {"body": "{{ x.y }}"},
-                  content_type="application/json")
+    bad = api.put(
+        "/api/v1/email-templates/status_waiting/",
+        {"body": "{{ x.y }}"},
+        content_type="application/json",
+    )
     assert bad.status_code == 400
     assert bad.json()["error"]["code"] == "invalid_email_template"
-    preview = api.post("/api/v1/email-templates/preview/", {"body": "#{{ ticket.number }}"},
-                       content_type="application/json")
+    preview = api.post(
+        "/api/v1/email-templates/preview/",
+        {"body": "#{{ ticket.number }}"},
+        content_type="application/json",
+    )
     assert preview.json()["body"] == "#123"
     assert api.get("/api/v1/email-templates/nope/").status_code == 404
     foreign = api.get(f"/api/v1/email-templates/reply/?department={globex.department.id}")
@@ -130,8 +164,7 @@ def test_templates_api(acme, globex):
     assert api.delete("/api/v1/email-templates/status_waiting/").status_code == 204
 
 
-def test_acknowledgement_carries_a_working_tracking_link(acme,
-                                                         django_capture_on_commit_callbacks):
+def test_acknowledgement_carries_a_working_tracking_link(acme, django_capture_on_commit_callbacks):
     import re
 
     with django_capture_on_commit_callbacks(execute=True):

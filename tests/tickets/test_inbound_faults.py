@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from helpdesk.celery import app as celery_app
 from helpdesk.tenancy.context import tenant_context
 from tests.conftest import make_tenant, subprocess_environment
 from tests.tickets.test_inbound import build
@@ -81,16 +80,6 @@ def _wait(predicate, timeout: float = 60.0) -> bool:
             return True
         time.sleep(0.05)
     return False
-
-
-@pytest.fixture
-def broker_mode():
-    celery_app.conf.task_always_eager = False
-    with celery_app.connection_for_write() as connection:
-        for queue in ("default", "email", "automation"):
-            connection.default_channel.queue_purge(queue)
-    yield
-    celery_app.conf.task_always_eager = True
 
 
 def test_worker_killed_in_the_middle_loses_and_duplicates_nothing(broker_mode, settings):

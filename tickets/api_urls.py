@@ -1,6 +1,7 @@
 from django.urls import path
 
-from tickets import api
+from tickets import api_urls_configuration, api_urls_contacts
+from tickets.api import core as api
 
 app_name = "tickets-api"
 
@@ -43,3 +44,5 @@ urlpatterns = [
         name="email-template-detail",
     ),
 ]
+
+urlpatterns += api_urls_contacts.urlpatterns + api_urls_configuration.urlpatterns

@@ -59,3 +59,68 @@ class InvalidEmailTemplate(DomainError):
 class EmailTemplateNotFound(NotFound):
     code = "email_template_not_found"
     message = "No such kind of email template."
+
+
+class ConfigurationInvalid(DomainError):
+    code = "configuration_invalid"
+    message = "That configuration is not valid."
+
+
+class CustomFieldInvalid(DomainError):
+    code = "custom_field_invalid"
+    message = "A custom field value is not valid."
+
+
+class CustomFieldNotFound(NotFound):
+    code = "custom_field_not_found"
+    message = "No such custom field."
+
+
+class CustomStatusNotFound(NotFound):
+    code = "custom_status_not_found"
+    message = "No such status."
+
+
+class TicketTypeNotFound(NotFound):
+    code = "ticket_type_not_found"
+    message = "No such ticket type."
+
+
+class SavedViewNotFound(NotFound):
+    code = "saved_view_not_found"
+    message = "No such view."
+
+
+class InvalidFilter(DomainError):
+    code = "invalid_filter"
+    message = "That filter is not valid."
+
+
+class StaleReply(Conflict):
+    code = "stale_reply"
+    message = "New messages arrived on the ticket since you started writing; read them first."
+
+
+class MergeNotAllowed(Conflict):
+    code = "merge_not_allowed"
+    message = "Those tickets cannot be merged."
+
+
+class ContactNotFound(NotFound):
+    code = "contact_not_found"
+    message = "No such contact."
+
+
+class CompanyNotFound(NotFound):
+    code = "company_not_found"
+    message = "No such company."
+
+
+class ContactInvalid(DomainError):
+    code = "contact_invalid"
+    message = "Those contact details are not valid."
+
+
+class NotificationNotFound(NotFound):
+    code = "notification_not_found"
+    message = "No such notification."

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from tickets import views
+from tickets import urls_configuration, urls_contacts
+from tickets.views import core as views
 
 app_name = "tickets"
 
@@ -25,3 +26,5 @@ urlpatterns = [
     path("settings/inbound/<uuid:email_id>/raw/", views.inbound_raw, name="inbound-raw"),
     path("settings/inbound/<uuid:email_id>/retry/", views.inbound_retry, name="inbound-retry"),
 ]
+
+urlpatterns += urls_contacts.urlpatterns + urls_configuration.urlpatterns

@@ -8,10 +8,9 @@ import secrets
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
+from django.db.models import Case, Value, When
 from django.db.models.functions import Lower
-from django.utils import timezone
 
-from helpdesk.core.ids import new_id
 from helpdesk.tenancy.models import TenantModel
 from helpdesk.tenancy.rls import TenantFK
 
@@ -20,6 +19,10 @@ class Company(TenantModel):
     name = models.CharField(max_length=200)
     domains = models.JSONField(
         default=list, blank=True, help_text="Email domains whose senders belong to this company."
+    )
+    notes = models.TextField(blank=True)
+    custom_fields = models.JSONField(
+        default=dict, blank=True, help_text="Values of the tenant's company fields, by key."
     )
 
     class Meta(TenantModel.Meta):
@@ -44,12 +47,30 @@ class Contact(TenantModel):
     email_bounced_at = models.DateTimeField(
         null=True, blank=True, help_text="Set by a hard bounce: the address does not work."
     )
+    phone = models.CharField(max_length=40, blank=True)
+    notes = models.TextField(blank=True)
+    custom_fields = models.JSONField(
+        default=dict, blank=True, help_text="Values of the tenant's contact fields, by key."
+    )
+    merged_into = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="A duplicate merged into another contact: mail from it lands there.",
+    )
 
     class Meta(TenantModel.Meta):
         constraints = [
             *TenantModel.Meta.constraints,
             TenantFK("company"),
+            TenantFK("merged_into"),
             models.UniqueConstraint("tenant", Lower("email"), name="tickets_contact_email_uniq"),
+        ]
+        indexes = [
+            # Contacts of a company (company page).
+            models.Index(fields=["tenant", "company"], name="tickets_contact_company_idx"),
         ]
 
     def __str__(self) -> str:
@@ -87,10 +108,16 @@ class TicketStatus(models.TextChoices):
 
 
 class TicketPriority(models.TextChoices):
+    """The scale a tenant picks its 3 to 5 priority levels from (default: the first four)."""
+
     LOW = "low", "Low"
     NORMAL = "normal", "Normal"
     HIGH = "high", "High"
     URGENT = "urgent", "Urgent"
+    CRITICAL = "critical", "Critical"
+
+
+PRIORITY_RANK = {value: rank for rank, value in enumerate(TicketPriority.values)}
 
 
 class TicketChannel(models.TextChoices):
@@ -135,7 +162,42 @@ class Ticket(TenantModel):
         "tenancy.Membership", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     tags = models.ManyToManyField(Tag, through="TicketTag", related_name="tickets")
+    type = models.ForeignKey(
+        "tickets.TicketType", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    custom_status = models.ForeignKey(
+        "tickets.CustomStatus",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The tenant's finer status; `status` always holds the one it maps onto.",
+    )
+    custom_fields = models.JSONField(
+        default=dict, blank=True, help_text="Values of the tenant's ticket fields, by key."
+    )
+    due_at = models.DateTimeField(null=True, blank=True)
+    is_spam = models.BooleanField(default=False)
+    merged_into = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Set on a ticket merged into another: replies to it land there.",
+    )
+    priority_rank = models.GeneratedField(
+        expression=Case(
+            *[When(priority=value, then=Value(rank)) for value, rank in PRIORITY_RANK.items()],
+            default=Value(1),
+        ),
+        output_field=models.SmallIntegerField(),
+        db_persist=True,
+    )
     last_message_at = models.DateTimeField(null=True, blank=True)
+    last_message_snippet = models.CharField(
+        max_length=200, blank=True, help_text="The start of the last customer message or reply."
+    )
     solved_at = models.DateTimeField(null=True, blank=True)
     reply_token = models.CharField(
         max_length=24,
@@ -163,6 +225,9 @@ class Ticket(TenantModel):
             TenantFK("contact"),
             TenantFK("follow_up_of"),
             TenantFK("mailbox"),
+            TenantFK("type"),
+            TenantFK("custom_status"),
+            TenantFK("merged_into"),
             models.UniqueConstraint(
                 fields=["tenant", "reply_token"], name="tickets_ticket_reply_token_uniq"
             ),
@@ -185,12 +250,37 @@ class Ticket(TenantModel):
             models.Index(
                 fields=["tenant", "status", "-updated_at"], name="tickets_ticket_inbox_idx"
             ),
-            # "Mine": an agent's tickets by status.
+            # Inbox sorted by created, due date or priority within a status.
             models.Index(
-                fields=["tenant", "assignee", "status"], name="tickets_ticket_assignee_idx"
+                fields=["tenant", "status", "-created_at"], name="tickets_ticket_created_idx"
+            ),
+            models.Index(fields=["tenant", "status", "due_at"], name="tickets_ticket_due_idx"),
+            models.Index(
+                fields=["tenant", "status", "-priority_rank", "-updated_at"],
+                name="tickets_ticket_priority_idx",
+            ),
+            # "Unassigned": open tickets nobody owns, most recently active first.
+            models.Index(
+                fields=["tenant", "status", "-updated_at"],
+                name="tickets_ticket_unassigned_idx",
+                condition=models.Q(assignee__isnull=True),
+            ),
+            # "Mine": an agent's tickets by status, most recently active first.
+            models.Index(
+                fields=["tenant", "assignee", "status", "-updated_at"],
+                name="tickets_ticket_assignee_idx",
             ),
             # Per-department views.
-            models.Index(fields=["tenant", "department", "status"], name="tickets_ticket_dept_idx"),
+            models.Index(
+                fields=["tenant", "department", "status", "-updated_at"],
+                name="tickets_ticket_dept_idx",
+            ),
+            # Filters on custom field values (containment).
+            GinIndex(
+                fields=["custom_fields"],
+                name="tickets_ticket_fields_idx",
+                opclasses=["jsonb_path_ops"],
+            ),
             # The customer's other tickets, beside the ticket.
             models.Index(
                 fields=["tenant", "contact", "-created_at"], name="tickets_ticket_contact_idx"
@@ -356,172 +446,3 @@ class Attachment(TenantModel):
 
     def __str__(self) -> str:
         return self.filename
-
-
-class InboundEmailStatus(models.TextChoices):
-    QUEUED = "queued", "Queued"
-    PROCESSED = "processed", "Processed"
-    REJECTED = "rejected", "Rejected"
-    FAILED = "failed", "Failed"
-
-
-class InboundEmail(TenantModel):
-    """The raw bytes of one received mail, committed before the sender is acknowledged."""
-
-    mailbox = models.ForeignKey(
-        "departments.Mailbox", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    channel = models.CharField(max_length=16, default="smtp")
-    envelope_from = models.CharField(max_length=998, blank=True)
-    envelope_to = models.JSONField(default=list)
-    header_recipients = models.JSONField(
-        default=list, help_text="Delivered-To, X-Original-To, To and Cc addresses."
-    )
-    message_id = models.CharField(max_length=998, blank=True)
-    sha256 = models.CharField(max_length=64)
-    size = models.PositiveIntegerField()
-    raw = models.BinaryField()
-    status = models.CharField(
-        max_length=16, choices=InboundEmailStatus.choices, default=InboundEmailStatus.QUEUED
-    )
-    reason = models.TextField(blank=True)
-    ticket = models.ForeignKey(
-        Ticket, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    ticket_message = models.ForeignKey(
-        Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    attempts = models.PositiveIntegerField(default=0)
-    processed_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta(TenantModel.Meta):
-        constraints = [
-            *TenantModel.Meta.constraints,
-            TenantFK("mailbox"),
-            TenantFK("ticket"),
-            TenantFK("ticket_message"),
-            # A redelivered mail is the same row: by Message-ID, or by content without one.
-            models.UniqueConstraint(
-                fields=["tenant", "message_id"],
-                condition=~models.Q(message_id=""),
-                name="tickets_inboundemail_msgid_uniq",
-            ),
-            models.UniqueConstraint(
-                fields=["tenant", "sha256"],
-                condition=models.Q(message_id=""),
-                name="tickets_inboundemail_sha_uniq",
-            ),
-            models.CheckConstraint(
-                condition=models.Q(status__in=InboundEmailStatus.values),
-                name="tickets_inboundemail_status_valid",
-            ),
-        ]
-        indexes = [
-            # Sweeper and inbound log: rows by status, oldest first.
-            models.Index(
-                fields=["tenant", "status", "created_at"], name="tickets_inbound_status_idx"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return self.message_id or self.sha256
-
-
-class UnroutedEmail(models.Model):
-    """Mail that reached us for an address no tenant owns (ESP webhooks, ingest_email).
-
-    Global: there is no tenant to file it under. Kept for platform staff, never processed.
-    """
-
-    id = models.UUIDField(primary_key=True, default=new_id, editable=False)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    channel = models.CharField(max_length=16)
-    envelope_to = models.JSONField(default=list)
-    header_recipients = models.JSONField(default=list)
-    subject = models.CharField(max_length=998, blank=True)
-    raw = models.BinaryField()
-    reason = models.TextField()
-
-    def __str__(self) -> str:
-        return f"{self.channel}: {self.reason}"
-
-
-class NotificationKind(models.TextChoices):
-    ASSIGNED = "assigned", "A ticket is assigned to me"
-    MENTIONED = "mentioned", "Someone mentions me in a note"
-    CUSTOMER_REPLIED = "customer_replied", "The customer replies on my ticket"
-
-
-class NotificationSetting(TenantModel):
-    """An agent's choice for one kind of email notification. No row: the email is sent."""
-
-    membership = models.ForeignKey("tenancy.Membership", on_delete=models.CASCADE, related_name="+")
-    kind = models.CharField(max_length=32, choices=NotificationKind.choices)
-    email_enabled = models.BooleanField(default=True)
-
-    class Meta(TenantModel.Meta):
-        constraints = [
-            *TenantModel.Meta.constraints,
-            models.UniqueConstraint(
-                fields=["tenant", "membership", "kind"], name="tickets_notification_uniq"
-            ),
-            models.CheckConstraint(
-                condition=models.Q(kind__in=NotificationKind.values),
-                name="tickets_notification_kind_valid",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.membership_id} {self.kind}: {self.email_enabled}"
-
-
-class EmailTemplateKind(models.TextChoices):
-    LAYOUT = "layout", "Layout (header and footer of every email)"
-    ACKNOWLEDGEMENT = "acknowledgement", "Acknowledgement of a new request"
-    REPLY = "reply", "Agent reply wrapper"
-    STATUS_WAITING = "status_waiting", "Status: waiting on customer"
-    STATUS_SOLVED = "status_solved", "Status: solved"
-    SATISFACTION_REQUEST = "satisfaction_request", "Satisfaction request"
-
-
-class EmailTemplate(TenantModel):
-    """A tenant's wording of one kind of customer email; a department may override it.
-
-    Bodies use only the placeholders of helpdesk.core.placeholders (no template engine).
-    """
-
-    kind = models.CharField(max_length=32, choices=EmailTemplateKind.choices)
-    department = models.ForeignKey(
-        "departments.Department",
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        related_name="+",
-    )
-    subject = models.CharField(max_length=250, blank=True)
-    body = models.TextField(blank=True)
-    header = models.TextField(blank=True, help_text="Layout only: above every email.")
-    footer = models.TextField(blank=True, help_text="Layout only: below every email.")
-
-    class Meta(TenantModel.Meta):
-        constraints = [
-            *TenantModel.Meta.constraints,
-            TenantFK("department"),
-            models.CheckConstraint(
-                condition=models.Q(kind__in=EmailTemplateKind.values),
-                name="tickets_emailtemplate_kind_valid",
-            ),
-            models.UniqueConstraint(
-                fields=["tenant", "kind"],
-                condition=models.Q(department__isnull=True),
-                name="tickets_emailtemplate_tenant_uniq",
-            ),
-            models.UniqueConstraint(
-                fields=["tenant", "kind", "department"],
-                condition=models.Q(department__isnull=False),
-                name="tickets_emailtemplate_department_uniq",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.kind} ({self.department_id or 'tenant'})"

@@ -1,0 +1,1 @@
+"""The tickets API (/api/v1/), one module per area."""

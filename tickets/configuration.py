@@ -1,0 +1,303 @@
+"""What a tenant configures about its tickets: types, custom statuses, custom fields for
+tickets, contacts and companies, the priority levels in use and open-it-and-you-own-it.
+
+Reads return defaults when the tenant configured nothing; writes validate and raise
+DomainErrors with a message an admin can act on.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+from django.utils.text import slugify
+
+from tickets.errors import (
+    ConfigurationInvalid,
+    CustomFieldInvalid,
+    CustomFieldNotFound,
+    CustomStatusNotFound,
+    TicketTypeNotFound,
+)
+from tickets.models import (
+    CustomField,
+    CustomFieldTarget,
+    CustomFieldType,
+    CustomStatus,
+    TicketPriority,
+    TicketStatus,
+    TicketType,
+    WorkspaceSettings,
+)
+
+DEFAULT_PRIORITIES = (
+    TicketPriority.LOW,
+    TicketPriority.NORMAL,
+    TicketPriority.HIGH,
+    TicketPriority.URGENT,
+)
+MAX_SELECT_OPTIONS = 200
+
+
+# --- Workspace settings ----------------------------------------------------------------
+
+
+def get_settings() -> WorkspaceSettings:
+    """The tenant's settings row, or an unsaved one holding the defaults."""
+    return WorkspaceSettings.objects.first() or WorkspaceSettings()
+
+
+@dataclass(frozen=True)
+class PriorityLevel:
+    value: str
+    label: str
+
+
+def priority_levels(settings: WorkspaceSettings | None = None) -> list[PriorityLevel]:
+    """The levels in use, lowest first, with the tenant's labels."""
+    chosen = (settings or get_settings()).priorities
+    if not chosen:
+        return [PriorityLevel(p.value, p.label) for p in DEFAULT_PRIORITIES]
+    return [PriorityLevel(item["value"], item["label"]) for item in chosen]
+
+
+@transaction.atomic
+def update_settings(
+    *, auto_assign_on_open: bool | None = None, priorities: list[Mapping[str, str]] | None = None
+) -> WorkspaceSettings:
+    """Change the workspace settings. Priorities: 3 to 5 levels of the scale, in scale order,
+    `normal` among them (it is every ticket's default), each with a label."""
+    settings = WorkspaceSettings.objects.select_for_update().first() or WorkspaceSettings()
+    if auto_assign_on_open is not None:
+        settings.auto_assign_on_open = auto_assign_on_open
+    if priorities is not None:
+        settings.priorities = _clean_priorities(priorities)
+    settings.save()
+    return settings
+
+
+def _clean_priorities(levels: list[Mapping[str, str]]) -> list[dict[str, str]]:
+    if not 3 <= len(levels) <= 5:
+        raise ConfigurationInvalid("Choose 3 to 5 priority levels.")
+    scale = TicketPriority.values
+    values = [str(level.get("value", "")) for level in levels]
+    unknown = [v for v in values if v not in scale]
+    if unknown:
+        raise ConfigurationInvalid(f"Unknown priority {unknown[0]!r}; levels are {scale}.")
+    if len(set(values)) != len(values):
+        raise ConfigurationInvalid("Each priority level may appear once.")
+    if TicketPriority.NORMAL not in values:
+        raise ConfigurationInvalid("The levels must include normal, every new ticket's priority.")
+    cleaned = []
+    for value in sorted(values, key=scale.index):
+        label = next(str(lv.get("label") or "") for lv in levels if lv.get("value") == value)
+        cleaned.append({"value": value, "label": label.strip()[:40] or TicketPriority(value).label})
+    return cleaned
+
+
+# --- Ticket types ----------------------------------------------------------------------
+
+
+def list_ticket_types(*, active_only: bool = False) -> QuerySet[TicketType]:
+    types = TicketType.objects.all()
+    return types.filter(is_active=True) if active_only else types
+
+
+def get_ticket_type(type_id: UUID | str) -> TicketType:
+    ticket_type = TicketType.objects.filter(id=type_id).first()
+    if ticket_type is None:
+        raise TicketTypeNotFound(type_id=str(type_id))
+    return ticket_type
+
+
+@transaction.atomic
+def save_ticket_type(
+    *, name: str, ticket_type: TicketType | None = None, is_active: bool = True, position: int = 0
+) -> TicketType:
+    name = " ".join(name.split())[:60]
+    if not name:
+        raise ConfigurationInvalid("A ticket type needs a name.")
+    ticket_type = ticket_type or TicketType()
+    ticket_type.name, ticket_type.is_active, ticket_type.position = name, is_active, position
+    try:
+        with transaction.atomic():
+            ticket_type.save()
+    except IntegrityError:
+        raise ConfigurationInvalid(f"There is already a ticket type named {name!r}.") from None
+    return ticket_type
+
+
+# --- Custom statuses -------------------------------------------------------------------
+
+
+def list_custom_statuses(*, active_only: bool = False) -> QuerySet[CustomStatus]:
+    statuses = CustomStatus.objects.all()
+    return statuses.filter(is_active=True) if active_only else statuses
+
+
+def get_custom_status(status_id: UUID | str) -> CustomStatus:
+    status = CustomStatus.objects.filter(id=status_id).first()
+    if status is None:
+        raise CustomStatusNotFound(status_id=str(status_id))
+    return status
+
+
+@transaction.atomic
+def save_custom_status(
+    *,
+    name: str,
+    base_status: str,
+    custom_status: CustomStatus | None = None,
+    is_active: bool = True,
+    position: int = 0,
+) -> CustomStatus:
+    name = " ".join(name.split())[:60]
+    if not name:
+        raise ConfigurationInvalid("A status needs a name.")
+    if base_status not in TicketStatus.values:
+        raise ConfigurationInvalid(f"A status maps onto one of {TicketStatus.values}.")
+    status = custom_status or CustomStatus()
+    status.name, status.base_status = name, base_status
+    status.is_active, status.position = is_active, position
+    try:
+        with transaction.atomic():
+            status.save()
+    except IntegrityError:
+        raise ConfigurationInvalid(f"There is already a status named {name!r}.") from None
+    return status
+
+
+# --- Custom fields ---------------------------------------------------------------------
+
+
+def list_custom_fields(target: str, *, active_only: bool = True) -> list[CustomField]:
+    fields = CustomField.objects.filter(target=target)
+    return list(fields.filter(is_active=True) if active_only else fields)
+
+
+def get_custom_field(field_id: UUID | str) -> CustomField:
+    field = CustomField.objects.filter(id=field_id).first()
+    if field is None:
+        raise CustomFieldNotFound(field_id=str(field_id))
+    return field
+
+
+@transaction.atomic
+def save_custom_field(
+    *,
+    target: str,
+    label: str,
+    type: str,
+    key: str = "",
+    options: list[str] | None = None,
+    is_required: bool = False,
+    is_active: bool = True,
+    position: int = 0,
+    field: CustomField | None = None,
+) -> CustomField:
+    """Define or change a field. Its key and type are fixed once created (values use them)."""
+    if target not in CustomFieldTarget.values:
+        raise ConfigurationInvalid(f"A field belongs to one of {CustomFieldTarget.values}.")
+    label = " ".join(label.split())[:80]
+    if not label:
+        raise ConfigurationInvalid("A field needs a label.")
+    if field is None:
+        if type not in CustomFieldType.values:
+            raise ConfigurationInvalid(f"A field's type is one of {CustomFieldType.values}.")
+        key = slugify(key or label).replace("-", "_")[:40]
+        if not key:
+            raise ConfigurationInvalid("A field needs a key of letters, digits or underscores.")
+        field = CustomField(target=target, key=key, type=type)
+    elif type != field.type:
+        raise ConfigurationInvalid("A field's type cannot change; add a new field instead.")
+    cleaned_options = [" ".join(str(o).split())[:100] for o in options or []]
+    cleaned_options = list(dict.fromkeys(o for o in cleaned_options if o))
+    if field.type == CustomFieldType.SELECT and not cleaned_options:
+        raise ConfigurationInvalid("A select field needs at least one option.")
+    if len(cleaned_options) > MAX_SELECT_OPTIONS:
+        raise ConfigurationInvalid(f"A select field has at most {MAX_SELECT_OPTIONS} options.")
+    field.label, field.options = label, cleaned_options
+    field.is_required, field.is_active, field.position = is_required, is_active, position
+    try:
+        with transaction.atomic():
+            field.save()
+    except IntegrityError:
+        raise ConfigurationInvalid(f"There is already a {target} field {field.key!r}.") from None
+    return field
+
+
+def clean_custom_values(
+    target: str,
+    values: Mapping[str, Any],
+    *,
+    current: Mapping[str, Any] | None = None,
+    fields: list[CustomField] | None = None,
+) -> dict[str, Any]:
+    """Validate `values` (key → raw value from a form or the API) against the tenant's active
+    fields and merge them into `current`. Empty values remove a key. Raises
+    CustomFieldInvalid naming the field."""
+    fields = fields if fields is not None else list_custom_fields(target)
+    by_key = {field.key: field for field in fields}
+    unknown = sorted(set(values) - set(by_key))
+    if unknown:
+        raise CustomFieldInvalid(f"Unknown field {unknown[0]!r}.", field=unknown[0])
+    merged = dict(current or {})
+    for key, raw in values.items():
+        value = _clean_value(by_key[key], raw)
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    for field in fields:
+        if field.is_required and field.key in values and merged.get(field.key) in (None, ""):
+            raise CustomFieldInvalid(f"{field.label} is required.", field=field.key)
+    return merged
+
+
+def _clean_value(field: CustomField, raw: Any) -> Any:
+    if field.type == CustomFieldType.CHECKBOX:
+        if isinstance(raw, bool):
+            return raw
+        if raw in (None, ""):
+            return False
+        if str(raw).lower() in {"1", "true", "on", "yes"}:
+            return True
+        if str(raw).lower() in {"0", "false", "off", "no"}:
+            return False
+        raise CustomFieldInvalid(f"{field.label} is a yes/no field.", field=field.key)
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    if field.type == CustomFieldType.TEXT:
+        return str(raw).strip()[:1000]
+    if field.type == CustomFieldType.NUMBER:
+        try:
+            number = decimal.Decimal(str(raw).strip())
+        except decimal.InvalidOperation:
+            raise CustomFieldInvalid(f"{field.label} takes a number.", field=field.key) from None
+        if not number.is_finite():
+            raise CustomFieldInvalid(f"{field.label} takes a number.", field=field.key)
+        return int(number) if number == number.to_integral_value() else float(number)
+    if field.type == CustomFieldType.DATE:
+        try:
+            return datetime.date.fromisoformat(str(raw).strip()).isoformat()
+        except ValueError:
+            raise CustomFieldInvalid(
+                f"{field.label} takes a date (YYYY-MM-DD).", field=field.key
+            ) from None
+    value = str(raw).strip()
+    if value not in field.options:
+        raise CustomFieldInvalid(
+            f"{field.label} is one of: {', '.join(field.options)}.", field=field.key
+        )
+    return value
+
+
+def display_values(target: str, values: Mapping[str, Any]) -> list[tuple[CustomField, Any]]:
+    """(field, value) for every active field, in order, for pages that show them."""
+    return [(field, values.get(field.key)) for field in list_custom_fields(target)]

@@ -1,0 +1,1 @@
+"""Agent pages of the tickets app, one module per area."""

@@ -310,6 +310,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "TicketStatusEnum": "tickets.models.TicketStatus",
         "InboundEmailStatusEnum": "tickets.models.InboundEmailStatus",
+        "TicketPriorityEnum": "tickets.models.TicketPriority",
+        "CustomFieldTargetEnum": "tickets.models.CustomFieldTarget",
+        "CustomFieldTypeEnum": "tickets.models.CustomFieldType",
     },
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]",
 }

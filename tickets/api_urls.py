@@ -2,12 +2,39 @@ from django.urls import path
 
 from tickets import api_urls_configuration, api_urls_contacts
 from tickets.api import core as api
+from tickets.api import workspace
 
 app_name = "tickets-api"
 
 urlpatterns = [
     path("tickets/", api.TicketListAPI.as_view(), name="ticket-list"),
+    path("tickets/bulk/", workspace.BulkActionAPI.as_view(), name="ticket-bulk"),
     path("tickets/<int:number>/", api.TicketDetailAPI.as_view(), name="ticket-detail"),
+    path("tickets/<int:number>/merge/", workspace.TicketMergeAPI.as_view(), name="ticket-merge"),
+    path("tickets/<int:number>/open/", workspace.TicketOpenAPI.as_view(), name="ticket-open"),
+    path(
+        "tickets/<int:number>/presence/",
+        workspace.TicketPresenceAPI.as_view(),
+        name="ticket-presence",
+    ),
+    path(
+        "tickets/<int:number>/messages/<uuid:message_id>/split/",
+        workspace.MessageSplitAPI.as_view(),
+        name="message-split",
+    ),
+    path("saved-views/", workspace.SavedViewListAPI.as_view(), name="saved-view-list"),
+    path(
+        "saved-views/<uuid:view_id>/",
+        workspace.SavedViewDetailAPI.as_view(),
+        name="saved-view-detail",
+    ),
+    path("notifications/", workspace.NotificationListAPI.as_view(), name="notification-list"),
+    path("notifications/read/", workspace.NotificationReadAPI.as_view(), name="notification-read"),
+    path(
+        "notifications/unread-count/",
+        workspace.NotificationUnreadCountAPI.as_view(),
+        name="notification-unread-count",
+    ),
     path(
         "tickets/<int:number>/messages/", api.TicketMessageListAPI.as_view(), name="ticket-messages"
     ),

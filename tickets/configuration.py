@@ -43,6 +43,9 @@ DEFAULT_PRIORITIES = (
     TicketPriority.URGENT,
 )
 MAX_SELECT_OPTIONS = 200
+MAX_POSITION = 32767  # PositiveSmallIntegerField
+# Numbers stay exact in JSON and JavaScript (and far below Python's int-to-str limit).
+MAX_NUMBER = decimal.Decimal(10) ** 15
 
 
 # --- Workspace settings ----------------------------------------------------------------
@@ -101,6 +104,12 @@ def _clean_priorities(levels: list[Mapping[str, str]]) -> list[dict[str, str]]:
     return cleaned
 
 
+def _check_position(position: int) -> None:
+    # The column's range; outside it the database would refuse the row with a vague error.
+    if not 0 <= position <= MAX_POSITION:
+        raise ConfigurationInvalid(f"A position is a whole number from 0 to {MAX_POSITION}.")
+
+
 # --- Ticket types ----------------------------------------------------------------------
 
 
@@ -123,6 +132,7 @@ def save_ticket_type(
     name = " ".join(name.split())[:60]
     if not name:
         raise ConfigurationInvalid("A ticket type needs a name.")
+    _check_position(position)
     ticket_type = ticket_type or TicketType()
     ticket_type.name, ticket_type.is_active, ticket_type.position = name, is_active, position
     try:
@@ -162,6 +172,7 @@ def save_custom_status(
         raise ConfigurationInvalid("A status needs a name.")
     if base_status not in TicketStatus.values:
         raise ConfigurationInvalid(f"A status maps onto one of {TicketStatus.values}.")
+    _check_position(position)
     status = custom_status or CustomStatus()
     status.name, status.base_status = name, base_status
     status.is_active, status.position = is_active, position
@@ -207,6 +218,7 @@ def save_custom_field(
     label = " ".join(label.split())[:80]
     if not label:
         raise ConfigurationInvalid("A field needs a label.")
+    _check_position(position)
     if field is None:
         if type not in CustomFieldType.values:
             raise ConfigurationInvalid(f"A field's type is one of {CustomFieldType.values}.")
@@ -216,8 +228,12 @@ def save_custom_field(
         field = CustomField(target=target, key=key, type=type)
     elif type != field.type:
         raise ConfigurationInvalid("A field's type cannot change; add a new field instead.")
+    elif key and key != field.key:
+        raise ConfigurationInvalid("A field's key cannot change; add a new field instead.")
     cleaned_options = [" ".join(str(o).split())[:100] for o in options or []]
     cleaned_options = list(dict.fromkeys(o for o in cleaned_options if o))
+    if field.type != CustomFieldType.SELECT:
+        cleaned_options = []  # only a select field has choices
     if field.type == CustomFieldType.SELECT and not cleaned_options:
         raise ConfigurationInvalid("A select field needs at least one option.")
     if len(cleaned_options) > MAX_SELECT_OPTIONS:
@@ -282,6 +298,8 @@ def _clean_value(field: CustomField, raw: Any) -> Any:
             raise CustomFieldInvalid(f"{field.label} takes a number.", field=field.key) from None
         if not number.is_finite():
             raise CustomFieldInvalid(f"{field.label} takes a number.", field=field.key)
+        if abs(number) >= MAX_NUMBER:
+            raise CustomFieldInvalid(f"{field.label} is too large a number.", field=field.key)
         return int(number) if number == number.to_integral_value() else float(number)
     if field.type == CustomFieldType.DATE:
         try:

@@ -99,6 +99,7 @@ class InvalidFilter(DomainError):
 class StaleReply(Conflict):
     code = "stale_reply"
     message = "New messages arrived on the ticket since you started writing; read them first."
+    public_details = True  # the ids of the new messages and the latest one, to send again
 
 
 class MergeNotAllowed(Conflict):

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from django import forms
 
@@ -15,6 +16,9 @@ class MessageForm(forms.Form):
     )
     body = forms.CharField(widget=forms.Textarea(attrs={"rows": 6}), max_length=1_000_000)
     status = forms.ChoiceField(choices=[("", "Keep status"), *TicketStatus.choices], required=False)
+    seen_up_to = forms.UUIDField(
+        required=False, help_text="The newest message on screen when the editor opened."
+    )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -25,7 +29,25 @@ class MessageForm(forms.Form):
 
 
 class TicketFieldsForm(forms.Form):
-    status = forms.ChoiceField(choices=TicketStatus.choices)
+    """The sidebar's fields. `status` is a base status or `custom:<id>`; custom field values
+    come as cf_<key> and are checked by tickets.configuration."""
+
+    status = forms.CharField(max_length=60)
     priority = forms.ChoiceField(choices=TicketPriority.choices)
     department = forms.UUIDField()
     assignee = forms.UUIDField(required=False)
+    type = forms.UUIDField(required=False)
+    due_at = forms.DateTimeField(required=False)
+    tags = forms.CharField(required=False, max_length=2000)
+
+    def clean_status(self) -> str:
+        status = self.cleaned_data["status"]
+        if status in TicketStatus.values:
+            return status
+        if status.startswith("custom:"):
+            try:
+                UUID(status.split(":", 1)[1])
+            except ValueError:
+                raise forms.ValidationError("Unknown status.") from None
+            return status
+        raise forms.ValidationError("Unknown status.")

@@ -1,7 +1,8 @@
-"""Email notifications to agents: assigned to you, mentioned in a note, the customer
-replied on your ticket. Each kind can be switched off per agent (NotificationSetting);
-nobody is notified of their own action. Services call `notify_on_commit`; the Celery
-task `send_agent_notification` renders and sends."""
+"""Notifications to agents: assigned to you, mentioned in a note, the customer replied on
+your ticket. Each one lands in the agent's in-app list (with an unread count in the top
+bar) and, unless the agent switched that kind off (NotificationSetting), by email.
+Nobody is notified of their own action. Services call `notify_on_commit`; the Celery
+task `send_agent_notification` renders and sends the email."""
 
 from __future__ import annotations
 
@@ -13,12 +14,19 @@ from django.core.mail import EmailMultiAlternatives
 from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 
 from helpdesk.core.errors import TransientError
 from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.models import Membership, MembershipRole
 from tickets import tasks
-from tickets.models import Message, NotificationKind, NotificationSetting, Ticket
+from tickets.models import (
+    Message,
+    Notification,
+    NotificationKind,
+    NotificationSetting,
+    Ticket,
+)
 
 MENTION = re.compile(r"(?<![\w@])@([\w.+-]{2,64})")
 HEADLINES = {
@@ -72,7 +80,8 @@ def notify_on_commit(
     actor: Membership | None,
     message: Message | None = None,
 ) -> None:
-    """Queue one email per member (never the actor; light agents only for mentions)."""
+    """An in-app notification for each member, and an email queued for after the commit
+    (never the actor; light agents only for mentions)."""
     seen: set[UUID] = set()
     for member in members:
         if member is None or member.id in seen or (actor is not None and member.id == actor.id):
@@ -80,6 +89,9 @@ def notify_on_commit(
         if member.role == MembershipRole.LIGHT_AGENT and kind != NotificationKind.MENTIONED:
             continue
         seen.add(member.id)
+        Notification.objects.create(
+            member=member, kind=kind, ticket=ticket, actor=actor, message=message
+        )
         tasks.send_agent_notification.delay_on_commit(
             tenant_id=str(ticket.tenant_id),
             member_id=str(member.id),
@@ -124,3 +136,30 @@ def send_agent_notification(
     except OSError as error:  # SMTP relay or ESP unreachable: the task retries with backoff
         raise TransientError(f"notification email failed: {error}") from error
     return True
+
+
+def list_notifications(member: Membership, *, unread_only: bool = False) -> QuerySet[Notification]:
+    """The member's notifications, newest first, with what the list shows."""
+    entries = Notification.objects.filter(member=member)
+    if unread_only:
+        entries = entries.filter(read_at__isnull=True)
+    return entries.select_related("ticket", "actor__user", "message").order_by("-created_at")
+
+
+def unread_count(member: Membership) -> int:
+    return Notification.objects.filter(member=member, read_at__isnull=True).count()
+
+
+def mark_notifications_read(*, member: Membership, ids: Iterable[UUID] | None = None) -> int:
+    """Mark the given notifications (all when None) read; returns how many changed."""
+    entries = Notification.objects.filter(member=member, read_at__isnull=True)
+    if ids is not None:
+        entries = entries.filter(id__in=list(ids))
+    return entries.update(read_at=timezone.now())
+
+
+def mark_ticket_notifications_read(*, member: Membership, ticket: Ticket) -> None:
+    """Opening a ticket reads what it was about."""
+    Notification.objects.filter(member=member, ticket=ticket, read_at__isnull=True).update(
+        read_at=timezone.now()
+    )

@@ -2,41 +2,92 @@
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 from django.contrib.postgres.search import SearchQuery, SearchRank
-from django.db.models import F, Prefetch, QuerySet
+from django.db.models import (
+    Count,
+    Exists,
+    F,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Coalesce, Lower, NullIf
+from django.utils import timezone
 
 from departments.models import Mailbox
+from helpdesk.tenancy.models import Membership
 from tickets.errors import (
     AttachmentNotFound,
+    CompanyNotFound,
+    ContactNotFound,
     InboundEmailNotFound,
     MessageNotFound,
     TicketNotFound,
 )
 from tickets.models import (
     Attachment,
+    Company,
     Contact,
     EmailTemplate,
     InboundEmail,
     Message,
+    MessageKind,
     Tag,
     Ticket,
+    TicketFollower,
+    TicketRead,
     TicketStatus,
+    TicketTag,
 )
 
 OPEN_STATUSES = (TicketStatus.OPEN, TicketStatus.WAITING, TicketStatus.ON_HOLD)
 
 
+SORTS = {
+    "-updated": ("-updated_at", "-id"),
+    "updated": ("updated_at", "id"),
+    "-created": ("-created_at", "-id"),
+    "created": ("created_at", "id"),
+    "due": (F("due_at").asc(nulls_last=True), "-updated_at"),
+    "-priority": ("-priority_rank", "-updated_at"),
+}
+
+
 @dataclass(frozen=True)
 class TicketFilters:
-    status: str | None = None
+    """What an inbox view, a saved view or an API query asks for. Empty means any."""
+
+    statuses: tuple[str, ...] = ()
     assignee_id: UUID | None = None
     unassigned: bool = False
     department_id: UUID | None = None
     tag: str | None = None
+    priorities: tuple[str, ...] = ()
+    type_id: UUID | None = None
+    custom_status_id: UUID | None = None
+    channel: str | None = None
+    contact_id: UUID | None = None
+    company_id: UUID | None = None
+    created_after: datetime.datetime | None = None
+    created_before: datetime.datetime | None = None
+    updated_after: datetime.datetime | None = None
+    updated_before: datetime.datetime | None = None
+    due: str | None = None  # overdue, due_today, scheduled, none
+    custom_fields: tuple[tuple[str, Any], ...] = ()
+    spam: bool = False
     q: str | None = None
+
+    @property
+    def status(self) -> str | None:
+        return self.statuses[0] if len(self.statuses) == 1 else None
 
 
 def search_config(language: str) -> str:
@@ -71,11 +122,24 @@ def get_ticket_by_number(number: int) -> Ticket:
     return ticket
 
 
-def list_tickets(filters: TicketFilters, *, language: str = "en") -> QuerySet[Ticket]:
-    """Tickets matching the filters with what lists show already loaded."""
-    tickets = Ticket.objects.select_related("contact", "department", "assignee__user")
-    if filters.status:
-        tickets = tickets.filter(status=filters.status)
+def list_tickets(
+    filters: TicketFilters,
+    *,
+    language: str = "en",
+    sort: str = "-updated",
+    reader: Membership | None = None,
+    now: datetime.datetime | None = None,
+) -> QuerySet[Ticket]:
+    """Tickets matching the filters, sorted, with what lists show already loaded.
+
+    With `reader`, each ticket carries `is_unread`: a message came after the reader last
+    opened it. A search (`q`) sorts by rank first.
+    """
+    tickets = Ticket.objects.select_related(
+        "contact", "department", "assignee__user", "custom_status", "type"
+    ).filter(is_spam=filters.spam, merged_into__isnull=True)
+    if filters.statuses:
+        tickets = tickets.filter(status__in=filters.statuses)
     if filters.assignee_id:
         tickets = tickets.filter(assignee_id=filters.assignee_id)
     if filters.unassigned:
@@ -83,13 +147,65 @@ def list_tickets(filters: TicketFilters, *, language: str = "en") -> QuerySet[Ti
     if filters.department_id:
         tickets = tickets.filter(department_id=filters.department_id)
     if filters.tag:
-        tickets = tickets.filter(tags__name=filters.tag.strip().lower())
+        tag_ids = Tag.objects.filter(name=filters.tag.strip().lower()).values("id")
+        tickets = tickets.filter(
+            Exists(TicketTag.objects.filter(ticket_id=OuterRef("id"), tag_id__in=tag_ids))
+        )
+    if filters.priorities:
+        tickets = tickets.filter(priority__in=filters.priorities)
+    if filters.type_id:
+        tickets = tickets.filter(type_id=filters.type_id)
+    if filters.custom_status_id:
+        tickets = tickets.filter(custom_status_id=filters.custom_status_id)
+    if filters.channel:
+        tickets = tickets.filter(channel=filters.channel)
+    if filters.contact_id:
+        tickets = tickets.filter(contact_id=filters.contact_id)
+    if filters.company_id:
+        tickets = tickets.filter(contact__company_id=filters.company_id)
+    for field, bound in (
+        ("created_at__gte", filters.created_after),
+        ("created_at__lt", filters.created_before),
+        ("updated_at__gte", filters.updated_after),
+        ("updated_at__lt", filters.updated_before),
+    ):
+        if bound is not None:
+            tickets = tickets.filter(**{field: bound})
+    if filters.due:
+        tickets = _filter_due(tickets, filters.due, now or timezone.now())
+    if filters.custom_fields:
+        tickets = tickets.filter(custom_fields__contains=dict(filters.custom_fields))
+    ordering: tuple[Any, ...] = SORTS.get(sort, SORTS["-updated"])
     if filters.q:
         query = SearchQuery(filters.q, search_type="websearch", config=search_config(language))
         tickets = tickets.filter(search_vector=query).annotate(
             rank=SearchRank(F("search_vector"), query)
         )
-    return tickets.prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name")))
+        ordering = ("-rank", *ordering)
+    if reader is not None:
+        tickets = tickets.annotate(
+            is_read=Exists(
+                TicketRead.objects.filter(
+                    ticket_id=OuterRef("id"),
+                    member_id=reader.id,
+                    read_at__gte=OuterRef("last_message_at"),
+                )
+            )
+        )
+    return tickets.order_by(*ordering).prefetch_related(
+        Prefetch("tags", queryset=Tag.objects.order_by("name"))
+    )
+
+
+def _filter_due(tickets: QuerySet[Ticket], due: str, now: datetime.datetime) -> QuerySet[Ticket]:
+    """Due-date states: overdue, due within the day, due later, no due date."""
+    if due == "overdue":
+        return tickets.filter(due_at__lt=now)
+    if due == "due_today":
+        return tickets.filter(due_at__gte=now, due_at__lt=now + datetime.timedelta(days=1))
+    if due == "scheduled":
+        return tickets.filter(due_at__gte=now)
+    return tickets.filter(due_at__isnull=True)
 
 
 def list_thread(ticket: Ticket) -> QuerySet[Message]:
@@ -144,7 +260,13 @@ def count_by_status() -> dict[str, int]:
 
 
 def find_contact_by_email(email: str) -> Contact | None:
-    return Contact.objects.filter(email__iexact=email.strip()).first()
+    """The contact with this address; for a merged duplicate, the contact it was merged into."""
+    contact = (
+        Contact.objects.select_related("merged_into").filter(email__iexact=email.strip()).first()
+    )
+    if contact is not None and contact.merged_into_id:
+        return contact.merged_into
+    return contact
 
 
 def get_reply_mailbox(ticket: Ticket) -> Mailbox | None:
@@ -182,3 +304,144 @@ def list_public_thread(ticket: Ticket) -> list[Message]:
         .select_related("author_member__user", "author_contact")
         .order_by("created_at", "id")
     )
+
+
+def list_messages_after(
+    ticket: Ticket, message_id: UUID, *, exclude_author: Membership | None = None
+) -> list[Message]:
+    """Customer messages, replies and notes that came after `message_id` (all of them when
+    that message is not on this ticket), except those `exclude_author` wrote."""
+    anchor = Message.objects.filter(id=message_id, ticket=ticket).values("created_at").first()
+    messages = Message.objects.filter(
+        ticket=ticket, kind__in=[MessageKind.CUSTOMER, MessageKind.REPLY, MessageKind.NOTE]
+    )
+    if anchor is not None:
+        messages = messages.filter(created_at__gt=anchor["created_at"])
+    if exclude_author is not None:
+        messages = messages.exclude(author_member=exclude_author)
+    return list(
+        messages.select_related("author_member__user", "author_contact").order_by(
+            "created_at", "id"
+        )
+    )
+
+
+def latest_message_id(ticket: Ticket) -> UUID | None:
+    """The newest customer message, reply or note: what an agent has seen when the page loads."""
+    return (
+        Message.objects.filter(
+            ticket=ticket, kind__in=[MessageKind.CUSTOMER, MessageKind.REPLY, MessageKind.NOTE]
+        )
+        .order_by("-created_at", "-id")
+        .values_list("id", flat=True)
+        .first()
+    )
+
+
+def get_ticket(ticket_id: UUID) -> Ticket:
+    ticket = Ticket.objects.filter(id=ticket_id).first()
+    if ticket is None:
+        raise TicketNotFound(ticket_id=str(ticket_id))
+    return ticket
+
+
+def list_followers(ticket: Ticket) -> list[Contact]:
+    """The contacts copied on the ticket."""
+    return list(
+        Contact.objects.filter(
+            id__in=TicketFollower.objects.filter(ticket=ticket).values("contact_id")
+        ).order_by("email")
+    )
+
+
+# --- Contacts and companies ------------------------------------------------------------
+
+
+def list_contacts(q: str | None = None) -> QuerySet[Contact]:
+    """Contacts by display name with their company and ticket count; merged duplicates left
+    out. `q` matches part of the name, email or company name."""
+    # A subquery, not Count(): the paginator's count() can then skip it (no GROUP BY).
+    asked = (
+        Ticket.objects.filter(contact=OuterRef("pk"))
+        .order_by()
+        .values("contact")
+        .annotate(total=Count("id"))
+        .values("total")
+    )
+    contacts = (
+        Contact.objects.filter(merged_into__isnull=True)
+        .select_related("company")
+        .annotate(ticket_count=Coalesce(Subquery(asked), 0))
+    )
+    if q:
+        contacts = contacts.filter(
+            Q(name__icontains=q) | Q(email__icontains=q) | Q(company__name__icontains=q)
+        )
+    # Named contacts by name, then the nameless by address.
+    return contacts.order_by(
+        NullIf(Lower("name"), Value("")).asc(nulls_last=True), Lower("email"), "id"
+    )
+
+
+def get_contact(contact_id: UUID) -> Contact:
+    """One contact, merged duplicates included (pages send those on to `merged_into`);
+    raises ContactNotFound."""
+    contact = Contact.objects.select_related("company").filter(id=contact_id).first()
+    if contact is None:
+        raise ContactNotFound(contact_id=str(contact_id))
+    return contact
+
+
+def list_merged_duplicates(contact: Contact) -> QuerySet[Contact]:
+    """The contacts merged into this one (their addresses still reach it)."""
+    return Contact.objects.filter(merged_into=contact).order_by("email")
+
+
+def count_contact_references(contact: Contact) -> dict[str, int]:
+    """What a merge would move: tickets asked, tickets followed, messages written."""
+    return {
+        "tickets": Ticket.objects.filter(contact=contact).count(),
+        "follows": TicketFollower.objects.filter(contact=contact).count(),
+        "messages": Message.objects.filter(author_contact=contact).count(),
+    }
+
+
+def _ticket_list(tickets: QuerySet[Ticket]) -> QuerySet[Ticket]:
+    return (
+        tickets.select_related("contact", "department", "assignee__user")
+        .prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name")))
+        .order_by("-created_at", "-id")
+    )
+
+
+def list_tickets_of_contact(contact: Contact) -> QuerySet[Ticket]:
+    """Every ticket the contact asked, newest first, with what lists show."""
+    return _ticket_list(Ticket.objects.filter(contact=contact))
+
+
+def list_companies(q: str | None = None) -> QuerySet[Company]:
+    """Companies by name with their number of contacts; `q` matches name or a domain."""
+    companies = Company.objects.annotate(
+        contact_count=Count("contacts", filter=Q(contacts__merged_into__isnull=True))
+    )
+    if q:
+        companies = companies.filter(Q(name__icontains=q) | Q(domains__icontains=q))
+    return companies.order_by(Lower("name"), "id")
+
+
+def get_company(company_id: UUID | str) -> Company:
+    """One company; raises CompanyNotFound."""
+    company = Company.objects.filter(id=company_id).first()
+    if company is None:
+        raise CompanyNotFound(company_id=str(company_id))
+    return company
+
+
+def list_company_contacts(company: Company) -> QuerySet[Contact]:
+    """The company's contacts (merged duplicates left out), by display name."""
+    return list_contacts().filter(company=company)
+
+
+def list_tickets_of_company(company: Company) -> QuerySet[Ticket]:
+    """Every ticket of the company's contacts, newest first."""
+    return _ticket_list(Ticket.objects.filter(contact__company=company))

@@ -42,6 +42,10 @@ class TicketOutput(serializers.ModelSerializer):
     assignee = TicketAssigneeOutput(allow_null=True)
     department = TicketDepartmentOutput()
     tags = serializers.SerializerMethodField()
+    type = TicketDepartmentOutput(allow_null=True, help_text="Ticket type (id, name).")
+    custom_status = TicketDepartmentOutput(allow_null=True, help_text="Custom status (id, name).")
+    merged_into = serializers.SerializerMethodField()
+    is_unread = serializers.SerializerMethodField()
 
     class Meta:
         model = Ticket
@@ -59,7 +63,26 @@ class TicketOutput(serializers.ModelSerializer):
             "created_at",
             "updated_at",
             "last_message_at",
+            "last_message_snippet",
+            "type",
+            "custom_status",
+            "custom_fields",
+            "due_at",
+            "is_spam",
+            "merged_into",
+            "is_unread",
         ]
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_merged_into(self, ticket: Ticket) -> int | None:
+        """The number of the ticket this one was merged into."""
+        return ticket.merged_into.number if ticket.merged_into_id else None
+
+    @extend_schema_field(serializers.BooleanField(allow_null=True))
+    def get_is_unread(self, ticket: Ticket) -> bool | None:
+        """In lists: new activity since the caller last opened the ticket."""
+        is_read = getattr(ticket, "is_read", None)
+        return None if is_read is None else not is_read
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_tags(self, ticket: Ticket) -> list[str]:
@@ -89,16 +112,54 @@ class TicketUpdateInput(serializers.Serializer):
     tags = serializers.ListField(
         child=serializers.CharField(max_length=60), required=False, max_length=50
     )
+    type = serializers.UUIDField(required=False, allow_null=True, help_text="Ticket type id.")
+    custom_status = serializers.UUIDField(
+        required=False, allow_null=True, help_text="Custom status id; sets the status it maps onto."
+    )
+    due_at = serializers.DateTimeField(required=False, allow_null=True)
+    custom_fields = serializers.DictField(
+        required=False, help_text="Values by field key; null or empty removes a value."
+    )
 
 
 class TicketListQuery(serializers.Serializer):
-    status = serializers.ChoiceField(choices=TicketStatus.choices, required=False)
+    """The inbox's filters (documentation and shape; tickets.inbox checks the values).
+    Custom ticket fields filter as `cf_<key>=<value>`."""
+
+    view = serializers.ChoiceField(
+        choices=["mine", "unassigned", "open", "waiting", "on_hold", "solved", "closed", "spam"],
+        required=False,
+        help_text="A built-in view; without it, every ticket.",
+    )
+    saved = serializers.UUIDField(required=False, help_text="A saved view's id.")
+    status = serializers.CharField(
+        required=False, max_length=200, help_text="Comma-separated: open,waiting,on_hold,…"
+    )
+    priority = serializers.CharField(required=False, max_length=200, help_text="Comma-separated.")
     assignee = serializers.CharField(
         required=False, help_text="Member id, `me`, or `none` for unassigned."
     )
     department = serializers.UUIDField(required=False)
+    type = serializers.UUIDField(required=False, help_text="Ticket type id.")
+    custom_status = serializers.UUIDField(required=False)
+    channel = serializers.CharField(required=False, max_length=16)
+    contact = serializers.UUIDField(required=False)
+    company = serializers.UUIDField(required=False)
     tag = serializers.CharField(required=False, max_length=60)
+    created_after = serializers.CharField(required=False, help_text="Date or ISO datetime.")
+    created_before = serializers.CharField(required=False)
+    updated_after = serializers.CharField(required=False)
+    updated_before = serializers.CharField(required=False)
+    due = serializers.ChoiceField(
+        choices=["overdue", "due_today", "scheduled", "none"], required=False
+    )
+    spam = serializers.BooleanField(required=False)
     q = serializers.CharField(required=False, max_length=500, help_text="Full-text search.")
+    sort = serializers.ChoiceField(
+        choices=["-created", "created", "-updated", "-priority", "due"],
+        required=False,
+        help_text="Default newest first; `due` lists tickets with a due date, soonest first.",
+    )
 
     def validate_assignee(self, value: str) -> str:
         if value in {"me", "none"}:
@@ -108,6 +169,19 @@ class TicketListQuery(serializers.Serializer):
         except serializers.ValidationError as error:
             raise serializers.ValidationError("a member id, `me` or `none`") from error
         return value
+
+    def validate_status(self, value: str) -> str:
+        return _comma_choices(value, TicketStatus.values)
+
+    def validate_priority(self, value: str) -> str:
+        return _comma_choices(value, TicketPriority.values)
+
+
+def _comma_choices(value: str, allowed: list[str]) -> str:
+    wrong = [part for part in value.split(",") if part.strip() and part.strip() not in allowed]
+    if wrong:
+        raise serializers.ValidationError(f"{wrong[0]!r} is not one of {', '.join(allowed)}")
+    return value
 
 
 class MessageAuthorOutput(serializers.Serializer):
@@ -151,6 +225,11 @@ class MessageCreateInput(serializers.Serializer):
         required=False,
         max_length=20,
         help_text="Files (multipart/form-data); emailed with a public reply.",
+    )
+    seen_up_to = serializers.UUIDField(
+        required=False,
+        help_text="The newest message the agent had read: a reply is refused (409 stale_reply,"
+        " with the new messages' ids) when someone else wrote after it.",
     )
     status = serializers.ChoiceField(
         choices=TicketStatus.choices,
@@ -220,3 +299,83 @@ class EmailTemplatePreviewOutput(serializers.Serializer):
     body = serializers.CharField(allow_blank=True)
     header = serializers.CharField(allow_blank=True)
     footer = serializers.CharField(allow_blank=True)
+
+
+class BulkActionInput(serializers.Serializer):
+    tickets = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), min_length=1, max_length=500
+    )
+    action = serializers.ChoiceField(
+        choices=["assign", "status", "priority", "department", "tag", "merge", "spam", "not_spam"]
+    )
+    value = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        help_text="assign: member id, `me` or empty; status, priority, tag: the value;"
+        " department: its id. merge: every ticket goes into the first.",
+    )
+
+
+class BulkActionOutput(serializers.Serializer):
+    done = serializers.ListField(child=serializers.IntegerField())
+    failed = serializers.ListField(child=serializers.DictField())
+
+
+class MergeInput(serializers.Serializer):
+    into = serializers.IntegerField(min_value=1, help_text="The surviving ticket's number.")
+
+
+class OpenTicketOutput(serializers.Serializer):
+    assigned = serializers.BooleanField(help_text="The ticket became the caller's by opening it.")
+    ticket = TicketOutput()
+
+
+class PresenceInput(serializers.Serializer):
+    state = serializers.ChoiceField(choices=["viewing", "replying", "left"], default="viewing")
+
+
+class PresenceOutput(serializers.Serializer):
+    member_id = serializers.CharField()
+    name = serializers.CharField()
+    state = serializers.CharField()
+    seen = serializers.FloatField(help_text="Unix time of the last ping.")
+
+
+class SavedViewInput(serializers.Serializer):
+    name = serializers.CharField(max_length=80)
+    filters = serializers.DictField(
+        child=serializers.CharField(allow_blank=True), required=False, default=dict
+    )
+    sort = serializers.CharField(required=False, default="-updated")
+    is_shared = serializers.BooleanField(required=False, default=False)
+
+
+class SavedViewOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    filters = serializers.DictField()
+    sort = serializers.CharField()
+    is_shared = serializers.BooleanField()
+    owner = serializers.UUIDField(source="owner_id")
+
+
+class NotificationOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    kind = serializers.CharField()
+    ticket = serializers.IntegerField(source="ticket.number")
+    ticket_subject = serializers.CharField(source="ticket.subject")
+    message = serializers.UUIDField(source="message_id", allow_null=True)
+    actor = serializers.CharField(source="actor.user.display_name", allow_null=True, default=None)
+    created_at = serializers.DateTimeField()
+    read_at = serializers.DateTimeField(allow_null=True)
+
+
+class NotificationReadInput(serializers.Serializer):
+    ids = serializers.ListField(
+        child=serializers.UUIDField(), required=False, help_text="Without ids: all."
+    )
+
+
+class UnreadCountOutput(serializers.Serializer):
+    unread = serializers.IntegerField()

@@ -22,11 +22,13 @@ from helpdesk.core.ids import new_id
 from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.context import require_tenant_id
 from helpdesk.tenancy.models import Membership, MembershipRole
-from tickets import notifications, selectors, tasks
+from tickets import configuration, notifications, selectors, tasks
 from tickets.errors import (
     AssigneeNotAgent,
+    ConfigurationInvalid,
     EmptyMessage,
     ReplyNotAllowed,
+    StaleReply,
     TicketClosed,
     TicketTransitionNotAllowed,
 )
@@ -35,6 +37,8 @@ from tickets.models import (
     Attachment,
     Company,
     Contact,
+    CustomFieldTarget,
+    CustomStatus,
     DeliveryStatus,
     EmailTemplateKind,
     Message,
@@ -45,6 +49,7 @@ from tickets.models import (
     TicketChannel,
     TicketFollower,
     TicketPriority,
+    TicketRead,
     TicketStatus,
     TicketTag,
 )
@@ -60,7 +65,7 @@ TICKET_TRANSITIONS: dict[str, frozenset[str]] = {
 MAX_TAG_LENGTH = 60
 
 
-def _next_ticket_number() -> int:
+def next_ticket_number() -> int:
     """Take the tenant's next number. The row lock serialises concurrent creators."""
     with connection.cursor() as cursor:
         cursor.execute(
@@ -140,6 +145,11 @@ def refresh_search_vector(
     )
 
 
+def snippet(text: str) -> str:
+    """The start of a message on one line, for the inbox."""
+    return " ".join(text.split())[:200]
+
+
 def _set_tags(ticket: Ticket, names: Iterable[str]) -> list[str]:
     wanted = sorted({normalize_tag(n) for n in names if normalize_tag(n)})
     existing = {tag.name: tag for tag in Tag.objects.filter(name__in=wanted)}
@@ -183,7 +193,8 @@ def create_ticket(
         raise EmptyMessage()
     now = timezone.now()
     ticket = Ticket.objects.create(
-        number=_next_ticket_number(),
+        number=next_ticket_number(),
+        last_message_snippet=snippet(body),
         subject=subject.strip()[:250] or "(no subject)",
         contact=contact,
         department=department,
@@ -239,6 +250,7 @@ def _create_customer_message(
         email_message_id=content.email_message_id,
     )
     store_attachments(message=message, attachments=content.attachments)
+    ticket.last_message_snippet = snippet(body)
     return message
 
 
@@ -314,6 +326,8 @@ def change_status(
     ticket.solved_at = timezone.now() if status == TicketStatus.SOLVED else ticket.solved_at
     ticket.save(update_fields=["status", "solved_at", "updated_at"])
     record_event(ticket=ticket, actor=actor, field="status", old=old, new=status)
+    if ticket.custom_status_id and ticket.custom_status.base_status != status:
+        _set_custom_status(ticket, None, actor)  # the finer status no longer holds
     if notify_customer and status in STATUS_EMAILS and ticket.contact.email_bounced_at is None:
         _queue_status_email(ticket=ticket, kind=STATUS_EMAILS[TicketStatus(status)], actor=actor)
     return ticket
@@ -368,14 +382,23 @@ def assign_ticket(
 def update_ticket(
     *, ticket: Ticket, actor: Membership | None, language: str = "en", **changes: Any
 ) -> Ticket:
-    """Apply field changes (status, priority, department, assignee, subject, tags), each one
-    through its rule and recorded as an event."""
+    """Apply field changes (status, custom_status, priority, type, department, assignee,
+    subject, tags, due_at, custom_fields), each one through its rule and recorded as an
+    event. A custom status also sets the status it maps onto."""
+    if changes.get("custom_status") is not None:
+        changes["status"] = changes["custom_status"].base_status
     if "status" in changes:
         change_status(ticket=ticket, status=changes["status"], actor=actor, notify_customer=True)
+    if "custom_status" in changes:
+        _set_custom_status(ticket, changes["custom_status"], actor)
     if "assignee" in changes:
         assign_ticket(ticket=ticket, assignee=changes["assignee"], actor=actor)
     if ticket.is_closed and set(changes) - {"status", "assignee"}:
         raise TicketClosed(number=ticket.number)
+    if "priority" in changes:
+        allowed = [level.value for level in configuration.priority_levels()]
+        if changes["priority"] not in allowed and changes["priority"] != ticket.priority:
+            raise ConfigurationInvalid(f"Priority is one of {', '.join(allowed)}.")
     for field in ("priority", "subject"):
         if field in changes and changes[field] != getattr(ticket, field):
             old = getattr(ticket, field)
@@ -389,6 +412,35 @@ def update_ticket(
         record_event(
             ticket=ticket, actor=actor, field="department", old=old_name, new=ticket.department.name
         )
+    if "type" in changes and (changes["type"].id if changes["type"] else None) != ticket.type_id:
+        old_type = ticket.type.name if ticket.type else None
+        ticket.type = changes["type"]
+        ticket.save(update_fields=["type", "updated_at"])
+        new_type = ticket.type.name if ticket.type else None
+        record_event(ticket=ticket, actor=actor, field="type", old=old_type, new=new_type)
+    if "due_at" in changes and changes["due_at"] != ticket.due_at:
+        old_due = ticket.due_at.isoformat() if ticket.due_at else None
+        ticket.due_at = changes["due_at"]
+        ticket.save(update_fields=["due_at", "updated_at"])
+        new_due = ticket.due_at.isoformat() if ticket.due_at else None
+        record_event(ticket=ticket, actor=actor, field="due_at", old=old_due, new=new_due)
+    if "custom_fields" in changes:
+        before_fields = dict(ticket.custom_fields)
+        after_fields = configuration.clean_custom_values(
+            CustomFieldTarget.TICKET, changes["custom_fields"], current=before_fields
+        )
+        if after_fields != before_fields:
+            ticket.custom_fields = after_fields
+            ticket.save(update_fields=["custom_fields", "updated_at"])
+            for key in sorted(set(before_fields) | set(after_fields)):
+                if before_fields.get(key) != after_fields.get(key):
+                    record_event(
+                        ticket=ticket,
+                        actor=actor,
+                        field=f"custom_fields.{key}",
+                        old=before_fields.get(key),
+                        new=after_fields.get(key),
+                    )
     if "tags" in changes:
         before = sorted(ticket.tags.values_list("name", flat=True))
         after = _set_tags(ticket, changes["tags"])
@@ -398,6 +450,70 @@ def update_ticket(
     if {"subject", "tags"} & set(changes):
         refresh_search_vector(ticket=ticket, language=language)
     return ticket
+
+
+def _set_custom_status(
+    ticket: Ticket, custom: CustomStatus | None, actor: Membership | None
+) -> None:
+    if (custom.id if custom else None) == ticket.custom_status_id:
+        return
+    old = ticket.custom_status.name if ticket.custom_status else None
+    ticket.custom_status = custom
+    ticket.save(update_fields=["custom_status", "updated_at"])
+    record_event(
+        ticket=ticket,
+        actor=actor,
+        field="custom_status",
+        old=old,
+        new=custom.name if custom else None,
+    )
+
+
+@transaction.atomic
+def mark_spam(*, ticket: Ticket, actor: Membership, is_spam: bool = True) -> Ticket:
+    """Move the ticket to the spam view (out of every other view), or back."""
+    if ticket.is_spam == is_spam:
+        return ticket
+    ticket.is_spam = is_spam
+    ticket.save(update_fields=["is_spam", "updated_at"])
+    record_event(ticket=ticket, actor=actor, field="spam", old=not is_spam, new=is_spam)
+    return ticket
+
+
+def mark_read(*, ticket: Ticket, member: Membership, at: Any = None) -> None:
+    """The member has seen the ticket up to now (or `at`)."""
+    moment = at or timezone.now()
+    TicketRead.objects.update_or_create(ticket=ticket, member=member, defaults={"read_at": moment})
+
+
+@transaction.atomic
+def open_ticket(*, ticket: Ticket, member: Membership) -> bool:
+    """An agent opens the ticket page: it is read, and with "open it and you own it" on, an
+    unassigned ticket becomes theirs (recorded in the history). True when it was assigned."""
+    mark_read(ticket=ticket, member=member)
+    if (
+        ticket.assignee_id is not None
+        or not member.can_reply
+        or ticket.is_closed
+        or ticket.is_spam
+        or ticket.merged_into_id
+        or not configuration.get_settings().auto_assign_on_open
+    ):
+        return False
+    claimed = Ticket.objects.filter(id=ticket.id, assignee__isnull=True).update(
+        assignee=member, updated_at=timezone.now()
+    )
+    if not claimed:  # another agent opened it a moment earlier
+        ticket.refresh_from_db(fields=["assignee", "updated_at"])
+        return False
+    ticket.assignee = member
+    Message.objects.create(
+        ticket=ticket,
+        kind=MessageKind.EVENT,
+        author_member=member,
+        event={"field": "assignee", "from": None, "to": str(member.id), "via": "opened"},
+    )
+    return True
 
 
 @transaction.atomic
@@ -410,13 +526,23 @@ def add_message(
     status: str | None = None,
     language: str = "en",
     attachments: Iterable[NewAttachment] = (),
+    seen_up_to: UUID | None = None,
 ) -> Message:
     """An agent's public reply or internal note (with attachments), optionally setting the
     status.
 
     A reply to an open ticket with no status given sets it to waiting on customer.
-    Raises EmptyMessage, ReplyNotAllowed (light agents), TicketClosed.
+    `seen_up_to` is the last message the agent had on screen when they started writing: a
+    public reply is refused with StaleReply when someone else's message came after it
+    (collision guard); the agent reads it, then sends again with the newer id.
+    Raises EmptyMessage, ReplyNotAllowed (light agents), TicketClosed, StaleReply.
     """
+    if kind == MessageKind.REPLY and seen_up_to is not None:
+        newer = selectors.list_messages_after(ticket, seen_up_to, exclude_author=actor)
+        if newer:
+            raise StaleReply(
+                messages=[str(m.id) for m in newer], latest=str(newer[-1].id), count=len(newer)
+            )
     if not body.strip():
         raise EmptyMessage()
     if kind not in {MessageKind.REPLY, MessageKind.NOTE}:
@@ -443,7 +569,10 @@ def add_message(
             message=message,
         )
     ticket.last_message_at = message.created_at
-    ticket.save(update_fields=["last_message_at", "updated_at"])
+    if kind == MessageKind.REPLY:
+        ticket.last_message_snippet = snippet(body)
+    ticket.save(update_fields=["last_message_at", "last_message_snippet", "updated_at"])
+    mark_read(ticket=ticket, member=actor, at=message.created_at)
     if kind == MessageKind.REPLY and status is None and ticket.status == TicketStatus.OPEN:
         status = TicketStatus.WAITING
     if status:
@@ -537,7 +666,7 @@ def add_customer_message(
         raise TicketClosed(number=ticket.number)
     message = _create_customer_message(ticket, contact, body, content or MessageContent())
     ticket.last_message_at = message.created_at
-    ticket.save(update_fields=["last_message_at", "updated_at"])
+    ticket.save(update_fields=["last_message_at", "last_message_snippet", "updated_at"])
     if ticket.status != TicketStatus.OPEN:
         change_status(ticket=ticket, status=TicketStatus.OPEN, actor=None)
     refresh_search_vector(ticket=ticket, language=language)

@@ -2,12 +2,27 @@ from django.urls import path
 
 from tickets import urls_configuration, urls_contacts
 from tickets.views import core as views
+from tickets.views import workspace
 
 app_name = "tickets"
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("inbox/", views.inbox, name="inbox"),
+    path("inbox/", views.inbox_page, name="inbox"),
+    path("inbox/bulk/", views.inbox_bulk, name="inbox-bulk"),
+    path("inbox/views/", views.saved_view_create, name="saved-view-create"),
+    path("inbox/views/<uuid:view_id>/delete/", views.saved_view_delete, name="saved-view-delete"),
+    path("tickets/<int:number>/presence/", views.ticket_presence, name="ticket-presence"),
+    path("tickets/<int:number>/merge/", workspace.ticket_merge, name="ticket-merge"),
+    path("tickets/<int:number>/spam/", workspace.ticket_spam, name="ticket-spam"),
+    path(
+        "tickets/<int:number>/messages/<uuid:message_id>/split/",
+        workspace.message_split,
+        name="message-split",
+    ),
+    path("notifications/", workspace.notification_list, name="notifications"),
+    path("notifications/badge/", workspace.notification_badge, name="notification-badge"),
+    path("notifications/read/", workspace.notifications_read, name="notifications-read"),
     path("tickets/<int:number>/", views.ticket_detail, name="ticket-detail"),
     path("tickets/<int:number>/messages/", views.ticket_message, name="ticket-message"),
     path("tickets/<int:number>/update/", views.ticket_update, name="ticket-update"),

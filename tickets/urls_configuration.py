@@ -1,5 +1,34 @@
 """Agent pages: configuration (included by tickets/urls.py)."""
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-urlpatterns: list[URLPattern] = []
+from tickets.views import configuration as views
+
+urlpatterns: list[URLPattern] = [
+    path("settings/tickets/", views.ticket_settings, name="ticket-settings"),
+    path(
+        "settings/tickets/ownership/",
+        views.ticket_settings_ownership,
+        name="ticket-settings-ownership",
+    ),
+    path(
+        "settings/tickets/priorities/",
+        views.ticket_settings_priorities,
+        name="ticket-settings-priorities",
+    ),
+    path("settings/tickets/types/", views.ticket_type_create, name="ticket-type-create"),
+    path(
+        "settings/tickets/types/<uuid:type_id>/",
+        views.ticket_type_update,
+        name="ticket-type-update",
+    ),
+    path("settings/tickets/statuses/", views.custom_status_create, name="custom-status-create"),
+    path(
+        "settings/tickets/statuses/<uuid:status_id>/",
+        views.custom_status_update,
+        name="custom-status-update",
+    ),
+    path("settings/fields/", views.custom_fields, name="custom-fields"),
+    path("settings/fields/new/", views.custom_field_create, name="custom-field-create"),
+    path("settings/fields/<uuid:field_id>/", views.custom_field_edit, name="custom-field-edit"),
+]

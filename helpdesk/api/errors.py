@@ -42,7 +42,10 @@ def error_response(
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DomainError):
         set_rollback()
-        return error_response(exc.code, str(exc), exc.status)
+        response = error_response(exc.code, str(exc), exc.status)
+        if exc.public_details and exc.details:
+            response.data["error"]["details"] = exc.details
+        return response
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

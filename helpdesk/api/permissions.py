@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rest_framework.permissions import BasePermission
+from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
 
@@ -21,3 +21,15 @@ class IsTenantAdmin(BasePermission):
     def has_permission(self, request: Request, view: Any) -> bool:
         membership = getattr(request._request, "membership", None)
         return membership is not None and membership.role == "admin"
+
+
+class IsTenantAdminOrReadOnly(BasePermission):
+    """Members read (GET, HEAD, OPTIONS); only admins write (definitions every agent uses)."""
+
+    message = "Only admins may change this."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        membership = getattr(request._request, "membership", None)
+        if membership is None:
+            return False
+        return request.method in SAFE_METHODS or membership.role == "admin"

@@ -11,6 +11,7 @@ class DomainError(Exception):
     code = "domain_error"
     status = 400
     message = "The request breaks a rule."
+    public_details = False  # True: the API error envelope carries `details` for the caller
 
     def __init__(self, message: str | None = None, **details: Any) -> None:
         self.details = details

@@ -19,3 +19,164 @@ document.addEventListener("DOMContentLoaded", () => {
     button.remove();
   });
 });
+
+// --- Inbox: bulk selection ------------------------------------------------------------
+document.addEventListener("DOMContentLoaded", () => {
+  const list = document.getElementById("ticket-list");
+  if (!list) return;
+  const action = document.getElementById("bulk-action");
+  const value = document.getElementById("bulk-value");
+  const tag = document.getElementById("bulk-tag");
+  const count = document.getElementById("selected-count");
+  const boxes = () => [...list.querySelectorAll("input[name=tickets]")];
+  const syncValue = () => {
+    if (!action) return;
+    const wanted = action.value;
+    const needsTag = wanted === "tag";
+    const none = ["merge", "spam", "not_spam"].includes(wanted);
+    tag.hidden = tag.disabled = !needsTag;
+    value.hidden = value.disabled = needsTag || none;
+    [...value.querySelectorAll("optgroup")].forEach((group) => {
+      group.hidden = group.dataset.for !== wanted;
+      group.disabled = group.dataset.for !== wanted;
+    });
+    const first = value.querySelector(`optgroup[data-for="${wanted}"] option`);
+    if (first) value.value = first.value;
+  };
+  const syncCount = () => {
+    if (!count) return;
+    const n = boxes().filter((b) => b.checked).length;
+    count.textContent = n ? `${n} selected` : "Select tickets to act on them";
+  };
+  if (action) action.addEventListener("change", syncValue);
+  syncValue();
+  list.addEventListener("change", (event) => {
+    if (event.target.id === "select-all") boxes().forEach((b) => (b.checked = event.target.checked));
+    syncCount();
+  });
+  // Remember the list so j/k on a ticket page can walk it.
+  const urls = [...list.querySelectorAll("tr[data-href]")].map((row) => row.dataset.href);
+  if (urls.length) sessionStorage.setItem("helpdesk.inbox", JSON.stringify(urls));
+  sessionStorage.setItem("helpdesk.inboxUrl", location.pathname + location.search);
+});
+
+// --- Ticket page: presence state and leaving ------------------------------------------
+window.helpdeskPresenceState = "viewing";
+document.addEventListener("DOMContentLoaded", () => {
+  const body = document.getElementById("reply-body");
+  const presence = document.getElementById("presence");
+  if (!presence) return;
+  const update = () => {
+    const editor = document.getElementById("reply-body");
+    const typing = editor && (editor.value.trim() !== "" || document.activeElement === editor);
+    window.helpdeskPresenceState = typing ? "replying" : "viewing";
+  };
+  document.addEventListener("focusin", update);
+  document.addEventListener("focusout", () => setTimeout(update, 0));
+  document.addEventListener("input", update);
+  if (body) update();
+  window.addEventListener("pagehide", () => {
+    const url = presence.getAttribute("hx-post");
+    const data = new FormData();
+    data.append("state", "left");
+    data.append("csrfmiddlewaretoken", document.body.dataset.csrf || "");
+    navigator.sendBeacon(url, data);
+  });
+});
+
+// --- Keyboard shortcuts (listed in the "?" overlay) -----------------------------------
+document.addEventListener("DOMContentLoaded", () => {
+  const dialog = document.getElementById("shortcuts");
+  document.querySelectorAll("[data-open-shortcuts]").forEach((button) =>
+    button.addEventListener("click", () => dialog && dialog.showModal())
+  );
+  let pending = "";
+  let selected = -1;
+  const rows = () => [...document.querySelectorAll("#ticket-list tr[data-href]")];
+  const select = (index) => {
+    const all = rows();
+    if (!all.length) return;
+    selected = Math.max(0, Math.min(index, all.length - 1));
+    all.forEach((row, i) => row.classList.toggle("selected", i === selected));
+    all[selected].scrollIntoView({ block: "nearest" });
+  };
+  const walk = (step) => {
+    const urls = JSON.parse(sessionStorage.getItem("helpdesk.inbox") || "[]");
+    const here = urls.indexOf(location.pathname);
+    const next = urls[here + step];
+    if (here >= 0 && next) location.href = next;
+  };
+  const fields = () => document.getElementById("fields-form");
+  const setStatus = (value) => {
+    const form = fields();
+    if (!form) return;
+    form.querySelector("#f-status").value = value;
+    form.requestSubmit();
+  };
+  const startEditor = (kind) => {
+    const radio = document.getElementById(kind === "note" ? "kind-note" : "kind-reply");
+    if (radio) radio.checked = true;
+    const editor = document.getElementById("reply-body");
+    if (editor) editor.focus();
+  };
+  document.addEventListener("keydown", (event) => {
+    const target = event.target;
+    const typing = target.closest && target.closest("input, textarea, select, [contenteditable]");
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && target.id === "reply-body") {
+      event.preventDefault();
+      target.form.requestSubmit();
+      return;
+    }
+    if (event.key === "Escape" && typing) {
+      target.blur();
+      return;
+    }
+    if (typing || event.altKey || event.ctrlKey || event.metaKey) return;
+    const key = event.key;
+    if (pending === "s") {
+      pending = "";
+      const statuses = { o: "open", w: "waiting", h: "on_hold", s: "solved", c: "closed" };
+      if (statuses[key]) { event.preventDefault(); setStatus(statuses[key]); }
+      return;
+    }
+    if (pending === "g") {
+      pending = "";
+      if (key === "i") location.href = sessionStorage.getItem("helpdesk.inboxUrl") || "/inbox/";
+      return;
+    }
+    const onTicket = !!fields();
+    switch (key) {
+      case "?": if (dialog) { event.preventDefault(); dialog.showModal(); } break;
+      case "/": {
+        const search = document.getElementById("q");
+        if (search) { event.preventDefault(); search.focus(); }
+        break;
+      }
+      case "j": if (onTicket) walk(1); else select(selected + 1); break;
+      case "k": if (onTicket) walk(-1); else select(selected - 1); break;
+      case "o":
+      case "Enter": {
+        const all = rows();
+        if (selected >= 0 && all[selected]) location.href = all[selected].dataset.href;
+        break;
+      }
+      case "x": {
+        const row = rows()[selected];
+        const box = row && row.querySelector("input[name=tickets]");
+        if (box) { box.checked = !box.checked; box.dispatchEvent(new Event("change", { bubbles: true })); }
+        break;
+      }
+      case "r": if (onTicket) { event.preventDefault(); startEditor("reply"); } break;
+      case "n": if (onTicket) { event.preventDefault(); startEditor("note"); } break;
+      case "a": {
+        const form = fields();
+        const me = document.body.dataset.memberId;
+        if (form && me) { form.querySelector("#f-assignee").value = me; form.requestSubmit(); }
+        break;
+      }
+      case "s": if (onTicket) pending = "s"; break;
+      case "g": pending = "g"; break;
+      default: break;
+    }
+  });
+});

@@ -16,10 +16,11 @@ from rest_framework.response import Response
 from departments import selectors as department_selectors
 from departments.errors import DepartmentNotFound
 from departments.models import Department
+from helpdesk.api.pagination import IdCursorPagination
 from helpdesk.api.permissions import IsTenantAdmin, IsTenantMember
 from helpdesk.api.views import TenantAPIView
 from helpdesk.tenancy import selectors as tenancy_selectors
-from tickets import notifications, selectors, services
+from tickets import configuration, inbox, notifications, selectors, services
 from tickets.errors import EmailTemplateNotFound
 from tickets.mail import intake
 from tickets.mail import templates as mail_templates
@@ -40,6 +41,18 @@ from tickets.serializers import (
     TicketUpdateInput,
 )
 
+API_SORTS = {
+    "-created": ("-id",),
+    "created": ("id",),
+    "-updated": ("-updated_at", "-id"),
+    "-priority": ("-priority_rank", "-id"),
+    "due": ("due_at", "id"),
+}
+
+
+class TicketCursorPagination(IdCursorPagination):
+    """The ticket list's cursor, in the order the `sort` parameter names."""
+
 
 def _department(value: str) -> Department:
     try:
@@ -54,24 +67,21 @@ def _department(value: str) -> Department:
 class TicketListAPI(TenantAPIView):
     @extend_schema(parameters=[TicketListQuery], responses=TicketOutput(many=True))
     def get(self, request: Request) -> Response:
-        query = self.validate(TicketListQuery, request.query_params)
-        assignee = query.get("assignee")
-        filters = selectors.TicketFilters(
-            status=query.get("status"),
-            assignee_id=(
-                self.membership.id
-                if assignee == "me"
-                else UUID(assignee)
-                if assignee and assignee != "none"
-                else None
-            ),
-            unassigned=assignee == "none",
-            department_id=query.get("department"),
-            tag=query.get("tag"),
-            q=query.get("q"),
+        """Tickets by the inbox's filters: a built-in `view` or a `saved` view, refined by
+        any filter parameter (custom fields as `cf_<key>`), cursor-paginated in `sort`
+        order."""
+        self.validate(TicketListQuery, request.query_params)
+        params = {key: request.query_params.get(key, "") for key in request.query_params}
+        _, _, _, _, tickets = inbox.inbox_tickets(
+            params, reader=self.membership, language=request.tenant.language, default=None
         )
-        tickets = selectors.list_tickets(filters, language=request.tenant.language)
-        return self.paginate(request, tickets, TicketOutput)
+        paginator = TicketCursorPagination()
+        paginator.ordering = API_SORTS.get(params.get("sort", ""), ("-id",))
+        if params.get("sort") == "due":
+            tickets = tickets.filter(due_at__isnull=False)
+        page = paginator.paginate_queryset(tickets, request, view=self)
+        data = TicketOutput(page, many=True, context={"request": request}).data
+        return paginator.get_paginated_response(data)
 
     @extend_schema(request=TicketCreateInput, responses={201: TicketOutput})
     def post(self, request: Request) -> Response:
@@ -109,8 +119,18 @@ class TicketDetailAPI(TenantAPIView):
         data = self.validate(TicketUpdateInput, request.data)
         ticket = selectors.get_ticket_by_number(number)
         changes: dict[str, Any] = {
-            k: v for k, v in data.items() if k not in {"department", "assignee"}
+            k: v
+            for k, v in data.items()
+            if k not in {"department", "assignee", "type", "custom_status"}
         }
+        if data.get("type"):
+            changes["type"] = configuration.get_ticket_type(data["type"])
+        elif "type" in data:
+            changes["type"] = None
+        if data.get("custom_status"):
+            changes["custom_status"] = configuration.get_custom_status(data["custom_status"])
+        elif "custom_status" in data:
+            changes["custom_status"] = None
         if "department" in data:
             changes["department"] = _department(data["department"])
         if "assignee" in data:
@@ -138,6 +158,7 @@ class TicketMessageListAPI(TenantAPIView):
             body=data["body"],
             status=data.get("status"),
             attachments=services.attachments_from_uploads(data.get("attachments", [])),
+            seen_up_to=data.get("seen_up_to"),
             actor=self.membership,
             language=request.tenant.language,
         )

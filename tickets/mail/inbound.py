@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from departments import selectors as department_selectors
 from departments.models import Mailbox
-from tickets import services, tasks
+from tickets import merging, services, tasks
 from tickets.mail import html as html_tools
 from tickets.mail import intake
 from tickets.mail.parsing import ParsedEmail, parse_email
@@ -61,7 +61,15 @@ def without_nul(parsed: ParsedEmail) -> ParsedEmail:
 
 
 def find_thread(parsed: ParsedEmail, recipients: list[str]) -> Ticket | None:
-    """The ticket this mail answers, or None for a new conversation."""
+    """The ticket this mail answers, or None for a new conversation. Mail to a merged
+    ticket lands on the ticket it was merged into."""
+    ticket = _find_thread(parsed, recipients)
+    return (
+        merging.resolve_merged(ticket) if ticket is not None and ticket.merged_into_id else ticket
+    )
+
+
+def _find_thread(parsed: ParsedEmail, recipients: list[str]) -> Ticket | None:
     ids = parsed.thread_ids
     if ids:
         ticket_id = (

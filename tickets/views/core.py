@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -9,6 +10,9 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
 from departments import selectors as department_selectors
@@ -16,29 +20,25 @@ from helpdesk.core.errors import DomainError
 from helpdesk.core.placeholders import KNOWN as KNOWN_PLACEHOLDERS
 from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.decorators import member_required
-from tickets import notifications, selectors, services, tracking
-from tickets.errors import AttachmentNotFound, InboundEmailNotFound, TicketNotFound
+from tickets import configuration, inbox, notifications, presence, selectors, services, tracking
+from tickets.errors import (
+    AttachmentNotFound,
+    InboundEmailNotFound,
+    InvalidFilter,
+    StaleReply,
+    TicketNotFound,
+)
 from tickets.forms import MessageForm, TicketFieldsForm
 from tickets.mail import intake
 from tickets.mail import templates as mail_templates
 from tickets.models import (
+    CustomFieldTarget,
     EmailTemplateKind,
     InboundEmailStatus,
     MessageKind,
     NotificationKind,
-    TicketPriority,
     TicketStatus,
 )
-
-INBOX_VIEWS = {
-    "open": ("All open", {"status": TicketStatus.OPEN}),
-    "mine": ("Mine", {"mine": True}),
-    "unassigned": ("Unassigned", {"unassigned": True}),
-    "waiting": ("Waiting on customer", {"status": TicketStatus.WAITING}),
-    "on_hold": ("On hold", {"status": TicketStatus.ON_HOLD}),
-    "solved": ("Solved", {"status": TicketStatus.SOLVED}),
-    "closed": ("Closed", {"status": TicketStatus.CLOSED}),
-}
 
 
 @member_required
@@ -47,54 +47,234 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @member_required
-def inbox(request: HttpRequest) -> HttpResponse:
-    view_key = request.GET.get("view", "open")
-    if view_key not in INBOX_VIEWS:
-        view_key = "open"
-    title, spec = INBOX_VIEWS[view_key]
+def inbox_page(request: HttpRequest) -> HttpResponse:
+    """The unified inbox: a built-in or saved view, refined by filters, sorted, paginated."""
     membership = request.membership  # type: ignore[attr-defined]
-    query = request.GET.get("q", "").strip()[:500]
+    language = request.tenant.language  # type: ignore[attr-defined]
+    params = {key: request.GET.get(key, "") for key in request.GET}
+    query = params.get("q", "").strip()[:500]
     if query.startswith("#") and query[1:].isdigit():
         return redirect("tickets:ticket-detail", number=int(query[1:]))
-    filters = selectors.TicketFilters(
-        status=spec.get("status"),
-        assignee_id=membership.id if spec.get("mine") else None,
-        unassigned=bool(spec.get("unassigned")),
-        q=query or None,
-    )
-    tickets = selectors.list_tickets(filters, language=request.tenant.language)  # type: ignore[attr-defined]
-    ordering = ("-rank", "-updated_at") if query else ("-updated_at",)
-    page = Paginator(tickets.order_by(*ordering), 50).get_page(request.GET.get("page"))
+    error = None
+    try:
+        key, title, filters, sort, tickets = inbox.inbox_tickets(
+            params, reader=membership, language=language
+        )
+    except DomainError as domain_error:
+        error = str(domain_error)
+        key, title, filters, sort, tickets = inbox.inbox_tickets(
+            {}, reader=membership, language=language
+        )
     context = {
-        "page": page,
-        "views": INBOX_VIEWS,
-        "view_key": view_key,
+        "page": _page(tickets, request.GET.get("page", "1")),
+        "views": inbox.BUILT_IN_VIEWS,
+        "saved_views": list(inbox.list_saved_views(membership)),
+        "departments": list(department_selectors.list_departments()),
+        "view_key": key,
         "title": title,
         "query": query,
+        "filters": filters,
+        "sort": sort,
+        "sorts": inbox.SORT_LABELS,
+        "due_states": inbox.DUE_STATES,
+        "statuses": TicketStatus.choices,
+        "priorities": configuration.priority_levels(),
+        "agents": list(tenancy_selectors.list_agents()),
+        "types": list(configuration.list_ticket_types(active_only=True)),
+        "filter_error": error,
+        "base_query": urlencode({k: v for k, v in request.GET.items() if k != "page"}),
+        "now": timezone.now(),
     }
     template = "tickets/inbox.html#ticket_list" if request.htmx else "tickets/inbox.html"  # type: ignore[attr-defined]
-    response = render(request, template, context)
+    response = render(request, template, context, status=400 if error else 200)
     response["Vary"] = "HX-Request"
     return response
 
 
+@dataclass
+class _Page:
+    """A page of a list without counting the whole list (one row more tells if there is a
+    next page): a count over a million tickets would cost more than the page itself."""
+
+    object_list: list[Any]
+    number: int
+    has_next: bool
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_other_pages(self) -> bool:
+        return self.has_next or self.has_previous
+
+    @property
+    def next_page_number(self) -> int:
+        return self.number + 1
+
+    @property
+    def previous_page_number(self) -> int:
+        return self.number - 1
+
+
+def _page(rows: Any, raw_number: str, size: int = 50) -> _Page:
+    number = int(raw_number) if raw_number.isdigit() and 0 < int(raw_number) < 10_000 else 1
+    fetched = list(rows[(number - 1) * size : number * size + 1])
+    return _Page(fetched[:size], number, len(fetched) > size)
+
+
+@member_required
+@require_POST
+def inbox_bulk(request: HttpRequest) -> HttpResponse:
+    """Apply one action to the selected tickets, then back to the same inbox view."""
+    membership = request.membership  # type: ignore[attr-defined]
+    numbers = [int(n) for n in request.POST.getlist("tickets") if n.isdigit()]
+    action = request.POST.get("action", "")
+    back = request.POST.get("next", "")
+    back = back if back.startswith("/inbox/") else reverse("tickets:inbox")
+    if not numbers:
+        messages.error(request, "Select tickets first.")
+        return redirect(back)
+    try:
+        value = _bulk_value(action, request.POST.get("value", ""), membership)
+        result = inbox.bulk_update(
+            numbers=numbers,
+            action=action,
+            value=value,
+            actor=membership,
+            language=request.tenant.language,  # type: ignore[attr-defined]
+        )
+    except DomainError as error:
+        messages.error(request, str(error))
+        return redirect(back)
+    if result.done:
+        messages.success(request, f"Updated {len(result.done)} ticket(s).")
+    for number, reason in result.failed:
+        messages.error(request, f"#{number}: {reason}")
+    return redirect(back)
+
+
+def _bulk_value(action: str, raw: str, membership: Any) -> Any:
+    """The value a bulk action needs, loaded through the tenant scope."""
+    if action == "assign":
+        if raw == "me":
+            return membership
+        return tenancy_selectors.get_member(raw) if raw else None
+    if action == "department":
+        try:
+            return department_selectors.get_department(UUID(raw))
+        except ValueError:
+            raise InvalidFilter("Choose a department.", parameter="value") from None
+    if action in {"status", "priority", "tag"} and not raw:
+        raise InvalidFilter(f"Choose a {action}.", parameter="value")
+    return raw
+
+
+@member_required
+@require_POST
+def saved_view_create(request: HttpRequest) -> HttpResponse:
+    """Save the current filters and sort as a named view."""
+    membership = request.membership  # type: ignore[attr-defined]
+    filters = inbox.filter_params({k: request.POST.get(k, "") for k in request.POST})
+    try:
+        view = inbox.save_view(
+            owner=membership,
+            name=request.POST.get("name", ""),
+            filters=filters,
+            sort=request.POST.get("sort", "-updated") or "-updated",
+            is_shared=request.POST.get("is_shared") == "on",
+        )
+    except DomainError as error:
+        messages.error(request, str(error))
+        return redirect(f"{reverse('tickets:inbox')}?{urlencode(filters)}")
+    messages.success(request, f"View “{view.name}” saved.")
+    return redirect(f"{reverse('tickets:inbox')}?saved={view.id}")
+
+
+@member_required
+@require_POST
+def saved_view_delete(request: HttpRequest, view_id: UUID) -> HttpResponse:
+    membership = request.membership  # type: ignore[attr-defined]
+    try:
+        inbox.delete_view(view=inbox.get_saved_view(view_id, reader=membership), actor=membership)
+        messages.success(request, "View deleted.")
+    except DomainError as error:
+        messages.error(request, str(error))
+    return redirect("tickets:inbox")
+
+
+EVENT_LABELS = {
+    "custom_status": "status",
+    "due_at": "due date",
+    "merged": "merged in ticket",
+    "merged_into": "merged into ticket",
+    "split": "split a message into ticket",
+    "split_from": "split from ticket",
+    "follow_up": "follow-up ticket",
+    "delivery": "email delivery",
+    "contact": "customer",
+}
+TICKET_REFERENCES = {"merged", "merged_into", "split", "split_from", "follow_up"}
+
+
+def _show_event_value(field: str, value: Any, members: dict[str, str]) -> str:
+    if value in (None, "", []):
+        return "nobody" if field == "assignee" else "none"
+    if field == "assignee":
+        return members.get(str(value), "a former agent")
+    if field == "status":
+        return str(dict(TicketStatus.choices).get(value, value))
+    if field in TICKET_REFERENCES:
+        return f"#{value}"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def _describe_events(thread: list[Any], members: dict[str, str]) -> None:
+    """Readable labels and from/to values for the history (member ids become names)."""
+    for message in thread:
+        if message.kind != MessageKind.EVENT:
+            continue
+        event = message.event or {}
+        field = str(event.get("field", ""))
+        message.event_label = EVENT_LABELS.get(
+            field, field.replace("custom_fields.", "").replace("_", " ")
+        )
+        old = event.get("from")
+        message.event_from = "" if old is None else _show_event_value(field, old, members)
+        message.event_to = _show_event_value(field, event.get("to"), members)
+        message.event_via_open = event.get("via") == "opened"
+
+
 def _ticket_context(request: HttpRequest, number: int, **extra: Any) -> dict[str, Any]:
     ticket = selectors.get_ticket_by_number(number)
+    membership = request.membership  # type: ignore[attr-defined]
+    thread = list(selectors.list_thread(ticket))
+    members = {str(m.id): m.user.display_name for m in tenancy_selectors.list_members()}
+    _describe_events(thread, members)
+    latest = next((m.id for m in reversed(thread) if m.kind != MessageKind.EVENT), None)
     return {
         "ticket": ticket,
-        "thread": list(selectors.list_thread(ticket)),
+        "thread": thread,
+        "history": [m for m in reversed(thread) if m.kind == MessageKind.EVENT],
+        "seen_up_to": extra.pop("seen_up_to", None) or latest,
         "other_tickets": selectors.list_contact_tickets(ticket.contact, exclude_id=ticket.id),
+        "followers": selectors.list_followers(ticket),
         "departments": list(department_selectors.list_departments()),
         "agents": list(tenancy_selectors.list_agents()),
         "statuses": TicketStatus.choices,
-        "priorities": TicketPriority.choices,
+        "custom_statuses": list(configuration.list_custom_statuses(active_only=True)),
+        "priorities": configuration.priority_levels(),
+        "types": list(configuration.list_ticket_types(active_only=True)),
+        "custom_fields": configuration.display_values(
+            CustomFieldTarget.TICKET, ticket.custom_fields
+        ),
+        "tag_names": ", ".join(t.name for t in ticket.tags.all()),
+        "now": timezone.now(),
         "message_form": extra.pop("message_form", None)
         or MessageForm(
-            initial={
-                "kind": MessageKind.REPLY
-                if request.membership.can_reply  # type: ignore[attr-defined]
-                else MessageKind.NOTE
-            }
+            initial={"kind": MessageKind.REPLY if membership.can_reply else MessageKind.NOTE}
         ),
         **extra,
     }
@@ -102,11 +282,21 @@ def _ticket_context(request: HttpRequest, number: int, **extra: Any) -> dict[str
 
 @member_required
 def ticket_detail(request: HttpRequest, number: int) -> HttpResponse:
+    membership = request.membership  # type: ignore[attr-defined]
+    fragment = request.GET.get("fragment") if request.htmx else None  # type: ignore[attr-defined]
     try:
-        context = _ticket_context(request, number)
+        ticket = selectors.get_ticket_by_number(number)
     except TicketNotFound:
         return render(request, "errors/not_found.html", {"what": f"Ticket #{number}"}, status=404)
-    fragment = request.GET.get("fragment") if request.htmx else None  # type: ignore[attr-defined]
+    if ticket.merged_into_id and not fragment:
+        survivor = selectors.get_ticket(ticket.merged_into_id)
+        messages.info(request, f"#{number} was merged into #{survivor.number}.")
+        return redirect("tickets:ticket-detail", number=survivor.number)
+    if not fragment:
+        if services.open_ticket(ticket=ticket, member=membership):
+            messages.info(request, "You opened an unassigned ticket: it is yours now.")
+        notifications.mark_ticket_notifications_read(member=membership, ticket=ticket)
+    context = _ticket_context(request, number)
     template = "tickets/ticket_detail.html"
     if fragment in {"sidebar", "conversation"}:
         template += f"#{fragment}"
@@ -117,11 +307,42 @@ def ticket_detail(request: HttpRequest, number: int) -> HttpResponse:
 
 @member_required
 @require_POST
+def ticket_presence(request: HttpRequest, number: int) -> HttpResponse:
+    """Ping from an open ticket page (every 2 s): record this agent's state and answer with
+    who else is here and whether new messages arrived since the page loaded."""
+    membership = request.membership  # type: ignore[attr-defined]
+    ticket = selectors.get_ticket_by_number(number)
+    tenant_id = request.tenant.id  # type: ignore[attr-defined]
+    if request.POST.get("state") == "left":
+        presence.leave(tenant_id=tenant_id, ticket_id=ticket.id, member=membership)
+        return HttpResponse(status=204)
+    presence.touch(
+        tenant_id=tenant_id,
+        ticket_id=ticket.id,
+        member=membership,
+        state=request.POST.get("state", "viewing"),
+    )
+    newer: list[Any] = []
+    try:
+        seen = UUID(request.POST.get("seen_up_to", ""))
+        newer = selectors.list_messages_after(ticket, seen, exclude_author=membership)
+    except ValueError:
+        pass
+    others = presence.others_present(tenant_id=tenant_id, ticket_id=ticket.id, member=membership)
+    return render(
+        request, "tickets/presence.html", {"others": others, "newer": newer, "ticket": ticket}
+    )
+
+
+@member_required
+@require_POST
 def ticket_message(request: HttpRequest, number: int) -> HttpResponse:
     """Post a reply or note (htmx: answers with the refreshed conversation)."""
     ticket = selectors.get_ticket_by_number(number)
     form = MessageForm(request.POST, request.FILES)
     error = None
+    stale: list[str] = []
+    seen_up_to = None
     if form.is_valid():
         try:
             services.add_message(
@@ -132,8 +353,15 @@ def ticket_message(request: HttpRequest, number: int) -> HttpResponse:
                 actor=request.membership,  # type: ignore[attr-defined]
                 language=request.tenant.language,  # type: ignore[attr-defined]
                 attachments=services.attachments_from_uploads(request.FILES.getlist("attachments")),
+                seen_up_to=form.cleaned_data["seen_up_to"],
             )
             form = None
+        except StaleReply as stale_error:
+            error = (
+                "New messages arrived while you were writing (highlighted below). "
+                "Read them, then send again or edit your reply."
+            )
+            stale, seen_up_to = stale_error.details["messages"], stale_error.details["latest"]
         except DomainError as domain_error:
             error = str(domain_error)
     else:
@@ -146,10 +374,16 @@ def ticket_message(request: HttpRequest, number: int) -> HttpResponse:
         if error:
             messages.error(request, error)
         return redirect("tickets:ticket-detail", number=number)
-    context = _ticket_context(request, number, message_form=form, message_error=error)
-    response = render(
-        request, "tickets/ticket_detail.html#conversation", context, status=400 if error else 200
+    context = _ticket_context(
+        request,
+        number,
+        message_form=form,
+        message_error=error,
+        stale_ids={UUID(i) for i in stale},
+        seen_up_to=seen_up_to,
     )
+    status = 409 if stale else 400 if error else 200
+    response = render(request, "tickets/ticket_detail.html#conversation", context, status=status)
     response["HX-Trigger"] = "ticket-updated"
     return response
 
@@ -157,23 +391,40 @@ def ticket_message(request: HttpRequest, number: int) -> HttpResponse:
 @member_required
 @require_POST
 def ticket_update(request: HttpRequest, number: int) -> HttpResponse:
-    """Change status, priority, department and assignee from the ticket sidebar."""
+    """Change the ticket's fields from the sidebar; every change lands in the history."""
     ticket = selectors.get_ticket_by_number(number)
     form = TicketFieldsForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Those field values are not valid.")
+        messages.error(
+            request, " ".join(f"{k}: {e}" for k, errors in form.errors.items() for e in errors)
+        )
         return redirect("tickets:ticket-detail", number=number)
     data = form.cleaned_data
-    assignee_id: UUID | None = data.get("assignee")
     try:
+        changes: dict[str, Any] = {
+            "priority": data["priority"],
+            "department": department_selectors.get_department(data["department"]),
+            "assignee": tenancy_selectors.get_member(data["assignee"])
+            if data.get("assignee")
+            else None,
+            "type": configuration.get_ticket_type(data["type"]) if data.get("type") else None,
+            "due_at": data.get("due_at"),
+            "tags": [t for t in data.get("tags", "").split(",") if t.strip()],
+            "custom_fields": {
+                field.key: request.POST.get(f"cf_{field.key}", "")
+                for field in configuration.list_custom_fields(CustomFieldTarget.TICKET)
+            },
+        }
+        status = data["status"]
+        if status.startswith("custom:"):
+            changes["custom_status"] = configuration.get_custom_status(status.split(":", 1)[1])
+        else:
+            changes["status"], changes["custom_status"] = status, None
         services.update_ticket(
             ticket=ticket,
             actor=request.membership,  # type: ignore[attr-defined]
             language=request.tenant.language,  # type: ignore[attr-defined]
-            status=data["status"],
-            priority=data["priority"],
-            department=department_selectors.get_department(data["department"]),
-            assignee=tenancy_selectors.get_member(assignee_id) if assignee_id else None,
+            **changes,
         )
         messages.success(request, "Ticket updated.")
     except DomainError as error:

@@ -1,0 +1,507 @@
+"""The agent workspace: open it and you own it, unread markers, inbox filters, sorts and
+saved views, bulk actions, custom statuses and fields on tickets, the stale-reply guard,
+presence, in-app notifications, merge and split — through services, pages and the API."""
+
+from __future__ import annotations
+
+import datetime
+import time
+
+import pytest
+from django.utils import timezone
+
+from helpdesk.tenancy.context import tenant_context
+from helpdesk.tenancy.models import MembershipRole
+from tests.factories.accounts import make_member
+from tests.factories.tickets import ContactFactory, make_ticket
+from tests.tickets.test_inbound import build, deliver
+from tickets import configuration, inbox, merging, notifications, presence, selectors, services
+from tickets.errors import ConfigurationInvalid, InvalidFilter, MergeNotAllowed, StaleReply
+from tickets.models import (
+    Message,
+    MessageKind,
+    Notification,
+    Ticket,
+    TicketFollower,
+    TicketStatus,
+)
+
+
+def _subjects(response) -> list[str]:
+    return [t["subject"] for t in response.json()["results"]]
+
+
+# --- Open it and you own it ------------------------------------------------------------
+
+
+def test_opening_an_unassigned_ticket_assigns_it_and_records_it(acme):
+    with tenant_context(acme.id):
+        agent = make_member(acme.tenant, name="Ana Agent")
+        ticket = make_ticket(subject="Printer jam")
+    response = acme.client(agent).get(f"/tickets/{ticket.number}/")
+    assert response.status_code == 200
+    assert b"it is yours now" in response.content
+    assert b"took the ticket by opening it" in response.content
+    with tenant_context(acme.id):
+        ticket.refresh_from_db()
+        assert ticket.assignee_id == agent.id
+        event = Message.objects.get(ticket=ticket, kind=MessageKind.EVENT, event__field="assignee")
+        assert event.event["via"] == "opened"
+        assert event.author_member_id == agent.id
+        # Opening it again (or by someone else) changes nothing.
+        other = make_member(acme.tenant)
+    acme.client(other).get(f"/tickets/{ticket.number}/")
+    with tenant_context(acme.id):
+        ticket.refresh_from_db()
+        assert ticket.assignee_id == agent.id
+
+
+def test_open_it_and_own_it_can_be_switched_off_and_skips_light_agents(acme):
+    with tenant_context(acme.id):
+        light = make_member(acme.tenant, role=MembershipRole.LIGHT_AGENT)
+        ticket = make_ticket()
+    acme.client(light).get(f"/tickets/{ticket.number}/")
+    with tenant_context(acme.id):
+        ticket.refresh_from_db()
+        assert ticket.assignee_id is None
+        configuration.update_settings(auto_assign_on_open=False)
+    acme.client(acme.admin).get(f"/tickets/{ticket.number}/")
+    with tenant_context(acme.id):
+        ticket.refresh_from_db()
+        assert ticket.assignee_id is None
+
+
+def test_open_api_takes_the_ticket(acme):
+    with tenant_context(acme.id):
+        ticket = make_ticket()
+    body = acme.api_client().post(f"/api/v1/tickets/{ticket.number}/open/").json()
+    assert body["assigned"] is True
+    assert body["ticket"]["assignee"]["id"] == str(acme.admin.id)
+
+
+# --- Inbox -----------------------------------------------------------------------------
+
+
+def test_unread_marker_clears_on_open_and_returns_with_a_customer_reply(acme):
+    with tenant_context(acme.id):
+        ticket = make_ticket(subject="Where is my order")
+    client = acme.client(acme.admin)
+    assert b"ticket-row unread" in client.get("/inbox/?view=all").content
+    client.get(f"/tickets/{ticket.number}/")
+    page = client.get("/inbox/?view=mine").content
+    assert b"Where is my order" in page
+    assert b"ticket-row unread" not in page
+    with tenant_context(acme.id):
+        services.add_customer_message(ticket=ticket, contact=ticket.contact, body="Any news?")
+    page = client.get("/inbox/?view=mine").content
+    assert b"ticket-row unread" in page
+    assert b"Any news?" in page  # the snippet of the last message
+
+
+def test_inbox_filters_sorts_and_reports_bad_filters(acme):
+    with tenant_context(acme.id):
+        bug = configuration.save_ticket_type(name="Bug")
+        configuration.save_custom_field(
+            target="ticket", label="Product", type="select", options=["Pro", "Lite"]
+        )
+        low = make_ticket(subject="Low one", priority="low")
+        urgent = make_ticket(subject="Urgent one", priority="urgent", tags=["billing"])
+        services.update_ticket(
+            ticket=urgent,
+            actor=acme.admin,
+            type=bug,
+            custom_fields={"product": "Pro"},
+            due_at=timezone.now() - datetime.timedelta(hours=1),
+        )
+    client = acme.client(acme.admin)
+    assert b"Urgent one" in client.get("/inbox/?priority=urgent").content
+    assert b"Low one" not in client.get("/inbox/?priority=urgent").content
+    assert b"Low one" not in client.get(f"/inbox/?type={bug.id}").content
+    assert b"Urgent one" in client.get("/inbox/?cf_product=Pro").content
+    assert b"Low one" not in client.get("/inbox/?due=overdue").content
+    assert b"Urgent one" in client.get("/inbox/?tag=billing").content
+    page = client.get("/inbox/?view=open&sort=-priority").content.decode()
+    assert page.index("Urgent one") < page.index("Low one")
+    page = client.get("/inbox/?view=open&sort=created").content.decode()
+    assert page.index("Low one") < page.index("Urgent one")
+    bad = client.get("/inbox/?priority=extreme")
+    assert bad.status_code == 400
+    assert b"priority" in bad.content
+    api = acme.api_client()
+    assert _subjects(api.get("/api/v1/tickets/?sort=-priority")) == ["Urgent one", "Low one"]
+    assert _subjects(api.get("/api/v1/tickets/?cf_product=Lite")) == []
+    assert api.get("/api/v1/tickets/?cf_nope=1").status_code == 400
+    assert low.number < urgent.number
+
+
+def test_filters_parse_and_refuse(acme):
+    with tenant_context(acme.id):
+        filters = inbox.parse_filters(
+            {"status": "open,waiting", "assignee": "me", "created_after": "2026-01-02"},
+            reader=acme.admin,
+        )
+        assert filters.statuses == ("open", "waiting")
+        assert filters.assignee_id == acme.admin.id
+        assert filters.created_after == datetime.datetime(2026, 1, 2, tzinfo=datetime.UTC)
+        for bad in ({"status": "gone"}, {"department": "x"}, {"due": "later"}, {"type": "1"}):
+            with pytest.raises(InvalidFilter):
+                inbox.parse_filters(bad, reader=acme.admin)
+
+
+def test_saved_views_personal_and_shared(acme):
+    with tenant_context(acme.id):
+        ana = make_member(acme.tenant, name="Ana")
+        ben = make_member(acme.tenant, name="Ben")
+        make_ticket(subject="Urgent billing", priority="urgent")
+        make_ticket(subject="Calm question")
+    client = acme.client(ana)
+    response = client.post(
+        "/inbox/views/", {"name": "Urgent", "priority": "urgent", "sort": "-priority"}
+    )
+    assert response.status_code == 302
+    page = client.get(response["Location"]).content
+    assert b"Urgent billing" in page
+    assert b"Calm question" not in page
+    client.post("/inbox/views/", {"name": "Team urgent", "priority": "urgent", "is_shared": "on"})
+    with tenant_context(acme.id):
+        seen_by_ben = [v.name for v in inbox.list_saved_views(ben)]
+        assert seen_by_ben == ["Team urgent"]
+        shared = inbox.list_saved_views(ben).get()
+        with pytest.raises(Exception, match="No such view"):
+            inbox.delete_view(view=shared, actor=ben)
+        with pytest.raises(InvalidFilter):
+            inbox.save_view(owner=ana, name="Broken", filters={"status": "nope"})
+    api = acme.api_client(ben)
+    assert [v["name"] for v in api.get("/api/v1/saved-views/").json()] == ["Team urgent"]
+    created = api.post(
+        "/api/v1/saved-views/",
+        {"name": "Mine overdue", "filters": {"assignee": "me", "due": "overdue"}},
+        content_type="application/json",
+    )
+    assert created.status_code == 201
+    bad = api.post(
+        "/api/v1/saved-views/",
+        {"name": "x", "filters": {"due": "soon"}},
+        content_type="application/json",
+    )
+    assert bad.status_code == 400
+    assert bad.json()["error"]["code"] == "invalid_filter"
+
+
+def test_bulk_actions_apply_per_ticket(acme):
+    with tenant_context(acme.id):
+        agent = make_member(acme.tenant)
+        first = make_ticket(subject="One")
+        second = make_ticket(subject="Two")
+        closed = make_ticket(subject="Three")
+        services.change_status(ticket=closed, status="closed", actor=None)
+    client = acme.client(acme.admin)
+    numbers = [first.number, second.number, closed.number]
+    client.post(
+        "/inbox/bulk/",
+        {"tickets": numbers, "action": "assign", "value": str(agent.id), "next": "/inbox/"},
+    )
+    with tenant_context(acme.id):
+        assigned = set(Ticket.objects.filter(assignee=agent).values_list("number", flat=True))
+        assert assigned == {first.number, second.number}  # the closed one refused
+    response = client.post(
+        "/inbox/bulk/",
+        {"tickets": numbers, "action": "tag", "value": "VIP", "next": "/inbox/"},
+        follow=True,
+    )
+    assert f"#{closed.number}: ".encode() in response.content
+    api = acme.api_client()
+    result = api.post(
+        "/api/v1/tickets/bulk/",
+        {"tickets": [first.number, 9999], "action": "spam"},
+        content_type="application/json",
+    ).json()
+    assert result["done"] == [first.number]
+    assert result["failed"] == [{"ticket": 9999, "message": "No such ticket."}]
+    assert "One" not in _subjects(api.get("/api/v1/tickets/?view=open"))
+    assert _subjects(api.get("/api/v1/tickets/?view=spam")) == ["One"]
+    with tenant_context(acme.id):
+        assert [t.name for t in second.tags.all()] == ["vip"]
+
+
+def test_light_agents_cannot_bulk_change(acme):
+    with tenant_context(acme.id):
+        light = make_member(acme.tenant, role=MembershipRole.LIGHT_AGENT)
+        ticket = make_ticket()
+        with pytest.raises(InvalidFilter):
+            inbox.bulk_update(numbers=[ticket.number], action="status", value="solved", actor=light)
+
+
+# --- Ticket fields ---------------------------------------------------------------------
+
+
+def test_custom_status_sets_its_base_status_and_is_cleared_by_a_reopen(acme):
+    with tenant_context(acme.id):
+        engineering = configuration.save_custom_status(
+            name="Waiting on engineering", base_status="on_hold"
+        )
+        ticket = make_ticket()
+        services.update_ticket(ticket=ticket, actor=acme.admin, custom_status=engineering)
+        ticket.refresh_from_db()
+        assert (ticket.status, ticket.custom_status_id) == ("on_hold", engineering.id)
+        services.add_customer_message(ticket=ticket, contact=ticket.contact, body="Update?")
+        ticket.refresh_from_db()
+        assert (ticket.status, ticket.custom_status_id) == ("open", None)
+        fields = [m.event["field"] for m in Message.objects.filter(ticket=ticket, kind="event")]
+        assert fields.count("custom_status") == 2
+
+
+def test_sidebar_saves_every_field_and_history_shows_it(acme):
+    with tenant_context(acme.id):
+        question = configuration.save_ticket_type(name="Question")
+        configuration.save_custom_field(target="ticket", label="Order number", type="number")
+        ticket = make_ticket()
+    client = acme.client(acme.admin)
+    response = client.post(
+        f"/tickets/{ticket.number}/update/",
+        {
+            "status": "waiting",
+            "priority": "high",
+            "department": str(acme.department.id),
+            "assignee": str(acme.admin.id),
+            "type": str(question.id),
+            "due_at": "2030-01-02T10:00",
+            "tags": "vip, billing",
+            "cf_order_number": "1234",
+        },
+        follow=True,
+    )
+    assert b"Ticket updated." in response.content
+    with tenant_context(acme.id):
+        ticket.refresh_from_db()
+        assert (ticket.status, ticket.priority, ticket.type_id) == ("waiting", "high", question.id)
+        assert ticket.custom_fields == {"order_number": 1234}
+        assert ticket.due_at.year == 2030
+    page = response.content.decode()
+    assert "order number" in page
+    assert "1234" in page
+    assert "Question" in page
+    bad = client.post(
+        f"/tickets/{ticket.number}/update/",
+        {
+            "status": "waiting",
+            "priority": "high",
+            "department": str(acme.department.id),
+            "cf_order_number": "many",
+        },
+        follow=True,
+    )
+    assert b"Order number takes a number." in bad.content
+
+
+def test_priority_outside_the_tenants_levels_is_refused(acme):
+    with tenant_context(acme.id):
+        configuration.update_settings(
+            priorities=[
+                {"value": "low", "label": "Low"},
+                {"value": "normal", "label": "Normal"},
+                {"value": "critical", "label": "P1"},
+            ]
+        )
+        ticket = make_ticket()
+        services.update_ticket(ticket=ticket, actor=acme.admin, priority="critical")
+        with pytest.raises(ConfigurationInvalid):
+            services.update_ticket(ticket=ticket, actor=acme.admin, priority="urgent")
+    assert b"P1" in acme.client(acme.admin).get(f"/tickets/{ticket.number}/").content
+
+
+# --- Collision detection -----------------------------------------------------------------
+
+
+def test_a_reply_after_a_new_message_is_stopped_until_the_agent_has_seen_it(acme):
+    with tenant_context(acme.id):
+        ana = make_member(acme.tenant, name="Ana")
+        ticket = make_ticket(body="First question")
+        seen = selectors.latest_message_id(ticket)
+        services.add_message(ticket=ticket, kind="note", body="Own note", actor=ana)
+        # Ana's own note does not make her reply stale.
+        services.add_message(
+            ticket=ticket, kind="reply", body="Hello", actor=ana, seen_up_to=seen, status="open"
+        )
+        seen = selectors.latest_message_id(ticket)
+        services.add_customer_message(ticket=ticket, contact=ticket.contact, body="Never mind!")
+        with pytest.raises(StaleReply) as stale:
+            services.add_message(
+                ticket=ticket, kind="reply", body="Fixed it", actor=ana, seen_up_to=seen
+            )
+        assert stale.value.details["count"] == 1
+    client = acme.client(ana)
+    response = client.post(
+        f"/tickets/{ticket.number}/messages/",
+        {"kind": "reply", "body": "Fixed it", "seen_up_to": str(seen)},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 409
+    assert b"new while you were writing" in response.content
+    assert b"Fixed it" in response.content  # the draft is kept
+    latest = stale.value.details["latest"]
+    assert f'name="seen_up_to" value="{latest}"'.encode() in response.content
+    sent = client.post(
+        f"/tickets/{ticket.number}/messages/",
+        {"kind": "reply", "body": "Fixed it", "seen_up_to": latest},
+        HTTP_HX_REQUEST="true",
+    )
+    assert sent.status_code == 200
+    api = acme.api_client(ana)
+    with tenant_context(acme.id):
+        services.add_customer_message(ticket=ticket, contact=ticket.contact, body="One more")
+    refused = api.post(
+        f"/api/v1/tickets/{ticket.number}/messages/",
+        {"kind": "reply", "body": "x", "seen_up_to": latest},
+        content_type="application/json",
+    )
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "stale_reply"
+    assert refused.json()["error"]["details"]["count"] >= 1
+
+
+def test_presence_shows_other_agents_and_forgets_them(acme):
+    with tenant_context(acme.id):
+        ana = make_member(acme.tenant, name="Ana Lopez")
+        ben = make_member(acme.tenant, name="Ben Otto")
+        ticket = make_ticket()
+    presence.touch(tenant_id=acme.id, ticket_id=ticket.id, member=ana, state="replying")
+    others = presence.others_present(tenant_id=acme.id, ticket_id=ticket.id, member=ben)
+    assert [(p.name, p.state) for p in others] == [("Ana Lopez", "replying")]
+    later = time.time() + presence.PRESENCE_TTL + 1
+    assert (
+        presence.others_present(tenant_id=acme.id, ticket_id=ticket.id, member=ben, now=later) == []
+    )
+    response = acme.client(ben).post(f"/tickets/{ticket.number}/presence/", {"state": "viewing"})
+    assert b"Ana Lopez is replying" in response.content
+    api = acme.api_client(ana)
+    listed = api.get(f"/api/v1/tickets/{ticket.number}/presence/").json()
+    assert [p["name"] for p in listed] == ["Ben Otto"]
+    api.post(
+        f"/api/v1/tickets/{ticket.number}/presence/",
+        {"state": "left"},
+        content_type="application/json",
+    )
+    assert presence.others_present(tenant_id=acme.id, ticket_id=ticket.id, member=ben) == []
+
+
+# --- Notifications ---------------------------------------------------------------------
+
+
+def test_a_mention_lands_in_the_app_notifications_and_opening_reads_it(acme):
+    with tenant_context(acme.id):
+        ana = make_member(acme.tenant, name="Ana Lopez", email="ana@acme.test")
+        ticket = make_ticket(subject="Refund")
+        services.add_message(
+            ticket=ticket, kind="note", body="@ana can you check?", actor=acme.admin
+        )
+        assert notifications.unread_count(ana) == 1
+    client = acme.client(ana)
+    assert b'aria-label="1 unread"' in client.get("/notifications/badge/").content
+    page = client.get("/notifications/").content
+    assert b"mentioned you on" in page
+    assert b"Refund" in page
+    client.get(f"/tickets/{ticket.number}/")
+    with tenant_context(acme.id):
+        assert notifications.unread_count(ana) == 0
+        ticket.refresh_from_db()
+        assert ticket.assignee_id == ana.id  # opened it, so owns it: no notification to herself
+        services.assign_ticket(ticket=ticket, assignee=acme.admin, actor=ana)
+        services.assign_ticket(ticket=ticket, assignee=ana, actor=acme.admin)
+    api = acme.api_client(ana)
+    assert api.get("/api/v1/notifications/unread-count/").json() == {"unread": 1}
+    listed = api.get("/api/v1/notifications/?unread=1").json()["results"]
+    assert [n["kind"] for n in listed] == ["assigned"]
+    assert api.post("/api/v1/notifications/read/", {}, content_type="application/json").json() == {
+        "unread": 0
+    }
+    with tenant_context(acme.id):
+        assert Notification.objects.filter(member=ana).count() == 2
+
+
+# --- Merge and split -------------------------------------------------------------------
+
+
+def test_merge_moves_everything_and_later_mail_lands_on_the_survivor(acme):
+    with tenant_context(acme.id):
+        customer = ContactFactory(email="kim@example.test")
+        survivor = make_ticket(subject="Login fails", contact=customer, tags=["auth"])
+        duplicate = make_ticket(subject="Still cannot log in", contact=customer, tags=["vip"])
+        cc = ContactFactory(email="boss@example.test")
+        TicketFollower.objects.create(ticket=duplicate, contact=cc)
+        duplicate_message = Message.objects.get(ticket=duplicate, kind="customer")
+        duplicate_message.email_message_id = "<dup-1@example.test>"
+        duplicate_message.save(update_fields=["email_message_id"])
+    response = acme.client(acme.admin).post(
+        f"/tickets/{duplicate.number}/merge/", {"into": str(survivor.number)}
+    )
+    assert response["Location"] == f"/tickets/{survivor.number}/"
+    with tenant_context(acme.id):
+        duplicate.refresh_from_db()
+        assert duplicate.merged_into_id == survivor.id
+        assert duplicate.status == "closed"
+        bodies = list(
+            Message.objects.filter(ticket=survivor, kind="customer").values_list(
+                "body_text", flat=True
+            )
+        )
+        assert len(bodies) == 2
+        assert {t.name for t in survivor.tags.all()} == {"auth", "vip"}
+        assert set(
+            TicketFollower.objects.filter(ticket=survivor).values_list("contact__email", flat=True)
+        ) == {"boss@example.test"}
+        with pytest.raises(MergeNotAllowed):
+            merging.merge_tickets(survivor=survivor, others=[duplicate], actor=acme.admin)
+    # A reply to the merged ticket (by Message-ID or by its subject tag) goes to the survivor.
+    to = acme.mailbox.address
+    deliver(
+        acme,
+        build("Re: Still", "Thanks", "kim@example.test", to, In_Reply_To="<dup-1@example.test>"),
+    )
+    deliver(acme, build(f"Re: [#{duplicate.number}] Still", "Again", "kim@example.test", to))
+    with tenant_context(acme.id):
+        assert Message.objects.filter(ticket=survivor, kind="customer").count() == 4
+        assert not Message.objects.filter(ticket=duplicate, kind="customer").exists()
+    page = acme.client(acme.admin).get(f"/tickets/{duplicate.number}/")
+    assert page["Location"] == f"/tickets/{survivor.number}/"
+
+
+def test_split_moves_one_message_into_a_new_ticket(acme):
+    with tenant_context(acme.id):
+        ticket = make_ticket(subject="Two problems", body="Printer")
+        second = services.add_customer_message(
+            ticket=ticket, contact=ticket.contact, body="Also my invoice is wrong"
+        )
+        first = Message.objects.filter(ticket=ticket, kind="customer").order_by("created_at")[0]
+    api = acme.api_client()
+    created = api.post(f"/api/v1/tickets/{ticket.number}/messages/{second.id}/split/")
+    assert created.status_code == 201
+    new_number = created.json()["number"]
+    with tenant_context(acme.id):
+        new = Ticket.objects.get(number=new_number)
+        assert list(Message.objects.filter(ticket=new, kind="customer")) == [second]
+        assert new.contact_id == ticket.contact_id
+        with pytest.raises(MergeNotAllowed):  # the only customer message left
+            merging.split_message(message=first, actor=acme.admin)
+    assert (
+        api.post(f"/api/v1/tickets/{ticket.number}/messages/{second.id}/split/").status_code == 404
+    )
+
+
+def test_workspace_is_tenant_scoped(acme, globex):
+    with tenant_context(globex.id):
+        theirs = make_ticket(subject="Globex secret")
+    with tenant_context(acme.id):
+        ours = make_ticket(subject="Acme ticket")
+    client = acme.client(acme.admin)
+    assert client.post(f"/tickets/{ours.number}/merge/", {"into": "999"}).status_code == 400
+    api = acme.api_client()
+    merged = api.post(
+        f"/api/v1/tickets/{ours.number}/merge/",
+        {"into": theirs.number + 1000},
+        content_type="application/json",
+    )
+    assert merged.status_code == 404
+    assert b"Globex secret" not in client.get("/inbox/?view=all").content
+    with tenant_context(acme.id):
+        assert Ticket.objects.get(id=ours.id).status == TicketStatus.OPEN

@@ -1,0 +1,132 @@
+"""Contacts and companies API: /api/v1/contacts/ and /api/v1/companies/.
+
+Every member may read; changes follow tickets.contacts (light agents get 403).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status as http
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from helpdesk.api.views import TenantAPIView
+from tickets import contacts, selectors
+from tickets.models import Contact
+from tickets.serializers import TicketOutput
+from tickets.serializers_contacts import (
+    CompanyCreateInput,
+    CompanyListQuery,
+    CompanyOutput,
+    CompanyUpdateInput,
+    ContactListQuery,
+    ContactMergeInput,
+    ContactOutput,
+    ContactUpdateInput,
+)
+
+
+def _contact_changes(contact: Contact, data: dict[str, Any]) -> dict[str, Any]:
+    """A PATCH body as update_contact's arguments: what is not sent keeps its value."""
+    company = contact.company
+    if "company" in data:
+        company = selectors.get_company(data["company"]) if data["company"] else None
+    return {
+        "name": data.get("name", contact.name),
+        "email": data.get("email", contact.email),
+        "phone": data.get("phone", contact.phone),
+        "notes": data.get("notes", contact.notes),
+        "company": company,
+        "custom_fields": data.get("custom_fields", {}),
+    }
+
+
+class ContactListAPI(TenantAPIView):
+    @extend_schema(parameters=[ContactListQuery], responses=ContactOutput(many=True))
+    def get(self, request: Request) -> Response:
+        query = self.validate(ContactListQuery, request.query_params)
+        return self.paginate(request, selectors.list_contacts(query.get("q")), ContactOutput)
+
+
+class ContactDetailAPI(TenantAPIView):
+    @extend_schema(responses=ContactOutput)
+    def get(self, request: Request, contact_id: UUID) -> Response:
+        return Response(ContactOutput(selectors.get_contact(contact_id)).data)
+
+    @extend_schema(request=ContactUpdateInput, responses=ContactOutput)
+    def patch(self, request: Request, contact_id: UUID) -> Response:
+        data = self.validate(ContactUpdateInput, request.data)
+        contact = selectors.get_contact(contact_id)
+        contacts.update_contact(
+            contact,
+            **_contact_changes(contact, data),
+            actor=self.membership,
+            language=request.tenant.language,
+        )
+        return Response(ContactOutput(selectors.get_contact(contact_id)).data)
+
+
+class ContactTicketListAPI(TenantAPIView):
+    """Every ticket the contact asked, newest first."""
+
+    @extend_schema(responses=TicketOutput(many=True))
+    def get(self, request: Request, contact_id: UUID) -> Response:
+        contact = selectors.get_contact(contact_id)
+        return self.paginate(request, selectors.list_tickets_of_contact(contact), TicketOutput)
+
+
+class ContactMergeAPI(TenantAPIView):
+    """Merge a duplicate into this contact; answers with the surviving contact."""
+
+    @extend_schema(request=ContactMergeInput, responses=ContactOutput)
+    def post(self, request: Request, contact_id: UUID) -> Response:
+        data = self.validate(ContactMergeInput, request.data)
+        survivor = contacts.merge_contacts(
+            survivor=selectors.get_contact(contact_id),
+            duplicate=selectors.get_contact(data["duplicate"]),
+            actor=self.membership,
+            language=request.tenant.language,
+        )
+        return Response(ContactOutput(selectors.get_contact(survivor.id)).data)
+
+
+class CompanyListAPI(TenantAPIView):
+    @extend_schema(parameters=[CompanyListQuery], responses=CompanyOutput(many=True))
+    def get(self, request: Request) -> Response:
+        query = self.validate(CompanyListQuery, request.query_params)
+        return self.paginate(request, selectors.list_companies(query.get("q")), CompanyOutput)
+
+    @extend_schema(request=CompanyCreateInput, responses={201: CompanyOutput})
+    def post(self, request: Request) -> Response:
+        data = self.validate(CompanyCreateInput, request.data)
+        company = contacts.create_company(
+            name=data["name"],
+            domains=data.get("domains", []),
+            notes=data.get("notes", ""),
+            custom_fields=data.get("custom_fields", {}),
+            actor=self.membership,
+        )
+        return Response(CompanyOutput(company).data, status=http.HTTP_201_CREATED)
+
+
+class CompanyDetailAPI(TenantAPIView):
+    @extend_schema(responses=CompanyOutput)
+    def get(self, request: Request, company_id: UUID) -> Response:
+        return Response(CompanyOutput(selectors.get_company(company_id)).data)
+
+    @extend_schema(request=CompanyUpdateInput, responses=CompanyOutput)
+    def patch(self, request: Request, company_id: UUID) -> Response:
+        data = self.validate(CompanyUpdateInput, request.data)
+        company = selectors.get_company(company_id)
+        company = contacts.update_company(
+            company,
+            name=data.get("name", company.name),
+            domains=data.get("domains", company.domains),
+            notes=data.get("notes", company.notes),
+            custom_fields=data.get("custom_fields", {}),
+            actor=self.membership,
+        )
+        return Response(CompanyOutput(company).data)

@@ -1,0 +1,357 @@
+"""Admin pages: ticket settings (open it and you own it, priorities, types, statuses) and
+custom fields of tickets, contacts and companies.
+
+Every change goes through tickets.configuration; a refused change re-renders the page with
+the message beside the form that caused it and status 400.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+from uuid import UUID
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from helpdesk.core.errors import DomainError
+from helpdesk.tenancy.decorators import member_required
+from tickets import configuration
+from tickets.errors import CustomFieldNotFound, CustomStatusNotFound, TicketTypeNotFound
+from tickets.forms_configuration import (
+    CustomFieldForm,
+    CustomStatusForm,
+    TicketTypeForm,
+    first_error,
+)
+from tickets.models import (
+    CustomField,
+    CustomFieldTarget,
+    CustomStatus,
+    TicketPriority,
+    TicketStatus,
+    TicketType,
+)
+
+SETTINGS_TEMPLATE = "tickets/settings/ticket_settings.html"
+
+
+def _back_to(section: str) -> HttpResponse:
+    return redirect(f"{reverse('tickets:ticket-settings')}#{section}")
+
+
+def _next_position(objects: Iterable[TicketType | CustomStatus | CustomField]) -> int:
+    return max((item.position for item in objects), default=-1) + 1
+
+
+def _rows(
+    request: HttpRequest,
+    errors: dict[str, str],
+    prefix: str,
+    objects: list[Any],
+    fields: tuple[str, ...],
+) -> list[dict[str, Any]]:
+    """One editable row per object; the row that failed shows what was posted."""
+    rows = []
+    for item in objects:
+        form_id = f"{prefix}-{item.id}"
+        failed = form_id in errors
+        values = {
+            name: request.POST.get(name, "") if failed else getattr(item, name) for name in fields
+        }
+        rows.append({"item": item, "form_id": form_id, "error": errors.get(form_id), **values})
+    return rows
+
+
+def _new_values(request: HttpRequest, failed: bool, defaults: dict[str, Any]) -> dict[str, Any]:
+    return {name: request.POST.get(name, "") if failed else v for name, v in defaults.items()}
+
+
+def _settings_page(request: HttpRequest, errors: dict[str, str] | None = None) -> HttpResponse:
+    """The whole settings page; with errors (form id → message) it answers 400."""
+    errors = errors or {}
+    settings = configuration.get_settings()
+    levels = {level.value: level.label for level in configuration.priority_levels(settings)}
+    priorities_failed = "priorities" in errors
+    priority_rows = [
+        {
+            "value": value,
+            "name": name,
+            "in_use": (
+                request.POST.get(f"use_{value}") == "on" if priorities_failed else value in levels
+            ),
+            "label": (
+                request.POST.get(f"label_{value}", "")
+                if priorities_failed
+                else levels.get(value, name)
+            ),
+            "is_normal": value == TicketPriority.NORMAL,
+        }
+        for value, name in TicketPriority.choices
+    ]
+    types = list(configuration.list_ticket_types())
+    statuses = list(configuration.list_custom_statuses())
+    context = {
+        "auto_assign_on_open": (
+            request.POST.get("auto_assign_on_open") == "on"
+            if "ownership" in errors
+            else settings.auto_assign_on_open
+        ),
+        "priority_rows": priority_rows,
+        "type_rows": _rows(request, errors, "type", types, ("name", "position")),
+        "new_type": _new_values(
+            request, "type_new" in errors, {"name": "", "position": _next_position(types)}
+        ),
+        "status_rows": _rows(
+            request, errors, "status", statuses, ("name", "base_status", "position")
+        ),
+        "new_status": _new_values(
+            request,
+            "status_new" in errors,
+            {"name": "", "base_status": TicketStatus.OPEN, "position": _next_position(statuses)},
+        ),
+        "base_statuses": TicketStatus.choices,
+        "errors": errors,
+    }
+    return render(request, SETTINGS_TEMPLATE, context, status=400 if errors else 200)
+
+
+def _not_found(request: HttpRequest, what: str) -> HttpResponse:
+    return render(request, "errors/not_found.html", {"what": what}, status=404)
+
+
+@member_required(admin=True)
+def ticket_settings(request: HttpRequest) -> HttpResponse:
+    """Open it and you own it, priority levels, ticket types and custom statuses."""
+    return _settings_page(request)
+
+
+@member_required(admin=True)
+@require_POST
+def ticket_settings_ownership(request: HttpRequest) -> HttpResponse:
+    enabled = request.POST.get("auto_assign_on_open") == "on"
+    try:
+        configuration.update_settings(auto_assign_on_open=enabled)
+    except DomainError as error:
+        return _settings_page(request, {"ownership": str(error)})
+    messages.success(request, f"Open it and you own it is {'on' if enabled else 'off'}.")
+    return _back_to("ownership")
+
+
+@member_required(admin=True)
+@require_POST
+def ticket_settings_priorities(request: HttpRequest) -> HttpResponse:
+    """The checked levels of the scale, each with its label."""
+    levels = [
+        {"value": value, "label": request.POST.get(f"label_{value}", "")}
+        for value in TicketPriority.values
+        if request.POST.get(f"use_{value}") == "on"
+    ]
+    try:
+        configuration.update_settings(priorities=levels)
+    except DomainError as error:
+        return _settings_page(request, {"priorities": str(error)})
+    messages.success(request, "Priorities saved.")
+    return _back_to("priorities")
+
+
+@member_required(admin=True)
+@require_POST
+def ticket_type_create(request: HttpRequest) -> HttpResponse:
+    form = TicketTypeForm(request.POST)
+    if not form.is_valid():
+        return _settings_page(request, {"type_new": first_error(form)})
+    try:
+        ticket_type = configuration.save_ticket_type(
+            name=form.cleaned_data["name"], position=form.cleaned_data["position"]
+        )
+    except DomainError as error:
+        return _settings_page(request, {"type_new": str(error)})
+    messages.success(request, f"Ticket type {ticket_type.name} added.")
+    return _back_to("types")
+
+
+@member_required(admin=True)
+@require_POST
+def ticket_type_update(request: HttpRequest, type_id: UUID) -> HttpResponse:
+    """Rename or move a type (action=save), or deactivate or activate it."""
+    try:
+        ticket_type = configuration.get_ticket_type(type_id)
+    except TicketTypeNotFound:
+        return _not_found(request, "That ticket type")
+    form_id = f"type-{ticket_type.id}"
+    action = request.POST.get("action", "save")
+    try:
+        if action in {"activate", "deactivate"}:
+            configuration.save_ticket_type(
+                ticket_type=ticket_type,
+                name=ticket_type.name,
+                position=ticket_type.position,
+                is_active=action == "activate",
+            )
+        else:
+            form = TicketTypeForm(request.POST)
+            if not form.is_valid():
+                return _settings_page(request, {form_id: first_error(form)})
+            configuration.save_ticket_type(
+                ticket_type=ticket_type,
+                name=form.cleaned_data["name"],
+                position=form.cleaned_data["position"],
+                is_active=ticket_type.is_active,
+            )
+    except DomainError as error:
+        return _settings_page(request, {form_id: str(error)})
+    messages.success(request, f"Ticket type {ticket_type.name} saved.")
+    return _back_to("types")
+
+
+@member_required(admin=True)
+@require_POST
+def custom_status_create(request: HttpRequest) -> HttpResponse:
+    form = CustomStatusForm(request.POST)
+    if not form.is_valid():
+        return _settings_page(request, {"status_new": first_error(form)})
+    try:
+        status = configuration.save_custom_status(**form.cleaned_data)
+    except DomainError as error:
+        return _settings_page(request, {"status_new": str(error)})
+    messages.success(request, f"Status {status.name} added.")
+    return _back_to("statuses")
+
+
+@member_required(admin=True)
+@require_POST
+def custom_status_update(request: HttpRequest, status_id: UUID) -> HttpResponse:
+    """Rename, remap or move a status (action=save), or deactivate or activate it."""
+    try:
+        status = configuration.get_custom_status(status_id)
+    except CustomStatusNotFound:
+        return _not_found(request, "That status")
+    form_id = f"status-{status.id}"
+    action = request.POST.get("action", "save")
+    try:
+        if action in {"activate", "deactivate"}:
+            configuration.save_custom_status(
+                custom_status=status,
+                name=status.name,
+                base_status=status.base_status,
+                position=status.position,
+                is_active=action == "activate",
+            )
+        else:
+            form = CustomStatusForm(request.POST)
+            if not form.is_valid():
+                return _settings_page(request, {form_id: first_error(form)})
+            configuration.save_custom_status(
+                custom_status=status, is_active=status.is_active, **form.cleaned_data
+            )
+    except DomainError as error:
+        return _settings_page(request, {form_id: str(error)})
+    messages.success(request, f"Status {status.name} saved.")
+    return _back_to("statuses")
+
+
+@member_required(admin=True)
+def custom_fields(request: HttpRequest) -> HttpResponse:
+    """Every field of tickets, contacts and companies, active or not."""
+    groups = [
+        {
+            "target": target,
+            "label": label,
+            "fields": configuration.list_custom_fields(target, active_only=False),
+        }
+        for target, label in CustomFieldTarget.choices
+    ]
+    return render(request, "tickets/settings/custom_fields.html", {"groups": groups})
+
+
+def _field_page(
+    request: HttpRequest,
+    form: CustomFieldForm,
+    *,
+    field: CustomField | None,
+    error: str | None,
+) -> HttpResponse:
+    failed = bool(error or form.errors)
+    return render(
+        request,
+        "tickets/settings/custom_field_form.html",
+        {"form": form, "field": field, "error": error},
+        status=400 if failed else 200,
+    )
+
+
+@member_required(admin=True)
+def custom_field_create(request: HttpRequest) -> HttpResponse:
+    """A new field; `?target=contact` (or company) preselects what it belongs to."""
+    target = request.GET.get("target", "")
+    if target not in CustomFieldTarget.values:
+        target = CustomFieldTarget.TICKET
+    initial = {
+        "target": target,
+        "position": _next_position(configuration.list_custom_fields(target, active_only=False)),
+    }
+    form = CustomFieldForm(request.POST if request.method == "POST" else None, initial=initial)
+    error = None
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            field = configuration.save_custom_field(
+                target=data["target"],
+                label=data["label"],
+                key=data["key"],
+                type=data["type"],
+                options=form.option_lines(),
+                is_required=data["is_required"],
+                is_active=data["is_active"],
+                position=data["position"],
+            )
+        except DomainError as domain_error:
+            error = str(domain_error)
+        else:
+            messages.success(request, f"Field {field.label} added.")
+            return redirect(f"{reverse('tickets:custom-fields')}#{field.target}")
+    return _field_page(request, form, field=None, error=error)
+
+
+@member_required(admin=True)
+def custom_field_edit(request: HttpRequest, field_id: UUID) -> HttpResponse:
+    """Change a field's label, options, required, active and position (not key or type)."""
+    try:
+        field = configuration.get_custom_field(field_id)
+    except CustomFieldNotFound:
+        return _not_found(request, "That field")
+    initial = {
+        "label": field.label,
+        "options": "\n".join(field.options),
+        "is_required": field.is_required,
+        "is_active": field.is_active,
+        "position": field.position,
+    }
+    form = CustomFieldForm(
+        request.POST if request.method == "POST" else None, initial=initial, editing=True
+    )
+    error = None
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            configuration.save_custom_field(
+                field=field,
+                target=field.target,
+                type=field.type,
+                label=data["label"],
+                options=form.option_lines(),
+                is_required=data["is_required"],
+                is_active=data["is_active"],
+                position=data["position"],
+            )
+        except DomainError as domain_error:
+            error = str(domain_error)
+            field.refresh_from_db()  # the refused values stay in the form, not the heading
+        else:
+            messages.success(request, f"Field {field.label} saved.")
+            return redirect(f"{reverse('tickets:custom-fields')}#{field.target}")
+    return _field_page(request, form, field=field, error=error)

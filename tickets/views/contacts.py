@@ -1,0 +1,325 @@
+"""Agent pages: contacts and companies (details, custom fields, tickets, edit, merge).
+
+Every member may look; changing needs a full agent or an admin (`membership.can_reply`),
+which tickets.contacts checks again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from helpdesk.core.errors import DomainError
+from helpdesk.tenancy.decorators import member_required
+from tickets import configuration, contacts, selectors
+from tickets.errors import CompanyNotFound, ContactInvalid, ContactNotFound, CustomFieldInvalid
+from tickets.forms_contacts import CompanyForm, ContactForm, MergeForm
+from tickets.models import Company, Contact
+
+PAGE_SIZE = 50
+MERGE_CANDIDATES = 20
+COMPANY_CONTACTS_SHOWN = 100
+READ_ONLY = "Light agents may view contacts and companies but not change them."
+
+
+def _not_found(request: HttpRequest, what: str) -> HttpResponse:
+    return render(request, "errors/not_found.html", {"what": what}, status=404)
+
+
+def _can_change(request: HttpRequest) -> bool:
+    return bool(request.membership.can_reply)  # type: ignore[attr-defined]
+
+
+def _query(request: HttpRequest) -> str:
+    # PostgreSQL refuses NUL in text: drop it rather than fail the search.
+    return request.GET.get("q", "").replace("\x00", "").strip()[:200]
+
+
+def _page(request: HttpRequest, items: Any, param: str = "page") -> Any:
+    return Paginator(items, PAGE_SIZE).get_page(request.GET.get(param))
+
+
+def _render_list(
+    request: HttpRequest, template: str, fragment: str, context: dict[str, Any]
+) -> HttpResponse:
+    """The whole page, or for htmx (the search box) only the list."""
+    if request.htmx:  # type: ignore[attr-defined]
+        template = f"{template}#{fragment}"
+    response = render(request, template, context)
+    response["Vary"] = "HX-Request"
+    return response
+
+
+def _add_error(form: Any, error: DomainError) -> None:
+    """Show a rule's message beside the field it names (tickets.contacts passes `field`)."""
+    field = error.details.get("field")
+    form.add_error(field if field in form.fields else None, str(error))
+
+
+def _custom_labels(target: str) -> dict[str, str]:
+    return {field.key: field.label for field in configuration.list_custom_fields(target)}
+
+
+# --- Contacts --------------------------------------------------------------------------
+
+
+@member_required
+def contact_list(request: HttpRequest) -> HttpResponse:
+    query = _query(request)
+    context = {
+        "page": _page(request, selectors.list_contacts(query or None)),
+        "query": query,
+    }
+    return _render_list(request, "tickets/contacts/contact_list.html", "contact_list", context)
+
+
+@member_required
+def contact_detail(request: HttpRequest, contact_id: UUID) -> HttpResponse:
+    """A contact's details, custom fields, company, tickets and satisfaction history."""
+    try:
+        contact = selectors.get_contact(contact_id)
+    except ContactNotFound:
+        return _not_found(request, "That contact")
+    if contact.merged_into_id:
+        messages.info(request, f"{contact.email} was merged into this contact.")
+        return redirect("tickets:contact-detail", contact_id=contact.merged_into_id)
+    return render(
+        request,
+        "tickets/contacts/contact_detail.html",
+        {
+            "contact": contact,
+            "custom_values": configuration.display_values("contact", contact.custom_fields),
+            "page": _page(request, selectors.list_tickets_of_contact(contact)),
+            "merged_duplicates": list(selectors.list_merged_duplicates(contact)),
+            "can_change": _can_change(request),
+        },
+    )
+
+
+def _contact_for_change(request: HttpRequest, contact_id: UUID, url_name: str) -> Any:
+    """The contact, or the response that replaces the page (404, survivor, 403)."""
+    try:
+        contact = selectors.get_contact(contact_id)
+    except ContactNotFound:
+        return _not_found(request, "That contact")
+    if contact.merged_into_id:
+        return redirect(url_name, contact_id=contact.merged_into_id)
+    if not _can_change(request):
+        return HttpResponse(READ_ONLY, status=403)
+    return contact
+
+
+@member_required
+@require_http_methods(["GET", "POST"])
+def contact_edit(request: HttpRequest, contact_id: UUID) -> HttpResponse:
+    contact = _contact_for_change(request, contact_id, "tickets:contact-edit")
+    if not isinstance(contact, Contact):
+        return contact
+    form = ContactForm(
+        request.POST or None,
+        initial={
+            "name": contact.name,
+            "email": contact.email,
+            "phone": contact.phone,
+            "notes": contact.notes,
+            "company": str(contact.company_id or ""),
+        },
+        companies=list(selectors.list_companies()),
+        custom_fields=configuration.list_custom_fields("contact"),
+        values=contact.custom_fields,
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            contacts.update_contact(
+                contact,
+                name=data["name"],
+                email=data["email"],
+                phone=data["phone"],
+                notes=data["notes"],
+                company=selectors.get_company(data["company"]) if data["company"] else None,
+                custom_fields=form.custom_values(),
+                actor=request.membership,  # type: ignore[attr-defined]
+                language=request.tenant.language,  # type: ignore[attr-defined]
+            )
+            messages.success(request, "Contact saved.")
+            return redirect("tickets:contact-detail", contact_id=contact.id)
+        except CustomFieldInvalid as error:
+            form.add_custom_error(error.details.get("field"), str(error))
+        except CompanyNotFound as error:
+            form.add_error("company", str(error))
+        except DomainError as error:
+            _add_error(form, error)
+    return render(
+        request,
+        "tickets/contacts/contact_form.html",
+        {"contact": contact, "form": form},
+        status=400 if form.errors else 200,
+    )
+
+
+def _merge_preview(survivor: Contact, duplicate: Contact) -> dict[str, Any]:
+    """What merging would move and fill, or why it cannot happen."""
+    try:
+        contacts.check_merge(survivor=survivor, duplicate=duplicate)
+    except DomainError as error:
+        return {"duplicate": duplicate, "error": str(error)}
+    filled = contacts.fields_to_fill(survivor=survivor, duplicate=duplicate)
+    labels = _custom_labels("contact")
+    rows = [(name.capitalize(), filled[name]) for name in contacts.FILLED_FIELDS if name in filled]
+    rows += [
+        (labels.get(key, key), value) for key, value in filled.get("custom_fields", {}).items()
+    ]
+    return {
+        "duplicate": duplicate,
+        "counts": selectors.count_contact_references(duplicate),
+        "filled": rows,
+    }
+
+
+@member_required
+@require_http_methods(["GET", "POST"])
+def contact_merge(request: HttpRequest, contact_id: UUID) -> HttpResponse:
+    """Merge a duplicate into this contact: search by email, confirm what moves, merge."""
+    survivor = _contact_for_change(request, contact_id, "tickets:contact-merge")
+    if not isinstance(survivor, Contact):
+        return survivor
+    if request.method == "POST":
+        form = MergeForm(request.POST)
+        try:
+            if not form.is_valid():
+                raise ContactInvalid("Pick the duplicate contact to merge.")
+            duplicate = selectors.get_contact(form.cleaned_data["duplicate"])
+            contacts.merge_contacts(
+                survivor=survivor,
+                duplicate=duplicate,
+                actor=request.membership,  # type: ignore[attr-defined]
+                language=request.tenant.language,  # type: ignore[attr-defined]
+            )
+        except DomainError as error:
+            messages.error(request, str(error))
+            return redirect("tickets:contact-merge", contact_id=survivor.id)
+        messages.success(request, f"{duplicate.email} merged into this contact.")
+        return redirect("tickets:contact-detail", contact_id=survivor.id)
+    query = _query(request)
+    candidates = (
+        list(selectors.list_contacts(query).exclude(id=survivor.id)[:MERGE_CANDIDATES])
+        if query
+        else []
+    )
+    context: dict[str, Any] = {"contact": survivor, "query": query, "candidates": candidates}
+    if request.htmx:  # type: ignore[attr-defined]
+        response = render(request, "tickets/contacts/contact_merge.html#candidates", context)
+        response["Vary"] = "HX-Request"
+        return response
+    if request.GET.get("duplicate"):
+        try:
+            duplicate = selectors.get_contact(UUID(request.GET["duplicate"]))
+        except (ValueError, ContactNotFound):
+            return _not_found(request, "That contact")
+        context["preview"] = _merge_preview(survivor, duplicate)
+    response = render(request, "tickets/contacts/contact_merge.html", context)
+    response["Vary"] = "HX-Request"
+    return response
+
+
+# --- Companies -------------------------------------------------------------------------
+
+
+@member_required
+def company_list(request: HttpRequest) -> HttpResponse:
+    query = _query(request)
+    context = {
+        "page": _page(request, selectors.list_companies(query or None)),
+        "query": query,
+        "can_change": _can_change(request),
+    }
+    return _render_list(request, "tickets/contacts/company_list.html", "company_list", context)
+
+
+@member_required
+def company_detail(request: HttpRequest, company_id: UUID) -> HttpResponse:
+    try:
+        company = selectors.get_company(company_id)
+    except CompanyNotFound:
+        return _not_found(request, "That company")
+    people = selectors.list_company_contacts(company)
+    return render(
+        request,
+        "tickets/contacts/company_detail.html",
+        {
+            "company": company,
+            "custom_values": configuration.display_values("company", company.custom_fields),
+            "people": list(people[:COMPANY_CONTACTS_SHOWN]),
+            "people_count": people.count(),
+            "page": _page(request, selectors.list_tickets_of_company(company)),
+            "can_change": _can_change(request),
+        },
+    )
+
+
+def _company_form(request: HttpRequest, company: Company | None) -> HttpResponse:
+    """Create (no company) or edit a company."""
+    if not _can_change(request):
+        return HttpResponse(READ_ONLY, status=403)
+    initial = {}
+    if company is not None:
+        initial = {
+            "name": company.name,
+            "domains": "\n".join(company.domains),
+            "notes": company.notes,
+        }
+    form = CompanyForm(
+        request.POST or None,
+        initial=initial,
+        custom_fields=configuration.list_custom_fields("company"),
+        values=company.custom_fields if company else {},
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        values = {
+            "name": data["name"],
+            "domains": data["domains"],
+            "notes": data["notes"],
+            "custom_fields": form.custom_values(),
+            "actor": request.membership,  # type: ignore[attr-defined]
+        }
+        try:
+            if company is None:
+                company = contacts.create_company(**values)
+            else:
+                company = contacts.update_company(company, **values)
+            messages.success(request, f"Company {company.name} saved.")
+            return redirect("tickets:company-detail", company_id=company.id)
+        except CustomFieldInvalid as error:
+            form.add_custom_error(error.details.get("field"), str(error))
+        except DomainError as error:
+            _add_error(form, error)
+    return render(
+        request,
+        "tickets/contacts/company_form.html",
+        {"company": company, "form": form},
+        status=400 if form.errors else 200,
+    )
+
+
+@member_required
+@require_http_methods(["GET", "POST"])
+def company_create(request: HttpRequest) -> HttpResponse:
+    return _company_form(request, None)
+
+
+@member_required
+@require_http_methods(["GET", "POST"])
+def company_edit(request: HttpRequest, company_id: UUID) -> HttpResponse:
+    try:
+        company = selectors.get_company(company_id)
+    except CompanyNotFound:
+        return _not_found(request, "That company")
+    return _company_form(request, company)

@@ -1,0 +1,134 @@
+"""Agent pages for moves on whole tickets (merge, split, spam) and the agent's own
+notification list."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from helpdesk.core.errors import DomainError
+from helpdesk.tenancy.decorators import member_required
+from tickets import merging, notifications, selectors, services
+from tickets.errors import ReplyNotAllowed, TicketNotFound
+
+
+@member_required
+def ticket_merge(request: HttpRequest, number: int) -> HttpResponse:
+    """Merge this ticket into another (GET: choose and confirm; POST: merge)."""
+    membership = request.membership  # type: ignore[attr-defined]
+    ticket = selectors.get_ticket_by_number(number)
+    target, error = None, None
+    raw = request.POST.get("into") or request.GET.get("into", "")
+    if raw:
+        try:
+            target = selectors.get_ticket_by_number(int(raw.lstrip("#")))
+        except (ValueError, TicketNotFound):
+            error = f"There is no ticket {raw}."
+    if request.method == "POST" and target is not None:
+        try:
+            if not membership.can_reply:
+                raise ReplyNotAllowed()
+            merging.merge_tickets(
+                survivor=target,
+                others=[ticket],
+                actor=membership,
+                language=request.tenant.language,  # type: ignore[attr-defined]
+            )
+            messages.success(request, f"#{ticket.number} is merged into #{target.number}.")
+            return redirect("tickets:ticket-detail", number=target.number)
+        except DomainError as domain_error:
+            error = str(domain_error)
+    candidates = [
+        t
+        for t in selectors.list_contact_tickets(ticket.contact, exclude_id=ticket.id)
+        if not t.merged_into_id and not t.is_closed
+    ]
+    return render(
+        request,
+        "tickets/ticket_merge.html",
+        {"ticket": ticket, "target": target, "error": error, "candidates": candidates},
+        status=400 if error else 200,
+    )
+
+
+@member_required
+@require_POST
+def message_split(request: HttpRequest, number: int, message_id: UUID) -> HttpResponse:
+    """Turn one customer message into a ticket of its own."""
+    membership = request.membership  # type: ignore[attr-defined]
+    ticket = selectors.get_ticket_by_number(number)
+    try:
+        if not membership.can_reply:
+            raise ReplyNotAllowed()
+        message = selectors.get_message(message_id)
+        if message.ticket_id != ticket.id:
+            raise TicketNotFound(number=number)
+        new = merging.split_message(
+            message=message,
+            actor=membership,
+            language=request.tenant.language,  # type: ignore[attr-defined]
+        )
+    except DomainError as error:
+        messages.error(request, str(error))
+        return redirect("tickets:ticket-detail", number=number)
+    messages.success(request, f"The message is now ticket #{new.number}.")
+    return redirect("tickets:ticket-detail", number=new.number)
+
+
+@member_required
+@require_POST
+def ticket_spam(request: HttpRequest, number: int) -> HttpResponse:
+    membership = request.membership  # type: ignore[attr-defined]
+    ticket = selectors.get_ticket_by_number(number)
+    is_spam = request.POST.get("spam") != "0"
+    if not membership.can_reply:
+        messages.error(request, str(ReplyNotAllowed()))
+        return redirect("tickets:ticket-detail", number=number)
+    services.mark_spam(ticket=ticket, actor=membership, is_spam=is_spam)
+    if is_spam:
+        messages.success(request, f"#{number} moved to spam.")
+        return redirect("tickets:inbox")
+    messages.success(request, f"#{number} is back in the inbox.")
+    return redirect("tickets:ticket-detail", number=number)
+
+
+@member_required
+def notification_list(request: HttpRequest) -> HttpResponse:
+    """The agent's notifications, newest first; unread ones marked."""
+    membership = request.membership  # type: ignore[attr-defined]
+    unread_only = request.GET.get("unread") == "1"
+    page = Paginator(
+        notifications.list_notifications(membership, unread_only=unread_only), 30
+    ).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "tickets/notifications.html",
+        {"page": page, "unread_only": unread_only},
+    )
+
+
+@member_required
+def notification_badge(request: HttpRequest) -> HttpResponse:
+    """The unread count in the top bar (loaded and refreshed by htmx)."""
+    count = notifications.unread_count(request.membership)  # type: ignore[attr-defined]
+    return render(request, "tickets/notification_badge.html", {"count": count})
+
+
+@member_required
+@require_POST
+def notifications_read(request: HttpRequest) -> HttpResponse:
+    membership = request.membership  # type: ignore[attr-defined]
+    ids: list[UUID] | None = None
+    if request.POST.getlist("ids"):
+        try:
+            ids = [UUID(i) for i in request.POST.getlist("ids")]
+        except ValueError:
+            messages.error(request, "Those notifications are not valid.")
+            return redirect("tickets:notifications")
+    notifications.mark_notifications_read(member=membership, ids=ids)
+    return redirect("tickets:notifications")

@@ -69,7 +69,10 @@ document.addEventListener("DOMContentLoaded", () => {
   const update = () => {
     const editor = document.getElementById("reply-body");
     const typing = editor && (editor.value.trim() !== "" || document.activeElement === editor);
-    window.helpdeskPresenceState = typing ? "replying" : "viewing";
+    const state = typing ? "replying" : "viewing";
+    if (state === window.helpdeskPresenceState) return;
+    window.helpdeskPresenceState = state;
+    htmx.trigger(presence, "presence-change"); // tell the others now, not at the next ping
   };
   document.addEventListener("focusin", update);
   document.addEventListener("focusout", () => setTimeout(update, 0));

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,13 +21,13 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
+def chromium() -> Iterator[object]:
+    """Chromium itself; each test context (one per agent) comes from `new_context()`."""
     if CHROMIUM is None:
         pytest.skip("Chromium is not installed (apt-get install chromium)")
     sync_api = pytest.importorskip("playwright.sync_api")
-    with tempfile.TemporaryDirectory() as profile, sync_api.sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            profile,
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
             executable_path=CHROMIUM,
             headless=True,
             args=[
@@ -40,17 +39,38 @@ def browser() -> Iterator[object]:
                 "--disable-component-update",
                 "--disable-sync",
             ],
-            viewport={"width": 1280, "height": 800},
         )
-        yield context
-        context.close()
+        yield launched
+        launched.close()
+
+
+def new_context(chromium: object) -> object:
+    return chromium.new_context(viewport={"width": 1280, "height": 800})  # type: ignore[attr-defined]
+
+
+def close_quietly(context: object) -> None:
+    """Close a context once its pages stopped talking to the live server: a ticket page
+    polls presence and says goodbye on leaving, and a request still running when the test
+    database is flushed would deadlock with the flush."""
+    for open_page in context.pages:  # type: ignore[attr-defined]
+        open_page.goto("about:blank")
+    if context.pages:  # type: ignore[attr-defined]
+        context.pages[0].wait_for_timeout(500)  # type: ignore[attr-defined]
+    context.close()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def browser(chromium: object) -> Iterator[object]:
+    """A fresh browser context (its own cookies) per test."""
+    context = new_context(chromium)
+    yield context
+    close_quietly(context)
 
 
 @pytest.fixture
 def page(browser: object) -> Iterator[object]:
     page = browser.new_page()  # type: ignore[attr-defined]
-    yield page
-    page.close()
+    return page
 
 
 def tenant_url(live_server: object, slug: str, path: str = "/") -> str:

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils.text import slugify
 
+from helpdesk.tenancy.context import require_tenant_id
 from tickets.errors import (
     ConfigurationInvalid,
     CustomFieldInvalid,
@@ -51,9 +53,63 @@ MAX_NUMBER = decimal.Decimal(10) ** 15
 # --- Workspace settings ----------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Workspace:
+    """Everything configured, active entries only: what every agent page reads. Cached per
+    tenant (see `workspace()`); each write here drops the cached copy."""
+
+    settings: WorkspaceSettings
+    ticket_types: list[TicketType]
+    custom_statuses: list[CustomStatus]
+    custom_fields: dict[str, list[CustomField]]
+
+
+CACHE_SECONDS = 600
+
+
+def _cache_key() -> str:
+    return f"workspace-config:{require_tenant_id()}"
+
+
+def workspace() -> Workspace:
+    """The tenant's configuration, from the cache when it is there (one query set per ten
+    minutes per tenant instead of four per page)."""
+    key = _cache_key()
+    cached = cache.get(key)
+    if isinstance(cached, Workspace):
+        return cached
+    fields: dict[str, list[CustomField]] = {target: [] for target in CustomFieldTarget.values}
+    for field in CustomField.objects.filter(is_active=True):
+        fields[field.target].append(field)
+    current = Workspace(
+        settings=WorkspaceSettings.objects.first() or WorkspaceSettings(),
+        ticket_types=list(TicketType.objects.filter(is_active=True)),
+        custom_statuses=list(CustomStatus.objects.filter(is_active=True)),
+        custom_fields=fields,
+    )
+    cache.set(key, current, CACHE_SECONDS)
+    return current
+
+
+def _changed() -> None:
+    """Drop the cached configuration now and again after the commit (a page rendered in
+    between must not put the old one back for long)."""
+    key = _cache_key()
+    cache.delete(key)
+    transaction.on_commit(lambda: cache.delete(key))
+
+
 def get_settings() -> WorkspaceSettings:
     """The tenant's settings row, or an unsaved one holding the defaults."""
-    return WorkspaceSettings.objects.first() or WorkspaceSettings()
+    return workspace().settings
+
+
+def active_ticket_types() -> list[TicketType]:
+    return workspace().ticket_types
+
+
+def active_custom_statuses() -> list[CustomStatus]:
+    return workspace().custom_statuses
 
 
 @dataclass(frozen=True)
@@ -82,6 +138,7 @@ def update_settings(
     if priorities is not None:
         settings.priorities = _clean_priorities(priorities)
     settings.save()
+    _changed()
     return settings
 
 
@@ -138,6 +195,7 @@ def save_ticket_type(
     try:
         with transaction.atomic():
             ticket_type.save()
+        _changed()
     except IntegrityError:
         raise ConfigurationInvalid(f"There is already a ticket type named {name!r}.") from None
     return ticket_type
@@ -179,6 +237,7 @@ def save_custom_status(
     try:
         with transaction.atomic():
             status.save()
+        _changed()
     except IntegrityError:
         raise ConfigurationInvalid(f"There is already a status named {name!r}.") from None
     return status
@@ -188,8 +247,9 @@ def save_custom_status(
 
 
 def list_custom_fields(target: str, *, active_only: bool = True) -> list[CustomField]:
-    fields = CustomField.objects.filter(target=target)
-    return list(fields.filter(is_active=True) if active_only else fields)
+    if active_only:
+        return list(workspace().custom_fields.get(target, []))
+    return list(CustomField.objects.filter(target=target))
 
 
 def get_custom_field(field_id: UUID | str) -> CustomField:
@@ -243,6 +303,7 @@ def save_custom_field(
     try:
         with transaction.atomic():
             field.save()
+        _changed()
     except IntegrityError:
         raise ConfigurationInvalid(f"There is already a {target} field {field.key!r}.") from None
     return field

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from django.contrib.postgres.aggregates import ArrayAgg
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db.models import (
     Count,
@@ -122,6 +123,29 @@ def get_ticket_by_number(number: int) -> Ticket:
     return ticket
 
 
+def get_ticket_for_page(number: int) -> Ticket:
+    """The ticket with everything its page shows in one query (tag names included)."""
+    tag_names = (
+        TicketTag.objects.filter(ticket_id=OuterRef("id"))
+        .order_by()
+        .values("ticket_id")
+        .annotate(names=ArrayAgg("tag__name", order_by="tag__name"))
+        .values("names")
+    )
+    ticket = (
+        Ticket.objects.select_related(
+            "contact", "contact__company", "department", "assignee__user", "custom_status", "type"
+        )
+        .defer("search_vector")
+        .annotate(tag_names=Subquery(tag_names))
+        .filter(number=number)
+        .first()
+    )
+    if ticket is None:
+        raise TicketNotFound(number=number)
+    return ticket
+
+
 def list_tickets(
     filters: TicketFilters,
     *,
@@ -135,9 +159,13 @@ def list_tickets(
     With `reader`, each ticket carries `is_unread`: a message came after the reader last
     opened it. A search (`q`) sorts by rank first.
     """
-    tickets = Ticket.objects.select_related(
-        "contact", "department", "assignee__user", "custom_status", "type"
-    ).filter(is_spam=filters.spam, merged_into__isnull=True)
+    tickets = (
+        Ticket.objects.select_related(
+            "contact", "department", "assignee__user", "custom_status", "type"
+        )
+        .defer("search_vector")  # the largest column, never shown
+        .filter(is_spam=filters.spam, merged_into__isnull=True)
+    )
     if filters.statuses:
         tickets = tickets.filter(status__in=filters.statuses)
     if filters.assignee_id:

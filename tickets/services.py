@@ -49,7 +49,6 @@ from tickets.models import (
     TicketChannel,
     TicketFollower,
     TicketPriority,
-    TicketRead,
     TicketStatus,
     TicketTag,
 )
@@ -481,12 +480,37 @@ def mark_spam(*, ticket: Ticket, actor: Membership, is_spam: bool = True) -> Tic
 
 
 def mark_read(*, ticket: Ticket, member: Membership, at: Any = None) -> None:
-    """The member has seen the ticket up to now (or `at`)."""
+    """The member has seen the ticket up to now (or `at`), and with it the notifications
+    about it: one statement, since every page view does it."""
     moment = at or timezone.now()
-    TicketRead.objects.update_or_create(ticket=ticket, member=member, defaults={"read_at": moment})
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "WITH marked AS ("
+            " INSERT INTO tickets_ticketread"
+            " (id, tenant_id, ticket_id, member_id, read_at, created_at, updated_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (tenant_id, member_id, ticket_id)"
+            " DO UPDATE SET read_at = EXCLUDED.read_at, updated_at = EXCLUDED.updated_at"
+            " RETURNING 1)"
+            " UPDATE tickets_notification SET read_at = %s, updated_at = %s"
+            " WHERE tenant_id = %s AND member_id = %s AND ticket_id = %s AND read_at IS NULL",
+            [
+                new_id(),
+                ticket.tenant_id,
+                ticket.id,
+                member.id,
+                moment,
+                moment,
+                moment,
+                moment,
+                moment,
+                ticket.tenant_id,
+                member.id,
+                ticket.id,
+            ],
+        )
 
 
-@transaction.atomic
 def open_ticket(*, ticket: Ticket, member: Membership) -> bool:
     """An agent opens the ticket page: it is read, and with "open it and you own it" on, an
     unassigned ticket becomes theirs (recorded in the history). True when it was assigned."""
@@ -500,19 +524,20 @@ def open_ticket(*, ticket: Ticket, member: Membership) -> bool:
         or not configuration.get_settings().auto_assign_on_open
     ):
         return False
-    claimed = Ticket.objects.filter(id=ticket.id, assignee__isnull=True).update(
-        assignee=member, updated_at=timezone.now()
-    )
-    if not claimed:  # another agent opened it a moment earlier
-        ticket.refresh_from_db(fields=["assignee", "updated_at"])
-        return False
-    ticket.assignee = member
-    Message.objects.create(
-        ticket=ticket,
-        kind=MessageKind.EVENT,
-        author_member=member,
-        event={"field": "assignee", "from": None, "to": str(member.id), "via": "opened"},
-    )
+    with transaction.atomic():  # only now: a plain page view stays one statement
+        claimed = Ticket.objects.filter(id=ticket.id, assignee__isnull=True).update(
+            assignee=member, updated_at=timezone.now()
+        )
+        if not claimed:  # another agent opened it a moment earlier
+            ticket.refresh_from_db(fields=["assignee", "updated_at"])
+            return False
+        ticket.assignee = member
+        Message.objects.create(
+            ticket=ticket,
+            kind=MessageKind.EVENT,
+            author_member=member,
+            event={"field": "assignee", "from": None, "to": str(member.id), "via": "opened"},
+        )
     return True
 
 

@@ -8,10 +8,14 @@ platform area; any other unknown host gets a 404 page.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
+from django.conf import settings
+from django.contrib import auth
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.crypto import constant_time_compare
 
 from helpdesk.accounts import selectors as account_selectors
 from helpdesk.tenancy import selectors
@@ -26,6 +30,15 @@ def _not_found(request: HttpRequest, message: str) -> HttpResponse:
 
 # Paths served by the platform URLs on every host, outside any tenant context.
 PLATFORM_PATHS = ("/anymail/",)
+
+
+def _session_is_current(request: HttpRequest, user: Any) -> bool:
+    """What django.contrib.auth.get_user checks, for a user loaded with the membership: the
+    session's backend is configured and its hash matches the user's current password."""
+    if request.session.get(auth.BACKEND_SESSION_KEY) not in settings.AUTHENTICATION_BACKENDS:
+        return False
+    stored = request.session.get(auth.HASH_SESSION_KEY) or ""
+    return bool(stored) and constant_time_compare(stored, user.get_session_auth_hash())
 
 
 class TenantMiddleware:
@@ -64,12 +77,18 @@ class TenantMiddleware:
             request.user = membership.user
             # CSRF protects cookie sessions; a token header cannot be sent cross-site.
             request._dont_enforce_csrf_checks = True  # type: ignore[attr-defined]
-        elif request.user.is_authenticated:
-            membership = selectors.find_membership(tenant_id=tenant.id, user_id=request.user.pk)
-            if membership is None:
+        elif request.session.get(auth.SESSION_KEY) is not None:
+            # One query for the member and their user (not one for each), when the session
+            # is sound; anything unusual takes Django's own path, which verifies and flushes.
+            membership = selectors.find_membership(
+                tenant_id=tenant.id, user_id=request.session[auth.SESSION_KEY]
+            )
+            if membership is not None and _session_is_current(request, membership.user):
+                request.user = membership.user
+                request.membership = membership  # type: ignore[attr-defined]
+            elif request.user.is_authenticated:
                 # A session of someone who is not (or no longer) a member of this tenant.
                 return _not_found(request, "Not found.")
-            request.membership = membership  # type: ignore[attr-defined]
 
         with tenant_context(tenant.id):
             response = self.get_response(request)

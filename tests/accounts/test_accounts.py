@@ -177,3 +177,29 @@ def test_one_user_many_tenants(acme, globex):
     user = acme.admin.user
     account_services.add_member(tenant=globex.tenant, user=user, role=MembershipRole.LIGHT_AGENT)
     assert sorted(m.tenant.slug for m in user.memberships.all()) == ["acme", "globex"]
+
+
+def test_a_password_change_ends_other_sessions(acme):
+    """The tenant middleware loads the member and user in one query; it must still refuse
+    a session whose password hash is out of date, as Django's own check does."""
+    client = acme.client()
+    client.post("/accounts/login/", {"email": "admin@acme.test", "password": PASSWORD})
+    assert client.get("/inbox/").status_code == 200
+    user = acme.admin.user
+    user.set_password("a-new-long-password-42")
+    user.save()
+    response = client.get("/inbox/")
+    assert response.status_code == 302
+    assert "/accounts/login/" in response["Location"]
+
+
+def test_a_session_with_a_tampered_hash_is_anonymous(acme):
+    from django.contrib.auth import HASH_SESSION_KEY
+
+    client = acme.client()
+    client.post("/accounts/login/", {"email": "admin@acme.test", "password": PASSWORD})
+    session = client.session
+    session[HASH_SESSION_KEY] = "0" * 64
+    session.save()
+    response = client.get("/inbox/")
+    assert response.status_code == 302

@@ -8,6 +8,8 @@ import datetime
 import time
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from helpdesk.tenancy.context import tenant_context
@@ -505,3 +507,23 @@ def test_workspace_is_tenant_scoped(acme, globex):
     assert b"Globex secret" not in client.get("/inbox/?view=all").content
     with tenant_context(acme.id):
         assert Ticket.objects.get(id=ours.id).status == TicketStatus.OPEN
+
+
+def test_inbox_and_ticket_page_stay_within_twelve_queries(acme):
+    with tenant_context(acme.id):
+        configuration.save_ticket_type(name="Bug")
+        configuration.save_custom_field(target="ticket", label="Plan", type="text")
+        for index in range(5):
+            ticket = make_ticket(subject=f"Ticket {index}", tags=["a", f"t{index}"])
+            services.add_customer_message(ticket=ticket, contact=ticket.contact, body="More")
+        services.assign_ticket(ticket=ticket, assignee=acme.admin, actor=None)
+    client = acme.client(acme.admin)
+    client.get("/inbox/")  # the configuration cache is warm after the first page
+    # The test's own transaction adds a savepoint, its release and the tenant reset that a
+    # production request (outermost transaction) does not make: those are not counted.
+    test_only = ("SAVEPOINT", "RELEASE SAVEPOINT", "SELECT set_config('app.tenant_id', '',")
+    for url in ("/inbox/", "/inbox/?view=mine&sort=-priority", f"/tickets/{ticket.number}/"):
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url).status_code == 200
+        counted = [q for q in captured.captured_queries if not q["sql"].startswith(test_only)]
+        assert len(counted) <= 12, (url, [q["sql"][:80] for q in counted])

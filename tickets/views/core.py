@@ -80,7 +80,7 @@ def inbox_page(request: HttpRequest) -> HttpResponse:
         "statuses": TicketStatus.choices,
         "priorities": configuration.priority_levels(),
         "agents": list(tenancy_selectors.list_agents()),
-        "types": list(configuration.list_ticket_types(active_only=True)),
+        "types": configuration.active_ticket_types(),
         "filter_error": error,
         "base_query": urlencode({k: v for k, v in request.GET.items() if k != "page"}),
         "now": timezone.now(),
@@ -247,11 +247,14 @@ def _describe_events(thread: list[Any], members: dict[str, str]) -> None:
         message.event_via_open = event.get("via") == "opened"
 
 
-def _ticket_context(request: HttpRequest, number: int, **extra: Any) -> dict[str, Any]:
-    ticket = selectors.get_ticket_by_number(number)
+def _ticket_context(
+    request: HttpRequest, number: int, ticket: Any = None, **extra: Any
+) -> dict[str, Any]:
+    ticket = ticket or selectors.get_ticket_for_page(number)
     membership = request.membership  # type: ignore[attr-defined]
     thread = list(selectors.list_thread(ticket))
-    members = {str(m.id): m.user.display_name for m in tenancy_selectors.list_members()}
+    everyone = list(tenancy_selectors.list_members())
+    members = {str(m.id): m.user.display_name for m in everyone}
     _describe_events(thread, members)
     latest = next((m.id for m in reversed(thread) if m.kind != MessageKind.EVENT), None)
     return {
@@ -262,15 +265,15 @@ def _ticket_context(request: HttpRequest, number: int, **extra: Any) -> dict[str
         "other_tickets": selectors.list_contact_tickets(ticket.contact, exclude_id=ticket.id),
         "followers": selectors.list_followers(ticket),
         "departments": list(department_selectors.list_departments()),
-        "agents": list(tenancy_selectors.list_agents()),
+        "agents": [m for m in everyone if m.can_reply],
         "statuses": TicketStatus.choices,
-        "custom_statuses": list(configuration.list_custom_statuses(active_only=True)),
+        "custom_statuses": configuration.active_custom_statuses(),
         "priorities": configuration.priority_levels(),
-        "types": list(configuration.list_ticket_types(active_only=True)),
+        "types": configuration.active_ticket_types(),
         "custom_fields": configuration.display_values(
             CustomFieldTarget.TICKET, ticket.custom_fields
         ),
-        "tag_names": ", ".join(t.name for t in ticket.tags.all()),
+        "tag_names": ", ".join(ticket.tag_names or []),
         "now": timezone.now(),
         "message_form": extra.pop("message_form", None)
         or MessageForm(
@@ -285,18 +288,16 @@ def ticket_detail(request: HttpRequest, number: int) -> HttpResponse:
     membership = request.membership  # type: ignore[attr-defined]
     fragment = request.GET.get("fragment") if request.htmx else None  # type: ignore[attr-defined]
     try:
-        ticket = selectors.get_ticket_by_number(number)
+        ticket = selectors.get_ticket_for_page(number)
     except TicketNotFound:
         return render(request, "errors/not_found.html", {"what": f"Ticket #{number}"}, status=404)
     if ticket.merged_into_id and not fragment:
         survivor = selectors.get_ticket(ticket.merged_into_id)
         messages.info(request, f"#{number} was merged into #{survivor.number}.")
         return redirect("tickets:ticket-detail", number=survivor.number)
-    if not fragment:
-        if services.open_ticket(ticket=ticket, member=membership):
-            messages.info(request, "You opened an unassigned ticket: it is yours now.")
-        notifications.mark_ticket_notifications_read(member=membership, ticket=ticket)
-    context = _ticket_context(request, number)
+    if not fragment and services.open_ticket(ticket=ticket, member=membership):
+        messages.info(request, "You opened an unassigned ticket: it is yours now.")
+    context = _ticket_context(request, number, ticket=ticket)
     template = "tickets/ticket_detail.html"
     if fragment in {"sidebar", "conversation"}:
         template += f"#{fragment}"

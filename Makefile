@@ -26,6 +26,7 @@ run: setup
 
 test: venv
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
 	$(PY) -m helpdesk.core.embedded exec -- $(PY) -m pytest -n auto $(PYTEST_ARGS)
 

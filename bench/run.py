@@ -1,11 +1,13 @@
 """`make bench`: run every benchmark, write its figures to bench/results/ and the tables in
 bench/README.md.
 
-    .venv/bin/python -m bench.run [inbound ...] [--messages N] [--concurrency 2 1]
+    .venv/bin/python -m bench.run [inbound workspace] [--messages N] [--concurrency 2 1]
+        [--tickets N] [--requests N] [--reload]
 
 The developer's data is never touched. Benchmarks get their own database, `helpdesk_bench`
 on the same PostgreSQL server (dropped and built again with `setup_database` and `migrate`
-before each measured configuration), Redis database 9 as broker and cache (flushed), and a
+before each measured configuration, or copied from a cached `helpdesk_bench_*` template
+database), Redis database 9 as broker and cache (flushed), and a
 temporary var directory for media, the outbox and worker logs, deleted afterwards. With
 DATABASE_URL unset the server is the embedded one under var/; with it set, only the
 database name is replaced. Outgoing mail always goes to the temporary outbox.
@@ -32,7 +34,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = ROOT / "bench" / "results"
 README = ROOT / "bench" / "README.md"
-BENCHMARKS = ("inbound",)  # modules of this package, each with run() and markdown()
+BENCHMARKS = ("inbound", "workspace")  # modules of this package, each with run() and markdown()
 DATABASE_NAME = "helpdesk_bench"
 REDIS_DATABASE = 9
 TENANT_SLUG = "bench"
@@ -238,6 +240,15 @@ def main(argv: list[str]) -> int:
         "--concurrency", type=int, nargs="+", help="worker configurations to run (default: 2)"
     )
     parser.add_argument("--skip-profile", action="store_true")
+    parser.add_argument(
+        "--tickets", type=int, help="tickets of the big tenant (workspace: 1,000,000)"
+    )
+    parser.add_argument("--requests", type=int, help="measured requests per page (workspace: 50)")
+    parser.add_argument(
+        "--reload",
+        action="store_true",
+        help="workspace: build and load the database again instead of the cached copy",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary var directory")
     arguments = parser.parse_args(argv)
     unknown = set(arguments.benchmarks) - set(BENCHMARKS)
@@ -265,6 +276,9 @@ def main(argv: list[str]) -> int:
                     "messages": arguments.messages,
                     "concurrency": arguments.concurrency,
                     "skip_profile": arguments.skip_profile,
+                    "tickets": arguments.tickets,
+                    "requests": arguments.requests,
+                    "reload": arguments.reload,
                 },
             )
             document = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
@@ -27,3 +27,23 @@ app.conf.beat_schedule = {
     },
 }
 app.autodiscover_tasks(["helpdesk.core", "tickets", "departments", "knowledge_base", "automation"])
+
+# Celery's Django fixup closes every database connection before and after each task unless
+# CELERY_DB_REUSE_MAX is set, so each task would start a new PostgreSQL backend (a fork, an
+# authentication and a cold catalog cache: as much server time as a whole inbound mail).
+# Workers keep their connections instead and close them on the same terms as web requests:
+# when CONN_MAX_AGE has passed or the connection broke (with CONN_HEALTH_CHECKS). Safe with
+# row-level security: the tenant setting is transaction-local.
+app.conf.CELERY_DB_REUSE_MAX = 2**62
+
+
+@signals.task_prerun.connect
+@signals.task_postrun.connect
+def _close_old_database_connections(sender: object = None, **_: object) -> None:
+    """In the worker only: a task run eagerly (tests, `apply()`) runs inside its caller's
+    connection and transaction, which are not ours to close."""
+    if getattr(getattr(sender, "request", None), "is_eager", False):
+        return
+    from django.db import close_old_connections
+
+    close_old_connections()

@@ -10,12 +10,13 @@ from __future__ import annotations
 import datetime
 import decimal
 from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet
 from django.utils.text import slugify
 
@@ -71,11 +72,17 @@ def _cache_key() -> str:
     return f"workspace-config:{require_tenant_id()}"
 
 
+# Set while this transaction has changed the configuration: until it commits, reads go to
+# the database and are not cached (a rollback must not leave its rows in the cache).
+_changed_in_transaction: ContextVar[bool] = ContextVar("configuration_changed", default=False)
+
+
 def workspace() -> Workspace:
     """The tenant's configuration, from the cache when it is there (one query set per ten
     minutes per tenant instead of four per page)."""
     key = _cache_key()
-    cached = cache.get(key)
+    uncommitted = _changed_in_transaction.get() and connection.in_atomic_block
+    cached = None if uncommitted else cache.get(key)
     if isinstance(cached, Workspace):
         return cached
     fields: dict[str, list[CustomField]] = {target: [] for target in CustomFieldTarget.values}
@@ -87,16 +94,23 @@ def workspace() -> Workspace:
         custom_statuses=list(CustomStatus.objects.filter(is_active=True)),
         custom_fields=fields,
     )
-    cache.set(key, current, CACHE_SECONDS)
+    if not uncommitted:
+        cache.set(key, current, CACHE_SECONDS)
     return current
 
 
 def _changed() -> None:
-    """Drop the cached configuration now and again after the commit (a page rendered in
-    between must not put the old one back for long)."""
+    """Drop the cached configuration now and again after the commit: a page that read the
+    old rows while this transaction was open must not keep them in the cache."""
     key = _cache_key()
     cache.delete(key)
-    transaction.on_commit(lambda: cache.delete(key))
+    _changed_in_transaction.set(True)
+
+    def committed() -> None:
+        cache.delete(key)
+        _changed_in_transaction.set(False)
+
+    transaction.on_commit(committed)
 
 
 def get_settings() -> WorkspaceSettings:

@@ -158,9 +158,12 @@ def _uuid(name: str, raw: str) -> UUID:
 
 def _moment(name: str, raw: str) -> datetime.datetime:
     """A date (midnight UTC) or an ISO datetime (UTC when naive)."""
-    moment = parse_datetime(raw)
+    try:
+        moment = parse_datetime(raw)
+        day = parse_date(raw) if moment is None and len(raw) == 10 else None
+    except ValueError:  # well formed but impossible, like 2024-02-30
+        moment, day = None, None
     if moment is None:
-        day = parse_date(raw) if len(raw) == 10 else None
         if day is None:
             raise InvalidFilter(f"{name} takes a date (YYYY-MM-DD).", parameter=name)
         moment = datetime.datetime.combine(day, datetime.time())
@@ -281,6 +284,7 @@ def delete_view(*, view: SavedView, actor: Membership) -> None:
 
 # --- Bulk actions ----------------------------------------------------------------------
 
+MAX_BULK = 500
 BULK_ACTIONS = ("assign", "status", "priority", "department", "tag", "merge", "spam", "not_spam")
 
 
@@ -300,7 +304,9 @@ def bulk_update(
         raise InvalidFilter(f"action is one of {', '.join(BULK_ACTIONS)}.", parameter="action")
     if not actor.can_reply:
         raise InvalidFilter("Light agents cannot change tickets in bulk.", parameter="action")
-    tickets = {t.number: t for t in Ticket.objects.filter(number__in=numbers[:500])}
+    if len(numbers) > MAX_BULK:
+        raise InvalidFilter(f"Choose at most {MAX_BULK} tickets at a time.", parameter="tickets")
+    tickets = {t.number: t for t in Ticket.objects.filter(number__in=numbers)}
     result = BulkResult()
     missing = [n for n in numbers if n not in tickets]
     result.failed.extend((n, "No such ticket.") for n in missing)

@@ -9,7 +9,6 @@ subject tag or reply address) lands on the survivor.
 from __future__ import annotations
 
 from django.db import transaction
-from django.db.models import Max
 
 from helpdesk.tenancy.models import Membership
 from tickets import services
@@ -87,8 +86,17 @@ def merge_tickets(
         old_status = other.status
         other.merged_into = survivor
         other.status = TicketStatus.CLOSED
+        other.custom_status = None
         other.last_message_snippet = f"Merged into #{survivor.number}"
-        other.save(update_fields=["merged_into", "status", "last_message_snippet", "updated_at"])
+        other.save(
+            update_fields=[
+                "merged_into",
+                "status",
+                "custom_status",
+                "last_message_snippet",
+                "updated_at",
+            ]
+        )
         if old_status != TicketStatus.CLOSED:
             services.record_event(
                 ticket=other, actor=actor, field="status", old=old_status, new=other.status
@@ -100,18 +108,7 @@ def merge_tickets(
             ticket=survivor, actor=actor, field="merged", old=None, new=other.number
         )
 
-    latest = (
-        Message.objects.filter(ticket=survivor, kind__in=[MessageKind.CUSTOMER, MessageKind.REPLY])
-        .order_by("-created_at")
-        .first()
-    )
-    survivor.last_message_at = (
-        Message.objects.filter(ticket=survivor)
-        .exclude(kind=MessageKind.EVENT)
-        .aggregate(latest=Max("created_at"))["latest"]
-    )
-    survivor.last_message_snippet = services.snippet(latest.body_text) if latest else ""
-    survivor.save(update_fields=["last_message_at", "last_message_snippet", "updated_at"])
+    services.refresh_last_message(survivor)
     services.update_ticket(ticket=survivor, actor=actor, language=language, tags=sorted(tags))
     services.refresh_search_vector(ticket=survivor, language=language)
     return survivor
@@ -150,6 +147,7 @@ def split_message(*, message: Message, actor: Membership, language: str = "en") 
     InboundEmail.objects.filter(ticket_message_id=message.id).update(ticket=new)
     services.record_event(ticket=ticket, actor=actor, field="split", old=None, new=new.number)
     services.record_event(ticket=new, actor=actor, field="split_from", old=None, new=ticket.number)
+    services.refresh_last_message(ticket)
     services.refresh_search_vector(ticket=new, language=language)
     services.refresh_search_vector(ticket=ticket, language=language)
     return new

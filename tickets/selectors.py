@@ -341,10 +341,16 @@ def list_messages_after(
     that message is not on this ticket), except those `exclude_author` wrote."""
     anchor = Message.objects.filter(id=message_id, ticket=ticket).values("created_at").first()
     messages = Message.objects.filter(
-        ticket=ticket, kind__in=[MessageKind.CUSTOMER, MessageKind.REPLY, MessageKind.NOTE]
+        ticket=ticket,
+        kind__in=[MessageKind.CUSTOMER, MessageKind.REPLY, MessageKind.NOTE],
+        is_automatic=False,  # the help desk's own mail (status emails) is nobody's answer
     )
     if anchor is not None:
-        messages = messages.filter(created_at__gt=anchor["created_at"])
+        # Thread order: by time, then id (UUIDv7) for messages of the same instant.
+        moment = anchor["created_at"]
+        messages = messages.filter(
+            Q(created_at__gt=moment) | Q(created_at=moment, id__gt=message_id)
+        )
     if exclude_author is not None:
         messages = messages.exclude(author_member=exclude_author)
     return list(

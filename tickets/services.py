@@ -149,6 +149,22 @@ def snippet(text: str) -> str:
     return " ".join(text.split())[:200]
 
 
+def refresh_last_message(ticket: Ticket) -> None:
+    """Recompute the ticket's last activity and snippet from its thread (after messages
+    moved in or out: merge, split)."""
+    conversation = Message.objects.filter(ticket=ticket).exclude(kind=MessageKind.EVENT)
+    latest = conversation.order_by("-created_at", "-id").values_list("created_at", flat=True)
+    public = (
+        conversation.filter(kind__in=[MessageKind.CUSTOMER, MessageKind.REPLY])
+        .order_by("-created_at", "-id")
+        .values_list("body_text", flat=True)
+    )
+    ticket.last_message_at = latest.first()
+    text = public.first()
+    ticket.last_message_snippet = snippet(text) if text else ""
+    ticket.save(update_fields=["last_message_at", "last_message_snippet", "updated_at"])
+
+
 def _set_tags(ticket: Ticket, names: Iterable[str]) -> list[str]:
     wanted = sorted({normalize_tag(n) for n in names if normalize_tag(n)})
     existing = {tag.name: tag for tag in Tag.objects.filter(name__in=wanted)}
@@ -355,12 +371,12 @@ def assign_ticket(
             raise AssigneeNotAgent(member_id=str(assignee.id))
         if assignee.role == MembershipRole.LIGHT_AGENT or not assignee.is_active:
             raise AssigneeNotAgent(member_id=str(assignee.id))
-    if ticket.is_closed:
-        raise TicketClosed(number=ticket.number)
     old = ticket.assignee_id
     new = assignee.id if assignee else None
     if old == new:
         return ticket
+    if ticket.is_closed:
+        raise TicketClosed(number=ticket.number)
     ticket.assignee = assignee
     ticket.save(update_fields=["assignee", "updated_at"])
     record_event(
@@ -377,47 +393,63 @@ def assign_ticket(
     return ticket
 
 
+def _unchanged(ticket: Ticket, field: str, value: Any) -> bool:
+    """Is `value` what the ticket already holds? (Forms send every field on each save.)"""
+    if field in {"assignee", "department", "type", "custom_status"}:
+        return (value.id if value is not None else None) == getattr(ticket, f"{field}_id")
+    if field == "custom_fields":
+        return False  # merged and compared after validation
+    if field == "tags":
+        wanted = sorted({normalize_tag(n) for n in value if normalize_tag(n)})
+        return wanted == sorted(ticket.tags.values_list("name", flat=True))
+    return getattr(ticket, field) == value
+
+
 @transaction.atomic
 def update_ticket(
     *, ticket: Ticket, actor: Membership | None, language: str = "en", **changes: Any
 ) -> Ticket:
     """Apply field changes (status, custom_status, priority, type, department, assignee,
     subject, tags, due_at, custom_fields), each one through its rule and recorded as an
-    event. A custom status also sets the status it maps onto."""
+    event. A custom status also sets the status it maps onto. Values equal to the current
+    ones are not changes; the status moves last, so a ticket can be edited and closed in
+    one go. Raises ReplyNotAllowed (light agents), TicketClosed, ConfigurationInvalid."""
+    if actor is not None and not actor.can_reply:
+        raise ReplyNotAllowed("Light agents read tickets and write internal notes only.")
     if changes.get("custom_status") is not None:
         changes["status"] = changes["custom_status"].base_status
-    if "status" in changes:
-        change_status(ticket=ticket, status=changes["status"], actor=actor, notify_customer=True)
-    if "custom_status" in changes:
-        _set_custom_status(ticket, changes["custom_status"], actor)
+    changes = {k: v for k, v in changes.items() if not _unchanged(ticket, k, v)}
+    status = changes.pop("status", None)
+    has_custom = "custom_status" in changes
+    custom = changes.pop("custom_status", None)
+    if ticket.is_closed and (changes or has_custom):
+        raise TicketClosed(number=ticket.number)
     if "assignee" in changes:
         assign_ticket(ticket=ticket, assignee=changes["assignee"], actor=actor)
-    if ticket.is_closed and set(changes) - {"status", "assignee"}:
-        raise TicketClosed(number=ticket.number)
     if "priority" in changes:
         allowed = [level.value for level in configuration.priority_levels()]
-        if changes["priority"] not in allowed and changes["priority"] != ticket.priority:
+        if changes["priority"] not in allowed:
             raise ConfigurationInvalid(f"Priority is one of {', '.join(allowed)}.")
     for field in ("priority", "subject"):
-        if field in changes and changes[field] != getattr(ticket, field):
+        if field in changes:
             old = getattr(ticket, field)
             setattr(ticket, field, changes[field])
             ticket.save(update_fields=[field, "updated_at"])
             record_event(ticket=ticket, actor=actor, field=field, old=old, new=changes[field])
-    if "department" in changes and changes["department"].id != ticket.department_id:
+    if "department" in changes:
         old_name = ticket.department.name
         ticket.department = changes["department"]
         ticket.save(update_fields=["department", "updated_at"])
         record_event(
             ticket=ticket, actor=actor, field="department", old=old_name, new=ticket.department.name
         )
-    if "type" in changes and (changes["type"].id if changes["type"] else None) != ticket.type_id:
+    if "type" in changes:
         old_type = ticket.type.name if ticket.type else None
         ticket.type = changes["type"]
         ticket.save(update_fields=["type", "updated_at"])
         new_type = ticket.type.name if ticket.type else None
         record_event(ticket=ticket, actor=actor, field="type", old=old_type, new=new_type)
-    if "due_at" in changes and changes["due_at"] != ticket.due_at:
+    if "due_at" in changes:
         old_due = ticket.due_at.isoformat() if ticket.due_at else None
         ticket.due_at = changes["due_at"]
         ticket.save(update_fields=["due_at", "updated_at"])
@@ -429,6 +461,8 @@ def update_ticket(
             CustomFieldTarget.TICKET, changes["custom_fields"], current=before_fields
         )
         if after_fields != before_fields:
+            if ticket.is_closed:
+                raise TicketClosed(number=ticket.number)
             ticket.custom_fields = after_fields
             ticket.save(update_fields=["custom_fields", "updated_at"])
             for key in sorted(set(before_fields) | set(after_fields)):
@@ -448,6 +482,10 @@ def update_ticket(
             ticket.save(update_fields=["updated_at"])
     if {"subject", "tags"} & set(changes):
         refresh_search_vector(ticket=ticket, language=language)
+    if status is not None:
+        change_status(ticket=ticket, status=status, actor=actor, notify_customer=True)
+    if has_custom:
+        _set_custom_status(ticket, custom, actor)
     return ticket
 
 
@@ -563,6 +601,8 @@ def add_message(
     Raises EmptyMessage, ReplyNotAllowed (light agents), TicketClosed, StaleReply.
     """
     if kind == MessageKind.REPLY and seen_up_to is not None:
+        # The lock makes two replies sent at the same moment check one after the other.
+        Ticket.objects.select_for_update(of=("self",)).filter(id=ticket.id).first()
         newer = selectors.list_messages_after(ticket, seen_up_to, exclude_author=actor)
         if newer:
             raise StaleReply(

@@ -8,7 +8,7 @@ import datetime
 import time
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -509,10 +509,12 @@ def test_workspace_is_tenant_scoped(acme, globex):
         assert Ticket.objects.get(id=ours.id).status == TicketStatus.OPEN
 
 
-def test_inbox_and_ticket_page_stay_within_twelve_queries(acme):
-    with tenant_context(acme.id):
+def test_inbox_and_ticket_page_stay_within_twelve_queries(acme, django_capture_on_commit_callbacks):
+    # As if committed: the configuration is cached again once its writes are committed.
+    with tenant_context(acme.id), django_capture_on_commit_callbacks(execute=True):
         configuration.save_ticket_type(name="Bug")
         configuration.save_custom_field(target="ticket", label="Plan", type="text")
+    with tenant_context(acme.id):
         for index in range(5):
             ticket = make_ticket(subject=f"Ticket {index}", tags=["a", f"t{index}"])
             services.add_customer_message(ticket=ticket, contact=ticket.contact, body="More")
@@ -527,3 +529,150 @@ def test_inbox_and_ticket_page_stay_within_twelve_queries(acme):
             assert client.get(url).status_code == 200
         counted = [q for q in captured.captured_queries if not q["sql"].startswith(test_only)]
         assert len(counted) <= 12, (url, [q["sql"][:80] for q in counted])
+
+
+# --- Found in review ---------------------------------------------------------------------
+
+
+def test_light_agents_cannot_change_ticket_fields(acme):
+    with tenant_context(acme.id):
+        light = make_member(acme.tenant, role=MembershipRole.LIGHT_AGENT)
+        ticket = make_ticket()
+    acme.client(light).post(
+        f"/tickets/{ticket.number}/update/",
+        {"status": "solved", "priority": "urgent", "department": str(acme.department.id)},
+    )
+    response = acme.api_client(light).patch(
+        f"/api/v1/tickets/{ticket.number}/", {"priority": "low"}, content_type="application/json"
+    )
+    assert response.status_code == 403
+    with tenant_context(acme.id):
+        ticket.refresh_from_db()
+        assert (ticket.status, ticket.priority) == ("open", "normal")
+
+
+def test_the_sidebar_can_close_a_ticket_while_sending_every_field(acme):
+    with tenant_context(acme.id):
+        ticket = make_ticket(tags=["x"])
+        services.assign_ticket(ticket=ticket, assignee=acme.admin, actor=None)
+    response = acme.client(acme.admin).post(
+        f"/tickets/{ticket.number}/update/",
+        {
+            "status": "closed",
+            "priority": "normal",
+            "department": str(acme.department.id),
+            "assignee": str(acme.admin.id),
+            "tags": "x",
+        },
+        follow=True,
+    )
+    assert b"Ticket updated." in response.content
+    with tenant_context(acme.id):
+        ticket.refresh_from_db()
+        assert ticket.status == "closed"
+        other = make_ticket()
+        services.assign_ticket(ticket=other, assignee=acme.admin, actor=None)
+    patched = acme.api_client().patch(
+        f"/api/v1/tickets/{other.number}/",
+        {"status": "closed", "assignee": str(acme.admin.id)},
+        content_type="application/json",
+    )
+    assert patched.status_code == 200
+    assert patched.json()["status"] == "closed"
+
+
+def test_odd_input_gets_a_clear_answer_not_a_server_error(acme):
+    with tenant_context(acme.id):
+        ticket = make_ticket()
+    client = acme.client(acme.admin)
+    assert client.get("/inbox/?created_after=2024-02-30").status_code == 400
+    assert acme.api_client().get("/api/v1/tickets/?created_after=2024-02-30").status_code == 400
+    assert client.get("/inbox/?page=%C2%B2").status_code == 200
+    response = client.post(
+        "/inbox/bulk/",
+        {"tickets": [str(ticket.number), "²"], "action": "assign", "value": "bogus"},
+        follow=True,
+    )
+    assert b"Choose an agent." in response.content
+    api = acme.api_client()
+    bad = api.post(
+        "/api/v1/tickets/bulk/",
+        {"tickets": [ticket.number], "action": "assign", "value": "bogus"},
+        content_type="application/json",
+    )
+    assert bad.status_code == 400
+    too_many = api.post(
+        "/api/v1/tickets/bulk/",
+        {"tickets": list(range(1, 502)), "action": "spam"},
+        content_type="application/json",
+    )
+    assert too_many.status_code == 400
+
+
+def test_inactive_choices_stay_selected_on_the_ticket_page(acme):
+    with tenant_context(acme.id):
+        parts = configuration.save_custom_status(name="Waiting for parts", base_status="on_hold")
+        ticket = make_ticket(priority="urgent")
+        services.update_ticket(ticket=ticket, actor=acme.admin, custom_status=parts)
+        configuration.save_custom_status(
+            name="Waiting for parts", base_status="on_hold", custom_status=parts, is_active=False
+        )
+        configuration.update_settings(
+            priorities=[
+                {"value": "low", "label": "Low"},
+                {"value": "normal", "label": "Normal"},
+                {"value": "high", "label": "High"},
+            ]
+        )
+    page = acme.client(acme.admin).get(f"/tickets/{ticket.number}/").content.decode()
+    assert f'value="custom:{parts.id}" selected' in page
+    assert 'value="urgent" selected' in page
+
+
+def test_the_agents_own_status_email_does_not_make_the_reply_stale(acme):
+    with tenant_context(acme.id):
+        ticket = make_ticket()
+        seen = selectors.latest_message_id(ticket)
+        services.update_ticket(ticket=ticket, actor=acme.admin, status="waiting")
+        assert Message.objects.filter(ticket=ticket, is_automatic=True).exists()
+        services.add_message(
+            ticket=ticket, kind="reply", body="Details", actor=acme.admin, seen_up_to=seen
+        )
+
+
+def test_merge_clears_the_custom_status_and_split_refreshes_the_snippet(acme):
+    with tenant_context(acme.id):
+        parts = configuration.save_custom_status(name="Parts", base_status="on_hold")
+        survivor = make_ticket(subject="A")
+        merged = make_ticket(subject="B")
+        services.update_ticket(ticket=merged, actor=acme.admin, custom_status=parts)
+        merging.merge_tickets(survivor=survivor, others=[merged], actor=acme.admin)
+        merged.refresh_from_db()
+        assert merged.custom_status_id is None
+        ticket = make_ticket(body="The printer")
+        latest = services.add_customer_message(
+            ticket=ticket, contact=ticket.contact, body="And the invoice"
+        )
+        merging.split_message(message=latest, actor=acme.admin)
+        ticket.refresh_from_db()
+        assert ticket.last_message_snippet == "The printer"
+
+
+def test_configuration_cache_follows_commits_and_ignores_rollbacks(
+    acme, django_capture_on_commit_callbacks
+):
+    with tenant_context(acme.id):
+        assert configuration.active_ticket_types() == []  # cached: empty
+        with django_capture_on_commit_callbacks(execute=True):
+            configuration.save_ticket_type(name="Bug")
+        assert [t.name for t in configuration.active_ticket_types()] == ["Bug"]
+        with pytest.raises(RuntimeError):
+            _save_then_fail()
+        assert [t.name for t in configuration.active_ticket_types()] == ["Bug"]
+
+
+def _save_then_fail() -> None:
+    with transaction.atomic():
+        configuration.save_ticket_type(name="Rolled back")
+        assert len(configuration.active_ticket_types()) == 2  # this transaction sees it
+        raise RuntimeError

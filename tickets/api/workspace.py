@@ -39,13 +39,16 @@ class BulkActionAPI(TenantAPIView):
         action, raw = data["action"], data.get("value") or ""
         value: object = raw
         if action == "assign":
-            value = (
-                self.membership
-                if raw == "me"
-                else tenancy_selectors.get_member(raw)
-                if raw
-                else None
-            )
+            try:
+                value = (
+                    self.membership
+                    if raw == "me"
+                    else tenancy_selectors.get_member(UUID(raw))
+                    if raw
+                    else None
+                )
+            except ValueError:
+                raise InvalidFilter("value takes a member id or `me`.", parameter="value") from None
         elif action == "department":
             try:
                 value = department_selectors.get_department(UUID(raw))

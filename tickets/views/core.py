@@ -37,6 +37,7 @@ from tickets.models import (
     InboundEmailStatus,
     MessageKind,
     NotificationKind,
+    TicketPriority,
     TicketStatus,
 )
 
@@ -118,7 +119,8 @@ class _Page:
 
 
 def _page(rows: Any, raw_number: str, size: int = 50) -> _Page:
-    number = int(raw_number) if raw_number.isdigit() and 0 < int(raw_number) < 10_000 else 1
+    digits = raw_number.isascii() and raw_number.isdigit()
+    number = int(raw_number) if digits and 0 < int(raw_number) < 10_000 else 1
     fetched = list(rows[(number - 1) * size : number * size + 1])
     return _Page(fetched[:size], number, len(fetched) > size)
 
@@ -128,7 +130,7 @@ def _page(rows: Any, raw_number: str, size: int = 50) -> _Page:
 def inbox_bulk(request: HttpRequest) -> HttpResponse:
     """Apply one action to the selected tickets, then back to the same inbox view."""
     membership = request.membership  # type: ignore[attr-defined]
-    numbers = [int(n) for n in request.POST.getlist("tickets") if n.isdigit()]
+    numbers = [int(n) for n in request.POST.getlist("tickets") if n.isascii() and n.isdigit()]
     action = request.POST.get("action", "")
     back = request.POST.get("next", "")
     back = back if back.startswith("/inbox/") else reverse("tickets:inbox")
@@ -159,7 +161,10 @@ def _bulk_value(action: str, raw: str, membership: Any) -> Any:
     if action == "assign":
         if raw == "me":
             return membership
-        return tenancy_selectors.get_member(raw) if raw else None
+        try:
+            return tenancy_selectors.get_member(UUID(raw)) if raw else None
+        except ValueError:
+            raise InvalidFilter("Choose an agent.", parameter="value") from None
     if action == "department":
         try:
             return department_selectors.get_department(UUID(raw))
@@ -267,9 +272,13 @@ def _ticket_context(
         "departments": list(department_selectors.list_departments()),
         "agents": [m for m in everyone if m.can_reply],
         "statuses": TicketStatus.choices,
-        "custom_statuses": configuration.active_custom_statuses(),
-        "priorities": configuration.priority_levels(),
-        "types": configuration.active_ticket_types(),
+        # The ticket's own values stay choosable even when no longer offered (an inactive
+        # type or status, a priority level the tenant dropped): saving must not change them.
+        "custom_statuses": _with_current(
+            configuration.active_custom_statuses(), ticket.custom_status
+        ),
+        "priorities": _with_current_priority(configuration.priority_levels(), ticket.priority),
+        "types": _with_current(configuration.active_ticket_types(), ticket.type),
         "custom_fields": configuration.display_values(
             CustomFieldTarget.TICKET, ticket.custom_fields
         ),
@@ -281,6 +290,16 @@ def _ticket_context(
         ),
         **extra,
     }
+
+
+def _with_current(active: list[Any], current: Any) -> list[Any]:
+    return active if current is None or current in active else [*active, current]
+
+
+def _with_current_priority(levels: list[Any], current: str) -> list[Any]:
+    if any(level.value == current for level in levels):
+        return levels
+    return [*levels, configuration.PriorityLevel(current, TicketPriority(current).label)]
 
 
 @member_required

@@ -6,9 +6,9 @@ bench/README.md.
 
 The developer's data is never touched. Benchmarks get their own database, `helpdesk_bench`
 on the same PostgreSQL server (dropped and built again with `setup_database` and `migrate`
-before each measured configuration, or copied from a cached `helpdesk_bench_*` template
-database), Redis database 9 as broker and cache (flushed), and a
-temporary var directory for media, the outbox and worker logs, deleted afterwards. With
+before each measured configuration, or copied from a cached `helpdesk_bench_*` database),
+Redis database 9 as broker and cache (flushed), and a temporary var directory for media,
+the outbox and worker logs, deleted afterwards. With
 DATABASE_URL unset the server is the embedded one under var/; with it set, only the
 database name is replaced. Outgoing mail always goes to the temporary outbox.
 """

@@ -11,10 +11,8 @@ from typing import Any
 from uuid import UUID
 
 from django.conf import settings
-from django.contrib.postgres.search import SearchVector
 from django.core.files.base import ContentFile
 from django.db import connection, transaction
-from django.db.models import Value
 from django.utils import timezone
 
 from departments.models import Department, Mailbox
@@ -137,11 +135,28 @@ def refresh_search_vector(
     if tag_names is None:
         tag_names = list(ticket.tags.values_list("name", flat=True))
     tags = " ".join(tag_names)
-    Ticket.objects.filter(id=ticket.id).update(
-        search_vector=SearchVector(Value(ticket.subject), weight="A", config=config)
-        + SearchVector(Value(f"{people} {tags}"), weight="B", config=config)
-        + SearchVector(Value(" ".join(bodies)[:200_000]), weight="C", config=config)
-    )
+    # One upsert. The search table is outside row-level security (see TicketSearch): the
+    # tenant written is always the ticket's own.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO tickets_ticketsearch (ticket_id, tenant_id, indexed_at, document)"
+            " VALUES (%s, %s, now(),"
+            " setweight(to_tsvector(%s::regconfig, %s), 'A')"
+            " || setweight(to_tsvector(%s::regconfig, %s), 'B')"
+            " || setweight(to_tsvector(%s::regconfig, %s), 'C'))"
+            " ON CONFLICT (ticket_id) DO UPDATE"
+            " SET document = EXCLUDED.document, indexed_at = EXCLUDED.indexed_at",
+            [
+                ticket.id,
+                ticket.tenant_id,
+                config,
+                ticket.subject,
+                config,
+                f"{people} {tags}",
+                config,
+                " ".join(bodies)[:200_000],
+            ],
+        )
 
 
 def snippet(text: str) -> str:

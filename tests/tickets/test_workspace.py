@@ -20,11 +20,13 @@ from tests.tickets.test_inbound import build, deliver
 from tickets import configuration, inbox, merging, notifications, presence, selectors, services
 from tickets.errors import ConfigurationInvalid, InvalidFilter, MergeNotAllowed, StaleReply
 from tickets.models import (
+    Company,
     Message,
     MessageKind,
     Notification,
     Ticket,
     TicketFollower,
+    TicketSearch,
     TicketStatus,
 )
 
@@ -676,3 +678,20 @@ def _save_then_fail() -> None:
         configuration.save_ticket_type(name="Rolled back")
         assert len(configuration.active_ticket_types()) == 2  # this transaction sees it
         raise RuntimeError
+
+
+def test_search_finds_by_every_part_and_never_crosses_tenants(acme, globex):
+    with tenant_context(globex.id):
+        make_ticket(subject="Flux capacitor", body="The flux capacitor hums")
+    with tenant_context(acme.id):
+        company = Company.objects.create(name="Initech", domains=["initech.test"])
+        contact = ContactFactory(email="peter@initech.test", name="Peter Gibbons", company=company)
+        make_ticket(
+            subject="TPS reports", body="Order 5512 is missing", contact=contact, tags=["vip"]
+        )
+        assert TicketSearch.objects.filter(tenant_id=acme.id).count() == 1
+    api = acme.api_client()
+    for words in ("tps", "5512", "gibbons", "peter@initech.test", "initech", "vip"):
+        assert _subjects(api.get(f"/api/v1/tickets/?q={words}")) == ["TPS reports"], words
+    assert _subjects(api.get("/api/v1/tickets/?q=flux")) == []
+    assert b"Flux capacitor" not in acme.client(acme.admin).get("/inbox/?q=flux").content

@@ -194,6 +194,14 @@ class Ticket(TenantModel):
         output_field=models.SmallIntegerField(),
         db_persist=True,
     )
+    is_unsolved = models.GeneratedField(
+        expression=Case(
+            When(status__in=["open", "waiting", "on_hold"], then=Value(True)),
+            default=Value(False),
+        ),
+        output_field=models.BooleanField(),
+        db_persist=True,
+    )
     last_message_at = models.DateTimeField(null=True, blank=True)
     last_message_snippet = models.CharField(
         max_length=200, blank=True, help_text="The start of the last customer message or reply."
@@ -216,7 +224,6 @@ class Ticket(TenantModel):
         related_name="+",
         help_text="The address the conversation uses; replies go out from it.",
     )
-    search_vector = SearchVectorField(null=True, editable=False)
 
     class Meta(TenantModel.Meta):
         constraints = [
@@ -245,34 +252,48 @@ class Ticket(TenantModel):
                 name="tickets_ticket_channel_valid",
             ),
         ]
+        # Every list sorts with the id last (ties in time), so each index ends with it and
+        # a page is read straight off the index: no sort of all matching rows.
         indexes = [
             # Inbox: a tenant's tickets in a status, most recently active first.
             models.Index(
-                fields=["tenant", "status", "-updated_at"], name="tickets_ticket_inbox_idx"
+                fields=["tenant", "status", "-updated_at", "-id"], name="tickets_ticket_inbox_idx"
+            ),
+            # Unsolved (open, waiting, on hold) as one range, and any status at all: views
+            # without a status, and filters (tag, priority, department…) checked row by row.
+            models.Index(
+                fields=["tenant", "is_unsolved", "-updated_at", "-id"],
+                name="tickets_ticket_unsolved_idx",
+            ),
+            models.Index(
+                fields=["tenant", "-updated_at", "-id"], name="tickets_ticket_activity_idx"
             ),
             # Inbox sorted by created, due date or priority within a status.
             models.Index(
-                fields=["tenant", "status", "-created_at"], name="tickets_ticket_created_idx"
+                fields=["tenant", "status", "-created_at", "-id"],
+                name="tickets_ticket_created_idx",
             ),
-            models.Index(fields=["tenant", "status", "due_at"], name="tickets_ticket_due_idx"),
             models.Index(
-                fields=["tenant", "status", "-priority_rank", "-updated_at"],
+                fields=["tenant", "status", "due_at", "id"], name="tickets_ticket_due_idx"
+            ),
+            models.Index(
+                fields=["tenant", "status", "-priority_rank", "-updated_at", "-id"],
                 name="tickets_ticket_priority_idx",
             ),
             # "Unassigned": open tickets nobody owns, most recently active first.
             models.Index(
-                fields=["tenant", "status", "-updated_at"],
+                fields=["tenant", "status", "-updated_at", "-id"],
                 name="tickets_ticket_unassigned_idx",
                 condition=models.Q(assignee__isnull=True),
             ),
-            # "Mine": an agent's tickets by status, most recently active first.
+            # "Mine": an agent's unsolved tickets, most recently active first.
             models.Index(
-                fields=["tenant", "assignee", "status", "-updated_at"],
+                fields=["tenant", "assignee", "is_unsolved", "-updated_at", "-id"],
                 name="tickets_ticket_assignee_idx",
             ),
             # Per-department views.
             models.Index(
-                fields=["tenant", "department", "status", "-updated_at"],
+                fields=["tenant", "department", "is_unsolved", "-updated_at", "-id"],
                 name="tickets_ticket_dept_idx",
             ),
             # Filters on custom field values (containment).
@@ -285,8 +306,6 @@ class Ticket(TenantModel):
             models.Index(
                 fields=["tenant", "contact", "-created_at"], name="tickets_ticket_contact_idx"
             ),
-            # Full-text search box.
-            GinIndex(fields=["search_vector"], name="tickets_ticket_search_idx"),
         ]
 
     def __str__(self) -> str:
@@ -295,6 +314,39 @@ class Ticket(TenantModel):
     @property
     def is_closed(self) -> bool:
         return self.status == TicketStatus.CLOSED
+
+
+class TicketSearch(models.Model):
+    """A ticket's full-text document (subject, customer, company, tags, message text).
+
+    Kept apart from the ticket, and without row-level security, for one reason: PostgreSQL
+    never uses an index for `@@` under row-level security (the operator is not LEAKPROOF),
+    so a search would read every ticket of the tenant. Isolation holds all the same: only
+    `tickets.selectors.search_ticket_ids` reads this table, always with the current
+    tenant's id, and the ids it finds are loaded through the scoped manager and RLS. The
+    composite foreign key ties each row to a ticket of the same tenant.
+    """
+
+    ticket = models.OneToOneField(
+        Ticket, primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+    tenant = models.ForeignKey(
+        "tenancy.Tenant", on_delete=models.CASCADE, editable=False, related_name="+"
+    )
+    indexed_at = models.DateTimeField(help_text="Last rebuilt: the ticket's last activity.")
+    document = SearchVectorField()
+
+    class Meta:
+        constraints = [TenantFK("ticket")]
+        indexes = [
+            # Rare words: the matching documents straight from the index.
+            GinIndex(fields=["document"], name="tickets_search_document_idx"),
+            # Common words: the tenant's documents newest first, checked one by one.
+            models.Index(fields=["tenant", "-indexed_at"], name="tickets_search_recent_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"search {self.ticket_id}"
 
 
 class TicketTag(TenantModel):

@@ -501,3 +501,8 @@ def list_company_contacts(company: Company) -> QuerySet[Contact]:
 def list_tickets_of_company(company: Company) -> QuerySet[Ticket]:
     """Every ticket of the company's contacts, newest first."""
     return _ticket_list(Ticket.objects.filter(contact__company=company))
+
+
+def list_tags(*, limit: int = 30) -> list[Tag]:
+    """The tenant's tags by name (the inbox's per-tag views)."""
+    return list(Tag.objects.order_by("name")[:limit])

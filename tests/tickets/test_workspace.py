@@ -124,6 +124,11 @@ def test_inbox_filters_sorts_and_reports_bad_filters(acme):
     assert b"Urgent one" in client.get("/inbox/?cf_product=Pro").content
     assert b"Low one" not in client.get("/inbox/?due=overdue").content
     assert b"Urgent one" in client.get("/inbox/?tag=billing").content
+    nav = client.get("/inbox/").content.decode()
+    assert "?status=open,waiting,on_hold&amp;tag=billing" in nav  # the per-tag view
+    tagged = client.get("/inbox/?status=open,waiting,on_hold&tag=billing").content
+    assert b"Urgent one" in tagged
+    assert b"Low one" not in tagged
     page = client.get("/inbox/?view=open&sort=-priority").content.decode()
     assert page.index("Urgent one") < page.index("Low one")
     page = client.get("/inbox/?view=open&sort=created").content.decode()

@@ -71,6 +71,7 @@ def inbox_page(request: HttpRequest) -> HttpResponse:
         "views": inbox.BUILT_IN_VIEWS,
         "saved_views": list(inbox.list_saved_views(membership)),
         "departments": list(department_selectors.list_departments()),
+        "tags": selectors.list_tags(),
         "view_key": key,
         "title": title,
         "query": query,

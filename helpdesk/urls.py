@@ -15,6 +15,7 @@ urlpatterns = [
         name="api-docs",
     ),
     path("kb/", include("knowledge_base.urls")),
+    path("help/", include("knowledge_base.public_urls")),
     path("", include("automation.urls")),
     path("settings/", include("departments.urls")),
     path("", include("tickets.urls")),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from knowledge_base.errors import ArticleNotFound
 from knowledge_base.models import Article, ArticleStatus, Category
@@ -24,3 +24,11 @@ def get_article_by_slug(slug: str, *, published_only: bool = False) -> Article:
     if article is None:
         raise ArticleNotFound(slug=slug)
     return article
+
+
+def search_published_articles(query: str, *, limit: int = 20) -> list[Article]:
+    """Published articles whose title or text holds the words (the reply editor's picker)."""
+    articles = Article.objects.filter(status=ArticleStatus.PUBLISHED).select_related("category")
+    for word in query.split()[:8]:
+        articles = articles.filter(Q(title__icontains=word) | Q(body__icontains=word))
+    return list(articles.order_by("title")[:limit])

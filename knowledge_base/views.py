@@ -28,3 +28,14 @@ def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
     except ArticleNotFound:
         return render(request, "errors/not_found.html", {"what": "That article"}, status=404)
     return render(request, "knowledge_base/article_detail.html", {"article": article})
+
+
+def public_article(request: HttpRequest, slug: str) -> HttpResponse:
+    """A published article for anyone with the link (what agents send customers)."""
+    if getattr(request, "tenant", None) is None:
+        return render(request, "errors/not_found.html", {"what": "That article"}, status=404)
+    try:
+        article = selectors.get_article_by_slug(slug, published_only=True)
+    except ArticleNotFound:
+        return render(request, "errors/not_found.html", {"what": "That article"}, status=404)
+    return render(request, "knowledge_base/public_article.html", {"article": article})

@@ -14,6 +14,7 @@ urlpatterns = [
     path("inbox/views/<uuid:view_id>/delete/", views.saved_view_delete, name="saved-view-delete"),
     path("tickets/<int:number>/presence/", views.ticket_presence, name="ticket-presence"),
     path("tickets/<int:number>/merge/", workspace.ticket_merge, name="ticket-merge"),
+    path("tickets/<int:number>/articles/", workspace.article_picker, name="article-picker"),
     path("tickets/<int:number>/spam/", workspace.ticket_spam, name="ticket-spam"),
     path(
         "tickets/<int:number>/messages/<uuid:message_id>/split/",

@@ -183,3 +183,15 @@ document.addEventListener("DOMContentLoaded", () => {
     }
   });
 });
+
+// --- Reply editor: paste a knowledge-base article's title and public link ---------------
+document.addEventListener("click", (event) => {
+  const button = event.target.closest(".insert-article");
+  if (!button) return;
+  const editor = document.getElementById("reply-body");
+  if (!editor) return;
+  const text = button.dataset.text;
+  editor.value = editor.value.trimEnd() ? `${editor.value.trimEnd()}\n\n${text}` : text;
+  editor.dispatchEvent(new Event("input", { bubbles: true }));
+  editor.focus();
+});

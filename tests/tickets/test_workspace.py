@@ -700,3 +700,30 @@ def test_search_finds_by_every_part_and_never_crosses_tenants(acme, globex):
         assert _subjects(api.get(f"/api/v1/tickets/?q={words}")) == ["TPS reports"], words
     assert _subjects(api.get("/api/v1/tickets/?q=flux")) == []
     assert b"Flux capacitor" not in acme.client(acme.admin).get("/inbox/?q=flux").content
+
+
+def test_reply_editor_links_published_articles_that_customers_can_open(acme, globex):
+    from knowledge_base import services as kb_services
+
+    with tenant_context(acme.id):
+        category = kb_services.create_category(name="Basics")
+        kb_services.create_article(
+            category=category,
+            title="Reset a password",
+            body="Use the link.",
+            author=None,
+            publish=True,
+        )
+        kb_services.create_article(
+            category=category, title="Password policy draft", body="x", author=None
+        )
+        ticket = make_ticket()
+    picker = acme.client(acme.admin).get(f"/tickets/{ticket.number}/articles/?q=password")
+    html = picker.content.decode()
+    assert "Reset a password: http://acme.localhost" in html
+    assert "/help/reset-a-password/" in html
+    assert "Password policy draft" not in html  # drafts are not linked
+    customer = acme.client()  # nobody logged in
+    assert b"Use the link." in customer.get("/help/reset-a-password/").content
+    assert customer.get("/help/password-policy-draft/").status_code == 404
+    assert globex.client().get("/help/reset-a-password/").status_code == 404

@@ -9,10 +9,13 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from helpdesk.core.errors import DomainError
+from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.decorators import member_required
+from knowledge_base import selectors as kb_selectors
 from tickets import merging, notifications, selectors, services
 from tickets.errors import ReplyNotAllowed, TicketNotFound
 
@@ -132,3 +135,15 @@ def notifications_read(request: HttpRequest) -> HttpResponse:
             return redirect("tickets:notifications")
     notifications.mark_notifications_read(member=membership, ids=ids)
     return redirect("tickets:notifications")
+
+
+@member_required
+def article_picker(request: HttpRequest, number: int) -> HttpResponse:
+    """The reply editor's knowledge-base search (htmx): published articles with the public
+    link to paste into a reply."""
+    base = tenancy_selectors.tenant_base_url(request.tenant)  # type: ignore[attr-defined]
+    articles = [
+        (article, base + reverse("help:article", args=[article.slug]))
+        for article in kb_selectors.search_published_articles(request.GET.get("q", "")[:200])
+    ]
+    return render(request, "tickets/article_picker.html", {"articles": articles})

@@ -1159,8 +1159,8 @@ def _in_process(
     profilers: dict[str, cProfile.Profile] | None = None,
 ) -> list[Sample]:
     """Each mail as the worker path handles it, here and one at a time: `intake.accept`
-    (not queued), the task body of process_inbound_email, and for a new ticket the two
-    acknowledgement tasks (send_auto_acknowledgement, deliver_message_email)."""
+    (not queued), the task body of process_inbound_email (which also queues a new ticket's
+    acknowledgement), and for a new ticket the task that sends it (deliver_message_email)."""
     from django.db import connection, reset_queries
     from django.test.utils import CaptureQueriesContext
 
@@ -1235,13 +1235,6 @@ def _in_process(
                 ),
             )
             if spec.kind == "new":
-                measure(
-                    sample,
-                    "acknowledge",
-                    lambda email_id=email_id: tasks.send_auto_acknowledgement.run(
-                        tenant_id=tenant_id, email_id=email_id
-                    ),
-                )
                 with tenant_context(tenant_id):
                     queued = [
                         str(message_id)
@@ -1516,7 +1509,7 @@ def _profile_markdown(profile: dict[str, Any]) -> list[str]:
                 for stage, label in (
                     ("accept", "`intake.accept` (SMTP listener side)"),
                     ("process", "`process_inbound_email` task body"),
-                    ("acknowledge", "acknowledgement: 2 tasks (per new ticket)"),
+                    ("acknowledge", "acknowledgement: sending task (per new ticket)"),
                 )
             ],
         ),
@@ -1534,7 +1527,7 @@ def _profile_markdown(profile: dict[str, Any]) -> list[str]:
     for stage, title in (
         ("process", "`process_inbound_email`"),
         ("accept", "`intake.accept`"),
-        ("acknowledge", "acknowledgement tasks, per new ticket"),
+        ("acknowledge", "acknowledgement sending task, per new ticket"),
     ):
         figures = cprofile[stage]
         lines += [

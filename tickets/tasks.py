@@ -25,9 +25,9 @@ logger = logging.getLogger(__name__)
 @tenant_task
 def process_inbound_email(*, tenant_id: str, email_id: str) -> None:
     """Turn one stored InboundEmail into a ticket message; a second run changes nothing."""
-    language = Tenant.objects.values_list("language", flat=True).get(id=tenant_id)
+    name, language = Tenant.objects.values_list("name", "language").get(id=tenant_id)
     try:
-        inbound.process_inbound_email(email_id=UUID(email_id), language=language)
+        inbound.process_inbound_email(email_id=UUID(email_id), language=language, tenant_name=name)
     except (TransientError, OperationalError, InboundEmail.DoesNotExist):
         raise  # retried (or, for another tenant's id, a bug to see in the worker log)
     except Exception as error:
@@ -40,7 +40,10 @@ def process_inbound_email(*, tenant_id: str, email_id: str) -> None:
 
 @tenant_task(queue="email")
 def send_auto_acknowledgement(*, tenant_id: str, email_id: str) -> None:
-    """Queue the acknowledgement of the mail that opened a ticket (once per mail)."""
+    """Queue the acknowledgement of the mail that opened a ticket (once per mail).
+
+    Processing queues it itself now; this task stays for tasks enqueued before that
+    change (and redeliveries), and does nothing when the acknowledgement exists."""
     name = Tenant.objects.values_list("name", flat=True).get(id=tenant_id)
     outbound.queue_auto_acknowledgement(email_id=UUID(email_id), tenant_name=name)
 

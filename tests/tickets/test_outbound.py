@@ -35,7 +35,16 @@ def _reply(setup, body="We replaced the fuser.", **kwargs):
         )
 
 
+def _without_acknowledgements(setup) -> None:
+    """These tests look at agent replies alone (the acknowledgement has its own tests)."""
+    from departments import services as department_services
+
+    with tenant_context(setup.id):
+        department_services.update_mailbox(mailbox=setup.mailbox, auto_ack_enabled=False)
+
+
 def test_reply_is_emailed_with_threading_headers(acme, django_capture_on_commit_callbacks):
+    _without_acknowledgements(acme)
     deliver(acme, build(message_id="<first@example.test>", Cc="dan@example.test"))
     with django_capture_on_commit_callbacks(execute=True):
         message = _reply(acme)
@@ -59,6 +68,7 @@ def test_reply_is_emailed_with_threading_headers(acme, django_capture_on_commit_
 
 
 def test_references_chain_the_whole_conversation(acme, django_capture_on_commit_callbacks):
+    _without_acknowledgements(acme)
     deliver(acme, build(message_id="<one@example.test>"))
     with django_capture_on_commit_callbacks(execute=True):
         first = _reply(acme, body="First answer")

@@ -10,6 +10,7 @@ the mailbox's department. Cc'd addresses become followers.
 
 from __future__ import annotations
 
+import logging
 import re
 from uuid import UUID
 
@@ -20,9 +21,9 @@ from django.utils import timezone
 
 from departments import selectors as department_selectors
 from departments.models import Mailbox
-from tickets import merging, services, tasks
+from tickets import merging, services
 from tickets.mail import html as html_tools
-from tickets.mail import intake
+from tickets.mail import intake, outbound
 from tickets.mail.parsing import ParsedEmail, parse_email
 from tickets.models import (
     InboundEmail,
@@ -34,6 +35,7 @@ from tickets.models import (
 )
 
 MAX_ADDRESS_LENGTH = 254  # RFC 5321; also the width of Contact.email
+logger = logging.getLogger(__name__)
 SUBJECT_TAG = re.compile(r"\[#(\d{1,9})\]")
 PLUS_TOKEN = re.compile(r"^[^+@]+\+t-([0-9a-f]{6,24})@", re.IGNORECASE)
 
@@ -169,7 +171,9 @@ def _handle_bounce(email: InboundEmail, parsed: ParsedEmail) -> InboundEmail:
 
 
 @transaction.atomic
-def process_inbound_email(*, email_id: UUID, language: str = "en") -> InboundEmail:
+def process_inbound_email(
+    *, email_id: UUID, language: str = "en", tenant_name: str = ""
+) -> InboundEmail:
     """Process one queued mail. Idempotent: a row that is not queued is left as it is."""
     email = (
         InboundEmail.objects.select_for_update(of=("self",))
@@ -221,11 +225,9 @@ def process_inbound_email(*, email_id: UUID, language: str = "en") -> InboundEma
             mailbox=email.mailbox,
         )
         message = ticket.first_message
-        if _should_acknowledge(email, parsed):
-            tasks.send_auto_acknowledgement.delay_on_commit(
-                tenant_id=str(email.tenant_id), email_id=str(email.id)
-            )
+        acknowledge = _should_acknowledge(email, parsed)
     else:
+        acknowledge = False
         message = services.add_customer_message(
             ticket=ticket, contact=contact, body=body, content=content, language=language
         )
@@ -237,7 +239,22 @@ def process_inbound_email(*, email_id: UUID, language: str = "en") -> InboundEma
     if cc:
         services.add_followers(ticket=ticket, emails=cc)
     note = "; ".join(parsed.problems)[:2000]
-    return _mark(email, InboundEmailStatus.PROCESSED, note, ticket=ticket, message=message)
+    email = _mark(email, InboundEmailStatus.PROCESSED, note, ticket=ticket, message=message)
+    if acknowledge:
+        _acknowledge(email, tenant_name)
+    return email
+
+
+def _acknowledge(email: InboundEmail, tenant_name: str) -> None:
+    """Queue the acknowledgement with the ticket, in the same transaction (its sending is one
+    task after the commit). A failure to compose it never fails the customer's mail."""
+    try:
+        with transaction.atomic():
+            outbound.queue_auto_acknowledgement(
+                email_id=email.id, tenant_name=tenant_name or email.tenant.name
+            )
+    except Exception:
+        logger.exception("acknowledgement of inbound email %s not queued", email.id)
 
 
 def _should_acknowledge(email: InboundEmail, parsed: ParsedEmail) -> bool:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from django.core.cache import cache
 from django.db.models import Count, QuerySet
 
 from departments.errors import DepartmentNotFound, MailboxNotFound
 from departments.models import Department, DepartmentMember, Mailbox
+from helpdesk.tenancy.context import require_tenant_id
 
 
 def list_departments() -> QuerySet[Department]:
@@ -55,3 +57,26 @@ def get_mailbox(mailbox_id: UUID | str) -> Mailbox:
     if mailbox is None:
         raise MailboxNotFound(mailbox_id=str(mailbox_id))
     return mailbox
+
+
+OWN_ADDRESSES_SECONDS = 300
+
+
+def own_addresses_key() -> str:
+    return f"mailbox-addresses:{require_tenant_id()}"
+
+
+def own_addresses() -> frozenset[str]:
+    """Every address and alias of the tenant's mailboxes, lowercase: mail from them never
+    opens a ticket. Read for each inbound mail, so cached; mailbox services drop it."""
+    key = own_addresses_key()
+    cached = cache.get(key)
+    if isinstance(cached, frozenset):
+        return cached
+    addresses: set[str] = set()
+    for address, aliases in Mailbox.objects.values_list("address", "aliases"):
+        addresses.add(address.lower())
+        addresses.update(alias.lower() for alias in aliases or [])
+    value = frozenset(addresses)
+    cache.set(key, value, OWN_ADDRESSES_SECONDS)
+    return value

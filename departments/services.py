@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 
+from departments import selectors
 from departments.errors import (
     DefaultMailboxRequired,
     DepartmentNameTaken,
@@ -61,7 +63,11 @@ def _check_templates(subject: str, body: str) -> None:
 
 
 def _sync_addresses(mailbox: Mailbox, addresses: list[str]) -> None:
-    """Make the global InboundAddress index hold exactly these addresses for the mailbox."""
+    """Make the global InboundAddress index hold exactly these addresses for the mailbox
+    (and drop the cached list of the tenant's own addresses, now and after the commit)."""
+    key = selectors.own_addresses_key()
+    cache.delete(key)
+    transaction.on_commit(lambda: cache.delete(key))
     tenant_id = mailbox.tenant_id
     current = set(
         InboundAddress.objects.in_current_tenant()

@@ -20,7 +20,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from departments import selectors as department_selectors
-from departments.models import Mailbox
 from tickets import merging, services
 from tickets.mail import html as html_tools
 from tickets.mail import intake, outbound
@@ -38,14 +37,6 @@ MAX_ADDRESS_LENGTH = 254  # RFC 5321; also the width of Contact.email
 logger = logging.getLogger(__name__)
 SUBJECT_TAG = re.compile(r"\[#(\d{1,9})\]")
 PLUS_TOKEN = re.compile(r"^[^+@]+\+t-([0-9a-f]{6,24})@", re.IGNORECASE)
-
-
-def _own_addresses() -> set[str]:
-    addresses: set[str] = set()
-    for address, aliases in Mailbox.objects.values_list("address", "aliases"):
-        addresses.add(address.lower())
-        addresses.update(alias.lower() for alias in aliases or [])
-    return addresses
 
 
 def without_nul(parsed: ParsedEmail) -> ParsedEmail:
@@ -195,7 +186,7 @@ def process_inbound_email(
     sender = parsed.from_address or intake.normalize_address(email.envelope_from)
     if "@" not in sender or len(sender) > MAX_ADDRESS_LENGTH:
         return _mark(email, InboundEmailStatus.REJECTED, "no sender address")
-    own = _own_addresses()
+    own = department_selectors.own_addresses()
     if sender in own or intake.base_address(sender) in own:
         return _mark(email, InboundEmailStatus.REJECTED, "sent from one of our own mailboxes")
     recipients = [*email.envelope_to, *email.header_recipients]

@@ -80,3 +80,22 @@ def own_addresses() -> frozenset[str]:
     value = frozenset(addresses)
     cache.set(key, value, OWN_ADDRESSES_SECONDS)
     return value
+
+
+DEPARTMENTS_SECONDS = 600
+
+
+def departments_key() -> str:
+    return f"departments:{require_tenant_id()}"
+
+
+def cached_departments() -> list[Department]:
+    """The tenant's departments by name, for the pickers on every agent page; cached per
+    tenant, dropped by the department services on any change."""
+    key = departments_key()
+    cached = cache.get(key)
+    if isinstance(cached, list):
+        return cached
+    departments = list(list_departments())
+    cache.set(key, departments, DEPARTMENTS_SECONDS)
+    return departments

@@ -35,7 +35,18 @@ def create_department(
         raise DepartmentNameTaken(name=name)
     if is_default:
         Department.objects.filter(is_default=True).update(is_default=False)
-    return Department.objects.create(name=name, description=description, is_default=is_default)
+    department = Department.objects.create(
+        name=name, description=description, is_default=is_default
+    )
+    _departments_changed()
+    return department
+
+
+def _departments_changed() -> None:
+    """Drop the cached department list now and after the commit."""
+    key = selectors.departments_key()
+    cache.delete(key)
+    transaction.on_commit(lambda: cache.delete(key))
 
 
 @transaction.atomic

@@ -253,6 +253,7 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 HELPDESK_OUTBOX_DIR = VAR_DIR / "outbox"
 # Automatic replies (acknowledgements) one sender gets per hour at most: mail-loop guard.
 HELPDESK_AUTO_REPLY_LIMIT_PER_HOUR = env_int("HELPDESK_AUTO_REPLY_LIMIT_PER_HOUR", 3)
+HELPDESK_TENANT_CACHE_SECONDS = env_int("HELPDESK_TENANT_CACHE_SECONDS", 60)
 # Queued inbound mail untouched this long is queued again by the sweeper.
 HELPDESK_INBOUND_SWEEP_AFTER_SECONDS = env_int("HELPDESK_INBOUND_SWEEP_AFTER_SECONDS", 120)
 # Where mail goes: HELPDESK_EMAIL_BACKEND when set (an anymail ESP backend, say); else SMTP

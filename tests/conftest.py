@@ -91,6 +91,9 @@ def subprocess_environment() -> dict[str, str]:
 def _test_settings(settings: object) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # type: ignore[attr-defined]
     settings.HELPDESK_PUBLIC_PORT = ""  # type: ignore[attr-defined]
+    # Tests recreate tenants with the same slugs: a cached host would point at a tenant of
+    # an earlier test (test_http covers the cache itself).
+    settings.HELPDESK_TENANT_CACHE_SECONDS = 0  # type: ignore[attr-defined]
     celery_app.conf.task_always_eager = True
     celery_app.conf.task_eager_propagates = True
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import QuerySet
 
 from helpdesk.tenancy.context import require_tenant_id
@@ -25,7 +26,24 @@ def is_platform_host(host: str) -> bool:
 
 
 def find_tenant_for_host(host: str) -> Tenant | None:
-    """The active tenant answering for `host`: `<slug>.<base domain>` or a custom domain."""
+    """The active tenant answering for `host`: `<slug>.<base domain>` or a custom domain.
+
+    Every request asks, so a found tenant is cached for HELPDESK_TENANT_CACHE_SECONDS (an
+    unknown host is not: a new tenant answers at once; a deactivated one stops within
+    that time)."""
+    seconds = int(settings.HELPDESK_TENANT_CACHE_SECONDS)
+    key = f"tenant-for-host:{normalize_host(host)}"
+    if seconds > 0:
+        cached = cache.get(key)
+        if isinstance(cached, Tenant):
+            return cached
+    tenant = _find_tenant_for_host(host)
+    if tenant is not None and seconds > 0:
+        cache.set(key, tenant, seconds)
+    return tenant
+
+
+def _find_tenant_for_host(host: str) -> Tenant | None:
     host = normalize_host(host)
     suffix = "." + settings.HELPDESK_BASE_DOMAIN
     if host.endswith(suffix):

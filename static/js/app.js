@@ -195,3 +195,17 @@ document.addEventListener("click", (event) => {
   editor.dispatchEvent(new Event("input", { bubbles: true }));
   editor.focus();
 });
+
+// --- Relative times ("5 minutes ago") for <time class="relative">; the server sends dates --
+document.addEventListener("DOMContentLoaded", () => {
+  const format = new Intl.RelativeTimeFormat(document.documentElement.lang || "en", { numeric: "auto" });
+  const steps = [["year", 31536000], ["month", 2592000], ["week", 604800], ["day", 86400], ["hour", 3600], ["minute", 60]];
+  const render = () => document.querySelectorAll("time.relative[datetime]").forEach((node) => {
+    const seconds = (new Date(node.getAttribute("datetime")) - Date.now()) / 1000;
+    const [unit, size] = steps.find(([, s]) => Math.abs(seconds) >= s) || ["second", 1];
+    node.title = node.title || node.textContent;
+    node.textContent = format.format(Math.round(seconds / size), unit);
+  });
+  render();
+  document.body.addEventListener("htmx:afterSwap", render);
+});

@@ -118,3 +118,17 @@ def test_request_runs_inside_the_tenant_database_context(acme):
         make_ticket(subject="Visible")
     response = acme.client(acme.admin).get("/inbox/?view=open")
     assert b"Visible" in response.content
+
+
+def test_the_tenant_of_a_host_is_cached(acme, settings, django_assert_num_queries):
+    from helpdesk.tenancy import selectors
+
+    settings.HELPDESK_TENANT_CACHE_SECONDS = 60
+    host = f"help-{acme.id.hex}.example.test"  # unique: the cache outlives the test database
+    assert selectors.find_tenant_for_host(host) is None  # unknown hosts are not cached
+    from helpdesk.tenancy import services as tenancy_services
+
+    tenancy_services.add_custom_domain(tenant=acme.tenant, domain=host)
+    assert selectors.find_tenant_for_host(host) == acme.tenant
+    with django_assert_num_queries(0):
+        assert selectors.find_tenant_for_host(host) == acme.tenant

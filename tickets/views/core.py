@@ -70,7 +70,7 @@ def inbox_page(request: HttpRequest) -> HttpResponse:
         "page": _page(tickets, request.GET.get("page", "1")),
         "views": inbox.BUILT_IN_VIEWS,
         "saved_views": list(inbox.list_saved_views(membership)),
-        "departments": list(department_selectors.list_departments()),
+        "departments": department_selectors.cached_departments(),
         "tags": selectors.list_tags(),
         "view_key": key,
         "title": title,
@@ -270,7 +270,7 @@ def _ticket_context(
         "seen_up_to": extra.pop("seen_up_to", None) or latest,
         "other_tickets": selectors.list_contact_tickets(ticket.contact, exclude_id=ticket.id),
         "followers": selectors.list_followers(ticket),
-        "departments": list(department_selectors.list_departments()),
+        "departments": department_selectors.cached_departments(),
         "agents": [m for m in everyone if m.can_reply],
         "statuses": TicketStatus.choices,
         # The ticket's own values stay choosable even when no longer offered (an inactive

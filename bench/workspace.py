@@ -7,8 +7,10 @@ agents, tags, ticket types, custom statuses, read markers and a shared saved vie
 users, departments and mailboxes go through the real services; the bulk rows are generated
 inside PostgreSQL (INSERT … SELECT over generate_series, deterministic hashes instead of
 random numbers) by two superuser connections, with the secondary indexes dropped while
-loading and built again afterwards, then VACUUM ANALYZE. The search document of each ticket
-is built in SQL exactly as `tickets.services.refresh_search_vector` builds it.
+loading and built again afterwards, then VACUUM ANALYZE. Each ticket's row of
+tickets_ticketsearch (its full-text document, outside row-level security) is built in SQL
+exactly as `tickets.services.refresh_search_vector` builds it, indexed at the ticket's last
+message as migration 0009 backfills it.
 
 The loaded database is kept as `helpdesk_bench_workspace_<tickets>` and copied (CREATE
 DATABASE … TEMPLATE) into `helpdesk_bench` on the next run while the migration files (names
@@ -63,7 +65,7 @@ WARMUP = 5
 REQUESTS = 50
 SEED = 20_260_513
 # Bump when the generated data changes: a cached database of another version is rebuilt.
-DATA_VERSION = 1
+DATA_VERSION = 2  # 2: the search document in tickets_ticketsearch
 TEMPLATE_PREFIX = "helpdesk_bench_workspace_"
 TARGET_PAGE_MS = 50.0
 TARGET_PAGE_QUERIES = 12
@@ -73,6 +75,7 @@ SPLIT_MS = 5.0  # see explain_statements
 LARGE_SCAN_ROWS = 100_000  # an index scan reading this many rows is flagged like a Seq Scan
 LOADED_TABLES = (
     "tickets_ticket",
+    "tickets_ticketsearch",
     "tickets_message",
     "tickets_tickettag",
     "tickets_ticketread",
@@ -884,9 +887,16 @@ TICKET_COLUMNS = {
     "reply_token": "st.reply_token",
     "follow_up_of_id": "NULL",
     "mailbox_id": "st.mailbox_id",
-    # tickets.services.refresh_search_vector: subject (A); contact name, email, company and
-    # tag names (B); message bodies newest first (C); the tenant language's configuration.
-    "search_vector": (
+}
+# tickets.services.refresh_search_vector's upsert: subject (A); contact name, email, company
+# and tag names (B); message bodies newest first, notes included (C); the tenant language's
+# configuration. indexed_at is the ticket's last activity (its last message), as migration
+# 0009 backfills it: refresh_search_vector runs on every message and tag change.
+SEARCH_COLUMNS = {
+    "ticket_id": "st.id",
+    "tenant_id": "%(tenant)s::uuid",
+    "indexed_at": "coalesce(st.m3, st.updated_at)",
+    "document": (
         "setweight(to_tsvector('english'::regconfig, st.subject), 'A')"
         " || setweight(to_tsvector('english'::regconfig,"
         " concat_ws(' ', nullif(st.contact_name, ''), st.contact_email, st.company_name)"
@@ -1452,6 +1462,10 @@ def verify_references(connection: Any) -> dict[str, int]:
         "tickettag.ticket": "SELECT count(*) FROM tickets_tickettag x WHERE NOT EXISTS (SELECT 1 FROM tickets_ticket t WHERE t.tenant_id = x.tenant_id AND t.id = x.ticket_id)",  # noqa: E501
         "ticketread.ticket": "SELECT count(*) FROM tickets_ticketread r WHERE NOT EXISTS (SELECT 1 FROM tickets_ticket t WHERE t.tenant_id = r.tenant_id AND t.id = r.ticket_id)",  # noqa: E501
         "contact.company": "SELECT count(*) FROM tickets_contact c WHERE c.company_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM tickets_company o WHERE o.tenant_id = c.tenant_id AND o.id = c.company_id)",  # noqa: E501
+        "ticketsearch.ticket": "SELECT count(*) FROM tickets_ticketsearch s WHERE NOT EXISTS (SELECT 1 FROM tickets_ticket t WHERE t.tenant_id = s.tenant_id AND t.id = s.ticket_id)",  # noqa: E501
+        # Not a reference: every ticket has its search document, as refresh_search_vector
+        # leaves it.
+        "ticket.search document": "SELECT count(*) FROM tickets_ticket t WHERE NOT EXISTS (SELECT 1 FROM tickets_ticketsearch s WHERE s.ticket_id = t.id)",  # noqa: E501
     }
     return {name: connection.execute(query).fetchone()[0] for name, query in checks.items()}
 
@@ -1491,6 +1505,9 @@ def load_data(context: Context, tickets: int) -> dict[str, Any]:
             ),
             "tickets": insert_statement(
                 connection, "tickets_ticket", TICKET_COLUMNS, "bench_stage AS st", notes
+            ),
+            "search": insert_statement(
+                connection, "tickets_ticketsearch", SEARCH_COLUMNS, "bench_stage AS st", notes
             ),
             "contacts": insert_statement(
                 connection, "tickets_contact", CONTACT_COLUMNS, CONTACT_SOURCE, notes
@@ -1532,7 +1549,7 @@ def load_data(context: Context, tickets: int) -> dict[str, Any]:
                 connection.execute(statements["counter"], parameters)
             else:
                 connection.execute(statements["stage"], parameters)
-                for name in ("tags", "messages", "reads", "tickets"):
+                for name in ("tags", "messages", "reads", "tickets", "search"):
                     connection.execute(statements[name], parameters)
         with lock:
             done[kind] += b - a + 1 if kind == "tickets" else 0
@@ -1655,6 +1672,7 @@ class RequestType:
     urls: list[str]
     kind: str = "page"  # page: inbox or ticket targets; search: the search target
     probe: Callable[[list[tuple[str, Any]]], bool] | None = None
+    probe_failure: str = "the inbox view ignores this parameter at this commit"
     note: str = ""
 
 
@@ -1750,7 +1768,11 @@ def _uses(*markers: str) -> Callable[[list[tuple[str, Any]]], bool]:
 
 
 def request_types(context: Context, plan: TenantPlan, count: int) -> list[RequestType]:
-    """Every request type, WARMUP + count URLs each (parameters vary where they can)."""
+    """Every request type, WARMUP + count URLs each (parameters vary where they can).
+
+    The ticket page is measured on assigned tickets: opening an unassigned one assigns it
+    ("open it and you own it", a write and a history event), so a row of distinct
+    unassigned tickets is measured apart, last, as it changes what the lists show."""
     from helpdesk.tenancy.context import tenant_context
     from helpdesk.tenancy.models import Tenant
     from tickets.models import SavedView, Tag, Ticket, TicketStatus
@@ -1775,54 +1797,73 @@ def request_types(context: Context, plan: TenantPlan, count: int) -> list[Reques
                 [plan.salt + 4, numbers[2 * total : 3 * total]],
             ).fetchall()
         ]
+    unsolved_statuses = [TicketStatus.OPEN, TicketStatus.WAITING, TicketStatus.ON_HOLD]
     with tenant_context(tenant.id):
-        unsolved = list(
-            Ticket.objects.filter(
-                status__in=[TicketStatus.OPEN, TicketStatus.WAITING, TicketStatus.ON_HOLD]
+        listed = Ticket.objects.filter(is_spam=False, merged_into__isnull=True).order_by("number")
+        unsolved_assigned = list(
+            listed.filter(status__in=unsolved_statuses, assignee__isnull=False).values_list(
+                "number", flat=True
             )
-            .order_by("number")
-            .values_list("number", flat=True)
+        )
+        any_assigned = set(
+            listed.filter(number__in=numbers, assignee__isnull=False).values_list(
+                "number", flat=True
+            )
+        )
+        unsolved_unassigned = list(
+            listed.filter(status__in=unsolved_statuses, assignee__isnull=True).values_list(
+                "number", flat=True
+            )
         )
         saved = SavedView.objects.order_by("created_at").first()
         tag_names = list(
             Tag.objects.filter(name__in=[t.tag for t in TOPICS]).values_list("name", flat=True)
         )
-    opened = rng.sample(unsolved, k=min(len(unsolved), total))
+    # Half unsolved, half of any status (mostly closed), every one already assigned.
+    opened = rng.sample(unsolved_assigned, k=min(len(unsolved_assigned), total))
+    assigned_others = any_assigned.difference(opened)
+    others = [n for n in numbers if n in assigned_others]
     ticket_numbers = [
-        opened[i // 2] if i % 2 == 0 and i // 2 < len(opened) else numbers[total + i]
-        for i in range(total)
+        opened[i // 2] if i % 2 == 0 and i // 2 < len(opened) else others[i] for i in range(total)
     ]
+    claimed = rng.sample(unsolved_unassigned, k=min(len(unsolved_unassigned), total))
 
     def cycle(values: list[str], pattern: str) -> list[str]:
         return [pattern.format(values[i % len(values)]) for i in range(total)]
 
+    unsolved = "status=open,waiting,on_hold"
+    priority_filter = _uses('"tickets_ticket"."priority" IN', "urgent")
     types = [
-        RequestType("inbox", "inbox, default view", ["/inbox/"] * total),
-        RequestType("inbox_mine", "inbox `?view=mine`", ["/inbox/?view=mine"] * total),
+        RequestType("inbox", "inbox, default view (`/inbox/`: open)", ["/inbox/"] * total),
         RequestType(
-            "inbox_unassigned", "inbox `?view=unassigned`", ["/inbox/?view=unassigned"] * total
+            "inbox_mine", "inbox `?view=mine` (mine, unsolved)", ["/inbox/?view=mine"] * total
+        ),
+        RequestType(
+            "inbox_unassigned",
+            "inbox `?view=unassigned` (open, nobody's)",
+            ["/inbox/?view=unassigned"] * total,
         ),
         RequestType(
             "inbox_department",
-            "inbox `?department=<id>` (8 departments in turn)",
-            cycle(departments, "/inbox/?department={}"),
+            f"inbox `?{unsolved}&department=<id>` (sidebar link; 8 departments in turn)",
+            cycle(departments, f"/inbox/?{unsolved}&department={{}}"),
             probe=_uses(departments[0]),
         ),
         RequestType(
-            "inbox_tag",
-            "inbox `?tag=<name>` (8 tags in turn)",
-            cycle(tag_names, "/inbox/?tag={}"),
+            "inbox_open_tag",
+            "inbox `?view=open&tag=<name>` (8 tags in turn)",
+            cycle(tag_names, "/inbox/?view=open&tag={}"),
             probe=_uses(tag_names[0]),
         ),
         RequestType(
-            "inbox_priority",
-            "inbox `?priority=urgent`",
-            ["/inbox/?priority=urgent"] * total,
-            probe=_uses("urgent"),
+            "inbox_open_priority",
+            "inbox `?view=open&priority=urgent`",
+            ["/inbox/?view=open&priority=urgent"] * total,
+            probe=priority_filter,
         ),
         RequestType(
             "inbox_sort_priority",
-            "inbox `?sort=-priority`",
+            "inbox `?sort=-priority` (open)",
             ["/inbox/?sort=-priority"] * total,
             probe=_uses('ORDER BY "tickets_ticket"."priority_rank" DESC'),
         ),
@@ -1834,8 +1875,26 @@ def request_types(context: Context, plan: TenantPlan, count: int) -> list[Reques
         ),
         RequestType("inbox_closed", "inbox `?view=closed`", ["/inbox/?view=closed"] * total),
         RequestType(
+            "inbox_department_any",
+            "inbox `?department=<id>`, any status (8 departments in turn)",
+            cycle(departments, "/inbox/?department={}"),
+            probe=_uses(departments[0]),
+        ),
+        RequestType(
+            "inbox_tag_any",
+            "inbox `?tag=<name>`, any status (8 tags in turn)",
+            cycle(tag_names, "/inbox/?tag={}"),
+            probe=_uses(tag_names[0]),
+        ),
+        RequestType(
+            "inbox_priority_any",
+            "inbox `?priority=urgent`, any status",
+            ["/inbox/?priority=urgent"] * total,
+            probe=priority_filter,
+        ),
+        RequestType(
             "ticket",
-            "ticket page `/tickets/<n>/` (half unsolved, half any)",
+            "ticket page `/tickets/<n>/`, assigned (half unsolved, half any status)",
             [f"/tickets/{n}/" for n in ticket_numbers],
         ),
         RequestType(
@@ -1855,6 +1914,14 @@ def request_types(context: Context, plan: TenantPlan, count: int) -> list[Reques
             "search, an order number (one ticket)",
             [f"/inbox/?q={order}" for order in orders],
             kind="search",
+        ),
+        # Last: each request assigns its ticket to the measured agent (and bumps updated_at).
+        RequestType(
+            "ticket_unassigned",
+            "ticket page, unsolved and unassigned: opening assigns it (a write each time)",
+            [f"/tickets/{n}/" for n in claimed] if len(claimed) == total else [],
+            probe=_uses('UPDATE "tickets_ticket"'),
+            probe_failure="opening the ticket did not assign it (auto-assign off?)",
         ),
     ]
     return [t for t in types if t.urls]
@@ -1905,6 +1972,7 @@ def measure(context: Context, plan: TenantPlan, count: int) -> dict[str, Any]:
     results: list[dict[str, Any]] = []
     skipped: list[dict[str, str]] = []
     samples_by_type: dict[str, list[Sample]] = {}
+    load_start = [round(value, 2) for value in os.getloadavg()]
     for request_type in request_types(context, plan, count):
         # A first request: the page works, and the view understands the parameter.
         probe, statements = _get(client, request_type.urls[0])
@@ -1912,7 +1980,7 @@ def measure(context: Context, plan: TenantPlan, count: int) -> dict[str, Any]:
             if probe.status != 200:
                 reason = f"HTTP {probe.status} {probe.error}".strip()
             else:
-                reason = "the inbox view ignores this parameter at this commit"
+                reason = request_type.probe_failure
             skipped.append({"key": request_type.key, "label": request_type.label, "reason": reason})
             print(f"  {request_type.key}: skipped ({reason})", flush=True)
             continue
@@ -1932,6 +2000,7 @@ def measure(context: Context, plan: TenantPlan, count: int) -> dict[str, Any]:
             f" {result['verdict']}",
             flush=True,
         )
+    load_end = [round(value, 2) for value in os.getloadavg()]
     explain = explain_statements(context, tenant.id, samples_by_type)
     for result in results:
         result["flagged_statements"] = [
@@ -1944,6 +2013,7 @@ def measure(context: Context, plan: TenantPlan, count: int) -> dict[str, Any]:
         "host": f"{plan.slug}.{settings.HELPDESK_BASE_DOMAIN}",
         "requests": results,
         "skipped": skipped,
+        "load_average": {"start": load_start, "end": load_end},
         "explain": explain,
     }
 
@@ -2256,7 +2326,9 @@ def markdown(result: dict[str, Any]) -> str:
         f" {tables.get('tickets_message', {}).get('rows', 0):,} messages,"
         f" {tables.get('tickets_contact', {}).get('rows', 0):,} contacts,"
         f" {tables.get('tickets_tickettag', {}).get('rows', 0):,} ticket tags,"
-        f" {tables.get('tickets_ticketread', {}).get('rows', 0):,} read markers;"
+        f" {tables.get('tickets_ticketread', {}).get('rows', 0):,} read markers,"
+        f" {tables.get('tickets_ticketsearch', {}).get('rows', 0):,} search documents"
+        f" ({tables.get('tickets_ticketsearch', {}).get('mb', 0):,.0f} MB with its indexes);"
         f" database {data['database_mb'] / 1024:.1f} GB, {origin}."
         + (f" Load steps: {steps}." if steps else "")
         + f" Big tenant: {status_mix}; {data['big_tenant_unassigned_open']:,} open and"
@@ -2267,7 +2339,8 @@ def markdown(result: dict[str, Any]) -> str:
         f"In process through the full middleware stack as `{result['agent']}` on"
         f" `{result['host']}`: {parameters['warmup']} warm-up requests, then"
         f" {parameters['requests']} measured per row. Queries: statements per request"
-        " (CaptureQueriesContext), savepoints and the tenant `set_config` included.",
+        " (CaptureQueriesContext): BEGIN and COMMIT (the tenant context is a transaction),"
+        " savepoints and the tenant `set_config` included.",
         "",
     ]
     rows = []
@@ -2286,6 +2359,7 @@ def markdown(result: dict[str, Any]) -> str:
                 ),
                 item["sql_ms"]["median"],
                 item.get("app_ms", {}).get("median", "-"),
+                item.get("load_average_before", "-"),
                 item["target"],
                 ("met" if item["met"] else f"**{item['verdict']}**")
                 + (f"; scan flagged: {', '.join(flagged)}" if flagged else ""),
@@ -2299,6 +2373,7 @@ def markdown(result: dict[str, Any]) -> str:
             "queries",
             "SQL ms (median)",
             "rest ms (median)",
+            "load",
             "target",
             "result",
         ],
@@ -2307,7 +2382,16 @@ def markdown(result: dict[str, Any]) -> str:
     lines += [
         "",
         "SQL ms: time in the database driver; rest: everything else in the request (middleware,"
-        " view, ORM, template).",
+        " view, ORM, template); load: the machine's 1-minute load average before the row"
+        " (the benchmark itself, client and PostgreSQL backend taking turns, keeps about one"
+        " CPU busy: more is other work, which shows in the p95 too)."
+        + (
+            f" Load average (1, 5, 15 min) when measuring began:"
+            f" {', '.join(map(str, result['load_average']['start']))}; when it ended:"
+            f" {', '.join(map(str, result['load_average']['end']))}."
+            if result.get("load_average")
+            else ""
+        ),
     ]
     for item in result.get("skipped", []):
         lines.append(f"\nNot measured: {item['label']}: {item['reason']}.")

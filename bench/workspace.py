@@ -1920,7 +1920,7 @@ def request_types(context: Context, plan: TenantPlan, count: int) -> list[Reques
             "ticket_unassigned",
             "ticket page, unsolved and unassigned: opening assigns it (a write each time)",
             [f"/tickets/{n}/" for n in claimed] if len(claimed) == total else [],
-            probe=_uses('UPDATE "tickets_ticket"'),
+            probe=_uses('INSERT INTO "tickets_message"'),
             probe_failure="opening the ticket did not assign it (auto-assign off?)",
         ),
     ]

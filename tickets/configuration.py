@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -221,6 +221,11 @@ def save_ticket_type(
 def list_custom_statuses(*, active_only: bool = False) -> QuerySet[CustomStatus]:
     statuses = CustomStatus.objects.all()
     return statuses.filter(is_active=True) if active_only else statuses
+
+
+def get_custom_statuses(status_ids: Iterable[UUID]) -> list[CustomStatus]:
+    """Statuses by id, active or not."""
+    return list(CustomStatus.objects.filter(id__in=list(status_ids)))
 
 
 def get_custom_status(status_id: UUID | str) -> CustomStatus:

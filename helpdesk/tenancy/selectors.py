@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from uuid import UUID
 
 from django.conf import settings
@@ -92,6 +93,15 @@ def list_members(*, roles: list[str] | None = None) -> QuerySet[Membership]:
 
 def list_agents() -> QuerySet[Membership]:
     return list_members(roles=[MembershipRole.ADMIN, MembershipRole.AGENT])
+
+
+def get_members(member_ids: Iterable[UUID]) -> list[Membership]:
+    """Members of the current tenant by id (active or not), with their users."""
+    return list(
+        Membership.objects.in_current_tenant()
+        .filter(id__in=list(member_ids))
+        .select_related("user")
+    )
 
 
 def get_member(member_id: UUID | str) -> Membership:

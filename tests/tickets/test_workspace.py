@@ -538,7 +538,30 @@ def test_inbox_and_ticket_page_stay_within_twelve_queries(acme, django_capture_o
         assert len(counted) <= 12, (url, [q["sql"][:80] for q in counted])
 
 
-# --- Found in review ---------------------------------------------------------------------
+def test_inbox_rows_show_assignee_and_custom_status_without_a_query_each(acme):
+    with tenant_context(acme.id):
+        parts = configuration.save_custom_status(name="Waiting for parts", base_status="on_hold")
+        gone = make_member(acme.tenant, name="Former Agent")
+        configuration.save_custom_status(
+            name="Waiting for parts", base_status="on_hold", custom_status=parts, is_active=False
+        )
+        gone.is_active = False
+        gone.save()
+    client = acme.client(acme.admin)
+    counts = []
+    for rows in (1, 4):
+        with tenant_context(acme.id):
+            while Ticket.objects.filter(status="on_hold").count() < rows:
+                ticket = make_ticket(subject="Row")
+                services.update_ticket(ticket=ticket, actor=acme.admin, custom_status=parts)
+                Ticket.objects.filter(id=ticket.id).update(assignee=gone)
+        client.get("/inbox/?view=on_hold")
+        with CaptureQueriesContext(connection) as captured:
+            page = client.get("/inbox/?view=on_hold").content.decode()
+        assert page.count("Former Agent") >= rows
+        assert page.count("Waiting for parts") >= rows
+        counts.append(len(captured.captured_queries))
+    assert counts[0] == counts[1]  # one lookup each for the retired ones, not one per row
 
 
 def test_light_agents_cannot_change_ticket_fields(acme):

@@ -15,6 +15,7 @@ from helpdesk.ops import services as ops_services
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import MembershipRole, Tenant
 from knowledge_base import services as kb_services
+from tickets import configuration as ticket_configuration
 from tickets import services as ticket_services
 from tickets.models import Company, Message, Ticket
 
@@ -255,6 +256,17 @@ class Command(BaseCommand):
             )
             Company.objects.create(name="Globex", domains=["globex.test"])
             Company.objects.create(name="Initech", domains=["initech.test"])
+            for position, name in enumerate(("Question", "Incident", "Bug", "Feature request")):
+                ticket_configuration.save_ticket_type(name=name, position=position)
+            ticket_configuration.save_custom_status(
+                name="Waiting on engineering", base_status="on_hold"
+            )
+            ticket_configuration.save_custom_field(
+                target="ticket",
+                label="Product",
+                type="select",
+                options=["Web app", "Mobile app", "API"],
+            )
             departments = {"Support": support, "Billing": billing}
             self._seed_tickets(departments, members)
             self._seed_articles(members["admin"])

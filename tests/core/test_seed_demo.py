@@ -1,0 +1,24 @@
+"""`manage.py seed_demo` (what `make run` starts with): a demo tenant to click through."""
+
+from __future__ import annotations
+
+import io
+
+from django.core.management import call_command
+
+from helpdesk.tenancy.context import tenant_context
+from helpdesk.tenancy.models import Tenant
+from tickets import configuration
+from tickets.models import Ticket, TicketSearch
+
+
+def test_seed_demo_builds_a_tenant_to_try_and_runs_again_harmlessly(db):
+    call_command("seed_demo", stdout=io.StringIO())
+    tenant = Tenant.objects.get(slug="demo")
+    with tenant_context(tenant.id):
+        assert Ticket.objects.count() > 0
+        assert TicketSearch.objects.filter(tenant_id=tenant.id).count() == Ticket.objects.count()
+        assert [t.name for t in configuration.active_ticket_types()][:2] == ["Question", "Incident"]
+        assert configuration.list_custom_fields("ticket")[0].key == "product"
+    call_command("seed_demo", stdout=io.StringIO())
+    assert Tenant.objects.filter(slug="demo").count() == 1

@@ -80,4 +80,5 @@ def tenant_url(live_server: object, slug: str, path: str = "/") -> str:
 
 def save_screenshot(page: object, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.evaluate("window.scrollTo(0, 0)")  # type: ignore[attr-defined]
     page.screenshot(path=str(SCREENSHOTS / name), full_page=False)  # type: ignore[attr-defined]

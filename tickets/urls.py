@@ -2,17 +2,23 @@ from django.urls import path
 
 from tickets import urls_configuration, urls_contacts
 from tickets.views import core as views
+from tickets.views import inbox as inbox_views
+from tickets.views import ticket as ticket_views
 from tickets.views import workspace
 
 app_name = "tickets"
 
 urlpatterns = [
-    path("", views.home, name="home"),
-    path("inbox/", views.inbox_page, name="inbox"),
-    path("inbox/bulk/", views.inbox_bulk, name="inbox-bulk"),
-    path("inbox/views/", views.saved_view_create, name="saved-view-create"),
-    path("inbox/views/<uuid:view_id>/delete/", views.saved_view_delete, name="saved-view-delete"),
-    path("tickets/<int:number>/presence/", views.ticket_presence, name="ticket-presence"),
+    path("", inbox_views.home, name="home"),
+    path("inbox/", inbox_views.inbox_page, name="inbox"),
+    path("inbox/bulk/", inbox_views.inbox_bulk, name="inbox-bulk"),
+    path("inbox/views/", inbox_views.saved_view_create, name="saved-view-create"),
+    path(
+        "inbox/views/<uuid:view_id>/delete/",
+        inbox_views.saved_view_delete,
+        name="saved-view-delete",
+    ),
+    path("tickets/<int:number>/presence/", ticket_views.ticket_presence, name="ticket-presence"),
     path("tickets/<int:number>/merge/", workspace.ticket_merge, name="ticket-merge"),
     path("tickets/<int:number>/articles/", workspace.article_picker, name="article-picker"),
     path("tickets/<int:number>/spam/", workspace.ticket_spam, name="ticket-spam"),
@@ -24,9 +30,9 @@ urlpatterns = [
     path("notifications/", workspace.notification_list, name="notifications"),
     path("notifications/badge/", workspace.notification_badge, name="notification-badge"),
     path("notifications/read/", workspace.notifications_read, name="notifications-read"),
-    path("tickets/<int:number>/", views.ticket_detail, name="ticket-detail"),
-    path("tickets/<int:number>/messages/", views.ticket_message, name="ticket-message"),
-    path("tickets/<int:number>/update/", views.ticket_update, name="ticket-update"),
+    path("tickets/<int:number>/", ticket_views.ticket_detail, name="ticket-detail"),
+    path("tickets/<int:number>/messages/", ticket_views.ticket_message, name="ticket-message"),
+    path("tickets/<int:number>/update/", ticket_views.ticket_update, name="ticket-update"),
     path("reports/", views.reports, name="reports"),
     path("track/<str:token>/", views.ticket_tracking, name="tracking"),
     path("settings/email-templates/", views.email_templates, name="email-templates"),

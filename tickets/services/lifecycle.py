@@ -1,0 +1,300 @@
+"""A ticket's life: created, moved along TICKET_TRANSITIONS, assigned, its fields changed,
+marked spam. Every change is recorded as an event message."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from departments.models import Department, Mailbox
+from helpdesk.tenancy.models import Membership, MembershipRole
+from tickets import configuration, notifications, selectors
+from tickets.errors import (
+    AssigneeNotAgent,
+    ConfigurationInvalid,
+    EmptyMessage,
+    ReplyNotAllowed,
+    TicketClosed,
+    TicketTransitionNotAllowed,
+)
+from tickets.mail import templates as mail_templates
+from tickets.models import (
+    Contact,
+    CustomFieldTarget,
+    CustomStatus,
+    EmailTemplateKind,
+    Message,
+    NotificationKind,
+    Ticket,
+    TicketChannel,
+    TicketPriority,
+    TicketStatus,
+)
+from tickets.services.base import (
+    TICKET_TRANSITIONS,
+    next_ticket_number,
+    normalize_tag,
+    record_event,
+    refresh_search_vector,
+    set_tags,
+    snippet,
+)
+from tickets.services.messages import MessageContent, create_customer_message, queue_email_message
+
+
+@transaction.atomic
+def create_ticket(
+    *,
+    subject: str,
+    body: str,
+    contact: Contact,
+    department: Department,
+    channel: str = TicketChannel.WEB,
+    priority: str = TicketPriority.NORMAL,
+    tags: Iterable[str] = (),
+    actor: Membership | None = None,
+    language: str = "en",
+    content: MessageContent | None = None,
+    follow_up_of: Ticket | None = None,
+    mailbox: Mailbox | None = None,
+) -> Ticket:
+    """A new open ticket with the customer's first message. Raises EmptyMessage.
+
+    `content` carries what an email adds to the body (HTML, quoted history, attachments,
+    Message-ID); `follow_up_of` links a ticket opened by a reply to a closed one.
+    """
+    if not body.strip():
+        raise EmptyMessage()
+    now = timezone.now()
+    ticket = Ticket.objects.create(
+        number=next_ticket_number(),
+        last_message_snippet=snippet(body),
+        subject=subject.strip()[:250] or "(no subject)",
+        contact=contact,
+        department=department,
+        channel=channel,
+        priority=priority,
+        last_message_at=now,
+        follow_up_of=follow_up_of,
+        mailbox=mailbox,
+    )
+    # Callers (the inbound pipeline) need the first message; spare them a query.
+    ticket.first_message = create_customer_message(  # type: ignore[attr-defined]
+        ticket, contact, body, content or MessageContent()
+    )
+    if follow_up_of is not None:
+        record_event(
+            ticket=follow_up_of, actor=None, field="follow_up", old=None, new=ticket.number
+        )
+    tag_names = set_tags(ticket, tags) if tags else []
+    refresh_search_vector(ticket=ticket, language=language, bodies=[body], tag_names=tag_names)
+    return ticket
+
+
+def _check_transition(ticket: Ticket, status: str) -> None:
+    if status not in TICKET_TRANSITIONS.get(ticket.status, frozenset()):
+        if ticket.status == TicketStatus.CLOSED:
+            raise TicketClosed(number=ticket.number)
+        raise TicketTransitionNotAllowed(frm=ticket.status, to=status)
+
+
+STATUS_EMAILS = {
+    TicketStatus.WAITING: EmailTemplateKind.STATUS_WAITING,
+    TicketStatus.SOLVED: EmailTemplateKind.STATUS_SOLVED,
+}
+
+
+@transaction.atomic
+def change_status(
+    *, ticket: Ticket, status: str, actor: Membership | None, notify_customer: bool = False
+) -> Ticket:
+    """Move the ticket along TICKET_TRANSITIONS. Raises TicketClosed, TicketTransitionNotAllowed.
+
+    With `notify_customer` (an agent changing the status by itself, not with a reply), a
+    move to waiting or solved emails the customer the tenant's status template.
+    """
+    if status == ticket.status:
+        return ticket
+    _check_transition(ticket, status)
+    old = ticket.status
+    ticket.status = status
+    ticket.solved_at = timezone.now() if status == TicketStatus.SOLVED else ticket.solved_at
+    ticket.save(update_fields=["status", "solved_at", "updated_at"])
+    record_event(ticket=ticket, actor=actor, field="status", old=old, new=status)
+    if ticket.custom_status_id and ticket.custom_status.base_status != status:
+        _set_custom_status(ticket, None, actor)  # the finer status no longer holds
+    if notify_customer and status in STATUS_EMAILS and ticket.contact.email_bounced_at is None:
+        _queue_status_email(ticket=ticket, kind=STATUS_EMAILS[TicketStatus(status)], actor=actor)
+    return ticket
+
+
+def _queue_status_email(*, ticket: Ticket, kind: str, actor: Membership | None) -> Message:
+    values = mail_templates.placeholder_values(
+        ticket,
+        selectors.get_reply_mailbox(ticket),
+        ticket.tenant.name,
+        agent_name=actor.user.display_name if actor else "",
+    )
+    subject, body = mail_templates.compose(
+        kind=kind, department_id=ticket.department_id, values=values
+    )
+    return queue_email_message(ticket=ticket, body=body, is_automatic=True, subject=subject)
+
+
+@transaction.atomic
+def assign_ticket(
+    *, ticket: Ticket, assignee: Membership | None, actor: Membership | None
+) -> Ticket:
+    """Give the ticket to an agent or admin of this tenant (None unassigns)."""
+    if assignee is not None:
+        if assignee.tenant_id != ticket.tenant_id:
+            raise AssigneeNotAgent(member_id=str(assignee.id))
+        if assignee.role == MembershipRole.LIGHT_AGENT or not assignee.is_active:
+            raise AssigneeNotAgent(member_id=str(assignee.id))
+    old = ticket.assignee_id
+    new = assignee.id if assignee else None
+    if old == new:
+        return ticket
+    if ticket.is_closed:
+        raise TicketClosed(number=ticket.number)
+    ticket.assignee = assignee
+    ticket.save(update_fields=["assignee", "updated_at"])
+    record_event(
+        ticket=ticket,
+        actor=actor,
+        field="assignee",
+        old=str(old) if old else None,
+        new=str(new) if new else None,
+    )
+    if assignee is not None:
+        notifications.notify_on_commit(
+            kind=NotificationKind.ASSIGNED, members=[assignee], ticket=ticket, actor=actor
+        )
+    return ticket
+
+
+def _unchanged(ticket: Ticket, field: str, value: Any) -> bool:
+    """Is `value` what the ticket already holds? (Forms send every field on each save.)"""
+    if field in {"assignee", "department", "type", "custom_status"}:
+        return (value.id if value is not None else None) == getattr(ticket, f"{field}_id")
+    if field == "custom_fields":
+        return False  # merged and compared after validation
+    if field == "tags":
+        wanted = sorted({normalize_tag(n) for n in value if normalize_tag(n)})
+        return wanted == sorted(ticket.tags.values_list("name", flat=True))
+    return getattr(ticket, field) == value
+
+
+@transaction.atomic
+def update_ticket(
+    *, ticket: Ticket, actor: Membership | None, language: str = "en", **changes: Any
+) -> Ticket:
+    """Apply field changes (status, custom_status, priority, type, department, assignee,
+    subject, tags, due_at, custom_fields), each one through its rule and recorded as an
+    event. A custom status also sets the status it maps onto. Values equal to the current
+    ones are not changes; the status moves last, so a ticket can be edited and closed in
+    one go. Raises ReplyNotAllowed (light agents), TicketClosed, ConfigurationInvalid."""
+    if actor is not None and not actor.can_reply:
+        raise ReplyNotAllowed("Light agents read tickets and write internal notes only.")
+    if changes.get("custom_status") is not None:
+        changes["status"] = changes["custom_status"].base_status
+    changes = {k: v for k, v in changes.items() if not _unchanged(ticket, k, v)}
+    status = changes.pop("status", None)
+    has_custom = "custom_status" in changes
+    custom = changes.pop("custom_status", None)
+    if ticket.is_closed and (changes or has_custom):
+        raise TicketClosed(number=ticket.number)
+    if "assignee" in changes:
+        assign_ticket(ticket=ticket, assignee=changes["assignee"], actor=actor)
+    if "priority" in changes:
+        allowed = [level.value for level in configuration.priority_levels()]
+        if changes["priority"] not in allowed:
+            raise ConfigurationInvalid(f"Priority is one of {', '.join(allowed)}.")
+    for field in ("priority", "subject"):
+        if field in changes:
+            old = getattr(ticket, field)
+            setattr(ticket, field, changes[field])
+            ticket.save(update_fields=[field, "updated_at"])
+            record_event(ticket=ticket, actor=actor, field=field, old=old, new=changes[field])
+    if "department" in changes:
+        old_name = ticket.department.name
+        ticket.department = changes["department"]
+        ticket.save(update_fields=["department", "updated_at"])
+        record_event(
+            ticket=ticket, actor=actor, field="department", old=old_name, new=ticket.department.name
+        )
+    if "type" in changes:
+        old_type = ticket.type.name if ticket.type else None
+        ticket.type = changes["type"]
+        ticket.save(update_fields=["type", "updated_at"])
+        new_type = ticket.type.name if ticket.type else None
+        record_event(ticket=ticket, actor=actor, field="type", old=old_type, new=new_type)
+    if "due_at" in changes:
+        old_due = ticket.due_at.isoformat() if ticket.due_at else None
+        ticket.due_at = changes["due_at"]
+        ticket.save(update_fields=["due_at", "updated_at"])
+        new_due = ticket.due_at.isoformat() if ticket.due_at else None
+        record_event(ticket=ticket, actor=actor, field="due_at", old=old_due, new=new_due)
+    if "custom_fields" in changes:
+        before_fields = dict(ticket.custom_fields)
+        after_fields = configuration.clean_custom_values(
+            CustomFieldTarget.TICKET, changes["custom_fields"], current=before_fields
+        )
+        if after_fields != before_fields:
+            if ticket.is_closed:
+                raise TicketClosed(number=ticket.number)
+            ticket.custom_fields = after_fields
+            ticket.save(update_fields=["custom_fields", "updated_at"])
+            for key in sorted(set(before_fields) | set(after_fields)):
+                if before_fields.get(key) != after_fields.get(key):
+                    record_event(
+                        ticket=ticket,
+                        actor=actor,
+                        field=f"custom_fields.{key}",
+                        old=before_fields.get(key),
+                        new=after_fields.get(key),
+                    )
+    if "tags" in changes:
+        before = sorted(ticket.tags.values_list("name", flat=True))
+        after = set_tags(ticket, changes["tags"])
+        if before != after:
+            record_event(ticket=ticket, actor=actor, field="tags", old=before, new=after)
+            ticket.save(update_fields=["updated_at"])
+    if {"subject", "tags"} & set(changes):
+        refresh_search_vector(ticket=ticket, language=language)
+    if status is not None:
+        change_status(ticket=ticket, status=status, actor=actor, notify_customer=True)
+    if has_custom:
+        _set_custom_status(ticket, custom, actor)
+    return ticket
+
+
+def _set_custom_status(
+    ticket: Ticket, custom: CustomStatus | None, actor: Membership | None
+) -> None:
+    if (custom.id if custom else None) == ticket.custom_status_id:
+        return
+    old = ticket.custom_status.name if ticket.custom_status else None
+    ticket.custom_status = custom
+    ticket.save(update_fields=["custom_status", "updated_at"])
+    record_event(
+        ticket=ticket,
+        actor=actor,
+        field="custom_status",
+        old=old,
+        new=custom.name if custom else None,
+    )
+
+
+@transaction.atomic
+def mark_spam(*, ticket: Ticket, actor: Membership, is_spam: bool = True) -> Ticket:
+    """Move the ticket to the spam view (out of every other view), or back."""
+    if ticket.is_spam == is_spam:
+        return ticket
+    ticket.is_spam = is_spam
+    ticket.save(update_fields=["is_spam", "updated_at"])
+    record_event(ticket=ticket, actor=actor, field="spam", old=not is_spam, new=is_spam)
+    return ticket

@@ -1,0 +1,44 @@
+"""Contacts met through tickets: found or created by address, copied as followers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db import transaction
+
+from tickets import selectors
+from tickets.models import (
+    Company,
+    Contact,
+    Ticket,
+    TicketFollower,
+)
+
+
+@transaction.atomic
+def get_or_create_contact(*, email: str, name: str = "") -> Contact:
+    """The contact with this address (case-insensitive); created with its company if new."""
+    email = email.strip()
+    contact = selectors.find_contact_by_email(email)
+    if contact is not None:
+        if name and not contact.name:
+            contact.name = name
+            contact.save(update_fields=["name", "updated_at"])
+        return contact
+    domain = email.rsplit("@", 1)[-1].lower()
+    company = Company.objects.filter(domains__contains=[domain]).first()
+    return Contact.objects.create(email=email, name=name.strip(), company=company)
+
+
+@transaction.atomic
+def add_followers(*, ticket: Ticket, emails: Iterable[str]) -> list[Contact]:
+    """Copy these addresses on the ticket (Cc): each becomes a contact and a follower."""
+    added = []
+    for email in emails:
+        contact = get_or_create_contact(email=email)
+        if contact.id == ticket.contact_id:
+            continue
+        _, created = TicketFollower.objects.get_or_create(ticket=ticket, contact=contact)
+        if created:
+            added.append(contact)
+    return added

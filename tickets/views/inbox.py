@@ -1,0 +1,225 @@
+"""The unified inbox: views, filters and sorts, bulk actions, saved views."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import urlencode
+from django.views.decorators.http import require_POST
+
+from departments import selectors as department_selectors
+from helpdesk.core.errors import DomainError
+from helpdesk.tenancy import selectors as tenancy_selectors
+from helpdesk.tenancy.decorators import member_required
+from tickets import configuration, inbox, selectors
+from tickets.errors import (
+    InvalidFilter,
+)
+from tickets.models import (
+    TicketStatus,
+)
+
+
+@member_required
+def home(request: HttpRequest) -> HttpResponse:
+    return redirect("tickets:inbox")
+
+
+@member_required
+def inbox_page(request: HttpRequest) -> HttpResponse:
+    """The unified inbox: a built-in or saved view, refined by filters, sorted, paginated."""
+    membership = request.membership  # type: ignore[attr-defined]
+    language = request.tenant.language  # type: ignore[attr-defined]
+    params = {key: request.GET.get(key, "") for key in request.GET}
+    query = params.get("q", "").strip()[:500]
+    if query.startswith("#") and query[1:].isdigit():
+        return redirect("tickets:ticket-detail", number=int(query[1:]))
+    error = None
+    try:
+        key, title, filters, sort, tickets = inbox.inbox_tickets(
+            params, reader=membership, language=language
+        )
+    except DomainError as domain_error:
+        error = str(domain_error)
+        key, title, filters, sort, tickets = inbox.inbox_tickets(
+            {}, reader=membership, language=language
+        )
+    agents = list(tenancy_selectors.list_agents())
+    # A narrow query (the customer joined, nothing else): the assignee and the custom
+    # status come from lists already loaded, which keeps planning and building cheap.
+    page = _page(
+        tickets.select_related(None).select_related("contact"), request.GET.get("page", "1")
+    )
+    _attach_row_relations(page.object_list, agents)
+    context = {
+        "page": page,
+        "views": inbox.BUILT_IN_VIEWS,
+        "saved_views": list(inbox.list_saved_views(membership)),
+        "departments": department_selectors.cached_departments(),
+        "tags": selectors.list_tags(),
+        "view_key": key,
+        "title": title,
+        "query": query,
+        "filters": filters,
+        "sort": sort,
+        "sorts": inbox.SORT_LABELS,
+        "due_states": inbox.DUE_STATES,
+        "statuses": TicketStatus.choices,
+        "priorities": configuration.priority_levels(),
+        "agents": agents,
+        "types": configuration.active_ticket_types(),
+        "filter_error": error,
+        "base_query": urlencode({k: v for k, v in request.GET.items() if k != "page"}),
+        "now": timezone.now(),
+    }
+    template = "tickets/inbox.html#ticket_list" if request.htmx else "tickets/inbox.html"  # type: ignore[attr-defined]
+    response = render(request, template, context, status=400 if error else 200)
+    response["Vary"] = "HX-Request"
+    return response
+
+
+def _attach_row_relations(rows: list[Any], agents: list[Any]) -> None:
+    """Give inbox rows their assignee and custom status from loaded lists; the few not in
+    them (a deactivated agent, a retired status) in one query each."""
+    members = {m.id: m for m in agents}
+    statuses = {s.id: s for s in configuration.active_custom_statuses()}
+    missing_members = {
+        t.assignee_id for t in rows if t.assignee_id and t.assignee_id not in members
+    }
+    if missing_members:
+        members.update({m.id: m for m in tenancy_selectors.get_members(missing_members)})
+    missing_statuses = {
+        t.custom_status_id
+        for t in rows
+        if t.custom_status_id and t.custom_status_id not in statuses
+    }
+    if missing_statuses:
+        statuses.update({s.id: s for s in configuration.get_custom_statuses(missing_statuses)})
+    for ticket in rows:
+        ticket.assignee = members.get(ticket.assignee_id) if ticket.assignee_id else None
+        ticket.custom_status = (
+            statuses.get(ticket.custom_status_id) if ticket.custom_status_id else None
+        )
+
+
+@dataclass
+class _Page:
+    """A page of a list without counting the whole list (one row more tells if there is a
+    next page): a count over a million tickets would cost more than the page itself."""
+
+    object_list: list[Any]
+    number: int
+    has_next: bool
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_other_pages(self) -> bool:
+        return self.has_next or self.has_previous
+
+    @property
+    def next_page_number(self) -> int:
+        return self.number + 1
+
+    @property
+    def previous_page_number(self) -> int:
+        return self.number - 1
+
+
+def _page(rows: Any, raw_number: str, size: int = 50) -> _Page:
+    digits = raw_number.isascii() and raw_number.isdigit()
+    number = int(raw_number) if digits and 0 < int(raw_number) < 10_000 else 1
+    fetched = list(rows[(number - 1) * size : number * size + 1])
+    return _Page(fetched[:size], number, len(fetched) > size)
+
+
+@member_required
+@require_POST
+def inbox_bulk(request: HttpRequest) -> HttpResponse:
+    """Apply one action to the selected tickets, then back to the same inbox view."""
+    membership = request.membership  # type: ignore[attr-defined]
+    numbers = [int(n) for n in request.POST.getlist("tickets") if n.isascii() and n.isdigit()]
+    action = request.POST.get("action", "")
+    back = request.POST.get("next", "")
+    back = back if back.startswith("/inbox/") else reverse("tickets:inbox")
+    if not numbers:
+        messages.error(request, "Select tickets first.")
+        return redirect(back)
+    try:
+        value = _bulk_value(action, request.POST.get("value", ""), membership)
+        result = inbox.bulk_update(
+            numbers=numbers,
+            action=action,
+            value=value,
+            actor=membership,
+            language=request.tenant.language,  # type: ignore[attr-defined]
+        )
+    except DomainError as error:
+        messages.error(request, str(error))
+        return redirect(back)
+    if result.done:
+        messages.success(request, f"Updated {len(result.done)} ticket(s).")
+    for number, reason in result.failed:
+        messages.error(request, f"#{number}: {reason}")
+    return redirect(back)
+
+
+def _bulk_value(action: str, raw: str, membership: Any) -> Any:
+    """The value a bulk action needs, loaded through the tenant scope."""
+    if action == "assign":
+        if raw == "me":
+            return membership
+        try:
+            return tenancy_selectors.get_member(UUID(raw)) if raw else None
+        except ValueError:
+            raise InvalidFilter("Choose an agent.", parameter="value") from None
+    if action == "department":
+        try:
+            return department_selectors.get_department(UUID(raw))
+        except ValueError:
+            raise InvalidFilter("Choose a department.", parameter="value") from None
+    if action in {"status", "priority", "tag"} and not raw:
+        raise InvalidFilter(f"Choose a {action}.", parameter="value")
+    return raw
+
+
+@member_required
+@require_POST
+def saved_view_create(request: HttpRequest) -> HttpResponse:
+    """Save the current filters and sort as a named view."""
+    membership = request.membership  # type: ignore[attr-defined]
+    filters = inbox.filter_params({k: request.POST.get(k, "") for k in request.POST})
+    try:
+        view = inbox.save_view(
+            owner=membership,
+            name=request.POST.get("name", ""),
+            filters=filters,
+            sort=request.POST.get("sort", "-updated") or "-updated",
+            is_shared=request.POST.get("is_shared") == "on",
+        )
+    except DomainError as error:
+        messages.error(request, str(error))
+        return redirect(f"{reverse('tickets:inbox')}?{urlencode(filters)}")
+    messages.success(request, f"View “{view.name}” saved.")
+    return redirect(f"{reverse('tickets:inbox')}?saved={view.id}")
+
+
+@member_required
+@require_POST
+def saved_view_delete(request: HttpRequest, view_id: UUID) -> HttpResponse:
+    membership = request.membership  # type: ignore[attr-defined]
+    try:
+        inbox.delete_view(view=inbox.get_saved_view(view_id, reader=membership), actor=membership)
+        messages.success(request, "View deleted.")
+    except DomainError as error:
+        messages.error(request, str(error))
+    return redirect("tickets:inbox")

@@ -1,0 +1,272 @@
+"""The ticket page: conversation, fields, history, presence, replies and notes."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from departments import selectors as department_selectors
+from helpdesk.core.errors import DomainError
+from helpdesk.tenancy import selectors as tenancy_selectors
+from helpdesk.tenancy.decorators import member_required
+from tickets import configuration, presence, selectors, services
+from tickets.errors import (
+    StaleReply,
+    TicketNotFound,
+)
+from tickets.forms import MessageForm, TicketFieldsForm
+from tickets.models import (
+    CustomFieldTarget,
+    MessageKind,
+    TicketPriority,
+    TicketStatus,
+)
+
+EVENT_LABELS = {
+    "custom_status": "status",
+    "due_at": "due date",
+    "merged": "merged in ticket",
+    "merged_into": "merged into ticket",
+    "split": "split a message into ticket",
+    "split_from": "split from ticket",
+    "follow_up": "follow-up ticket",
+    "delivery": "email delivery",
+    "contact": "customer",
+}
+TICKET_REFERENCES = {"merged", "merged_into", "split", "split_from", "follow_up"}
+
+
+def _show_event_value(field: str, value: Any, members: dict[str, str]) -> str:
+    if value in (None, "", []):
+        return "nobody" if field == "assignee" else "none"
+    if field == "assignee":
+        return members.get(str(value), "a former agent")
+    if field == "status":
+        return str(dict(TicketStatus.choices).get(value, value))
+    if field in TICKET_REFERENCES:
+        return f"#{value}"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def _describe_events(thread: list[Any], members: dict[str, str]) -> None:
+    """Readable labels and from/to values for the history (member ids become names)."""
+    for message in thread:
+        if message.kind != MessageKind.EVENT:
+            continue
+        event = message.event or {}
+        field = str(event.get("field", ""))
+        message.event_label = EVENT_LABELS.get(
+            field, field.replace("custom_fields.", "").replace("_", " ")
+        )
+        old = event.get("from")
+        message.event_from = "" if old is None else _show_event_value(field, old, members)
+        message.event_to = _show_event_value(field, event.get("to"), members)
+        message.event_via_open = event.get("via") == "opened"
+
+
+def _ticket_context(
+    request: HttpRequest, number: int, ticket: Any = None, **extra: Any
+) -> dict[str, Any]:
+    ticket = ticket or selectors.get_ticket_for_page(number)
+    membership = request.membership  # type: ignore[attr-defined]
+    thread = list(selectors.list_thread(ticket))
+    everyone = list(tenancy_selectors.list_members())
+    members = {str(m.id): m.user.display_name for m in everyone}
+    _describe_events(thread, members)
+    latest = next((m.id for m in reversed(thread) if m.kind != MessageKind.EVENT), None)
+    return {
+        "ticket": ticket,
+        "thread": thread,
+        "history": [m for m in reversed(thread) if m.kind == MessageKind.EVENT],
+        "seen_up_to": extra.pop("seen_up_to", None) or latest,
+        "other_tickets": selectors.list_contact_tickets(ticket.contact, exclude_id=ticket.id),
+        "followers": selectors.list_followers(ticket),
+        "departments": department_selectors.cached_departments(),
+        "agents": [m for m in everyone if m.can_reply],
+        "statuses": TicketStatus.choices,
+        # The ticket's own values stay choosable even when no longer offered (an inactive
+        # type or status, a priority level the tenant dropped): saving must not change them.
+        "custom_statuses": _with_current(
+            configuration.active_custom_statuses(), ticket.custom_status
+        ),
+        "priorities": _with_current_priority(configuration.priority_levels(), ticket.priority),
+        "types": _with_current(configuration.active_ticket_types(), ticket.type),
+        "custom_fields": configuration.display_values(
+            CustomFieldTarget.TICKET, ticket.custom_fields
+        ),
+        "tag_names": ", ".join(ticket.tag_names or []),
+        "now": timezone.now(),
+        "message_form": extra.pop("message_form", None)
+        or MessageForm(
+            initial={"kind": MessageKind.REPLY if membership.can_reply else MessageKind.NOTE}
+        ),
+        **extra,
+    }
+
+
+def _with_current(active: list[Any], current: Any) -> list[Any]:
+    return active if current is None or current in active else [*active, current]
+
+
+def _with_current_priority(levels: list[Any], current: str) -> list[Any]:
+    if any(level.value == current for level in levels):
+        return levels
+    return [*levels, configuration.PriorityLevel(current, TicketPriority(current).label)]
+
+
+@member_required
+def ticket_detail(request: HttpRequest, number: int) -> HttpResponse:
+    membership = request.membership  # type: ignore[attr-defined]
+    fragment = request.GET.get("fragment") if request.htmx else None  # type: ignore[attr-defined]
+    try:
+        ticket = selectors.get_ticket_for_page(number)
+    except TicketNotFound:
+        return render(request, "errors/not_found.html", {"what": f"Ticket #{number}"}, status=404)
+    if ticket.merged_into_id and not fragment:
+        survivor = selectors.get_ticket(ticket.merged_into_id)
+        messages.info(request, f"#{number} was merged into #{survivor.number}.")
+        return redirect("tickets:ticket-detail", number=survivor.number)
+    if not fragment and services.open_ticket(ticket=ticket, member=membership):
+        messages.info(request, "You opened an unassigned ticket: it is yours now.")
+    context = _ticket_context(request, number, ticket=ticket)
+    template = "tickets/ticket_detail.html"
+    if fragment in {"sidebar", "conversation"}:
+        template += f"#{fragment}"
+    response = render(request, template, context)
+    response["Vary"] = "HX-Request"
+    return response
+
+
+@member_required
+@require_POST
+def ticket_presence(request: HttpRequest, number: int) -> HttpResponse:
+    """Ping from an open ticket page (every 2 s): record this agent's state and answer with
+    who else is here and whether new messages arrived since the page loaded."""
+    membership = request.membership  # type: ignore[attr-defined]
+    ticket = selectors.get_ticket_by_number(number)
+    tenant_id = request.tenant.id  # type: ignore[attr-defined]
+    if request.POST.get("state") == "left":
+        presence.leave(tenant_id=tenant_id, ticket_id=ticket.id, member=membership)
+        return HttpResponse(status=204)
+    presence.touch(
+        tenant_id=tenant_id,
+        ticket_id=ticket.id,
+        member=membership,
+        state=request.POST.get("state", "viewing"),
+    )
+    newer: list[Any] = []
+    try:
+        seen = UUID(request.POST.get("seen_up_to", ""))
+        newer = selectors.list_messages_after(ticket, seen, exclude_author=membership)
+    except ValueError:
+        pass
+    others = presence.others_present(tenant_id=tenant_id, ticket_id=ticket.id, member=membership)
+    return render(
+        request, "tickets/presence.html", {"others": others, "newer": newer, "ticket": ticket}
+    )
+
+
+@member_required
+@require_POST
+def ticket_message(request: HttpRequest, number: int) -> HttpResponse:
+    """Post a reply or note (htmx: answers with the refreshed conversation)."""
+    ticket = selectors.get_ticket_by_number(number)
+    form = MessageForm(request.POST, request.FILES)
+    error = None
+    stale: list[str] = []
+    seen_up_to = None
+    if form.is_valid():
+        try:
+            services.add_message(
+                ticket=ticket,
+                kind=form.cleaned_data["kind"],
+                body=form.cleaned_data["body"],
+                status=form.cleaned_data["status"] or None,
+                actor=request.membership,  # type: ignore[attr-defined]
+                language=request.tenant.language,  # type: ignore[attr-defined]
+                attachments=services.attachments_from_uploads(request.FILES.getlist("attachments")),
+                seen_up_to=form.cleaned_data["seen_up_to"],
+            )
+            form = None
+        except StaleReply as stale_error:
+            error = (
+                "New messages arrived while you were writing (highlighted below). "
+                "Read them, then send again or edit your reply."
+            )
+            stale, seen_up_to = stale_error.details["messages"], stale_error.details["latest"]
+        except DomainError as domain_error:
+            error = str(domain_error)
+    else:
+        error = (
+            "Write a message first."
+            if "body" in form.errors
+            else " ".join(str(e) for errors in form.errors.values() for e in errors)
+        )
+    if not request.htmx:  # type: ignore[attr-defined]
+        if error:
+            messages.error(request, error)
+        return redirect("tickets:ticket-detail", number=number)
+    context = _ticket_context(
+        request,
+        number,
+        message_form=form,
+        message_error=error,
+        stale_ids={UUID(i) for i in stale},
+        seen_up_to=seen_up_to,
+    )
+    status = 409 if stale else 400 if error else 200
+    response = render(request, "tickets/ticket_detail.html#conversation", context, status=status)
+    response["HX-Trigger"] = "ticket-updated"
+    return response
+
+
+@member_required
+@require_POST
+def ticket_update(request: HttpRequest, number: int) -> HttpResponse:
+    """Change the ticket's fields from the sidebar; every change lands in the history."""
+    ticket = selectors.get_ticket_by_number(number)
+    form = TicketFieldsForm(request.POST)
+    if not form.is_valid():
+        messages.error(
+            request, " ".join(f"{k}: {e}" for k, errors in form.errors.items() for e in errors)
+        )
+        return redirect("tickets:ticket-detail", number=number)
+    data = form.cleaned_data
+    try:
+        changes: dict[str, Any] = {
+            "priority": data["priority"],
+            "department": department_selectors.get_department(data["department"]),
+            "assignee": tenancy_selectors.get_member(data["assignee"])
+            if data.get("assignee")
+            else None,
+            "type": configuration.get_ticket_type(data["type"]) if data.get("type") else None,
+            "due_at": data.get("due_at"),
+            "tags": [t for t in data.get("tags", "").split(",") if t.strip()],
+            "custom_fields": {
+                field.key: request.POST.get(f"cf_{field.key}", "")
+                for field in configuration.list_custom_fields(CustomFieldTarget.TICKET)
+            },
+        }
+        status = data["status"]
+        if status.startswith("custom:"):
+            changes["custom_status"] = configuration.get_custom_status(status.split(":", 1)[1])
+        else:
+            changes["status"], changes["custom_status"] = status, None
+        services.update_ticket(
+            ticket=ticket,
+            actor=request.membership,  # type: ignore[attr-defined]
+            language=request.tenant.language,  # type: ignore[attr-defined]
+            **changes,
+        )
+        messages.success(request, "Ticket updated.")
+    except DomainError as error:
+        messages.error(request, str(error))
+    return redirect("tickets:ticket-detail", number=number)

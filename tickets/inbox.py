@@ -15,12 +15,13 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
+from departments import selectors as department_selectors
 from helpdesk.core.errors import DomainError
+from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.models import Membership
 from tickets import configuration, merging, selectors, services
 from tickets.errors import InvalidFilter, SavedViewNotFound
 from tickets.models import (
-    CustomField,
     CustomFieldTarget,
     SavedView,
     Ticket,
@@ -294,6 +295,26 @@ class BulkResult:
     failed: list[tuple[int, str]] = dataclasses.field(default_factory=list)
 
 
+def bulk_value(action: str, raw: str, actor: Membership) -> Any:
+    """What a bulk action applies, from its form or API value, loaded through the tenant
+    scope: a member (`me`, an id, or empty for nobody), a department, or the text itself."""
+    if action == "assign":
+        if raw == "me":
+            return actor
+        try:
+            return tenancy_selectors.get_member(UUID(raw)) if raw else None
+        except ValueError:
+            raise InvalidFilter("Choose an agent.", parameter="value") from None
+    if action == "department":
+        try:
+            return department_selectors.get_department(UUID(raw))
+        except ValueError:
+            raise InvalidFilter("Choose a department.", parameter="value") from None
+    if action in {"status", "priority", "tag"} and not raw:
+        raise InvalidFilter(f"Choose a {action}.", parameter="value")
+    return raw
+
+
 def bulk_update(
     *, numbers: list[int], action: str, value: Any, actor: Membership, language: str = "en"
 ) -> BulkResult:
@@ -348,7 +369,3 @@ def _bulk_merge(tickets: list[Ticket], actor: Membership, result: BulkResult) ->
     except DomainError as error:
         result.failed.extend((t.number, str(error)) for t in tickets)
     return result
-
-
-def custom_field_columns() -> list[CustomField]:
-    return configuration.list_custom_fields(CustomFieldTarget.TICKET)

@@ -156,10 +156,3 @@ def mark_notifications_read(*, member: Membership, ids: Iterable[UUID] | None = 
     if ids is not None:
         entries = entries.filter(id__in=list(ids))
     return entries.update(read_at=timezone.now())
-
-
-def mark_ticket_notifications_read(*, member: Membership, ticket: Ticket) -> None:
-    """Opening a ticket reads what it was about."""
-    Notification.objects.filter(member=member, ticket=ticket, read_at__isnull=True).update(
-        read_at=timezone.now()
-    )

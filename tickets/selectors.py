@@ -89,10 +89,6 @@ class TicketFilters:
     spam: bool = False
     q: str | None = None
 
-    @property
-    def status(self) -> str | None:
-        return self.statuses[0] if len(self.statuses) == 1 else None
-
 
 def search_config(language: str) -> str:
     """PostgreSQL text-search configuration for a tenant language ('simple' if unknown)."""

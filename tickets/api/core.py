@@ -50,10 +50,6 @@ API_SORTS = {
 }
 
 
-class TicketCursorPagination(IdCursorPagination):
-    """The ticket list's cursor, in the order the `sort` parameter names."""
-
-
 def _department(value: str) -> Department:
     try:
         return department_selectors.get_department(UUID(value))
@@ -75,7 +71,7 @@ class TicketListAPI(TenantAPIView):
         _, _, _, _, tickets = inbox.inbox_tickets(
             params, reader=self.membership, language=request.tenant.language, default=None
         )
-        paginator = TicketCursorPagination()
+        paginator = IdCursorPagination()
         paginator.ordering = API_SORTS.get(params.get("sort", ""), ("-id",))
         if params.get("sort") == "due":
             tickets = tickets.filter(due_at__isnull=False)

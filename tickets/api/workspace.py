@@ -10,11 +10,9 @@ from rest_framework import status as http
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from departments import selectors as department_selectors
 from helpdesk.api.views import TenantAPIView
-from helpdesk.tenancy import selectors as tenancy_selectors
 from tickets import inbox, merging, notifications, presence, selectors, services
-from tickets.errors import InvalidFilter, ReplyNotAllowed, TicketNotFound
+from tickets.errors import ReplyNotAllowed, TicketNotFound
 from tickets.serializers import (
     BulkActionInput,
     BulkActionOutput,
@@ -36,26 +34,8 @@ class BulkActionAPI(TenantAPIView):
     def post(self, request: Request) -> Response:
         """One action on many tickets; each succeeds or fails on its own."""
         data = self.validate(BulkActionInput, request.data)
-        action, raw = data["action"], data.get("value") or ""
-        value: object = raw
-        if action == "assign":
-            try:
-                value = (
-                    self.membership
-                    if raw == "me"
-                    else tenancy_selectors.get_member(UUID(raw))
-                    if raw
-                    else None
-                )
-            except ValueError:
-                raise InvalidFilter("value takes a member id or `me`.", parameter="value") from None
-        elif action == "department":
-            try:
-                value = department_selectors.get_department(UUID(raw))
-            except ValueError:
-                raise InvalidFilter("value takes a department id.", parameter="value") from None
-        elif action in {"status", "priority", "tag"} and not raw:
-            raise InvalidFilter(f"value is required for {action}.", parameter="value")
+        action = data["action"]
+        value = inbox.bulk_value(action, data.get("value") or "", self.membership)
         result = inbox.bulk_update(
             numbers=data["tickets"],
             action=action,
@@ -113,7 +93,6 @@ class TicketOpenAPI(TenantAPIView):
         it" on, take an unassigned ticket."""
         ticket = selectors.get_ticket_by_number(number)
         assigned = services.open_ticket(ticket=ticket, member=self.membership)
-        notifications.mark_ticket_notifications_read(member=self.membership, ticket=ticket)
         return Response(
             {
                 "assigned": assigned,

@@ -19,9 +19,6 @@ from helpdesk.core.errors import DomainError
 from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.decorators import member_required
 from tickets import configuration, inbox, selectors
-from tickets.errors import (
-    InvalidFilter,
-)
 from tickets.models import (
     TicketStatus,
 )
@@ -155,7 +152,7 @@ def inbox_bulk(request: HttpRequest) -> HttpResponse:
         messages.error(request, "Select tickets first.")
         return redirect(back)
     try:
-        value = _bulk_value(action, request.POST.get("value", ""), membership)
+        value = inbox.bulk_value(action, request.POST.get("value", ""), membership)
         result = inbox.bulk_update(
             numbers=numbers,
             action=action,
@@ -171,25 +168,6 @@ def inbox_bulk(request: HttpRequest) -> HttpResponse:
     for number, reason in result.failed:
         messages.error(request, f"#{number}: {reason}")
     return redirect(back)
-
-
-def _bulk_value(action: str, raw: str, membership: Any) -> Any:
-    """The value a bulk action needs, loaded through the tenant scope."""
-    if action == "assign":
-        if raw == "me":
-            return membership
-        try:
-            return tenancy_selectors.get_member(UUID(raw)) if raw else None
-        except ValueError:
-            raise InvalidFilter("Choose an agent.", parameter="value") from None
-    if action == "department":
-        try:
-            return department_selectors.get_department(UUID(raw))
-        except ValueError:
-            raise InvalidFilter("Choose a department.", parameter="value") from None
-    if action in {"status", "priority", "tag"} and not raw:
-        raise InvalidFilter(f"Choose a {action}.", parameter="value")
-    return raw
 
 
 @member_required

@@ -1,8 +1,11 @@
-"""Automation: canned responses (rules, assignment and SLAs arrive with their issues)."""
+"""Automation: canned responses, SLA policies and their timers (rules and assignment arrive
+with their issues)."""
 
 from __future__ import annotations
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
+from django.db.models.functions import Lower
 
 from helpdesk.tenancy.models import TenantModel
 from helpdesk.tenancy.rls import TenantFK
@@ -61,3 +64,122 @@ class CannedResponse(TenantModel):
 
     def __str__(self) -> str:
         return self.title
+
+
+class SlaMetric(models.TextChoices):
+    FIRST_RESPONSE = "first_response", "First response"
+    NEXT_RESPONSE = "next_response", "Next response"
+    RESOLUTION = "resolution", "Resolution"
+
+
+class SlaPolicy(TenantModel):
+    """Targets for the tickets it matches; the first matching policy by position applies.
+
+    Empty conditions match every ticket. Targets are minutes of business time on
+    `business_hours` (none: around the clock); a target left empty is not measured.
+    """
+
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True)
+    position = models.PositiveSmallIntegerField(default=0)
+    is_active = models.BooleanField(default=True)
+    priorities = ArrayField(models.CharField(max_length=16), default=list, blank=True)
+    channels = ArrayField(models.CharField(max_length=16), default=list, blank=True)
+    department = models.ForeignKey(
+        "departments.Department", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    ticket_type = models.ForeignKey(
+        "tickets.TicketType", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    business_hours = models.ForeignKey(
+        "departments.BusinessHours",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    first_response_minutes = models.PositiveIntegerField(null=True, blank=True)
+    next_response_minutes = models.PositiveIntegerField(null=True, blank=True)
+    resolution_minutes = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta(TenantModel.Meta):
+        ordering = ["position", "name"]
+        constraints = [
+            *TenantModel.Meta.constraints,
+            TenantFK("department"),
+            TenantFK("ticket_type"),
+            TenantFK("business_hours"),
+            models.UniqueConstraint("tenant", Lower("name"), name="automation_slapolicy_name_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def target_minutes(self, metric: str) -> int | None:
+        return getattr(self, f"{metric}_minutes")
+
+
+class SlaTimer(TenantModel):
+    """One measured target of a ticket: a first response, one next-response cycle, or the
+    resolution. Derived from the ticket's history by automation.sla (recomputed, never
+    edited); the clock runs only while the ticket is open.
+
+    Running: `due_at` set. Paused (waiting on customer, on hold): `due_at` empty and
+    `remaining_seconds` kept. Done: `completed_at` set. `breached_at` is when the target
+    passed, for a done timer or a running one the sweeper has seen overdue.
+    """
+
+    ticket = models.ForeignKey("tickets.Ticket", on_delete=models.CASCADE, related_name="+")
+    policy = models.ForeignKey(SlaPolicy, null=True, on_delete=models.SET_NULL, related_name="+")
+    metric = models.CharField(max_length=16, choices=SlaMetric.choices)
+    started_at = models.DateTimeField()
+    target_minutes = models.PositiveIntegerField()
+    due_at = models.DateTimeField(null=True, blank=True)
+    remaining_seconds = models.IntegerField(default=0)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    breached_at = models.DateTimeField(null=True, blank=True)
+    breach_recorded = models.BooleanField(
+        default=False, help_text="The breach is in the ticket history and the agent was told."
+    )
+
+    class Meta(TenantModel.Meta):
+        ordering = ["started_at", "metric"]
+        constraints = [
+            *TenantModel.Meta.constraints,
+            TenantFK("ticket"),
+            TenantFK("policy"),
+            models.UniqueConstraint(
+                fields=["tenant", "ticket", "metric", "started_at"], name="automation_slatimer_uniq"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(metric__in=SlaMetric.values),
+                name="automation_slatimer_metric_valid",
+            ),
+        ]
+        indexes = [
+            # The breach sweeper: running timers past due, not yet recorded.
+            models.Index(
+                fields=["due_at"],
+                name="automation_slatimer_due_idx",
+                condition=models.Q(due_at__isnull=False, breach_recorded=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.metric} of {self.ticket_id}"
+
+    @property
+    def is_running(self) -> bool:
+        return self.due_at is not None and self.completed_at is None
+
+    @property
+    def is_paused(self) -> bool:
+        return self.due_at is None and self.completed_at is None
+
+    def state(self, now: object) -> str:
+        """met, breached, overdue, paused or running (as of `now`)."""
+        if self.completed_at is not None:
+            return "breached" if self.breached_at else "met"
+        if self.due_at is None:
+            return "paused"
+        return "overdue" if self.due_at <= now else "running"

@@ -129,3 +129,50 @@ class Mailbox(TenantModel):
         from email.utils import formataddr
 
         return formataddr((self.display_name, self.address)) if self.display_name else self.address
+
+
+class BusinessHours(TenantModel):
+    """A weekly schedule in one time zone, with holidays: the clock SLA targets count on.
+
+    `intervals` holds the working periods as [{"day": 0-6 (Monday 0), "start": "HH:MM",
+    "end": "HH:MM"}], checked by departments.services; "24:00" ends a period at midnight.
+    """
+
+    name = models.CharField(max_length=120)
+    timezone = models.CharField(max_length=64, default="UTC")
+    intervals = models.JSONField(default=list)
+
+    class Meta(TenantModel.Meta):
+        ordering = ["name"]
+        constraints = [
+            *TenantModel.Meta.constraints,
+            models.UniqueConstraint(
+                "tenant", Lower("name"), name="departments_businesshours_name_uniq"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Holiday(TenantModel):
+    """A day off in a schedule: no business time counts on it."""
+
+    business_hours = models.ForeignKey(
+        BusinessHours, on_delete=models.CASCADE, related_name="holidays"
+    )
+    date = models.DateField()
+    name = models.CharField(max_length=120, blank=True)
+
+    class Meta(TenantModel.Meta):
+        ordering = ["date"]
+        constraints = [
+            *TenantModel.Meta.constraints,
+            TenantFK("business_hours"),
+            models.UniqueConstraint(
+                fields=["tenant", "business_hours", "date"], name="departments_holiday_uniq"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.name}".strip()

@@ -32,6 +32,11 @@ from tickets.models.notifications import (
     NotificationKind,
     NotificationSetting,
 )
+from tickets.models.satisfaction import (
+    SatisfactionRating,
+    SatisfactionScore,
+    new_survey_token,
+)
 from tickets.models.workspace import (
     CustomField,
     CustomFieldTarget,
@@ -62,6 +67,8 @@ __all__ = [
     "Notification",
     "NotificationKind",
     "NotificationSetting",
+    "SatisfactionRating",
+    "SatisfactionScore",
     "SavedView",
     "Tag",
     "Ticket",
@@ -78,4 +85,5 @@ __all__ = [
     "WorkspaceSettings",
     "attachment_path",
     "new_reply_token",
+    "new_survey_token",
 ]

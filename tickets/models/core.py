@@ -177,6 +177,11 @@ class Ticket(TenantModel):
         default=dict, blank=True, help_text="Values of the tenant's ticket fields, by key."
     )
     due_at = models.DateTimeField(null=True, blank=True)
+    # The ticket's SLA as automation.sla last computed it (never set by hand): the earliest
+    # running target and its metric, or paused while the ticket waits; empty: no SLA.
+    sla_due_at = models.DateTimeField(null=True, blank=True)
+    sla_metric = models.CharField(max_length=16, blank=True)
+    sla_paused = models.BooleanField(default=False)
     is_spam = models.BooleanField(default=False)
     merged_into = models.ForeignKey(
         "self",
@@ -275,6 +280,14 @@ class Ticket(TenantModel):
             ),
             models.Index(
                 fields=["tenant", "status", "due_at", "id"], name="tickets_ticket_due_idx"
+            ),
+            # Inbox sorted by SLA due within a status, or across the unsolved ones.
+            models.Index(
+                fields=["tenant", "status", "sla_due_at", "id"], name="tickets_ticket_sla_idx"
+            ),
+            models.Index(
+                fields=["tenant", "is_unsolved", "sla_due_at", "id"],
+                name="tickets_ticket_unsolv_sla_idx",
             ),
             models.Index(
                 fields=["tenant", "status", "-priority_rank", "-updated_at", "-id"],

@@ -12,6 +12,8 @@ class NotificationKind(models.TextChoices):
     ASSIGNED = "assigned", "A ticket is assigned to me"
     MENTIONED = "mentioned", "Someone mentions me in a note"
     CUSTOMER_REPLIED = "customer_replied", "The customer replies on my ticket"
+    SLA_BREACHED = "sla_breached", "An SLA target of my ticket is missed"
+    SATISFACTION_RATED = "satisfaction_rated", "The customer rates my ticket"
 
 
 class NotificationSetting(TenantModel):

@@ -112,6 +112,14 @@ class WorkspaceSettings(TenantModel):
         blank=True,
         help_text="The levels in use, lowest first: [{'value', 'label'}]; empty: the default four.",
     )
+    satisfaction_enabled = models.BooleanField(
+        default=True, help_text="Ask the customer to rate the help once a ticket is solved."
+    )
+    satisfaction_delay_hours = models.PositiveSmallIntegerField(
+        default=24,
+        help_text="Hours after solving before the survey goes out (0: at once). A reply "
+        "that reopens the ticket first holds it back.",
+    )
 
     class Meta(TenantModel.Meta):
         constraints = [

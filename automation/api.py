@@ -1,4 +1,6 @@
-"""Canned responses API: /api/v1/canned-responses/ …/<id>/ and …/<id>/render/."""
+"""Automation API: canned responses (/api/v1/canned-responses/ …/<id>/ and …/<id>/render/),
+SLA policies (/api/v1/sla-policies/ …/<id>/) and a ticket's timers
+(/api/v1/tickets/<number>/sla/)."""
 
 from __future__ import annotations
 
@@ -18,9 +20,15 @@ from automation.serializers import (
     CannedResponseRenderOutput,
     CannedResponseRenderQuery,
     CannedResponseUpdateInput,
+    SlaPolicyCreateInput,
+    SlaPolicyOutput,
+    SlaPolicyUpdateInput,
+    SlaTimerOutput,
 )
 from departments import selectors as department_selectors
+from helpdesk.api.permissions import IsTenantAdmin, IsTenantMember
 from helpdesk.api.views import TenantAPIView
+from tickets import configuration
 from tickets import selectors as ticket_selectors
 
 
@@ -79,3 +87,61 @@ class CannedResponseRenderAPI(TenantAPIView):
             tenant_name=request.tenant.name,
         )
         return Response({"body": body})
+
+
+def _resolve_policy(data: dict[str, Any]) -> dict[str, Any]:
+    for field, get in (
+        ("department", department_selectors.get_department),
+        ("ticket_type", configuration.get_ticket_type),
+        ("business_hours", department_selectors.get_business_hours),
+    ):
+        if data.get(field):
+            data[field] = get(data[field])
+    return data
+
+
+class SlaPolicyListAPI(TenantAPIView):
+    permission_classes = [IsTenantMember, IsTenantAdmin]
+
+    @extend_schema(responses=SlaPolicyOutput(many=True))
+    def get(self, request: Request) -> Response:
+        """The SLA policies in matching order (the first one a ticket meets applies)."""
+        return self.paginate(request, selectors.list_sla_policies(), SlaPolicyOutput)
+
+    @extend_schema(request=SlaPolicyCreateInput, responses={201: SlaPolicyOutput})
+    def post(self, request: Request) -> Response:
+        data = _resolve_policy(dict(self.validate(SlaPolicyCreateInput, request.data)))
+        policy = services.save_sla_policy(actor=self.membership, **data)
+        return Response(SlaPolicyOutput(policy).data, status=http.HTTP_201_CREATED)
+
+
+class SlaPolicyDetailAPI(TenantAPIView):
+    permission_classes = [IsTenantMember, IsTenantAdmin]
+
+    @extend_schema(responses=SlaPolicyOutput)
+    def get(self, request: Request, policy_id: UUID) -> Response:
+        return Response(SlaPolicyOutput(selectors.get_sla_policy(policy_id)).data)
+
+    @extend_schema(request=SlaPolicyUpdateInput, responses=SlaPolicyOutput)
+    def patch(self, request: Request, policy_id: UUID) -> Response:
+        data = _resolve_policy(dict(self.validate(SlaPolicyUpdateInput, request.data)))
+        policy = services.save_sla_policy(
+            actor=self.membership, policy=selectors.get_sla_policy(policy_id), **data
+        )
+        return Response(SlaPolicyOutput(policy).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, policy_id: UUID) -> Response:
+        services.delete_sla_policy(
+            policy=selectors.get_sla_policy(policy_id), actor=self.membership
+        )
+        return Response(status=http.HTTP_204_NO_CONTENT)
+
+
+class TicketSlaAPI(TenantAPIView):
+    @extend_schema(responses=SlaTimerOutput(many=True))
+    def get(self, request: Request, number: int) -> Response:
+        """The ticket's SLA timers, oldest first: met, breached, overdue, paused or running."""
+        ticket = ticket_selectors.get_ticket_by_number(number)
+        timers = selectors.list_ticket_timers(ticket.id)
+        return Response(SlaTimerOutput(timers, many=True).data)

@@ -5,6 +5,11 @@ from automation import api
 app_name = "automation-api"
 
 urlpatterns = [
+    path("sla-policies/", api.SlaPolicyListAPI.as_view(), name="sla-policy-list"),
+    path(
+        "sla-policies/<uuid:policy_id>/", api.SlaPolicyDetailAPI.as_view(), name="sla-policy-detail"
+    ),
+    path("tickets/<int:number>/sla/", api.TicketSlaAPI.as_view(), name="ticket-sla"),
     path("canned-responses/", api.CannedResponseListAPI.as_view(), name="canned-response-list"),
     path(
         "canned-responses/<uuid:response_id>/",

@@ -3,3 +3,6 @@ from django.apps import AppConfig
 
 class AutomationConfig(AppConfig):
     name = "automation"
+
+    def ready(self) -> None:
+        from automation import receivers  # noqa: F401  (connects the receivers)

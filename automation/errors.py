@@ -1,4 +1,4 @@
-from helpdesk.core.errors import DomainError, NotFound, PermissionDenied
+from helpdesk.core.errors import Conflict, DomainError, NotFound, PermissionDenied
 
 
 class CannedResponseNotFound(NotFound):
@@ -14,3 +14,18 @@ class SharedResponseNeedsAdmin(PermissionDenied):
 class InvalidCannedResponse(DomainError):
     code = "invalid_canned_response"
     message = "The canned response is not valid."
+
+
+class SlaPolicyNotFound(NotFound):
+    code = "sla_policy_not_found"
+    message = "No such SLA policy."
+
+
+class InvalidSlaPolicy(DomainError):
+    code = "invalid_sla_policy"
+    message = "The SLA policy is not valid."
+
+
+class SlaPolicyNameTaken(Conflict):
+    code = "sla_policy_name_taken"
+    message = "An SLA policy with that name exists."

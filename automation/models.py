@@ -9,6 +9,9 @@ from django.db.models.functions import Lower
 
 from helpdesk.tenancy.models import TenantModel
 from helpdesk.tenancy.rls import TenantFK
+from tickets.models import SlaMetric
+
+__all__ = ["CannedResponse", "CannedResponseScope", "SlaMetric", "SlaPolicy", "SlaTimer"]
 
 
 class CannedResponseScope(models.TextChoices):
@@ -64,12 +67,6 @@ class CannedResponse(TenantModel):
 
     def __str__(self) -> str:
         return self.title
-
-
-class SlaMetric(models.TextChoices):
-    FIRST_RESPONSE = "first_response", "First response"
-    NEXT_RESPONSE = "next_response", "Next response"
-    RESOLUTION = "resolution", "Resolution"
 
 
 class SlaPolicy(TenantModel):

@@ -1,14 +1,16 @@
-"""Reads for automation: the canned responses a member may use."""
+"""Reads for automation: the canned responses a member may use, SLA policies and timers."""
 
 from __future__ import annotations
 
 from uuid import UUID
 
+from django.core.cache import cache
 from django.db.models import Q, QuerySet
 
-from automation.errors import CannedResponseNotFound
-from automation.models import CannedResponse, CannedResponseScope
+from automation.errors import CannedResponseNotFound, SlaPolicyNotFound
+from automation.models import CannedResponse, CannedResponseScope, SlaPolicy, SlaTimer
 from departments.models import DepartmentMember
+from helpdesk.tenancy.context import require_tenant_id
 from helpdesk.tenancy.models import Membership
 
 
@@ -40,3 +42,44 @@ def get_canned_response(*, member: Membership, response_id: UUID | str) -> Canne
     if response is None:
         raise CannedResponseNotFound(response_id=str(response_id))
     return response
+
+
+SLA_POLICIES_SECONDS = 600
+
+
+def sla_policies_key() -> str:
+    return f"sla-policies:{require_tenant_id()}"
+
+
+def list_active_sla_policies() -> list[SlaPolicy]:
+    """The tenant's active policies in matching order. Read for every ticket change (to
+    know whether SLA clocks run at all), so cached; the policy services drop it."""
+    key = sla_policies_key()
+    cached = cache.get(key)
+    if isinstance(cached, list):
+        return cached
+    policies = list(SlaPolicy.objects.filter(is_active=True).order_by("position", "name"))
+    cache.set(key, policies, SLA_POLICIES_SECONDS)
+    return policies
+
+
+def list_sla_policies() -> QuerySet[SlaPolicy]:
+    return SlaPolicy.objects.select_related("department", "ticket_type", "business_hours").order_by(
+        "position", "name"
+    )
+
+
+def get_sla_policy(policy_id: UUID | str) -> SlaPolicy:
+    policy = list_sla_policies().filter(id=policy_id).first()
+    if policy is None:
+        raise SlaPolicyNotFound(policy_id=str(policy_id))
+    return policy
+
+
+def list_ticket_timers(ticket_id: UUID) -> QuerySet[SlaTimer]:
+    """A ticket's SLA timers, oldest first, with their policy."""
+    return (
+        SlaTimer.objects.filter(ticket_id=ticket_id)
+        .select_related("policy")
+        .order_by("started_at", "metric")
+    )

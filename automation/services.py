@@ -1,21 +1,30 @@
-"""Automation: canned responses. Personal responses belong to their owner; shared ones
-(tenant-wide or per department) are managed by admins; bodies use only known placeholders
-and are rendered without a template engine."""
+"""Automation: canned responses and SLA policies. Personal responses belong to their owner;
+shared ones (tenant-wide or per department) are managed by admins; bodies use only known
+placeholders and are rendered without a template engine. An SLA policy has a unique name
+and at least one target; any change measures the open tickets afresh."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F
 
-from automation.errors import InvalidCannedResponse, SharedResponseNeedsAdmin
-from automation.models import CannedResponse, CannedResponseScope
+from automation import selectors, tasks
+from automation.errors import (
+    InvalidCannedResponse,
+    InvalidSlaPolicy,
+    SharedResponseNeedsAdmin,
+    SlaPolicyNameTaken,
+)
+from automation.models import CannedResponse, CannedResponseScope, SlaMetric, SlaPolicy
 from departments.models import Department
 from helpdesk.core import placeholders
+from helpdesk.tenancy.context import require_tenant_id
 from helpdesk.tenancy.models import Membership
 from tickets.mail import templates
-from tickets.models import Message, MessageKind, Ticket
+from tickets.models import Message, MessageKind, Ticket, TicketChannel, TicketPriority
 
 
 def _check(
@@ -107,3 +116,77 @@ def render_canned_response(
     )
     CannedResponse.objects.filter(id=response.id).update(usage_count=F("usage_count") + 1)
     return placeholders.render(response.body, values)
+
+
+POLICY_FIELDS = (
+    "name",
+    "description",
+    "position",
+    "is_active",
+    "priorities",
+    "channels",
+    "department",
+    "ticket_type",
+    "business_hours",
+    "first_response_minutes",
+    "next_response_minutes",
+    "resolution_minutes",
+)
+MAX_TARGET_MINUTES = 366 * 24 * 60
+
+
+def _check_policy(policy: SlaPolicy) -> None:
+    if not policy.name.strip():
+        raise InvalidSlaPolicy("An SLA policy needs a name.")
+    targets = [policy.target_minutes(metric) for metric in SlaMetric.values]
+    if all(target is None for target in targets):
+        raise InvalidSlaPolicy(
+            "Set at least one target: first response, next response or resolution."
+        )
+    if any(target is not None and not 1 <= target <= MAX_TARGET_MINUTES for target in targets):
+        raise InvalidSlaPolicy("Targets are from 1 minute to 366 days.")
+    wrong = [p for p in policy.priorities if p not in TicketPriority.values]
+    if wrong:
+        raise InvalidSlaPolicy(f"Priority is one of {', '.join(TicketPriority.values)}.")
+    wrong = [c for c in policy.channels if c not in TicketChannel.values]
+    if wrong:
+        raise InvalidSlaPolicy(f"Channel is one of {', '.join(TicketChannel.values)}.")
+    clashing = SlaPolicy.objects.filter(name__iexact=policy.name.strip()).exclude(id=policy.id)
+    if clashing.exists():
+        raise SlaPolicyNameTaken(name=policy.name)
+
+
+@transaction.atomic
+def save_sla_policy(
+    *, actor: Membership | None, policy: SlaPolicy | None = None, **values: Any
+) -> SlaPolicy:
+    """Create (no `policy`) or change an SLA policy; every open ticket is measured afresh
+    after the commit. Raises InvalidSlaPolicy, SlaPolicyNameTaken."""
+    unknown = set(values) - set(POLICY_FIELDS)
+    if unknown:
+        raise ValueError(f"not SLA policy fields: {sorted(unknown)}")
+    policy = policy or SlaPolicy()
+    for name, value in values.items():
+        setattr(policy, name, value)
+    policy.name = policy.name.strip()[:120]
+    _check_policy(policy)
+    policy.priorities = sorted(set(policy.priorities), key=TicketPriority.values.index)
+    policy.channels = sorted(set(policy.channels))
+    policy.save()
+    _sla_policies_changed()
+    return policy
+
+
+@transaction.atomic
+def delete_sla_policy(*, policy: SlaPolicy, actor: Membership | None) -> None:
+    """Remove a policy; its tickets fall under the next matching one (or none)."""
+    policy.delete()
+    _sla_policies_changed()
+
+
+def _sla_policies_changed() -> None:
+    """Drop the cached policies now and after the commit, and measure open tickets afresh."""
+    key = selectors.sla_policies_key()
+    cache.delete(key)
+    transaction.on_commit(lambda: cache.delete(key))
+    tasks.reapply_sla_policies.delay_on_commit(tenant_id=str(require_tenant_id()))

@@ -18,6 +18,12 @@ urlpatterns = [
     path(
         "tickets/<int:number>/canned/<uuid:response_id>/", views.canned_insert, name="canned-insert"
     ),
+    path("settings/sla/", views.sla_policies, name="sla-policies"),
+    path("settings/sla/<uuid:policy_id>/", views.sla_policies, name="sla-policy-edit"),
+    path(
+        "settings/sla/<uuid:policy_id>/delete/", views.sla_policy_delete, name="sla-policy-delete"
+    ),
+    path("tickets/<int:number>/sla/", views.ticket_sla, name="ticket-sla"),
     path(
         "messages/<uuid:message_id>/save-as-canned/", views.save_reply, name="save-reply-as-canned"
     ),

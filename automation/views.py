@@ -1,22 +1,28 @@
-"""Canned responses: the management page, the reply-editor picker, save a reply as one."""
+"""Canned responses (the management page, the reply-editor picker, save a reply as one),
+SLA policies (admin page) and a ticket's SLA panel."""
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from automation import selectors, services
-from automation.errors import CannedResponseNotFound
-from automation.forms import CannedResponseForm
+from automation.errors import CannedResponseNotFound, SlaPolicyNotFound
+from automation.forms import CannedResponseForm, SlaPolicyForm, format_minutes
+from automation.models import SlaMetric, SlaPolicy
 from departments import selectors as department_selectors
 from helpdesk.core.errors import DomainError
 from helpdesk.tenancy.decorators import member_required
+from tickets import configuration
 from tickets import selectors as ticket_selectors
 from tickets.errors import MessageNotFound, TicketNotFound
+from tickets.models import SLA_DUE_SOON
 
 
 @member_required
@@ -129,3 +135,96 @@ def save_reply(request: HttpRequest, message_id: UUID) -> HttpResponse:
     except DomainError as error:
         messages.error(request, str(error))
     return redirect("tickets:ticket-detail", number=message.ticket.number)
+
+
+def _policy_initial(policy: SlaPolicy) -> dict[str, Any]:
+    return {
+        name: getattr(policy, name)
+        for name in services.POLICY_FIELDS
+        if name not in {"department", "ticket_type", "business_hours"}
+    } | {
+        "department": policy.department_id,
+        "ticket_type": policy.ticket_type_id,
+        "business_hours": policy.business_hours_id,
+    }
+
+
+@member_required(admin=True)
+def sla_policies(request: HttpRequest, policy_id: UUID | None = None) -> HttpResponse:
+    """Admin: the SLA policies in matching order; create one, or edit the one in the URL."""
+    editing = None
+    if policy_id is not None:
+        try:
+            editing = selectors.get_sla_policy(policy_id)
+        except SlaPolicyNotFound:
+            return render(request, "errors/not_found.html", {"what": "That SLA policy"}, status=404)
+    form = SlaPolicyForm(
+        request.POST or None,
+        initial=_policy_initial(editing) if editing else {"is_active": True},
+        departments=department_selectors.list_departments(),
+        ticket_types=configuration.list_ticket_types(),
+        business_hours=department_selectors.list_business_hours(),
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            policy = services.save_sla_policy(
+                actor=request.membership,  # type: ignore[attr-defined]
+                policy=editing,
+                **form.cleaned_data,
+            )
+            messages.success(request, f"SLA policy “{policy.name}” saved.")
+            return redirect("automation:sla-policies")
+        except DomainError as error:
+            form.add_error(None, str(error))
+    return render(
+        request,
+        "automation/sla_policies.html",
+        {
+            "form": form,
+            "editing": editing,
+            "policies": [_describe(policy) for policy in selectors.list_sla_policies()],
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+def _describe(policy: SlaPolicy) -> SlaPolicy:
+    policy.targets_text = " · ".join(  # type: ignore[attr-defined]
+        f"{label.lower()} {format_minutes(policy.target_minutes(metric))}"
+        for metric, label in SlaMetric.choices
+        if policy.target_minutes(metric)
+    )
+    return policy
+
+
+@member_required(admin=True)
+@require_POST
+def sla_policy_delete(request: HttpRequest, policy_id: UUID) -> HttpResponse:
+    try:
+        policy = selectors.get_sla_policy(policy_id)
+    except SlaPolicyNotFound:
+        return render(request, "errors/not_found.html", {"what": "That SLA policy"}, status=404)
+    services.delete_sla_policy(policy=policy, actor=request.membership)  # type: ignore[attr-defined]
+    messages.success(request, f"SLA policy “{policy.name}” deleted.")
+    return redirect("automation:sla-policies")
+
+
+@member_required
+def ticket_sla(request: HttpRequest, number: int) -> HttpResponse:
+    """The ticket page's SLA panel (htmx fragment): every target, met, missed or running."""
+    try:
+        ticket = ticket_selectors.get_ticket_by_number(number)
+    except TicketNotFound:
+        return HttpResponse("Not found.", status=404)
+    now = timezone.now()
+    timers = list(selectors.list_ticket_timers(ticket.id))
+    for timer in timers:
+        timer.current_state = timer.state(now)
+        timer.remaining_text = format_minutes(max(timer.remaining_seconds, 0) // 60) or "0m"
+    response = render(
+        request,
+        "automation/ticket_sla.html",
+        {"ticket": ticket, "timers": timers, "now": now, "soon": now + SLA_DUE_SOON},
+    )
+    response["Vary"] = "HX-Request"
+    return response

@@ -887,6 +887,14 @@ TICKET_COLUMNS = {
     "reply_token": "st.reply_token",
     "follow_up_of_id": "NULL",
     "mailbox_id": "st.mailbox_id",
+    # SLA state as automation.sla leaves it: open tickets run a target due up to three days
+    # after their last activity (recent ones still ahead, older ones overdue), waiting and
+    # on-hold ones are paused.
+    "sla_due_at": (
+        "CASE WHEN st.status = 'open' THEN st.updated_at + (st.n % 72) * interval '1 hour' END"
+    ),
+    "sla_metric": "CASE WHEN st.status = 'open' THEN 'resolution' ELSE '' END",
+    "sla_paused": "st.status IN ('waiting', 'on_hold')",
 }
 # tickets.services.refresh_search_vector's upsert: subject (A); contact name, email, company
 # and tag names (B); message bodies newest first, notes included (C); the tenant language's
@@ -1868,6 +1876,18 @@ def request_types(context: Context, plan: TenantPlan, count: int) -> list[Reques
             probe=_uses('ORDER BY "tickets_ticket"."priority_rank" DESC'),
         ),
         RequestType(
+            "inbox_sort_sla",
+            "inbox `?sort=sla` (open, first SLA due first)",
+            ["/inbox/?sort=sla"] * total,
+            probe=_uses('ORDER BY "tickets_ticket"."sla_due_at" ASC'),
+        ),
+        RequestType(
+            "inbox_sla_breached",
+            f"inbox `?{unsolved}&sla=breached&sort=sla` (SLA overdue)",
+            [f"/inbox/?{unsolved}&sla=breached&sort=sla"] * total,
+            probe=_uses('"tickets_ticket"."sla_due_at" <='),
+        ),
+        RequestType(
             "inbox_saved",
             "inbox `?saved=<id>` (shared view: Technical, high and urgent, unsolved)",
             [f"/inbox/?saved={saved.id}"] * total if saved else [],
@@ -1896,6 +1916,11 @@ def request_types(context: Context, plan: TenantPlan, count: int) -> list[Reques
             "ticket",
             "ticket page `/tickets/<n>/`, assigned (half unsolved, half any status)",
             [f"/tickets/{n}/" for n in ticket_numbers],
+        ),
+        RequestType(
+            "ticket_sla",
+            "ticket SLA panel `/tickets/<n>/sla/` (htmx, the same tickets)",
+            [f"/tickets/{n}/sla/" for n in ticket_numbers],
         ),
         RequestType(
             "search_common",

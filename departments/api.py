@@ -1,4 +1,5 @@
-"""Mailboxes API (admins): /api/v1/mailboxes/ and /api/v1/mailboxes/<id>/."""
+"""Admin API: mailboxes (/api/v1/mailboxes/, …/<id>/) and business hours
+(/api/v1/business-hours/, …/<id>/)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from departments import selectors, services
-from departments.serializers import MailboxCreateInput, MailboxOutput, MailboxUpdateInput
+from departments.serializers import (
+    BusinessHoursInput,
+    BusinessHoursOutput,
+    MailboxCreateInput,
+    MailboxOutput,
+    MailboxUpdateInput,
+)
 from helpdesk.api.permissions import IsTenantAdmin, IsTenantMember
 from helpdesk.api.views import TenantAPIView
 
@@ -55,4 +62,51 @@ class MailboxDetailAPI(TenantAPIView):
     @extend_schema(responses={204: None})
     def delete(self, request: Request, mailbox_id: UUID) -> Response:
         services.delete_mailbox(mailbox=selectors.get_mailbox(mailbox_id), actor=self.membership)
+        return Response(status=http.HTTP_204_NO_CONTENT)
+
+
+def _save_hours(data: dict[str, Any], hours: Any = None) -> Any:
+    return services.save_business_hours(
+        business_hours=hours,
+        name=data["name"],
+        timezone=data["timezone"],
+        intervals=[dict(interval) for interval in data["intervals"]],
+        holidays=[services.NewHoliday(date=h["date"], name=h["name"]) for h in data["holidays"]],
+    )
+
+
+class BusinessHoursListAPI(TenantAPIView):
+    permission_classes = [IsTenantMember, IsTenantAdmin]
+
+    @extend_schema(responses=BusinessHoursOutput(many=True))
+    def get(self, request: Request) -> Response:
+        """Schedules SLA policies count on: weekly periods in a time zone, and holidays."""
+        return self.paginate(request, selectors.list_business_hours(), BusinessHoursOutput)
+
+    @extend_schema(request=BusinessHoursInput, responses={201: BusinessHoursOutput})
+    def post(self, request: Request) -> Response:
+        hours = _save_hours(dict(self.validate(BusinessHoursInput, request.data)))
+        hours = selectors.get_business_hours(hours.id)
+        return Response(BusinessHoursOutput(hours).data, status=http.HTTP_201_CREATED)
+
+
+class BusinessHoursDetailAPI(TenantAPIView):
+    permission_classes = [IsTenantMember, IsTenantAdmin]
+
+    @extend_schema(responses=BusinessHoursOutput)
+    def get(self, request: Request, hours_id: UUID) -> Response:
+        return Response(BusinessHoursOutput(selectors.get_business_hours(hours_id)).data)
+
+    @extend_schema(request=BusinessHoursInput, responses=BusinessHoursOutput)
+    def put(self, request: Request, hours_id: UUID) -> Response:
+        """Replace the schedule and its holidays."""
+        data = dict(self.validate(BusinessHoursInput, request.data))
+        hours = _save_hours(data, selectors.get_business_hours(hours_id))
+        return Response(BusinessHoursOutput(selectors.get_business_hours(hours.id)).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, hours_id: UUID) -> Response:
+        services.delete_business_hours(
+            business_hours=selectors.get_business_hours(hours_id), actor=self.membership
+        )
         return Response(status=http.HTTP_204_NO_CONTENT)

@@ -5,6 +5,12 @@ from departments import api
 app_name = "departments-api"
 
 urlpatterns = [
+    path("business-hours/", api.BusinessHoursListAPI.as_view(), name="business-hours-list"),
+    path(
+        "business-hours/<uuid:hours_id>/",
+        api.BusinessHoursDetailAPI.as_view(),
+        name="business-hours-detail",
+    ),
     path("mailboxes/", api.MailboxListAPI.as_view(), name="mailbox-list"),
     path("mailboxes/<uuid:mailbox_id>/", api.MailboxDetailAPI.as_view(), name="mailbox-detail"),
 ]

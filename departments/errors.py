@@ -34,3 +34,23 @@ class DefaultMailboxRequired(Conflict):
 class InvalidMailboxTemplate(DomainError):
     code = "invalid_mailbox_template"
     message = "The acknowledgement template uses an unknown placeholder."
+
+
+class BusinessHoursNotFound(NotFound):
+    code = "business_hours_not_found"
+    message = "No such business hours."
+
+
+class BusinessHoursNameTaken(Conflict):
+    code = "business_hours_name_taken"
+    message = "Business hours with that name exist."
+
+
+class InvalidBusinessHours(DomainError):
+    code = "invalid_business_hours"
+    message = "Those business hours are not valid."
+
+
+class BusinessHoursInUse(Conflict):
+    code = "business_hours_in_use"
+    message = "An SLA policy counts on these business hours; give it other hours first."

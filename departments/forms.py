@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import datetime
+import zoneinfo
 from typing import Any
 
 from django import forms
@@ -66,3 +68,75 @@ class MailboxForm(forms.Form):
         if data.get("imap_enabled") and not (data.get("imap_host") and data.get("imap_username")):
             raise forms.ValidationError("IMAP polling needs a host and a user name.")
         return data
+
+
+DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def _timezones() -> list[tuple[str, str]]:
+    return [(name, name) for name in sorted(zoneinfo.available_timezones())]
+
+
+class BusinessHoursForm(forms.Form):
+    """A schedule as people write it: per weekday '09:00-12:00, 13:00-17:00' (empty: closed),
+    holidays one per line as 'YYYY-MM-DD name'."""
+
+    name = forms.CharField(max_length=120)
+    timezone = forms.ChoiceField(choices=_timezones, initial="UTC")
+    holidays = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "placeholder": "2026-12-25 Christmas"}),
+        help_text="One day a line: YYYY-MM-DD and a name.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for day, label in enumerate(DAY_NAMES):
+            self.fields[f"day_{day}"] = forms.CharField(
+                label=label,
+                required=False,
+                max_length=200,
+                widget=forms.TextInput(attrs={"placeholder": "closed"}),
+            )
+
+    @property
+    def day_fields(self) -> list[Any]:
+        return [self[f"day_{day}"] for day in range(7)]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        intervals = []
+        for day in range(7):
+            for part in (data.get(f"day_{day}") or "").split(","):
+                if not part.strip():
+                    continue
+                start, dash, end = part.strip().partition("-")
+                if not dash:
+                    self.add_error(f"day_{day}", "Write periods like 09:00-17:00.")
+                    break
+                intervals.append({"day": day, "start": start.strip(), "end": end.strip()})
+        data["intervals"] = intervals
+        holidays = []
+        for line in (data.get("holidays") or "").splitlines():
+            if not line.strip():
+                continue
+            day_text, _, label = line.strip().partition(" ")
+            try:
+                holidays.append((datetime.date.fromisoformat(day_text), label.strip()))
+            except ValueError:
+                self.add_error("holidays", f"{day_text!r} is not a date (YYYY-MM-DD).")
+                break
+        data["holiday_list"] = holidays
+        return data
+
+    @staticmethod
+    def initial_for(hours: Any) -> dict[str, Any]:
+        initial: dict[str, Any] = {"name": hours.name, "timezone": hours.timezone}
+        for day in range(7):
+            initial[f"day_{day}"] = ", ".join(
+                f"{i['start']}-{i['end']}" for i in hours.intervals if i["day"] == day
+            )
+        initial["holidays"] = "\n".join(
+            f"{holiday.date.isoformat()} {holiday.name}".strip() for holiday in hours.holidays.all()
+        )
+        return initial

@@ -7,8 +7,9 @@ from uuid import UUID
 from django.core.cache import cache
 from django.db.models import Count, QuerySet
 
-from departments.errors import DepartmentNotFound, MailboxNotFound
-from departments.models import Department, DepartmentMember, Mailbox
+from departments import business_time
+from departments.errors import BusinessHoursNotFound, DepartmentNotFound, MailboxNotFound
+from departments.models import BusinessHours, Department, DepartmentMember, Mailbox
 from helpdesk.tenancy.context import require_tenant_id
 
 
@@ -99,3 +100,24 @@ def cached_departments() -> list[Department]:
     departments = list(list_departments())
     cache.set(key, departments, DEPARTMENTS_SECONDS)
     return departments
+
+
+def list_business_hours() -> QuerySet[BusinessHours]:
+    return BusinessHours.objects.prefetch_related("holidays").order_by("name")
+
+
+def get_business_hours(business_hours_id: UUID | str) -> BusinessHours:
+    found = BusinessHours.objects.prefetch_related("holidays").filter(id=business_hours_id).first()
+    if found is None:
+        raise BusinessHoursNotFound(business_hours_id=str(business_hours_id))
+    return found
+
+
+def get_schedule(business_hours_id: UUID | str) -> business_time.Schedule:
+    """The schedule SLA clocks count on (stored rows are valid: services check them)."""
+    hours = get_business_hours(business_hours_id)
+    return business_time.Schedule.from_intervals(
+        timezone=hours.timezone,
+        intervals=hours.intervals,
+        holidays=[holiday.date for holiday in hours.holidays.all()],
+    )

@@ -1,10 +1,10 @@
-"""API shapes for mailboxes. The IMAP password is write-only."""
+"""API shapes for mailboxes (the IMAP password is write-only) and business hours."""
 
 from __future__ import annotations
 
 from rest_framework import serializers
 
-from departments.models import Mailbox
+from departments.models import BusinessHours, Mailbox
 
 
 class MailboxOutput(serializers.ModelSerializer):
@@ -64,3 +64,30 @@ class MailboxUpdateInput(serializers.Serializer):
 
 class MailboxCreateInput(MailboxUpdateInput):
     address = serializers.EmailField()
+
+
+class BusinessHoursIntervalData(serializers.Serializer):
+    day = serializers.IntegerField(min_value=0, max_value=6, help_text="0 Monday … 6 Sunday.")
+    start = serializers.CharField(max_length=5, help_text="HH:MM, local time.")
+    end = serializers.CharField(max_length=5, help_text="HH:MM, local time; 24:00 for midnight.")
+
+
+class HolidayData(serializers.Serializer):
+    date = serializers.DateField()
+    name = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
+
+
+class BusinessHoursOutput(serializers.ModelSerializer):
+    intervals = BusinessHoursIntervalData(many=True)
+    holidays = HolidayData(many=True, source="holidays.all")
+
+    class Meta:
+        model = BusinessHours
+        fields = ["id", "name", "timezone", "intervals", "holidays", "created_at", "updated_at"]
+
+
+class BusinessHoursInput(serializers.Serializer):
+    name = serializers.CharField(max_length=120)
+    timezone = serializers.CharField(max_length=64, help_text="IANA name, e.g. Europe/Berlin.")
+    intervals = BusinessHoursIntervalData(many=True, max_length=100)
+    holidays = HolidayData(many=True, required=False, default=list, max_length=1000)

@@ -1,24 +1,31 @@
 """Departments: names unique per tenant (case-insensitive), one default; a mailbox address is
-unique across the installation and kept in the global InboundAddress index."""
+unique across the installation and kept in the global InboundAddress index; business hours
+have at least one working period, in a known time zone, without overlaps."""
 
 from __future__ import annotations
 
+import datetime
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
 
-from departments import selectors
+from departments import business_time, selectors, signals
 from departments.errors import (
+    BusinessHoursInUse,
+    BusinessHoursNameTaken,
     DefaultMailboxRequired,
     DepartmentNameTaken,
+    InvalidBusinessHours,
     InvalidMailboxAddress,
     InvalidMailboxTemplate,
     MailboxAddressTaken,
 )
-from departments.models import Department, DepartmentMember, Mailbox
+from departments.models import BusinessHours, Department, DepartmentMember, Holiday, Mailbox
 from helpdesk.core import crypto, placeholders
 from helpdesk.tenancy import services as tenancy_services
 from helpdesk.tenancy.context import require_tenant_id
@@ -192,3 +199,77 @@ def delete_mailbox(*, mailbox: Mailbox, actor: Membership | None = None) -> None
         raise DefaultMailboxRequired(mailbox_id=str(mailbox.id))
     _sync_addresses(mailbox, [])
     mailbox.delete()
+
+
+@dataclass(frozen=True)
+class NewHoliday:
+    date: datetime.date
+    name: str = ""
+
+
+@transaction.atomic
+def save_business_hours(
+    *,
+    name: str,
+    timezone: str,
+    intervals: list[dict[str, Any]],
+    holidays: list[NewHoliday],
+    business_hours: BusinessHours | None = None,
+    actor: Membership | None = None,
+) -> BusinessHours:
+    """Create (no `business_hours`) or replace a schedule and its holidays. SLA due times
+    counted on it are recomputed after the commit. Raises InvalidBusinessHours (no periods,
+    a bad time or zone, overlaps), BusinessHoursNameTaken."""
+    name = name.strip()
+    if not name:
+        raise InvalidBusinessHours("Business hours need a name.")
+    try:
+        schedule = business_time.Schedule.from_intervals(timezone=timezone, intervals=intervals)
+    except business_time.InvalidSchedule as error:
+        raise InvalidBusinessHours(str(error)) from None
+    clashing = BusinessHours.objects.filter(name__iexact=name)
+    if business_hours is not None:
+        clashing = clashing.exclude(id=business_hours.id)
+    if clashing.exists():
+        raise BusinessHoursNameTaken(name=name)
+    stored = [
+        {"day": day, "start": _hhmm(start), "end": _hhmm(end)}
+        for day in sorted(schedule.periods)
+        for start, end in schedule.periods[day]
+    ]
+    if business_hours is None:
+        business_hours = BusinessHours(name=name)
+    business_hours.name, business_hours.timezone, business_hours.intervals = name, timezone, stored
+    business_hours.save()
+    business_hours.holidays.all().delete()
+    by_date = {holiday.date: holiday.name.strip()[:120] for holiday in holidays}
+    Holiday.objects.bulk_create(
+        Holiday(business_hours=business_hours, date=day, name=label, tenant_id=require_tenant_id())
+        for day, label in sorted(by_date.items())
+    )
+    _business_hours_changed(business_hours)
+    return business_hours
+
+
+def _hhmm(minute: int) -> str:
+    return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+@transaction.atomic
+def delete_business_hours(
+    *, business_hours: BusinessHours, actor: Membership | None = None
+) -> None:
+    """Remove a schedule. Raises BusinessHoursInUse while an SLA policy counts on it."""
+    try:
+        with transaction.atomic():
+            business_hours.delete()
+    except ProtectedError:
+        raise BusinessHoursInUse(business_hours_id=str(business_hours.id)) from None
+
+
+def _business_hours_changed(business_hours: BusinessHours) -> None:
+    signals.business_hours_changed.send(
+        sender=BusinessHours,
+        tenant_id=business_hours.tenant_id,
+        business_hours_id=business_hours.id,
+    )

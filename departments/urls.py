@@ -6,6 +6,13 @@ app_name = "departments"
 
 urlpatterns = [
     path("", views.admin_overview, name="admin"),
+    path("business-hours/", views.business_hours, name="business-hours"),
+    path("business-hours/<uuid:hours_id>/", views.business_hours, name="business-hours-edit"),
+    path(
+        "business-hours/<uuid:hours_id>/delete/",
+        views.business_hours_delete,
+        name="business-hours-delete",
+    ),
     path("mailboxes/new/", views.mailbox_edit, name="mailbox-new"),
     path("mailboxes/<uuid:mailbox_id>/", views.mailbox_edit, name="mailbox-edit"),
     path("mailboxes/<uuid:mailbox_id>/delete/", views.mailbox_delete, name="mailbox-delete"),

@@ -1,4 +1,4 @@
-"""Admin pages: departments, mailboxes and the team of the tenant."""
+"""Admin pages: departments, mailboxes, business hours and the team of the tenant."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from departments import selectors, services
-from departments.errors import MailboxNotFound
-from departments.forms import DepartmentForm, MailboxForm
+from departments.errors import BusinessHoursNotFound, MailboxNotFound
+from departments.forms import DAY_NAMES, BusinessHoursForm, DepartmentForm, MailboxForm
 from departments.models import Mailbox
 from helpdesk.core.errors import DomainError
 from helpdesk.tenancy import selectors as tenancy_selectors
@@ -116,3 +116,63 @@ def mailbox_delete(request: HttpRequest, mailbox_id: UUID) -> HttpResponse:
         messages.error(request, str(error))
         return redirect("departments:mailbox-edit", mailbox_id=mailbox_id)
     return redirect("departments:admin")
+
+
+@member_required(admin=True)
+def business_hours(request: HttpRequest, hours_id: UUID | None = None) -> HttpResponse:
+    """Admin: the tenant's schedules; create one, or edit the one in the URL."""
+    editing = None
+    if hours_id is not None:
+        try:
+            editing = selectors.get_business_hours(hours_id)
+        except BusinessHoursNotFound:
+            return render(request, "errors/not_found.html", {"what": "Those hours"}, status=404)
+    initial = (
+        BusinessHoursForm.initial_for(editing)
+        if editing
+        else {"timezone": "UTC", **{f"day_{day}": "09:00-17:00" for day in range(5)}}
+    )
+    form = BusinessHoursForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            saved = services.save_business_hours(
+                business_hours=editing,
+                name=form.cleaned_data["name"],
+                timezone=form.cleaned_data["timezone"],
+                intervals=form.cleaned_data["intervals"],
+                holidays=[
+                    services.NewHoliday(date=day, name=label)
+                    for day, label in form.cleaned_data["holiday_list"]
+                ],
+                actor=request.membership,  # type: ignore[attr-defined]
+            )
+            messages.success(request, f"Business hours “{saved.name}” saved.")
+            return redirect("departments:business-hours")
+        except DomainError as error:
+            form.add_error(None, str(error))
+    return render(
+        request,
+        "departments/business_hours.html",
+        {
+            "form": form,
+            "editing": editing,
+            "schedules": list(selectors.list_business_hours()),
+            "day_names": DAY_NAMES,
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+@member_required(admin=True)
+@require_POST
+def business_hours_delete(request: HttpRequest, hours_id: UUID) -> HttpResponse:
+    try:
+        hours = selectors.get_business_hours(hours_id)
+        services.delete_business_hours(business_hours=hours, actor=request.membership)  # type: ignore[attr-defined]
+        messages.success(request, f"Business hours “{hours.name}” deleted.")
+    except BusinessHoursNotFound:
+        return render(request, "errors/not_found.html", {"what": "Those hours"}, status=404)
+    except DomainError as error:
+        messages.error(request, str(error))
+        return redirect("departments:business-hours-edit", hours_id=hours_id)
+    return redirect("departments:business-hours")

@@ -25,6 +25,14 @@ app.conf.beat_schedule = {
         "task": "tickets.tasks.poll_imap_mailboxes",
         "schedule": 60.0,
     },
+    "send-satisfaction-surveys": {
+        "task": "tickets.tasks.send_satisfaction_surveys",
+        "schedule": 60.0,
+    },
+    "sweep-sla-breaches": {
+        "task": "automation.tasks.sweep_sla_breaches",
+        "schedule": 60.0,
+    },
 }
 app.autodiscover_tasks(["helpdesk.core", "tickets", "departments", "knowledge_base", "automation"])
 

@@ -314,6 +314,8 @@ SPECTACULAR_SETTINGS = {
         "TicketPriorityEnum": "tickets.models.TicketPriority",
         "CustomFieldTargetEnum": "tickets.models.CustomFieldTarget",
         "CustomFieldTypeEnum": "tickets.models.CustomFieldType",
+        "TicketChannelEnum": "tickets.models.TicketChannel",
+        "SlaMetricEnum": "tickets.models.SlaMetric",
     },
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]",
 }

@@ -2,7 +2,7 @@ from django.urls import path
 
 from tickets import api_urls_configuration, api_urls_contacts
 from tickets.api import core as api
-from tickets.api import workspace
+from tickets.api import satisfaction, workspace
 
 app_name = "tickets-api"
 
@@ -58,6 +58,11 @@ urlpatterns = [
         "notification-settings/",
         api.NotificationSettingsAPI.as_view(),
         name="notification-settings",
+    ),
+    path(
+        "satisfaction-ratings/",
+        satisfaction.SatisfactionRatingListAPI.as_view(),
+        name="satisfaction-rating-list",
     ),
     path("email-templates/", api.EmailTemplateListAPI.as_view(), name="email-template-list"),
     path(

@@ -1,5 +1,6 @@
 """What a tenant configures about its tickets: types, custom statuses, custom fields for
-tickets, contacts and companies, the priority levels in use and open-it-and-you-own-it.
+tickets, contacts and companies, the priority levels in use, open-it-and-you-own-it and
+the satisfaction survey.
 
 Reads return defaults when the tenant configured nothing; writes validate and raise
 DomainErrors with a message an admin can act on.
@@ -49,6 +50,8 @@ MAX_SELECT_OPTIONS = 200
 MAX_POSITION = 32767  # PositiveSmallIntegerField
 # Numbers stay exact in JSON and JavaScript (and far below Python's int-to-str limit).
 MAX_NUMBER = decimal.Decimal(10) ** 15
+# A survey asks about help given recently: at most 30 days after solving.
+MAX_SURVEY_DELAY_HOURS = 720
 
 
 # --- Workspace settings ----------------------------------------------------------------
@@ -142,15 +145,28 @@ def priority_levels(settings: WorkspaceSettings | None = None) -> list[PriorityL
 
 @transaction.atomic
 def update_settings(
-    *, auto_assign_on_open: bool | None = None, priorities: list[Mapping[str, str]] | None = None
+    *,
+    auto_assign_on_open: bool | None = None,
+    priorities: list[Mapping[str, str]] | None = None,
+    satisfaction_enabled: bool | None = None,
+    satisfaction_delay_hours: int | None = None,
 ) -> WorkspaceSettings:
-    """Change the workspace settings. Priorities: 3 to 5 levels of the scale, in scale order,
-    `normal` among them (it is every ticket's default), each with a label."""
+    """Change the workspace settings (None: keep). Priorities: 3 to 5 levels of the scale,
+    in scale order, `normal` among them (it is every ticket's default), each with a label.
+    The survey delay is 0 (at once) to MAX_SURVEY_DELAY_HOURS hours."""
     settings = WorkspaceSettings.objects.select_for_update().first() or WorkspaceSettings()
     if auto_assign_on_open is not None:
         settings.auto_assign_on_open = auto_assign_on_open
     if priorities is not None:
         settings.priorities = _clean_priorities(priorities)
+    if satisfaction_enabled is not None:
+        settings.satisfaction_enabled = satisfaction_enabled
+    if satisfaction_delay_hours is not None:
+        if not 0 <= satisfaction_delay_hours <= MAX_SURVEY_DELAY_HOURS:
+            raise ConfigurationInvalid(
+                f"The survey goes out 0 to {MAX_SURVEY_DELAY_HOURS} hours after solving."
+            )
+        settings.satisfaction_delay_hours = satisfaction_delay_hours
     settings.save()
     _changed()
     return settings

@@ -24,7 +24,14 @@ from helpdesk.core.errors import PermissionDenied
 from helpdesk.tenancy.models import Membership
 from tickets import configuration, services
 from tickets.errors import CompanyNotFound, ContactInvalid
-from tickets.models import Company, Contact, Message, Ticket, TicketFollower
+from tickets.models import (
+    Company,
+    Contact,
+    Message,
+    SatisfactionRating,
+    Ticket,
+    TicketFollower,
+)
 
 MAX_DOMAINS = 50
 # What a merge copies onto the survivor when the survivor has no value of its own.
@@ -241,12 +248,13 @@ def merge_contacts(
 ) -> Contact:
     """Fold a duplicate contact into the survivor.
 
-    The duplicate's tickets, follows and messages move to the survivor (a follow is dropped
-    where the survivor already follows the ticket or asked it); the survivor's empty
-    details are filled from the duplicate; the duplicate row stays, pointing at the survivor,
-    and earlier merges into the duplicate now point at the survivor too. Each moved ticket
-    records a `contact` event. Raises ContactInvalid (itself, a merged survivor, an already
-    merged duplicate), PermissionDenied (light agents).
+    The duplicate's tickets, follows, messages and satisfaction ratings move to the
+    survivor (a follow is dropped where the survivor already follows the ticket or asked
+    it); the survivor's empty details are filled from the duplicate; the duplicate row
+    stays, pointing at the survivor, and earlier merges into the duplicate now point at the
+    survivor too. Each moved ticket records a `contact` event. Raises ContactInvalid
+    (itself, a merged survivor, an already merged duplicate), PermissionDenied (light
+    agents).
     """
     _check_can_change(actor)
     # Lock both rows, in id order so two opposite merges cannot deadlock, and decide on
@@ -274,6 +282,9 @@ def merge_contacts(
         contact=survivor, updated_at=timezone.now()
     )
     Message.objects.filter(author_contact=duplicate).update(author_contact=survivor)
+    SatisfactionRating.objects.filter(contact=duplicate).update(
+        contact=survivor, updated_at=timezone.now()
+    )
 
     filled = fields_to_fill(survivor=survivor, duplicate=duplicate)
     for name in FILLED_FIELDS:

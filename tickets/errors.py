@@ -125,3 +125,18 @@ class ContactInvalid(DomainError):
 class NotificationNotFound(NotFound):
     code = "notification_not_found"
     message = "No such notification."
+
+
+class SatisfactionScoreInvalid(DomainError):
+    code = "satisfaction_score_invalid"
+    message = "Choose good or bad."
+
+
+class SatisfactionCommentTooLong(DomainError):
+    code = "satisfaction_comment_too_long"
+    message = "The comment is too long."
+
+
+class SatisfactionSurveyNotFound(NotFound):
+    code = "satisfaction_survey_not_found"
+    message = "No such satisfaction survey."

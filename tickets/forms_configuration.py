@@ -7,7 +7,7 @@ from typing import Any
 
 from django import forms
 
-from tickets.configuration import MAX_POSITION
+from tickets.configuration import MAX_POSITION, MAX_SURVEY_DELAY_HOURS
 from tickets.models import CustomFieldTarget, CustomFieldType, TicketStatus
 
 
@@ -27,6 +27,13 @@ class PositionField(forms.IntegerField):
         kwargs.setdefault("initial", 0)
         kwargs.setdefault("help_text", "Lower comes first.")
         super().__init__(**kwargs)
+
+
+class SatisfactionSettingsForm(forms.Form):
+    satisfaction_enabled = forms.BooleanField(label="Send surveys", required=False)
+    satisfaction_delay_hours = forms.IntegerField(
+        label="Hours after solving", min_value=0, max_value=MAX_SURVEY_DELAY_HOURS
+    )
 
 
 class TicketTypeForm(forms.Form):

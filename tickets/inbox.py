@@ -24,6 +24,7 @@ from tickets.errors import InvalidFilter, SavedViewNotFound
 from tickets.models import (
     CustomFieldTarget,
     SavedView,
+    SlaState,
     Ticket,
     TicketChannel,
     TicketPriority,
@@ -68,6 +69,7 @@ FILTER_KEYS = (
     "updated_after",
     "updated_before",
     "due",
+    "sla",
     "spam",
     "q",
 )
@@ -77,7 +79,9 @@ DUE_STATES = {
     "scheduled": "Due later",
     "none": "No due date",
 }
+SLA_STATES = dict(SlaState.choices)
 SORT_LABELS = {
+    "sla": "SLA due",
     "-updated": "Last update",
     "-created": "Newest",
     "created": "Oldest",
@@ -130,6 +134,10 @@ def parse_filters(params: Mapping[str, str], *, reader: Membership) -> selectors
         if params["due"] not in DUE_STATES:
             raise InvalidFilter(f"due is one of {', '.join(DUE_STATES)}.", parameter="due")
         values["due"] = params["due"]
+    if params.get("sla"):
+        if params["sla"] not in SLA_STATES:
+            raise InvalidFilter(f"sla is one of {', '.join(SLA_STATES)}.", parameter="sla")
+        values["sla"] = params["sla"]
     if params.get("spam") in {"1", "true", "on"}:
         values["spam"] = True
     if params.get("q"):

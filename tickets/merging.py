@@ -9,6 +9,8 @@ subject tag or reply address) lands on the survivor.
 from __future__ import annotations
 
 from django.db import transaction
+from django.db.models import F, JSONField, Value
+from django.db.models.expressions import CombinedExpression
 
 from helpdesk.tenancy.models import Membership
 from tickets import services
@@ -23,6 +25,7 @@ from tickets.models import (
     TicketRead,
     TicketStatus,
 )
+from tickets.signals import send_ticket_changed
 
 
 def resolve_merged(ticket: Ticket) -> Ticket:
@@ -77,6 +80,14 @@ def merge_tickets(
     TicketFollower.objects.filter(ticket_id__in=other_ids).delete()
 
     tags = {tag.name for t in [survivor, *others] for tag in t.tags.all()}
+    for other in others:
+        # The merged tickets' status changes stay in the history but are not the
+        # survivor's own: SLA clocks (tickets.selectors.list_sla_timeline) skip them.
+        Message.objects.filter(ticket=other, kind=MessageKind.EVENT).update(
+            event=CombinedExpression(
+                F("event"), "||", Value({"merged_from": other.number}, output_field=JSONField())
+            )
+        )
     Message.objects.filter(ticket_id__in=other_ids).update(ticket=survivor)
     InboundEmail.objects.filter(ticket_id__in=other_ids).update(ticket=survivor)
     Notification.objects.filter(ticket_id__in=other_ids).update(ticket=survivor)
@@ -111,6 +122,8 @@ def merge_tickets(
     services.refresh_last_message(survivor)
     services.update_ticket(ticket=survivor, actor=actor, language=language, tags=sorted(tags))
     services.refresh_search_vector(ticket=survivor, language=language)
+    for ticket in [survivor, *others]:
+        send_ticket_changed(ticket, "merged")
     return survivor
 
 
@@ -150,4 +163,6 @@ def split_message(*, message: Message, actor: Membership, language: str = "en") 
     services.refresh_last_message(ticket)
     services.refresh_search_vector(ticket=new, language=language)
     services.refresh_search_vector(ticket=ticket, language=language)
+    send_ticket_changed(new, "created")
+    send_ticket_changed(ticket, "split")
     return new

@@ -1,6 +1,6 @@
 """Notifications to agents: assigned to you, mentioned in a note, the customer replied on
-your ticket. Each one lands in the agent's in-app list (with an unread count in the top
-bar) and, unless the agent switched that kind off (NotificationSetting), by email.
+(or rated) your ticket. Each one lands in the agent's in-app list (with an unread count in
+the top bar) and, unless the agent switched that kind off (NotificationSetting), by email.
 Nobody is notified of their own action. Services call `notify_on_commit`; the Celery
 task `send_agent_notification` renders and sends the email."""
 
@@ -25,6 +25,9 @@ from tickets.models import (
     Notification,
     NotificationKind,
     NotificationSetting,
+    SatisfactionRating,
+    SatisfactionScore,
+    SlaMetric,
     Ticket,
 )
 
@@ -33,6 +36,8 @@ HEADLINES = {
     NotificationKind.ASSIGNED: "A ticket was assigned to you",
     NotificationKind.MENTIONED: "You were mentioned in a note",
     NotificationKind.CUSTOMER_REPLIED: "The customer replied",
+    NotificationKind.SATISFACTION_RATED: "The customer rated your help",
+    NotificationKind.SLA_BREACHED: "An SLA target was missed",
 }
 
 
@@ -111,11 +116,17 @@ def send_agent_notification(
     ticket = Ticket.objects.select_related("tenant").get(id=ticket_id)
     message = Message.objects.filter(id=message_id).first() if message_id else None
     base = tenancy_selectors.tenant_base_url(ticket.tenant)
+    excerpt = message.body_text[:1000] if message else ""
+    if kind == NotificationKind.SATISFACTION_RATED:
+        excerpt = _rating_excerpt(ticket)
+    if kind == NotificationKind.SLA_BREACHED and message is not None:
+        metric = dict(SlaMetric.choices).get(message.event.get("to"), "An SLA")
+        excerpt = f"{metric} target missed on #{ticket.number} ({ticket.subject})."
     context = {
         "member_name": member.user.display_name,
         "headline": HEADLINES[NotificationKind(kind)],
         "ticket": ticket,
-        "excerpt": (message.body_text[:1000] if message else ""),
+        "excerpt": excerpt,
         "ticket_url": base + reverse("tickets:ticket-detail", args=[ticket.number]),
         "settings_url": base + reverse("tickets:notification-settings"),
     }
@@ -136,6 +147,15 @@ def send_agent_notification(
     except OSError as error:  # SMTP relay or ESP unreachable: the task retries with backoff
         raise TransientError(f"notification email failed: {error}") from error
     return True
+
+
+def _rating_excerpt(ticket: Ticket) -> str:
+    """The rating as it is now (the customer may have changed it since): score and comment."""
+    rating = SatisfactionRating.objects.filter(ticket=ticket).exclude(score="").first()
+    if rating is None:
+        return ""
+    score = "Good" if rating.score == SatisfactionScore.GOOD else "Bad"
+    return f"{score}: {rating.comment[:1000]}" if rating.comment else score
 
 
 def list_notifications(member: Membership, *, unread_only: bool = False) -> QuerySet[Notification]:

@@ -10,6 +10,7 @@ from uuid import UUID
 from django.contrib.postgres.aggregates import ArrayAgg
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db.models import (
+    Case,
     Count,
     Exists,
     F,
@@ -19,6 +20,7 @@ from django.db.models import (
     QuerySet,
     Subquery,
     Value,
+    When,
 )
 from django.db.models.functions import Coalesce, Lower, NullIf
 from django.utils import timezone
@@ -32,9 +34,11 @@ from tickets.errors import (
     ContactNotFound,
     InboundEmailNotFound,
     MessageNotFound,
+    SatisfactionSurveyNotFound,
     TicketNotFound,
 )
 from tickets.models import (
+    SLA_DUE_SOON,
     Attachment,
     Company,
     Contact,
@@ -42,6 +46,8 @@ from tickets.models import (
     InboundEmail,
     Message,
     MessageKind,
+    SatisfactionRating,
+    SatisfactionScore,
     Tag,
     Ticket,
     TicketFollower,
@@ -61,6 +67,7 @@ SORTS = {
     "-created": ("-created_at", "-id"),
     "created": ("created_at", "id"),
     "due": (F("due_at").asc(nulls_last=True), "id"),
+    "sla": (F("sla_due_at").asc(nulls_last=True), "id"),
     "-priority": ("-priority_rank", "-updated_at", "-id"),
 }
 
@@ -85,6 +92,7 @@ class TicketFilters:
     updated_after: datetime.datetime | None = None
     updated_before: datetime.datetime | None = None
     due: str | None = None  # overdue, due_today, scheduled, none
+    sla: str | None = None  # breached, due_soon, on_track, paused, none
     custom_fields: tuple[tuple[str, Any], ...] = ()
     spam: bool = False
     q: str | None = None
@@ -205,6 +213,8 @@ def list_tickets(
             tickets = tickets.filter(**{field: bound})
     if filters.due:
         tickets = _filter_due(tickets, filters.due, now or timezone.now())
+    if filters.sla:
+        tickets = _filter_sla(tickets, filters.sla, now or timezone.now())
     if filters.custom_fields:
         tickets = tickets.filter(custom_fields__contains=dict(filters.custom_fields))
     ordering: tuple[Any, ...] = SORTS.get(sort, SORTS["-updated"])
@@ -510,3 +520,143 @@ def list_tickets_of_company(company: Company) -> QuerySet[Ticket]:
 def list_tags(*, limit: int = 30) -> list[Tag]:
     """The tenant's tags by name (the inbox's per-tag views)."""
     return list(Tag.objects.order_by("name")[:limit])
+
+
+def _filter_sla(tickets: QuerySet[Ticket], sla: str, now: datetime.datetime) -> QuerySet[Ticket]:
+    """SLA states (automation keeps the ticket's sla_* columns): a running target already
+    missed, due within the hour, due later, paused while waiting, or no SLA at all."""
+    if sla == "breached":
+        return tickets.filter(sla_due_at__lte=now)
+    if sla == "due_soon":
+        return tickets.filter(sla_due_at__gt=now, sla_due_at__lte=now + SLA_DUE_SOON)
+    if sla == "on_track":
+        return tickets.filter(sla_due_at__gt=now + SLA_DUE_SOON)
+    if sla == "paused":
+        return tickets.filter(sla_paused=True)
+    return tickets.filter(sla_due_at__isnull=True, sla_paused=False)
+
+
+def list_sla_timeline(ticket: Ticket) -> list[tuple[datetime.datetime, str, str]]:
+    """What SLA clocks are measured from, oldest first: (when, what, new status), what
+    being "customer" (a customer message), "reply" (an agent's public reply; automatic
+    mail does not count) or "status" (a status change to the third value)."""
+    rows = (
+        Message.objects.filter(ticket=ticket)
+        .filter(
+            Q(kind=MessageKind.CUSTOMER)
+            | Q(kind=MessageKind.REPLY, is_automatic=False)
+            | (Q(kind=MessageKind.EVENT, event__field="status") & ~Q(event__has_key="merged_from"))
+        )
+        .order_by("created_at", "id")
+        .values_list("created_at", "kind", "event")
+    )
+    return [
+        (at, "status" if kind == MessageKind.EVENT else kind, (event or {}).get("to", ""))
+        for at, kind, event in rows
+    ]
+
+
+def lock_ticket_for_sla(ticket_id: UUID) -> Ticket | None:
+    """The ticket, locked for its SLA recomputation (two runs for one ticket queue up)."""
+    return (
+        Ticket.objects.select_for_update(of=("self",))
+        .select_related("assignee")
+        .filter(id=ticket_id)
+        .first()
+    )
+
+
+def list_unsolved_ticket_ids(*, after: UUID | None = None, limit: int = 200) -> list[UUID]:
+    """Ids of unsolved tickets in id order, from after `after` (a batch of a long walk)."""
+    tickets = Ticket.objects.filter(is_unsolved=True)
+    if after is not None:
+        tickets = tickets.filter(id__gt=after)
+    return list(tickets.order_by("id").values_list("id", flat=True)[:limit])
+
+
+# --- Satisfaction ratings --------------------------------------------------------------
+
+
+def get_survey_by_token(token: str) -> SatisfactionRating:
+    """The sent survey with this secret token, with its ticket (the public rating page);
+    raises SatisfactionSurveyNotFound, also for a survey not sent yet."""
+    rating = (
+        SatisfactionRating.objects.select_related("ticket", "contact")
+        .filter(token=token, sent_at__isnull=False)
+        .first()
+    )
+    if rating is None:
+        raise SatisfactionSurveyNotFound()
+    return rating
+
+
+def get_ticket_rating(ticket_id: UUID) -> SatisfactionRating | None:
+    """The ticket's survey, answered or not; None when it has none."""
+    return SatisfactionRating.objects.filter(ticket_id=ticket_id).first()
+
+
+def list_ticket_satisfaction(
+    ticket: Ticket, *, limit: int = 5
+) -> tuple[SatisfactionRating | None, list[SatisfactionRating]]:
+    """Beside a ticket: its own survey (or None) and the customer's latest `limit` ratings
+    of other tickets, newest first. One query: the ticket page counts its queries."""
+    rows = list(
+        SatisfactionRating.objects.filter(
+            Q(ticket_id=ticket.id) | (Q(contact_id=ticket.contact_id) & ~Q(score=""))
+        )
+        .select_related("ticket")
+        .annotate(is_this=Case(When(ticket_id=ticket.id, then=Value(0)), default=Value(1)))
+        .order_by("is_this", F("rated_at").desc(nulls_last=True), "-id")[: limit + 1]
+    )
+    own = rows[0] if rows and rows[0].ticket_id == ticket.id else None
+    return own, [row for row in rows if row.ticket_id != ticket.id][:limit]
+
+
+def list_contact_ratings(contact_id: UUID, *, limit: int = 20) -> list[SatisfactionRating]:
+    """The contact's answered surveys, newest first, with their tickets."""
+    return list(
+        SatisfactionRating.objects.filter(contact_id=contact_id)
+        .exclude(score="")
+        .select_related("ticket")
+        .order_by("-rated_at", "-id")[:limit]
+    )
+
+
+def list_ratings(
+    *,
+    contact_id: UUID | None = None,
+    score: str | None = None,
+    ticket_number: int | None = None,
+    rated_after: datetime.datetime | None = None,
+    rated_before: datetime.datetime | None = None,
+) -> QuerySet[SatisfactionRating]:
+    """Answered surveys matching the filters, with ticket, contact and agent loaded (the
+    API sorts and pages them)."""
+    ratings = SatisfactionRating.objects.exclude(score="").select_related(
+        "ticket", "contact", "assignee__user"
+    )
+    if contact_id is not None:
+        ratings = ratings.filter(contact_id=contact_id)
+    if score:
+        ratings = ratings.filter(score=score)
+    if ticket_number is not None:
+        ratings = ratings.filter(ticket__number=ticket_number)
+    if rated_after is not None:
+        ratings = ratings.filter(rated_at__gte=rated_after)
+    if rated_before is not None:
+        ratings = ratings.filter(rated_at__lt=rated_before)
+    return ratings
+
+
+def count_ratings(*, since: datetime.datetime) -> dict[str, int]:
+    """Answers rated since then, by score: {"good": n, "bad": m} (the reports page)."""
+    rows = (
+        SatisfactionRating.objects.filter(rated_at__gte=since)
+        .exclude(score="")
+        .order_by()
+        .values("score")
+        .annotate(total=Count("id"))
+    )
+    counts = dict.fromkeys(SatisfactionScore.values, 0)
+    counts.update({row["score"]: row["total"] for row in rows})
+    return counts

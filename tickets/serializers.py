@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -14,6 +15,7 @@ from tickets.models import (
     InboundEmailStatus,
     Message,
     MessageKind,
+    SlaState,
     Ticket,
     TicketPriority,
     TicketStatus,
@@ -46,6 +48,7 @@ class TicketOutput(serializers.ModelSerializer):
     custom_status = TicketDepartmentOutput(allow_null=True, help_text="Custom status (id, name).")
     merged_into = serializers.SerializerMethodField()
     is_unread = serializers.SerializerMethodField()
+    sla_state = serializers.SerializerMethodField()
 
     class Meta:
         model = Ticket
@@ -68,10 +71,20 @@ class TicketOutput(serializers.ModelSerializer):
             "custom_status",
             "custom_fields",
             "due_at",
+            "sla_due_at",
+            "sla_metric",
+            "sla_paused",
+            "sla_state",
             "is_spam",
             "merged_into",
             "is_unread",
         ]
+
+    @extend_schema_field(serializers.ChoiceField(choices=SlaState.values))
+    def get_sla_state(self, ticket: Ticket) -> str:
+        """breached (a running target is missed), due_soon (within the hour), on_track,
+        paused (waiting on the customer or on hold) or none (no SLA policy applies)."""
+        return ticket.sla_state(timezone.now())
 
     @extend_schema_field(serializers.IntegerField(allow_null=True))
     def get_merged_into(self, ticket: Ticket) -> int | None:
@@ -153,12 +166,16 @@ class TicketListQuery(serializers.Serializer):
     due = serializers.ChoiceField(
         choices=["overdue", "due_today", "scheduled", "none"], required=False
     )
+    sla = serializers.ChoiceField(
+        choices=SlaState.values, required=False, help_text="The SLA state of the ticket."
+    )
     spam = serializers.BooleanField(required=False)
     q = serializers.CharField(required=False, max_length=500, help_text="Full-text search.")
     sort = serializers.ChoiceField(
-        choices=["-created", "created", "-updated", "-priority", "due"],
+        choices=["-created", "created", "-updated", "-priority", "due", "sla"],
         required=False,
-        help_text="Default newest first; `due` lists tickets with a due date, soonest first.",
+        help_text="Default newest first; `due` lists tickets with a due date, soonest first; "
+        "`sla` those with a running SLA target, the first one due first.",
     )
 
     def validate_assignee(self, value: str) -> str:
@@ -271,6 +288,8 @@ class NotificationSettingsData(serializers.Serializer):
     assigned = serializers.BooleanField(required=False)
     mentioned = serializers.BooleanField(required=False)
     customer_replied = serializers.BooleanField(required=False)
+    satisfaction_rated = serializers.BooleanField(required=False)
+    sla_breached = serializers.BooleanField(required=False)
 
 
 class EmailTemplateOutput(serializers.Serializer):

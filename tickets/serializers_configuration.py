@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from tickets.configuration import MAX_POSITION
+from tickets.configuration import MAX_POSITION, MAX_SURVEY_DELAY_HOURS
 from tickets.models import (
     CustomField,
     CustomFieldTarget,
@@ -34,6 +34,12 @@ class WorkspaceSettingsOutput(serializers.Serializer):
         help_text="Open it and you own it: opening an unassigned ticket assigns it to the agent."
     )
     priorities = PriorityLevelOutput(many=True, help_text="The levels in use, lowest first.")
+    satisfaction_enabled = serializers.BooleanField(
+        help_text="Solved tickets get a satisfaction survey by email."
+    )
+    satisfaction_delay_hours = serializers.IntegerField(
+        help_text="Hours after solving before the survey goes out (0: at once)."
+    )
 
 
 class WorkspaceSettingsUpdateInput(serializers.Serializer):
@@ -43,6 +49,10 @@ class WorkspaceSettingsUpdateInput(serializers.Serializer):
         required=False,
         help_text="3 to 5 levels of the scale low, normal, high, urgent, critical; "
         "normal among them.",
+    )
+    satisfaction_enabled = serializers.BooleanField(required=False)
+    satisfaction_delay_hours = serializers.IntegerField(
+        required=False, min_value=0, max_value=MAX_SURVEY_DELAY_HOURS
     )
 
 

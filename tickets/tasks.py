@@ -1,4 +1,5 @@
-"""Ticket background work: inbound mail processing, acknowledgements, the stuck-mail sweeper."""
+"""Ticket background work: inbound mail processing, acknowledgements, the stuck-mail sweeper,
+satisfaction surveys."""
 
 from __future__ import annotations
 
@@ -15,9 +16,9 @@ from helpdesk.core.errors import TransientError
 from helpdesk.core.tasks import system_task, tenant_task
 from helpdesk.tenancy.managers import cross_tenant
 from helpdesk.tenancy.models import Tenant
-from tickets import notifications
+from tickets import notifications, satisfaction
 from tickets.mail import imap, inbound, outbound
-from tickets.models import InboundEmail, InboundEmailStatus
+from tickets.models import InboundEmail, InboundEmailStatus, SatisfactionRating
 
 logger = logging.getLogger(__name__)
 
@@ -153,3 +154,28 @@ def send_agent_notification(
         message_id=UUID(message_id) if message_id else None,
         tenant_name=name,
     )
+
+
+@system_task
+def send_satisfaction_surveys() -> int:
+    """Beat: find tenants with satisfaction surveys due and queue one send per tenant.
+
+    One query through the ops role (the partial index of unsent surveys) returns tenant
+    ids only; a survey held back (its ticket open again) does not wake its tenant.
+    """
+    with cross_tenant(reason="survey sweeper: tenants with satisfaction surveys due"):
+        tenant_ids = list(
+            satisfaction.filter_due(SatisfactionRating.all_tenants.all(), timezone.now())
+            .order_by()
+            .values_list("tenant_id", flat=True)
+            .distinct()
+        )
+    for tenant_id in tenant_ids:
+        send_due_surveys.delay(tenant_id=str(tenant_id))
+    return len(tenant_ids)
+
+
+@tenant_task(queue="email")
+def send_due_surveys(*, tenant_id: str) -> int:
+    """Email this tenant's due satisfaction surveys; a second run finds them sent."""
+    return satisfaction.send_due_surveys()

@@ -3,6 +3,7 @@ from django.urls import path
 from tickets import urls_configuration, urls_contacts
 from tickets.views import core as views
 from tickets.views import inbox as inbox_views
+from tickets.views import satisfaction as satisfaction_views
 from tickets.views import ticket as ticket_views
 from tickets.views import workspace
 
@@ -35,6 +36,11 @@ urlpatterns = [
     path("tickets/<int:number>/update/", ticket_views.ticket_update, name="ticket-update"),
     path("reports/", views.reports, name="reports"),
     path("track/<str:token>/", views.ticket_tracking, name="tracking"),
+    path(
+        "satisfaction/<str:token>/",
+        satisfaction_views.satisfaction_survey,
+        name="satisfaction",
+    ),
     path("settings/email-templates/", views.email_templates, name="email-templates"),
     path(
         "settings/email-templates/<slug:kind>/",

@@ -12,6 +12,11 @@ urlpatterns: list[URLPattern] = [
         name="ticket-settings-ownership",
     ),
     path(
+        "settings/tickets/satisfaction/",
+        views.ticket_settings_satisfaction,
+        name="ticket-settings-satisfaction",
+    ),
+    path(
         "settings/tickets/priorities/",
         views.ticket_settings_priorities,
         name="ticket-settings-priorities",

@@ -23,6 +23,8 @@ KNOWN = (
     "mailbox.address",
     "agent.name",
     "reply.body",
+    "satisfaction.good_link",
+    "satisfaction.bad_link",
 )
 
 

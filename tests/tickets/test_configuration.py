@@ -552,6 +552,8 @@ def test_workspace_settings_api(acme):
             {"value": "normal", "label": "Normal"},
             {"value": "urgent", "label": "Now"},
         ],
+        "satisfaction_enabled": True,
+        "satisfaction_delay_hours": 24,
     }
     # A PATCH of one key keeps the other.
     only_flag = api.patch(

@@ -70,6 +70,8 @@ def test_each_kind_can_be_switched_off(tenant, django_capture_on_commit_callback
         "assigned": False,
         "mentioned": True,
         "customer_replied": True,
+        "sla_breached": True,
+        "satisfaction_rated": True,
     }
     with django_capture_on_commit_callbacks(execute=True):
         services.assign_ticket(ticket=make_ticket(), assignee=ana, actor=tenant.admin)
@@ -86,6 +88,8 @@ def test_settings_page_and_api(acme):
         "assigned": True,
         "mentioned": False,
         "customer_replied": False,
+        "sla_breached": False,
+        "satisfaction_rated": False,
     }
     patched = api.patch(
         "/api/v1/notification-settings/", {"mentioned": True}, content_type="application/json"

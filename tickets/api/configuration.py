@@ -47,11 +47,13 @@ def _settings_data(settings: WorkspaceSettings) -> dict[str, Any]:
             {"value": level.value, "label": level.label}
             for level in configuration.priority_levels(settings)
         ],
+        "satisfaction_enabled": settings.satisfaction_enabled,
+        "satisfaction_delay_hours": settings.satisfaction_delay_hours,
     }
 
 
 class WorkspaceSettingsAPI(ConfigurationAPI):
-    """Open it and you own it, and the priority levels in use."""
+    """Open it and you own it, the priority levels in use, satisfaction surveys."""
 
     @extend_schema(responses=WorkspaceSettingsOutput)
     def get(self, request: Request) -> Response:
@@ -63,6 +65,8 @@ class WorkspaceSettingsAPI(ConfigurationAPI):
         settings = configuration.update_settings(
             auto_assign_on_open=data.get("auto_assign_on_open"),
             priorities=data.get("priorities"),
+            satisfaction_enabled=data.get("satisfaction_enabled"),
+            satisfaction_delay_hours=data.get("satisfaction_delay_hours"),
         )
         return Response(WorkspaceSettingsOutput(_settings_data(settings)).data)
 

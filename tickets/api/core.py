@@ -40,6 +40,7 @@ from tickets.serializers import (
     TicketOutput,
     TicketUpdateInput,
 )
+from tickets.serializers_satisfaction import TicketDetailOutput
 
 API_SORTS = {
     "-created": ("-id",),
@@ -47,6 +48,7 @@ API_SORTS = {
     "-updated": ("-updated_at", "-id"),
     "-priority": ("-priority_rank", "-id"),
     "due": ("due_at", "id"),
+    "sla": ("sla_due_at", "id"),
 }
 
 
@@ -73,8 +75,11 @@ class TicketListAPI(TenantAPIView):
         )
         paginator = IdCursorPagination()
         paginator.ordering = API_SORTS.get(params.get("sort", ""), ("-id",))
+        # Cursor pages need a value to continue from: these sorts list dated tickets only.
         if params.get("sort") == "due":
             tickets = tickets.filter(due_at__isnull=False)
+        elif params.get("sort") == "sla":
+            tickets = tickets.filter(sla_due_at__isnull=False)
         page = paginator.paginate_queryset(tickets, request, view=self)
         data = TicketOutput(page, many=True, context={"request": request}).data
         return paginator.get_paginated_response(data)
@@ -105,12 +110,19 @@ class TicketListAPI(TenantAPIView):
         return Response(TicketOutput(ticket).data, status=http.HTTP_201_CREATED)
 
 
-class TicketDetailAPI(TenantAPIView):
-    @extend_schema(responses=TicketOutput)
-    def get(self, request: Request, number: int) -> Response:
-        return Response(TicketOutput(selectors.get_ticket_by_number(number)).data)
+def _ticket_detail(number: int) -> dict[str, Any]:
+    """The ticket as the detail URL shows it: with its satisfaction survey."""
+    ticket = selectors.get_ticket_by_number(number)
+    survey = selectors.get_ticket_rating(ticket.id)
+    return TicketDetailOutput(ticket, context={"satisfaction": survey}).data
 
-    @extend_schema(request=TicketUpdateInput, responses=TicketOutput)
+
+class TicketDetailAPI(TenantAPIView):
+    @extend_schema(responses=TicketDetailOutput)
+    def get(self, request: Request, number: int) -> Response:
+        return Response(_ticket_detail(number))
+
+    @extend_schema(request=TicketUpdateInput, responses=TicketDetailOutput)
     def patch(self, request: Request, number: int) -> Response:
         data = self.validate(TicketUpdateInput, request.data)
         ticket = selectors.get_ticket_by_number(number)
@@ -136,7 +148,7 @@ class TicketDetailAPI(TenantAPIView):
         services.update_ticket(
             ticket=ticket, actor=self.membership, language=request.tenant.language, **changes
         )
-        return Response(TicketOutput(selectors.get_ticket_by_number(number)).data)
+        return Response(_ticket_detail(number))
 
 
 class TicketMessageListAPI(TenantAPIView):

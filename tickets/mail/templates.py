@@ -44,7 +44,11 @@ DEFAULTS: dict[str, dict[str, str]] = {
     K.SATISFACTION_REQUEST: {
         "subject": "How did we do? [#{{ ticket.number }}]",
         "body": "Hello {{ contact.first_name }},\n\nhow satisfied are you with our help on "
-        "request #{{ ticket.number }}? Reply to this email and tell us.",
+        "request #{{ ticket.number }} ({{ ticket.subject }})? One click tells us:\n\n"
+        "Good, I'm satisfied: {{ satisfaction.good_link }}\n"
+        "Bad, I'm unsatisfied: {{ satisfaction.bad_link }}\n\n"
+        "You can add a comment on that page, and change your rating later through the "
+        "same link.",
     },
 }
 FIELDS = ("subject", "body", "header", "footer")
@@ -62,6 +66,8 @@ SAMPLE_VALUES = {
     "mailbox.address": "support@example.com",
     "agent.name": "Ana Agent",
     "reply.body": "Try turning it off and on again.",
+    "satisfaction.good_link": "https://example.helpdesk.example/satisfaction/sample/?score=good",
+    "satisfaction.bad_link": "https://example.helpdesk.example/satisfaction/sample/?score=bad",
 }
 
 
@@ -160,4 +166,7 @@ def placeholder_values(
         "mailbox.address": mailbox.address if mailbox else "",
         "agent.name": agent_name,
         "reply.body": "",
+        # Filled in for the satisfaction request only (tickets.satisfaction).
+        "satisfaction.good_link": "",
+        "satisfaction.bad_link": "",
     }

@@ -2,12 +2,15 @@
 
 from tickets.models.core import (
     PRIORITY_RANK,
+    SLA_DUE_SOON,
     Attachment,
     Company,
     Contact,
     DeliveryStatus,
     Message,
     MessageKind,
+    SlaMetric,
+    SlaState,
     Tag,
     Ticket,
     TicketChannel,
@@ -50,6 +53,7 @@ from tickets.models.workspace import (
 
 __all__ = [
     "PRIORITY_RANK",
+    "SLA_DUE_SOON",
     "Attachment",
     "Company",
     "Contact",
@@ -70,6 +74,8 @@ __all__ = [
     "SatisfactionRating",
     "SatisfactionScore",
     "SavedView",
+    "SlaMetric",
+    "SlaState",
     "Tag",
     "Ticket",
     "TicketChannel",

@@ -3,6 +3,7 @@ contacts, companies and tags."""
 
 from __future__ import annotations
 
+import datetime
 import secrets
 
 from django.contrib.postgres.indexes import GinIndex
@@ -127,6 +128,25 @@ class TicketChannel(models.TextChoices):
     PHONE = "phone", "Phone"
 
 
+class SlaMetric(models.TextChoices):
+    """What an SLA target measures (automation keeps the timers; the ticket the next one)."""
+
+    FIRST_RESPONSE = "first_response", "First response"
+    NEXT_RESPONSE = "next_response", "Next response"
+    RESOLUTION = "resolution", "Resolution"
+
+
+class SlaState(models.TextChoices):
+    BREACHED = "breached", "Overdue"
+    DUE_SOON = "due_soon", "Due within an hour"
+    ON_TRACK = "on_track", "On track"
+    PAUSED = "paused", "Paused"
+    NONE = "none", "No SLA"
+
+
+SLA_DUE_SOON = datetime.timedelta(hours=1)
+
+
 class TicketCounter(TenantModel):
     """The last ticket number handed out in the tenant (one row per tenant)."""
 
@@ -180,7 +200,7 @@ class Ticket(TenantModel):
     # The ticket's SLA as automation.sla last computed it (never set by hand): the earliest
     # running target and its metric, or paused while the ticket waits; empty: no SLA.
     sla_due_at = models.DateTimeField(null=True, blank=True)
-    sla_metric = models.CharField(max_length=16, blank=True)
+    sla_metric = models.CharField(max_length=16, choices=SlaMetric.choices, blank=True)
     sla_paused = models.BooleanField(default=False)
     is_spam = models.BooleanField(default=False)
     merged_into = models.ForeignKey(
@@ -327,6 +347,14 @@ class Ticket(TenantModel):
     @property
     def is_closed(self) -> bool:
         return self.status == TicketStatus.CLOSED
+
+    def sla_state(self, now: datetime.datetime) -> str:
+        """The SLA state as of `now` (see SlaState), from the columns automation keeps."""
+        if self.sla_due_at is not None:
+            if self.sla_due_at <= now:
+                return SlaState.BREACHED
+            return SlaState.DUE_SOON if self.sla_due_at <= now + SLA_DUE_SOON else SlaState.ON_TRACK
+        return SlaState.PAUSED if self.sla_paused else SlaState.NONE
 
 
 class TicketSearch(models.Model):

@@ -60,6 +60,12 @@ class SatisfactionRating(TenantModel):
                 name="tickets_csat_due_idx",
                 condition=models.Q(sent_at__isnull=True),
             ),
+            # The tenant's answers newest first, and since a date (API list, reports).
+            models.Index(
+                fields=["tenant", "-rated_at"],
+                name="tickets_csat_rated_idx",
+                condition=~models.Q(score=""),
+            ),
             # A contact's ratings (ticket sidebar, contact page).
             models.Index(
                 fields=["tenant", "contact", "-rated_at"],

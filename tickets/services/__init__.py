@@ -23,6 +23,8 @@ from tickets.services.lifecycle import (
     change_status,
     create_ticket,
     mark_spam,
+    record_sla_breach,
+    set_sla_state,
     update_ticket,
 )
 from tickets.services.messages import (
@@ -66,8 +68,10 @@ __all__ = [
     "record_delivery_failure",
     "record_delivery_status",
     "record_event",
+    "record_sla_breach",
     "refresh_last_message",
     "refresh_search_vector",
+    "set_sla_state",
     "snippet",
     "store_attachments",
     "update_ticket",

@@ -13,6 +13,7 @@ from helpdesk.tenancy.context import require_tenant_id
 from helpdesk.tenancy.models import Membership
 from tickets import selectors
 from tickets.models import (
+    Contact,
     Message,
     MessageKind,
     Tag,
@@ -55,13 +56,21 @@ def normalize_tag(name: str) -> str:
 
 
 def record_event(
-    *, ticket: Ticket, actor: Membership | None, field: str, old: Any, new: Any
+    *,
+    ticket: Ticket,
+    actor: Membership | None,
+    field: str,
+    old: Any,
+    new: Any,
+    author_contact: Contact | None = None,
 ) -> Message:
-    """A system-event message: who changed which field from what to what."""
+    """A system-event message: who changed which field from what to what (`author_contact`
+    when the customer did, as with a satisfaction rating)."""
     return Message.objects.create(
         ticket=ticket,
         kind=MessageKind.EVENT,
         author_member=actor,
+        author_contact=author_contact,
         event={"field": field, "from": old, "to": new},
     )
 

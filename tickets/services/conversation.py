@@ -35,6 +35,7 @@ from tickets.services.messages import (
     store_attachments,
 )
 from tickets.services.reading import mark_read
+from tickets.signals import send_ticket_changed
 
 
 @transaction.atomic
@@ -96,6 +97,8 @@ def add_message(
         ticket.last_message_snippet = snippet(body)
     ticket.save(update_fields=["last_message_at", "last_message_snippet", "updated_at"])
     mark_read(ticket=ticket, member=actor, at=message.created_at)
+    if kind == MessageKind.REPLY:
+        send_ticket_changed(ticket, "replied")
     if kind == MessageKind.REPLY and status is None and ticket.status == TicketStatus.OPEN:
         status = TicketStatus.WAITING
     if status:
@@ -122,6 +125,7 @@ def add_customer_message(
     message = create_customer_message(ticket, contact, body, content or MessageContent())
     ticket.last_message_at = message.created_at
     ticket.save(update_fields=["last_message_at", "last_message_snippet", "updated_at"])
+    send_ticket_changed(ticket, "customer_message")
     if ticket.status != TicketStatus.OPEN:
         change_status(ticket=ticket, status=TicketStatus.OPEN, actor=None)
     refresh_search_vector(ticket=ticket, language=language)

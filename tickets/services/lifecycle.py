@@ -3,6 +3,7 @@ marked spam. Every change is recorded as an event message."""
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable
 from typing import Any
 
@@ -10,8 +11,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from departments.models import Department, Mailbox
+from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.models import Membership, MembershipRole
-from tickets import configuration, notifications, selectors
+from tickets import configuration, notifications, satisfaction, selectors
 from tickets.errors import (
     AssigneeNotAgent,
     ConfigurationInvalid,
@@ -43,6 +45,7 @@ from tickets.services.base import (
     snippet,
 )
 from tickets.services.messages import MessageContent, create_customer_message, queue_email_message
+from tickets.signals import send_ticket_changed
 
 
 @transaction.atomic
@@ -91,6 +94,7 @@ def create_ticket(
         )
     tag_names = set_tags(ticket, tags) if tags else []
     refresh_search_vector(ticket=ticket, language=language, bodies=[body], tag_names=tag_names)
+    send_ticket_changed(ticket, "created")
     return ticket
 
 
@@ -114,7 +118,8 @@ def change_status(
     """Move the ticket along TICKET_TRANSITIONS. Raises TicketClosed, TicketTransitionNotAllowed.
 
     With `notify_customer` (an agent changing the status by itself, not with a reply), a
-    move to waiting or solved emails the customer the tenant's status template.
+    move to waiting or solved emails the customer the tenant's status template. A move to
+    solved plans the satisfaction survey (tickets.satisfaction).
     """
     if status == ticket.status:
         return ticket
@@ -124,10 +129,13 @@ def change_status(
     ticket.solved_at = timezone.now() if status == TicketStatus.SOLVED else ticket.solved_at
     ticket.save(update_fields=["status", "solved_at", "updated_at"])
     record_event(ticket=ticket, actor=actor, field="status", old=old, new=status)
+    send_ticket_changed(ticket, "status")
     if ticket.custom_status_id and ticket.custom_status.base_status != status:
         _set_custom_status(ticket, None, actor)  # the finer status no longer holds
     if notify_customer and status in STATUS_EMAILS and ticket.contact.email_bounced_at is None:
         _queue_status_email(ticket=ticket, kind=STATUS_EMAILS[TicketStatus(status)], actor=actor)
+    if status == TicketStatus.SOLVED:
+        satisfaction.schedule_survey(ticket=ticket)
     return ticket
 
 
@@ -257,6 +265,8 @@ def update_ticket(
                         old=before_fields.get(key),
                         new=after_fields.get(key),
                     )
+    if {"priority", "department", "type"} & set(changes):
+        send_ticket_changed(ticket, "fields")
     if "tags" in changes:
         before = sorted(ticket.tags.values_list("name", flat=True))
         after = set_tags(ticket, changes["tags"])
@@ -297,4 +307,38 @@ def mark_spam(*, ticket: Ticket, actor: Membership, is_spam: bool = True) -> Tic
     ticket.is_spam = is_spam
     ticket.save(update_fields=["is_spam", "updated_at"])
     record_event(ticket=ticket, actor=actor, field="spam", old=not is_spam, new=is_spam)
+    send_ticket_changed(ticket, "spam")
     return ticket
+
+
+@transaction.atomic
+def record_sla_breach(*, ticket: Ticket, metric: str) -> Message:
+    """A missed SLA target in the ticket history, told to the assignee (to the admins
+    while nobody has the ticket)."""
+    event = record_event(ticket=ticket, actor=None, field="sla_breach", old=None, new=metric)
+    members = (
+        [ticket.assignee]
+        if ticket.assignee_id
+        else list(tenancy_selectors.list_members(roles=[MembershipRole.ADMIN]))
+    )
+    notifications.notify_on_commit(
+        kind=NotificationKind.SLA_BREACHED,
+        members=members,
+        ticket=ticket,
+        actor=None,
+        message=event,
+    )
+    return event
+
+
+def set_sla_state(
+    *, ticket: Ticket, due_at: datetime.datetime | None, metric: str, paused: bool
+) -> None:
+    """Store the ticket's SLA as automation computed it: the first running target (due
+    time and metric) or paused. Not an activity: `updated_at` stays."""
+    if (ticket.sla_due_at, ticket.sla_metric, ticket.sla_paused) == (due_at, metric, paused):
+        return
+    Ticket.objects.filter(id=ticket.id).update(
+        sla_due_at=due_at, sla_metric=metric, sla_paused=paused
+    )
+    ticket.sla_due_at, ticket.sla_metric, ticket.sla_paused = due_at, metric, paused

@@ -1,5 +1,5 @@
-"""Admin pages: ticket settings (open it and you own it, priorities, types, statuses) and
-custom fields of tickets, contacts and companies.
+"""Admin pages: ticket settings (open it and you own it, satisfaction surveys, priorities,
+types, statuses) and custom fields of tickets, contacts and companies.
 
 Every change goes through tickets.configuration; a refused change re-renders the page with
 the message beside the form that caused it and status 400.
@@ -24,6 +24,7 @@ from tickets.errors import CustomFieldNotFound, CustomStatusNotFound, TicketType
 from tickets.forms_configuration import (
     CustomFieldForm,
     CustomStatusForm,
+    SatisfactionSettingsForm,
     TicketTypeForm,
     first_error,
 )
@@ -100,6 +101,17 @@ def _settings_page(request: HttpRequest, errors: dict[str, str] | None = None) -
             if "ownership" in errors
             else settings.auto_assign_on_open
         ),
+        "satisfaction_enabled": (
+            request.POST.get("satisfaction_enabled") == "on"
+            if "satisfaction" in errors
+            else settings.satisfaction_enabled
+        ),
+        "satisfaction_delay_hours": (
+            request.POST.get("satisfaction_delay_hours", "")
+            if "satisfaction" in errors
+            else settings.satisfaction_delay_hours
+        ),
+        "max_survey_delay_hours": configuration.MAX_SURVEY_DELAY_HOURS,
         "priority_rows": priority_rows,
         "type_rows": _rows(request, errors, "type", types, ("name", "position")),
         "new_type": _new_values(
@@ -125,7 +137,8 @@ def _not_found(request: HttpRequest, what: str) -> HttpResponse:
 
 @member_required(admin=True)
 def ticket_settings(request: HttpRequest) -> HttpResponse:
-    """Open it and you own it, priority levels, ticket types and custom statuses."""
+    """Open it and you own it, satisfaction surveys, priority levels, ticket types and
+    custom statuses."""
     return _settings_page(request)
 
 
@@ -139,6 +152,25 @@ def ticket_settings_ownership(request: HttpRequest) -> HttpResponse:
         return _settings_page(request, {"ownership": str(error)})
     messages.success(request, f"Open it and you own it is {'on' if enabled else 'off'}.")
     return _back_to("ownership")
+
+
+@member_required(admin=True)
+@require_POST
+def ticket_settings_satisfaction(request: HttpRequest) -> HttpResponse:
+    """Whether solved tickets get a survey, and how many hours after solving."""
+    form = SatisfactionSettingsForm(request.POST)
+    if not form.is_valid():
+        return _settings_page(request, {"satisfaction": first_error(form)})
+    enabled = form.cleaned_data["satisfaction_enabled"]
+    try:
+        configuration.update_settings(
+            satisfaction_enabled=enabled,
+            satisfaction_delay_hours=form.cleaned_data["satisfaction_delay_hours"],
+        )
+    except DomainError as error:
+        return _settings_page(request, {"satisfaction": str(error)})
+    messages.success(request, f"Satisfaction surveys are {'on' if enabled else 'off'}.")
+    return _back_to("satisfaction")
 
 
 @member_required(admin=True)

@@ -25,6 +25,7 @@ from tickets.models import Company, Contact
 PAGE_SIZE = 50
 MERGE_CANDIDATES = 20
 COMPANY_CONTACTS_SHOWN = 100
+RATINGS_SHOWN = 20
 READ_ONLY = "Light agents may view contacts and companies but not change them."
 
 
@@ -97,6 +98,7 @@ def contact_detail(request: HttpRequest, contact_id: UUID) -> HttpResponse:
             "custom_values": configuration.display_values("contact", contact.custom_fields),
             "page": _page(request, selectors.list_tickets_of_contact(contact)),
             "merged_duplicates": list(selectors.list_merged_duplicates(contact)),
+            "ratings": selectors.list_contact_ratings(contact.id, limit=RATINGS_SHOWN),
             "can_change": _can_change(request),
         },
     )

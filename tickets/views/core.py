@@ -3,19 +3,21 @@ notification settings, and the customer's tracking page."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from uuid import UUID
 
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from departments import selectors as department_selectors
 from helpdesk.core.errors import DomainError
 from helpdesk.core.placeholders import KNOWN as KNOWN_PLACEHOLDERS
 from helpdesk.tenancy.decorators import member_required
-from tickets import notifications, selectors, tracking
+from tickets import notifications, satisfaction, selectors, tracking
 from tickets.errors import (
     AttachmentNotFound,
     InboundEmailNotFound,
@@ -26,15 +28,32 @@ from tickets.models import (
     EmailTemplateKind,
     InboundEmailStatus,
     NotificationKind,
+    SatisfactionScore,
     TicketStatus,
 )
+
+CSAT_DAYS = 30
 
 
 @member_required
 def reports(request: HttpRequest) -> HttpResponse:
     counts = selectors.count_by_status()
     rows = [(label, counts[value]) for value, label in TicketStatus.choices]
-    return render(request, "tickets/reports.html", {"rows": rows, "total": sum(counts.values())})
+    ratings = selectors.count_ratings(since=timezone.now() - timedelta(days=CSAT_DAYS))
+    answered = ratings[SatisfactionScore.GOOD] + ratings[SatisfactionScore.BAD]
+    csat = {
+        "days": CSAT_DAYS,
+        "good": ratings[SatisfactionScore.GOOD],
+        "bad": ratings[SatisfactionScore.BAD],
+        "answered": answered,
+        # good / (good + bad), as a whole percentage; None before the first answer.
+        "percent": round(100 * ratings[SatisfactionScore.GOOD] / answered) if answered else None,
+    }
+    return render(
+        request,
+        "tickets/reports.html",
+        {"rows": rows, "total": sum(counts.values()), "csat": csat},
+    )
 
 
 SAFE_INLINE_TYPES = {
@@ -202,7 +221,11 @@ def email_template_edit(request: HttpRequest, kind: str) -> HttpResponse:
             "placeholders": [
                 p
                 for p in KNOWN_PLACEHOLDERS
-                if p != "reply.body" or kind == EmailTemplateKind.REPLY
+                if (p != "reply.body" or kind == EmailTemplateKind.REPLY)
+                and (
+                    not p.startswith("satisfaction.")
+                    or kind == EmailTemplateKind.SATISFACTION_REQUEST
+                )
             ],
         },
         status=400 if error else 200,
@@ -216,10 +239,18 @@ def ticket_tracking(request: HttpRequest, token: str) -> HttpResponse:
     ticket = selectors.get_public_ticket(ticket_id) if ticket_id else None
     if ticket is None or getattr(request, "tenant", None) is None:
         return render(request, "errors/not_found.html", {"what": "That request"}, status=404)
+    survey = selectors.get_ticket_rating(ticket.id)
     response = render(
         request,
         "tickets/tracking.html",
-        {"ticket": ticket, "thread": selectors.list_public_thread(ticket)},
+        {
+            "ticket": ticket,
+            "thread": selectors.list_public_thread(ticket),
+            # A sent survey of a finished ticket: the customer may (re)rate it from here.
+            "survey": survey
+            if survey and survey.sent_at and ticket.status in satisfaction.SENDABLE_STATUSES
+            else None,
+        },
     )
     response["X-Robots-Tag"] = "noindex"
     response["Referrer-Policy"] = "no-referrer"

@@ -19,9 +19,7 @@ from helpdesk.core.errors import DomainError
 from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.decorators import member_required
 from tickets import configuration, inbox, selectors
-from tickets.models import (
-    TicketStatus,
-)
+from tickets.models import SLA_DUE_SOON, TicketStatus
 
 
 @member_required
@@ -49,6 +47,7 @@ def inbox_page(request: HttpRequest) -> HttpResponse:
             {}, reader=membership, language=language
         )
     agents = list(tenancy_selectors.list_agents())
+    now = timezone.now()
     # A narrow query (the customer joined, nothing else): the assignee and the custom
     # status come from lists already loaded, which keeps planning and building cheap.
     page = _page(
@@ -68,13 +67,15 @@ def inbox_page(request: HttpRequest) -> HttpResponse:
         "sort": sort,
         "sorts": inbox.SORT_LABELS,
         "due_states": inbox.DUE_STATES,
+        "sla_states": inbox.SLA_STATES,
         "statuses": TicketStatus.choices,
         "priorities": configuration.priority_levels(),
         "agents": agents,
         "types": configuration.active_ticket_types(),
         "filter_error": error,
         "base_query": urlencode({k: v for k, v in request.GET.items() if k != "page"}),
-        "now": timezone.now(),
+        "now": now,
+        "soon": now + SLA_DUE_SOON,
     }
     template = "tickets/inbox.html#ticket_list" if request.htmx else "tickets/inbox.html"  # type: ignore[attr-defined]
     response = render(request, template, context, status=400 if error else 200)

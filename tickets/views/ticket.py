@@ -15,15 +15,17 @@ from departments import selectors as department_selectors
 from helpdesk.core.errors import DomainError
 from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.decorators import member_required
-from tickets import configuration, presence, selectors, services
+from tickets import configuration, presence, satisfaction, selectors, services
 from tickets.errors import (
     StaleReply,
     TicketNotFound,
 )
 from tickets.forms import MessageForm, TicketFieldsForm
 from tickets.models import (
+    SLA_DUE_SOON,
     CustomFieldTarget,
     MessageKind,
+    SlaMetric,
     TicketPriority,
     TicketStatus,
 )
@@ -31,6 +33,7 @@ from tickets.models import (
 EVENT_LABELS = {
     "custom_status": "status",
     "due_at": "due date",
+    "sla_breach": "SLA target missed",
     "merged": "merged in ticket",
     "merged_into": "merged into ticket",
     "split": "split a message into ticket",
@@ -38,6 +41,7 @@ EVENT_LABELS = {
     "follow_up": "follow-up ticket",
     "delivery": "email delivery",
     "contact": "customer",
+    "satisfaction": "satisfaction rating",
 }
 TICKET_REFERENCES = {"merged", "merged_into", "split", "split_from", "follow_up"}
 
@@ -49,6 +53,8 @@ def _show_event_value(field: str, value: Any, members: dict[str, str]) -> str:
         return members.get(str(value), "a former agent")
     if field == "status":
         return str(dict(TicketStatus.choices).get(value, value))
+    if field == "satisfaction":
+        return satisfaction.SCORE_NAMES.get(value, str(value))
     if field in TICKET_REFERENCES:
         return f"#{value}"
     if isinstance(value, list):
@@ -70,6 +76,9 @@ def _describe_events(thread: list[Any], members: dict[str, str]) -> None:
         message.event_from = "" if old is None else _show_event_value(field, old, members)
         message.event_to = _show_event_value(field, event.get("to"), members)
         message.event_via_open = event.get("via") == "opened"
+        if field == "sla_breach":
+            metric = dict(SlaMetric.choices).get(event.get("to"), "an SLA")
+            message.event_sentence = f"{metric} target missed"
 
 
 def _ticket_context(
@@ -82,12 +91,16 @@ def _ticket_context(
     members = {str(m.id): m.user.display_name for m in everyone}
     _describe_events(thread, members)
     latest = next((m.id for m in reversed(thread) if m.kind != MessageKind.EVENT), None)
+    survey, past_ratings = selectors.list_ticket_satisfaction(ticket, limit=5)
+    now = timezone.now()
     return {
         "ticket": ticket,
         "thread": thread,
         "history": [m for m in reversed(thread) if m.kind == MessageKind.EVENT],
         "seen_up_to": extra.pop("seen_up_to", None) or latest,
         "other_tickets": selectors.list_contact_tickets(ticket.contact, exclude_id=ticket.id),
+        "survey": survey,
+        "past_ratings": past_ratings,
         "followers": selectors.list_followers(ticket),
         "departments": department_selectors.cached_departments(),
         "agents": [m for m in everyone if m.can_reply],
@@ -103,7 +116,8 @@ def _ticket_context(
             CustomFieldTarget.TICKET, ticket.custom_fields
         ),
         "tag_names": ", ".join(ticket.tag_names or []),
-        "now": timezone.now(),
+        "now": now,
+        "soon": now + SLA_DUE_SOON,
         "message_form": extra.pop("message_form", None)
         or MessageForm(
             initial={"kind": MessageKind.REPLY if membership.can_reply else MessageKind.NOTE}

@@ -1,14 +1,16 @@
-"""Seed the `demo` tenant once: people, departments, mailboxes, tickets with threads, articles."""
+"""Seed the `demo` tenant once: people, departments, mailboxes, tickets with threads, articles,
+business hours and SLA policies."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from automation import services as automation_services
 from departments import services as department_services
 from helpdesk.accounts import services as account_services
 from helpdesk.ops import services as ops_services
@@ -270,6 +272,7 @@ class Command(BaseCommand):
             departments = {"Support": support, "Billing": billing}
             self._seed_tickets(departments, members)
             self._seed_articles(members["admin"])
+            self._seed_sla(members["admin"])
 
     def _seed_tickets(self, departments: dict[str, Any], members: dict[str, Any]) -> None:
         start = timezone.now() - timedelta(days=len(DEMO_TICKETS))
@@ -318,6 +321,37 @@ class Command(BaseCommand):
             )
             Message.objects.filter(ticket=ticket).update(created_at=moment)
             ticket_services.refresh_search_vector(ticket=ticket)
+
+    def _seed_sla(self, admin: Any) -> None:
+        """Office hours and two policies; the open demo tickets are measured against them."""
+        year = timezone.now().year
+        hours = department_services.save_business_hours(
+            name="Office hours",
+            timezone="Europe/Berlin",
+            intervals=[{"day": day, "start": "08:00", "end": "18:00"} for day in range(5)],
+            holidays=[
+                department_services.NewHoliday(date(year, 12, 25), "Christmas Day"),
+                department_services.NewHoliday(date(year, 12, 26), "Boxing Day"),
+            ],
+        )
+        automation_services.save_sla_policy(
+            actor=admin,
+            name="Urgent",
+            position=0,
+            priorities=["urgent", "critical"],
+            first_response_minutes=60,
+            next_response_minutes=2 * 60,
+            resolution_minutes=8 * 60,
+        )
+        automation_services.save_sla_policy(
+            actor=admin,
+            name="Standard",
+            position=1,
+            business_hours=hours,
+            first_response_minutes=4 * 60,
+            next_response_minutes=8 * 60,
+            resolution_minutes=3 * 24 * 60,
+        )
 
     def _seed_articles(self, author: Any) -> None:
         for category_name, title, body in DEMO_ARTICLES:

@@ -1,0 +1,7 @@
+"""What departments tell higher apps (receivers only enqueue tasks; see STYLE.md)."""
+
+from django.dispatch import Signal
+
+# A schedule's periods, time zone or holidays changed (or it was deleted): the SLA due
+# times counted on it are out of date. Sent with `tenant_id` and `business_hours_id`.
+business_hours_changed = Signal()

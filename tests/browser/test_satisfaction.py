@@ -1,0 +1,70 @@
+"""In a real browser: the customer follows the survey email's "bad" link, explains why and
+sends the rating; the agent sees it beside the ticket."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.core import mail
+
+from helpdesk.tenancy.context import tenant_context
+from tests.browser.conftest import close_quietly, new_context, tenant_url
+from tests.conftest import PASSWORD, make_tenant
+from tests.factories.accounts import make_member
+from tests.factories.tickets import ContactFactory, make_ticket
+from tickets import configuration, satisfaction, services
+from tickets.models import SatisfactionRating
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_customer_rates_bad_with_a_comment_and_the_agent_sees_it(live_server, chromium):
+    acme = make_tenant("acme", "Acme")
+    with tenant_context(acme.id):
+        configuration.update_settings(satisfaction_delay_hours=0)
+    with tenant_context(acme.id):
+        ana = make_member(acme.tenant, name="Ana Lopez", email="ana@acme.test")
+        ticket = make_ticket(
+            subject="Printer on fire",
+            contact=ContactFactory(name="Carla Diaz", email="carla@example.test"),
+        )
+        services.assign_ticket(ticket=ticket, assignee=ana, actor=ana)
+        services.change_status(ticket=ticket, status="solved", actor=ana)
+    mail.outbox.clear()
+    with tenant_context(acme.id):
+        assert satisfaction.send_due_surveys() == 1  # mailed when this commits
+    [survey] = [m for m in mail.outbox if m.to == ["carla@example.test"]]
+    path = re.search(r"http://acme\.localhost(/satisfaction/\S+/\?score=bad)", survey.body)
+    assert path, survey.body
+
+    customer, agent = new_context(chromium), new_context(chromium)
+    try:
+        page = customer.new_page()
+        page.goto(tenant_url(live_server, "acme", path.group(1)))
+        page.get_by_role("heading", name="How did we do?").wait_for()
+        assert "Printer on fire" in page.inner_text("main")
+        assert page.get_by_label("Bad, I'm unsatisfied").is_checked()  # from the link
+        page.get_by_label("Comment").fill("It took three days to get an answer.")
+        page.get_by_role("button", name="Send my rating").click()
+        page.get_by_text("Thank you! We received your rating and your comment.").wait_for()
+        assert page.get_by_label("Bad, I'm unsatisfied").is_checked()
+        with tenant_context(acme.id):
+            rating = SatisfactionRating.objects.get(ticket=ticket)
+        assert (rating.score, rating.comment) == ("bad", "It took three days to get an answer.")
+
+        desk = agent.new_page()
+        desk.goto(tenant_url(live_server, "acme", "/accounts/login/"))
+        desk.get_by_label("Email").fill("ana@acme.test")
+        desk.get_by_label("Password").fill(PASSWORD)
+        desk.get_by_role("button", name="Log in").click()
+        desk.wait_for_url("**/inbox/")
+        desk.goto(tenant_url(live_server, "acme", f"/tickets/{ticket.number}/"))
+        block = desk.locator("#satisfaction")
+        block.get_by_text("Bad", exact=True).wait_for()
+        assert "It took three days to get an answer." in block.inner_text()
+        history = desk.locator(".history-list").inner_text()
+        assert "Carla Diaz: satisfaction rating → Bad" in history
+    finally:
+        close_quietly(customer)
+        close_quietly(agent)

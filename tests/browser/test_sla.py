@@ -1,0 +1,55 @@
+"""In a real browser: an admin sets an SLA policy up, the inbox counts down to the first
+response, and the ticket's SLA panel follows the reply that makes it wait on the customer."""
+
+from __future__ import annotations
+
+import pytest
+
+from helpdesk.tenancy.context import tenant_context
+from tests.browser.conftest import save_screenshot, tenant_url
+from tests.conftest import PASSWORD, make_tenant
+from tests.factories.tickets import make_ticket
+from tickets.models import Ticket
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_admin_sets_an_sla_and_agents_see_it_count_down_and_pause(live_server, page):
+    acme = make_tenant("acme", "Acme")
+    page.goto(tenant_url(live_server, "acme", "/accounts/login/"))
+    page.get_by_label("Email").fill("admin@acme.test")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/inbox/")
+
+    page.goto(tenant_url(live_server, "acme", "/settings/"))
+    page.get_by_role("link", name="SLA policies").click()
+    page.get_by_label("Name").fill("Standard")
+    page.get_by_label("First response within").fill("2h")
+    page.get_by_label("Resolution within").fill("1d")
+    page.get_by_role("button", name="Save policy").click()
+    page.get_by_text("SLA policy “Standard” saved.").wait_for()
+    assert "first response 2h · resolution 1d" in page.locator("#sla-policies").inner_text()
+
+    with tenant_context(acme.id):
+        ticket = make_ticket(subject="Printer on fire", body="Smoke from tray 2.")
+    page.goto(tenant_url(live_server, "acme", "/inbox/?sort=sla"))
+    countdown = page.locator(f"#ticket-{ticket.number} .sla")
+    assert "First response in 1" in countdown.inner_text()  # "in 1 hour, 59 minutes"
+    assert "sla-on-track" in countdown.get_attribute("class")
+    save_screenshot(page, "sla.png")
+
+    page.get_by_role("link", name="Printer on fire").click()
+    panel = page.locator("#ticket-sla")
+    panel.get_by_text("Resolution").wait_for()
+    assert "First response" in panel.inner_text()
+    page.locator("#reply-body").fill("Please unplug it; a technician is on the way.")
+    page.locator("#reply-status").select_option("waiting")
+    page.get_by_role("button", name="Send").click()
+    page.get_by_text("a technician is on the way").wait_for()
+    page.locator("#ticket-sla li.sla-met").wait_for()  # the timers, loaded by htmx
+    assert "SLA paused" in page.locator("#ticket-sla").inner_text()
+    assert "First response met" in page.locator("#ticket-sla li.sla-met").inner_text()
+    with tenant_context(acme.id):
+        stored = Ticket.objects.get(id=ticket.id)
+    assert (stored.status, stored.sla_paused, stored.sla_due_at) == ("waiting", True, None)

@@ -1,0 +1,73 @@
+"""API shapes for satisfaction ratings: the list of answers, and a ticket's survey in its
+detail. Serializers check shape; tickets.satisfaction checks the rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from tickets.models import SatisfactionRating, SatisfactionScore
+from tickets.serializers import TicketAssigneeOutput, TicketContactOutput, TicketOutput
+
+
+class SatisfactionRatingOutput(serializers.ModelSerializer):
+    ticket = serializers.IntegerField(source="ticket.number", help_text="The ticket's number.")
+    ticket_subject = serializers.CharField(source="ticket.subject")
+    contact = TicketContactOutput()
+    assignee = TicketAssigneeOutput(
+        allow_null=True, help_text="The agent who had the ticket when it was solved."
+    )
+    score = serializers.ChoiceField(choices=SatisfactionScore.choices)
+
+    class Meta:
+        model = SatisfactionRating
+        fields = [
+            "id",
+            "ticket",
+            "ticket_subject",
+            "contact",
+            "assignee",
+            "score",
+            "comment",
+            "rated_at",
+            "sent_at",
+        ]
+
+
+class SatisfactionRatingListQuery(serializers.Serializer):
+    contact = serializers.UUIDField(required=False, help_text="A contact's id.")
+    score = serializers.ChoiceField(choices=SatisfactionScore.choices, required=False)
+    ticket = serializers.IntegerField(required=False, min_value=1, help_text="A ticket number.")
+    rated_after = serializers.DateTimeField(
+        required=False, help_text="ISO 8601; rated at or after this time."
+    )
+    rated_before = serializers.DateTimeField(
+        required=False, help_text="ISO 8601; rated before this time."
+    )
+
+
+class TicketSatisfactionOutput(serializers.ModelSerializer):
+    score = serializers.CharField(help_text="good, bad, or empty while unanswered.")
+
+    class Meta:
+        model = SatisfactionRating
+        fields = ["score", "comment", "rated_at", "sent_at", "send_after"]
+
+
+class TicketDetailOutput(TicketOutput):
+    """A ticket with its satisfaction survey (the survey comes in the serializer context as
+    `satisfaction`, read by the view: lists never load it)."""
+
+    satisfaction = serializers.SerializerMethodField()
+
+    class Meta(TicketOutput.Meta):
+        fields = [*TicketOutput.Meta.fields, "satisfaction"]
+
+    @extend_schema_field(TicketSatisfactionOutput(allow_null=True))
+    def get_satisfaction(self, ticket: Any) -> dict[str, Any] | None:
+        """The ticket's survey: when it is or was sent and the customer's answer; null when
+        the ticket has none."""
+        rating = self.context.get("satisfaction")
+        return None if rating is None else TicketSatisfactionOutput(rating).data

@@ -1,0 +1,66 @@
+"""The customer's rating page: reached from the survey email's links, no login, on the
+tenant's host (like the tracking page). GET only shows (mail scanners follow links); POST
+records the rating."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_http_methods
+
+from helpdesk.core.errors import DomainError
+from tickets import satisfaction, selectors
+from tickets.errors import SatisfactionSurveyNotFound
+from tickets.models import SatisfactionScore
+
+
+@require_http_methods(["GET", "POST"])
+def satisfaction_survey(request: HttpRequest, token: str) -> HttpResponse:
+    """The ticket's number and subject, good or bad (preselected by `?score=`, else the
+    current rating) and a comment; a refused answer comes back with its message (400)."""
+    if getattr(request, "tenant", None) is None:
+        return _not_found(request)
+    try:
+        rating = selectors.get_survey_by_token(token)
+    except SatisfactionSurveyNotFound:
+        return _not_found(request)
+    error, thanked, status = "", False, 200
+    chosen = request.GET.get("score", "")
+    comment = rating.comment
+    if request.method == "POST":
+        chosen = request.POST.get("score", "")
+        comment = request.POST.get("comment", "")
+        try:
+            rating = satisfaction.record_rating(token=token, score=chosen, comment=comment)
+            thanked = True
+        except SatisfactionSurveyNotFound:
+            return _not_found(request)
+        except DomainError as refused:
+            error, status = str(refused), 400
+    if chosen not in SatisfactionScore.values:
+        chosen = rating.score
+    response = render(
+        request,
+        "tickets/satisfaction.html",
+        {
+            "rating": rating,
+            "ticket": rating.ticket,
+            "chosen": chosen,
+            "comment": comment,
+            "choices": SatisfactionScore.choices,
+            "max_comment": satisfaction.MAX_COMMENT_LENGTH,
+            "error": error,
+            "thanked": thanked,
+        },
+        status=status,
+    )
+    response["X-Robots-Tag"] = "noindex"
+    # Not no-referrer (as on the tracking page): browsers then send `Origin: null` with the
+    # form's POST, which the CSRF check refuses. same-origin still keeps the secret link
+    # from other sites.
+    response["Referrer-Policy"] = "same-origin"
+    return response
+
+
+def _not_found(request: HttpRequest) -> HttpResponse:
+    return render(request, "errors/not_found.html", {"what": "That survey"}, status=404)

@@ -891,7 +891,7 @@ TICKET_COLUMNS = {
     # after their last activity (recent ones still ahead, older ones overdue), waiting and
     # on-hold ones are paused.
     "sla_due_at": (
-        "CASE WHEN st.status = 'open' THEN st.updated_at + (st.n % 72) * interval '1 hour' END"
+        "CASE WHEN st.status = 'open' THEN st.updated_at + (st.n %% 72) * interval '1 hour' END"
     ),
     "sla_metric": "CASE WHEN st.status = 'open' THEN 'resolution' ELSE '' END",
     "sla_paused": "st.status IN ('waiting', 'on_hold')",

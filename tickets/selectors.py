@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from django.contrib.postgres.aggregates import ArrayAgg
+from django.contrib.postgres.aggregates import ArrayAgg, JSONBAgg
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db.models import (
     Case,
@@ -22,7 +22,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, Lower, NullIf
+from django.db.models.functions import Coalesce, JSONObject, Lower, NullIf
 from django.utils import timezone
 
 from departments.models import Mailbox
@@ -131,7 +131,8 @@ def get_ticket_by_number(number: int) -> Ticket:
 
 
 def get_ticket_for_page(number: int) -> Ticket:
-    """The ticket with everything its page shows in one query (tag names included)."""
+    """The ticket with everything its page shows in one query: tag names, and the people
+    copied on it as `copied_contacts` (contacts by email)."""
     tag_names = (
         TicketTag.objects.filter(ticket_id=OuterRef("id"))
         .order_by()
@@ -139,16 +140,32 @@ def get_ticket_for_page(number: int) -> Ticket:
         .annotate(names=ArrayAgg("tag__name", order_by="tag__name"))
         .values("names")
     )
+    follower_rows = (
+        TicketFollower.objects.filter(ticket_id=OuterRef("id"))
+        .order_by()
+        .values("ticket_id")
+        .annotate(
+            rows=JSONBAgg(
+                JSONObject(id="contact_id", name="contact__name", email="contact__email"),
+                order_by="contact__email",
+            )
+        )
+        .values("rows")
+    )
     ticket = (
         Ticket.objects.select_related(
             "contact", "contact__company", "department", "assignee__user", "custom_status", "type"
         )
-        .annotate(tag_names=Subquery(tag_names))
+        .annotate(tag_names=Subquery(tag_names), follower_rows=Subquery(follower_rows))
         .filter(number=number)
         .first()
     )
     if ticket is None:
         raise TicketNotFound(number=number)
+    ticket.copied_contacts = [  # type: ignore[attr-defined]
+        Contact(id=row["id"], name=row["name"] or "", email=row["email"])
+        for row in ticket.follower_rows or []  # type: ignore[attr-defined]
+    ]
     return ticket
 
 
@@ -413,15 +430,6 @@ def get_ticket(ticket_id: UUID) -> Ticket:
     if ticket is None:
         raise TicketNotFound(ticket_id=str(ticket_id))
     return ticket
-
-
-def list_followers(ticket: Ticket) -> list[Contact]:
-    """The contacts copied on the ticket."""
-    return list(
-        Contact.objects.filter(
-            id__in=TicketFollower.objects.filter(ticket=ticket).values("contact_id")
-        ).order_by("email")
-    )
 
 
 # --- Contacts and companies ------------------------------------------------------------

@@ -6,10 +6,11 @@ import io
 
 from django.core.management import call_command
 
+from automation.models import SlaPolicy
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import Tenant
 from tickets import configuration
-from tickets.models import Ticket, TicketSearch
+from tickets.models import SatisfactionRating, Ticket, TicketSearch
 
 
 def test_seed_demo_builds_a_tenant_to_try_and_runs_again_harmlessly(db):
@@ -20,5 +21,10 @@ def test_seed_demo_builds_a_tenant_to_try_and_runs_again_harmlessly(db):
         assert TicketSearch.objects.filter(tenant_id=tenant.id).count() == Ticket.objects.count()
         assert [t.name for t in configuration.active_ticket_types()][:2] == ["Question", "Incident"]
         assert configuration.list_custom_fields("ticket")[0].key == "product"
+        policies = SlaPolicy.objects.order_by("position")
+        assert [p.name for p in policies] == ["Urgent", "Standard"]
+        assert policies[1].business_hours.holidays.count() == 2
+        rated = SatisfactionRating.objects.exclude(score="")
+        assert sorted(rated.values_list("score", flat=True)) == ["bad", "good", "good"]
     call_command("seed_demo", stdout=io.StringIO())
     assert Tenant.objects.filter(slug="demo").count() == 1

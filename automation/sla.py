@@ -243,12 +243,3 @@ def _store(ticket: Ticket, policy: SlaPolicy | None, measured: list[Measured]) -
     if existing:
         SlaTimer.objects.filter(id__in=[t.id for t in existing.values()]).delete()
     return kept
-
-
-def list_overdue_ticket_ids(
-    *, now: datetime.datetime | None = None, limit: int = 500
-) -> list[UUID]:
-    """Tickets with a running timer past due whose miss is not yet recorded."""
-    overdue = SlaTimer.objects.filter(due_at__lte=now or timezone.now(), breach_recorded=False)
-    ids = overdue.order_by("due_at").values_list("ticket_id", flat=True)[:limit]
-    return list(dict.fromkeys(ids))

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from django.utils import timezone
 
-from automation import sla
+from automation import selectors, sla
 from automation.models import SlaTimer
 from helpdesk.core.tasks import system_task, tenant_task
 from helpdesk.tenancy.managers import cross_tenant
@@ -38,7 +38,7 @@ def reapply_sla_policies(*, tenant_id: str, after: str = "") -> None:
 @tenant_task(queue="automation")
 def record_sla_breaches(*, tenant_id: str) -> None:
     """Recompute the tickets whose running timers passed their due time unrecorded."""
-    for ticket_id in sla.list_overdue_ticket_ids():
+    for ticket_id in selectors.list_overdue_ticket_ids():
         sla.apply_sla(ticket_id=ticket_id)
 
 
@@ -48,7 +48,7 @@ def sweep_sla_breaches() -> int:
     recorded; the work runs per tenant."""
     with cross_tenant(reason="SLA sweeper: tenants with overdue timers"):
         tenant_ids = set(
-            SlaTimer.all_tenants.filter(due_at__lte=timezone.now(), breach_recorded=False)
+            selectors.filter_overdue(SlaTimer.all_tenants.all(), timezone.now())
             .values_list("tenant_id", flat=True)
             .distinct()
         )

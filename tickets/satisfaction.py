@@ -27,7 +27,6 @@ from tickets import configuration, notifications, selectors, services
 from tickets.errors import (
     SatisfactionCommentTooLong,
     SatisfactionScoreInvalid,
-    SatisfactionSurveyNotFound,
 )
 from tickets.mail import templates as mail_templates
 from tickets.models import (
@@ -193,14 +192,7 @@ def record_rating(
     if score not in SatisfactionScore.values:
         raise SatisfactionScoreInvalid("Choose good or bad.", score=str(score)[:20])
     comment = clean_comment(comment)
-    rating = (
-        SatisfactionRating.objects.select_for_update(of=("self",))
-        .select_related("ticket", "contact", "assignee")
-        .filter(token=token, sent_at__isnull=False)
-        .first()
-    )
-    if rating is None:
-        raise SatisfactionSurveyNotFound()
+    rating = selectors.get_survey_by_token(token, lock=True)
     old = rating.score
     if (old, rating.comment) == (score, comment):
         return rating

@@ -590,14 +590,14 @@ def list_unsolved_ticket_ids(*, after: UUID | None = None, limit: int = 200) -> 
 # --- Satisfaction ratings --------------------------------------------------------------
 
 
-def get_survey_by_token(token: str) -> SatisfactionRating:
-    """The sent survey with this secret token, with its ticket (the public rating page);
-    raises SatisfactionSurveyNotFound, also for a survey not sent yet."""
-    rating = (
-        SatisfactionRating.objects.select_related("ticket", "contact")
-        .filter(token=token, sent_at__isnull=False)
-        .first()
-    )
+def get_survey_by_token(token: str, *, lock: bool = False) -> SatisfactionRating:
+    """The sent survey with this secret token, with its ticket, customer and agent (the
+    public rating page; `lock` for recording an answer); raises SatisfactionSurveyNotFound,
+    also for a survey not sent yet."""
+    ratings = SatisfactionRating.objects.select_related("ticket", "contact", "assignee")
+    if lock:
+        ratings = ratings.select_for_update(of=("self",))
+    rating = ratings.filter(token=token, sent_at__isnull=False).first()
     if rating is None:
         raise SatisfactionSurveyNotFound()
     return rating

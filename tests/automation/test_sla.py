@@ -9,7 +9,7 @@ import datetime
 import pytest
 import time_machine
 
-from automation import services, sla, tasks
+from automation import selectors, services, sla, tasks
 from automation.errors import InvalidSlaPolicy, SlaPolicyNameTaken
 from automation.models import SlaPolicy, SlaTimer
 from departments import services as department_services
@@ -247,7 +247,7 @@ def test_missed_target_is_recorded_once_and_told_to_the_assignee(
         time_machine.travel(T0 + minutes(61), tick=False),
         django_capture_on_commit_callbacks(execute=True),
     ):
-        assert sla.list_overdue_ticket_ids() == [ticket.id]
+        assert selectors.list_overdue_ticket_ids() == [ticket.id]
         tasks.record_sla_breaches.delay(tenant_id=str(tenant.id))
         tasks.record_sla_breaches.delay(tenant_id=str(tenant.id))  # a second sweep: nothing new
     events = Message.objects.filter(
@@ -261,7 +261,7 @@ def test_missed_target_is_recorded_once_and_told_to_the_assignee(
     assert timer.breached_at == T0 + minutes(60)
     assert timer.breach_recorded
     with time_machine.travel(T0 + minutes(62), tick=False):
-        assert sla.list_overdue_ticket_ids() == []
+        assert selectors.list_overdue_ticket_ids() == []
 
 
 def test_unassigned_miss_goes_to_the_admins(tenant, django_capture_on_commit_callbacks):

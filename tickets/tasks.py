@@ -14,8 +14,8 @@ from django.utils import timezone
 from departments.models import Mailbox
 from helpdesk.core.errors import TransientError
 from helpdesk.core.tasks import system_task, tenant_task
+from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.managers import cross_tenant
-from helpdesk.tenancy.models import Tenant
 from tickets import notifications, satisfaction
 from tickets.mail import imap, inbound, outbound
 from tickets.models import InboundEmail, InboundEmailStatus, SatisfactionRating
@@ -26,9 +26,11 @@ logger = logging.getLogger(__name__)
 @tenant_task
 def process_inbound_email(*, tenant_id: str, email_id: str) -> None:
     """Turn one stored InboundEmail into a ticket message; a second run changes nothing."""
-    name, language = Tenant.objects.values_list("name", "language").get(id=tenant_id)
+    tenant = tenancy_selectors.get_tenant(tenant_id)
     try:
-        inbound.process_inbound_email(email_id=UUID(email_id), language=language, tenant_name=name)
+        inbound.process_inbound_email(
+            email_id=UUID(email_id), language=tenant.language, tenant_name=tenant.name
+        )
     except (TransientError, OperationalError, InboundEmail.DoesNotExist):
         raise  # retried (or, for another tenant's id, a bug to see in the worker log)
     except Exception as error:
@@ -45,19 +47,19 @@ def send_auto_acknowledgement(*, tenant_id: str, email_id: str) -> None:
 
     Processing queues it itself now; this task stays for tasks enqueued before that
     change (and redeliveries), and does nothing when the acknowledgement exists."""
-    name = Tenant.objects.values_list("name", flat=True).get(id=tenant_id)
-    outbound.queue_auto_acknowledgement(email_id=UUID(email_id), tenant_name=name)
+    tenant = tenancy_selectors.get_tenant(tenant_id)
+    outbound.queue_auto_acknowledgement(email_id=UUID(email_id), tenant_name=tenant.name)
 
 
 @tenant_task(queue="email", max_retries=6)
 def deliver_message_email(*, tenant_id: str, message_id: str) -> None:
     """Send one queued reply; retried with backoff, the last failure is shown on it."""
-    tenant = Tenant.objects.values_list("name", "language").get(id=tenant_id)
+    tenant = tenancy_selectors.get_tenant(tenant_id)
     request = deliver_message_email.request
     outbound.deliver_message_email(
         message_id=UUID(message_id),
-        tenant_name=tenant[0],
-        language=tenant[1],
+        tenant_name=tenant.name,
+        language=tenant.language,
         final_attempt=(request.retries or 0) >= deliver_message_email.max_retries
         or bool(request.is_eager),
     )
@@ -146,7 +148,7 @@ def send_agent_notification(
     *, tenant_id: str, member_id: str, kind: str, ticket_id: str, message_id: str = ""
 ) -> None:
     """Email an agent about a ticket (assigned, mentioned, customer replied)."""
-    name = Tenant.objects.values_list("name", flat=True).get(id=tenant_id)
+    name = tenancy_selectors.get_tenant(tenant_id).name
     notifications.send_agent_notification(
         member_id=UUID(member_id),
         kind=kind,

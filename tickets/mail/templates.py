@@ -11,11 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Q
 
 from departments.models import DEFAULT_AUTO_ACK_BODY, DEFAULT_AUTO_ACK_SUBJECT, Department
 from helpdesk.core import placeholders
+from helpdesk.tenancy.context import require_tenant_id
 from tickets import tracking
 from tickets.errors import InvalidEmailTemplate
 from tickets.models import EmailTemplate, EmailTemplateKind
@@ -79,18 +80,45 @@ class Wording:
     footer: str = ""
 
 
+TEMPLATES_SECONDS = 600
+StoredWordings = dict[tuple[str, str], dict[str, str]]
+
+
+def _stored_wordings_key() -> str:
+    return f"email-templates:{require_tenant_id()}"
+
+
+def _stored_wordings() -> StoredWordings:
+    """Every wording the tenant stored, by (kind, department id or ""). Read for each email
+    the help desk writes (two per acknowledgement), so cached; saving or resetting drops it."""
+    key = _stored_wordings_key()
+    cached = cache.get(key)
+    if isinstance(cached, dict):
+        return cached
+    stored: StoredWordings = {
+        (row["kind"], str(row["department_id"] or "")): {name: row[name] for name in FIELDS}
+        for row in EmailTemplate.objects.values("kind", "department_id", *FIELDS)
+    }
+    cache.set(key, stored, TEMPLATES_SECONDS)
+    return stored
+
+
+def _forget_stored_wordings() -> None:
+    key = _stored_wordings_key()
+    cache.delete(key)
+    transaction.on_commit(lambda: cache.delete(key))
+
+
 def effective_template(kind: str, department_id: Any | None) -> Wording:
     """The wording in force: department's, else tenant's, else built-in (field by field:
     an empty field falls through to the next level)."""
-    matching = Q(department__isnull=True)
-    if department_id:
-        matching |= Q(department_id=department_id)
-    rows = {row.department_id: row for row in EmailTemplate.objects.filter(matching, kind=kind)}
-    levels = [rows.get(department_id) if department_id else None, rows.get(None)]
+    stored = _stored_wordings()
+    levels = [stored.get((kind, str(department_id))) if department_id else None]
+    levels.append(stored.get((kind, "")))
     values = {}
     for name in FIELDS:
         chosen = next(
-            (getattr(row, name) for row in levels if row and getattr(row, name)),
+            (row[name] for row in levels if row and row[name]),
             DEFAULTS[kind].get(name, ""),
         )
         values[name] = chosen
@@ -116,6 +144,7 @@ def save_template(*, kind: str, department: Department | None, **fields: str) ->
     template, _ = EmailTemplate.objects.update_or_create(
         kind=kind, department=department, defaults=clean
     )
+    _forget_stored_wordings()
     return template
 
 
@@ -123,6 +152,7 @@ def save_template(*, kind: str, department: Department | None, **fields: str) ->
 def reset_template(*, kind: str, department: Department | None) -> None:
     """Back to the inherited wording."""
     EmailTemplate.objects.filter(kind=kind, department=department).delete()
+    _forget_stored_wordings()
 
 
 def render(wording: Wording, values: dict[str, str]) -> Wording:

@@ -107,7 +107,6 @@ def add_message(
     return message
 
 
-@transaction.atomic
 def add_customer_message(
     *,
     ticket: Ticket,
@@ -122,18 +121,19 @@ def add_customer_message(
     """
     if ticket.is_closed:
         raise TicketClosed(number=ticket.number)
-    message = create_customer_message(ticket, contact, body, content or MessageContent())
-    ticket.last_message_at = message.created_at
-    ticket.save(update_fields=["last_message_at", "last_message_snippet", "updated_at"])
-    send_ticket_changed(ticket, "customer_message")
-    if ticket.status != TicketStatus.OPEN:
-        change_status(ticket=ticket, status=TicketStatus.OPEN, actor=None)
-    refresh_search_vector(ticket=ticket, language=language)
-    notifications.notify_on_commit(
-        kind=NotificationKind.CUSTOMER_REPLIED,
-        members=[ticket.assignee],
-        ticket=ticket,
-        actor=None,
-        message=message,
-    )
+    with transaction.atomic(savepoint=False):  # checked first: see create_ticket
+        message = create_customer_message(ticket, contact, body, content or MessageContent())
+        ticket.last_message_at = message.created_at
+        ticket.save(update_fields=["last_message_at", "last_message_snippet", "updated_at"])
+        send_ticket_changed(ticket, "customer_message")
+        if ticket.status != TicketStatus.OPEN:
+            change_status(ticket=ticket, status=TicketStatus.OPEN, actor=None)
+        refresh_search_vector(ticket=ticket, language=language)
+        notifications.notify_on_commit(
+            kind=NotificationKind.CUSTOMER_REPLIED,
+            members=[ticket.assignee],
+            ticket=ticket,
+            actor=None,
+            message=message,
+        )
     return message

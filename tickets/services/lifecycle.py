@@ -48,7 +48,6 @@ from tickets.services.messages import MessageContent, create_customer_message, q
 from tickets.signals import send_ticket_changed
 
 
-@transaction.atomic
 def create_ticket(
     *,
     subject: str,
@@ -71,30 +70,32 @@ def create_ticket(
     """
     if not body.strip():
         raise EmptyMessage()
-    now = timezone.now()
-    ticket = Ticket.objects.create(
-        number=next_ticket_number(),
-        last_message_snippet=snippet(body),
-        subject=subject.strip()[:250] or "(no subject)",
-        contact=contact,
-        department=department,
-        channel=channel,
-        priority=priority,
-        last_message_at=now,
-        follow_up_of=follow_up_of,
-        mailbox=mailbox,
-    )
-    # Callers (the inbound pipeline) need the first message; spare them a query.
-    ticket.first_message = create_customer_message(  # type: ignore[attr-defined]
-        ticket, contact, body, content or MessageContent()
-    )
-    if follow_up_of is not None:
-        record_event(
-            ticket=follow_up_of, actor=None, field="follow_up", old=None, new=ticket.number
+    # Checked before the transaction, so the block needs no savepoint of its own: inside a
+    # caller's transaction (a task, a request) nothing in it is caught and carried on from.
+    with transaction.atomic(savepoint=False):
+        ticket = Ticket.objects.create(
+            number=next_ticket_number(),
+            last_message_snippet=snippet(body),
+            subject=subject.strip()[:250] or "(no subject)",
+            contact=contact,
+            department=department,
+            channel=channel,
+            priority=priority,
+            last_message_at=timezone.now(),
+            follow_up_of=follow_up_of,
+            mailbox=mailbox,
         )
-    tag_names = set_tags(ticket, tags) if tags else []
-    refresh_search_vector(ticket=ticket, language=language, bodies=[body], tag_names=tag_names)
-    send_ticket_changed(ticket, "created")
+        # Callers (the inbound pipeline) need the first message; spare them a query.
+        ticket.first_message = create_customer_message(  # type: ignore[attr-defined]
+            ticket, contact, body, content or MessageContent()
+        )
+        if follow_up_of is not None:
+            record_event(
+                ticket=follow_up_of, actor=None, field="follow_up", old=None, new=ticket.number
+            )
+        tag_names = set_tags(ticket, tags) if tags else []
+        refresh_search_vector(ticket=ticket, language=language, bodies=[body], tag_names=tag_names)
+        send_ticket_changed(ticket, "created")
     return ticket
 
 

@@ -93,7 +93,7 @@ def store_attachments(*, message: Message, attachments: Iterable[NewAttachment])
         attachment.save()
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def queue_email_message(
     *,
     ticket: Ticket,

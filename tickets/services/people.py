@@ -15,7 +15,7 @@ from tickets.models import (
 )
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def get_or_create_contact(*, email: str, name: str = "") -> Contact:
     """The contact with this address (case-insensitive); created with its company if new.
 
@@ -41,7 +41,7 @@ def get_or_create_contact(*, email: str, name: str = "") -> Contact:
         return contact
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def add_followers(*, ticket: Ticket, emails: Iterable[str]) -> list[Contact]:
     """Copy these addresses on the ticket (Cc): each becomes a contact and a follower."""
     added = []

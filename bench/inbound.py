@@ -1261,8 +1261,8 @@ PROFILE_STEPS: dict[str, list[tuple[str, str, str]]] = {
     "accept": [
         ("intake.accept (total)", "tickets/mail/intake.py", "accept"),
         ("resolve_recipient", "tickets/mail/intake.py", "resolve_recipient"),
-        ("read_message_id (header parse)", "tickets/mail/intake.py", "read_message_id"),
-        ("header_recipients (header parse)", "tickets/mail/intake.py", "header_recipients"),
+        ("parse_headers (once per mail)", "tickets/mail/intake.py", "parse_headers"),
+        ("header_recipients", "tickets/mail/intake.py", "header_recipients"),
         ("Celery publish after commit", "celery/app/task.py", "apply_async"),
         ("all SQL statements (Django cursor)", "django/db/backends/utils.py", "_execute"),
         ("COMMIT", "django/db/backends/base/base.py", "commit"),

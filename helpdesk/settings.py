@@ -191,7 +191,7 @@ CELERY_BROKER_URL = _broker_url(REDIS_URL)
 
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "helpdesk.core.cache.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": env_str("HELPDESK_CACHE_PREFIX", "helpdesk"),
     }

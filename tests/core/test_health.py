@@ -31,7 +31,7 @@ def test_healthz_503_without_a_worker(db):
 def test_healthz_503_when_redis_is_down(db, settings):
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "helpdesk.core.cache.RedisCache",
             "LOCATION": "redis://127.0.0.1:1/0",
         }
     }

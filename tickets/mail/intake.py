@@ -9,6 +9,7 @@ import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from email.message import Message
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.utils import getaddresses
@@ -53,9 +54,13 @@ def find_inbound_address(address: str) -> InboundAddress | None:
     return InboundAddress.objects.filter(address__in={address, base_address(address)}).first()
 
 
-def header_recipients(raw: bytes) -> list[str]:
-    """Delivered-To, X-Original-To, To and Cc addresses, in that order (cheap: compat32)."""
-    headers = BytesHeaderParser(policy=compat32).parsebytes(raw)
+def parse_headers(raw: bytes) -> Message:
+    """The mail's headers, read once per mail here (cheap: compat32, the body left as is)."""
+    return BytesHeaderParser(policy=compat32).parsebytes(raw)
+
+
+def header_recipients(headers: Message) -> list[str]:
+    """Delivered-To, X-Original-To, To and Cc addresses, in that order."""
     found: list[str] = []
     for name in RECIPIENT_HEADERS:
         values = [str(v) for v in (headers.get_all(name) or [])]
@@ -72,16 +77,15 @@ def resolve_recipient(envelope_to: Iterable[str], raw: bytes) -> InboundAddress 
         row = find_inbound_address(address)
         if row is not None:
             return row
-    for address in header_recipients(raw):
+    for address in header_recipients(parse_headers(raw)):
         row = find_inbound_address(address)
         if row is not None:
             return row
     return None
 
 
-def read_message_id(raw: bytes) -> str:
+def read_message_id(headers: Message) -> str:
     """The first <...> of the Message-ID header, or ''."""
-    headers = BytesHeaderParser(policy=compat32).parsebytes(raw)
     match = _MESSAGE_ID.search(str(headers.get("Message-ID", "") or "").replace("\x00", ""))
     return match.group(0)[:998] if match else ""
 
@@ -109,7 +113,8 @@ def store_inbound_email(
     enqueue: bool = True,
 ) -> Accepted:
     """Commit the raw mail for the recipient's tenant; a redelivery returns the first row."""
-    message_id = read_message_id(raw)
+    headers = parse_headers(raw)
+    message_id = read_message_id(headers)
     digest = hashlib.sha256(raw).hexdigest()
     lookup = {"message_id": message_id} if message_id else {"message_id": "", "sha256": digest}
     tenant_id = str(recipient.tenant_id)
@@ -123,7 +128,7 @@ def store_inbound_email(
                 channel=channel,
                 envelope_from=envelope_from.replace("\x00", "")[:998],
                 envelope_to=[normalize_address(a) for a in envelope_to],
-                header_recipients=header_recipients(raw),
+                header_recipients=header_recipients(headers),
                 message_id=message_id,
                 sha256=digest,
                 size=len(raw),
@@ -146,11 +151,11 @@ def store_unrouted_email(
     *, raw: bytes, envelope_to: list[str], channel: str, reason: str
 ) -> UnroutedEmail:
     """Keep mail no tenant owns (it reached us anyway) for platform staff."""
-    headers = BytesHeaderParser(policy=compat32).parsebytes(raw)
+    headers = parse_headers(raw)
     return UnroutedEmail.objects.create(
         channel=channel,
         envelope_to=list(envelope_to),
-        header_recipients=header_recipients(raw),
+        header_recipients=header_recipients(headers),
         subject=str(headers.get("Subject", "") or "").replace("\x00", "")[:998],
         raw=raw,
         reason=reason,

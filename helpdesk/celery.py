@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from celery import Celery, signals
+from celery.schedules import crontab
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
@@ -28,6 +29,10 @@ app.conf.beat_schedule = {
     "send-satisfaction-surveys": {
         "task": "tickets.tasks.send_satisfaction_surveys",
         "schedule": 60.0,
+    },
+    "sweep-orphaned-attachment-files": {
+        "task": "tickets.tasks.sweep_orphaned_attachment_files",
+        "schedule": crontab(hour=3, minute=17),
     },
     "sweep-sla-breaches": {
         "task": "automation.tasks.sweep_sla_breaches",

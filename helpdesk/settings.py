@@ -256,6 +256,7 @@ HELPDESK_AUTO_REPLY_LIMIT_PER_HOUR = env_int("HELPDESK_AUTO_REPLY_LIMIT_PER_HOUR
 HELPDESK_TENANT_CACHE_SECONDS = env_int("HELPDESK_TENANT_CACHE_SECONDS", 60)
 # Queued inbound mail untouched this long is queued again by the sweeper.
 HELPDESK_INBOUND_SWEEP_AFTER_SECONDS = env_int("HELPDESK_INBOUND_SWEEP_AFTER_SECONDS", 120)
+HELPDESK_ORPHANED_FILES_AFTER_HOURS = env_int("HELPDESK_ORPHANED_FILES_AFTER_HOURS", 24)
 # Where mail goes: HELPDESK_EMAIL_BACKEND when set (an anymail ESP backend, say); else SMTP
 # to HELPDESK_SMTP_HOST when that is set; else (development) .eml files in var/outbox/.
 EMAIL_HOST = env_str("HELPDESK_SMTP_HOST", "")

@@ -16,7 +16,8 @@ from helpdesk.core.errors import TransientError
 from helpdesk.core.tasks import system_task, tenant_task
 from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.managers import cross_tenant
-from tickets import notifications, satisfaction
+from helpdesk.tenancy.models import Tenant
+from tickets import notifications, satisfaction, services
 from tickets.mail import imap, inbound, outbound
 from tickets.models import InboundEmail, InboundEmailStatus, SatisfactionRating
 
@@ -156,6 +157,22 @@ def send_agent_notification(
         message_id=UUID(message_id) if message_id else None,
         tenant_name=name,
     )
+
+
+@system_task
+def sweep_orphaned_attachment_files() -> int:
+    """Beat (daily): queue a clean-up of each tenant's attachment folder."""
+    tenant_ids = list(Tenant.objects.values_list("id", flat=True))
+    for tenant_id in tenant_ids:
+        delete_orphaned_attachment_files.delay(tenant_id=str(tenant_id))
+    return len(tenant_ids)
+
+
+@tenant_task
+def delete_orphaned_attachment_files(*, tenant_id: str) -> int:
+    """Delete this tenant's attachment files left by rolled-back transactions."""
+    hours = settings.HELPDESK_ORPHANED_FILES_AFTER_HOURS
+    return services.delete_orphaned_attachment_files(older_than=timedelta(hours=hours))
 
 
 @system_task

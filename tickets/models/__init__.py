@@ -20,6 +20,7 @@ from tickets.models.core import (
     TicketSearch,
     TicketStatus,
     TicketTag,
+    attachment_folder,
     attachment_path,
     new_reply_token,
 )
@@ -89,6 +90,7 @@ __all__ = [
     "TicketType",
     "UnroutedEmail",
     "WorkspaceSettings",
+    "attachment_folder",
     "attachment_path",
     "new_reply_token",
     "new_survey_token",

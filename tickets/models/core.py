@@ -516,9 +516,13 @@ class Message(TenantModel):
         return self.kind in {MessageKind.CUSTOMER, MessageKind.REPLY}
 
 
+def attachment_folder(tenant_id: object) -> str:
+    return f"attachments/{tenant_id}"
+
+
 def attachment_path(attachment: Attachment, filename: str) -> str:
     # Ids, not names, in storage paths: names come from strangers.
-    return f"attachments/{attachment.tenant_id}/{attachment.id}"
+    return f"{attachment_folder(attachment.tenant_id)}/{attachment.id}"
 
 
 class Attachment(TenantModel):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -15,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from helpdesk.core.ids import new_id
+from helpdesk.tenancy.context import require_tenant_id
 from helpdesk.tenancy.models import Membership
 from tickets import selectors, tasks
 from tickets.models import (
@@ -24,8 +26,11 @@ from tickets.models import (
     Message,
     MessageKind,
     Ticket,
+    attachment_folder,
 )
 from tickets.services.base import record_event, snippet
+
+ORPHAN_CHECK_BATCH = 1000
 
 
 @dataclass
@@ -82,6 +87,7 @@ def store_attachments(*, message: Message, attachments: Iterable[NewAttachment])
     for item in attachments:
         attachment = Attachment(
             id=item.id,
+            tenant_id=message.tenant_id,  # the storage path names it: set before the file
             message=message,
             filename=item.filename[:255],
             content_type=item.content_type[:255],
@@ -91,6 +97,37 @@ def store_attachments(*, message: Message, attachments: Iterable[NewAttachment])
         )
         attachment.file.save(item.filename, ContentFile(item.payload), save=False)
         attachment.save()
+
+
+def delete_orphaned_attachment_files(*, older_than: timedelta) -> int:
+    """Delete the tenant's attachment files that no Attachment row names, once older than
+    `older_than`; returns how many. Files are written before the transaction that adds their
+    rows commits (storage is not transactional), so a rolled-back transaction (a failed
+    processing that will run again) leaves its files behind. The grace period keeps a file
+    whose transaction is still running; files not named by an id are not ours and stay."""
+    storage = Attachment._meta.get_field("file").storage
+    folder = attachment_folder(require_tenant_id())
+    try:
+        _, names = storage.listdir(folder)
+    except FileNotFoundError:
+        return 0
+    cutoff = timezone.now() - older_than
+    deleted = 0
+    for start in range(0, len(names), ORPHAN_CHECK_BATCH):
+        ids = {}
+        for name in names[start : start + ORPHAN_CHECK_BATCH]:
+            try:
+                ids[UUID(name)] = name
+            except ValueError:
+                continue
+        known = set(Attachment.objects.filter(id__in=list(ids)).values_list("id", flat=True))
+        for attachment_id, name in ids.items():
+            path = f"{folder}/{name}"
+            if attachment_id in known or storage.get_modified_time(path) > cutoff:
+                continue
+            storage.delete(path)
+            deleted += 1
+    return deleted
 
 
 @transaction.atomic(savepoint=False)

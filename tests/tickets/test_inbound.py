@@ -151,9 +151,11 @@ def test_redelivery_is_one_message(acme):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_same_mail_on_two_paths_at_once_is_one_row(acme):
+@pytest.mark.parametrize("in_callers_transaction", [False, True])
+def test_the_same_mail_on_two_paths_at_once_is_one_row(acme, in_callers_transaction):
     """The second insert waits on the first one's unique Message-ID, fails when it commits,
-    and the intake answers with the row that won (its own transaction rolled back whole)."""
+    and the intake answers with the row that won: its own transaction rolls back whole, or,
+    inside a caller's (the IMAP poller's batch), its savepoint, and the caller goes on."""
     raw = build(message_id="<twice@example.test>")
     first_inserted, commit_first, results = threading.Event(), threading.Event(), {}
 
@@ -175,9 +177,16 @@ def test_the_same_mail_on_two_paths_at_once_is_one_row(acme):
 
     def second() -> None:
         try:
-            results["second"] = intake.accept(
-                raw=raw, envelope_to=[], envelope_from="", channel="smtp", enqueue=False
-            )
+            if in_callers_transaction:
+                with tenant_context(acme.id):
+                    results["second"] = intake.accept(
+                        raw=raw, envelope_to=[], envelope_from="", channel="imap", enqueue=False
+                    )
+                    results["caller_goes_on"] = InboundEmail.objects.count()
+            else:
+                results["second"] = intake.accept(
+                    raw=raw, envelope_to=[], envelope_from="", channel="smtp", enqueue=False
+                )
         except Exception as error:  # the test reports it below
             results["second"] = error
         finally:
@@ -196,6 +205,7 @@ def test_the_same_mail_on_two_paths_at_once_is_one_row(acme):
     assert results["second"] == intake.Accepted(
         str(acme.id), str(results["first"].id), created=False
     )
+    assert results.get("caller_goes_on", 1) == 1
     with tenant_context(acme.id):
         assert InboundEmail.objects.count() == 1
 

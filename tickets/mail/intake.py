@@ -4,6 +4,7 @@ processing after the commit. A redelivered mail maps to the row already stored."
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import re
@@ -14,7 +15,7 @@ from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.utils import getaddresses
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import InboundAddress
@@ -118,8 +119,11 @@ def store_inbound_email(
     digest = hashlib.sha256(raw).hexdigest()
     lookup = {"message_id": message_id} if message_id else {"message_id": "", "sha256": digest}
     tenant_id = str(recipient.tenant_id)
+    # The insert is the transaction's last statement, so a conflict rolls back our own
+    # transaction; inside a caller's (the IMAP poller stores a batch), a savepoint does.
+    own = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
     try:
-        with tenant_context(tenant_id):
+        with own, tenant_context(tenant_id):
             existing = InboundEmail.objects.filter(**lookup).only("id").first()
             if existing is not None:
                 return Accepted(tenant_id, str(existing.id), created=False)
@@ -137,9 +141,8 @@ def store_inbound_email(
             if enqueue:
                 enqueue_processing(tenant_id=tenant_id, email_id=str(email.id))
     except IntegrityError:
-        # The same mail arrived at the same time on another path and committed first. The
-        # insert was the transaction's last statement (no savepoint needed around it): read
-        # the row that won in a new one.
+        # The same mail arrived at the same time on another path and committed first: read
+        # the row that won.
         with tenant_context(tenant_id):
             email = InboundEmail.objects.only("id").get(**lookup)
         return Accepted(tenant_id, str(email.id), created=False)

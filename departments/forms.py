@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 from django.db.models import QuerySet
 
-from departments.models import Department
+from departments.models import Department, ImapSecurity
 
 
 class DepartmentForm(forms.Form):
@@ -41,7 +41,9 @@ class MailboxForm(forms.Form):
     imap_enabled = forms.BooleanField(required=False, label="Poll an IMAP mailbox")
     imap_host = forms.CharField(max_length=253, required=False)
     imap_port = forms.IntegerField(min_value=1, max_value=65535, initial=993)
-    imap_use_ssl = forms.BooleanField(required=False, initial=True, label="Use TLS")
+    imap_security = forms.ChoiceField(
+        choices=ImapSecurity.choices, initial=ImapSecurity.SSL, label="Connection security"
+    )
     imap_username = forms.CharField(max_length=254, required=False)
     imap_password = forms.CharField(
         required=False,

@@ -64,6 +64,14 @@ Reply to this email to add anything to the request.
 """
 
 
+class ImapSecurity(models.TextChoices):
+    """How the IMAP connection is protected, as mail clients name it."""
+
+    SSL = "ssl", "SSL/TLS (encrypted from the start, usually port 993)"
+    STARTTLS = "starttls", "STARTTLS (upgraded before login, usually port 143; required)"
+    NONE = "none", "None (password in clear text: trusted networks only)"
+
+
 class Mailbox(TenantModel):
     """A support address of the tenant; mail to it becomes tickets in its department.
 
@@ -85,7 +93,9 @@ class Mailbox(TenantModel):
     imap_enabled = models.BooleanField(default=False)
     imap_host = models.CharField(max_length=253, blank=True)
     imap_port = models.PositiveIntegerField(default=993)
-    imap_use_ssl = models.BooleanField(default=True)
+    imap_security = models.CharField(
+        max_length=10, choices=ImapSecurity.choices, default=ImapSecurity.SSL
+    )
     imap_username = models.CharField(max_length=254, blank=True)
     imap_password_encrypted = models.TextField(blank=True)
     imap_folder = models.CharField(max_length=200, default="INBOX")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from departments.models import BusinessHours, Mailbox
+from departments.models import BusinessHours, ImapSecurity, Mailbox
 
 
 class MailboxOutput(serializers.ModelSerializer):
@@ -27,7 +27,7 @@ class MailboxOutput(serializers.ModelSerializer):
             "imap_enabled",
             "imap_host",
             "imap_port",
-            "imap_use_ssl",
+            "imap_security",
             "imap_username",
             "imap_password_set",
             "imap_folder",
@@ -55,7 +55,7 @@ class MailboxUpdateInput(serializers.Serializer):
     imap_enabled = serializers.BooleanField(required=False)
     imap_host = serializers.CharField(max_length=253, required=False, allow_blank=True)
     imap_port = serializers.IntegerField(min_value=1, max_value=65535, required=False)
-    imap_use_ssl = serializers.BooleanField(required=False)
+    imap_security = serializers.ChoiceField(choices=ImapSecurity.choices, required=False)
     imap_username = serializers.CharField(max_length=254, required=False, allow_blank=True)
     imap_password = serializers.CharField(max_length=500, required=False, write_only=True)
     imap_folder = serializers.CharField(max_length=200, required=False)

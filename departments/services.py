@@ -152,7 +152,7 @@ MAILBOX_FIELDS = frozenset(
         "imap_enabled",
         "imap_host",
         "imap_port",
-        "imap_use_ssl",
+        "imap_security",
         "imap_username",
         "imap_folder",
         "imap_archive_folder",
@@ -183,7 +183,7 @@ def update_mailbox(*, mailbox: Mailbox, actor: Membership | None = None, **chang
         raise ValueError(f"not mailbox settings: {sorted(unknown)}")
     for name, value in changes.items():
         setattr(mailbox, name, value)
-    if changes.keys() & {"imap_host", "imap_port", "imap_use_ssl", "imap_username", "imap_folder"}:
+    if changes.keys() & {"imap_host", "imap_port", "imap_security", "imap_username", "imap_folder"}:
         mailbox.imap_uid_validity = None  # another server or folder: start afresh
         mailbox.imap_last_uid = 0
     _check_templates(mailbox.auto_ack_subject, mailbox.auto_ack_body)

@@ -1,9 +1,11 @@
 """A real Dovecot IMAP server on loopback for the IMAP poller's tests (NOTES.md recipe).
 
 The session fixture `dovecot` runs `dovecot -F` from a private temporary directory with its
-own configuration: passwd-file users, maildir storage, plaintext login on 127.0.0.1 and a
-free high port, no TLS. As root it runs as `nobody`, because Dovecot refuses to run mail
-processes as root. Tests deliver mail with IMAP APPEND and read flags back with imaplib.
+own configuration: passwd-file users, maildir storage, login on 127.0.0.1 on a free high
+port in clear text or after STARTTLS, and SSL/TLS on a second port, with a self-signed
+certificate for 127.0.0.1 made by `openssl` (its file is the CA a client trusts). As root
+it runs as `nobody`, because Dovecot refuses to run mail processes as root. Tests deliver
+mail with IMAP APPEND and read flags back with imaplib.
 """
 
 from __future__ import annotations
@@ -41,7 +43,9 @@ base_dir = {root}/run
 state_dir = {root}/state
 log_path = {root}/dovecot.log
 info_log_path = {root}/dovecot.log
-ssl = no
+ssl = yes
+ssl_cert = <{root}/cert.pem
+ssl_key = <{root}/key.pem
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 default_login_user = {user}
@@ -67,7 +71,8 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {tls_port}
   }}
 }}
 service anvil {{
@@ -93,6 +98,8 @@ class Dovecot:
 
     host: str
     port: int
+    tls_port: int  # SSL/TLS from the start; `port` offers STARTTLS
+    ca_file: Path  # the server's self-signed certificate
     user: str
     password: str
     root: Path
@@ -214,6 +221,34 @@ def _wait_until_ready(process: subprocess.Popen[bytes], root: Path) -> None:
     raise RuntimeError(f"dovecot did not start in {START_TIMEOUT_SECONDS}s: {_tail(log)}")
 
 
+def _make_certificate(root: Path) -> None:
+    """A self-signed certificate for 127.0.0.1 (its own CA), valid for a day."""
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-keyout",
+            str(root / "key.pem"),
+            "-out",
+            str(root / "cert.pem"),
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+        ],
+        check=True,
+        capture_output=True,
+    )
+
+
 def _tail(log: Path) -> str:
     return log.read_text(errors="replace")[-2000:] if log.exists() else "(no log)"
 
@@ -227,6 +262,8 @@ def dovecot() -> Iterator[Dovecot]:
     if binary is None:
         pytest.skip("dovecot is not installed (apt-get install dovecot-imapd)")
     prefix, user, group, uid, gid = _run_as()
+    if shutil.which("openssl") is None:
+        pytest.skip("the test server's certificate needs openssl (apt-get install openssl)")
     if prefix and shutil.which("setpriv") is None:
         pytest.skip("running as root needs setpriv (util-linux) to start dovecot as nobody")
     root = Path(tempfile.mkdtemp(prefix="helpdesk-dovecot-"))
@@ -239,10 +276,13 @@ def dovecot() -> Iterator[Dovecot]:
         f"{LEGACY_USER}:{{PLAIN}}{PASSWORD}:{uid}:{gid}::{root}/home/{LEGACY_USER}::"
         "userdb_imap_capability=IMAP4rev1\n"
     )
-    port = _free_port()
+    port, tls_port = _free_port(), _free_port()
+    _make_certificate(root)
     config = root / "dovecot.conf"
     config.write_text(
-        _CONFIG.format(root=root, user=user, group=group, uid=uid, gid=gid, port=port)
+        _CONFIG.format(
+            root=root, user=user, group=group, uid=uid, gid=gid, port=port, tls_port=tls_port
+        )
     )
     for path in [root, *root.rglob("*")]:
         os.chown(path, uid, gid)
@@ -253,7 +293,14 @@ def dovecot() -> Iterator[Dovecot]:
     try:
         _wait_until_ready(process, root)
         yield Dovecot(
-            host="127.0.0.1", port=port, user=USER, password=PASSWORD, root=root, pid=process.pid
+            host="127.0.0.1",
+            port=port,
+            tls_port=tls_port,
+            ca_file=root / "cert.pem",
+            user=USER,
+            password=PASSWORD,
+            root=root,
+            pid=process.pid,
         )
     finally:
         # Stop it by the PID we started; its children (auth, imap, ...) exit with it.

@@ -93,15 +93,20 @@ def test_admin_pages_create_and_edit_a_mailbox(acme):
         "auto_ack_enabled": "on",
         "auto_ack_subject": "Got it [#{{ ticket.number }}]",
         "auto_ack_body": "Hi {{ contact.first_name }}",
-        "imap_port": "993",
+        "imap_port": "143",
+        "imap_security": "starttls",
         "imap_folder": "INBOX",
     }
     created = client.post("/settings/mailboxes/new/", form)
     assert created.status_code == 302, created.content
     with tenant_context(acme.id):
         mailbox = Mailbox.objects.get(address="help@acme.localhost")
+    assert (mailbox.imap_port, mailbox.imap_security) == (143, "starttls")
     page = client.get(f"/settings/mailboxes/{mailbox.id}/")
     assert b"helpdesk@acme.localhost" in page.content
+    assert b'<option value="starttls" selected>STARTTLS' in page.content
+    unknown = client.post(f"/settings/mailboxes/{mailbox.id}/", {**form, "imap_security": "tls"})
+    assert unknown.status_code == 400
     bad = client.post(
         f"/settings/mailboxes/{mailbox.id}/", {**form, "auto_ack_body": "{{ settings.SECRET_KEY }}"}
     )
@@ -143,6 +148,20 @@ def test_mailbox_api_crud(admin_api, acme):
         content_type="application/json",
     )
     assert patched.json()["auto_ack_enabled"] is False
+    assert body["imap_security"] == "ssl"
+    secured = admin_api.patch(
+        f"/api/v1/mailboxes/{body['id']}/",
+        {"imap_security": "starttls", "imap_port": 143},
+        content_type="application/json",
+    )
+    assert (secured.json()["imap_security"], secured.json()["imap_port"]) == ("starttls", 143)
+    bad_security = admin_api.patch(
+        f"/api/v1/mailboxes/{body['id']}/",
+        {"imap_security": "yes"},
+        content_type="application/json",
+    )
+    assert bad_security.status_code == 400
+    assert "imap_security" in bad_security.content.decode()
     assert admin_api.delete(f"/api/v1/mailboxes/{body['id']}/").status_code == 204
     refused = admin_api.delete(f"/api/v1/mailboxes/{acme.mailbox.id}/")
     assert refused.status_code == 409

@@ -3,8 +3,11 @@ are fetched, and mail is flagged or moved on the server only after its row is co
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import threading
 import time
+from collections.abc import Iterator
 from email.message import EmailMessage
 from email.utils import make_msgid
 
@@ -48,7 +51,7 @@ def configure(setup: TenantSetup, server: Dovecot, **changes: object) -> None:
         "imap_enabled": True,
         "imap_host": server.host,
         "imap_port": server.port,
-        "imap_use_ssl": False,
+        "imap_security": "none",
         "imap_username": server.user,
         "imap_password_encrypted": encrypt(server.password),
         **changes,
@@ -88,6 +91,37 @@ def closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def fake_imap_server(*, capabilities: str) -> Iterator[tuple[int, list[bytes]]]:
+    """A loopback IMAP server that greets, answers CAPABILITY and records every line."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    received: list[bytes] = []
+
+    def serve() -> None:
+        connection, _ = listener.accept()
+        with connection, connection.makefile("rwb") as stream:
+            stream.write(b"* OK ready\r\n")
+            stream.flush()
+            for line in stream:
+                received.append(line)
+                tag, _, command = line.decode().partition(" ")
+                if command.strip().upper() == "CAPABILITY":
+                    stream.write(f"* CAPABILITY {capabilities}\r\n{tag} OK done\r\n".encode())
+                elif command.strip().upper() == "LOGOUT":
+                    stream.write(f"* BYE\r\n{tag} OK bye\r\n".encode())
+                else:
+                    stream.write(f"{tag} BAD not here\r\n".encode())
+                stream.flush()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1], received
+    finally:
+        listener.close()
+        thread.join(5)
 
 
 def polling_session(server: Dovecot, *, after: int) -> dict[str, int]:
@@ -231,6 +265,44 @@ def test_settings_problems_are_recorded_not_raised(acme, server, changes, error)
     assert subjects(acme) == []
 
 
+@pytest.mark.parametrize("security", ["starttls", "ssl"])
+def test_mail_is_polled_over_tls(acme, server, security, monkeypatch):
+    """STARTTLS on the plain port, or SSL/TLS from the start on the other; the server's
+    certificate is checked against the trusted CAs (SSL_CERT_FILE: the test server's)."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(server.ca_file))
+    port = server.tls_port if security == "ssl" else server.port
+    configure(acme, server, imap_security=security, imap_port=port)
+    server.append(build("Over TLS"))
+
+    assert poll(acme) == imap.PollResult(fetched=1, stored=1)
+    assert subjects(acme) == ["Over TLS"]
+    log = (server.root / "dovecot.log").read_text(errors="replace")
+    logins = [line for line in log.splitlines() if "Login: user=<support>" in line]
+    assert ", TLS" in logins[-1]  # Dovecot logs how the session logged in
+
+
+@pytest.mark.parametrize("security", ["starttls", "ssl"])
+def test_an_untrusted_certificate_gets_no_password(acme, server, security):
+    port = server.tls_port if security == "ssl" else server.port
+    configure(acme, server, imap_security=security, imap_port=port)
+
+    error = poll(acme).error
+
+    assert error.endswith("certificate not trusted (self-signed certificate)"), error
+    assert subjects(acme) == []
+
+
+def test_starttls_is_required_when_chosen(acme, server):
+    """A server that does not offer STARTTLS (or a man in the middle stripping it) is never
+    sent the password in clear text."""
+    with fake_imap_server(capabilities="IMAP4rev1 AUTH=PLAIN") as (port, received):
+        configure(acme, server, imap_security="starttls", imap_port=port)
+        error = poll(acme).error
+
+    assert error == f"127.0.0.1:{port} does not offer STARTTLS; the password was not sent"
+    assert not any(b"LOGIN" in line.upper() for line in received)
+
+
 def test_refused_connection_is_recorded(acme, server):
     configure(acme, server, imap_port=closed_port())
 
@@ -314,7 +386,7 @@ def test_check_imap_settings(server):
     good = {
         "host": server.host,
         "port": server.port,
-        "use_ssl": False,
+        "security": "none",
         "username": server.user,
         "password": server.password,
         "folder": "INBOX",

@@ -7,6 +7,7 @@ leaves it as it was and a later poll fetches it again; the intake dedupes redeli
 
 from __future__ import annotations
 
+import contextlib
 import imaplib
 import ssl
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from typing import Any
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
-from departments.models import Mailbox
+from departments.models import ImapSecurity, Mailbox
 from helpdesk.core.crypto import DecryptionFailed, decrypt
 from helpdesk.tenancy.context import tenant_context
 from tickets.mail import intake
@@ -41,6 +42,10 @@ class ImapFailure(Exception):
 
 def _text(value: Any) -> str:
     """imaplib reports server text as bytes, lists of bytes, or exceptions holding either."""
+    if isinstance(value, ssl.SSLCertVerificationError):
+        return f"certificate not trusted ({value.verify_message})"
+    if isinstance(value, ssl.SSLError):
+        return f"TLS failed ({value.reason or value})"
     if isinstance(value, BaseException):
         value = value.args[0] if value.args else type(value).__name__
     if isinstance(value, list):
@@ -61,24 +66,41 @@ def _ok(reply: tuple[str, list[Any]], what: str) -> list[Any]:
     return data
 
 
-def _open(*, host: str, port: int, use_ssl: bool, username: str, password: str) -> imaplib.IMAP4:
-    """A logged-in client. Raises ImapFailure."""
+def _open(*, host: str, port: int, security: str, username: str, password: str) -> imaplib.IMAP4:
+    """A logged-in client over `security` (ImapSecurity). STARTTLS is required when chosen:
+    a server that does not offer it gets no password. Certificates are verified against
+    the system's trust store (SSL_CERT_FILE adds a private CA). Raises ImapFailure."""
     if not host:
         raise ImapFailure("no IMAP server is set")  # imaplib would quietly use localhost
     try:
-        if use_ssl:
+        if security == ImapSecurity.SSL:
             context = ssl.create_default_context()
             client = imaplib.IMAP4_SSL(host, port, ssl_context=context, timeout=TIMEOUT_SECONDS)
         else:
             client = imaplib.IMAP4(host, port, timeout=TIMEOUT_SECONDS)
     except SERVER_ERRORS as error:
         raise ImapFailure(f"cannot connect to {host}:{port}: {_text(error)}") from error
+    if security == ImapSecurity.STARTTLS:
+        if "STARTTLS" not in client.capabilities:
+            _drop(client)
+            raise ImapFailure(f"{host}:{port} does not offer STARTTLS; the password was not sent")
+        try:
+            client.starttls(ssl_context=ssl.create_default_context())
+        except SERVER_ERRORS as error:
+            _drop(client)
+            raise ImapFailure(f"STARTTLS with {host}:{port} failed: {_text(error)}") from error
     try:
         client.login(username, password)
     except SERVER_ERRORS as error:
         _close(client)
         raise ImapFailure(f"login failed for {username!r}: {_text(error)}") from error
     return client
+
+
+def _drop(client: imaplib.IMAP4) -> None:
+    """Close the connection without a word (a failed TLS handshake may have closed it)."""
+    with contextlib.suppress(OSError):
+        client.shutdown()
 
 
 def _close(client: imaplib.IMAP4) -> None:
@@ -141,7 +163,7 @@ def poll_mailbox(*, mailbox: Mailbox, batch_size: int = BATCH_SIZE) -> PollResul
         client = _open(
             host=mailbox.imap_host,
             port=mailbox.imap_port,
-            use_ssl=mailbox.imap_use_ssl,
+            security=mailbox.imap_security,
             username=mailbox.imap_username,
             password=password,
         )
@@ -224,7 +246,7 @@ def check_imap_settings(
     *,
     host: str,
     port: int,
-    use_ssl: bool,
+    security: str,
     username: str,
     password: str,
     folder: str,
@@ -234,7 +256,9 @@ def check_imap_settings(
     anything. Returns what went wrong, worded for the admin, or "" when the settings work."""
     client: imaplib.IMAP4 | None = None
     try:
-        client = _open(host=host, port=port, use_ssl=use_ssl, username=username, password=password)
+        client = _open(
+            host=host, port=port, security=security, username=username, password=password
+        )
         _select(client, folder, readonly=True)
         if archive_folder:
             reply = client.status(_quote(archive_folder), "(MESSAGES)")

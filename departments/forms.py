@@ -21,7 +21,33 @@ def split_addresses(value: str) -> list[str]:
     return [part.strip() for part in value.replace(",", "\n").splitlines() if part.strip()]
 
 
-class MailboxForm(forms.Form):
+class ImapSettingsForm(forms.Form):
+    """A mailbox's IMAP settings: part of the mailbox form, and what *Test connection*
+    sends before saving."""
+
+    imap_enabled = forms.BooleanField(required=False, label="Poll an IMAP mailbox")
+    imap_host = forms.CharField(max_length=253, required=False, label="IMAP server")
+    imap_port = forms.IntegerField(min_value=1, max_value=65535, initial=993, label="Port")
+    imap_security = forms.ChoiceField(
+        choices=ImapSecurity.choices, initial=ImapSecurity.SSL, label="Connection security"
+    )
+    imap_username = forms.CharField(max_length=254, required=False, label="User name")
+    imap_password = forms.CharField(
+        required=False,
+        label="Password",
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Leave empty to keep the stored password.",
+    )
+    imap_folder = forms.CharField(max_length=200, initial="INBOX", label="Folder")
+    imap_archive_folder = forms.CharField(
+        max_length=200,
+        required=False,
+        label="Archive folder",
+        help_text="Move fetched mail here; empty: mark seen.",
+    )
+
+
+class MailboxForm(ImapSettingsForm):
     address = forms.EmailField(max_length=254)
     aliases = forms.CharField(
         required=False,
@@ -38,22 +64,6 @@ class MailboxForm(forms.Form):
     )
     auto_ack_subject = forms.CharField(max_length=250)
     auto_ack_body = forms.CharField(widget=forms.Textarea(attrs={"rows": 7}))
-    imap_enabled = forms.BooleanField(required=False, label="Poll an IMAP mailbox")
-    imap_host = forms.CharField(max_length=253, required=False)
-    imap_port = forms.IntegerField(min_value=1, max_value=65535, initial=993)
-    imap_security = forms.ChoiceField(
-        choices=ImapSecurity.choices, initial=ImapSecurity.SSL, label="Connection security"
-    )
-    imap_username = forms.CharField(max_length=254, required=False)
-    imap_password = forms.CharField(
-        required=False,
-        widget=forms.PasswordInput(render_value=False),
-        help_text="Leave empty to keep the stored password.",
-    )
-    imap_folder = forms.CharField(max_length=200, initial="INBOX")
-    imap_archive_folder = forms.CharField(
-        max_length=200, required=False, help_text="Move fetched mail here; empty: mark seen."
-    )
 
     def __init__(self, *args: Any, departments: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -42,6 +42,11 @@ class MailboxOutput(serializers.ModelSerializer):
         return bool(mailbox.imap_password_encrypted)
 
 
+class ImapCheckOutput(serializers.Serializer):
+    ok = serializers.BooleanField()
+    error = serializers.CharField(help_text="What went wrong, worded for the admin; empty when ok.")
+
+
 class MailboxUpdateInput(serializers.Serializer):
     address = serializers.EmailField(required=False)
     aliases = serializers.ListField(child=serializers.EmailField(), required=False, max_length=50)

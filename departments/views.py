@@ -10,9 +10,15 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from departments import selectors, services
+from departments import imap_client, selectors, services
 from departments.errors import BusinessHoursNotFound, MailboxNotFound
-from departments.forms import DAY_NAMES, BusinessHoursForm, DepartmentForm, MailboxForm
+from departments.forms import (
+    DAY_NAMES,
+    BusinessHoursForm,
+    DepartmentForm,
+    ImapSettingsForm,
+    MailboxForm,
+)
 from departments.models import Mailbox
 from helpdesk.core.errors import DomainError
 from helpdesk.tenancy import selectors as tenancy_selectors
@@ -116,6 +122,39 @@ def mailbox_delete(request: HttpRequest, mailbox_id: UUID) -> HttpResponse:
         messages.error(request, str(error))
         return redirect("departments:mailbox-edit", mailbox_id=mailbox_id)
     return redirect("departments:admin")
+
+
+@member_required(admin=True)
+@require_POST
+def mailbox_imap_check(request: HttpRequest, mailbox_id: UUID | None = None) -> HttpResponse:
+    """*Test connection* (htmx): log in with the IMAP settings as typed, before saving, and
+    open the folders; changes nothing. An empty password means the stored one."""
+    mailbox = None
+    if mailbox_id is not None:
+        try:
+            mailbox = selectors.get_mailbox(mailbox_id)
+        except MailboxNotFound:
+            return render(request, "errors/not_found.html", {"what": "That mailbox"}, status=404)
+    form = ImapSettingsForm(request.POST)
+    if not form.is_valid():
+        problem = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items())
+        return render(request, "departments/imap_check.html", {"problem": problem}, status=400)
+    data = form.cleaned_data
+    problem = imap_client.check_settings(
+        mailbox=mailbox,
+        host=data["imap_host"],
+        port=data["imap_port"],
+        security=data["imap_security"],
+        username=data["imap_username"],
+        password=data["imap_password"],
+        folder=data["imap_folder"],
+        archive_folder=data["imap_archive_folder"],
+    )
+    return render(
+        request,
+        "departments/imap_check.html",
+        {"problem": problem, "folder": data["imap_folder"], "host": data["imap_host"]},
+    )
 
 
 @member_required(admin=True)

@@ -13,11 +13,14 @@ from email.utils import make_msgid
 
 import pytest
 
+from departments import imap_client
 from departments.models import Mailbox
 from helpdesk.core.crypto import encrypt
 from helpdesk.tenancy.context import tenant_context
+from helpdesk.tenancy.models import MembershipRole
 from tests.conftest import TenantSetup, make_tenant
 from tests.dovecot import LEGACY_USER, Dovecot, dovecot  # noqa: F401
+from tests.factories.accounts import make_member
 from tickets.mail import imap
 from tickets.models import InboundEmail, Ticket
 
@@ -393,14 +396,72 @@ def test_check_imap_settings(server):
     }
     server.append(build(), folder="Archive")
 
-    assert imap.check_imap_settings(**good) == ""
-    assert imap.check_imap_settings(**good, archive_folder="Archive") == ""
-    assert imap.check_imap_settings(**{**good, "password": "wrong"}).startswith("login failed")
-    assert imap.check_imap_settings(**good, archive_folder="Nope").startswith(
+    assert imap_client.check_settings(**good) == ""
+    assert imap_client.check_settings(**good, archive_folder="Archive") == ""
+    assert imap_client.check_settings(**{**good, "password": "wrong"}).startswith("login failed")
+    assert imap_client.check_settings(**good, archive_folder="Nope").startswith(
         "cannot open archive folder 'Nope'"
     )
-    assert imap.check_imap_settings(**{**good, "port": closed_port()}).startswith("cannot connect")
+    assert imap_client.check_settings(**{**good, "port": closed_port()}).startswith(
+        "cannot connect"
+    )
     assert all(SEEN not in flags for flags in server.messages("Archive").values())
+
+
+def test_admin_tests_the_connection_before_saving(acme, server):
+    """*Test connection* on the mailbox page: the settings as typed (an empty password means
+    the stored one); nothing is polled or saved."""
+    client = acme.client(acme.admin)
+    url = f"/settings/mailboxes/{acme.mailbox.id}/imap-check/"
+    typed = {
+        "imap_host": server.host,
+        "imap_port": str(server.port),
+        "imap_security": "none",
+        "imap_username": server.user,
+        "imap_password": "",
+        "imap_folder": "INBOX",
+    }
+    uid = server.append(build())
+
+    good = client.post(url, typed, HTTP_HX_REQUEST="true")
+    wrong = client.post(url, {**typed, "imap_password": "wrong"}, HTTP_HX_REQUEST="true")
+    unsaved = client.post(
+        "/settings/mailboxes/imap-check/", {**typed, "imap_password": server.password}
+    )
+    invalid = client.post(url, {**typed, "imap_port": "0"})
+
+    assert good.status_code == 200
+    assert "Connected to 127.0.0.1: logged in and opened INBOX." in good.content.decode()
+    assert "Connection failed: login failed for &#x27;support&#x27;" in wrong.content.decode()
+    assert "Connected to 127.0.0.1" in unsaved.content.decode()  # a new mailbox's form
+    assert invalid.status_code == 400
+    assert "imap_port" in invalid.content.decode()
+    assert subjects(acme) == []
+    assert SEEN not in server.messages()[uid]
+    assert mailbox(acme).imap_last_polled_at is None
+
+
+def test_connection_test_is_admin_only_and_per_tenant(acme, server):
+    globex = make_tenant("globex", "Globex")
+    agent = make_member(acme.tenant, MembershipRole.AGENT)
+    url = f"/settings/mailboxes/{acme.mailbox.id}/imap-check/"
+    assert acme.client(agent).post(url, {}).status_code == 403
+    foreign = acme.client(acme.admin).post(f"/settings/mailboxes/{globex.mailbox.id}/imap-check/")
+    assert foreign.status_code == 404
+    api = acme.api_client()
+    assert api.post(f"/api/v1/mailboxes/{globex.mailbox.id}/check-imap/").status_code == 404
+
+
+def test_connection_test_through_the_api(acme, server):
+    api = acme.api_client()
+    url = f"/api/v1/mailboxes/{acme.mailbox.id}/check-imap/"
+
+    assert api.post(url).json() == {"ok": True, "error": ""}
+    configure(acme, server, imap_password_encrypted=encrypt("wrong"))
+    failed = api.post(url).json()
+    assert failed["ok"] is False
+    assert failed["error"].startswith("login failed for 'support'")
+    assert mailbox(acme).imap_last_error == ""  # a check is not a poll
 
 
 @pytest.mark.django_db(transaction=True, databases=["default", "ops"])

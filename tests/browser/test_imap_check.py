@@ -1,0 +1,48 @@
+"""In a real browser: an admin types IMAP settings for a mailbox, tests the connection
+against a real Dovecot before saving, fixes the password, then saves."""
+
+from __future__ import annotations
+
+import pytest
+
+from departments.models import Mailbox
+from helpdesk.tenancy.context import tenant_context
+from tests.browser.conftest import SCREENSHOTS, tenant_url
+from tests.conftest import PASSWORD, make_tenant
+from tests.dovecot import Dovecot, dovecot  # noqa: F401
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_admin_tests_the_imap_connection_then_saves(live_server, page, dovecot: Dovecot):  # noqa: F811
+    acme = make_tenant("acme", "Acme")
+    page.goto(tenant_url(live_server, "acme", "/accounts/login/"))
+    page.get_by_label("Email").fill("admin@acme.test")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/inbox/")
+
+    page.goto(tenant_url(live_server, "acme", f"/settings/mailboxes/{acme.mailbox.id}/"))
+    page.get_by_label("Poll an IMAP mailbox").check()
+    page.get_by_label("IMAP server").fill(dovecot.host)
+    page.get_by_label("Port").fill(str(dovecot.port))
+    page.get_by_label("Connection security").select_option("none")
+    page.get_by_label("User name").fill(dovecot.user)
+    page.get_by_label("Password", exact=True).fill("not the password")
+    page.get_by_role("button", name="Test connection").click()
+    result = page.locator("#imap-check")
+    result.get_by_text("Connection failed: login failed").wait_for()
+
+    page.get_by_label("Password", exact=True).fill(dovecot.password)
+    page.get_by_role("button", name="Test connection").click()
+    result.get_by_text(f"Connected to {dovecot.host}: logged in and opened INBOX.").wait_for()
+    imap_settings = page.locator("fieldset", has_text="IMAP polling")
+    imap_settings.screenshot(path=str(SCREENSHOTS / "imap-check.png"))
+    with tenant_context(acme.id):
+        assert Mailbox.objects.get(id=acme.mailbox.id).imap_enabled is False  # not saved yet
+
+    page.get_by_role("button", name="Save mailbox").click()
+    page.get_by_text("Mailbox support@acme.localhost saved.").wait_for()
+    with tenant_context(acme.id):
+        saved = Mailbox.objects.get(id=acme.mailbox.id)
+    assert (saved.imap_enabled, saved.imap_host, saved.imap_security) == (True, "127.0.0.1", "none")

@@ -341,10 +341,10 @@ def count_by_status() -> dict[str, int]:
 
 
 def contacts_with_email(email: str) -> QuerySet[Contact]:
-    """Contacts with this address regardless of case. Compared as lower(email), which the
-    unique index (tenant, lower(email)) serves; `iexact` compares upper() and would read
-    every contact of the tenant, once for each inbound mail."""
-    return Contact.objects.alias(email_key=Lower("email")).filter(email_key=email.strip().lower())
+    """Contacts with this address regardless of case: by the stored lowercase `email_key`,
+    which the unique index (tenant, email_key) serves under row-level security (`iexact`,
+    or lower(email), would read every contact of the tenant, once for each inbound mail)."""
+    return Contact.objects.filter(email_key=email.strip().lower())
 
 
 def find_contact_by_email(email: str) -> Contact | None:

@@ -1281,7 +1281,7 @@ PROFILE_STEPS: dict[str, list[tuple[str, str, str]]] = {
         ("add_followers", "tickets/services/people.py", "add_followers"),
         ("own_addresses (cached)", "departments/selectors.py", "own_addresses"),
         ("_mark", "tickets/mail/inbound.py", "_mark"),
-        ("queue_auto_acknowledgement", "tickets/mail/outbound.py", "queue_auto_acknowledgement"),
+        ("acknowledge (queued with the ticket)", "tickets/mail/outbound.py", "acknowledge"),
         ("  templates.compose", "tickets/mail/templates.py", "compose"),
         ("Celery publish after commit (acknowledgement)", "celery/app/task.py", "apply_async"),
         ("all SQL statements (Django cursor)", "django/db/backends/utils.py", "_execute"),

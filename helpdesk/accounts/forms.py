@@ -7,6 +7,7 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.forms import PasswordResetForm
 from django.http import HttpRequest
 
+from helpdesk.accounts import selectors
 from helpdesk.accounts.models import User
 from helpdesk.tenancy.models import Membership
 
@@ -52,7 +53,7 @@ class TenantPasswordResetForm(PasswordResetForm):
         super().__init__(*args, **kwargs)
 
     def get_users(self, email: str) -> Any:
-        users = User.objects.filter(email__iexact=email, is_active=True)
+        users = selectors.users_with_email(email).filter(is_active=True)
         if self.tenant is not None:
             users = users.filter(memberships__tenant=self.tenant, memberships__is_active=True)
         else:

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
+from django.db.models.functions import Lower
 
 from helpdesk.accounts import tokens
 from helpdesk.accounts.models import ApiToken, User
 from helpdesk.tenancy.models import Membership
+
+
+def users_with_email(email: str) -> QuerySet[User]:
+    """Users with this address regardless of case, through the unique index on lower(email)
+    (`iexact` compares upper() and reads every user of the installation)."""
+    return User.objects.alias(email_key=Lower("email")).filter(email_key=email.strip().lower())
 
 
 def find_api_token(key: str) -> ApiToken | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from helpdesk.accounts import tokens
+from helpdesk.accounts import selectors, tokens
 from helpdesk.accounts.models import ApiToken, User
 from helpdesk.tenancy.models import Membership, MembershipRole, Tenant
 
@@ -16,7 +16,7 @@ def get_or_create_user(*, email: str, name: str = "", password: str | None = Non
 
     An existing user's password is never changed here.
     """
-    user = User.objects.filter(email__iexact=email.strip()).first()
+    user = selectors.users_with_email(email).first()
     if user is None:
         user = User.objects.create_user(email=email.strip(), password=password, name=name)
     return user

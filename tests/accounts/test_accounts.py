@@ -8,8 +8,10 @@ import re
 import pytest
 from django.core import mail
 from django.core.management import CommandError, call_command
+from django.db import connection, transaction
 
 from helpdesk.accounts import handoff
+from helpdesk.accounts import selectors as account_selectors
 from helpdesk.accounts import services as account_services
 from helpdesk.accounts.models import ApiToken
 from helpdesk.tenancy.models import Membership, MembershipRole, Tenant
@@ -203,3 +205,18 @@ def test_a_session_with_a_tampered_hash_is_anonymous(acme):
     session.save()
     response = client.get("/inbox/")
     assert response.status_code == 302
+
+
+def test_users_are_found_by_email_through_the_lower_email_index(db):
+    """Password resets, seeding and API-token commands look users up by address; `iexact`
+    compared upper(email) and read every user of the installation."""
+    user = account_services.get_or_create_user(email="Ana.Agent@Example.test", name="Ana")
+    assert account_services.get_or_create_user(email=" ana.agent@EXAMPLE.test ") == user
+    sql, params = account_selectors.users_with_email(
+        "ANA.agent@example.test"
+    ).query.sql_with_params()
+    with connection.cursor() as cursor, transaction.atomic():
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "accounts_user_email_ci_uniq" in plan

@@ -4,8 +4,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from helpdesk.accounts import selectors as account_selectors
 from helpdesk.accounts import services
-from helpdesk.accounts.models import User
 from helpdesk.tenancy import selectors
 from helpdesk.tenancy.errors import TenantNotFound
 
@@ -23,7 +23,7 @@ class Command(BaseCommand):
             tenant = selectors.get_tenant_by_slug(options["slug"])
         except TenantNotFound as error:
             raise CommandError(f"no tenant {options['slug']!r}") from error
-        user = User.objects.filter(email__iexact=options["email"]).first()
+        user = account_selectors.users_with_email(options["email"]).first()
         membership = (
             selectors.find_membership(tenant_id=tenant.id, user_id=user.id) if user else None
         )

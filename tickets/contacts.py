@@ -9,8 +9,6 @@ with `merged_into` pointing at the survivor, never at another duplicate.
 
 from __future__ import annotations
 
-import functools
-import operator
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -26,6 +24,7 @@ from tickets import configuration, selectors, services
 from tickets.errors import CompanyNotFound, ContactInvalid
 from tickets.models import (
     Company,
+    CompanyDomain,
     Contact,
     Message,
     SatisfactionRating,
@@ -154,15 +153,20 @@ def _save_company(
     if others.filter(name__iexact=name).exists():
         raise ContactInvalid(f"There is already a company named {name!r}.", field="name")
     cleaned_domains = clean_domains(domains)
-    if cleaned_domains:
-        # New contacts join the company owning their email's domain: one owner per domain.
-        claims = functools.reduce(
-            operator.or_, (Q(domains__contains=[domain]) for domain in cleaned_domains)
+    # New contacts join the company owning their email's domain: one owner per domain.
+    claimed = (
+        CompanyDomain.objects.select_related("company")
+        .filter(domain__in=cleaned_domains)
+        .exclude(company_id=company.id)
+        .order_by("domain")
+        .first()
+        if cleaned_domains
+        else None
+    )
+    if claimed is not None:
+        raise ContactInvalid(
+            f"{claimed.domain} already belongs to {claimed.company.name}.", field="domains"
         )
-        owner = others.filter(claims).first()
-        if owner is not None:
-            domain = next(d for d in cleaned_domains if d in owner.domains)
-            raise ContactInvalid(f"{domain} already belongs to {owner.name}.", field="domains")
     values = configuration.clean_custom_values(
         "company", custom_fields, current=company.custom_fields
     )
@@ -173,9 +177,24 @@ def _save_company(
     try:
         with transaction.atomic():
             company.save()
-    except IntegrityError:
+            _sync_domain_rows(company)
+    except IntegrityError as error:
+        if "tickets_companydomain_uniq" in str(error):  # claimed meanwhile
+            raise ContactInvalid("One of these domains belongs to another company.") from None
         raise ContactInvalid(f"There is already a company named {name!r}.", field="name") from None
     return company
+
+
+def _sync_domain_rows(company: Company) -> None:
+    """Make the company's CompanyDomain rows match its domains."""
+    rows = CompanyDomain.objects.filter(company=company)
+    rows.exclude(domain__in=company.domains).delete()
+    present = set(rows.values_list("domain", flat=True))
+    CompanyDomain.objects.bulk_create(
+        CompanyDomain(tenant_id=company.tenant_id, company=company, domain=domain)
+        for domain in company.domains
+        if domain not in present
+    )
 
 
 @transaction.atomic

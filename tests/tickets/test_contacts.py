@@ -17,7 +17,15 @@ from tests.factories.accounts import make_member
 from tests.factories.tickets import ContactFactory, make_ticket
 from tickets import configuration, contacts, selectors, services
 from tickets.errors import ContactInvalid, CustomFieldInvalid
-from tickets.models import Company, Contact, Message, MessageKind, Ticket, TicketFollower
+from tickets.models import (
+    Company,
+    CompanyDomain,
+    Contact,
+    Message,
+    MessageKind,
+    Ticket,
+    TicketFollower,
+)
 
 # --- helpers ---------------------------------------------------------------------------
 
@@ -771,3 +779,34 @@ def test_two_mails_from_a_new_address_at_once_share_one_contact(acme):
     assert results["second"] == results["first"]
     with tenant_context(acme.id):
         assert Contact.objects.filter(email__iexact="new@example.test").count() == 1
+
+
+def test_a_companys_domains_are_rows_that_new_contacts_join_by(tenant):
+    """Each domain is a CompanyDomain row, kept in step with Company.domains: a new contact
+    joins the owner of its address's domain, a domain given up is free for another."""
+    initech = contacts.create_company(
+        name="Initech", domains=["initech.com", "initech.io"], actor=None
+    )
+    assert services.get_or_create_contact(email="peter@Initech.IO").company == initech
+    contacts.update_company(
+        initech, name="Initech", domains=["initech.com"], notes="", custom_fields={}, actor=None
+    )
+    assert set(CompanyDomain.objects.values_list("domain", flat=True)) == {"initech.com"}
+    assert services.get_or_create_contact(email="milton@initech.io").company is None
+    initrode = contacts.create_company(name="Initrode", domains=["initech.io"], actor=None)
+    assert services.get_or_create_contact(email="bill@initech.io").company == initrode
+    with pytest.raises(ContactInvalid, match=r"initech\.com already belongs to Initech"):
+        contacts.create_company(name="Penetrode", domains=["initech.com"], actor=None)
+
+    CompanyDomain.objects.bulk_create(  # enough rows for the planner to pick an index
+        CompanyDomain(tenant_id=initrode.tenant_id, company=initrode, domain=f"d{n}.initrode.test")
+        for n in range(2000)
+    )
+    sql, params = CompanyDomain.objects.filter(domain="initech.com").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        cursor.execute("SET LOCAL enable_seqscan = on")
+    # Under row-level security, as the app's role: `=` on the unique index.
+    assert "tickets_companydomain_uniq" in plan

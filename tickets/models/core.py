@@ -37,6 +37,26 @@ class Company(TenantModel):
         return self.name
 
 
+class CompanyDomain(TenantModel):
+    """One of a company's email domains, a row each: new contacts from it join the company.
+    Company.domains lists them for display; these rows answer "whose domain is this?" with
+    `=` on an index (a jsonb `@>` cannot use one under row-level security) and keep each
+    domain to one company (the unique constraint)."""
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="domain_rows")
+    domain = models.CharField(max_length=253)
+
+    class Meta(TenantModel.Meta):
+        constraints = [
+            *TenantModel.Meta.constraints,
+            TenantFK("company"),
+            models.UniqueConstraint(fields=["tenant", "domain"], name="tickets_companydomain_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return self.domain
+
+
 class Contact(TenantModel):
     """A customer, known by email address."""
 

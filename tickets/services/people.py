@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 
 from tickets import selectors
 from tickets.models import (
-    Company,
+    CompanyDomain,
     Contact,
     Ticket,
     TicketFollower,
@@ -30,7 +30,8 @@ def get_or_create_contact(*, email: str, name: str = "") -> Contact:
             contact.save(update_fields=["name", "updated_at"])
         return contact
     domain = email.rsplit("@", 1)[-1].lower()
-    company = Company.objects.filter(domains__contains=[domain]).first()
+    claimed = CompanyDomain.objects.select_related("company").filter(domain=domain).first()
+    company = claimed.company if claimed is not None else None
     try:
         with transaction.atomic():
             return Contact.objects.create(email=email, name=name.strip(), company=company)

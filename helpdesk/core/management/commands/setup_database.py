@@ -81,24 +81,26 @@ class Command(BaseCommand):
                         )
                     )
                     self.stdout.write(f"created database {name}")
-            with _connect(name) as database:
-                database.execute(
-                    sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
-                        sql.Identifier(name), sql.Identifier(roles["owner"])
+                # Still under the lock: workers that found the database would otherwise
+                # change its schema's owner at once ("tuple concurrently updated").
+                with _connect(name) as database:
+                    database.execute(
+                        sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
+                            sql.Identifier(name), sql.Identifier(roles["owner"])
+                        )
                     )
-                )
-                database.execute(
-                    sql.SQL("ALTER SCHEMA public OWNER TO {}").format(
-                        sql.Identifier(roles["owner"])
+                    database.execute(
+                        sql.SQL("ALTER SCHEMA public OWNER TO {}").format(
+                            sql.Identifier(roles["owner"])
+                        )
                     )
-                )
-                database.execute(
-                    sql.SQL("GRANT CONNECT ON DATABASE {} TO {}, {}").format(
-                        sql.Identifier(name),
-                        sql.Identifier(roles["app"]),
-                        sql.Identifier(roles["ops"]),
+                    database.execute(
+                        sql.SQL("GRANT CONNECT ON DATABASE {} TO {}, {}").format(
+                            sql.Identifier(name),
+                            sql.Identifier(roles["app"]),
+                            sql.Identifier(roles["ops"]),
+                        )
                     )
-                )
         except psycopg.Error as error:
             raise CommandError(f"database setup failed: {error}") from error
         self.stdout.write(f"database {name} ready; roles {', '.join(roles.values())}")

@@ -3,16 +3,15 @@ tenant isolation and the light-agent rule."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connection, connections
+from django.db import connection
 from django.db.models.functions import Lower
 
 from helpdesk.accounts import services as account_services
 from helpdesk.core.errors import PermissionDenied
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import MembershipRole
+from tests.concurrency import second_behind_first
 from tests.factories.accounts import make_member
 from tests.factories.tickets import ContactFactory, make_ticket
 from tickets import configuration, contacts, selectors, services
@@ -746,37 +745,15 @@ def test_contact_lookup_by_email_uses_its_index_under_row_level_security(tenant)
 def test_two_mails_from_a_new_address_at_once_share_one_contact(acme):
     """The second insert waits on the first one's unique key, fails when it commits, and
     takes the contact it made (seen in the inbound benchmark: a mail marked failed)."""
-    first_inserted, commit_first, results = threading.Event(), threading.Event(), {}
 
-    def first() -> None:
-        try:
-            with tenant_context(acme.id):
-                results["first"] = services.get_or_create_contact(email="new@example.test")
-                first_inserted.set()
-                commit_first.wait(10)
-        finally:
-            connections.close_all()
+    def second() -> Contact:
+        with tenant_context(acme.id):
+            return services.get_or_create_contact(email="NEW@example.test")
 
-    def second() -> None:
-        try:
-            with tenant_context(acme.id):
-                results["second"] = services.get_or_create_contact(email="NEW@example.test")
-        except Exception as error:  # the test reports it below
-            results["second"] = error
-        finally:
-            connections.close_all()
-
-    one = threading.Thread(target=first)
-    one.start()
-    assert first_inserted.wait(10)
-    two = threading.Thread(target=second)
-    two.start()
-    two.join(1.0)  # blocked on the first one's uncommitted row
-    assert two.is_alive()
-    commit_first.set()
-    one.join(10)
-    two.join(10)
-    assert results["second"] == results["first"]
+    first, second_result = second_behind_first(
+        acme.id, lambda: services.get_or_create_contact(email="new@example.test"), second
+    )
+    assert second_result == first
     with tenant_context(acme.id):
         assert Contact.objects.filter(email__iexact="new@example.test").count() == 1
 

@@ -6,17 +6,16 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
-import threading
 from email.message import EmailMessage
 from email.utils import make_msgid
 
 import pytest
 from django.core import mail
 from django.core.management import call_command
-from django.db import connections
 
 from departments import services as department_services
 from helpdesk.tenancy.context import tenant_context
+from tests.concurrency import second_behind_first
 from tickets import services
 from tickets.mail import inbound, intake
 from tickets.models import InboundEmail, Message, Ticket, TicketFollower, UnroutedEmail
@@ -157,55 +156,33 @@ def test_the_same_mail_on_two_paths_at_once_is_one_row(acme, in_callers_transact
     and the intake answers with the row that won: its own transaction rolls back whole, or,
     inside a caller's (the IMAP poller's batch), its savepoint, and the caller goes on."""
     raw = build(message_id="<twice@example.test>")
-    first_inserted, commit_first, results = threading.Event(), threading.Event(), {}
 
-    def first() -> None:  # another path (an ESP webhook, say), between insert and commit
-        try:
-            with tenant_context(acme.id):
-                results["first"] = InboundEmail.objects.create(
-                    mailbox=acme.mailbox,
-                    channel="esp",
-                    message_id="<twice@example.test>",
-                    sha256="0" * 64,
-                    size=len(raw),
-                    raw=raw,
-                )
-                first_inserted.set()
-                commit_first.wait(10)
-        finally:
-            connections.close_all()
+    def first() -> InboundEmail:  # another path (an ESP webhook, say), between insert and commit
+        return InboundEmail.objects.create(
+            mailbox=acme.mailbox,
+            channel="esp",
+            message_id="<twice@example.test>",
+            sha256="0" * 64,
+            size=len(raw),
+            raw=raw,
+        )
 
-    def second() -> None:
-        try:
-            if in_callers_transaction:
-                with tenant_context(acme.id):
-                    results["second"] = intake.accept(
-                        raw=raw, envelope_to=[], envelope_from="", channel="imap", enqueue=False
-                    )
-                    results["caller_goes_on"] = InboundEmail.objects.count()
-            else:
-                results["second"] = intake.accept(
-                    raw=raw, envelope_to=[], envelope_from="", channel="smtp", enqueue=False
-                )
-        except Exception as error:  # the test reports it below
-            results["second"] = error
-        finally:
-            connections.close_all()
+    def second() -> tuple[intake.Accepted, int]:
+        if not in_callers_transaction:
+            accepted = intake.accept(
+                raw=raw, envelope_to=[], envelope_from="", channel="smtp", enqueue=False
+            )
+            return accepted, 1
+        with tenant_context(acme.id):
+            accepted = intake.accept(
+                raw=raw, envelope_to=[], envelope_from="", channel="imap", enqueue=False
+            )
+            return accepted, InboundEmail.objects.count()  # the caller goes on
 
-    one = threading.Thread(target=first)
-    one.start()
-    assert first_inserted.wait(10)
-    two = threading.Thread(target=second)
-    two.start()
-    two.join(1.0)  # blocked on the first one's uncommitted row
-    assert two.is_alive()
-    commit_first.set()
-    one.join(10)
-    two.join(10)
-    assert results["second"] == intake.Accepted(
-        str(acme.id), str(results["first"].id), created=False
-    )
-    assert results.get("caller_goes_on", 1) == 1
+    stored, (accepted, rows_seen_by_caller) = second_behind_first(acme.id, first, second)
+
+    assert accepted == intake.Accepted(str(acme.id), str(stored.id), created=False)
+    assert rows_seen_by_caller == 1
     with tenant_context(acme.id):
         assert InboundEmail.objects.count() == 1
 

@@ -465,7 +465,6 @@ class TicketFollower(TenantModel):
 class DeliveryStatus(models.TextChoices):
     NONE = "", "Not emailed"
     QUEUED = "queued", "Queued"
-    SENDING = "sending", "Sending"
     SENT = "sent", "Sent"
     DELIVERED = "delivered", "Delivered"
     FAILED = "failed", "Failed"

@@ -10,7 +10,7 @@ from automation.models import SlaPolicy
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import Tenant
 from tickets import configuration
-from tickets.models import SatisfactionRating, Ticket, TicketSearch
+from tickets.models import Contact, SatisfactionRating, Ticket, TicketSearch
 
 
 def test_seed_demo_builds_a_tenant_to_try_and_runs_again_harmlessly(db):
@@ -19,6 +19,9 @@ def test_seed_demo_builds_a_tenant_to_try_and_runs_again_harmlessly(db):
     with tenant_context(tenant.id):
         assert Ticket.objects.count() > 0
         assert TicketSearch.objects.filter(tenant_id=tenant.id).count() == Ticket.objects.count()
+        # The companies own their domains: their people joined them as they wrote in.
+        assert Contact.objects.get(email="tom@globex.test").company.name == "Globex"
+        assert Contact.objects.get(email="priya@initech.test").company.name == "Initech"
         assert [t.name for t in configuration.active_ticket_types()][:2] == ["Question", "Incident"]
         assert configuration.list_custom_fields("ticket")[0].key == "product"
         policies = SlaPolicy.objects.order_by("position")

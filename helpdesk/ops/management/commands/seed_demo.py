@@ -18,9 +18,9 @@ from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import MembershipRole, Tenant
 from knowledge_base import services as kb_services
 from tickets import configuration as ticket_configuration
-from tickets import satisfaction
+from tickets import contacts, satisfaction
 from tickets import services as ticket_services
-from tickets.models import Company, Message, SatisfactionRating, Ticket
+from tickets.models import Message, SatisfactionRating, Ticket
 
 DEMO_PASSWORD = "demo-password"  # noqa: S105 - the published demo login
 DEMO_PEOPLE = [
@@ -264,8 +264,8 @@ class Command(BaseCommand):
                 department=billing,
                 display_name="Demo Company Billing",
             )
-            Company.objects.create(name="Globex", domains=["globex.test"])
-            Company.objects.create(name="Initech", domains=["initech.test"])
+            for company, domain in (("Globex", "globex.test"), ("Initech", "initech.test")):
+                contacts.create_company(name=company, domains=[domain], actor=None)
             for position, name in enumerate(("Question", "Incident", "Bug", "Feature request")):
                 ticket_configuration.save_ticket_type(name=name, position=position)
             ticket_configuration.save_custom_status(

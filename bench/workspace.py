@@ -3,7 +3,8 @@
 Data: one tenant with 1,000,000 tickets (`--tickets`) and ten others with a tenth of that
 each, three messages per ticket (customer, public reply, customer or internal note), one
 contact per five tickets, one company per twenty contacts, departments with mailboxes,
-agents, tags, ticket types, custom statuses, read markers and a shared saved view. Tenants,
+agents, tags, ticket types, custom statuses, a product field on every ticket (with its
+TicketFieldValue row), read markers and a shared saved view. Tenants,
 users, departments and mailboxes go through the real services; the bulk rows are generated
 inside PostgreSQL (INSERT … SELECT over generate_series, deterministic hashes instead of
 random numbers) by two superuser connections, with the secondary indexes dropped while
@@ -46,6 +47,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 from uuid import UUID
 
 from bench.inbound import sql_group as other_group
@@ -65,7 +67,7 @@ WARMUP = 5
 REQUESTS = 50
 SEED = 20_260_513
 # Bump when the generated data changes: a cached database of another version is rebuilt.
-DATA_VERSION = 2  # 2: the search document in tickets_ticketsearch
+DATA_VERSION = 3  # 2: the search document in tickets_ticketsearch; 3: a product field
 TEMPLATE_PREFIX = "helpdesk_bench_workspace_"
 TARGET_PAGE_MS = 50.0
 TARGET_PAGE_QUERIES = 12
@@ -78,6 +80,7 @@ LOADED_TABLES = (
     "tickets_ticketsearch",
     "tickets_message",
     "tickets_tickettag",
+    "tickets_ticketfieldvalue",
     "tickets_ticketread",
     "tickets_contact",
     "tickets_company",
@@ -874,7 +877,7 @@ TICKET_COLUMNS = {
     "assignee_id": "st.assignee_id",
     "type_id": "st.type_id",
     "custom_status_id": "st.custom_status_id",
-    "custom_fields": "jsonb_build_object()",
+    "custom_fields": "jsonb_build_object('product', st.product)",
     "due_at": "st.due_at",
     "is_spam": "st.is_spam",
     "merged_into_id": "NULL",
@@ -952,6 +955,19 @@ TAG_COLUMNS = {
     "tag_id": "(%(tag_ids)s::uuid[])[x.t]",
 }
 TAG_SOURCE = "bench_stage AS st CROSS JOIN LATERAL unnest(st.tag_idx) WITH ORDINALITY AS x(t, i)"
+# Every ticket's product field as tickets.services.update_ticket stores it: a row with the
+# digest of the value's JSON text (tickets.models.field_value_digest; the products are plain
+# ASCII, for which PostgreSQL's JSON text is Python's; checked after loading).
+FIELD_VALUE_DIGEST_SQL = "encode(sha256(convert_to(to_jsonb({}::text)::text, 'UTF8')), 'hex')"
+FIELD_VALUE_COLUMNS = {
+    "id": "pg_temp.uuid7(st.created_at, st.n, %(s)s + 330)",
+    "tenant_id": "%(tenant)s::uuid",
+    "created_at": "st.created_at",
+    "updated_at": "st.created_at",
+    "ticket_id": "st.id",
+    "key": "'product'",
+    "digest": FIELD_VALUE_DIGEST_SQL.format("st.product"),
+}
 # The agent who replied read the ticket then (or at their note); later customer mail is
 # unread for them, as tickets.services.mark_read leaves it.
 READ_COLUMNS = {
@@ -1225,7 +1241,8 @@ def provision(context: Context, plan: TenantPlan) -> Provisioned:
     from helpdesk.ops import services as ops_services
     from helpdesk.tenancy.context import tenant_context
     from helpdesk.tenancy.models import Membership, MembershipRole, Tenant
-    from tickets.models import CustomStatus, SavedView, Tag, TicketType
+    from tickets import configuration
+    from tickets.models import CustomField, CustomStatus, SavedView, Tag, TicketType
 
     tenant = Tenant.objects.filter(slug=plan.slug).first()
     if tenant is None:
@@ -1296,6 +1313,10 @@ def provision(context: Context, plan: TenantPlan) -> Provisioned:
             ignore_conflicts=True,
         )
         statuses = {c.base_status: c.id for c in CustomStatus.objects.all()}
+        if not CustomField.objects.filter(target="ticket", key="product").exists():
+            configuration.save_custom_field(
+                target="ticket", label="Product", type="select", options=list(PRODUCTS)
+            )
         if plan.index == 0 and not SavedView.objects.exists():
             owner = next(m for m, _ in agents if m.user.email == plan.agent_email(MEASURED_AGENT))
             SavedView.objects.create(
@@ -1469,13 +1490,23 @@ def verify_references(connection: Any) -> dict[str, int]:
         "message.author_contact": "SELECT count(*) FROM tickets_message m WHERE m.author_contact_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM tickets_contact c WHERE c.tenant_id = m.tenant_id AND c.id = m.author_contact_id)",  # noqa: E501
         "tickettag.ticket": "SELECT count(*) FROM tickets_tickettag x WHERE NOT EXISTS (SELECT 1 FROM tickets_ticket t WHERE t.tenant_id = x.tenant_id AND t.id = x.ticket_id)",  # noqa: E501
         "ticketread.ticket": "SELECT count(*) FROM tickets_ticketread r WHERE NOT EXISTS (SELECT 1 FROM tickets_ticket t WHERE t.tenant_id = r.tenant_id AND t.id = r.ticket_id)",  # noqa: E501
+        "ticketfieldvalue.ticket": "SELECT count(*) FROM tickets_ticketfieldvalue v WHERE NOT EXISTS (SELECT 1 FROM tickets_ticket t WHERE t.tenant_id = v.tenant_id AND t.id = v.ticket_id)",  # noqa: E501
         "contact.company": "SELECT count(*) FROM tickets_contact c WHERE c.company_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM tickets_company o WHERE o.tenant_id = c.tenant_id AND o.id = c.company_id)",  # noqa: E501
         "ticketsearch.ticket": "SELECT count(*) FROM tickets_ticketsearch s WHERE NOT EXISTS (SELECT 1 FROM tickets_ticket t WHERE t.tenant_id = s.tenant_id AND t.id = s.ticket_id)",  # noqa: E501
         # Not a reference: every ticket has its search document, as refresh_search_vector
         # leaves it.
         "ticket.search document": "SELECT count(*) FROM tickets_ticket t WHERE NOT EXISTS (SELECT 1 FROM tickets_ticketsearch s WHERE s.ticket_id = t.id)",  # noqa: E501
     }
-    return {name: connection.execute(query).fetchone()[0] for name, query in checks.items()}
+    from tickets.models import field_value_digest
+
+    broken = {name: connection.execute(query).fetchone()[0] for name, query in checks.items()}
+    # The field values' digests were made in SQL: each must be the one the filter looks for.
+    digest_sql = "SELECT " + FIELD_VALUE_DIGEST_SQL.format("%s")
+    broken["ticketfieldvalue.digest"] = sum(
+        connection.execute(digest_sql, [product]).fetchone()[0] != field_value_digest(product)
+        for product in PRODUCTS
+    )
+    return broken
 
 
 def load_data(context: Context, tickets: int) -> dict[str, Any]:
@@ -1513,6 +1544,13 @@ def load_data(context: Context, tickets: int) -> dict[str, Any]:
             ),
             "tickets": insert_statement(
                 connection, "tickets_ticket", TICKET_COLUMNS, "bench_stage AS st", notes
+            ),
+            "fields": insert_statement(
+                connection,
+                "tickets_ticketfieldvalue",
+                FIELD_VALUE_COLUMNS,
+                "bench_stage AS st",
+                notes,
             ),
             "search": insert_statement(
                 connection, "tickets_ticketsearch", SEARCH_COLUMNS, "bench_stage AS st", notes
@@ -1557,7 +1595,7 @@ def load_data(context: Context, tickets: int) -> dict[str, Any]:
                 connection.execute(statements["counter"], parameters)
             else:
                 connection.execute(statements["stage"], parameters)
-                for name in ("tags", "messages", "reads", "tickets", "search"):
+                for name in ("tags", "messages", "reads", "tickets", "fields", "search"):
                     connection.execute(statements[name], parameters)
         with lock:
             done[kind] += b - a + 1 if kind == "tickets" else 0
@@ -1894,6 +1932,12 @@ def request_types(context: Context, plan: TenantPlan, count: int) -> list[Reques
             probe=_uses(str(saved.id)) if saved else None,
         ),
         RequestType("inbox_closed", "inbox `?view=closed`", ["/inbox/?view=closed"] * total),
+        RequestType(
+            "inbox_open_field",
+            "inbox `?view=open&cf_product=<value>` (custom field; 12 products in turn)",
+            cycle([quote(p) for p in PRODUCTS], "/inbox/?view=open&cf_product={}"),
+            probe=_uses('"tickets_ticketfieldvalue"'),
+        ),
         RequestType(
             "inbox_department_any",
             "inbox `?department=<id>`, any status (8 departments in turn)",

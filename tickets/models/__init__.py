@@ -16,6 +16,7 @@ from tickets.models.core import (
     Ticket,
     TicketChannel,
     TicketCounter,
+    TicketFieldValue,
     TicketFollower,
     TicketPriority,
     TicketSearch,
@@ -23,6 +24,7 @@ from tickets.models.core import (
     TicketTag,
     attachment_folder,
     attachment_path,
+    field_value_digest,
     new_reply_token,
 )
 from tickets.models.mail import (
@@ -83,6 +85,7 @@ __all__ = [
     "Ticket",
     "TicketChannel",
     "TicketCounter",
+    "TicketFieldValue",
     "TicketFollower",
     "TicketPriority",
     "TicketRead",
@@ -94,6 +97,7 @@ __all__ = [
     "WorkspaceSettings",
     "attachment_folder",
     "attachment_path",
+    "field_value_digest",
     "new_reply_token",
     "new_survey_token",
 ]

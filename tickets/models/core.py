@@ -4,6 +4,8 @@ contacts, companies and tags."""
 from __future__ import annotations
 
 import datetime
+import hashlib
+import json
 import secrets
 
 from django.contrib.postgres.indexes import GinIndex
@@ -359,12 +361,6 @@ class Ticket(TenantModel):
                 fields=["tenant", "department", "is_unsolved", "-updated_at", "-id"],
                 name="tickets_ticket_dept_idx",
             ),
-            # Filters on custom field values (containment).
-            GinIndex(
-                fields=["custom_fields"],
-                name="tickets_ticket_fields_idx",
-                opclasses=["jsonb_path_ops"],
-            ),
             # The customer's other tickets, beside the ticket.
             models.Index(
                 fields=["tenant", "contact", "-created_at"], name="tickets_ticket_contact_idx"
@@ -440,6 +436,43 @@ class TicketTag(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.ticket_id}:{self.tag_id}"
+
+
+class TicketFieldValue(TenantModel):
+    """One custom field value of a ticket, a row each, for the inbox's field filters.
+
+    Ticket.custom_fields holds the values; these rows answer "which tickets have this
+    value?" with `=` on an index. A jsonb `@>` on the ticket cannot use one under row-level
+    security (the operator is not LEAKPROOF), so it scanned the tenant's tickets. The value
+    is kept as a digest (`field_value_digest`): text values are up to 1,000 characters,
+    more than a b-tree entry holds."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=40)
+    digest = models.CharField(max_length=64)
+
+    class Meta(TenantModel.Meta):
+        constraints = [
+            *TenantModel.Meta.constraints,
+            TenantFK("ticket"),
+            models.UniqueConstraint(
+                fields=["tenant", "ticket", "key"], name="tickets_ticketfieldvalue_uniq"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "key", "digest"], name="tickets_ticketfieldvalue_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ticket_id}:{self.key}"
+
+
+def field_value_digest(value: object) -> str:
+    """The digest TicketFieldValue stores for a cleaned custom field value (str, int, float
+    or bool): of its JSON text, so that 1, "1" and true differ as they do in the JSON.
+    Migration 0017 stored rows with it: a change needs a migration that computes them again."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class TicketFollower(TenantModel):

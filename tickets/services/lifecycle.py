@@ -32,8 +32,10 @@ from tickets.models import (
     NotificationKind,
     Ticket,
     TicketChannel,
+    TicketFieldValue,
     TicketPriority,
     TicketStatus,
+    field_value_digest,
 )
 from tickets.services.base import (
     TICKET_TRANSITIONS,
@@ -197,6 +199,25 @@ def _unchanged(ticket: Ticket, field: str, value: Any) -> bool:
     return getattr(ticket, field) == value
 
 
+def _store_field_values(ticket: Ticket, values: dict[str, Any]) -> None:
+    """Make the ticket's TicketFieldValue rows (the inbox filters' index) match `values`."""
+    TicketFieldValue.objects.filter(ticket=ticket).exclude(key__in=list(values)).delete()
+    TicketFieldValue.objects.bulk_create(
+        [
+            TicketFieldValue(
+                ticket=ticket,
+                key=key,
+                digest=field_value_digest(value),
+                tenant_id=ticket.tenant_id,
+            )
+            for key, value in sorted(values.items())
+        ],
+        update_conflicts=True,
+        unique_fields=["tenant", "ticket", "key"],
+        update_fields=["digest", "updated_at"],
+    )
+
+
 @transaction.atomic
 def update_ticket(
     *, ticket: Ticket, actor: Membership | None, language: str = "en", **changes: Any
@@ -257,6 +278,7 @@ def update_ticket(
                 raise TicketClosed(number=ticket.number)
             ticket.custom_fields = after_fields
             ticket.save(update_fields=["custom_fields", "updated_at"])
+            _store_field_values(ticket, after_fields)
             for key in sorted(set(before_fields) | set(after_fields)):
                 if before_fields.get(key) != after_fields.get(key):
                     record_event(

@@ -41,6 +41,7 @@ class CannedResponse(TenantModel):
         constraints = [
             *TenantModel.Meta.constraints,
             TenantFK("department"),
+            TenantFK("owner"),
             models.CheckConstraint(
                 condition=models.Q(scope__in=CannedResponseScope.values),
                 name="automation_cannedresponse_scope_valid",

@@ -43,6 +43,7 @@ class DepartmentMember(TenantModel):
         constraints = [
             *TenantModel.Meta.constraints,
             TenantFK("department"),
+            TenantFK("membership"),
             models.UniqueConstraint(
                 fields=["tenant", "department", "membership"],
                 name="departments_departmentmember_uniq",

@@ -49,6 +49,7 @@ class Article(TenantModel):
         constraints = [
             *TenantModel.Meta.constraints,
             TenantFK("category"),
+            TenantFK("author"),
             models.UniqueConstraint(
                 fields=["tenant", "slug"], name="knowledge_base_article_slug_uniq"
             ),

@@ -68,6 +68,11 @@ class Membership(BaseModel):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["tenant", "user"], name="tenancy_membership_uniq"),
+            # What tenant-owned rows reference (TenantFK): a ticket's assignee, a message's
+            # author, … can only be a member of the row's own tenant.
+            models.UniqueConstraint(
+                fields=["tenant", "id"], name="tenancy_membership_tenant_id_uniq"
+            ),
             models.CheckConstraint(
                 condition=models.Q(role__in=MembershipRole.values),
                 name="tenancy_membership_role_valid",

@@ -120,6 +120,24 @@ def test_composite_foreign_key_refuses_cross_tenant_references(acme, globex):
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
 
 
+def test_a_ticket_cannot_be_assigned_to_another_tenants_member(acme, globex):
+    """Memberships are global (no RLS), but a tenant row's reference to one is keyed by
+    (tenant_id, membership_id): a member of Globex cannot be an Acme ticket's assignee."""
+    [ticket, _] = _tickets_in(acme)
+    with (  # noqa: PT012 - the update is deferred; the check fires at SET CONSTRAINTS
+        tenant_context(acme.id),
+        pytest.raises(IntegrityError, match="tickets_ticket_assignee_tenant_fk"),
+        transaction.atomic(),
+    ):
+        Ticket.objects.filter(id=ticket.id).update(assignee_id=globex.admin.id)
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    with tenant_context(acme.id):
+        Ticket.objects.filter(id=ticket.id).update(assignee_id=acme.admin.id)
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # its own member: accepted
+
+
 def test_entering_another_tenant_inside_a_tenant_raises(acme, globex):
     with tenant_context(acme.id), pytest.raises(TenantSwitchError), tenant_context(globex.id):
         pass

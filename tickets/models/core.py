@@ -287,6 +287,7 @@ class Ticket(TenantModel):
             *TenantModel.Meta.constraints,
             TenantFK("department"),
             TenantFK("contact"),
+            TenantFK("assignee"),
             TenantFK("follow_up_of"),
             TenantFK("mailbox"),
             TenantFK("type"),
@@ -549,6 +550,7 @@ class Message(TenantModel):
             *TenantModel.Meta.constraints,
             TenantFK("ticket"),
             TenantFK("author_contact"),
+            TenantFK("author_member"),
             models.CheckConstraint(
                 condition=models.Q(kind__in=MessageKind.values), name="tickets_message_kind_valid"
             ),

@@ -26,6 +26,7 @@ class NotificationSetting(TenantModel):
     class Meta(TenantModel.Meta):
         constraints = [
             *TenantModel.Meta.constraints,
+            TenantFK("membership"),
             models.UniqueConstraint(
                 fields=["tenant", "membership", "kind"], name="tickets_notification_uniq"
             ),
@@ -58,6 +59,8 @@ class Notification(TenantModel):
             *TenantModel.Meta.constraints,
             TenantFK("ticket"),
             TenantFK("message"),
+            TenantFK("member"),
+            TenantFK("actor"),
             models.CheckConstraint(
                 condition=models.Q(kind__in=NotificationKind.values),
                 name="tickets_notification_entry_kind_valid",

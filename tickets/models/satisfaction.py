@@ -46,6 +46,7 @@ class SatisfactionRating(TenantModel):
             *TenantModel.Meta.constraints,
             TenantFK("ticket"),
             TenantFK("contact"),
+            TenantFK("assignee"),
             models.UniqueConstraint(fields=["tenant", "ticket"], name="tickets_satisfaction_uniq"),
             models.UniqueConstraint(fields=["token"], name="tickets_satisfaction_token_uniq"),
             models.CheckConstraint(

@@ -143,6 +143,7 @@ class SavedView(TenantModel):
 
     class Meta(TenantModel.Meta):
         ordering = ["position", "name"]
+        constraints = [*TenantModel.Meta.constraints, TenantFK("owner")]
         indexes = [
             # The views an agent sees: their own and the shared ones.
             models.Index(fields=["tenant", "owner"], name="tickets_savedview_owner_idx"),
@@ -163,6 +164,7 @@ class TicketRead(TenantModel):
         constraints = [
             *TenantModel.Meta.constraints,
             TenantFK("ticket"),
+            TenantFK("member"),
             models.UniqueConstraint(
                 fields=["tenant", "member", "ticket"], name="tickets_ticketread_uniq"
             ),

@@ -18,6 +18,7 @@ from automation.forms import CannedResponseForm, SlaPolicyForm, format_minutes
 from automation.models import SlaMetric, SlaPolicy
 from departments import selectors as department_selectors
 from helpdesk.core.errors import DomainError
+from helpdesk.core.views import not_found_page
 from helpdesk.tenancy.decorators import member_required
 from tickets import configuration
 from tickets import selectors as ticket_selectors
@@ -34,7 +35,7 @@ def canned_responses(request: HttpRequest, response_id: UUID | None = None) -> H
         try:
             editing = selectors.get_canned_response(member=member, response_id=response_id)
         except CannedResponseNotFound:
-            return render(request, "errors/not_found.html", {"what": "That response"}, status=404)
+            return not_found_page(request, "That response")
     initial = (
         {
             "title": editing.title,
@@ -84,7 +85,7 @@ def canned_response_delete(request: HttpRequest, response_id: UUID) -> HttpRespo
         services.delete_canned_response(response=response, actor=member)
         messages.success(request, f"Deleted “{response.title}”.")
     except CannedResponseNotFound:
-        return render(request, "errors/not_found.html", {"what": "That response"}, status=404)
+        return not_found_page(request, "That response")
     except DomainError as error:
         messages.error(request, str(error))
     return redirect("automation:canned-responses")
@@ -127,7 +128,7 @@ def save_reply(request: HttpRequest, message_id: UUID) -> HttpResponse:
     try:
         message = ticket_selectors.get_message(message_id)
     except MessageNotFound:
-        return render(request, "errors/not_found.html", {"what": "That message"}, status=404)
+        return not_found_page(request, "That message")
     title = (request.POST.get("title") or message.ticket.subject).strip()[:120]
     try:
         services.save_reply_as_canned_response(message=message, title=title, actor=member)
@@ -157,7 +158,7 @@ def sla_policies(request: HttpRequest, policy_id: UUID | None = None) -> HttpRes
         try:
             editing = selectors.get_sla_policy(policy_id)
         except SlaPolicyNotFound:
-            return render(request, "errors/not_found.html", {"what": "That SLA policy"}, status=404)
+            return not_found_page(request, "That SLA policy")
     form = SlaPolicyForm(
         request.POST or None,
         initial=_policy_initial(editing) if editing else {"is_active": True},
@@ -203,7 +204,7 @@ def sla_policy_delete(request: HttpRequest, policy_id: UUID) -> HttpResponse:
     try:
         policy = selectors.get_sla_policy(policy_id)
     except SlaPolicyNotFound:
-        return render(request, "errors/not_found.html", {"what": "That SLA policy"}, status=404)
+        return not_found_page(request, "That SLA policy")
     services.delete_sla_policy(policy=policy, actor=request.membership)  # type: ignore[attr-defined]
     messages.success(request, f"SLA policy “{policy.name}” deleted.")
     return redirect("automation:sla-policies")

@@ -21,6 +21,7 @@ from departments.forms import (
 )
 from departments.models import Mailbox
 from helpdesk.core.errors import DomainError
+from helpdesk.core.views import not_found_page
 from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.decorators import member_required
 
@@ -84,7 +85,7 @@ def mailbox_edit(request: HttpRequest, mailbox_id: UUID | None = None) -> HttpRe
         try:
             mailbox = selectors.get_mailbox(mailbox_id)
         except MailboxNotFound:
-            return render(request, "errors/not_found.html", {"what": "That mailbox"}, status=404)
+            return not_found_page(request, "That mailbox")
     departments = selectors.list_departments()
     initial = (
         _initial(mailbox)
@@ -117,7 +118,7 @@ def mailbox_delete(request: HttpRequest, mailbox_id: UUID) -> HttpResponse:
         services.delete_mailbox(mailbox=mailbox, actor=request.membership)  # type: ignore[attr-defined]
         messages.success(request, f"Mailbox {mailbox.address} deleted.")
     except MailboxNotFound:
-        return render(request, "errors/not_found.html", {"what": "That mailbox"}, status=404)
+        return not_found_page(request, "That mailbox")
     except DomainError as error:
         messages.error(request, str(error))
         return redirect("departments:mailbox-edit", mailbox_id=mailbox_id)
@@ -134,7 +135,7 @@ def mailbox_imap_check(request: HttpRequest, mailbox_id: UUID | None = None) -> 
         try:
             mailbox = selectors.get_mailbox(mailbox_id)
         except MailboxNotFound:
-            return render(request, "errors/not_found.html", {"what": "That mailbox"}, status=404)
+            return not_found_page(request, "That mailbox")
     form = ImapSettingsForm(request.POST)
     if not form.is_valid():
         problem = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items())
@@ -165,7 +166,7 @@ def business_hours(request: HttpRequest, hours_id: UUID | None = None) -> HttpRe
         try:
             editing = selectors.get_business_hours(hours_id)
         except BusinessHoursNotFound:
-            return render(request, "errors/not_found.html", {"what": "Those hours"}, status=404)
+            return not_found_page(request, "Those hours")
     initial = (
         BusinessHoursForm.initial_for(editing)
         if editing
@@ -210,7 +211,7 @@ def business_hours_delete(request: HttpRequest, hours_id: UUID) -> HttpResponse:
         services.delete_business_hours(business_hours=hours, actor=request.membership)  # type: ignore[attr-defined]
         messages.success(request, f"Business hours “{hours.name}” deleted.")
     except BusinessHoursNotFound:
-        return render(request, "errors/not_found.html", {"what": "Those hours"}, status=404)
+        return not_found_page(request, "Those hours")
     except DomainError as error:
         messages.error(request, str(error))
         return redirect("departments:business-hours-edit", hours_id=hours_id)

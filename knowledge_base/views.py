@@ -7,6 +7,7 @@ from itertools import groupby
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from helpdesk.core.views import not_found_page
 from helpdesk.tenancy.decorators import member_required
 from knowledge_base import selectors
 from knowledge_base.errors import ArticleNotFound
@@ -26,16 +27,16 @@ def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
     try:
         article = selectors.get_article_by_slug(slug)
     except ArticleNotFound:
-        return render(request, "errors/not_found.html", {"what": "That article"}, status=404)
+        return not_found_page(request, "That article")
     return render(request, "knowledge_base/article_detail.html", {"article": article})
 
 
 def public_article(request: HttpRequest, slug: str) -> HttpResponse:
     """A published article for anyone with the link (what agents send customers)."""
     if getattr(request, "tenant", None) is None:
-        return render(request, "errors/not_found.html", {"what": "That article"}, status=404)
+        return not_found_page(request, "That article")
     try:
         article = selectors.get_article_by_slug(slug, published_only=True)
     except ArticleNotFound:
-        return render(request, "errors/not_found.html", {"what": "That article"}, status=404)
+        return not_found_page(request, "That article")
     return render(request, "knowledge_base/public_article.html", {"article": article})

@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from helpdesk.core.errors import DomainError
+from helpdesk.core.views import not_found_page
 from helpdesk.tenancy.decorators import member_required
 from tickets import configuration
 from tickets.errors import CustomFieldNotFound, CustomStatusNotFound, TicketTypeNotFound
@@ -131,10 +132,6 @@ def _settings_page(request: HttpRequest, errors: dict[str, str] | None = None) -
     return render(request, SETTINGS_TEMPLATE, context, status=400 if errors else 200)
 
 
-def _not_found(request: HttpRequest, what: str) -> HttpResponse:
-    return render(request, "errors/not_found.html", {"what": what}, status=404)
-
-
 @member_required(admin=True)
 def ticket_settings(request: HttpRequest) -> HttpResponse:
     """Open it and you own it, satisfaction surveys, priority levels, ticket types and
@@ -213,7 +210,7 @@ def ticket_type_update(request: HttpRequest, type_id: UUID) -> HttpResponse:
     try:
         ticket_type = configuration.get_ticket_type(type_id)
     except TicketTypeNotFound:
-        return _not_found(request, "That ticket type")
+        return not_found_page(request, "That ticket type")
     form_id = f"type-{ticket_type.id}"
     action = request.POST.get("action", "save")
     try:
@@ -261,7 +258,7 @@ def custom_status_update(request: HttpRequest, status_id: UUID) -> HttpResponse:
     try:
         status = configuration.get_custom_status(status_id)
     except CustomStatusNotFound:
-        return _not_found(request, "That status")
+        return not_found_page(request, "That status")
     form_id = f"status-{status.id}"
     action = request.POST.get("action", "save")
     try:
@@ -355,7 +352,7 @@ def custom_field_edit(request: HttpRequest, field_id: UUID) -> HttpResponse:
     try:
         field = configuration.get_custom_field(field_id)
     except CustomFieldNotFound:
-        return _not_found(request, "That field")
+        return not_found_page(request, "That field")
     initial = {
         "label": field.label,
         "options": "\n".join(field.options),

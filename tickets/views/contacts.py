@@ -16,6 +16,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from helpdesk.core.errors import DomainError
+from helpdesk.core.views import not_found_page
 from helpdesk.tenancy.decorators import member_required
 from tickets import configuration, contacts, selectors
 from tickets.errors import CompanyNotFound, ContactInvalid, ContactNotFound, CustomFieldInvalid
@@ -27,10 +28,6 @@ MERGE_CANDIDATES = 20
 COMPANY_CONTACTS_SHOWN = 100
 RATINGS_SHOWN = 20
 READ_ONLY = "Light agents may view contacts and companies but not change them."
-
-
-def _not_found(request: HttpRequest, what: str) -> HttpResponse:
-    return render(request, "errors/not_found.html", {"what": what}, status=404)
 
 
 def _can_change(request: HttpRequest) -> bool:
@@ -86,7 +83,7 @@ def contact_detail(request: HttpRequest, contact_id: UUID) -> HttpResponse:
     try:
         contact = selectors.get_contact(contact_id)
     except ContactNotFound:
-        return _not_found(request, "That contact")
+        return not_found_page(request, "That contact")
     if contact.merged_into_id:
         messages.info(request, f"{contact.email} was merged into this contact.")
         return redirect("tickets:contact-detail", contact_id=contact.merged_into_id)
@@ -109,7 +106,7 @@ def _contact_for_change(request: HttpRequest, contact_id: UUID, url_name: str) -
     try:
         contact = selectors.get_contact(contact_id)
     except ContactNotFound:
-        return _not_found(request, "That contact")
+        return not_found_page(request, "That contact")
     if contact.merged_into_id:
         return redirect(url_name, contact_id=contact.merged_into_id)
     if not _can_change(request):
@@ -224,7 +221,7 @@ def contact_merge(request: HttpRequest, contact_id: UUID) -> HttpResponse:
         try:
             duplicate = selectors.get_contact(UUID(request.GET["duplicate"]))
         except (ValueError, ContactNotFound):
-            return _not_found(request, "That contact")
+            return not_found_page(request, "That contact")
         context["preview"] = _merge_preview(survivor, duplicate)
     response = render(request, "tickets/contacts/contact_merge.html", context)
     response["Vary"] = "HX-Request"
@@ -250,7 +247,7 @@ def company_detail(request: HttpRequest, company_id: UUID) -> HttpResponse:
     try:
         company = selectors.get_company(company_id)
     except CompanyNotFound:
-        return _not_found(request, "That company")
+        return not_found_page(request, "That company")
     people = selectors.list_company_contacts(company)
     return render(
         request,
@@ -323,5 +320,5 @@ def company_edit(request: HttpRequest, company_id: UUID) -> HttpResponse:
     try:
         company = selectors.get_company(company_id)
     except CompanyNotFound:
-        return _not_found(request, "That company")
+        return not_found_page(request, "That company")
     return _company_form(request, company)

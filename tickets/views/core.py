@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 from departments import selectors as department_selectors
 from helpdesk.core.errors import DomainError
 from helpdesk.core.placeholders import KNOWN as KNOWN_PLACEHOLDERS
+from helpdesk.core.views import not_found_page
 from helpdesk.tenancy.decorators import member_required
 from tickets import notifications, satisfaction, selectors, tracking
 from tickets.errors import (
@@ -72,7 +73,7 @@ def attachment(request: HttpRequest, attachment_id: UUID) -> HttpResponse:
     try:
         item = selectors.get_attachment(attachment_id)
     except AttachmentNotFound:
-        return render(request, "errors/not_found.html", {"what": "That attachment"}, status=404)
+        return not_found_page(request, "That attachment")
     inline = item.content_type in SAFE_INLINE_TYPES
     response = FileResponse(
         item.file.open("rb"),
@@ -106,7 +107,7 @@ def inbound_detail(request: HttpRequest, email_id: UUID) -> HttpResponse:
     try:
         email = selectors.get_inbound_email(email_id)
     except InboundEmailNotFound:
-        return render(request, "errors/not_found.html", {"what": "That mail"}, status=404)
+        return not_found_page(request, "That mail")
     return render(request, "tickets/inbound_detail.html", {"email": email})
 
 
@@ -116,7 +117,7 @@ def inbound_raw(request: HttpRequest, email_id: UUID) -> HttpResponse:
     try:
         email = selectors.get_inbound_email(email_id)
     except InboundEmailNotFound:
-        return render(request, "errors/not_found.html", {"what": "That mail"}, status=404)
+        return not_found_page(request, "That mail")
     response = HttpResponse(bytes(email.raw), content_type="text/plain; charset=utf-8")
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Disposition"] = f'inline; filename="{email.id}.eml"'
@@ -131,7 +132,7 @@ def inbound_retry(request: HttpRequest, email_id: UUID) -> HttpResponse:
         intake.retry_inbound_email(email=email)
         messages.success(request, "The mail is queued to be processed again.")
     except InboundEmailNotFound:
-        return render(request, "errors/not_found.html", {"what": "That mail"}, status=404)
+        return not_found_page(request, "That mail")
     except DomainError as error:
         messages.error(request, str(error))
     return redirect("tickets:inbound-detail", email_id=email_id)
@@ -182,13 +183,13 @@ def email_templates(request: HttpRequest) -> HttpResponse:
 def email_template_edit(request: HttpRequest, kind: str) -> HttpResponse:
     """Edit one template (tenant-wide, or `?department=<id>`), with a sample preview."""
     if kind not in EmailTemplateKind.values:
-        return render(request, "errors/not_found.html", {"what": "That template"}, status=404)
+        return not_found_page(request, "That template")
     department = None
     if request.GET.get("department"):
         try:
             department = department_selectors.get_department(request.GET["department"])
         except (DomainError, ValueError):
-            return render(request, "errors/not_found.html", {"what": "That department"}, status=404)
+            return not_found_page(request, "That department")
     fields = TEMPLATE_FIELDS.get(EmailTemplateKind(kind), ("subject", "body"))
     current = mail_templates.effective_template(kind, department.id if department else None)
     values = {name: request.POST.get(name, getattr(current, name)) for name in fields}
@@ -238,7 +239,7 @@ def ticket_tracking(request: HttpRequest, token: str) -> HttpResponse:
     ticket_id = tracking.ticket_id_from_token(token)
     ticket = selectors.get_public_ticket(ticket_id) if ticket_id else None
     if ticket is None or getattr(request, "tenant", None) is None:
-        return render(request, "errors/not_found.html", {"what": "That request"}, status=404)
+        return not_found_page(request, "That request")
     survey = selectors.get_ticket_rating(ticket.id)
     response = render(
         request,

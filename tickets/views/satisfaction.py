@@ -9,6 +9,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
 from helpdesk.core.errors import DomainError
+from helpdesk.core.views import not_found_page
 from tickets import satisfaction, selectors
 from tickets.errors import SatisfactionSurveyNotFound
 from tickets.models import SatisfactionScore
@@ -19,11 +20,11 @@ def satisfaction_survey(request: HttpRequest, token: str) -> HttpResponse:
     """The ticket's number and subject, good or bad (preselected by `?score=`, else the
     current rating) and a comment; a refused answer comes back with its message (400)."""
     if getattr(request, "tenant", None) is None:
-        return _not_found(request)
+        return not_found_page(request, "That survey")
     try:
         rating = selectors.get_survey_by_token(token)
     except SatisfactionSurveyNotFound:
-        return _not_found(request)
+        return not_found_page(request, "That survey")
     error, thanked, status = "", False, 200
     chosen = request.GET.get("score", "")
     comment = rating.comment
@@ -34,7 +35,7 @@ def satisfaction_survey(request: HttpRequest, token: str) -> HttpResponse:
             rating = satisfaction.record_rating(token=token, score=chosen, comment=comment)
             thanked = True
         except SatisfactionSurveyNotFound:
-            return _not_found(request)
+            return not_found_page(request, "That survey")
         except DomainError as refused:
             error, status = str(refused), 400
     if chosen not in SatisfactionScore.values:
@@ -60,7 +61,3 @@ def satisfaction_survey(request: HttpRequest, token: str) -> HttpResponse:
     # from other sites.
     response["Referrer-Policy"] = "same-origin"
     return response
-
-
-def _not_found(request: HttpRequest) -> HttpResponse:
-    return render(request, "errors/not_found.html", {"what": "That survey"}, status=404)

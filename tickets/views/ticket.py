@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 
 from departments import selectors as department_selectors
 from helpdesk.core.errors import DomainError
+from helpdesk.core.views import not_found_page
 from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.decorators import member_required
 from tickets import configuration, presence, satisfaction, selectors, services
@@ -143,7 +144,7 @@ def ticket_detail(request: HttpRequest, number: int) -> HttpResponse:
     try:
         ticket = selectors.get_ticket_for_page(number)
     except TicketNotFound:
-        return render(request, "errors/not_found.html", {"what": f"Ticket #{number}"}, status=404)
+        return not_found_page(request, f"Ticket #{number}")
     if ticket.merged_into_id and not fragment:
         survivor = selectors.get_ticket(ticket.merged_into_id)
         messages.info(request, f"#{number} was merged into #{survivor.number}.")

@@ -48,11 +48,16 @@ def base_address(address: str) -> str:
 
 
 def find_inbound_address(address: str) -> InboundAddress | None:
-    """The tenant's address row for one recipient, plus-addressing included."""
+    """The tenant's address row for one recipient: the address itself when a mailbox has it,
+    else its base without the plus part (support+t-abc@ -> support@)."""
     address = normalize_address(address)
     if "@" not in address:
         return None
-    return InboundAddress.objects.filter(address__in={address, base_address(address)}).first()
+    rows = {
+        row.address: row
+        for row in InboundAddress.objects.filter(address__in={address, base_address(address)})
+    }
+    return rows.get(address) or rows.get(base_address(address))
 
 
 def parse_headers(raw: bytes) -> Message:

@@ -8,6 +8,7 @@ import datetime
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings as django_settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -27,6 +28,7 @@ from departments.errors import (
 )
 from departments.models import BusinessHours, Department, DepartmentMember, Holiday, Mailbox
 from helpdesk.core import crypto, placeholders
+from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy import services as tenancy_services
 from helpdesk.tenancy.context import require_tenant_id
 from helpdesk.tenancy.models import InboundAddress, Membership
@@ -66,11 +68,23 @@ def add_department_member(*, department: Department, membership: Membership) -> 
 
 
 def _clean_address(address: str) -> str:
+    """A valid address, lowercase. On the platform's own mail domain it must be at the
+    tenant's subdomain: another tenant's subdomain (or the bare platform domain) would
+    take mail that tenant's customers send to an address it has not set up yet. Addresses
+    on other domains reach us when their owner forwards them."""
     address = address.strip().lower()
     try:
         validate_email(address)
     except ValidationError as error:
         raise InvalidMailboxAddress(address=address) from error
+    base = django_settings.HELPDESK_BASE_DOMAIN.lower()
+    domain = address.rpartition("@")[2]
+    if domain == base or domain.endswith(f".{base}"):
+        own = f"{tenancy_selectors.get_tenant(require_tenant_id()).slug}.{base}"
+        if domain != own:
+            raise InvalidMailboxAddress(
+                f"Addresses at {base} must be at your own {own}.", address=address
+            )
     return address
 
 

@@ -8,6 +8,7 @@ import pytest
 from departments import services
 from departments.errors import (
     DefaultMailboxRequired,
+    InvalidMailboxAddress,
     InvalidMailboxTemplate,
     MailboxAddressTaken,
 )
@@ -44,14 +45,64 @@ def test_aliases_are_registered_and_unregistered(tenant):
 
 
 def test_an_address_belongs_to_one_tenant(acme, globex):
+    with tenant_context(acme.id):
+        services.create_mailbox(address="help@acme.example", department=acme.department)
     with tenant_context(globex.id), pytest.raises(MailboxAddressTaken):
-        services.create_mailbox(address="support@acme.localhost", department=globex.department)
+        services.create_mailbox(address="help@acme.example", department=globex.department)
     with tenant_context(globex.id), pytest.raises(MailboxAddressTaken):
         services.create_mailbox(
             address="help@globex.localhost",
             department=globex.department,
-            aliases=["support@acme.localhost"],
+            aliases=["help@acme.example"],
         )
+
+
+def test_platform_addresses_only_at_the_tenants_own_subdomain(acme, globex):
+    """Globex cannot take sales@acme.localhost (nobody's yet), nor the bare platform
+    domain, as address or alias, by page or API; other domains are free to forward."""
+    with tenant_context(globex.id):
+        for address, aliases in (
+            ("sales@acme.localhost", []),
+            ("help@globex.localhost", ["sales@acme.localhost"]),
+            ("hello@localhost", []),
+            ("x@deep.acme.localhost", []),
+        ):
+            with pytest.raises(
+                InvalidMailboxAddress, match=r"must be at your own globex\.localhost"
+            ):
+                services.create_mailbox(
+                    address=address, department=globex.department, aliases=aliases
+                )
+        with pytest.raises(InvalidMailboxAddress):
+            services.update_mailbox(mailbox=globex.mailbox, aliases=["sales@acme.localhost"])
+        assert (
+            services.create_mailbox(
+                address="Sales@Globex.localhost", department=globex.department
+            ).address
+            == "sales@globex.localhost"
+        )
+        services.create_mailbox(address="support@globex.example", department=globex.department)
+    refused = globex.api_client().post(
+        "/api/v1/mailboxes/", {"address": "sales@acme.localhost"}, content_type="application/json"
+    )
+    assert refused.status_code == 400
+    assert "must be at your own globex.localhost" in refused.json()["error"]["message"]
+    page = globex.client(globex.admin).post(
+        "/settings/mailboxes/new/",
+        {
+            "address": "sales@acme.localhost",
+            "department": str(globex.department.id),
+            "is_active": "on",
+            "imap_port": "993",
+            "imap_security": "ssl",
+            "imap_folder": "INBOX",
+            "auto_ack_subject": "Got it",
+            "auto_ack_body": "Thanks",
+        },
+    )
+    assert page.status_code == 400
+    assert b"must be at your own globex.localhost" in page.content
+    assert not InboundAddress.objects.filter(address="sales@acme.localhost").exists()
 
 
 def test_unknown_placeholder_is_refused(tenant):
@@ -169,9 +220,11 @@ def test_mailbox_api_crud(admin_api, acme):
 
 
 def test_mailbox_api_errors(admin_api, globex):
+    with tenant_context(globex.id):
+        services.create_mailbox(address="help@globex.example", department=globex.department)
     taken = admin_api.post(
         "/api/v1/mailboxes/",
-        {"address": "support@globex.localhost"},
+        {"address": "help@globex.example"},
         content_type="application/json",
     )
     assert taken.status_code == 409

@@ -109,14 +109,16 @@ def test_reply_by_subject_tag(acme):
 def test_an_address_of_its_own_wins_over_the_plus_addressed_base(acme, globex):
     """support+vip@ registered by another mailbox (here another tenant's) is that mailbox's;
     other plus forms still reach the owner of the base address."""
+    with tenant_context(acme.id):
+        department_services.create_mailbox(address="help@acme.example", department=acme.department)
     with tenant_context(globex.id):
         department_services.create_mailbox(
-            address="support+vip@acme.localhost", department=globex.department
+            address="help+vip@acme.example", department=globex.department
         )
     for _ in range(3):  # not whichever row the index happens to return first
-        assert intake.find_inbound_address("Support+VIP@acme.localhost").tenant_id == globex.id
-        assert intake.find_inbound_address("support+other@acme.localhost").tenant_id == acme.id
-        assert intake.find_inbound_address("support@acme.localhost").tenant_id == acme.id
+        assert intake.find_inbound_address("Help+VIP@acme.example").tenant_id == globex.id
+        assert intake.find_inbound_address("help+other@acme.example").tenant_id == acme.id
+        assert intake.find_inbound_address("help@acme.example").tenant_id == acme.id
 
 
 def test_reply_by_plus_address_token(acme):

@@ -1934,7 +1934,7 @@ def request_types(context: Context, plan: TenantPlan, count: int) -> list[Reques
         RequestType("inbox_closed", "inbox `?view=closed`", ["/inbox/?view=closed"] * total),
         RequestType(
             "inbox_open_field",
-            "inbox `?view=open&cf_product=<value>` (custom field; 12 products in turn)",
+            "inbox `?view=open&cf_product=<value>` (custom field; 15 products in turn)",
             cycle([quote(p) for p in PRODUCTS], "/inbox/?view=open&cf_product={}"),
             probe=_uses('"tickets_ticketfieldvalue"'),
         ),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import models
+from django.db import migrations, models
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 
 POLICY_NAME = "tenant_isolation"
@@ -130,3 +130,66 @@ class TenantFK(models.BaseConstraint):
 
     def __hash__(self) -> int:
         return hash((type(self), self.field, self.name))
+
+
+class AddTenantFKNotValid(migrations.AddConstraint):
+    """AddConstraint of a TenantFK on a table that already has rows: added NOT VALID, which
+    takes its lock only for a moment instead of scanning the table while writes wait. New
+    rows are checked at once; a later migration's ValidateTenantFK checks the old ones
+    without blocking writes."""
+
+    def database_forwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: Any,
+        to_state: Any,
+    ) -> None:
+        model = to_state.apps.get_model(app_label, self.model_name)
+        if self.allow_migrate_model(schema_editor.connection.alias, model):
+            schema_editor.execute(self.constraint._add_sql(model) + " NOT VALID")
+
+    def describe(self) -> str:
+        return f"{super().describe()} (not valid yet)"
+
+
+class ValidateTenantFK(migrations.operations.base.Operation):
+    """Check the existing rows against a TenantFK added NOT VALID (SHARE UPDATE EXCLUSIVE:
+    reads and writes go on). A row of another tenant stops it, naming the key."""
+
+    reversible = True
+
+    def __init__(self, model_name: str, name: str) -> None:
+        self.model_name = model_name
+        self.name = name
+
+    def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
+        return type(self).__qualname__, [], {"model_name": self.model_name, "name": self.name}
+
+    def state_forwards(self, app_label: str, state: Any) -> None:
+        pass
+
+    def database_forwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: Any,
+        to_state: Any,
+    ) -> None:
+        model = to_state.apps.get_model(app_label, self.model_name)
+        if self.allow_migrate_model(schema_editor.connection.alias, model):
+            schema_editor.execute(
+                f'ALTER TABLE "{model._meta.db_table}" VALIDATE CONSTRAINT "{self.name}"'
+            )
+
+    def database_backwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: Any,
+        to_state: Any,
+    ) -> None:
+        pass  # a valid constraint stays valid; removing it is the adding migration's undo
+
+    def describe(self) -> str:
+        return f"Validate {self.name} on {self.model_name}"

@@ -52,7 +52,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='ticketfieldvalue',
-            index=models.Index(fields=['tenant', 'key', 'digest'], name='tickets_ticketfieldvalue_idx'),
+            index=models.Index(fields=['tenant', 'key', 'digest'], include=('ticket',), name='tickets_ticketfieldvalue_idx'),
         ),
         migrations.AddConstraint(
             model_name='ticketfieldvalue',

@@ -461,7 +461,12 @@ class TicketFieldValue(TenantModel):
             ),
         ]
         indexes = [
-            models.Index(fields=["tenant", "key", "digest"], name="tickets_ticketfieldvalue_idx"),
+            # The filter's lookup; the ticket id included, so it never reads the table.
+            models.Index(
+                fields=["tenant", "key", "digest"],
+                include=["ticket"],
+                name="tickets_ticketfieldvalue_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -471,7 +476,9 @@ class TicketFieldValue(TenantModel):
 def field_value_digest(value: object) -> str:
     """The digest TicketFieldValue stores for a cleaned custom field value (str, int, float
     or bool): of its JSON text, so that 1, "1" and true differ as they do in the JSON.
-    Migration 0017 stored rows with it: a change needs a migration that computes them again."""
+    Numbers must be cleaned the one way `configuration.clean_custom_values` does (a whole
+    number is an int), or 1 and 1.0 would differ here while jsonb finds them equal.
+    Migration 0017 has a copy of it: a change needs a migration that computes the rows again."""
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 

@@ -278,7 +278,6 @@ def update_ticket(
                 raise TicketClosed(number=ticket.number)
             ticket.custom_fields = after_fields
             ticket.save(update_fields=["custom_fields", "updated_at"])
-            _store_field_values(ticket, after_fields)
             for key in sorted(set(before_fields) | set(after_fields)):
                 if before_fields.get(key) != after_fields.get(key):
                     record_event(
@@ -288,6 +287,9 @@ def update_ticket(
                         old=before_fields.get(key),
                         new=after_fields.get(key),
                     )
+        # Also when nothing changed (a form sends every field): rows that fell out of step
+        # (written by older code during a deploy) are put right by the next save.
+        _store_field_values(ticket, after_fields)
     if {"priority", "department", "type"} & set(changes):
         send_ticket_changed(ticket, "fields")
     if "tags" in changes:

@@ -1,0 +1,19 @@
+"""Check the rows that existed before 0003 against its membership keys.
+
+A migration of its own: VALIDATE CONSTRAINT takes a lock that lets reads and writes go on,
+and any row naming another tenant's member stops it with the key in the error.
+"""
+
+import helpdesk.tenancy.rls
+from django.db import migrations
+
+
+class Migration(migrations.Migration):
+
+    dependencies = [
+        ('automation', '0003_membership_tenant_fk'),
+    ]
+
+    operations = [
+        helpdesk.tenancy.rls.ValidateTenantFK(model_name='cannedresponse', name='automation_cannedresponse_owner_tenant_fk'),
+    ]

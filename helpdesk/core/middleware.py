@@ -1,0 +1,39 @@
+"""Requests the help desk refuses before any view runs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
+from django.shortcuts import render
+
+NUL = "\x00"
+FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+
+
+def _carries_nul(values: QueryDict) -> bool:
+    return any(NUL in key or any(NUL in value for value in values.getlist(key)) for key in values)
+
+
+class RejectNulMiddleware:
+    """PostgreSQL text cannot hold NUL (U+0000) and no filter or form field needs one: a
+    query string or form field with one gets a 400 that says so, instead of reaching a
+    query as a search or a filter value and failing there with a 500. (API JSON bodies
+    are checked by the serializers' fields; uploaded files may hold any byte.)"""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if _carries_nul(request.GET) or (
+            request.method == "POST"
+            and request.content_type in FORM_TYPES
+            and _carries_nul(request.POST)
+        ):
+            message = "The request contains a NUL character, which no field accepts."
+            if request.path.startswith("/api/"):
+                return JsonResponse(
+                    {"error": {"code": "bad_request", "message": message}}, status=400
+                )
+            return render(request, "errors/bad_request.html", {"message": message}, status=400)
+        return self.get_response(request)

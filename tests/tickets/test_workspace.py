@@ -817,3 +817,32 @@ def test_reply_editor_links_published_articles_that_customers_can_open(acme, glo
     assert b"Use the link." in customer.get("/help/reset-a-password/").content
     assert customer.get("/help/password-policy-draft/").status_code == 404
     assert globex.client().get("/help/reset-a-password/").status_code == 404
+
+
+def test_the_public_help_center_lists_and_searches_published_articles(acme, globex):
+    from knowledge_base import services as kb_services
+
+    with tenant_context(acme.id):
+        basics = kb_services.create_category(name="Basics")
+        billing = kb_services.create_category(name="Billing", position=1)
+        for category, title, body in (
+            (basics, "Reset a password", "Use the link in the mail."),
+            (billing, "Download an invoice", "Invoices are under Account."),
+        ):
+            kb_services.create_article(
+                category=category, title=title, body=body, author=None, publish=True
+            )
+        kb_services.create_article(category=basics, title="Secret draft", body="x", author=None)
+    customer = acme.client()  # nobody logged in
+    home = customer.get("/help/").content.decode()
+    assert home.index("Basics") < home.index("Reset a password") < home.index("Billing")
+    assert 'href="/help/download-an-invoice/"' in home
+    assert "Secret draft" not in home
+    found = customer.get("/help/?q=invoice account").content.decode()
+    assert "1 article for" in found
+    assert "Download an invoice" in found
+    assert "Reset a password" not in found
+    assert "Nothing matches" in customer.get("/help/?q=draft").content.decode()
+    article = customer.get("/help/reset-a-password/").content.decode()
+    assert 'href="/help/">Help center</a>' in article  # back to the center, not the login
+    assert "Reset a password" not in globex.client().get("/help/").content.decode()

@@ -16,8 +16,8 @@ def _carries_nul(values: QueryDict) -> bool:
 
 
 class RejectNulMiddleware:
-    """PostgreSQL text cannot hold NUL (U+0000) and no filter or form field needs one: a
-    query string or form field with one gets a 400 that says so, instead of reaching a
+    """PostgreSQL text cannot hold NUL (U+0000) and no path, filter or form field needs
+    one: a path, query string or form field with one gets a 400 that says so, instead of reaching a
     query as a search or a filter value and failing there with a 500. (API JSON bodies
     are checked by the serializers' fields; uploaded files may hold any byte.)"""
 
@@ -25,10 +25,14 @@ class RejectNulMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if _carries_nul(request.GET) or (
-            request.method == "POST"
-            and request.content_type in FORM_TYPES
-            and _carries_nul(request.POST)
+        if (
+            NUL in request.path
+            or _carries_nul(request.GET)
+            or (
+                request.method == "POST"
+                and request.content_type in FORM_TYPES
+                and _carries_nul(request.POST)
+            )
         ):
             message = "The request contains a NUL character, which no field accepts."
             if request.path.startswith("/api/"):

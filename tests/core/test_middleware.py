@@ -15,6 +15,8 @@ def test_a_nul_in_a_query_string_or_form_field_is_a_400_that_says_so(acme):
         response = client.get(url)
         assert response.status_code == 400, url
         assert b"contains a NUL character" in response.content
+    public = acme.client().get("/satisfaction/%00/")  # no login: a survey token
+    assert public.status_code == 400
     api = acme.api_client().get("/api/v1/tickets/?q=%00")
     assert api.status_code == 400
     assert api.json()["error"]["code"] == "bad_request"

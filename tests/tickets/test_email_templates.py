@@ -126,6 +126,9 @@ def test_editor_page_with_preview_and_errors(acme):
     )
     assert bad.status_code == 400
     assert b"unknown placeholder: {{ nope }}" in bad.content
+    for department in ("abc", "00000000-0000-0000-0000-000000000000"):  # was a 500 for "abc"
+        missing = client.get(f"/settings/email-templates/reply/?department={department}")
+        assert missing.status_code == 404
 
 
 def test_editor_is_admin_only_and_per_tenant(acme, globex):

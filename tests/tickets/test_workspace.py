@@ -488,6 +488,9 @@ def test_a_mention_lands_in_the_app_notifications_and_opening_reads_it(acme):
     assert api.get("/api/v1/notifications/unread-count/").json() == {"unread": 1}
     listed = api.get("/api/v1/notifications/?unread=1").json()["results"]
     assert [n["kind"] for n in listed] == ["assigned"]
+    page = client.get("/notifications/").content.decode()
+    assert f'href="/tickets/{ticket.number}/"' in page  # an assignment has no message
+    assert "#message-None" not in page
     assert api.post("/api/v1/notifications/read/", {}, content_type="application/json").json() == {
         "unread": 0
     }
@@ -540,6 +543,8 @@ def test_merge_moves_everything_and_later_mail_lands_on_the_survivor(acme):
         assert not Message.objects.filter(ticket=duplicate, kind="customer").exists()
     page = acme.client(acme.admin).get(f"/tickets/{duplicate.number}/")
     assert page["Location"] == f"/tickets/{survivor.number}/"
+    history = acme.client(acme.admin).get(f"/tickets/{survivor.number}/").content.decode()
+    assert f"merged #{duplicate.number} into this ticket" in history
 
 
 def test_split_moves_one_message_into_a_new_ticket(acme):
@@ -562,6 +567,9 @@ def test_split_moves_one_message_into_a_new_ticket(acme):
     assert (
         api.post(f"/api/v1/tickets/{ticket.number}/messages/{second.id}/split/").status_code == 404
     )
+    client = acme.client(acme.admin)
+    assert f"split a message into #{new_number}" in client.get(f"/tickets/{ticket.number}/").text
+    assert f"split this ticket from #{ticket.number}" in client.get(f"/tickets/{new_number}/").text
 
 
 def test_workspace_is_tenant_scoped(acme, globex):

@@ -187,7 +187,7 @@ def email_template_edit(request: HttpRequest, kind: str) -> HttpResponse:
     department = None
     if request.GET.get("department"):
         try:
-            department = department_selectors.get_department(request.GET["department"])
+            department = department_selectors.get_department(UUID(request.GET["department"]))
         except (DomainError, ValueError):
             return not_found_page(request, "That department")
     fields = TEMPLATE_FIELDS.get(EmailTemplateKind(kind), ("subject", "body"))

@@ -45,6 +45,13 @@ EVENT_LABELS = {
     "satisfaction": "satisfaction rating",
 }
 TICKET_REFERENCES = {"merged", "merged_into", "split", "split_from", "follow_up"}
+# Events that read as what someone did, not "changed X to Y" (the ticket number filled in).
+EVENT_ACTIONS = {
+    "merged": "merged #{} into this ticket",
+    "merged_into": "merged this ticket into #{}",
+    "split": "split a message into #{}",
+    "split_from": "split this ticket from #{}",
+}
 
 
 def _show_event_value(field: str, value: Any, members: dict[str, str]) -> str:
@@ -77,6 +84,12 @@ def _describe_events(thread: list[Any], members: dict[str, str]) -> None:
         message.event_from = "" if old is None else _show_event_value(field, old, members)
         message.event_to = _show_event_value(field, event.get("to"), members)
         message.event_via_open = event.get("via") == "opened"
+        action = EVENT_ACTIONS.get(field)
+        message.event_action = action.format(event.get("to")) if action else ""
+        if field == "follow_up":
+            message.event_sentence = (
+                f"The customer wrote again: follow-up ticket #{event.get('to')}"
+            )
         if field == "sla_breach":
             metric = dict(SlaMetric.choices).get(event.get("to"), "an SLA")
             message.event_sentence = f"{metric} target missed"

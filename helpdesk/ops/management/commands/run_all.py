@@ -78,8 +78,12 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGINT, request_stop)
         signal.signal(signal.SIGTERM, request_stop)
+        # Links in mail and pages (tracking, satisfaction, help center) name the port the
+        # web process answers on, unless the environment says otherwise.
+        environment = {**os.environ}
+        environment.setdefault("HELPDESK_PUBLIC_PORT", str(options["port"]))
         processes = {
-            name: subprocess.Popen(command, start_new_session=True)  # noqa: S603
+            name: subprocess.Popen(command, start_new_session=True, env=environment)  # noqa: S603
             for name, command in children.items()
         }
         self._banner(options)

@@ -6,7 +6,9 @@ from __future__ import annotations
 import time
 
 import pytest
+from celery import signals
 from celery.contrib.testing.worker import start_worker
+from django.db import connections
 
 from helpdesk.celery import app as celery_app
 from helpdesk.tenancy.context import tenant_context
@@ -20,12 +22,22 @@ RAW = (
 )
 
 
+def _close_connections(**_: object) -> None:
+    connections.close_all()
+
+
 @pytest.fixture
 def real_worker(broker_mode):
-    with start_worker(
-        celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=20
-    ) as worker:
-        yield worker
+    # Tasks run in the worker's thread, whose database connections this thread cannot
+    # close; left open they keep pytest from dropping the test database.
+    signals.task_postrun.connect(_close_connections)
+    try:
+        with start_worker(
+            celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=20
+        ) as worker:
+            yield worker
+    finally:
+        signals.task_postrun.disconnect(_close_connections)
 
 
 @pytest.mark.worker

@@ -142,7 +142,11 @@ def parse_filters(params: Mapping[str, str], *, reader: Membership) -> selectors
         values["spam"] = True
     if params.get("q"):
         values["q"] = params["q"][:500]
-    custom = {k[len(CUSTOM_PREFIX) :]: v for k, v in params.items() if k.startswith(CUSTOM_PREFIX)}
+    custom = {
+        k[len(CUSTOM_PREFIX) :]: v
+        for k, v in params.items()
+        if k.startswith(CUSTOM_PREFIX) and str(v).strip()  # blank: any value (not "no")
+    }
     if custom:
         values["custom_fields"] = _custom_field_filters(custom)
     return selectors.TicketFilters(**values)

@@ -210,6 +210,42 @@ def test_custom_field_filters_use_value_rows_that_follow_every_change(acme, glob
     assert "custom_fields" not in plan
 
 
+def test_filter_form_keeps_every_filter_and_search_stays_in_the_view(acme):
+    """Apply and Search submit what the page shows: custom fields have controls, filters
+    without one (customer, channel) ride along hidden, and a search stays within the view
+    (with a link to search everything)."""
+    with tenant_context(acme.id):
+        configuration.save_custom_field(
+            target="ticket", label="Product", type="select", options=["Pro", "Lite"]
+        )
+        configuration.save_custom_field(target="ticket", label="VIP", type="checkbox")
+        solved = make_ticket(subject="Printer solved")
+        services.change_status(ticket=solved, status="solved", actor=None)
+        make_ticket(subject="Printer open")
+        contact_id = solved.contact_id
+    client = acme.client(acme.admin)
+    page = client.get(f"/inbox/?status=solved&cf_product=Pro&contact={contact_id}").content.decode()
+    form = page[
+        page.index('id="filter-form"') : page.index("</form>", page.index('id="filter-form"'))
+    ]
+    assert '<option value="Pro" selected>Pro</option>' in form
+    assert 'name="cf_vip"' in form  # a control for each field: Any, Yes, No
+    assert f'<input type="hidden" name="contact" value="{contact_id}">' in form
+    search = page[page.index('role="search"') : page.index("</form>", page.index('role="search"'))]
+    for hidden in ('name="status" value="solved"', 'name="cf_product" value="Pro"'):
+        assert hidden in search
+    # Searching from the Solved view finds the solved ticket only, and offers all tickets.
+    found = client.get("/inbox/?q=printer&status=solved").content.decode()
+    assert "Printer solved" in found
+    assert "Printer open" not in found
+    assert 'href="?q=printer">Search all tickets</a>' in found
+    everywhere = client.get("/inbox/?q=printer").content.decode()
+    assert "Printer solved" in everywhere
+    assert "Printer open" in everywhere
+    # A blank field control means any value, not "No".
+    assert "Printer open" in client.get("/inbox/?status=open&cf_vip=").content.decode()
+
+
 def test_filters_parse_and_refuse(acme):
     with tenant_context(acme.id):
         filters = inbox.parse_filters(

@@ -19,12 +19,30 @@ from helpdesk.core.errors import DomainError
 from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.decorators import member_required
 from tickets import configuration, inbox, selectors
-from tickets.models import SLA_DUE_SOON, TicketStatus
+from tickets.models import SLA_DUE_SOON, CustomFieldTarget, TicketStatus
 
 
 @member_required
 def home(request: HttpRequest) -> HttpResponse:
     return redirect("tickets:inbox")
+
+
+# Filters the inbox's filter form has a control for (besides the custom fields).
+FILTER_CONTROLS = frozenset(
+    {
+        "status",
+        "priority",
+        "assignee",
+        "department",
+        "type",
+        "tag",
+        "sla",
+        "due",
+        "created_after",
+        "created_before",
+        "q",
+    }
+)
 
 
 @member_required
@@ -54,8 +72,16 @@ def inbox_page(request: HttpRequest) -> HttpResponse:
         tickets.select_related(None).select_related("contact"), request.GET.get("page", "1")
     )
     _attach_row_relations(page.object_list, agents)
+    fields = configuration.list_custom_fields(CustomFieldTarget.TICKET)
+    field_filters = [(field, filters.get(inbox.CUSTOM_PREFIX + field.key, "")) for field in fields]
+    shown = FILTER_CONTROLS | {inbox.CUSTOM_PREFIX + field.key for field in fields}
     context = {
         "page": page,
+        # The filter form's controls, and what it carries along unseen (customer, company,
+        # channel, …) so that Apply never drops a filter; the search keeps them all.
+        "field_filters": field_filters,
+        "hidden_filters": {k: v for k, v in filters.items() if k not in shown},
+        "search_scope": {k: v for k, v in filters.items() if k != "q"},
         "views": inbox.BUILT_IN_VIEWS,
         "saved_views": list(inbox.list_saved_views(membership)),
         "departments": department_selectors.cached_departments(),

@@ -98,9 +98,18 @@ class SlaPolicyForm(forms.Form):
     resolution_minutes = DurationMinutesField(label="Resolution within")
 
     def __init__(
-        self, *args: Any, departments: Any, ticket_types: Any, business_hours: Any, **kwargs: Any
+        self,
+        *args: Any,
+        departments: Any,
+        ticket_types: Any,
+        business_hours: Any,
+        priority_labels: dict[str, str],
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["priorities"].choices = [  # type: ignore[attr-defined]
+            (value, priority_labels.get(value, name)) for value, name in TicketPriority.choices
+        ]
         self.fields["department"].queryset = departments  # type: ignore[attr-defined]
         self.fields["ticket_type"].queryset = ticket_types  # type: ignore[attr-defined]
         self.fields["business_hours"].queryset = business_hours  # type: ignore[attr-defined]

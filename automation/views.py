@@ -159,12 +159,14 @@ def sla_policies(request: HttpRequest, policy_id: UUID | None = None) -> HttpRes
             editing = selectors.get_sla_policy(policy_id)
         except SlaPolicyNotFound:
             return not_found_page(request, "That SLA policy")
+    labels = {level.value: level.label for level in configuration.priority_levels()}
     form = SlaPolicyForm(
         request.POST or None,
         initial=_policy_initial(editing) if editing else {"is_active": True},
         departments=department_selectors.list_departments(),
         ticket_types=configuration.list_ticket_types(),
         business_hours=department_selectors.list_business_hours(),
+        priority_labels=labels,
     )
     if request.method == "POST" and form.is_valid():
         try:
@@ -183,13 +185,14 @@ def sla_policies(request: HttpRequest, policy_id: UUID | None = None) -> HttpRes
         {
             "form": form,
             "editing": editing,
-            "policies": [_describe(policy) for policy in selectors.list_sla_policies()],
+            "policies": [_describe(policy, labels) for policy in selectors.list_sla_policies()],
         },
         status=400 if form.errors else 200,
     )
 
 
-def _describe(policy: SlaPolicy) -> SlaPolicy:
+def _describe(policy: SlaPolicy, labels: dict[str, str]) -> SlaPolicy:
+    policy.priority_names = [labels.get(p, p) for p in policy.priorities]  # type: ignore[attr-defined]
     policy.targets_text = " · ".join(  # type: ignore[attr-defined]
         f"{label.lower()} {format_minutes(policy.target_minutes(metric))}"
         for metric, label in SlaMetric.choices

@@ -8,6 +8,7 @@ import pytest
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import MembershipRole
 from tests.factories.accounts import make_member
+from tests.factories.tickets import make_ticket
 from tickets import configuration
 from tickets.errors import ConfigurationInvalid, CustomFieldInvalid
 from tickets.models import CustomField, CustomStatus, TicketType, WorkspaceSettings
@@ -757,3 +758,22 @@ def test_openapi_schema_documents_the_configuration_api(acme):
         assert path in schema.content, path
     for component in (b"WorkspaceSettingsOutput", b"CustomFieldCreateInput", b"TicketTypeOutput"):
         assert component in schema.content
+
+
+def test_renamed_priority_levels_show_in_the_inbox_and_the_sla_pages(acme):
+    with tenant_context(acme.id):
+        configuration.update_settings(
+            priorities=[
+                {"value": "low", "label": "P4"},
+                {"value": "normal", "label": "P3"},
+                {"value": "high", "label": "P2"},
+                {"value": "urgent", "label": "P1 Emergency"},
+            ]
+        )
+        make_ticket(subject="Server down", priority="urgent")
+    client = acme.client(acme.admin)
+    inbox = client.get("/inbox/").content.decode()
+    assert 'priority-urgent">P1 Emergency</span>' in inbox
+    form = client.get("/settings/sla/").content.decode()
+    assert "P1 Emergency" in form
+    assert ">Urgent<" not in form

@@ -110,10 +110,11 @@ def inbox_page(request: HttpRequest) -> HttpResponse:
 
 
 def _attach_row_relations(rows: list[Any], agents: list[Any]) -> None:
-    """Give inbox rows their assignee and custom status from loaded lists; the few not in
-    them (a deactivated agent, a retired status) in one query each."""
+    """Give inbox rows their assignee, custom status and priority label from loaded lists;
+    the few not in them (a deactivated agent, a retired status) in one query each."""
     members = {m.id: m for m in agents}
     statuses = {s.id: s for s in configuration.active_custom_statuses()}
+    priority_labels = {level.value: level.label for level in configuration.priority_levels()}
     missing_members = {
         t.assignee_id for t in rows if t.assignee_id and t.assignee_id not in members
     }
@@ -127,6 +128,10 @@ def _attach_row_relations(rows: list[Any], agents: list[Any]) -> None:
     if missing_statuses:
         statuses.update({s.id: s for s in configuration.get_custom_statuses(missing_statuses)})
     for ticket in rows:
+        # The tenant's name for the level (Settings → Tickets), as the ticket page shows it.
+        ticket.priority_label = (
+            priority_labels.get(ticket.priority) or ticket.get_priority_display()
+        )
         ticket.assignee = members.get(ticket.assignee_id) if ticket.assignee_id else None
         ticket.custom_status = (
             statuses.get(ticket.custom_status_id) if ticket.custom_status_id else None

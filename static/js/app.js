@@ -209,3 +209,9 @@ document.addEventListener("DOMContentLoaded", () => {
   render();
   document.body.addEventListener("htmx:afterSwap", render);
 });
+
+// --- Destructive forms ask first: <form data-confirm="Delete …?"> ------------------------
+document.addEventListener("submit", (event) => {
+  const form = event.target.closest("form[data-confirm]");
+  if (form && !window.confirm(form.dataset.confirm)) event.preventDefault();
+}, true);

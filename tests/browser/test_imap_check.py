@@ -46,3 +46,38 @@ def test_admin_tests_the_imap_connection_then_saves(live_server, page, dovecot: 
     with tenant_context(acme.id):
         saved = Mailbox.objects.get(id=acme.mailbox.id)
     assert (saved.imap_enabled, saved.imap_host, saved.imap_security) == (True, "127.0.0.1", "none")
+
+
+def test_deleting_a_mailbox_asks_first(live_server, page):
+    acme = make_tenant("acme", "Acme")
+    from departments import services as department_services
+
+    with tenant_context(acme.id):
+        sales = department_services.create_mailbox(
+            address="sales@acme.localhost", department=acme.department
+        )
+    page.goto(tenant_url(live_server, "acme", "/accounts/login/"))
+    page.get_by_label("Email").fill("admin@acme.test")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/inbox/")
+    page.goto(tenant_url(live_server, "acme", f"/settings/mailboxes/{sales.id}/"))
+    asked: list[str] = []
+
+    def answer(dialog, accept: bool) -> None:
+        asked.append(dialog.message)
+        dialog.accept() if accept else dialog.dismiss()
+
+    page.once("dialog", lambda dialog: answer(dialog, accept=False))
+    page.get_by_role("button", name="Delete this mailbox").click()
+    assert asked == [
+        "Delete the mailbox sales@acme.localhost? Mail to its addresses will be refused "
+        "from then on."
+    ]
+    with tenant_context(acme.id):
+        assert Mailbox.objects.filter(id=sales.id).exists()  # dismissed: nothing sent
+    page.once("dialog", lambda dialog: answer(dialog, accept=True))
+    page.get_by_role("button", name="Delete this mailbox").click()
+    page.wait_for_url("**/settings/")
+    with tenant_context(acme.id):
+        assert not Mailbox.objects.filter(id=sales.id).exists()

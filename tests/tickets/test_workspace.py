@@ -406,6 +406,39 @@ def test_sidebar_saves_every_field_and_history_shows_it(acme):
     assert b"Order number takes a number." in bad.content
 
 
+def test_a_refused_sidebar_save_keeps_the_choices_and_offers_reachable_statuses(acme):
+    with tenant_context(acme.id):
+        configuration.save_custom_field(target="ticket", label="Order number", type="number")
+        ticket = make_ticket(tags=["old"])
+        services.change_status(ticket=ticket, status="solved", actor=None)
+    client = acme.client(acme.admin)
+    page = client.get(f"/tickets/{ticket.number}/").content.decode()
+    status_select = page[
+        page.index('id="f-status"') : page.index("</select>", page.index('id="f-status"'))
+    ]
+    offered = re.findall(r'<option value="(\w+)"', status_select)
+    assert offered == ["open", "solved", "closed"]  # solved moves to open or closed only
+    refused = client.post(
+        f"/tickets/{ticket.number}/update/",
+        {
+            "status": "on_hold",
+            "priority": "urgent",
+            "department": str(acme.department.id),
+            "tags": "vip, billing",
+            "cf_order_number": "42",
+        },
+    )
+    assert refused.status_code == 400
+    html = refused.content.decode()
+    assert "Not saved:" in html
+    assert '<option value="urgent" selected>' in html
+    assert 'name="tags" value="vip, billing"' in html
+    assert 'name="cf_order_number" value="42"' in html
+    with tenant_context(acme.id):
+        ticket.refresh_from_db()
+        assert (ticket.status, ticket.priority, ticket.custom_fields) == ("solved", "normal", {})
+
+
 def test_priority_outside_the_tenants_levels_is_refused(acme):
     with tenant_context(acme.id):
         configuration.update_settings(

@@ -107,6 +107,8 @@ def _ticket_context(
     latest = next((m.id for m in reversed(thread) if m.kind != MessageKind.EVENT), None)
     survey, past_ratings = selectors.list_ticket_satisfaction(ticket, limit=5)
     now = timezone.now()
+    stored_status = extra.pop("stored_status", ticket.status)
+    reachable = {ticket.status, stored_status, *services.TICKET_TRANSITIONS[stored_status]}
     return {
         "ticket": ticket,
         "thread": thread,
@@ -118,11 +120,13 @@ def _ticket_context(
         "followers": ticket.copied_contacts,
         "departments": department_selectors.cached_departments(),
         "agents": [m for m in everyone if m.can_reply],
-        "statuses": TicketStatus.choices,
+        # Only the statuses the ticket can move to (and its own).
+        "statuses": [(v, label) for v, label in TicketStatus.choices if v in reachable],
         # The ticket's own values stay choosable even when no longer offered (an inactive
         # type or status, a priority level the tenant dropped): saving must not change them.
         "custom_statuses": _with_current(
-            configuration.active_custom_statuses(), ticket.custom_status
+            [c for c in configuration.active_custom_statuses() if c.base_status in reachable],
+            ticket.custom_status,
         ),
         "priorities": _with_current_priority(configuration.priority_levels(), ticket.priority),
         "types": _with_current(configuration.active_ticket_types(), ticket.type),
@@ -294,7 +298,44 @@ def ticket_update(request: HttpRequest, number: int) -> HttpResponse:
             language=request.tenant.language,  # type: ignore[attr-defined]
             **changes,
         )
-        messages.success(request, "Ticket updated.")
     except DomainError as error:
-        messages.error(request, str(error))
+        # Nothing was saved (one transaction): show the page again with what was chosen,
+        # so one refused change does not cost the others.
+        return _refused_fields(request, number, data, str(error))
+    messages.success(request, "Ticket updated.")
     return redirect("tickets:ticket-detail", number=number)
+
+
+def _refused_fields(
+    request: HttpRequest, number: int, data: dict[str, Any], error: str
+) -> HttpResponse:
+    ticket = selectors.get_ticket_for_page(number)
+    stored_status = ticket.status
+    status = data["status"]
+    ticket.custom_status_id = None
+    if status.startswith("custom:"):
+        ticket.custom_status_id = UUID(status.split(":", 1)[1])
+    else:
+        ticket.status = status
+    ticket.priority = data["priority"]
+    ticket.department_id = data["department"]
+    ticket.assignee_id = data.get("assignee") or None
+    ticket.type_id = data.get("type") or None
+    ticket.due_at = data.get("due_at")
+    fields = configuration.list_custom_fields(CustomFieldTarget.TICKET)
+    ticket.custom_fields = {
+        **ticket.custom_fields,
+        **{
+            field.key: (
+                request.POST.get(f"cf_{field.key}") == "true"  # the last of hidden + box
+                if field.type == "checkbox"
+                else request.POST.get(f"cf_{field.key}", "")
+            )
+            for field in fields
+        },
+    }
+    context = _ticket_context(
+        request, number, ticket=ticket, fields_error=error, stored_status=stored_status
+    )
+    context["tag_names"] = data.get("tags", "")
+    return render(request, "tickets/ticket_detail.html", context, status=400)

@@ -174,8 +174,19 @@ def machine_facts(context: Context) -> dict[str, Any]:
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
     ).stdout.strip()
+    # The benchmarks' own output (an earlier benchmark of the same run writes it) is not a
+    # change to the code measured.
     dirty = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=no"],
+        [
+            "git",
+            "status",
+            "--porcelain",
+            "--untracked-files=no",
+            "--",
+            ".",
+            ":!bench/results",
+            ":!bench/README.md",
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import PASSWORD
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
@@ -76,6 +78,15 @@ def page(browser: object) -> Iterator[object]:
 def tenant_url(live_server: object, slug: str, path: str = "/") -> str:
     port = live_server.url.rsplit(":", 1)[1]  # type: ignore[attr-defined]
     return f"http://{slug}.localhost:{port}{path}"
+
+
+def log_in(page: object, live_server: object, slug: str, email: str) -> None:
+    """Log in on the tenant's login page and wait for the inbox."""
+    page.goto(tenant_url(live_server, slug, "/accounts/login/"))  # type: ignore[attr-defined]
+    page.get_by_label("Email").fill(email)  # type: ignore[attr-defined]
+    page.get_by_label("Password").fill(PASSWORD)  # type: ignore[attr-defined]
+    page.get_by_role("button", name="Log in").click()  # type: ignore[attr-defined]
+    page.wait_for_url("**/inbox/")  # type: ignore[attr-defined]
 
 
 def save_screenshot(page: object, name: str) -> None:

@@ -7,8 +7,8 @@ import pytest
 
 from departments.models import Mailbox
 from helpdesk.tenancy.context import tenant_context
-from tests.browser.conftest import SCREENSHOTS, tenant_url
-from tests.conftest import PASSWORD, make_tenant
+from tests.browser.conftest import SCREENSHOTS, log_in, tenant_url
+from tests.conftest import make_tenant
 from tests.dovecot import Dovecot, dovecot  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -16,11 +16,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def test_admin_tests_the_imap_connection_then_saves(live_server, page, dovecot: Dovecot):  # noqa: F811
     acme = make_tenant("acme", "Acme")
-    page.goto(tenant_url(live_server, "acme", "/accounts/login/"))
-    page.get_by_label("Email").fill("admin@acme.test")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("**/inbox/")
+    log_in(page, live_server, "acme", "admin@acme.test")
 
     page.goto(tenant_url(live_server, "acme", f"/settings/mailboxes/{acme.mailbox.id}/"))
     page.get_by_label("Poll an IMAP mailbox").check()
@@ -56,11 +52,7 @@ def test_deleting_a_mailbox_asks_first(live_server, page):
         sales = department_services.create_mailbox(
             address="sales@acme.localhost", department=acme.department
         )
-    page.goto(tenant_url(live_server, "acme", "/accounts/login/"))
-    page.get_by_label("Email").fill("admin@acme.test")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("**/inbox/")
+    log_in(page, live_server, "acme", "admin@acme.test")
     page.goto(tenant_url(live_server, "acme", f"/settings/mailboxes/{sales.id}/"))
     asked: list[str] = []
 

@@ -9,8 +9,8 @@ import pytest
 from django.core import mail
 
 from helpdesk.tenancy.context import tenant_context
-from tests.browser.conftest import close_quietly, new_context, tenant_url
-from tests.conftest import PASSWORD, make_tenant
+from tests.browser.conftest import close_quietly, log_in, new_context, tenant_url
+from tests.conftest import make_tenant
 from tests.factories.accounts import make_member
 from tests.factories.tickets import ContactFactory, make_ticket
 from tickets import configuration, satisfaction, services
@@ -54,11 +54,7 @@ def test_customer_rates_bad_with_a_comment_and_the_agent_sees_it(live_server, ch
         assert (rating.score, rating.comment) == ("bad", "It took three days to get an answer.")
 
         desk = agent.new_page()
-        desk.goto(tenant_url(live_server, "acme", "/accounts/login/"))
-        desk.get_by_label("Email").fill("ana@acme.test")
-        desk.get_by_label("Password").fill(PASSWORD)
-        desk.get_by_role("button", name="Log in").click()
-        desk.wait_for_url("**/inbox/")
+        log_in(desk, live_server, "acme", "ana@acme.test")
         desk.goto(tenant_url(live_server, "acme", f"/tickets/{ticket.number}/"))
         block = desk.locator("#satisfaction")
         block.get_by_text("Bad", exact=True).wait_for()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from helpdesk.tenancy.context import tenant_context
-from tests.browser.conftest import save_screenshot, tenant_url
+from tests.browser.conftest import log_in, save_screenshot, tenant_url
 from tests.conftest import PASSWORD, make_tenant
 from tests.factories.tickets import make_ticket
 
@@ -48,11 +48,7 @@ def test_login_then_shell_inbox_and_ticket(live_server, page):
 def test_shell_works_on_a_phone_sized_screen(live_server, page):
     make_tenant("acme", "Acme")
     page.set_viewport_size({"width": 390, "height": 800})
-    page.goto(tenant_url(live_server, "acme", "/accounts/login/"))
-    page.get_by_label("Email").fill("admin@acme.test")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("**/inbox/")
+    log_in(page, live_server, "acme", "admin@acme.test")
     nav_link = page.get_by_role("navigation", name="Main").get_by_role("link", name="Reports")
     assert not nav_link.is_visible()
     page.get_by_role("button", name="Menu").click()

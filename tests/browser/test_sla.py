@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from helpdesk.tenancy.context import tenant_context
-from tests.browser.conftest import save_screenshot, tenant_url
-from tests.conftest import PASSWORD, make_tenant
+from tests.browser.conftest import log_in, save_screenshot, tenant_url
+from tests.conftest import make_tenant
 from tests.factories.tickets import make_ticket
 from tickets.models import Ticket
 
@@ -16,11 +16,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def test_admin_sets_an_sla_and_agents_see_it_count_down_and_pause(live_server, page):
     acme = make_tenant("acme", "Acme")
-    page.goto(tenant_url(live_server, "acme", "/accounts/login/"))
-    page.get_by_label("Email").fill("admin@acme.test")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("**/inbox/")
+    log_in(page, live_server, "acme", "admin@acme.test")
 
     page.goto(tenant_url(live_server, "acme", "/settings/"))
     page.get_by_role("link", name="SLA policies").click()

@@ -18,7 +18,16 @@ from helpdesk.tenancy.models import MembershipRole
 from tests.factories.accounts import make_member
 from tests.factories.tickets import ContactFactory, make_ticket
 from tests.tickets.test_inbound import build, deliver
-from tickets import configuration, inbox, merging, notifications, presence, selectors, services
+from tickets import (
+    configuration,
+    inbox,
+    merging,
+    notifications,
+    presence,
+    selectors,
+    services,
+    tracking,
+)
 from tickets.errors import ConfigurationInvalid, InvalidFilter, MergeNotAllowed, StaleReply
 from tickets.models import (
     Company,
@@ -614,6 +623,9 @@ def test_merge_moves_everything_and_later_mail_lands_on_the_survivor(acme):
     assert page["Location"] == f"/tickets/{survivor.number}/"
     history = acme.client(acme.admin).get(f"/tickets/{survivor.number}/").content.decode()
     assert f"merged #{duplicate.number} into this ticket" in history
+    # The customer's tracking link of the merged request follows it to the survivor.
+    tracked = acme.client().get(f"/track/{tracking.tracking_token(duplicate.id)}/", follow=True)
+    assert f"Request #{survivor.number}" in tracked.content.decode()
 
 
 def test_split_moves_one_message_into_a_new_ticket(acme):

@@ -18,7 +18,7 @@ from helpdesk.core.errors import DomainError
 from helpdesk.core.placeholders import KNOWN as KNOWN_PLACEHOLDERS
 from helpdesk.core.views import not_found_page
 from helpdesk.tenancy.decorators import member_required
-from tickets import notifications, satisfaction, selectors, tracking
+from tickets import merging, notifications, satisfaction, selectors, tracking
 from tickets.errors import (
     AttachmentNotFound,
     InboundEmailNotFound,
@@ -240,6 +240,10 @@ def ticket_tracking(request: HttpRequest, token: str) -> HttpResponse:
     ticket = selectors.get_public_ticket(ticket_id) if ticket_id else None
     if ticket is None or getattr(request, "tenant", None) is None:
         return not_found_page(request, "That request")
+    if ticket.merged_into_id:
+        # Merged: the conversation goes on in the other request, so the link follows it.
+        survivor = merging.resolve_merged(ticket)
+        return redirect("tickets:tracking", token=tracking.tracking_token(survivor.id))
     survey = selectors.get_ticket_rating(ticket.id)
     response = render(
         request,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Any
+from uuid import UUID
 
 from django.core.exceptions import ValidationError
 from django.core.validators import DomainNameValidator, validate_email
@@ -20,7 +21,7 @@ from django.utils import timezone
 
 from helpdesk.core.errors import PermissionDenied
 from helpdesk.tenancy.models import Membership
-from tickets import configuration, selectors, services
+from tickets import configuration, selectors, services, tasks
 from tickets.errors import CompanyNotFound, ContactInvalid
 from tickets.models import (
     Company,
@@ -170,6 +171,7 @@ def _save_company(
     values = configuration.clean_custom_values(
         "company", custom_fields, current=company.custom_fields
     )
+    added = set(cleaned_domains) - set(company.domains or [])
     company.name = name
     company.domains = cleaned_domains
     company.notes = notes.strip()
@@ -182,7 +184,41 @@ def _save_company(
         if "tickets_companydomain_uniq" in str(error):  # claimed meanwhile
             raise ContactInvalid("One of these domains belongs to another company.") from None
         raise ContactInvalid(f"There is already a company named {name!r}.", field="name") from None
+    if added:
+        # People already known at a new domain join too (a task: there may be thousands,
+        # and their tickets' search documents name the company).
+        tenant_id, company_id = str(company.tenant_id), str(company.id)
+        transaction.on_commit(
+            lambda: tasks.attach_domain_contacts.delay(tenant_id=tenant_id, company_id=company_id)
+        )
     return company
+
+
+ATTACH_BATCH = 500
+
+
+def attach_contacts_by_domain(*, company_id: UUID, language: str = "en") -> int:
+    """Contacts without a company whose address is at one of the company's domains join
+    it, as new contacts from those domains do; their tickets' search documents follow.
+    Contacts of another company stay where they are. Returns how many joined."""
+    company = Company.objects.filter(id=company_id).first()
+    if company is None:
+        return 0
+    joined = 0
+    for domain in CompanyDomain.objects.filter(company=company).values_list("domain", flat=True):
+        loose = Contact.objects.filter(
+            company__isnull=True, merged_into__isnull=True, email_key__endswith=f"@{domain}"
+        )
+        while ids := list(loose.values_list("id", flat=True)[:ATTACH_BATCH]):
+            with transaction.atomic():
+                joined += Contact.objects.filter(id__in=ids, company__isnull=True).update(
+                    company=company, updated_at=timezone.now()
+                )
+                _refresh_tickets(
+                    Ticket.objects.filter(contact_id__in=ids).select_related("contact__company"),
+                    language,
+                )
+    return joined
 
 
 def _sync_domain_rows(company: Company) -> None:

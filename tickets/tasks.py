@@ -17,7 +17,7 @@ from helpdesk.core.tasks import system_task, tenant_task
 from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.managers import cross_tenant
 from helpdesk.tenancy.models import Tenant
-from tickets import notifications, satisfaction, services
+from tickets import contacts, notifications, satisfaction, services
 from tickets.mail import imap, inbound, outbound
 from tickets.models import InboundEmail, InboundEmailStatus, SatisfactionRating
 
@@ -50,6 +50,13 @@ def send_auto_acknowledgement(*, tenant_id: str, email_id: str) -> None:
     change (and redeliveries), and does nothing when the acknowledgement exists."""
     tenant = tenancy_selectors.get_tenant(tenant_id)
     outbound.queue_auto_acknowledgement(email_id=UUID(email_id), tenant_name=tenant.name)
+
+
+@tenant_task
+def attach_domain_contacts(*, tenant_id: str, company_id: str) -> int:
+    """A company got a domain: the contacts already known there join it."""
+    tenant = tenancy_selectors.get_tenant(tenant_id)
+    return contacts.attach_contacts_by_domain(company_id=UUID(company_id), language=tenant.language)
 
 
 @tenant_task(queue="email", max_retries=6)

@@ -787,3 +787,36 @@ def test_a_companys_domains_are_rows_that_new_contacts_join_by(tenant):
         cursor.execute("SET LOCAL enable_seqscan = on")
     # Under row-level security, as the app's role: `=` on the unique index.
     assert "tickets_companydomain_uniq" in plan
+
+
+def test_a_company_given_a_domain_takes_in_the_people_already_known_there(
+    tenant, django_capture_on_commit_callbacks
+):
+    """Known contacts at a new domain join the company (a task after the commit), their
+    tickets become findable by the company's name; contacts of another company stay."""
+    loose = services.get_or_create_contact(email="Peter@Initech.com", name="Peter Gibbons")
+    ticket = make_ticket(contact=loose, subject="TPS report")
+    other = contacts.create_company(name="Initrode", actor=None)
+    taken = services.get_or_create_contact(email="bill@initech.com")
+    taken.company = other
+    taken.save(update_fields=["company"])
+    elsewhere = services.get_or_create_contact(email="milton@initech.co")
+    with django_capture_on_commit_callbacks(execute=True):
+        initech = contacts.create_company(name="Globochem", domains=["initech.com"], actor=None)
+    loose.refresh_from_db()
+    taken.refresh_from_db()
+    elsewhere.refresh_from_db()
+    assert (loose.company, taken.company, elsewhere.company) == (initech, other, None)
+    found = selectors.list_tickets(selectors.TicketFilters(q="globochem"))
+    assert [t.id for t in found] == [ticket.id]
+    # Saving again without a new domain queues nothing.
+    with django_capture_on_commit_callbacks() as callbacks:
+        contacts.update_company(
+            initech,
+            name="Globochem",
+            domains=["initech.com"],
+            notes="",
+            custom_fields={},
+            actor=None,
+        )
+    assert callbacks == []

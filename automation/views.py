@@ -162,7 +162,9 @@ def sla_policies(request: HttpRequest, policy_id: UUID | None = None) -> HttpRes
     labels = {level.value: level.label for level in configuration.priority_levels()}
     form = SlaPolicyForm(
         request.POST or None,
-        initial=_policy_initial(editing) if editing else {"is_active": True},
+        initial=_policy_initial(editing)
+        if editing
+        else {"is_active": True, "position": _next_policy_position()},
         departments=department_selectors.list_departments(),
         ticket_types=configuration.list_ticket_types(),
         business_hours=department_selectors.list_business_hours(),
@@ -189,6 +191,11 @@ def sla_policies(request: HttpRequest, policy_id: UUID | None = None) -> HttpRes
         },
         status=400 if form.errors else 200,
     )
+
+
+def _next_policy_position() -> int:
+    """A new policy goes last: policies are tried lowest position first."""
+    return max((p.position for p in selectors.list_sla_policies()), default=-1) + 1
 
 
 def _describe(policy: SlaPolicy, labels: dict[str, str]) -> SlaPolicy:

@@ -65,9 +65,13 @@ class MailboxForm(ImapSettingsForm):
     auto_ack_subject = forms.CharField(max_length=250)
     auto_ack_body = forms.CharField(widget=forms.Textarea(attrs={"rows": 7}))
 
-    def __init__(self, *args: Any, departments: Any, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, departments: Any, has_password: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.fields["department"].queryset = departments
+        if not has_password:
+            self.fields["imap_password"].help_text = ""
 
     def clean_aliases(self) -> list[str]:
         aliases = split_addresses(self.cleaned_data.get("aliases", ""))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import imaplib
+import socket
 import ssl
 from typing import Any
 
@@ -24,6 +25,12 @@ def describe(value: Any) -> str:
     """imaplib reports server text as bytes, lists of bytes, or exceptions holding either."""
     if isinstance(value, ssl.SSLCertVerificationError):
         return f"certificate not trusted ({value.verify_message})"
+    if isinstance(value, socket.gaierror):
+        return "no such host (the name does not resolve)"
+    if isinstance(value, ConnectionRefusedError):
+        return "connection refused (nothing listens on that port)"
+    if isinstance(value, TimeoutError):
+        return "no answer (timed out)"
     if isinstance(value, ssl.SSLError):
         return f"TLS failed ({value.reason or value})"
     if isinstance(value, BaseException):

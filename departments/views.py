@@ -96,7 +96,12 @@ def mailbox_edit(request: HttpRequest, mailbox_id: UUID | None = None) -> HttpRe
             "department": selectors.get_default_department().id,
         }
     )
-    form = MailboxForm(request.POST or None, initial=initial, departments=departments)
+    form = MailboxForm(
+        request.POST or None,
+        initial=initial,
+        departments=departments,
+        has_password=bool(mailbox and mailbox.imap_password_encrypted),
+    )
     if request.method == "POST" and form.is_valid():
         saved = _save_mailbox(request, form, mailbox)
         if saved is not None:

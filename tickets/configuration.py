@@ -333,6 +333,9 @@ def save_custom_field(
         raise ConfigurationInvalid("A select field needs at least one option.")
     if len(cleaned_options) > MAX_SELECT_OPTIONS:
         raise ConfigurationInvalid(f"A select field has at most {MAX_SELECT_OPTIONS} options.")
+    same_label = CustomField.objects.filter(target=target, label__iexact=label)
+    if same_label.exclude(id=field.id).exists():
+        raise ConfigurationInvalid(f"There is already a {target} field labelled {label!r}.")
     field.label, field.options = label, cleaned_options
     field.is_required, field.is_active, field.position = is_required, is_active, position
     try:

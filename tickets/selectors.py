@@ -120,6 +120,10 @@ def search_config(language: str) -> str:
     }.get(language.split("-")[0].lower(), "simple")
 
 
+def ticket_number_exists(number: int) -> bool:
+    return Ticket.objects.filter(number=number).exists()
+
+
 def get_ticket_by_number(number: int) -> Ticket:
     """The ticket with this number in the current tenant; raises TicketNotFound."""
     ticket = (

@@ -283,3 +283,11 @@ def test_a_missed_target_reaches_the_agent_in_the_list_and_by_email(acme, on_com
     assert email.to == [agent.user.email]
     assert "An SLA target was missed" in email.subject
     assert "First response target missed on #1 (Printer on fire)." in email.body
+
+
+def test_a_new_policy_is_offered_the_last_position(acme, on_commit):
+    client = acme.client(acme.admin)
+    assert 'name="position" value="0"' in client.get("/settings/sla/").content.decode()
+    policy(acme, on_commit, name="Urgent", position=0)
+    policy(acme, on_commit, name="Standard", position=4)
+    assert 'name="position" value="5"' in client.get("/settings/sla/").content.decode()

@@ -241,3 +241,12 @@ def test_mailbox_api_is_admin_only(acme):
     response = acme.client().get("/api/v1/mailboxes/", HTTP_AUTHORIZATION=f"Token {key}")
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "permission_denied"
+
+
+def test_the_stored_password_hint_shows_only_when_a_password_is_stored(acme):
+    client = acme.client(acme.admin)
+    assert b"keep the stored password" not in client.get("/settings/mailboxes/new/").content
+    with tenant_context(acme.id):
+        services.update_mailbox(mailbox=acme.mailbox, imap_password="s3cret")
+    edit = client.get(f"/settings/mailboxes/{acme.mailbox.id}/").content
+    assert b"Leave empty to keep the stored password." in edit

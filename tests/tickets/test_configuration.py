@@ -137,7 +137,7 @@ def test_select_field_needs_options_and_key_comes_from_the_label(tenant):
     with pytest.raises(ConfigurationInvalid, match="belongs to one of"):
         configuration.save_custom_field(target="order", label="X", type="text")
     with pytest.raises(ConfigurationInvalid, match="already a ticket field 'plan_tier'"):
-        configuration.save_custom_field(target="ticket", label="Plan tier", type="text")
+        configuration.save_custom_field(target="ticket", label="Plan tier!", type="text")
     # The same key on another target is another field.
     configuration.save_custom_field(target="company", label="Plan tier", type="text")
 
@@ -777,3 +777,10 @@ def test_renamed_priority_levels_show_in_the_inbox_and_the_sla_pages(acme):
     form = client.get("/settings/sla/").content.decode()
     assert "P1 Emergency" in form
     assert ">Urgent<" not in form
+
+
+def test_two_fields_of_one_target_cannot_share_a_label(tenant):
+    configuration.save_custom_field(target="ticket", label="Product", type="text")
+    with pytest.raises(ConfigurationInvalid, match="already a ticket field labelled 'product'"):
+        configuration.save_custom_field(target="ticket", label="product", type="text", key="p2")
+    configuration.save_custom_field(target="contact", label="Product", type="text")  # other target

@@ -478,3 +478,20 @@ def test_beat_task_polls_every_tenant_with_imap_mailboxes(acme: TenantSetup, ser
         assert not InboundEmail.objects.exists()
     assert server.messages()
     assert all(SEEN in flags for flags in server.messages().values())
+
+
+def test_connection_failures_are_worded_for_the_admin():
+    """Not "cannot connect to no-such-host.invalid:993: -2" but what it means."""
+
+    def failure(host: str, port: int) -> str:
+        return imap_client.check_settings(
+            host=host, port=port, security="none", username="u", password="p", folder="INBOX"
+        )
+
+    assert failure("no-such-host.invalid", 993).endswith("no such host (the name does not resolve)")
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        closed_port = unused.getsockname()[1]
+    assert failure("127.0.0.1", closed_port).endswith(
+        "connection refused (nothing listens on that port)"
+    )

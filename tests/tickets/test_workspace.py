@@ -255,6 +255,29 @@ def test_filter_form_keeps_every_filter_and_search_stays_in_the_view(acme):
     assert "Printer open" in client.get("/inbox/?status=open&cf_vip=").content.decode()
 
 
+def test_jumping_to_a_ticket_number_that_does_not_exist_says_so(acme):
+    with tenant_context(acme.id):
+        ticket = make_ticket()
+    client = acme.client(acme.admin)
+    assert client.get(f"/inbox/?q=%23{ticket.number}")["Location"] == f"/tickets/{ticket.number}/"
+    missing = client.get("/inbox/?q=%23999")
+    assert missing.status_code == 400
+    assert "There is no ticket #999." in missing.content.decode()
+
+
+def test_light_agents_see_the_ticket_fields_read_only(acme):
+    with tenant_context(acme.id):
+        light = make_member(acme.tenant, role=MembershipRole.LIGHT_AGENT)
+        ticket = make_ticket()
+    page = acme.client(light).get(f"/tickets/{ticket.number}/").content.decode()
+    assert '<fieldset class="plain" disabled>' in page
+    assert 'id="reply-status"' not in page  # notes do not set a status
+    assert ">Save</button>" not in page
+    agent_page = acme.client(acme.admin).get(f"/tickets/{ticket.number}/").content.decode()
+    assert '<fieldset class="plain">' in agent_page
+    assert 'id="reply-status"' in agent_page
+
+
 def test_filters_parse_and_refuse(acme):
     with tenant_context(acme.id):
         filters = inbox.parse_filters(

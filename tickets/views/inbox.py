@@ -52,9 +52,12 @@ def inbox_page(request: HttpRequest) -> HttpResponse:
     language = request.tenant.language  # type: ignore[attr-defined]
     params = {key: request.GET.get(key, "") for key in request.GET}
     query = params.get("q", "").strip()[:500]
-    if query.startswith("#") and query[1:].isdigit():
-        return redirect("tickets:ticket-detail", number=int(query[1:]))
     error = None
+    if query.startswith("#") and query[1:].isdigit() and len(query) < 12:
+        if selectors.ticket_number_exists(int(query[1:])):
+            return redirect("tickets:ticket-detail", number=int(query[1:]))
+        error = f"There is no ticket {query}."
+        params = {}
     try:
         key, title, filters, sort, tickets = inbox.inbox_tickets(
             params, reader=membership, language=language

@@ -24,6 +24,9 @@ DAY_MINUTES = 24 * 60
 Period = tuple[datetime.datetime, datetime.datetime]
 
 
+DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
 class InvalidSchedule(ValueError):
     pass
 
@@ -67,18 +70,24 @@ class Schedule:
             day = interval.get("day")
             if not isinstance(day, int) or isinstance(day, bool) or not 0 <= day <= 6:
                 raise InvalidSchedule("Each period needs a day from 0 (Monday) to 6 (Sunday).")
-            start = parse_minute(interval.get("start", ""))
-            end = parse_minute(interval.get("end", ""))
+            try:
+                start = parse_minute(interval.get("start", ""))
+                end = parse_minute(interval.get("end", ""))
+            except InvalidSchedule as error:
+                raise InvalidSchedule(f"{DAY_NAMES[day]}: {error}") from None
             if end <= start:
-                raise InvalidSchedule("Each period must end after it starts.")
+                raise InvalidSchedule(
+                    f"{DAY_NAMES[day]}: each period must end after it starts"
+                    f" ({interval.get('start')}-{interval.get('end')})."
+                )
             by_day.setdefault(day, []).append((start, end))
         if not by_day:
             raise InvalidSchedule("Business hours need at least one working period.")
-        for periods in by_day.values():
+        for day, periods in by_day.items():
             periods.sort()
             for (_, end), (start, _) in itertools.pairwise(periods):
                 if start < end:
-                    raise InvalidSchedule("Periods of the same day must not overlap.")
+                    raise InvalidSchedule(f"{DAY_NAMES[day]}: periods must not overlap.")
         return cls(
             timezone=timezone,
             periods={day: tuple(periods) for day, periods in by_day.items()},

@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.db.models import QuerySet
 
+from departments.business_time import DAY_NAMES
 from departments.models import Department, ImapSecurity
 
 
@@ -84,9 +85,6 @@ class MailboxForm(ImapSettingsForm):
         if data.get("imap_enabled") and not (data.get("imap_host") and data.get("imap_username")):
             raise forms.ValidationError("IMAP polling needs a host and a user name.")
         return data
-
-
-DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
 def _timezones() -> list[tuple[str, str]]:

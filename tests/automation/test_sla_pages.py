@@ -170,7 +170,15 @@ def test_business_hours_page_and_api(acme, globex):
         {"name": "Broken", "timezone": "UTC", "day_0": "17:00-09:00"},
     )
     assert bad.status_code == 400
-    assert "end after it starts" in bad.content.decode()
+    assert "Monday: each period must end after it starts (17:00-09:00)." in bad.content.decode()
+    for day_2, message in (
+        ("09:00-12:00, 11:00-13:00", "Wednesday: periods must not overlap."),
+        ("9-17:00", "Wednesday: &#x27;9&#x27; is not a time of day (HH:MM)."),
+    ):
+        refused = client.post(
+            "/settings/business-hours/", {"name": "Broken", "timezone": "UTC", "day_2": day_2}
+        )
+        assert message in refused.content.decode()
     api = acme.api_client()
     listed = api.get("/api/v1/business-hours/").json()["results"]
     assert listed[0]["holidays"][0] == {"date": "2026-12-25", "name": "Christmas"}

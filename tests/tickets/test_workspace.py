@@ -683,6 +683,10 @@ def test_workspace_is_tenant_scoped(acme, globex):
         ours = make_ticket(subject="Acme ticket")
     client = acme.client(acme.admin)
     assert client.post(f"/tickets/{ours.number}/merge/", {"into": "999"}).status_code == 400
+    itself = client.get(f"/tickets/{ours.number}/merge/?into={ours.number}")
+    assert itself.status_code == 400
+    assert "cannot be merged into itself" in itself.content.decode()
+    assert f"Merge #{ours.number} into #{ours.number}" not in itself.content.decode()
     api = acme.api_client()
     merged = api.post(
         f"/api/v1/tickets/{ours.number}/merge/",

@@ -32,6 +32,11 @@ def ticket_merge(request: HttpRequest, number: int) -> HttpResponse:
             target = selectors.get_ticket_by_number(int(raw.lstrip("#")))
         except (ValueError, TicketNotFound):
             error = f"There is no ticket {raw}."
+    if target is not None and target.id == ticket.id:
+        target, error = (
+            None,
+            f"#{ticket.number} cannot be merged into itself; choose another ticket.",
+        )
     if request.method == "POST" and target is not None:
         try:
             if not membership.can_reply:

@@ -651,6 +651,21 @@ def test_merge_moves_everything_and_later_mail_lands_on_the_survivor(acme):
     assert f"Request #{survivor.number}" in tracked.content.decode()
 
 
+def test_a_merged_tickets_acknowledgement_does_not_become_the_survivors_snippet(acme):
+    with tenant_context(acme.id):
+        survivor = make_ticket(subject="Login fails", body="I cannot log in")
+        duplicate = make_ticket(subject="Login again", body="Still locked out")
+        Message.objects.create(
+            ticket=duplicate,
+            kind=MessageKind.REPLY,
+            is_automatic=True,
+            body_text=f"We opened request #{duplicate.number} for you.",
+        )
+        merging.merge_tickets(survivor=survivor, others=[duplicate], actor=acme.admin)
+        survivor.refresh_from_db()
+        assert survivor.last_message_snippet == "Still locked out"
+
+
 def test_split_moves_one_message_into_a_new_ticket(acme):
     with tenant_context(acme.id):
         ticket = make_ticket(subject="Two problems", body="Printer")

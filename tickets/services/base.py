@@ -134,8 +134,11 @@ def snippet(text: str) -> str:
 
 def refresh_last_message(ticket: Ticket) -> None:
     """Recompute the ticket's last activity and snippet from its thread (after messages
-    moved in or out: merge, split)."""
-    conversation = Message.objects.filter(ticket=ticket).exclude(kind=MessageKind.EVENT)
+    moved in or out: merge, split). Automatic mail (acknowledgements, surveys) counts as
+    neither, as when it is sent."""
+    conversation = Message.objects.filter(ticket=ticket, is_automatic=False).exclude(
+        kind=MessageKind.EVENT
+    )
     latest = conversation.order_by("-created_at", "-id").values_list("created_at", flat=True)
     public = (
         conversation.filter(kind__in=[MessageKind.CUSTOMER, MessageKind.REPLY])

@@ -9,6 +9,9 @@ from django.shortcuts import render
 
 NUL = "\x00"
 FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+# ESP inbound webhooks post whole mails as form fields: a mail may hold any byte and is
+# stored as it came (processing drops NUL from what it keeps as text).
+RAW_MAIL_PATHS = ("/anymail/",)
 
 
 def _carries_nul(values: QueryDict) -> bool:
@@ -17,9 +20,10 @@ def _carries_nul(values: QueryDict) -> bool:
 
 class RejectNulMiddleware:
     """PostgreSQL text cannot hold NUL (U+0000) and no path, filter or form field needs
-    one: a path, query string or form field with one gets a 400 that says so, instead of reaching a
-    query as a search or a filter value and failing there with a 500. (API JSON bodies
-    are checked by the serializers' fields; uploaded files may hold any byte.)"""
+    one: a path, query string or form field with one gets a 400 that says so, instead of
+    reaching a query as a search or a filter value and failing there with a 500. (API
+    JSON bodies are checked by the serializers' fields; uploaded files, and mail posted
+    to the ESP webhooks, may hold any byte.)"""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -31,6 +35,7 @@ class RejectNulMiddleware:
             or (
                 request.method == "POST"
                 and request.content_type in FORM_TYPES
+                and not request.path.startswith(RAW_MAIL_PATHS)
                 and _carries_nul(request.POST)
             )
         ):

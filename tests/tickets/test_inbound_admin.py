@@ -123,6 +123,21 @@ def test_esp_webhook_mail_becomes_a_ticket(anymail_settings, client):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_esp_webhook_takes_a_mail_with_a_nul_byte(anymail_settings, client):
+    """Form fields with NUL are refused everywhere else (RejectNulMiddleware); a mail
+    posted by an ESP is stored whatever it holds."""
+    from tests.conftest import make_tenant
+
+    acme = make_tenant("acme", "Acme")
+    raw = build(subject="Odd bytes", body="before\x00after")
+    response = _mailgun_post(client, raw, "support@acme.localhost")
+    assert response.status_code == 200, response.content
+    with tenant_context(acme.id):
+        assert b"\x00" in bytes(InboundEmail.objects.get().raw)
+        assert Ticket.objects.get().subject == "Odd bytes"
+
+
+@pytest.mark.django_db(transaction=True)
 def test_esp_webhook_on_a_tenant_host_still_routes_by_recipient(anymail_settings):
     from django.test import Client
 

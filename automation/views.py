@@ -159,7 +159,7 @@ def sla_policies(request: HttpRequest, policy_id: UUID | None = None) -> HttpRes
             editing = selectors.get_sla_policy(policy_id)
         except SlaPolicyNotFound:
             return not_found_page(request, "That SLA policy")
-    labels = {level.value: level.label for level in configuration.priority_levels()}
+    labels = configuration.priority_labels()
     form = SlaPolicyForm(
         request.POST or None,
         initial=_policy_initial(editing)

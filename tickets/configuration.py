@@ -135,6 +135,11 @@ class PriorityLevel:
     label: str
 
 
+def priority_labels(settings: WorkspaceSettings | None = None) -> dict[str, str]:
+    """The tenant's name for each level in use, by value."""
+    return {level.value: level.label for level in priority_levels(settings)}
+
+
 def priority_levels(settings: WorkspaceSettings | None = None) -> list[PriorityLevel]:
     """The levels in use, lowest first, with the tenant's labels."""
     chosen = (settings or get_settings()).priorities

@@ -51,3 +51,9 @@ class TicketFieldsForm(forms.Form):
                 raise forms.ValidationError("Unknown status.") from None
             return status
         raise forms.ValidationError("Unknown status.")
+
+    @property
+    def custom_status_id(self) -> UUID | None:
+        """The chosen custom status (`custom:<id>`), or None for a base status."""
+        status = self.cleaned_data["status"]
+        return UUID(status.split(":", 1)[1]) if status.startswith("custom:") else None

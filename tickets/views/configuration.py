@@ -76,7 +76,7 @@ def _settings_page(request: HttpRequest, errors: dict[str, str] | None = None) -
     """The whole settings page; with errors (form id → message) it answers 400."""
     errors = errors or {}
     settings = configuration.get_settings()
-    levels = {level.value: level.label for level in configuration.priority_levels(settings)}
+    levels = configuration.priority_labels(settings)
     priorities_failed = "priorities" in errors
     priority_rows = [
         {

@@ -117,7 +117,7 @@ def _attach_row_relations(rows: list[Any], agents: list[Any]) -> None:
     the few not in them (a deactivated agent, a retired status) in one query each."""
     members = {m.id: m for m in agents}
     statuses = {s.id: s for s in configuration.active_custom_statuses()}
-    priority_labels = {level.value: level.label for level in configuration.priority_levels()}
+    priority_labels = configuration.priority_labels()
     missing_members = {
         t.assignee_id for t in rows if t.assignee_id and t.assignee_id not in members
     }

@@ -282,16 +282,12 @@ def ticket_update(request: HttpRequest, number: int) -> HttpResponse:
             "type": configuration.get_ticket_type(data["type"]) if data.get("type") else None,
             "due_at": data.get("due_at"),
             "tags": [t for t in data.get("tags", "").split(",") if t.strip()],
-            "custom_fields": {
-                field.key: request.POST.get(f"cf_{field.key}", "")
-                for field in configuration.list_custom_fields(CustomFieldTarget.TICKET)
-            },
+            "custom_fields": _posted_custom_fields(request),
         }
-        status = data["status"]
-        if status.startswith("custom:"):
-            changes["custom_status"] = configuration.get_custom_status(status.split(":", 1)[1])
+        if form.custom_status_id:
+            changes["custom_status"] = configuration.get_custom_status(form.custom_status_id)
         else:
-            changes["status"], changes["custom_status"] = status, None
+            changes["status"], changes["custom_status"] = data["status"], None
         services.update_ticket(
             ticket=ticket,
             actor=request.membership,  # type: ignore[attr-defined]
@@ -301,38 +297,42 @@ def ticket_update(request: HttpRequest, number: int) -> HttpResponse:
     except DomainError as error:
         # Nothing was saved (one transaction): show the page again with what was chosen,
         # so one refused change does not cost the others.
-        return _refused_fields(request, number, data, str(error))
+        return _refused_fields(request, number, form, str(error))
     messages.success(request, "Ticket updated.")
     return redirect("tickets:ticket-detail", number=number)
 
 
+def _posted_custom_fields(request: HttpRequest) -> dict[str, str]:
+    """The sidebar's custom field values as posted (a checkbox: the last of hidden + box)."""
+    return {
+        field.key: request.POST.get(f"cf_{field.key}", "")
+        for field in configuration.list_custom_fields(CustomFieldTarget.TICKET)
+    }
+
+
 def _refused_fields(
-    request: HttpRequest, number: int, data: dict[str, Any], error: str
+    request: HttpRequest, number: int, form: TicketFieldsForm, error: str
 ) -> HttpResponse:
+    data = form.cleaned_data
     ticket = selectors.get_ticket_for_page(number)
     stored_status = ticket.status
-    status = data["status"]
-    ticket.custom_status_id = None
-    if status.startswith("custom:"):
-        ticket.custom_status_id = UUID(status.split(":", 1)[1])
-    else:
-        ticket.status = status
+    ticket.custom_status_id = form.custom_status_id
+    if ticket.custom_status_id is None:
+        ticket.status = data["status"]
     ticket.priority = data["priority"]
     ticket.department_id = data["department"]
     ticket.assignee_id = data.get("assignee") or None
     ticket.type_id = data.get("type") or None
     ticket.due_at = data.get("due_at")
-    fields = configuration.list_custom_fields(CustomFieldTarget.TICKET)
+    checkboxes = {
+        field.key
+        for field in configuration.list_custom_fields(CustomFieldTarget.TICKET)
+        if field.type == "checkbox"
+    }
+    posted = _posted_custom_fields(request)
     ticket.custom_fields = {
         **ticket.custom_fields,
-        **{
-            field.key: (
-                request.POST.get(f"cf_{field.key}") == "true"  # the last of hidden + box
-                if field.type == "checkbox"
-                else request.POST.get(f"cf_{field.key}", "")
-            )
-            for field in fields
-        },
+        **{key: value == "true" if key in checkboxes else value for key, value in posted.items()},
     }
     context = _ticket_context(
         request, number, ticket=ticket, fields_error=error, stored_status=stored_status

@@ -9,7 +9,7 @@ from django.core import mail
 from departments import services as department_services
 from helpdesk.tenancy.context import tenant_context
 from tests.tickets.test_inbound import build, deliver
-from tickets import services
+from tickets import configuration, services
 from tickets.errors import InvalidEmailTemplate
 from tickets.mail import templates
 from tickets.models import Ticket
@@ -105,6 +105,30 @@ def test_status_change_by_an_agent_emails_the_customer(acme, django_capture_on_c
     assert sent.subject == f"Solved [#{ticket.number}]"
     assert "All done, Carla." in sent.body
     assert sent.message()["Auto-Submitted"] == "auto-replied"
+
+
+def test_priority_placeholder_uses_the_tenants_label(acme, django_capture_on_commit_callbacks):
+    """Settings -> Tickets renames the levels; the customer reads the same name as agents."""
+    deliver(acme, build())
+    with tenant_context(acme.id):
+        configuration.update_settings(
+            priorities=[
+                {"value": "low", "label": "P4"},
+                {"value": "normal", "label": "P3"},
+                {"value": "urgent", "label": "P1 - outage"},
+            ]
+        )
+        templates.save_template(
+            kind="status_solved",
+            department=None,
+            subject="Solved [#{{ ticket.number }}]",
+            body="Priority: {{ ticket.priority }}.",
+        )
+        ticket = Ticket.objects.get()
+    with django_capture_on_commit_callbacks(execute=True), tenant_context(acme.id):
+        services.update_ticket(ticket=ticket, actor=acme.admin, priority="urgent")
+        services.update_ticket(ticket=ticket, actor=acme.admin, status="solved")
+    assert "Priority: P1 - outage." in mail.outbox[-1].body
 
 
 def test_editor_page_with_preview_and_errors(acme):

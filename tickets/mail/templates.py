@@ -17,9 +17,9 @@ from django.db import transaction
 from departments.models import DEFAULT_AUTO_ACK_BODY, DEFAULT_AUTO_ACK_SUBJECT, Department
 from helpdesk.core import placeholders
 from helpdesk.tenancy.context import require_tenant_id
-from tickets import tracking
+from tickets import configuration, tracking
 from tickets.errors import InvalidEmailTemplate
-from tickets.models import EmailTemplate, EmailTemplateKind
+from tickets.models import EmailTemplate, EmailTemplateKind, TicketPriority
 
 K = EmailTemplateKind
 DEFAULTS: dict[str, dict[str, str]] = {
@@ -176,6 +176,12 @@ def compose(*, kind: str, department_id: Any | None, values: dict[str, str]) -> 
     return " ".join(wording.subject.split()), text
 
 
+def priority_label(priority: str) -> str:
+    """The tenant's name for a priority level, as agents see it."""
+    labels = configuration.priority_labels()
+    return labels.get(priority) or TicketPriority(priority).label
+
+
 def placeholder_values(
     ticket: Any, mailbox: Any, tenant_name: str, agent_name: str = ""
 ) -> dict[str, str]:
@@ -189,7 +195,7 @@ def placeholder_values(
         "ticket.number": str(ticket.number),
         "ticket.subject": ticket.subject,
         "ticket.status": ticket.get_status_display(),
-        "ticket.priority": ticket.get_priority_display(),
+        "ticket.priority": priority_label(ticket.priority),
         "ticket.tracking_link": tracking.tracking_link(ticket),
         "department.name": ticket.department.name,
         "tenant.name": tenant_name,

@@ -67,6 +67,8 @@ PACED_MESSAGES = 1_000
 PACED_SECONDS = 40
 PACED_LOAD = 0.5
 PROFILE_MESSAGES = 200
+FLOOR_TASKS = 5_000
+FLOOR_PARTS = ("worker", "redis", "bench process (producers)")
 QUEUES = ("default", "email", "automation")
 TARGET_MESSAGES_PER_SECOND = 300
 SUPPORT = "support@bench.localhost"
@@ -1031,6 +1033,41 @@ def _cpu_per_message(meter: dict[str, Any], processed: int) -> dict[str, float]:
     }
 
 
+def celery_round_trip(worker: Worker, roots: dict[str, Any], tasks: int) -> dict[str, Any]:
+    """What Celery alone costs per task on this worker: `tasks` no-op tasks
+    (`celery.accumulate`, which returns its argument) published from PRODUCER_THREADS
+    threads as intake publishes, consumed, acknowledged and logged at info. Every mail needs
+    one such round trip for its processing and one more for an acknowledgement."""
+    from helpdesk.celery import app
+
+    offset = worker.log_offset()
+    meter = Meter(roots)
+    meter.start()
+    share = tasks // PRODUCER_THREADS
+
+    def publish() -> None:
+        for number in range(share):
+            app.send_task("celery.accumulate", args=(number,), queue=QUEUES[0])
+
+    producers = [threading.Thread(target=publish) for _ in range(PRODUCER_THREADS)]
+    for producer in producers:
+        producer.start()
+    for producer in producers:
+        producer.join()
+    sent = share * PRODUCER_THREADS
+    deadline = time.monotonic() + STUCK_AFTER_SECONDS
+    while len(worker.task_runtimes(offset).get("accumulate", [])) < sent:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the worker did not finish the no-op tasks")
+        time.sleep(0.1)
+    usage = meter.stop()
+    return {
+        "tasks": sent,
+        "resources": usage,
+        "cpu_ms_per_task": _cpu_per_message(usage, sent),
+    }
+
+
 def run_worker_configuration(context: Context, concurrency: int, messages: int) -> dict[str, Any]:
     """Saturation with `messages`, then about PACED_SECONDS at half the measured rate."""
     context.prepare()
@@ -1048,6 +1085,8 @@ def run_worker_configuration(context: Context, concurrency: int, messages: int) 
                 "redis": _redis_root(context),
             }
         )
+        print(f"  Celery alone: {FLOOR_TASKS} no-op tasks", flush=True)
+        round_trip = celery_round_trip(worker, meter.roots, FLOOR_TASKS)
         offset = worker.log_offset()
         print(f"  saturation: {messages} messages, worker --concurrency {concurrency}", flush=True)
         meter.start()
@@ -1096,6 +1135,7 @@ def run_worker_configuration(context: Context, concurrency: int, messages: int) 
         "raw_message_bytes": _percentiles(sizes),
         "saturation": saturation,
         "half_load": half,
+        "celery_round_trip": round_trip,
         "worker_memory": {
             "peak_total_rss_mb_sampled": round(meter.peak_worker_rss / 2**20, 1),
             "high_water_mark_mb": {k: round(v / 2**20, 1) for k, v in marks.items()},
@@ -1430,12 +1470,54 @@ def serial_cpu(context: Context, specs: list[MailSpec]) -> dict[str, Any]:
     }
 
 
+def serial_floor(context: Context, specs: list[MailSpec]) -> dict[str, Any]:
+    """CPU per mail of two steps every mail must take, alone: `intake.accept` (the raw mail
+    stored and committed; not queued, publishing is in the Celery round trip) with its
+    PostgreSQL backend, and `parse_email` (the modern policy the issue asks for)."""
+    from django.db import connection
+
+    from tickets.mail import intake
+    from tickets.mail.parsing import parse_email
+
+    mails = [render(spec) for spec in specs]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    backend_before, python_before = _process_cpu_seconds(pid), time.process_time()
+    for spec, (raw, envelope_to) in zip(specs, mails, strict=True):
+        intake.accept(
+            raw=raw,
+            envelope_to=envelope_to,
+            envelope_from=spec.sender.address,
+            channel="smtp",
+            enqueue=False,
+        )
+    python = time.process_time() - python_before
+    backend_after = _process_cpu_seconds(pid)
+    parse_before = time.process_time()
+    for raw, _ in mails:
+        parse_email(raw)
+    parse = time.process_time() - parse_before
+    count = len(specs)
+    return {
+        "messages": count,
+        "intake_python_ms": round(1000 * python / count, 2),
+        "intake_postgres_ms": None
+        if backend_before is None or backend_after is None
+        else round(1000 * (backend_after - backend_before) / count, 2),
+        "parse_ms": round(1000 * parse / count, 2),
+    }
+
+
 def run_profile(context: Context) -> dict[str, Any]:
     """CPU per message, SQL per message, then a cProfile, of accept, processing and
     acknowledgement here, one mail at a time."""
     print(f"  profile: {PROFILE_MESSAGES} messages three times, in process", flush=True)
     cpu = serial_cpu(
         context, generate(PROFILE_MESSAGES, seed=SEED + 4, namespace="profile-serial", gap=15)
+    )
+    floor = serial_floor(
+        context, generate(PROFILE_MESSAGES * 5, seed=SEED + 5, namespace="profile-floor", gap=15)
     )
     sql_specs = generate(PROFILE_MESSAGES, seed=SEED + 2, namespace="profile-sql", gap=15)
     samples = _in_process(context, sql_specs, capture=True)
@@ -1450,6 +1532,7 @@ def run_profile(context: Context) -> dict[str, Any]:
     new = sum(s.kind == "new" for s in samples)
     return {
         "serial_cpu": cpu,
+        "serial_floor": floor,
         "messages": len(samples),
         "new_tickets": new,
         "ms": {
@@ -1779,6 +1862,52 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         *_table(["", *(f"worker `--concurrency {r['concurrency']}`" for r in runs)], rows),
     ]
+    lines += _floor_markdown(result)
     if result.get("profile"):
         lines += _profile_markdown(result["profile"])
     return "\n".join(lines)
+
+
+def _floor_markdown(result: dict[str, Any]) -> list[str]:
+    """What the steps every mail must take cost before any ticket is written, against the
+    CPU the target leaves per mail."""
+    run = result["runs"][0]
+    floor = (result.get("profile") or {}).get("serial_floor")
+    round_trip = run.get("celery_round_trip")
+    if not floor or not round_trip or floor.get("intake_postgres_ms") is None:
+        return []
+    saturation = run["saturation"]
+    tasks_per_mail = 1 + saturation["acknowledgements_sent"] / max(saturation["processed"], 1)
+    per_task = sum(round_trip["cpu_ms_per_task"].get(k, 0.0) for k in FLOOR_PARTS)
+    celery = per_task * tasks_per_mail
+    total = floor["intake_python_ms"] + floor["intake_postgres_ms"] + floor["parse_ms"] + celery
+    cores = len(os.sched_getaffinity(0))
+    budget = 1000 * cores / result["parameters"]["target_messages_per_second"]
+    parts = " + ".join(f"{round_trip['cpu_ms_per_task'].get(k, 0.0)} {k}" for k in FLOOR_PARTS)
+    return [
+        "",
+        "#### The floor: steps every mail takes, before any ticket is written",
+        "",
+        f"At {result['parameters']['target_messages_per_second']} msg/s, {cores} cores leave"
+        f" {budget:.2f} ms of CPU per mail for everything. Three steps the issue requires of"
+        " every mail, measured alone, already cost:",
+        "",
+        *_table(
+            ["step", "CPU ms per mail"],
+            [
+                [
+                    f"`intake.accept`: the raw mail stored and committed ({floor['messages']}"
+                    " mails, one at a time): Python + PostgreSQL backend",
+                    f"{floor['intake_python_ms']} + {floor['intake_postgres_ms']}",
+                ],
+                ["`parse_email` (the modern policy), the same mails", str(floor["parse_ms"])],
+                [
+                    f"Celery round trip of a no-op task ({round_trip['tasks']:,} on the worker"
+                    f" above: {parts} ms), {tasks_per_mail:.2f} tasks per mail (processing,"
+                    " and an acknowledgement for new tickets)",
+                    f"{celery:.2f}",
+                ],
+                ["**total**", f"**{total:.2f}** ({100 * total / budget:.0f}% of {budget:.2f})"],
+            ],
+        ),
+    ]

@@ -8,13 +8,11 @@ import hashlib
 import hmac
 import json
 import smtplib
-import socket
 import time
 from email import policy
 from email.message import EmailMessage
 
 import pytest
-from aiosmtpd.controller import Controller
 from django.core import mail
 
 from helpdesk.core.errors import TransientError
@@ -23,7 +21,6 @@ from tests.conftest import make_tenant
 from tests.tickets.test_inbound import build, deliver
 from tickets import services
 from tickets.mail import outbound
-from tickets.management.commands.smtpd import IntakeHandler
 from tickets.models import Contact, Message, Ticket
 
 
@@ -139,12 +136,6 @@ def test_a_failed_attempt_is_retried_not_lost(acme, settings):
 # --- the round trip through the real SMTP listener ----------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _answer(
     received: email.message.EmailMessage,
     *,
@@ -182,30 +173,27 @@ def _answer(
         (True, True, True),
     ],
 )
-def test_round_trip_through_the_smtp_listener(drop_tag, drop_references, drop_in_reply_to):
+def test_round_trip_through_the_smtp_listener(
+    smtp_server, drop_tag, drop_references, drop_in_reply_to
+):
     acme = make_tenant("acme", "Acme")
-    controller = Controller(IntakeHandler(), hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    try:
-        with smtplib.SMTP(controller.hostname, controller.port) as client:
-            client.sendmail(
-                "carla@example.test",
-                ["support@acme.localhost"],
-                build(subject="Printer on fire", body="Help!"),
-            )
-        _reply(acme, body="Try turning it off and on again.")
-        reply = next(m for m in mail.outbox if "Try turning" in m.body)
-        received = email.message_from_bytes(reply.message().as_bytes(), policy=policy.default)
-        answer = _answer(
-            received,
-            drop_tag=drop_tag,
-            drop_references=drop_references,
-            drop_in_reply_to=drop_in_reply_to,
+    with smtplib.SMTP(smtp_server.hostname, smtp_server.port) as client:
+        client.sendmail(
+            "carla@example.test",
+            ["support@acme.localhost"],
+            build(subject="Printer on fire", body="Help!"),
         )
-        with smtplib.SMTP(controller.hostname, controller.port) as client:
-            client.send_message(answer)
-    finally:
-        controller.stop()
+    _reply(acme, body="Try turning it off and on again.")
+    reply = next(m for m in mail.outbox if "Try turning" in m.body)
+    received = email.message_from_bytes(reply.message().as_bytes(), policy=policy.default)
+    answer = _answer(
+        received,
+        drop_tag=drop_tag,
+        drop_references=drop_references,
+        drop_in_reply_to=drop_in_reply_to,
+    )
+    with smtplib.SMTP(smtp_server.hostname, smtp_server.port) as client:
+        client.send_message(answer)
     with tenant_context(acme.id):
         ticket = Ticket.objects.get()
         customer = list(ticket.messages.filter(kind="customer").order_by("created_at"))

@@ -3,51 +3,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import smtplib
-import socket
-from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
 
 import pytest
-from aiosmtpd.controller import Controller
-from django.db import connections
 
 from helpdesk.tenancy.context import tenant_context
 from tests.conftest import make_tenant
-from tickets.management.commands.smtpd import IntakeHandler
 from tickets.models import InboundEmail, Ticket
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def smtp_server():
-    # The handler's database work runs in the server loop's default executor: one thread
-    # here, so that its connections can be closed there afterwards (left open, they keep
-    # the test database from being dropped).
-    executor = ThreadPoolExecutor(max_workers=1)
-    loop = asyncio.new_event_loop()
-    loop.set_default_executor(executor)
-    controller = Controller(
-        IntakeHandler(),
-        hostname="127.0.0.1",
-        port=_free_port(),
-        loop=loop,
-        data_size_limit=50_000,
-        decode_data=False,
-    )
-    controller.start()
-    yield controller
-    executor.submit(connections.close_all).result()
-    controller.stop()
-    loop.close()
 
 
 def _message(subject: str = "Printer on fire", body: str = "Help!") -> EmailMessage:

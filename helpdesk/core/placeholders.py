@@ -49,3 +49,24 @@ def render(template: str, values: dict[str, str]) -> str:
     if unknown:
         raise UnknownPlaceholder(unknown)
     return PLACEHOLDER.sub(lambda match: values.get(match.group(1), ""), template)
+
+
+# In an agent's reply only these are filled in: the rest have no value there.
+MESSAGE_PLACEHOLDERS = frozenset(KNOWN) - {
+    "reply.body",
+    "satisfaction.good_link",
+    "satisfaction.bad_link",
+}
+
+
+def fill_typed(text: str, values: dict[str, str]) -> str:
+    """Placeholders an agent typed into a reply, filled in; anything else between braces
+    stays as written (a reply may well quote a template or code)."""
+    if "{{" not in text:
+        return text
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return values[name] if name in MESSAGE_PLACEHOLDERS and name in values else match.group(0)
+
+    return PLACEHOLDER.sub(value, text)

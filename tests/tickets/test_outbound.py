@@ -64,6 +64,31 @@ def test_reply_is_emailed_with_threading_headers(acme, django_capture_on_commit_
     assert sent.alternatives[0][1] == "text/html"
 
 
+def test_placeholders_typed_into_a_reply_are_filled_in(acme, django_capture_on_commit_callbacks):
+    """As in a canned response; braces that are not a placeholder stay as typed, and an
+    internal note is kept as written."""
+    _without_acknowledgements(acme)
+    deliver(acme, build())
+    body = (
+        "Hi {{contact.first_name}}, #{{ ticket.number }} is with {{ department.name }}."
+        " Use {{ name }} in your own template; {{ reply.body }} too."
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        message = _reply(acme, body=body)
+    with tenant_context(acme.id):
+        ticket = Ticket.objects.select_related("department").get()
+        note = services.add_message(
+            ticket=ticket, kind="note", body="{{ contact.name }} called", actor=acme.admin
+        )
+    filled = (
+        f"Hi Carla, #{ticket.number} is with {ticket.department.name}."
+        " Use {{ name }} in your own template; {{ reply.body }} too."
+    )
+    assert message.body_text == filled
+    assert filled in mail.outbox[-1].body
+    assert note.body_text == "{{ contact.name }} called"
+
+
 def test_references_chain_the_whole_conversation(acme, django_capture_on_commit_callbacks):
     _without_acknowledgements(acme)
     deliver(acme, build(message_id="<one@example.test>"))

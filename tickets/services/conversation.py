@@ -8,6 +8,7 @@ from uuid import UUID
 
 from django.db import transaction
 
+from helpdesk.core import placeholders
 from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.models import Membership
 from tickets import notifications, selectors
@@ -17,6 +18,7 @@ from tickets.errors import (
     StaleReply,
     TicketClosed,
 )
+from tickets.mail import templates
 from tickets.models import (
     Contact,
     Message,
@@ -76,6 +78,7 @@ def add_message(
     if ticket.is_closed:
         raise TicketClosed(number=ticket.number)
     if kind == MessageKind.REPLY:
+        body = _fill_placeholders(body, ticket=ticket, actor=actor)
         message = queue_email_message(
             ticket=ticket, body=body, author=actor, attachments=attachments
         )
@@ -105,6 +108,20 @@ def add_message(
         change_status(ticket=ticket, status=status, actor=actor)
     refresh_search_vector(ticket=ticket, language=language)
     return message
+
+
+def _fill_placeholders(body: str, *, ticket: Ticket, actor: Membership) -> str:
+    """`{{ contact.first_name }}` typed into a reply reaches the customer as their name, as
+    it would from a canned response."""
+    if "{{" not in body:
+        return body
+    values = templates.placeholder_values(
+        ticket,
+        ticket.mailbox,
+        tenancy_selectors.get_tenant(ticket.tenant_id).name,
+        agent_name=actor.user.display_name,
+    )
+    return placeholders.fill_typed(body, values)
 
 
 def add_customer_message(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from helpdesk.celery import app
 from helpdesk.core.errors import TransientError
 from helpdesk.tenancy.context import tenant_context
 
+logger = logging.getLogger(__name__)
 WORKER_HEARTBEAT_KEY = "health:worker"
 BEAT_HEARTBEAT_KEY = "health:beat"
 HEARTBEAT_INTERVAL_SECONDS = 10
@@ -47,8 +49,18 @@ def tenant_task(*args: Any, **options: Any) -> Any:
     def decorate(func: Callable[..., Any]) -> Any:
         @functools.wraps(func)
         def run(*, tenant_id: str, **kwargs: Any) -> Any:
-            with tenant_context(tenant_id):
-                return func(tenant_id=tenant_id, **kwargs)
+            try:
+                with tenant_context(tenant_id):
+                    return func(tenant_id=tenant_id, **kwargs)
+            except Exception:
+                if _tenant_exists(tenant_id):
+                    raise
+                # Queued before its tenant was deleted: nothing left to do it for, and
+                # retrying could never succeed.
+                logger.warning(
+                    "task %s dropped: tenant %s no longer exists", run.__name__, tenant_id
+                )
+                return None
 
         settings = {**_DEFAULTS, **options}
         if "autoretry_for" in options:
@@ -58,6 +70,16 @@ def tenant_task(*args: Any, **options: Any) -> Any:
     if args and callable(args[0]):
         return decorate(args[0])
     return decorate
+
+
+def _tenant_exists(tenant_id: str) -> bool:
+    """True also when it cannot be told (database down): then the error stands."""
+    from helpdesk.tenancy.models import Tenant
+
+    try:
+        return Tenant.objects.filter(id=tenant_id).exists()
+    except Exception:
+        return True
 
 
 def system_task(*args: Any, **options: Any) -> Any:

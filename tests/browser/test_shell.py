@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from django.urls import reverse
 
 from helpdesk.tenancy.context import tenant_context
+from knowledge_base import services as knowledge_base_services
 from tests.browser.conftest import log_in, save_screenshot, tenant_url
 from tests.conftest import PASSWORD, make_tenant
-from tests.factories.tickets import make_ticket
+from tests.factories.tickets import ContactFactory, make_ticket
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -55,6 +57,73 @@ def test_shell_works_on_a_phone_sized_screen(live_server, page):
     assert nav_link.is_visible()
     nav_link.click()
     page.wait_for_url("**/reports/")
+
+
+# Pages an agent or admin reaches from the main menu and the admin page.
+PHONE_PAGES = [
+    ("inbox", "tickets:inbox", {}),
+    ("ticket", "tickets:ticket-detail", {"number": 1}),
+    ("contacts", "tickets:contact-list", {}),
+    ("knowledge base", "knowledge_base:article-list", {}),
+    ("reports", "tickets:reports", {}),
+    ("admin", "departments:admin", {}),
+    ("ticket settings", "tickets:ticket-settings", {}),
+    ("custom fields", "tickets:custom-fields", {}),
+    ("SLA policies", "automation:sla-policies", {}),
+    ("business hours", "departments:business-hours", {}),
+    ("email templates", "tickets:email-templates", {}),
+    ("inbound log", "tickets:inbound-log", {}),
+    ("notification settings", "tickets:notification-settings", {}),
+    ("API tokens", "accounts:api-tokens", {}),
+]
+
+
+def test_pages_fit_a_phone_screen_without_sideways_scrolling(live_server, page):
+    acme = make_tenant("acme", "Acme")
+    with tenant_context(acme.id):
+        # No spaces to wrap at: customers paste order links and long addresses.
+        make_ticket(
+            subject="Refund-for-order-https://shop.example.test/orders/2024/000123456789/invoice.pdf",
+            contact=ContactFactory(
+                name="", email="accountspayabledepartment@konstantinopoulouholdings.example.test"
+            ),
+        )
+        make_ticket(
+            subject="The invoice PDF attached to order 2024-000123 shows the wrong VAT number "
+            "and the wrong billing address, again, for the third month in a row",
+            contact=ContactFactory(
+                name="Maximiliane Konstantinopoulou-Wetherspoon",
+                email="maximiliane.konstantinopoulou-wetherspoon@accounts-payable.example.test",
+            ),
+            priority="urgent",
+        )
+        category = knowledge_base_services.create_category(name="Billing and invoices")
+        knowledge_base_services.create_article(
+            category=category,
+            title="How to change the billing address printed on the invoice of a past order",
+            body="Open the order, then Billing.",
+            author=acme.admin,
+            publish=True,
+        )
+
+    page.set_viewport_size({"width": 390, "height": 800})
+    log_in(page, live_server, "acme", "admin@acme.test")
+    too_wide = {}
+    for label, url_name, kwargs in PHONE_PAGES:
+        response = page.goto(tenant_url(live_server, "acme", reverse(url_name, kwargs=kwargs)))
+        assert response.ok, f"{label}: HTTP {response.status}"
+        widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+        if widths[0] > widths[1]:
+            too_wide[label] = f"{widths[0]} px wide in a {widths[1]} px window"
+    assert too_wide == {}
+
+    # The inbox stacks each ticket instead of hiding columns: customer and priority show.
+    page.goto(tenant_url(live_server, "acme", reverse("tickets:inbox")))
+    row = page.locator("#ticket-2")
+    assert row.get_by_role("link", name="The invoice PDF attached").is_visible()
+    assert row.get_by_text("Maximiliane Konstantinopoulou-Wetherspoon").is_visible()
+    assert row.get_by_text("Urgent", exact=True).is_visible()
+    assert row.get_by_text("Open", exact=True).is_visible()
 
 
 def test_unknown_tenant_host_shows_a_404_page(live_server, page):

@@ -106,6 +106,29 @@ def test_reply_by_subject_tag(acme):
         assert Ticket.objects.count() == 1
 
 
+def test_by_the_subject_tag_alone_only_the_requester_and_followers_reach_a_ticket(acme):
+    """Ticket numbers are guessable: a stranger writing `[#N]` opens a ticket of their own
+    instead of posting into someone else's conversation (and its tracking page)."""
+    deliver(acme, build(Cc="dan@example.test"))
+    with tenant_context(acme.id):
+        ticket = Ticket.objects.get()
+    subject = f"Re: Printer on fire [#{ticket.number}]"
+    deliver(acme, build(subject=subject, sender="Eve <eve@evil.test>", body="Pay here"))
+    deliver(acme, build(subject=subject, sender="Dan <dan@example.test>", body="Same here"))
+    deliver(acme, build(subject=subject, body="Any news?"))
+    with tenant_context(acme.id):
+        assert list(
+            ticket.messages.filter(kind="customer")
+            .values_list("body_text", flat=True)
+            .order_by("created_at")
+        ) == ["Help!", "Same here", "Any news?"]
+        stranger = Ticket.objects.exclude(id=ticket.id).get()
+        assert (stranger.contact.email, stranger.subject) == (
+            "eve@evil.test",
+            "Re: Printer on fire",
+        )
+
+
 def test_an_address_of_its_own_wins_over_the_plus_addressed_base(acme, globex):
     """support+vip@ registered by another mailbox (here another tenant's) is that mailbox's;
     other plus forms still reach the owner of the base address."""

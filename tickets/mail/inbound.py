@@ -16,7 +16,7 @@ from uuid import UUID
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Subquery
+from django.db.models import Exists, OuterRef, Q, Subquery
 from django.urls import reverse
 from django.utils import timezone
 
@@ -27,11 +27,13 @@ from tickets.mail import html as html_tools
 from tickets.mail import intake, outbound
 from tickets.mail.parsing import ParsedEmail, parse_email
 from tickets.models import (
+    Contact,
     InboundEmail,
     InboundEmailStatus,
     Message,
     Ticket,
     TicketChannel,
+    TicketFollower,
     TicketStatus,
 )
 
@@ -55,16 +57,16 @@ def without_nul(parsed: ParsedEmail) -> ParsedEmail:
     return parsed
 
 
-def find_thread(parsed: ParsedEmail, recipients: list[str]) -> Ticket | None:
+def find_thread(parsed: ParsedEmail, recipients: list[str], sender: Contact) -> Ticket | None:
     """The ticket this mail answers, or None for a new conversation. Mail to a merged
     ticket lands on the ticket it was merged into."""
-    ticket = _find_thread(parsed, recipients)
+    ticket = _find_thread(parsed, recipients, sender)
     return (
         merging.resolve_merged(ticket) if ticket is not None and ticket.merged_into_id else ticket
     )
 
 
-def _find_thread(parsed: ParsedEmail, recipients: list[str]) -> Ticket | None:
+def _find_thread(parsed: ParsedEmail, recipients: list[str], sender: Contact) -> Ticket | None:
     # With the customer and company: a reply refreshes the search document, which holds them.
     tickets = Ticket.objects.select_related("contact__company")
     ids = parsed.thread_ids
@@ -79,7 +81,19 @@ def _find_thread(parsed: ParsedEmail, recipients: list[str]) -> Ticket | None:
             return ticket
     tag = SUBJECT_TAG.search(parsed.subject)
     if tag:
-        ticket = tickets.filter(number=int(tag.group(1))).first()
+        # Ticket numbers are sequential, easy to guess: by its number alone a mail reaches
+        # a ticket only from its requester or a follower. Message-IDs and the reply token
+        # are known only to those we wrote to.
+        ticket = (
+            tickets.filter(number=int(tag.group(1)))
+            .filter(
+                Q(contact_id=sender.id)
+                | Exists(
+                    TicketFollower.objects.filter(ticket_id=OuterRef("pk"), contact_id=sender.id)
+                )
+            )
+            .first()
+        )
         if ticket is not None:
             return ticket
     for address in recipients:
@@ -196,7 +210,7 @@ def process_inbound_email(
     recipients = [*email.envelope_to, *email.header_recipients]
     body, content = _content(parsed)
     contact = services.get_or_create_contact(email=sender, name=parsed.from_name)
-    ticket = find_thread(parsed, recipients)
+    ticket = find_thread(parsed, recipients, contact)
     if ticket is not None and ticket.status == TicketStatus.CLOSED:
         previous, ticket = ticket, None
     else:

@@ -3,6 +3,8 @@ placeholders only), preview, their use in replies, acknowledgements and status e
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.core import mail
 
@@ -218,6 +220,26 @@ def test_acknowledgement_carries_a_working_tracking_link(acme, django_capture_on
     assert b"My printer is on fire" in page.content
     assert b"internal only" not in page.content
     assert acme.client().get("/track/forged-token/").status_code == 404
+
+
+def test_tracking_page_names_followers_and_keeps_you_for_the_requester(acme):
+    from tickets import tracking
+
+    deliver(acme, build(body="My printer is on fire", Cc="Dan Brown <dan@example.test>"))
+    with tenant_context(acme.id):
+        ticket = Ticket.objects.get()
+    deliver(
+        acme,
+        build(
+            subject=f"Re: Printer on fire [#{ticket.number}]",
+            sender="Dan Brown <dan@example.test>",
+            body="Mine too",
+        ),
+    )
+    page = acme.client().get(f"/track/{tracking.tracking_token(ticket.id)}/")
+    headers = re.findall(r"<header><strong>(.*?)</strong>", page.content.decode())
+    assert headers[0] == "You"
+    assert headers[-1] == "Dan Brown"
 
 
 def test_tracking_link_of_another_tenant_is_404(acme, globex):

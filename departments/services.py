@@ -94,6 +94,24 @@ def _check_templates(subject: str, body: str) -> None:
         raise InvalidMailboxTemplate(str(placeholders.UnknownPlaceholder(unknown)))
 
 
+def _save_mailbox(mailbox: Mailbox, addresses: list[str]) -> None:
+    """Save the mailbox and index its addresses; raises MailboxAddressTaken, before writing
+    anything, when another mailbox (of this tenant or another) has one of them."""
+    for address in addresses:
+        owner = InboundAddress.objects.filter(address=address).first()
+        if owner is not None and owner.mailbox_id != mailbox.id:
+            raise MailboxAddressTaken(address=address)
+    try:
+        with transaction.atomic():
+            mailbox.save()
+    except IntegrityError as error:
+        if "departments_mailbox_address_uniq" not in str(error):
+            raise
+        # Taken by another mailbox of the tenant between the check and the insert.
+        raise MailboxAddressTaken(address=mailbox.address) from error
+    _sync_addresses(mailbox, addresses)
+
+
 def _sync_addresses(mailbox: Mailbox, addresses: list[str]) -> None:
     """Make the global InboundAddress index hold exactly these addresses for the mailbox
     (and drop the cached list of the tenant's own addresses, now and after the commit)."""
@@ -109,9 +127,6 @@ def _sync_addresses(mailbox: Mailbox, addresses: list[str]) -> None:
     for address in current - set(addresses):
         tenancy_services.unregister_inbound_address(tenant_id=tenant_id, address=address)
     for address in set(addresses) - current:
-        owner = InboundAddress.objects.filter(address=address).first()
-        if owner is not None and owner.mailbox_id != mailbox.id:
-            raise MailboxAddressTaken(address=address)
         try:
             with transaction.atomic():
                 tenancy_services.register_inbound_address(
@@ -151,8 +166,7 @@ def create_mailbox(
         mailbox.imap_password_encrypted = crypto.encrypt(password)
     if is_default:
         Mailbox.objects.filter(is_default=True).update(is_default=False)
-    mailbox.save()
-    _sync_addresses(mailbox, [address, *clean_aliases])
+    _save_mailbox(mailbox, [address, *clean_aliases])
     return mailbox
 
 
@@ -201,8 +215,7 @@ def update_mailbox(*, mailbox: Mailbox, actor: Membership | None = None, **chang
         mailbox.imap_uid_validity = None  # another server or folder: start afresh
         mailbox.imap_last_uid = 0
     _check_templates(mailbox.auto_ack_subject, mailbox.auto_ack_body)
-    mailbox.save()
-    _sync_addresses(mailbox, mailbox.all_addresses)
+    _save_mailbox(mailbox, mailbox.all_addresses)
     return mailbox
 
 

@@ -235,6 +235,45 @@ def test_mailbox_api_errors(admin_api, globex):
     assert invalid.status_code == 400
 
 
+def test_an_address_another_mailbox_of_the_tenant_has_is_refused_not_a_500(acme, admin_api):
+    """Page (form kept, message by the field), API (409) and service alike, on create and
+    on edit; nothing is written."""
+    with tenant_context(acme.id):
+        sales = services.create_mailbox(address="sales@acme.localhost", department=acme.department)
+    taken = acme.mailbox.address
+    page = acme.client(acme.admin).post(
+        "/settings/mailboxes/new/",
+        {
+            "address": taken,
+            "display_name": "Kept as typed",
+            "department": str(acme.department.id),
+            "auto_ack_subject": "Got it",
+            "auto_ack_body": "Hi",
+            "imap_port": "993",
+            "imap_security": "ssl",
+            "imap_folder": "INBOX",
+        },
+    )
+    assert page.status_code == 400
+    assert b"That address already belongs to a mailbox." in page.content
+    assert b'value="Kept as typed"' in page.content
+    created = admin_api.post(
+        "/api/v1/mailboxes/",
+        {"address": taken, "department": str(acme.department.id)},
+        content_type="application/json",
+    )
+    assert created.status_code == 409, created.content
+    assert created.json()["error"]["code"] == "mailbox_address_taken"
+    edited = admin_api.patch(
+        f"/api/v1/mailboxes/{sales.id}/", {"address": taken}, content_type="application/json"
+    )
+    assert edited.status_code == 409, edited.content
+    with tenant_context(acme.id):
+        sales.refresh_from_db()
+        assert sales.address == "sales@acme.localhost"
+        assert Mailbox.objects.count() == 2
+
+
 def test_mailbox_api_is_admin_only(acme):
     agent = make_member(acme.tenant, MembershipRole.AGENT)
     _, key = account_services.create_api_token(membership=agent)

@@ -1,7 +1,7 @@
 """TenantMiddleware: host -> tenant, principal (member or API token), tenant context.
 
 The rest of the request runs inside `tenant_context(tenant.id)`: one transaction, rolled
-back when the response is a server error. Requests to the bare base domain go to the
+back when the response is an error (4xx or 5xx). Requests to the bare base domain go to the
 platform area; any other unknown host gets a 404 page.
 """
 
@@ -92,6 +92,8 @@ class TenantMiddleware:
 
         with tenant_context(tenant.id):
             response = self.get_response(request)
-            if response.status_code >= 500:
+            # A refused request changes nothing: a view that wrote something (a new contact)
+            # before a later step refused (a 4xx) must not keep half of it.
+            if response.status_code >= 400:
                 transaction.set_rollback(True)
         return response

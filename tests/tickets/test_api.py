@@ -63,6 +63,32 @@ def test_create_validates_input_with_field_errors(api):
     assert {"subject", "body", "contact_email"} <= set(error["fields"])
 
 
+def test_create_refuses_a_priority_outside_the_tenants_scale(api, acme):
+    from tickets import configuration
+
+    with tenant_context(acme.id):
+        configuration.update_settings(
+            priorities=[{"value": v} for v in ("low", "normal", "high", "urgent")]
+        )
+    response = _create(api, priority="critical")
+    assert response.status_code == 400
+    assert response.json()["error"]["message"] == "Priority is one of low, normal, high, urgent."
+    assert _create(api, priority="urgent").status_code == 201
+
+
+def test_create_refuses_one_of_our_own_addresses_as_the_customer(api, acme):
+    for address in (acme.mailbox.address, acme.mailbox.address.replace("@", "+vip@").upper()):
+        response = _create(api, contact_email=address)
+        assert response.status_code == 400, response.content
+        assert response.json()["error"]["code"] == "contact_invalid"
+        assert "own mailbox addresses" in response.json()["error"]["message"]
+    with tenant_context(acme.id):
+        from tickets.models import Contact, Ticket
+
+        assert not Ticket.objects.exists()
+        assert not Contact.objects.exists()
+
+
 def test_malformed_json_is_a_400_not_a_500(api):
     response = api.post("/api/v1/tickets/", "{nope", content_type="application/json")
     assert response.status_code == 400
@@ -154,12 +180,15 @@ def test_reply_sets_waiting_and_note_keeps_status(api):
     assert api.get(f"/api/v1/tickets/{number}/").json()["status"] == "waiting"
 
 
-def test_light_agent_may_note_but_not_reply(acme):
+def test_light_agent_may_note_but_not_reply_nor_open_a_ticket(api, acme):
     light = make_member(acme.tenant, MembershipRole.LIGHT_AGENT)
     _, key = account_services.create_api_token(membership=light)
     client = acme.client()
     client.defaults["HTTP_AUTHORIZATION"] = f"Token {key}"
-    number = _create(client).json()["number"]
+    refused = _create(client)
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "reply_not_allowed"
+    number = _create(api).json()["number"]
     reply = client.post(
         f"/api/v1/tickets/{number}/messages/",
         {"kind": "reply", "body": "x"},

@@ -10,6 +10,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from departments import selectors as department_selectors
 from departments.models import Department, Mailbox
 from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.models import Membership, MembershipRole
@@ -17,12 +18,14 @@ from tickets import configuration, notifications, satisfaction, selectors
 from tickets.errors import (
     AssigneeNotAgent,
     ConfigurationInvalid,
+    ContactInvalid,
     EmptyMessage,
     ReplyNotAllowed,
     TicketClosed,
     TicketTransitionNotAllowed,
 )
 from tickets.mail import templates as mail_templates
+from tickets.mail.intake import base_address
 from tickets.models import (
     Contact,
     CustomFieldTarget,
@@ -72,6 +75,8 @@ def create_ticket(
     """
     if not body.strip():
         raise EmptyMessage()
+    if actor is not None:
+        _check_ticket_by_a_person(actor=actor, priority=priority, contact=contact)
     # Checked before the transaction, so the block needs no savepoint of its own: inside a
     # caller's transaction (a task, a request) nothing in it is caught and carried on from.
     with transaction.atomic(savepoint=False):
@@ -99,6 +104,23 @@ def create_ticket(
         refresh_search_vector(ticket=ticket, language=language, bodies=[body], tag_names=tag_names)
         send_ticket_changed(ticket, "created")
     return ticket
+
+
+def _check_ticket_by_a_person(*, actor: Membership, priority: str, contact: Contact) -> None:
+    """What an agent (page or API) may open: not as a light agent, a priority of the
+    tenant's scale, and a customer who is not one of our own mailboxes (replies to it would
+    come back as mail from ourselves, which intake refuses)."""
+    if not actor.can_reply:
+        raise ReplyNotAllowed()
+    allowed = [level.value for level in configuration.priority_levels()]
+    if priority not in allowed:
+        raise ConfigurationInvalid(f"Priority is one of {', '.join(allowed)}.")
+    own = department_selectors.own_addresses()
+    if contact.email in own or base_address(contact.email) in own:
+        raise ContactInvalid(
+            f"{contact.email} is one of this help desk's own mailbox addresses, not a customer.",
+            field="contact_email",
+        )
 
 
 def _check_transition(ticket: Ticket, status: str) -> None:

@@ -63,8 +63,8 @@ class MailboxForm(ImapSettingsForm):
     auto_ack_enabled = forms.BooleanField(
         required=False, initial=True, label="Send an acknowledgement for new requests"
     )
-    auto_ack_subject = forms.CharField(max_length=250)
-    auto_ack_body = forms.CharField(widget=forms.Textarea(attrs={"rows": 7}))
+    auto_ack_subject = forms.CharField(max_length=250, required=False)
+    auto_ack_body = forms.CharField(widget=forms.Textarea(attrs={"rows": 7}), required=False)
 
     def __init__(
         self, *args: Any, departments: Any, has_password: bool = False, **kwargs: Any

@@ -89,8 +89,9 @@ class Mailbox(TenantModel):
     is_default = models.BooleanField(default=False)
     is_active = models.BooleanField(default=True)
     auto_ack_enabled = models.BooleanField(default=True)
-    auto_ack_subject = models.CharField(max_length=250, default=DEFAULT_AUTO_ACK_SUBJECT)
-    auto_ack_body = models.TextField(default=DEFAULT_AUTO_ACK_BODY)
+    # Empty: the tenant's (or department's) acknowledgement email template.
+    auto_ack_subject = models.CharField(max_length=250, blank=True, default="")
+    auto_ack_body = models.TextField(blank=True, default="")
     imap_enabled = models.BooleanField(default=False)
     imap_host = models.CharField(max_length=253, blank=True)
     imap_port = models.PositiveIntegerField(default=993)

@@ -55,8 +55,18 @@ class MailboxUpdateInput(serializers.Serializer):
     is_default = serializers.BooleanField(required=False)
     is_active = serializers.BooleanField(required=False)
     auto_ack_enabled = serializers.BooleanField(required=False)
-    auto_ack_subject = serializers.CharField(max_length=250, required=False)
-    auto_ack_body = serializers.CharField(max_length=20_000, required=False)
+    auto_ack_subject = serializers.CharField(
+        max_length=250,
+        required=False,
+        allow_blank=True,
+        help_text="Empty: the acknowledgement email template's subject.",
+    )
+    auto_ack_body = serializers.CharField(
+        max_length=20_000,
+        required=False,
+        allow_blank=True,
+        help_text="Empty: the acknowledgement email template's body.",
+    )
     imap_enabled = serializers.BooleanField(required=False)
     imap_host = serializers.CharField(max_length=253, required=False, allow_blank=True)
     imap_port = serializers.IntegerField(min_value=1, max_value=65535, required=False)

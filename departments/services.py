@@ -26,7 +26,15 @@ from departments.errors import (
     InvalidMailboxTemplate,
     MailboxAddressTaken,
 )
-from departments.models import BusinessHours, Department, DepartmentMember, Holiday, Mailbox
+from departments.models import (
+    DEFAULT_AUTO_ACK_BODY,
+    DEFAULT_AUTO_ACK_SUBJECT,
+    BusinessHours,
+    Department,
+    DepartmentMember,
+    Holiday,
+    Mailbox,
+)
 from helpdesk.core import crypto, placeholders
 from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy import services as tenancy_services
@@ -86,6 +94,23 @@ def _clean_address(address: str) -> str:
                 f"Addresses at {base} must be at your own {own}.", address=address
             )
     return address
+
+
+def _own_wording(text: str, built_in: str) -> str:
+    """A mailbox's acknowledgement subject or body as stored: line endings as a browser
+    posts them made plain, and the built-in wording (what the template sends anyway)
+    stored as empty, so saving the form unchanged keeps following the template."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").strip()
+    return "" if text == built_in.strip() else text
+
+
+def _clean_wordings(values: dict[str, Any]) -> None:
+    for name, built_in in (
+        ("auto_ack_subject", DEFAULT_AUTO_ACK_SUBJECT),
+        ("auto_ack_body", DEFAULT_AUTO_ACK_BODY),
+    ):
+        if name in values:
+            values[name] = _own_wording(values[name] or "", built_in)
 
 
 def _check_templates(subject: str, body: str) -> None:
@@ -153,6 +178,7 @@ def create_mailbox(
     address = _clean_address(address)
     clean_aliases = sorted({_clean_address(a) for a in aliases or []} - {address})
     password = settings.pop("imap_password", None)
+    _clean_wordings(settings)
     mailbox = Mailbox(
         address=address,
         department=department,
@@ -203,6 +229,7 @@ def update_mailbox(*, mailbox: Mailbox, actor: Membership | None = None, **chang
     password = changes.pop("imap_password", None)
     if password:
         mailbox.imap_password_encrypted = crypto.encrypt(password)
+    _clean_wordings(changes)
     if changes.pop("is_default", False) and not mailbox.is_default:
         Mailbox.objects.filter(is_default=True).update(is_default=False)
         mailbox.is_default = True

@@ -88,13 +88,7 @@ def mailbox_edit(request: HttpRequest, mailbox_id: UUID | None = None) -> HttpRe
             return not_found_page(request, "That mailbox")
     departments = selectors.list_departments()
     initial = (
-        _initial(mailbox)
-        if mailbox
-        else {
-            "auto_ack_subject": Mailbox._meta.get_field("auto_ack_subject").default,
-            "auto_ack_body": Mailbox._meta.get_field("auto_ack_body").default,
-            "department": selectors.get_default_department().id,
-        }
+        _initial(mailbox) if mailbox else {"department": selectors.get_default_department().id}
     )
     form = MailboxForm(
         request.POST or None,

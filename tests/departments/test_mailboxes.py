@@ -4,6 +4,7 @@ admin pages and the API, each with its cross-tenant check."""
 from __future__ import annotations
 
 import pytest
+from django.core import mail
 
 from departments import services
 from departments.errors import (
@@ -12,12 +13,14 @@ from departments.errors import (
     InvalidMailboxTemplate,
     MailboxAddressTaken,
 )
-from departments.models import Mailbox
+from departments.models import DEFAULT_AUTO_ACK_BODY, Mailbox
 from helpdesk.accounts import services as account_services
 from helpdesk.core import crypto
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import InboundAddress, MembershipRole
 from tests.factories.accounts import make_member
+from tests.tickets.test_inbound import build, deliver
+from tickets.mail import templates
 
 
 def test_default_mailbox_exists_for_every_tenant(acme):
@@ -163,6 +166,53 @@ def test_admin_pages_create_and_edit_a_mailbox(acme):
     )
     assert bad.status_code == 400
     assert b"unknown placeholder" in bad.content
+
+
+def test_a_mailbox_follows_the_acknowledgement_template_until_it_has_wording_of_its_own(
+    acme, django_capture_on_commit_callbacks
+):
+    """Saving the mailbox form unchanged (a browser posts CRLF) or pasting the built-in text
+    keeps the template; the mailbox's own subject or body wins field by field."""
+    with tenant_context(acme.id):
+        templates.save_template(
+            kind="acknowledgement",
+            department=None,
+            subject="Got it [#{{ ticket.number }}]",
+            body="TEMPLATE WORDING for {{ contact.first_name }}",
+        )
+    client = acme.client(acme.admin)
+    page = client.get(f"/settings/mailboxes/{acme.mailbox.id}/")
+    assert b"acknowledgement email template" in page.content
+    form = {
+        "address": acme.mailbox.address,
+        "department": str(acme.department.id),
+        "auto_ack_enabled": "on",
+        "is_active": "on",
+        "auto_ack_subject": "",
+        "auto_ack_body": DEFAULT_AUTO_ACK_BODY.replace("\n", "\r\n"),
+        "imap_port": "993",
+        "imap_security": "ssl",
+        "imap_folder": "INBOX",
+    }
+    assert client.post(f"/settings/mailboxes/{acme.mailbox.id}/", form).status_code == 302
+    with django_capture_on_commit_callbacks(execute=True):
+        deliver(acme, build(subject="First"))
+    assert mail.outbox[-1].subject.startswith("Got it [#")
+    assert "TEMPLATE WORDING for Carla" in mail.outbox[-1].body
+
+    form["auto_ack_body"] = "MAILBOX WORDING\r\nfor {{ contact.first_name }}\r\n"
+    assert client.post(f"/settings/mailboxes/{acme.mailbox.id}/", form).status_code == 302
+    with tenant_context(acme.id):
+        acme.mailbox.refresh_from_db()
+        assert (acme.mailbox.auto_ack_subject, acme.mailbox.auto_ack_body) == (
+            "",
+            "MAILBOX WORDING\nfor {{ contact.first_name }}",
+        )
+    with django_capture_on_commit_callbacks(execute=True):
+        deliver(acme, build(subject="Second", sender="Dan <dan@example.test>"))
+    assert mail.outbox[-1].subject.startswith("Got it [#")
+    assert "MAILBOX WORDING\nfor Dan" in mail.outbox[-1].body
+    assert "TEMPLATE WORDING" not in mail.outbox[-1].body
 
 
 def test_mailbox_pages_are_admin_only_and_per_tenant(acme, globex):

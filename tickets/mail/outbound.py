@@ -24,7 +24,7 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from departments.models import DEFAULT_AUTO_ACK_BODY, DEFAULT_AUTO_ACK_SUBJECT, Mailbox
+from departments.models import Mailbox
 from helpdesk.core import placeholders
 from helpdesk.core.errors import TransientError
 from tickets import selectors, services
@@ -213,15 +213,13 @@ def acknowledge(*, email: InboundEmail, ticket: Ticket, tenant_name: str) -> Mes
             department_id=ticket.department_id,
             values=values,
         )
-        if (mailbox.auto_ack_subject, mailbox.auto_ack_body) != (
-            DEFAULT_AUTO_ACK_SUBJECT,
-            DEFAULT_AUTO_ACK_BODY,
-        ):
-            # The mailbox's own wording, edited under Admin → mailbox, wins.
+        # The mailbox's own wording (Admin → mailbox), where it has one, wins field by field.
+        if mailbox.auto_ack_subject:
+            subject = " ".join(placeholders.render(mailbox.auto_ack_subject, values).split())
+        if mailbox.auto_ack_body:
             layout = templates.render(
                 templates.effective_template(EmailTemplateKind.LAYOUT, ticket.department_id), values
             )
-            subject = placeholders.render(mailbox.auto_ack_subject, values)
             body = "\n\n".join(
                 p
                 for p in (

@@ -204,6 +204,12 @@ def _custom_field_filters(raw: Mapping[str, str]) -> tuple[tuple[str, Any], ...]
 ALL_TICKETS = BuiltInView("all", "Tickets", {})
 
 
+def _filters_submitted(params: Mapping[str, str]) -> bool:
+    """Filters chosen, or the filter form sent with every one on Any: every ticket, not
+    the default view."""
+    return any(key in FILTER_KEYS or key.startswith(CUSTOM_PREFIX) for key in params)
+
+
 def resolve_view(
     params: Mapping[str, str], *, reader: Membership, default: str | None = DEFAULT_VIEW
 ) -> tuple[str, str, dict[str, str], str]:
@@ -218,7 +224,7 @@ def resolve_view(
     else:
         if params.get("view") in VIEWS_BY_KEY:
             view = VIEWS_BY_KEY[params["view"]]
-        elif filter_params(params) or default is None:
+        elif default is None or _filters_submitted(params):
             view = ALL_TICKETS
         else:
             view = VIEWS_BY_KEY[default]

@@ -154,6 +154,19 @@ def test_inbox_filters_sorts_and_reports_bad_filters(acme):
     assert low.number < urgent.number
 
 
+def test_the_filter_form_with_every_filter_on_any_lists_every_ticket(acme):
+    with tenant_context(acme.id):
+        make_ticket(subject="Still open")
+        solved = make_ticket(subject="Already solved")
+        services.change_status(ticket=solved, status="solved", actor=None)
+    client = acme.client(acme.admin)
+    assert b"Already solved" not in client.get("/inbox/").content  # the default: open
+    page = client.get("/inbox/?status=&priority=&assignee=&sort=-updated").content.decode()
+    assert "Already solved" in page
+    assert "Still open" in page
+    assert '<option value="open" selected>' not in page  # the control stays on Any
+
+
 def test_custom_field_filters_use_value_rows_that_follow_every_change(acme, globex):
     """Each value is a TicketFieldValue row, kept in step with Ticket.custom_fields: filters
     by text, number, date and checkbox match the JSON's own equality (1 is not "1"), a

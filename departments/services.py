@@ -117,6 +117,8 @@ def _check_templates(subject: str, body: str) -> None:
     unknown = placeholders.unknown_placeholders(subject + "\n" + body)
     if unknown:
         raise InvalidMailboxTemplate(str(placeholders.UnknownPlaceholder(unknown)))
+    if "agent.name" in placeholders.names_used(subject + "\n" + body):
+        raise InvalidMailboxTemplate(placeholders.NO_AGENT_YET)
 
 
 def _save_mailbox(mailbox: Mailbox, addresses: list[str]) -> None:

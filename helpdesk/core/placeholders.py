@@ -39,8 +39,15 @@ class UnknownPlaceholder(ValueError):
         )
 
 
+def names_used(template: str) -> set[str]:
+    return set(PLACEHOLDER.findall(template))
+
+
 def unknown_placeholders(template: str) -> list[str]:
-    return sorted({name for name in PLACEHOLDER.findall(template) if name not in KNOWN})
+    return sorted(name for name in names_used(template) if name not in KNOWN)
+
+
+NO_AGENT_YET = "{{ agent.name }} is always empty in an acknowledgement: no agent has answered yet."
 
 
 def render(template: str, values: dict[str, str]) -> str:

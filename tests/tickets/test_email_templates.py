@@ -9,6 +9,7 @@ import pytest
 from django.core import mail
 
 from departments import services as department_services
+from departments.errors import InvalidMailboxTemplate
 from helpdesk.tenancy.context import tenant_context
 from tests.tickets.test_inbound import build, deliver
 from tickets import configuration, services
@@ -59,6 +60,24 @@ def test_wordings_are_read_once_and_forgotten_when_saved(tenant, django_assert_n
 def test_only_known_placeholders_are_accepted(tenant, body):
     with pytest.raises(InvalidEmailTemplate, match="unknown placeholder"):
         templates.save_template(kind="status_waiting", department=None, body=body)
+
+
+def test_agent_name_is_refused_where_no_agent_has_answered_yet(acme):
+    """The acknowledgement goes out before anyone answers: `{{ agent.name }}` would always
+    be empty there (the preview used to show a sample name)."""
+    body = "Thanks! - {{ agent.name }}"
+    with tenant_context(acme.id):
+        with pytest.raises(InvalidEmailTemplate, match="no agent has answered yet"):
+            templates.save_template(kind="acknowledgement", department=None, body=body)
+        with pytest.raises(InvalidMailboxTemplate, match="no agent has answered yet"):
+            department_services.update_mailbox(mailbox=acme.mailbox, auto_ack_body=body)
+        templates.save_template(kind="status_waiting", department=None, body=body)
+    page = acme.client(acme.admin).post(
+        "/settings/email-templates/acknowledgement/", {"action": "preview", "body": body}
+    )
+    assert page.status_code == 400
+    assert b"no agent has answered yet" in page.content
+    assert b"&#123;&#123; agent.name &#125;&#125;" not in page.content  # not offered there
 
 
 def test_template_tags_are_inert_text(tenant):

@@ -125,11 +125,15 @@ def effective_template(kind: str, department_id: Any | None) -> Wording:
     return Wording(**values)
 
 
-def check(**fields: str) -> None:
-    """Raises InvalidEmailTemplate naming every unknown placeholder."""
-    unknown = placeholders.unknown_placeholders("\n".join(fields.values()))
+def check(*, kind: str | None = None, **fields: str) -> None:
+    """Raises InvalidEmailTemplate naming every unknown placeholder, and for a kind sent
+    before any agent answered (the acknowledgement), `{{ agent.name }}`."""
+    text = "\n".join(fields.values())
+    unknown = placeholders.unknown_placeholders(text)
     if unknown:
         raise InvalidEmailTemplate(str(placeholders.UnknownPlaceholder(unknown)))
+    if kind == K.ACKNOWLEDGEMENT and "agent.name" in placeholders.names_used(text):
+        raise InvalidEmailTemplate(placeholders.NO_AGENT_YET)
 
 
 @transaction.atomic
@@ -138,7 +142,7 @@ def save_template(*, kind: str, department: Department | None, **fields: str) ->
     if kind not in EmailTemplateKind.values:
         raise InvalidEmailTemplate(f"unknown template kind {kind!r}")
     clean = {name: fields.get(name, "") for name in FIELDS}
-    check(**clean)
+    check(kind=kind, **clean)
     if kind == K.REPLY and clean["body"] and "reply.body" not in clean["body"]:
         raise InvalidEmailTemplate("The reply wrapper must contain {{ reply.body }}.")
     template, _ = EmailTemplate.objects.update_or_create(
@@ -159,10 +163,10 @@ def render(wording: Wording, values: dict[str, str]) -> Wording:
     return Wording(**{name: placeholders.render(getattr(wording, name), values) for name in FIELDS})
 
 
-def preview(**fields: str) -> Wording:
+def preview(*, kind: str | None = None, **fields: str) -> Wording:
     """The fields rendered with sample data (the editor's preview). Raises
-    InvalidEmailTemplate for unknown placeholders."""
-    check(**fields)
+    InvalidEmailTemplate as saving them as `kind` would."""
+    check(kind=kind, **fields)
     return render(Wording(**{n: fields.get(n, "") for n in FIELDS}), SAMPLE_VALUES)
 
 

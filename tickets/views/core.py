@@ -202,7 +202,7 @@ def email_template_edit(request: HttpRequest, kind: str) -> HttpResponse:
                 messages.success(request, "Back to the inherited wording.")
                 return redirect(request.get_full_path())
             if action == "preview":
-                preview = mail_templates.preview(**values)
+                preview = mail_templates.preview(kind=kind, **values)
             else:
                 mail_templates.save_template(kind=kind, department=department, **values)
                 messages.success(request, "Template saved.")
@@ -223,6 +223,7 @@ def email_template_edit(request: HttpRequest, kind: str) -> HttpResponse:
                 p
                 for p in KNOWN_PLACEHOLDERS
                 if (p != "reply.body" or kind == EmailTemplateKind.REPLY)
+                and (p != "agent.name" or kind != EmailTemplateKind.ACKNOWLEDGEMENT)
                 and (
                     not p.startswith("satisfaction.")
                     or kind == EmailTemplateKind.SATISFACTION_REQUEST

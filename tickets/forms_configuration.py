@@ -65,7 +65,11 @@ class CustomFieldForm(forms.Form):
         max_length=50_000,
         help_text="Select fields only: one option per line.",
     )
-    is_required = forms.BooleanField(label="Required", required=False)
+    is_required = forms.BooleanField(
+        label="Required to solve",
+        required=False,
+        help_text="Agents fill it in before solving a ticket (ticket fields), and cannot clear it.",
+    )
     is_active = forms.BooleanField(label="Active", required=False, initial=True)
     position = PositionField()
 

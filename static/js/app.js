@@ -215,3 +215,18 @@ document.addEventListener("submit", (event) => {
   const form = event.target.closest("form[data-confirm]");
   if (form && !window.confirm(form.dataset.confirm)) event.preventDefault();
 }, true);
+
+// The ticket sidebar remembers how it was shown, so saving sends only what this agent
+// changed and never puts back what another agent saved meanwhile (tickets/views/ticket.py).
+const rememberSidebar = () => {
+  const form = document.getElementById("fields-form");
+  const original = form && form.querySelector("input[name=original]");
+  if (!original || original.value) return;
+  const shown = new URLSearchParams();
+  for (const [name, value] of new FormData(form)) {
+    if (name !== "csrfmiddlewaretoken" && name !== "original") shown.append(name, value);
+  }
+  original.value = shown.toString();
+};
+document.addEventListener("DOMContentLoaded", rememberSidebar);
+document.addEventListener("htmx:load", rememberSidebar);

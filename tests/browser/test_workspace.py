@@ -145,3 +145,24 @@ def test_a_note_mention_shows_in_the_other_agents_notifications(live_server, chr
     finally:
         close_quietly(ana_context)
         close_quietly(ben_context)
+
+
+def test_the_sidebar_saves_only_what_this_agent_changed(live_server, page):
+    """Ben changes the priority while Ana has the ticket open; Ana then changes only the
+    tags and saves: Ben's priority stays (before, her sidebar put hers back)."""
+    acme, _, ben = _setup()
+    with tenant_context(acme.id):
+        ticket = make_ticket(subject="Printer on fire", priority="high")
+    _log_in(page, live_server, "ana@acme.test")
+    page.goto(tenant_url(live_server, "acme", f"/tickets/{ticket.number}/"))
+    assert page.locator("#f-priority").input_value() == "high"
+    with tenant_context(acme.id):
+        services.update_ticket(ticket=ticket, actor=ben, priority="low")
+    page.locator("#f-tags").fill("printer")
+    page.locator("#fields-form").get_by_role("button", name="Save").click()
+    page.get_by_text("Ticket updated.").wait_for()
+    with tenant_context(acme.id):
+        stored = Ticket.objects.get(id=ticket.id)
+        assert stored.priority == "low"
+        assert list(stored.tags.values_list("name", flat=True)) == ["printer"]
+    assert page.locator("#f-priority").input_value() == "low"

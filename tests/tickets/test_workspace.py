@@ -7,12 +7,14 @@ from __future__ import annotations
 import datetime
 import re
 import time
+from urllib.parse import urlencode
 
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from departments import services as department_services
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import MembershipRole
 from tests.factories.accounts import make_member
@@ -482,6 +484,75 @@ def test_a_refused_sidebar_save_keeps_the_choices_and_offers_reachable_statuses(
     with tenant_context(acme.id):
         ticket.refresh_from_db()
         assert (ticket.status, ticket.priority, ticket.custom_fields) == ("solved", "normal", {})
+
+
+def test_sidebar_sends_only_what_this_agent_changed(acme):
+    """Ana and Ben have the ticket open; Ben saves priority and department; Ana, from the
+    sidebar as she first saw it, changes only the type: Ben's changes stay."""
+    with tenant_context(acme.id):
+        billing = department_services.create_department(name="Billing")
+        incident = configuration.save_ticket_type(name="Incident")
+        ticket = make_ticket(priority="high")
+    shown = {
+        "status": "open",
+        "priority": "high",
+        "department": str(acme.department.id),
+        "assignee": "",
+        "type": "",
+        "due_at": "",
+        "tags": "",
+    }
+    with tenant_context(acme.id):  # Ben's save
+        services.update_ticket(ticket=ticket, actor=acme.admin, priority="low", department=billing)
+    response = acme.client(acme.admin).post(
+        f"/tickets/{ticket.number}/update/",
+        {**shown, "type": str(incident.id), "original": urlencode(shown)},
+    )
+    assert response.status_code == 302
+    with tenant_context(acme.id):
+        ticket.refresh_from_db()
+        assert (ticket.priority, ticket.department_id, ticket.type_id) == (
+            "low",
+            billing.id,
+            incident.id,
+        )
+
+
+def test_a_required_field_is_needed_to_solve_and_blocks_nothing_else(acme):
+    with tenant_context(acme.id):
+        configuration.save_custom_field(
+            target="ticket", label="Seats", type="number", is_required=True
+        )
+        ticket = make_ticket()
+    shown = {
+        "status": "open",
+        "priority": "normal",
+        "department": str(acme.department.id),
+        "tags": "",
+        "cf_seats": "",
+    }
+    client = acme.client(acme.admin)
+    edit = {**shown, "priority": "high", "original": urlencode(shown)}
+    assert client.post(f"/tickets/{ticket.number}/update/", edit).status_code == 302
+    api = acme.api_client()
+    refused = api.patch(
+        f"/api/v1/tickets/{ticket.number}/", {"status": "solved"}, content_type="application/json"
+    )
+    assert refused.status_code == 400
+    assert refused.json()["error"]["message"] == "Fill in Seats before solving the ticket."
+    bulk = client.post(
+        "/inbox/bulk/", {"tickets": [ticket.number], "action": "status", "value": "solved"}
+    )
+    assert bulk.status_code in (200, 302)
+    with tenant_context(acme.id):
+        ticket.refresh_from_db()
+        assert (ticket.status, ticket.priority) == ("open", "high")
+    shown["priority"] = "high"
+    solve = {**shown, "status": "solved", "cf_seats": "12", "original": urlencode(shown)}
+    assert client.post(f"/tickets/{ticket.number}/update/", solve).status_code == 302
+    with tenant_context(acme.id):
+        ticket.refresh_from_db()
+        assert (ticket.status, ticket.custom_fields) == ("solved", {"seats": 12})
 
 
 def test_priority_outside_the_tenants_levels_is_refused(acme):

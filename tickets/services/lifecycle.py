@@ -19,6 +19,7 @@ from tickets.errors import (
     AssigneeNotAgent,
     ConfigurationInvalid,
     ContactInvalid,
+    CustomFieldInvalid,
     EmptyMessage,
     ReplyNotAllowed,
     TicketClosed,
@@ -123,6 +124,21 @@ def _check_ticket_by_a_person(*, actor: Membership, priority: str, contact: Cont
         )
 
 
+def _check_required_fields(ticket: Ticket) -> None:
+    """A required ticket field must have a value before an agent solves the ticket, by
+    any way (page, bulk action, reply with a status, API); mail never has to fill it."""
+    missing = [
+        field
+        for field in configuration.list_custom_fields(CustomFieldTarget.TICKET)
+        if field.is_required and ticket.custom_fields.get(field.key) in (None, "")
+    ]
+    if missing:
+        labels = ", ".join(field.label for field in missing)
+        raise CustomFieldInvalid(
+            f"Fill in {labels} before solving the ticket.", field=missing[0].key
+        )
+
+
 def _check_transition(ticket: Ticket, status: str) -> None:
     if status not in TICKET_TRANSITIONS.get(ticket.status, frozenset()):
         if ticket.status == TicketStatus.CLOSED:
@@ -149,6 +165,8 @@ def change_status(
     if status == ticket.status:
         return ticket
     _check_transition(ticket, status)
+    if status == TicketStatus.SOLVED and actor is not None:
+        _check_required_fields(ticket)
     old = ticket.status
     ticket.status = status
     ticket.solved_at = timezone.now() if status == TicketStatus.SOLVED else ticket.solved_at

@@ -6,7 +6,7 @@ from typing import Any
 from uuid import UUID
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -272,21 +272,35 @@ def ticket_update(request: HttpRequest, number: int) -> HttpResponse:
         )
         return redirect("tickets:ticket-detail", number=number)
     data = form.cleaned_data
+    edited = _edited_fields(request)
     try:
-        changes: dict[str, Any] = {
-            "priority": data["priority"],
-            "department": department_selectors.get_department(data["department"]),
-            "assignee": tenancy_selectors.get_member(data["assignee"])
-            if data.get("assignee")
-            else None,
-            "type": configuration.get_ticket_type(data["type"]) if data.get("type") else None,
-            "due_at": data.get("due_at"),
-            "tags": [t for t in data.get("tags", "").split(",") if t.strip()],
-            "custom_fields": _posted_custom_fields(request),
+        changes: dict[str, Any] = {}
+        if "priority" in edited:
+            changes["priority"] = data["priority"]
+        if "department" in edited:
+            changes["department"] = department_selectors.get_department(data["department"])
+        if "assignee" in edited:
+            changes["assignee"] = (
+                tenancy_selectors.get_member(data["assignee"]) if data.get("assignee") else None
+            )
+        if "type" in edited:
+            changes["type"] = (
+                configuration.get_ticket_type(data["type"]) if data.get("type") else None
+            )
+        if "due_at" in edited:
+            changes["due_at"] = data.get("due_at")
+        if "tags" in edited:
+            changes["tags"] = [t for t in data.get("tags", "").split(",") if t.strip()]
+        custom_fields = {
+            key: value
+            for key, value in _posted_custom_fields(request).items()
+            if f"cf_{key}" in edited
         }
-        if form.custom_status_id:
+        if custom_fields:
+            changes["custom_fields"] = custom_fields
+        if "status" in edited and form.custom_status_id:
             changes["custom_status"] = configuration.get_custom_status(form.custom_status_id)
-        else:
+        elif "status" in edited:
             changes["status"], changes["custom_status"] = data["status"], None
         services.update_ticket(
             ticket=ticket,
@@ -300,6 +314,23 @@ def ticket_update(request: HttpRequest, number: int) -> HttpResponse:
         return _refused_fields(request, number, form, str(error))
     messages.success(request, "Ticket updated.")
     return redirect("tickets:ticket-detail", number=number)
+
+
+def _edited_fields(request: HttpRequest) -> set[str]:
+    """The sidebar fields this agent changed: those whose posted value differs from the
+    form as it was shown (`original`, which app.js fills in when the sidebar loads), so a
+    save never puts back what another agent changed meanwhile. Without it (no script),
+    every field posted."""
+    posted = set(request.POST) - {"csrfmiddlewaretoken", "original"}
+    raw = request.POST.get("original", "")
+    if not raw:
+        return posted
+    original = QueryDict(raw)
+    return {
+        name
+        for name in (posted | set(original)) - {"csrfmiddlewaretoken", "original"}
+        if request.POST.getlist(name) != original.getlist(name)
+    }
 
 
 def _posted_custom_fields(request: HttpRequest) -> dict[str, str]:
@@ -338,4 +369,6 @@ def _refused_fields(
         request, number, ticket=ticket, fields_error=error, stored_status=stored_status
     )
     context["tag_names"] = data.get("tags", "")
+    # The form as first shown stays the reference: saving again sends what was changed.
+    context["sidebar_original"] = request.POST.get("original", "")
     return render(request, "tickets/ticket_detail.html", context, status=400)

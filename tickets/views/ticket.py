@@ -54,13 +54,17 @@ EVENT_ACTIONS = {
 }
 
 
-def _show_event_value(field: str, value: Any, members: dict[str, str]) -> str:
+def _show_event_value(
+    field: str, value: Any, members: dict[str, str], priorities: dict[str, str]
+) -> str:
     if value in (None, "", []):
         return "nobody" if field == "assignee" else "none"
     if field == "assignee":
         return members.get(str(value), "a former agent")
     if field == "status":
         return str(dict(TicketStatus.choices).get(value, value))
+    if field == "priority":  # the tenant's name for the level (Settings → Tickets)
+        return priorities.get(value) or str(dict(TicketPriority.choices).get(value, value))
     if field == "satisfaction":
         return satisfaction.SCORE_NAMES.get(value, str(value))
     if field in TICKET_REFERENCES:
@@ -72,6 +76,7 @@ def _show_event_value(field: str, value: Any, members: dict[str, str]) -> str:
 
 def _describe_events(thread: list[Any], members: dict[str, str]) -> None:
     """Readable labels and from/to values for the history (member ids become names)."""
+    priorities = configuration.priority_labels()
     for message in thread:
         if message.kind != MessageKind.EVENT:
             continue
@@ -81,8 +86,10 @@ def _describe_events(thread: list[Any], members: dict[str, str]) -> None:
             field, field.replace("custom_fields.", "").replace("_", " ")
         )
         old = event.get("from")
-        message.event_from = "" if old is None else _show_event_value(field, old, members)
-        message.event_to = _show_event_value(field, event.get("to"), members)
+        message.event_from = (
+            "" if old is None else _show_event_value(field, old, members, priorities)
+        )
+        message.event_to = _show_event_value(field, event.get("to"), members, priorities)
         message.event_via_open = event.get("via") == "opened"
         action = EVENT_ACTIONS.get(field)
         message.event_action = action.format(event.get("to")) if action else ""

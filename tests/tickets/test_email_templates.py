@@ -152,6 +152,25 @@ def test_priority_placeholder_uses_the_tenants_label(acme, django_capture_on_com
     assert "Priority: P1 - outage." in mail.outbox[-1].body
 
 
+@pytest.mark.parametrize(
+    ("subject", "expected"),
+    [
+        ("RE: Fwd: invoice question", "Re: Fwd: invoice question"),
+        ("AW: Re: Rechnung", "Re: Rechnung"),
+        ("Fwd: Re: invoice", "Re: Fwd: Re: invoice"),
+        ("Regarding invoices", "Re: Regarding invoices"),
+    ],
+)
+def test_acknowledgement_subject_has_one_reply_prefix(
+    acme, django_capture_on_commit_callbacks, subject, expected
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        deliver(acme, build(subject=subject))
+    with tenant_context(acme.id):
+        number = Ticket.objects.get().number
+    assert mail.outbox[-1].subject == f"{expected} [#{number}]"
+
+
 def test_editor_page_with_preview_and_errors(acme):
     client = acme.client(acme.admin)
     assert b"Satisfaction request" in client.get("/settings/email-templates/").content

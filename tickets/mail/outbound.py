@@ -215,7 +215,7 @@ def acknowledge(*, email: InboundEmail, ticket: Ticket, tenant_name: str) -> Mes
         )
         # The mailbox's own wording (Admin → mailbox), where it has one, wins field by field.
         if mailbox.auto_ack_subject:
-            subject = " ".join(placeholders.render(mailbox.auto_ack_subject, values).split())
+            subject = templates.tidy_subject(placeholders.render(mailbox.auto_ack_subject, values))
         if mailbox.auto_ack_body:
             layout = templates.render(
                 templates.effective_template(EmailTemplateKind.LAYOUT, ticket.department_id), values
@@ -230,7 +230,7 @@ def acknowledge(*, email: InboundEmail, ticket: Ticket, tenant_name: str) -> Mes
                 if p.strip()
             )
     except placeholders.UnknownPlaceholder as error:
-        subject = f"Re: {ticket.subject} [#{ticket.number}]"
+        subject = templates.tidy_subject(f"Re: {ticket.subject} [#{ticket.number}]")
         body = f"We received your message and opened request #{ticket.number}."
         services.record_event(
             ticket=ticket,

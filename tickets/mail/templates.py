@@ -8,6 +8,7 @@ only (helpdesk.core.placeholders), so admin-written text cannot reach anything e
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -170,6 +171,15 @@ def preview(*, kind: str | None = None, **fields: str) -> Wording:
     return render(Wording(**{n: fields.get(n, "") for n in FIELDS}), SAMPLE_VALUES)
 
 
+# "Re: RE: AW: ..." at the start of a subject: the template's "Re:" before a customer's own.
+_STACKED_REPLY_PREFIXES = re.compile(r"^(?:(?:re|aw|sv|antw)\s*:\s*){2,}", re.IGNORECASE)
+
+
+def tidy_subject(subject: str) -> str:
+    """One line, and one reply prefix where a template's "Re:" meets the customer's."""
+    return _STACKED_REPLY_PREFIXES.sub("Re: ", " ".join(subject.split()), count=1)
+
+
 def compose(*, kind: str, department_id: Any | None, values: dict[str, str]) -> tuple[str, str]:
     """(subject, text) of a customer email: the kind's wording inside the layout."""
     wording = render(effective_template(kind, department_id), values)
@@ -177,7 +187,7 @@ def compose(*, kind: str, department_id: Any | None, values: dict[str, str]) -> 
     text = "\n\n".join(
         part for part in (layout.header, wording.body, layout.footer) if part.strip()
     )
-    return " ".join(wording.subject.split()), text
+    return tidy_subject(wording.subject), text
 
 
 def priority_label(priority: str) -> str:

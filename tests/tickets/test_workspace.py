@@ -751,6 +751,9 @@ def test_a_merged_tickets_acknowledgement_does_not_become_the_survivors_snippet(
         merging.merge_tickets(survivor=survivor, others=[duplicate], actor=acme.admin)
         survivor.refresh_from_db()
         assert survivor.last_message_snippet == "Still locked out"
+    # The help desk itself is named as the author of its automatic mail.
+    page = acme.client(acme.admin).get(f"/tickets/{survivor.number}/").content.decode()
+    assert re.search(r"<strong>Acme</strong>\s*· Automatic reply", page)
 
 
 def test_split_moves_one_message_into_a_new_ticket(acme):

@@ -270,6 +270,9 @@ def save_custom_status(
         raise ConfigurationInvalid("A status needs a name.")
     if base_status not in TicketStatus.values:
         raise ConfigurationInvalid(f"A status maps onto one of {TicketStatus.values}.")
+    built_in = {label.casefold() for label in TicketStatus.labels} | set(TicketStatus.values)
+    if name.casefold() in built_in:
+        raise ConfigurationInvalid(f"{name!r} is a built-in status; give yours a name of its own.")
     _check_position(position)
     status = custom_status or CustomStatus()
     status.name, status.base_status = name, base_status

@@ -110,6 +110,9 @@ def test_status_names_are_unique_and_map_onto_a_base_status(tenant):
         configuration.save_custom_status(name="Pending", base_status="pending")
     with pytest.raises(ConfigurationInvalid, match="needs a name"):
         configuration.save_custom_status(name="", base_status="open")
+    for built_in in ("Open", "on hold", "ON_HOLD", "Waiting on customer"):
+        with pytest.raises(ConfigurationInvalid, match="is a built-in status"):
+            configuration.save_custom_status(name=built_in, base_status="open")
     configuration.save_custom_status(
         custom_status=status, name="Escalated", base_status="open", is_active=False
     )

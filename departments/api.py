@@ -1,5 +1,5 @@
-"""Admin API: mailboxes (/api/v1/mailboxes/, …/<id>/) and business hours
-(/api/v1/business-hours/, …/<id>/)."""
+"""Admin API: departments (/api/v1/departments/, …/<id>/), mailboxes
+(/api/v1/mailboxes/, …/<id>/) and business hours (/api/v1/business-hours/, …/<id>/)."""
 
 from __future__ import annotations
 
@@ -15,19 +15,78 @@ from departments import imap_client, selectors, services
 from departments.serializers import (
     BusinessHoursInput,
     BusinessHoursOutput,
+    DepartmentCreateInput,
+    DepartmentOutput,
+    DepartmentUpdateInput,
     ImapCheckOutput,
     MailboxCreateInput,
     MailboxOutput,
     MailboxUpdateInput,
 )
-from helpdesk.api.permissions import IsTenantAdmin, IsTenantMember
+from helpdesk.api.permissions import IsTenantAdmin, IsTenantAdminOrReadOnly, IsTenantMember
 from helpdesk.api.views import TenantAPIView
+from helpdesk.tenancy import selectors as tenancy_selectors
 
 
 def _resolve(data: dict[str, Any]) -> dict[str, Any]:
     if "department" in data:
         data["department"] = selectors.get_department(data["department"])
     return data
+
+
+def _department_changes(data: dict[str, Any]) -> dict[str, Any]:
+    if "members" in data:
+        data["members"] = [tenancy_selectors.get_member(i) for i in dict.fromkeys(data["members"])]
+    return data
+
+
+class DepartmentListAPI(TenantAPIView):
+    """Every member reads the departments; admins add them."""
+
+    permission_classes = [IsTenantMember, IsTenantAdminOrReadOnly]
+
+    @extend_schema(responses=DepartmentOutput(many=True))
+    def get(self, request: Request) -> Response:
+        departments = selectors.list_departments().prefetch_related("members")
+        return self.paginate(request, departments, DepartmentOutput)
+
+    @extend_schema(request=DepartmentCreateInput, responses={201: DepartmentOutput})
+    def post(self, request: Request) -> Response:
+        data = _department_changes(dict(self.validate(DepartmentCreateInput, request.data)))
+        department = services.create_department(
+            name=data.pop("name"),
+            description=data.pop("description", ""),
+            is_default=data.pop("is_default", False),
+            actor=self.membership,
+        )
+        if data:
+            department = services.update_department(
+                department=department, actor=self.membership, **data
+            )
+        return Response(DepartmentOutput(department).data, status=http.HTTP_201_CREATED)
+
+
+class DepartmentDetailAPI(TenantAPIView):
+    permission_classes = [IsTenantMember, IsTenantAdminOrReadOnly]
+
+    @extend_schema(responses=DepartmentOutput)
+    def get(self, request: Request, department_id: UUID) -> Response:
+        return Response(DepartmentOutput(selectors.get_department(department_id)).data)
+
+    @extend_schema(request=DepartmentUpdateInput, responses=DepartmentOutput)
+    def patch(self, request: Request, department_id: UUID) -> Response:
+        data = _department_changes(dict(self.validate(DepartmentUpdateInput, request.data)))
+        department = services.update_department(
+            department=selectors.get_department(department_id), actor=self.membership, **data
+        )
+        return Response(DepartmentOutput(department).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, department_id: UUID) -> Response:
+        services.delete_department(
+            department=selectors.get_department(department_id), actor=self.membership
+        )
+        return Response(status=http.HTTP_204_NO_CONTENT)
 
 
 class MailboxListAPI(TenantAPIView):

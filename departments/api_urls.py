@@ -11,6 +11,12 @@ urlpatterns = [
         api.BusinessHoursDetailAPI.as_view(),
         name="business-hours-detail",
     ),
+    path("departments/", api.DepartmentListAPI.as_view(), name="department-list"),
+    path(
+        "departments/<uuid:department_id>/",
+        api.DepartmentDetailAPI.as_view(),
+        name="department-detail",
+    ),
     path("mailboxes/", api.MailboxListAPI.as_view(), name="mailbox-list"),
     path("mailboxes/<uuid:mailbox_id>/", api.MailboxDetailAPI.as_view(), name="mailbox-detail"),
     path(

@@ -11,6 +11,21 @@ class DepartmentNameTaken(Conflict):
     message = "A department with that name exists."
 
 
+class InvalidDepartment(DomainError):
+    code = "invalid_department"
+    message = "A department needs a name."
+
+
+class DepartmentInUse(Conflict):
+    code = "department_in_use"
+    message = "The department is still in use."
+
+
+class DefaultDepartmentRequired(Conflict):
+    code = "default_department_required"
+    message = "New tickets need a default department: make another one the default first."
+
+
 class MailboxAddressTaken(Conflict):
     code = "mailbox_address_taken"
     message = "That address already belongs to a mailbox."

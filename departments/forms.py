@@ -18,6 +18,23 @@ class DepartmentForm(forms.Form):
     )
 
 
+class DepartmentEditForm(DepartmentForm):
+    """A department's page: its name, description, default flag and who is seated in it."""
+
+    is_default = forms.BooleanField(
+        required=False, label="Default department (mail to no particular mailbox lands here)"
+    )
+    members = forms.MultipleChoiceField(
+        required=False, widget=forms.CheckboxSelectMultiple, label="Agents in this department"
+    )
+
+    def __init__(self, *args: Any, members: list[Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["members"].choices = [
+            (str(m.id), f"{m.user.display_name} ({m.get_role_display()})") for m in members
+        ]
+
+
 def split_addresses(value: str) -> list[str]:
     return [part.strip() for part in value.replace(",", "\n").splitlines() if part.strip()]
 

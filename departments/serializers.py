@@ -4,7 +4,36 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from departments.models import BusinessHours, ImapSecurity, Mailbox
+from departments.models import BusinessHours, Department, ImapSecurity, Mailbox
+
+
+class DepartmentOutput(serializers.ModelSerializer):
+    members = serializers.SerializerMethodField(help_text="Member ids of the agents seated here.")
+
+    class Meta:
+        model = Department
+        fields = ["id", "name", "description", "is_default", "members", "created_at", "updated_at"]
+
+    def get_members(self, department: Department) -> list[str]:
+        return [str(seat.membership_id) for seat in department.members.all()]
+
+
+class DepartmentUpdateInput(serializers.Serializer):
+    name = serializers.CharField(max_length=120, required=False)
+    description = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    is_default = serializers.BooleanField(
+        required=False, help_text="true makes this the default department (where mail lands)."
+    )
+    members = serializers.ListField(
+        child=serializers.UUIDField(),
+        required=False,
+        max_length=1000,
+        help_text="Member ids: exactly these are seated in the department.",
+    )
+
+
+class DepartmentCreateInput(DepartmentUpdateInput):
+    name = serializers.CharField(max_length=120)
 
 
 class MailboxOutput(serializers.ModelSerializer):

@@ -12,16 +12,20 @@ from django.conf import settings as django_settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, router, transaction
 from django.db.models import ProtectedError
+from django.db.models.deletion import Collector
 
 from departments import business_time, selectors, signals
 from departments.errors import (
     BusinessHoursInUse,
     BusinessHoursNameTaken,
+    DefaultDepartmentRequired,
     DefaultMailboxRequired,
+    DepartmentInUse,
     DepartmentNameTaken,
     InvalidBusinessHours,
+    InvalidDepartment,
     InvalidMailboxAddress,
     InvalidMailboxTemplate,
     MailboxAddressTaken,
@@ -57,6 +61,96 @@ def create_department(
     )
     _departments_changed()
     return department
+
+
+@transaction.atomic
+def update_department(
+    *,
+    department: Department,
+    actor: Membership | None = None,
+    name: str | None = None,
+    description: str | None = None,
+    is_default: bool | None = None,
+    members: list[Membership] | None = None,
+) -> Department:
+    """Rename, describe, make the default, or seat exactly `members` (members of this
+    tenant). Raises DepartmentNameTaken, DefaultDepartmentRequired."""
+    if name is not None:
+        name = " ".join(name.split())
+        if not name:
+            raise InvalidDepartment()
+        if Department.objects.filter(name__iexact=name).exclude(id=department.id).exists():
+            raise DepartmentNameTaken(name=name)
+        department.name = name
+    if description is not None:
+        department.description = description.strip()
+    if is_default and not department.is_default:
+        Department.objects.filter(is_default=True).update(is_default=False)
+        department.is_default = True
+    elif is_default is False and department.is_default:
+        raise DefaultDepartmentRequired()
+    department.save()
+    if members is not None:
+        _seat_exactly(department, members)
+    _departments_changed()
+    return department
+
+
+def _seat_exactly(department: Department, members: list[Membership]) -> None:
+    tenant_id = require_tenant_id()
+    if any(member.tenant_id != tenant_id for member in members):
+        raise ValueError("membership of another tenant")
+    wanted = {member.id for member in members}
+    DepartmentMember.objects.filter(department=department).exclude(
+        membership_id__in=wanted
+    ).delete()
+    seated = set(
+        DepartmentMember.objects.filter(department=department).values_list(
+            "membership_id", flat=True
+        )
+    )
+    DepartmentMember.objects.bulk_create(
+        [
+            DepartmentMember(tenant_id=tenant_id, department=department, membership_id=member_id)
+            for member_id in wanted - seated
+        ]
+    )
+
+
+# What a department may take with it when deleted: its seats. Anything else that names it
+# (tickets, mailboxes, SLA policies, canned responses, email template overrides) keeps it.
+_GOES_WITH_A_DEPARTMENT = frozenset({DepartmentMember})
+
+
+@transaction.atomic
+def delete_department(*, department: Department, actor: Membership | None = None) -> None:
+    """Remove a department nothing uses any more (a typo, a team that was merged).
+    Raises DefaultDepartmentRequired for the default one, DepartmentInUse naming what
+    still refers to it."""
+    if department.is_default:
+        raise DefaultDepartmentRequired()
+    collector = Collector(using=router.db_for_write(Department))
+    try:
+        collector.collect([department])
+    except ProtectedError as error:
+        raise DepartmentInUse(
+            f"{department.name} still has {_names(m.__class__ for m in error.protected_objects)}:"
+            " move them to another department first."
+        ) from None
+    used = {model for model, rows in collector.data.items() if rows} | {
+        query.model for query in collector.fast_deletes if query.exists()
+    }
+    used -= {Department, *_GOES_WITH_A_DEPARTMENT}
+    if used:
+        raise DepartmentInUse(
+            f"{department.name} is still used by {_names(used)}: change or delete those first."
+        )
+    department.delete()
+    _departments_changed()
+
+
+def _names(models: Any) -> str:
+    return ", ".join(sorted({str(model._meta.verbose_name_plural) for model in models}))
 
 
 def _departments_changed() -> None:

@@ -6,6 +6,12 @@ app_name = "departments"
 
 urlpatterns = [
     path("", views.admin_overview, name="admin"),
+    path("departments/<uuid:department_id>/", views.department_edit, name="department-edit"),
+    path(
+        "departments/<uuid:department_id>/delete/",
+        views.department_delete,
+        name="department-delete",
+    ),
     path("business-hours/", views.business_hours, name="business-hours"),
     path("business-hours/<uuid:hours_id>/", views.business_hours, name="business-hours-edit"),
     path(

@@ -11,10 +11,11 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from departments import imap_client, selectors, services
-from departments.errors import BusinessHoursNotFound, MailboxNotFound
+from departments.errors import BusinessHoursNotFound, DepartmentNotFound, MailboxNotFound
 from departments.forms import (
     DAY_NAMES,
     BusinessHoursForm,
+    DepartmentEditForm,
     DepartmentForm,
     ImapSettingsForm,
     MailboxForm,
@@ -51,6 +52,62 @@ def admin_overview(request: HttpRequest) -> HttpResponse:
         },
         status=400 if form.errors else 200,
     )
+
+
+@member_required(admin=True)
+def department_edit(request: HttpRequest, department_id: UUID) -> HttpResponse:
+    try:
+        department = selectors.get_department(department_id)
+    except DepartmentNotFound:
+        return not_found_page(request, "That department")
+    members = list(tenancy_selectors.list_members())
+    form = DepartmentEditForm(
+        request.POST or None,
+        members=members,
+        initial={
+            "name": department.name,
+            "description": department.description,
+            "is_default": department.is_default,
+            "members": [str(i) for i in department.members.values_list("membership_id", flat=True)],
+        },
+    )
+    if request.method == "POST" and form.is_valid():
+        chosen = set(form.cleaned_data["members"])
+        try:
+            services.update_department(
+                department=department,
+                actor=request.membership,  # type: ignore[attr-defined]
+                name=form.cleaned_data["name"],
+                description=form.cleaned_data["description"],
+                is_default=form.cleaned_data["is_default"],
+                members=[m for m in members if str(m.id) in chosen],
+            )
+            messages.success(request, f"Department {department.name} saved.")
+            return redirect("departments:department-edit", department_id=department.id)
+        except DomainError as error:
+            field = "is_default" if error.code == "default_department_required" else "name"
+            form.add_error(field, str(error))
+    return render(
+        request,
+        "departments/department_form.html",
+        {"form": form, "department": department},
+        status=400 if form.errors else 200,
+    )
+
+
+@member_required(admin=True)
+@require_POST
+def department_delete(request: HttpRequest, department_id: UUID) -> HttpResponse:
+    try:
+        department = selectors.get_department(department_id)
+        services.delete_department(department=department, actor=request.membership)  # type: ignore[attr-defined]
+        messages.success(request, f"Department {department.name} deleted.")
+    except DepartmentNotFound:
+        return not_found_page(request, "That department")
+    except DomainError as error:
+        messages.error(request, str(error))
+        return redirect("departments:department-edit", department_id=department_id)
+    return redirect("departments:admin")
 
 
 def _initial(mailbox: Mailbox) -> dict[str, Any]:

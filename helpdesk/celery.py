@@ -39,7 +39,9 @@ app.conf.beat_schedule = {
         "schedule": 60.0,
     },
 }
-app.autodiscover_tasks(["helpdesk.core", "tickets", "departments", "knowledge_base", "automation"])
+app.autodiscover_tasks(
+    ["helpdesk.core", "helpdesk.accounts", "tickets", "departments", "knowledge_base", "automation"]
+)
 
 # Celery's Django fixup closes every database connection before and after each task unless
 # CELERY_DB_REUSE_MAX is set, so each task would start a new PostgreSQL backend (a fork, an

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 urlpatterns = [
     path("accounts/", include("helpdesk.accounts.urls")),
+    path("api/v1/", include("helpdesk.accounts.api_urls")),
     path("api/v1/", include("tickets.api_urls")),
     path("api/v1/", include("departments.api_urls")),
     path("api/v1/", include("automation.api_urls")),

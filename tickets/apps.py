@@ -5,6 +5,7 @@ class TicketsConfig(AppConfig):
     name = "tickets"
 
     def ready(self) -> None:
+        from tickets import receivers  # noqa: F401 - connects them
         from tickets.mail import esp
 
         # anymail's inbound signal is how ESP webhooks deliver mail: the receiver only

@@ -53,6 +53,12 @@ def send_auto_acknowledgement(*, tenant_id: str, email_id: str) -> None:
 
 
 @tenant_task
+def release_member_tickets(*, tenant_id: str, membership_id: str) -> int:
+    """A member who can no longer take tickets hands their unsolved ones back to the queue."""
+    return services.release_member_tickets(membership_id=UUID(membership_id))
+
+
+@tenant_task
 def attach_domain_contacts(*, tenant_id: str, company_id: str) -> int:
     """A company got a domain: the contacts already known there join it."""
     tenant = tenancy_selectors.get_tenant(tenant_id)

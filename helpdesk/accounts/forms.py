@@ -9,7 +9,7 @@ from django.http import HttpRequest
 
 from helpdesk.accounts import selectors
 from helpdesk.accounts.models import User
-from helpdesk.tenancy.models import Membership
+from helpdesk.tenancy.models import Membership, MembershipRole
 
 
 class LoginForm(forms.Form):
@@ -59,3 +59,9 @@ class TenantPasswordResetForm(PasswordResetForm):
         else:
             users = users.filter(is_staff=True)
         return (u for u in users if u.has_usable_password())
+
+
+class InviteForm(forms.Form):
+    email = forms.EmailField(max_length=254, label="Email")
+    name = forms.CharField(max_length=200, required=False, label="Name")
+    role = forms.ChoiceField(choices=MembershipRole.choices, initial=MembershipRole.AGENT)

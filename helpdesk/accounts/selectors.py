@@ -40,3 +40,22 @@ def list_member_tokens(membership: Membership) -> QuerySet[ApiToken]:
         .filter(user_id=membership.user_id, revoked_at__isnull=True)
         .order_by("-created_at")
     )
+
+
+def list_team() -> QuerySet[Membership]:
+    """Every seat of the current tenant, deactivated ones last, with their users."""
+    return (
+        Membership.objects.in_current_tenant()
+        .select_related("user")
+        .order_by("-is_active", "user__name", "user__email")
+    )
+
+
+def get_seat(membership_id: object) -> Membership:
+    """A seat of the current tenant, active or not. Raises MemberNotFound."""
+    from helpdesk.tenancy.errors import MemberNotFound
+
+    seat = list_team().filter(id=membership_id).first()
+    if seat is None:
+        raise MemberNotFound(member_id=str(membership_id))
+    return seat

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
-from helpdesk.accounts import selectors, tokens
+from helpdesk.accounts import selectors, signals, tokens
+from helpdesk.accounts.errors import AdminRequired, AlreadyAMember, InvalidInvitation, OwnSeat
 from helpdesk.accounts.models import ApiToken, User
 from helpdesk.tenancy.models import Membership, MembershipRole, Tenant
 
@@ -55,3 +58,71 @@ def revoke_api_token(*, token: ApiToken) -> ApiToken:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at", "updated_at"])
     return token
+
+
+# --- The team: invitations, roles, deactivation -------------------------------------------
+
+
+@transaction.atomic
+def invite_member(
+    *, tenant: Tenant, email: str, name: str = "", role: str, actor: Membership
+) -> Membership:
+    """Seat a person in the team with `role`, creating their login when they have none, and
+    email them (after the commit) a link to choose a password, or to log in with the one
+    they have. A deactivated member comes back with the new role. Raises
+    InvalidInvitation, AlreadyAMember."""
+    from helpdesk.accounts import tasks  # tasks import this module
+
+    email = email.strip()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise InvalidInvitation(f"{email!r} is not a valid email address.") from None
+    if role not in MembershipRole.values:
+        raise InvalidInvitation(f"A role is one of {', '.join(MembershipRole.values)}.")
+    user = get_or_create_user(email=email, name=name.strip()[:200])
+    seat = Membership.objects.filter(tenant=tenant, user=user).first()
+    if seat is not None and seat.is_active:
+        raise AlreadyAMember(f"{user.email} is already on the team.")
+    membership = add_member(tenant=tenant, user=user, role=role)
+    transaction.on_commit(
+        lambda: tasks.send_invitation.delay(
+            tenant_id=str(tenant.id),
+            membership_id=str(membership.id),
+            inviter=actor.user.display_name,
+        )
+    )
+    return membership
+
+
+@transaction.atomic
+def change_member(
+    *,
+    membership: Membership,
+    actor: Membership,
+    role: str | None = None,
+    is_active: bool | None = None,
+) -> Membership:
+    """Another member's role or seat. Raises OwnSeat (yourself), AdminRequired (the last
+    active admin), InvalidInvitation (an unknown role)."""
+    if membership.id == actor.id:
+        raise OwnSeat()
+    if role is not None and role not in MembershipRole.values:
+        raise InvalidInvitation(f"A role is one of {', '.join(MembershipRole.values)}.")
+    new_role = role or membership.role
+    active = membership.is_active if is_active is None else is_active
+    was_admin = membership.is_active and membership.role == MembershipRole.ADMIN
+    if was_admin and not (active and new_role == MembershipRole.ADMIN):
+        admins = Membership.objects.select_for_update().filter(
+            tenant_id=membership.tenant_id, role=MembershipRole.ADMIN, is_active=True
+        )
+        if not admins.exclude(id=membership.id).exists():
+            raise AdminRequired()
+    could_take = membership.can_reply and membership.is_active
+    membership.role, membership.is_active = new_role, active
+    membership.save(update_fields=["role", "is_active", "updated_at"])
+    if could_take and not (membership.can_reply and membership.is_active):
+        signals.member_unassignable.send(
+            sender=Membership, tenant_id=membership.tenant_id, membership_id=membership.id
+        )
+    return membership

@@ -10,6 +10,7 @@ urlpatterns = [
     path("switch/<slug:slug>/", views.switch_tenant, name="switch"),
     path("handoff/", views.handoff_view, name="handoff"),
     path("api-tokens/", views.api_tokens, name="api-tokens"),
+    path("team/", views.team, name="team"),
     path("password-reset/", views.PasswordResetView.as_view(), name="password-reset"),
     path("password-reset/sent/", views.PasswordResetDoneView.as_view(), name="password-reset-done"),
     path(

@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
@@ -13,9 +14,12 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from helpdesk.accounts import handoff, selectors, services
-from helpdesk.accounts.forms import LoginForm, TenantPasswordResetForm
+from helpdesk.accounts.forms import InviteForm, LoginForm, TenantPasswordResetForm
 from helpdesk.accounts.models import ApiToken, User
+from helpdesk.core.errors import DomainError
 from helpdesk.tenancy import selectors as tenancy_selectors
+from helpdesk.tenancy.decorators import member_required
+from helpdesk.tenancy.models import MembershipRole
 
 
 def _home(request: HttpRequest) -> str:
@@ -97,6 +101,49 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
             _, new_key = services.create_api_token(membership=membership, name=name)
     tokens: list[ApiToken] = list(selectors.list_member_tokens(membership))
     return render(request, "accounts/api_tokens.html", {"tokens": tokens, "new_key": new_key})
+
+
+@member_required(admin=True)
+def team(request: HttpRequest) -> HttpResponse:
+    """The team: invite someone, change a member's role, deactivate or bring back a seat."""
+    actor = request.membership  # type: ignore[attr-defined]
+    form = InviteForm(request.POST if request.POST.get("action") == "invite" else None)
+    if request.method == "POST":
+        try:
+            if request.POST.get("action") == "invite":
+                if form.is_valid():
+                    invited = services.invite_member(
+                        tenant=request.tenant,  # type: ignore[attr-defined]
+                        actor=actor,
+                        **form.cleaned_data,
+                    )
+                    messages.success(
+                        request, f"{invited.user.email} is invited; an email is on its way."
+                    )
+                    return redirect("accounts:team")
+            else:
+                seat = selectors.get_seat(request.POST.get("member", ""))
+                active = {"deactivate": False, "activate": True}.get(request.POST.get("action", ""))
+                services.change_member(
+                    membership=seat,
+                    actor=actor,
+                    role=request.POST.get("role") or None,
+                    is_active=active,
+                )
+                messages.success(request, f"{seat.user.display_name}: saved.")
+                return redirect("accounts:team")
+        except (DomainError, ValidationError) as error:
+            if form.is_bound:
+                form.add_error("email", str(error))
+            else:
+                messages.error(request, str(error))
+                return redirect("accounts:team")
+    return render(
+        request,
+        "accounts/team.html",
+        {"form": form, "seats": list(selectors.list_team()), "roles": MembershipRole.choices},
+        status=400 if form.errors else 200,
+    )
 
 
 class PasswordResetView(auth_views.PasswordResetView):

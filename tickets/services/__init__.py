@@ -24,6 +24,7 @@ from tickets.services.lifecycle import (
     create_ticket,
     mark_spam,
     record_sla_breach,
+    release_member_tickets,
     set_sla_state,
     update_ticket,
 )
@@ -73,6 +74,7 @@ __all__ = [
     "record_sla_breach",
     "refresh_last_message",
     "refresh_search_vector",
+    "release_member_tickets",
     "set_sla_state",
     "snippet",
     "store_attachments",

@@ -196,6 +196,20 @@ def _queue_status_email(*, ticket: Ticket, kind: str, actor: Membership | None) 
 
 
 @transaction.atomic
+@transaction.atomic
+def release_member_tickets(*, membership_id: Any) -> int:
+    """Unassign the member's unsolved tickets (recorded in each ticket's history, by the
+    system), so they show as unassigned instead of waiting on someone who left."""
+    tickets = list(
+        Ticket.objects.select_for_update(of=("self",)).filter(
+            assignee_id=membership_id, is_unsolved=True
+        )
+    )
+    for ticket in tickets:
+        assign_ticket(ticket=ticket, assignee=None, actor=None)
+    return len(tickets)
+
+
 def assign_ticket(
     *, ticket: Ticket, assignee: Membership | None, actor: Membership | None
 ) -> Ticket:

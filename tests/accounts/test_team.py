@@ -1,0 +1,163 @@
+"""The team: admins invite people (an email to choose a password), change roles and
+deactivate seats; the last admin and your own seat are protected; a deactivated member's
+unsolved tickets go back to the queue. By the Team page and /api/v1/members/."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.core import mail
+
+from helpdesk.accounts import services as account_services
+from helpdesk.accounts.errors import AdminRequired
+from helpdesk.tenancy.context import tenant_context
+from helpdesk.tenancy.models import Membership, MembershipRole
+from tests.conftest import PASSWORD
+from tests.factories.accounts import make_member
+from tests.factories.tickets import make_ticket
+from tickets import services as ticket_services
+from tickets.models import Ticket
+
+
+def _log_in(setup, email: str, password: str):
+    client = setup.client()
+    response = client.post("/accounts/login/", {"email": email, "password": password})
+    return client, response
+
+
+def test_an_invited_person_chooses_a_password_and_logs_in(acme, django_capture_on_commit_callbacks):
+    admin = acme.client(acme.admin)
+    assert admin.get("/accounts/team/").status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        sent = admin.post(
+            "/accounts/team/",
+            {"action": "invite", "email": "Nina@Acme.test", "name": "Nina Ruiz", "role": "agent"},
+        )
+    assert sent.status_code == 302
+    [invitation] = mail.outbox
+    assert invitation.to == ["nina@acme.test"]
+    assert invitation.subject.endswith("added you to the Acme help desk")
+    assert "as agent" in invitation.body
+    link = re.search(r"http://acme\.localhost(/accounts/reset/\S+)", invitation.body)
+    assert link, invitation.body
+    client = acme.client()
+    form = client.get(link.group(1), follow=True)
+    assert b"Choose a new password" in form.content
+    client.post(
+        form.redirect_chain[-1][0],
+        {"new_password1": "nina-picks-this-1", "new_password2": "nina-picks-this-1"},
+    )
+    _, login = _log_in(acme, "nina@acme.test", "nina-picks-this-1")
+    assert login.status_code == 302
+    again = admin.post(
+        "/accounts/team/", {"action": "invite", "email": "nina@acme.test", "role": "admin"}
+    )
+    assert again.status_code == 400
+    assert b"nina@acme.test is already on the team." in again.content.lower()
+
+
+def test_someone_with_a_login_elsewhere_is_told_to_log_in(
+    acme, globex, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        created = acme.api_client().post(
+            "/api/v1/members/",
+            {"email": "admin@globex.test", "role": "light_agent"},
+            content_type="application/json",
+        )
+    assert created.status_code == 201, created.content
+    assert created.json()["role"] == "light_agent"
+    assert "Log in with the password you already use here" in mail.outbox[-1].body
+    _, login = _log_in(acme, "admin@globex.test", PASSWORD)
+    assert login.status_code == 302
+
+
+def test_deactivating_ends_the_login_and_frees_the_tickets(
+    acme, django_capture_on_commit_callbacks
+):
+    agent = make_member(acme.tenant, MembershipRole.AGENT, email="ben@acme.test")
+    with tenant_context(acme.id):
+        open_one = make_ticket(subject="Still open")
+        solved = make_ticket(subject="Done")
+        for ticket in (open_one, solved):
+            ticket_services.assign_ticket(ticket=ticket, assignee=agent, actor=acme.admin)
+        ticket_services.change_status(ticket=solved, status="solved", actor=None)
+    ben, _ = _log_in(acme, "ben@acme.test", PASSWORD)
+    assert ben.get("/inbox/").status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        done = acme.client(acme.admin).post(
+            "/accounts/team/", {"member": str(agent.id), "action": "deactivate"}
+        )
+    assert done.status_code == 302
+    assert ben.get("/inbox/").status_code in (302, 404)
+    _, login = _log_in(acme, "ben@acme.test", PASSWORD)
+    assert login.status_code == 400  # refused: the form again
+    with tenant_context(acme.id):
+        assert Ticket.objects.get(id=open_one.id).assignee_id is None
+        assert Ticket.objects.get(id=solved.id).assignee_id == agent.id
+    back = acme.client(acme.admin).post(
+        "/accounts/team/", {"member": str(agent.id), "action": "activate"}
+    )
+    assert back.status_code == 302
+    _, login = _log_in(acme, "ben@acme.test", PASSWORD)
+    assert login.status_code == 302
+
+
+def test_roles_change_but_never_your_own(acme, django_capture_on_commit_callbacks):
+    agent = make_member(acme.tenant, MembershipRole.AGENT)
+    api = acme.api_client()
+    with tenant_context(acme.id):
+        ticket = make_ticket()
+        ticket_services.assign_ticket(ticket=ticket, assignee=agent, actor=acme.admin)
+    with django_capture_on_commit_callbacks(execute=True):
+        demoted = api.patch(
+            f"/api/v1/members/{agent.id}/", {"role": "light_agent"}, content_type="application/json"
+        )
+    assert demoted.json()["role"] == "light_agent"
+    with tenant_context(acme.id):
+        assert Ticket.objects.get(id=ticket.id).assignee_id is None  # light agents hold none
+    own = api.patch(
+        f"/api/v1/members/{acme.admin.id}/", {"role": "agent"}, content_type="application/json"
+    )
+    assert own.status_code == 403
+    assert own.json()["error"]["code"] == "own_seat"
+    promoted = api.patch(
+        f"/api/v1/members/{agent.id}/", {"role": "admin"}, content_type="application/json"
+    )
+    assert promoted.json()["role"] == "admin"
+    agent_api = acme.api_client(make_member(acme.tenant, MembershipRole.AGENT))
+    assert agent_api.get("/api/v1/members/").status_code == 200  # everyone reads the team
+    changed = agent_api.patch(
+        f"/api/v1/members/{agent.id}/", {"role": "agent"}, content_type="application/json"
+    )
+    assert changed.status_code == 403
+
+
+def test_the_last_active_admin_cannot_be_demoted_or_deactivated(acme):
+    """The pages and API never let an admin touch their own seat, so this guards what
+    remains: a service caller (a command) demoting the only admin."""
+    with tenant_context(acme.id):
+        agent = make_member(acme.tenant, MembershipRole.AGENT)
+        for change in ({"role": "agent"}, {"is_active": False}):
+            with pytest.raises(AdminRequired):
+                account_services.change_member(membership=acme.admin, actor=agent, **change)
+        other = make_member(acme.tenant, MembershipRole.ADMIN)
+        account_services.change_member(membership=acme.admin, actor=other, role="agent")
+        assert Membership.objects.get(id=acme.admin.id).role == "agent"
+
+
+def test_team_pages_and_api_are_per_tenant(acme, globex):
+    foreign = make_member(globex.tenant, MembershipRole.AGENT)
+    api = acme.api_client()
+    assert api.get(f"/api/v1/members/{foreign.id}/").status_code == 404
+    assert (
+        api.patch(
+            f"/api/v1/members/{foreign.id}/", {"role": "admin"}, content_type="application/json"
+        ).status_code
+        == 404
+    )
+    emails = {m["email"] for m in api.get("/api/v1/members/").json()["results"]}
+    assert foreign.user.email not in emails
+    agent = make_member(acme.tenant, MembershipRole.AGENT)
+    assert acme.client(agent).get("/accounts/team/").status_code == 403

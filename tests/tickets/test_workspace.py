@@ -1067,3 +1067,22 @@ def test_the_public_help_center_lists_and_searches_published_articles(acme, glob
     article = customer.get("/help/reset-a-password/").content.decode()
     assert 'href="/help/">Help center</a>' in article  # back to the center, not the login
     assert "Reset a password" not in globex.client().get("/help/").content.decode()
+
+
+def test_load_remote_images_is_offered_only_where_there_are_some(acme):
+    with tenant_context(acme.id):
+        ticket = make_ticket(subject="Newsletter")
+        for html in (
+            '<p>Logo: <img data-remote-src="https://tracker.example/pixel.gif"></p>',
+            "<p>Just <b>bold</b> text</p>",
+        ):
+            Message.objects.create(
+                ticket=ticket,
+                kind="customer",
+                body_text="x",
+                body_html=html,
+                author_contact=ticket.contact,
+            )
+    page = acme.client(acme.admin).get(f"/tickets/{ticket.number}/").content.decode()
+    assert page.count("Formatted version") == 2
+    assert page.count("Load remote images") == 1

@@ -494,6 +494,13 @@ def test_settings_page_round_trip(acme, django_capture_on_commit_callbacks):
         assert (settings.satisfaction_enabled, settings.satisfaction_delay_hours) == (False, 2)
     page = client.get("/settings/tickets/").content.decode()
     assert 'name="satisfaction_enabled" >' in page
+    assert "Saved: solved tickets get no survey." in page
+    client.post(
+        "/settings/tickets/satisfaction/",
+        {"satisfaction_enabled": "on", "satisfaction_delay_hours": "48"},
+    )
+    page = client.get("/settings/tickets/").content.decode()
+    assert "Saved: surveys go out 48 hours after a ticket is solved." in page
     refused = client.post(
         "/settings/tickets/satisfaction/",
         {"satisfaction_enabled": "on", "satisfaction_delay_hours": "1000"},

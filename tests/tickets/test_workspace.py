@@ -1086,3 +1086,15 @@ def test_load_remote_images_is_offered_only_where_there_are_some(acme):
     page = acme.client(acme.admin).get(f"/tickets/{ticket.number}/").content.decode()
     assert page.count("Formatted version") == 2
     assert page.count("Load remote images") == 1
+
+
+def test_the_reply_status_default_says_what_a_reply_does(acme):
+    with tenant_context(acme.id):
+        open_ticket = make_ticket(subject="Open one")
+        solved = make_ticket(subject="Solved one")
+        services.change_status(ticket=solved, status="solved", actor=None)
+    client = acme.client(acme.admin)
+    page = client.get(f"/tickets/{open_ticket.number}/").content.decode()
+    assert '<option value="">Waiting on customer (what a reply sets)</option>' in page
+    page = client.get(f"/tickets/{solved.number}/").content.decode()
+    assert '<option value="">Keep as is: solved</option>' in page

@@ -166,7 +166,13 @@ def ticket_settings_satisfaction(request: HttpRequest) -> HttpResponse:
         )
     except DomainError as error:
         return _settings_page(request, {"satisfaction": str(error)})
-    messages.success(request, f"Satisfaction surveys are {'on' if enabled else 'off'}.")
+    hours = form.cleaned_data["satisfaction_delay_hours"]
+    messages.success(
+        request,
+        f"Saved: surveys go out {hours} hour{'' if hours == 1 else 's'} after a ticket is solved."
+        if enabled
+        else "Saved: solved tickets get no survey.",
+    )
     return _back_to("satisfaction")
 
 

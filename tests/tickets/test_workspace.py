@@ -1098,3 +1098,22 @@ def test_the_reply_status_default_says_what_a_reply_does(acme):
     assert '<option value="">Waiting on customer (what a reply sets)</option>' in page
     page = client.get(f"/tickets/{solved.number}/").content.decode()
     assert '<option value="">Keep as is: solved</option>' in page
+
+
+def test_a_too_long_tag_is_refused_not_cut(acme):
+    with tenant_context(acme.id):
+        ticket = make_ticket(tags=["old"])
+    long_tag = "x" * 61
+    refused = acme.client(acme.admin).post(
+        f"/tickets/{ticket.number}/update/",
+        {
+            "status": "open",
+            "priority": "normal",
+            "department": str(acme.department.id),
+            "tags": f"vip, {long_tag}",
+        },
+    )
+    assert refused.status_code == 400
+    assert "A tag has at most 60 characters" in refused.content.decode()
+    with tenant_context(acme.id):
+        assert list(ticket.tags.values_list("name", flat=True)) == ["old"]

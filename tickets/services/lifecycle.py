@@ -42,6 +42,7 @@ from tickets.models import (
     field_value_digest,
 )
 from tickets.services.base import (
+    MAX_TAG_LENGTH,
     TICKET_TRANSITIONS,
     next_ticket_number,
     normalize_tag,
@@ -347,6 +348,12 @@ def update_ticket(
     if {"priority", "department", "type"} & set(changes):
         send_ticket_changed(ticket, "fields")
     if "tags" in changes:
+        too_long = [n for n in changes["tags"] if len(" ".join(n.split())) > MAX_TAG_LENGTH]
+        if too_long:
+            raise ConfigurationInvalid(
+                f"A tag has at most {MAX_TAG_LENGTH} characters; shorten "
+                f"“{' '.join(too_long[0].split())[:MAX_TAG_LENGTH]}…”."
+            )
         before = sorted(ticket.tags.values_list("name", flat=True))
         after = set_tags(ticket, changes["tags"])
         if before != after:

@@ -202,6 +202,13 @@ def test_light_agent_may_note_but_not_reply_nor_open_a_ticket(api, acme):
         content_type="application/json",
     )
     assert note.status_code == 201
+    status_by_note = client.post(
+        f"/api/v1/tickets/{number}/messages/",
+        {"kind": "note", "body": "x", "status": "on_hold"},
+        content_type="application/json",
+    )
+    assert status_by_note.status_code == 403
+    assert api.get(f"/api/v1/tickets/{number}/").json()["status"] == "open"
 
 
 def test_list_filters(api, acme):

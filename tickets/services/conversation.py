@@ -73,8 +73,8 @@ def add_message(
         raise EmptyMessage()
     if kind not in {MessageKind.REPLY, MessageKind.NOTE}:
         raise EmptyMessage("Agents write replies or notes.")
-    if kind == MessageKind.REPLY and not actor.can_reply:
-        raise ReplyNotAllowed()
+    if (kind == MessageKind.REPLY or status) and not actor.can_reply:
+        raise ReplyNotAllowed()  # a light agent's note changes nothing else either
     if ticket.is_closed:
         raise TicketClosed(number=ticket.number)
     if kind == MessageKind.REPLY:

@@ -139,6 +139,8 @@ class SlaPolicyDetailAPI(TenantAPIView):
 
 
 class TicketSlaAPI(TenantAPIView):
+    pagination_class = None  # a short list, whole: a plain array
+
     @extend_schema(responses=SlaTimerOutput(many=True))
     def get(self, request: Request, number: int) -> Response:
         """The ticket's SLA timers, oldest first: met, breached, overdue, paused or running."""

@@ -9,7 +9,8 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Value
+from django.db.models.functions import Lower
 
 from automation import selectors, tasks
 from automation.errors import (
@@ -151,7 +152,12 @@ def _check_policy(policy: SlaPolicy) -> None:
     wrong = [c for c in policy.channels if c not in TicketChannel.values]
     if wrong:
         raise InvalidSlaPolicy(f"Channel is one of {', '.join(TicketChannel.values)}.")
-    clashing = SlaPolicy.objects.filter(name__iexact=policy.name.strip()).exclude(id=policy.id)
+    # Compared as the unique index compares them (lower() in PostgreSQL, not Python's).
+    clashing = (
+        SlaPolicy.objects.alias(key=Lower("name"))
+        .filter(key=Lower(Value(policy.name.strip())))
+        .exclude(id=policy.id)
+    )
     if clashing.exists():
         raise SlaPolicyNameTaken(name=policy.name)
 

@@ -77,8 +77,10 @@ class ImapCheckOutput(serializers.Serializer):
 
 
 class MailboxUpdateInput(serializers.Serializer):
-    address = serializers.EmailField(required=False)
-    aliases = serializers.ListField(child=serializers.EmailField(), required=False, max_length=50)
+    address = serializers.EmailField(max_length=254, required=False)
+    aliases = serializers.ListField(
+        child=serializers.EmailField(max_length=254), required=False, max_length=50
+    )
     display_name = serializers.CharField(max_length=120, required=False, allow_blank=True)
     department = serializers.UUIDField(required=False)
     is_default = serializers.BooleanField(required=False)
@@ -107,7 +109,7 @@ class MailboxUpdateInput(serializers.Serializer):
 
 
 class MailboxCreateInput(MailboxUpdateInput):
-    address = serializers.EmailField()
+    address = serializers.EmailField(max_length=254)
 
 
 class BusinessHoursIntervalData(serializers.Serializer):

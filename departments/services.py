@@ -13,8 +13,9 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, router, transaction
-from django.db.models import ProtectedError
+from django.db.models import ProtectedError, Value
 from django.db.models.deletion import Collector
+from django.db.models.functions import Lower
 
 from departments import business_time, selectors, signals
 from departments.errors import (
@@ -45,6 +46,14 @@ from helpdesk.tenancy import services as tenancy_services
 from helpdesk.tenancy.context import require_tenant_id
 from helpdesk.tenancy.models import InboundAddress, Membership
 
+MAX_ADDRESS_LENGTH = 254  # RFC 5321; also the width of the address columns
+
+
+def _same_name(rows: Any, name: str) -> Any:
+    """Rows named `name` as the unique indexes compare names: lower() in PostgreSQL (which
+    differs from Python's str.lower() and from iexact's upper() for some letters)."""
+    return rows.alias(name_key=Lower("name")).filter(name_key=Lower(Value(name)))
+
 
 @transaction.atomic
 def create_department(
@@ -52,7 +61,7 @@ def create_department(
 ) -> Department:
     """A new department. Raises DepartmentNameTaken."""
     name = name.strip()
-    if Department.objects.filter(name__iexact=name).exists():
+    if _same_name(Department.objects.all(), name).exists():
         raise DepartmentNameTaken(name=name)
     if is_default:
         Department.objects.filter(is_default=True).update(is_default=False)
@@ -79,7 +88,7 @@ def update_department(
         name = " ".join(name.split())
         if not name:
             raise InvalidDepartment()
-        if Department.objects.filter(name__iexact=name).exclude(id=department.id).exists():
+        if _same_name(Department.objects.exclude(id=department.id), name).exists():
             raise DepartmentNameTaken(name=name)
         department.name = name
     if description is not None:
@@ -179,6 +188,10 @@ def _clean_address(address: str) -> str:
         validate_email(address)
     except ValidationError as error:
         raise InvalidMailboxAddress(address=address) from error
+    if len(address) > MAX_ADDRESS_LENGTH:
+        raise InvalidMailboxAddress(
+            f"An address has at most {MAX_ADDRESS_LENGTH} characters.", address=address
+        )
     base = django_settings.HELPDESK_BASE_DOMAIN.lower()
     domain = address.rpartition("@")[2]
     if domain == base or domain.endswith(f".{base}"):
@@ -196,6 +209,13 @@ def _own_wording(text: str, built_in: str) -> str:
     stored as empty, so saving the form unchanged keeps following the template."""
     text = text.replace("\r\n", "\n").replace("\r", "\n").strip()
     return "" if text == built_in.strip() else text
+
+
+def _clean_display_name(values: dict[str, Any]) -> None:
+    """The name goes into the From header of every mail the mailbox sends."""
+    name = values.get("display_name")
+    if name and any(c in name for c in "\r\n\x00"):
+        raise InvalidMailboxAddress("The display name must be on one line.", field="display_name")
 
 
 def _clean_wordings(values: dict[str, Any]) -> None:
@@ -222,6 +242,12 @@ def _save_mailbox(mailbox: Mailbox, addresses: list[str]) -> None:
         owner = InboundAddress.objects.filter(address=address).first()
         if owner is not None and owner.mailbox_id != mailbox.id:
             raise MailboxAddressTaken(address=address)
+        # support+x@ is a variant of support@: only support@'s own tenant may set it apart.
+        local, _, domain = address.partition("@")
+        if "+" in local:
+            base = InboundAddress.objects.filter(address=f"{local.split('+', 1)[0]}@{domain}")
+            if base.exclude(tenant_id=require_tenant_id()).exists():
+                raise MailboxAddressTaken(address=address)
     try:
         with transaction.atomic():
             mailbox.save()
@@ -275,6 +301,7 @@ def create_mailbox(
     clean_aliases = sorted({_clean_address(a) for a in aliases or []} - {address})
     password = settings.pop("imap_password", None)
     _clean_wordings(settings)
+    _clean_display_name({"display_name": display_name})
     mailbox = Mailbox(
         address=address,
         department=department,
@@ -326,6 +353,7 @@ def update_mailbox(*, mailbox: Mailbox, actor: Membership | None = None, **chang
     if password:
         mailbox.imap_password_encrypted = crypto.encrypt(password)
     _clean_wordings(changes)
+    _clean_display_name(changes)
     if changes.pop("is_default", False) and not mailbox.is_default:
         Mailbox.objects.filter(is_default=True).update(is_default=False)
         mailbox.is_default = True
@@ -377,7 +405,7 @@ def save_business_hours(
         schedule = business_time.Schedule.from_intervals(timezone=timezone, intervals=intervals)
     except business_time.InvalidSchedule as error:
         raise InvalidBusinessHours(str(error)) from None
-    clashing = BusinessHours.objects.filter(name__iexact=name)
+    clashing = _same_name(BusinessHours.objects.all(), name)
     if business_hours is not None:
         clashing = clashing.exclude(id=business_hours.id)
     if clashing.exists():

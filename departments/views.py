@@ -128,7 +128,7 @@ def _save_mailbox(request: HttpRequest, form: MailboxForm, mailbox: Mailbox | No
             **data,
         )
     except DomainError as error:
-        field = "address" if "address" in error.code else None
+        field = error.details.get("field") or ("address" if "address" in error.code else None)
         field = "auto_ack_body" if "template" in error.code else field
         form.add_error(field, str(error))
         return None

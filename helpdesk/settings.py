@@ -77,7 +77,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "helpdesk.core.health.HealthCheckMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
+    "helpdesk.core.middleware.CommonMiddleware",
     "helpdesk.core.middleware.RejectNulMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -254,6 +254,11 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 HELPDESK_OUTBOX_DIR = VAR_DIR / "outbox"
 # Automatic replies (acknowledgements) one sender gets per hour at most: mail-loop guard.
 HELPDESK_AUTO_REPLY_LIMIT_PER_HOUR = env_int("HELPDESK_AUTO_REPLY_LIMIT_PER_HOUR", 3)
+# The largest mail taken in, by the SMTP listener (552 above it) and by ESP webhooks, which
+# post a whole mail as one form field or JSON string (base64 and JSON escaping make that
+# up to twice its size): Django's 2.5 MB default refused larger mails with a 400.
+HELPDESK_MAX_MESSAGE_BYTES = env_int("HELPDESK_SMTPD_MAX_MESSAGE_BYTES", 25 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * HELPDESK_MAX_MESSAGE_BYTES + 1024 * 1024
 HELPDESK_TENANT_CACHE_SECONDS = env_int("HELPDESK_TENANT_CACHE_SECONDS", 60)
 # Queued inbound mail untouched this long is queued again by the sweeper.
 HELPDESK_INBOUND_SWEEP_AFTER_SECONDS = env_int("HELPDESK_INBOUND_SWEEP_AFTER_SECONDS", 120)
@@ -290,7 +295,7 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "helpdesk.api.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],

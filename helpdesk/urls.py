@@ -22,5 +22,6 @@ urlpatterns = [
     path("", include("tickets.urls")),
 ]
 
+handler400 = "helpdesk.core.views.bad_request"
 handler404 = "helpdesk.core.views.not_found"
 handler500 = "helpdesk.core.views.server_error"

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import math
+import re
 from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -383,7 +385,19 @@ def clean_custom_values(
     return merged
 
 
+# A NUL or half a surrogate pair cannot be stored in PostgreSQL's text or jsonb.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
 def _clean_value(field: CustomField, raw: Any) -> Any:
+    if not (raw is None or isinstance(raw, str | int | float | bool)):
+        raise CustomFieldInvalid(f"{field.label} takes a single value.", field=field.key)
+    if isinstance(raw, float) and not math.isfinite(raw):
+        raise CustomFieldInvalid(f"{field.label} takes a finite value.", field=field.key)
+    if isinstance(raw, str) and _UNSTORABLE.search(raw):
+        raise CustomFieldInvalid(
+            f"{field.label} contains a character that cannot be stored.", field=field.key
+        )
     if field.type == CustomFieldType.CHECKBOX:
         if isinstance(raw, bool):
             return raw
@@ -405,7 +419,8 @@ def _clean_value(field: CustomField, raw: Any) -> Any:
             raise CustomFieldInvalid(f"{field.label} takes a number.", field=field.key) from None
         if not number.is_finite():
             raise CustomFieldInvalid(f"{field.label} takes a number.", field=field.key)
-        if abs(number) >= MAX_NUMBER:
+        # copy_abs, unlike abs(), needs no context: 1e99999999 is too large, not an Overflow.
+        if number.copy_abs() >= MAX_NUMBER:
             raise CustomFieldInvalid(f"{field.label} is too large a number.", field=field.key)
         return int(number) if number == number.to_integral_value() else float(number)
     if field.type == CustomFieldType.DATE:

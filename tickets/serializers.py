@@ -20,6 +20,7 @@ from tickets.models import (
     TicketPriority,
     TicketStatus,
 )
+from tickets.serializers_contacts import CustomFieldValue
 
 
 class TicketContactOutput(serializers.ModelSerializer):
@@ -105,7 +106,7 @@ class TicketOutput(serializers.ModelSerializer):
 class TicketCreateInput(serializers.Serializer):
     subject = serializers.CharField(max_length=250)
     body = serializers.CharField(max_length=1_000_000)
-    contact_email = serializers.EmailField()
+    contact_email = serializers.EmailField(max_length=254)
     contact_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
     priority = serializers.ChoiceField(choices=TicketPriority.choices, required=False)
     department = serializers.CharField(required=False, help_text="Department id or name.")
@@ -131,7 +132,9 @@ class TicketUpdateInput(serializers.Serializer):
     )
     due_at = serializers.DateTimeField(required=False, allow_null=True)
     custom_fields = serializers.DictField(
-        required=False, help_text="Values by field key; null or empty removes a value."
+        child=CustomFieldValue(),
+        required=False,
+        help_text="Values by field key; null or empty removes a value.",
     )
 
 

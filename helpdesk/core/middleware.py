@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
+from django.middleware.common import CommonMiddleware as DjangoCommonMiddleware
 from django.shortcuts import render
 
 NUL = "\x00"
@@ -46,3 +47,14 @@ class RejectNulMiddleware:
                 )
             return render(request, "errors/bad_request.html", {"message": message}, status=400)
         return self.get_response(request)
+
+
+class CommonMiddleware(DjangoCommonMiddleware):
+    """Django's, except that a write to an API URL without its trailing slash is not
+    redirected: clients follow a 301 with a GET, so the write would be lost behind a 200.
+    It gets a 404 that names the right URL instead (helpdesk.core.views.not_found)."""
+
+    def should_redirect_with_slash(self, request: HttpRequest) -> bool:
+        if request.path_info.startswith("/api/") and request.method not in ("GET", "HEAD"):
+            return False
+        return super().should_redirect_with_slash(request)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
+from django.urls import Resolver404, resolve
 
 
 def not_found_page(request: HttpRequest, what: str) -> HttpResponse:
@@ -13,8 +17,39 @@ def not_found_page(request: HttpRequest, what: str) -> HttpResponse:
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if request.path.startswith("/api/"):
-        return JsonResponse({"error": {"code": "not_found", "message": "Not found."}}, status=404)
+        message = "Not found."
+        if not request.path.endswith("/") and _resolves(request.path_info + "/"):
+            message = f"Not found: API URLs end with a slash ({request.path}/)."
+        return JsonResponse({"error": {"code": "not_found", "message": message}}, status=404)
     return not_found_page(request, "That page")
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Django's own 400s (a body over DATA_UPLOAD_MAX_MEMORY_SIZE, a multipart body without
+    a boundary, a forbidden host), in the API's envelope on API paths."""
+    message = _bad_request_message(exception)
+    if request.path.startswith("/api/"):
+        return JsonResponse({"error": {"code": "bad_request", "message": message}}, status=400)
+    return render(request, "errors/bad_request.html", {"message": message}, status=400)
+
+
+def _bad_request_message(exception: Exception | None) -> str:
+    if isinstance(exception, RequestDataTooBig):
+        return (
+            f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes;"
+            " send attachments as multipart files."
+        )
+    if isinstance(exception, MultiPartParserError):
+        return f"The multipart body cannot be read: {exception}."
+    return "The request could not be read."
+
+
+def _resolves(path: str) -> bool:
+    try:
+        resolve(path)
+    except Resolver404:
+        return False
+    return True
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

@@ -14,5 +14,6 @@ urlpatterns = [
     path("anymail/", include("anymail.urls")),
 ]
 
+handler400 = "helpdesk.core.views.bad_request"
 handler404 = "helpdesk.core.views.not_found"
 handler500 = "helpdesk.core.views.server_error"

@@ -123,6 +123,22 @@ def test_esp_webhook_mail_becomes_a_ticket(anymail_settings, client):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_esp_webhook_takes_a_mail_of_several_megabytes(anymail_settings, client):
+    """ESPs post the whole mail as a form field (Mailgun's body-mime, SendGrid's email,
+    Postmark's JSON): Django's default 2.5 MB limit on request bodies refused such a mail
+    with a 400, and the ESP would give up on it."""
+    from tests.conftest import make_tenant
+
+    acme = make_tenant("acme", "Acme")
+    raw = build(subject="Big one", body="0123456789abcdef\n" * 400_000)  # 6.8 MB
+    response = _mailgun_post(client, raw, "support@acme.localhost")
+    assert response.status_code == 200, response.content[:300]
+    with tenant_context(acme.id):
+        assert InboundEmail.objects.get().size > 6_000_000
+        assert Ticket.objects.get().subject == "Big one"
+
+
+@pytest.mark.django_db(transaction=True)
 def test_esp_webhook_takes_a_mail_with_a_nul_byte(anymail_settings, client):
     """Form fields with NUL are refused everywhere else (RejectNulMiddleware); a mail
     posted by an ESP is stored whatever it holds."""

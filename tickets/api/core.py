@@ -250,6 +250,7 @@ def _template_data(kind: str, department: Department | None) -> dict[str, Any]:
 
 
 class EmailTemplateListAPI(TenantAPIView):
+    pagination_class = None  # a short list, whole: a plain array
     permission_classes = [IsTenantMember, IsTenantAdmin]
 
     @extend_schema(parameters=[EmailTemplateQuery], responses=EmailTemplateOutput(many=True))

@@ -102,6 +102,8 @@ class TicketOpenAPI(TenantAPIView):
 
 
 class TicketPresenceAPI(TenantAPIView):
+    pagination_class = None  # a short list, whole: a plain array
+
     @extend_schema(responses=PresenceOutput(many=True))
     def get(self, request: Request, number: int) -> Response:
         """Who else is on the ticket now."""
@@ -130,6 +132,8 @@ class TicketPresenceAPI(TenantAPIView):
 
 
 class SavedViewListAPI(TenantAPIView):
+    pagination_class = None  # a short list, whole: a plain array
+
     @extend_schema(responses=SavedViewOutput(many=True))
     def get(self, request: Request) -> Response:
         """The caller's saved views and the team's shared ones."""

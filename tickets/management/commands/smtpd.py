@@ -14,10 +14,10 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import close_old_connections
 
-from helpdesk.core.env import env_int
 from tickets.mail import intake
 
 logger = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=2525)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        limit = env_int("HELPDESK_SMTPD_MAX_MESSAGE_BYTES", 25 * 1024 * 1024)
+        limit = settings.HELPDESK_MAX_MESSAGE_BYTES
         controller = Controller(
             IntakeHandler(),
             hostname=options["host"],

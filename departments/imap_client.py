@@ -65,6 +65,12 @@ def connect(*, host: str, port: int, security: str, username: str, password: str
             client = imaplib.IMAP4_SSL(host, port, ssl_context=context, timeout=TIMEOUT_SECONDS)
         else:
             client = imaplib.IMAP4(host, port, timeout=TIMEOUT_SECONDS)
+    except imaplib.IMAP4.error as error:
+        # Not an IMAP greeting. What the service said is not shown: a tenant's admin could
+        # otherwise read the banners of services reachable from this host.
+        raise ImapFailure(
+            f"{host}:{port} answered, but not as an IMAP server (wrong port?)"
+        ) from error
     except SERVER_ERRORS as error:
         raise ImapFailure(f"cannot connect to {host}:{port}: {describe(error)}") from error
     if security == ImapSecurity.STARTTLS:

@@ -495,3 +495,27 @@ def test_connection_failures_are_worded_for_the_admin():
     assert failure("127.0.0.1", closed_port).endswith(
         "connection refused (nothing listens on that port)"
     )
+
+
+def test_a_service_that_is_not_imap_is_named_so_without_its_banner():
+    """Tenant admins choose the host and port: what another service there says is not
+    shown back (it would map and fingerprint services reachable from the help desk)."""
+    import threading
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+
+        def greet() -> None:
+            connection, _ = listener.accept()
+            with connection:
+                connection.sendall(b"SSH-2.0-internal-service secret-banner\r\n")
+                connection.recv(100)
+
+        threading.Thread(target=greet, daemon=True).start()
+        problem = imap_client.check_settings(
+            host="127.0.0.1", port=port, security="none", username="u", password="p", folder="INBOX"
+        )
+    assert problem == f"127.0.0.1:{port} answered, but not as an IMAP server (wrong port?)"
+    assert "secret-banner" not in problem

@@ -20,7 +20,7 @@ from helpdesk.core.errors import DomainError
 from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.models import Membership
 from tickets import configuration, merging, selectors, services
-from tickets.errors import InvalidFilter, SavedViewNotFound
+from tickets.errors import InvalidFilter, ReplyNotAllowed, SavedViewNotFound
 from tickets.models import (
     CustomFieldTarget,
     SavedView,
@@ -330,6 +330,14 @@ def bulk_value(action: str, raw: str, actor: Membership) -> Any:
             raise InvalidFilter("Choose a department.", parameter="value") from None
     if action in {"status", "priority", "tag"} and not raw:
         raise InvalidFilter(f"Choose a {action}.", parameter="value")
+    if action == "status" and raw not in TicketStatus.values:
+        raise InvalidFilter(
+            f"status is one of {', '.join(TicketStatus.values)}.", parameter="value"
+        )
+    if action == "priority" and raw not in TicketPriority.values:
+        raise InvalidFilter(
+            f"priority is one of {', '.join(TicketPriority.values)}.", parameter="value"
+        )
     return raw
 
 
@@ -342,7 +350,7 @@ def bulk_update(
     if action not in BULK_ACTIONS:
         raise InvalidFilter(f"action is one of {', '.join(BULK_ACTIONS)}.", parameter="action")
     if not actor.can_reply:
-        raise InvalidFilter("Light agents cannot change tickets in bulk.", parameter="action")
+        raise ReplyNotAllowed("Light agents cannot change tickets in bulk.")
     if len(numbers) > MAX_BULK:
         raise InvalidFilter(f"Choose at most {MAX_BULK} tickets at a time.", parameter="tickets")
     tickets = {t.number: t for t in Ticket.objects.filter(number__in=numbers)}

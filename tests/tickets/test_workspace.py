@@ -30,7 +30,13 @@ from tickets import (
     services,
     tracking,
 )
-from tickets.errors import ConfigurationInvalid, InvalidFilter, MergeNotAllowed, StaleReply
+from tickets.errors import (
+    ConfigurationInvalid,
+    InvalidFilter,
+    MergeNotAllowed,
+    ReplyNotAllowed,
+    StaleReply,
+)
 from tickets.models import (
     Company,
     Message,
@@ -387,8 +393,22 @@ def test_light_agents_cannot_bulk_change(acme):
     with tenant_context(acme.id):
         light = make_member(acme.tenant, role=MembershipRole.LIGHT_AGENT)
         ticket = make_ticket()
-        with pytest.raises(InvalidFilter):
+        with pytest.raises(ReplyNotAllowed):
             inbox.bulk_update(numbers=[ticket.number], action="status", value="solved", actor=light)
+    api = acme.api_client(light)
+    refused = api.post(
+        "/api/v1/tickets/bulk/",
+        {"tickets": [ticket.number], "action": "status", "value": "solved"},
+        content_type="application/json",
+    )
+    assert refused.status_code == 403
+    unknown = acme.api_client().post(
+        "/api/v1/tickets/bulk/",
+        {"tickets": [ticket.number], "action": "status", "value": "bogus"},
+        content_type="application/json",
+    )
+    assert unknown.status_code == 400
+    assert unknown.json()["error"]["message"].startswith("status is one of open, waiting")
 
 
 # --- Ticket fields ---------------------------------------------------------------------

@@ -68,7 +68,17 @@ class TenantMiddleware:
                     headers={"WWW-Authenticate": "Token"},
                 )
             if token.tenant_id != tenant.id:
-                return _not_found(request, "Not found.")
+                return JsonResponse(
+                    {
+                        "error": {
+                            "code": "not_authenticated",
+                            "message": "This API token belongs to another help desk; send it"
+                            " to that help desk's address.",
+                        }
+                    },
+                    status=401,
+                    headers={"WWW-Authenticate": "Token"},
+                )
             membership = selectors.find_membership(tenant_id=tenant.id, user_id=token.user_id)
             if membership is None:
                 return _not_found(request, "Not found.")

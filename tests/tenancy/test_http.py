@@ -72,11 +72,14 @@ def test_user_of_a_gets_404_on_b_host(acme, globex):
         assert b"Globex secret" not in response.content
 
 
-def test_api_token_of_a_gets_404_on_b_host(acme, globex):
+def test_api_token_of_a_is_refused_on_b_host_with_a_401_saying_why(acme, globex):
     key = _token(acme)
     response = globex.client().get("/api/v1/tickets/", HTTP_AUTHORIZATION=f"Token {key}")
-    assert response.status_code == 404
-    assert response.json()["error"]["code"] == "not_found"
+    assert response.status_code == 401
+    error = response.json()["error"]
+    assert error["code"] == "not_authenticated"
+    assert error["message"].startswith("This API token belongs to another help desk")
+    assert "results" not in response.json()
 
 
 def test_api_token_of_a_cannot_read_b_ticket_on_a_host(acme, globex):

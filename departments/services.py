@@ -354,9 +354,14 @@ def update_mailbox(*, mailbox: Mailbox, actor: Membership | None = None, **chang
         mailbox.imap_password_encrypted = crypto.encrypt(password)
     _clean_wordings(changes)
     _clean_display_name(changes)
-    if changes.pop("is_default", False) and not mailbox.is_default:
+    make_default = changes.pop("is_default", None)
+    if make_default and not mailbox.is_default:
         Mailbox.objects.filter(is_default=True).update(is_default=False)
         mailbox.is_default = True
+    elif make_default is False and mailbox.is_default:
+        raise DefaultMailboxRequired(
+            "There is always a default mailbox: make another mailbox the default instead."
+        )
     unknown = set(changes) - MAILBOX_FIELDS
     if unknown:
         raise ValueError(f"not mailbox settings: {sorted(unknown)}")

@@ -175,3 +175,12 @@ def test_lists_that_are_not_paginated_are_documented_as_arrays(api):
     ):
         content = schema["paths"][path]["get"]["responses"]["200"]["content"]
         assert content["application/json"]["schema"]["type"] == "array", path
+
+
+def test_the_default_mailbox_stays_default_with_a_409_not_silently(api, acme):
+    response = api.patch(
+        f"/api/v1/mailboxes/{acme.mailbox.id}/",
+        {"is_default": False},
+        content_type="application/json",
+    )
+    assert _error(response, 409)["code"] == "default_mailbox_required"

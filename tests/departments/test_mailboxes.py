@@ -188,6 +188,7 @@ def test_a_mailbox_follows_the_acknowledgement_template_until_it_has_wording_of_
         "department": str(acme.department.id),
         "auto_ack_enabled": "on",
         "is_active": "on",
+        "is_default": "on",
         "auto_ack_subject": "",
         "auto_ack_body": DEFAULT_AUTO_ACK_BODY.replace("\n", "\r\n"),
         "imap_port": "993",

@@ -7,12 +7,13 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from automation.models import CannedResponse, CannedResponseScope, SlaPolicy, SlaTimer
+from helpdesk.api.fields import UUIDField
 from tickets.models import TicketChannel, TicketPriority
 
 
 class CannedResponseOutput(serializers.ModelSerializer):
-    department = serializers.UUIDField(source="department_id", allow_null=True)
-    owner = serializers.UUIDField(source="owner_id", allow_null=True)
+    department = UUIDField(source="department_id", allow_null=True)
+    owner = UUIDField(source="owner_id", allow_null=True)
 
     class Meta:
         model = CannedResponse
@@ -35,7 +36,7 @@ class CannedResponseInput(serializers.Serializer):
     scope = serializers.ChoiceField(
         choices=CannedResponseScope.choices, default=CannedResponseScope.PERSONAL
     )
-    department = serializers.UUIDField(required=False, allow_null=True)
+    department = UUIDField(required=False, allow_null=True)
 
 
 class CannedResponseUpdateInput(CannedResponseInput):
@@ -58,9 +59,9 @@ class CannedResponseRenderOutput(serializers.Serializer):
 
 
 class SlaPolicyOutput(serializers.ModelSerializer):
-    department = serializers.UUIDField(source="department_id", allow_null=True)
-    ticket_type = serializers.UUIDField(source="ticket_type_id", allow_null=True)
-    business_hours = serializers.UUIDField(source="business_hours_id", allow_null=True)
+    department = UUIDField(source="department_id", allow_null=True)
+    ticket_type = UUIDField(source="ticket_type_id", allow_null=True)
+    business_hours = UUIDField(source="business_hours_id", allow_null=True)
 
     class Meta:
         model = SlaPolicy
@@ -108,9 +109,9 @@ class SlaPolicyUpdateInput(serializers.Serializer):
         required=False,
         help_text="Empty: any channel.",
     )
-    department = serializers.UUIDField(required=False, allow_null=True)
-    ticket_type = serializers.UUIDField(required=False, allow_null=True)
-    business_hours = serializers.UUIDField(
+    department = UUIDField(required=False, allow_null=True)
+    ticket_type = UUIDField(required=False, allow_null=True)
+    business_hours = UUIDField(
         required=False, allow_null=True, help_text="Null: the clock runs around the clock."
     )
     first_response_minutes = _target("First response")
@@ -123,7 +124,7 @@ class SlaPolicyCreateInput(SlaPolicyUpdateInput):
 
 
 class SlaTimerOutput(serializers.ModelSerializer):
-    policy = serializers.UUIDField(source="policy_id", allow_null=True)
+    policy = UUIDField(source="policy_id", allow_null=True)
     state = serializers.SerializerMethodField()
 
     class Meta:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from departments.models import BusinessHours, Department, ImapSecurity, Mailbox
+from helpdesk.api.fields import UUIDField
 
 
 class DepartmentOutput(serializers.ModelSerializer):
@@ -25,7 +26,7 @@ class DepartmentUpdateInput(serializers.Serializer):
         required=False, help_text="true makes this the default department (where mail lands)."
     )
     members = serializers.ListField(
-        child=serializers.UUIDField(),
+        child=UUIDField(),
         required=False,
         max_length=1000,
         help_text="Member ids: exactly these are seated in the department.",
@@ -37,7 +38,7 @@ class DepartmentCreateInput(DepartmentUpdateInput):
 
 
 class MailboxOutput(serializers.ModelSerializer):
-    department = serializers.UUIDField(source="department_id")
+    department = UUIDField(source="department_id")
     imap_password_set = serializers.SerializerMethodField()
 
     class Meta:
@@ -82,7 +83,7 @@ class MailboxUpdateInput(serializers.Serializer):
         child=serializers.EmailField(max_length=254), required=False, max_length=50
     )
     display_name = serializers.CharField(max_length=120, required=False, allow_blank=True)
-    department = serializers.UUIDField(required=False)
+    department = UUIDField(required=False)
     is_default = serializers.BooleanField(required=False)
     is_active = serializers.BooleanField(required=False)
     auto_ack_enabled = serializers.BooleanField(required=False)

@@ -184,3 +184,13 @@ def test_the_default_mailbox_stays_default_with_a_409_not_silently(api, acme):
         content_type="application/json",
     )
     assert _error(response, 409)["code"] == "default_mailbox_required"
+
+
+def test_an_id_of_the_wrong_type_is_a_400_for_the_field(api, acme):
+    with tenant_context(acme.id):
+        ticket = make_ticket()
+    for field, value in (("assignee", 123), ("type", True), ("custom_status", 5)):
+        response = api.patch(
+            f"/api/v1/tickets/{ticket.number}/", {field: value}, content_type="application/json"
+        )
+        assert field in _error(response, 400)["fields"], field

@@ -8,6 +8,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from helpdesk.api.fields import UUIDField
 from tickets.models import (
     Contact,
     EmailTemplateKind,
@@ -30,13 +31,13 @@ class TicketContactOutput(serializers.ModelSerializer):
 
 
 class TicketAssigneeOutput(serializers.Serializer):
-    id = serializers.UUIDField()
+    id = UUIDField()
     name = serializers.CharField(source="user.display_name")
     email = serializers.EmailField(source="user.email")
 
 
 class TicketDepartmentOutput(serializers.Serializer):
-    id = serializers.UUIDField()
+    id = UUIDField()
     name = serializers.CharField()
 
 
@@ -120,14 +121,12 @@ class TicketUpdateInput(serializers.Serializer):
     status = serializers.ChoiceField(choices=TicketStatus.choices, required=False)
     priority = serializers.ChoiceField(choices=TicketPriority.choices, required=False)
     department = serializers.CharField(required=False, help_text="Department id or name.")
-    assignee = serializers.UUIDField(
-        required=False, allow_null=True, help_text="Member id; null unassigns."
-    )
+    assignee = UUIDField(required=False, allow_null=True, help_text="Member id; null unassigns.")
     tags = serializers.ListField(
         child=serializers.CharField(max_length=60), required=False, max_length=50
     )
-    type = serializers.UUIDField(required=False, allow_null=True, help_text="Ticket type id.")
-    custom_status = serializers.UUIDField(
+    type = UUIDField(required=False, allow_null=True, help_text="Ticket type id.")
+    custom_status = UUIDField(
         required=False, allow_null=True, help_text="Custom status id; sets the status it maps onto."
     )
     due_at = serializers.DateTimeField(required=False, allow_null=True)
@@ -147,7 +146,7 @@ class TicketListQuery(serializers.Serializer):
         required=False,
         help_text="A built-in view; without it, every ticket.",
     )
-    saved = serializers.UUIDField(required=False, help_text="A saved view's id.")
+    saved = UUIDField(required=False, help_text="A saved view's id.")
     status = serializers.CharField(
         required=False, max_length=200, help_text="Comma-separated: open,waiting,on_hold,…"
     )
@@ -155,12 +154,12 @@ class TicketListQuery(serializers.Serializer):
     assignee = serializers.CharField(
         required=False, help_text="Member id, `me`, or `none` for unassigned."
     )
-    department = serializers.UUIDField(required=False)
-    type = serializers.UUIDField(required=False, help_text="Ticket type id.")
-    custom_status = serializers.UUIDField(required=False)
+    department = UUIDField(required=False)
+    type = UUIDField(required=False, help_text="Ticket type id.")
+    custom_status = UUIDField(required=False)
     channel = serializers.CharField(required=False, max_length=16)
-    contact = serializers.UUIDField(required=False)
-    company = serializers.UUIDField(required=False)
+    contact = UUIDField(required=False)
+    company = UUIDField(required=False)
     tag = serializers.CharField(required=False, max_length=60)
     created_after = serializers.CharField(required=False, help_text="Date or ISO datetime.")
     created_before = serializers.CharField(required=False)
@@ -185,7 +184,7 @@ class TicketListQuery(serializers.Serializer):
         if value in {"me", "none"}:
             return value
         try:
-            serializers.UUIDField().to_internal_value(value)
+            UUIDField().to_internal_value(value)
         except serializers.ValidationError as error:
             raise serializers.ValidationError("a member id, `me` or `none`") from error
         return value
@@ -246,7 +245,7 @@ class MessageCreateInput(serializers.Serializer):
         max_length=20,
         help_text="Files (multipart/form-data); emailed with a public reply.",
     )
-    seen_up_to = serializers.UUIDField(
+    seen_up_to = UUIDField(
         required=False,
         help_text="The newest message the agent had read: a reply is refused (409 stale_reply,"
         " with the new messages' ids) when someone else wrote after it.",
@@ -297,7 +296,7 @@ class NotificationSettingsData(serializers.Serializer):
 
 class EmailTemplateOutput(serializers.Serializer):
     kind = serializers.ChoiceField(choices=EmailTemplateKind.choices)
-    department = serializers.UUIDField(allow_null=True)
+    department = UUIDField(allow_null=True)
     custom = serializers.BooleanField(help_text="False: the inherited wording is shown.")
     subject = serializers.CharField(allow_blank=True)
     body = serializers.CharField(allow_blank=True)
@@ -313,7 +312,7 @@ class EmailTemplateInput(serializers.Serializer):
 
 
 class EmailTemplateQuery(serializers.Serializer):
-    department = serializers.UUIDField(required=False, help_text="A department's override.")
+    department = UUIDField(required=False, help_text="A department's override.")
 
 
 class EmailTemplatePreviewOutput(serializers.Serializer):
@@ -374,29 +373,27 @@ class SavedViewInput(serializers.Serializer):
 
 
 class SavedViewOutput(serializers.Serializer):
-    id = serializers.UUIDField()
+    id = UUIDField()
     name = serializers.CharField()
     filters = serializers.DictField()
     sort = serializers.CharField()
     is_shared = serializers.BooleanField()
-    owner = serializers.UUIDField(source="owner_id")
+    owner = UUIDField(source="owner_id")
 
 
 class NotificationOutput(serializers.Serializer):
-    id = serializers.UUIDField()
+    id = UUIDField()
     kind = serializers.CharField()
     ticket = serializers.IntegerField(source="ticket.number")
     ticket_subject = serializers.CharField(source="ticket.subject")
-    message = serializers.UUIDField(source="message_id", allow_null=True)
+    message = UUIDField(source="message_id", allow_null=True)
     actor = serializers.CharField(source="actor.user.display_name", allow_null=True, default=None)
     created_at = serializers.DateTimeField()
     read_at = serializers.DateTimeField(allow_null=True)
 
 
 class NotificationReadInput(serializers.Serializer):
-    ids = serializers.ListField(
-        child=serializers.UUIDField(), required=False, help_text="Without ids: all."
-    )
+    ids = serializers.ListField(child=UUIDField(), required=False, help_text="Without ids: all.")
 
 
 class UnreadCountOutput(serializers.Serializer):

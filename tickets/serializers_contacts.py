@@ -8,6 +8,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from helpdesk.api.fields import UUIDField
 from tickets.models import Company, Contact
 
 MAX_CUSTOM_VALUES = 100
@@ -53,7 +54,7 @@ class ContactCompanyOutput(serializers.ModelSerializer):
 class ContactOutput(serializers.ModelSerializer):
     company = ContactCompanyOutput(allow_null=True)
     custom_fields = serializers.DictField(child=CustomFieldValue())
-    merged_into = serializers.UUIDField(
+    merged_into = UUIDField(
         source="merged_into_id",
         allow_null=True,
         help_text="Set on a duplicate merged into another contact: that contact's id.",
@@ -87,7 +88,7 @@ class ContactUpdateInput(serializers.Serializer):
     email = serializers.CharField(max_length=254, required=False)
     phone = serializers.CharField(max_length=40, required=False, allow_blank=True)
     notes = serializers.CharField(max_length=20_000, required=False, allow_blank=True)
-    company = serializers.UUIDField(
+    company = UUIDField(
         required=False, allow_null=True, help_text="Company id; null removes the company."
     )
     custom_fields = serializers.DictField(
@@ -101,7 +102,7 @@ class ContactUpdateInput(serializers.Serializer):
 
 
 class ContactMergeInput(serializers.Serializer):
-    duplicate = serializers.UUIDField(
+    duplicate = UUIDField(
         help_text="The duplicate contact; its tickets, follows and messages move to this one."
     )
 

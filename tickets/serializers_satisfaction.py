@@ -8,6 +8,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from helpdesk.api.fields import UUIDField
 from tickets.models import SatisfactionRating, SatisfactionScore
 from tickets.serializers import TicketAssigneeOutput, TicketContactOutput, TicketOutput
 
@@ -37,7 +38,7 @@ class SatisfactionRatingOutput(serializers.ModelSerializer):
 
 
 class SatisfactionRatingListQuery(serializers.Serializer):
-    contact = serializers.UUIDField(required=False, help_text="A contact's id.")
+    contact = UUIDField(required=False, help_text="A contact's id.")
     score = serializers.ChoiceField(choices=SatisfactionScore.choices, required=False)
     ticket = serializers.IntegerField(required=False, min_value=1, help_text="A ticket number.")
     rated_after = serializers.DateTimeField(

@@ -216,6 +216,16 @@ document.addEventListener("submit", (event) => {
   if (form && !window.confirm(form.dataset.confirm)) event.preventDefault();
 }, true);
 
+// A bulk merge cannot be undone: it names the ticket the others go into and asks first.
+document.addEventListener("submit", (event) => {
+  const action = event.target.querySelector && event.target.querySelector("#bulk-action");
+  if (!action || action.value !== "merge") return;
+  const chosen = [...event.target.querySelectorAll("input[name=tickets]:checked")].map((box) => box.value);
+  if (chosen.length < 2) return;
+  const others = chosen.slice(1).map((n) => `#${n}`).join(", ");
+  if (!window.confirm(`Merge ${others} into #${chosen[0]}? This cannot be undone.`)) event.preventDefault();
+}, true);
+
 // The ticket sidebar remembers how it was shown, so saving sends only what this agent
 // changed and never puts back what another agent saved meanwhile (tickets/views/ticket.py).
 const rememberSidebar = () => {

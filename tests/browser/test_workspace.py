@@ -166,3 +166,31 @@ def test_the_sidebar_saves_only_what_this_agent_changed(live_server, page):
         assert stored.priority == "low"
         assert list(stored.tags.values_list("name", flat=True)) == ["printer"]
     assert page.locator("#f-priority").input_value() == "low"
+
+
+def test_a_bulk_merge_names_the_surviving_ticket_and_asks_first(live_server, page):
+    acme, _, _ = _setup()
+    with tenant_context(acme.id):
+        older = make_ticket(subject="Login fails")
+        newer = make_ticket(subject="Login fails again")
+    _log_in(page, live_server, "ana@acme.test")
+    page.locator(f"#ticket-{newer.number} input[name=tickets]").check()
+    page.locator(f"#ticket-{older.number} input[name=tickets]").check()
+    page.locator("#bulk-action").select_option("merge")
+    asked: list[str] = []
+
+    def answer(dialog, accept: bool) -> None:
+        asked.append(dialog.message)
+        dialog.accept() if accept else dialog.dismiss()
+
+    page.once("dialog", lambda dialog: answer(dialog, accept=False))
+    page.get_by_role("button", name="Apply").click()
+    expected = f"Merge #{older.number} into #{newer.number}? This cannot be undone."
+    assert asked == [expected]
+    with tenant_context(acme.id):
+        assert Ticket.objects.get(id=older.id).merged_into_id is None  # dismissed
+    page.once("dialog", lambda dialog: answer(dialog, accept=True))
+    page.get_by_role("button", name="Apply").click()
+    page.get_by_text(f"Merged #{older.number} into #{newer.number}.").wait_for()
+    with tenant_context(acme.id):
+        assert Ticket.objects.get(id=older.id).merged_into_id == newer.id

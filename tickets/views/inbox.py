@@ -198,8 +198,12 @@ def inbox_bulk(request: HttpRequest) -> HttpResponse:
     except DomainError as error:
         messages.error(request, str(error))
         return redirect(back)
-    if result.done:
-        messages.success(request, f"Updated {len(result.done)} ticket(s).")
+    if result.done and action == "merge":
+        others = ", ".join(f"#{n}" for n in result.done[1:])
+        messages.success(request, f"Merged {others} into #{result.done[0]}.")
+    elif result.done:
+        count = len(result.done)
+        messages.success(request, f"Updated {count} ticket{'' if count == 1 else 's'}.")
     for number, reason in result.failed:
         messages.error(request, f"#{number}: {reason}")
     return redirect(back)

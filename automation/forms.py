@@ -44,7 +44,11 @@ class DurationMinutesField(forms.CharField):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("required", False)
         kwargs.setdefault("max_length", 20)
-        kwargs.setdefault("help_text", "e.g. 30m, 4h, 1d 4h; empty: not measured")
+        kwargs.setdefault(
+            "help_text",
+            "e.g. 30m, 4h, 1d 4h; empty: not measured. Counted in the policy's business hours,"
+            " where 1d is 24 business hours (three 8-hour days), not one working day.",
+        )
         super().__init__(**kwargs)
 
     def prepare_value(self, value: Any) -> Any:

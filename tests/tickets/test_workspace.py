@@ -1116,6 +1116,7 @@ def test_the_reply_status_default_says_what_a_reply_does(acme):
     client = acme.client(acme.admin)
     page = client.get(f"/tickets/{open_ticket.number}/").content.decode()
     assert '<option value="">Waiting on customer (what a reply sets)</option>' in page
+    assert "Setting waiting on customer or solved here emails the customer" in page
     page = client.get(f"/tickets/{solved.number}/").content.decode()
     assert '<option value="">Keep as is: solved</option>' in page
 

@@ -194,3 +194,16 @@ def test_an_id_of_the_wrong_type_is_a_400_for_the_field(api, acme):
             f"/api/v1/tickets/{ticket.number}/", {field: value}, content_type="application/json"
         )
         assert field in _error(response, 400)["fields"], field
+
+
+def test_every_operation_documents_the_error_envelope(api):
+    schema = api.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    assert set(schema["components"]["schemas"]["ErrorOutput"]["properties"]) == {"error"}
+    for path, operations in schema["paths"].items():
+        if not path.startswith("/api/v1/"):
+            continue
+        for method, operation in operations.items():
+            if method in {"get", "post", "put", "patch", "delete"}:
+                for code in ("400", "401", "403", "404"):
+                    content = operation["responses"][code]["content"]["application/json"]
+                    assert content["schema"]["$ref"].endswith("/ErrorOutput"), (path, method)

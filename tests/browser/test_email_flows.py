@@ -39,6 +39,8 @@ def test_canned_response_into_a_reply_that_is_emailed(live_server, page):
     _login(page, live_server, "acme")
     page.goto(tenant_url(live_server, "acme", f"/tickets/{ticket.number}/"))
     page.get_by_text("Insert a canned response").click()
+    # Opening the picker lists the responses at once, before any search is typed.
+    page.get_by_role("button", name="Restart steps").wait_for()
     page.get_by_label("Search canned responses").fill("restart")
     page.get_by_role("button", name="Restart steps").click()
     page.wait_for_function(

@@ -207,3 +207,32 @@ def test_every_operation_documents_the_error_envelope(api):
                 for code in ("400", "401", "403", "404"):
                     content = operation["responses"][code]["content"]["application/json"]
                     assert content["schema"]["$ref"].endswith("/ErrorOutput"), (path, method)
+
+
+def test_saved_views_say_why_a_change_is_refused(acme):
+    from helpdesk.tenancy.models import MembershipRole
+    from tests.factories.accounts import make_member
+
+    agent = make_member(acme.tenant, MembershipRole.AGENT)
+    light = make_member(acme.tenant, MembershipRole.LIGHT_AGENT)
+    shared = acme.api_client().post(
+        "/api/v1/saved-views/",
+        {"name": "Team", "filters": {"priority": "urgent"}, "is_shared": True},
+        content_type="application/json",
+    )
+    view_id = shared.json()["id"]
+    agent_api = acme.api_client(agent)
+    assert agent_api.get(f"/api/v1/saved-views/{view_id}/").status_code == 200
+    changed = agent_api.put(
+        f"/api/v1/saved-views/{view_id}/",
+        {"name": "Mine now", "filters": {}},
+        content_type="application/json",
+    )
+    assert _error(changed, 403)["code"] == "saved_view_not_yours"
+    assert _error(agent_api.delete(f"/api/v1/saved-views/{view_id}/"), 403)
+    sharing = acme.api_client(light).post(
+        "/api/v1/saved-views/",
+        {"name": "x", "filters": {}, "is_shared": True},
+        content_type="application/json",
+    )
+    assert _error(sharing, 403)["message"].startswith("Light agents keep personal views")

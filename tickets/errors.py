@@ -86,6 +86,11 @@ class TicketTypeNotFound(NotFound):
     message = "No such ticket type."
 
 
+class SavedViewNotYours(PermissionDenied):
+    code = "saved_view_not_yours"
+    message = "Only the view's owner or an admin may change a shared view."
+
+
 class SavedViewNotFound(NotFound):
     code = "saved_view_not_found"
     message = "No such view."

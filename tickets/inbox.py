@@ -20,7 +20,7 @@ from helpdesk.core.errors import DomainError
 from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.models import Membership
 from tickets import configuration, merging, selectors, services
-from tickets.errors import InvalidFilter, ReplyNotAllowed, SavedViewNotFound
+from tickets.errors import InvalidFilter, ReplyNotAllowed, SavedViewNotFound, SavedViewNotYours
 from tickets.models import (
     CustomFieldTarget,
     SavedView,
@@ -286,10 +286,12 @@ def save_view(
     if sort not in SORT_LABELS:
         raise InvalidFilter(f"sort is one of {', '.join(SORT_LABELS)}.", parameter="sort")
     if view is not None and view.owner_id != owner.id and not owner.is_admin:
-        raise SavedViewNotFound(view_id=str(view.id))
+        raise SavedViewNotYours()  # a shared view the reader sees; a private one is a 404
+    if is_shared and not owner.can_reply:
+        raise ReplyNotAllowed("Light agents keep personal views; sharing one needs an agent.")
     view = view or SavedView(owner=owner)
     view.name, view.filters, view.sort = name, cleaned, sort
-    view.is_shared = is_shared and owner.can_reply
+    view.is_shared = is_shared
     view.save()
     return view
 
@@ -297,7 +299,7 @@ def save_view(
 @transaction.atomic
 def delete_view(*, view: SavedView, actor: Membership) -> None:
     if view.owner_id != actor.id and not actor.is_admin:
-        raise SavedViewNotFound(view_id=str(view.id))
+        raise SavedViewNotYours()
     view.delete()
 
 

@@ -35,6 +35,7 @@ from tickets.errors import (
     InvalidFilter,
     MergeNotAllowed,
     ReplyNotAllowed,
+    SavedViewNotYours,
     StaleReply,
 )
 from tickets.models import (
@@ -332,7 +333,7 @@ def test_saved_views_personal_and_shared(acme):
         seen_by_ben = [v.name for v in inbox.list_saved_views(ben)]
         assert seen_by_ben == ["Team urgent"]
         shared = inbox.list_saved_views(ben).get()
-        with pytest.raises(Exception, match="No such view"):
+        with pytest.raises(SavedViewNotYours):
             inbox.delete_view(view=shared, actor=ben)
         with pytest.raises(InvalidFilter):
             inbox.save_view(owner=ana, name="Broken", filters={"status": "nope"})

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import contextlib
 import imaplib
+import ipaddress
 import socket
 import ssl
 from typing import Any
+
+from django.conf import settings
 
 from departments.models import ImapSecurity, Mailbox
 from helpdesk.core.crypto import DecryptionFailed, decrypt
@@ -53,12 +56,34 @@ def ok(reply: tuple[str, list[Any]], what: str) -> list[Any]:
     return data
 
 
+def refuse_private_host(host: str) -> None:
+    """Tenant admins choose the IMAP host: unless the operator allows it
+    (HELPDESK_IMAP_ALLOW_PRIVATE_HOSTS), a name that resolves to a loopback, private,
+    link-local or other non-public address is refused, so nobody can reach the services
+    around the help desk (its database, cloud metadata) through a mailbox's settings."""
+    if settings.HELPDESK_IMAP_ALLOW_PRIVATE_HOSTS:
+        return
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)}
+    except (socket.gaierror, UnicodeError):
+        return  # connecting says "no such host"
+    for address in sorted(addresses):
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+        if not ip.is_global:
+            raise ImapFailure(
+                f"{host} is a private or local address ({ip}); the IMAP server must be reachable"
+                " on the internet (the operator can allow private servers with"
+                " HELPDESK_IMAP_ALLOW_PRIVATE_HOSTS=1)"
+            )
+
+
 def connect(*, host: str, port: int, security: str, username: str, password: str) -> imaplib.IMAP4:
     """A logged-in client over `security` (ImapSecurity). STARTTLS is required when chosen:
     a server that does not offer it gets no password. Certificates are verified against
     the system's trust store (SSL_CERT_FILE adds a private CA). Raises ImapFailure."""
     if not host:
         raise ImapFailure("no IMAP server is set")  # imaplib would quietly use localhost
+    refuse_private_host(host)
     try:
         if security == ImapSecurity.SSL:
             context = ssl.create_default_context()

@@ -257,6 +257,9 @@ HELPDESK_AUTO_REPLY_LIMIT_PER_HOUR = env_int("HELPDESK_AUTO_REPLY_LIMIT_PER_HOUR
 # The largest mail taken in, by the SMTP listener (552 above it) and by ESP webhooks, which
 # post a whole mail as one form field or JSON string (base64 and JSON escaping make that
 # up to twice its size): Django's 2.5 MB default refused larger mails with a 400.
+# Mailbox IMAP servers on loopback or private networks (an on-premises mail server): off,
+# so one tenant's admin cannot reach the services around the help desk through them.
+HELPDESK_IMAP_ALLOW_PRIVATE_HOSTS = env_bool("HELPDESK_IMAP_ALLOW_PRIVATE_HOSTS", False)
 HELPDESK_MAX_MESSAGE_BYTES = env_int("HELPDESK_SMTPD_MAX_MESSAGE_BYTES", 25 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * HELPDESK_MAX_MESSAGE_BYTES + 1024 * 1024
 HELPDESK_TENANT_CACHE_SECONDS = env_int("HELPDESK_TENANT_CACHE_SECONDS", 60)

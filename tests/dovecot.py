@@ -25,6 +25,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -312,3 +313,10 @@ def dovecot() -> Iterator[Dovecot]:
             os.kill(process.pid, signal.SIGKILL)
             process.wait()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def loopback_imap_allowed(settings: Any) -> None:
+    """The test server listens on 127.0.0.1, which mailbox settings may not name unless the
+    operator allows private hosts (HELPDESK_IMAP_ALLOW_PRIVATE_HOSTS)."""
+    settings.HELPDESK_IMAP_ALLOW_PRIVATE_HOSTS = True

@@ -9,12 +9,17 @@ from departments.models import Mailbox
 from helpdesk.tenancy.context import tenant_context
 from tests.browser.conftest import SCREENSHOTS, log_in, tenant_url
 from tests.conftest import make_tenant
-from tests.dovecot import Dovecot, dovecot  # noqa: F401
+from tests.dovecot import Dovecot, dovecot, loopback_imap_allowed  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_admin_tests_the_imap_connection_then_saves(live_server, page, dovecot: Dovecot):  # noqa: F811
+def test_admin_tests_the_imap_connection_then_saves(
+    live_server,
+    page,
+    dovecot: Dovecot,  # noqa: F811
+    loopback_imap_allowed: None,  # noqa: F811
+):
     acme = make_tenant("acme", "Acme")
     log_in(page, live_server, "acme", "admin@acme.test")
 

@@ -19,7 +19,7 @@ from helpdesk.core.crypto import encrypt
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import MembershipRole
 from tests.conftest import TenantSetup, make_tenant
-from tests.dovecot import LEGACY_USER, Dovecot, dovecot  # noqa: F401
+from tests.dovecot import LEGACY_USER, Dovecot, dovecot, loopback_imap_allowed  # noqa: F401
 from tests.factories.accounts import make_member
 from tickets.mail import imap
 from tickets.models import InboundEmail, Ticket
@@ -31,6 +31,11 @@ SEEN = "\\Seen"
 
 class RollBack(Exception):
     pass
+
+
+@pytest.fixture(autouse=True)
+def _loopback(loopback_imap_allowed: None) -> None:  # noqa: F811
+    """Every test here talks to a server on 127.0.0.1 (one test checks the refusal)."""
 
 
 @pytest.fixture
@@ -519,3 +524,13 @@ def test_a_service_that_is_not_imap_is_named_so_without_its_banner():
         )
     assert problem == f"127.0.0.1:{port} answered, but not as an IMAP server (wrong port?)"
     assert "secret-banner" not in problem
+
+
+def test_a_private_or_local_imap_host_is_refused_unless_the_operator_allows_it(settings):
+    settings.HELPDESK_IMAP_ALLOW_PRIVATE_HOSTS = False
+    for host in ("127.0.0.1", "localhost", "10.0.0.5", "169.254.169.254", "::1"):
+        problem = imap_client.check_settings(
+            host=host, port=993, security="ssl", username="u", password="p", folder="INBOX"
+        )
+        assert problem.startswith(f"{host} is a private or local address"), problem
+        assert "HELPDESK_IMAP_ALLOW_PRIVATE_HOSTS=1" in problem

@@ -236,3 +236,19 @@ def test_saved_views_say_why_a_change_is_refused(acme):
         content_type="application/json",
     )
     assert _error(sharing, 403)["message"].startswith("Light agents keep personal views")
+
+
+def test_a_field_the_operation_does_not_take_is_refused_by_name(api, acme):
+    with tenant_context(acme.id):
+        ticket = make_ticket(subject="Old")
+    typo = api.patch(
+        f"/api/v1/tickets/{ticket.number}/",
+        {"subjct": "New", "number": 999},
+        content_type="application/json",
+    )
+    assert set(_error(typo, 400)["fields"]) == {"subjct", "number"}
+    with tenant_context(acme.id):
+        ticket.refresh_from_db()
+        assert ticket.subject == "Old"
+    listed = api.get("/api/v1/tickets/", {"utm_source": "mail"})
+    assert listed.status_code == 200  # query strings are not held to this

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
@@ -25,9 +26,18 @@ class TenantAPIView(APIView):
     def validate(
         self, serializer_class: type[BaseSerializer], data: Any, **kwargs: Any
     ) -> dict[str, Any]:
-        """Validated input or a 400 in the error envelope."""
+        """Validated input or a 400 in the error envelope. A JSON body with a field the
+        operation does not take is refused by name (a typo would otherwise be ignored and the
+        request "succeed" without doing what was meant); query strings may carry others."""
         serializer = serializer_class(data=data, context={"request": self.request}, **kwargs)
+        unknown = (
+            sorted(set(data) - set(serializer.fields))
+            if data is self.request.data and isinstance(data, dict)
+            else []
+        )
         serializer.is_valid(raise_exception=True)
+        if unknown:
+            raise ValidationError({name: ["Not a field of this operation."] for name in unknown})
         return serializer.validated_data  # type: ignore[return-value]
 
     def paginate(

@@ -106,27 +106,39 @@ def test_reply_by_subject_tag(acme):
         assert Ticket.objects.count() == 1
 
 
-def test_by_the_subject_tag_alone_only_the_requester_and_followers_reach_a_ticket(acme):
-    """Ticket numbers are guessable: a stranger writing `[#N]` opens a ticket of their own
-    instead of posting into someone else's conversation (and its tracking page)."""
+def test_by_the_subject_tag_alone_a_stranger_reaches_only_the_agents(acme):
+    """Ticket numbers are guessable: mail that names a ticket only by `[#N]`, from someone
+    who is neither its requester nor a follower, becomes an internal note by that contact.
+    It never shows in the requester's conversation (their tracking page) nor reopens the
+    ticket; the agents judge it (a colleague writing in, or someone who guessed)."""
+    from tickets import tracking
+
     deliver(acme, build(Cc="dan@example.test"))
     with tenant_context(acme.id):
         ticket = Ticket.objects.get()
+        services.change_status(ticket=ticket, status="waiting", actor=acme.admin)
     subject = f"Re: Printer on fire [#{ticket.number}]"
-    deliver(acme, build(subject=subject, sender="Eve <eve@evil.test>", body="Pay here"))
+    eve = deliver(acme, build(subject=subject, sender="Eve <eve@evil.test>", body="Pay here"))
+    with tenant_context(acme.id):
+        ticket.refresh_from_db()
+        assert (eve.ticket_id, ticket.status) == (ticket.id, "waiting")
+        note = eve.ticket_message
+        assert (note.kind, note.author_contact.email) == ("note", "eve@evil.test")
     deliver(acme, build(subject=subject, sender="Dan <dan@example.test>", body="Same here"))
     deliver(acme, build(subject=subject, body="Any news?"))
     with tenant_context(acme.id):
-        assert list(
-            ticket.messages.filter(kind="customer")
-            .values_list("body_text", flat=True)
-            .order_by("created_at")
-        ) == ["Help!", "Same here", "Any news?"]
-        stranger = Ticket.objects.exclude(id=ticket.id).get()
-        assert (stranger.contact.email, stranger.subject) == (
-            "eve@evil.test",
-            "Re: Printer on fire",
-        )
+        customer = ticket.messages.filter(kind="customer").order_by("created_at")
+        assert list(customer.values_list("body_text", flat=True)) == [
+            "Help!",
+            "Same here",
+            "Any news?",
+        ]
+        assert Ticket.objects.count() == 1
+    tracking_page = acme.client().get(f"/track/{tracking.tracking_token(ticket.id)}/")
+    assert b"Pay here" not in tracking_page.content
+    agent_page = acme.client(acme.admin).get(f"/tickets/{ticket.number}/").content.decode()
+    assert "Pay here" in agent_page
+    assert "Mail from someone who is not the requester or a follower" in agent_page
 
 
 def test_an_address_of_its_own_wins_over_the_plus_addressed_base(acme, globex):

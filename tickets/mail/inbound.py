@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import NamedTuple
 from uuid import UUID
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Q, Subquery
+from django.db.models import Subquery
 from django.urls import reverse
 from django.utils import timezone
 
@@ -57,16 +58,24 @@ def without_nul(parsed: ParsedEmail) -> ParsedEmail:
     return parsed
 
 
-def find_thread(parsed: ParsedEmail, recipients: list[str], sender: Contact) -> Ticket | None:
+class Thread(NamedTuple):
+    """The ticket a mail answers; `outsider`: found by the subject tag alone, from someone
+    who is neither its requester nor a follower."""
+
+    ticket: Ticket
+    outsider: bool = False
+
+
+def find_thread(parsed: ParsedEmail, recipients: list[str], sender: Contact) -> Thread | None:
     """The ticket this mail answers, or None for a new conversation. Mail to a merged
     ticket lands on the ticket it was merged into."""
-    ticket = _find_thread(parsed, recipients, sender)
-    return (
-        merging.resolve_merged(ticket) if ticket is not None and ticket.merged_into_id else ticket
-    )
+    thread = _find_thread(parsed, recipients, sender)
+    if thread is not None and thread.ticket.merged_into_id:
+        return thread._replace(ticket=merging.resolve_merged(thread.ticket))
+    return thread
 
 
-def _find_thread(parsed: ParsedEmail, recipients: list[str], sender: Contact) -> Ticket | None:
+def _find_thread(parsed: ParsedEmail, recipients: list[str], sender: Contact) -> Thread | None:
     # With the customer and company: a reply refreshes the search document, which holds them.
     tickets = Ticket.objects.select_related("contact__company")
     ids = parsed.thread_ids
@@ -78,31 +87,31 @@ def _find_thread(parsed: ParsedEmail, recipients: list[str], sender: Contact) ->
         )
         ticket = tickets.filter(id=Subquery(latest)).first()
         if ticket is not None:
-            return ticket
+            return Thread(ticket)
+    by_tag = None
     tag = SUBJECT_TAG.search(parsed.subject)
     if tag:
-        # Ticket numbers are sequential, easy to guess: by its number alone a mail reaches
-        # a ticket only from its requester or a follower. Message-IDs and the reply token
-        # are known only to those we wrote to.
-        ticket = (
-            tickets.filter(number=int(tag.group(1)))
-            .filter(
-                Q(contact_id=sender.id)
-                | Exists(
-                    TicketFollower.objects.filter(ticket_id=OuterRef("pk"), contact_id=sender.id)
-                )
-            )
-            .first()
-        )
+        ticket = tickets.filter(number=int(tag.group(1))).first()
         if ticket is not None:
-            return ticket
+            # Ticket numbers are sequential, easy to guess; Message-IDs and the reply token
+            # are known only to those we wrote to.
+            by_tag = Thread(ticket, outsider=not _on_ticket(ticket, sender))
+            if not by_tag.outsider:
+                return by_tag
     for address in recipients:
         token = PLUS_TOKEN.match(address)
         if token:
             ticket = tickets.filter(reply_token=token.group(1).lower()).first()
             if ticket is not None:
-                return ticket
-    return None
+                return Thread(ticket)
+    return by_tag
+
+
+def _on_ticket(ticket: Ticket, contact: Contact) -> bool:
+    return (
+        ticket.contact_id == contact.id
+        or TicketFollower.objects.filter(ticket=ticket, contact=contact).exists()
+    )
 
 
 def _content(parsed: ParsedEmail) -> tuple[str, services.MessageContent]:
@@ -210,7 +219,8 @@ def process_inbound_email(
     recipients = [*email.envelope_to, *email.header_recipients]
     body, content = _content(parsed)
     contact = services.get_or_create_contact(email=sender, name=parsed.from_name)
-    ticket = find_thread(parsed, recipients, contact)
+    thread = find_thread(parsed, recipients, contact)
+    ticket = thread.ticket if thread is not None else None
     if ticket is not None and ticket.status == TicketStatus.CLOSED:
         previous, ticket = ticket, None
     else:
@@ -235,6 +245,13 @@ def process_inbound_email(
         )
         message = ticket.first_message
         acknowledge = _should_acknowledge(email, parsed)
+    elif thread is not None and thread.outsider:
+        # Kept for the agents as an internal note: never in the requester's conversation
+        # (their tracking page), and it does not reopen the ticket.
+        acknowledge = False
+        message = services.add_outsider_message(
+            ticket=ticket, contact=contact, body=body, content=content, language=language
+        )
     else:
         acknowledge = False
         message = services.add_customer_message(

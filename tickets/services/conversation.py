@@ -154,3 +154,34 @@ def add_customer_message(
             message=message,
         )
     return message
+
+
+def add_outsider_message(
+    *,
+    ticket: Ticket,
+    contact: Contact,
+    body: str,
+    content: MessageContent | None = None,
+    language: str = "en",
+) -> Message:
+    """Mail that names the ticket by its number only, from someone who is neither its
+    requester nor a follower (a colleague, or anyone who guessed the number): an internal
+    note by that contact, for the agents to judge. It stays out of the requester's
+    conversation and does not reopen the ticket."""
+    if ticket.is_closed:
+        raise TicketClosed(number=ticket.number)
+    with transaction.atomic(savepoint=False):
+        message = create_customer_message(
+            ticket, contact, body, content or MessageContent(), kind=MessageKind.NOTE
+        )
+        ticket.last_message_at = message.created_at
+        ticket.save(update_fields=["last_message_at", "updated_at"])
+        refresh_search_vector(ticket=ticket, language=language)
+        notifications.notify_on_commit(
+            kind=NotificationKind.CUSTOMER_REPLIED,
+            members=[ticket.assignee],
+            ticket=ticket,
+            actor=None,
+            message=message,
+        )
+    return message

@@ -54,11 +54,15 @@ class MessageContent:
 
 
 def create_customer_message(
-    ticket: Ticket, contact: Contact, body: str, content: MessageContent
+    ticket: Ticket,
+    contact: Contact,
+    body: str,
+    content: MessageContent,
+    kind: str = MessageKind.CUSTOMER,
 ) -> Message:
     message = Message.objects.create(
         ticket=ticket,
-        kind=MessageKind.CUSTOMER,
+        kind=kind,
         body_text=body,
         author_contact=contact,
         body_html=content.html,
@@ -66,7 +70,8 @@ def create_customer_message(
         email_message_id=content.email_message_id,
     )
     store_attachments(message=message, attachments=content.attachments)
-    ticket.last_message_snippet = snippet(body)
+    if kind == MessageKind.CUSTOMER:
+        ticket.last_message_snippet = snippet(body)
     return message
 
 

@@ -9,8 +9,7 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import F, Value
-from django.db.models.functions import Lower
+from django.db.models import F
 
 from automation import selectors, tasks
 from automation.errors import (
@@ -22,6 +21,7 @@ from automation.errors import (
 from automation.models import CannedResponse, CannedResponseScope, SlaMetric, SlaPolicy
 from departments.models import Department
 from helpdesk.core import placeholders
+from helpdesk.core.queries import named
 from helpdesk.tenancy.context import require_tenant_id
 from helpdesk.tenancy.models import Membership
 from tickets.mail import templates
@@ -152,12 +152,7 @@ def _check_policy(policy: SlaPolicy) -> None:
     wrong = [c for c in policy.channels if c not in TicketChannel.values]
     if wrong:
         raise InvalidSlaPolicy(f"Channel is one of {', '.join(TicketChannel.values)}.")
-    # Compared as the unique index compares them (lower() in PostgreSQL, not Python's).
-    clashing = (
-        SlaPolicy.objects.alias(key=Lower("name"))
-        .filter(key=Lower(Value(policy.name.strip())))
-        .exclude(id=policy.id)
-    )
+    clashing = named(SlaPolicy.objects.exclude(id=policy.id), policy.name.strip())
     if clashing.exists():
         raise SlaPolicyNameTaken(name=policy.name)
 

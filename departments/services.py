@@ -13,9 +13,8 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, router, transaction
-from django.db.models import ProtectedError, Value
+from django.db.models import ProtectedError
 from django.db.models.deletion import Collector
-from django.db.models.functions import Lower
 
 from departments import business_time, selectors, signals
 from departments.errors import (
@@ -41,6 +40,7 @@ from departments.models import (
     Mailbox,
 )
 from helpdesk.core import crypto, placeholders
+from helpdesk.core.queries import named
 from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy import services as tenancy_services
 from helpdesk.tenancy.context import require_tenant_id
@@ -49,19 +49,13 @@ from helpdesk.tenancy.models import InboundAddress, Membership
 MAX_ADDRESS_LENGTH = 254  # RFC 5321; also the width of the address columns
 
 
-def _same_name(rows: Any, name: str) -> Any:
-    """Rows named `name` as the unique indexes compare names: lower() in PostgreSQL (which
-    differs from Python's str.lower() and from iexact's upper() for some letters)."""
-    return rows.alias(name_key=Lower("name")).filter(name_key=Lower(Value(name)))
-
-
 @transaction.atomic
 def create_department(
     *, name: str, description: str = "", is_default: bool = False, actor: Membership | None = None
 ) -> Department:
     """A new department. Raises DepartmentNameTaken."""
     name = name.strip()
-    if _same_name(Department.objects.all(), name).exists():
+    if named(Department.objects.all(), name).exists():
         raise DepartmentNameTaken(name=name)
     if is_default:
         Department.objects.filter(is_default=True).update(is_default=False)
@@ -88,7 +82,7 @@ def update_department(
         name = " ".join(name.split())
         if not name:
             raise InvalidDepartment()
-        if _same_name(Department.objects.exclude(id=department.id), name).exists():
+        if named(Department.objects.exclude(id=department.id), name).exists():
             raise DepartmentNameTaken(name=name)
         department.name = name
     if description is not None:
@@ -410,7 +404,7 @@ def save_business_hours(
         schedule = business_time.Schedule.from_intervals(timezone=timezone, intervals=intervals)
     except business_time.InvalidSchedule as error:
         raise InvalidBusinessHours(str(error)) from None
-    clashing = _same_name(BusinessHours.objects.all(), name)
+    clashing = named(BusinessHours.objects.all(), name)
     if business_hours is not None:
         clashing = clashing.exclude(id=business_hours.id)
     if clashing.exists():

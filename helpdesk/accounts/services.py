@@ -7,7 +7,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
-from helpdesk.accounts import selectors, signals, tokens
+from helpdesk.accounts import selectors, signals, tasks, tokens
 from helpdesk.accounts.errors import AdminRequired, AlreadyAMember, InvalidInvitation, OwnSeat
 from helpdesk.accounts.models import ApiToken, User
 from helpdesk.tenancy.models import Membership, MembershipRole, Tenant
@@ -71,8 +71,6 @@ def invite_member(
     email them (after the commit) a link to choose a password, or to log in with the one
     they have. A deactivated member comes back with the new role. Raises
     InvalidInvitation, AlreadyAMember."""
-    from helpdesk.accounts import tasks  # tasks import this module
-
     email = email.strip()
     try:
         validate_email(email)

@@ -245,17 +245,15 @@ def process_inbound_email(
         )
         message = ticket.first_message
         acknowledge = _should_acknowledge(email, parsed)
-    elif thread is not None and thread.outsider:
-        # Kept for the agents as an internal note: never in the requester's conversation
-        # (their tracking page), and it does not reopen the ticket.
-        acknowledge = False
-        message = services.add_outsider_message(
-            ticket=ticket, contact=contact, body=body, content=content, language=language
-        )
     else:
         acknowledge = False
         message = services.add_customer_message(
-            ticket=ticket, contact=contact, body=body, content=content, language=language
+            ticket=ticket,
+            contact=contact,
+            body=body,
+            content=content,
+            language=language,
+            internal=thread is not None and thread.outsider,
         )
     cc = [
         a

@@ -16,7 +16,6 @@ from tickets.services.base import (
 from tickets.services.conversation import (
     add_customer_message,
     add_message,
-    add_outsider_message,
 )
 from tickets.services.lifecycle import (
     STATUS_EMAILS,
@@ -57,7 +56,6 @@ __all__ = [
     "add_customer_message",
     "add_followers",
     "add_message",
-    "add_outsider_message",
     "assign_ticket",
     "attachments_from_uploads",
     "change_status",

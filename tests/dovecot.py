@@ -1,4 +1,4 @@
-"""A real Dovecot IMAP server on loopback for the IMAP poller's tests (NOTES.md recipe).
+"""A real Dovecot IMAP server on loopback for the IMAP poller's tests.
 
 The session fixture `dovecot` runs `dovecot -F` from a private temporary directory with its
 own configuration: passwd-file users, maildir storage, login on 127.0.0.1 on a free high

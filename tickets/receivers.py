@@ -1,4 +1,4 @@
-"""Receivers of what lower layers report; each only enqueues a task (see STYLE.md)."""
+"""Receivers of what lower layers report; each only enqueues a task (see CONTRIBUTING.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""What tickets tell higher apps (receivers only enqueue tasks; see STYLE.md)."""
+"""What tickets tell higher apps (receivers only enqueue tasks; see CONTRIBUTING.md)."""
 
 from __future__ import annotations
 

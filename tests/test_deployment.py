@@ -96,7 +96,7 @@ def test_compose_and_example_name_only_variables_the_code_reads():
 
 def test_every_variable_the_code_reads_is_documented():
     documented = _env_example()
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "configuration.md").read_text()
     missing_example = _variables_read_by_code() - documented
     missing_readme = {v for v in _variables_read_by_code() if f"`{v}`" not in readme}
     assert missing_example == set()

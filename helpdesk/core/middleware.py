@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.middleware.common import CommonMiddleware as DjangoCommonMiddleware
 from django.shortcuts import render
@@ -13,10 +14,32 @@ FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-dat
 # ESP inbound webhooks post whole mails as form fields: a mail may hold any byte and is
 # stored as it came (processing drops NUL from what it keeps as text).
 RAW_MAIL_PATHS = ("/anymail/",)
+ESP_WEBHOOK_PATHS = ("/anymail/",)
+WEBHOOKS_DISABLED_MESSAGE = (
+    "ESP webhooks are disabled: the operator has not set ANYMAIL_WEBHOOK_SECRET, and the help "
+    "desk accepts no unauthenticated mail or delivery status."
+)
 
 
 def _carries_nul(values: QueryDict) -> bool:
     return any(NUL in key or any(NUL in value for value in values.getlist(key)) for key in values)
+
+
+class WebhookSecretMiddleware:
+    """ESP webhooks fail closed. django-anymail accepts unauthenticated posts (with only a
+    warning) when ANYMAIL_WEBHOOK_SECRET is unset, and an ESP whose signature it checks
+    still leaves its other webhooks open; so without the secret every /anymail/ URL is a 403
+    and nobody can post mail or delivery status into a tenant."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path.startswith(ESP_WEBHOOK_PATHS) and not settings.ANYMAIL.get(
+            "WEBHOOK_SECRET"
+        ):
+            return HttpResponse(WEBHOOKS_DISABLED_MESSAGE, status=403, content_type="text/plain")
+        return self.get_response(request)
 
 
 class RejectNulMiddleware:

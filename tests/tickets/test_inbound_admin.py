@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import time
 from base64 import b64encode
 
@@ -188,3 +189,28 @@ def test_esp_webhook_for_an_unknown_address_is_kept_unrouted(anymail_settings, c
     response = _mailgun_post(client, build(to="who@nowhere.test"), "who@nowhere.test")
     assert response.status_code == 200
     assert UnroutedEmail.objects.get().channel == "esp:mailgun"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "configured",
+    [{}, {"MAILGUN_WEBHOOK_SIGNING_KEY": SIGNING_KEY}],
+    ids=["nothing", "signing-key-only"],
+)
+def test_esp_webhooks_without_a_webhook_secret_are_refused(settings, client, configured):
+    """django-anymail would take these posts with only a warning: they fail closed."""
+    from tests.conftest import make_tenant
+
+    settings.ANYMAIL = configured
+    acme = make_tenant("acme", "Acme")
+    response = _mailgun_post(client, build(), "support@acme.localhost", auth="")
+    assert response.status_code == 403
+    assert b"ANYMAIL_WEBHOOK_SECRET" in response.content
+    raw_mime = client.post(
+        "/anymail/postmark/inbound/",
+        json.dumps({"RawEmail": build().decode(), "OriginalRecipient": "support@acme.localhost"}),
+        content_type="application/json",
+    )
+    assert raw_mime.status_code == 403
+    with tenant_context(acme.id):
+        assert InboundEmail.objects.count() == 0

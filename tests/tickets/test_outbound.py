@@ -296,8 +296,39 @@ def test_hard_bounce_fails_the_message_and_flags_the_address(acme, tracked, clie
         assert Contact.objects.get(email="carla@example.test").email_bounced_at is not None
 
 
-def test_tracking_event_cannot_touch_another_tenant(acme, globex, tracked, client):
+def test_tracking_event_cannot_touch_another_tenant(acme, globex, tracked, client, caplog):
     _tracking(client, "delivered", tracked, globex.id)
+    with tenant_context(acme.id):
+        tracked.refresh_from_db()
+        assert tracked.delivery_status == "sent"
+    assert f"which tenant {globex.id} does not have: ignored" in caplog.text
+
+
+def test_tracking_event_must_match_the_provider_id_the_message_was_sent_as(
+    acme, tracked, client, caplog
+):
+    """The metadata names our message; the ESP's message id must be the mail we sent."""
+    with tenant_context(acme.id):
+        Message.objects.filter(id=tracked.id).update(provider_message_id="<other@mailgun>")
+    assert _tracking(client, "delivered", tracked, acme.id).status_code == 200
+    with tenant_context(acme.id):
+        tracked.refresh_from_db()
+        assert tracked.delivery_status == "sent"
+    assert "sent as <other@mailgun>: ignored" in caplog.text
+
+    with tenant_context(acme.id):
+        Message.objects.filter(id=tracked.id).update(provider_message_id="<provider-id@mailgun>")
+    _tracking(client, "delivered", tracked, acme.id)
+    with tenant_context(acme.id):
+        tracked.refresh_from_db()
+        assert tracked.delivery_status == "delivered"
+
+
+def test_tracking_webhook_without_a_webhook_secret_is_refused(acme, tracked, client, settings):
+    settings.ANYMAIL = {"MAILGUN_WEBHOOK_SIGNING_KEY": SIGNING_KEY}
+    response = _tracking(client, "delivered", tracked, acme.id)
+    assert response.status_code == 403
+    assert b"ANYMAIL_WEBHOOK_SECRET" in response.content
     with tenant_context(acme.id):
         tracked.refresh_from_db()
         assert tracked.delivery_status == "sent"

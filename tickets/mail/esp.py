@@ -1,7 +1,9 @@
 """ESP webhooks (django-anymail). Inbound mail: every ESP anymail supports posts to
 /anymail/<esp>/inbound/; anymail checks the ESP's signature and basic auth, then sends its
-`inbound` signal, which lands here and goes into the same durable intake as SMTP.
-Delivery status: /anymail/<esp>/tracking/ events update the message they concern."""
+`inbound` signal, which lands here and goes into the same durable intake as SMTP. Without
+ANYMAIL_WEBHOOK_SECRET no post gets this far (helpdesk.core.middleware answers 403).
+Delivery status: /anymail/<esp>/tracking/ events update the message they concern, only in
+the tenant their metadata names and only when the ESP's id is the one the mail was sent as."""
 
 from __future__ import annotations
 
@@ -64,8 +66,26 @@ def receive_tracking(
     reason = " ".join(filter(None, [event.recipient, event.description, event.mta_response]))
     try:
         with tenant_context(tenant_id):
+            # The scoped manager finds only a message of the tenant the event names.
             message = Message.objects.select_related("ticket").filter(id=message_id).first()
             if message is None:
+                logger.warning(
+                    "%s tracking event for message %s, which tenant %s does not have: ignored",
+                    esp_name,
+                    message_id,
+                    tenant_id,
+                )
+                return
+            provider_id = (event.message_id or "")[:255]
+            if message.provider_message_id and provider_id != message.provider_message_id:
+                # Metadata names one of our messages, the ESP's id another mail: trust neither.
+                logger.warning(
+                    "%s tracking event for %s names message %s, sent as %s: ignored",
+                    esp_name,
+                    provider_id or "no provider id",
+                    message_id,
+                    message.provider_message_id,
+                )
                 return
             if event.event_type == EventType.COMPLAINED:
                 services.record_event(

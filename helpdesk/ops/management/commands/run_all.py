@@ -121,23 +121,34 @@ class Command(BaseCommand):
                 process.wait()
 
     def _banner(self, options: dict[str, Any]) -> None:
-        base = settings.HELPDESK_BASE_DOMAIN
-        port = options["port"]
-        lines = [
-            "",
-            "Help desk is starting:",
-            f"  agents:   http://demo.{base}:{port}/",
-            f"  API docs: http://demo.{base}:{port}/api/docs/",
-            f"  platform: http://{base}:{port}/  (tenants, outbox)",
-            f"  health:   http://{base}:{port}/healthz",
-            f"  SMTP:     {options['bind']}:{options['smtp_port']} "
-            f"(mail to support@demo.{base} becomes a ticket)",
-            "",
-            f"Demo logins (password: {DEMO_PASSWORD}):",
-            *[f"  {email:<24} {role}" for email, _, role in DEMO_PEOPLE],
-            f"  {PLATFORM_STAFF[0]:<24} platform staff",
-            "",
-            "Ctrl-C stops everything.",
+        self.stdout.write(banner(options))
+
+
+def banner(options: dict[str, Any]) -> str:
+    """What `make run` prints once everything is starting: addresses, logins, warnings."""
+    base = settings.HELPDESK_BASE_DOMAIN
+    port = options["port"]
+    lines = [
+        "",
+        "Help desk is starting:",
+        f"  agents:   http://demo.{base}:{port}/",
+        f"  API docs: http://demo.{base}:{port}/api/docs/",
+        f"  platform: http://{base}:{port}/  (tenants, outbox)",
+        f"  health:   http://{base}:{port}/healthz",
+        f"  SMTP:     {options['bind']}:{options['smtp_port']} "
+        f"(mail to support@demo.{base} becomes a ticket)",
+        "",
+        f"Demo logins (password: {DEMO_PASSWORD}):",
+        *[f"  {email:<24} {role}" for email, _, role in DEMO_PEOPLE],
+        f"  {PLATFORM_STAFF[0]:<24} platform staff",
+        "",
+    ]
+    if not settings.ANYMAIL.get("WEBHOOK_SECRET"):
+        lines += [
+            "ESP webhooks (/anymail/<esp>/inbound/ and /tracking/) answer 403: to use them,",
+            "  set ANYMAIL_WEBHOOK_SECRET=user:password and give the ESP",
+            f"  http://user:password@demo.{base}:{port}/anymail/<esp>/inbound/",
             "",
         ]
-        self.stdout.write("\n".join(lines))
+    lines += ["Ctrl-C stops everything.", ""]
+    return "\n".join(lines)

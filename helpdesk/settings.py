@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from django.core.exceptions import ImproperlyConfigured
 
 from helpdesk.core import embedded
-from helpdesk.core.env import env_bool, env_int, env_list, env_str
+from helpdesk.core.env import env_bool, env_int, env_list, env_rate, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = embedded.var_dir()
@@ -198,6 +198,8 @@ CACHES = {
         "KEY_PREFIX": env_str("HELPDESK_CACHE_PREFIX", "helpdesk"),
     }
 }
+# Rate-limit counters share the cache's prefix, so installations sharing a Redis keep apart.
+HELPDESK_RATELIMIT_KEY_PREFIX = CACHES["default"]["KEY_PREFIX"]
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -218,9 +220,10 @@ SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = HELPDESK_PUBLIC_SCHEME == "https"
 CSRF_COOKIE_SECURE = HELPDESK_PUBLIC_SCHEME == "https"
 CSRF_TRUSTED_ORIGINS = env_list("HELPDESK_CSRF_TRUSTED_ORIGINS")
-SECURE_PROXY_SSL_HEADER = (
-    ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("HELPDESK_BEHIND_PROXY", False) else None
-)
+# Behind one TLS-terminating proxy: trust its X-Forwarded-Proto, and take the client's
+# address from the last X-Forwarded-For entry (the one the proxy added) for rate limits.
+HELPDESK_BEHIND_PROXY = env_bool("HELPDESK_BEHIND_PROXY", False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if HELPDESK_BEHIND_PROXY else None
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -232,6 +235,18 @@ AUTH_PASSWORD_VALIDATORS = [
     },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+
+# Brute-force and abuse limits (helpdesk.core.ratelimit), counted in Redis over a moving
+# window; past one the request gets a 429 with Retry-After. Per-address limits count
+# across every tenant (a login is one password everywhere); per-IP limits too.
+HELPDESK_RATELIMIT_LOGIN_ACCOUNT = env_rate("HELPDESK_RATELIMIT_LOGIN_ACCOUNT", "10/15 minutes")
+HELPDESK_RATELIMIT_LOGIN_IP = env_rate("HELPDESK_RATELIMIT_LOGIN_IP", "50/15 minutes")
+HELPDESK_RATELIMIT_PASSWORD_RESET_ADDRESS = env_rate(
+    "HELPDESK_RATELIMIT_PASSWORD_RESET_ADDRESS", "5/hour"
+)
+HELPDESK_RATELIMIT_PASSWORD_RESET_IP = env_rate("HELPDESK_RATELIMIT_PASSWORD_RESET_IP", "20/hour")
+HELPDESK_RATELIMIT_API_TOKEN_IP = env_rate("HELPDESK_RATELIMIT_API_TOKEN_IP", "20/10 minutes")
+HELPDESK_RATELIMIT_PUBLIC_FORM_IP = env_rate("HELPDESK_RATELIMIT_PUBLIC_FORM_IP", "30/10 minutes")
 
 # --- I18N, static -----------------------------------------------------------------------
 LANGUAGE_CODE = "en"

@@ -7,6 +7,7 @@ The test database is built and migrated by the owner role; every test then runs 
 from __future__ import annotations
 
 import os
+import uuid
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -94,6 +95,9 @@ def _test_settings(settings: object) -> None:
     # Tests recreate tenants with the same slugs: a cached host would point at a tenant of
     # an earlier test (test_http covers the cache itself).
     settings.HELPDESK_TENANT_CACHE_SECONDS = 0  # type: ignore[attr-defined]
+    # Rate-limit counters start at zero in every test: many tests log in, post forms and
+    # send bad tokens from the same address (tests/core/test_ratelimit.py covers limits).
+    settings.HELPDESK_RATELIMIT_KEY_PREFIX = f"test-{uuid.uuid4().hex}"  # type: ignore[attr-defined]
     celery_app.conf.task_always_eager = True
     celery_app.conf.task_eager_propagates = True
 

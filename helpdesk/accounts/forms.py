@@ -12,6 +12,12 @@ from helpdesk.accounts.models import User
 from helpdesk.tenancy.models import Membership, MembershipRole
 
 
+def normalize_login_email(value: str) -> str:
+    """A login's address as it is looked up and counted for rate limits: trimmed, lower
+    case, no longer than an email field takes."""
+    return value.strip().lower()[:320]
+
+
 class LoginForm(forms.Form):
     email = forms.EmailField(
         widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True})
@@ -25,13 +31,16 @@ class LoginForm(forms.Form):
     def __init__(self, request: HttpRequest, *args: Any, **kwargs: Any) -> None:
         self.request = request
         self.user: User | None = None
+        self.credentials_refused = False  # a well-formed attempt that failed: counted
         super().__init__(*args, **kwargs)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         if self.errors:
             return data
-        user = authenticate(self.request, email=data["email"].lower(), password=data["password"])
+        user = authenticate(
+            self.request, email=normalize_login_email(data["email"]), password=data["password"]
+        )
         tenant = getattr(self.request, "tenant", None)
         allowed = user is not None and (
             Membership.objects.filter(tenant=tenant, user=user, is_active=True).exists()
@@ -39,6 +48,7 @@ class LoginForm(forms.Form):
             else user.is_staff
         )
         if not allowed:
+            self.credentials_refused = True
             # One message whatever failed, so the form does not reveal who is a member.
             raise forms.ValidationError(self.error_message)
         self.user = user

@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import SetPasswordForm
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
@@ -14,8 +15,14 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from helpdesk.accounts import handoff, selectors, services
-from helpdesk.accounts.forms import InviteForm, LoginForm, TenantPasswordResetForm
+from helpdesk.accounts.forms import (
+    InviteForm,
+    LoginForm,
+    TenantPasswordResetForm,
+    normalize_login_email,
+)
 from helpdesk.accounts.models import ApiToken, User
+from helpdesk.core import ratelimit
 from helpdesk.core.errors import DomainError
 from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.decorators import member_required
@@ -26,10 +33,32 @@ def _home(request: HttpRequest) -> str:
     return reverse("tickets:inbox") if getattr(request, "tenant", None) else "/"
 
 
+def _login_lockout(request: HttpRequest, email: str) -> int:
+    """Seconds this login must wait: failed attempts for the address (any tenant) or from
+    the client's IP are over their limit. 0 when it may try."""
+    return max(
+        ratelimit.retry_after("login_ip", ratelimit.client_ip(request)),
+        ratelimit.retry_after("login_account", email) if email else 0,
+    )
+
+
 def login_view(request: HttpRequest) -> HttpResponse:
+    """Email and password. Failed attempts are counted per address and per IP; past either
+    limit the form is refused with a 429 for a while (a password reset still works, and
+    ends the address's lockout)."""
     if getattr(request, "membership", None) is not None:
         return redirect(_home(request))
     form = LoginForm(request, data=request.POST or None)
+    if request.method == "POST":
+        email = normalize_login_email(request.POST.get("email", ""))
+        wait = _login_lockout(request, email)
+        if wait:
+            return ratelimit.too_many_requests(
+                request,
+                retry_after=wait,
+                message="Too many failed logins for this account or from your network.",
+                reset_link=True,
+            )
     if request.method == "POST" and form.is_valid():
         login(request, form.user, backend="django.contrib.auth.backends.ModelBackend")
         target = request.POST.get("next") or request.GET.get("next") or ""
@@ -38,6 +67,9 @@ def login_view(request: HttpRequest) -> HttpResponse:
         ):
             target = _home(request)
         return HttpResponseRedirect(target)
+    if form.credentials_refused:
+        ratelimit.hit("login_ip", ratelimit.client_ip(request))
+        ratelimit.hit("login_account", email)
     return render(
         request,
         "accounts/login.html",
@@ -156,6 +188,23 @@ class PasswordResetView(auth_views.PasswordResetView):
     def get_form_kwargs(self) -> dict:
         return {**super().get_form_kwargs(), "tenant": getattr(self.request, "tenant", None)}
 
+    def form_valid(self, form: TenantPasswordResetForm) -> HttpResponse:
+        """Counted per address (whether or not it has a login, so the 429 tells nothing)
+        and per IP; past either limit no mail is sent and the answer is a 429."""
+        wait = max(
+            ratelimit.hit("password_reset_ip", ratelimit.client_ip(self.request)),
+            ratelimit.hit(
+                "password_reset_address", normalize_login_email(form.cleaned_data["email"])
+            ),
+        )
+        if wait:
+            return ratelimit.too_many_requests(
+                self.request,
+                retry_after=wait,
+                message="Too many password resets for this address or from your network.",
+            )
+        return super().form_valid(form)
+
 
 class PasswordResetDoneView(auth_views.PasswordResetDoneView):
     template_name = "accounts/password_reset_done.html"
@@ -175,6 +224,13 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
         ):
             return None
         return user
+
+    def form_valid(self, form: SetPasswordForm) -> HttpResponse:
+        # The new password ends a login lockout of the address: the person proved they
+        # read its mail, and should not wait out a window an attacker keeps full.
+        response = super().form_valid(form)
+        ratelimit.clear("login_account", normalize_login_email(form.user.email))
+        return response
 
 
 class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):

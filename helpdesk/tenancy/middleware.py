@@ -18,6 +18,7 @@ from django.shortcuts import render
 from django.utils.crypto import constant_time_compare
 
 from helpdesk.accounts import selectors as account_selectors
+from helpdesk.core import ratelimit
 from helpdesk.tenancy import selectors
 from helpdesk.tenancy.context import tenant_context
 
@@ -60,7 +61,18 @@ class TenantMiddleware:
 
         authorization = request.headers.get("Authorization", "")
         if authorization.startswith("Token "):
+            # Failed tokens are counted per client IP; past the limit every token request
+            # from there is refused before its token is looked at, or a right guess would
+            # still show.
+            client_ip = ratelimit.client_ip(request)
+            wait = ratelimit.retry_after("api_token_ip", client_ip)
+            if wait:
+                return ratelimit.too_many_requests(
+                    request, retry_after=wait, message="Too many invalid API tokens."
+                )
             token = account_selectors.find_api_token(authorization.removeprefix("Token ").strip())
+            if token is None or token.tenant_id != tenant.id:
+                ratelimit.hit("api_token_ip", client_ip)
             if token is None:
                 return JsonResponse(
                     {"error": {"code": "not_authenticated", "message": "Invalid API token."}},

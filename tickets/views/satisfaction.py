@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
+from helpdesk.core import ratelimit
 from helpdesk.core.errors import DomainError
 from helpdesk.core.views import not_found_page
 from tickets import satisfaction, selectors
@@ -16,6 +17,7 @@ from tickets.models import SatisfactionScore
 
 
 @require_http_methods(["GET", "POST"])
+@ratelimit.limit_public_form
 def satisfaction_survey(request: HttpRequest, token: str) -> HttpResponse:
     """The ticket's number and subject, good or bad (preselected by `?score=`, else the
     current rating) and a comment; a refused answer comes back with its message (400)."""

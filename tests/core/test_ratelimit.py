@@ -1,0 +1,303 @@
+"""Brute-force and abuse limits (helpdesk.core.ratelimit), counted in the real Redis: login
+per account and per IP, password reset per address and per IP, failed API tokens per IP,
+public forms per IP; 429 with Retry-After, lockouts logged, limits from the settings.
+
+Per-IP counters are global (one address hammering several tenants is one client);
+per-account counters are per login address, which is one user on every tenant."""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.core import mail
+from django.core.exceptions import ImproperlyConfigured
+from django.test import Client, RequestFactory
+from django.utils import timezone
+
+from helpdesk.api.throttling import PrincipalRateThrottle
+from helpdesk.core import ratelimit
+from helpdesk.core.env import env_rate
+from tests.conftest import PASSWORD
+from tests.tickets.test_satisfaction import _sent_survey
+
+LOGIN = "/accounts/login/"
+RESET = "/accounts/password-reset/"
+
+
+def _login(setup, email, password, ip="10.0.0.1"):
+    return Client(HTTP_HOST=setup.host, REMOTE_ADDR=ip).post(
+        LOGIN, {"email": email, "password": password}
+    )
+
+
+def _reset(setup, email, ip="10.0.0.1"):
+    return Client(HTTP_HOST=setup.host, REMOTE_ADDR=ip).post(RESET, {"email": email})
+
+
+def _assert_throttled_page(response, max_seconds):
+    assert response.status_code == 429
+    assert 1 <= int(response["Retry-After"]) <= max_seconds
+    assert "Too many requests" in response.content.decode()
+
+
+# --- Login --------------------------------------------------------------------------------
+
+
+def test_failed_logins_lock_the_account_from_every_address_and_the_lockout_is_logged(
+    acme, settings, caplog
+):
+    settings.HELPDESK_RATELIMIT_LOGIN_ACCOUNT = "3/15 minutes"
+    with caplog.at_level(logging.WARNING, logger="helpdesk.core.ratelimit"):
+        for number in range(3):
+            wrong = _login(acme, "admin@acme.test", f"guess-{number}", ip=f"10.0.1.{number}")
+            assert wrong.status_code == 400
+    locked = _login(acme, " ADMIN@acme.test", PASSWORD, ip="10.0.2.1")
+    _assert_throttled_page(locked, 900)
+    assert "Too many failed logins" in locked.content.decode()
+    assert 'href="/accounts/password-reset/"' in locked.content.decode()
+    [record] = [r for r in caplog.records if r.name == "helpdesk.core.ratelimit"]
+    assert record.levelno == logging.WARNING
+    assert "login_account" in record.getMessage()
+    assert "admin@acme.test" in record.getMessage()
+    assert "guess" not in record.getMessage()
+
+
+def test_the_account_lockout_ends_with_its_window(acme, settings):
+    settings.HELPDESK_RATELIMIT_LOGIN_ACCOUNT = "2/15 minutes"
+    for number in range(2):
+        _login(acme, "admin@acme.test", f"guess-{number}", ip=f"10.0.1.{number}")
+    assert _login(acme, "admin@acme.test", PASSWORD).status_code == 429
+    with time_machine.travel(timezone.now() + timedelta(minutes=15, seconds=2)):
+        assert _login(acme, "admin@acme.test", PASSWORD).status_code == 302
+
+
+def test_attempts_while_locked_do_not_extend_the_lockout(acme, settings):
+    settings.HELPDESK_RATELIMIT_LOGIN_ACCOUNT = "2/15 minutes"
+    start = timezone.now()
+    for number in range(2):
+        _login(acme, "admin@acme.test", f"guess-{number}")
+    with time_machine.travel(start + timedelta(minutes=10)):
+        for number in range(5):  # refused, so not counted
+            assert _login(acme, "admin@acme.test", f"more-{number}").status_code == 429
+    with time_machine.travel(start + timedelta(minutes=15, seconds=2)):
+        assert _login(acme, "admin@acme.test", PASSWORD).status_code == 302
+
+
+def test_a_password_reset_works_while_locked_and_ends_the_lockout(acme, settings):
+    settings.HELPDESK_RATELIMIT_LOGIN_ACCOUNT = "2/15 minutes"
+    for number in range(2):
+        _login(acme, "admin@acme.test", f"guess-{number}", ip=f"10.0.1.{number}")
+    assert _login(acme, "admin@acme.test", PASSWORD).status_code == 429
+    assert _reset(acme, "admin@acme.test").status_code == 302
+    link = re.search(r"http://acme\.localhost(/accounts/reset/\S+)", mail.outbox[0].body)
+    assert link
+    client = Client(HTTP_HOST=acme.host)
+    form = client.get(link.group(1), follow=True)
+    done = client.post(
+        form.redirect_chain[-1][0],
+        {"new_password1": "a-much-better-pass", "new_password2": "a-much-better-pass"},
+    )
+    assert done.status_code == 302
+    assert _login(acme, "admin@acme.test", "a-much-better-pass").status_code == 302
+
+
+def test_failed_logins_lock_the_ip_for_every_account(acme, globex, settings):
+    settings.HELPDESK_RATELIMIT_LOGIN_IP = "3/15 minutes"
+    for number in range(3):
+        assert (
+            _login(acme, f"someone-{number}@acme.test", "guess", ip="10.9.9.9").status_code == 400
+        )
+    _assert_throttled_page(_login(acme, "admin@acme.test", PASSWORD, ip="10.9.9.9"), 900)
+    # Per-IP limits are global: the same address is refused on another tenant too...
+    _assert_throttled_page(_login(globex, "admin@globex.test", PASSWORD, ip="10.9.9.9"), 900)
+    # ...while other addresses log in to either.
+    assert _login(acme, "admin@acme.test", PASSWORD, ip="10.9.9.10").status_code == 302
+    assert _login(globex, "admin@globex.test", PASSWORD, ip="10.9.9.10").status_code == 302
+
+
+def test_an_account_lockout_is_per_login_and_does_not_touch_other_accounts(acme, globex, settings):
+    settings.HELPDESK_RATELIMIT_LOGIN_ACCOUNT = "2/15 minutes"
+    for number in range(2):
+        _login(acme, "admin@acme.test", f"guess-{number}", ip=f"10.0.1.{number}")
+    assert _login(acme, "admin@acme.test", PASSWORD).status_code == 429
+    # The same login is refused on any tenant's host (one password everywhere)...
+    assert _login(globex, "admin@acme.test", PASSWORD, ip="10.0.3.1").status_code == 429
+    # ...another tenant's account, from the same networks, is not.
+    assert _login(globex, "admin@globex.test", PASSWORD, ip="10.0.1.0").status_code == 302
+
+
+def test_successful_logins_are_not_counted(acme, settings):
+    settings.HELPDESK_RATELIMIT_LOGIN_ACCOUNT = "2/15 minutes"
+    settings.HELPDESK_RATELIMIT_LOGIN_IP = "2/15 minutes"
+    for _ in range(5):
+        assert _login(acme, "admin@acme.test", PASSWORD).status_code == 302
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {},
+        {"email": "not an address", "password": "x"},
+        {"email": "admin@acme.test"},
+        {"email": "a" * 5000 + "@acme.test", "password": "x"},
+        {"email": "admin@acme.test\x00", "password": "x"},
+    ],
+)
+def test_malformed_logins_are_400_and_not_counted(acme, settings, data):
+    settings.HELPDESK_RATELIMIT_LOGIN_ACCOUNT = "1/15 minutes"
+    settings.HELPDESK_RATELIMIT_LOGIN_IP = "1/15 minutes"
+    client = Client(HTTP_HOST=acme.host)
+    for _ in range(3):
+        assert client.post(LOGIN, data).status_code == 400
+    assert _login(acme, "admin@acme.test", PASSWORD, ip="127.0.0.1").status_code == 302
+
+
+# --- Password reset -----------------------------------------------------------------------
+
+
+def test_password_reset_is_limited_per_address(acme, settings):
+    settings.HELPDESK_RATELIMIT_PASSWORD_RESET_ADDRESS = "2/hour"
+    for number in range(2):
+        assert _reset(acme, "admin@acme.test", ip=f"10.0.4.{number}").status_code == 302
+    refused = _reset(acme, "Admin@acme.test ", ip="10.0.4.9")
+    _assert_throttled_page(refused, 3600)
+    assert "Too many password resets" in refused.content.decode()
+    assert len(mail.outbox) == 2
+    # An address without a login is counted alike, so the 429 tells nothing about who exists.
+    for number in range(2):
+        assert _reset(acme, "nobody@acme.test", ip=f"10.0.5.{number}").status_code == 302
+    assert _reset(acme, "nobody@acme.test", ip="10.0.5.9").status_code == 429
+    # Other addresses are not affected.
+    assert _reset(acme, "someone@acme.test", ip="10.0.4.0").status_code == 302
+
+
+def test_password_reset_is_limited_per_ip_across_tenants(acme, globex, settings):
+    settings.HELPDESK_RATELIMIT_PASSWORD_RESET_IP = "2/hour"
+    assert _reset(acme, "admin@acme.test", ip="10.0.6.1").status_code == 302
+    assert _reset(acme, "nobody@acme.test", ip="10.0.6.1").status_code == 302
+    _assert_throttled_page(_reset(globex, "admin@globex.test", ip="10.0.6.1"), 3600)
+    assert len(mail.outbox) == 1
+    assert _reset(globex, "admin@globex.test", ip="10.0.6.2").status_code == 302
+
+
+def test_invalid_password_reset_input_is_not_a_500(acme, settings):
+    settings.HELPDESK_RATELIMIT_PASSWORD_RESET_IP = "1/hour"
+    client = Client(HTTP_HOST=acme.host)
+    for data in ({}, {"email": "nope"}, {"email": "x" * 5000}):
+        response = client.post(RESET, data)
+        assert response.status_code < 500
+        assert response.status_code != 429  # not counted: no mail could go out
+
+
+# --- API tokens ---------------------------------------------------------------------------
+
+
+def test_failed_api_tokens_lock_the_ip_with_the_error_envelope(acme, globex, settings):
+    settings.HELPDESK_RATELIMIT_API_TOKEN_IP = "3/10 minutes"
+    bad = Client(HTTP_HOST=acme.host, REMOTE_ADDR="10.0.7.1", HTTP_AUTHORIZATION="Token nope")
+    assert bad.get("/api/v1/tickets/").status_code == 401
+    assert bad.get("/api/v1/tickets/").status_code == 401
+    # A token of another tenant is a failure here too.
+    foreign = globex.api_client()
+    foreign.defaults["REMOTE_ADDR"] = "10.0.7.1"
+    assert foreign.get("/api/v1/tickets/", HTTP_HOST=acme.host).status_code == 401
+    good = acme.api_client()
+    good.defaults["REMOTE_ADDR"] = "10.0.7.1"
+    refused = good.get("/api/v1/tickets/")
+    assert refused.status_code == 429
+    assert 1 <= int(refused["Retry-After"]) <= 600
+    assert refused.json()["error"]["code"] == "throttled"
+    assert "Too many invalid API tokens" in refused.json()["error"]["message"]
+    # Locked before the token is looked at, on every tenant; other addresses go on.
+    assert bad.get("/api/v1/tickets/").status_code == 429
+    assert foreign.get("/api/v1/tickets/").status_code == 429
+    good.defaults["REMOTE_ADDR"] = "10.0.7.2"
+    assert good.get("/api/v1/tickets/").status_code == 200
+
+
+def test_valid_api_tokens_are_not_counted(acme, settings):
+    settings.HELPDESK_RATELIMIT_API_TOKEN_IP = "1/10 minutes"
+    client = acme.api_client()
+    for _ in range(4):
+        assert client.get("/api/v1/tickets/").status_code == 200
+
+
+@pytest.mark.parametrize("header", ["Token ", "Token \x7f", "Token " + "x" * 10000, "Token a b"])
+def test_malformed_tokens_are_401_then_429(acme, settings, header):
+    settings.HELPDESK_RATELIMIT_API_TOKEN_IP = "1/10 minutes"
+    client = Client(HTTP_HOST=acme.host, HTTP_AUTHORIZATION=header)
+    assert client.post("/api/v1/tickets/", "{", content_type="application/json").status_code == 401
+    refused = client.post("/api/v1/tickets/", "{", content_type="application/json")
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "throttled"
+
+
+# --- Public forms -------------------------------------------------------------------------
+
+
+def test_satisfaction_posts_are_limited_per_ip(acme, globex, settings):
+    settings.HELPDESK_RATELIMIT_PUBLIC_FORM_IP = "2/10 minutes"
+    _, rating = _sent_survey(acme)
+    _, other_rating = _sent_survey(globex)
+    client = Client(HTTP_HOST=acme.host, REMOTE_ADDR="10.0.8.1")
+    url = f"/satisfaction/{rating.token}/"
+    assert client.post(url, {"score": "good"}).status_code == 200
+    assert client.post(url, {"score": "meh"}).status_code == 400  # bad input counts too
+    refused = client.post(url, {"score": "bad"})
+    _assert_throttled_page(refused, 600)
+    assert "Too many forms" in refused.content.decode()
+    assert client.get(url).status_code == 200  # reading the page is not limited
+    # One budget per IP for every public form of every tenant.
+    other = Client(HTTP_HOST=globex.host, REMOTE_ADDR="10.0.8.1")
+    assert other.post(f"/satisfaction/{other_rating.token}/", {"score": "good"}).status_code == 429
+    elsewhere = Client(HTTP_HOST=acme.host, REMOTE_ADDR="10.0.8.2")
+    assert elsewhere.post(url, {"score": "bad"}).status_code == 200
+
+
+def test_scanning_survey_tokens_is_limited(acme, settings):
+    settings.HELPDESK_RATELIMIT_PUBLIC_FORM_IP = "2/10 minutes"
+    client = Client(HTTP_HOST=acme.host)
+    for number in range(2):
+        assert client.post(f"/satisfaction/guess-{number}/", {"score": "good"}).status_code == 404
+    assert client.post("/satisfaction/guess-3/", {"score": "good"}).status_code == 429
+
+
+# --- Client address, settings -------------------------------------------------------------
+
+
+def test_client_ip_trusts_only_the_proxy_entry_of_x_forwarded_for(settings):
+    factory = RequestFactory()
+    forged = factory.get("/", REMOTE_ADDR="10.1.1.1", HTTP_X_FORWARDED_FOR="1.2.3.4, 5.6.7.8")
+    settings.HELPDESK_BEHIND_PROXY = False
+    assert ratelimit.client_ip(forged) == "10.1.1.1"
+    settings.HELPDESK_BEHIND_PROXY = True
+    assert ratelimit.client_ip(forged) == "5.6.7.8"
+    assert ratelimit.client_ip(factory.get("/", REMOTE_ADDR="10.1.1.1")) == "10.1.1.1"
+    ipv6 = factory.get("/", REMOTE_ADDR="2001:db8:1:2:3:4:5:6")
+    settings.HELPDESK_BEHIND_PROXY = False
+    assert ratelimit.client_ip(ipv6) == "2001:db8:1:2::"
+    assert ratelimit.client_ip(factory.get("/", REMOTE_ADDR="")) == "unknown"
+
+
+def test_drf_throttle_counts_anonymous_requests_by_the_same_address(settings):
+    from rest_framework.request import Request
+
+    settings.HELPDESK_BEHIND_PROXY = False
+    request = RequestFactory().get("/", REMOTE_ADDR="10.1.1.1", HTTP_X_FORWARDED_FOR="6.6.6.6")
+    assert PrincipalRateThrottle().get_ident(Request(request)) == "10.1.1.1"
+
+
+@pytest.mark.parametrize("value", ["ten", "10", "10/fortnight", "0/minute", "/"])
+def test_a_bad_rate_setting_is_refused_at_startup(monkeypatch, value):
+    monkeypatch.setenv("HELPDESK_RATELIMIT_LOGIN_IP", value)
+    with pytest.raises(ImproperlyConfigured, match="HELPDESK_RATELIMIT_LOGIN_IP"):
+        env_rate("HELPDESK_RATELIMIT_LOGIN_IP", "50/15 minutes")
+
+
+def test_rates_come_from_the_environment(monkeypatch):
+    monkeypatch.setenv("HELPDESK_RATELIMIT_LOGIN_IP", " 7 per 2 minutes ")
+    assert env_rate("HELPDESK_RATELIMIT_LOGIN_IP", "50/15 minutes") == "7 per 2 minutes"

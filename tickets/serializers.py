@@ -211,6 +211,12 @@ class MessageAuthorOutput(serializers.Serializer):
 
 class MessageOutput(serializers.ModelSerializer):
     author = serializers.SerializerMethodField()
+    email_cc = serializers.ListField(
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="For mail: its other To and Cc addresses (followers only if the sender "
+        "was the requester or a follower).",
+    )
 
     class Meta:
         model = Message
@@ -220,6 +226,7 @@ class MessageOutput(serializers.ModelSerializer):
             "body_text",
             "author",
             "event",
+            "email_cc",
             "delivery_status",
             "delivery_error",
             "created_at",

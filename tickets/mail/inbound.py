@@ -5,7 +5,12 @@ without a sender, or from one of the tenant's own mailboxes, is rejected; then t
 In-Reply-To / References against every Message-ID we received or sent, the `[#123]` tag
 in the subject, the plus-address token of the recipient. A reply to a solved ticket
 reopens it; to a closed one it opens a follow-up ticket. Otherwise a new ticket lands in
-the mailbox's department. Cc'd addresses become followers.
+the mailbox's department.
+
+The mail's other To and Cc addresses are kept on the message. They become followers (copied
+on every later public reply) only when the sender is the requester or already a follower:
+a stranger who names the ticket by its number cannot widen who reads the conversation. A
+mailbox of any tenant on this installation never becomes a follower.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from departments import selectors as department_selectors
+from helpdesk.core.errors import is_infrastructure_error
 from helpdesk.tenancy import selectors as tenancy_selectors
 from tickets import merging, services
 from tickets.mail import html as html_tools
@@ -32,6 +38,7 @@ from tickets.models import (
     InboundEmail,
     InboundEmailStatus,
     Message,
+    MessageKind,
     Ticket,
     TicketChannel,
     TicketFollower,
@@ -80,8 +87,14 @@ def _find_thread(parsed: ParsedEmail, recipients: list[str], sender: Contact) ->
     tickets = Ticket.objects.select_related("contact__company")
     ids = parsed.thread_ids
     if ids:
+        # Only Message-IDs of the conversation's mail (ours, or the requester's and
+        # followers'): an outsider's note keeps its sender's own Message-ID, and a reply to
+        # it must not make the outsider part of the conversation.
         latest = (
-            Message.objects.filter(email_message_id__in=ids[:100])
+            Message.objects.filter(
+                email_message_id__in=ids[:100],
+                kind__in=[MessageKind.CUSTOMER, MessageKind.REPLY],
+            )
             .order_by("-created_at")
             .values("ticket_id")[:1]
         )
@@ -112,6 +125,17 @@ def _on_ticket(ticket: Ticket, contact: Contact) -> bool:
         ticket.contact_id == contact.id
         or TicketFollower.objects.filter(ticket=ticket, contact=contact).exists()
     )
+
+
+def _copied_addresses(parsed: ParsedEmail, sender: str, own: frozenset[str]) -> list[str]:
+    """The mail's To and Cc addresses other than the sender and the tenant's mailboxes."""
+    copied: list[str] = []
+    for address in parsed.to + parsed.cc:
+        if address in own or intake.base_address(address) in own or address == sender:
+            continue
+        if address not in copied:
+            copied.append(address)
+    return copied
 
 
 def _content(parsed: ParsedEmail) -> tuple[str, services.MessageContent]:
@@ -218,6 +242,7 @@ def process_inbound_email(
         return _mark(email, InboundEmailStatus.REJECTED, "sent from one of our own mailboxes")
     recipients = [*email.envelope_to, *email.header_recipients]
     body, content = _content(parsed)
+    content.email_cc = _copied_addresses(parsed, sender, own)
     contact = services.get_or_create_contact(email=sender, name=parsed.from_name)
     thread = find_thread(parsed, recipients, contact)
     ticket = thread.ticket if thread is not None else None
@@ -255,13 +280,15 @@ def process_inbound_email(
             language=language,
             internal=thread is not None and thread.outsider,
         )
-    cc = [
-        a
-        for a in parsed.cc + parsed.to
-        if a not in own and intake.base_address(a) not in own and a != sender
-    ]
-    if cc:
-        services.add_followers(ticket=ticket, emails=cc)
+    # Only the requester (of a new ticket too) and followers copy people in. Anyone else,
+    # an outsider naming the ticket by number or someone found by its Message-IDs or reply
+    # token (mail forwarded to them), writes into the conversation without choosing who
+    # else reads it: their addresses stay on the message for the agents.
+    if content.email_cc and _on_ticket(ticket, contact):
+        mailboxes = intake.help_desk_addresses(content.email_cc)
+        followers = [a for a in content.email_cc if a not in mailboxes]
+        if followers:
+            services.add_followers(ticket=ticket, emails=followers)
     note = "; ".join(parsed.problems)[:2000]
     email = _mark(email, InboundEmailStatus.PROCESSED, note, ticket=ticket, message=message)
     if acknowledge:
@@ -271,7 +298,8 @@ def process_inbound_email(
 
 def _acknowledge(email: InboundEmail, ticket: Ticket, tenant_name: str) -> None:
     """Queue the acknowledgement with the ticket, in the same transaction (its sending is one
-    task after the commit). A failure to compose it never fails the customer's mail."""
+    task after the commit). A failure to compose it never fails the customer's mail; an
+    outage (database, Redis) fails the whole attempt, which is retried."""
     try:
         with transaction.atomic():
             outbound.acknowledge(
@@ -279,7 +307,9 @@ def _acknowledge(email: InboundEmail, ticket: Ticket, tenant_name: str) -> None:
                 ticket=ticket,
                 tenant_name=tenant_name or tenancy_selectors.get_tenant(email.tenant_id).name,
             )
-    except Exception:
+    except Exception as error:
+        if is_infrastructure_error(error):
+            raise  # the database or Redis is down: process the whole mail again later
         logger.exception("acknowledgement of inbound email %s not queued", email.id)
 
 
@@ -294,7 +324,8 @@ def auto_reply_limit() -> int:
 @transaction.atomic
 def mark_failed(*, email_id: UUID, reason: str) -> None:
     """Record that processing failed for a reason retrying will not fix (a bug, bad data):
-    the row leaves the sweeper's queue and shows in the inbound log with *Process again*."""
+    the row leaves the sweeper's queue and shows in the inbound log with *Process again*.
+    Never for an outage: the task retries those and the row stays queued for the sweeper."""
     email = InboundEmail.objects.filter(id=email_id, status=InboundEmailStatus.QUEUED).first()
     if email is not None:
         _mark(email, InboundEmailStatus.FAILED, reason)

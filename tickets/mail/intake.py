@@ -60,6 +60,24 @@ def find_inbound_address(address: str) -> InboundAddress | None:
     return rows.get(address) or rows.get(base_address(address))
 
 
+def help_desk_addresses(addresses: Iterable[str]) -> set[str]:
+    """Those of these addresses that reach a mailbox of any tenant here (a plus form by its
+    base too), in one query. Such an address is never copied on a ticket: our replies
+    would land in that mailbox, another tenant's help desk or our own."""
+    wanted = {normalize_address(a): a for a in addresses}
+    if not wanted:
+        return set()
+    candidates = {*wanted, *(base_address(a) for a in wanted)}
+    found = set(
+        InboundAddress.objects.filter(address__in=candidates).values_list("address", flat=True)
+    )
+    return {
+        original
+        for address, original in wanted.items()
+        if address in found or base_address(address) in found
+    }
+
+
 def parse_headers(raw: bytes) -> Message:
     """The mail's headers, read once per mail here (cheap: compat32, the body left as is)."""
     return BytesHeaderParser(policy=compat32).parsebytes(raw)

@@ -551,6 +551,14 @@ class Message(TenantModel):
     provider_message_id = models.CharField(
         max_length=255, blank=True, help_text="The ESP's id, for delivery-status webhooks."
     )
+    email_cc = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=(
+            "For mail: the other addresses it was sent to (To and Cc, not ours). They become "
+            "followers only when the sender is the requester or a follower."
+        ),
+    )
 
     class Meta(TenantModel.Meta):
         constraints = [

@@ -51,6 +51,9 @@ class MessageContent:
     quoted_text: str = ""
     email_message_id: str = ""
     attachments: list[NewAttachment] = dataclasses.field(default_factory=list)
+    # The mail's other To and Cc addresses, kept on the message whether or not they
+    # become followers (see tickets.mail.inbound).
+    email_cc: list[str] = dataclasses.field(default_factory=list)
 
 
 def create_customer_message(
@@ -68,6 +71,7 @@ def create_customer_message(
         body_html=content.html,
         quoted_text=content.quoted_text,
         email_message_id=content.email_message_id,
+        email_cc=content.email_cc,
     )
     store_attachments(message=message, attachments=content.attachments)
     if kind == MessageKind.CUSTOMER:

@@ -1,5 +1,6 @@
 """The team API: /api/v1/members/ (everyone reads; admins invite) and /api/v1/members/<id>/
-(admins change a role or a seat)."""
+(admins change a role or a seat); /api/v1/invitations/ (admins: pending invitations, resend,
+revoke)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from helpdesk.accounts import selectors, services
-from helpdesk.api.permissions import IsTenantAdminOrReadOnly, IsTenantMember
+from helpdesk.accounts.models import Invitation
+from helpdesk.api.permissions import IsTenantAdmin, IsTenantAdminOrReadOnly, IsTenantMember
 from helpdesk.api.views import TenantAPIView
 from helpdesk.tenancy.models import Membership, MembershipRole
 
@@ -24,6 +26,27 @@ class MemberOutput(serializers.ModelSerializer):
     class Meta:
         model = Membership
         fields = ["id", "email", "name", "role", "is_active", "created_at", "updated_at"]
+
+
+class InvitationOutput(serializers.ModelSerializer):
+    name = serializers.CharField(help_text="As the inviter typed it.")
+    expires_at = serializers.DateTimeField(
+        read_only=True, help_text="When the link of the last email stops working."
+    )
+
+    class Meta:
+        model = Invitation
+        fields = [
+            "id",
+            "email",
+            "name",
+            "role",
+            "status",
+            "sent_at",
+            "expires_at",
+            "created_at",
+            "updated_at",
+        ]
 
 
 class InviteInput(serializers.Serializer):
@@ -46,18 +69,20 @@ class MemberListAPI(TenantAPIView):
     def get(self, request: Request) -> Response:
         return self.paginate(request, selectors.list_team(), MemberOutput)
 
-    @extend_schema(request=InviteInput, responses={201: MemberOutput})
+    @extend_schema(request=InviteInput, responses={201: InvitationOutput})
     def post(self, request: Request) -> Response:
-        """Invite someone: their seat now, an email to choose a password (or log in)."""
+        """Invite someone: a pending invitation (see /api/v1/invitations/) and an email with
+        a link to accept it. They get a seat only when they accept. The answer is the same
+        whether or not the address has a login elsewhere."""
         data = self.validate(InviteInput, request.data)
-        seat = services.invite_member(
+        invitation = services.invite_member(
             tenant=request.tenant,  # type: ignore[attr-defined]
             actor=self.membership,
             email=data["email"],
             name=data.get("name", ""),
             role=data["role"],
         )
-        return Response(MemberOutput(seat).data, status=http.HTTP_201_CREATED)
+        return Response(InvitationOutput(invitation).data, status=http.HTTP_201_CREATED)
 
 
 class MemberDetailAPI(TenantAPIView):
@@ -77,3 +102,41 @@ class MemberDetailAPI(TenantAPIView):
             is_active=data.get("is_active"),
         )
         return Response(MemberOutput(seat).data)
+
+
+class InvitationListAPI(TenantAPIView):
+    permission_classes = [IsTenantMember, IsTenantAdmin]
+
+    @extend_schema(responses=InvitationOutput(many=True))
+    def get(self, request: Request) -> Response:
+        """Pending invitations (not yet accepted or revoked), newest first. Invite with
+        POST /api/v1/members/."""
+        return self.paginate(request, selectors.list_pending_invitations(), InvitationOutput)
+
+
+class InvitationDetailAPI(TenantAPIView):
+    permission_classes = [IsTenantMember, IsTenantAdmin]
+
+    @extend_schema(responses=InvitationOutput)
+    def get(self, request: Request, invitation_id: UUID) -> Response:
+        return Response(InvitationOutput(selectors.get_invitation(invitation_id)).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, invitation_id: UUID) -> Response:
+        """Revoke a pending invitation: its link stops working (409 once accepted)."""
+        services.revoke_invitation(
+            invitation=selectors.get_invitation(invitation_id), actor=self.membership
+        )
+        return Response(status=http.HTTP_204_NO_CONTENT)
+
+
+class InvitationResendAPI(TenantAPIView):
+    permission_classes = [IsTenantMember, IsTenantAdmin]
+
+    @extend_schema(request=None, responses=InvitationOutput)
+    def post(self, request: Request, invitation_id: UUID) -> Response:
+        """Email the invitation again with a new link; the previous link stops working."""
+        invitation = services.resend_invitation(
+            invitation=selectors.get_invitation(invitation_id), actor=self.membership
+        )
+        return Response(InvitationOutput(invitation).data)

@@ -7,4 +7,15 @@ app_name = "accounts-api"
 urlpatterns = [
     path("members/", api.MemberListAPI.as_view(), name="member-list"),
     path("members/<uuid:member_id>/", api.MemberDetailAPI.as_view(), name="member-detail"),
+    path("invitations/", api.InvitationListAPI.as_view(), name="invitation-list"),
+    path(
+        "invitations/<uuid:invitation_id>/",
+        api.InvitationDetailAPI.as_view(),
+        name="invitation-detail",
+    ),
+    path(
+        "invitations/<uuid:invitation_id>/resend/",
+        api.InvitationResendAPI.as_view(),
+        name="invitation-resend",
+    ),
 ]

@@ -1,6 +1,6 @@
 """Errors of team management (the API envelope maps them by code)."""
 
-from helpdesk.core.errors import Conflict, DomainError, PermissionDenied
+from helpdesk.core.errors import Conflict, DomainError, NotFound, PermissionDenied
 
 
 class InvalidInvitation(DomainError):
@@ -21,3 +21,31 @@ class AdminRequired(Conflict):
 class OwnSeat(PermissionDenied):
     code = "own_seat"
     message = "You cannot change your own role or deactivate yourself; ask another admin."
+
+
+class AlreadyInvited(Conflict):
+    code = "already_invited"
+    message = "That address already has a pending invitation: send it again from the list."
+
+
+class InvitationNotFound(NotFound):
+    code = "invitation_not_found"
+    message = "No such invitation."
+
+
+class InvitationNotPending(Conflict):
+    code = "invitation_not_pending"
+    message = "That invitation was already accepted or revoked."
+
+
+class InvitationLinkInvalid(NotFound):
+    code = "invitation_link_invalid"
+    message = (
+        "This invitation link no longer works: it was used, revoked, replaced by a newer one"
+        " or has expired. Ask an admin of the help desk to send it again."
+    )
+
+
+class LoginRequired(Conflict):
+    code = "login_required"
+    message = "This address already has a login: accept with its password."

@@ -3,12 +3,12 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate, password_validation
 from django.contrib.auth.forms import PasswordResetForm
 from django.http import HttpRequest
 
 from helpdesk.accounts import selectors
-from helpdesk.accounts.models import User
+from helpdesk.accounts.models import Invitation, User
 from helpdesk.tenancy.models import Membership, MembershipRole
 
 
@@ -75,3 +75,64 @@ class InviteForm(forms.Form):
     email = forms.EmailField(max_length=254, label="Email")
     name = forms.CharField(max_length=200, required=False, label="Name")
     role = forms.ChoiceField(choices=MembershipRole.choices, initial=MembershipRole.AGENT)
+
+
+class InvitationSignupForm(forms.Form):
+    """Accepting an invitation without a login yet: a name and a new password."""
+
+    name = forms.CharField(max_length=200, required=False, label="Your name")
+    password1 = forms.CharField(
+        label="Password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    password2 = forms.CharField(
+        label="Password again",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def __init__(self, invitation: Invitation, *args: Any, **kwargs: Any) -> None:
+        self.invitation = invitation
+        super().__init__(*args, **kwargs)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        first, second = data.get("password1"), data.get("password2")
+        if first and second:
+            if first != second:
+                self.add_error("password2", "The two passwords differ.")
+            else:
+                try:
+                    password_validation.validate_password(
+                        first, User(email=self.invitation.email, name=data.get("name", ""))
+                    )
+                except forms.ValidationError as error:
+                    self.add_error("password1", error)
+        return data
+
+
+class InvitationLoginForm(forms.Form):
+    """Accepting an invitation with the login the address already has: its password."""
+
+    password = forms.CharField(
+        strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
+
+    def __init__(
+        self, request: HttpRequest, invitation: Invitation, *args: Any, **kwargs: Any
+    ) -> None:
+        self.request = request
+        self.invitation = invitation
+        self.user: User | None = None
+        super().__init__(*args, **kwargs)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.errors:
+            return data
+        user = authenticate(self.request, email=self.invitation.email, password=data["password"])
+        if user is None:
+            raise forms.ValidationError("That password is incorrect.")
+        self.user = user
+        return data

@@ -1,7 +1,8 @@
-"""Users (global, one login across tenants) and per-tenant API tokens."""
+"""Users (global, one login across tenants), per-tenant API tokens and invitations."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
@@ -10,6 +11,7 @@ from django.db.models.functions import Lower
 
 from helpdesk.core.models import BaseModel
 from helpdesk.tenancy.context import require_tenant_id
+from helpdesk.tenancy.models import MembershipRole, TenantModel
 
 
 class UserManager(BaseUserManager["User"]):
@@ -79,3 +81,60 @@ class ApiToken(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.name})"
+
+
+# How long an invitation link works after it was (last) sent.
+INVITATION_VALID_FOR = timedelta(days=7)
+
+
+class InvitationStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    ACCEPTED = "accepted", "Accepted"
+    REVOKED = "revoked", "Revoked"
+
+
+class Invitation(TenantModel):
+    """An offer of a seat, sent by email. Nobody is seated until the person accepts through
+    the link (choosing a password, or proving the login they have), so an invitation says
+    nothing about whether the address has a login anywhere. `nonce` is in the signed link:
+    a resend replaces it (the old link stops working); accepting or revoking ends it."""
+
+    email = models.EmailField(max_length=254, help_text="Lowercased.")
+    name = models.CharField(max_length=200, blank=True, help_text="As the inviter typed it.")
+    role = models.CharField(max_length=16, choices=MembershipRole.choices)
+    status = models.CharField(
+        max_length=16, choices=InvitationStatus.choices, default=InvitationStatus.PENDING
+    )
+    nonce = models.CharField(max_length=64)
+    sent_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(TenantModel.Meta):
+        constraints = [
+            *TenantModel.Meta.constraints,
+            # One open invitation per address and tenant: a second is a resend.
+            models.UniqueConstraint(
+                fields=["tenant", "email"],
+                condition=models.Q(status="pending"),
+                name="accounts_invitation_one_pending",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=InvitationStatus.values),
+                name="accounts_invitation_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(role__in=MembershipRole.values),
+                name="accounts_invitation_role_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} ({self.status})"
+
+    @property
+    def expires_at(self) -> datetime:
+        return self.sent_at + INVITATION_VALID_FOR
+
+    def is_expired(self, now: datetime) -> bool:
+        return now >= self.expires_at

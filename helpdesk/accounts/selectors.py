@@ -1,12 +1,19 @@
-"""Reads for accounts: authenticate API keys, a user's tenants."""
+"""Reads for accounts: authenticate API keys, a user's tenants, the team, invitations."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.core import signing
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 
 from helpdesk.accounts import tokens
-from helpdesk.accounts.models import ApiToken, User
+from helpdesk.accounts.errors import InvitationNotFound
+from helpdesk.accounts.models import ApiToken, Invitation, InvitationStatus, User
 from helpdesk.tenancy.models import Membership
 
 
@@ -59,3 +66,47 @@ def get_seat(membership_id: object) -> Membership:
     if seat is None:
         raise MemberNotFound(member_id=str(membership_id))
     return seat
+
+
+INVITATION_SALT = "helpdesk.accounts.invitation"
+
+
+def list_pending_invitations() -> QuerySet[Invitation]:
+    """The current tenant's invitations nobody has accepted or revoked yet, newest first."""
+    return Invitation.objects.filter(status=InvitationStatus.PENDING).order_by("-id")
+
+
+def get_invitation(invitation_id: object) -> Invitation:
+    """An invitation of the current tenant, in any state. Raises InvitationNotFound."""
+    try:
+        invitation = Invitation.objects.filter(id=invitation_id).first()
+    except (ValueError, TypeError, ValidationError):
+        invitation = None
+    if invitation is None:
+        raise InvitationNotFound(invitation_id=str(invitation_id))
+    return invitation
+
+
+def invitation_token(invitation: Invitation) -> str:
+    """The signed secret of the invitation's accept link; a resend changes the nonce."""
+    return signing.dumps({"i": str(invitation.id), "n": invitation.nonce}, salt=INVITATION_SALT)
+
+
+def find_invitation_for_token(token: str) -> Invitation | None:
+    """The pending, unexpired invitation of the current tenant that this link token is
+    for; None for a forged, replaced, used, revoked, expired or other tenant's link."""
+    try:
+        data: Any = signing.loads(token, salt=INVITATION_SALT)
+    except signing.BadSignature:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("n"), str):
+        return None
+    try:
+        invitation = list_pending_invitations().filter(id=data.get("i")).first()
+    except (ValueError, TypeError, ValidationError):
+        return None
+    if invitation is None or not constant_time_compare(invitation.nonce, data["n"]):
+        return None
+    if invitation.is_expired(timezone.now()):
+        return None
+    return invitation

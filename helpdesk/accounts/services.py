@@ -1,15 +1,29 @@
-"""Accounts: one user per email address; a token belongs to one member of one tenant."""
+"""Accounts: one user per email address; a token belongs to one member of one tenant;
+nobody is seated by an invitation without accepting it; a deactivated seat's sessions and
+tokens are over for good."""
 
 from __future__ import annotations
 
+import secrets
+
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from helpdesk.accounts import selectors, signals, tasks, tokens
-from helpdesk.accounts.errors import AdminRequired, AlreadyAMember, InvalidInvitation, OwnSeat
-from helpdesk.accounts.models import ApiToken, User
+from helpdesk.accounts.errors import (
+    AdminRequired,
+    AlreadyAMember,
+    AlreadyInvited,
+    InvalidInvitation,
+    InvitationLinkInvalid,
+    InvitationNotPending,
+    LoginRequired,
+    OwnSeat,
+)
+from helpdesk.accounts.models import ApiToken, Invitation, InvitationStatus, User
 from helpdesk.tenancy.models import Membership, MembershipRole, Tenant
 
 
@@ -63,34 +77,136 @@ def revoke_api_token(*, token: ApiToken) -> ApiToken:
 # --- The team: invitations, roles, deactivation -------------------------------------------
 
 
+def _valid_role(role: str) -> str:
+    if role not in MembershipRole.values:
+        raise InvalidInvitation(f"A role is one of {', '.join(MembershipRole.values)}.")
+    return role
+
+
 @transaction.atomic
 def invite_member(
     *, tenant: Tenant, email: str, name: str = "", role: str, actor: Membership
-) -> Membership:
-    """Seat a person in the team with `role`, creating their login when they have none, and
-    email them (after the commit) a link to choose a password, or to log in with the one
-    they have. A deactivated member comes back with the new role. Raises
-    InvalidInvitation, AlreadyAMember."""
-    email = email.strip()
+) -> Invitation:
+    """A pending invitation for the address, emailed (after the commit) with a single-use
+    link to accept it. Nobody is seated until then, and nothing here depends on whether
+    the address has a login elsewhere (no user is read or created): the answer looks the
+    same either way. Raises InvalidInvitation, AlreadyAMember (an active seat here),
+    AlreadyInvited (a pending invitation: resend that one)."""
+    email = email.strip().lower()
     try:
         validate_email(email)
     except ValidationError:
         raise InvalidInvitation(f"{email!r} is not a valid email address.") from None
-    if role not in MembershipRole.values:
-        raise InvalidInvitation(f"A role is one of {', '.join(MembershipRole.values)}.")
-    user = get_or_create_user(email=email, name=name.strip()[:200])
-    seat = Membership.objects.filter(tenant=tenant, user=user).first()
-    if seat is not None and seat.is_active:
-        raise AlreadyAMember(f"{user.email} is already on the team.")
-    membership = add_member(tenant=tenant, user=user, role=role)
-    transaction.on_commit(
-        lambda: tasks.send_invitation.delay(
-            tenant_id=str(tenant.id),
-            membership_id=str(membership.id),
-            inviter=actor.user.display_name,
-        )
+    _valid_role(role)
+    seated = Membership.objects.filter(
+        tenant=tenant, is_active=True, user__in=selectors.users_with_email(email)
     )
-    return membership
+    if seated.exists():
+        raise AlreadyAMember(f"{email} is already on the team.")
+    try:
+        # A savepoint: a concurrent invitation of the same address trips the unique index.
+        with transaction.atomic():
+            invitation = Invitation.objects.create(
+                email=email,
+                name=name.strip()[:200],
+                role=role,
+                nonce=secrets.token_urlsafe(24),
+                sent_at=timezone.now(),
+            )
+    except IntegrityError:
+        raise AlreadyInvited(
+            f"{email} already has a pending invitation: send it again from the list."
+        ) from None
+    _send_invitation(invitation, actor=actor)
+    return invitation
+
+
+def _send_invitation(invitation: Invitation, *, actor: Membership) -> None:
+    tasks.send_invitation.delay_on_commit(
+        tenant_id=str(invitation.tenant_id),
+        invitation_id=str(invitation.id),
+        inviter=actor.user.display_name,
+    )
+
+
+def _lock_pending(invitation: Invitation) -> Invitation:
+    locked = Invitation.objects.select_for_update().filter(id=invitation.id).first()
+    if locked is None or locked.status != InvitationStatus.PENDING:
+        raise InvitationNotPending()
+    return locked
+
+
+@transaction.atomic
+def resend_invitation(*, invitation: Invitation, actor: Membership) -> Invitation:
+    """Email the invitation again with a new link (the old one stops working) valid for
+    another INVITATION_VALID_FOR. Raises InvitationNotPending."""
+    invitation = _lock_pending(invitation)
+    invitation.nonce = secrets.token_urlsafe(24)
+    invitation.sent_at = timezone.now()
+    invitation.save(update_fields=["nonce", "sent_at", "updated_at"])
+    _send_invitation(invitation, actor=actor)
+    return invitation
+
+
+@transaction.atomic
+def revoke_invitation(*, invitation: Invitation, actor: Membership) -> Invitation:
+    """Withdraw a pending invitation: its link stops working. Raises InvitationNotPending."""
+    invitation = _lock_pending(invitation)
+    invitation.status = InvitationStatus.REVOKED
+    invitation.revoked_at = timezone.now()
+    invitation.save(update_fields=["status", "revoked_at", "updated_at"])
+    return invitation
+
+
+def _seat_invitee(invitation: Invitation, user: User) -> Membership:
+    """Mark the (locked, pending) invitation accepted and seat the user with its role. A
+    seat made meanwhile by other means (an admin's command) is kept as it is."""
+    if invitation.is_expired(timezone.now()):
+        raise InvitationLinkInvalid()
+    seat = Membership.objects.filter(tenant_id=invitation.tenant_id, user=user).first()
+    if seat is None or not seat.is_active:
+        seat = add_member(tenant=invitation.tenant, user=user, role=invitation.role)
+    invitation.status = InvitationStatus.ACCEPTED
+    invitation.accepted_at = timezone.now()
+    invitation.save(update_fields=["status", "accepted_at", "updated_at"])
+    return seat
+
+
+@transaction.atomic
+def accept_invitation_with_login(*, invitation: Invitation, user: User) -> Membership:
+    """Seat a person who proved their existing login (the caller checked the password).
+    Raises InvitationLinkInvalid (used, revoked, expired, or another address's login)."""
+    if user.email.lower() != invitation.email:
+        raise InvitationLinkInvalid()
+    try:
+        invitation = _lock_pending(invitation)
+    except InvitationNotPending:
+        raise InvitationLinkInvalid() from None
+    return _seat_invitee(invitation, user)
+
+
+@transaction.atomic
+def accept_invitation_as_new(*, invitation: Invitation, name: str, password: str) -> Membership:
+    """Create the login with the chosen password (or give one to a login that has none, as
+    a password reset would: the link proves the address) and seat it. Raises
+    InvitationLinkInvalid, LoginRequired (the address has a password: prove it instead)."""
+    try:
+        invitation = _lock_pending(invitation)
+    except InvitationNotPending:
+        raise InvitationLinkInvalid() from None
+    user = selectors.users_with_email(invitation.email).select_for_update().first()
+    if user is None:
+        user = User.objects.create_user(
+            email=invitation.email, password=password, name=name.strip()[:200]
+        )
+    elif user.has_usable_password() or not user.is_active:
+        raise LoginRequired()
+    else:
+        user.set_password(password)
+        if name.strip() and not user.name:
+            user.name = name.strip()[:200]
+        user.save(update_fields=["password", "name", "updated_at"])
+    return _seat_invitee(invitation, user)
 
 
 @transaction.atomic
@@ -101,12 +217,13 @@ def change_member(
     role: str | None = None,
     is_active: bool | None = None,
 ) -> Membership:
-    """Another member's role or seat. Raises OwnSeat (yourself), AdminRequired (the last
-    active admin), InvalidInvitation (an unknown role)."""
+    """Another member's role or seat. Deactivating ends the member's sessions and API
+    tokens here for good (reactivation does not revive them). Raises OwnSeat (yourself),
+    AdminRequired (the last active admin), InvalidInvitation (an unknown role)."""
     if membership.id == actor.id:
         raise OwnSeat()
-    if role is not None and role not in MembershipRole.values:
-        raise InvalidInvitation(f"A role is one of {', '.join(MembershipRole.values)}.")
+    if role is not None:
+        _valid_role(role)
     new_role = role or membership.role
     active = membership.is_active if is_active is None else is_active
     was_admin = membership.is_active and membership.role == MembershipRole.ADMIN
@@ -117,6 +234,8 @@ def change_member(
         if not admins.exclude(id=membership.id).exists():
             raise AdminRequired()
     could_take = membership.can_reply and membership.is_active
+    if membership.is_active and not active:
+        end_member_access(membership=membership)
     membership.role, membership.is_active = new_role, active
     membership.save(update_fields=["role", "is_active", "updated_at"])
     if could_take and not (membership.can_reply and membership.is_active):
@@ -124,3 +243,18 @@ def change_member(
             sender=Membership, tenant_id=membership.tenant_id, membership_id=membership.id
         )
     return membership
+
+
+@transaction.atomic
+def end_member_access(*, membership: Membership) -> None:
+    """Revoke the member's API tokens in their tenant and raise the seat's session
+    generation, so every browser session opened for the seat so far is over, also after
+    a reactivation. The person's sessions and tokens in other tenants stay."""
+    now = timezone.now()
+    ApiToken.objects.in_current_tenant().filter(
+        user_id=membership.user_id, revoked_at__isnull=True
+    ).update(revoked_at=now, updated_at=now)
+    Membership.objects.in_current_tenant().filter(id=membership.id).update(
+        session_generation=F("session_generation") + 1, updated_at=now
+    )
+    membership.refresh_from_db(fields=["session_generation"])

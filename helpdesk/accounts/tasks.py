@@ -1,50 +1,46 @@
-"""Team mail: the invitation, sent after the seat is committed."""
+"""Team mail: the invitation, sent after it is committed (and again on each resend)."""
 
 from __future__ import annotations
 
 from uuid import UUID
 
 from django.conf import settings
-from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import EmailMessage
 from django.template.loader import render_to_string
-from django.utils.encoding import force_bytes
-from django.utils.http import urlsafe_base64_encode
+from django.urls import reverse
 
+from helpdesk.accounts import selectors
 from helpdesk.core.tasks import tenant_task
 from helpdesk.tenancy import selectors as tenancy_selectors
-from helpdesk.tenancy.models import Membership
+from helpdesk.tenancy.models import MembershipRole
 
 
 @tenant_task(queue="email")
-def send_invitation(*, tenant_id: str, membership_id: str, inviter: str) -> None:
+def send_invitation(*, tenant_id: str, invitation_id: str, inviter: str) -> None:
+    """Mail the accept link of a pending invitation. The same text whether or not the
+    address has a login: the link's page asks for what is needed. Revoked or accepted
+    before the mail went out: nothing is sent. A resend before this ran: the newest link
+    goes out (the row holds the current nonce)."""
     tenant = tenancy_selectors.get_tenant(tenant_id)
-    membership = (
-        Membership.objects.in_current_tenant()
-        .select_related("user")
-        .filter(id=UUID(membership_id), is_active=True)
-        .first()
-    )
-    if membership is None:  # deactivated again before the mail went out
+    invitation = selectors.list_pending_invitations().filter(id=UUID(invitation_id)).first()
+    if invitation is None:
         return
-    user = membership.user
+    link = reverse("accounts:invitation-accept", args=[selectors.invitation_token(invitation)])
     body = render_to_string(
         "emails/invitation.txt",
         {
-            "name": user.name,
-            "email": user.email,
+            "name": invitation.name,
+            "email": invitation.email,
             "inviter": inviter,
             "tenant": tenant.name,
-            "role": membership.get_role_display().lower(),
-            "base_url": tenancy_selectors.tenant_base_url(tenant),
-            "has_password": user.has_usable_password(),
-            "uid": urlsafe_base64_encode(force_bytes(user.pk)),
-            "token": default_token_generator.make_token(user),
+            "role": MembershipRole(invitation.role).label.lower(),
+            "accept_url": tenancy_selectors.tenant_base_url(tenant) + link,
+            "expires_at": invitation.expires_at,
         },
     )
     EmailMessage(
-        subject=f"{inviter} added you to the {tenant.name} help desk",
+        subject=f"{inviter} invited you to the {tenant.name} help desk",
         body=body,
         from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[user.email],
+        to=[invitation.email],
     ).send()

@@ -1,4 +1,5 @@
-"""Login, logout, password reset, tenant switching and the member's API tokens."""
+"""Login, logout, password reset, tenant switching, the member's API tokens, the team and
+accepting an invitation."""
 
 from __future__ import annotations
 
@@ -11,11 +12,15 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from helpdesk.accounts import handoff, selectors, services
+from helpdesk.accounts.errors import InvitationLinkInvalid, InvitationNotFound, LoginRequired
 from helpdesk.accounts.forms import (
+    InvitationLoginForm,
+    InvitationSignupForm,
     InviteForm,
     LoginForm,
     TenantPasswordResetForm,
@@ -25,12 +30,20 @@ from helpdesk.accounts.models import ApiToken, User
 from helpdesk.core import ratelimit
 from helpdesk.core.errors import DomainError
 from helpdesk.tenancy import selectors as tenancy_selectors
+from helpdesk.tenancy import sessions
 from helpdesk.tenancy.decorators import member_required
-from helpdesk.tenancy.models import MembershipRole
+from helpdesk.tenancy.models import Membership, MembershipRole
 
 
 def _home(request: HttpRequest) -> str:
     return reverse("tickets:inbox") if getattr(request, "tenant", None) else "/"
+
+
+def _log_in_to_seat(request: HttpRequest, membership: Membership) -> None:
+    """Open a session on this tenant's host for the seat, in its current generation (a
+    later deactivation ends it for good)."""
+    login(request, membership.user, backend="django.contrib.auth.backends.ModelBackend")
+    sessions.remember_seat(request.session, membership)
 
 
 def _login_lockout(request: HttpRequest, email: str) -> int:
@@ -60,7 +73,14 @@ def login_view(request: HttpRequest) -> HttpResponse:
                 reset_link=True,
             )
     if request.method == "POST" and form.is_valid():
-        login(request, form.user, backend="django.contrib.auth.backends.ModelBackend")
+        tenant = getattr(request, "tenant", None)
+        if tenant is not None:
+            seat = tenancy_selectors.find_membership(tenant_id=tenant.id, user_id=form.user.pk)
+            if seat is None:  # deactivated between the form's check and here
+                raise Http404
+            _log_in_to_seat(request, seat)
+        else:
+            login(request, form.user, backend="django.contrib.auth.backends.ModelBackend")
         target = request.POST.get("next") or request.GET.get("next") or ""
         if not url_has_allowed_host_and_scheme(
             target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
@@ -108,7 +128,7 @@ def handoff_view(request: HttpRequest) -> HttpResponse:
     if membership is None:
         messages.error(request, "That sign-in link has expired. Please log in.")
         return redirect("accounts:login")
-    login(request, membership.user, backend="django.contrib.auth.backends.ModelBackend")
+    _log_in_to_seat(request, membership)
     return redirect("tickets:inbox")
 
 
@@ -137,12 +157,14 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
 
 @member_required(admin=True)
 def team(request: HttpRequest) -> HttpResponse:
-    """The team: invite someone, change a member's role, deactivate or bring back a seat."""
+    """The team: invite someone (a pending invitation until they accept), resend or revoke
+    an invitation, change a member's role, deactivate or bring back a seat."""
     actor = request.membership  # type: ignore[attr-defined]
-    form = InviteForm(request.POST if request.POST.get("action") == "invite" else None)
+    action = request.POST.get("action", "")
+    form = InviteForm(request.POST if action == "invite" else None)
     if request.method == "POST":
         try:
-            if request.POST.get("action") == "invite":
+            if action == "invite":
                 if form.is_valid():
                     invited = services.invite_member(
                         tenant=request.tenant,  # type: ignore[attr-defined]
@@ -150,12 +172,24 @@ def team(request: HttpRequest) -> HttpResponse:
                         **form.cleaned_data,
                     )
                     messages.success(
-                        request, f"{invited.user.email} is invited; an email is on its way."
+                        request, f"{invited.email} is invited; an email is on its way."
                     )
                     return redirect("accounts:team")
+            elif action in {"resend", "revoke"}:
+                try:
+                    invitation = selectors.get_invitation(request.POST.get("invitation", ""))
+                except InvitationNotFound:
+                    raise Http404 from None
+                if action == "resend":
+                    services.resend_invitation(invitation=invitation, actor=actor)
+                    messages.success(request, f"Invitation to {invitation.email} sent again.")
+                else:
+                    services.revoke_invitation(invitation=invitation, actor=actor)
+                    messages.success(request, f"Invitation to {invitation.email} revoked.")
+                return redirect("accounts:team")
             else:
                 seat = selectors.get_seat(request.POST.get("member", ""))
-                active = {"deactivate": False, "activate": True}.get(request.POST.get("action", ""))
+                active = {"deactivate": False, "activate": True}.get(action)
                 services.change_member(
                     membership=seat,
                     actor=actor,
@@ -170,11 +204,78 @@ def team(request: HttpRequest) -> HttpResponse:
             else:
                 messages.error(request, str(error))
                 return redirect("accounts:team")
+    now = timezone.now()
+    invitations = [
+        (invitation, invitation.is_expired(now))
+        for invitation in selectors.list_pending_invitations()
+    ]
     return render(
         request,
         "accounts/team.html",
-        {"form": form, "seats": list(selectors.list_team()), "roles": MembershipRole.choices},
+        {
+            "form": form,
+            "seats": list(selectors.list_team()),
+            "invitations": invitations,
+            "roles": MembershipRole.choices,
+        },
         status=400 if form.errors else 200,
+    )
+
+
+def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
+    """The link of an invitation email: someone new chooses a password; an address with a
+    login proves it with that password. Either way they are then seated and logged in."""
+    if getattr(request, "tenant", None) is None:
+        raise Http404
+    invitation = selectors.find_invitation_for_token(token)
+    if invitation is None:
+        return _invitation_invalid(request)
+    user = selectors.users_with_email(invitation.email).first()
+    needs_login = user is not None and (user.has_usable_password() or not user.is_active)
+    data = request.POST if request.method == "POST" else None
+    form: InvitationLoginForm | InvitationSignupForm = (
+        InvitationLoginForm(request, invitation, data=data)
+        if needs_login
+        else InvitationSignupForm(invitation, data=data, initial={"name": invitation.name})
+    )
+    if data is not None and form.is_valid():
+        try:
+            if isinstance(form, InvitationLoginForm):
+                seat = services.accept_invitation_with_login(
+                    invitation=invitation,
+                    user=form.user,  # type: ignore[arg-type]  # set by a valid form
+                )
+            else:
+                seat = services.accept_invitation_as_new(
+                    invitation=invitation,
+                    name=form.cleaned_data["name"],
+                    password=form.cleaned_data["password1"],
+                )
+        except InvitationLinkInvalid:
+            return _invitation_invalid(request)
+        except LoginRequired as error:  # a login was made for the address meanwhile
+            form.add_error(None, str(error))
+        else:
+            _log_in_to_seat(request, seat)
+            messages.success(
+                request,
+                f"Welcome to the {request.tenant.name} help desk.",  # type: ignore[attr-defined]
+            )
+            return redirect("tickets:inbox")
+    return render(
+        request,
+        "accounts/invitation_accept.html",
+        {"invitation": invitation, "form": form, "needs_login": needs_login},
+        status=400 if form.errors else 200,
+    )
+
+
+def _invitation_invalid(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "accounts/invitation_accept.html",
+        {"invitation": None, "message": InvitationLinkInvalid.message},
+        status=404,
     )
 
 

@@ -19,7 +19,7 @@ from django.utils.crypto import constant_time_compare
 
 from helpdesk.accounts import selectors as account_selectors
 from helpdesk.core import ratelimit
-from helpdesk.tenancy import selectors
+from helpdesk.tenancy import selectors, sessions
 from helpdesk.tenancy.context import tenant_context
 
 
@@ -106,8 +106,13 @@ class TenantMiddleware:
                 tenant_id=tenant.id, user_id=request.session[auth.SESSION_KEY]
             )
             if membership is not None and _session_is_current(request, membership.user):
-                request.user = membership.user
-                request.membership = membership  # type: ignore[attr-defined]
+                if sessions.is_seat_session_current(request.session, membership):
+                    request.user = membership.user
+                    request.membership = membership  # type: ignore[attr-defined]
+                else:
+                    # Opened before the seat was deactivated (and since reactivated): that
+                    # session is over; the person logs in again.
+                    auth.logout(request)
             elif request.user.is_authenticated:
                 # A session of someone who is not (or no longer) a member of this tenant.
                 return _not_found(request, "Not found.")

@@ -62,6 +62,10 @@ class Membership(BaseModel):
         max_length=16, choices=MembershipRole.choices, default=MembershipRole.AGENT
     )
     is_active = models.BooleanField(default=True)
+    session_generation = models.PositiveIntegerField(
+        default=0,
+        help_text="Raised when the seat is deactivated: sessions of an older one are over.",
+    )
 
     objects = MembershipQuerySet.as_manager()
 

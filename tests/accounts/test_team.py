@@ -9,6 +9,7 @@ import re
 import pytest
 from django.core import mail
 
+from helpdesk.accounts import selectors as account_selectors
 from helpdesk.accounts import services as account_services
 from helpdesk.accounts.errors import AdminRequired
 from helpdesk.tenancy.context import tenant_context
@@ -26,6 +27,12 @@ def _log_in(setup, email: str, password: str):
     return client, response
 
 
+def _accept_path(message) -> str:
+    link = re.search(r"http://acme\.localhost(/accounts/invitations/\S+/)", message.body)
+    assert link, message.body
+    return link.group(1)
+
+
 def test_an_invited_person_chooses_a_password_and_logs_in(acme, django_capture_on_commit_callbacks):
     admin = acme.client(acme.admin)
     assert admin.get("/accounts/team/").status_code == 200
@@ -37,17 +44,18 @@ def test_an_invited_person_chooses_a_password_and_logs_in(acme, django_capture_o
     assert sent.status_code == 302
     [invitation] = mail.outbox
     assert invitation.to == ["nina@acme.test"]
-    assert invitation.subject.endswith("added you to the Acme help desk")
+    assert invitation.subject.endswith("invited you to the Acme help desk")
     assert "as agent" in invitation.body
-    link = re.search(r"http://acme\.localhost(/accounts/reset/\S+)", invitation.body)
-    assert link, invitation.body
     client = acme.client()
-    form = client.get(link.group(1), follow=True)
-    assert b"Choose a new password" in form.content
-    client.post(
-        form.redirect_chain[-1][0],
-        {"new_password1": "nina-picks-this-1", "new_password2": "nina-picks-this-1"},
+    form = client.get(_accept_path(invitation))
+    assert b"Choose a password" in form.content
+    assert b"Nina Ruiz" in form.content  # the name the admin typed, to correct
+    accepted = client.post(
+        _accept_path(invitation),
+        {"name": "Nina Ruiz", "password1": "nina-picks-this-1", "password2": "nina-picks-this-1"},
     )
+    assert accepted["Location"] == "/inbox/"
+    assert client.get("/inbox/").status_code == 200
     _, login = _log_in(acme, "nina@acme.test", "nina-picks-this-1")
     assert login.status_code == 302
     again = admin.post(
@@ -57,9 +65,11 @@ def test_an_invited_person_chooses_a_password_and_logs_in(acme, django_capture_o
     assert b"nina@acme.test is already on the team." in again.content.lower()
 
 
-def test_someone_with_a_login_elsewhere_is_told_to_log_in(
+def test_someone_with_a_login_elsewhere_must_log_in_to_join(
     acme, globex, django_capture_on_commit_callbacks
 ):
+    """Issue 13: inviting an address that has a login seats nobody until the owner of the
+    login accepts with its password (before, the seat was given at once)."""
     with django_capture_on_commit_callbacks(execute=True):
         created = acme.api_client().post(
             "/api/v1/members/",
@@ -68,7 +78,20 @@ def test_someone_with_a_login_elsewhere_is_told_to_log_in(
         )
     assert created.status_code == 201, created.content
     assert created.json()["role"] == "light_agent"
-    assert "Log in with the password you already use here" in mail.outbox[-1].body
+    assert created.json()["status"] == "pending"
+    _, login = _log_in(acme, "admin@globex.test", PASSWORD)
+    assert login.status_code == 400  # not on the team yet
+    client = acme.client()
+    page = client.get(_accept_path(mail.outbox[-1]))
+    assert b"already has a login" in page.content
+    wrong = client.post(_accept_path(mail.outbox[-1]), {"password": "not-it"})
+    assert wrong.status_code == 400
+    assert b"That password is incorrect." in wrong.content
+    assert not Membership.objects.filter(tenant=acme.tenant, user=globex.admin.user).exists()
+    right = client.post(_accept_path(mail.outbox[-1]), {"password": PASSWORD})
+    assert right["Location"] == "/inbox/"
+    seat = Membership.objects.get(tenant=acme.tenant, user=globex.admin.user)
+    assert (seat.role, seat.is_active) == ("light_agent", True)
     _, login = _log_in(acme, "admin@globex.test", PASSWORD)
     assert login.status_code == 302
 
@@ -161,3 +184,46 @@ def test_team_pages_and_api_are_per_tenant(acme, globex):
     assert foreign.user.email not in emails
     agent = make_member(acme.tenant, MembershipRole.AGENT)
     assert acme.client(agent).get("/accounts/team/").status_code == 403
+
+
+def test_deactivation_ends_sessions_and_tokens_for_good(acme, globex):
+    """Issue 13: reactivating a seat does not bring back the sessions and API tokens it had
+    (before, they worked again as soon as the seat was active)."""
+    agent = make_member(acme.tenant, MembershipRole.AGENT, email="cal@acme.test")
+    account_services.add_member(tenant=globex.tenant, user=agent.user, role="agent")
+    logged_in, _ = _log_in(acme, "cal@acme.test", PASSWORD)
+    forced = acme.client(agent)  # a session without the seat record (force_login)
+    elsewhere = globex.client()
+    elsewhere.post("/accounts/login/", {"email": "cal@acme.test", "password": PASSWORD})
+    api = acme.api_client(agent)
+    for client in (logged_in, forced, api, elsewhere):
+        assert client.get("/api/v1/members/").status_code == 200
+    admin = acme.api_client()
+    for change in (False, True):
+        admin.patch(
+            f"/api/v1/members/{agent.id}/", {"is_active": change}, content_type="application/json"
+        )
+    assert Membership.objects.get(id=agent.id).is_active
+    for client in (logged_in, forced):
+        assert client.get("/inbox/")["Location"].startswith("/accounts/login/")
+    assert api.get("/api/v1/members/").status_code == 401
+    assert elsewhere.get("/api/v1/members/").status_code == 200  # another tenant's seat
+    again, login = _log_in(acme, "cal@acme.test", PASSWORD)
+    assert login.status_code == 302
+    assert again.get("/inbox/").status_code == 200
+    assert acme.api_client(agent).get("/api/v1/members/").status_code == 200  # a new token
+
+
+def test_the_team_page_deactivation_revokes_too(acme):
+    agent = make_member(acme.tenant, MembershipRole.AGENT)
+    _, key = account_services.create_api_token(membership=agent)
+    session = acme.client(agent)
+    admin = acme.client(acme.admin)
+    for action in ("deactivate", "activate"):
+        admin.post("/accounts/team/", {"member": str(agent.id), "action": action})
+    assert session.get("/inbox/").status_code == 302
+    assert (
+        acme.client().get("/api/v1/tickets/", HTTP_AUTHORIZATION=f"Token {key}").status_code == 401
+    )
+    with tenant_context(acme.id):
+        assert not account_selectors.list_member_tokens(agent).exists()

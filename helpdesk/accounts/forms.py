@@ -125,6 +125,7 @@ class InvitationLoginForm(forms.Form):
         self.request = request
         self.invitation = invitation
         self.user: User | None = None
+        self.credentials_refused = False  # a wrong password: counted like a failed login
         super().__init__(*args, **kwargs)
 
     def clean(self) -> dict[str, Any]:
@@ -133,6 +134,7 @@ class InvitationLoginForm(forms.Form):
             return data
         user = authenticate(self.request, email=self.invitation.email, password=data["password"])
         if user is None:
+            self.credentials_refused = True
             raise forms.ValidationError("That password is incorrect.")
         self.user = user
         return data

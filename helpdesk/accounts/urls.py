@@ -12,6 +12,7 @@ urlpatterns = [
     path("api-tokens/", views.api_tokens, name="api-tokens"),
     path("team/", views.team, name="team"),
     path("invitations/<str:token>/", views.invitation_accept, name="invitation-accept"),
+    path("password/", views.PasswordChangeView.as_view(), name="password-change"),
     path("password-reset/", views.PasswordResetView.as_view(), name="password-reset"),
     path("password-reset/sent/", views.PasswordResetDoneView.as_view(), name="password-reset-done"),
     path(

@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.forms import SetPasswordForm
+from django.contrib.auth.forms import PasswordChangeForm, SetPasswordForm
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
@@ -238,6 +238,15 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
         if needs_login
         else InvitationSignupForm(invitation, data=data, initial={"name": invitation.name})
     )
+    if data is not None and needs_login:
+        # The password of an existing login is checked here too: the login form's limits.
+        wait = _login_lockout(request, invitation.email)
+        if wait:
+            return ratelimit.too_many_requests(
+                request,
+                retry_after=wait,
+                message="Too many failed logins for this account or from your network.",
+            )
     if data is not None and form.is_valid():
         try:
             if isinstance(form, InvitationLoginForm):
@@ -262,6 +271,9 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
                 f"Welcome to the {request.tenant.name} help desk.",  # type: ignore[attr-defined]
             )
             return redirect("tickets:inbox")
+    if isinstance(form, InvitationLoginForm) and form.credentials_refused:
+        ratelimit.hit("login_ip", ratelimit.client_ip(request))
+        ratelimit.hit("login_account", invitation.email)
     return render(
         request,
         "accounts/invitation_accept.html",
@@ -277,6 +289,23 @@ def _invitation_invalid(request: HttpRequest) -> HttpResponse:
         {"invitation": None, "message": InvitationLinkInvalid.message},
         status=404,
     )
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """The member's own password, with the current one. Django keeps this session
+    (update_session_auth_hash) and every other session of the login, in every tenant, ends:
+    they carry the old password's hash."""
+
+    template_name = "accounts/password_change.html"
+    success_url = reverse_lazy("accounts:password-change")
+
+    def form_invalid(self, form: PasswordChangeForm) -> HttpResponse:
+        return self.render_to_response(self.get_context_data(form=form), status=400)
+
+    def form_valid(self, form: PasswordChangeForm) -> HttpResponse:
+        response = super().form_valid(form)
+        messages.success(self.request, "Password changed. Your other sessions are logged out.")
+        return response
 
 
 class PasswordResetView(auth_views.PasswordResetView):

@@ -275,3 +275,17 @@ def test_accepting_as_new_refuses_an_address_whose_login_has_a_password(globex, 
     user = User.objects.get(email="admin@globex.test")
     assert user.check_password(PASSWORD)
     assert user.name == "Globex Admin"
+
+
+def test_the_accept_page_counts_wrong_passwords_like_the_login(
+    acme, globex, django_capture_on_commit_callbacks
+):
+    _invite(acme, "admin@globex.test", django_capture_on_commit_callbacks)
+    path = _accept_path(mail.outbox[-1])
+    client = acme.client()
+    for _ in range(10):
+        assert client.post(path, {"password": "guess"}).status_code == 400
+    locked = client.post(path, {"password": PASSWORD})
+    assert locked.status_code == 429
+    assert locked["Retry-After"]
+    assert not Membership.objects.filter(tenant=acme.tenant, user=globex.admin.user).exists()

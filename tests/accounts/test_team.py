@@ -227,3 +227,37 @@ def test_the_team_page_deactivation_revokes_too(acme):
     )
     with tenant_context(acme.id):
         assert not account_selectors.list_member_tokens(agent).exists()
+
+
+def test_a_password_change_keeps_this_session_and_ends_the_others(acme, globex):
+    """Issue 13: a member changes their password on /accounts/password/; Django keeps that
+    session, every other one (other devices, other tenants) is over."""
+    user = acme.admin.user
+    account_services.add_member(tenant=globex.tenant, user=user, role="agent")
+    here, _ = _log_in(acme, "admin@acme.test", PASSWORD)
+    other_device, _ = _log_in(acme, "admin@acme.test", PASSWORD)
+    other_tenant, _ = _log_in(globex, "admin@acme.test", PASSWORD)
+    for client in (here, other_device, other_tenant):
+        assert client.get("/inbox/").status_code == 200
+    wrong = here.post(
+        "/accounts/password/",
+        {
+            "old_password": "nope",
+            "new_password1": "n3w-long-pass",
+            "new_password2": "n3w-long-pass",
+        },
+    )
+    assert wrong.status_code == 400
+    assert b"Your old password was entered incorrectly" in wrong.content
+    changed = here.post(
+        "/accounts/password/",
+        {
+            "old_password": PASSWORD,
+            "new_password1": "n3w-long-pass",
+            "new_password2": "n3w-long-pass",
+        },
+    )
+    assert changed.status_code == 302
+    assert here.get("/inbox/").status_code == 200
+    for client in (other_device, other_tenant):
+        assert client.get("/inbox/")["Location"].startswith("/accounts/login/")

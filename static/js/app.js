@@ -8,15 +8,12 @@ document.addEventListener("DOMContentLoaded", () => {
       toggle.setAttribute("aria-expanded", String(open));
     });
   }
-  // Remote images in customer mail load only when the agent asks (tracking pixels).
-  document.body.addEventListener("click", (event) => {
-    const button = event.target.closest(".load-remote-images");
-    if (!button) return;
-    button.closest("details").querySelectorAll("img[data-remote-src]").forEach((img) => {
-      img.src = img.dataset.remoteSrc;
-      img.removeAttribute("data-remote-src");
-    });
-    button.remove();
+  // Remote images in customer mail load only when the agent asks (tracking pixels): the
+  // "Load remote images" link reloads the page with a policy that lets this one mail's
+  // images load (helpdesk/core/csp.py), and marks its body.
+  document.querySelectorAll('[data-remote-images="allowed"] img[data-remote-src]').forEach((img) => {
+    if (/^https?:\/\//i.test(img.dataset.remoteSrc)) img.src = img.dataset.remoteSrc;
+    img.removeAttribute("data-remote-src");
   });
 });
 
@@ -62,6 +59,13 @@ document.addEventListener("DOMContentLoaded", () => {
 
 // --- Ticket page: presence state and leaving ------------------------------------------
 window.helpdeskPresenceState = "viewing";
+// What each presence ping sends (no hx-vals="js:…": htmx runs without eval).
+document.addEventListener("htmx:configRequest", (event) => {
+  if (event.detail.elt.id !== "presence") return;
+  const seen = document.querySelector("[name=seen_up_to]");
+  event.detail.parameters.state = window.helpdeskPresenceState || "viewing";
+  event.detail.parameters.seen_up_to = seen ? seen.value : "";
+});
 document.addEventListener("DOMContentLoaded", () => {
   const body = document.getElementById("reply-body");
   const presence = document.getElementById("presence");

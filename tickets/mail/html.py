@@ -2,13 +2,15 @@
 
 Sanitizing (nh3, the Ammonia sanitizer): no scripts, styles sheets, forms or event
 handlers; links keep only http(s) and mailto; remote images do not load until the agent
-asks (their address moves to `data-remote-src`); `cid:` images point at stored attachments.
+asks (their address moves to `data-remote-src`, which keeps only absolute http(s) URLs);
+`cid:` images point at stored attachments.
 """
 
 from __future__ import annotations
 
 import html as html_lib
 import re
+from urllib.parse import urlsplit
 
 import nh3
 
@@ -107,6 +109,11 @@ def sanitize_html(html: str, *, cid_urls: dict[str, str] | None = None) -> str:
         # entities, a `>` in an earlier attribute); none of them may load by itself.
         if element == "img" and attribute == "src" and value not in local_sources:
             return None
+        # The mail may carry its own data-remote-src: the page loads it as an image address
+        # once the agent consents, so only an absolute http(s) URL is kept.
+        if attribute == "data-remote-src":
+            value = value.strip()
+            return value if is_web_url(value) else None
         return value
 
     return nh3.clean(
@@ -118,6 +125,17 @@ def sanitize_html(html: str, *, cid_urls: dict[str, str] | None = None) -> str:
         link_rel="noopener noreferrer nofollow",
         strip_comments=True,
     )
+
+
+def is_web_url(value: str) -> bool:
+    """An absolute http(s) URL with a host and no control characters."""
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in value):
+        return False
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
+    return parts.scheme in {"http", "https"} and bool(parts.hostname)
 
 
 def html_to_text(html: str) -> str:

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from departments import selectors as department_selectors
+from helpdesk.core import csp
 from helpdesk.core.errors import DomainError
 from helpdesk.core.views import not_found_page
 from helpdesk.tenancy import selectors as tenancy_selectors
@@ -179,9 +180,26 @@ def ticket_detail(request: HttpRequest, number: int) -> HttpResponse:
     template = "tickets/ticket_detail.html"
     if fragment in {"sidebar", "conversation"}:
         template += f"#{fragment}"
+    else:
+        context["remote_images_message_id"] = _remote_images_consent(request, context["thread"])
     response = render(request, template, context)
     response["Vary"] = "HX-Request"
+    if context.get("remote_images_message_id"):
+        csp.allow_remote_images(response)
     return response
+
+
+def _remote_images_consent(request: HttpRequest, thread: list[Any]) -> UUID | None:
+    """The message whose remote images the agent asked to see (`?remote_images=<id>`): one
+    of this ticket's mails that has some. Anything else shows the page with them blocked."""
+    try:
+        wanted = UUID(request.GET.get("remote_images", ""))
+    except ValueError:
+        return None
+    for message in thread:
+        if message.id == wanted and "data-remote-src" in (message.body_html or ""):
+            return wanted
+    return None
 
 
 @member_required

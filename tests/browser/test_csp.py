@@ -1,0 +1,142 @@
+"""In a real browser, under the Content-Security-Policy: no page has anything the policy
+blocks (a blocked script, style or image is a console error Chromium names), and remote
+images in a customer's mail load only once the agent consents."""
+
+from __future__ import annotations
+
+import base64
+import http.server
+import threading
+from collections.abc import Iterator
+
+import pytest
+from django.urls import reverse
+
+from helpdesk.tenancy.context import tenant_context
+from tests.browser.conftest import log_in, tenant_url
+from tests.browser.test_shell import PHONE_PAGES
+from tests.conftest import make_tenant
+from tests.factories.tickets import ContactFactory, make_ticket
+from tickets import configuration, satisfaction, services, tracking
+from tickets.models import Message, SatisfactionRating
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
+
+
+@pytest.fixture
+def image_host() -> Iterator[dict[str, object]]:
+    """A web server of another origin serving one image: the "remote" host in the mail.
+    It counts the requests it gets, so a test sees whether the image was fetched."""
+    seen: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", str(len(PNG)))
+            self.end_headers()
+            self.wfile.write(PNG)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield {"url": f"http://127.0.0.1:{server.server_port}/pixel.png", "seen": seen}
+    server.shutdown()
+    server.server_close()
+
+
+def _watch(page: object) -> list[str]:
+    """Every CSP violation and script error on the page, as text."""
+    problems: list[str] = []
+
+    def on_console(message: object) -> None:
+        text = message.text  # type: ignore[attr-defined]
+        if message.type == "error" and "Content Security Policy" in text:  # type: ignore[attr-defined]
+            problems.append(f"{page.url}: {text}")  # type: ignore[attr-defined]
+
+    page.on("console", on_console)  # type: ignore[attr-defined]
+    page.on("pageerror", lambda error: problems.append(f"{page.url}: {error}"))  # type: ignore[attr-defined]
+    return problems
+
+
+def test_no_page_breaks_the_content_security_policy(live_server, page, image_host, tmp_path):
+    acme = make_tenant("acme", "Acme")
+    with tenant_context(acme.id):
+        configuration.update_settings(satisfaction_delay_hours=0)
+        ticket = make_ticket(
+            subject="Printer on fire",
+            contact=ContactFactory(name="Carla Diaz", email="carla@example.test"),
+        )
+        newsletter = Message.objects.create(
+            ticket=ticket,
+            kind="customer",
+            body_text="Our logo, as promised.",
+            body_html=f'<p>Our logo: <img alt="logo" data-remote-src="{image_host["url"]}"></p>',
+            author_contact=ticket.contact,
+        )
+        solved = make_ticket(subject="Solved already")
+        services.change_status(ticket=solved, status="solved", actor=None)
+        satisfaction.send_due_surveys()
+        survey = SatisfactionRating.objects.get(ticket=solved)
+        tracking_path = reverse("tickets:tracking", args=[tracking.tracking_token(ticket.id)])
+    problems = _watch(page)
+
+    for path in (
+        "/accounts/login/",
+        "/help/",
+        tracking_path,
+        reverse("tickets:satisfaction", args=[survey.token]),
+    ):
+        response = page.goto(tenant_url(live_server, "acme", path))
+        assert response.ok, path
+        page.wait_for_load_state("networkidle")
+
+    log_in(page, live_server, "acme", "admin@acme.test")
+    presence_posts: list[str] = []
+    page.on(
+        "request",
+        lambda request: (
+            presence_posts.append(request.post_data or "")
+            if request.url.endswith("/presence/")
+            else None
+        ),
+    )
+    for _, url_name, kwargs in PHONE_PAGES:
+        response = page.goto(tenant_url(live_server, "acme", reverse(url_name, kwargs=kwargs)))
+        assert response.ok, url_name
+        page.wait_for_load_state("networkidle")
+
+    # The ticket page: the mail's image waits for consent, and htmx still works without eval.
+    page.goto(tenant_url(live_server, "acme", f"/tickets/{ticket.number}/"))
+    page.wait_for_load_state("networkidle")
+    assert any("state=viewing" in body for body in presence_posts), presence_posts
+    article = page.locator(f"#message-{newsletter.id}")
+    article.get_by_text("Formatted version").click()
+    image = article.locator("img[alt=logo]")
+    assert image.get_attribute("src") is None
+    assert image_host["seen"] == []
+    page.screenshot(path=tmp_path / "before-consent.png")
+
+    article.get_by_role("link", name="Load remote images").click()
+    page.wait_for_url(f"**/tickets/{ticket.number}/?remote_images={newsletter.id}*")
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth === 1", arg=image.element_handle()
+    )
+    assert image_host["seen"] == ["/pixel.png"]
+    page.screenshot(path=tmp_path / "after-consent.png")
+
+    # The API documentation (Swagger UI) runs under the API pages' policy.
+    page.goto(tenant_url(live_server, "acme", "/api/docs/"))
+    page.locator(".swagger-ui .info .title").wait_for()
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=tmp_path / "api-docs.png")
+
+    assert problems == []

@@ -126,7 +126,8 @@ def too_many_requests(
     `reset_link`, for a locked login)."""
     headers = {"Retry-After": str(retry_after)}
     message = message or "Too many requests."
-    if request.path.startswith("/api/") or request.headers.get("Authorization"):
+    token_request = request.headers.get("Authorization", "").startswith("Token ")
+    if request.path.startswith("/api/") or token_request:
         return JsonResponse(
             {
                 "error": {

@@ -219,6 +219,23 @@ def test_failed_api_tokens_lock_the_ip_with_the_error_envelope(acme, globex, set
     assert good.get("/api/v1/tickets/").status_code == 200
 
 
+def test_a_locked_token_request_outside_the_api_gets_the_envelope_too(acme, settings):
+    settings.HELPDESK_RATELIMIT_API_TOKEN_IP = "1/10 minutes"
+    client = Client(HTTP_HOST=acme.host, HTTP_AUTHORIZATION="Token nope")
+    assert client.get("/inbox/").status_code == 401
+    refused = client.get("/inbox/")
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "throttled"
+
+
+def test_a_locked_login_with_another_authorization_header_gets_the_page(acme, settings):
+    settings.HELPDESK_RATELIMIT_LOGIN_IP = "1/15 minutes"
+    client = Client(HTTP_HOST=acme.host, HTTP_AUTHORIZATION="Basic c2l0ZTpndWFyZA==")
+    client.post(LOGIN, {"email": "admin@acme.test", "password": "guess"})
+    refused = client.post(LOGIN, {"email": "admin@acme.test", "password": PASSWORD})
+    _assert_throttled_page(refused, 900)
+
+
 def test_valid_api_tokens_are_not_counted(acme, settings):
     settings.HELPDESK_RATELIMIT_API_TOKEN_IP = "1/10 minutes"
     client = acme.api_client()

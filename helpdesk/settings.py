@@ -218,8 +218,21 @@ CELERY_TIMEZONE = "UTC"
 SESSION_ENGINE = "django.contrib.sessions.backends.cache"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-SESSION_COOKIE_SECURE = HELPDESK_PUBLIC_SCHEME == "https"
-CSRF_COOKIE_SECURE = HELPDESK_PUBLIC_SCHEME == "https"
+# HTTPS: with HELPDESK_PUBLIC_SCHEME=https, cookies are secure-only, plain HTTP redirects to
+# HTTPS (behind a TLS-terminating proxy set HELPDESK_BEHIND_PROXY=1 too, or every request
+# redirects to itself) and browsers are told to use HTTPS for a year on every tenant's
+# subdomain. Each can be set on its own.
+_HTTPS = HELPDESK_PUBLIC_SCHEME == "https"
+SESSION_COOKIE_SECURE = env_bool("HELPDESK_SESSION_COOKIE_SECURE", _HTTPS)
+CSRF_COOKIE_SECURE = env_bool("HELPDESK_CSRF_COOKIE_SECURE", _HTTPS)
+SECURE_SSL_REDIRECT = env_bool("HELPDESK_SSL_REDIRECT", _HTTPS)
+# Compose's health checks and probes inside the network speak plain HTTP to /healthz.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = env_int("HELPDESK_HSTS_SECONDS", 365 * 24 * 3600 if _HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("HELPDESK_HSTS_INCLUDE_SUBDOMAINS", _HTTPS)
+# HSTS preloading is a commitment browsers take months to undo: the operator submits the
+# domain to the preload list by hand, so Django's reminder (security.W021) stays quiet.
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
 CSRF_TRUSTED_ORIGINS = env_list("HELPDESK_CSRF_TRUSTED_ORIGINS")
 # Behind one TLS-terminating proxy: trust its X-Forwarded-Proto, and take the client's
 # address from the last X-Forwarded-For entry (the one the proxy added) for rate limits.

@@ -10,12 +10,14 @@ from django.core.checks import Error, Tags, register
 
 @register(Tags.security, deploy=True)
 def check_webhook_secret(app_configs: Any, **kwargs: Any) -> list[Error]:
-    """ESP webhooks (inbound mail, delivery status) must be authenticated in production."""
+    """ESP webhooks (inbound mail, delivery status) are refused until they are authenticated
+    (helpdesk.core.middleware.WebhookSecretMiddleware)."""
     if settings.ANYMAIL.get("WEBHOOK_SECRET"):
         return []
     return [
         Error(
-            "ANYMAIL_WEBHOOK_SECRET is not set: anyone could post mail to /anymail/<esp>/inbound/.",
+            "ANYMAIL_WEBHOOK_SECRET is not set: ESP webhooks (/anymail/<esp>/inbound/ and "
+            "/tracking/) answer 403, so no mail or delivery status arrives through an ESP.",
             hint="Set ANYMAIL_WEBHOOK_SECRET=user:password and use it in the ESP's webhook URL.",
             id="helpdesk.E001",
         )

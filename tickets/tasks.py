@@ -8,11 +8,10 @@ from datetime import timedelta
 from uuid import UUID
 
 from django.conf import settings
-from django.db import OperationalError
 from django.utils import timezone
 
 from departments.models import Mailbox
-from helpdesk.core.errors import TransientError
+from helpdesk.core.errors import is_temporary
 from helpdesk.core.tasks import system_task, tenant_task
 from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.managers import cross_tenant
@@ -26,15 +25,22 @@ logger = logging.getLogger(__name__)
 
 @tenant_task
 def process_inbound_email(*, tenant_id: str, email_id: str) -> None:
-    """Turn one stored InboundEmail into a ticket message; a second run changes nothing."""
+    """Turn one stored InboundEmail into a ticket message; a second run changes nothing.
+
+    An outage (database, Redis, broker, network) is retried with backoff; the attempt's
+    writes roll back, so the row stays `queued`, and once the retries run out the inbound
+    sweeper queues it again. Only an error that would recur whatever happens marks it
+    `failed`, with the reason."""
     tenant = tenancy_selectors.get_tenant(tenant_id)
     try:
         inbound.process_inbound_email(
             email_id=UUID(email_id), language=tenant.language, tenant_name=tenant.name
         )
-    except (TransientError, OperationalError, InboundEmail.DoesNotExist):
-        raise  # retried (or, for another tenant's id, a bug to see in the worker log)
+    except InboundEmail.DoesNotExist:
+        raise  # another tenant's id: a bug to see in the worker log
     except Exception as error:
+        if is_temporary(error):
+            raise  # retried by the task's autoretry; the row is still queued
         # Anything else would fail the same way again: mark it, keep the mail, move on.
         logger.exception("processing inbound email %s failed", email_id)
         inbound.mark_failed(

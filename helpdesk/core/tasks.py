@@ -2,7 +2,9 @@
 
 `tenant_task` runs the body inside `tenant_context(tenant_id)`; `system_task` is for global
 fan-out jobs. Both: keyword-only arguments, late acks, JSON, time limits below Redis'
-visibility timeout, retries with backoff on TransientError.
+visibility timeout, retries with backoff on TransientError and on every infrastructure error
+(PostgreSQL, Redis, the broker, the network: helpdesk.core.errors.INFRASTRUCTURE_ERRORS),
+which the same work survives once the service is back.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from celery.contrib.django.task import DjangoTask
 from django.core.cache import cache
 
 from helpdesk.celery import app
-from helpdesk.core.errors import TransientError
+from helpdesk.core.errors import INFRASTRUCTURE_ERRORS, TransientError
 from helpdesk.tenancy.context import tenant_context
 
 logger = logging.getLogger(__name__)
@@ -33,7 +35,7 @@ _DEFAULTS: dict[str, Any] = {
     "base": DjangoTask,
     "acks_late": True,
     "reject_on_worker_lost": False,
-    "autoretry_for": (TransientError,),
+    "autoretry_for": (TransientError, *INFRASTRUCTURE_ERRORS),
     "retry_backoff": True,
     "retry_backoff_max": 600,
     "retry_jitter": True,
@@ -43,13 +45,19 @@ _DEFAULTS: dict[str, Any] = {
 }
 
 
-def tenant_task(*args: Any, **options: Any) -> Any:
-    """Register a task whose body runs inside the tenant context of its `tenant_id` kwarg."""
+def tenant_task(*args: Any, own_transactions: bool = False, **options: Any) -> Any:
+    """Register a task whose body runs inside the tenant context of its `tenant_id` kwarg.
+
+    With `own_transactions=True` the body enters `tenant_context(tenant_id)` itself, once per
+    step that must be committed before the next begins (claim a row, talk to a peer, record
+    the outcome); otherwise the whole body is one transaction."""
 
     def decorate(func: Callable[..., Any]) -> Any:
         @functools.wraps(func)
         def run(*, tenant_id: str, **kwargs: Any) -> Any:
             try:
+                if own_transactions:
+                    return func(tenant_id=tenant_id, **kwargs)
                 with tenant_context(tenant_id):
                     return func(tenant_id=tenant_id, **kwargs)
             except Exception:
@@ -64,7 +72,7 @@ def tenant_task(*args: Any, **options: Any) -> Any:
 
         settings = {**_DEFAULTS, **options}
         if "autoretry_for" in options:
-            settings["autoretry_for"] = (TransientError, *options["autoretry_for"])
+            settings["autoretry_for"] = (*_DEFAULTS["autoretry_for"], *options["autoretry_for"])
         return app.task(name=f"{func.__module__}.{func.__name__}", **settings)(run)
 
     if args and callable(args[0]):

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import sys
+
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
 from django.urls import Resolver404, resolve
+
+from helpdesk.core.errors import is_infrastructure_error
 
 
 def not_found_page(request: HttpRequest, what: str) -> HttpResponse:
@@ -52,10 +56,37 @@ def _resolves(path: str) -> bool:
     return True
 
 
+RETRY_AFTER_SECONDS = 60
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
+    """Django's handler500, called while the error is being handled. An outage (database,
+    Redis) is a 503 with Retry-After, so that ESPs posting inbound mail and API clients try
+    again later; anything else is a 500. Neither shows the error's text."""
+    error = sys.exc_info()[1]
+    if error is not None and is_infrastructure_error(error):
+        return service_unavailable(request)
     if request.path.startswith("/api/"):
         return JsonResponse(
             {"error": {"code": "server_error", "message": "Something went wrong on our side."}},
             status=500,
         )
     return render(request, "errors/server_error.html", status=500)
+
+
+def service_unavailable(request: HttpRequest) -> HttpResponse:
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    if request.path.startswith(("/api/", "/anymail/")):
+        return JsonResponse(
+            {
+                "error": {
+                    "code": "service_unavailable",
+                    "message": "The service is unavailable for a moment; please try again.",
+                }
+            },
+            status=503,
+            headers=headers,
+        )
+    response = render(request, "errors/service_unavailable.html", status=503)
+    response.headers.update(headers)
+    return response

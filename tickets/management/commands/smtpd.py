@@ -1,7 +1,10 @@
 """`manage.py smtpd --port 2525`: an SMTP listener that feeds the durable intake.
 
 550 at RCPT for addresses no tenant owns, 552 over the size limit, 250 only after the
-raw mail is committed.
+raw mail is committed. When the database (or anything else) fails, every stage answers
+`451 4.3.0`, a temporary failure: the sending server keeps the mail and tries again later,
+where a 5xx would bounce it to the customer. Replies are fixed, one-line strings: an error's
+text (socket paths, line breaks that would split the reply) never reaches the client.
 """
 
 from __future__ import annotations
@@ -18,9 +21,21 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import close_old_connections
 
+from helpdesk.core.errors import is_infrastructure_error
 from tickets.mail import intake
 
 logger = logging.getLogger(__name__)
+TEMPORARY_FAILURE = "451 4.3.0 Temporary failure, please try again later"
+
+
+def _temporary_failure(stage: str, error: BaseException) -> str:
+    """Log the error with its details; answer the client with the fixed 451 line. Even an
+    error of ours (not an outage) is worth a retry by the sender rather than a bounce."""
+    if is_infrastructure_error(error):
+        logger.warning("%s: service unavailable, answered 451: %r", stage, error)
+    else:
+        logger.error("%s failed, answered 451", stage, exc_info=error)
+    return TEMPORARY_FAILURE
 
 
 def _resolve(address: str) -> Any:
@@ -53,7 +68,11 @@ class IntakeHandler:
         address: str,
         rcpt_options: list[str],
     ) -> str:
-        if await sync_to_async(_resolve, thread_sensitive=False)(address) is None:
+        try:
+            row = await sync_to_async(_resolve, thread_sensitive=False)(address)
+        except Exception as error:
+            return _temporary_failure("RCPT", error)
+        if row is None:
             return "550 5.1.1 No such mailbox here"
         envelope.rcpt_tos.append(address)
         return "250 OK"
@@ -66,11 +85,15 @@ class IntakeHandler:
             stored = await sync_to_async(_store, thread_sensitive=False)(
                 raw, envelope.mail_from or "", list(envelope.rcpt_tos)
             )
-        except Exception:
-            logger.exception("could not store inbound mail")
-            return "451 4.3.0 Temporary failure, please retry"
+        except Exception as error:
+            return _temporary_failure("DATA", error)
         logger.info("stored inbound mail %s", ", ".join(stored))
         return "250 2.0.0 Message accepted"
+
+    async def handle_exception(self, error: Exception) -> str:
+        """aiosmtpd's hook for an error anywhere else in a session; without it the client
+        would get `500 Error: (<class>) <text>`, a permanent failure carrying the text."""
+        return _temporary_failure("SMTP session", error)
 
 
 class Command(BaseCommand):

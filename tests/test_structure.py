@@ -15,7 +15,7 @@ from django.db import connection
 
 from helpdesk.tenancy import GLOBAL_MODELS
 from helpdesk.tenancy.models import Membership, TenantModel
-from helpdesk.tenancy.rls import POLICY_NAME, TenantFK
+from helpdesk.tenancy.rls import POLICY_NAME, TenantFK, TenantRLS
 
 ROOT = Path(__file__).resolve().parent.parent
 OUR_APPS = {
@@ -39,13 +39,26 @@ def _tenant_models() -> list[type]:
     return [m for m in _our_models() if issubclass(m, TenantModel)]
 
 
+def _declares_tenant_rls(model: type) -> bool:
+    return any(isinstance(c, TenantRLS) for c in model._meta.constraints)
+
+
 def test_every_model_is_tenant_owned_or_global():
+    # Tenant-owned: a TenantModel, or a model keyed otherwise that declares TenantRLS
+    # itself (tickets.TicketSearch, keyed by its ticket).
     unclassified = [
         m._meta.label
         for m in _our_models()
-        if not issubclass(m, TenantModel) and m._meta.label not in GLOBAL_MODELS
+        if not issubclass(m, TenantModel)
+        and not _declares_tenant_rls(m)
+        and m._meta.label not in GLOBAL_MODELS
     ]
     assert unclassified == []
+    assert [
+        m._meta.label
+        for m in _our_models()
+        if m._meta.label in GLOBAL_MODELS and _declares_tenant_rls(m)
+    ] == []
 
 
 def test_every_many_to_many_uses_a_tenant_owned_through_model():
@@ -56,7 +69,8 @@ def test_every_many_to_many_uses_a_tenant_owned_through_model():
 
 @pytest.mark.django_db
 def test_every_tenant_table_has_forced_rls_and_the_policy():
-    tables = {m._meta.db_table for m in _tenant_models()}
+    tables = {m._meta.db_table for m in _our_models() if _declares_tenant_rls(m)}
+    assert tables >= {m._meta.db_table for m in _tenant_models()}
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity,"
@@ -73,27 +87,44 @@ def test_every_tenant_table_has_forced_rls_and_the_policy():
     assert {name for name, state in rows.items() if state != (True, True, 1)} == set()
 
 
-# Tables with a tenant column but without row-level security, each for a stated reason.
-TENANT_TABLES_WITHOUT_RLS = {
-    # PostgreSQL uses no index for `@@` under RLS; see tickets.models.TicketSearch.
-    "tickets_ticketsearch",
+# Global lookup tables that name a tenant but hold no tenant data: they are read before any
+# tenant is known (to find it), so no tenant policy can apply. Nothing else may be listed:
+# every table of tenant data is under the forced policy, whatever model it comes from.
+GLOBAL_LOOKUPS_WITH_A_TENANT_COLUMN = {
+    # Host name -> tenant, read by TenantMiddleware to find the tenant.
+    "tenancy_tenantdomain": "tenancy.TenantDomain",
+    # Mail address -> tenant, read by mail intake to find the tenant.
+    "tenancy_inboundaddress": "tenancy.InboundAddress",
+    # Who may sign in where: read at login, before a tenant is chosen.
+    "tenancy_membership": "tenancy.Membership",
+    # Token hash -> member and tenant, read to authenticate a request.
+    "accounts_apitoken": "accounts.ApiToken",
 }
 
 
 @pytest.mark.django_db
-def test_only_the_listed_tables_hold_tenant_rows_without_rls():
+def test_every_table_with_a_tenant_column_has_forced_rls_and_the_policy():
+    """From the catalog, not from our models: a table written by raw SQL or kept outside
+    TenantModel is found all the same."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT c.relname FROM pg_class c"
+            "SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity,"
+            " EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid AND p.polname = %s)"
+            " FROM pg_class c"
             " JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema()"
-            " WHERE c.relkind = 'r' AND NOT c.relrowsecurity AND EXISTS ("
+            " WHERE c.relkind IN ('r', 'p') AND EXISTS ("
             "  SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid"
-            "  AND a.attname = 'tenant_id' AND NOT a.attisdropped)"
+            "  AND a.attname = 'tenant_id' AND NOT a.attisdropped)",
+            [POLICY_NAME],
         )
-        without_rls = {name for (name,) in cursor.fetchall()}
-    global_tables = {apps.get_model(label)._meta.db_table for label in GLOBAL_MODELS}
-    # Membership, InboundAddress… point at a tenant but are global by design.
-    assert without_rls - (global_tables - TENANT_TABLES_WITHOUT_RLS) == TENANT_TABLES_WITHOUT_RLS
+        rows = {name: tuple(state) for name, *state in cursor.fetchall()}
+    assert "tickets_ticket" in rows  # the query finds tenant tables at all
+    unprotected = {name for name, state in rows.items() if state != (True, True, True)}
+    assert unprotected == set(GLOBAL_LOOKUPS_WITH_A_TENANT_COLUMN)
+    # The listed tables are global models' own, never a tenant model's.
+    for table, label in GLOBAL_LOOKUPS_WITH_A_TENANT_COLUMN.items():
+        assert label in GLOBAL_MODELS
+        assert apps.get_model(label)._meta.db_table == table
 
 
 # Global models (no RLS: read before a tenant is known) whose rows still belong to one

@@ -22,6 +22,7 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, JSONObject, Lower, NullIf
 from django.utils import timezone
 
@@ -38,6 +39,7 @@ from tickets.errors import (
     TicketNotFound,
 )
 from tickets.models import (
+    SEARCH_VIEW,
     SLA_DUE_SOON,
     Attachment,
     Company,
@@ -256,7 +258,9 @@ def list_tickets(
             .annotate(value=SearchRank(F("document"), query))
             .values("value")[:1]
         )
-        tickets = tickets.filter(id__in=search_ticket_ids(query)).annotate(rank=Subquery(rank))
+        tickets = tickets.filter(
+            id__in=search_ticket_ids(filters.q, config=search_config(language))
+        ).annotate(rank=Subquery(rank))
         ordering = ("-rank", *ordering)
     if reader is not None:
         tickets = tickets.annotate(
@@ -276,19 +280,22 @@ def list_tickets(
 SEARCH_CANDIDATES = 1000
 
 
-def search_ticket_ids(query: SearchQuery) -> QuerySet[TicketSearch]:
-    """Ids of the tickets whose document matches, at most the SEARCH_CANDIDATES most
-    recently active: a rare word comes straight from the full-text index, a common one from
-    the tenant's newest documents, so no search reads a whole tenant. The lists then rank
-    these by relevance.
+def search_ticket_ids(text: str, *, config: str) -> RawSQL:
+    """Ids of the tickets whose document matches the words (websearch syntax), at most the
+    SEARCH_CANDIDATES most recently active: a rare word comes straight from the full-text
+    index, a common one from the tenant's newest documents, so no search reads a whole
+    tenant. The lists then rank these by relevance.
 
-    The only reader of TicketSearch (no row-level security there): the tenant filter here
-    is explicit, and the ids are loaded through the scoped manager and RLS afterwards.
+    Reads SEARCH_VIEW, not the table: the view filters by the current tenant as the
+    table's policy does, and leaves the GIN index usable (see TicketSearch). The ids are
+    loaded through the scoped manager and RLS afterwards.
     """
-    return (
-        TicketSearch.objects.filter(tenant_id=require_tenant_id(), document=query)
-        .order_by("-indexed_at")
-        .values("ticket_id")[:SEARCH_CANDIDATES]
+    require_tenant_id()
+    return RawSQL(  # noqa: S611 - the words and config are parameters
+        f"SELECT ticket_id FROM {SEARCH_VIEW}"  # noqa: S608 - a constant, not input
+        " WHERE document @@ websearch_to_tsquery(%s::regconfig, %s)"
+        " ORDER BY indexed_at DESC LIMIT %s",
+        [config, text, SEARCH_CANDIDATES],
     )
 
 

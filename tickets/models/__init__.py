@@ -2,6 +2,7 @@
 
 from tickets.models.core import (
     PRIORITY_RANK,
+    SEARCH_VIEW,
     SLA_DUE_SOON,
     Attachment,
     Company,
@@ -57,6 +58,7 @@ from tickets.models.workspace import (
 
 __all__ = [
     "PRIORITY_RANK",
+    "SEARCH_VIEW",
     "SLA_DUE_SOON",
     "Attachment",
     "Company",

@@ -15,7 +15,7 @@ from django.db.models import Case, Value, When
 from django.db.models.functions import Lower
 
 from helpdesk.tenancy.models import TenantModel
-from helpdesk.tenancy.rls import TenantFK
+from helpdesk.tenancy.rls import TenantFK, TenantRLS
 
 
 class Company(TenantModel):
@@ -387,12 +387,13 @@ class Ticket(TenantModel):
 class TicketSearch(models.Model):
     """A ticket's full-text document (subject, customer, company, tags, message text).
 
-    Kept apart from the ticket, and without row-level security, for one reason: PostgreSQL
-    never uses an index for `@@` under row-level security (the operator is not LEAKPROOF),
-    so a search would read every ticket of the tenant. Isolation holds all the same: only
-    `tickets.selectors.search_ticket_ids` reads this table, always with the current
-    tenant's id, and the ids it finds are loaded through the scoped manager and RLS. The
-    composite foreign key ties each row to a ticket of the same tenant.
+    Under the same forced `tenant_isolation` policy as every tenant table (TenantRLS; not a
+    TenantModel only because the ticket is its key). Kept apart from the ticket because
+    PostgreSQL uses no index for `@@` under row-level security (the operator is not
+    LEAKPROOF): the search itself reads the view SEARCH_VIEW, owned by the BYPASSRLS ops
+    role and filtering by the same `app.tenant_id` setting as the policy, so the GIN index
+    serves it (migration 0021, `tickets.selectors.search_ticket_ids`). The composite
+    foreign key ties each row to a ticket of the same tenant.
     """
 
     ticket = models.OneToOneField(
@@ -405,7 +406,7 @@ class TicketSearch(models.Model):
     document = SearchVectorField()
 
     class Meta:
-        constraints = [TenantFK("ticket")]
+        constraints = [TenantRLS(name="tickets_ticketsearch_rls"), TenantFK("ticket")]
         indexes = [
             # Rare words: the matching documents straight from the index.
             GinIndex(fields=["document"], name="tickets_search_document_idx"),
@@ -415,6 +416,10 @@ class TicketSearch(models.Model):
 
     def __str__(self) -> str:
         return f"search {self.ticket_id}"
+
+
+# The current tenant's search documents, for `@@` through the GIN index (see TicketSearch).
+SEARCH_VIEW = "tickets_ticketsearch_current"
 
 
 class TicketTag(TenantModel):

@@ -103,8 +103,8 @@ def refresh_search_vector(
     if tag_names is None:
         tag_names = list(ticket.tags.values_list("name", flat=True))
     tags = " ".join(tag_names)
-    # One upsert. The search table is outside row-level security (see TicketSearch): the
-    # tenant written is always the ticket's own.
+    # One upsert, under the table's policy: the tenant written is the ticket's own, the
+    # current one.
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO tickets_ticketsearch (ticket_id, tenant_id, indexed_at, document)"

@@ -40,7 +40,7 @@ class Command(BaseCommand):
         name = settings.HELPDESK_DATABASE_SERVER["NAME"]
         attributes = {
             # Owns the tables and runs migrations; CREATEDB so the test runner can build its
-            # database. Member of app so tests can SET ROLE to it.
+            # database. Member of app and ops (below).
             "owner": "LOGIN NOSUPERUSER CREATEDB NOCREATEROLE NOBYPASSRLS",
             # Web and workers: row-level security always applies.
             "app": "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS",
@@ -67,11 +67,15 @@ class Command(BaseCommand):
                                 sql.Identifier(role), sql.Literal(password)
                             )
                         )
-                admin.execute(
-                    sql.SQL("GRANT {} TO {}").format(
-                        sql.Identifier(roles["app"]), sql.Identifier(roles["owner"])
+                # Owner is a member of app (tests SET ROLE to it) and of ops: a migration
+                # gives ops the view the search reads (tickets 0021), which only a member
+                # of ops may do.
+                for member_of in ("app", "ops"):
+                    admin.execute(
+                        sql.SQL("GRANT {} TO {}").format(
+                            sql.Identifier(roles[member_of]), sql.Identifier(roles["owner"])
+                        )
                     )
-                )
                 if not admin.execute(
                     "SELECT 1 FROM pg_database WHERE datname = %s", [name]
                 ).fetchone():

@@ -44,7 +44,7 @@ def test_canned_response_into_a_reply_that_is_emailed(live_server, page):
     page.get_by_label("Search canned responses").fill("restart")
     page.get_by_role("button", name="Restart steps").click()
     page.wait_for_function(
-        "document.querySelector('#reply-body').value.includes('Hi Carla, please restart it.')"
+        "() => document.querySelector('#reply-body').value.includes('Hi Carla, please restart it.')"
     )
     page.get_by_role("button", name="Send").click()
     page.locator("article.kind-reply").get_by_text("Hi Carla, please restart it.").wait_for()

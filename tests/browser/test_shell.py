@@ -42,7 +42,7 @@ def test_login_then_shell_inbox_and_ticket(live_server, page):
     page.get_by_role("button", name="Send").click()
     page.get_by_text("We are on it.").wait_for()
     status = page.locator("#f-status")
-    page.wait_for_function("document.querySelector('#f-status').value === 'waiting'")
+    page.wait_for_function("() => document.querySelector('#f-status').value === 'waiting'")
     assert status.input_value() == "waiting"
     save_screenshot(page, "ticket.png")
 

@@ -59,7 +59,7 @@ def test_triage_open_an_unassigned_ticket_own_it_reply_and_wait(live_server, pag
     page.locator("#reply-status").select_option("waiting")
     page.get_by_role("button", name="Send").click()
     page.get_by_text("a technician is on the way").wait_for()
-    page.wait_for_function("document.querySelector('#f-status').value === 'waiting'")
+    page.wait_for_function("() => document.querySelector('#f-status').value === 'waiting'")
     save_screenshot(page, "ticket.png")
     with tenant_context(acme.id):
         stored = Ticket.objects.get(id=ticket.id)
@@ -140,7 +140,7 @@ def test_a_note_mention_shows_in_the_other_agents_notifications(live_server, chr
         entry.get_by_role("link", name=f"#{ticket.number} Strange charge").click()
         ben_page.get_by_text("@ben is this the add-on").wait_for()
         ben_page.wait_for_function(
-            "!document.querySelector('#notification-link .badge')", timeout=5_000
+            "() => !document.querySelector('#notification-link .badge')", timeout=5_000
         )
     finally:
         close_quietly(ana_context)

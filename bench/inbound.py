@@ -1329,7 +1329,7 @@ PROFILE_STEPS: dict[str, list[tuple[str, str, str]]] = {
     ],
     "acknowledge": [
         ("sending task (total)", "helpdesk/core/tasks.py", "run"),
-        ("deliver_message_email", "tickets/mail/outbound.py", "deliver_message_email"),
+        ("claim_message_email", "tickets/mail/outbound.py", "claim_message_email"),
         ("  build_email", "tickets/mail/outbound.py", "build_email"),
         ("  render_to_string (reply templates)", "django/template/loader.py", "render_to_string"),
         ("  EmailMessage.send (outbox file)", "django/core/mail/message.py", "send"),

@@ -22,6 +22,10 @@ app.conf.beat_schedule = {
         "task": "tickets.tasks.sweep_inbound_emails",
         "schedule": 60.0,
     },
+    "sweep-outbound-emails": {
+        "task": "tickets.tasks.sweep_outbound_emails",
+        "schedule": 60.0,
+    },
     "poll-imap-mailboxes": {
         "task": "tickets.tasks.poll_imap_mailboxes",
         "schedule": 60.0,

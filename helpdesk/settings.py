@@ -295,6 +295,20 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * HELPDESK_MAX_MESSAGE_BYTES + 1024 * 1024
 HELPDESK_TENANT_CACHE_SECONDS = env_int("HELPDESK_TENANT_CACHE_SECONDS", 60)
 # Queued inbound mail untouched this long is queued again by the sweeper.
 HELPDESK_INBOUND_SWEEP_AFTER_SECONDS = env_int("HELPDESK_INBOUND_SWEEP_AFTER_SECONDS", 120)
+# Outgoing mail still queued this long (its task lost: a killed worker, a Redis restart) is
+# sent again by the outbound sweeper.
+HELPDESK_OUTBOUND_SWEEP_AFTER_SECONDS = env_int("HELPDESK_OUTBOUND_SWEEP_AFTER_SECONDS", 300)
+# Outgoing mail claimed for sending this long ago and never recorded as sent or failed (the
+# worker died during the send) may or may not have gone out: it is marked `unknown` for an
+# agent to check, never sent twice. Longer than a send can take (the task's 300 s limit).
+HELPDESK_OUTBOUND_SENDING_TIMEOUT_SECONDS = env_int(
+    "HELPDESK_OUTBOUND_SENDING_TIMEOUT_SECONDS", 1800
+)
+if HELPDESK_OUTBOUND_SENDING_TIMEOUT_SECONDS <= 300:
+    raise ImproperlyConfigured(
+        "HELPDESK_OUTBOUND_SENDING_TIMEOUT_SECONDS must be over 300 (the longest a send may"
+        " take), or mail still being sent would be marked unknown"
+    )
 HELPDESK_ORPHANED_FILES_AFTER_HOURS = env_int("HELPDESK_ORPHANED_FILES_AFTER_HOURS", 24)
 # Where mail goes: HELPDESK_EMAIL_BACKEND when set (an anymail ESP backend, say); else SMTP
 # to HELPDESK_SMTP_HOST when that is set; else (development) .eml files in var/outbox/.

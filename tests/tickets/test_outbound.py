@@ -8,19 +8,20 @@ import hashlib
 import hmac
 import json
 import smtplib
+import socket
 import time
 from email import policy
 from email.message import EmailMessage
 
 import pytest
+from aiosmtpd.controller import Controller
 from django.core import mail
 
 from helpdesk.core.errors import TransientError
 from helpdesk.tenancy.context import tenant_context
 from tests.conftest import make_tenant
 from tests.tickets.test_inbound import build, deliver
-from tickets import services
-from tickets.mail import outbound
+from tickets import services, tasks
 from tickets.models import Contact, Message, Ticket
 
 
@@ -122,9 +123,33 @@ def test_automatic_mail_is_marked(acme, django_capture_on_commit_callbacks):
     assert ack.message()["Auto-Submitted"] == "auto-replied"
 
 
-def test_final_send_failure_is_shown_on_the_message(
+def test_a_send_the_mail_server_refuses_for_good_is_failed_and_shown(
     acme, settings, django_capture_on_commit_callbacks
 ):
+    deliver(acme, build())
+    server = Controller(RefuseRecipients(), hostname="127.0.0.1", port=_free_port())
+    server.start()
+    try:
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT = server.hostname, server.port
+        with django_capture_on_commit_callbacks(execute=True):
+            message = _reply(acme)
+    finally:
+        server.stop()
+    with tenant_context(acme.id):
+        message.refresh_from_db()
+        assert message.delivery_status == "failed"
+        assert "SMTPRecipientsRefused" in message.delivery_error
+        number = message.ticket.number
+    page = acme.client(acme.admin).get(f"/tickets/{number}/").content
+    assert b"Email failed" in page
+
+
+def test_a_send_while_the_mail_server_is_down_stays_queued_and_is_shown(
+    acme, settings, django_capture_on_commit_callbacks
+):
+    """An outage is never a failure: back in the queue, for the task's next attempt or,
+    after its last, the outbound sweeper (test_outbound_sweeper.py)."""
     deliver(acme, build())
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 9, 2
@@ -132,30 +157,45 @@ def test_final_send_failure_is_shown_on_the_message(
         message = _reply(acme)
     with tenant_context(acme.id):
         message.refresh_from_db()
-        assert message.delivery_status == "failed"
-        assert "ConnectionRefusedError" in message.delivery_error
+        assert message.delivery_status == "queued"
+        assert "will retry: ConnectionRefusedError" in message.delivery_error
         number = message.ticket.number
     page = acme.client(acme.admin).get(f"/tickets/{number}/").content
-    assert b"Email failed" in page
+    assert b"Email queued: not sent yet, will retry" in page
 
 
 def test_a_failed_attempt_is_retried_not_lost(acme, settings):
     deliver(acme, build())
+    mail.outbox.clear()
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 9, 2
     message = _reply(acme)
-    # Each attempt is a task: its own transaction, rolled back whole when it raises.
-    with pytest.raises(TransientError), tenant_context(acme.id):
-        outbound.deliver_message_email(message_id=message.id, tenant_name="Acme")
+    kwargs = {"tenant_id": str(acme.id), "message_id": str(message.id)}
+    # Called as a worker would on a first attempt (not eagerly, which is every run's last):
+    # it raises for Celery to retry it, and the message is queued again.
+    with pytest.raises(TransientError):
+        tasks.deliver_message_email(**kwargs)
     with tenant_context(acme.id):
         message.refresh_from_db()
-        assert message.delivery_status == "queued"  # rolled back: the retry will claim it
-        settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-        outbound.deliver_message_email(message_id=message.id, tenant_name="Acme")
-        assert outbound.deliver_message_email(message_id=message.id, tenant_name="Acme") is None
+        assert message.delivery_status == "queued"  # released: the retry will claim it
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    tasks.deliver_message_email.delay(**kwargs)
+    tasks.deliver_message_email.delay(**kwargs)  # a redelivery: claimed and sent already
+    with tenant_context(acme.id):
         message.refresh_from_db()
         assert message.delivery_status == "sent"
     assert len(mail.outbox) == 1
+
+
+class RefuseRecipients:
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        return "550 5.1.1 No such user here"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 # --- the round trip through the real SMTP listener ----------------------------------------

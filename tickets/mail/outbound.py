@@ -2,9 +2,14 @@
 
 Every outgoing email is a `Message` row first (queued, with our own Message-ID, so a
 customer's answer threads even before the mail leaves), then the Celery task
-`deliver_message_email` builds and sends it through Django's mail API (an anymail ESP,
-SMTP, or the development outbox), retrying with backoff; the final failure is stored on
-the message with its reason. Headers thread in every mail client: In-Reply-To and
+`deliver_message_email` sends it through Django's mail API (an anymail ESP, SMTP, or the
+development outbox) in three committed steps: claim it (queued -> sending, a
+compare-and-set update, so only one run ever sends it), send it outside any transaction,
+record it (sent, with the ESP's id). A temporary failure puts it back to queued and the task
+retries with backoff; when the retries run out the outbound sweeper sends it later. A
+permanent failure is stored on the message with its reason (failed). A message left in
+sending (the worker died during the send) may have gone out: the sweeper marks it unknown,
+never sends it twice. Headers thread in every mail client: In-Reply-To and
 References chain the conversation, From is the mailbox, Reply-To carries the ticket's
 plus-address token, the subject carries `[#123]`, automatic mail says
 `Auto-Submitted: auto-replied`.
@@ -13,11 +18,13 @@ plus-address token, the subject carries `[#123]`, automatic mail says
 from __future__ import annotations
 
 import logging
+import smtplib
 from datetime import timedelta
 from email.utils import formataddr
 from typing import Any
 from uuid import UUID
 
+from anymail.exceptions import AnymailAPIError
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
@@ -26,7 +33,7 @@ from django.utils import timezone
 
 from departments.models import Mailbox
 from helpdesk.core import placeholders
-from helpdesk.core.errors import TransientError
+from helpdesk.core.errors import is_infrastructure_error, is_temporary
 from tickets import selectors, services
 from tickets.mail import templates
 from tickets.models import DeliveryStatus, EmailTemplateKind, InboundEmail, Message, Ticket
@@ -125,45 +132,139 @@ def build_email(
     return email
 
 
-@transaction.atomic(savepoint=False)
-def deliver_message_email(
-    *, message_id: UUID, tenant_name: str, language: str = "en", final_attempt: bool = False
-) -> Message | None:
-    """Send one queued message. Read under a row lock: a second run waits, then does nothing.
+def claim_message_email(
+    *, message_id: UUID, tenant_name: str, language: str = "en"
+) -> EmailMultiAlternatives | None:
+    """Claim one queued message for sending (queued -> sending) and build its email; None
+    when another run claimed it first or it is no longer queued.
 
-    A send failure raises TransientError (the task retries with backoff); on the final
-    attempt the message is marked failed with the reason instead.
-    """
+    The caller commits the claim before it sends, so that a second run, the sweeper or a
+    redelivered task never sends it again. An email that cannot be built (a broken template,
+    an attachment gone) marks the message failed; an outage rolls the claim back."""
+    claimed = Message.objects.filter(id=message_id, delivery_status=DeliveryStatus.QUEUED).update(
+        delivery_status=DeliveryStatus.SENDING, updated_at=timezone.now()
+    )
+    if not claimed:
+        return None  # the compare-and-set lost: another run has it, or it went out
     message = (
-        Message.objects.select_for_update(of=("self",))
-        .select_related(
+        Message.objects.select_related(
             "ticket__contact", "ticket__department", "ticket__mailbox", "author_member__user"
         )
         .filter(id=message_id)
-        .first()
+        .get()
     )
-    if message is None or message.delivery_status != DeliveryStatus.QUEUED:
-        return None
     try:
-        email = build_email(message, tenant_name=tenant_name, language=language)
-        sent = email.send()
+        return build_email(message, tenant_name=tenant_name, language=language)
     except Exception as error:
-        reason = f"{type(error).__name__}: {error}"[:2000]
-        if not final_attempt:
-            raise TransientError(reason) from error
+        if is_infrastructure_error(error):
+            raise
+        logger.exception("message %s cannot be emailed", message_id)
+        _set_status(message_id, DeliveryStatus.SENDING, DeliveryStatus.FAILED, _reason(error))
+        return None
+
+
+def send_email(email: EmailMultiAlternatives) -> bool:
+    """Hand the email to the mail backend (ESP, SMTP, outbox); no database work, so it runs
+    outside any transaction. True when the backend took it."""
+    return bool(email.send())
+
+
+def is_temporary_send_error(error: BaseException) -> bool:
+    """A send failure that a later attempt can get past: an outage (network, DNS), an SMTP
+    4xx or lost connection, an ESP that answers 429 or 5xx. Anything else (recipients
+    refused, the ESP refusing our request or credentials) fails the message."""
+    if is_temporary(error):
+        return True
+    if isinstance(error, smtplib.SMTPServerDisconnected | smtplib.SMTPConnectError):
+        return True
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return all(400 <= code < 500 for code, _ in error.recipients.values())
+    if isinstance(error, smtplib.SMTPResponseException):
+        return 400 <= error.smtp_code < 500
+    if isinstance(error, AnymailAPIError):
+        status = getattr(error, "status_code", None)
+        return status is None or status == 429 or status >= 500
+    return False
+
+
+def release_message_email(*, message_id: UUID, error: BaseException) -> str:
+    """After a failed send: back to queued for a temporary failure (the task retries, and
+    after its last retry the sweeper sends it later), failed with the reason otherwise.
+    Returns the new status."""
+    status = DeliveryStatus.QUEUED if is_temporary_send_error(error) else DeliveryStatus.FAILED
+    reason = _reason(error)
+    if status == DeliveryStatus.QUEUED:
+        reason = f"not sent yet, will retry: {reason}"[:2000]
+    else:
         logger.warning("giving up on message %s: %s", message_id, reason)
-        message.delivery_status = DeliveryStatus.FAILED
-        message.delivery_error = reason
-        message.save(update_fields=["delivery_status", "delivery_error", "updated_at"])
-        return message
-    status = getattr(email, "anymail_status", None)
-    message.provider_message_id = (getattr(status, "message_id", None) or "")[:255]
-    message.delivery_status = DeliveryStatus.SENT if sent else DeliveryStatus.FAILED
-    message.delivery_error = "" if sent else "the mail backend sent nothing"
-    message.save(
-        update_fields=["delivery_status", "delivery_error", "provider_message_id", "updated_at"]
+    _set_status(message_id, DeliveryStatus.SENDING, status, reason)
+    return status
+
+
+def record_message_sent(*, message_id: UUID, provider_message_id: str) -> bool:
+    """The backend took the email: sending -> sent, with the ESP's id for delivery-status
+    events. Also settles a message the sweeper already marked unknown."""
+    return bool(
+        Message.objects.filter(
+            id=message_id,
+            delivery_status__in=[DeliveryStatus.SENDING, DeliveryStatus.UNKNOWN],
+        ).update(
+            delivery_status=DeliveryStatus.SENT,
+            delivery_error="",
+            provider_message_id=provider_message_id[:255],
+            updated_at=timezone.now(),
+        )
     )
-    return message
+
+
+def provider_message_id(email: EmailMultiAlternatives) -> str:
+    status = getattr(email, "anymail_status", None)
+    return (getattr(status, "message_id", None) or "")[:255]
+
+
+def mark_interrupted_sends(*, older_than: timedelta) -> int:
+    """Messages claimed for sending longer ago than any send takes, never recorded as sent
+    or failed: the worker died during the send, which may or may not have reached the
+    customer. They become unknown with a note saying so, for an agent to check (the ESP's
+    delivery events settle them when they come); sending them again could give the
+    customer two copies."""
+    stale = Message.objects.filter(
+        delivery_status=DeliveryStatus.SENDING, updated_at__lt=timezone.now() - older_than
+    )
+    return stale.update(
+        delivery_status=DeliveryStatus.UNKNOWN,
+        delivery_error=(
+            "the send was interrupted; the mail may or may not have reached the customer,"
+            " so it is not sent again by itself"
+        ),
+        updated_at=timezone.now(),
+    )
+
+
+def list_stale_queued(*, older_than: timedelta, limit: int = 1000) -> list[UUID]:
+    """Queued messages untouched for `older_than` (their task was lost), oldest first;
+    touched now so the next sweep does not queue them again while they wait."""
+    ids = list(
+        Message.objects.filter(
+            delivery_status=DeliveryStatus.QUEUED, updated_at__lt=timezone.now() - older_than
+        )
+        .order_by("updated_at")
+        .values_list("id", flat=True)[:limit]
+    )
+    Message.objects.filter(id__in=ids, delivery_status=DeliveryStatus.QUEUED).update(
+        updated_at=timezone.now()
+    )
+    return ids
+
+
+def _set_status(message_id: UUID, expected: str, status: str, reason: str) -> None:
+    Message.objects.filter(id=message_id, delivery_status=expected).update(
+        delivery_status=status, delivery_error=reason, updated_at=timezone.now()
+    )
+
+
+def _reason(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"[:2000]
 
 
 def recent_auto_replies(contact_id: UUID) -> int:

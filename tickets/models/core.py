@@ -509,9 +509,16 @@ class TicketFollower(TenantModel):
 
 
 class DeliveryStatus(models.TextChoices):
+    """queued -> sending (claimed by one task, committed before the send) -> sent, or back
+    to queued (a temporary failure), or failed (a permanent one). A row left in sending
+    (the worker died during the send) becomes unknown: it may have gone out, so it is
+    never sent again by itself."""
+
     NONE = "", "Not emailed"
     QUEUED = "queued", "Queued"
+    SENDING = "sending", "Being sent"
     SENT = "sent", "Sent"
+    UNKNOWN = "unknown", "Interrupted (may not have been sent)"
     DELIVERED = "delivered", "Delivered"
     FAILED = "failed", "Failed"
 
@@ -589,6 +596,12 @@ class Message(TenantModel):
                 fields=["tenant", "email_message_id"],
                 name="tickets_message_msgid_idx",
                 condition=~models.Q(email_message_id=""),
+            ),
+            # Outbound sweeper: mail queued or being sent, by last change.
+            models.Index(
+                fields=["tenant", "delivery_status", "updated_at"],
+                name="tickets_message_outbound_idx",
+                condition=models.Q(delivery_status__in=["queued", "sending"]),
             ),
         ]
 

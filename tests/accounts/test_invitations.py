@@ -289,3 +289,24 @@ def test_the_accept_page_counts_wrong_passwords_like_the_login(
     assert locked.status_code == 429
     assert locked["Retry-After"]
     assert not Membership.objects.filter(tenant=acme.tenant, user=globex.admin.user).exists()
+
+
+def test_the_invitation_list_costs_the_same_for_one_or_many(
+    acme, django_capture_on_commit_callbacks
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    api = acme.api_client()
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert api.get("/api/v1/invitations/").status_code == 200
+        return len(queries)
+
+    _invite(acme, "one@new.test", django_capture_on_commit_callbacks)
+    one = count()
+    for name in ("two", "three", "four"):
+        _invite(acme, f"{name}@new.test", django_capture_on_commit_callbacks)
+    assert count() == one
+    assert len(api.get("/api/v1/invitations/").json()["results"]) == 4

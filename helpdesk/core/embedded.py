@@ -21,6 +21,21 @@ import time
 from pathlib import Path
 
 REDIS_SOCKET_NAME = "redis.sock"
+# What production Redis must also be told (docs/operations.md): keep every queued task on
+# disk, and refuse writes rather than evict a queued task when memory runs out.
+REDIS_PERSISTENCE_ARGUMENTS = (
+    "--appendonly",
+    "yes",
+    "--appendfsync",
+    "everysec",
+    "--appendfilename",
+    "redis.aof",
+    # The append-only file is the persistence; no RDB snapshots besides it.
+    "--save",
+    "",
+    "--maxmemory-policy",
+    "noeviction",
+)
 
 
 class EmbeddedServerMissing(RuntimeError):
@@ -164,10 +179,10 @@ def ensure_redis() -> str:
                 str(directory / "redis.log"),
                 "--dir",
                 str(directory),
-                "--dbfilename",
-                "redis.rdb",
-                "--save",
-                "60 1000",
+                # Queued Celery tasks must survive a restart. Each value is its own
+                # argument: "--save", "60 1000" was read as one quoted word and turned
+                # saving off, so every restart dropped the queue.
+                *REDIS_PERSISTENCE_ARGUMENTS,
             ],
             check=True,
             capture_output=True,

@@ -43,6 +43,14 @@ app.conf.beat_schedule = {
         "schedule": 60.0,
     },
 }
+# Broker outages (Redis restarting, a network blip). The worker keeps trying to reconnect
+# for as long as it takes (Celery gives up after 100 attempts by default and the worker
+# exits), and tasks that are running when the connection drops finish: their late
+# acknowledgement is sent once the broker is back, so nothing runs twice. Cancelling them
+# instead (Celery 6's default) would cut a reply off half sent.
+app.conf.broker_connection_retry = True
+app.conf.broker_connection_max_retries = None
+app.conf.worker_cancel_long_running_tasks_on_connection_loss = False
 app.autodiscover_tasks(
     ["helpdesk.core", "helpdesk.accounts", "tickets", "departments", "knowledge_base", "automation"]
 )

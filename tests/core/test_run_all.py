@@ -1,8 +1,15 @@
-"""`make run`'s banner (helpdesk.ops run_all): what it tells the developer."""
+"""`make run` (helpdesk.ops run_all): what it tells the developer, and how it keeps its
+children running."""
 
 from __future__ import annotations
 
+import os
+import signal
+import sys
+import time
+
 from helpdesk.ops.management.commands import run_all
+from helpdesk.ops.supervisor import Child, Supervisor
 
 OPTIONS = {"port": 8000, "smtp_port": 2525, "bind": "127.0.0.1"}
 
@@ -18,3 +25,88 @@ def test_banner_is_quiet_about_webhooks_once_the_secret_is_set(settings):
     settings.ANYMAIL = {"WEBHOOK_SECRET": "hook:secret"}
     assert "ANYMAIL_WEBHOOK_SECRET" not in run_all.banner(OPTIONS)
     assert "demo.localhost:8000" in run_all.banner(OPTIONS)
+
+
+def _wait(predicate, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_child_that_dies_is_restarted_with_backoff_while_the_others_run():
+    lines: list[str] = []
+    supervisor = Supervisor(
+        {
+            "crashy": [sys.executable, "-c", "raise SystemExit(3)"],
+            "steady": [sys.executable, "-c", "import time; time.sleep(60)"],
+        },
+        report=lines.append,
+        first_backoff=0.2,
+        max_backoff=0.8,
+    )
+    supervisor.start()
+    steady = supervisor.children["steady"].process
+    try:
+        crashy = supervisor.children["crashy"]
+
+        def restarted_three_times() -> bool:
+            supervisor.check()
+            return crashy.restarts >= 3
+
+        assert _wait(restarted_three_times)
+        assert supervisor.children["steady"].process is steady  # never touched
+        assert steady.poll() is None
+        assert crashy.exit_statuses[:3] == [3, 3, 3]
+        delays = [line for line in lines if "restarting it in" in line]
+        assert delays[0].startswith("crashy exited with status 3")
+        # Quick deaths double the wait, up to the maximum.
+        assert [supervisor.backoff(Child("x", [], quick_deaths=n)) for n in (1, 2, 3, 4)] == [
+            0.2,
+            0.4,
+            0.8,
+            0.8,
+        ]
+        assert "crashy restarted (restart 1)" in lines
+    finally:
+        supervisor.stop()
+    assert steady.poll() is not None
+    assert all(c.process.poll() is not None for c in supervisor.children.values())
+
+
+def test_a_killed_child_takes_its_process_group_and_comes_back():
+    """The worker's case: its main process is killed and its pool children must not linger
+    holding tasks; a new one is started in their place."""
+    script = (
+        "import subprocess, sys, time;"
+        "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']);"
+        "time.sleep(60)"
+    )
+    supervisor = Supervisor({"worker": [sys.executable, "-c", script]}, first_backoff=0.1)
+    supervisor.report = lambda line: None
+    supervisor.start()
+    try:
+        first = supervisor.children["worker"].process
+        time.sleep(0.5)  # its pool child is up
+        group = os.getpgid(first.pid)
+        os.kill(first.pid, signal.SIGKILL)
+
+        def replaced() -> bool:
+            supervisor.check()
+            return supervisor.children["worker"].process is not first
+
+        assert _wait(replaced)
+
+        def group_gone() -> bool:
+            try:
+                os.killpg(group, 0)
+            except ProcessLookupError:
+                return True
+            return False
+
+        assert _wait(group_gone)
+        assert supervisor.children["worker"].process.poll() is None
+    finally:
+        supervisor.stop()

@@ -1,18 +1,17 @@
 """`make run`: web, Celery worker, beat and the SMTP listener as one foreground group.
 
-Ctrl-C (SIGINT) or SIGTERM stops every child (its whole process group, so runserver's
-reloader goes too), then the embedded PostgreSQL and Redis when they are in use. If one
-child dies, the others are stopped and the command exits non-zero.
+The children are supervised (helpdesk.ops.supervisor): one that dies (a crash, a kill, the
+OOM killer) is logged and started again with a backoff, while the others keep running.
+Only Ctrl-C (SIGINT) or SIGTERM stops the stack: every child (its whole process group, so
+runserver's reloader and the worker's pool go too), then the embedded PostgreSQL and Redis
+when they are in use.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
-import subprocess
 import sys
-import time
 from typing import Any
 
 from django.conf import settings
@@ -20,8 +19,7 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from helpdesk.core import embedded
 from helpdesk.ops.management.commands.seed_demo import DEMO_PASSWORD, DEMO_PEOPLE, PLATFORM_STAFF
-
-STOP_TIMEOUT_SECONDS = 15
+from helpdesk.ops.supervisor import Supervisor
 
 
 class Command(BaseCommand):
@@ -70,55 +68,27 @@ class Command(BaseCommand):
                 str(options["smtp_port"]),
             ],
         }
-        stopping = False
+        supervisor = Supervisor(children, report=self._report)
 
         def request_stop(signum: int, frame: Any) -> None:
-            nonlocal stopping
-            stopping = True
+            supervisor.stopping = True
 
         signal.signal(signal.SIGINT, request_stop)
         signal.signal(signal.SIGTERM, request_stop)
         # Links in mail and pages (tracking, satisfaction, help center) name the port the
         # web process answers on, unless the environment says otherwise.
-        environment = {**os.environ}
-        environment.setdefault("HELPDESK_PUBLIC_PORT", str(options["port"]))
-        processes = {
-            name: subprocess.Popen(command, start_new_session=True, env=environment)  # noqa: S603
-            for name, command in children.items()
-        }
+        supervisor.environment.setdefault("HELPDESK_PUBLIC_PORT", str(options["port"]))
+        supervisor.start()
         self._banner(options)
-        failed = None
-        while not stopping and failed is None:
-            for name, process in processes.items():
-                if process.poll() is not None:
-                    failed = name
-                    break
-            time.sleep(0.3)
-        if failed:
-            self.stderr.write(
-                f"{failed} exited with status {processes[failed].returncode}; stopping the others"
-            )
-        self._stop(processes)
+        supervisor.run()
         if not os.environ.get("DATABASE_URL"):
             embedded.stop_postgres()
         if not os.environ.get("REDIS_URL"):
             embedded.stop_redis()
         self.stdout.write("stopped")
-        if failed:
-            sys.exit(1)
 
-    def _stop(self, processes: dict[str, subprocess.Popen[bytes]]) -> None:
-        for process in processes.values():
-            if process.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGTERM)
-        deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
-        for process in processes.values():
-            try:
-                process.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+    def _report(self, line: str) -> None:
+        self.stderr.write(f"[run_all] {line}")
 
     def _banner(self, options: dict[str, Any]) -> None:
         self.stdout.write(banner(options))

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import pytest
 import yaml
+from django.conf import settings
+from django.core.cache import cache
 from django.core.management import get_commands
+
+from helpdesk.core.tasks import BEAT_HEARTBEAT_KEY, record_beat_heartbeat
+from tests.conftest import subprocess_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = [
@@ -108,3 +118,84 @@ def test_dockerfile_runs_as_non_root_and_serves_gunicorn():
     assert "USER helpdesk" in dockerfile
     assert "collectstatic" in dockerfile
     assert "gunicorn" in dockerfile
+
+
+def test_app_services_restart_on_failure_and_migrate_runs_once():
+    services = _compose()["services"]
+    for name in ("postgres", "redis", "web", "worker", "beat", "smtpd"):
+        assert services[name]["restart"] in {"unless-stopped", "on-failure", "always"}, name
+    assert services["migrate"]["restart"] == "no"
+
+
+def test_every_long_running_service_has_a_shell_form_health_check():
+    services = _compose()["services"]
+    for name in ("web", "worker", "beat", "smtpd"):
+        test = services[name]["healthcheck"]["test"]
+        assert test[0] in {"CMD", "CMD-SHELL"}, name
+    # The worker's node name comes from the container's hostname: only a shell expands it.
+    worker = services["worker"]["healthcheck"]["test"]
+    assert worker[0] == "CMD-SHELL"
+    assert "$$HOSTNAME" in worker[1]
+    assert "-n" not in services["worker"]["command"]  # so its node name is celery@<hostname>
+    assert services["beat"]["healthcheck"]["test"][0] == "CMD-SHELL"
+
+
+def test_redis_keeps_queued_tasks_across_restarts():
+    command = _compose()["services"]["redis"]["command"]
+    options = dict(zip(command[1::2], command[2::2], strict=False))
+    assert options["--appendonly"] == "yes"
+    assert options["--appendfsync"] in {"everysec", "always"}
+    assert options["--maxmemory-policy"] == "noeviction"
+
+
+def _health_check_shell(service: str) -> str:
+    """The service's health check as the container's shell gets it ($$ is compose's $)."""
+    return _compose()["services"][service]["healthcheck"]["test"][1].replace("$$", "$")
+
+
+def _image_environment(**extra: str) -> dict[str, str]:
+    """The test database and broker, with `celery` and `python` on PATH as in the image."""
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    return {**subprocess_environment(), "PATH": path, **extra}
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_worker_health_check_passes_for_a_live_worker_and_fails_without_one(broker_mode):
+    hostname = f"health-{os.getpid()}"
+    environment = _image_environment(HOSTNAME=hostname)
+    check = _health_check_shell("worker")
+    worker = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "celery", "-A", "helpdesk", "worker", "--pool", "solo"),
+            *("-n", f"celery@{hostname}", "-Q", "default", "-l", "warning"),
+        ],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        passed = False
+        while not passed and time.monotonic() < deadline:
+            passed = subprocess.run(["sh", "-c", check], cwd=ROOT, env=environment).returncode == 0
+            time.sleep(0 if passed else 1)
+        assert passed
+    finally:
+        worker.terminate()
+        worker.wait(30)
+    assert subprocess.run(["sh", "-c", check], cwd=ROOT, env=environment).returncode != 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_beat_health_check_follows_the_beat_heartbeat():
+    # The cache this test process writes to (the workers' broker database is another one).
+    environment = _image_environment(
+        REDIS_URL=settings.CACHES["default"]["LOCATION"], HELPDESK_CACHE_PREFIX=cache.key_prefix
+    )
+    check = _health_check_shell("beat")
+    cache.delete(BEAT_HEARTBEAT_KEY)
+    assert subprocess.run(["sh", "-c", check], cwd=ROOT, env=environment).returncode == 1
+    record_beat_heartbeat.apply()
+    assert subprocess.run(["sh", "-c", check], cwd=ROOT, env=environment).returncode == 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -61,3 +63,36 @@ class HealthCheckMiddleware:
             response["Cache-Control"] = "no-store"
             return response
         return self.get_response(request)
+
+
+def check_beat() -> dict[str, Any]:
+    """Beat's heartbeat task, run through the worker: beat, broker and worker all work."""
+    from helpdesk.core.tasks import BEAT_HEARTBEAT_KEY
+
+    try:
+        beat = cache.get(BEAT_HEARTBEAT_KEY)
+    except Exception as error:
+        return {"ok": False, "error": type(error).__name__}
+    if beat is None:
+        return {"ok": False, "error": "no beat heartbeat"}
+    return {"ok": True, "last_heartbeat_seconds_ago": round(time.time() - float(beat), 1)}
+
+
+def main(argv: list[str]) -> int:
+    """`python -m helpdesk.core.health worker|beat`: a container health check; exit 0 when
+    that process' heartbeat in Redis is fresh (they expire after HEARTBEAT_TTL_SECONDS)."""
+    import django
+
+    django.setup()
+    checks = {"worker": check_worker, "beat": check_beat}
+    if len(argv) != 1 or argv[0] not in checks:
+        print("usage: python -m helpdesk.core.health worker|beat", file=sys.stderr)  # noqa: T201
+        return 2
+    result = checks[argv[0]]()
+    print(result)  # noqa: T201
+    return 0 if result["ok"] else 1
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
+    sys.exit(main(sys.argv[1:]))

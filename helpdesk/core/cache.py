@@ -19,10 +19,12 @@ class ReusingRedisCacheClient(django_redis.RedisCacheClient):
         self._clients: dict[int, Any] = {}
 
     def get_client(self, key: Any = None, *, write: bool = False) -> Any:
-        pool = self._get_connection_pool(write)  # kept for the process's life: its id is
-        client = self._clients.get(id(pool))  # a stable key
+        # The pool is kept for the process's life: its id is a stable key. Both helpers are
+        # Django internals the stubs leave out.
+        pool = self._get_connection_pool(write)  # type: ignore[attr-defined]
+        client = self._clients.get(id(pool))
         if client is None:
-            client = self._clients[id(pool)] = self._client(connection_pool=pool)
+            client = self._clients[id(pool)] = self._client(connection_pool=pool)  # type: ignore[attr-defined]
         return client
 
 

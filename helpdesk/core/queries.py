@@ -12,4 +12,5 @@ def named(rows: QuerySet[Any], name: str) -> QuerySet[Any]:
     """Rows whose `name` equals `name` as the apps' unique indexes on Lower("name") compare:
     lower() in PostgreSQL, which differs from Python's str.lower() and from iexact's upper()
     for some letters (the Kelvin sign, ß)."""
-    return rows.alias(name_key=Lower("name")).filter(name_key=Lower(Value(name)))
+    matching: QuerySet[Any] = rows.alias(name_key=Lower("name")).filter(name_key=Lower(Value(name)))
+    return matching

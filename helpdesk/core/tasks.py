@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ParamSpec, TypeVar, cast, overload
 
 from celery import signals
 from celery.contrib.django.task import DjangoTask
@@ -45,6 +45,16 @@ _DEFAULTS: dict[str, Any] = {
 }
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+@overload
+def tenant_task(func: Callable[_P, _R], /) -> DjangoTask[_P, _R]: ...
+@overload
+def tenant_task(
+    *, own_transactions: bool = False, **options: Any
+) -> Callable[[Callable[_P, _R]], DjangoTask[_P, _R]]: ...
 def tenant_task(*args: Any, own_transactions: bool = False, **options: Any) -> Any:
     """Register a task whose body runs inside the tenant context of its `tenant_id` kwarg.
 
@@ -52,14 +62,16 @@ def tenant_task(*args: Any, own_transactions: bool = False, **options: Any) -> A
     step that must be committed before the next begins (claim a row, talk to a peer, record
     the outcome); otherwise the whole body is one transaction."""
 
-    def decorate(func: Callable[..., Any]) -> Any:
+    def decorate(func: Callable[_P, _R]) -> DjangoTask[_P, _R]:
+        body: Callable[..., _R] = func
+
         @functools.wraps(func)
-        def run(*, tenant_id: str, **kwargs: Any) -> Any:
+        def run(*, tenant_id: str, **kwargs: Any) -> _R | None:
             try:
                 if own_transactions:
-                    return func(tenant_id=tenant_id, **kwargs)
+                    return body(tenant_id=tenant_id, **kwargs)
                 with tenant_context(tenant_id):
-                    return func(tenant_id=tenant_id, **kwargs)
+                    return body(tenant_id=tenant_id, **kwargs)
             except Exception:
                 if _tenant_exists(tenant_id):
                     raise
@@ -73,11 +85,17 @@ def tenant_task(*args: Any, own_transactions: bool = False, **options: Any) -> A
         settings = {**_DEFAULTS, **options}
         if "autoretry_for" in options:
             settings["autoretry_for"] = (*_DEFAULTS["autoretry_for"], *options["autoretry_for"])
-        return app.task(name=f"{func.__module__}.{func.__name__}", **settings)(run)
+        return cast("DjangoTask[_P, _R]", _register(func, settings)(run))
 
     if args and callable(args[0]):
         return decorate(args[0])
     return decorate
+
+
+def _register(func: Callable[..., Any], settings: dict[str, Any]) -> Callable[..., Any]:
+    """Celery's `app.task(...)` decorator, named after the function's dotted path."""
+    register: Callable[..., Any] = app.task(name=f"{func.__module__}.{func.__name__}", **settings)
+    return register
 
 
 def _tenant_exists(tenant_id: str) -> bool:
@@ -90,11 +108,15 @@ def _tenant_exists(tenant_id: str) -> bool:
         return True
 
 
+@overload
+def system_task(func: Callable[_P, _R], /) -> DjangoTask[_P, _R]: ...
+@overload
+def system_task(**options: Any) -> Callable[[Callable[_P, _R]], DjangoTask[_P, _R]]: ...
 def system_task(*args: Any, **options: Any) -> Any:
     """Register a global task (no tenant context): fan-out and platform jobs."""
 
-    def decorate(func: Callable[..., Any]) -> Any:
-        return app.task(name=f"{func.__module__}.{func.__name__}", **{**_DEFAULTS, **options})(func)
+    def decorate(func: Callable[_P, _R]) -> DjangoTask[_P, _R]:
+        return cast("DjangoTask[_P, _R]", _register(func, {**_DEFAULTS, **options})(func))
 
     if args and callable(args[0]):
         return decorate(args[0])

@@ -88,5 +88,6 @@ def service_unavailable(request: HttpRequest) -> HttpResponse:
             headers=headers,
         )
     response = render(request, "errors/service_unavailable.html", status=503)
-    response.headers.update(headers)
+    for header, value in headers.items():
+        response.headers[header] = value
     return response

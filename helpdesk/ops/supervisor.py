@@ -75,7 +75,8 @@ class Supervisor:
 
     def backoff(self, child: Child) -> float:
         """Seconds to wait before starting `child` again, after its latest death."""
-        return min(self.first_backoff * 2 ** max(child.quick_deaths - 1, 0), self.max_backoff)
+        delay: float = self.first_backoff * 2 ** max(child.quick_deaths - 1, 0)
+        return min(delay, self.max_backoff)
 
     def check(self) -> None:
         """One round: notice children that died, start those whose backoff has passed."""

@@ -21,6 +21,7 @@ from helpdesk.accounts import selectors as account_selectors
 from helpdesk.core import ratelimit
 from helpdesk.tenancy import selectors, sessions
 from helpdesk.tenancy.context import tenant_context
+from helpdesk.tenancy.http import HelpdeskHttpRequest
 
 
 def _not_found(request: HttpRequest, message: str) -> HttpResponse:
@@ -46,18 +47,18 @@ class TenantMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        request.tenant = None  # type: ignore[attr-defined]
-        request.membership = None  # type: ignore[attr-defined]
-        request.api_token = None  # type: ignore[attr-defined]
+    def __call__(self, request: HelpdeskHttpRequest) -> HttpResponse:
+        request.tenant = None
+        request.membership = None
+        request.api_token = None
         host = request.get_host()
         if selectors.is_platform_host(host) or request.path.startswith(PLATFORM_PATHS):
-            request.urlconf = "helpdesk.ops.urls"  # type: ignore[attr-defined]
+            request.urlconf = "helpdesk.ops.urls"
             return self.get_response(request)
         tenant = selectors.find_tenant_for_host(host)
         if tenant is None:
             return _not_found(request, "There is no help desk at this address.")
-        request.tenant = tenant  # type: ignore[attr-defined]
+        request.tenant = tenant
 
         authorization = request.headers.get("Authorization", "")
         if authorization.startswith("Token "):
@@ -94,11 +95,11 @@ class TenantMiddleware:
             membership = selectors.find_membership(tenant_id=tenant.id, user_id=token.user_id)
             if membership is None:
                 return _not_found(request, "Not found.")
-            request.api_token = token  # type: ignore[attr-defined]
-            request.membership = membership  # type: ignore[attr-defined]
+            request.api_token = token
+            request.membership = membership
             request.user = membership.user
             # CSRF protects cookie sessions; a token header cannot be sent cross-site.
-            request._dont_enforce_csrf_checks = True  # type: ignore[attr-defined]
+            request._dont_enforce_csrf_checks = True
         elif request.session.get(auth.SESSION_KEY) is not None:
             # One query for the member and their user (not one for each), when the session
             # is sound; anything unusual takes Django's own path, which verifies and flushes.
@@ -108,7 +109,7 @@ class TenantMiddleware:
             if membership is not None and _session_is_current(request, membership.user):
                 if sessions.is_seat_session_current(request.session, membership):
                     request.user = membership.user
-                    request.membership = membership  # type: ignore[attr-defined]
+                    request.membership = membership
                 else:
                     # Opened before the seat was deactivated (and since reactivated): that
                     # session is over; the person logs in again.

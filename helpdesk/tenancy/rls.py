@@ -40,7 +40,8 @@ class TenantRLS(models.BaseConstraint):
             f"WITH CHECK ({POLICY_PREDICATE})",
         ]
 
-    def constraint_sql(
+    # Django skips a None from constraint_sql/create_sql; the stubs only allow str.
+    def constraint_sql(  # type: ignore[override]
         self, model: type[models.Model] | None, schema_editor: BaseDatabaseSchemaEditor | None
     ) -> None:
         # Called while CREATE TABLE is built; the policy can only follow the table.
@@ -84,7 +85,9 @@ class TenantFK(models.BaseConstraint):
 
     def _parts(self, model: type[models.Model]) -> tuple[str, str, str, str]:
         field = model._meta.get_field(self.field)
-        target = field.related_model._meta.db_table  # type: ignore[union-attr]
+        if not isinstance(field, models.ForeignKey):
+            raise TypeError(f"TenantFK({self.field!r}) names no foreign key of {model.__name__}")
+        target = field.related_model._meta.db_table
         return model._meta.db_table, field.column, target, self.name
 
     def _add_sql(self, model: type[models.Model]) -> str:
@@ -95,7 +98,8 @@ class TenantFK(models.BaseConstraint):
             "DEFERRABLE INITIALLY DEFERRED"
         )
 
-    def constraint_sql(
+    # Django skips a None from constraint_sql/create_sql; the stubs only allow str.
+    def constraint_sql(  # type: ignore[override]
         self, model: type[models.Model] | None, schema_editor: BaseDatabaseSchemaEditor | None
     ) -> None:
         # Deferred like Django's own FKs, so tables may be created in any order.
@@ -103,7 +107,7 @@ class TenantFK(models.BaseConstraint):
         schema_editor.deferred_sql.append(self._add_sql(model))
         return None
 
-    def create_sql(
+    def create_sql(  # type: ignore[override]
         self, model: type[models.Model] | None, schema_editor: BaseDatabaseSchemaEditor | None
     ) -> None:
         # Also deferred: the (tenant_id, id) key it references may be added later in the
@@ -147,7 +151,10 @@ class AddTenantFKNotValid(migrations.AddConstraint):
     ) -> None:
         model = to_state.apps.get_model(app_label, self.model_name)
         if self.allow_migrate_model(schema_editor.connection.alias, model):
-            schema_editor.execute(self.constraint._add_sql(model) + " NOT VALID")
+            constraint = self.constraint
+            if not isinstance(constraint, TenantFK):
+                raise TypeError("AddTenantFKNotValid adds a TenantFK")
+            schema_editor.execute(constraint._add_sql(model) + " NOT VALID")
 
     def describe(self) -> str:
         return f"{super().describe()} (not valid yet)"

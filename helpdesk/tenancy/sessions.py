@@ -11,16 +11,21 @@ a test client's force_login) counts as generation 0.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from django.contrib.sessions.backends.base import SessionBase
+
+    from helpdesk.tenancy.models import Membership
 
 SEAT_SESSION_KEY = "_helpdesk_seat"
 
 
-def _stamp(membership: Any) -> str:
+def _stamp(membership: Membership) -> str:
     return f"{membership.id}:{membership.session_generation}"
 
 
-def remember_seat(session: Any, membership: Any) -> None:
+def remember_seat(session: SessionBase, membership: Membership) -> None:
     """Call right after `login()` on a tenant's host. Kept per tenant, in case a session
     cookie is ever shared between hosts."""
     seats = dict(session.get(SEAT_SESSION_KEY) or {})
@@ -28,7 +33,7 @@ def remember_seat(session: Any, membership: Any) -> None:
     session[SEAT_SESSION_KEY] = seats
 
 
-def is_seat_session_current(session: Any, membership: Any) -> bool:
+def is_seat_session_current(session: SessionBase, membership: Membership) -> bool:
     """The session was opened for this seat in its current generation."""
     stored = (session.get(SEAT_SESSION_KEY) or {}).get(str(membership.tenant_id))
     if stored is None:

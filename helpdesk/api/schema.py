@@ -8,17 +8,18 @@ from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from rest_framework import serializers
 
 
-class ErrorBody(serializers.Serializer):
+class ErrorBody(serializers.Serializer[Any]):
     code = serializers.CharField(help_text="Stable snake_case code, e.g. ticket_closed.")
     message = serializers.CharField(help_text="What went wrong, worded for a person.")
-    fields = serializers.DictField(
+    # The envelope's key is "fields", which shadows Serializer.fields on this one class.
+    fields = serializers.DictField(  # type: ignore[assignment]
         child=serializers.ListField(child=serializers.CharField()),
         required=False,
         help_text="Invalid input: messages by field name.",
     )
 
 
-class ErrorOutput(serializers.Serializer):
+class ErrorOutput(serializers.Serializer[Any]):
     error = ErrorBody()
 
 
@@ -39,7 +40,9 @@ class AutoSchema(SpectacularAutoSchema):
             return responses
         for code, description in ERRORS.items():
             if code not in responses:
-                response = self._get_response_for_code(ErrorOutput, code, direction=direction)
+                response = self._get_response_for_code(  # type: ignore[no-untyped-call]
+                    ErrorOutput, code, direction=direction
+                )
                 response["description"] = description
                 responses[code] = response
         return responses

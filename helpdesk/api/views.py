@@ -8,13 +8,15 @@ from django.db.models import QuerySet
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.serializers import BaseSerializer
+from rest_framework.serializers import BaseSerializer, Serializer
 from rest_framework.views import APIView
 
 from helpdesk.api.authentication import TenantPrincipalAuthentication
 from helpdesk.api.pagination import IdCursorPagination
 from helpdesk.api.permissions import IsTenantMember
 from helpdesk.api.throttling import PrincipalRateThrottle
+from helpdesk.tenancy.http import MemberRequest
+from helpdesk.tenancy.models import Membership
 
 
 class TenantAPIView(APIView):
@@ -23,8 +25,10 @@ class TenantAPIView(APIView):
     throttle_classes = [PrincipalRateThrottle]
     pagination_class = IdCursorPagination
 
+    request: MemberRequest
+
     def validate(
-        self, serializer_class: type[BaseSerializer], data: Any, **kwargs: Any
+        self, serializer_class: type[Serializer[Any]], data: Any, **kwargs: Any
     ) -> dict[str, Any]:
         """Validated input or a 400 in the error envelope. A JSON body with a field the
         operation does not take is refused by name (a typo would otherwise be ignored and the
@@ -38,10 +42,11 @@ class TenantAPIView(APIView):
         serializer.is_valid(raise_exception=True)
         if unknown:
             raise ValidationError({name: ["Not a field of this operation."] for name in unknown})
-        return serializer.validated_data  # type: ignore[return-value]
+        validated: dict[str, Any] = serializer.validated_data
+        return validated
 
     def paginate(
-        self, request: Request, queryset: QuerySet[Any], serializer_class: type[BaseSerializer]
+        self, request: Request, queryset: QuerySet[Any], serializer_class: type[BaseSerializer[Any]]
     ) -> Response:
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(queryset, request, view=self)
@@ -49,5 +54,5 @@ class TenantAPIView(APIView):
         return paginator.get_paginated_response(data)
 
     @property
-    def membership(self) -> Any:
-        return self.request._request.membership  # type: ignore[attr-defined]
+    def membership(self) -> Membership:
+        return self.request._request.membership

@@ -18,10 +18,10 @@ class CannedResponseForm(forms.Form):
     # A bare QuerySet: the scoped manager would need a tenant at import time.
     department = forms.ModelChoiceField(queryset=QuerySet(model=Department).none(), required=False)
 
-    def __init__(self, *args: Any, departments: Any, is_admin: bool, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, departments: Any, may_share: bool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["department"].queryset = departments
-        if not is_admin:
+        if not may_share:
             self.fields["scope"].choices = [(CannedResponseScope.PERSONAL, "Only me")]
 
 

@@ -12,6 +12,7 @@ from django.utils import timezone
 from automation.errors import CannedResponseNotFound, SlaPolicyNotFound
 from automation.models import CannedResponse, CannedResponseScope, SlaPolicy, SlaTimer
 from departments.models import DepartmentMember
+from helpdesk.tenancy import permissions
 from helpdesk.tenancy.context import require_tenant_id
 from helpdesk.tenancy.models import Membership
 
@@ -26,7 +27,8 @@ def list_canned_responses(
         | Q(scope=CannedResponseScope.DEPARTMENT, department_id__in=departments)
         | Q(scope=CannedResponseScope.PERSONAL, owner=member)
     )
-    if member.is_admin:  # admins manage every shared response, not only their departments'
+    # Admins manage every shared response, not only their departments'.
+    if permissions.can_manage_shared_responses(member):
         visible |= Q(scope=CannedResponseScope.DEPARTMENT)
     responses = CannedResponse.objects.filter(visible).select_related("department")
     if scope:

@@ -22,8 +22,10 @@ from automation.models import CannedResponse, CannedResponseScope, SlaMetric, Sl
 from departments.models import Department
 from helpdesk.core import placeholders
 from helpdesk.core.queries import named
+from helpdesk.tenancy import permissions
 from helpdesk.tenancy.context import require_tenant_id
 from helpdesk.tenancy.models import Membership
+from helpdesk.tenancy.permissions import Capability
 from tickets.mail import templates
 from tickets.models import Message, MessageKind, Ticket, TicketChannel, TicketPriority
 
@@ -31,8 +33,8 @@ from tickets.models import Message, MessageKind, Ticket, TicketChannel, TicketPr
 def _check(
     *, title: str, body: str, scope: str, department: Department | None, actor: Membership
 ) -> None:
-    if scope != CannedResponseScope.PERSONAL and not actor.is_admin:
-        raise SharedResponseNeedsAdmin()
+    if scope != CannedResponseScope.PERSONAL:
+        permissions.require(actor, Capability.MANAGE_SHARED_RESPONSES, SharedResponseNeedsAdmin())
     if not title.strip() or not body.strip():
         raise InvalidCannedResponse("A canned response needs a title and a body.")
     if scope == CannedResponseScope.DEPARTMENT and department is None:
@@ -66,8 +68,8 @@ def _may_change(response: CannedResponse, actor: Membership) -> None:
     if response.scope == CannedResponseScope.PERSONAL:
         if response.owner_id != actor.id:
             raise SharedResponseNeedsAdmin()
-    elif not actor.is_admin:
-        raise SharedResponseNeedsAdmin()
+    else:
+        permissions.require(actor, Capability.MANAGE_SHARED_RESPONSES, SharedResponseNeedsAdmin())
 
 
 @transaction.atomic
@@ -162,7 +164,8 @@ def save_sla_policy(
     *, actor: Membership | None, policy: SlaPolicy | None = None, **values: Any
 ) -> SlaPolicy:
     """Create (no `policy`) or change an SLA policy; every open ticket is measured afresh
-    after the commit. Raises InvalidSlaPolicy, SlaPolicyNameTaken."""
+    after the commit. Raises InvalidSlaPolicy, SlaPolicyNameTaken, PermissionDenied."""
+    permissions.require(actor, Capability.MANAGE_SETTINGS)
     unknown = set(values) - set(POLICY_FIELDS)
     if unknown:
         raise ValueError(f"not SLA policy fields: {sorted(unknown)}")
@@ -180,7 +183,9 @@ def save_sla_policy(
 
 @transaction.atomic
 def delete_sla_policy(*, policy: SlaPolicy, actor: Membership | None) -> None:
-    """Remove a policy; its tickets fall under the next matching one (or none)."""
+    """Remove a policy; its tickets fall under the next matching one (or none). Raises
+    PermissionDenied."""
+    permissions.require(actor, Capability.MANAGE_SETTINGS)
     policy.delete()
     _sla_policies_changed()
 

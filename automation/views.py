@@ -19,7 +19,9 @@ from automation.models import SlaMetric, SlaPolicy
 from departments import selectors as department_selectors
 from helpdesk.core.errors import DomainError
 from helpdesk.core.views import not_found_page
+from helpdesk.tenancy import permissions
 from helpdesk.tenancy.decorators import member_required
+from helpdesk.tenancy.permissions import Capability
 from tickets import configuration
 from tickets import selectors as ticket_selectors
 from tickets.errors import MessageNotFound, TicketNotFound
@@ -50,7 +52,7 @@ def canned_responses(request: HttpRequest, response_id: UUID | None = None) -> H
         request.POST or None,
         initial=initial,
         departments=department_selectors.list_departments(),
-        is_admin=member.is_admin,
+        may_share=permissions.can_manage_shared_responses(member),
     )
     if request.method == "POST" and form.is_valid():
         try:
@@ -150,7 +152,7 @@ def _policy_initial(policy: SlaPolicy) -> dict[str, Any]:
     }
 
 
-@member_required(admin=True)
+@member_required(may=Capability.MANAGE_SETTINGS)
 def sla_policies(request: HttpRequest, policy_id: UUID | None = None) -> HttpResponse:
     """Admin: the SLA policies in matching order; create one, or edit the one in the URL."""
     editing = None
@@ -208,7 +210,7 @@ def _describe(policy: SlaPolicy, labels: dict[str, str]) -> SlaPolicy:
     return policy
 
 
-@member_required(admin=True)
+@member_required(may=Capability.MANAGE_SETTINGS)
 @require_POST
 def sla_policy_delete(request: HttpRequest, policy_id: UUID) -> HttpResponse:
     try:

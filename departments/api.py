@@ -26,6 +26,7 @@ from departments.serializers import (
 from helpdesk.api.permissions import IsTenantAdmin, IsTenantAdminOrReadOnly, IsTenantMember
 from helpdesk.api.views import TenantAPIView
 from helpdesk.tenancy import selectors as tenancy_selectors
+from helpdesk.tenancy.models import Membership
 
 
 def _resolve(data: dict[str, Any]) -> dict[str, Any]:
@@ -100,7 +101,7 @@ class MailboxListAPI(TenantAPIView):
     def post(self, request: Request) -> Response:
         data = _resolve(dict(self.validate(MailboxCreateInput, request.data)))
         data.setdefault("department", selectors.get_default_department())
-        mailbox = services.create_mailbox(**data)
+        mailbox = services.create_mailbox(actor=self.membership, **data)
         return Response(MailboxOutput(mailbox).data, status=http.HTTP_201_CREATED)
 
 
@@ -146,9 +147,10 @@ class MailboxImapCheckAPI(TenantAPIView):
         return Response(ImapCheckOutput({"ok": not problem, "error": problem}).data)
 
 
-def _save_hours(data: dict[str, Any], hours: Any = None) -> Any:
+def _save_hours(data: dict[str, Any], actor: Membership, hours: Any = None) -> Any:
     return services.save_business_hours(
         business_hours=hours,
+        actor=actor,
         name=data["name"],
         timezone=data["timezone"],
         intervals=[dict(interval) for interval in data["intervals"]],
@@ -166,7 +168,8 @@ class BusinessHoursListAPI(TenantAPIView):
 
     @extend_schema(request=BusinessHoursInput, responses={201: BusinessHoursOutput})
     def post(self, request: Request) -> Response:
-        hours = _save_hours(dict(self.validate(BusinessHoursInput, request.data)))
+        data = dict(self.validate(BusinessHoursInput, request.data))
+        hours = _save_hours(data, self.membership)
         hours = selectors.get_business_hours(hours.id)
         return Response(BusinessHoursOutput(hours).data, status=http.HTTP_201_CREATED)
 
@@ -182,7 +185,7 @@ class BusinessHoursDetailAPI(TenantAPIView):
     def put(self, request: Request, hours_id: UUID) -> Response:
         """Replace the schedule and its holidays."""
         data = dict(self.validate(BusinessHoursInput, request.data))
-        hours = _save_hours(data, selectors.get_business_hours(hours_id))
+        hours = _save_hours(data, self.membership, selectors.get_business_hours(hours_id))
         return Response(BusinessHoursOutput(selectors.get_business_hours(hours.id)).data)
 
     @extend_schema(responses={204: None})

@@ -41,10 +41,12 @@ from departments.models import (
 )
 from helpdesk.core import crypto, placeholders
 from helpdesk.core.queries import named
+from helpdesk.tenancy import permissions
 from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy import services as tenancy_services
 from helpdesk.tenancy.context import require_tenant_id
 from helpdesk.tenancy.models import InboundAddress, Membership
+from helpdesk.tenancy.permissions import Capability
 
 MAX_ADDRESS_LENGTH = 254  # RFC 5321; also the width of the address columns
 
@@ -53,7 +55,8 @@ MAX_ADDRESS_LENGTH = 254  # RFC 5321; also the width of the address columns
 def create_department(
     *, name: str, description: str = "", is_default: bool = False, actor: Membership | None = None
 ) -> Department:
-    """A new department. Raises DepartmentNameTaken."""
+    """A new department. Raises DepartmentNameTaken, PermissionDenied."""
+    permissions.require(actor, Capability.MANAGE_SETTINGS)
     name = name.strip()
     if named(Department.objects.all(), name).exists():
         raise DepartmentNameTaken(name=name)
@@ -77,7 +80,8 @@ def update_department(
     members: list[Membership] | None = None,
 ) -> Department:
     """Rename, describe, make the default, or seat exactly `members` (members of this
-    tenant). Raises DepartmentNameTaken, DefaultDepartmentRequired."""
+    tenant). Raises DepartmentNameTaken, DefaultDepartmentRequired, PermissionDenied."""
+    permissions.require(actor, Capability.MANAGE_SETTINGS)
     if name is not None:
         name = " ".join(name.split())
         if not name:
@@ -129,7 +133,8 @@ _GOES_WITH_A_DEPARTMENT = frozenset({DepartmentMember})
 def delete_department(*, department: Department, actor: Membership | None = None) -> None:
     """Remove a department nothing uses any more (a typo, a team that was merged).
     Raises DefaultDepartmentRequired for the default one, DepartmentInUse naming what
-    still refers to it."""
+    still refers to it, PermissionDenied."""
+    permissions.require(actor, Capability.MANAGE_SETTINGS)
     if department.is_default:
         raise DefaultDepartmentRequired()
     collector = Collector(using=router.db_for_write(Department))
@@ -164,8 +169,12 @@ def _departments_changed() -> None:
 
 
 @transaction.atomic
-def add_department_member(*, department: Department, membership: Membership) -> DepartmentMember:
-    """Seat a member of the current tenant in the department (idempotent)."""
+def add_department_member(
+    *, department: Department, membership: Membership, actor: Membership | None = None
+) -> DepartmentMember:
+    """Seat a member of the current tenant in the department (idempotent). Raises
+    PermissionDenied."""
+    permissions.require(actor, Capability.MANAGE_SETTINGS)
     if membership.tenant_id != require_tenant_id():
         raise ValueError("membership of another tenant")
     member, _ = DepartmentMember.objects.get_or_create(department=department, membership=membership)
@@ -285,12 +294,15 @@ def create_mailbox(
     display_name: str = "",
     is_default: bool = False,
     aliases: list[str] | None = None,
+    actor: Membership | None = None,
     **settings: Any,
 ) -> Mailbox:
     """A mailbox and its InboundAddress rows (address and aliases).
 
-    Raises InvalidMailboxAddress, MailboxAddressTaken, InvalidMailboxTemplate.
+    Raises InvalidMailboxAddress, MailboxAddressTaken, InvalidMailboxTemplate,
+    PermissionDenied.
     """
+    permissions.require(actor, Capability.MANAGE_SETTINGS)
     address = _clean_address(address)
     clean_aliases = sorted({_clean_address(a) for a in aliases or []} - {address})
     password = settings.pop("imap_password", None)
@@ -334,7 +346,9 @@ MAILBOX_FIELDS = frozenset(
 @transaction.atomic
 def update_mailbox(*, mailbox: Mailbox, actor: Membership | None = None, **changes: Any) -> Mailbox:
     """Change a mailbox: address, aliases, department, default flag, auto-acknowledgement,
-    IMAP settings (`imap_password` is encrypted; an empty one keeps the stored password)."""
+    IMAP settings (`imap_password` is encrypted; an empty one keeps the stored password).
+    Raises PermissionDenied and what create_mailbox raises."""
+    permissions.require(actor, Capability.MANAGE_SETTINGS)
     if "address" in changes:
         mailbox.address = _clean_address(changes.pop("address"))
     if "aliases" in changes:
@@ -371,7 +385,9 @@ def update_mailbox(*, mailbox: Mailbox, actor: Membership | None = None, **chang
 
 @transaction.atomic
 def delete_mailbox(*, mailbox: Mailbox, actor: Membership | None = None) -> None:
-    """Remove a mailbox and its addresses. Raises DefaultMailboxRequired for the default."""
+    """Remove a mailbox and its addresses. Raises DefaultMailboxRequired for the default,
+    PermissionDenied."""
+    permissions.require(actor, Capability.MANAGE_SETTINGS)
     if mailbox.is_default:
         raise DefaultMailboxRequired(mailbox_id=str(mailbox.id))
     _sync_addresses(mailbox, [])
@@ -396,7 +412,8 @@ def save_business_hours(
 ) -> BusinessHours:
     """Create (no `business_hours`) or replace a schedule and its holidays. SLA due times
     counted on it are recomputed after the commit. Raises InvalidBusinessHours (no periods,
-    a bad time or zone, overlaps), BusinessHoursNameTaken."""
+    a bad time or zone, overlaps), BusinessHoursNameTaken, PermissionDenied."""
+    permissions.require(actor, Capability.MANAGE_SETTINGS)
     name = name.strip()
     if not name:
         raise InvalidBusinessHours("Business hours need a name.")
@@ -436,7 +453,9 @@ def _hhmm(minute: int) -> str:
 def delete_business_hours(
     *, business_hours: BusinessHours, actor: Membership | None = None
 ) -> None:
-    """Remove a schedule. Raises BusinessHoursInUse while an SLA policy counts on it."""
+    """Remove a schedule. Raises BusinessHoursInUse while an SLA policy counts on it,
+    PermissionDenied."""
+    permissions.require(actor, Capability.MANAGE_SETTINGS)
     try:
         with transaction.atomic():
             business_hours.delete()

@@ -25,9 +25,10 @@ from helpdesk.core.errors import DomainError
 from helpdesk.core.views import not_found_page
 from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.decorators import member_required
+from helpdesk.tenancy.permissions import Capability
 
 
-@member_required(admin=True)
+@member_required(may=Capability.MANAGE_SETTINGS)
 def admin_overview(request: HttpRequest) -> HttpResponse:
     form = DepartmentForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -54,7 +55,7 @@ def admin_overview(request: HttpRequest) -> HttpResponse:
     )
 
 
-@member_required(admin=True)
+@member_required(may=Capability.MANAGE_SETTINGS)
 def department_edit(request: HttpRequest, department_id: UUID) -> HttpResponse:
     try:
         department = selectors.get_department(department_id)
@@ -95,7 +96,7 @@ def department_edit(request: HttpRequest, department_id: UUID) -> HttpResponse:
     )
 
 
-@member_required(admin=True)
+@member_required(may=Capability.MANAGE_SETTINGS)
 @require_POST
 def department_delete(request: HttpRequest, department_id: UUID) -> HttpResponse:
     try:
@@ -121,7 +122,10 @@ def _save_mailbox(request: HttpRequest, form: MailboxForm, mailbox: Mailbox | No
     data = dict(form.cleaned_data)
     try:
         if mailbox is None:
-            return services.create_mailbox(**data)
+            return services.create_mailbox(
+                actor=request.membership,  # type: ignore[attr-defined]
+                **data,
+            )
         return services.update_mailbox(
             mailbox=mailbox,
             actor=request.membership,  # type: ignore[attr-defined]
@@ -134,7 +138,7 @@ def _save_mailbox(request: HttpRequest, form: MailboxForm, mailbox: Mailbox | No
         return None
 
 
-@member_required(admin=True)
+@member_required(may=Capability.MANAGE_SETTINGS)
 def mailbox_edit(request: HttpRequest, mailbox_id: UUID | None = None) -> HttpResponse:
     """Create (no id) or edit a mailbox: addresses, acknowledgement, IMAP polling."""
     mailbox = None
@@ -166,7 +170,7 @@ def mailbox_edit(request: HttpRequest, mailbox_id: UUID | None = None) -> HttpRe
     )
 
 
-@member_required(admin=True)
+@member_required(may=Capability.MANAGE_SETTINGS)
 @require_POST
 def mailbox_delete(request: HttpRequest, mailbox_id: UUID) -> HttpResponse:
     try:
@@ -181,7 +185,7 @@ def mailbox_delete(request: HttpRequest, mailbox_id: UUID) -> HttpResponse:
     return redirect("departments:admin")
 
 
-@member_required(admin=True)
+@member_required(may=Capability.MANAGE_SETTINGS)
 @require_POST
 def mailbox_imap_check(request: HttpRequest, mailbox_id: UUID | None = None) -> HttpResponse:
     """*Test connection* (htmx): log in with the IMAP settings as typed, before saving, and
@@ -214,7 +218,7 @@ def mailbox_imap_check(request: HttpRequest, mailbox_id: UUID | None = None) -> 
     )
 
 
-@member_required(admin=True)
+@member_required(may=Capability.MANAGE_SETTINGS)
 def business_hours(request: HttpRequest, hours_id: UUID | None = None) -> HttpResponse:
     """Admin: the tenant's schedules; create one, or edit the one in the URL."""
     editing = None
@@ -259,7 +263,7 @@ def business_hours(request: HttpRequest, hours_id: UUID | None = None) -> HttpRe
     )
 
 
-@member_required(admin=True)
+@member_required(may=Capability.MANAGE_SETTINGS)
 @require_POST
 def business_hours_delete(request: HttpRequest, hours_id: UUID) -> HttpResponse:
     try:

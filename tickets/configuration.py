@@ -23,7 +23,10 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet
 from django.utils.text import slugify
 
+from helpdesk.tenancy import permissions
 from helpdesk.tenancy.context import require_tenant_id
+from helpdesk.tenancy.models import Membership
+from helpdesk.tenancy.permissions import Capability
 from tickets.errors import (
     ConfigurationInvalid,
     CustomFieldInvalid,
@@ -153,6 +156,7 @@ def priority_levels(settings: WorkspaceSettings | None = None) -> list[PriorityL
 @transaction.atomic
 def update_settings(
     *,
+    actor: Membership | None = None,
     auto_assign_on_open: bool | None = None,
     priorities: list[Mapping[str, str]] | None = None,
     satisfaction_enabled: bool | None = None,
@@ -160,7 +164,9 @@ def update_settings(
 ) -> WorkspaceSettings:
     """Change the workspace settings (None: keep). Priorities: 3 to 5 levels of the scale,
     in scale order, `normal` among them (it is every ticket's default), each with a label.
-    The survey delay is 0 (at once) to MAX_SURVEY_DELAY_HOURS hours."""
+    The survey delay is 0 (at once) to MAX_SURVEY_DELAY_HOURS hours. Raises
+    ConfigurationInvalid, PermissionDenied."""
+    permissions.require(actor, Capability.MANAGE_SETTINGS)
     settings = WorkspaceSettings.objects.select_for_update().first() or WorkspaceSettings()
     if auto_assign_on_open is not None:
         settings.auto_assign_on_open = auto_assign_on_open
@@ -221,8 +227,15 @@ def get_ticket_type(type_id: UUID | str) -> TicketType:
 
 @transaction.atomic
 def save_ticket_type(
-    *, name: str, ticket_type: TicketType | None = None, is_active: bool = True, position: int = 0
+    *,
+    name: str,
+    ticket_type: TicketType | None = None,
+    is_active: bool = True,
+    position: int = 0,
+    actor: Membership | None = None,
 ) -> TicketType:
+    """Define or change a ticket type. Raises ConfigurationInvalid, PermissionDenied."""
+    permissions.require(actor, Capability.MANAGE_SETTINGS)
     name = " ".join(name.split())[:60]
     if not name:
         raise ConfigurationInvalid("A ticket type needs a name.")
@@ -266,7 +279,10 @@ def save_custom_status(
     custom_status: CustomStatus | None = None,
     is_active: bool = True,
     position: int = 0,
+    actor: Membership | None = None,
 ) -> CustomStatus:
+    """Define or change a custom status. Raises ConfigurationInvalid, PermissionDenied."""
+    permissions.require(actor, Capability.MANAGE_SETTINGS)
     name = " ".join(name.split())[:60]
     if not name:
         raise ConfigurationInvalid("A status needs a name.")
@@ -316,8 +332,11 @@ def save_custom_field(
     is_active: bool = True,
     position: int = 0,
     field: CustomField | None = None,
+    actor: Membership | None = None,
 ) -> CustomField:
-    """Define or change a field. Its key and type are fixed once created (values use them)."""
+    """Define or change a field. Its key and type are fixed once created (values use them).
+    Raises ConfigurationInvalid, PermissionDenied."""
+    permissions.require(actor, Capability.MANAGE_SETTINGS)
     if target not in CustomFieldTarget.values:
         raise ConfigurationInvalid(f"A field belongs to one of {CustomFieldTarget.values}.")
     label = " ".join(label.split())[:80]

@@ -19,8 +19,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from helpdesk.core.errors import PermissionDenied
+from helpdesk.tenancy import permissions
 from helpdesk.tenancy.models import Membership
+from helpdesk.tenancy.permissions import Capability
 from tickets import configuration, selectors, services, tasks
 from tickets.errors import CompanyNotFound, ContactInvalid
 from tickets.models import (
@@ -41,8 +42,7 @@ _validate_domain = DomainNameValidator()
 
 def _check_can_change(actor: Membership | None) -> None:
     # Light agents work internal notes only; contacts and companies are customer records.
-    if actor is not None and not actor.can_reply:
-        raise PermissionDenied("Light agents may view contacts and companies but not change them.")
+    permissions.require(actor, Capability.CHANGE_CONTACTS)
 
 
 def _clean_email(email: str) -> str:

@@ -17,8 +17,10 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from departments import selectors as department_selectors
 from helpdesk.core.errors import DomainError
+from helpdesk.tenancy import permissions
 from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.models import Membership
+from helpdesk.tenancy.permissions import Capability
 from tickets import configuration, merging, selectors, services
 from tickets.errors import InvalidFilter, ReplyNotAllowed, SavedViewNotFound, SavedViewNotYours
 from tickets.models import (
@@ -285,10 +287,18 @@ def save_view(
     parse_filters(cleaned, reader=owner)  # refuses what would fail when the view opens
     if sort not in SORT_LABELS:
         raise InvalidFilter(f"sort is one of {', '.join(SORT_LABELS)}.", parameter="sort")
-    if view is not None and view.owner_id != owner.id and not owner.is_admin:
+    if (
+        view is not None
+        and view.owner_id != owner.id
+        and not permissions.can_manage_others_views(owner)
+    ):
         raise SavedViewNotYours()  # a shared view the reader sees; a private one is a 404
-    if is_shared and not owner.can_reply:
-        raise ReplyNotAllowed("Light agents keep personal views; sharing one needs an agent.")
+    if is_shared:
+        permissions.require(
+            owner,
+            Capability.SHARE_VIEWS,
+            ReplyNotAllowed("Light agents keep personal views; sharing one needs an agent."),
+        )
     view = view or SavedView(owner=owner)
     view.name, view.filters, view.sort = name, cleaned, sort
     view.is_shared = is_shared
@@ -298,7 +308,7 @@ def save_view(
 
 @transaction.atomic
 def delete_view(*, view: SavedView, actor: Membership) -> None:
-    if view.owner_id != actor.id and not actor.is_admin:
+    if view.owner_id != actor.id and not permissions.can_manage_others_views(actor):
         raise SavedViewNotYours()
     view.delete()
 
@@ -351,8 +361,11 @@ def bulk_update(
     first number given."""
     if action not in BULK_ACTIONS:
         raise InvalidFilter(f"action is one of {', '.join(BULK_ACTIONS)}.", parameter="action")
-    if not actor.can_reply:
-        raise ReplyNotAllowed("Light agents cannot change tickets in bulk.")
+    permissions.require(
+        actor,
+        Capability.CHANGE_TICKETS,
+        ReplyNotAllowed("Light agents cannot change tickets in bulk."),
+    )
     if len(numbers) > MAX_BULK:
         raise InvalidFilter(f"Choose at most {MAX_BULK} tickets at a time.", parameter="tickets")
     tickets = {t.number: t for t in Ticket.objects.filter(number__in=numbers)}

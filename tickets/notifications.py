@@ -17,8 +17,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from helpdesk.core.errors import TransientError
+from helpdesk.tenancy import permissions
 from helpdesk.tenancy import selectors as tenancy_selectors
-from helpdesk.tenancy.models import Membership, MembershipRole
+from helpdesk.tenancy.models import Membership
 from tickets import tasks
 from tickets.models import (
     Message,
@@ -91,7 +92,10 @@ def notify_on_commit(
     for member in members:
         if member is None or member.id in seen or (actor is not None and member.id == actor.id):
             continue
-        if member.role == MembershipRole.LIGHT_AGENT and kind != NotificationKind.MENTIONED:
+        if (
+            not permissions.can_receive_ticket_notifications(member)
+            and kind != NotificationKind.MENTIONED
+        ):
             continue
         seen.add(member.id)
         Notification.objects.create(

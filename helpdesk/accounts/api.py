@@ -14,7 +14,7 @@ from rest_framework.response import Response
 
 from helpdesk.accounts import selectors, services
 from helpdesk.accounts.models import Invitation
-from helpdesk.api.permissions import IsTenantAdmin, IsTenantAdminOrReadOnly, IsTenantMember
+from helpdesk.api.permissions import CanManageTeam, CanManageTeamOrReadOnly, IsTenantMember
 from helpdesk.api.views import TenantAPIView
 from helpdesk.tenancy.models import Membership, MembershipRole
 
@@ -63,7 +63,7 @@ class MemberUpdateInput(serializers.Serializer):
 
 
 class MemberListAPI(TenantAPIView):
-    permission_classes = [IsTenantMember, IsTenantAdminOrReadOnly]
+    permission_classes = [IsTenantMember, CanManageTeamOrReadOnly]
 
     @extend_schema(responses=MemberOutput(many=True))
     def get(self, request: Request) -> Response:
@@ -86,7 +86,7 @@ class MemberListAPI(TenantAPIView):
 
 
 class MemberDetailAPI(TenantAPIView):
-    permission_classes = [IsTenantMember, IsTenantAdminOrReadOnly]
+    permission_classes = [IsTenantMember, CanManageTeamOrReadOnly]
 
     @extend_schema(responses=MemberOutput)
     def get(self, request: Request, member_id: UUID) -> Response:
@@ -105,7 +105,7 @@ class MemberDetailAPI(TenantAPIView):
 
 
 class InvitationListAPI(TenantAPIView):
-    permission_classes = [IsTenantMember, IsTenantAdmin]
+    permission_classes = [IsTenantMember, CanManageTeam]
 
     @extend_schema(responses=InvitationOutput(many=True))
     def get(self, request: Request) -> Response:
@@ -115,7 +115,7 @@ class InvitationListAPI(TenantAPIView):
 
 
 class InvitationDetailAPI(TenantAPIView):
-    permission_classes = [IsTenantMember, IsTenantAdmin]
+    permission_classes = [IsTenantMember, CanManageTeam]
 
     @extend_schema(responses=InvitationOutput)
     def get(self, request: Request, invitation_id: UUID) -> Response:
@@ -131,7 +131,7 @@ class InvitationDetailAPI(TenantAPIView):
 
 
 class InvitationResendAPI(TenantAPIView):
-    permission_classes = [IsTenantMember, IsTenantAdmin]
+    permission_classes = [IsTenantMember, CanManageTeam]
 
     @extend_schema(request=None, responses=InvitationOutput)
     def post(self, request: Request, invitation_id: UUID) -> Response:

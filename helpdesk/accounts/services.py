@@ -24,7 +24,9 @@ from helpdesk.accounts.errors import (
     OwnSeat,
 )
 from helpdesk.accounts.models import ApiToken, Invitation, InvitationStatus, User
+from helpdesk.tenancy import permissions
 from helpdesk.tenancy.models import Membership, MembershipRole, Tenant
+from helpdesk.tenancy.permissions import Capability
 
 
 @transaction.atomic
@@ -91,7 +93,8 @@ def invite_member(
     link to accept it. Nobody is seated until then, and nothing here depends on whether
     the address has a login elsewhere (no user is read or created): the answer looks the
     same either way. Raises InvalidInvitation, AlreadyAMember (an active seat here),
-    AlreadyInvited (a pending invitation: resend that one)."""
+    AlreadyInvited (a pending invitation: resend that one), PermissionDenied (not an admin)."""
+    permissions.require(actor, Capability.MANAGE_TEAM)
     email = email.strip().lower()
     try:
         validate_email(email)
@@ -139,7 +142,8 @@ def _lock_pending(invitation: Invitation) -> Invitation:
 @transaction.atomic
 def resend_invitation(*, invitation: Invitation, actor: Membership) -> Invitation:
     """Email the invitation again with a new link (the old one stops working) valid for
-    another INVITATION_VALID_FOR. Raises InvitationNotPending."""
+    another INVITATION_VALID_FOR. Raises InvitationNotPending, PermissionDenied."""
+    permissions.require(actor, Capability.MANAGE_TEAM)
     invitation = _lock_pending(invitation)
     invitation.nonce = secrets.token_urlsafe(24)
     invitation.sent_at = timezone.now()
@@ -150,7 +154,9 @@ def resend_invitation(*, invitation: Invitation, actor: Membership) -> Invitatio
 
 @transaction.atomic
 def revoke_invitation(*, invitation: Invitation, actor: Membership) -> Invitation:
-    """Withdraw a pending invitation: its link stops working. Raises InvitationNotPending."""
+    """Withdraw a pending invitation: its link stops working. Raises InvitationNotPending,
+    PermissionDenied."""
+    permissions.require(actor, Capability.MANAGE_TEAM)
     invitation = _lock_pending(invitation)
     invitation.status = InvitationStatus.REVOKED
     invitation.revoked_at = timezone.now()
@@ -219,26 +225,31 @@ def change_member(
 ) -> Membership:
     """Another member's role or seat. Deactivating ends the member's sessions and API
     tokens here for good (reactivation does not revive them). Raises OwnSeat (yourself),
-    AdminRequired (the last active admin), InvalidInvitation (an unknown role)."""
+    AdminRequired (the last active member who may manage the team), InvalidInvitation (an
+    unknown role), PermissionDenied (the actor may not manage the team; checked after
+    the rules above, which hold whoever the caller is)."""
     if membership.id == actor.id:
         raise OwnSeat()
     if role is not None:
         _valid_role(role)
     new_role = role or membership.role
     active = membership.is_active if is_active is None else is_active
-    was_admin = membership.is_active and membership.role == MembershipRole.ADMIN
-    if was_admin and not (active and new_role == MembershipRole.ADMIN):
+    was_admin = membership.is_active and permissions.can_manage_team(membership)
+    if was_admin and not (active and permissions.role_may(new_role, Capability.MANAGE_TEAM)):
         admins = Membership.objects.select_for_update().filter(
-            tenant_id=membership.tenant_id, role=MembershipRole.ADMIN, is_active=True
+            tenant_id=membership.tenant_id,
+            role__in=permissions.roles_with(Capability.MANAGE_TEAM),
+            is_active=True,
         )
         if not admins.exclude(id=membership.id).exists():
             raise AdminRequired()
-    could_take = membership.can_reply and membership.is_active
+    permissions.require(actor, Capability.MANAGE_TEAM)
+    could_take = permissions.can_take_tickets(membership) and membership.is_active
     if membership.is_active and not active:
         end_member_access(membership=membership)
     membership.role, membership.is_active = new_role, active
     membership.save(update_fields=["role", "is_active", "updated_at"])
-    if could_take and not (membership.can_reply and membership.is_active):
+    if could_take and not (permissions.can_take_tickets(membership) and membership.is_active):
         signals.member_unassignable.send(
             sender=Membership, tenant_id=membership.tenant_id, membership_id=membership.id
         )

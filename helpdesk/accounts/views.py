@@ -33,6 +33,7 @@ from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy import sessions
 from helpdesk.tenancy.decorators import member_required
 from helpdesk.tenancy.models import Membership, MembershipRole
+from helpdesk.tenancy.permissions import Capability
 
 
 def _home(request: HttpRequest) -> str:
@@ -155,7 +156,7 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/api_tokens.html", {"tokens": tokens, "new_key": new_key})
 
 
-@member_required(admin=True)
+@member_required(may=Capability.MANAGE_TEAM)
 def team(request: HttpRequest) -> HttpResponse:
     """The team: invite someone (a pending invitation until they accept), resend or revoke
     an invitation, change a member's role, deactivate or bring back a seat."""

@@ -1,9 +1,14 @@
+"""DRF permission classes: thin wrappers over `helpdesk.tenancy.permissions`."""
+
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
+
+from helpdesk.tenancy import permissions
+from helpdesk.tenancy.permissions import Capability
 
 
 class IsTenantMember(BasePermission):
@@ -13,23 +18,44 @@ class IsTenantMember(BasePermission):
         return getattr(request._request, "membership", None) is not None
 
 
-class IsTenantAdmin(BasePermission):
-    """Admins of the request's tenant only (settings endpoints)."""
+class HasCapability(BasePermission):
+    """Members with `capability` only (403 `permission_denied` for the others)."""
 
+    capability: ClassVar[Capability]
     message = "Only admins may do this."
 
     def has_permission(self, request: Request, view: Any) -> bool:
         membership = getattr(request._request, "membership", None)
-        return membership is not None and membership.role == "admin"
+        return permissions.can(membership, self.capability)
+
+
+class IsTenantAdmin(HasCapability):
+    """Members who may manage settings (admins): settings endpoints."""
+
+    capability = Capability.MANAGE_SETTINGS
+
+
+class CanManageTeam(HasCapability):
+    """Members who may manage the team (admins): members, invitations, seats."""
+
+    capability = Capability.MANAGE_TEAM
 
 
 class IsTenantAdminOrReadOnly(BasePermission):
-    """Members read (GET, HEAD, OPTIONS); only admins write (definitions every agent uses)."""
+    """Members read (GET, HEAD, OPTIONS); only those who may manage settings write
+    (definitions every agent uses)."""
 
     message = "Only admins may change this."
+    capability: ClassVar[Capability] = Capability.MANAGE_SETTINGS
 
     def has_permission(self, request: Request, view: Any) -> bool:
         membership = getattr(request._request, "membership", None)
         if membership is None:
             return False
-        return request.method in SAFE_METHODS or membership.role == "admin"
+        return request.method in SAFE_METHODS or permissions.can(membership, self.capability)
+
+
+class CanManageTeamOrReadOnly(IsTenantAdminOrReadOnly):
+    """Members read; only those who may manage the team write."""
+
+    capability = Capability.MANAGE_TEAM

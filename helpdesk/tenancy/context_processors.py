@@ -1,4 +1,5 @@
-"""Template context: the tenant, the member and the tenants to switch to."""
+"""Template context: the tenant, the member, what the member may do (`may`, from
+`helpdesk.tenancy.permissions`) and the tenants to switch to."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 from django.http import HttpRequest
 
 from helpdesk.accounts import selectors as account_selectors
+from helpdesk.tenancy import permissions
 
 SWITCHABLE_SECONDS = 300
 SESSION_KEY = "helpdesk_switchable_tenants"
@@ -19,7 +21,13 @@ def tenancy(request: HttpRequest) -> dict[str, Any]:
     switchable: list[dict[str, str]] = []
     if membership is not None:
         switchable = _switchable(request, membership, tenant)
-    return {"tenant": tenant, "membership": membership, "switchable_tenants": switchable}
+    return {
+        "tenant": tenant,
+        "membership": membership,
+        # {% if may.manage_settings %}: templates ask the permissions module, never the role.
+        "may": permissions.flags(membership),
+        "switchable_tenants": switchable,
+    }
 
 
 def _switchable(request: HttpRequest, membership: Any, tenant: Any) -> list[dict[str, str]]:

@@ -1,4 +1,4 @@
-"""View guards for tenant pages."""
+"""View guards for tenant pages: thin wrappers over `helpdesk.tenancy.permissions`."""
 
 from __future__ import annotations
 
@@ -9,15 +9,16 @@ from typing import Any
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
 
-from helpdesk.tenancy.models import MembershipRole
+from helpdesk.tenancy import permissions
+from helpdesk.tenancy.permissions import Capability
 
 View = Callable[..., HttpResponse]
 
 
-def member_required(view: View | None = None, *, admin: bool = False) -> Any:
-    """Only members of the request's tenant (admins only with admin=True).
+def member_required(view: View | None = None, *, may: Capability | None = None) -> Any:
+    """Only members of the request's tenant (with `may`: only those with that capability).
 
-    Anonymous visitors go to the login page; members without the role get 403.
+    Anonymous visitors go to the login page; members without the capability get 403.
     """
 
     def decorate(func: View) -> View:
@@ -28,7 +29,7 @@ def member_required(view: View | None = None, *, admin: bool = False) -> Any:
             membership = getattr(request, "membership", None)
             if membership is None:
                 return redirect_to_login(request.get_full_path())
-            if admin and membership.role != MembershipRole.ADMIN:
+            if may is not None and not permissions.can(membership, may):
                 return HttpResponse("Only admins may open this page.", status=403)
             return func(request, *args, **kwargs)
 

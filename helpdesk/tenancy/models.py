@@ -86,15 +86,6 @@ class Membership(BaseModel):
     def __str__(self) -> str:
         return f"{self.user_id}@{self.tenant_id} ({self.role})"
 
-    @property
-    def is_admin(self) -> bool:
-        return self.role == MembershipRole.ADMIN
-
-    @property
-    def can_reply(self) -> bool:
-        """Light agents read tickets and write internal notes only."""
-        return self.role in {MembershipRole.ADMIN, MembershipRole.AGENT}
-
 
 class InboundAddressQuerySet(models.QuerySet["InboundAddress"]):
     def in_current_tenant(self) -> InboundAddressQuerySet:

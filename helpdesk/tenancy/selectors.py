@@ -9,9 +9,11 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db.models import QuerySet
 
+from helpdesk.tenancy import permissions
 from helpdesk.tenancy.context import require_tenant_id
 from helpdesk.tenancy.errors import MemberNotFound, TenantNotFound
-from helpdesk.tenancy.models import Membership, MembershipRole, Tenant, TenantDomain
+from helpdesk.tenancy.models import Membership, Tenant, TenantDomain
+from helpdesk.tenancy.permissions import Capability
 
 
 def normalize_host(host: str) -> str:
@@ -107,7 +109,8 @@ def list_members(*, roles: list[str] | None = None) -> QuerySet[Membership]:
 
 
 def list_agents() -> QuerySet[Membership]:
-    return list_members(roles=[MembershipRole.ADMIN, MembershipRole.AGENT])
+    """Active members who may take tickets (admins and full agents)."""
+    return list_members(roles=permissions.roles_with(Capability.TAKE_TICKETS))
 
 
 def get_members(member_ids: Iterable[UUID]) -> list[Membership]:

@@ -63,6 +63,7 @@ class WorkspaceSettingsAPI(ConfigurationAPI):
     def patch(self, request: Request) -> Response:
         data = self.validate(WorkspaceSettingsUpdateInput, request.data, partial=True)
         settings = configuration.update_settings(
+            actor=self.membership,
             auto_assign_on_open=data.get("auto_assign_on_open"),
             priorities=data.get("priorities"),
             satisfaction_enabled=data.get("satisfaction_enabled"),
@@ -81,7 +82,7 @@ class TicketTypeListAPI(ConfigurationAPI):
     @extend_schema(request=TicketTypeCreateInput, responses={201: TicketTypeOutput})
     def post(self, request: Request) -> Response:
         data = self.validate(TicketTypeCreateInput, request.data)
-        ticket_type = configuration.save_ticket_type(**data)
+        ticket_type = configuration.save_ticket_type(actor=self.membership, **data)
         return Response(TicketTypeOutput(ticket_type).data, status=http.HTTP_201_CREATED)
 
 
@@ -95,6 +96,7 @@ class TicketTypeDetailAPI(ConfigurationAPI):
         data = self.validate(TicketTypeUpdateInput, request.data, partial=True)
         ticket_type = configuration.get_ticket_type(type_id)
         ticket_type = configuration.save_ticket_type(
+            actor=self.membership,
             ticket_type=ticket_type,
             name=data.get("name", ticket_type.name),
             position=data.get("position", ticket_type.position),
@@ -113,7 +115,7 @@ class CustomStatusListAPI(ConfigurationAPI):
     @extend_schema(request=CustomStatusCreateInput, responses={201: CustomStatusOutput})
     def post(self, request: Request) -> Response:
         data = self.validate(CustomStatusCreateInput, request.data)
-        status = configuration.save_custom_status(**data)
+        status = configuration.save_custom_status(actor=self.membership, **data)
         return Response(CustomStatusOutput(status).data, status=http.HTTP_201_CREATED)
 
 
@@ -127,6 +129,7 @@ class CustomStatusDetailAPI(ConfigurationAPI):
         data = self.validate(CustomStatusUpdateInput, request.data, partial=True)
         status = configuration.get_custom_status(status_id)
         status = configuration.save_custom_status(
+            actor=self.membership,
             custom_status=status,
             name=data.get("name", status.name),
             base_status=data.get("base_status", status.base_status),
@@ -154,7 +157,7 @@ class CustomFieldListAPI(ConfigurationAPI):
     @extend_schema(request=CustomFieldCreateInput, responses={201: CustomFieldOutput})
     def post(self, request: Request) -> Response:
         data = self.validate(CustomFieldCreateInput, request.data)
-        field = configuration.save_custom_field(**data)
+        field = configuration.save_custom_field(actor=self.membership, **data)
         return Response(CustomFieldOutput(field).data, status=http.HTTP_201_CREATED)
 
 
@@ -168,6 +171,7 @@ class CustomFieldDetailAPI(ConfigurationAPI):
         data = self.validate(CustomFieldUpdateInput, request.data, partial=True)
         field = configuration.get_custom_field(field_id)
         field = configuration.save_custom_field(
+            actor=self.membership,
             field=field,
             target=field.target,
             key=data.get("key", ""),

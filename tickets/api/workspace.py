@@ -11,6 +11,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from helpdesk.api.views import TenantAPIView
+from helpdesk.tenancy import permissions
+from helpdesk.tenancy.permissions import Capability
 from tickets import inbox, merging, notifications, presence, selectors, services
 from tickets.errors import ReplyNotAllowed, TicketNotFound
 from tickets.serializers import (
@@ -56,8 +58,7 @@ class TicketMergeAPI(TenantAPIView):
     def post(self, request: Request, number: int) -> Response:
         """Merge this ticket into `into`; answers with the surviving ticket."""
         data = self.validate(MergeInput, request.data)
-        if not self.membership.can_reply:
-            raise ReplyNotAllowed()
+        permissions.require(self.membership, Capability.CHANGE_TICKETS, ReplyNotAllowed())
         survivor = merging.merge_tickets(
             survivor=selectors.get_ticket_by_number(data["into"]),
             others=[selectors.get_ticket_by_number(number)],
@@ -71,8 +72,7 @@ class MessageSplitAPI(TenantAPIView):
     @extend_schema(request=None, responses={201: TicketOutput})
     def post(self, request: Request, number: int, message_id: UUID) -> Response:
         """Move one customer message into a new ticket."""
-        if not self.membership.can_reply:
-            raise ReplyNotAllowed()
+        permissions.require(self.membership, Capability.CHANGE_TICKETS, ReplyNotAllowed())
         ticket = selectors.get_ticket_by_number(number)
         message = selectors.get_message(message_id)
         if message.ticket_id != ticket.id:

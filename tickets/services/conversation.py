@@ -9,8 +9,10 @@ from uuid import UUID
 from django.db import transaction
 
 from helpdesk.core import placeholders
+from helpdesk.tenancy import permissions
 from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.models import Membership
+from helpdesk.tenancy.permissions import Capability
 from tickets import notifications, selectors
 from tickets.errors import (
     EmptyMessage,
@@ -73,8 +75,9 @@ def add_message(
         raise EmptyMessage()
     if kind not in {MessageKind.REPLY, MessageKind.NOTE}:
         raise EmptyMessage("Agents write replies or notes.")
-    if (kind == MessageKind.REPLY or status) and not actor.can_reply:
-        raise ReplyNotAllowed()  # a light agent's note changes nothing else either
+    if kind == MessageKind.REPLY or status:
+        # A light agent's note changes nothing else either.
+        permissions.require(actor, Capability.REPLY_PUBLICLY, ReplyNotAllowed())
     if ticket.is_closed:
         raise TicketClosed(number=ticket.number)
     if kind == MessageKind.REPLY:

@@ -12,8 +12,10 @@ from django.utils import timezone
 
 from departments import selectors as department_selectors
 from departments.models import Department, Mailbox
+from helpdesk.tenancy import permissions
 from helpdesk.tenancy import selectors as tenancy_selectors
-from helpdesk.tenancy.models import Membership, MembershipRole
+from helpdesk.tenancy.models import Membership
+from helpdesk.tenancy.permissions import Capability
 from tickets import configuration, notifications, satisfaction, selectors
 from tickets.errors import (
     AssigneeNotAgent,
@@ -119,8 +121,7 @@ def _check_ticket_by_a_person(*, actor: Membership, priority: str, contact: Cont
     """What an agent (page or API) may open: not as a light agent, a priority of the
     tenant's scale, and a customer who is not one of our own mailboxes (replies to it would
     come back as mail from ourselves, which intake refuses)."""
-    if not actor.can_reply:
-        raise ReplyNotAllowed()
+    permissions.require(actor, Capability.CREATE_TICKETS, ReplyNotAllowed())
     _check_priority(priority)
     own = department_selectors.own_addresses()
     if contact.email in own or base_address(contact.email) in own:
@@ -223,7 +224,7 @@ def assign_ticket(
     if assignee is not None:
         if assignee.tenant_id != ticket.tenant_id:
             raise AssigneeNotAgent(member_id=str(assignee.id))
-        if assignee.role == MembershipRole.LIGHT_AGENT or not assignee.is_active:
+        if not permissions.can_take_tickets(assignee) or not assignee.is_active:
             raise AssigneeNotAgent(member_id=str(assignee.id))
     old = ticket.assignee_id
     new = assignee.id if assignee else None
@@ -287,8 +288,11 @@ def update_ticket(
     event. A custom status also sets the status it maps onto. Values equal to the current
     ones are not changes; the status moves last, so a ticket can be edited and closed in
     one go. Raises ReplyNotAllowed (light agents), TicketClosed, ConfigurationInvalid."""
-    if actor is not None and not actor.can_reply:
-        raise ReplyNotAllowed("Light agents read tickets and write internal notes only.")
+    permissions.require(
+        actor,
+        Capability.CHANGE_TICKETS,
+        ReplyNotAllowed("Light agents read tickets and write internal notes only."),
+    )
     if changes.get("custom_status") is not None:
         changes["status"] = changes["custom_status"].base_status
     changes = {k: v for k, v in changes.items() if not _unchanged(ticket, k, v)}
@@ -408,7 +412,11 @@ def record_sla_breach(*, ticket: Ticket, metric: str) -> Message:
     members = (
         [ticket.assignee]
         if ticket.assignee_id
-        else list(tenancy_selectors.list_members(roles=[MembershipRole.ADMIN]))
+        else list(
+            tenancy_selectors.list_members(
+                roles=permissions.roles_with(Capability.RECEIVE_UNASSIGNED_ALERTS)
+            )
+        )
     )
     notifications.notify_on_commit(
         kind=NotificationKind.SLA_BREACHED,

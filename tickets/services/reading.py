@@ -9,6 +9,7 @@ from django.db import connection
 from django.utils import timezone
 
 from helpdesk.core.ids import new_id
+from helpdesk.tenancy import permissions
 from helpdesk.tenancy.models import Membership
 from tickets import configuration
 from tickets.models import (
@@ -63,7 +64,7 @@ def open_ticket(*, ticket: Ticket, member: Membership) -> bool:
     Two agents opening it at once: the conditional update gives it to one of them."""
     claim = (
         ticket.assignee_id is None
-        and member.can_reply
+        and permissions.can_take_tickets(member)
         and not ticket.is_closed
         and not ticket.is_spam
         and not ticket.merged_into_id

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 from helpdesk.core.errors import DomainError
 from helpdesk.core.views import not_found_page
 from helpdesk.tenancy.decorators import member_required
+from helpdesk.tenancy.permissions import Capability
 from tickets import configuration
 from tickets.errors import CustomFieldNotFound, CustomStatusNotFound, TicketTypeNotFound
 from tickets.forms_configuration import (
@@ -132,26 +133,29 @@ def _settings_page(request: HttpRequest, errors: dict[str, str] | None = None) -
     return render(request, SETTINGS_TEMPLATE, context, status=400 if errors else 200)
 
 
-@member_required(admin=True)
+@member_required(may=Capability.MANAGE_SETTINGS)
 def ticket_settings(request: HttpRequest) -> HttpResponse:
     """Open it and you own it, satisfaction surveys, priority levels, ticket types and
     custom statuses."""
     return _settings_page(request)
 
 
-@member_required(admin=True)
+@member_required(may=Capability.MANAGE_SETTINGS)
 @require_POST
 def ticket_settings_ownership(request: HttpRequest) -> HttpResponse:
     enabled = request.POST.get("auto_assign_on_open") == "on"
     try:
-        configuration.update_settings(auto_assign_on_open=enabled)
+        configuration.update_settings(
+            actor=request.membership,  # type: ignore[attr-defined]
+            auto_assign_on_open=enabled,
+        )
     except DomainError as error:
         return _settings_page(request, {"ownership": str(error)})
     messages.success(request, f"Open it and you own it is {'on' if enabled else 'off'}.")
     return _back_to("ownership")
 
 
-@member_required(admin=True)
+@member_required(may=Capability.MANAGE_SETTINGS)
 @require_POST
 def ticket_settings_satisfaction(request: HttpRequest) -> HttpResponse:
     """Whether solved tickets get a survey, and how many hours after solving."""
@@ -161,6 +165,7 @@ def ticket_settings_satisfaction(request: HttpRequest) -> HttpResponse:
     enabled = form.cleaned_data["satisfaction_enabled"]
     try:
         configuration.update_settings(
+            actor=request.membership,  # type: ignore[attr-defined]
             satisfaction_enabled=enabled,
             satisfaction_delay_hours=form.cleaned_data["satisfaction_delay_hours"],
         )
@@ -176,7 +181,7 @@ def ticket_settings_satisfaction(request: HttpRequest) -> HttpResponse:
     return _back_to("satisfaction")
 
 
-@member_required(admin=True)
+@member_required(may=Capability.MANAGE_SETTINGS)
 @require_POST
 def ticket_settings_priorities(request: HttpRequest) -> HttpResponse:
     """The checked levels of the scale, each with its label."""
@@ -186,14 +191,17 @@ def ticket_settings_priorities(request: HttpRequest) -> HttpResponse:
         if request.POST.get(f"use_{value}") == "on"
     ]
     try:
-        configuration.update_settings(priorities=levels)
+        configuration.update_settings(
+            actor=request.membership,  # type: ignore[attr-defined]
+            priorities=levels,
+        )
     except DomainError as error:
         return _settings_page(request, {"priorities": str(error)})
     messages.success(request, "Priorities saved.")
     return _back_to("priorities")
 
 
-@member_required(admin=True)
+@member_required(may=Capability.MANAGE_SETTINGS)
 @require_POST
 def ticket_type_create(request: HttpRequest) -> HttpResponse:
     form = TicketTypeForm(request.POST)
@@ -201,7 +209,9 @@ def ticket_type_create(request: HttpRequest) -> HttpResponse:
         return _settings_page(request, {"type_new": first_error(form)})
     try:
         ticket_type = configuration.save_ticket_type(
-            name=form.cleaned_data["name"], position=form.cleaned_data["position"]
+            actor=request.membership,  # type: ignore[attr-defined]
+            name=form.cleaned_data["name"],
+            position=form.cleaned_data["position"],
         )
     except DomainError as error:
         return _settings_page(request, {"type_new": str(error)})
@@ -209,7 +219,7 @@ def ticket_type_create(request: HttpRequest) -> HttpResponse:
     return _back_to("types")
 
 
-@member_required(admin=True)
+@member_required(may=Capability.MANAGE_SETTINGS)
 @require_POST
 def ticket_type_update(request: HttpRequest, type_id: UUID) -> HttpResponse:
     """Rename or move a type (action=save), or deactivate or activate it."""
@@ -222,6 +232,7 @@ def ticket_type_update(request: HttpRequest, type_id: UUID) -> HttpResponse:
     try:
         if action in {"activate", "deactivate"}:
             configuration.save_ticket_type(
+                actor=request.membership,  # type: ignore[attr-defined]
                 ticket_type=ticket_type,
                 name=ticket_type.name,
                 position=ticket_type.position,
@@ -232,6 +243,7 @@ def ticket_type_update(request: HttpRequest, type_id: UUID) -> HttpResponse:
             if not form.is_valid():
                 return _settings_page(request, {form_id: first_error(form)})
             configuration.save_ticket_type(
+                actor=request.membership,  # type: ignore[attr-defined]
                 ticket_type=ticket_type,
                 name=form.cleaned_data["name"],
                 position=form.cleaned_data["position"],
@@ -243,21 +255,24 @@ def ticket_type_update(request: HttpRequest, type_id: UUID) -> HttpResponse:
     return _back_to("types")
 
 
-@member_required(admin=True)
+@member_required(may=Capability.MANAGE_SETTINGS)
 @require_POST
 def custom_status_create(request: HttpRequest) -> HttpResponse:
     form = CustomStatusForm(request.POST)
     if not form.is_valid():
         return _settings_page(request, {"status_new": first_error(form)})
     try:
-        status = configuration.save_custom_status(**form.cleaned_data)
+        status = configuration.save_custom_status(
+            actor=request.membership,  # type: ignore[attr-defined]
+            **form.cleaned_data,
+        )
     except DomainError as error:
         return _settings_page(request, {"status_new": str(error)})
     messages.success(request, f"Status {status.name} added.")
     return _back_to("statuses")
 
 
-@member_required(admin=True)
+@member_required(may=Capability.MANAGE_SETTINGS)
 @require_POST
 def custom_status_update(request: HttpRequest, status_id: UUID) -> HttpResponse:
     """Rename, remap or move a status (action=save), or deactivate or activate it."""
@@ -270,6 +285,7 @@ def custom_status_update(request: HttpRequest, status_id: UUID) -> HttpResponse:
     try:
         if action in {"activate", "deactivate"}:
             configuration.save_custom_status(
+                actor=request.membership,  # type: ignore[attr-defined]
                 custom_status=status,
                 name=status.name,
                 base_status=status.base_status,
@@ -281,7 +297,10 @@ def custom_status_update(request: HttpRequest, status_id: UUID) -> HttpResponse:
             if not form.is_valid():
                 return _settings_page(request, {form_id: first_error(form)})
             configuration.save_custom_status(
-                custom_status=status, is_active=status.is_active, **form.cleaned_data
+                actor=request.membership,  # type: ignore[attr-defined]
+                custom_status=status,
+                is_active=status.is_active,
+                **form.cleaned_data,
             )
     except DomainError as error:
         return _settings_page(request, {form_id: str(error)})
@@ -289,7 +308,7 @@ def custom_status_update(request: HttpRequest, status_id: UUID) -> HttpResponse:
     return _back_to("statuses")
 
 
-@member_required(admin=True)
+@member_required(may=Capability.MANAGE_SETTINGS)
 def custom_fields(request: HttpRequest) -> HttpResponse:
     """Every field of tickets, contacts and companies, active or not."""
     groups = [
@@ -319,7 +338,7 @@ def _field_page(
     )
 
 
-@member_required(admin=True)
+@member_required(may=Capability.MANAGE_SETTINGS)
 def custom_field_create(request: HttpRequest) -> HttpResponse:
     """A new field; `?target=contact` (or company) preselects what it belongs to."""
     target = request.GET.get("target", "")
@@ -335,6 +354,7 @@ def custom_field_create(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         try:
             field = configuration.save_custom_field(
+                actor=request.membership,  # type: ignore[attr-defined]
                 target=data["target"],
                 label=data["label"],
                 key=data["key"],
@@ -352,7 +372,7 @@ def custom_field_create(request: HttpRequest) -> HttpResponse:
     return _field_page(request, form, field=None, error=error)
 
 
-@member_required(admin=True)
+@member_required(may=Capability.MANAGE_SETTINGS)
 def custom_field_edit(request: HttpRequest, field_id: UUID) -> HttpResponse:
     """Change a field's label, options, required, active and position (not key or type)."""
     try:
@@ -374,6 +394,7 @@ def custom_field_edit(request: HttpRequest, field_id: UUID) -> HttpResponse:
         data = form.cleaned_data
         try:
             configuration.save_custom_field(
+                actor=request.membership,  # type: ignore[attr-defined]
                 field=field,
                 target=field.target,
                 type=field.type,

@@ -1,6 +1,6 @@
 """Agent pages: contacts and companies (details, custom fields, tickets, edit, merge).
 
-Every member may look; changing needs a full agent or an admin (`membership.can_reply`),
+Every member may look; changing needs a full agent or an admin (`permissions.can_change_contacts`),
 which tickets.contacts checks again.
 """
 
@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods
 
 from helpdesk.core.errors import DomainError
 from helpdesk.core.views import not_found_page
+from helpdesk.tenancy import permissions
 from helpdesk.tenancy.decorators import member_required
 from tickets import configuration, contacts, selectors
 from tickets.errors import CompanyNotFound, ContactInvalid, ContactNotFound, CustomFieldInvalid
@@ -31,7 +32,7 @@ READ_ONLY = "Light agents may view contacts and companies but not change them."
 
 
 def _can_change(request: HttpRequest) -> bool:
-    return bool(request.membership.can_reply)  # type: ignore[attr-defined]
+    return permissions.can_change_contacts(request.membership)  # type: ignore[attr-defined]
 
 
 def _query(request: HttpRequest) -> str:

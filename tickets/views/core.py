@@ -18,6 +18,7 @@ from helpdesk.core.errors import DomainError
 from helpdesk.core.placeholders import KNOWN as KNOWN_PLACEHOLDERS
 from helpdesk.core.views import not_found_page
 from helpdesk.tenancy.decorators import member_required
+from helpdesk.tenancy.permissions import Capability
 from tickets import merging, notifications, satisfaction, selectors, tracking
 from tickets.errors import (
     AttachmentNotFound,
@@ -86,7 +87,7 @@ def attachment(request: HttpRequest, attachment_id: UUID) -> HttpResponse:
     return response
 
 
-@member_required(admin=True)
+@member_required(may=Capability.MANAGE_SETTINGS)
 def inbound_log(request: HttpRequest) -> HttpResponse:
     """Every inbound mail with its status and reason; filter by status."""
     status = request.GET.get("status", "")
@@ -102,7 +103,7 @@ def inbound_log(request: HttpRequest) -> HttpResponse:
     )
 
 
-@member_required(admin=True)
+@member_required(may=Capability.MANAGE_SETTINGS)
 def inbound_detail(request: HttpRequest, email_id: UUID) -> HttpResponse:
     try:
         email = selectors.get_inbound_email(email_id)
@@ -111,7 +112,7 @@ def inbound_detail(request: HttpRequest, email_id: UUID) -> HttpResponse:
     return render(request, "tickets/inbound_detail.html", {"email": email})
 
 
-@member_required(admin=True)
+@member_required(may=Capability.MANAGE_SETTINGS)
 def inbound_raw(request: HttpRequest, email_id: UUID) -> HttpResponse:
     """The original bytes as received, shown as text (never rendered as HTML)."""
     try:
@@ -124,7 +125,7 @@ def inbound_raw(request: HttpRequest, email_id: UUID) -> HttpResponse:
     return response
 
 
-@member_required(admin=True)
+@member_required(may=Capability.MANAGE_SETTINGS)
 @require_POST
 def inbound_retry(request: HttpRequest, email_id: UUID) -> HttpResponse:
     try:
@@ -160,7 +161,7 @@ TEMPLATE_FIELDS = {
 }
 
 
-@member_required(admin=True)
+@member_required(may=Capability.MANAGE_SETTINGS)
 def email_templates(request: HttpRequest) -> HttpResponse:
     """Every kind of customer email, with the tenant's and each department's wording."""
     custom = selectors.list_custom_templates()
@@ -179,7 +180,7 @@ def email_templates(request: HttpRequest) -> HttpResponse:
     )
 
 
-@member_required(admin=True)
+@member_required(may=Capability.MANAGE_SETTINGS)
 def email_template_edit(request: HttpRequest, kind: str) -> HttpResponse:
     """Edit one template (tenant-wide, or `?department=<id>`), with a sample preview."""
     if kind not in EmailTemplateKind.values:

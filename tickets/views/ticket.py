@@ -15,8 +15,10 @@ from departments import selectors as department_selectors
 from helpdesk.core import csp
 from helpdesk.core.errors import DomainError
 from helpdesk.core.views import not_found_page
+from helpdesk.tenancy import permissions
 from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.decorators import member_required
+from helpdesk.tenancy.permissions import Capability
 from tickets import configuration, presence, satisfaction, selectors, services
 from tickets.errors import (
     StaleReply,
@@ -127,7 +129,7 @@ def _ticket_context(
         "past_ratings": past_ratings,
         "followers": ticket.copied_contacts,
         "departments": department_selectors.cached_departments(),
-        "agents": [m for m in everyone if m.can_reply],
+        "agents": permissions.who_may(everyone, Capability.TAKE_TICKETS),
         # Only the statuses the ticket can move to (and its own).
         "statuses": [(v, label) for v, label in TicketStatus.choices if v in reachable],
         # The ticket's own values stay choosable even when no longer offered (an inactive
@@ -146,7 +148,11 @@ def _ticket_context(
         "soon": now + SLA_DUE_SOON,
         "message_form": extra.pop("message_form", None)
         or MessageForm(
-            initial={"kind": MessageKind.REPLY if membership.can_reply else MessageKind.NOTE}
+            initial={
+                "kind": MessageKind.REPLY
+                if permissions.can_reply_publicly(membership)
+                else MessageKind.NOTE
+            }
         ),
         **extra,
     }

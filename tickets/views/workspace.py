@@ -13,8 +13,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from helpdesk.core.errors import DomainError
+from helpdesk.tenancy import permissions
 from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.decorators import member_required
+from helpdesk.tenancy.permissions import Capability
 from knowledge_base import selectors as kb_selectors
 from tickets import merging, notifications, selectors, services
 from tickets.errors import ReplyNotAllowed, TicketNotFound
@@ -39,8 +41,7 @@ def ticket_merge(request: HttpRequest, number: int) -> HttpResponse:
         )
     if request.method == "POST" and target is not None:
         try:
-            if not membership.can_reply:
-                raise ReplyNotAllowed()
+            permissions.require(membership, Capability.CHANGE_TICKETS, ReplyNotAllowed())
             merging.merge_tickets(
                 survivor=target,
                 others=[ticket],
@@ -71,8 +72,7 @@ def message_split(request: HttpRequest, number: int, message_id: UUID) -> HttpRe
     membership = request.membership  # type: ignore[attr-defined]
     ticket = selectors.get_ticket_by_number(number)
     try:
-        if not membership.can_reply:
-            raise ReplyNotAllowed()
+        permissions.require(membership, Capability.CHANGE_TICKETS, ReplyNotAllowed())
         message = selectors.get_message(message_id)
         if message.ticket_id != ticket.id:
             raise TicketNotFound(number=number)
@@ -94,7 +94,7 @@ def ticket_spam(request: HttpRequest, number: int) -> HttpResponse:
     membership = request.membership  # type: ignore[attr-defined]
     ticket = selectors.get_ticket_by_number(number)
     is_spam = request.POST.get("spam") != "0"
-    if not membership.can_reply:
+    if not permissions.can_change_tickets(membership):
         messages.error(request, str(ReplyNotAllowed()))
         return redirect("tickets:ticket-detail", number=number)
     services.mark_spam(ticket=ticket, actor=membership, is_spam=is_spam)

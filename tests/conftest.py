@@ -1,7 +1,8 @@
 """Shared fixtures. Test-only settings live here (STYLE.md §12).
 
-The test database is built and migrated by the owner role; every test then runs as
-`helpdesk_app` (SET ROLE), so row-level security applies exactly as in production.
+The test database is a clone of a template migrated once by the owner role
+(tests/database_template.py); every test then runs as `helpdesk_app` (SET ROLE), so
+row-level security applies exactly as in production.
 """
 
 from __future__ import annotations
@@ -13,16 +14,20 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
+import psycopg
 import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 from django.test import Client
+from pytest_django import DjangoDbBlocker
+from pytest_django.fixtures import _get_databases_for_setup
 
 from helpdesk.celery import app as celery_app
 from helpdesk.ops import services as ops_services
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import Tenant
+from tests import database_template
 
 PASSWORD = "correct-horse-battery"
 
@@ -43,6 +48,51 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: N
     # Each test process gets its own Redis database as broker, so a real worker started by
     # one test never takes another process's tasks.
     celery_app.conf.broker_url = broker_url(settings.REDIS_URL, broker_database())
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(
+    request: pytest.FixtureRequest,
+    django_test_environment: None,
+    django_db_blocker: DjangoDbBlocker,
+    django_db_use_migrations: bool,
+    django_db_keepdb: bool,
+    django_db_createdb: bool,
+    django_db_modify_db_settings: None,
+) -> Iterator[None]:
+    """This process's test database, cloned from the migrated template (replaces
+    pytest-django's fixture, which migrated a new database in every xdist worker).
+
+    `--reuse-db` keeps the clone after the run; the next run clones afresh anyway, since a
+    clone is cheap and the template is what is reused. `--create-db` rebuilds the template.
+    """
+    if not django_db_use_migrations:
+        raise pytest.UsageError("--nomigrations: the RLS policies come from the migrations")
+    _, serialized_aliases = _get_databases_for_setup(request.session.items)
+    # One id for all workers of a run, so that --create-db rebuilds the template only once.
+    run_id = getattr(request.config, "workerinput", {}).get("testrunuid") or uuid.uuid4().hex
+    name = connection.creation._get_test_db_name()  # type: ignore[attr-defined]
+    with django_db_blocker.unblock():
+        database_template.create_test_database(
+            database=name,
+            template_prefix=database_template.template_prefix(),
+            run_id=run_id,
+            rebuild=django_db_createdb,
+            verbosity=request.config.option.verbose,
+        )
+        database_template.use_database(name)
+        connection.ensure_connection()
+        if "default" in serialized_aliases:  # what Django's create_test_db does for these
+            contents = connection.creation.serialize_db_to_string()
+            connection._test_serialized_contents = contents  # type: ignore[attr-defined]
+    yield
+    if django_db_keepdb:
+        return
+    with django_db_blocker.unblock():
+        try:
+            database_template.drop_test_database(name)
+        except psycopg.Error as error:  # a warning, as in pytest-django
+            request.node.warn(pytest.PytestWarning(f"could not drop {name}: {error!r}"))
 
 
 def broker_database() -> int:

@@ -30,7 +30,7 @@ class DepartmentEditForm(DepartmentForm):
 
     def __init__(self, *args: Any, members: list[Any], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["members"].choices = [
+        self.fields["members"].choices = [  # type: ignore[attr-defined]
             (str(m.id), f"{m.user.display_name} ({m.get_role_display()})") for m in members
         ]
 
@@ -74,7 +74,9 @@ class MailboxForm(ImapSettingsForm):
     )
     display_name = forms.CharField(max_length=120, required=False)
     # A bare QuerySet: the scoped manager would need a tenant at import time.
-    department = forms.ModelChoiceField(queryset=QuerySet(model=Department).none())
+    department: forms.ModelChoiceField[Department] = forms.ModelChoiceField(
+        queryset=QuerySet(model=Department).none()
+    )
     is_default = forms.BooleanField(required=False, label="Default mailbox")
     is_active = forms.BooleanField(required=False, initial=True, label="Active")
     auto_ack_enabled = forms.BooleanField(
@@ -87,7 +89,7 @@ class MailboxForm(ImapSettingsForm):
         self, *args: Any, departments: Any, has_password: bool = False, **kwargs: Any
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["department"].queryset = departments
+        self.fields["department"].queryset = departments  # type: ignore[attr-defined]
         if not has_password:
             self.fields["imap_password"].help_text = ""
 
@@ -98,7 +100,8 @@ class MailboxForm(ImapSettingsForm):
         return aliases
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if data.get("imap_enabled") and not (data.get("imap_host") and data.get("imap_username")):
             raise forms.ValidationError("IMAP polling needs a host and a user name.")
         return data

@@ -68,7 +68,7 @@ def refuse_private_host(host: str) -> None:
     except (socket.gaierror, UnicodeError):
         return  # connecting says "no such host"
     for address in sorted(addresses):
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
+        ip = ipaddress.ip_address(str(address).split("%", 1)[0])
         if not ip.is_global:
             raise ImapFailure(
                 f"{host} is a private or local address ({ip}); the IMAP server must be reachable"
@@ -84,6 +84,7 @@ def connect(*, host: str, port: int, security: str, username: str, password: str
     if not host:
         raise ImapFailure("no IMAP server is set")  # imaplib would quietly use localhost
     refuse_private_host(host)
+    client: imaplib.IMAP4
     try:
         if security == ImapSecurity.SSL:
             context = ssl.create_default_context()

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
 from departments.models import BusinessHours, Department, ImapSecurity, Mailbox
 from helpdesk.api.fields import UUIDField
 
 
-class DepartmentOutput(serializers.ModelSerializer):
+class DepartmentOutput(serializers.ModelSerializer[Department]):
     members = serializers.SerializerMethodField(help_text="Member ids of the agents seated here.")
 
     class Meta:
@@ -19,7 +21,7 @@ class DepartmentOutput(serializers.ModelSerializer):
         return [str(seat.membership_id) for seat in department.members.all()]
 
 
-class DepartmentUpdateInput(serializers.Serializer):
+class DepartmentUpdateInput(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=120, required=False)
     description = serializers.CharField(max_length=2000, required=False, allow_blank=True)
     is_default = serializers.BooleanField(
@@ -37,7 +39,7 @@ class DepartmentCreateInput(DepartmentUpdateInput):
     name = serializers.CharField(max_length=120)
 
 
-class MailboxOutput(serializers.ModelSerializer):
+class MailboxOutput(serializers.ModelSerializer[Mailbox]):
     department = UUIDField(source="department_id")
     imap_password_set = serializers.SerializerMethodField()
 
@@ -72,12 +74,12 @@ class MailboxOutput(serializers.ModelSerializer):
         return bool(mailbox.imap_password_encrypted)
 
 
-class ImapCheckOutput(serializers.Serializer):
+class ImapCheckOutput(serializers.Serializer[Any]):
     ok = serializers.BooleanField()
     error = serializers.CharField(help_text="What went wrong, worded for the admin; empty when ok.")
 
 
-class MailboxUpdateInput(serializers.Serializer):
+class MailboxUpdateInput(serializers.Serializer[Any]):
     address = serializers.EmailField(max_length=254, required=False)
     aliases = serializers.ListField(
         child=serializers.EmailField(max_length=254), required=False, max_length=50
@@ -113,18 +115,18 @@ class MailboxCreateInput(MailboxUpdateInput):
     address = serializers.EmailField(max_length=254)
 
 
-class BusinessHoursIntervalData(serializers.Serializer):
+class BusinessHoursIntervalData(serializers.Serializer[Any]):
     day = serializers.IntegerField(min_value=0, max_value=6, help_text="0 Monday … 6 Sunday.")
     start = serializers.CharField(max_length=5, help_text="HH:MM, local time.")
     end = serializers.CharField(max_length=5, help_text="HH:MM, local time; 24:00 for midnight.")
 
 
-class HolidayData(serializers.Serializer):
+class HolidayData(serializers.Serializer[Any]):
     date = serializers.DateField()
     name = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
 
 
-class BusinessHoursOutput(serializers.ModelSerializer):
+class BusinessHoursOutput(serializers.ModelSerializer[BusinessHours]):
     intervals = BusinessHoursIntervalData(many=True)
     holidays = HolidayData(many=True, source="holidays.all")
 
@@ -133,8 +135,11 @@ class BusinessHoursOutput(serializers.ModelSerializer):
         fields = ["id", "name", "timezone", "intervals", "holidays", "created_at", "updated_at"]
 
 
-class BusinessHoursInput(serializers.Serializer):
+class BusinessHoursInput(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=120)
     timezone = serializers.CharField(max_length=64, help_text="IANA name, e.g. Europe/Berlin.")
-    intervals = BusinessHoursIntervalData(many=True, max_length=100)
-    holidays = HolidayData(many=True, required=False, default=list, max_length=1000)
+    # many=True makes these ListSerializers, which take max_length; the stubs do not know.
+    intervals = BusinessHoursIntervalData(many=True, max_length=100)  # type: ignore[call-arg]
+    holidays = HolidayData(  # type: ignore[call-arg]
+        many=True, required=False, default=list, max_length=1000
+    )

@@ -28,6 +28,7 @@ from automation.serializers import (
 from departments import selectors as department_selectors
 from helpdesk.api.permissions import IsTenantAdmin, IsTenantMember
 from helpdesk.api.views import TenantAPIView
+from helpdesk.tenancy.http import MemberRequest
 from tickets import configuration
 from tickets import selectors as ticket_selectors
 
@@ -78,7 +79,7 @@ class CannedResponseDetailAPI(TenantAPIView):
 
 class CannedResponseRenderAPI(TenantAPIView):
     @extend_schema(parameters=[CannedResponseRenderQuery], responses=CannedResponseRenderOutput)
-    def get(self, request: Request, response_id: UUID) -> Response:
+    def get(self, request: MemberRequest, response_id: UUID) -> Response:
         query = self.validate(CannedResponseRenderQuery, request.query_params)
         body = services.render_canned_response(
             response=selectors.get_canned_response(member=self.membership, response_id=response_id),

@@ -3,6 +3,8 @@ with their issues)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models.functions import Lower
@@ -114,7 +116,8 @@ class SlaPolicy(TenantModel):
         return self.name
 
     def target_minutes(self, metric: str) -> int | None:
-        return getattr(self, f"{metric}_minutes")
+        minutes: int | None = getattr(self, f"{metric}_minutes")
+        return minutes
 
 
 class SlaTimer(TenantModel):
@@ -166,7 +169,7 @@ class SlaTimer(TenantModel):
     def __str__(self) -> str:
         return f"{self.metric} of {self.ticket_id}"
 
-    def state(self, now: object) -> str:
+    def state(self, now: datetime) -> str:
         """met, breached, overdue, paused or running (as of `now`)."""
         if self.completed_at is not None:
             return "breached" if self.breached_at else "met"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -11,7 +13,7 @@ from helpdesk.api.fields import UUIDField
 from tickets.models import TicketChannel, TicketPriority
 
 
-class CannedResponseOutput(serializers.ModelSerializer):
+class CannedResponseOutput(serializers.ModelSerializer[CannedResponse]):
     department = UUIDField(source="department_id", allow_null=True)
     owner = UUIDField(source="owner_id", allow_null=True)
 
@@ -30,7 +32,7 @@ class CannedResponseOutput(serializers.ModelSerializer):
         ]
 
 
-class CannedResponseInput(serializers.Serializer):
+class CannedResponseInput(serializers.Serializer[Any]):
     title = serializers.CharField(max_length=120)
     body = serializers.CharField(max_length=50_000)
     scope = serializers.ChoiceField(
@@ -45,20 +47,20 @@ class CannedResponseUpdateInput(CannedResponseInput):
     scope = serializers.ChoiceField(choices=CannedResponseScope.choices, required=False)
 
 
-class CannedResponseListQuery(serializers.Serializer):
+class CannedResponseListQuery(serializers.Serializer[Any]):
     q = serializers.CharField(required=False, max_length=200)
     scope = serializers.ChoiceField(choices=CannedResponseScope.choices, required=False)
 
 
-class CannedResponseRenderQuery(serializers.Serializer):
+class CannedResponseRenderQuery(serializers.Serializer[Any]):
     ticket = serializers.IntegerField(min_value=1, help_text="Ticket number to fill in.")
 
 
-class CannedResponseRenderOutput(serializers.Serializer):
+class CannedResponseRenderOutput(serializers.Serializer[Any]):
     body = serializers.CharField()
 
 
-class SlaPolicyOutput(serializers.ModelSerializer):
+class SlaPolicyOutput(serializers.ModelSerializer[SlaPolicy]):
     department = UUIDField(source="department_id", allow_null=True)
     ticket_type = UUIDField(source="ticket_type_id", allow_null=True)
     business_hours = UUIDField(source="business_hours_id", allow_null=True)
@@ -94,7 +96,7 @@ def _target(label: str) -> serializers.IntegerField:
     )
 
 
-class SlaPolicyUpdateInput(serializers.Serializer):
+class SlaPolicyUpdateInput(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=120, required=False)
     description = serializers.CharField(max_length=2000, required=False, allow_blank=True)
     position = serializers.IntegerField(min_value=0, max_value=32767, required=False)
@@ -123,7 +125,7 @@ class SlaPolicyCreateInput(SlaPolicyUpdateInput):
     name = serializers.CharField(max_length=120)
 
 
-class SlaTimerOutput(serializers.ModelSerializer):
+class SlaTimerOutput(serializers.ModelSerializer[SlaTimer]):
     policy = UUIDField(source="policy_id", allow_null=True)
     state = serializers.SerializerMethodField()
 

@@ -108,7 +108,7 @@ def measure(
     """The timers of a ticket created at `created_at` with this history (see
     tickets.selectors.list_sla_timeline), for the targets in minutes by metric (None: not
     measured). Pure: no database."""
-    status = TicketStatus.OPEN
+    status: str = TicketStatus.OPEN
     clocks: list[_Clock] = []
 
     def start(metric: str, at: datetime.datetime) -> _Clock | None:

@@ -268,7 +268,7 @@ def process_inbound_email(
             follow_up_of=previous,
             mailbox=email.mailbox,
         )
-        message = ticket.first_message
+        message = ticket.first_message  # type: ignore[attr-defined]  # set by create_ticket
         acknowledge = _should_acknowledge(email, parsed)
     else:
         acknowledge = False

@@ -15,6 +15,7 @@ from email import policy
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.utils import getaddresses, parseaddr
+from typing import cast
 
 from tickets.mail import html as html_tools
 
@@ -145,7 +146,7 @@ def _header_text(message: Message, name: str, raw: object) -> str:
     legacy = _legacy_8bit_header(name, raw)
     if legacy is not None:
         return legacy
-    return str(message.policy.header_fetch_parse(name, raw))
+    return str(message.policy.header_fetch_parse(name, cast("str", raw)))
 
 
 def _header(message: Message, name: str, problems: list[str]) -> str:
@@ -181,10 +182,17 @@ def _message_ids(raw: str) -> list[str]:
     return [m[:998] for m in _MESSAGE_ID.findall(raw)]
 
 
+def _decoded_payload(part: Message) -> bytes | None:
+    """`get_payload(decode=True)`: a leaf part's bytes; None for a multipart one."""
+    payload = part.get_payload(decode=True)
+    return payload if isinstance(payload, bytes) else None
+
+
 def decode_part(part: Message, problems: list[str]) -> str:
     """Text of a MIME part: declared charset, then UTF-8, then Windows-1252 (lossless)."""
+    payload: bytes | None
     try:
-        payload = part.get_payload(decode=True)
+        payload = _decoded_payload(part)
     except Exception as error:
         problems.append(f"payload: {error}")
         payload = None
@@ -223,7 +231,7 @@ def _parts(message: Message) -> Iterator[Message]:
         part = stack.pop()
         yield part
         if part.is_multipart() and part.get_content_type() not in ATTACHED_MAIL_TYPES:
-            stack.extend(reversed(part.get_payload()))
+            stack.extend(reversed(cast("list[Message]", part.get_payload())))
 
 
 def _walk_body(message: Message, parsed: ParsedEmail) -> None:
@@ -251,11 +259,11 @@ def _walk_body(message: Message, parsed: ParsedEmail) -> None:
             parsed.problems.append("too many attachments; the rest are only in the original")
             break
         try:
-            payload = part.get_payload(decode=True)
+            payload = _decoded_payload(part)
             if payload is None:
                 inner = part.get_payload()
                 if isinstance(inner, list) and inner:  # message/rfc822: keep it as an .eml
-                    payload = inner[0].as_bytes(policy=policy.compat32)
+                    payload = cast(Message, inner[0]).as_bytes(policy=policy.compat32)
                 elif isinstance(inner, str):
                     payload = inner.encode("utf-8", errors="replace")
                 else:
@@ -304,7 +312,7 @@ def _bounce(message: Message, parsed: ParsedEmail) -> BounceReport | None:
             inner = part.get_payload()
             headers_text = ""
             if isinstance(inner, list) and inner:
-                headers_text = str(inner[0].get("Message-ID", ""))
+                headers_text = str(cast(Message, inner[0]).get("Message-ID", ""))
             elif isinstance(inner, str):
                 match = re.search(r"^Message-ID:\s*(<[^>]+>)", inner, re.IGNORECASE | re.MULTILINE)
                 headers_text = match.group(1) if match else ""
@@ -321,6 +329,7 @@ def _bounce(message: Message, parsed: ParsedEmail) -> BounceReport | None:
 def parse_email(raw: bytes) -> ParsedEmail:
     """Everything the pipeline reads from a mail. Never raises."""
     parsed = ParsedEmail()
+    message: Message
     try:
         message = BytesParser(policy=policy.default).parsebytes(raw)
     except Exception as error:
@@ -389,4 +398,4 @@ def _make_storable(parsed: ParsedEmail) -> None:
 
 def as_email_message(raw: bytes) -> EmailMessage:
     """The raw bytes as an EmailMessage (for tests and tools)."""
-    return BytesParser(policy=policy.default).parsebytes(raw)  # type: ignore[return-value]
+    return BytesParser(policy=policy.default).parsebytes(raw)

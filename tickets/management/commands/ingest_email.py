@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from django.core.management.base import BaseCommand, CommandParser
 
@@ -66,7 +67,9 @@ class Command(BaseCommand):
             return "rejected: no tenant owns any recipient"
         language = Tenant.objects.values_list("language", flat=True).get(id=accepted.tenant_id)
         with tenant_context(accepted.tenant_id):
-            email = inbound.process_inbound_email(email_id=accepted.email_id, language=language)
+            email = inbound.process_inbound_email(
+                email_id=UUID(accepted.email_id), language=language
+            )
             email = InboundEmail.objects.select_related("ticket").get(id=email.id)
         if email.status == InboundEmailStatus.PROCESSED and email.ticket is not None:
             return f"#{email.ticket.number}"

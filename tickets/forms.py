@@ -21,9 +21,10 @@ class MessageForm(forms.Form):
     )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         files = self.files.getlist("attachments") if self.files else []
-        if sum(f.size for f in files) > MAX_UPLOAD_BYTES:
+        if sum(f.size or 0 for f in files) > MAX_UPLOAD_BYTES:
             raise forms.ValidationError("Attachments are limited to 25 MB in all.")
         return data
 
@@ -41,7 +42,7 @@ class TicketFieldsForm(forms.Form):
     tags = forms.CharField(required=False, max_length=2000)
 
     def clean_status(self) -> str:
-        status = self.cleaned_data["status"]
+        status: str = self.cleaned_data["status"]
         if status in TicketStatus.values:
             return status
         if status.startswith("custom:"):

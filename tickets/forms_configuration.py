@@ -16,7 +16,7 @@ def first_error(form: forms.Form) -> str:
     for name, errors in form.errors.items():
         field = form.fields.get(name)
         label = field.label if field is not None and field.label else name.replace("_", " ")
-        return f"{str(label).capitalize()}: {errors[0]}" if name != "__all__" else errors[0]
+        return f"{str(label).capitalize()}: {errors[0]}" if name != "__all__" else str(errors[0])
     return ""
 
 
@@ -80,4 +80,5 @@ class CustomFieldForm(forms.Form):
                 del self.fields[name]
 
     def option_lines(self) -> list[str]:
-        return self.cleaned_data.get("options", "").splitlines()
+        options: str = self.cleaned_data.get("options", "")
+        return options.splitlines()

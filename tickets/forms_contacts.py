@@ -95,7 +95,7 @@ class ContactForm(CustomFieldsMixin):
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["company"].choices = [
+        self.fields["company"].choices = [  # type: ignore[attr-defined]
             ("", "No company"),
             *((str(company.id), company.name) for company in companies),
         ]

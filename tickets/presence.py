@@ -82,7 +82,7 @@ def others_present(
     cutoff = (now if now is not None else time.time()) - PRESENCE_TTL
     present = []
     for raw_id, raw in entries.items():
-        member_id = raw_id.decode()
+        member_id = raw_id.decode() if isinstance(raw_id, bytes) else raw_id
         if member_id == str(member.id):
             continue
         try:

@@ -172,7 +172,7 @@ def get_ticket_for_page(number: int) -> Ticket:
         raise TicketNotFound(number=number)
     ticket.copied_contacts = [  # type: ignore[attr-defined]
         Contact(id=row["id"], name=row["name"] or "", email=row["email"])
-        for row in ticket.follower_rows or []  # type: ignore[attr-defined]
+        for row in ticket.follower_rows or []
     ]
     return ticket
 
@@ -634,7 +634,7 @@ def list_ticket_satisfaction(
 ) -> tuple[SatisfactionRating | None, list[SatisfactionRating]]:
     """Beside a ticket: its own survey (or None) and the customer's latest `limit` ratings
     of other tickets, newest first. One query: the ticket page counts its queries."""
-    rows = list(
+    rows: list[SatisfactionRating] = list(
         SatisfactionRating.objects.filter(
             Q(ticket_id=ticket.id) | (Q(contact_id=ticket.contact_id) & ~Q(score=""))
         )

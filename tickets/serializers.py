@@ -24,24 +24,24 @@ from tickets.models import (
 from tickets.serializers_contacts import CustomFieldValue
 
 
-class TicketContactOutput(serializers.ModelSerializer):
+class TicketContactOutput(serializers.ModelSerializer[Contact]):
     class Meta:
         model = Contact
         fields = ["id", "email", "name"]
 
 
-class TicketAssigneeOutput(serializers.Serializer):
+class TicketAssigneeOutput(serializers.Serializer[Any]):
     id = UUIDField()
     name = serializers.CharField(source="user.display_name")
     email = serializers.EmailField(source="user.email")
 
 
-class TicketDepartmentOutput(serializers.Serializer):
+class TicketDepartmentOutput(serializers.Serializer[Any]):
     id = UUIDField()
     name = serializers.CharField()
 
 
-class TicketOutput(serializers.ModelSerializer):
+class TicketOutput(serializers.ModelSerializer[Ticket]):
     contact = TicketContactOutput()
     assignee = TicketAssigneeOutput(allow_null=True)
     department = TicketDepartmentOutput()
@@ -91,7 +91,8 @@ class TicketOutput(serializers.ModelSerializer):
     @extend_schema_field(serializers.IntegerField(allow_null=True))
     def get_merged_into(self, ticket: Ticket) -> int | None:
         """The number of the ticket this one was merged into."""
-        return ticket.merged_into.number if ticket.merged_into_id else None
+        # No query when merged_into_id is None: Django answers None from the id alone.
+        return ticket.merged_into.number if ticket.merged_into is not None else None
 
     @extend_schema_field(serializers.BooleanField(allow_null=True))
     def get_is_unread(self, ticket: Ticket) -> bool | None:
@@ -104,7 +105,7 @@ class TicketOutput(serializers.ModelSerializer):
         return [tag.name for tag in ticket.tags.all()]
 
 
-class TicketCreateInput(serializers.Serializer):
+class TicketCreateInput(serializers.Serializer[Any]):
     subject = serializers.CharField(max_length=250)
     body = serializers.CharField(max_length=1_000_000)
     contact_email = serializers.EmailField(max_length=254)
@@ -116,7 +117,7 @@ class TicketCreateInput(serializers.Serializer):
     )
 
 
-class TicketUpdateInput(serializers.Serializer):
+class TicketUpdateInput(serializers.Serializer[Any]):
     subject = serializers.CharField(max_length=250, required=False)
     status = serializers.ChoiceField(choices=TicketStatus.choices, required=False)
     priority = serializers.ChoiceField(choices=TicketPriority.choices, required=False)
@@ -137,7 +138,7 @@ class TicketUpdateInput(serializers.Serializer):
     )
 
 
-class TicketListQuery(serializers.Serializer):
+class TicketListQuery(serializers.Serializer[Any]):
     """The inbox's filters (documentation and shape; tickets.inbox checks the values).
     Custom ticket fields filter as `cf_<key>=<value>`."""
 
@@ -203,13 +204,13 @@ def _comma_choices(value: str, allowed: list[str]) -> str:
     return value
 
 
-class MessageAuthorOutput(serializers.Serializer):
+class MessageAuthorOutput(serializers.Serializer[Any]):
     type = serializers.CharField()
     name = serializers.CharField()
     email = serializers.EmailField(allow_blank=True)
 
 
-class MessageOutput(serializers.ModelSerializer):
+class MessageOutput(serializers.ModelSerializer[Message]):
     author = serializers.SerializerMethodField()
     email_cc = serializers.ListField(
         child=serializers.CharField(),
@@ -243,7 +244,7 @@ class MessageOutput(serializers.ModelSerializer):
         return None
 
 
-class MessageCreateInput(serializers.Serializer):
+class MessageCreateInput(serializers.Serializer[Any]):
     kind = serializers.ChoiceField(choices=[MessageKind.REPLY, MessageKind.NOTE])
     body = serializers.CharField(max_length=1_000_000)
     attachments = serializers.ListField(
@@ -264,7 +265,7 @@ class MessageCreateInput(serializers.Serializer):
     )
 
 
-class InboundEmailOutput(serializers.ModelSerializer):
+class InboundEmailOutput(serializers.ModelSerializer[InboundEmail]):
     mailbox = serializers.EmailField(source="mailbox.address", allow_null=True, default=None)
     ticket = serializers.IntegerField(source="ticket.number", allow_null=True, default=None)
 
@@ -289,11 +290,11 @@ class InboundEmailOutput(serializers.ModelSerializer):
         ]
 
 
-class InboundEmailListQuery(serializers.Serializer):
+class InboundEmailListQuery(serializers.Serializer[Any]):
     status = serializers.ChoiceField(choices=InboundEmailStatus.choices, required=False)
 
 
-class NotificationSettingsData(serializers.Serializer):
+class NotificationSettingsData(serializers.Serializer[Any]):
     assigned = serializers.BooleanField(required=False)
     mentioned = serializers.BooleanField(required=False)
     customer_replied = serializers.BooleanField(required=False)
@@ -301,7 +302,7 @@ class NotificationSettingsData(serializers.Serializer):
     sla_breached = serializers.BooleanField(required=False)
 
 
-class EmailTemplateOutput(serializers.Serializer):
+class EmailTemplateOutput(serializers.Serializer[Any]):
     kind = serializers.ChoiceField(choices=EmailTemplateKind.choices)
     department = UUIDField(allow_null=True)
     custom = serializers.BooleanField(help_text="False: the inherited wording is shown.")
@@ -311,25 +312,25 @@ class EmailTemplateOutput(serializers.Serializer):
     footer = serializers.CharField(allow_blank=True)
 
 
-class EmailTemplateInput(serializers.Serializer):
+class EmailTemplateInput(serializers.Serializer[Any]):
     subject = serializers.CharField(max_length=250, required=False, allow_blank=True)
     body = serializers.CharField(max_length=20_000, required=False, allow_blank=True)
     header = serializers.CharField(max_length=5_000, required=False, allow_blank=True)
     footer = serializers.CharField(max_length=5_000, required=False, allow_blank=True)
 
 
-class EmailTemplateQuery(serializers.Serializer):
+class EmailTemplateQuery(serializers.Serializer[Any]):
     department = UUIDField(required=False, help_text="A department's override.")
 
 
-class EmailTemplatePreviewOutput(serializers.Serializer):
+class EmailTemplatePreviewOutput(serializers.Serializer[Any]):
     subject = serializers.CharField(allow_blank=True)
     body = serializers.CharField(allow_blank=True)
     header = serializers.CharField(allow_blank=True)
     footer = serializers.CharField(allow_blank=True)
 
 
-class BulkActionInput(serializers.Serializer):
+class BulkActionInput(serializers.Serializer[Any]):
     tickets = serializers.ListField(
         child=serializers.IntegerField(min_value=1), min_length=1, max_length=500
     )
@@ -345,32 +346,32 @@ class BulkActionInput(serializers.Serializer):
     )
 
 
-class BulkActionOutput(serializers.Serializer):
+class BulkActionOutput(serializers.Serializer[Any]):
     done = serializers.ListField(child=serializers.IntegerField())
     failed = serializers.ListField(child=serializers.DictField())
 
 
-class MergeInput(serializers.Serializer):
+class MergeInput(serializers.Serializer[Any]):
     into = serializers.IntegerField(min_value=1, help_text="The surviving ticket's number.")
 
 
-class OpenTicketOutput(serializers.Serializer):
+class OpenTicketOutput(serializers.Serializer[Any]):
     assigned = serializers.BooleanField(help_text="The ticket became the caller's by opening it.")
     ticket = TicketOutput()
 
 
-class PresenceInput(serializers.Serializer):
+class PresenceInput(serializers.Serializer[Any]):
     state = serializers.ChoiceField(choices=["viewing", "replying", "left"], default="viewing")
 
 
-class PresenceOutput(serializers.Serializer):
+class PresenceOutput(serializers.Serializer[Any]):
     member_id = serializers.CharField()
     name = serializers.CharField()
     state = serializers.CharField()
     seen = serializers.FloatField(help_text="Unix time of the last ping.")
 
 
-class SavedViewInput(serializers.Serializer):
+class SavedViewInput(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=80)
     filters = serializers.DictField(
         child=serializers.CharField(allow_blank=True), required=False, default=dict
@@ -379,7 +380,7 @@ class SavedViewInput(serializers.Serializer):
     is_shared = serializers.BooleanField(required=False, default=False)
 
 
-class SavedViewOutput(serializers.Serializer):
+class SavedViewOutput(serializers.Serializer[Any]):
     id = UUIDField()
     name = serializers.CharField()
     filters = serializers.DictField()
@@ -388,7 +389,7 @@ class SavedViewOutput(serializers.Serializer):
     owner = UUIDField(source="owner_id")
 
 
-class NotificationOutput(serializers.Serializer):
+class NotificationOutput(serializers.Serializer[Any]):
     id = UUIDField()
     kind = serializers.CharField()
     ticket = serializers.IntegerField(source="ticket.number")
@@ -399,9 +400,9 @@ class NotificationOutput(serializers.Serializer):
     read_at = serializers.DateTimeField(allow_null=True)
 
 
-class NotificationReadInput(serializers.Serializer):
+class NotificationReadInput(serializers.Serializer[Any]):
     ids = serializers.ListField(child=UUIDField(), required=False, help_text="Without ids: all.")
 
 
-class UnreadCountOutput(serializers.Serializer):
+class UnreadCountOutput(serializers.Serializer[Any]):
     unread = serializers.IntegerField()

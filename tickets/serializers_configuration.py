@@ -3,6 +3,8 @@ custom fields. Serializers check shape; tickets.configuration checks the rules."
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
 from tickets.configuration import MAX_POSITION, MAX_SURVEY_DELAY_HOURS
@@ -17,19 +19,19 @@ from tickets.models import (
 )
 
 
-class PriorityLevelOutput(serializers.Serializer):
+class PriorityLevelOutput(serializers.Serializer[Any]):
     value = serializers.ChoiceField(choices=TicketPriority.choices)
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]
 
 
-class PriorityLevelInput(serializers.Serializer):
+class PriorityLevelInput(serializers.Serializer[Any]):
     value = serializers.ChoiceField(choices=TicketPriority.choices)
-    label = serializers.CharField(
+    label = serializers.CharField(  # type: ignore[assignment]
         max_length=40, required=False, allow_blank=True, help_text="Blank: the level's name."
     )
 
 
-class WorkspaceSettingsOutput(serializers.Serializer):
+class WorkspaceSettingsOutput(serializers.Serializer[Any]):
     auto_assign_on_open = serializers.BooleanField(
         help_text="Open it and you own it: opening an unassigned ticket assigns it to the agent."
     )
@@ -42,7 +44,7 @@ class WorkspaceSettingsOutput(serializers.Serializer):
     )
 
 
-class WorkspaceSettingsUpdateInput(serializers.Serializer):
+class WorkspaceSettingsUpdateInput(serializers.Serializer[Any]):
     auto_assign_on_open = serializers.BooleanField(required=False)
     priorities = PriorityLevelInput(
         many=True,
@@ -56,37 +58,37 @@ class WorkspaceSettingsUpdateInput(serializers.Serializer):
     )
 
 
-class ConfigurationListQuery(serializers.Serializer):
+class ConfigurationListQuery(serializers.Serializer[Any]):
     active = serializers.BooleanField(
         required=False, help_text="true: active ones only; omitted: all."
     )
 
 
-class TicketTypeOutput(serializers.ModelSerializer):
+class TicketTypeOutput(serializers.ModelSerializer[TicketType]):
     class Meta:
         model = TicketType
         fields = ["id", "name", "position", "is_active", "created_at", "updated_at"]
 
 
-class TicketTypeCreateInput(serializers.Serializer):
+class TicketTypeCreateInput(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=60)
     position = serializers.IntegerField(min_value=0, max_value=MAX_POSITION, default=0)
     is_active = serializers.BooleanField(default=True)
 
 
-class TicketTypeUpdateInput(serializers.Serializer):
+class TicketTypeUpdateInput(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=60, required=False)
     position = serializers.IntegerField(min_value=0, max_value=MAX_POSITION, required=False)
     is_active = serializers.BooleanField(required=False)
 
 
-class CustomStatusOutput(serializers.ModelSerializer):
+class CustomStatusOutput(serializers.ModelSerializer[CustomStatus]):
     class Meta:
         model = CustomStatus
         fields = ["id", "name", "base_status", "position", "is_active", "created_at", "updated_at"]
 
 
-class CustomStatusCreateInput(serializers.Serializer):
+class CustomStatusCreateInput(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=60)
     base_status = serializers.ChoiceField(
         choices=TicketStatus.choices, help_text="The built-in status it maps onto."
@@ -95,14 +97,14 @@ class CustomStatusCreateInput(serializers.Serializer):
     is_active = serializers.BooleanField(default=True)
 
 
-class CustomStatusUpdateInput(serializers.Serializer):
+class CustomStatusUpdateInput(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=60, required=False)
     base_status = serializers.ChoiceField(choices=TicketStatus.choices, required=False)
     position = serializers.IntegerField(min_value=0, max_value=MAX_POSITION, required=False)
     is_active = serializers.BooleanField(required=False)
 
 
-class CustomFieldOutput(serializers.ModelSerializer):
+class CustomFieldOutput(serializers.ModelSerializer[CustomField]):
     class Meta:
         model = CustomField
         fields = [
@@ -126,9 +128,9 @@ class CustomFieldListQuery(ConfigurationListQuery):
     )
 
 
-class CustomFieldCreateInput(serializers.Serializer):
+class CustomFieldCreateInput(serializers.Serializer[Any]):
     target = serializers.ChoiceField(choices=CustomFieldTarget.choices)
-    label = serializers.CharField(max_length=80)
+    label = serializers.CharField(max_length=80)  # type: ignore[assignment]
     key = serializers.CharField(
         max_length=40,
         required=False,
@@ -147,8 +149,8 @@ class CustomFieldCreateInput(serializers.Serializer):
     is_active = serializers.BooleanField(default=True)
 
 
-class CustomFieldUpdateInput(serializers.Serializer):
-    label = serializers.CharField(max_length=80, required=False)
+class CustomFieldUpdateInput(serializers.Serializer[Any]):
+    label = serializers.CharField(max_length=80, required=False)  # type: ignore[assignment]
     key = serializers.CharField(
         max_length=40, required=False, help_text="Fixed: only the current key is accepted."
     )

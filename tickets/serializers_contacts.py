@@ -21,7 +21,7 @@ MAX_CUSTOM_VALUES = 100
         "description": "Text, number, option, YYYY-MM-DD date or yes/no; null or empty clears.",
     }
 )
-class CustomFieldValue(serializers.Field):
+class CustomFieldValue(serializers.Field[Any, Any, Any, Any]):
     """One custom field value as sent: a string, number, boolean or null (never a list or
     an object; the field's type is checked by configuration.clean_custom_values)."""
 
@@ -45,13 +45,13 @@ def _check_custom_values(values: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-class ContactCompanyOutput(serializers.ModelSerializer):
+class ContactCompanyOutput(serializers.ModelSerializer[Company]):
     class Meta:
         model = Company
         fields = ["id", "name"]
 
 
-class ContactOutput(serializers.ModelSerializer):
+class ContactOutput(serializers.ModelSerializer[Contact]):
     company = ContactCompanyOutput(allow_null=True)
     custom_fields = serializers.DictField(child=CustomFieldValue())
     merged_into = UUIDField(
@@ -77,13 +77,13 @@ class ContactOutput(serializers.ModelSerializer):
         ]
 
 
-class ContactListQuery(serializers.Serializer):
+class ContactListQuery(serializers.Serializer[Any]):
     q = serializers.CharField(
         required=False, max_length=200, help_text="Part of the name, email or company name."
     )
 
 
-class ContactUpdateInput(serializers.Serializer):
+class ContactUpdateInput(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=200, required=False, allow_blank=True)
     email = serializers.CharField(max_length=254, required=False)
     phone = serializers.CharField(max_length=40, required=False, allow_blank=True)
@@ -101,13 +101,13 @@ class ContactUpdateInput(serializers.Serializer):
         return _check_custom_values(value)
 
 
-class ContactMergeInput(serializers.Serializer):
+class ContactMergeInput(serializers.Serializer[Any]):
     duplicate = UUIDField(
         help_text="The duplicate contact; its tickets, follows and messages move to this one."
     )
 
 
-class CompanyOutput(serializers.ModelSerializer):
+class CompanyOutput(serializers.ModelSerializer[Company]):
     domains = serializers.ListField(child=serializers.CharField())
     custom_fields = serializers.DictField(child=CustomFieldValue())
 
@@ -116,13 +116,13 @@ class CompanyOutput(serializers.ModelSerializer):
         fields = ["id", "name", "domains", "notes", "custom_fields", "created_at", "updated_at"]
 
 
-class CompanyListQuery(serializers.Serializer):
+class CompanyListQuery(serializers.Serializer[Any]):
     q = serializers.CharField(
         required=False, max_length=200, help_text="Part of the name or a domain."
     )
 
 
-class CompanyCreateInput(serializers.Serializer):
+class CompanyCreateInput(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=200)
     domains = serializers.ListField(
         child=serializers.CharField(max_length=253), required=False, max_length=50
@@ -134,7 +134,7 @@ class CompanyCreateInput(serializers.Serializer):
         return _check_custom_values(value)
 
 
-class CompanyUpdateInput(serializers.Serializer):
+class CompanyUpdateInput(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=200, required=False)
     domains = serializers.ListField(
         child=serializers.CharField(max_length=253),

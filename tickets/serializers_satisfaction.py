@@ -13,7 +13,7 @@ from tickets.models import SatisfactionRating, SatisfactionScore
 from tickets.serializers import TicketAssigneeOutput, TicketContactOutput, TicketOutput
 
 
-class SatisfactionRatingOutput(serializers.ModelSerializer):
+class SatisfactionRatingOutput(serializers.ModelSerializer[SatisfactionRating]):
     ticket = serializers.IntegerField(source="ticket.number", help_text="The ticket's number.")
     ticket_subject = serializers.CharField(source="ticket.subject")
     contact = TicketContactOutput()
@@ -37,7 +37,7 @@ class SatisfactionRatingOutput(serializers.ModelSerializer):
         ]
 
 
-class SatisfactionRatingListQuery(serializers.Serializer):
+class SatisfactionRatingListQuery(serializers.Serializer[Any]):
     contact = UUIDField(required=False, help_text="A contact's id.")
     score = serializers.ChoiceField(choices=SatisfactionScore.choices, required=False)
     ticket = serializers.IntegerField(required=False, min_value=1, help_text="A ticket number.")
@@ -49,7 +49,7 @@ class SatisfactionRatingListQuery(serializers.Serializer):
     )
 
 
-class TicketSatisfactionOutput(serializers.ModelSerializer):
+class TicketSatisfactionOutput(serializers.ModelSerializer[SatisfactionRating]):
     score = serializers.CharField(help_text="good, bad, or empty while unanswered.")
 
     class Meta:

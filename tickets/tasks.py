@@ -99,7 +99,8 @@ def deliver_message_email(*, tenant_id: str, message_id: str) -> None:
         with tenant_context(tenant_id):
             status = outbound.release_message_email(message_id=UUID(message_id), error=error)
         request = deliver_message_email.request
-        last = bool(request.is_eager) or (request.retries or 0) >= deliver_message_email.max_retries
+        retries_allowed = deliver_message_email.max_retries or 0
+        last = bool(request.is_eager) or (request.retries or 0) >= retries_allowed
         if status == DeliveryStatus.QUEUED and not last:
             raise TransientError(f"{type(error).__name__}: {error}") from error
         return

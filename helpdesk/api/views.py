@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models import QuerySet
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
@@ -23,7 +24,8 @@ class TenantAPIView(APIView):
     authentication_classes = [TenantPrincipalAuthentication]
     permission_classes = [IsTenantMember]
     throttle_classes = [PrincipalRateThrottle]
-    pagination_class = IdCursorPagination
+    # None in views that answer a short list whole.
+    pagination_class: type[IdCursorPagination] | None = IdCursorPagination
 
     request: MemberRequest
 
@@ -48,6 +50,8 @@ class TenantAPIView(APIView):
     def paginate(
         self, request: Request, queryset: QuerySet[Any], serializer_class: type[BaseSerializer[Any]]
     ) -> Response:
+        if self.pagination_class is None:
+            raise ImproperlyConfigured(f"{type(self).__name__} does not paginate")
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(queryset, request, view=self)
         data = serializer_class(page, many=True, context={"request": request}).data

@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from helpdesk.api.views import TenantAPIView
+from helpdesk.tenancy.http import MemberRequest
 from tickets import contacts, selectors
 from tickets.models import Contact
 from tickets.serializers import TicketOutput
@@ -57,7 +58,7 @@ class ContactDetailAPI(TenantAPIView):
         return Response(ContactOutput(selectors.get_contact(contact_id)).data)
 
     @extend_schema(request=ContactUpdateInput, responses=ContactOutput)
-    def patch(self, request: Request, contact_id: UUID) -> Response:
+    def patch(self, request: MemberRequest, contact_id: UUID) -> Response:
         data = self.validate(ContactUpdateInput, request.data)
         contact = selectors.get_contact(contact_id)
         contacts.update_contact(
@@ -82,7 +83,7 @@ class ContactMergeAPI(TenantAPIView):
     """Merge a duplicate into this contact; answers with the surviving contact."""
 
     @extend_schema(request=ContactMergeInput, responses=ContactOutput)
-    def post(self, request: Request, contact_id: UUID) -> Response:
+    def post(self, request: MemberRequest, contact_id: UUID) -> Response:
         data = self.validate(ContactMergeInput, request.data)
         survivor = contacts.merge_contacts(
             survivor=selectors.get_contact(contact_id),

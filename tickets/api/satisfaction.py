@@ -15,7 +15,7 @@ from tickets.serializers_satisfaction import SatisfactionRatingListQuery, Satisf
 class RatingCursorPagination(IdCursorPagination):
     """Newest answer first; the id breaks ties between equal times."""
 
-    ordering = ("-rated_at", "-id")
+    ordering = ("-rated_at", "-id")  # type: ignore[assignment]  # DRF takes a tuple too
 
 
 class SatisfactionRatingListAPI(TenantAPIView):

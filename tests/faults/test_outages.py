@@ -1,0 +1,137 @@
+"""Faults on a running help desk (tests/faults/stack.py: private PostgreSQL and Redis,
+`run_all` with web, worker, beat and smtpd), while a real SMTP client streams mail and
+resends on 4xx as an MTA does:
+
+- the worker's main process and its pool children are killed;
+- Redis is stopped for 30 s;
+- PostgreSQL is stopped for 20 s.
+
+Afterwards every mail that got a 250 is exactly one customer message, no inbound mail is
+left queued or failed, every acknowledgement went out exactly once, and the whole stack
+is still up. Each scenario prints its recovery time (bench/README.md keeps them).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections import Counter
+
+import pytest
+
+from tests.conftest import subprocess_environment
+from tests.faults.stack import MailStream, Stack, make_stack, wait_for
+
+pytestmark = [pytest.mark.faults, pytest.mark.timeout(600)]
+DRAIN_TIMEOUT_SECONDS = 240
+
+
+@pytest.fixture(scope="module")
+def stack(django_db_setup, django_db_blocker):
+    stack = make_stack()
+    try:
+        stack.start(template_url=subprocess_environment()["DATABASE_URL"])
+        yield stack
+    finally:
+        stack.close()
+
+
+def _drained(stack: Stack, stream: MailStream) -> bool:
+    accepted = len(stream.accepted)
+    return (
+        stack.inbound_statuses(stream.prefix) == Counter(processed=accepted)
+        and stack.acknowledgement_statuses(stream.prefix) == Counter(sent=accepted)
+        and sum(stack.outbox_recipients(stream.prefix).values()) >= accepted
+    )
+
+
+def _assert_exactly_once(stack: Stack, stream: MailStream) -> None:
+    assert stream.bounces == []
+    accepted = sorted(stream.accepted)
+    assert len(accepted) == stream.count
+    messages = stack.customer_message_ids(stream.prefix)
+    assert sorted(messages) == accepted  # each mail once: none lost, none twice
+    assert stack.inbound_statuses(stream.prefix) == Counter(processed=len(accepted))
+    assert stack.acknowledgement_statuses(stream.prefix) == Counter(sent=len(accepted))
+    senders = {message_id.strip("<>") for message_id in accepted}
+    sent = stack.outbox_recipients(stream.prefix)
+    assert sent == Counter(dict.fromkeys(senders, 1))
+    assert wait_for(stack.is_up, timeout=60), stack.log_tail()
+
+
+def _report(name: str, **seconds: float) -> None:
+    figures = ", ".join(f"{key.replace('_', ' ')} {value:.1f} s" for key, value in seconds.items())
+    print(f"\n[faults] {name}: {figures}")  # noqa: T201
+
+
+def test_worker_killed_mid_stream_is_restarted_and_loses_nothing(stack):
+    stream = MailStream(stack, "killed", count=40).start()
+    assert wait_for(lambda: stack.inbound_statuses("killed")["processed"] >= 5, timeout=60)
+    main, pool = stack.worker_processes()
+    for pid in [main, *pool]:  # no warm shutdown: whatever they held is cut off
+        os.kill(pid, signal.SIGKILL)
+    killed_at = time.monotonic()
+
+    def restarted() -> bool:
+        return stack.worker_processes()[0] != main
+
+    assert wait_for(restarted, timeout=60), stack.log_tail()
+    restarted_after = time.monotonic() - killed_at
+    stream.join(timeout=120)
+    assert wait_for(lambda: _drained(stack, stream), timeout=DRAIN_TIMEOUT_SECONDS), (
+        stack.inbound_statuses("killed"),
+        stack.acknowledgement_statuses("killed"),
+        stack.log_tail(),
+    )
+    _report(
+        "worker killed",
+        worker_back_after=restarted_after,
+        queue_drained_after=time.monotonic() - killed_at,
+    )
+    assert "worker exited with status" in stack.log_tail(200_000)
+    _assert_exactly_once(stack, stream)
+
+
+def test_redis_stopped_for_30_seconds_mid_stream(stack):
+    worker_before = stack.worker_processes()[0]
+    stream = MailStream(stack, "redis", count=60, interval=0.5).start()
+    assert wait_for(lambda: stack.inbound_statuses("redis")["processed"] >= 5, timeout=60)
+    stack.stop_redis()
+    time.sleep(30)
+    stack.start_redis()
+    back_at = time.monotonic()
+    stream.join(timeout=120)
+    assert wait_for(lambda: _drained(stack, stream), timeout=DRAIN_TIMEOUT_SECONDS), (
+        stack.inbound_statuses("redis"),
+        stack.acknowledgement_statuses("redis"),
+        stack.log_tail(),
+    )
+    _report("Redis stopped 30 s", queue_drained_after_redis_returned=time.monotonic() - back_at)
+    _assert_exactly_once(stack, stream)
+    # The same worker reconnected: it neither crashed nor needed the supervisor.
+    assert stack.worker_processes()[0] == worker_before
+    assert "Unrecoverable error" not in stack.log_tail(500_000)
+
+
+def test_postgres_stopped_for_20_seconds_mid_stream(stack):
+    worker_before = stack.worker_processes()[0]
+    stream = MailStream(stack, "postgres", count=40, interval=0.5).start()
+    assert wait_for(lambda: stack.inbound_statuses("postgres")["processed"] >= 5, timeout=60)
+    stack.stop_postgres()
+    time.sleep(20)
+    stack.start_postgres()
+    back_at = time.monotonic()
+    stream.join(timeout=180)
+    assert wait_for(lambda: _drained(stack, stream), timeout=DRAIN_TIMEOUT_SECONDS), (
+        stack.inbound_statuses("postgres"),
+        stack.acknowledgement_statuses("postgres"),
+        stack.log_tail(),
+    )
+    _report(
+        "PostgreSQL stopped 20 s",
+        queue_drained_after_postgres_returned=time.monotonic() - back_at,
+    )
+    assert stream.temporary_failures > 0  # the listener answered 4xx while it was down
+    _assert_exactly_once(stack, stream)
+    assert stack.worker_processes()[0] == worker_before

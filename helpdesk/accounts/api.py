@@ -4,6 +4,7 @@ revoke)."""
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 from drf_spectacular.utils import extend_schema
@@ -19,7 +20,7 @@ from helpdesk.api.views import TenantAPIView
 from helpdesk.tenancy.models import Membership, MembershipRole
 
 
-class MemberOutput(serializers.ModelSerializer):
+class MemberOutput(serializers.ModelSerializer[Membership]):
     email = serializers.EmailField(source="user.email")
     name = serializers.CharField(source="user.display_name")
 
@@ -28,7 +29,7 @@ class MemberOutput(serializers.ModelSerializer):
         fields = ["id", "email", "name", "role", "is_active", "created_at", "updated_at"]
 
 
-class InvitationOutput(serializers.ModelSerializer):
+class InvitationOutput(serializers.ModelSerializer[Invitation]):
     name = serializers.CharField(help_text="As the inviter typed it.")
     expires_at = serializers.DateTimeField(
         read_only=True, help_text="When the link of the last email stops working."
@@ -49,13 +50,13 @@ class InvitationOutput(serializers.ModelSerializer):
         ]
 
 
-class InviteInput(serializers.Serializer):
+class InviteInput(serializers.Serializer[Any]):
     email = serializers.EmailField(max_length=254)
     name = serializers.CharField(max_length=200, required=False, allow_blank=True)
     role = serializers.ChoiceField(choices=MembershipRole.choices, default=MembershipRole.AGENT)
 
 
-class MemberUpdateInput(serializers.Serializer):
+class MemberUpdateInput(serializers.Serializer[Any]):
     role = serializers.ChoiceField(choices=MembershipRole.choices, required=False)
     is_active = serializers.BooleanField(
         required=False, help_text="false deactivates: no login, unsolved tickets unassigned."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from django.core import signing
 from django.core.exceptions import ValidationError
@@ -58,7 +59,7 @@ def list_team() -> QuerySet[Membership]:
     )
 
 
-def get_seat(membership_id: object) -> Membership:
+def get_seat(membership_id: UUID | str) -> Membership:
     """A seat of the current tenant, active or not. Raises MemberNotFound."""
     from helpdesk.tenancy.errors import MemberNotFound
 
@@ -76,7 +77,7 @@ def list_pending_invitations() -> QuerySet[Invitation]:
     return Invitation.objects.filter(status=InvitationStatus.PENDING).order_by("-id")
 
 
-def get_invitation(invitation_id: object) -> Invitation:
+def get_invitation(invitation_id: UUID | str) -> Invitation:
     """An invitation of the current tenant, in any state. Raises InvitationNotFound."""
     try:
         invitation = Invitation.objects.filter(id=invitation_id).first()
@@ -101,8 +102,11 @@ def find_invitation_for_token(token: str) -> Invitation | None:
         return None
     if not isinstance(data, dict) or not isinstance(data.get("n"), str):
         return None
+    invitation_id = data.get("i")
+    if invitation_id is None:
+        return None
     try:
-        invitation = list_pending_invitations().filter(id=data.get("i")).first()
+        invitation = list_pending_invitations().filter(id=invitation_id).first()
     except (ValueError, TypeError, ValidationError):
         return None
     if invitation is None or not constant_time_compare(invitation.nonce, data["n"]):

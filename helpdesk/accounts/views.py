@@ -3,11 +3,13 @@ accepting an invitation."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.forms import PasswordChangeForm, SetPasswordForm
+from django.contrib.auth.forms import PasswordChangeForm, PasswordResetForm, SetPasswordForm
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
@@ -32,6 +34,7 @@ from helpdesk.core.errors import DomainError
 from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy import sessions
 from helpdesk.tenancy.decorators import member_required
+from helpdesk.tenancy.http import MemberHttpRequest, TenantHttpRequest, UserHttpRequest
 from helpdesk.tenancy.models import Membership, MembershipRole
 from helpdesk.tenancy.permissions import Capability
 
@@ -76,7 +79,10 @@ def login_view(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         tenant = getattr(request, "tenant", None)
         if tenant is not None:
-            seat = tenancy_selectors.find_membership(tenant_id=tenant.id, user_id=form.user.pk)
+            seat = tenancy_selectors.find_membership(
+                tenant_id=tenant.id,
+                user_id=form.user.pk,  # type: ignore[union-attr]  # set by a valid form
+            )
             if seat is None:  # deactivated between the form's check and here
                 raise Http404
             _log_in_to_seat(request, seat)
@@ -106,14 +112,14 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def switch_tenant(request: HttpRequest, slug: str) -> HttpResponse:
+def switch_tenant(request: UserHttpRequest, slug: str) -> HttpResponse:
     """Go to another tenant of the same user, logged in there through a handoff token."""
     membership = next(
         (m for m in selectors.list_user_memberships(request.user) if m.tenant.slug == slug), None
     )
     if membership is None:
         raise Http404
-    token = handoff.make_token(user_id=request.user.pk, tenant_id=membership.tenant_id)
+    token = handoff.make_token(user_id=request.user.id, tenant_id=membership.tenant_id)
     base = tenancy_selectors.tenant_base_url(membership.tenant)
     return HttpResponseRedirect(f"{base}{reverse('accounts:handoff')}?token={token}")
 
@@ -134,9 +140,9 @@ def handoff_view(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def api_tokens(request: HttpRequest) -> HttpResponse:
+def api_tokens(request: UserHttpRequest) -> HttpResponse:
     """The member's API tokens: create (the key is shown once) and revoke."""
-    membership = request.membership  # type: ignore[attr-defined]
+    membership = request.membership
     if membership is None:
         raise Http404
     new_key = None
@@ -157,10 +163,10 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
 
 
 @member_required(may=Capability.MANAGE_TEAM)
-def team(request: HttpRequest) -> HttpResponse:
+def team(request: MemberHttpRequest) -> HttpResponse:
     """The team: invite someone (a pending invitation until they accept), resend or revoke
     an invitation, change a member's role, deactivate or bring back a seat."""
-    actor = request.membership  # type: ignore[attr-defined]
+    actor = request.membership
     action = request.POST.get("action", "")
     form = InviteForm(request.POST if action == "invite" else None)
     if request.method == "POST":
@@ -168,7 +174,7 @@ def team(request: HttpRequest) -> HttpResponse:
             if action == "invite":
                 if form.is_valid():
                     invited = services.invite_member(
-                        tenant=request.tenant,  # type: ignore[attr-defined]
+                        tenant=request.tenant,
                         actor=actor,
                         **form.cleaned_data,
                     )
@@ -223,7 +229,7 @@ def team(request: HttpRequest) -> HttpResponse:
     )
 
 
-def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
+def invitation_accept(request: TenantHttpRequest, token: str) -> HttpResponse:
     """The link of an invitation email: someone new chooses a password; an address with a
     login proves it with that password. Either way they are then seated and logged in."""
     if getattr(request, "tenant", None) is None:
@@ -269,7 +275,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
             _log_in_to_seat(request, seat)
             messages.success(
                 request,
-                f"Welcome to the {request.tenant.name} help desk.",  # type: ignore[attr-defined]
+                f"Welcome to the {request.tenant.name} help desk.",
             )
             return redirect("tickets:inbox")
     if isinstance(form, InvitationLoginForm) and form.credentials_refused:
@@ -316,10 +322,10 @@ class PasswordResetView(auth_views.PasswordResetView):
     form_class = TenantPasswordResetForm
     success_url = reverse_lazy("accounts:password-reset-done")
 
-    def get_form_kwargs(self) -> dict:
+    def get_form_kwargs(self) -> dict[str, Any]:
         return {**super().get_form_kwargs(), "tenant": getattr(self.request, "tenant", None)}
 
-    def form_valid(self, form: TenantPasswordResetForm) -> HttpResponse:
+    def form_valid(self, form: PasswordResetForm) -> HttpResponse:
         """Counted per address (whether or not it has a login, so the 429 tells nothing)
         and per IP; past either limit no mail is sent and the answer is a 429."""
         wait = max(
@@ -356,7 +362,7 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
             return None
         return user
 
-    def form_valid(self, form: SetPasswordForm) -> HttpResponse:
+    def form_valid(self, form: SetPasswordForm[User]) -> HttpResponse:
         # The new password ends a login lockout of the address: the person proved they
         # read its mail, and should not wait out a window an attacker keeps full.
         response = super().form_valid(form)

@@ -4,26 +4,32 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar, cast, overload
 
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 
 from helpdesk.tenancy import permissions
 from helpdesk.tenancy.permissions import Capability
 
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]
+_ViewT = TypeVar("_ViewT", bound=View)
 
 
+@overload
+def member_required(view: _ViewT, /) -> _ViewT: ...
+@overload
+def member_required(*, may: Capability | None = None) -> Callable[[_ViewT], _ViewT]: ...
 def member_required(view: View | None = None, *, may: Capability | None = None) -> Any:
     """Only members of the request's tenant (with `may`: only those with that capability).
 
     Anonymous visitors go to the login page; members without the capability get 403.
     """
 
-    def decorate(func: View) -> View:
+    def decorate(func: _ViewT) -> _ViewT:
         @functools.wraps(func)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if getattr(request, "tenant", None) is None:
                 raise Http404
             membership = getattr(request, "membership", None)
@@ -33,6 +39,6 @@ def member_required(view: View | None = None, *, may: Capability | None = None) 
                 return HttpResponse("Only admins may open this page.", status=403)
             return func(request, *args, **kwargs)
 
-        return wrapper
+        return cast("_ViewT", wrapper)
 
     return decorate(view) if view is not None else decorate

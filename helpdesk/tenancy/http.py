@@ -5,6 +5,7 @@ classes are never instantiated. Views annotate `request` with the narrowest one 
 for them, so `request.tenant` and `request.membership` are checked instead of ignored:
 
 - `HelpdeskHttpRequest`: any request, the platform area's too (no tenant there).
+- `UserHttpRequest`: a logged-in user's, as behind `@login_required`.
 - `TenantHttpRequest`: a request on a tenant's host; it may be anonymous.
 - `MemberHttpRequest`: a member's request, as behind `@member_required`.
 - `MemberRequest`: the DRF request of a `TenantAPIView` (its permission requires a member).
@@ -31,6 +32,12 @@ class HelpdeskHttpRequest(HttpRequest):
     htmx: HtmxDetails
     # Django's CSRF middleware skips a request that carries this (an API token's).
     _dont_enforce_csrf_checks: bool
+
+
+class UserHttpRequest(HelpdeskHttpRequest):
+    """Behind `@login_required`: a logged-in user, on a tenant's host or the platform's."""
+
+    user: User
 
 
 class TenantHttpRequest(HelpdeskHttpRequest):

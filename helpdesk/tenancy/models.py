@@ -129,7 +129,9 @@ class TenantModel(BaseModel):
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         current: UUID = require_tenant_id()
-        if self.tenant_id is None:
+        # A new row has no tenant yet, whatever the field's type says.
+        existing: UUID | None = self.tenant_id
+        if existing is None:
             self.tenant_id = current
         elif self.tenant_id != current:
             raise CrossTenantWrite(

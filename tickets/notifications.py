@@ -139,7 +139,7 @@ def send_agent_notification(
             render_to_string("emails/agent_notification.subject.txt", context).split()
         ),
         body=render_to_string("emails/agent_notification.txt", context),
-        from_email=f"{tenant_name} <{ticket.mailbox.address}>" if ticket.mailbox_id else None,
+        from_email=f"{tenant_name} <{ticket.mailbox.address}>" if ticket.mailbox else None,
         to=[member.user.email],
         headers={"Auto-Submitted": "auto-generated", "X-Helpdesk-Ticket": str(ticket.number)},
     )

@@ -37,7 +37,7 @@ from tickets.serializers_configuration import (
 
 class ConfigurationAPI(TenantAPIView):
     permission_classes = [IsTenantMember, IsTenantAdminOrReadOnly]
-    pagination_class = None  # type: ignore[assignment]  # whole lists, in position order
+    pagination_class = None  # whole lists, in position order
 
 
 def _settings_data(settings: WorkspaceSettings) -> dict[str, Any]:

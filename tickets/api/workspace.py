@@ -12,6 +12,7 @@ from rest_framework.response import Response
 
 from helpdesk.api.views import TenantAPIView
 from helpdesk.tenancy import permissions
+from helpdesk.tenancy.http import MemberRequest
 from helpdesk.tenancy.permissions import Capability
 from tickets import inbox, merging, notifications, presence, selectors, services
 from tickets.errors import ReplyNotAllowed, TicketNotFound
@@ -33,7 +34,7 @@ from tickets.serializers import (
 
 class BulkActionAPI(TenantAPIView):
     @extend_schema(request=BulkActionInput, responses=BulkActionOutput)
-    def post(self, request: Request) -> Response:
+    def post(self, request: MemberRequest) -> Response:
         """One action on many tickets; each succeeds or fails on its own."""
         data = self.validate(BulkActionInput, request.data)
         action = data["action"]
@@ -55,7 +56,7 @@ class BulkActionAPI(TenantAPIView):
 
 class TicketMergeAPI(TenantAPIView):
     @extend_schema(request=MergeInput, responses=TicketOutput)
-    def post(self, request: Request, number: int) -> Response:
+    def post(self, request: MemberRequest, number: int) -> Response:
         """Merge this ticket into `into`; answers with the surviving ticket."""
         data = self.validate(MergeInput, request.data)
         permissions.require(self.membership, Capability.CHANGE_TICKETS, ReplyNotAllowed())
@@ -70,7 +71,7 @@ class TicketMergeAPI(TenantAPIView):
 
 class MessageSplitAPI(TenantAPIView):
     @extend_schema(request=None, responses={201: TicketOutput})
-    def post(self, request: Request, number: int, message_id: UUID) -> Response:
+    def post(self, request: MemberRequest, number: int, message_id: UUID) -> Response:
         """Move one customer message into a new ticket."""
         permissions.require(self.membership, Capability.CHANGE_TICKETS, ReplyNotAllowed())
         ticket = selectors.get_ticket_by_number(number)
@@ -105,7 +106,7 @@ class TicketPresenceAPI(TenantAPIView):
     pagination_class = None  # a short list, whole: a plain array
 
     @extend_schema(responses=PresenceOutput(many=True))
-    def get(self, request: Request, number: int) -> Response:
+    def get(self, request: MemberRequest, number: int) -> Response:
         """Who else is on the ticket now."""
         ticket = selectors.get_ticket_by_number(number)
         others = presence.others_present(
@@ -114,7 +115,7 @@ class TicketPresenceAPI(TenantAPIView):
         return Response(PresenceOutput(others, many=True).data)
 
     @extend_schema(request=PresenceInput, responses=PresenceOutput(many=True))
-    def post(self, request: Request, number: int) -> Response:
+    def post(self, request: MemberRequest, number: int) -> Response:
         """Say the caller is viewing or replying (repeat every few seconds), or has left;
         answers with who else is there."""
         data = self.validate(PresenceInput, request.data)

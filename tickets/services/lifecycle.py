@@ -180,7 +180,7 @@ def change_status(
     ticket.save(update_fields=["status", "solved_at", "updated_at"])
     record_event(ticket=ticket, actor=actor, field="status", old=old, new=status)
     send_ticket_changed(ticket, "status")
-    if ticket.custom_status_id and ticket.custom_status.base_status != status:
+    if ticket.custom_status is not None and ticket.custom_status.base_status != status:
         _set_custom_status(ticket, None, actor)  # the finer status no longer holds
     if notify_customer and status in STATUS_EMAILS and ticket.contact.email_bounced_at is None:
         _queue_status_email(ticket=ticket, kind=STATUS_EMAILS[TicketStatus(status)], actor=actor)
@@ -251,13 +251,14 @@ def assign_ticket(
 def _unchanged(ticket: Ticket, field: str, value: Any) -> bool:
     """Is `value` what the ticket already holds? (Forms send every field on each save.)"""
     if field in {"assignee", "department", "type", "custom_status"}:
-        return (value.id if value is not None else None) == getattr(ticket, f"{field}_id")
+        held: object = getattr(ticket, f"{field}_id")
+        return (value.id if value is not None else None) == held
     if field == "custom_fields":
         return False  # merged and compared after validation
     if field == "tags":
         wanted = sorted({normalize_tag(n) for n in value if normalize_tag(n)})
         return wanted == sorted(ticket.tags.values_list("name", flat=True))
-    return getattr(ticket, field) == value
+    return bool(getattr(ticket, field) == value)
 
 
 def _store_field_values(ticket: Ticket, values: dict[str, Any]) -> None:

@@ -7,7 +7,7 @@ the message beside the form that caused it and status 400.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 from uuid import UUID
 
@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 from helpdesk.core.errors import DomainError
 from helpdesk.core.views import not_found_page
 from helpdesk.tenancy.decorators import member_required
+from helpdesk.tenancy.http import MemberHttpRequest
 from helpdesk.tenancy.permissions import Capability
 from tickets import configuration
 from tickets.errors import CustomFieldNotFound, CustomStatusNotFound, TicketTypeNotFound
@@ -134,7 +135,7 @@ def _settings_page(request: HttpRequest, errors: dict[str, str] | None = None) -
 
 
 @member_required(may=Capability.MANAGE_SETTINGS)
-def ticket_settings(request: HttpRequest) -> HttpResponse:
+def ticket_settings(request: MemberHttpRequest) -> HttpResponse:
     """Open it and you own it, satisfaction surveys, priority levels, ticket types and
     custom statuses."""
     return _settings_page(request)
@@ -142,11 +143,11 @@ def ticket_settings(request: HttpRequest) -> HttpResponse:
 
 @member_required(may=Capability.MANAGE_SETTINGS)
 @require_POST
-def ticket_settings_ownership(request: HttpRequest) -> HttpResponse:
+def ticket_settings_ownership(request: MemberHttpRequest) -> HttpResponse:
     enabled = request.POST.get("auto_assign_on_open") == "on"
     try:
         configuration.update_settings(
-            actor=request.membership,  # type: ignore[attr-defined]
+            actor=request.membership,
             auto_assign_on_open=enabled,
         )
     except DomainError as error:
@@ -157,7 +158,7 @@ def ticket_settings_ownership(request: HttpRequest) -> HttpResponse:
 
 @member_required(may=Capability.MANAGE_SETTINGS)
 @require_POST
-def ticket_settings_satisfaction(request: HttpRequest) -> HttpResponse:
+def ticket_settings_satisfaction(request: MemberHttpRequest) -> HttpResponse:
     """Whether solved tickets get a survey, and how many hours after solving."""
     form = SatisfactionSettingsForm(request.POST)
     if not form.is_valid():
@@ -165,7 +166,7 @@ def ticket_settings_satisfaction(request: HttpRequest) -> HttpResponse:
     enabled = form.cleaned_data["satisfaction_enabled"]
     try:
         configuration.update_settings(
-            actor=request.membership,  # type: ignore[attr-defined]
+            actor=request.membership,
             satisfaction_enabled=enabled,
             satisfaction_delay_hours=form.cleaned_data["satisfaction_delay_hours"],
         )
@@ -183,16 +184,16 @@ def ticket_settings_satisfaction(request: HttpRequest) -> HttpResponse:
 
 @member_required(may=Capability.MANAGE_SETTINGS)
 @require_POST
-def ticket_settings_priorities(request: HttpRequest) -> HttpResponse:
+def ticket_settings_priorities(request: MemberHttpRequest) -> HttpResponse:
     """The checked levels of the scale, each with its label."""
-    levels = [
+    levels: list[Mapping[str, str]] = [
         {"value": value, "label": request.POST.get(f"label_{value}", "")}
         for value in TicketPriority.values
         if request.POST.get(f"use_{value}") == "on"
     ]
     try:
         configuration.update_settings(
-            actor=request.membership,  # type: ignore[attr-defined]
+            actor=request.membership,
             priorities=levels,
         )
     except DomainError as error:
@@ -203,13 +204,13 @@ def ticket_settings_priorities(request: HttpRequest) -> HttpResponse:
 
 @member_required(may=Capability.MANAGE_SETTINGS)
 @require_POST
-def ticket_type_create(request: HttpRequest) -> HttpResponse:
+def ticket_type_create(request: MemberHttpRequest) -> HttpResponse:
     form = TicketTypeForm(request.POST)
     if not form.is_valid():
         return _settings_page(request, {"type_new": first_error(form)})
     try:
         ticket_type = configuration.save_ticket_type(
-            actor=request.membership,  # type: ignore[attr-defined]
+            actor=request.membership,
             name=form.cleaned_data["name"],
             position=form.cleaned_data["position"],
         )
@@ -221,7 +222,7 @@ def ticket_type_create(request: HttpRequest) -> HttpResponse:
 
 @member_required(may=Capability.MANAGE_SETTINGS)
 @require_POST
-def ticket_type_update(request: HttpRequest, type_id: UUID) -> HttpResponse:
+def ticket_type_update(request: MemberHttpRequest, type_id: UUID) -> HttpResponse:
     """Rename or move a type (action=save), or deactivate or activate it."""
     try:
         ticket_type = configuration.get_ticket_type(type_id)
@@ -232,7 +233,7 @@ def ticket_type_update(request: HttpRequest, type_id: UUID) -> HttpResponse:
     try:
         if action in {"activate", "deactivate"}:
             configuration.save_ticket_type(
-                actor=request.membership,  # type: ignore[attr-defined]
+                actor=request.membership,
                 ticket_type=ticket_type,
                 name=ticket_type.name,
                 position=ticket_type.position,
@@ -243,7 +244,7 @@ def ticket_type_update(request: HttpRequest, type_id: UUID) -> HttpResponse:
             if not form.is_valid():
                 return _settings_page(request, {form_id: first_error(form)})
             configuration.save_ticket_type(
-                actor=request.membership,  # type: ignore[attr-defined]
+                actor=request.membership,
                 ticket_type=ticket_type,
                 name=form.cleaned_data["name"],
                 position=form.cleaned_data["position"],
@@ -257,13 +258,13 @@ def ticket_type_update(request: HttpRequest, type_id: UUID) -> HttpResponse:
 
 @member_required(may=Capability.MANAGE_SETTINGS)
 @require_POST
-def custom_status_create(request: HttpRequest) -> HttpResponse:
+def custom_status_create(request: MemberHttpRequest) -> HttpResponse:
     form = CustomStatusForm(request.POST)
     if not form.is_valid():
         return _settings_page(request, {"status_new": first_error(form)})
     try:
         status = configuration.save_custom_status(
-            actor=request.membership,  # type: ignore[attr-defined]
+            actor=request.membership,
             **form.cleaned_data,
         )
     except DomainError as error:
@@ -274,7 +275,7 @@ def custom_status_create(request: HttpRequest) -> HttpResponse:
 
 @member_required(may=Capability.MANAGE_SETTINGS)
 @require_POST
-def custom_status_update(request: HttpRequest, status_id: UUID) -> HttpResponse:
+def custom_status_update(request: MemberHttpRequest, status_id: UUID) -> HttpResponse:
     """Rename, remap or move a status (action=save), or deactivate or activate it."""
     try:
         status = configuration.get_custom_status(status_id)
@@ -285,7 +286,7 @@ def custom_status_update(request: HttpRequest, status_id: UUID) -> HttpResponse:
     try:
         if action in {"activate", "deactivate"}:
             configuration.save_custom_status(
-                actor=request.membership,  # type: ignore[attr-defined]
+                actor=request.membership,
                 custom_status=status,
                 name=status.name,
                 base_status=status.base_status,
@@ -297,7 +298,7 @@ def custom_status_update(request: HttpRequest, status_id: UUID) -> HttpResponse:
             if not form.is_valid():
                 return _settings_page(request, {form_id: first_error(form)})
             configuration.save_custom_status(
-                actor=request.membership,  # type: ignore[attr-defined]
+                actor=request.membership,
                 custom_status=status,
                 is_active=status.is_active,
                 **form.cleaned_data,
@@ -309,7 +310,7 @@ def custom_status_update(request: HttpRequest, status_id: UUID) -> HttpResponse:
 
 
 @member_required(may=Capability.MANAGE_SETTINGS)
-def custom_fields(request: HttpRequest) -> HttpResponse:
+def custom_fields(request: MemberHttpRequest) -> HttpResponse:
     """Every field of tickets, contacts and companies, active or not."""
     groups = [
         {
@@ -339,7 +340,7 @@ def _field_page(
 
 
 @member_required(may=Capability.MANAGE_SETTINGS)
-def custom_field_create(request: HttpRequest) -> HttpResponse:
+def custom_field_create(request: MemberHttpRequest) -> HttpResponse:
     """A new field; `?target=contact` (or company) preselects what it belongs to."""
     target = request.GET.get("target", "")
     if target not in CustomFieldTarget.values:
@@ -354,7 +355,7 @@ def custom_field_create(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         try:
             field = configuration.save_custom_field(
-                actor=request.membership,  # type: ignore[attr-defined]
+                actor=request.membership,
                 target=data["target"],
                 label=data["label"],
                 key=data["key"],
@@ -373,7 +374,7 @@ def custom_field_create(request: HttpRequest) -> HttpResponse:
 
 
 @member_required(may=Capability.MANAGE_SETTINGS)
-def custom_field_edit(request: HttpRequest, field_id: UUID) -> HttpResponse:
+def custom_field_edit(request: MemberHttpRequest, field_id: UUID) -> HttpResponse:
     """Change a field's label, options, required, active and position (not key or type)."""
     try:
         field = configuration.get_custom_field(field_id)
@@ -394,7 +395,7 @@ def custom_field_edit(request: HttpRequest, field_id: UUID) -> HttpResponse:
         data = form.cleaned_data
         try:
             configuration.save_custom_field(
-                actor=request.membership,  # type: ignore[attr-defined]
+                actor=request.membership,
                 field=field,
                 target=field.target,
                 type=field.type,

@@ -19,6 +19,7 @@ from helpdesk.core.errors import DomainError
 from helpdesk.core.views import not_found_page
 from helpdesk.tenancy import permissions
 from helpdesk.tenancy.decorators import member_required
+from helpdesk.tenancy.http import MemberHttpRequest
 from tickets import configuration, contacts, selectors
 from tickets.errors import CompanyNotFound, ContactInvalid, ContactNotFound, CustomFieldInvalid
 from tickets.forms_contacts import CompanyForm, ContactForm, MergeForm
@@ -31,8 +32,8 @@ RATINGS_SHOWN = 20
 READ_ONLY = "Light agents may view contacts and companies but not change them."
 
 
-def _can_change(request: HttpRequest) -> bool:
-    return permissions.can_change_contacts(request.membership)  # type: ignore[attr-defined]
+def _can_change(request: MemberHttpRequest) -> bool:
+    return permissions.can_change_contacts(request.membership)
 
 
 def _query(request: HttpRequest) -> str:
@@ -45,10 +46,10 @@ def _page(request: HttpRequest, items: Any, param: str = "page") -> Any:
 
 
 def _render_list(
-    request: HttpRequest, template: str, fragment: str, context: dict[str, Any]
+    request: MemberHttpRequest, template: str, fragment: str, context: dict[str, Any]
 ) -> HttpResponse:
     """The whole page, or for htmx (the search box) only the list."""
-    if request.htmx:  # type: ignore[attr-defined]
+    if request.htmx:
         template = f"{template}#{fragment}"
     response = render(request, template, context)
     response["Vary"] = "HX-Request"
@@ -69,7 +70,7 @@ def _custom_labels(target: str) -> dict[str, str]:
 
 
 @member_required
-def contact_list(request: HttpRequest) -> HttpResponse:
+def contact_list(request: MemberHttpRequest) -> HttpResponse:
     query = _query(request)
     context = {
         "page": _page(request, selectors.list_contacts(query or None)),
@@ -79,7 +80,7 @@ def contact_list(request: HttpRequest) -> HttpResponse:
 
 
 @member_required
-def contact_detail(request: HttpRequest, contact_id: UUID) -> HttpResponse:
+def contact_detail(request: MemberHttpRequest, contact_id: UUID) -> HttpResponse:
     """A contact's details, custom fields, company, tickets and satisfaction history."""
     try:
         contact = selectors.get_contact(contact_id)
@@ -102,7 +103,9 @@ def contact_detail(request: HttpRequest, contact_id: UUID) -> HttpResponse:
     )
 
 
-def _contact_for_change(request: HttpRequest, contact_id: UUID, url_name: str) -> Any:
+def _contact_for_change(
+    request: MemberHttpRequest, contact_id: UUID, url_name: str
+) -> Contact | HttpResponse:
     """The contact, or the response that replaces the page (404, survivor, 403)."""
     try:
         contact = selectors.get_contact(contact_id)
@@ -117,7 +120,7 @@ def _contact_for_change(request: HttpRequest, contact_id: UUID, url_name: str) -
 
 @member_required
 @require_http_methods(["GET", "POST"])
-def contact_edit(request: HttpRequest, contact_id: UUID) -> HttpResponse:
+def contact_edit(request: MemberHttpRequest, contact_id: UUID) -> HttpResponse:
     contact = _contact_for_change(request, contact_id, "tickets:contact-edit")
     if not isinstance(contact, Contact):
         return contact
@@ -145,8 +148,8 @@ def contact_edit(request: HttpRequest, contact_id: UUID) -> HttpResponse:
                 notes=data["notes"],
                 company=selectors.get_company(data["company"]) if data["company"] else None,
                 custom_fields=form.custom_values(),
-                actor=request.membership,  # type: ignore[attr-defined]
-                language=request.tenant.language,  # type: ignore[attr-defined]
+                actor=request.membership,
+                language=request.tenant.language,
             )
             messages.success(request, "Contact saved.")
             return redirect("tickets:contact-detail", contact_id=contact.id)
@@ -185,7 +188,7 @@ def _merge_preview(survivor: Contact, duplicate: Contact) -> dict[str, Any]:
 
 @member_required
 @require_http_methods(["GET", "POST"])
-def contact_merge(request: HttpRequest, contact_id: UUID) -> HttpResponse:
+def contact_merge(request: MemberHttpRequest, contact_id: UUID) -> HttpResponse:
     """Merge a duplicate into this contact: search by email, confirm what moves, merge."""
     survivor = _contact_for_change(request, contact_id, "tickets:contact-merge")
     if not isinstance(survivor, Contact):
@@ -199,8 +202,8 @@ def contact_merge(request: HttpRequest, contact_id: UUID) -> HttpResponse:
             contacts.merge_contacts(
                 survivor=survivor,
                 duplicate=duplicate,
-                actor=request.membership,  # type: ignore[attr-defined]
-                language=request.tenant.language,  # type: ignore[attr-defined]
+                actor=request.membership,
+                language=request.tenant.language,
             )
         except DomainError as error:
             messages.error(request, str(error))
@@ -214,7 +217,7 @@ def contact_merge(request: HttpRequest, contact_id: UUID) -> HttpResponse:
         else []
     )
     context: dict[str, Any] = {"contact": survivor, "query": query, "candidates": candidates}
-    if request.htmx:  # type: ignore[attr-defined]
+    if request.htmx:
         response = render(request, "tickets/contacts/contact_merge.html#candidates", context)
         response["Vary"] = "HX-Request"
         return response
@@ -233,7 +236,7 @@ def contact_merge(request: HttpRequest, contact_id: UUID) -> HttpResponse:
 
 
 @member_required
-def company_list(request: HttpRequest) -> HttpResponse:
+def company_list(request: MemberHttpRequest) -> HttpResponse:
     query = _query(request)
     context = {
         "page": _page(request, selectors.list_companies(query or None)),
@@ -244,7 +247,7 @@ def company_list(request: HttpRequest) -> HttpResponse:
 
 
 @member_required
-def company_detail(request: HttpRequest, company_id: UUID) -> HttpResponse:
+def company_detail(request: MemberHttpRequest, company_id: UUID) -> HttpResponse:
     try:
         company = selectors.get_company(company_id)
     except CompanyNotFound:
@@ -264,7 +267,7 @@ def company_detail(request: HttpRequest, company_id: UUID) -> HttpResponse:
     )
 
 
-def _company_form(request: HttpRequest, company: Company | None) -> HttpResponse:
+def _company_form(request: MemberHttpRequest, company: Company | None) -> HttpResponse:
     """Create (no company) or edit a company."""
     if not _can_change(request):
         return HttpResponse(READ_ONLY, status=403)
@@ -288,7 +291,7 @@ def _company_form(request: HttpRequest, company: Company | None) -> HttpResponse
             "domains": data["domains"],
             "notes": data["notes"],
             "custom_fields": form.custom_values(),
-            "actor": request.membership,  # type: ignore[attr-defined]
+            "actor": request.membership,
         }
         try:
             if company is None:
@@ -311,13 +314,13 @@ def _company_form(request: HttpRequest, company: Company | None) -> HttpResponse
 
 @member_required
 @require_http_methods(["GET", "POST"])
-def company_create(request: HttpRequest) -> HttpResponse:
+def company_create(request: MemberHttpRequest) -> HttpResponse:
     return _company_form(request, None)
 
 
 @member_required
 @require_http_methods(["GET", "POST"])
-def company_edit(request: HttpRequest, company_id: UUID) -> HttpResponse:
+def company_edit(request: MemberHttpRequest, company_id: UUID) -> HttpResponse:
     try:
         company = selectors.get_company(company_id)
     except CompanyNotFound:

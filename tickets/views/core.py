@@ -9,6 +9,7 @@ from uuid import UUID
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -18,6 +19,7 @@ from helpdesk.core.errors import DomainError
 from helpdesk.core.placeholders import KNOWN as KNOWN_PLACEHOLDERS
 from helpdesk.core.views import not_found_page
 from helpdesk.tenancy.decorators import member_required
+from helpdesk.tenancy.http import MemberHttpRequest
 from helpdesk.tenancy.permissions import Capability
 from tickets import merging, notifications, satisfaction, selectors, tracking
 from tickets.errors import (
@@ -38,7 +40,7 @@ CSAT_DAYS = 30
 
 
 @member_required
-def reports(request: HttpRequest) -> HttpResponse:
+def reports(request: MemberHttpRequest) -> HttpResponse:
     counts = selectors.count_by_status()
     rows = [(label, counts[value]) for value, label in TicketStatus.choices]
     ratings = selectors.count_ratings(since=timezone.now() - timedelta(days=CSAT_DAYS))
@@ -69,7 +71,7 @@ SAFE_INLINE_TYPES = {
 
 
 @member_required
-def attachment(request: HttpRequest, attachment_id: UUID) -> HttpResponse:
+def attachment(request: MemberHttpRequest, attachment_id: UUID) -> HttpResponseBase:
     """An attachment of a message of this tenant. Only inert types are shown inline."""
     try:
         item = selectors.get_attachment(attachment_id)
@@ -88,7 +90,7 @@ def attachment(request: HttpRequest, attachment_id: UUID) -> HttpResponse:
 
 
 @member_required(may=Capability.MANAGE_SETTINGS)
-def inbound_log(request: HttpRequest) -> HttpResponse:
+def inbound_log(request: MemberHttpRequest) -> HttpResponse:
     """Every inbound mail with its status and reason; filter by status."""
     status = request.GET.get("status", "")
     if status not in InboundEmailStatus.values:
@@ -104,7 +106,7 @@ def inbound_log(request: HttpRequest) -> HttpResponse:
 
 
 @member_required(may=Capability.MANAGE_SETTINGS)
-def inbound_detail(request: HttpRequest, email_id: UUID) -> HttpResponse:
+def inbound_detail(request: MemberHttpRequest, email_id: UUID) -> HttpResponse:
     try:
         email = selectors.get_inbound_email(email_id)
     except InboundEmailNotFound:
@@ -113,7 +115,7 @@ def inbound_detail(request: HttpRequest, email_id: UUID) -> HttpResponse:
 
 
 @member_required(may=Capability.MANAGE_SETTINGS)
-def inbound_raw(request: HttpRequest, email_id: UUID) -> HttpResponse:
+def inbound_raw(request: MemberHttpRequest, email_id: UUID) -> HttpResponse:
     """The original bytes as received, shown as text (never rendered as HTML)."""
     try:
         email = selectors.get_inbound_email(email_id)
@@ -127,7 +129,7 @@ def inbound_raw(request: HttpRequest, email_id: UUID) -> HttpResponse:
 
 @member_required(may=Capability.MANAGE_SETTINGS)
 @require_POST
-def inbound_retry(request: HttpRequest, email_id: UUID) -> HttpResponse:
+def inbound_retry(request: MemberHttpRequest, email_id: UUID) -> HttpResponse:
     try:
         email = selectors.get_inbound_email(email_id)
         intake.retry_inbound_email(email=email)
@@ -140,9 +142,9 @@ def inbound_retry(request: HttpRequest, email_id: UUID) -> HttpResponse:
 
 
 @member_required
-def notification_settings(request: HttpRequest) -> HttpResponse:
+def notification_settings(request: MemberHttpRequest) -> HttpResponse:
     """The agent's email notifications, one switch per kind."""
-    member = request.membership  # type: ignore[attr-defined]
+    member = request.membership
     if request.method == "POST":
         for kind in NotificationKind.values:
             notifications.set_email_enabled(
@@ -162,7 +164,7 @@ TEMPLATE_FIELDS = {
 
 
 @member_required(may=Capability.MANAGE_SETTINGS)
-def email_templates(request: HttpRequest) -> HttpResponse:
+def email_templates(request: MemberHttpRequest) -> HttpResponse:
     """Every kind of customer email, with the tenant's and each department's wording."""
     custom = selectors.list_custom_templates()
     departments = list(department_selectors.list_departments())
@@ -181,7 +183,7 @@ def email_templates(request: HttpRequest) -> HttpResponse:
 
 
 @member_required(may=Capability.MANAGE_SETTINGS)
-def email_template_edit(request: HttpRequest, kind: str) -> HttpResponse:
+def email_template_edit(request: MemberHttpRequest, kind: str) -> HttpResponse:
     """Edit one template (tenant-wide, or `?department=<id>`), with a sample preview."""
     if kind not in EmailTemplateKind.values:
         return not_found_page(request, "That template")

@@ -7,7 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -18,12 +18,13 @@ from departments import selectors as department_selectors
 from helpdesk.core.errors import DomainError
 from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.decorators import member_required
+from helpdesk.tenancy.http import MemberHttpRequest
 from tickets import configuration, inbox, selectors
 from tickets.models import SLA_DUE_SOON, CustomFieldTarget, TicketStatus
 
 
 @member_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: MemberHttpRequest) -> HttpResponse:
     return redirect("tickets:inbox")
 
 
@@ -46,10 +47,10 @@ FILTER_CONTROLS = frozenset(
 
 
 @member_required
-def inbox_page(request: HttpRequest) -> HttpResponse:
+def inbox_page(request: MemberHttpRequest) -> HttpResponse:
     """The unified inbox: a built-in or saved view, refined by filters, sorted, paginated."""
-    membership = request.membership  # type: ignore[attr-defined]
-    language = request.tenant.language  # type: ignore[attr-defined]
+    membership = request.membership
+    language = request.tenant.language
     params = {key: request.GET.get(key, "") for key in request.GET}
     query = params.get("q", "").strip()[:500]
     error = None
@@ -102,11 +103,11 @@ def inbox_page(request: HttpRequest) -> HttpResponse:
         "agents": agents,
         "types": configuration.active_ticket_types(),
         "filter_error": error,
-        "base_query": urlencode({k: v for k, v in request.GET.items() if k != "page"}),
+        "base_query": urlencode({k: v for k, v in request.GET.dict().items() if k != "page"}),
         "now": now,
         "soon": now + SLA_DUE_SOON,
     }
-    template = "tickets/inbox.html#ticket_list" if request.htmx else "tickets/inbox.html"  # type: ignore[attr-defined]
+    template = "tickets/inbox.html#ticket_list" if request.htmx else "tickets/inbox.html"
     response = render(request, template, context, status=400 if error else 200)
     response["Vary"] = "HX-Request"
     return response
@@ -176,9 +177,9 @@ def _page(rows: Any, raw_number: str, size: int = 50) -> _Page:
 
 @member_required
 @require_POST
-def inbox_bulk(request: HttpRequest) -> HttpResponse:
+def inbox_bulk(request: MemberHttpRequest) -> HttpResponse:
     """Apply one action to the selected tickets, then back to the same inbox view."""
-    membership = request.membership  # type: ignore[attr-defined]
+    membership = request.membership
     numbers = [int(n) for n in request.POST.getlist("tickets") if n.isascii() and n.isdigit()]
     action = request.POST.get("action", "")
     back = request.POST.get("next", "")
@@ -193,7 +194,7 @@ def inbox_bulk(request: HttpRequest) -> HttpResponse:
             action=action,
             value=value,
             actor=membership,
-            language=request.tenant.language,  # type: ignore[attr-defined]
+            language=request.tenant.language,
         )
     except DomainError as error:
         messages.error(request, str(error))
@@ -211,9 +212,9 @@ def inbox_bulk(request: HttpRequest) -> HttpResponse:
 
 @member_required
 @require_POST
-def saved_view_create(request: HttpRequest) -> HttpResponse:
+def saved_view_create(request: MemberHttpRequest) -> HttpResponse:
     """Save the current filters and sort as a named view."""
-    membership = request.membership  # type: ignore[attr-defined]
+    membership = request.membership
     filters = inbox.filter_params({k: request.POST.get(k, "") for k in request.POST})
     try:
         view = inbox.save_view(
@@ -232,8 +233,8 @@ def saved_view_create(request: HttpRequest) -> HttpResponse:
 
 @member_required
 @require_POST
-def saved_view_delete(request: HttpRequest, view_id: UUID) -> HttpResponse:
-    membership = request.membership  # type: ignore[attr-defined]
+def saved_view_delete(request: MemberHttpRequest, view_id: UUID) -> HttpResponse:
+    membership = request.membership
     try:
         inbox.delete_view(view=inbox.get_saved_view(view_id, reader=membership), actor=membership)
         messages.success(request, "View deleted.")

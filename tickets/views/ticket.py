@@ -18,6 +18,7 @@ from helpdesk.core.views import not_found_page
 from helpdesk.tenancy import permissions
 from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.decorators import member_required
+from helpdesk.tenancy.http import MemberHttpRequest
 from helpdesk.tenancy.permissions import Capability
 from tickets import configuration, presence, satisfaction, selectors, services
 from tickets.errors import (
@@ -101,15 +102,15 @@ def _describe_events(thread: list[Any], members: dict[str, str]) -> None:
                 f"The customer wrote again: follow-up ticket #{event.get('to')}"
             )
         if field == "sla_breach":
-            metric = dict(SlaMetric.choices).get(event.get("to"), "an SLA")
+            metric = dict(SlaMetric.choices).get(str(event.get("to")), "an SLA")
             message.event_sentence = f"{metric} target missed"
 
 
 def _ticket_context(
-    request: HttpRequest, number: int, ticket: Any = None, **extra: Any
+    request: MemberHttpRequest, number: int, ticket: Any = None, **extra: Any
 ) -> dict[str, Any]:
     ticket = ticket or selectors.get_ticket_for_page(number)
-    membership = request.membership  # type: ignore[attr-defined]
+    membership = request.membership
     thread = list(selectors.list_thread(ticket))
     everyone = list(tenancy_selectors.list_members())
     members = {str(m.id): m.user.display_name for m in everyone}
@@ -169,9 +170,9 @@ def _with_current_priority(levels: list[Any], current: str) -> list[Any]:
 
 
 @member_required
-def ticket_detail(request: HttpRequest, number: int) -> HttpResponse:
-    membership = request.membership  # type: ignore[attr-defined]
-    fragment = request.GET.get("fragment") if request.htmx else None  # type: ignore[attr-defined]
+def ticket_detail(request: MemberHttpRequest, number: int) -> HttpResponse:
+    membership = request.membership
+    fragment = request.GET.get("fragment") if request.htmx else None
     try:
         ticket = selectors.get_ticket_for_page(number)
     except TicketNotFound:
@@ -210,12 +211,12 @@ def _remote_images_consent(request: HttpRequest, thread: list[Any]) -> UUID | No
 
 @member_required
 @require_POST
-def ticket_presence(request: HttpRequest, number: int) -> HttpResponse:
+def ticket_presence(request: MemberHttpRequest, number: int) -> HttpResponse:
     """Ping from an open ticket page (every 2 s): record this agent's state and answer with
     who else is here and whether new messages arrived since the page loaded."""
-    membership = request.membership  # type: ignore[attr-defined]
+    membership = request.membership
     ticket = selectors.get_ticket_by_number(number)
-    tenant_id = request.tenant.id  # type: ignore[attr-defined]
+    tenant_id = request.tenant.id
     if request.POST.get("state") == "left":
         presence.leave(tenant_id=tenant_id, ticket_id=ticket.id, member=membership)
         return HttpResponse(status=204)
@@ -239,10 +240,11 @@ def ticket_presence(request: HttpRequest, number: int) -> HttpResponse:
 
 @member_required
 @require_POST
-def ticket_message(request: HttpRequest, number: int) -> HttpResponse:
+def ticket_message(request: MemberHttpRequest, number: int) -> HttpResponse:
     """Post a reply or note (htmx: answers with the refreshed conversation)."""
     ticket = selectors.get_ticket_by_number(number)
     form = MessageForm(request.POST, request.FILES)
+    shown_form: MessageForm | None = form  # None after a send: the editor starts empty
     error = None
     stale: list[str] = []
     seen_up_to = None
@@ -253,12 +255,12 @@ def ticket_message(request: HttpRequest, number: int) -> HttpResponse:
                 kind=form.cleaned_data["kind"],
                 body=form.cleaned_data["body"],
                 status=form.cleaned_data["status"] or None,
-                actor=request.membership,  # type: ignore[attr-defined]
-                language=request.tenant.language,  # type: ignore[attr-defined]
+                actor=request.membership,
+                language=request.tenant.language,
                 attachments=services.attachments_from_uploads(request.FILES.getlist("attachments")),
                 seen_up_to=form.cleaned_data["seen_up_to"],
             )
-            form = None
+            shown_form = None
         except StaleReply as stale_error:
             error = (
                 "New messages arrived while you were writing (highlighted below). "
@@ -273,14 +275,14 @@ def ticket_message(request: HttpRequest, number: int) -> HttpResponse:
             if "body" in form.errors
             else " ".join(str(e) for errors in form.errors.values() for e in errors)
         )
-    if not request.htmx:  # type: ignore[attr-defined]
+    if not request.htmx:
         if error:
             messages.error(request, error)
         return redirect("tickets:ticket-detail", number=number)
     context = _ticket_context(
         request,
         number,
-        message_form=form,
+        message_form=shown_form,
         message_error=error,
         stale_ids={UUID(i) for i in stale},
         seen_up_to=seen_up_to,
@@ -293,7 +295,7 @@ def ticket_message(request: HttpRequest, number: int) -> HttpResponse:
 
 @member_required
 @require_POST
-def ticket_update(request: HttpRequest, number: int) -> HttpResponse:
+def ticket_update(request: MemberHttpRequest, number: int) -> HttpResponse:
     """Change the ticket's fields from the sidebar; every change lands in the history."""
     ticket = selectors.get_ticket_by_number(number)
     form = TicketFieldsForm(request.POST)
@@ -335,8 +337,8 @@ def ticket_update(request: HttpRequest, number: int) -> HttpResponse:
             changes["status"], changes["custom_status"] = data["status"], None
         services.update_ticket(
             ticket=ticket,
-            actor=request.membership,  # type: ignore[attr-defined]
-            language=request.tenant.language,  # type: ignore[attr-defined]
+            actor=request.membership,
+            language=request.tenant.language,
             **changes,
         )
     except DomainError as error:
@@ -373,7 +375,7 @@ def _posted_custom_fields(request: HttpRequest) -> dict[str, str]:
 
 
 def _refused_fields(
-    request: HttpRequest, number: int, form: TicketFieldsForm, error: str
+    request: MemberHttpRequest, number: int, form: TicketFieldsForm, error: str
 ) -> HttpResponse:
     data = form.cleaned_data
     ticket = selectors.get_ticket_for_page(number)

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -16,6 +16,7 @@ from helpdesk.core.errors import DomainError
 from helpdesk.tenancy import permissions
 from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.decorators import member_required
+from helpdesk.tenancy.http import MemberHttpRequest
 from helpdesk.tenancy.permissions import Capability
 from knowledge_base import selectors as kb_selectors
 from tickets import merging, notifications, selectors, services
@@ -23,9 +24,9 @@ from tickets.errors import ReplyNotAllowed, TicketNotFound
 
 
 @member_required
-def ticket_merge(request: HttpRequest, number: int) -> HttpResponse:
+def ticket_merge(request: MemberHttpRequest, number: int) -> HttpResponse:
     """Merge this ticket into another (GET: choose and confirm; POST: merge)."""
-    membership = request.membership  # type: ignore[attr-defined]
+    membership = request.membership
     ticket = selectors.get_ticket_by_number(number)
     target, error = None, None
     raw = request.POST.get("into") or request.GET.get("into", "")
@@ -46,7 +47,7 @@ def ticket_merge(request: HttpRequest, number: int) -> HttpResponse:
                 survivor=target,
                 others=[ticket],
                 actor=membership,
-                language=request.tenant.language,  # type: ignore[attr-defined]
+                language=request.tenant.language,
             )
             messages.success(request, f"#{ticket.number} is merged into #{target.number}.")
             return redirect("tickets:ticket-detail", number=target.number)
@@ -67,9 +68,9 @@ def ticket_merge(request: HttpRequest, number: int) -> HttpResponse:
 
 @member_required
 @require_POST
-def message_split(request: HttpRequest, number: int, message_id: UUID) -> HttpResponse:
+def message_split(request: MemberHttpRequest, number: int, message_id: UUID) -> HttpResponse:
     """Turn one customer message into a ticket of its own."""
-    membership = request.membership  # type: ignore[attr-defined]
+    membership = request.membership
     ticket = selectors.get_ticket_by_number(number)
     try:
         permissions.require(membership, Capability.CHANGE_TICKETS, ReplyNotAllowed())
@@ -79,7 +80,7 @@ def message_split(request: HttpRequest, number: int, message_id: UUID) -> HttpRe
         new = merging.split_message(
             message=message,
             actor=membership,
-            language=request.tenant.language,  # type: ignore[attr-defined]
+            language=request.tenant.language,
         )
     except DomainError as error:
         messages.error(request, str(error))
@@ -90,8 +91,8 @@ def message_split(request: HttpRequest, number: int, message_id: UUID) -> HttpRe
 
 @member_required
 @require_POST
-def ticket_spam(request: HttpRequest, number: int) -> HttpResponse:
-    membership = request.membership  # type: ignore[attr-defined]
+def ticket_spam(request: MemberHttpRequest, number: int) -> HttpResponse:
+    membership = request.membership
     ticket = selectors.get_ticket_by_number(number)
     is_spam = request.POST.get("spam") != "0"
     if not permissions.can_change_tickets(membership):
@@ -106,9 +107,9 @@ def ticket_spam(request: HttpRequest, number: int) -> HttpResponse:
 
 
 @member_required
-def notification_list(request: HttpRequest) -> HttpResponse:
+def notification_list(request: MemberHttpRequest) -> HttpResponse:
     """The agent's notifications, newest first; unread ones marked."""
-    membership = request.membership  # type: ignore[attr-defined]
+    membership = request.membership
     unread_only = request.GET.get("unread") == "1"
     page = Paginator(
         notifications.list_notifications(membership, unread_only=unread_only), 30
@@ -121,16 +122,16 @@ def notification_list(request: HttpRequest) -> HttpResponse:
 
 
 @member_required
-def notification_badge(request: HttpRequest) -> HttpResponse:
+def notification_badge(request: MemberHttpRequest) -> HttpResponse:
     """The unread count in the top bar (loaded and refreshed by htmx)."""
-    count = notifications.unread_count(request.membership)  # type: ignore[attr-defined]
+    count = notifications.unread_count(request.membership)
     return render(request, "tickets/notification_badge.html", {"count": count})
 
 
 @member_required
 @require_POST
-def notifications_read(request: HttpRequest) -> HttpResponse:
-    membership = request.membership  # type: ignore[attr-defined]
+def notifications_read(request: MemberHttpRequest) -> HttpResponse:
+    membership = request.membership
     ids: list[UUID] | None = None
     if request.POST.getlist("ids"):
         try:
@@ -143,10 +144,10 @@ def notifications_read(request: HttpRequest) -> HttpResponse:
 
 
 @member_required
-def article_picker(request: HttpRequest, number: int) -> HttpResponse:
+def article_picker(request: MemberHttpRequest, number: int) -> HttpResponse:
     """The reply editor's knowledge-base search (htmx): published articles with the public
     link to paste into a reply."""
-    base = tenancy_selectors.tenant_base_url(request.tenant)  # type: ignore[attr-defined]
+    base = tenancy_selectors.tenant_base_url(request.tenant)
     articles = [
         (article, base + reverse("help:article", args=[article.slug]))
         for article in kb_selectors.search_published_articles(request.GET.get("q", "")[:200])

@@ -16,13 +16,17 @@ class CannedResponseForm(forms.Form):
     body = forms.CharField(widget=forms.Textarea(attrs={"rows": 6}), max_length=50_000)
     scope = forms.ChoiceField(choices=CannedResponseScope.choices)
     # A bare QuerySet: the scoped manager would need a tenant at import time.
-    department = forms.ModelChoiceField(queryset=QuerySet(model=Department).none(), required=False)
+    department: forms.ModelChoiceField[Department] = forms.ModelChoiceField(
+        queryset=QuerySet(model=Department).none(), required=False
+    )
 
     def __init__(self, *args: Any, departments: Any, may_share: bool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["department"].queryset = departments
+        self.fields["department"].queryset = departments  # type: ignore[attr-defined]
         if not may_share:
-            self.fields["scope"].choices = [(CannedResponseScope.PERSONAL, "Only me")]
+            self.fields["scope"].choices = [  # type: ignore[attr-defined]
+                (CannedResponseScope.PERSONAL, "Only me")
+            ]
 
 
 DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m?)?\s*$", re.IGNORECASE)
@@ -54,7 +58,7 @@ class DurationMinutesField(forms.CharField):
     def prepare_value(self, value: Any) -> Any:
         return format_minutes(value) if isinstance(value, int) else value
 
-    def clean(self, value: Any) -> int | None:  # type: ignore[override]
+    def clean(self, value: Any) -> int | None:
         text = super().clean(value)
         if not text:
             return None
@@ -86,13 +90,13 @@ class SlaPolicyForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         help_text="None ticked: any channel.",
     )
-    department = forms.ModelChoiceField(
+    department: forms.ModelChoiceField[Department] = forms.ModelChoiceField(
         queryset=QuerySet(model=Department).none(), required=False, empty_label="Any department"
     )
-    ticket_type = forms.ModelChoiceField(
+    ticket_type: forms.ModelChoiceField[TicketType] = forms.ModelChoiceField(
         queryset=QuerySet(model=TicketType).none(), required=False, empty_label="Any type"
     )
-    business_hours = forms.ModelChoiceField(
+    business_hours: forms.ModelChoiceField[BusinessHours] = forms.ModelChoiceField(
         queryset=QuerySet(model=BusinessHours).none(),
         required=False,
         empty_label="Around the clock",

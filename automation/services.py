@@ -174,7 +174,9 @@ def save_sla_policy(
         setattr(policy, name, value)
     policy.name = policy.name.strip()[:120]
     _check_policy(policy)
-    policy.priorities = sorted(set(policy.priorities), key=TicketPriority.values.index)
+    policy.priorities = sorted(
+        set(policy.priorities), key=lambda priority: TicketPriority.values.index(str(priority))
+    )
     policy.channels = sorted(set(policy.channels))
     policy.save()
     _sla_policies_changed()

@@ -7,7 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -21,6 +21,7 @@ from helpdesk.core.errors import DomainError
 from helpdesk.core.views import not_found_page
 from helpdesk.tenancy import permissions
 from helpdesk.tenancy.decorators import member_required
+from helpdesk.tenancy.http import MemberHttpRequest
 from helpdesk.tenancy.permissions import Capability
 from tickets import configuration
 from tickets import selectors as ticket_selectors
@@ -29,9 +30,9 @@ from tickets.models import SLA_DUE_SOON
 
 
 @member_required
-def canned_responses(request: HttpRequest, response_id: UUID | None = None) -> HttpResponse:
+def canned_responses(request: MemberHttpRequest, response_id: UUID | None = None) -> HttpResponse:
     """List the member's responses; create one, or edit the one in the URL."""
-    member = request.membership  # type: ignore[attr-defined]
+    member = request.membership
     editing = None
     if response_id is not None:
         try:
@@ -80,8 +81,8 @@ def canned_responses(request: HttpRequest, response_id: UUID | None = None) -> H
 
 @member_required
 @require_POST
-def canned_response_delete(request: HttpRequest, response_id: UUID) -> HttpResponse:
-    member = request.membership  # type: ignore[attr-defined]
+def canned_response_delete(request: MemberHttpRequest, response_id: UUID) -> HttpResponse:
+    member = request.membership
     try:
         response = selectors.get_canned_response(member=member, response_id=response_id)
         services.delete_canned_response(response=response, actor=member)
@@ -94,9 +95,9 @@ def canned_response_delete(request: HttpRequest, response_id: UUID) -> HttpRespo
 
 
 @member_required
-def canned_picker(request: HttpRequest, number: int) -> HttpResponse:
+def canned_picker(request: MemberHttpRequest, number: int) -> HttpResponse:
     """The reply editor's search list (htmx fragment)."""
-    member = request.membership  # type: ignore[attr-defined]
+    member = request.membership
     responses = selectors.list_canned_responses(
         member=member, query=request.GET.get("q", "")[:200]
     )[:20]
@@ -106,9 +107,9 @@ def canned_picker(request: HttpRequest, number: int) -> HttpResponse:
 
 
 @member_required
-def canned_insert(request: HttpRequest, number: int, response_id: UUID) -> HttpResponse:
+def canned_insert(request: MemberHttpRequest, number: int, response_id: UUID) -> HttpResponse:
     """The reply textarea with the rendered response appended (htmx swaps it in)."""
-    member = request.membership  # type: ignore[attr-defined]
+    member = request.membership
     try:
         ticket = ticket_selectors.get_ticket_by_number(number)
         response = selectors.get_canned_response(member=member, response_id=response_id)
@@ -116,7 +117,7 @@ def canned_insert(request: HttpRequest, number: int, response_id: UUID) -> HttpR
         return HttpResponse("Not found.", status=404)
     text = services.render_canned_response(
         response=response, ticket=ticket, agent=member, tenant_name=request.tenant.name
-    )  # type: ignore[attr-defined]
+    )
     current = request.GET.get("body", "").rstrip()
     body = f"{current}\n\n{text}" if current else text
     return render(request, "automation/reply_body.html", {"body": body})
@@ -124,9 +125,9 @@ def canned_insert(request: HttpRequest, number: int, response_id: UUID) -> HttpR
 
 @member_required
 @require_POST
-def save_reply(request: HttpRequest, message_id: UUID) -> HttpResponse:
+def save_reply(request: MemberHttpRequest, message_id: UUID) -> HttpResponse:
     """Keep a sent reply as a personal canned response."""
-    member = request.membership  # type: ignore[attr-defined]
+    member = request.membership
     try:
         message = ticket_selectors.get_message(message_id)
     except MessageNotFound:
@@ -153,7 +154,7 @@ def _policy_initial(policy: SlaPolicy) -> dict[str, Any]:
 
 
 @member_required(may=Capability.MANAGE_SETTINGS)
-def sla_policies(request: HttpRequest, policy_id: UUID | None = None) -> HttpResponse:
+def sla_policies(request: MemberHttpRequest, policy_id: UUID | None = None) -> HttpResponse:
     """Admin: the SLA policies in matching order; create one, or edit the one in the URL."""
     editing = None
     if policy_id is not None:
@@ -175,7 +176,7 @@ def sla_policies(request: HttpRequest, policy_id: UUID | None = None) -> HttpRes
     if request.method == "POST" and form.is_valid():
         try:
             policy = services.save_sla_policy(
-                actor=request.membership,  # type: ignore[attr-defined]
+                actor=request.membership,
                 policy=editing,
                 **form.cleaned_data,
             )
@@ -212,18 +213,18 @@ def _describe(policy: SlaPolicy, labels: dict[str, str]) -> SlaPolicy:
 
 @member_required(may=Capability.MANAGE_SETTINGS)
 @require_POST
-def sla_policy_delete(request: HttpRequest, policy_id: UUID) -> HttpResponse:
+def sla_policy_delete(request: MemberHttpRequest, policy_id: UUID) -> HttpResponse:
     try:
         policy = selectors.get_sla_policy(policy_id)
     except SlaPolicyNotFound:
         return not_found_page(request, "That SLA policy")
-    services.delete_sla_policy(policy=policy, actor=request.membership)  # type: ignore[attr-defined]
+    services.delete_sla_policy(policy=policy, actor=request.membership)
     messages.success(request, f"SLA policy “{policy.name}” deleted.")
     return redirect("automation:sla-policies")
 
 
 @member_required
-def ticket_sla(request: HttpRequest, number: int) -> HttpResponse:
+def ticket_sla(request: MemberHttpRequest, number: int) -> HttpResponse:
     """The ticket page's SLA panel (htmx fragment): every target, met, missed or running."""
     try:
         ticket = ticket_selectors.get_ticket_by_number(number)
@@ -232,8 +233,10 @@ def ticket_sla(request: HttpRequest, number: int) -> HttpResponse:
     now = timezone.now()
     timers = list(selectors.list_ticket_timers(ticket.id))
     for timer in timers:
-        timer.current_state = timer.state(now)
-        timer.remaining_text = format_minutes(max(timer.remaining_seconds, 0) // 60) or "0m"
+        timer.current_state = timer.state(now)  # type: ignore[attr-defined]
+        timer.remaining_text = (  # type: ignore[attr-defined]
+            format_minutes(max(timer.remaining_seconds, 0) // 60) or "0m"
+        )
     response = render(
         request,
         "automation/ticket_sla.html",

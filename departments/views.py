@@ -6,14 +6,14 @@ from typing import Any
 from uuid import UUID
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from departments import imap_client, selectors, services
+from departments.business_time import DAY_NAMES
 from departments.errors import BusinessHoursNotFound, DepartmentNotFound, MailboxNotFound
 from departments.forms import (
-    DAY_NAMES,
     BusinessHoursForm,
     DepartmentEditForm,
     DepartmentForm,
@@ -25,18 +25,19 @@ from helpdesk.core.errors import DomainError
 from helpdesk.core.views import not_found_page
 from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.decorators import member_required
+from helpdesk.tenancy.http import MemberHttpRequest
 from helpdesk.tenancy.permissions import Capability
 
 
 @member_required(may=Capability.MANAGE_SETTINGS)
-def admin_overview(request: HttpRequest) -> HttpResponse:
+def admin_overview(request: MemberHttpRequest) -> HttpResponse:
     form = DepartmentForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             department = services.create_department(
                 name=form.cleaned_data["name"],
                 description=form.cleaned_data["description"],
-                actor=request.membership,  # type: ignore[attr-defined]
+                actor=request.membership,
             )
             messages.success(request, f"Department {department.name} created.")
             return redirect("departments:admin")
@@ -56,7 +57,7 @@ def admin_overview(request: HttpRequest) -> HttpResponse:
 
 
 @member_required(may=Capability.MANAGE_SETTINGS)
-def department_edit(request: HttpRequest, department_id: UUID) -> HttpResponse:
+def department_edit(request: MemberHttpRequest, department_id: UUID) -> HttpResponse:
     try:
         department = selectors.get_department(department_id)
     except DepartmentNotFound:
@@ -77,7 +78,7 @@ def department_edit(request: HttpRequest, department_id: UUID) -> HttpResponse:
         try:
             services.update_department(
                 department=department,
-                actor=request.membership,  # type: ignore[attr-defined]
+                actor=request.membership,
                 name=form.cleaned_data["name"],
                 description=form.cleaned_data["description"],
                 is_default=form.cleaned_data["is_default"],
@@ -98,10 +99,10 @@ def department_edit(request: HttpRequest, department_id: UUID) -> HttpResponse:
 
 @member_required(may=Capability.MANAGE_SETTINGS)
 @require_POST
-def department_delete(request: HttpRequest, department_id: UUID) -> HttpResponse:
+def department_delete(request: MemberHttpRequest, department_id: UUID) -> HttpResponse:
     try:
         department = selectors.get_department(department_id)
-        services.delete_department(department=department, actor=request.membership)  # type: ignore[attr-defined]
+        services.delete_department(department=department, actor=request.membership)
         messages.success(request, f"Department {department.name} deleted.")
     except DepartmentNotFound:
         return not_found_page(request, "That department")
@@ -118,17 +119,17 @@ def _initial(mailbox: Mailbox) -> dict[str, Any]:
     return initial
 
 
-def _save_mailbox(request: HttpRequest, form: MailboxForm, mailbox: Mailbox | None) -> Any:
+def _save_mailbox(request: MemberHttpRequest, form: MailboxForm, mailbox: Mailbox | None) -> Any:
     data = dict(form.cleaned_data)
     try:
         if mailbox is None:
             return services.create_mailbox(
-                actor=request.membership,  # type: ignore[attr-defined]
+                actor=request.membership,
                 **data,
             )
         return services.update_mailbox(
             mailbox=mailbox,
-            actor=request.membership,  # type: ignore[attr-defined]
+            actor=request.membership,
             **data,
         )
     except DomainError as error:
@@ -139,7 +140,7 @@ def _save_mailbox(request: HttpRequest, form: MailboxForm, mailbox: Mailbox | No
 
 
 @member_required(may=Capability.MANAGE_SETTINGS)
-def mailbox_edit(request: HttpRequest, mailbox_id: UUID | None = None) -> HttpResponse:
+def mailbox_edit(request: MemberHttpRequest, mailbox_id: UUID | None = None) -> HttpResponse:
     """Create (no id) or edit a mailbox: addresses, acknowledgement, IMAP polling."""
     mailbox = None
     if mailbox_id is not None:
@@ -172,10 +173,10 @@ def mailbox_edit(request: HttpRequest, mailbox_id: UUID | None = None) -> HttpRe
 
 @member_required(may=Capability.MANAGE_SETTINGS)
 @require_POST
-def mailbox_delete(request: HttpRequest, mailbox_id: UUID) -> HttpResponse:
+def mailbox_delete(request: MemberHttpRequest, mailbox_id: UUID) -> HttpResponse:
     try:
         mailbox = selectors.get_mailbox(mailbox_id)
-        services.delete_mailbox(mailbox=mailbox, actor=request.membership)  # type: ignore[attr-defined]
+        services.delete_mailbox(mailbox=mailbox, actor=request.membership)
         messages.success(request, f"Mailbox {mailbox.address} deleted.")
     except MailboxNotFound:
         return not_found_page(request, "That mailbox")
@@ -187,7 +188,7 @@ def mailbox_delete(request: HttpRequest, mailbox_id: UUID) -> HttpResponse:
 
 @member_required(may=Capability.MANAGE_SETTINGS)
 @require_POST
-def mailbox_imap_check(request: HttpRequest, mailbox_id: UUID | None = None) -> HttpResponse:
+def mailbox_imap_check(request: MemberHttpRequest, mailbox_id: UUID | None = None) -> HttpResponse:
     """*Test connection* (htmx): log in with the IMAP settings as typed, before saving, and
     open the folders; changes nothing. An empty password means the stored one."""
     mailbox = None
@@ -198,7 +199,10 @@ def mailbox_imap_check(request: HttpRequest, mailbox_id: UUID | None = None) -> 
             return not_found_page(request, "That mailbox")
     form = ImapSettingsForm(request.POST)
     if not form.is_valid():
-        problem = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items())
+        problem = "; ".join(
+            f"{name}: {' '.join(str(error) for error in errors)}"
+            for name, errors in form.errors.items()
+        )
         return render(request, "departments/imap_check.html", {"problem": problem}, status=400)
     data = form.cleaned_data
     problem = imap_client.check_settings(
@@ -219,7 +223,7 @@ def mailbox_imap_check(request: HttpRequest, mailbox_id: UUID | None = None) -> 
 
 
 @member_required(may=Capability.MANAGE_SETTINGS)
-def business_hours(request: HttpRequest, hours_id: UUID | None = None) -> HttpResponse:
+def business_hours(request: MemberHttpRequest, hours_id: UUID | None = None) -> HttpResponse:
     """Admin: the tenant's schedules; create one, or edit the one in the URL."""
     editing = None
     if hours_id is not None:
@@ -244,7 +248,7 @@ def business_hours(request: HttpRequest, hours_id: UUID | None = None) -> HttpRe
                     services.NewHoliday(date=day, name=label)
                     for day, label in form.cleaned_data["holiday_list"]
                 ],
-                actor=request.membership,  # type: ignore[attr-defined]
+                actor=request.membership,
             )
             messages.success(request, f"Business hours “{saved.name}” saved.")
             return redirect("departments:business-hours")
@@ -265,10 +269,10 @@ def business_hours(request: HttpRequest, hours_id: UUID | None = None) -> HttpRe
 
 @member_required(may=Capability.MANAGE_SETTINGS)
 @require_POST
-def business_hours_delete(request: HttpRequest, hours_id: UUID) -> HttpResponse:
+def business_hours_delete(request: MemberHttpRequest, hours_id: UUID) -> HttpResponse:
     try:
         hours = selectors.get_business_hours(hours_id)
-        services.delete_business_hours(business_hours=hours, actor=request.membership)  # type: ignore[attr-defined]
+        services.delete_business_hours(business_hours=hours, actor=request.membership)
         messages.success(request, f"Business hours “{hours.name}” deleted.")
     except BusinessHoursNotFound:
         return not_found_page(request, "Those hours")

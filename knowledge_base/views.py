@@ -11,18 +11,19 @@ from django.shortcuts import render
 
 from helpdesk.core.views import not_found_page
 from helpdesk.tenancy.decorators import member_required
+from helpdesk.tenancy.http import MemberHttpRequest
 from knowledge_base import selectors
 from knowledge_base.errors import ArticleNotFound
 
 
 @member_required
-def article_list(request: HttpRequest) -> HttpResponse:
+def article_list(request: MemberHttpRequest) -> HttpResponse:
     grouped = _grouped(list(selectors.list_articles()))
     return render(request, "knowledge_base/article_list.html", {"grouped": grouped})
 
 
 @member_required
-def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
+def article_detail(request: MemberHttpRequest, slug: str) -> HttpResponse:
     try:
         article = selectors.get_article_by_slug(slug)
     except ArticleNotFound:

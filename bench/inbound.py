@@ -29,6 +29,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import cProfile
+import functools
 import os
 import pstats
 import quopri
@@ -929,7 +930,7 @@ def _rows(context: Context) -> dict[str, dict[str, Any]]:
 def threading_accuracy(specs: list[MailSpec], rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Replies on the ticket of the mail they answer (and of the conversation's first mail)."""
     by_via: dict[str, Counter[str]] = defaultdict(Counter)
-    misthreaded = []
+    misthreaded: list[dict[str, Any]] = []
     for spec in specs:
         if spec.kind != "reply":
             continue
@@ -1258,7 +1259,8 @@ def _in_process(
             accepted = measure(
                 sample,
                 "accept",
-                lambda raw=raw, envelope_to=envelope_to, spec=spec: intake.accept(
+                functools.partial(
+                    intake.accept,
                     raw=raw,
                     envelope_to=envelope_to,
                     envelope_from=spec.sender.address,
@@ -1270,8 +1272,8 @@ def _in_process(
             measure(
                 sample,
                 "process",
-                lambda email_id=email_id: tasks.process_inbound_email.run(
-                    tenant_id=tenant_id, email_id=email_id
+                functools.partial(
+                    tasks.process_inbound_email.run, tenant_id=tenant_id, email_id=email_id
                 ),
             )
             if spec.kind == "new":
@@ -1287,8 +1289,10 @@ def _in_process(
                     measure(
                         sample,
                         "acknowledge",
-                        lambda message_id=message_id: tasks.deliver_message_email.run(
-                            tenant_id=tenant_id, message_id=message_id
+                        functools.partial(
+                            tasks.deliver_message_email.run,
+                            tenant_id=tenant_id,
+                            message_id=message_id,
                         ),
                     )
             samples.append(sample)
@@ -1365,11 +1369,12 @@ def _stage_profile(stats: pstats.Stats, stage: str, messages: int) -> dict[str, 
     raw = stats.stats  # type: ignore[attr-defined]
 
     def cumulative(suffix: str, function: str) -> float:
-        return sum(
+        total: float = sum(
             value[3]
             for (filename, _, name), value in raw.items()
             if name == function and filename.endswith(suffix)
         )
+        return total
 
     steps = PROFILE_STEPS[stage]
     total = cumulative(steps[0][1], steps[0][2]) or 1e-9
@@ -1726,9 +1731,10 @@ def _profile_markdown(profile: dict[str, Any]) -> list[str]:
 
 def _worker_shares(tasks: dict[str, dict[str, Any]]) -> str:
     def share(*names: str) -> float:
-        return round(
-            sum(f.get("share_of_worker_time_percent", 0) for n, f in tasks.items() if n in names), 1
+        total: float = sum(
+            f.get("share_of_worker_time_percent", 0) for n, f in tasks.items() if n in names
         )
+        return round(total, 1)
 
     processing = share("process_inbound_email")
     acknowledging = share("send_auto_acknowledgement", "deliver_message_email")

@@ -1114,9 +1114,10 @@ def _template_stamp(context: Context, template: str) -> dict[str, Any] | None:
     if row is None or not row[0]:
         return None
     try:
-        return json.loads(row[0])
+        stored: dict[str, Any] = json.loads(row[0])
     except ValueError:
         return None
+    return stored
 
 
 def _copy_database(context: Context, *, source: str, target: str) -> float:
@@ -1612,7 +1613,7 @@ def load_data(context: Context, tickets: int) -> dict[str, Any]:
         def build(connection: Any, index: tuple[str, str, str]) -> None:
             began = time.monotonic()
             connection.execute("SET maintenance_work_mem = '1GB'")
-            connection.execute(sql.SQL(index[2]))  # type: ignore[arg-type]
+            connection.execute(sql.SQL(index[2]))
             print(f"  load: index {index[1]} {time.monotonic() - began:.1f} s", flush=True)
 
         with context.admin_connection() as connection:
@@ -2177,7 +2178,7 @@ def _node_line(node: dict[str, Any]) -> str:
         if node.get(key):
             condition = node[key]
             text += f"; {key.lower()}: {condition[:140]}{'…' if len(condition) > 140 else ''}"
-    return text
+    return str(text)
 
 
 def summarize_plan(plan: dict[str, Any], limit: int = 30) -> list[str]:
@@ -2291,7 +2292,8 @@ def explain_statements(
                 "used_by": entry["used_by"],
                 "slowest_ms": round(entry["seconds"] * 1000, 2),
                 "mean_ms": entry["mean_ms"],
-                "statement": connection.ops.compose_sql(sql, entry["params"]),
+                # PostgreSQL's operations have compose_sql; the stubs type the base class.
+                "statement": connection.ops.compose_sql(sql, entry["params"]),  # type: ignore[attr-defined]
                 "statement_sql": sql,
             }
             try:

@@ -161,27 +161,30 @@ def _image_environment(**extra: str) -> dict[str, str]:
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
-def test_worker_health_check_passes_for_a_live_worker_and_fails_without_one(broker_mode):
+def test_worker_health_check_passes_for_a_live_worker_and_fails_without_one(broker_mode, tmp_path):
     hostname = f"health-{os.getpid()}"
     environment = _image_environment(HOSTNAME=hostname)
     check = _health_check_shell("worker")
-    worker = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "celery", "-A", "helpdesk", "worker", "--pool", "solo"),
-            *("-n", f"celery@{hostname}", "-Q", "default", "-l", "warning"),
-        ],
-        cwd=ROOT,
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    log = tmp_path / "worker.log"
+    with log.open("wb") as output:
+        worker = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "celery", "-A", "helpdesk", "worker", "--pool", "solo"),
+                *("-n", f"celery@{hostname}", "-Q", "default", "-l", "info"),
+            ],
+            cwd=ROOT,
+            env=environment,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
     try:
-        deadline = time.monotonic() + 60
-        passed = False
-        while not passed and time.monotonic() < deadline:
-            passed = subprocess.run(["sh", "-c", check], cwd=ROOT, env=environment).returncode == 0
-            time.sleep(0 if passed else 1)
-        assert passed
+        deadline = time.monotonic() + 120
+        while b" ready." not in log.read_bytes() and time.monotonic() < deadline:
+            assert worker.poll() is None, log.read_text()
+            time.sleep(0.5)
+        assert b" ready." in log.read_bytes(), log.read_text()
+        result = subprocess.run(["sh", "-c", check], cwd=ROOT, env=environment, check=False)
+        assert result.returncode == 0, log.read_text()
     finally:
         worker.terminate()
         worker.wait(30)

@@ -13,6 +13,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
+from uuid import UUID
 
 import psycopg
 import pytest
@@ -23,10 +24,11 @@ from django.test import Client
 from pytest_django import DjangoDbBlocker
 from pytest_django.fixtures import _get_databases_for_setup
 
+from departments.models import Department, Mailbox
 from helpdesk.celery import app as celery_app
 from helpdesk.ops import services as ops_services
 from helpdesk.tenancy.context import tenant_context
-from helpdesk.tenancy.models import Tenant
+from helpdesk.tenancy.models import Membership, Tenant
 from tests import database_template
 
 PASSWORD = "correct-horse-battery"
@@ -176,19 +178,19 @@ class TenantSetup:
     """A provisioned tenant: its admin, department, default mailbox and host name."""
 
     tenant: Tenant
-    admin: object
-    department: object
-    mailbox: object
+    admin: Membership
+    department: Department
+    mailbox: Mailbox
 
     @property
     def host(self) -> str:
         return f"{self.tenant.slug}.{settings.HELPDESK_BASE_DOMAIN}"
 
     @property
-    def id(self) -> object:
+    def id(self) -> UUID:
         return self.tenant.id
 
-    def api_client(self, membership: object | None = None) -> Client:
+    def api_client(self, membership: Membership | None = None) -> Client:
         """A test client on this tenant's host with a new API token of the member (admin)."""
         from helpdesk.accounts import services as account_services
 
@@ -197,11 +199,11 @@ class TenantSetup:
         client.defaults["HTTP_AUTHORIZATION"] = f"Token {key}"
         return client
 
-    def client(self, membership: object | None = None) -> Client:
+    def client(self, membership: Membership | None = None) -> Client:
         """A test client on this tenant's host, logged in as the member when given."""
         client = Client(HTTP_HOST=self.host)
         if membership is not None:
-            client.force_login(membership.user)  # type: ignore[attr-defined]
+            client.force_login(membership.user)
         return client
 
 

@@ -17,6 +17,7 @@ from helpdesk.accounts import selectors, services
 from helpdesk.accounts.models import Invitation
 from helpdesk.api.permissions import CanManageTeam, CanManageTeamOrReadOnly, IsTenantMember
 from helpdesk.api.views import TenantAPIView
+from helpdesk.tenancy.http import MemberRequest
 from helpdesk.tenancy.models import Membership, MembershipRole
 
 
@@ -71,13 +72,13 @@ class MemberListAPI(TenantAPIView):
         return self.paginate(request, selectors.list_team(), MemberOutput)
 
     @extend_schema(request=InviteInput, responses={201: InvitationOutput})
-    def post(self, request: Request) -> Response:
+    def post(self, request: MemberRequest) -> Response:
         """Invite someone: a pending invitation (see /api/v1/invitations/) and an email with
         a link to accept it. They get a seat only when they accept. The answer is the same
         whether or not the address has a login elsewhere."""
         data = self.validate(InviteInput, request.data)
         invitation = services.invite_member(
-            tenant=request.tenant,  # type: ignore[attr-defined]
+            tenant=request.tenant,
             actor=self.membership,
             email=data["email"],
             name=data.get("name", ""),

@@ -52,7 +52,15 @@ app.conf.broker_connection_retry = True
 app.conf.broker_connection_max_retries = None
 app.conf.worker_cancel_long_running_tasks_on_connection_loss = False
 app.autodiscover_tasks(
-    ["helpdesk.core", "helpdesk.accounts", "tickets", "departments", "knowledge_base", "automation"]
+    [
+        "helpdesk.core",
+        "helpdesk.accounts",
+        "tickets",
+        "tickets.contacts",
+        "departments",
+        "knowledge_base",
+        "automation",
+    ]
 )
 
 # Celery's Django fixup closes every database connection before and after each task unless

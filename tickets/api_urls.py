@@ -1,8 +1,9 @@
 from django.urls import path
 
-from tickets import api_urls_configuration, api_urls_contacts
+from tickets import api_urls_configuration
 from tickets.api import core as api
 from tickets.api import satisfaction, workspace
+from tickets.contacts import urls as contact_urls
 
 app_name = "tickets-api"
 
@@ -77,4 +78,4 @@ urlpatterns = [
     ),
 ]
 
-urlpatterns += api_urls_contacts.urlpatterns + api_urls_configuration.urlpatterns
+urlpatterns += contact_urls.api_urlpatterns + api_urls_configuration.urlpatterns

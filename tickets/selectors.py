@@ -23,7 +23,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Coalesce, JSONObject, Lower, NullIf
+from django.db.models.functions import JSONObject
 from django.utils import timezone
 
 from departments.models import Mailbox
@@ -31,8 +31,6 @@ from helpdesk.tenancy.context import require_tenant_id
 from helpdesk.tenancy.models import Membership
 from tickets.errors import (
     AttachmentNotFound,
-    CompanyNotFound,
-    ContactNotFound,
     InboundEmailNotFound,
     MessageNotFound,
     SatisfactionSurveyNotFound,
@@ -42,7 +40,6 @@ from tickets.models import (
     SEARCH_VIEW,
     SLA_DUE_SOON,
     Attachment,
-    Company,
     Contact,
     EmailTemplate,
     InboundEmail,
@@ -342,16 +339,6 @@ def get_inbound_email(email_id: UUID) -> InboundEmail:
     return email
 
 
-def list_contact_tickets(
-    contact: Contact, *, exclude_id: UUID | None = None, limit: int = 10
-) -> list[Ticket]:
-    """The customer's other tickets, newest first (sidebar)."""
-    tickets = Ticket.objects.filter(contact=contact).order_by("-created_at")
-    if exclude_id:
-        tickets = tickets.exclude(id=exclude_id)
-    return list(tickets[:limit])
-
-
 def count_by_status() -> dict[str, int]:
     from django.db.models import Count
 
@@ -359,21 +346,6 @@ def count_by_status() -> dict[str, int]:
     counts = dict.fromkeys(TicketStatus.values, 0)
     counts.update({row["status"]: row["total"] for row in rows})
     return counts
-
-
-def contacts_with_email(email: str) -> QuerySet[Contact]:
-    """Contacts with this address regardless of case: by the stored lowercase `email_key`,
-    which the unique index (tenant, email_key) serves under row-level security (`iexact`,
-    or lower(email), would read every contact of the tenant, once for each inbound mail)."""
-    return Contact.objects.filter(email_key=email.strip().lower())
-
-
-def find_contact_by_email(email: str) -> Contact | None:
-    """The contact with this address; for a merged duplicate, the contact it was merged into."""
-    contact = contacts_with_email(email).first()  # merged ones are rare: no join for them
-    if contact is not None and contact.merged_into_id:
-        return contact.merged_into
-    return contact
 
 
 def get_reply_mailbox(ticket: Ticket) -> Mailbox | None:
@@ -459,96 +431,6 @@ def get_ticket(ticket_id: UUID) -> Ticket:
 
 
 # --- Contacts and companies ------------------------------------------------------------
-
-
-def list_contacts(q: str | None = None) -> QuerySet[Contact]:
-    """Contacts by display name with their company and ticket count; merged duplicates left
-    out. `q` matches part of the name, email or company name."""
-    # A subquery, not Count(): the paginator's count() can then skip it (no GROUP BY).
-    asked = (
-        Ticket.objects.filter(contact=OuterRef("pk"))
-        .order_by()
-        .values("contact")
-        .annotate(total=Count("id"))
-        .values("total")
-    )
-    contacts = (
-        Contact.objects.filter(merged_into__isnull=True)
-        .select_related("company")
-        .annotate(ticket_count=Coalesce(Subquery(asked), 0))
-    )
-    if q:
-        contacts = contacts.filter(
-            Q(name__icontains=q) | Q(email__icontains=q) | Q(company__name__icontains=q)
-        )
-    # Named contacts by name, then the nameless by address.
-    return contacts.order_by(
-        NullIf(Lower("name"), Value("")).asc(nulls_last=True), Lower("email"), "id"
-    )
-
-
-def get_contact(contact_id: UUID) -> Contact:
-    """One contact, merged duplicates included (pages send those on to `merged_into`);
-    raises ContactNotFound."""
-    contact = Contact.objects.select_related("company").filter(id=contact_id).first()
-    if contact is None:
-        raise ContactNotFound(contact_id=str(contact_id))
-    return contact
-
-
-def list_merged_duplicates(contact: Contact) -> QuerySet[Contact]:
-    """The contacts merged into this one (their addresses still reach it)."""
-    return Contact.objects.filter(merged_into=contact).order_by("email")
-
-
-def count_contact_references(contact: Contact) -> dict[str, int]:
-    """What a merge would move: tickets asked, tickets followed, messages written."""
-    return {
-        "tickets": Ticket.objects.filter(contact=contact).count(),
-        "follows": TicketFollower.objects.filter(contact=contact).count(),
-        "messages": Message.objects.filter(author_contact=contact).count(),
-    }
-
-
-def _ticket_list(tickets: QuerySet[Ticket]) -> QuerySet[Ticket]:
-    return (
-        tickets.select_related("contact", "department", "assignee__user")
-        .prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name")))
-        .order_by("-created_at", "-id")
-    )
-
-
-def list_tickets_of_contact(contact: Contact) -> QuerySet[Ticket]:
-    """Every ticket the contact asked, newest first, with what lists show."""
-    return _ticket_list(Ticket.objects.filter(contact=contact))
-
-
-def list_companies(q: str | None = None) -> QuerySet[Company]:
-    """Companies by name with their number of contacts; `q` matches name or a domain."""
-    companies = Company.objects.annotate(
-        contact_count=Count("contacts", filter=Q(contacts__merged_into__isnull=True))
-    )
-    if q:
-        companies = companies.filter(Q(name__icontains=q) | Q(domains__icontains=q))
-    return companies.order_by(Lower("name"), "id")
-
-
-def get_company(company_id: UUID | str) -> Company:
-    """One company; raises CompanyNotFound."""
-    company = Company.objects.filter(id=company_id).first()
-    if company is None:
-        raise CompanyNotFound(company_id=str(company_id))
-    return company
-
-
-def list_company_contacts(company: Company) -> QuerySet[Contact]:
-    """The company's contacts (merged duplicates left out), by display name."""
-    return list_contacts().filter(company=company)
-
-
-def list_tickets_of_company(company: Company) -> QuerySet[Ticket]:
-    """Every ticket of the company's contacts, newest first."""
-    return _ticket_list(Ticket.objects.filter(contact__company=company))
 
 
 def list_tags(*, limit: int = 30) -> list[Tag]:

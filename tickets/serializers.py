@@ -9,6 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from helpdesk.api.fields import UUIDField
+from tickets.contacts.serializers import CustomFieldValue
 from tickets.models import (
     Contact,
     EmailTemplateKind,
@@ -21,7 +22,6 @@ from tickets.models import (
     TicketPriority,
     TicketStatus,
 )
-from tickets.serializers_contacts import CustomFieldValue
 
 
 class TicketContactOutput(serializers.ModelSerializer[Contact]):

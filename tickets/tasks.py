@@ -18,7 +18,7 @@ from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.managers import cross_tenant
 from helpdesk.tenancy.models import Tenant
-from tickets import contacts, notifications, satisfaction, services
+from tickets import notifications, satisfaction, services
 from tickets.mail import imap, inbound, outbound
 from tickets.models import (
     DeliveryStatus,
@@ -70,13 +70,6 @@ def send_auto_acknowledgement(*, tenant_id: str, email_id: str) -> None:
 def release_member_tickets(*, tenant_id: str, membership_id: str) -> int:
     """A member who can no longer take tickets hands their unsolved ones back to the queue."""
     return services.release_member_tickets(membership_id=UUID(membership_id))
-
-
-@tenant_task
-def attach_domain_contacts(*, tenant_id: str, company_id: str) -> int:
-    """A company got a domain: the contacts already known there join it."""
-    tenant = tenancy_selectors.get_tenant(tenant_id)
-    return contacts.attach_contacts_by_domain(company_id=UUID(company_id), language=tenant.language)
 
 
 @tenant_task(queue="email", max_retries=6, own_transactions=True)

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from tickets import urls_configuration, urls_contacts
+from tickets import urls_configuration
+from tickets.contacts import urls as contact_urls
 from tickets.views import core as views
 from tickets.views import inbox as inbox_views
 from tickets.views import satisfaction as satisfaction_views
@@ -55,4 +56,4 @@ urlpatterns = [
     path("settings/inbound/<uuid:email_id>/retry/", views.inbound_retry, name="inbound-retry"),
 ]
 
-urlpatterns += urls_contacts.urlpatterns + urls_configuration.urlpatterns
+urlpatterns += contact_urls.urlpatterns + urls_configuration.urlpatterns

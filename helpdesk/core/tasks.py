@@ -93,8 +93,11 @@ def tenant_task(*args: Any, own_transactions: bool = False, **options: Any) -> A
 
 
 def _register(func: Callable[..., Any], settings: dict[str, Any]) -> Callable[..., Any]:
-    """Celery's `app.task(...)` decorator, named after the function's dotted path."""
-    register: Callable[..., Any] = app.task(name=f"{func.__module__}.{func.__name__}", **settings)
+    """Celery's `app.task(...)` decorator, named after the function's dotted path unless
+    `name=` is given: a task that moved keeps its old name, because messages already queued
+    in Redis carry it."""
+    name = settings.pop("name", None) or f"{func.__module__}.{func.__name__}"
+    register: Callable[..., Any] = app.task(name=name, **settings)
     return register
 
 

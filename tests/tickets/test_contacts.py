@@ -14,7 +14,9 @@ from helpdesk.tenancy.models import MembershipRole
 from tests.concurrency import second_behind_first
 from tests.factories.accounts import make_member
 from tests.factories.tickets import ContactFactory, make_ticket
-from tickets import configuration, contacts, selectors, services
+from tickets import configuration, selectors, services
+from tickets.contacts import selectors as contact_selectors
+from tickets.contacts import services as contacts
 from tickets.errors import ContactInvalid, CustomFieldInvalid
 from tickets.models import (
     Company,
@@ -359,7 +361,7 @@ def test_merge_moves_tickets_followers_messages_and_records_events(tenant):
     duplicate.refresh_from_db()
     assert (survivor.name, survivor.phone, survivor.company_id) == ("Carla", "555", company.id)
     assert duplicate.merged_into_id == survivor.id
-    listed = list(selectors.list_contacts())
+    listed = list(contact_selectors.list_contacts())
     assert survivor in listed
     assert duplicate not in listed
 
@@ -398,7 +400,7 @@ def test_mail_from_a_merged_address_finds_the_survivor(tenant):
     duplicate = ContactFactory(email="Old@Example.test")
     contacts.merge_contacts(survivor=survivor, duplicate=duplicate, actor=None)
     # Needs find_contact_by_email to follow merged_into (the lead engineer's change).
-    assert selectors.find_contact_by_email("old@example.test") == survivor
+    assert contact_selectors.find_contact_by_email("old@example.test") == survivor
 
 
 def test_merge_page_searches_previews_and_merges(acme):
@@ -719,7 +721,7 @@ def test_contact_lookup_by_email_uses_its_index_under_row_level_security(tenant)
     row-level security PostgreSQL checks it after the policy on every row (a sequential
     scan, whatever index exists); `=` on the stored email_key can use the unique index."""
     kept = ContactFactory(email="Carla.Diaz@Example.test")
-    assert selectors.find_contact_by_email(" carla.diaz@EXAMPLE.test ") == kept
+    assert contact_selectors.find_contact_by_email(" carla.diaz@EXAMPLE.test ") == kept
 
     def plan(queryset) -> str:
         sql, params = queryset.query.sql_with_params()
@@ -733,7 +735,7 @@ def test_contact_lookup_by_email_uses_its_index_under_row_level_security(tenant)
     with connection.cursor() as cursor:
         cursor.execute("SELECT rolbypassrls OR rolsuper FROM pg_roles WHERE rolname = current_user")
         assert cursor.fetchone() == (False,)  # the app's role: the policy applies
-    lookup = plan(selectors.contacts_with_email("carla.diaz@example.test"))
+    lookup = plan(contact_selectors.contacts_with_email("carla.diaz@example.test"))
     assert "tickets_contact_email_key_uniq" in lookup
     assert any("Index Cond" in line and "email_key" in line for line in lookup.splitlines())
     by_expression = Contact.objects.alias(key=Lower("email")).filter(key="carla.diaz@example.test")

@@ -18,7 +18,8 @@ from tests.conftest import make_tenant
 from tests.factories.accounts import make_member
 from tests.factories.tickets import ContactFactory, make_ticket
 from tests.tickets.test_inbound import build, deliver
-from tickets import configuration, contacts, satisfaction, selectors, services, tasks
+from tickets import configuration, satisfaction, selectors, services, tasks
+from tickets.contacts import services as contacts
 from tickets.errors import (
     ConfigurationInvalid,
     SatisfactionCommentTooLong,

@@ -15,10 +15,9 @@ from rest_framework.response import Response
 
 from helpdesk.api.views import TenantAPIView
 from helpdesk.tenancy.http import MemberRequest
-from tickets import contacts, selectors
-from tickets.models import Contact
-from tickets.serializers import TicketOutput
-from tickets.serializers_contacts import (
+from tickets.contacts import selectors as contact_selectors
+from tickets.contacts import services as contacts
+from tickets.contacts.serializers import (
     CompanyCreateInput,
     CompanyListQuery,
     CompanyOutput,
@@ -28,13 +27,15 @@ from tickets.serializers_contacts import (
     ContactOutput,
     ContactUpdateInput,
 )
+from tickets.models import Contact
+from tickets.serializers import TicketOutput
 
 
 def _contact_changes(contact: Contact, data: dict[str, Any]) -> dict[str, Any]:
     """A PATCH body as update_contact's arguments: what is not sent keeps its value."""
     company = contact.company
     if "company" in data:
-        company = selectors.get_company(data["company"]) if data["company"] else None
+        company = contact_selectors.get_company(data["company"]) if data["company"] else None
     return {
         "name": data.get("name", contact.name),
         "email": data.get("email", contact.email),
@@ -49,25 +50,27 @@ class ContactListAPI(TenantAPIView):
     @extend_schema(parameters=[ContactListQuery], responses=ContactOutput(many=True))
     def get(self, request: Request) -> Response:
         query = self.validate(ContactListQuery, request.query_params)
-        return self.paginate(request, selectors.list_contacts(query.get("q")), ContactOutput)
+        return self.paginate(
+            request, contact_selectors.list_contacts(query.get("q")), ContactOutput
+        )
 
 
 class ContactDetailAPI(TenantAPIView):
     @extend_schema(responses=ContactOutput)
     def get(self, request: Request, contact_id: UUID) -> Response:
-        return Response(ContactOutput(selectors.get_contact(contact_id)).data)
+        return Response(ContactOutput(contact_selectors.get_contact(contact_id)).data)
 
     @extend_schema(request=ContactUpdateInput, responses=ContactOutput)
     def patch(self, request: MemberRequest, contact_id: UUID) -> Response:
         data = self.validate(ContactUpdateInput, request.data)
-        contact = selectors.get_contact(contact_id)
+        contact = contact_selectors.get_contact(contact_id)
         contacts.update_contact(
             contact,
             **_contact_changes(contact, data),
             actor=self.membership,
             language=request.tenant.language,
         )
-        return Response(ContactOutput(selectors.get_contact(contact_id)).data)
+        return Response(ContactOutput(contact_selectors.get_contact(contact_id)).data)
 
 
 class ContactTicketListAPI(TenantAPIView):
@@ -75,8 +78,10 @@ class ContactTicketListAPI(TenantAPIView):
 
     @extend_schema(responses=TicketOutput(many=True))
     def get(self, request: Request, contact_id: UUID) -> Response:
-        contact = selectors.get_contact(contact_id)
-        return self.paginate(request, selectors.list_tickets_of_contact(contact), TicketOutput)
+        contact = contact_selectors.get_contact(contact_id)
+        return self.paginate(
+            request, contact_selectors.list_tickets_of_contact(contact), TicketOutput
+        )
 
 
 class ContactMergeAPI(TenantAPIView):
@@ -86,19 +91,21 @@ class ContactMergeAPI(TenantAPIView):
     def post(self, request: MemberRequest, contact_id: UUID) -> Response:
         data = self.validate(ContactMergeInput, request.data)
         survivor = contacts.merge_contacts(
-            survivor=selectors.get_contact(contact_id),
-            duplicate=selectors.get_contact(data["duplicate"]),
+            survivor=contact_selectors.get_contact(contact_id),
+            duplicate=contact_selectors.get_contact(data["duplicate"]),
             actor=self.membership,
             language=request.tenant.language,
         )
-        return Response(ContactOutput(selectors.get_contact(survivor.id)).data)
+        return Response(ContactOutput(contact_selectors.get_contact(survivor.id)).data)
 
 
 class CompanyListAPI(TenantAPIView):
     @extend_schema(parameters=[CompanyListQuery], responses=CompanyOutput(many=True))
     def get(self, request: Request) -> Response:
         query = self.validate(CompanyListQuery, request.query_params)
-        return self.paginate(request, selectors.list_companies(query.get("q")), CompanyOutput)
+        return self.paginate(
+            request, contact_selectors.list_companies(query.get("q")), CompanyOutput
+        )
 
     @extend_schema(request=CompanyCreateInput, responses={201: CompanyOutput})
     def post(self, request: Request) -> Response:
@@ -116,12 +123,12 @@ class CompanyListAPI(TenantAPIView):
 class CompanyDetailAPI(TenantAPIView):
     @extend_schema(responses=CompanyOutput)
     def get(self, request: Request, company_id: UUID) -> Response:
-        return Response(CompanyOutput(selectors.get_company(company_id)).data)
+        return Response(CompanyOutput(contact_selectors.get_company(company_id)).data)
 
     @extend_schema(request=CompanyUpdateInput, responses=CompanyOutput)
     def patch(self, request: Request, company_id: UUID) -> Response:
         data = self.validate(CompanyUpdateInput, request.data)
-        company = selectors.get_company(company_id)
+        company = contact_selectors.get_company(company_id)
         company = contacts.update_company(
             company,
             name=data.get("name", company.name),

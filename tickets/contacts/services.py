@@ -22,7 +22,9 @@ from django.utils import timezone
 from helpdesk.tenancy import permissions
 from helpdesk.tenancy.models import Membership
 from helpdesk.tenancy.permissions import Capability
-from tickets import configuration, selectors, services, tasks
+from tickets import configuration, services
+from tickets.contacts import selectors as contact_selectors
+from tickets.contacts import tasks as contact_tasks
 from tickets.errors import CompanyNotFound, ContactInvalid
 from tickets.models import (
     Company,
@@ -84,7 +86,7 @@ def update_contact(
     if contact.merged_into_id:
         raise ContactInvalid("This contact was merged into another one; edit that contact.")
     email = _clean_email(email)
-    taken = selectors.contacts_with_email(email).exclude(id=contact.id).first()
+    taken = contact_selectors.contacts_with_email(email).exclude(id=contact.id).first()
     if taken is not None:
         raise ContactInvalid(f"Another contact already uses {taken.email}.", field="email")
     if company is not None and company.tenant_id != contact.tenant_id:
@@ -189,7 +191,9 @@ def _save_company(
         # and their tickets' search documents name the company).
         tenant_id, company_id = str(company.tenant_id), str(company.id)
         transaction.on_commit(
-            lambda: tasks.attach_domain_contacts.delay(tenant_id=tenant_id, company_id=company_id)
+            lambda: contact_tasks.attach_domain_contacts.delay(
+                tenant_id=tenant_id, company_id=company_id
+            )
         )
     return company
 

@@ -1,8 +1,9 @@
-"""Agent pages: contacts (included by tickets/urls.py)."""
+"""Contacts and companies: agent pages (`urlpatterns`, included by tickets/urls.py) and API
+(`api_urlpatterns`, included by tickets/api_urls.py)."""
 
 from django.urls import URLPattern, path
 
-from tickets.views import contacts as views
+from tickets.contacts import api, views
 
 urlpatterns: list[URLPattern] = [
     path("contacts/", views.contact_list, name="contact-list"),
@@ -13,4 +14,17 @@ urlpatterns: list[URLPattern] = [
     path("companies/new/", views.company_create, name="company-create"),
     path("companies/<uuid:company_id>/", views.company_detail, name="company-detail"),
     path("companies/<uuid:company_id>/edit/", views.company_edit, name="company-edit"),
+]
+
+api_urlpatterns: list[URLPattern] = [
+    path("contacts/", api.ContactListAPI.as_view(), name="contact-list"),
+    path("contacts/<uuid:contact_id>/", api.ContactDetailAPI.as_view(), name="contact-detail"),
+    path(
+        "contacts/<uuid:contact_id>/tickets/",
+        api.ContactTicketListAPI.as_view(),
+        name="contact-tickets",
+    ),
+    path("contacts/<uuid:contact_id>/merge/", api.ContactMergeAPI.as_view(), name="contact-merge"),
+    path("companies/", api.CompanyListAPI.as_view(), name="company-list"),
+    path("companies/<uuid:company_id>/", api.CompanyDetailAPI.as_view(), name="company-detail"),
 ]

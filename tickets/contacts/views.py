@@ -20,9 +20,11 @@ from helpdesk.core.views import not_found_page
 from helpdesk.tenancy import permissions
 from helpdesk.tenancy.decorators import member_required
 from helpdesk.tenancy.http import MemberHttpRequest
-from tickets import configuration, contacts, selectors
+from tickets import configuration, selectors
+from tickets.contacts import selectors as contact_selectors
+from tickets.contacts import services as contacts
+from tickets.contacts.forms import CompanyForm, ContactForm, MergeForm
 from tickets.errors import CompanyNotFound, ContactInvalid, ContactNotFound, CustomFieldInvalid
-from tickets.forms_contacts import CompanyForm, ContactForm, MergeForm
 from tickets.models import Company, Contact
 
 PAGE_SIZE = 50
@@ -73,7 +75,7 @@ def _custom_labels(target: str) -> dict[str, str]:
 def contact_list(request: MemberHttpRequest) -> HttpResponse:
     query = _query(request)
     context = {
-        "page": _page(request, selectors.list_contacts(query or None)),
+        "page": _page(request, contact_selectors.list_contacts(query or None)),
         "query": query,
     }
     return _render_list(request, "tickets/contacts/contact_list.html", "contact_list", context)
@@ -83,7 +85,7 @@ def contact_list(request: MemberHttpRequest) -> HttpResponse:
 def contact_detail(request: MemberHttpRequest, contact_id: UUID) -> HttpResponse:
     """A contact's details, custom fields, company, tickets and satisfaction history."""
     try:
-        contact = selectors.get_contact(contact_id)
+        contact = contact_selectors.get_contact(contact_id)
     except ContactNotFound:
         return not_found_page(request, "That contact")
     if contact.merged_into_id:
@@ -95,8 +97,8 @@ def contact_detail(request: MemberHttpRequest, contact_id: UUID) -> HttpResponse
         {
             "contact": contact,
             "custom_values": configuration.display_values("contact", contact.custom_fields),
-            "page": _page(request, selectors.list_tickets_of_contact(contact)),
-            "merged_duplicates": list(selectors.list_merged_duplicates(contact)),
+            "page": _page(request, contact_selectors.list_tickets_of_contact(contact)),
+            "merged_duplicates": list(contact_selectors.list_merged_duplicates(contact)),
             "ratings": selectors.list_contact_ratings(contact.id, limit=RATINGS_SHOWN),
             "can_change": _can_change(request),
         },
@@ -108,7 +110,7 @@ def _contact_for_change(
 ) -> Contact | HttpResponse:
     """The contact, or the response that replaces the page (404, survivor, 403)."""
     try:
-        contact = selectors.get_contact(contact_id)
+        contact = contact_selectors.get_contact(contact_id)
     except ContactNotFound:
         return not_found_page(request, "That contact")
     if contact.merged_into_id:
@@ -133,7 +135,7 @@ def contact_edit(request: MemberHttpRequest, contact_id: UUID) -> HttpResponse:
             "notes": contact.notes,
             "company": str(contact.company_id or ""),
         },
-        companies=list(selectors.list_companies()),
+        companies=list(contact_selectors.list_companies()),
         custom_fields=configuration.list_custom_fields("contact"),
         values=contact.custom_fields,
     )
@@ -146,7 +148,7 @@ def contact_edit(request: MemberHttpRequest, contact_id: UUID) -> HttpResponse:
                 email=data["email"],
                 phone=data["phone"],
                 notes=data["notes"],
-                company=selectors.get_company(data["company"]) if data["company"] else None,
+                company=contact_selectors.get_company(data["company"]) if data["company"] else None,
                 custom_fields=form.custom_values(),
                 actor=request.membership,
                 language=request.tenant.language,
@@ -181,7 +183,7 @@ def _merge_preview(survivor: Contact, duplicate: Contact) -> dict[str, Any]:
     ]
     return {
         "duplicate": duplicate,
-        "counts": selectors.count_contact_references(duplicate),
+        "counts": contact_selectors.count_contact_references(duplicate),
         "filled": rows,
     }
 
@@ -198,7 +200,7 @@ def contact_merge(request: MemberHttpRequest, contact_id: UUID) -> HttpResponse:
         try:
             if not form.is_valid():
                 raise ContactInvalid("Pick the duplicate contact to merge.")
-            duplicate = selectors.get_contact(form.cleaned_data["duplicate"])
+            duplicate = contact_selectors.get_contact(form.cleaned_data["duplicate"])
             contacts.merge_contacts(
                 survivor=survivor,
                 duplicate=duplicate,
@@ -212,7 +214,7 @@ def contact_merge(request: MemberHttpRequest, contact_id: UUID) -> HttpResponse:
         return redirect("tickets:contact-detail", contact_id=survivor.id)
     query = _query(request)
     candidates = (
-        list(selectors.list_contacts(query).exclude(id=survivor.id)[:MERGE_CANDIDATES])
+        list(contact_selectors.list_contacts(query).exclude(id=survivor.id)[:MERGE_CANDIDATES])
         if query
         else []
     )
@@ -223,7 +225,7 @@ def contact_merge(request: MemberHttpRequest, contact_id: UUID) -> HttpResponse:
         return response
     if request.GET.get("duplicate"):
         try:
-            duplicate = selectors.get_contact(UUID(request.GET["duplicate"]))
+            duplicate = contact_selectors.get_contact(UUID(request.GET["duplicate"]))
         except (ValueError, ContactNotFound):
             return not_found_page(request, "That contact")
         context["preview"] = _merge_preview(survivor, duplicate)
@@ -239,7 +241,7 @@ def contact_merge(request: MemberHttpRequest, contact_id: UUID) -> HttpResponse:
 def company_list(request: MemberHttpRequest) -> HttpResponse:
     query = _query(request)
     context = {
-        "page": _page(request, selectors.list_companies(query or None)),
+        "page": _page(request, contact_selectors.list_companies(query or None)),
         "query": query,
         "can_change": _can_change(request),
     }
@@ -249,10 +251,10 @@ def company_list(request: MemberHttpRequest) -> HttpResponse:
 @member_required
 def company_detail(request: MemberHttpRequest, company_id: UUID) -> HttpResponse:
     try:
-        company = selectors.get_company(company_id)
+        company = contact_selectors.get_company(company_id)
     except CompanyNotFound:
         return not_found_page(request, "That company")
-    people = selectors.list_company_contacts(company)
+    people = contact_selectors.list_company_contacts(company)
     return render(
         request,
         "tickets/contacts/company_detail.html",
@@ -261,7 +263,7 @@ def company_detail(request: MemberHttpRequest, company_id: UUID) -> HttpResponse
             "custom_values": configuration.display_values("company", company.custom_fields),
             "people": list(people[:COMPANY_CONTACTS_SHOWN]),
             "people_count": people.count(),
-            "page": _page(request, selectors.list_tickets_of_company(company)),
+            "page": _page(request, contact_selectors.list_tickets_of_company(company)),
             "can_change": _can_change(request),
         },
     )
@@ -322,7 +324,7 @@ def company_create(request: MemberHttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def company_edit(request: MemberHttpRequest, company_id: UUID) -> HttpResponse:
     try:
-        company = selectors.get_company(company_id)
+        company = contact_selectors.get_company(company_id)
     except CompanyNotFound:
         return not_found_page(request, "That company")
     return _company_form(request, company)

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from django.db import IntegrityError, transaction
 
-from tickets import selectors
+from tickets.contacts import selectors as contact_selectors
 from tickets.models import (
     CompanyDomain,
     Contact,
@@ -23,7 +23,7 @@ def get_or_create_contact(*, email: str, name: str = "") -> Contact:
     waits for the first and fails on the unique (tenant, lower(email)) index once that
     commits, and then reads the contact the first one made."""
     email = email.strip()
-    contact = selectors.find_contact_by_email(email)
+    contact = contact_selectors.find_contact_by_email(email)
     if contact is not None:
         if name and not contact.name:
             contact.name = name
@@ -36,7 +36,7 @@ def get_or_create_contact(*, email: str, name: str = "") -> Contact:
         with transaction.atomic():
             return Contact.objects.create(email=email, name=name.strip(), company=company)
     except IntegrityError:
-        contact = selectors.find_contact_by_email(email)
+        contact = contact_selectors.find_contact_by_email(email)
         if contact is None:
             raise
         return contact

@@ -21,6 +21,7 @@ from helpdesk.tenancy.decorators import member_required
 from helpdesk.tenancy.http import MemberHttpRequest
 from helpdesk.tenancy.permissions import Capability
 from tickets import configuration, presence, satisfaction, selectors, services
+from tickets.contacts import selectors as contact_selectors
 from tickets.errors import (
     StaleReply,
     TicketNotFound,
@@ -125,7 +126,9 @@ def _ticket_context(
         "thread": thread,
         "history": [m for m in reversed(thread) if m.kind == MessageKind.EVENT],
         "seen_up_to": extra.pop("seen_up_to", None) or latest,
-        "other_tickets": selectors.list_contact_tickets(ticket.contact, exclude_id=ticket.id),
+        "other_tickets": contact_selectors.list_contact_tickets(
+            ticket.contact, exclude_id=ticket.id
+        ),
         "survey": survey,
         "past_ratings": past_ratings,
         "followers": ticket.copied_contacts,

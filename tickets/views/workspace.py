@@ -20,6 +20,7 @@ from helpdesk.tenancy.http import MemberHttpRequest
 from helpdesk.tenancy.permissions import Capability
 from knowledge_base import selectors as kb_selectors
 from tickets import merging, notifications, selectors, services
+from tickets.contacts import selectors as contact_selectors
 from tickets.errors import ReplyNotAllowed, TicketNotFound
 
 
@@ -55,7 +56,7 @@ def ticket_merge(request: MemberHttpRequest, number: int) -> HttpResponse:
             error = str(domain_error)
     candidates = [
         t
-        for t in selectors.list_contact_tickets(ticket.contact, exclude_id=ticket.id)
+        for t in contact_selectors.list_contact_tickets(ticket.contact, exclude_id=ticket.id)
         if not t.merged_into_id and not t.is_closed
     ]
     return render(

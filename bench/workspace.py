@@ -1242,7 +1242,7 @@ def provision(context: Context, plan: TenantPlan) -> Provisioned:
     from helpdesk.ops import services as ops_services
     from helpdesk.tenancy.context import tenant_context
     from helpdesk.tenancy.models import Membership, MembershipRole, Tenant
-    from tickets import configuration
+    from tickets.configuration import services as configuration
     from tickets.models import CustomField, CustomStatus, SavedView, Tag, TicketType
 
     tenant = Tenant.objects.filter(slug=plan.slug).first()

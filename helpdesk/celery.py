@@ -7,6 +7,7 @@ import os
 from celery import Celery, signals
 from celery.schedules import crontab
 from kombu import Queue
+from kombu.transport import TRANSPORT_ALIASES
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
 
@@ -48,6 +49,9 @@ app.conf.beat_schedule = {
 # exits), and tasks that are running when the connection drops finish: their late
 # acknowledgement is sent once the broker is back, so nothing runs twice. Cancelling them
 # instead (Celery 6's default) would cut a reply off half sent.
+# kombu resolves redis:// and redis+socket:// through this table: ours adds one guard
+# (helpdesk.core.broker) without which a Redis outage could crash the worker outright.
+TRANSPORT_ALIASES["redis"] = "helpdesk.core.broker:Transport"
 app.conf.broker_connection_retry = True
 app.conf.broker_connection_max_retries = None
 app.conf.worker_cancel_long_running_tasks_on_connection_loss = False
@@ -57,6 +61,8 @@ app.autodiscover_tasks(
         "helpdesk.accounts",
         "tickets",
         "tickets.contacts",
+        "tickets.satisfaction",
+        "tickets.notifications",
         "departments",
         "knowledge_base",
         "automation",

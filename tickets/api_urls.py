@@ -1,9 +1,11 @@
 from django.urls import path
 
-from tickets import api_urls_configuration
 from tickets.api import core as api
-from tickets.api import satisfaction, workspace
+from tickets.api import workspace
+from tickets.configuration import urls as configuration_urls
 from tickets.contacts import urls as contact_urls
+from tickets.notifications import api as notification_api
+from tickets.satisfaction import api as satisfaction
 
 app_name = "tickets-api"
 
@@ -29,11 +31,17 @@ urlpatterns = [
         workspace.SavedViewDetailAPI.as_view(),
         name="saved-view-detail",
     ),
-    path("notifications/", workspace.NotificationListAPI.as_view(), name="notification-list"),
-    path("notifications/read/", workspace.NotificationReadAPI.as_view(), name="notification-read"),
+    path(
+        "notifications/", notification_api.NotificationListAPI.as_view(), name="notification-list"
+    ),
+    path(
+        "notifications/read/",
+        notification_api.NotificationReadAPI.as_view(),
+        name="notification-read",
+    ),
     path(
         "notifications/unread-count/",
-        workspace.NotificationUnreadCountAPI.as_view(),
+        notification_api.NotificationUnreadCountAPI.as_view(),
         name="notification-unread-count",
     ),
     path(
@@ -57,7 +65,7 @@ urlpatterns = [
     ),
     path(
         "notification-settings/",
-        api.NotificationSettingsAPI.as_view(),
+        notification_api.NotificationSettingsAPI.as_view(),
         name="notification-settings",
     ),
     path(
@@ -78,4 +86,4 @@ urlpatterns = [
     ),
 ]
 
-urlpatterns += contact_urls.api_urlpatterns + api_urls_configuration.urlpatterns
+urlpatterns += contact_urls.api_urlpatterns + configuration_urls.api_urlpatterns

@@ -21,7 +21,8 @@ from helpdesk.tenancy import permissions
 from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.models import Membership
 from helpdesk.tenancy.permissions import Capability
-from tickets import configuration, merging, selectors, services
+from tickets import merging, selectors, services
+from tickets.configuration import services as configuration
 from tickets.errors import InvalidFilter, ReplyNotAllowed, SavedViewNotFound, SavedViewNotYours
 from tickets.models import (
     CustomFieldTarget,

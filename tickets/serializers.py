@@ -17,6 +17,7 @@ from tickets.models import (
     InboundEmailStatus,
     Message,
     MessageKind,
+    SatisfactionRating,
     SlaState,
     Ticket,
     TicketPriority,
@@ -294,14 +295,6 @@ class InboundEmailListQuery(serializers.Serializer[Any]):
     status = serializers.ChoiceField(choices=InboundEmailStatus.choices, required=False)
 
 
-class NotificationSettingsData(serializers.Serializer[Any]):
-    assigned = serializers.BooleanField(required=False)
-    mentioned = serializers.BooleanField(required=False)
-    customer_replied = serializers.BooleanField(required=False)
-    satisfaction_rated = serializers.BooleanField(required=False)
-    sla_breached = serializers.BooleanField(required=False)
-
-
 class EmailTemplateOutput(serializers.Serializer[Any]):
     kind = serializers.ChoiceField(choices=EmailTemplateKind.choices)
     department = UUIDField(allow_null=True)
@@ -389,20 +382,26 @@ class SavedViewOutput(serializers.Serializer[Any]):
     owner = UUIDField(source="owner_id")
 
 
-class NotificationOutput(serializers.Serializer[Any]):
-    id = UUIDField()
-    kind = serializers.CharField()
-    ticket = serializers.IntegerField(source="ticket.number")
-    ticket_subject = serializers.CharField(source="ticket.subject")
-    message = UUIDField(source="message_id", allow_null=True)
-    actor = serializers.CharField(source="actor.user.display_name", allow_null=True, default=None)
-    created_at = serializers.DateTimeField()
-    read_at = serializers.DateTimeField(allow_null=True)
+class TicketSatisfactionOutput(serializers.ModelSerializer[SatisfactionRating]):
+    score = serializers.CharField(help_text="good, bad, or empty while unanswered.")
+
+    class Meta:
+        model = SatisfactionRating
+        fields = ["score", "comment", "rated_at", "sent_at", "send_after"]
 
 
-class NotificationReadInput(serializers.Serializer[Any]):
-    ids = serializers.ListField(child=UUIDField(), required=False, help_text="Without ids: all.")
+class TicketDetailOutput(TicketOutput):
+    """A ticket with its satisfaction survey (the survey comes in the serializer context as
+    `satisfaction`, read by the view: lists never load it)."""
 
+    satisfaction = serializers.SerializerMethodField()
 
-class UnreadCountOutput(serializers.Serializer[Any]):
-    unread = serializers.IntegerField()
+    class Meta(TicketOutput.Meta):
+        fields = [*TicketOutput.Meta.fields, "satisfaction"]
+
+    @extend_schema_field(TicketSatisfactionOutput(allow_null=True))
+    def get_satisfaction(self, ticket: Any) -> dict[str, Any] | None:
+        """The ticket's survey: when it is or was sent and the customer's answer; null when
+        the ticket has none."""
+        rating = self.context.get("satisfaction")
+        return None if rating is None else TicketSatisfactionOutput(rating).data

@@ -18,14 +18,13 @@ from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.managers import cross_tenant
 from helpdesk.tenancy.models import Tenant
-from tickets import notifications, satisfaction, services
+from tickets import services
 from tickets.mail import imap, inbound, outbound
 from tickets.models import (
     DeliveryStatus,
     InboundEmail,
     InboundEmailStatus,
     Message,
-    SatisfactionRating,
 )
 
 logger = logging.getLogger(__name__)
@@ -250,21 +249,6 @@ def poll_mailbox(*, tenant_id: str, mailbox_id: str) -> int:
     return imap.poll_mailbox(mailbox=mailbox).stored
 
 
-@tenant_task(queue="email")
-def send_agent_notification(
-    *, tenant_id: str, member_id: str, kind: str, ticket_id: str, message_id: str = ""
-) -> None:
-    """Email an agent about a ticket (assigned, mentioned, customer replied)."""
-    name = tenancy_selectors.get_tenant(tenant_id).name
-    notifications.send_agent_notification(
-        member_id=UUID(member_id),
-        kind=kind,
-        ticket_id=UUID(ticket_id),
-        message_id=UUID(message_id) if message_id else None,
-        tenant_name=name,
-    )
-
-
 @system_task
 def sweep_orphaned_attachment_files() -> int:
     """Beat (daily): queue a clean-up of each tenant's attachment folder."""
@@ -279,28 +263,3 @@ def delete_orphaned_attachment_files(*, tenant_id: str) -> int:
     """Delete this tenant's attachment files left by rolled-back transactions."""
     hours = settings.HELPDESK_ORPHANED_FILES_AFTER_HOURS
     return services.delete_orphaned_attachment_files(older_than=timedelta(hours=hours))
-
-
-@system_task
-def send_satisfaction_surveys() -> int:
-    """Beat: find tenants with satisfaction surveys due and queue one send per tenant.
-
-    One query through the ops role (the partial index of unsent surveys) returns tenant
-    ids only; a survey held back (its ticket open again) does not wake its tenant.
-    """
-    with cross_tenant(reason="survey sweeper: tenants with satisfaction surveys due"):
-        tenant_ids = list(
-            satisfaction.filter_due(SatisfactionRating.all_tenants.all(), timezone.now())
-            .order_by()
-            .values_list("tenant_id", flat=True)
-            .distinct()
-        )
-    for tenant_id in tenant_ids:
-        send_due_surveys.delay(tenant_id=str(tenant_id))
-    return len(tenant_ids)
-
-
-@tenant_task(queue="email")
-def send_due_surveys(*, tenant_id: str) -> int:
-    """Email this tenant's due satisfaction surveys; a second run finds them sent."""
-    return satisfaction.send_due_surveys()

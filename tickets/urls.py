@@ -1,10 +1,11 @@
 from django.urls import path
 
-from tickets import urls_configuration
+from tickets.configuration import urls as urls_configuration
 from tickets.contacts import urls as contact_urls
+from tickets.notifications import views as notification_views
+from tickets.satisfaction import views as satisfaction_views
 from tickets.views import core as views
 from tickets.views import inbox as inbox_views
-from tickets.views import satisfaction as satisfaction_views
 from tickets.views import ticket as ticket_views
 from tickets.views import workspace
 
@@ -29,9 +30,9 @@ urlpatterns = [
         workspace.message_split,
         name="message-split",
     ),
-    path("notifications/", workspace.notification_list, name="notifications"),
-    path("notifications/badge/", workspace.notification_badge, name="notification-badge"),
-    path("notifications/read/", workspace.notifications_read, name="notifications-read"),
+    path("notifications/", notification_views.notification_list, name="notifications"),
+    path("notifications/badge/", notification_views.notification_badge, name="notification-badge"),
+    path("notifications/read/", notification_views.notifications_read, name="notifications-read"),
     path("tickets/<int:number>/", ticket_views.ticket_detail, name="ticket-detail"),
     path("tickets/<int:number>/messages/", ticket_views.ticket_message, name="ticket-message"),
     path("tickets/<int:number>/update/", ticket_views.ticket_update, name="ticket-update"),
@@ -48,7 +49,11 @@ urlpatterns = [
         views.email_template_edit,
         name="email-template-edit",
     ),
-    path("settings/notifications/", views.notification_settings, name="notification-settings"),
+    path(
+        "settings/notifications/",
+        notification_views.notification_settings,
+        name="notification-settings",
+    ),
     path("attachments/<uuid:attachment_id>/", views.attachment, name="attachment"),
     path("settings/inbound/", views.inbound_log, name="inbound-log"),
     path("settings/inbound/<uuid:email_id>/", views.inbound_detail, name="inbound-detail"),

@@ -64,7 +64,7 @@ def test_create_validates_input_with_field_errors(api):
 
 
 def test_create_refuses_a_priority_outside_the_tenants_scale(api, acme):
-    from tickets import configuration
+    from tickets.configuration import services as configuration
 
     with tenant_context(acme.id):
         configuration.update_settings(

@@ -9,7 +9,7 @@ from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import MembershipRole
 from tests.factories.accounts import make_member
 from tests.factories.tickets import make_ticket
-from tickets import configuration
+from tickets.configuration import services as configuration
 from tickets.errors import ConfigurationInvalid, CustomFieldInvalid
 from tickets.models import CustomField, CustomStatus, TicketType, WorkspaceSettings
 

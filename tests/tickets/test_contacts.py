@@ -14,7 +14,8 @@ from helpdesk.tenancy.models import MembershipRole
 from tests.concurrency import second_behind_first
 from tests.factories.accounts import make_member
 from tests.factories.tickets import ContactFactory, make_ticket
-from tickets import configuration, selectors, services
+from tickets import selectors, services
+from tickets.configuration import services as configuration
 from tickets.contacts import selectors as contact_selectors
 from tickets.contacts import services as contacts
 from tickets.errors import ContactInvalid, CustomFieldInvalid

@@ -12,7 +12,8 @@ from departments import services as department_services
 from departments.errors import InvalidMailboxTemplate
 from helpdesk.tenancy.context import tenant_context
 from tests.tickets.test_inbound import build, deliver
-from tickets import configuration, services
+from tickets import services
+from tickets.configuration import services as configuration
 from tickets.errors import InvalidEmailTemplate
 from tickets.mail import templates
 from tickets.models import Ticket

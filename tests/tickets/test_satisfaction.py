@@ -18,7 +18,8 @@ from tests.conftest import make_tenant
 from tests.factories.accounts import make_member
 from tests.factories.tickets import ContactFactory, make_ticket
 from tests.tickets.test_inbound import build, deliver
-from tickets import configuration, satisfaction, selectors, services, tasks
+from tickets import services
+from tickets.configuration import services as configuration
 from tickets.contacts import services as contacts
 from tickets.errors import (
     ConfigurationInvalid,
@@ -34,6 +35,9 @@ from tickets.models import (
     SatisfactionRating,
     Ticket,
 )
+from tickets.satisfaction import selectors as satisfaction_selectors
+from tickets.satisfaction import services as satisfaction
+from tickets.satisfaction import tasks as satisfaction_tasks
 
 LATER = timedelta(days=2)
 
@@ -470,12 +474,15 @@ def test_selectors_are_scoped_to_the_tenant(acme, globex):
     _, rating = _sent_survey(acme)
     acme.client().post(f"/satisfaction/{rating.token}/", {"score": "good"})
     with tenant_context(globex.id):
-        assert list(selectors.list_ratings()) == []
-        assert selectors.list_contact_ratings(rating.contact_id) == []
-        assert selectors.get_ticket_rating(rating.ticket_id) is None
-        assert selectors.count_ratings(since=timezone.now() - LATER) == {"good": 0, "bad": 0}
+        assert list(satisfaction_selectors.list_ratings()) == []
+        assert satisfaction_selectors.list_contact_ratings(rating.contact_id) == []
+        assert satisfaction_selectors.get_ticket_rating(rating.ticket_id) is None
+        assert satisfaction_selectors.count_ratings(since=timezone.now() - LATER) == {
+            "good": 0,
+            "bad": 0,
+        }
         with pytest.raises(SatisfactionSurveyNotFound):
-            selectors.get_survey_by_token(rating.token)
+            satisfaction_selectors.get_survey_by_token(rating.token)
 
 
 # --- Settings --------------------------------------------------------------------------
@@ -678,9 +685,11 @@ def test_beat_task_sends_for_each_tenant_with_due_surveys():
         services.change_status(ticket=reopened, status="open", actor=None)
     # initech: nothing solved
     mail.outbox.clear()
-    assert tasks.send_satisfaction_surveys.apply().get() == 1
+    assert satisfaction_tasks.send_satisfaction_surveys.apply().get() == 1
     assert [m.subject for m in mail.outbox] == ["How did we do? [#1]"]
-    assert tasks.send_satisfaction_surveys.apply().get() == 0  # sent: nothing due any more
+    assert (
+        satisfaction_tasks.send_satisfaction_surveys.apply().get() == 0
+    )  # sent: nothing due any more
     assert len(mail.outbox) == 1
     with tenant_context(acme.id):
         assert SatisfactionRating.objects.get().sent_at is not None

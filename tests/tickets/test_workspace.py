@@ -20,16 +20,8 @@ from helpdesk.tenancy.models import MembershipRole
 from tests.factories.accounts import make_member
 from tests.factories.tickets import ContactFactory, make_ticket
 from tests.tickets.test_inbound import build, deliver
-from tickets import (
-    configuration,
-    inbox,
-    merging,
-    notifications,
-    presence,
-    selectors,
-    services,
-    tracking,
-)
+from tickets import inbox, merging, presence, selectors, services, tracking
+from tickets.configuration import services as configuration
 from tickets.errors import (
     ConfigurationInvalid,
     InvalidFilter,
@@ -49,6 +41,7 @@ from tickets.models import (
     TicketSearch,
     TicketStatus,
 )
+from tickets.notifications import services as notifications
 
 
 def _subjects(response) -> list[str]:

@@ -21,11 +21,13 @@ from helpdesk.api.permissions import IsTenantAdmin, IsTenantMember
 from helpdesk.api.views import TenantAPIView
 from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.http import MemberRequest
-from tickets import configuration, inbox, notifications, selectors, services
+from tickets import inbox, selectors, services
+from tickets.configuration import services as configuration
 from tickets.errors import EmailTemplateNotFound
 from tickets.mail import intake
 from tickets.mail import templates as mail_templates
 from tickets.models import EmailTemplateKind
+from tickets.satisfaction import selectors as satisfaction_selectors
 from tickets.serializers import (
     EmailTemplateInput,
     EmailTemplateOutput,
@@ -35,13 +37,12 @@ from tickets.serializers import (
     InboundEmailOutput,
     MessageCreateInput,
     MessageOutput,
-    NotificationSettingsData,
     TicketCreateInput,
+    TicketDetailOutput,
     TicketListQuery,
     TicketOutput,
     TicketUpdateInput,
 )
-from tickets.serializers_satisfaction import TicketDetailOutput
 
 API_SORTS = {
     "-created": ("-id",),
@@ -115,7 +116,7 @@ class TicketListAPI(TenantAPIView):
 def _ticket_detail(number: int) -> dict[str, Any]:
     """The ticket as the detail URL shows it: with its satisfaction survey."""
     ticket = selectors.get_ticket_by_number(number)
-    survey = selectors.get_ticket_rating(ticket.id)
+    survey = satisfaction_selectors.get_ticket_rating(ticket.id)
     return TicketDetailOutput(ticket, context={"satisfaction": survey}).data
 
 
@@ -214,21 +215,6 @@ class InboundEmailRetryAPI(TenantAPIView):
     def post(self, request: Request, email_id: UUID) -> Response:
         email = intake.retry_inbound_email(email=selectors.get_inbound_email(email_id))
         return Response(InboundEmailOutput(email).data, status=http.HTTP_202_ACCEPTED)
-
-
-class NotificationSettingsAPI(TenantAPIView):
-    """The caller's email notifications: which kinds are sent."""
-
-    @extend_schema(responses=NotificationSettingsData)
-    def get(self, request: Request) -> Response:
-        return Response(notifications.settings_for(self.membership))
-
-    @extend_schema(request=NotificationSettingsData, responses=NotificationSettingsData)
-    def patch(self, request: Request) -> Response:
-        data = self.validate(NotificationSettingsData, request.data)
-        for kind, enabled in data.items():
-            notifications.set_email_enabled(member=self.membership, kind=kind, enabled=enabled)
-        return Response(notifications.settings_for(self.membership))
 
 
 def _template_department(request: Request, view: TenantAPIView) -> Department | None:

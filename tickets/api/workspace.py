@@ -14,21 +14,18 @@ from helpdesk.api.views import TenantAPIView
 from helpdesk.tenancy import permissions
 from helpdesk.tenancy.http import MemberRequest
 from helpdesk.tenancy.permissions import Capability
-from tickets import inbox, merging, notifications, presence, selectors, services
+from tickets import inbox, merging, presence, selectors, services
 from tickets.errors import ReplyNotAllowed, TicketNotFound
 from tickets.serializers import (
     BulkActionInput,
     BulkActionOutput,
     MergeInput,
-    NotificationOutput,
-    NotificationReadInput,
     OpenTicketOutput,
     PresenceInput,
     PresenceOutput,
     SavedViewInput,
     SavedViewOutput,
     TicketOutput,
-    UnreadCountOutput,
 )
 
 
@@ -165,28 +162,3 @@ class SavedViewDetailAPI(TenantAPIView):
         view = inbox.get_saved_view(view_id, reader=self.membership)
         inbox.delete_view(view=view, actor=self.membership)
         return Response(status=http.HTTP_204_NO_CONTENT)
-
-
-class NotificationListAPI(TenantAPIView):
-    @extend_schema(responses=NotificationOutput(many=True))
-    def get(self, request: Request) -> Response:
-        """The caller's notifications, newest first (`?unread=1` for unread only)."""
-        entries = notifications.list_notifications(
-            self.membership, unread_only=request.query_params.get("unread") == "1"
-        )
-        return self.paginate(request, entries, NotificationOutput)
-
-
-class NotificationReadAPI(TenantAPIView):
-    @extend_schema(request=NotificationReadInput, responses=UnreadCountOutput)
-    def post(self, request: Request) -> Response:
-        """Mark notifications read (all without ids); answers with the unread count left."""
-        data = self.validate(NotificationReadInput, request.data)
-        notifications.mark_notifications_read(member=self.membership, ids=data.get("ids"))
-        return Response({"unread": notifications.unread_count(self.membership)})
-
-
-class NotificationUnreadCountAPI(TenantAPIView):
-    @extend_schema(responses=UnreadCountOutput)
-    def get(self, request: Request) -> Response:
-        return Response({"unread": notifications.unread_count(self.membership)})

@@ -22,7 +22,8 @@ from django.utils import timezone
 from helpdesk.tenancy import permissions
 from helpdesk.tenancy.models import Membership
 from helpdesk.tenancy.permissions import Capability
-from tickets import configuration, services
+from tickets import services
+from tickets.configuration import services as configuration
 from tickets.contacts import selectors as contact_selectors
 from tickets.contacts import tasks as contact_tasks
 from tickets.errors import CompanyNotFound, ContactInvalid

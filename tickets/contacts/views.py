@@ -20,12 +20,13 @@ from helpdesk.core.views import not_found_page
 from helpdesk.tenancy import permissions
 from helpdesk.tenancy.decorators import member_required
 from helpdesk.tenancy.http import MemberHttpRequest
-from tickets import configuration, selectors
+from tickets.configuration import services as configuration
 from tickets.contacts import selectors as contact_selectors
 from tickets.contacts import services as contacts
 from tickets.contacts.forms import CompanyForm, ContactForm, MergeForm
 from tickets.errors import CompanyNotFound, ContactInvalid, ContactNotFound, CustomFieldInvalid
 from tickets.models import Company, Contact
+from tickets.satisfaction import selectors as satisfaction_selectors
 
 PAGE_SIZE = 50
 MERGE_CANDIDATES = 20
@@ -99,7 +100,7 @@ def contact_detail(request: MemberHttpRequest, contact_id: UUID) -> HttpResponse
             "custom_values": configuration.display_values("contact", contact.custom_fields),
             "page": _page(request, contact_selectors.list_tickets_of_contact(contact)),
             "merged_duplicates": list(contact_selectors.list_merged_duplicates(contact)),
-            "ratings": selectors.list_contact_ratings(contact.id, limit=RATINGS_SHOWN),
+            "ratings": satisfaction_selectors.list_contact_ratings(contact.id, limit=RATINGS_SHOWN),
             "can_change": _can_change(request),
         },
     )

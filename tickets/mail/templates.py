@@ -18,7 +18,8 @@ from django.db import transaction
 from departments.models import DEFAULT_AUTO_ACK_BODY, DEFAULT_AUTO_ACK_SUBJECT, Department
 from helpdesk.core import placeholders
 from helpdesk.tenancy.context import require_tenant_id
-from tickets import configuration, tracking
+from tickets import tracking
+from tickets.configuration import services as configuration
 from tickets.errors import InvalidEmailTemplate
 from tickets.models import EmailTemplate, EmailTemplateKind, TicketPriority
 

@@ -13,7 +13,7 @@ from helpdesk.tenancy import permissions
 from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.models import Membership
 from helpdesk.tenancy.permissions import Capability
-from tickets import notifications, selectors
+from tickets import selectors
 from tickets.errors import (
     EmptyMessage,
     ReplyNotAllowed,
@@ -29,6 +29,7 @@ from tickets.models import (
     Ticket,
     TicketStatus,
 )
+from tickets.notifications import services as notifications
 from tickets.services.base import refresh_search_vector, snippet
 from tickets.services.lifecycle import change_status
 from tickets.services.messages import (

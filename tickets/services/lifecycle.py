@@ -16,7 +16,8 @@ from helpdesk.tenancy import permissions
 from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.models import Membership
 from helpdesk.tenancy.permissions import Capability
-from tickets import configuration, notifications, satisfaction, selectors
+from tickets import selectors
+from tickets.configuration import services as configuration
 from tickets.errors import (
     AssigneeNotAgent,
     ConfigurationInvalid,
@@ -43,6 +44,8 @@ from tickets.models import (
     TicketStatus,
     field_value_digest,
 )
+from tickets.notifications import services as notifications
+from tickets.satisfaction import services as satisfaction
 from tickets.services.base import (
     MAX_TAG_LENGTH,
     TICKET_TRANSITIONS,

@@ -11,7 +11,7 @@ from django.utils import timezone
 from helpdesk.core.ids import new_id
 from helpdesk.tenancy import permissions
 from helpdesk.tenancy.models import Membership
-from tickets import configuration
+from tickets.configuration import services as configuration
 from tickets.models import (
     Message,
     MessageKind,

@@ -21,7 +21,7 @@ from helpdesk.core.views import not_found_page
 from helpdesk.tenancy.decorators import member_required
 from helpdesk.tenancy.http import MemberHttpRequest
 from helpdesk.tenancy.permissions import Capability
-from tickets import merging, notifications, satisfaction, selectors, tracking
+from tickets import merging, selectors, tracking
 from tickets.errors import (
     AttachmentNotFound,
     InboundEmailNotFound,
@@ -31,10 +31,11 @@ from tickets.mail import templates as mail_templates
 from tickets.models import (
     EmailTemplateKind,
     InboundEmailStatus,
-    NotificationKind,
     SatisfactionScore,
     TicketStatus,
 )
+from tickets.satisfaction import selectors as satisfaction_selectors
+from tickets.satisfaction import services as satisfaction
 
 CSAT_DAYS = 30
 
@@ -43,7 +44,7 @@ CSAT_DAYS = 30
 def reports(request: MemberHttpRequest) -> HttpResponse:
     counts = selectors.count_by_status()
     rows = [(label, counts[value]) for value, label in TicketStatus.choices]
-    ratings = selectors.count_ratings(since=timezone.now() - timedelta(days=CSAT_DAYS))
+    ratings = satisfaction_selectors.count_ratings(since=timezone.now() - timedelta(days=CSAT_DAYS))
     answered = ratings[SatisfactionScore.GOOD] + ratings[SatisfactionScore.BAD]
     csat = {
         "days": CSAT_DAYS,
@@ -141,22 +142,6 @@ def inbound_retry(request: MemberHttpRequest, email_id: UUID) -> HttpResponse:
     return redirect("tickets:inbound-detail", email_id=email_id)
 
 
-@member_required
-def notification_settings(request: MemberHttpRequest) -> HttpResponse:
-    """The agent's email notifications, one switch per kind."""
-    member = request.membership
-    if request.method == "POST":
-        for kind in NotificationKind.values:
-            notifications.set_email_enabled(
-                member=member, kind=kind, enabled=request.POST.get(kind) == "on"
-            )
-        messages.success(request, "Notification settings saved.")
-        return redirect("tickets:notification-settings")
-    current = notifications.settings_for(member)
-    rows = [(kind, label, current[kind]) for kind, label in NotificationKind.choices]
-    return render(request, "tickets/notification_settings.html", {"rows": rows})
-
-
 TEMPLATE_FIELDS = {
     EmailTemplateKind.LAYOUT: ("header", "footer"),
     EmailTemplateKind.REPLY: ("body",),
@@ -248,7 +233,7 @@ def ticket_tracking(request: HttpRequest, token: str) -> HttpResponse:
         # Merged: the conversation goes on in the other request, so the link follows it.
         survivor = merging.resolve_merged(ticket)
         return redirect("tickets:tracking", token=tracking.tracking_token(survivor.id))
-    survey = selectors.get_ticket_rating(ticket.id)
+    survey = satisfaction_selectors.get_ticket_rating(ticket.id)
     response = render(
         request,
         "tickets/tracking.html",

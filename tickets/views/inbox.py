@@ -19,7 +19,8 @@ from helpdesk.core.errors import DomainError
 from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.decorators import member_required
 from helpdesk.tenancy.http import MemberHttpRequest
-from tickets import configuration, inbox, selectors
+from tickets import inbox, selectors
+from tickets.configuration import services as configuration
 from tickets.models import SLA_DUE_SOON, CustomFieldTarget, TicketStatus
 
 

@@ -20,7 +20,8 @@ from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.decorators import member_required
 from helpdesk.tenancy.http import MemberHttpRequest
 from helpdesk.tenancy.permissions import Capability
-from tickets import configuration, presence, satisfaction, selectors, services
+from tickets import presence, selectors, services
+from tickets.configuration import services as configuration
 from tickets.contacts import selectors as contact_selectors
 from tickets.errors import (
     StaleReply,
@@ -35,6 +36,8 @@ from tickets.models import (
     TicketPriority,
     TicketStatus,
 )
+from tickets.satisfaction import selectors as satisfaction_selectors
+from tickets.satisfaction import services as satisfaction
 
 EVENT_LABELS = {
     "custom_status": "status",
@@ -117,7 +120,7 @@ def _ticket_context(
     members = {str(m.id): m.user.display_name for m in everyone}
     _describe_events(thread, members)
     latest = next((m.id for m in reversed(thread) if m.kind != MessageKind.EVENT), None)
-    survey, past_ratings = selectors.list_ticket_satisfaction(ticket, limit=5)
+    survey, past_ratings = satisfaction_selectors.list_ticket_satisfaction(ticket, limit=5)
     now = timezone.now()
     stored_status = extra.pop("stored_status", ticket.status)
     reachable = {ticket.status, stored_status, *services.TICKET_TRANSITIONS[stored_status]}

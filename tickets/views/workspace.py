@@ -6,7 +6,6 @@ from __future__ import annotations
 from uuid import UUID
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -19,7 +18,7 @@ from helpdesk.tenancy.decorators import member_required
 from helpdesk.tenancy.http import MemberHttpRequest
 from helpdesk.tenancy.permissions import Capability
 from knowledge_base import selectors as kb_selectors
-from tickets import merging, notifications, selectors, services
+from tickets import merging, selectors, services
 from tickets.contacts import selectors as contact_selectors
 from tickets.errors import ReplyNotAllowed, TicketNotFound
 
@@ -105,43 +104,6 @@ def ticket_spam(request: MemberHttpRequest, number: int) -> HttpResponse:
         return redirect("tickets:inbox")
     messages.success(request, f"#{number} is back in the inbox.")
     return redirect("tickets:ticket-detail", number=number)
-
-
-@member_required
-def notification_list(request: MemberHttpRequest) -> HttpResponse:
-    """The agent's notifications, newest first; unread ones marked."""
-    membership = request.membership
-    unread_only = request.GET.get("unread") == "1"
-    page = Paginator(
-        notifications.list_notifications(membership, unread_only=unread_only), 30
-    ).get_page(request.GET.get("page"))
-    return render(
-        request,
-        "tickets/notifications.html",
-        {"page": page, "unread_only": unread_only},
-    )
-
-
-@member_required
-def notification_badge(request: MemberHttpRequest) -> HttpResponse:
-    """The unread count in the top bar (loaded and refreshed by htmx)."""
-    count = notifications.unread_count(request.membership)
-    return render(request, "tickets/notification_badge.html", {"count": count})
-
-
-@member_required
-@require_POST
-def notifications_read(request: MemberHttpRequest) -> HttpResponse:
-    membership = request.membership
-    ids: list[UUID] | None = None
-    if request.POST.getlist("ids"):
-        try:
-            ids = [UUID(i) for i in request.POST.getlist("ids")]
-        except ValueError:
-            messages.error(request, "Those notifications are not valid.")
-            return redirect("tickets:notifications")
-    notifications.mark_notifications_read(member=membership, ids=ids)
-    return redirect("tickets:notifications")
 
 
 @member_required

@@ -11,9 +11,10 @@ from django.views.decorators.http import require_http_methods
 from helpdesk.core import ratelimit
 from helpdesk.core.errors import DomainError
 from helpdesk.core.views import not_found_page
-from tickets import satisfaction, selectors
 from tickets.errors import SatisfactionSurveyNotFound
 from tickets.models import SatisfactionScore
+from tickets.satisfaction import selectors as satisfaction_selectors
+from tickets.satisfaction import services as satisfaction
 
 
 @require_http_methods(["GET", "POST"])
@@ -24,7 +25,7 @@ def satisfaction_survey(request: HttpRequest, token: str) -> HttpResponse:
     if getattr(request, "tenant", None) is None:
         return not_found_page(request, "That survey")
     try:
-        rating = selectors.get_survey_by_token(token)
+        rating = satisfaction_selectors.get_survey_by_token(token)
     except SatisfactionSurveyNotFound:
         return not_found_page(request, "That survey")
     error, thanked, status = "", False, 200

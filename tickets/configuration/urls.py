@@ -1,8 +1,9 @@
-"""Agent pages: configuration (included by tickets/urls.py)."""
+"""Ticket settings: agent pages (`urlpatterns`, included by tickets/urls.py) and API
+(`api_urlpatterns`, included by tickets/api_urls.py)."""
 
 from django.urls import URLPattern, path
 
-from tickets.views import configuration as views
+from tickets.configuration import api, views
 
 urlpatterns: list[URLPattern] = [
     path("settings/tickets/", views.ticket_settings, name="ticket-settings"),
@@ -36,4 +37,26 @@ urlpatterns: list[URLPattern] = [
     path("settings/fields/", views.custom_fields, name="custom-fields"),
     path("settings/fields/new/", views.custom_field_create, name="custom-field-create"),
     path("settings/fields/<uuid:field_id>/", views.custom_field_edit, name="custom-field-edit"),
+]
+
+api_urlpatterns: list[URLPattern] = [
+    path("workspace-settings/", api.WorkspaceSettingsAPI.as_view(), name="workspace-settings"),
+    path("ticket-types/", api.TicketTypeListAPI.as_view(), name="ticket-type-list"),
+    path(
+        "ticket-types/<uuid:type_id>/",
+        api.TicketTypeDetailAPI.as_view(),
+        name="ticket-type-detail",
+    ),
+    path("custom-statuses/", api.CustomStatusListAPI.as_view(), name="custom-status-list"),
+    path(
+        "custom-statuses/<uuid:status_id>/",
+        api.CustomStatusDetailAPI.as_view(),
+        name="custom-status-detail",
+    ),
+    path("custom-fields/", api.CustomFieldListAPI.as_view(), name="custom-field-list"),
+    path(
+        "custom-fields/<uuid:field_id>/",
+        api.CustomFieldDetailAPI.as_view(),
+        name="custom-field-detail",
+    ),
 ]

@@ -23,7 +23,8 @@ from django.utils import timezone
 from helpdesk.core import placeholders
 from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.models import Tenant
-from tickets import configuration, notifications, selectors, services
+from tickets import selectors, services
+from tickets.configuration import services as configuration
 from tickets.errors import (
     SatisfactionCommentTooLong,
     SatisfactionScoreInvalid,
@@ -37,6 +38,8 @@ from tickets.models import (
     Ticket,
     TicketStatus,
 )
+from tickets.notifications import services as notifications
+from tickets.satisfaction import selectors as satisfaction_selectors
 
 MAX_COMMENT_LENGTH = 2000
 # At most this many surveys per tenant and run; the next run (a minute later) goes on.
@@ -192,7 +195,7 @@ def record_rating(
     if score not in SatisfactionScore.values:
         raise SatisfactionScoreInvalid("Choose good or bad.", score=str(score)[:20])
     comment = clean_comment(comment)
-    rating = selectors.get_survey_by_token(token, lock=True)
+    rating = satisfaction_selectors.get_survey_by_token(token, lock=True)
     old = rating.score
     if (old, rating.comment) == (score, comment):
         return rating

@@ -8,8 +8,8 @@ from rest_framework.response import Response
 
 from helpdesk.api.pagination import IdCursorPagination
 from helpdesk.api.views import TenantAPIView
-from tickets import selectors
-from tickets.serializers_satisfaction import SatisfactionRatingListQuery, SatisfactionRatingOutput
+from tickets.satisfaction import selectors as satisfaction_selectors
+from tickets.satisfaction.serializers import SatisfactionRatingListQuery, SatisfactionRatingOutput
 
 
 class RatingCursorPagination(IdCursorPagination):
@@ -28,7 +28,7 @@ class SatisfactionRatingListAPI(TenantAPIView):
         """Answered surveys, most recently rated first, cursor-paginated; filter by contact,
         score, ticket number and when they were rated."""
         query = self.validate(SatisfactionRatingListQuery, request.query_params)
-        ratings = selectors.list_ratings(
+        ratings = satisfaction_selectors.list_ratings(
             contact_id=query.get("contact"),
             score=query.get("score"),
             ticket_number=query.get("ticket"),

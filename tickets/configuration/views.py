@@ -22,15 +22,15 @@ from helpdesk.core.views import not_found_page
 from helpdesk.tenancy.decorators import member_required
 from helpdesk.tenancy.http import MemberHttpRequest
 from helpdesk.tenancy.permissions import Capability
-from tickets import configuration
-from tickets.errors import CustomFieldNotFound, CustomStatusNotFound, TicketTypeNotFound
-from tickets.forms_configuration import (
+from tickets.configuration import services as configuration
+from tickets.configuration.forms import (
     CustomFieldForm,
     CustomStatusForm,
     SatisfactionSettingsForm,
     TicketTypeForm,
     first_error,
 )
+from tickets.errors import CustomFieldNotFound, CustomStatusNotFound, TicketTypeNotFound
 from tickets.models import (
     CustomField,
     CustomFieldTarget,

@@ -7,7 +7,7 @@ from typing import Any
 
 from django import forms
 
-from tickets.configuration import MAX_POSITION, MAX_SURVEY_DELAY_HOURS
+from tickets.configuration.services import MAX_POSITION, MAX_SURVEY_DELAY_HOURS
 from tickets.models import CustomFieldTarget, CustomFieldType, TicketStatus
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from tickets.configuration import MAX_POSITION, MAX_SURVEY_DELAY_HOURS
+from tickets.configuration.services import MAX_POSITION, MAX_SURVEY_DELAY_HOURS
 from tickets.models import (
     CustomField,
     CustomFieldTarget,

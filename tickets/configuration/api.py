@@ -16,9 +16,8 @@ from rest_framework.response import Response
 
 from helpdesk.api.permissions import IsTenantAdminOrReadOnly, IsTenantMember
 from helpdesk.api.views import TenantAPIView
-from tickets import configuration
-from tickets.models import CustomFieldTarget, WorkspaceSettings
-from tickets.serializers_configuration import (
+from tickets.configuration import services as configuration
+from tickets.configuration.serializers import (
     ConfigurationListQuery,
     CustomFieldCreateInput,
     CustomFieldListQuery,
@@ -33,6 +32,7 @@ from tickets.serializers_configuration import (
     WorkspaceSettingsOutput,
     WorkspaceSettingsUpdateInput,
 )
+from tickets.models import CustomFieldTarget, WorkspaceSettings
 
 
 class ConfigurationAPI(TenantAPIView):

@@ -20,7 +20,6 @@ from helpdesk.core.errors import TransientError
 from helpdesk.tenancy import permissions
 from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.models import Membership
-from tickets import tasks
 from tickets.models import (
     Message,
     Notification,
@@ -31,6 +30,7 @@ from tickets.models import (
     SlaMetric,
     Ticket,
 )
+from tickets.notifications import tasks as notification_tasks
 
 MENTION = re.compile(r"(?<![\w@])@([\w.+-]{2,64})")
 HEADLINES = {
@@ -101,7 +101,7 @@ def notify_on_commit(
         Notification.objects.create(
             member=member, kind=kind, ticket=ticket, actor=actor, message=message
         )
-        tasks.send_agent_notification.delay_on_commit(
+        notification_tasks.send_agent_notification.delay_on_commit(
             tenant_id=str(ticket.tenant_id),
             member_id=str(member.id),
             kind=kind,

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from helpdesk.api.fields import UUIDField
 from tickets.models import SatisfactionRating, SatisfactionScore
-from tickets.serializers import TicketAssigneeOutput, TicketContactOutput, TicketOutput
+from tickets.serializers import TicketAssigneeOutput, TicketContactOutput
 
 
 class SatisfactionRatingOutput(serializers.ModelSerializer[SatisfactionRating]):
@@ -47,28 +46,3 @@ class SatisfactionRatingListQuery(serializers.Serializer[Any]):
     rated_before = serializers.DateTimeField(
         required=False, help_text="ISO 8601; rated before this time."
     )
-
-
-class TicketSatisfactionOutput(serializers.ModelSerializer[SatisfactionRating]):
-    score = serializers.CharField(help_text="good, bad, or empty while unanswered.")
-
-    class Meta:
-        model = SatisfactionRating
-        fields = ["score", "comment", "rated_at", "sent_at", "send_after"]
-
-
-class TicketDetailOutput(TicketOutput):
-    """A ticket with its satisfaction survey (the survey comes in the serializer context as
-    `satisfaction`, read by the view: lists never load it)."""
-
-    satisfaction = serializers.SerializerMethodField()
-
-    class Meta(TicketOutput.Meta):
-        fields = [*TicketOutput.Meta.fields, "satisfaction"]
-
-    @extend_schema_field(TicketSatisfactionOutput(allow_null=True))
-    def get_satisfaction(self, ticket: Any) -> dict[str, Any] | None:
-        """The ticket's survey: when it is or was sent and the customer's answer; null when
-        the ticket has none."""
-        rating = self.context.get("satisfaction")
-        return None if rating is None else TicketSatisfactionOutput(rating).data

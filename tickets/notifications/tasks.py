@@ -1,0 +1,24 @@
+"""Notification tasks. Each keeps the name it had in `tickets.tasks`: messages already queued in Redis carry it."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from helpdesk.core.tasks import tenant_task
+from helpdesk.tenancy import selectors as tenancy_selectors
+from tickets.notifications import services as notifications
+
+
+@tenant_task(name="tickets.tasks.send_agent_notification", queue="email")
+def send_agent_notification(
+    *, tenant_id: str, member_id: str, kind: str, ticket_id: str, message_id: str = ""
+) -> None:
+    """Email an agent about a ticket (assigned, mentioned, customer replied)."""
+    name = tenancy_selectors.get_tenant(tenant_id).name
+    notifications.send_agent_notification(
+        member_id=UUID(member_id),
+        kind=kind,
+        ticket_id=UUID(ticket_id),
+        message_id=UUID(message_id) if message_id else None,
+        tenant_name=name,
+    )

@@ -11,7 +11,7 @@ import pytest
 from departments import services as department_services
 from helpdesk.tenancy.context import tenant_context
 from tests.factories.tickets import make_ticket
-from tickets import configuration
+from tickets.configuration import services as configuration
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from django.core.management import call_command
 from automation.models import SlaPolicy
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import Tenant
-from tickets import configuration
+from tickets.configuration import services as configuration
 from tickets.models import Contact, SatisfactionRating, Ticket, TicketSearch
 
 

@@ -17,7 +17,7 @@ from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import Membership, MembershipRole
 from helpdesk.tenancy.permissions import Capability
 from tests.factories.accounts import make_member
-from tickets import configuration
+from tickets.configuration import services as configuration
 
 ADMIN, AGENT, LIGHT = MembershipRole.ADMIN, MembershipRole.AGENT, MembershipRole.LIGHT_AGENT
 

@@ -199,6 +199,15 @@ class Stack:
         with contextlib.suppress(subprocess.CalledProcessError):
             self._embedded("embedded.stop_redis(); embedded.stop_postgres()")
 
+    def log_size(self) -> int:
+        return (self.directory / "run_all.log").stat().st_size
+
+    def log_since(self, offset: int) -> str:
+        """What run_all and its children logged since `log_size()` returned `offset`."""
+        with (self.directory / "run_all.log").open("rb") as log:
+            log.seek(offset)
+            return log.read().decode(errors="replace")
+
     def log_tail(self, characters: int = 4000) -> str:
         path = self.directory / "run_all.log"
         return path.read_text(errors="replace")[-characters:] if path.exists() else ""

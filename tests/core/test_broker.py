@@ -19,12 +19,16 @@ def test_channel_close_after_the_transport_is_detached_keeps_unacked_messages(br
     message = queue.get(timeout=5)  # delivered, not acknowledged: in the unacked hash
     channel = message.channel
     client = channel.client
-    assert client.hlen(channel.unacked_key) == 1
-    # What kombu's Connection._close leaves when the broker vanished during an ack: the
-    # transport no longer knows its connection, and the channel is closed after that.
-    channel.connection.client = None
-    channel.close()  # kombu 5.7.0 alone: AttributeError: 'NoneType' ... 'hostname'
-    # The message was not lost: it waits in Redis for its acknowledgement or the
-    # visibility timeout.
-    assert client.hlen(channel.unacked_key) == 1
-    client.delete(channel.unacked_key, channel.unacked_index_key)
+    tag = message.delivery_tag
+    try:
+        assert client.hexists(channel.unacked_key, tag)
+        # What kombu's Connection._close leaves when the broker vanished during an ack:
+        # the transport no longer knows its connection, and the channel is closed after.
+        channel.connection.client = None
+        channel.close()  # kombu 5.7.0 alone: AttributeError: 'NoneType' ... 'hostname'
+        # The message was not lost: it waits in Redis for its acknowledgement or the
+        # visibility timeout.
+        assert client.hexists(channel.unacked_key, tag)
+    finally:
+        client.hdel(channel.unacked_key, tag)
+        client.zrem(channel.unacked_index_key, tag)

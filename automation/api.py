@@ -29,8 +29,8 @@ from departments import selectors as department_selectors
 from helpdesk.api.permissions import IsTenantAdmin, IsTenantMember
 from helpdesk.api.views import TenantAPIView
 from helpdesk.tenancy.http import MemberRequest
-from tickets import selectors as ticket_selectors
 from tickets.configuration import services as configuration
+from tickets.ticket import selectors as ticket_selectors
 
 
 def _resolve(data: dict[str, Any]) -> dict[str, Any]:

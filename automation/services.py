@@ -26,7 +26,7 @@ from helpdesk.tenancy import permissions
 from helpdesk.tenancy.context import require_tenant_id
 from helpdesk.tenancy.models import Membership
 from helpdesk.tenancy.permissions import Capability
-from tickets.mail import templates
+from tickets.mail_out import templates
 from tickets.models import Message, MessageKind, Ticket, TicketChannel, TicketPriority
 
 

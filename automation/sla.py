@@ -1,7 +1,7 @@
 """SLA clocks: which policy a ticket falls under, and its timers measured from its history.
 
 Timers are derived, never edited: `apply_sla` recomputes a ticket's timers from its
-messages and status changes (tickets.selectors.list_sla_timeline) under the policy that
+messages and status changes (tickets.ticket.selectors.list_sla_timeline) under the policy that
 matches it now, so running it twice, late or out of order gives the same result.
 
 - First response: from the ticket's creation to the first agent reply (automatic mail
@@ -32,9 +32,9 @@ from automation import selectors
 from automation.models import SlaMetric, SlaPolicy, SlaTimer
 from departments import business_time
 from departments import selectors as department_selectors
-from tickets import selectors as ticket_selectors
-from tickets import services as ticket_services
 from tickets.models import Ticket, TicketStatus
+from tickets.ticket import selectors as ticket_selectors
+from tickets.ticket import services as ticket_services
 
 RESPONSE_METRICS = (SlaMetric.FIRST_RESPONSE, SlaMetric.NEXT_RESPONSE)
 DONE = (TicketStatus.SOLVED, TicketStatus.CLOSED)
@@ -106,7 +106,7 @@ def measure(
     now: datetime.datetime,
 ) -> list[Measured]:
     """The timers of a ticket created at `created_at` with this history (see
-    tickets.selectors.list_sla_timeline), for the targets in minutes by metric (None: not
+    tickets.ticket.selectors.list_sla_timeline), for the targets in minutes by metric (None: not
     measured). Pure: no database."""
     status: str = TicketStatus.OPEN
     clocks: list[_Clock] = []

@@ -11,7 +11,7 @@ from automation import selectors, sla
 from automation.models import SlaTimer
 from helpdesk.core.tasks import system_task, tenant_task
 from helpdesk.tenancy.managers import cross_tenant
-from tickets import selectors as ticket_selectors
+from tickets.ticket import selectors as ticket_selectors
 
 REAPPLY_BATCH = 200
 

@@ -23,10 +23,10 @@ from helpdesk.tenancy import permissions
 from helpdesk.tenancy.decorators import member_required
 from helpdesk.tenancy.http import MemberHttpRequest
 from helpdesk.tenancy.permissions import Capability
-from tickets import selectors as ticket_selectors
 from tickets.configuration import services as configuration
 from tickets.errors import MessageNotFound, TicketNotFound
 from tickets.models import SLA_DUE_SOON
+from tickets.ticket import selectors as ticket_selectors
 
 
 @member_required

@@ -51,6 +51,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from tickets.mail_in import tasks as mail_in_tasks
+from tickets.mail_out import tasks as mail_out_tasks
+
 if TYPE_CHECKING:
     from bench.run import Context
 
@@ -594,7 +597,7 @@ def feed(
     `rate` mails per second or as fast as they go."""
     from django.db import connection
 
-    from tickets.mail import intake
+    from tickets.mail_in import intake
 
     lock = threading.Lock()
     position = iter(range(len(specs)))
@@ -1207,8 +1210,7 @@ def _in_process(
 
     from helpdesk.tenancy.context import tenant_context
     from helpdesk.tenancy.models import Tenant
-    from tickets import tasks
-    from tickets.mail import intake
+    from tickets.mail_in import intake
     from tickets.models import DeliveryStatus, Message
 
     tenant_id = str(Tenant.objects.get(slug=context.tenant_slug).id)
@@ -1273,7 +1275,7 @@ def _in_process(
                 sample,
                 "process",
                 functools.partial(
-                    tasks.process_inbound_email.run, tenant_id=tenant_id, email_id=email_id
+                    mail_in_tasks.process_inbound_email.run, tenant_id=tenant_id, email_id=email_id
                 ),
             )
             if spec.kind == "new":
@@ -1290,7 +1292,7 @@ def _in_process(
                         sample,
                         "acknowledge",
                         functools.partial(
-                            tasks.deliver_message_email.run,
+                            mail_out_tasks.deliver_message_email.run,
                             tenant_id=tenant_id,
                             message_id=message_id,
                         ),
@@ -1303,38 +1305,42 @@ def _in_process(
 
 PROFILE_STEPS: dict[str, list[tuple[str, str, str]]] = {
     "accept": [
-        ("intake.accept (total)", "tickets/mail/intake.py", "accept"),
-        ("resolve_recipient", "tickets/mail/intake.py", "resolve_recipient"),
-        ("parse_headers (once per mail)", "tickets/mail/intake.py", "parse_headers"),
-        ("header_recipients", "tickets/mail/intake.py", "header_recipients"),
+        ("intake.accept (total)", "tickets/mail_in/intake.py", "accept"),
+        ("resolve_recipient", "tickets/mail_in/intake.py", "resolve_recipient"),
+        ("parse_headers (once per mail)", "tickets/mail_in/intake.py", "parse_headers"),
+        ("header_recipients", "tickets/mail_in/intake.py", "header_recipients"),
         ("Celery publish after commit", "celery/app/task.py", "apply_async"),
         ("all SQL statements (Django cursor)", "django/db/backends/utils.py", "_execute"),
         ("COMMIT", "django/db/backends/base/base.py", "commit"),
     ],
     "process": [
         ("task body (total, tenant_context included)", "helpdesk/core/tasks.py", "run"),
-        ("parse_email", "tickets/mail/parsing.py", "parse_email"),
-        ("_content (HTML sanitizing, quote split)", "tickets/mail/inbound.py", "_content"),
-        ("get_or_create_contact", "tickets/services/people.py", "get_or_create_contact"),
-        ("find_thread", "tickets/mail/inbound.py", "find_thread"),
-        ("create_ticket", "tickets/services/lifecycle.py", "create_ticket"),
-        ("  store_attachments", "tickets/services/messages.py", "store_attachments"),
-        ("add_customer_message", "tickets/services/conversation.py", "add_customer_message"),
-        ("refresh_search_vector (both paths)", "tickets/services/base.py", "refresh_search_vector"),
-        ("change_status (reopen)", "tickets/services/lifecycle.py", "change_status"),
-        ("add_followers", "tickets/services/people.py", "add_followers"),
+        ("parse_email", "tickets/mail_in/parsing.py", "parse_email"),
+        ("_content (HTML sanitizing, quote split)", "tickets/mail_in/services.py", "_content"),
+        ("get_or_create_contact", "tickets/ticket/services/people.py", "get_or_create_contact"),
+        ("find_thread", "tickets/mail_in/services.py", "find_thread"),
+        ("create_ticket", "tickets/ticket/services/lifecycle.py", "create_ticket"),
+        ("  store_attachments", "tickets/ticket/services/messages.py", "store_attachments"),
+        ("add_customer_message", "tickets/ticket/services/conversation.py", "add_customer_message"),
+        (
+            "refresh_search_vector (both paths)",
+            "tickets/ticket/services/base.py",
+            "refresh_search_vector",
+        ),
+        ("change_status (reopen)", "tickets/ticket/services/lifecycle.py", "change_status"),
+        ("add_followers", "tickets/ticket/services/people.py", "add_followers"),
         ("own_addresses (cached)", "departments/selectors.py", "own_addresses"),
-        ("_mark", "tickets/mail/inbound.py", "_mark"),
-        ("acknowledge (queued with the ticket)", "tickets/mail/outbound.py", "acknowledge"),
-        ("  templates.compose", "tickets/mail/templates.py", "compose"),
+        ("_mark", "tickets/mail_in/services.py", "_mark"),
+        ("acknowledge (queued with the ticket)", "tickets/mail_out/services.py", "acknowledge"),
+        ("  templates.compose", "tickets/mail_out/templates.py", "compose"),
         ("Celery publish after commit (acknowledgement)", "celery/app/task.py", "apply_async"),
         ("all SQL statements (Django cursor)", "django/db/backends/utils.py", "_execute"),
         ("COMMIT", "django/db/backends/base/base.py", "commit"),
     ],
     "acknowledge": [
         ("sending task (total)", "helpdesk/core/tasks.py", "run"),
-        ("claim_message_email", "tickets/mail/outbound.py", "claim_message_email"),
-        ("  build_email", "tickets/mail/outbound.py", "build_email"),
+        ("claim_message_email", "tickets/mail_out/services.py", "claim_message_email"),
+        ("  build_email", "tickets/mail_out/services.py", "build_email"),
         ("  render_to_string (reply templates)", "django/template/loader.py", "render_to_string"),
         ("  EmailMessage.send (outbox file)", "django/core/mail/message.py", "send"),
         ("Celery publish after commit", "celery/app/task.py", "apply_async"),
@@ -1481,8 +1487,8 @@ def serial_floor(context: Context, specs: list[MailSpec]) -> dict[str, Any]:
     PostgreSQL backend, and `parse_email` (the modern policy the issue asks for)."""
     from django.db import connection
 
-    from tickets.mail import intake
-    from tickets.mail.parsing import parse_email
+    from tickets.mail_in import intake
+    from tickets.mail_in.parsing import parse_email
 
     mails = [render(spec) for spec in specs]
     with connection.cursor() as cursor:

@@ -1,6 +1,6 @@
 """An IMAP client for mailbox settings: connect with the mailbox's connection security, log
 in, open folders, and check a mailbox's settings without changing anything. The poller
-(tickets.mail.imap) fetches mail through it."""
+(tickets.mail_in.imap) fetches mail through it."""
 
 from __future__ import annotations
 

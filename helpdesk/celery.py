@@ -59,10 +59,12 @@ app.autodiscover_tasks(
     [
         "helpdesk.core",
         "helpdesk.accounts",
-        "tickets",
+        "tickets.ticket",
         "tickets.contacts",
         "tickets.satisfaction",
         "tickets.notifications",
+        "tickets.mail_in",
+        "tickets.mail_out",
         "departments",
         "knowledge_base",
         "automation",

@@ -6,7 +6,7 @@ class TicketsConfig(AppConfig):
 
     def ready(self) -> None:
         from tickets import receivers  # noqa: F401 - connects them
-        from tickets.mail import esp
+        from tickets.mail_in import esp
 
         # anymail's inbound signal is how ESP webhooks deliver mail: the receiver only
         # hands the raw message to the durable intake.

@@ -17,8 +17,8 @@ from helpdesk.tenancy.models import Membership, MembershipRole
 from tests.conftest import PASSWORD
 from tests.factories.accounts import make_member
 from tests.factories.tickets import make_ticket
-from tickets import services as ticket_services
 from tickets.models import Ticket
+from tickets.ticket import services as ticket_services
 
 
 def _log_in(setup, email: str, password: str):

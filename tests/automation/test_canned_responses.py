@@ -13,7 +13,7 @@ from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import MembershipRole
 from tests.factories.accounts import make_member
 from tests.factories.tickets import ContactFactory, make_ticket
-from tickets import services as ticket_services
+from tickets.ticket import services as ticket_services
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import MembershipRole
 from tests.factories.accounts import make_member
 from tests.factories.tickets import make_ticket
-from tickets import services as ticket_services
+from tickets.ticket import services as ticket_services
 
 UTC = datetime.UTC
 T0 = datetime.datetime(2026, 1, 5, 9, 0, tzinfo=UTC)

@@ -17,10 +17,11 @@ from tests.browser.conftest import log_in, tenant_url
 from tests.browser.test_shell import PHONE_PAGES
 from tests.conftest import make_tenant
 from tests.factories.tickets import ContactFactory, make_ticket
-from tickets import services, tracking
 from tickets.configuration import services as configuration
+from tickets.mail_out import tracking
 from tickets.models import Message, SatisfactionRating
 from tickets.satisfaction import services as satisfaction
+from tickets.ticket import services
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

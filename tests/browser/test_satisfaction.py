@@ -13,10 +13,10 @@ from tests.browser.conftest import close_quietly, log_in, new_context, tenant_ur
 from tests.conftest import make_tenant
 from tests.factories.accounts import make_member
 from tests.factories.tickets import ContactFactory, make_ticket
-from tickets import services
 from tickets.configuration import services as configuration
 from tickets.models import SatisfactionRating
 from tickets.satisfaction import services as satisfaction
+from tickets.ticket import services
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

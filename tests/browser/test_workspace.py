@@ -10,8 +10,8 @@ from tests.browser.conftest import close_quietly, new_context, save_screenshot, 
 from tests.conftest import PASSWORD, make_tenant
 from tests.factories.accounts import make_member
 from tests.factories.tickets import make_ticket
-from tickets import services
 from tickets.models import Ticket
+from tickets.ticket import services
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from helpdesk.tenancy.context import tenant_context
 from tests.factories.tickets import make_ticket
-from tickets import tracking
+from tickets.mail_out import tracking
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 

@@ -13,7 +13,7 @@ from django.db import connections
 from helpdesk.celery import app as celery_app
 from helpdesk.tenancy.context import tenant_context
 from tests.conftest import make_tenant
-from tickets.mail import intake
+from tickets.mail_in import intake
 from tickets.models import InboundEmail, Ticket
 
 RAW = (

@@ -20,7 +20,7 @@ from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import InboundAddress, MembershipRole
 from tests.factories.accounts import make_member
 from tests.tickets.test_inbound import build, deliver
-from tickets.mail import templates
+from tickets.mail_out import templates
 
 
 def test_default_mailbox_exists_for_every_tenant(acme):

@@ -7,8 +7,8 @@ from typing import Any
 import factory
 
 from departments import selectors as department_selectors
-from tickets import services
 from tickets.models import Contact, Ticket
+from tickets.ticket import services
 
 
 class ContactFactory(factory.django.DjangoModelFactory):

@@ -12,8 +12,8 @@ from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.errors import CrossTenantWrite, NoTenantError, TenantSwitchError
 from helpdesk.tenancy.managers import cross_tenant
 from tests.factories.tickets import make_ticket
-from tickets import tasks
-from tickets.mail import intake
+from tickets.mail_in import intake
+from tickets.mail_in import tasks as mail_in_tasks
 from tickets.models import InboundEmail, Ticket
 
 
@@ -164,7 +164,7 @@ def test_task_runs_in_its_tenant_and_cannot_reach_another(acme, globex):
         channel="test",
     )
     with pytest.raises(InboundEmail.DoesNotExist):
-        tasks.process_inbound_email.apply(
+        mail_in_tasks.process_inbound_email.apply(
             kwargs={"tenant_id": str(globex.id), "email_id": accepted.email_id}, throw=True
         )
     with tenant_context(acme.id):

@@ -14,8 +14,9 @@ from django.db import transaction
 from helpdesk.core.ids import new_id
 from helpdesk.tenancy.context import tenant_context
 from tests.factories.tickets import make_ticket
-from tickets import services, tasks
 from tickets.models import Attachment, attachment_folder
+from tickets.ticket import services
+from tickets.ticket import tasks as ticket_tasks
 
 DAY = 24 * 3600
 
@@ -66,7 +67,7 @@ def test_files_of_a_rolled_back_transaction_are_deleted_once_old(media, acme, se
         for name in (kept.file.name, f"{folder}/{lost}", f"{folder}/README"):
             _age(name, 2 * DAY)
 
-    result = tasks.delete_orphaned_attachment_files.apply(kwargs={"tenant_id": str(acme.id)})
+    result = ticket_tasks.delete_orphaned_attachment_files.apply(kwargs={"tenant_id": str(acme.id)})
 
     assert result.get() == 1
     _, names = default_storage.listdir(folder)
@@ -84,7 +85,7 @@ def test_the_daily_sweep_covers_every_tenant_and_only_its_own_files(media, acme,
     _age(orphan, 2 * DAY)
     _age(theirs.file.name, 2 * DAY)
 
-    assert tasks.sweep_orphaned_attachment_files.apply().get() >= 2
+    assert ticket_tasks.sweep_orphaned_attachment_files.apply().get() >= 2
 
     assert not default_storage.exists(orphan)
     assert default_storage.exists(theirs.file.name)  # another tenant's row names it

@@ -14,11 +14,11 @@ from helpdesk.tenancy.models import MembershipRole
 from tests.concurrency import second_behind_first
 from tests.factories.accounts import make_member
 from tests.factories.tickets import ContactFactory, make_ticket
-from tickets import selectors, services
 from tickets.configuration import services as configuration
 from tickets.contacts import selectors as contact_selectors
 from tickets.contacts import services as contacts
 from tickets.errors import ContactInvalid, CustomFieldInvalid
+from tickets.inbox import selectors as inbox_selectors
 from tickets.models import (
     Company,
     CompanyDomain,
@@ -28,6 +28,7 @@ from tickets.models import (
     Ticket,
     TicketFollower,
 )
+from tickets.ticket import services
 
 # --- helpers ---------------------------------------------------------------------------
 
@@ -810,7 +811,7 @@ def test_a_company_given_a_domain_takes_in_the_people_already_known_there(
     taken.refresh_from_db()
     elsewhere.refresh_from_db()
     assert (loose.company, taken.company, elsewhere.company) == (initech, other, None)
-    found = selectors.list_tickets(selectors.TicketFilters(q="globochem"))
+    found = inbox_selectors.list_tickets(inbox_selectors.TicketFilters(q="globochem"))
     assert [t.id for t in found] == [ticket.id]
     # Saving again without a new domain queues nothing.
     with django_capture_on_commit_callbacks() as callbacks:

@@ -12,11 +12,11 @@ from departments import services as department_services
 from departments.errors import InvalidMailboxTemplate
 from helpdesk.tenancy.context import tenant_context
 from tests.tickets.test_inbound import build, deliver
-from tickets import services
 from tickets.configuration import services as configuration
 from tickets.errors import InvalidEmailTemplate
-from tickets.mail import templates
+from tickets.mail_out import templates
 from tickets.models import Ticket
+from tickets.ticket import services
 
 
 def test_department_overrides_tenant_overrides_built_in(tenant):
@@ -262,7 +262,7 @@ def test_acknowledgement_carries_a_working_tracking_link(acme, django_capture_on
 
 
 def test_tracking_page_names_followers_and_keeps_you_for_the_requester(acme):
-    from tickets import tracking
+    from tickets.mail_out import tracking
 
     deliver(acme, build(body="My printer is on fire", Cc="Dan Brown <dan@example.test>"))
     with tenant_context(acme.id):
@@ -283,7 +283,7 @@ def test_tracking_page_names_followers_and_keeps_you_for_the_requester(acme):
 
 def test_tracking_link_of_another_tenant_is_404(acme, globex):
     from tests.factories.tickets import make_ticket
-    from tickets import tracking
+    from tickets.mail_out import tracking
 
     with tenant_context(globex.id):
         ticket = make_ticket(subject="Globex secret")

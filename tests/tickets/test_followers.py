@@ -17,8 +17,8 @@ from departments import services as department_services
 from helpdesk.tenancy.context import tenant_context
 from tests.conftest import make_tenant
 from tests.tickets.test_inbound import build, deliver
-from tickets import merging, services
 from tickets.models import InboundEmail, Ticket
+from tickets.ticket import merging, services
 
 
 def _followers(ticket: Ticket) -> set[str]:

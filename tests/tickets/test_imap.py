@@ -21,7 +21,8 @@ from helpdesk.tenancy.models import MembershipRole
 from tests.conftest import TenantSetup, make_tenant
 from tests.dovecot import LEGACY_USER, Dovecot, dovecot, loopback_imap_allowed  # noqa: F401
 from tests.factories.accounts import make_member
-from tickets.mail import imap
+from tickets.mail_in import imap
+from tickets.mail_in import tasks as mail_in_tasks
 from tickets.models import InboundEmail, Ticket
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -472,11 +473,10 @@ def test_connection_test_through_the_api(acme, server):
 @pytest.mark.django_db(transaction=True, databases=["default", "ops"])
 def test_beat_task_polls_every_tenant_with_imap_mailboxes(acme: TenantSetup, server: Dovecot):
     """The periodic task finds tenants with IMAP mailboxes and polls each of them."""
-    from tickets import tasks
 
     server.append(build(subject="From the beat", message_id=make_msgid()))
     other = make_tenant("globex", "Globex")  # no IMAP mailbox: never polled
-    assert tasks.poll_imap_mailboxes.apply().get() == 1
+    assert mail_in_tasks.poll_imap_mailboxes.apply().get() == 1
     with tenant_context(acme.id):
         assert Ticket.objects.get().subject == "From the beat"
     with tenant_context(other.id):

@@ -16,9 +16,11 @@ from django.core.management import call_command
 from departments import services as department_services
 from helpdesk.tenancy.context import tenant_context
 from tests.concurrency import second_behind_first
-from tickets import services
-from tickets.mail import inbound, intake
+from tickets.mail_in import intake
+from tickets.mail_in import services as inbound
+from tickets.mail_in import tasks as mail_in_tasks
 from tickets.models import InboundEmail, Message, Ticket, TicketFollower, UnroutedEmail
+from tickets.ticket import services
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
 
@@ -111,7 +113,7 @@ def test_by_the_subject_tag_alone_a_stranger_reaches_only_the_agents(acme):
     who is neither its requester nor a follower, becomes an internal note by that contact.
     It never shows in the requester's conversation (their tracking page) nor reopens the
     ticket; the agents judge it (a colleague writing in, or someone who guessed)."""
-    from tickets import tracking
+    from tickets.mail_out import tracking
 
     deliver(acme, build(Cc="dan@example.test"))
     with tenant_context(acme.id):
@@ -253,11 +255,10 @@ def test_acknowledgement_is_threaded_and_marked_automatic(acme, django_capture_o
     assert sent["Reply-To"] == f"support+t-{ticket.reply_token}@acme.localhost"
     assert "Hello Carla" in mail.outbox[0].body
     # A second run of the task (redelivery) sends nothing more.
-    from tickets import tasks
 
     with tenant_context(acme.id):
         email = InboundEmail.objects.get()
-    tasks.send_auto_acknowledgement.apply(
+    mail_in_tasks.send_auto_acknowledgement.apply(
         kwargs={"tenant_id": str(acme.id), "email_id": str(email.id)}
     )
     assert len(mail.outbox) == 1

@@ -19,7 +19,8 @@ from django.core import mail
 from django.urls import reverse
 
 from helpdesk.tenancy.context import tenant_context
-from tickets.mail import inbound, intake
+from tickets.mail_in import intake
+from tickets.mail_in import services as inbound
 from tickets.models import Attachment, InboundEmail, InboundEmailStatus, Message, Ticket
 
 if TYPE_CHECKING:

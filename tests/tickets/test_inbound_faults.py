@@ -16,8 +16,8 @@ import pytest
 from helpdesk.tenancy.context import tenant_context
 from tests.conftest import make_tenant, subprocess_environment
 from tests.tickets.test_inbound import build
-from tickets import tasks
-from tickets.mail import intake
+from tickets.mail_in import intake
+from tickets.mail_in import tasks as mail_in_tasks
 from tickets.models import InboundEmail, Message, Ticket
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -109,7 +109,7 @@ def test_worker_killed_in_the_middle_loses_and_duplicates_nothing(broker_mode, s
         # A killed worker's unacknowledged message only returns after Redis' visibility
         # timeout; the sweeper queues stale rows again long before that.
         def sweep_and_check() -> bool:
-            tasks.sweep_inbound_emails.apply()
+            mail_in_tasks.sweep_inbound_emails.apply()
             return _counts(acme.id)[0] == total
 
         assert _wait(sweep_and_check, timeout=120)
@@ -187,7 +187,7 @@ def test_mail_arriving_while_redis_is_down_is_processed_later(broker_mode, setti
     try:
 
         def sweep_and_check() -> bool:
-            tasks.sweep_inbound_emails.apply()
+            mail_in_tasks.sweep_inbound_emails.apply()
             return _counts(acme.id)[0] == 5
 
         assert _wait(sweep_and_check, timeout=90)

@@ -27,8 +27,9 @@ from hypothesis import (
 from hypothesis import strategies as st
 
 from helpdesk.tenancy.context import tenant_context
-from tickets.mail import inbound, intake
-from tickets.mail.parsing import ParsedEmail, parse_email
+from tickets.mail_in import intake
+from tickets.mail_in import services as inbound
+from tickets.mail_in.parsing import ParsedEmail, parse_email
 from tickets.models import InboundEmail, InboundEmailStatus, Message
 
 if TYPE_CHECKING:

@@ -27,8 +27,8 @@ from tests.conftest import make_tenant
 from tests.tickets.conftest import _free_port
 from tests.tickets.test_inbound import build
 from tests.tickets.test_inbound_admin import _mailgun_post, anymail_settings  # noqa: F401
-from tickets import tasks
-from tickets.mail import intake
+from tickets.mail_in import intake
+from tickets.mail_in import tasks as mail_in_tasks
 from tickets.management.commands.smtpd import IntakeHandler
 from tickets.models import InboundEmail, Ticket
 
@@ -67,10 +67,12 @@ def test_processing_with_redis_unreachable_is_retried_and_the_mail_stays_queued(
         enqueue=False,
     )
     _redis_down(settings, tmp_path)
-    result = tasks.process_inbound_email.delay(tenant_id=str(acme.id), email_id=accepted.email_id)
+    result = mail_in_tasks.process_inbound_email.delay(
+        tenant_id=str(acme.id), email_id=accepted.email_id
+    )
     assert result.state == "FAILURE"
     assert isinstance(result.result, redis.exceptions.ConnectionError)
-    assert len(retries) == tasks.process_inbound_email.max_retries
+    assert len(retries) == mail_in_tasks.process_inbound_email.max_retries
     with tenant_context(acme.id):
         email = InboundEmail.objects.get(id=accepted.email_id)
         assert (email.status, email.reason) == ("queued", "")  # not `failed`
@@ -79,7 +81,7 @@ def test_processing_with_redis_unreachable_is_retried_and_the_mail_stays_queued(
     # Redis is back: the sweeper's run for the tenant gets it processed.
     settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": settings.REDIS_URL}}
     settings.HELPDESK_INBOUND_SWEEP_AFTER_SECONDS = 0
-    assert tasks.requeue_inbound_emails.delay(tenant_id=str(acme.id)).get() == 1
+    assert mail_in_tasks.requeue_inbound_emails.delay(tenant_id=str(acme.id)).get() == 1
     with tenant_context(acme.id):
         email.refresh_from_db()
         assert email.status == "processed"
@@ -101,7 +103,7 @@ def test_a_mail_that_cannot_be_processed_still_ends_failed_with_its_reason(acme,
         InboundEmail.objects.filter(id=accepted.email_id).update(mailbox=None)
         Mailbox.objects.all().delete()
         Department.objects.all().delete()
-    tasks.process_inbound_email.delay(tenant_id=str(acme.id), email_id=accepted.email_id)
+    mail_in_tasks.process_inbound_email.delay(tenant_id=str(acme.id), email_id=accepted.email_id)
     assert retries == []
     with tenant_context(acme.id):
         email = InboundEmail.objects.get(id=accepted.email_id)

@@ -10,9 +10,9 @@ from helpdesk.tenancy.models import MembershipRole
 from tests.factories.accounts import make_member
 from tests.factories.tickets import make_ticket
 from tests.tickets.test_inbound import build, deliver
-from tickets import services
 from tickets.models import Ticket
 from tickets.notifications import services as notifications
+from tickets.ticket import services
 
 
 def test_assignment_emails_the_assignee(tenant, django_capture_on_commit_callbacks):

@@ -21,8 +21,9 @@ from helpdesk.core.errors import TransientError
 from helpdesk.tenancy.context import tenant_context
 from tests.conftest import make_tenant
 from tests.tickets.test_inbound import build, deliver
-from tickets import services, tasks
+from tickets.mail_out import tasks as mail_out_tasks
 from tickets.models import Contact, Message, Ticket
+from tickets.ticket import services
 
 
 def _reply(setup, body="We replaced the fuser.", **kwargs):
@@ -174,13 +175,13 @@ def test_a_failed_attempt_is_retried_not_lost(acme, settings):
     # Called as a worker would on a first attempt (not eagerly, which is every run's last):
     # it raises for Celery to retry it, and the message is queued again.
     with pytest.raises(TransientError):
-        tasks.deliver_message_email(**kwargs)
+        mail_out_tasks.deliver_message_email(**kwargs)
     with tenant_context(acme.id):
         message.refresh_from_db()
         assert message.delivery_status == "queued"  # released: the retry will claim it
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    tasks.deliver_message_email.delay(**kwargs)
-    tasks.deliver_message_email.delay(**kwargs)  # a redelivery: claimed and sent already
+    mail_out_tasks.deliver_message_email.delay(**kwargs)
+    mail_out_tasks.deliver_message_email.delay(**kwargs)  # a redelivery: claimed and sent already
     with tenant_context(acme.id):
         message.refresh_from_db()
         assert message.delivery_status == "sent"

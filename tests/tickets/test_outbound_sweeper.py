@@ -17,8 +17,8 @@ from helpdesk.tenancy.context import tenant_context
 from tests.conftest import make_tenant
 from tests.tickets.test_inbound import build, deliver
 from tests.tickets.test_outbound import _reply, _without_acknowledgements
-from tickets import tasks
-from tickets.mail import outbound
+from tickets.mail_out import services as outbound
+from tickets.mail_out import tasks as mail_out_tasks
 from tickets.models import Message
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "ops"])
@@ -62,11 +62,11 @@ def test_a_reply_whose_task_was_lost_is_sent_once_by_the_sweeper(acme_ticket, se
     assert _status(acme, message)[0] == "queued"
 
     with time_machine.travel(start + datetime.timedelta(seconds=60), tick=False):
-        assert tasks.sweep_outbound_emails.apply().get() == 0  # within the grace period
+        assert mail_out_tasks.sweep_outbound_emails.apply().get() == 0  # within the grace period
     assert mail.outbox == []
 
     with time_machine.travel(start + datetime.timedelta(seconds=301), tick=False):
-        assert tasks.sweep_outbound_emails.apply().get() == 1
+        assert mail_out_tasks.sweep_outbound_emails.apply().get() == 1
     [sent] = mail.outbox
     assert sent.extra_headers["Message-ID"] == message.email_message_id
     assert "We replaced the fuser." in sent.body
@@ -74,9 +74,9 @@ def test_a_reply_whose_task_was_lost_is_sent_once_by_the_sweeper(acme_ticket, se
 
     # Later sweeps, and the lost task coming back after all, send nothing more.
     with time_machine.travel(start + datetime.timedelta(seconds=1000), tick=False):
-        assert tasks.sweep_outbound_emails.apply().get() == 0
-    tasks.deliver_message_email.delay(tenant_id=str(acme.id), message_id=str(message.id))
-    tasks.requeue_outbound_emails.delay(tenant_id=str(acme.id))
+        assert mail_out_tasks.sweep_outbound_emails.apply().get() == 0
+    mail_out_tasks.deliver_message_email.delay(tenant_id=str(acme.id), message_id=str(message.id))
+    mail_out_tasks.requeue_outbound_emails.delay(tenant_id=str(acme.id))
     assert len(mail.outbox) == 1
 
 
@@ -94,19 +94,23 @@ def test_a_send_cut_short_is_marked_unknown_and_never_sent_twice(acme_ticket, se
     assert _status(acme, message)[0] == "sending"
 
     with time_machine.travel(start + datetime.timedelta(seconds=1000), tick=False):
-        tasks.sweep_outbound_emails.apply()
-        tasks.deliver_message_email.delay(tenant_id=str(acme.id), message_id=str(message.id))
+        mail_out_tasks.sweep_outbound_emails.apply()
+        mail_out_tasks.deliver_message_email.delay(
+            tenant_id=str(acme.id), message_id=str(message.id)
+        )
     assert _status(acme, message)[0] == "sending"  # a send may still be under way
 
     with time_machine.travel(start + datetime.timedelta(seconds=1801), tick=False):
-        assert tasks.sweep_outbound_emails.apply().get() == 1
+        assert mail_out_tasks.sweep_outbound_emails.apply().get() == 1
     status, reason = _status(acme, message)
     assert status == "unknown"
     assert "may or may not have reached the customer" in reason
 
     with time_machine.travel(start + datetime.timedelta(seconds=4000), tick=False):
-        assert tasks.sweep_outbound_emails.apply().get() == 0
-        tasks.deliver_message_email.delay(tenant_id=str(acme.id), message_id=str(message.id))
+        assert mail_out_tasks.sweep_outbound_emails.apply().get() == 0
+        mail_out_tasks.deliver_message_email.delay(
+            tenant_id=str(acme.id), message_id=str(message.id)
+        )
     assert mail.outbox == []
     assert _status(acme, message)[0] == "unknown"
     with tenant_context(acme.id):
@@ -132,6 +136,6 @@ def test_a_reply_that_ran_out_of_retries_stays_queued_and_the_sweeper_sends_it(
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     with time_machine.travel(start + datetime.timedelta(seconds=301), tick=False):
-        assert tasks.sweep_outbound_emails.apply().get() == 1
+        assert mail_out_tasks.sweep_outbound_emails.apply().get() == 1
     assert len(mail.outbox) == 1
     assert _status(acme, message) == ("sent", "")

@@ -6,7 +6,7 @@ import pytest
 
 from helpdesk.tenancy.context import tenant_context
 from tests.factories.tickets import make_ticket
-from tickets.mail.html import sanitize_html
+from tickets.mail_in.html import sanitize_html
 from tickets.models import Message
 
 PIXEL = '<p>Logo: <img data-remote-src="https://tracker.example/pixel.gif"></p>'

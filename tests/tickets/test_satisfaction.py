@@ -18,7 +18,6 @@ from tests.conftest import make_tenant
 from tests.factories.accounts import make_member
 from tests.factories.tickets import ContactFactory, make_ticket
 from tests.tickets.test_inbound import build, deliver
-from tickets import services
 from tickets.configuration import services as configuration
 from tickets.contacts import services as contacts
 from tickets.errors import (
@@ -38,6 +37,7 @@ from tickets.models import (
 from tickets.satisfaction import selectors as satisfaction_selectors
 from tickets.satisfaction import services as satisfaction
 from tickets.satisfaction import tasks as satisfaction_tasks
+from tickets.ticket import services
 
 LATER = timedelta(days=2)
 
@@ -198,7 +198,7 @@ def test_spam_or_bounce_after_solving_holds_the_survey_back(tenant):
 
 
 def test_template_wording_and_links_are_placeholders(tenant):
-    from tickets.mail import templates
+    from tickets.mail_out import templates
 
     templates.save_template(
         kind="satisfaction_request",
@@ -378,7 +378,7 @@ def test_post_needs_the_csrf_token(acme):
 
 
 def test_tracking_page_offers_the_rating_once_sent_and_solved(acme):
-    from tickets import tracking
+    from tickets.mail_out import tracking
 
     ticket, rating = _sent_survey(acme)
     client = acme.client()

@@ -74,7 +74,7 @@ def test_reply_with_subject_tag_threads_and_reopens(smtp_server):
         client.send_message(_message())
         with tenant_context(acme.id):
             ticket = Ticket.objects.get()
-            from tickets import services
+            from tickets.ticket import services
 
             services.change_status(ticket=ticket, status="solved", actor=None)
         client.send_message(

@@ -6,7 +6,7 @@ from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import MembershipRole
 from tests.factories.accounts import make_member
 from tests.factories.tickets import make_ticket
-from tickets import services
+from tickets.ticket import services
 
 
 def _tickets(setup):

@@ -20,7 +20,6 @@ from helpdesk.tenancy.models import MembershipRole
 from tests.factories.accounts import make_member
 from tests.factories.tickets import ContactFactory, make_ticket
 from tests.tickets.test_inbound import build, deliver
-from tickets import inbox, merging, presence, selectors, services, tracking
 from tickets.configuration import services as configuration
 from tickets.errors import (
     ConfigurationInvalid,
@@ -30,6 +29,9 @@ from tickets.errors import (
     SavedViewNotYours,
     StaleReply,
 )
+from tickets.inbox import selectors as inbox_selectors
+from tickets.inbox import services as inbox
+from tickets.mail_out import tracking
 from tickets.models import (
     Company,
     Message,
@@ -42,6 +44,7 @@ from tickets.models import (
     TicketStatus,
 )
 from tickets.notifications import services as notifications
+from tickets.ticket import merging, presence, selectors, services
 
 
 def _subjects(response) -> list[str]:
@@ -197,7 +200,7 @@ def test_custom_field_filters_use_value_rows_that_follow_every_change(acme, glob
 
         def matching(**fields: str) -> list[str]:
             params = {f"cf_{key}": value for key, value in fields.items()}
-            found = selectors.list_tickets(inbox.parse_filters(params, reader=acme.admin))
+            found = inbox_selectors.list_tickets(inbox.parse_filters(params, reader=acme.admin))
             return sorted(t.subject for t in found)
 
         assert matching(order="A-1") == ["First"]
@@ -223,7 +226,7 @@ def test_custom_field_filters_use_value_rows_that_follow_every_change(acme, glob
             for n in range(2000)
         )
         filters = inbox.parse_filters({"cf_order": "A-2"}, reader=acme.admin)
-        sql, params = selectors.list_tickets(filters).query.sql_with_params()
+        sql, params = inbox_selectors.list_tickets(filters).query.sql_with_params()
         with connection.cursor() as cursor:
             cursor.execute(f"EXPLAIN {sql}", params)
             plan = "\n".join(row[0] for row in cursor.fetchall())

@@ -28,7 +28,7 @@ from tickets.contacts.serializers import (
     ContactUpdateInput,
 )
 from tickets.models import Contact
-from tickets.serializers import TicketOutput
+from tickets.ticket.serializers import TicketOutput
 
 
 def _contact_changes(contact: Contact, data: dict[str, Any]) -> dict[str, Any]:

@@ -22,7 +22,6 @@ from django.utils import timezone
 from helpdesk.tenancy import permissions
 from helpdesk.tenancy.models import Membership
 from helpdesk.tenancy.permissions import Capability
-from tickets import services
 from tickets.configuration import services as configuration
 from tickets.contacts import selectors as contact_selectors
 from tickets.contacts import tasks as contact_tasks
@@ -36,6 +35,7 @@ from tickets.models import (
     Ticket,
     TicketFollower,
 )
+from tickets.ticket import services
 
 MAX_DOMAINS = 50
 # What a merge copies onto the survivor when the survivor has no value of its own.

@@ -9,7 +9,7 @@ from rest_framework import serializers
 
 from helpdesk.api.fields import UUIDField
 from tickets.models import SatisfactionRating, SatisfactionScore
-from tickets.serializers import TicketAssigneeOutput, TicketContactOutput
+from tickets.ticket.serializers import TicketAssigneeOutput, TicketContactOutput
 
 
 class SatisfactionRatingOutput(serializers.ModelSerializer[SatisfactionRating]):

@@ -23,13 +23,13 @@ from django.utils import timezone
 from helpdesk.core import placeholders
 from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.models import Tenant
-from tickets import selectors, services
 from tickets.configuration import services as configuration
 from tickets.errors import (
     SatisfactionCommentTooLong,
     SatisfactionScoreInvalid,
 )
-from tickets.mail import templates as mail_templates
+from tickets.mail_out import selectors as mail_out_selectors
+from tickets.mail_out import templates as mail_templates
 from tickets.models import (
     EmailTemplateKind,
     NotificationKind,
@@ -40,6 +40,7 @@ from tickets.models import (
 )
 from tickets.notifications import services as notifications
 from tickets.satisfaction import selectors as satisfaction_selectors
+from tickets.ticket import services
 
 MAX_COMMENT_LENGTH = 2000
 # At most this many surveys per tenant and run; the next run (a minute later) goes on.
@@ -144,7 +145,7 @@ def _queue_survey_email(rating: SatisfactionRating) -> None:
     tenant = ticket.tenant
     values = mail_templates.placeholder_values(
         ticket,
-        selectors.get_reply_mailbox(ticket),
+        mail_out_selectors.get_reply_mailbox(ticket),
         tenant.name,
         agent_name=rating.assignee.user.display_name if rating.assignee else "",
     )

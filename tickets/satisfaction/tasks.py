@@ -1,4 +1,5 @@
-"""Satisfaction survey tasks. Each keeps the name it had in `tickets.tasks`: messages already queued in Redis carry it."""
+"""Satisfaction survey tasks. Each keeps the name it had in `tickets.tasks`: messages already
+queued in Redis carry it."""
 
 from __future__ import annotations
 

@@ -17,7 +17,8 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import Tenant
-from tickets.mail import inbound, intake
+from tickets.mail_in import intake
+from tickets.mail_in import services as inbound
 from tickets.models import InboundEmail, InboundEmailStatus
 
 EX_TEMPFAIL = 75

@@ -6,8 +6,8 @@ from typing import Any
 
 from helpdesk.tenancy.commands import TenantCommand
 from helpdesk.tenancy.models import Tenant
-from tickets import services
 from tickets.models import Ticket
+from tickets.ticket import services
 
 
 class Command(TenantCommand):

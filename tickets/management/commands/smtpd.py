@@ -22,7 +22,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import close_old_connections
 
 from helpdesk.core.errors import is_infrastructure_error
-from tickets.mail import intake
+from tickets.mail_in import intake
 
 logger = logging.getLogger(__name__)
 TEMPORARY_FAILURE = "451 4.3.0 Temporary failure, please try again later"

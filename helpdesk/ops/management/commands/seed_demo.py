@@ -17,11 +17,11 @@ from helpdesk.ops import services as ops_services
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import MembershipRole, Tenant
 from knowledge_base import services as kb_services
-from tickets import services as ticket_services
 from tickets.configuration import services as ticket_configuration
 from tickets.contacts import services as contacts
 from tickets.models import Message, SatisfactionRating, Ticket
 from tickets.satisfaction import services as satisfaction
+from tickets.ticket import services as ticket_services
 
 DEMO_PASSWORD = "demo-password"  # noqa: S105 - the published demo login
 DEMO_PEOPLE = [

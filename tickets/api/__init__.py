@@ -1,1 +1,0 @@
-"""The tickets API (/api/v1/), one module per area."""

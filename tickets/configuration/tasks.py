@@ -1,0 +1,2 @@
+"""Nothing here: ticket settings has no background work. The module exists so every feature
+package has the same shape (ARCHITECTURE.md)."""

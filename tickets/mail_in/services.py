@@ -1,0 +1,332 @@
+"""Turn a stored InboundEmail into a ticket message, a bounce record or a rejection.
+
+Order of decisions: a delivery-status report attaches to the message it concerns; mail
+without a sender, or from one of the tenant's own mailboxes, is rejected; then threading:
+In-Reply-To / References against every Message-ID we received or sent, the `[#123]` tag
+in the subject, the plus-address token of the recipient. A reply to a solved ticket
+reopens it; to a closed one it opens a follow-up ticket. Otherwise a new ticket lands in
+the mailbox's department.
+
+The mail's other To and Cc addresses are kept on the message. They become followers (copied
+on every later public reply) only when the sender is the requester or already a follower:
+a stranger who names the ticket by its number cannot widen who reads the conversation. A
+mailbox of any tenant on this installation never becomes a follower.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import NamedTuple
+from uuid import UUID
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Subquery
+from django.urls import reverse
+from django.utils import timezone
+
+from departments import selectors as department_selectors
+from helpdesk.core.errors import is_infrastructure_error
+from helpdesk.tenancy import selectors as tenancy_selectors
+from tickets.mail_in import html as html_tools
+from tickets.mail_in import intake
+from tickets.mail_in.parsing import ParsedEmail, parse_email
+from tickets.mail_out import services as outbound
+from tickets.models import (
+    Contact,
+    InboundEmail,
+    InboundEmailStatus,
+    Message,
+    MessageKind,
+    Ticket,
+    TicketChannel,
+    TicketFollower,
+    TicketStatus,
+)
+from tickets.ticket import merging, services
+
+MAX_ADDRESS_LENGTH = 254  # RFC 5321; also the width of Contact.email
+logger = logging.getLogger(__name__)
+SUBJECT_TAG = re.compile(r"\[#(\d{1,9})\]")
+PLUS_TOKEN = re.compile(r"^[^+@]+\+t-([0-9a-f]{6,24})@", re.IGNORECASE)
+
+
+def without_nul(parsed: ParsedEmail) -> ParsedEmail:
+    """PostgreSQL text cannot hold NUL; mail can. Drop it from everything we store as text."""
+    for name in ("subject", "from_name", "from_address", "text", "html", "message_id"):
+        setattr(parsed, name, getattr(parsed, name).replace("\x00", ""))
+    parsed.cc = [a.replace("\x00", "") for a in parsed.cc]
+    parsed.to = [a.replace("\x00", "") for a in parsed.to]
+    parsed.problems = [p.replace("\x00", "") for p in parsed.problems]
+    for attachment in parsed.attachments:
+        attachment.filename = attachment.filename.replace("\x00", "") or "attachment"
+        attachment.content_id = attachment.content_id.replace("\x00", "")
+        attachment.content_type = attachment.content_type.replace("\x00", "")
+    return parsed
+
+
+class Thread(NamedTuple):
+    """The ticket a mail answers; `outsider`: found by the subject tag alone, from someone
+    who is neither its requester nor a follower."""
+
+    ticket: Ticket
+    outsider: bool = False
+
+
+def find_thread(parsed: ParsedEmail, recipients: list[str], sender: Contact) -> Thread | None:
+    """The ticket this mail answers, or None for a new conversation. Mail to a merged
+    ticket lands on the ticket it was merged into."""
+    thread = _find_thread(parsed, recipients, sender)
+    if thread is not None and thread.ticket.merged_into_id:
+        return thread._replace(ticket=merging.resolve_merged(thread.ticket))
+    return thread
+
+
+def _find_thread(parsed: ParsedEmail, recipients: list[str], sender: Contact) -> Thread | None:
+    # With the customer and company: a reply refreshes the search document, which holds them.
+    tickets = Ticket.objects.select_related("contact__company")
+    ids = parsed.thread_ids
+    if ids:
+        # Only Message-IDs of the conversation's mail (ours, or the requester's and
+        # followers'): an outsider's note keeps its sender's own Message-ID, and a reply to
+        # it must not make the outsider part of the conversation.
+        latest = (
+            Message.objects.filter(
+                email_message_id__in=ids[:100],
+                kind__in=[MessageKind.CUSTOMER, MessageKind.REPLY],
+            )
+            .order_by("-created_at")
+            .values("ticket_id")[:1]
+        )
+        ticket = tickets.filter(id=Subquery(latest)).first()
+        if ticket is not None:
+            return Thread(ticket)
+    by_tag = None
+    tag = SUBJECT_TAG.search(parsed.subject)
+    if tag:
+        ticket = tickets.filter(number=int(tag.group(1))).first()
+        if ticket is not None:
+            # Ticket numbers are sequential, easy to guess; Message-IDs and the reply token
+            # are known only to those we wrote to.
+            by_tag = Thread(ticket, outsider=not _on_ticket(ticket, sender))
+            if not by_tag.outsider:
+                return by_tag
+    for address in recipients:
+        token = PLUS_TOKEN.match(address)
+        if token:
+            ticket = tickets.filter(reply_token=token.group(1).lower()).first()
+            if ticket is not None:
+                return Thread(ticket)
+    return by_tag
+
+
+def _on_ticket(ticket: Ticket, contact: Contact) -> bool:
+    return (
+        ticket.contact_id == contact.id
+        or TicketFollower.objects.filter(ticket=ticket, contact=contact).exists()
+    )
+
+
+def _copied_addresses(parsed: ParsedEmail, sender: str, own: frozenset[str]) -> list[str]:
+    """The mail's To and Cc addresses other than the sender and the tenant's mailboxes."""
+    copied: list[str] = []
+    for address in parsed.to + parsed.cc:
+        if address in own or intake.base_address(address) in own or address == sender:
+            continue
+        if address not in copied:
+            copied.append(address)
+    return copied
+
+
+def _content(parsed: ParsedEmail) -> tuple[str, services.MessageContent]:
+    attachments = [
+        services.NewAttachment(
+            filename=a.filename,
+            content_type=a.content_type,
+            payload=a.payload,
+            content_id=a.content_id,
+            is_inline=a.is_inline,
+        )
+        for a in parsed.attachments
+    ]
+    cid_urls = {
+        a.content_id: reverse("tickets:attachment", args=[a.id])
+        for a in attachments
+        if a.content_id
+    }
+    new_text, quoted = html_tools.split_quoted(parsed.text)
+    body = new_text or ("(attachments only)" if attachments else "(no text)")
+    return body, services.MessageContent(
+        html=html_tools.sanitize_html(parsed.html, cid_urls=cid_urls),
+        quoted_text=quoted,
+        email_message_id=parsed.message_id,
+        attachments=attachments,
+    )
+
+
+def _mark(
+    email: InboundEmail,
+    status: str,
+    reason: str = "",
+    ticket: Ticket | None = None,
+    message: Message | None = None,
+) -> InboundEmail:
+    email.attempts += 1
+    email.status = status
+    email.reason = reason[:2000]
+    email.ticket = ticket
+    email.ticket_message = message
+    email.processed_at = timezone.now()
+    email.save(
+        update_fields=[
+            "attempts",
+            "status",
+            "reason",
+            "ticket",
+            "ticket_message",
+            "processed_at",
+            "updated_at",
+        ]
+    )
+    return email
+
+
+def _handle_bounce(email: InboundEmail, parsed: ParsedEmail) -> InboundEmail:
+    bounce = parsed.bounce
+    assert bounce is not None  # noqa: S101 - checked by the caller
+    original = (
+        Message.objects.select_related("ticket")
+        .filter(email_message_id=bounce.original_message_id)
+        .first()
+        if bounce.original_message_id
+        else None
+    )
+    if original is None:
+        return _mark(
+            email, InboundEmailStatus.REJECTED, "delivery report for a message we did not send"
+        )
+    reason = " ".join(filter(None, [bounce.recipient, bounce.status, bounce.reason]))
+    services.record_delivery_failure(message=original, reason=reason or "bounced")
+    return _mark(
+        email, InboundEmailStatus.PROCESSED, f"delivery failure: {reason}", ticket=original.ticket
+    )
+
+
+@transaction.atomic
+def process_inbound_email(
+    *, email_id: UUID, language: str = "en", tenant_name: str = ""
+) -> InboundEmail:
+    """Process one queued mail. Idempotent: a row that is not queued is left as it is."""
+    email = (
+        InboundEmail.objects.select_for_update(of=("self",))
+        .select_related("mailbox__department")
+        .filter(id=email_id)
+        .first()
+    )
+    if email is None:
+        raise InboundEmail.DoesNotExist(f"no inbound email {email_id} in this tenant")
+    if email.status != InboundEmailStatus.QUEUED:
+        return email
+    # The raw mail is already durable; what processing writes can be redone from it (the
+    # row would be queued again), so this commit need not wait for the disk.
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL synchronous_commit = off")
+    parsed = without_nul(parse_email(bytes(email.raw)))
+    if parsed.bounce is not None:
+        return _handle_bounce(email, parsed)
+    sender = parsed.from_address or intake.normalize_address(email.envelope_from)
+    if "@" not in sender or len(sender) > MAX_ADDRESS_LENGTH:
+        return _mark(email, InboundEmailStatus.REJECTED, "no sender address")
+    own = department_selectors.own_addresses()
+    if sender in own or intake.base_address(sender) in own:
+        return _mark(email, InboundEmailStatus.REJECTED, "sent from one of our own mailboxes")
+    recipients = [*email.envelope_to, *email.header_recipients]
+    body, content = _content(parsed)
+    content.email_cc = _copied_addresses(parsed, sender, own)
+    contact = services.get_or_create_contact(email=sender, name=parsed.from_name)
+    thread = find_thread(parsed, recipients, contact)
+    ticket = thread.ticket if thread is not None else None
+    if ticket is not None and ticket.status == TicketStatus.CLOSED:
+        previous, ticket = ticket, None
+    else:
+        previous = None
+    if ticket is None:
+        department = (
+            email.mailbox.department
+            if email.mailbox is not None
+            else department_selectors.get_default_department()
+        )
+        subject = SUBJECT_TAG.sub("", parsed.subject).strip() or parsed.subject or "(no subject)"
+        ticket = services.create_ticket(
+            subject=subject,
+            body=body,
+            contact=contact,
+            department=department,
+            channel=TicketChannel.EMAIL,
+            language=language,
+            content=content,
+            follow_up_of=previous,
+            mailbox=email.mailbox,
+        )
+        message = ticket.first_message  # type: ignore[attr-defined]  # set by create_ticket
+        acknowledge = _should_acknowledge(email, parsed)
+    else:
+        acknowledge = False
+        message = services.add_customer_message(
+            ticket=ticket,
+            contact=contact,
+            body=body,
+            content=content,
+            language=language,
+            internal=thread is not None and thread.outsider,
+        )
+    # Only the requester (of a new ticket too) and followers copy people in. Anyone else,
+    # an outsider naming the ticket by number or someone found by its Message-IDs or reply
+    # token (mail forwarded to them), writes into the conversation without choosing who
+    # else reads it: their addresses stay on the message for the agents.
+    if content.email_cc and _on_ticket(ticket, contact):
+        mailboxes = intake.help_desk_addresses(content.email_cc)
+        followers = [a for a in content.email_cc if a not in mailboxes]
+        if followers:
+            services.add_followers(ticket=ticket, emails=followers)
+    note = "; ".join(parsed.problems)[:2000]
+    email = _mark(email, InboundEmailStatus.PROCESSED, note, ticket=ticket, message=message)
+    if acknowledge:
+        _acknowledge(email, ticket, tenant_name)
+    return email
+
+
+def _acknowledge(email: InboundEmail, ticket: Ticket, tenant_name: str) -> None:
+    """Queue the acknowledgement with the ticket, in the same transaction (its sending is one
+    task after the commit). A failure to compose it never fails the customer's mail; an
+    outage (database, Redis) fails the whole attempt, which is retried."""
+    try:
+        with transaction.atomic():
+            outbound.acknowledge(
+                email=email,
+                ticket=ticket,
+                tenant_name=tenant_name or tenancy_selectors.get_tenant(email.tenant_id).name,
+            )
+    except Exception as error:
+        if is_infrastructure_error(error):
+            raise  # the database or Redis is down: process the whole mail again later
+        logger.exception("acknowledgement of inbound email %s not queued", email.id)
+
+
+def _should_acknowledge(email: InboundEmail, parsed: ParsedEmail) -> bool:
+    return email.mailbox is not None and email.mailbox.auto_ack_enabled and not parsed.is_automated
+
+
+def auto_reply_limit() -> int:
+    return int(settings.HELPDESK_AUTO_REPLY_LIMIT_PER_HOUR)
+
+
+@transaction.atomic
+def mark_failed(*, email_id: UUID, reason: str) -> None:
+    """Record that processing failed for a reason retrying will not fix (a bug, bad data):
+    the row leaves the sweeper's queue and shows in the inbound log with *Process again*.
+    Never for an outage: the task retries those and the row stays queued for the sweeper."""
+    email = InboundEmail.objects.filter(id=email_id, status=InboundEmailStatus.QUEUED).first()
+    if email is not None:
+        _mark(email, InboundEmailStatus.FAILED, reason)

@@ -1,1 +1,0 @@
-"""Agent pages of the tickets app, one module per area."""

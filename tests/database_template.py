@@ -36,7 +36,6 @@ from django.db.migrations.loader import MigrationLoader
 from psycopg import sql
 
 from helpdesk.core import grants
-from helpdesk.core.management.commands.setup_database import _connect
 
 # Marks a finished template (COMMENT ON DATABASE); a build cut short has none and is redone.
 TEMPLATE_MARK = "helpdesk test template, built by run "
@@ -86,6 +85,27 @@ def template_name(prefix: str, digest: str) -> str:
     return prefix[: IDENTIFIER_LENGTH - len(suffix)] + suffix
 
 
+def _connect_as_owner() -> psycopg.Connection[Any]:
+    """The owner role on the server's `postgres` database: it creates, clones and drops the
+    test databases, as Django's test runner did (the owner has CREATEDB), so this needs no
+    superuser."""
+    owner = settings.DATABASES["owner"]
+    options = owner.get("OPTIONS", {})
+    kwargs: dict[str, Any] = {
+        "host": owner["HOST"],
+        "port": owner["PORT"],
+        "dbname": "postgres",
+        "user": owner["USER"],
+        "autocommit": True,
+        "application_name": "helpdesk-test-template",
+    }
+    if owner["PASSWORD"]:
+        kwargs["password"] = owner["PASSWORD"]
+    if options.get("sslmode"):
+        kwargs["sslmode"] = options["sslmode"]
+    return psycopg.connect(**kwargs)
+
+
 def _lock_key(name: str) -> int:
     return 7243100 + zlib.crc32(name.encode())
 
@@ -100,9 +120,9 @@ def use_database(name: str) -> None:
             settings.DATABASES[alias]["NAME"] = name
 
 
-def _template_state(admin: psycopg.Connection[Any], name: str) -> str | None:
+def _template_state(server: psycopg.Connection[Any], name: str) -> str | None:
     """None when the database is missing, else its comment ('' when it has none)."""
-    row = admin.execute(
+    row = server.execute(
         "SELECT coalesce(shobj_description(oid, 'pg_database'), '')"
         " FROM pg_database WHERE datname = %s",
         [name],
@@ -110,22 +130,22 @@ def _template_state(admin: psycopg.Connection[Any], name: str) -> str | None:
     return None if row is None else row[0]
 
 
-def _drop(admin: psycopg.Connection[Any], name: str, *, force: bool) -> None:
+def _drop(server: psycopg.Connection[Any], name: str, *, force: bool) -> None:
     identifier = sql.Identifier(name)
-    if _template_state(admin, name) is None:
+    if _template_state(server, name) is None:
         return
-    admin.execute(sql.SQL("ALTER DATABASE {} IS_TEMPLATE false").format(identifier))
+    server.execute(sql.SQL("ALTER DATABASE {} IS_TEMPLATE false").format(identifier))
     statement = "DROP DATABASE IF EXISTS {} WITH (FORCE)" if force else "DROP DATABASE {}"
-    admin.execute(sql.SQL(statement).format(identifier))
+    server.execute(sql.SQL(statement).format(identifier))
 
 
 def _build_template(
-    admin: psycopg.Connection[Any], name: str, *, run_id: str, verbosity: int
+    server: psycopg.Connection[Any], name: str, *, run_id: str, verbosity: int
 ) -> None:
     """Create `name` and migrate it as the owner, then freeze it as a template."""
     owner = settings.HELPDESK_DB_ROLES["owner"]
-    _drop(admin, name, force=True)  # a build cut short, or --create-db
-    admin.execute(
+    _drop(server, name, force=True)  # a build cut short, or --create-db
+    server.execute(
         sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(owner))
     )
     previous = connections["default"].settings_dict["NAME"]
@@ -146,19 +166,19 @@ def _build_template(
     # No one connects to a template: CREATE DATABASE refuses to copy one that has sessions,
     # and nothing may change it after it is marked finished.
     identifier = sql.Identifier(name)
-    admin.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(identifier))
-    admin.execute(sql.SQL("ALTER DATABASE {} IS_TEMPLATE true").format(identifier))
-    admin.execute(
+    server.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(identifier))
+    server.execute(sql.SQL("ALTER DATABASE {} IS_TEMPLATE true").format(identifier))
+    server.execute(
         sql.SQL("COMMENT ON DATABASE {} IS {}").format(
             identifier, sql.Literal(TEMPLATE_MARK + run_id)
         )
     )
 
 
-def _drop_stale_templates(admin: psycopg.Connection[Any], current: str) -> None:
+def _drop_stale_templates(server: psycopg.Connection[Any], current: str) -> None:
     """Drop the templates of other migration states: same prefix, another digest."""
     prefix = current[: -len("_tpl_") - 12]
-    rows = admin.execute(
+    rows = server.execute(
         "SELECT datname FROM pg_database WHERE starts_with(datname, %s) AND datname <> %s",
         [prefix, current],
     ).fetchall()
@@ -166,7 +186,7 @@ def _drop_stale_templates(admin: psycopg.Connection[Any], current: str) -> None:
         if not re.fullmatch(r"_tpl_[0-9a-f]{12}", name[len(prefix) :]):
             continue
         try:
-            _drop(admin, name, force=False)
+            _drop(server, name, force=False)
         except psycopg.Error as error:  # in use by another run: left for a later one
             warnings.warn(f"could not drop the stale test template {name}: {error}", stacklevel=2)
 
@@ -182,37 +202,37 @@ def create_test_database(
     """
     template = template_name(template_prefix, template_digest())
     owner = settings.HELPDESK_DB_ROLES["owner"]
-    with _connect("postgres") as admin:
-        admin.execute(f"SET lock_timeout = '{TEMPLATE_LOCK_TIMEOUT}'")
+    with _connect_as_owner() as server:
+        server.execute(f"SET lock_timeout = '{TEMPLATE_LOCK_TIMEOUT}'")
         try:
-            admin.execute("SELECT pg_advisory_lock(%s)", [_lock_key(template)])
+            server.execute("SELECT pg_advisory_lock(%s)", [_lock_key(template)])
         except psycopg.errors.LockNotAvailable as error:
             raise RuntimeError(
                 f"waited {TEMPLATE_LOCK_TIMEOUT} for another test process to migrate the "
                 f"template database {template}"
             ) from error
         try:
-            state = _template_state(admin, template)
+            state = _template_state(server, template)
             finished = state is not None and state.startswith(TEMPLATE_MARK)
             if not finished or (rebuild and state != TEMPLATE_MARK + run_id):
-                _build_template(admin, template, run_id=run_id, verbosity=verbosity)
-            _drop_stale_templates(admin, template)
+                _build_template(server, template, run_id=run_id, verbosity=verbosity)
+            _drop_stale_templates(server, template)
             # FORCE: a database left by a killed run may still have its sessions.
-            admin.execute(
+            server.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))
             )
-            admin.execute(
+            server.execute(
                 sql.SQL("CREATE DATABASE {} TEMPLATE {} OWNER {}").format(
                     sql.Identifier(database), sql.Identifier(template), sql.Identifier(owner)
                 )
             )
         finally:
-            admin.execute("SELECT pg_advisory_unlock(%s)", [_lock_key(template)])
+            server.execute("SELECT pg_advisory_unlock(%s)", [_lock_key(template)])
     return template
 
 
 def drop_test_database(name: str) -> None:
     """Drop this process's clone. Not forced: a session still open is a leak worth a warning."""
     connections.close_all()
-    with _connect("postgres") as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+    with _connect_as_owner() as server:
+        server.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))

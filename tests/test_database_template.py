@@ -9,6 +9,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from django.conf import settings as django_settings
 from django.db import connection
 from psycopg import sql
 
@@ -89,11 +90,12 @@ def test_a_finished_template_is_cloned_as_it_is_and_stale_ones_are_dropped(
     unrelated = f"{prefix}_tpl_kept"
     clone = f"{prefix}_clone"
     ours = template_name(template_prefix(), template_digest())
+    owner = sql.Identifier(django_settings.HELPDESK_DB_ROLES["owner"])  # as the test runs make them
     with _connect("postgres") as admin:
         try:
             admin.execute(
-                sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                    sql.Identifier(template), sql.Identifier(ours)
+                sql.SQL("CREATE DATABASE {} TEMPLATE {} OWNER {}").format(
+                    sql.Identifier(template), sql.Identifier(ours), owner
                 )
             )
             # A table only this copy has: a rebuilt template would lack it.
@@ -106,7 +108,9 @@ def test_a_finished_template_is_cloned_as_it_is_and_stale_ones_are_dropped(
             ):
                 admin.execute(sql.SQL(statement).format(sql.Identifier(template)))
             for name in (stale, unrelated):
-                admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+                admin.execute(
+                    sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), owner)
+                )
 
             for run_id, rebuild in (("this-run", False), ("earlier-run", True)):
                 create_test_database(

@@ -12,6 +12,7 @@ import uuid
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeAlias, cast
 from urllib.parse import urlsplit, urlunsplit
 from uuid import UUID
 
@@ -21,7 +22,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 from django.test import Client
-from pytest_django import DjangoDbBlocker
+from pytest_django import DjangoDbBlocker, Settings
 from pytest_django.fixtures import _get_databases_for_setup
 
 from departments.models import Department, Mailbox
@@ -30,6 +31,13 @@ from helpdesk.ops import services as ops_services
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import Membership, Tenant
 from tests import database_template
+
+if TYPE_CHECKING:
+    from django.test.client import _MonkeyPatchedWSGIResponse
+
+    # What the test client's get() and post() return: an HttpResponse with .json() and
+    # .templates (the class exists in django-stubs only).
+    ClientResponse: TypeAlias = _MonkeyPatchedWSGIResponse
 
 PASSWORD = "correct-horse-battery"
 
@@ -44,12 +52,13 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: N
     # Two test sessions on one machine (say, two checkouts) need their own databases.
     session = os.environ.get("HELPDESK_TEST_SESSION", "")
     if session:
-        test = settings.DATABASES["default"].setdefault("TEST", {})
+        # DATABASES entries are dict[str, object] (helpdesk.settings._database); TEST is a dict.
+        test = cast(dict[str, str], settings.DATABASES["default"].setdefault("TEST", {}))
         test["NAME"] = f"{test.get('NAME') or 'test_helpdesk'}_{session}"
     settings.CACHES["default"]["KEY_PREFIX"] = f"test-{session}-{worker}"
     # Each test process gets its own Redis database as broker, so a real worker started by
     # one test never takes another process's tasks.
-    celery_app.conf.broker_url = broker_url(settings.REDIS_URL, broker_database())
+    celery_app.conf["broker_url"] = broker_url(settings.REDIS_URL, broker_database())
 
 
 @pytest.fixture(scope="session")
@@ -141,15 +150,15 @@ def subprocess_environment() -> dict[str, str]:
 
 
 @pytest.fixture(autouse=True)
-def _test_settings(settings: object) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # type: ignore[attr-defined]
-    settings.HELPDESK_PUBLIC_PORT = ""  # type: ignore[attr-defined]
+def _test_settings(settings: Settings) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.HELPDESK_PUBLIC_PORT = ""
     # Tests recreate tenants with the same slugs: a cached host would point at a tenant of
     # an earlier test (test_http covers the cache itself).
-    settings.HELPDESK_TENANT_CACHE_SECONDS = 0  # type: ignore[attr-defined]
+    settings.HELPDESK_TENANT_CACHE_SECONDS = 0
     # Rate-limit counters start at zero in every test: many tests log in, post forms and
     # send bad tokens from the same address (tests/core/test_ratelimit.py covers limits).
-    settings.HELPDESK_RATELIMIT_KEY_PREFIX = f"test-{uuid.uuid4().hex}"  # type: ignore[attr-defined]
+    settings.HELPDESK_RATELIMIT_KEY_PREFIX = f"test-{uuid.uuid4().hex}"
     celery_app.conf.task_always_eager = True
     celery_app.conf.task_eager_propagates = True
 
@@ -254,7 +263,7 @@ def broker_mode() -> Iterator[None]:
     celery_app.conf.task_always_eager = False
     with celery_app.connection_for_write() as connection:
         for queue in celery_app.conf.task_queues:
-            connection.default_channel.queue_purge(queue.name)
+            queue.bind(connection.default_channel).purge()
     try:
         yield
     finally:

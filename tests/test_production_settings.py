@@ -11,6 +11,9 @@ import sys
 from pathlib import Path
 
 from django.test import Client
+from pytest_django import Settings
+
+from tests.conftest import TenantSetup
 
 ROOT = Path(__file__).resolve().parent.parent
 # Where compose points the processes (docker-compose.yml); nothing here connects to them.
@@ -62,10 +65,11 @@ def _settings(environment: dict[str, str]) -> dict[str, object]:
     )
     result = _run(["-c", script], {**environment, "DJANGO_SETTINGS_MODULE": "helpdesk.settings"})
     assert result.returncode == 0, result.stderr[-2000:]
-    return json.loads(result.stdout.splitlines()[-1])
+    values: dict[str, object] = json.loads(result.stdout.splitlines()[-1])
+    return values
 
 
-def test_deploy_check_is_clean_with_the_documented_production_environment(tmp_path):
+def test_deploy_check_is_clean_with_the_documented_production_environment(tmp_path: Path) -> None:
     result = _run(
         ["manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         _production_environment(tmp_path),
@@ -74,7 +78,7 @@ def test_deploy_check_is_clean_with_the_documented_production_environment(tmp_pa
     assert "System check identified no issues" in result.stdout
 
 
-def test_https_hardening_follows_the_public_scheme(tmp_path):
+def test_https_hardening_follows_the_public_scheme(tmp_path: Path) -> None:
     environment = _production_environment(tmp_path)
     assert _settings({**environment, "HELPDESK_PUBLIC_SCHEME": "https"}) == {
         "SECURE_SSL_REDIRECT": True,
@@ -92,7 +96,7 @@ def test_https_hardening_follows_the_public_scheme(tmp_path):
     }
 
 
-def test_each_https_setting_can_be_set_on_its_own(tmp_path):
+def test_each_https_setting_can_be_set_on_its_own(tmp_path: Path) -> None:
     environment = {
         **_production_environment(tmp_path),
         "HELPDESK_PUBLIC_SCHEME": "https",
@@ -114,7 +118,9 @@ def test_each_https_setting_can_be_set_on_its_own(tmp_path):
     assert "HELPDESK_HSTS_SECONDS must be an integer" in bad.stderr
 
 
-def test_health_answers_plain_http_when_https_is_enforced(acme, settings):
+def test_health_answers_plain_http_when_https_is_enforced(
+    acme: TenantSetup, settings: Settings
+) -> None:
     """Compose's health checks and probes inside the network do not speak TLS."""
     settings.SECURE_SSL_REDIRECT = True
     settings.SECURE_HSTS_SECONDS = 31536000

@@ -12,6 +12,7 @@ import pytest
 from django.apps import apps
 from django.core.management import call_command
 from django.db import connection
+from django.db.models import Model
 
 from helpdesk.tenancy import GLOBAL_MODELS
 from helpdesk.tenancy.models import Membership, TenantModel
@@ -31,19 +32,19 @@ OUR_APPS = {
 }
 
 
-def _our_models() -> list[type]:
+def _our_models() -> list[type[Model]]:
     return [m for m in apps.get_models() if m._meta.app_label in OUR_APPS]
 
 
-def _tenant_models() -> list[type]:
+def _tenant_models() -> list[type[TenantModel]]:
     return [m for m in _our_models() if issubclass(m, TenantModel)]
 
 
-def _declares_tenant_rls(model: type) -> bool:
+def _declares_tenant_rls(model: type[Model]) -> bool:
     return any(isinstance(c, TenantRLS) for c in model._meta.constraints)
 
 
-def test_every_model_is_tenant_owned_or_global():
+def test_every_model_is_tenant_owned_or_global() -> None:
     # Tenant-owned: a TenantModel, or a model keyed otherwise that declares TenantRLS
     # itself (tickets.TicketSearch, keyed by its ticket).
     unclassified = [
@@ -61,14 +62,16 @@ def test_every_model_is_tenant_owned_or_global():
     ] == []
 
 
-def test_every_many_to_many_uses_a_tenant_owned_through_model():
+def test_every_many_to_many_uses_a_tenant_owned_through_model() -> None:
     for model in _tenant_models():
         for field in model._meta.many_to_many:
-            assert issubclass(field.remote_field.through, TenantModel), field
+            through = field.remote_field.through
+            assert through is not None, field
+            assert issubclass(through, TenantModel), field
 
 
 @pytest.mark.django_db
-def test_every_tenant_table_has_forced_rls_and_the_policy():
+def test_every_tenant_table_has_forced_rls_and_the_policy() -> None:
     tables = {m._meta.db_table for m in _our_models() if _declares_tenant_rls(m)}
     assert tables >= {m._meta.db_table for m in _tenant_models()}
     with connection.cursor() as cursor:
@@ -103,7 +106,7 @@ GLOBAL_LOOKUPS_WITH_A_TENANT_COLUMN = {
 
 
 @pytest.mark.django_db
-def test_every_table_with_a_tenant_column_has_forced_rls_and_the_policy():
+def test_every_table_with_a_tenant_column_has_forced_rls_and_the_policy() -> None:
     """From the catalog, not from our models: a table written by raw SQL or kept outside
     TenantModel is found all the same."""
     with connection.cursor() as cursor:
@@ -132,7 +135,7 @@ def test_every_table_with_a_tenant_column_has_forced_rls_and_the_policy():
 TENANT_KEYED_GLOBAL_MODELS = (Membership,)
 
 
-def test_every_fk_between_tenant_tables_declares_tenant_fk():
+def test_every_fk_between_tenant_tables_declares_tenant_fk() -> None:
     missing = []
     for model in _tenant_models():
         declared = {c.field for c in model._meta.constraints if isinstance(c, TenantFK)}
@@ -150,7 +153,7 @@ def test_every_fk_between_tenant_tables_declares_tenant_fk():
 
 
 @pytest.mark.django_db
-def test_tenant_fk_constraints_exist_in_the_database():
+def test_tenant_fk_constraints_exist_in_the_database() -> None:
     expected = {
         c.name for m in _tenant_models() for c in m._meta.constraints if isinstance(c, TenantFK)
     }
@@ -166,7 +169,7 @@ def test_tenant_fk_constraints_exist_in_the_database():
     assert [name for name, valid in found.items() if not valid] == []
 
 
-def test_all_tenants_is_used_only_in_ops_and_commands():
+def test_all_tenants_is_used_only_in_ops_and_commands() -> None:
     # Periodic sweeps in tasks.py may ask the ops role which tenants have work (STYLE.md §7).
     allowed = ("helpdesk/ops/", "/management/commands/", "helpdesk/tenancy/", "tests/", "/tasks.py")
     offenders = []
@@ -180,12 +183,12 @@ def test_all_tenants_is_used_only_in_ops_and_commands():
 
 
 @pytest.mark.django_db(databases=["default", "owner", "ops"])
-def test_migrations_are_complete():
+def test_migrations_are_complete() -> None:
     out = io.StringIO()
     call_command("makemigrations", "--check", "--dry-run", stdout=out)
 
 
-def test_openapi_schema_validates_without_warnings(tmp_path):
+def test_openapi_schema_validates_without_warnings(tmp_path: Path) -> None:
     result = subprocess.run(
         [
             sys.executable,

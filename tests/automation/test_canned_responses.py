@@ -12,7 +12,7 @@ from departments import services as department_services
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import MembershipRole
 from tests.factories.accounts import make_member
-from tests.factories.tickets import ContactFactory, make_ticket
+from tests.factories.tickets import make_contact, make_ticket
 from tickets.ticket import services as ticket_services
 
 
@@ -62,7 +62,7 @@ def test_unknown_placeholder_is_refused(people):
 
 
 def test_render_fills_in_the_ticket_and_counts_use(people, tenant):
-    ticket = make_ticket(subject="Printer", contact=ContactFactory(name="Carla Diaz"))
+    ticket = make_ticket(subject="Printer", contact=make_contact(name="Carla Diaz"))
     response = services.create_canned_response(
         title="Hello",
         body="Hi {{ contact.first_name }}, about #{{ ticket.number }}. {{ agent.name }}",
@@ -77,7 +77,7 @@ def test_render_fills_in_the_ticket_and_counts_use(people, tenant):
 
 def test_picker_inserts_into_the_reply_editor(acme):
     with tenant_context(acme.id):
-        ticket = make_ticket(contact=ContactFactory(name="Carla Diaz"))
+        ticket = make_ticket(contact=make_contact(name="Carla Diaz"))
         services.create_canned_response(
             title="Greeting",
             body="Hello {{ contact.first_name }}",
@@ -145,7 +145,7 @@ def test_api_crud_and_render(acme):
     response_id = created.json()["id"]
     assert created.json()["scope"] == "personal"
     with tenant_context(acme.id):
-        ticket = make_ticket(contact=ContactFactory(name="Carla Diaz"))
+        ticket = make_ticket(contact=make_contact(name="Carla Diaz"))
     rendered = api.get(f"/api/v1/canned-responses/{response_id}/render/?ticket={ticket.number}")
     assert rendered.json() == {"body": "Thanks Carla!"}
     listed = api.get("/api/v1/canned-responses/?q=thank").json()["results"]

@@ -17,7 +17,7 @@ from departments.business_time import Schedule
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import MembershipRole
 from tests.factories.accounts import make_member
-from tests.factories.tickets import ContactFactory, make_ticket
+from tests.factories.tickets import make_contact, make_ticket
 from tickets.models import Message, MessageKind, Notification, NotificationKind, Ticket
 from tickets.ticket import services as ticket_services
 
@@ -361,7 +361,7 @@ def test_spam_tickets_have_no_sla(tenant, agent, django_capture_on_commit_callba
 
 def test_tenants_without_policies_enqueue_nothing(tenant, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        make_ticket(contact=ContactFactory())
+        make_ticket(contact=make_contact())
     assert not any("apply_sla" in repr(c) for c in callbacks)
 
 

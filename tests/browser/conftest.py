@@ -9,10 +9,15 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+from pytest_django.live_server_helper import LiveServer
 
 from tests.conftest import PASSWORD
+
+if TYPE_CHECKING:  # imported by the chromium fixture, which skips when it is missing
+    from playwright.sync_api import Browser, BrowserContext, Page
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -23,7 +28,7 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 @pytest.fixture(scope="session")
-def chromium() -> Iterator[object]:
+def chromium() -> Iterator[Browser]:
     """Chromium itself; each test context (one per agent) comes from `new_context()`."""
     if CHROMIUM is None:
         pytest.skip("Chromium is not installed (apt-get install chromium)")
@@ -46,23 +51,23 @@ def chromium() -> Iterator[object]:
         launched.close()
 
 
-def new_context(chromium: object) -> object:
-    return chromium.new_context(viewport={"width": 1280, "height": 800})  # type: ignore[attr-defined]
+def new_context(chromium: Browser) -> BrowserContext:
+    return chromium.new_context(viewport={"width": 1280, "height": 800})
 
 
-def close_quietly(context: object) -> None:
+def close_quietly(context: BrowserContext) -> None:
     """Close a context once its pages stopped talking to the live server: a ticket page
     polls presence and says goodbye on leaving, and a request still running when the test
     database is flushed would deadlock with the flush."""
-    for open_page in context.pages:  # type: ignore[attr-defined]
+    for open_page in context.pages:
         open_page.goto("about:blank")
-    if context.pages:  # type: ignore[attr-defined]
-        context.pages[0].wait_for_timeout(500)  # type: ignore[attr-defined]
-    context.close()  # type: ignore[attr-defined]
+    if context.pages:
+        context.pages[0].wait_for_timeout(500)
+    context.close()
 
 
 @pytest.fixture
-def browser(chromium: object) -> Iterator[object]:
+def browser(chromium: Browser) -> Iterator[BrowserContext]:
     """A fresh browser context (its own cookies) per test."""
     context = new_context(chromium)
     yield context
@@ -70,26 +75,25 @@ def browser(chromium: object) -> Iterator[object]:
 
 
 @pytest.fixture
-def page(browser: object) -> Iterator[object]:
-    page = browser.new_page()  # type: ignore[attr-defined]
-    return page
+def page(browser: BrowserContext) -> Page:
+    return browser.new_page()
 
 
-def tenant_url(live_server: object, slug: str, path: str = "/") -> str:
-    port = live_server.url.rsplit(":", 1)[1]  # type: ignore[attr-defined]
+def tenant_url(live_server: LiveServer, slug: str, path: str = "/") -> str:
+    port = live_server.url.rsplit(":", 1)[1]
     return f"http://{slug}.localhost:{port}{path}"
 
 
-def log_in(page: object, live_server: object, slug: str, email: str) -> None:
+def log_in(page: Page, live_server: LiveServer, slug: str, email: str) -> None:
     """Log in on the tenant's login page and wait for the inbox."""
-    page.goto(tenant_url(live_server, slug, "/accounts/login/"))  # type: ignore[attr-defined]
-    page.get_by_label("Email").fill(email)  # type: ignore[attr-defined]
-    page.get_by_label("Password").fill(PASSWORD)  # type: ignore[attr-defined]
-    page.get_by_role("button", name="Log in").click()  # type: ignore[attr-defined]
-    page.wait_for_url("**/inbox/")  # type: ignore[attr-defined]
+    page.goto(tenant_url(live_server, slug, "/accounts/login/"))
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/inbox/")
 
 
-def save_screenshot(page: object, name: str) -> None:
+def save_screenshot(page: Page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.evaluate("window.scrollTo(0, 0)")  # type: ignore[attr-defined]
-    page.screenshot(path=str(SCREENSHOTS / name), full_page=False)  # type: ignore[attr-defined]
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(SCREENSHOTS / name), full_page=False)

@@ -16,7 +16,7 @@ from helpdesk.tenancy.context import tenant_context
 from tests.browser.conftest import log_in, tenant_url
 from tests.browser.test_shell import PHONE_PAGES
 from tests.conftest import make_tenant
-from tests.factories.tickets import ContactFactory, make_ticket
+from tests.factories.tickets import make_contact, make_ticket
 from tickets.configuration import services as configuration
 from tickets.mail_out import tracking
 from tickets.models import Message, SatisfactionRating
@@ -76,7 +76,7 @@ def test_no_page_breaks_the_content_security_policy(live_server, page, image_hos
         configuration.update_settings(satisfaction_delay_hours=0)
         ticket = make_ticket(
             subject="Printer on fire",
-            contact=ContactFactory(name="Carla Diaz", email="carla@example.test"),
+            contact=make_contact(name="Carla Diaz", email="carla@example.test"),
         )
         newsletter = Message.objects.create(
             ticket=ticket,

@@ -10,7 +10,7 @@ from automation import services as automation_services
 from helpdesk.tenancy.context import tenant_context
 from tests.browser.conftest import tenant_url
 from tests.conftest import PASSWORD, make_tenant
-from tests.factories.tickets import ContactFactory, make_ticket
+from tests.factories.tickets import make_contact, make_ticket
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -28,7 +28,7 @@ def test_canned_response_into_a_reply_that_is_emailed(live_server, page):
     with tenant_context(acme.id):
         ticket = make_ticket(
             subject="Printer on fire",
-            contact=ContactFactory(name="Carla Diaz", email="carla@example.test"),
+            contact=make_contact(name="Carla Diaz", email="carla@example.test"),
         )
         automation_services.create_canned_response(
             title="Restart steps",

@@ -12,7 +12,7 @@ from helpdesk.tenancy.context import tenant_context
 from tests.browser.conftest import close_quietly, log_in, new_context, tenant_url
 from tests.conftest import make_tenant
 from tests.factories.accounts import make_member
-from tests.factories.tickets import ContactFactory, make_ticket
+from tests.factories.tickets import make_contact, make_ticket
 from tickets.configuration import services as configuration
 from tickets.models import SatisfactionRating
 from tickets.satisfaction import services as satisfaction
@@ -29,7 +29,7 @@ def test_customer_rates_bad_with_a_comment_and_the_agent_sees_it(live_server, ch
         ana = make_member(acme.tenant, name="Ana Lopez", email="ana@acme.test")
         ticket = make_ticket(
             subject="Printer on fire",
-            contact=ContactFactory(name="Carla Diaz", email="carla@example.test"),
+            contact=make_contact(name="Carla Diaz", email="carla@example.test"),
         )
         services.assign_ticket(ticket=ticket, assignee=ana, actor=ana)
         services.change_status(ticket=ticket, status="solved", actor=ana)

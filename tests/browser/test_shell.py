@@ -9,7 +9,7 @@ from helpdesk.tenancy.context import tenant_context
 from knowledge_base import services as knowledge_base_services
 from tests.browser.conftest import log_in, save_screenshot, tenant_url
 from tests.conftest import PASSWORD, make_tenant
-from tests.factories.tickets import ContactFactory, make_ticket
+from tests.factories.tickets import make_contact, make_ticket
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -84,14 +84,14 @@ def test_pages_fit_a_phone_screen_without_sideways_scrolling(live_server, page):
         # No spaces to wrap at: customers paste order links and long addresses.
         make_ticket(
             subject="Refund-for-order-https://shop.example.test/orders/2024/000123456789/invoice.pdf",
-            contact=ContactFactory(
+            contact=make_contact(
                 name="", email="accountspayabledepartment@konstantinopoulouholdings.example.test"
             ),
         )
         make_ticket(
             subject="The invoice PDF attached to order 2024-000123 shows the wrong VAT number "
             "and the wrong billing address, again, for the third month in a row",
-            contact=ContactFactory(
+            contact=make_contact(
                 name="Maximiliane Konstantinopoulou-Wetherspoon",
                 email="maximiliane.konstantinopoulou-wetherspoon@accounts-payable.example.test",
             ),

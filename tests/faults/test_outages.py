@@ -17,8 +17,10 @@ import os
 import signal
 import time
 from collections import Counter
+from collections.abc import Iterator
 
 import pytest
+from pytest_django import DjangoDbBlocker
 
 from tests.conftest import subprocess_environment
 from tests.faults.stack import MailStream, Stack, make_stack, wait_for
@@ -28,7 +30,7 @@ DRAIN_TIMEOUT_SECONDS = 240
 
 
 @pytest.fixture(scope="module")
-def stack(django_db_setup, django_db_blocker):
+def stack(django_db_setup: None, django_db_blocker: DjangoDbBlocker) -> Iterator[Stack]:
     stack = make_stack()
     try:
         stack.start(template_url=subprocess_environment()["DATABASE_URL"])
@@ -65,7 +67,7 @@ def _report(name: str, **seconds: float) -> None:
     print(f"\n[faults] {name}: {figures}")  # noqa: T201
 
 
-def test_worker_killed_mid_stream_is_restarted_and_loses_nothing(stack):
+def test_worker_killed_mid_stream_is_restarted_and_loses_nothing(stack: Stack) -> None:
     stream = MailStream(stack, "killed", count=40).start()
     assert wait_for(lambda: stack.inbound_statuses("killed")["processed"] >= 5, timeout=60)
     main, pool = stack.worker_processes()
@@ -93,7 +95,7 @@ def test_worker_killed_mid_stream_is_restarted_and_loses_nothing(stack):
     _assert_exactly_once(stack, stream)
 
 
-def test_redis_stopped_for_30_seconds_mid_stream(stack):
+def test_redis_stopped_for_30_seconds_mid_stream(stack: Stack) -> None:
     worker_before = stack.worker_processes()[0]
     log_start = stack.log_size()
     stream = MailStream(stack, "redis", count=60, interval=0.5).start()
@@ -119,7 +121,7 @@ def test_redis_stopped_for_30_seconds_mid_stream(stack):
     assert "Connection to broker lost" in log  # it did notice
 
 
-def test_postgres_stopped_for_20_seconds_mid_stream(stack):
+def test_postgres_stopped_for_20_seconds_mid_stream(stack: Stack) -> None:
     worker_before = stack.worker_processes()[0]
     stream = MailStream(stack, "postgres", count=40, interval=0.5).start()
     assert wait_for(lambda: stack.inbound_statuses("postgres")["processed"] >= 5, timeout=60)

@@ -13,7 +13,7 @@ from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import MembershipRole
 from tests.concurrency import second_behind_first
 from tests.factories.accounts import make_member
-from tests.factories.tickets import ContactFactory, make_ticket
+from tests.factories.tickets import make_contact, make_ticket
 from tickets.configuration import services as configuration
 from tickets.contacts import selectors as contact_selectors
 from tickets.contacts import services as contacts
@@ -35,7 +35,7 @@ from tickets.ticket import services
 
 def _contact(setup, **fields):
     with tenant_context(setup.id):
-        return ContactFactory(**fields)
+        return make_contact(**fields)
 
 
 def _company(setup, name="Initech", domains=()):
@@ -99,7 +99,8 @@ def test_contact_list_shows_and_searches_contacts(acme):
 
 def test_contact_list_is_paginated(acme):
     with tenant_context(acme.id):
-        ContactFactory.create_batch(51)
+        for _ in range(51):
+            make_contact()
     client = acme.client(acme.admin)
     assert b"Page 1 of 2" in client.get("/contacts/").content
     assert b"Page 2 of 2" in client.get("/contacts/?page=2").content
@@ -228,7 +229,7 @@ def test_edit_contact_refuses_an_email_another_contact_has(acme):
 
 
 def test_update_contact_refuses_a_malformed_email(tenant):
-    contact = ContactFactory()
+    contact = make_contact()
     with pytest.raises(ContactInvalid, match="not a valid email address"):
         contacts.update_contact(
             contact,
@@ -277,7 +278,7 @@ def test_company_pages_create_edit_and_show_contacts_and_tickets(acme):
         company = Company.objects.get()
         assert company.domains == ["initech.com", "initech.io"]
         assert company.custom_fields == {"plan": "Free", "vip": False}
-        peter = ContactFactory(name="Peter", company=company)
+        peter = make_contact(name="Peter", company=company)
         make_ticket(subject="TPS reports", contact=peter)
     assert created["Location"] == f"/companies/{company.id}/"
     page = client.get(f"/companies/{company.id}/").content.decode()
@@ -326,12 +327,12 @@ def test_company_rename_to_an_existing_name_is_refused(tenant):
 
 
 def test_merge_moves_tickets_followers_messages_and_records_events(tenant):
-    survivor = ContactFactory(email="carla@example.test", name="", phone="")
+    survivor = make_contact(email="carla@example.test", name="", phone="")
     company = contacts.create_company(name="Globocorp", actor=None)
-    duplicate = ContactFactory(
+    duplicate = make_contact(
         email="carla.work@example.test", name="Carla", phone="555", company=company
     )
-    third = ContactFactory()
+    third = make_contact()
     asked = make_ticket(subject="Asked by the duplicate", contact=duplicate)
     followed = make_ticket(subject="Followed by the duplicate", contact=third)
     both_follow = make_ticket(subject="Both follow", contact=third)
@@ -370,8 +371,8 @@ def test_merge_moves_tickets_followers_messages_and_records_events(tenant):
 
 def test_merge_fills_only_empty_custom_values_and_keeps_the_survivors(tenant):
     _custom_fields(tenant)
-    survivor = ContactFactory(name="Kept", custom_fields={"plan": "Pro"})
-    duplicate = ContactFactory(name="Dropped", custom_fields={"plan": "Free", "seats": 3})
+    survivor = make_contact(name="Kept", custom_fields={"plan": "Pro"})
+    duplicate = make_contact(name="Dropped", custom_fields={"plan": "Free", "seats": 3})
     contacts.merge_contacts(survivor=survivor, duplicate=duplicate, actor=None)
     survivor.refresh_from_db()
     assert survivor.name == "Kept"
@@ -379,7 +380,7 @@ def test_merge_fills_only_empty_custom_values_and_keeps_the_survivors(tenant):
 
 
 def test_merge_repoints_earlier_merges_to_the_survivor(tenant):
-    survivor, middle, oldest = ContactFactory(), ContactFactory(), ContactFactory()
+    survivor, middle, oldest = make_contact(), make_contact(), make_contact()
     contacts.merge_contacts(survivor=middle, duplicate=oldest, actor=None)
     contacts.merge_contacts(survivor=survivor, duplicate=middle, actor=None)
     oldest.refresh_from_db()
@@ -387,7 +388,7 @@ def test_merge_repoints_earlier_merges_to_the_survivor(tenant):
 
 
 def test_merge_refuses_itself_and_merged_contacts(tenant):
-    contact, other, third = ContactFactory(), ContactFactory(), ContactFactory()
+    contact, other, third = make_contact(), make_contact(), make_contact()
     with pytest.raises(ContactInvalid, match="into itself"):
         contacts.merge_contacts(survivor=contact, duplicate=contact, actor=None)
     contacts.merge_contacts(survivor=contact, duplicate=other, actor=None)
@@ -398,8 +399,8 @@ def test_merge_refuses_itself_and_merged_contacts(tenant):
 
 
 def test_mail_from_a_merged_address_finds_the_survivor(tenant):
-    survivor = ContactFactory(email="main@example.test")
-    duplicate = ContactFactory(email="Old@Example.test")
+    survivor = make_contact(email="main@example.test")
+    duplicate = make_contact(email="Old@Example.test")
     contacts.merge_contacts(survivor=survivor, duplicate=duplicate, actor=None)
     # Needs find_contact_by_email to follow merged_into (the lead engineer's change).
     assert contact_selectors.find_contact_by_email("old@example.test") == survivor
@@ -695,7 +696,7 @@ def test_openapi_schema_documents_contacts_and_companies(acme):
 
 
 def test_merged_contacts_keep_their_rows(tenant):
-    survivor, duplicate = ContactFactory(), ContactFactory()
+    survivor, duplicate = make_contact(), make_contact()
     contacts.merge_contacts(survivor=survivor, duplicate=duplicate, actor=None)
     assert Contact.objects.filter(id=duplicate.id).exists()
     assert Ticket.objects.filter(contact=duplicate).count() == 0
@@ -703,7 +704,7 @@ def test_merged_contacts_keep_their_rows(tenant):
 
 def test_custom_field_errors_name_the_field(tenant):
     _custom_fields(tenant)
-    contact = ContactFactory()
+    contact = make_contact()
     with pytest.raises(CustomFieldInvalid) as error:
         contacts.update_contact(
             contact,
@@ -722,7 +723,7 @@ def test_contact_lookup_by_email_uses_its_index_under_row_level_security(tenant)
     """Every inbound mail looks its sender up. lower(email) is not LEAKPROOF, so under
     row-level security PostgreSQL checks it after the policy on every row (a sequential
     scan, whatever index exists); `=` on the stored email_key can use the unique index."""
-    kept = ContactFactory(email="Carla.Diaz@Example.test")
+    kept = make_contact(email="Carla.Diaz@Example.test")
     assert contact_selectors.find_contact_by_email(" carla.diaz@EXAMPLE.test ") == kept
 
     def plan(queryset) -> str:

@@ -16,7 +16,7 @@ from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import MembershipRole
 from tests.conftest import make_tenant
 from tests.factories.accounts import make_member
-from tests.factories.tickets import ContactFactory, make_ticket
+from tests.factories.tickets import make_contact, make_ticket
 from tests.tickets.test_inbound import build, deliver
 from tickets.configuration import services as configuration
 from tickets.contacts import services as contacts
@@ -98,7 +98,7 @@ def test_no_survey_for_spam_or_a_bounced_address(tenant):
     spam = make_ticket()
     services.mark_spam(ticket=spam, actor=tenant.admin)
     _solve(spam)
-    bounced = make_ticket(contact=ContactFactory(email_bounced_at=timezone.now()))
+    bounced = make_ticket(contact=make_contact(email_bounced_at=timezone.now()))
     _solve(bounced)
     assert not SatisfactionRating.objects.exists()
 
@@ -399,7 +399,7 @@ def test_tracking_page_offers_the_rating_once_sent_and_solved(acme):
 
 def test_sidebar_shows_the_rating_and_earlier_ones(acme):
     with tenant_context(acme.id):
-        carla = ContactFactory(email="carla@example.test")
+        carla = make_contact(email="carla@example.test")
     first, first_rating = _sent_survey(acme, subject="Old one", contact=carla)
     acme.client().post(
         f"/satisfaction/{first_rating.token}/", {"score": "bad", "comment": "Too slow"}
@@ -430,7 +430,7 @@ def test_sidebar_shows_the_rating_and_earlier_ones(acme):
 
 def test_contact_page_lists_the_ratings(acme):
     with tenant_context(acme.id):
-        carla = ContactFactory(email="carla@example.test")
+        carla = make_contact(email="carla@example.test")
     ticket, rating = _sent_survey(acme, subject="Printer on fire", contact=carla)
     client = acme.client(acme.admin)
     assert "No ratings yet." in client.get(f"/contacts/{carla.id}/").content.decode()
@@ -443,7 +443,7 @@ def test_contact_page_lists_the_ratings(acme):
 
 
 def test_contact_merge_moves_the_ratings(tenant):
-    keep, duplicate = ContactFactory(), ContactFactory()
+    keep, duplicate = make_contact(), make_contact()
     ticket = make_ticket(contact=duplicate)
     _solve(ticket)
     contacts.merge_contacts(survivor=keep, duplicate=duplicate, actor=tenant.admin)
@@ -559,7 +559,7 @@ def _rated(setup, score, *, contact=None, subject="Help", assignee=None):
 
 def test_api_lists_answers_newest_first_with_filters(acme):
     with tenant_context(acme.id):
-        carla = ContactFactory(email="carla@example.test")
+        carla = make_contact(email="carla@example.test")
     first, _ = _rated(acme, "good", contact=carla)
     second, _ = _rated(acme, "bad")
     third, _ = _rated(acme, "bad", contact=carla)
@@ -617,7 +617,7 @@ def test_api_list_query_count_does_not_grow_with_ratings(acme):
 
 def test_api_shows_nothing_of_another_tenant(acme, globex):
     with tenant_context(acme.id):
-        carla = ContactFactory(email="carla@example.test")
+        carla = make_contact(email="carla@example.test")
     ticket, _ = _rated(acme, "bad", contact=carla)
     api = globex.api_client()
     assert api.get("/api/v1/satisfaction-ratings/").json()["results"] == []

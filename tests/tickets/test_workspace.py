@@ -18,7 +18,7 @@ from departments import services as department_services
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import MembershipRole
 from tests.factories.accounts import make_member
-from tests.factories.tickets import ContactFactory, make_ticket
+from tests.factories.tickets import make_contact, make_ticket
 from tests.tickets.test_inbound import build, deliver
 from tickets.configuration import services as configuration
 from tickets.errors import (
@@ -708,10 +708,10 @@ def test_a_mention_lands_in_the_app_notifications_and_opening_reads_it(acme):
 
 def test_merge_moves_everything_and_later_mail_lands_on_the_survivor(acme):
     with tenant_context(acme.id):
-        customer = ContactFactory(email="kim@example.test")
+        customer = make_contact(email="kim@example.test")
         survivor = make_ticket(subject="Login fails", contact=customer, tags=["auth"])
         duplicate = make_ticket(subject="Still cannot log in", contact=customer, tags=["vip"])
-        cc = ContactFactory(email="boss@example.test")
+        cc = make_contact(email="boss@example.test")
         TicketFollower.objects.create(ticket=duplicate, contact=cc)
         duplicate_message = Message.objects.get(ticket=duplicate, kind="customer")
         duplicate_message.email_message_id = "<dup-1@example.test>"
@@ -1018,7 +1018,7 @@ def test_search_finds_by_every_part_and_never_crosses_tenants(acme, globex):
         make_ticket(subject="Flux capacitor", body="The flux capacitor hums")
     with tenant_context(acme.id):
         company = Company.objects.create(name="Initech", domains=["initech.test"])
-        contact = ContactFactory(email="peter@initech.test", name="Peter Gibbons", company=company)
+        contact = make_contact(email="peter@initech.test", name="Peter Gibbons", company=company)
         make_ticket(
             subject="TPS reports", body="Order 5512 is missing", contact=contact, tags=["vip"]
         )

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import datetime
 import re
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import time_machine
 from django.core import mail
+from django.core.mail import EmailMessage
+from pytest_django import DjangoCaptureOnCommitCallbacks
 
 from helpdesk.accounts import selectors as account_selectors
 from helpdesk.accounts import services as account_services
@@ -18,11 +21,21 @@ from helpdesk.accounts.errors import AlreadyInvited, LoginRequired
 from helpdesk.accounts.models import Invitation, InvitationStatus, User
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import Membership, MembershipRole
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, TenantSetup
 from tests.factories.accounts import make_member
 
+if TYPE_CHECKING:
+    from tests.conftest import ClientResponse
 
-def _invite(setup, email, on_commit, *, role="agent", name=""):
+
+def _invite(
+    setup: TenantSetup,
+    email: str,
+    on_commit: DjangoCaptureOnCommitCallbacks,
+    *,
+    role: str = "agent",
+    name: str = "",
+) -> ClientResponse:
     with on_commit(execute=True):
         return setup.api_client().post(
             "/api/v1/members/",
@@ -31,19 +44,21 @@ def _invite(setup, email, on_commit, *, role="agent", name=""):
         )
 
 
-def _accept_path(message, host="acme") -> str:
-    link = re.search(rf"http://{host}\.localhost(/accounts/invitations/\S+/)", message.body)
+def _accept_path(message: EmailMessage, host: str = "acme") -> str:
+    link = re.search(rf"http://{host}\.localhost(/accounts/invitations/\S+/)", str(message.body))
     assert link, message.body
     return link.group(1)
 
 
-def _comparable(answer: dict) -> dict:
+def _comparable(answer: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in answer.items() if k not in {"id", "email"} and not k.endswith("_at")}
 
 
 def test_the_answer_is_the_same_whether_or_not_the_address_has_a_login(
-    acme, globex, django_capture_on_commit_callbacks
-):
+    acme: TenantSetup,
+    globex: TenantSetup,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
     known = _invite(acme, "admin@globex.test", django_capture_on_commit_callbacks)
     unknown = _invite(acme, "nobody@nowhere.test", django_capture_on_commit_callbacks)
     assert known.status_code == unknown.status_code == 201
@@ -55,15 +70,17 @@ def test_the_answer_is_the_same_whether_or_not_the_address_has_a_login(
     assert {row["email"] for row in listed} == {"admin@globex.test", "nobody@nowhere.test"}
     assert b"Globex Admin" not in acme.api_client().get("/api/v1/invitations/").content
     first, second = (
-        re.sub(r"/accounts/invitations/\S+/", "LINK", m.body).replace(m.to[0], "X")
+        re.sub(r"/accounts/invitations/\S+/", "LINK", str(m.body)).replace(m.to[0], "X")
         for m in mail.outbox
     )
     assert first == second
 
 
 def test_the_team_page_answers_alike_and_shows_no_foreign_name(
-    acme, globex, django_capture_on_commit_callbacks
-):
+    acme: TenantSetup,
+    globex: TenantSetup,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
     admin = acme.client(acme.admin)
     answers = []
     for email in ("admin@globex.test", "someone@new.test"):
@@ -87,7 +104,9 @@ def test_the_team_page_answers_alike_and_shows_no_foreign_name(
     assert page.count('value="resend"') == page.count('value="revoke"') == 2
 
 
-def test_a_staff_address_gets_no_special_treatment(acme, django_capture_on_commit_callbacks):
+def test_a_staff_address_gets_no_special_treatment(
+    acme: TenantSetup, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
     staff = User.objects.create_user(
         email="ops@platform.test", password=PASSWORD, name="Olga Ops", is_staff=True
     )
@@ -109,7 +128,9 @@ def test_a_staff_address_gets_no_special_treatment(acme, django_capture_on_commi
     assert Membership.objects.get(user=staff).role == MembershipRole.AGENT
 
 
-def test_resend_gives_a_new_link_and_kills_the_old_one(acme, django_capture_on_commit_callbacks):
+def test_resend_gives_a_new_link_and_kills_the_old_one(
+    acme: TenantSetup, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
     _invite(acme, "ria@new.test", django_capture_on_commit_callbacks)
     with tenant_context(acme.id):
         invitation = Invitation.objects.get(email="ria@new.test")
@@ -132,7 +153,9 @@ def test_resend_gives_a_new_link_and_kills_the_old_one(acme, django_capture_on_c
     assert acme.api_client().get("/api/v1/invitations/").json()["results"] == []
 
 
-def test_revoking_kills_the_link(acme, django_capture_on_commit_callbacks):
+def test_revoking_kills_the_link(
+    acme: TenantSetup, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
     _invite(acme, "sam@new.test", django_capture_on_commit_callbacks)
     with tenant_context(acme.id):
         invitation = Invitation.objects.get(email="sam@new.test")
@@ -155,7 +178,9 @@ def test_revoking_kills_the_link(acme, django_capture_on_commit_callbacks):
     assert resend.status_code == 409
 
 
-def test_the_api_revokes_with_delete(acme, django_capture_on_commit_callbacks):
+def test_the_api_revokes_with_delete(
+    acme: TenantSetup, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
     created = _invite(acme, "una@new.test", django_capture_on_commit_callbacks).json()
     api = acme.api_client()
     assert api.get(f"/api/v1/invitations/{created['id']}/").json()["status"] == "pending"
@@ -164,7 +189,9 @@ def test_the_api_revokes_with_delete(acme, django_capture_on_commit_callbacks):
     assert acme.client().get(_accept_path(mail.outbox[-1])).status_code == 404
 
 
-def test_an_invitation_link_expires_after_seven_days(acme, django_capture_on_commit_callbacks):
+def test_an_invitation_link_expires_after_seven_days(
+    acme: TenantSetup, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
     _invite(acme, "late@new.test", django_capture_on_commit_callbacks)
     path = _accept_path(mail.outbox[-1])
     later = datetime.datetime.now(tz=datetime.UTC) + datetime.timedelta(days=7, minutes=1)
@@ -175,8 +202,8 @@ def test_an_invitation_link_expires_after_seven_days(acme, django_capture_on_com
 
 
 def test_a_deactivated_member_comes_back_only_by_accepting(
-    acme, django_capture_on_commit_callbacks
-):
+    acme: TenantSetup, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
     ben = make_member(acme.tenant, MembershipRole.AGENT, email="ben@acme.test")
     with tenant_context(acme.id):
         account_services.change_member(membership=ben, actor=acme.admin, is_active=False)
@@ -190,7 +217,9 @@ def test_a_deactivated_member_comes_back_only_by_accepting(
     assert client.get("/inbox/").status_code == 200
 
 
-def test_bad_input_is_refused_with_a_message(acme, django_capture_on_commit_callbacks):
+def test_bad_input_is_refused_with_a_message(
+    acme: TenantSetup, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
     api = acme.api_client()
     bad_email = api.post(
         "/api/v1/members/", {"email": "not-an-address"}, content_type="application/json"
@@ -229,7 +258,11 @@ def test_bad_input_is_refused_with_a_message(acme, django_capture_on_commit_call
     assert listing.json()["error"]["message"]
 
 
-def test_invitations_are_per_tenant(acme, globex, django_capture_on_commit_callbacks):
+def test_invitations_are_per_tenant(
+    acme: TenantSetup,
+    globex: TenantSetup,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
     created = _invite(acme, "vic@new.test", django_capture_on_commit_callbacks).json()
     path = _accept_path(mail.outbox[-1])
     other = globex.api_client()
@@ -251,7 +284,7 @@ def test_invitations_are_per_tenant(acme, globex, django_capture_on_commit_callb
         assert Invitation.objects.get(id=created["id"]).status == InvitationStatus.PENDING
 
 
-def test_invite_service_reads_and_creates_no_login(tenant):
+def test_invite_service_reads_and_creates_no_login(tenant: TenantSetup) -> None:
     invitation = account_services.invite_member(
         tenant=tenant.tenant, email=" New.Person@Example.test ", role="agent", actor=tenant.admin
     )
@@ -264,7 +297,9 @@ def test_invite_service_reads_and_creates_no_login(tenant):
     assert list(account_selectors.list_pending_invitations()) == [invitation]
 
 
-def test_accepting_as_new_refuses_an_address_whose_login_has_a_password(globex, tenant):
+def test_accepting_as_new_refuses_an_address_whose_login_has_a_password(
+    globex: TenantSetup, tenant: TenantSetup
+) -> None:
     invitation = account_services.invite_member(
         tenant=tenant.tenant, email="admin@globex.test", role="agent", actor=tenant.admin
     )
@@ -278,8 +313,10 @@ def test_accepting_as_new_refuses_an_address_whose_login_has_a_password(globex, 
 
 
 def test_the_accept_page_counts_wrong_passwords_like_the_login(
-    acme, globex, django_capture_on_commit_callbacks
-):
+    acme: TenantSetup,
+    globex: TenantSetup,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
     _invite(acme, "admin@globex.test", django_capture_on_commit_callbacks)
     path = _accept_path(mail.outbox[-1])
     client = acme.client()
@@ -292,8 +329,8 @@ def test_the_accept_page_counts_wrong_passwords_like_the_login(
 
 
 def test_the_invitation_list_costs_the_same_for_one_or_many(
-    acme, django_capture_on_commit_callbacks
-):
+    acme: TenantSetup, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 

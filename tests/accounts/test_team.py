@@ -5,35 +5,44 @@ unsolved tickets go back to the queue. By the Team page and /api/v1/members/."""
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 import pytest
 from django.core import mail
+from django.core.mail import EmailMessage
+from django.test import Client
+from pytest_django import DjangoCaptureOnCommitCallbacks
 
 from helpdesk.accounts import selectors as account_selectors
 from helpdesk.accounts import services as account_services
 from helpdesk.accounts.errors import AdminRequired
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import Membership, MembershipRole
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, TenantSetup
 from tests.factories.accounts import make_member
 from tests.factories.tickets import make_ticket
 from tickets.models import Ticket
 from tickets.ticket import services as ticket_services
 
+if TYPE_CHECKING:
+    from tests.conftest import ClientResponse
 
-def _log_in(setup, email: str, password: str):
+
+def _log_in(setup: TenantSetup, email: str, password: str) -> tuple[Client, ClientResponse]:
     client = setup.client()
     response = client.post("/accounts/login/", {"email": email, "password": password})
     return client, response
 
 
-def _accept_path(message) -> str:
-    link = re.search(r"http://acme\.localhost(/accounts/invitations/\S+/)", message.body)
+def _accept_path(message: EmailMessage) -> str:
+    link = re.search(r"http://acme\.localhost(/accounts/invitations/\S+/)", str(message.body))
     assert link, message.body
     return link.group(1)
 
 
-def test_an_invited_person_chooses_a_password_and_logs_in(acme, django_capture_on_commit_callbacks):
+def test_an_invited_person_chooses_a_password_and_logs_in(
+    acme: TenantSetup, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
     admin = acme.client(acme.admin)
     assert admin.get("/accounts/team/").status_code == 200
     with django_capture_on_commit_callbacks(execute=True):
@@ -66,8 +75,10 @@ def test_an_invited_person_chooses_a_password_and_logs_in(acme, django_capture_o
 
 
 def test_someone_with_a_login_elsewhere_must_log_in_to_join(
-    acme, globex, django_capture_on_commit_callbacks
-):
+    acme: TenantSetup,
+    globex: TenantSetup,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
     """Issue 13: inviting an address that has a login seats nobody until the owner of the
     login accepts with its password (before, the seat was given at once)."""
     with django_capture_on_commit_callbacks(execute=True):
@@ -97,8 +108,8 @@ def test_someone_with_a_login_elsewhere_must_log_in_to_join(
 
 
 def test_deactivating_ends_the_login_and_frees_the_tickets(
-    acme, django_capture_on_commit_callbacks
-):
+    acme: TenantSetup, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
     agent = make_member(acme.tenant, MembershipRole.AGENT, email="ben@acme.test")
     with tenant_context(acme.id):
         open_one = make_ticket(subject="Still open")
@@ -127,7 +138,9 @@ def test_deactivating_ends_the_login_and_frees_the_tickets(
     assert login.status_code == 302
 
 
-def test_roles_change_but_never_your_own(acme, django_capture_on_commit_callbacks):
+def test_roles_change_but_never_your_own(
+    acme: TenantSetup, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
     agent = make_member(acme.tenant, MembershipRole.AGENT)
     api = acme.api_client()
     with tenant_context(acme.id):
@@ -157,7 +170,7 @@ def test_roles_change_but_never_your_own(acme, django_capture_on_commit_callback
     assert changed.status_code == 403
 
 
-def test_the_last_active_admin_cannot_be_demoted_or_deactivated(acme):
+def test_the_last_active_admin_cannot_be_demoted_or_deactivated(acme: TenantSetup) -> None:
     """The pages and API never let an admin touch their own seat, so this guards what
     remains: a service caller (a command) demoting the only admin."""
     with tenant_context(acme.id):
@@ -170,7 +183,7 @@ def test_the_last_active_admin_cannot_be_demoted_or_deactivated(acme):
         assert Membership.objects.get(id=acme.admin.id).role == "agent"
 
 
-def test_team_pages_and_api_are_per_tenant(acme, globex):
+def test_team_pages_and_api_are_per_tenant(acme: TenantSetup, globex: TenantSetup) -> None:
     foreign = make_member(globex.tenant, MembershipRole.AGENT)
     api = acme.api_client()
     assert api.get(f"/api/v1/members/{foreign.id}/").status_code == 404
@@ -186,7 +199,9 @@ def test_team_pages_and_api_are_per_tenant(acme, globex):
     assert acme.client(agent).get("/accounts/team/").status_code == 403
 
 
-def test_deactivation_ends_sessions_and_tokens_for_good(acme, globex):
+def test_deactivation_ends_sessions_and_tokens_for_good(
+    acme: TenantSetup, globex: TenantSetup
+) -> None:
     """Issue 13: reactivating a seat does not bring back the sessions and API tokens it had
     (before, they worked again as soon as the seat was active)."""
     agent = make_member(acme.tenant, MembershipRole.AGENT, email="cal@acme.test")
@@ -214,7 +229,7 @@ def test_deactivation_ends_sessions_and_tokens_for_good(acme, globex):
     assert acme.api_client(agent).get("/api/v1/members/").status_code == 200  # a new token
 
 
-def test_the_team_page_deactivation_revokes_too(acme):
+def test_the_team_page_deactivation_revokes_too(acme: TenantSetup) -> None:
     agent = make_member(acme.tenant, MembershipRole.AGENT)
     _, key = account_services.create_api_token(membership=agent)
     session = acme.client(agent)
@@ -229,7 +244,9 @@ def test_the_team_page_deactivation_revokes_too(acme):
         assert not account_selectors.list_member_tokens(agent).exists()
 
 
-def test_a_password_change_keeps_this_session_and_ends_the_others(acme, globex):
+def test_a_password_change_keeps_this_session_and_ends_the_others(
+    acme: TenantSetup, globex: TenantSetup
+) -> None:
     """Issue 13: a member changes their password on /accounts/password/; Django keeps that
     session, every other one (other devices, other tenants) is over."""
     user = acme.admin.user

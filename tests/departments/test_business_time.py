@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable
 
 import pytest
 
@@ -17,41 +18,41 @@ UTC = datetime.UTC
 WEEKDAYS_9_TO_5 = [{"day": d, "start": "09:00", "end": "17:00"} for d in range(5)]
 
 
-def at(*parts: int) -> datetime.datetime:
-    return datetime.datetime(*parts, tzinfo=UTC)
+def at(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime.datetime:
+    return datetime.datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
-def office(timezone: str = "UTC", holidays=()) -> Schedule:
+def office(timezone: str = "UTC", holidays: Iterable[datetime.date] = ()) -> Schedule:
     return Schedule.from_intervals(timezone=timezone, intervals=WEEKDAYS_9_TO_5, holidays=holidays)
 
 
-def test_without_a_schedule_the_clock_runs_around_the_clock():
+def test_without_a_schedule_the_clock_runs_around_the_clock() -> None:
     assert seconds_between(at(2026, 1, 5, 22), at(2026, 1, 6, 2), None) == 4 * 3600
     assert add_seconds(at(2026, 1, 5, 22), 4 * 3600, None) == at(2026, 1, 6, 2)
 
 
-def test_time_outside_the_periods_does_not_count():
+def test_time_outside_the_periods_does_not_count() -> None:
     # Friday 16:00 to Monday 10:00: one hour on Friday, one on Monday.
     assert seconds_between(at(2026, 1, 9, 16), at(2026, 1, 12, 10), office()) == 2 * 3600
     assert add_seconds(at(2026, 1, 9, 16), 2 * 3600, office()) == at(2026, 1, 12, 10)
 
 
-def test_a_start_before_opening_counts_from_opening():
+def test_a_start_before_opening_counts_from_opening() -> None:
     assert add_seconds(at(2026, 1, 5, 6), 30 * 60, office()) == at(2026, 1, 5, 9, 30)
     assert seconds_between(at(2026, 1, 5, 6), at(2026, 1, 5, 9, 30), office()) == 30 * 60
 
 
-def test_a_target_ending_with_the_day_is_due_at_closing():
+def test_a_target_ending_with_the_day_is_due_at_closing() -> None:
     assert add_seconds(at(2026, 1, 5, 9), 8 * 3600, office()) == at(2026, 1, 5, 17)
 
 
-def test_holidays_are_skipped():
+def test_holidays_are_skipped() -> None:
     schedule = office(holidays=[datetime.date(2026, 1, 6)])
     assert add_seconds(at(2026, 1, 5, 16), 2 * 3600, schedule) == at(2026, 1, 7, 10)
     assert seconds_between(at(2026, 1, 5, 9), at(2026, 1, 8, 9), schedule) == 16 * 3600
 
 
-def test_periods_are_local_time_across_daylight_saving():
+def test_periods_are_local_time_across_daylight_saving() -> None:
     berlin = office("Europe/Berlin")
     # Winter: 09:00 in Berlin is 08:00 UTC; summer (after 29 March 2026): 07:00 UTC.
     assert add_seconds(at(2026, 3, 27, 7), 60, berlin) == at(2026, 3, 27, 8, 1)
@@ -60,7 +61,7 @@ def test_periods_are_local_time_across_daylight_saving():
     assert add_seconds(at(2026, 3, 27, 15), 2 * 3600, berlin) == at(2026, 3, 30, 8)
 
 
-def test_several_periods_a_day_and_midnight():
+def test_several_periods_a_day_and_midnight() -> None:
     schedule = Schedule.from_intervals(
         timezone="UTC",
         intervals=[
@@ -89,11 +90,11 @@ def test_several_periods_a_day_and_midnight():
         ),
     ],
 )
-def test_bad_schedules_are_refused(intervals, message):
+def test_bad_schedules_are_refused(intervals: list[dict[str, object]], message: str) -> None:
     with pytest.raises(InvalidSchedule, match=message):
         Schedule.from_intervals(timezone="UTC", intervals=intervals)
 
 
-def test_unknown_time_zone_is_refused():
+def test_unknown_time_zone_is_refused() -> None:
     with pytest.raises(InvalidSchedule, match="time zone"):
         office("Mars/Olympus_Mons")

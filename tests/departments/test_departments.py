@@ -7,10 +7,13 @@ from departments import services
 from departments.models import Department, DepartmentMember
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import MembershipRole
+from tests.conftest import TenantSetup
 from tests.factories.accounts import make_member
 
 
-def test_admin_renames_a_department_seats_agents_and_makes_it_the_default(acme):
+def test_admin_renames_a_department_seats_agents_and_makes_it_the_default(
+    acme: TenantSetup,
+) -> None:
     agent = make_member(acme.tenant, MembershipRole.AGENT)
     with tenant_context(acme.id):
         billing = services.create_department(name="Billing")
@@ -55,7 +58,7 @@ def test_admin_renames_a_department_seats_agents_and_makes_it_the_default(acme):
     assert b"make another one the default first" in undefault.content
 
 
-def test_only_a_department_nothing_uses_can_be_deleted(acme):
+def test_only_a_department_nothing_uses_can_be_deleted(acme: TenantSetup) -> None:
     from automation import services as automation_services
     from tests.factories.tickets import make_ticket
 
@@ -84,7 +87,7 @@ def test_only_a_department_nothing_uses_can_be_deleted(acme):
         assert not DepartmentMember.objects.filter(membership=agent).exists()
 
 
-def test_departments_api(acme, globex):
+def test_departments_api(acme: TenantSetup, globex: TenantSetup) -> None:
     agent = make_member(acme.tenant, MembershipRole.AGENT)
     api = acme.api_client()
     created = api.post(

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 from django.core import mail
+from django.test import Client
+from pytest_django import DjangoCaptureOnCommitCallbacks
 
 from departments import services
 from departments.errors import (
@@ -18,17 +20,18 @@ from helpdesk.accounts import services as account_services
 from helpdesk.core import crypto
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import InboundAddress, MembershipRole
+from tests.conftest import TenantSetup
 from tests.factories.accounts import make_member
 from tests.tickets.test_inbound import build, deliver
 from tickets.mail_out import templates
 
 
-def test_default_mailbox_exists_for_every_tenant(acme):
+def test_default_mailbox_exists_for_every_tenant(acme: TenantSetup) -> None:
     assert acme.mailbox.address == "support@acme.localhost"
     assert InboundAddress.objects.get(address="support@acme.localhost").tenant_id == acme.id
 
 
-def test_aliases_are_registered_and_unregistered(tenant):
+def test_aliases_are_registered_and_unregistered(tenant: TenantSetup) -> None:
     mailbox = services.create_mailbox(
         address="Sales@Acme.localhost",
         department=tenant.department,
@@ -47,7 +50,7 @@ def test_aliases_are_registered_and_unregistered(tenant):
     assert owned == {"sales@acme.localhost", "store@acme.localhost"}
 
 
-def test_an_address_belongs_to_one_tenant(acme, globex):
+def test_an_address_belongs_to_one_tenant(acme: TenantSetup, globex: TenantSetup) -> None:
     with tenant_context(acme.id):
         services.create_mailbox(address="help@acme.example", department=acme.department)
     with tenant_context(globex.id), pytest.raises(MailboxAddressTaken):
@@ -60,7 +63,9 @@ def test_an_address_belongs_to_one_tenant(acme, globex):
         )
 
 
-def test_platform_addresses_only_at_the_tenants_own_subdomain(acme, globex):
+def test_platform_addresses_only_at_the_tenants_own_subdomain(
+    acme: TenantSetup, globex: TenantSetup
+) -> None:
     """Globex cannot take sales@acme.localhost (nobody's yet), nor the bare platform
     domain, as address or alias, by page or API; other domains are free to forward."""
     with tenant_context(globex.id):
@@ -108,12 +113,12 @@ def test_platform_addresses_only_at_the_tenants_own_subdomain(acme, globex):
     assert not InboundAddress.objects.filter(address="sales@acme.localhost").exists()
 
 
-def test_unknown_placeholder_is_refused(tenant):
+def test_unknown_placeholder_is_refused(tenant: TenantSetup) -> None:
     with pytest.raises(InvalidMailboxTemplate, match=r"\{\{ ticket.secret \}\}"):
         services.update_mailbox(mailbox=tenant.mailbox, auto_ack_body="Hi {{ ticket.secret }}")
 
 
-def test_imap_password_is_encrypted_at_rest(tenant):
+def test_imap_password_is_encrypted_at_rest(tenant: TenantSetup) -> None:
     services.update_mailbox(
         mailbox=tenant.mailbox,
         imap_enabled=True,
@@ -128,7 +133,7 @@ def test_imap_password_is_encrypted_at_rest(tenant):
     assert Mailbox.objects.get(id=tenant.mailbox.id).imap_password_encrypted == stored
 
 
-def test_default_mailbox_cannot_be_deleted(tenant):
+def test_default_mailbox_cannot_be_deleted(tenant: TenantSetup) -> None:
     with pytest.raises(DefaultMailboxRequired):
         services.delete_mailbox(mailbox=tenant.mailbox)
     other = services.create_mailbox(address="x@acme.localhost", department=tenant.department)
@@ -136,7 +141,7 @@ def test_default_mailbox_cannot_be_deleted(tenant):
     assert not InboundAddress.objects.filter(address="x@acme.localhost").exists()
 
 
-def test_admin_pages_create_and_edit_a_mailbox(acme):
+def test_admin_pages_create_and_edit_a_mailbox(acme: TenantSetup) -> None:
     client = acme.client(acme.admin)
     form = {
         "address": "help@acme.localhost",
@@ -169,8 +174,8 @@ def test_admin_pages_create_and_edit_a_mailbox(acme):
 
 
 def test_a_mailbox_follows_the_acknowledgement_template_until_it_has_wording_of_its_own(
-    acme, django_capture_on_commit_callbacks
-):
+    acme: TenantSetup, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
     """Saving the mailbox form unchanged (a browser posts CRLF) or pasting the built-in text
     keeps the template; the mailbox's own subject or body wins field by field."""
     with tenant_context(acme.id):
@@ -216,7 +221,9 @@ def test_a_mailbox_follows_the_acknowledgement_template_until_it_has_wording_of_
     assert "TEMPLATE WORDING" not in mail.outbox[-1].body
 
 
-def test_mailbox_pages_are_admin_only_and_per_tenant(acme, globex):
+def test_mailbox_pages_are_admin_only_and_per_tenant(
+    acme: TenantSetup, globex: TenantSetup
+) -> None:
     agent = make_member(acme.tenant, MembershipRole.AGENT)
     assert acme.client(agent).get("/settings/mailboxes/new/").status_code == 403
     foreign = acme.client(acme.admin).get(f"/settings/mailboxes/{globex.mailbox.id}/")
@@ -224,11 +231,11 @@ def test_mailbox_pages_are_admin_only_and_per_tenant(acme, globex):
 
 
 @pytest.fixture
-def admin_api(acme):
+def admin_api(acme: TenantSetup) -> Client:
     return acme.api_client()
 
 
-def test_mailbox_api_crud(admin_api, acme):
+def test_mailbox_api_crud(admin_api: Client, acme: TenantSetup) -> None:
     created = admin_api.post(
         "/api/v1/mailboxes/",
         {
@@ -270,7 +277,7 @@ def test_mailbox_api_crud(admin_api, acme):
     assert refused.json()["error"]["code"] == "default_mailbox_required"
 
 
-def test_mailbox_api_errors(admin_api, globex):
+def test_mailbox_api_errors(admin_api: Client, globex: TenantSetup) -> None:
     with tenant_context(globex.id):
         services.create_mailbox(address="help@globex.example", department=globex.department)
     taken = admin_api.post(
@@ -286,7 +293,9 @@ def test_mailbox_api_errors(admin_api, globex):
     assert invalid.status_code == 400
 
 
-def test_an_address_another_mailbox_of_the_tenant_has_is_refused_not_a_500(acme, admin_api):
+def test_an_address_another_mailbox_of_the_tenant_has_is_refused_not_a_500(
+    acme: TenantSetup, admin_api: Client
+) -> None:
     """Page (form kept, message by the field), API (409) and service alike, on create and
     on edit; nothing is written."""
     with tenant_context(acme.id):
@@ -325,7 +334,7 @@ def test_an_address_another_mailbox_of_the_tenant_has_is_refused_not_a_500(acme,
         assert Mailbox.objects.count() == 2
 
 
-def test_mailbox_api_is_admin_only(acme):
+def test_mailbox_api_is_admin_only(acme: TenantSetup) -> None:
     agent = make_member(acme.tenant, MembershipRole.AGENT)
     _, key = account_services.create_api_token(membership=agent)
     response = acme.client().get("/api/v1/mailboxes/", HTTP_AUTHORIZATION=f"Token {key}")
@@ -333,7 +342,7 @@ def test_mailbox_api_is_admin_only(acme):
     assert response.json()["error"]["code"] == "permission_denied"
 
 
-def test_the_stored_password_hint_shows_only_when_a_password_is_stored(acme):
+def test_the_stored_password_hint_shows_only_when_a_password_is_stored(acme: TenantSetup) -> None:
     client = acme.client(acme.admin)
     assert b"keep the stored password" not in client.get("/settings/mailboxes/new/").content
     with tenant_context(acme.id):

@@ -5,23 +5,31 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
+import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from pytest_django import Settings
 
 from helpdesk.ops.management.commands import run_all
 from helpdesk.ops.supervisor import Child, Supervisor
+from tests.conftest import subprocess_environment
 
 OPTIONS = {"port": 8000, "smtp_port": 2525, "bind": "127.0.0.1"}
 
 
-def test_banner_says_how_to_turn_on_esp_webhooks(settings):
+def test_banner_says_how_to_turn_on_esp_webhooks(settings: Settings) -> None:
     settings.ANYMAIL = {}
     text = run_all.banner(OPTIONS)
     assert "answer 403" in text
     assert "set ANYMAIL_WEBHOOK_SECRET=user:password" in text
 
 
-def test_banner_is_quiet_about_webhooks_once_the_secret_is_set(settings):
+def test_banner_is_quiet_about_webhooks_once_the_secret_is_set(settings: Settings) -> None:
     settings.ANYMAIL = {"WEBHOOK_SECRET": "hook:secret"}
     assert "ANYMAIL_WEBHOOK_SECRET" not in run_all.banner(OPTIONS)
     assert "demo.localhost:8000" in run_all.banner(OPTIONS)
@@ -36,7 +44,7 @@ def _wait(predicate, timeout: float = 10.0) -> bool:
     return False
 
 
-def test_a_child_that_dies_is_restarted_with_backoff_while_the_others_run():
+def test_a_child_that_dies_is_restarted_with_backoff_while_the_others_run() -> None:
     lines: list[str] = []
     supervisor = Supervisor(
         {
@@ -76,7 +84,7 @@ def test_a_child_that_dies_is_restarted_with_backoff_while_the_others_run():
     assert all(c.process.poll() is not None for c in supervisor.children.values())
 
 
-def test_a_killed_child_takes_its_process_group_and_comes_back():
+def test_a_killed_child_takes_its_process_group_and_comes_back() -> None:
     """The worker's case: its main process is killed and its pool children must not linger
     holding tasks; a new one is started in their place."""
     script = (
@@ -110,3 +118,41 @@ def test_a_killed_child_takes_its_process_group_and_comes_back():
         assert supervisor.children["worker"].process.poll() is None
     finally:
         supervisor.stop()
+
+
+def test_web_started_while_the_database_is_down_serves_503_not_nothing(tmp_path):
+    """runserver's migration check would kill its server thread and leave a process that
+    answers nothing; run_web serves /healthz (503) and recovers with the database."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    environment = {
+        **subprocess_environment(),
+        "DATABASE_URL": f"postgresql://postgres@/helpdesk?host={tmp_path}",  # no server
+    }
+    web = subprocess.Popen(
+        [sys.executable, "manage.py", "run_web", f"127.0.0.1:{port}", "--noreload"],
+        cwd=Path(__file__).resolve().parents[2],
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/healthz", headers={"Host": "localhost"}
+        )
+
+        def answers_503() -> bool:
+            try:
+                urllib.request.urlopen(request, timeout=5)  # noqa: S310 (http on loopback)
+            except urllib.error.HTTPError as error:
+                return error.code == 503
+            except OSError:
+                return False
+            return False
+
+        assert _wait(answers_503, timeout=60)
+    finally:
+        web.terminate()
+        web.wait(20)
+    assert b"migrations not checked" in web.stderr.read()

@@ -240,7 +240,7 @@ class Stack:
         """run_all and all four of its children are running, and the stack is healthy."""
         assert self.run_all is not None
         names = [_cmdline(pid) for pid in _children(self.run_all.pid)]
-        kinds = {b"runserver", b"worker", b"beat", b"smtpd"}
+        kinds = {b"run_web", b"worker", b"beat", b"smtpd"}
         return (
             self.run_all.poll() is None
             and all(any(kind in name for name in names) for kind in kinds)

@@ -36,7 +36,7 @@ class Command(BaseCommand):
         celery = [python, "-m", "celery", "-A", "helpdesk"]
         var = str(settings.VAR_DIR)
         children = {
-            "web": [python, manage, "runserver", f"{options['bind']}:{options['port']}"],
+            "web": [python, manage, "run_web", f"{options['bind']}:{options['port']}"],
             "worker": [
                 *celery,
                 "worker",

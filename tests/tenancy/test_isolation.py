@@ -11,13 +11,14 @@ from helpdesk.core.ids import new_id
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.errors import CrossTenantWrite, NoTenantError, TenantSwitchError
 from helpdesk.tenancy.managers import cross_tenant
+from tests.conftest import TenantSetup
 from tests.factories.tickets import make_ticket
 from tickets.mail_in import intake
 from tickets.mail_in import tasks as mail_in_tasks
 from tickets.models import InboundEmail, Ticket
 
 
-def _tickets_in(setup):
+def _tickets_in(setup: TenantSetup) -> list[Ticket]:
     with tenant_context(setup.id):
         return [
             make_ticket(subject=f"{setup.tenant.slug} one"),
@@ -31,12 +32,12 @@ def _raw_subjects() -> list[str]:
         return [row[0] for row in cursor.fetchall()]
 
 
-def test_scoped_manager_raises_without_a_tenant(acme):
+def test_scoped_manager_raises_without_a_tenant(acme: TenantSetup) -> None:
     with pytest.raises(NoTenantError):
         list(Ticket.objects.all())
 
 
-def test_orm_sees_only_the_current_tenants_rows(acme, globex):
+def test_orm_sees_only_the_current_tenants_rows(acme: TenantSetup, globex: TenantSetup) -> None:
     _tickets_in(acme)
     _tickets_in(globex)
     with tenant_context(acme.id):
@@ -46,21 +47,21 @@ def test_orm_sees_only_the_current_tenants_rows(acme, globex):
         assert not Ticket.objects.filter(subject__startswith="acme").exists()
 
 
-def test_raw_sql_with_no_tenant_returns_no_rows(acme, globex):
+def test_raw_sql_with_no_tenant_returns_no_rows(acme: TenantSetup, globex: TenantSetup) -> None:
     _tickets_in(acme)
     _tickets_in(globex)
     with transaction.atomic():
         assert _raw_subjects() == []
 
 
-def test_raw_sql_in_a_tenant_returns_only_its_rows(acme, globex):
+def test_raw_sql_in_a_tenant_returns_only_its_rows(acme: TenantSetup, globex: TenantSetup) -> None:
     _tickets_in(acme)
     _tickets_in(globex)
     with tenant_context(globex.id):
         assert _raw_subjects() == ["globex one", "globex two"]
 
 
-def test_runtime_role_is_neither_superuser_nor_bypassrls(db):
+def test_runtime_role_is_neither_superuser_nor_bypassrls(db: None) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT current_user, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user"
@@ -71,7 +72,9 @@ def test_runtime_role_is_neither_superuser_nor_bypassrls(db):
     assert (is_super, bypasses) == (False, False)
 
 
-def test_raw_insert_for_another_tenant_is_refused_by_the_policy(acme, globex):
+def test_raw_insert_for_another_tenant_is_refused_by_the_policy(
+    acme: TenantSetup, globex: TenantSetup
+) -> None:
     _tickets_in(acme)
     insert = (
         "INSERT INTO tickets_tag (id, tenant_id, name, created_at, updated_at)"
@@ -86,7 +89,9 @@ def test_raw_insert_for_another_tenant_is_refused_by_the_policy(acme, globex):
         cursor.execute(insert, [new_id(), globex.id])
 
 
-def test_raw_update_cannot_reach_another_tenants_rows(acme, globex):
+def test_raw_update_cannot_reach_another_tenants_rows(
+    acme: TenantSetup, globex: TenantSetup
+) -> None:
     _tickets_in(globex)
     with tenant_context(acme.id), connection.cursor() as cursor:
         cursor.execute("UPDATE tickets_ticket SET subject = 'hijacked'")
@@ -95,14 +100,16 @@ def test_raw_update_cannot_reach_another_tenants_rows(acme, globex):
         assert not Ticket.objects.filter(subject="hijacked").exists()
 
 
-def test_saving_a_row_of_another_tenant_raises(acme, globex):
+def test_saving_a_row_of_another_tenant_raises(acme: TenantSetup, globex: TenantSetup) -> None:
     [ticket, _] = _tickets_in(globex)
     ticket.subject = "moved"
     with tenant_context(acme.id), pytest.raises(CrossTenantWrite):
         ticket.save()
 
 
-def test_composite_foreign_key_refuses_cross_tenant_references(acme, globex):
+def test_composite_foreign_key_refuses_cross_tenant_references(
+    acme: TenantSetup, globex: TenantSetup
+) -> None:
     """RLS does not apply to FK checks; the (tenant_id, ticket_id) key does."""
     [foreign_ticket, _] = _tickets_in(globex)
     insert = (
@@ -120,7 +127,9 @@ def test_composite_foreign_key_refuses_cross_tenant_references(acme, globex):
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
 
 
-def test_a_ticket_cannot_be_assigned_to_another_tenants_member(acme, globex):
+def test_a_ticket_cannot_be_assigned_to_another_tenants_member(
+    acme: TenantSetup, globex: TenantSetup
+) -> None:
     """Memberships are global (no RLS), but a tenant row's reference to one is keyed by
     (tenant_id, membership_id): a member of Globex cannot be an Acme ticket's assignee."""
     [ticket, _] = _tickets_in(acme)
@@ -138,12 +147,14 @@ def test_a_ticket_cannot_be_assigned_to_another_tenants_member(acme, globex):
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # its own member: accepted
 
 
-def test_entering_another_tenant_inside_a_tenant_raises(acme, globex):
+def test_entering_another_tenant_inside_a_tenant_raises(
+    acme: TenantSetup, globex: TenantSetup
+) -> None:
     with tenant_context(acme.id), pytest.raises(TenantSwitchError), tenant_context(globex.id):
         pass
 
 
-def test_context_is_cleared_after_the_block(acme):
+def test_context_is_cleared_after_the_block(acme: TenantSetup) -> None:
     with tenant_context(acme.id):
         pass
     with pytest.raises(NoTenantError):
@@ -153,9 +164,12 @@ def test_context_is_cleared_after_the_block(acme):
         assert cursor.fetchone()[0] in ("", None)
 
 
-def test_task_runs_in_its_tenant_and_cannot_reach_another(acme, globex):
+def test_task_runs_in_its_tenant_and_cannot_reach_another(
+    acme: TenantSetup, globex: TenantSetup
+) -> None:
     raw = b"From: a@example.test\r\nTo: support@acme.localhost\r\nSubject: hi\r\n\r\nbody\r\n"
     address = intake.find_inbound_address(acme.mailbox.address)
+    assert address is not None
     accepted = intake.store_inbound_email(
         raw=raw,
         recipient=address,
@@ -172,7 +186,7 @@ def test_task_runs_in_its_tenant_and_cannot_reach_another(acme, globex):
 
 
 @pytest.mark.django_db(transaction=True, databases=["default", "ops"])
-def test_cross_tenant_reads_need_a_reason_and_use_the_ops_role():
+def test_cross_tenant_reads_need_a_reason_and_use_the_ops_role() -> None:
     from tests.conftest import make_tenant
 
     acme, globex = make_tenant("acme", "Acme"), make_tenant("globex", "Globex")
@@ -186,12 +200,14 @@ def test_cross_tenant_reads_need_a_reason_and_use_the_ops_role():
         Ticket.all_tenants.count()
 
 
-def test_unknown_column_errors_are_not_swallowed(tenant):
+def test_unknown_column_errors_are_not_swallowed(tenant: TenantSetup) -> None:
     with pytest.raises(ProgrammingError), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT no_such_column FROM tickets_ticket")
 
 
-def test_tenant_command_works_inside_its_tenant_only(acme, globex):
+def test_tenant_command_works_inside_its_tenant_only(
+    acme: TenantSetup, globex: TenantSetup
+) -> None:
     import io
 
     from django.core.management import CommandError, call_command

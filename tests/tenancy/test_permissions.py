@@ -4,6 +4,7 @@ flags, and the services that change configuration checking their actor themselve
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 
 import pytest
 
@@ -16,6 +17,7 @@ from helpdesk.tenancy import permissions
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import Membership, MembershipRole
 from helpdesk.tenancy.permissions import Capability
+from tests.conftest import TenantSetup
 from tests.factories.accounts import make_member
 from tickets.configuration import services as configuration
 
@@ -39,14 +41,14 @@ EXPECTED: dict[Capability, set[str]] = {
 }
 
 
-def test_every_capability_is_in_the_table_and_has_a_refusal_message():
+def test_every_capability_is_in_the_table_and_has_a_refusal_message() -> None:
     assert set(permissions.GRANTS) == set(Capability) == set(EXPECTED)
     assert set(permissions.DENIED) == set(Capability)
 
 
 @pytest.mark.parametrize("role", MembershipRole.values)
 @pytest.mark.parametrize("capability", list(Capability))
-def test_each_role_has_exactly_its_capabilities(capability, role):
+def test_each_role_has_exactly_its_capabilities(capability: Capability, role: str) -> None:
     member = Membership(role=role)
     expected = role in EXPECTED[capability]
     assert permissions.can(member, capability) is expected
@@ -58,7 +60,9 @@ def test_each_role_has_exactly_its_capabilities(capability, role):
 
 
 @pytest.mark.parametrize("capability", list(Capability))
-def test_require_refuses_with_permission_denied_and_lets_the_system_through(capability):
+def test_require_refuses_with_permission_denied_and_lets_the_system_through(
+    capability: Capability,
+) -> None:
     light = Membership(role=LIGHT)
     admin = Membership(role=ADMIN)
     permissions.require(None, capability)  # a command or provisioning: no member
@@ -72,7 +76,7 @@ def test_require_refuses_with_permission_denied_and_lets_the_system_through(capa
     assert str(refused.value) == permissions.DENIED[capability]
 
 
-def test_require_raises_the_callers_own_error_to_keep_its_code():
+def test_require_raises_the_callers_own_error_to_keep_its_code() -> None:
     class Refused(PermissionDenied):
         code = "refused_here"
 
@@ -81,12 +85,12 @@ def test_require_raises_the_callers_own_error_to_keep_its_code():
     permissions.require(Membership(role=AGENT), Capability.REPLY_PUBLICLY, Refused())
 
 
-def test_nobody_has_no_capability():
+def test_nobody_has_no_capability() -> None:
     assert not any(permissions.flags(None).values())
     assert not permissions.can(None, Capability.REPLY_PUBLICLY)
 
 
-def test_who_may_keeps_the_members_with_the_capability_in_order():
+def test_who_may_keeps_the_members_with_the_capability_in_order() -> None:
     members = [Membership(role=LIGHT), Membership(role=AGENT), Membership(role=ADMIN)]
     assert permissions.who_may(members, Capability.TAKE_TICKETS) == members[1:]
 
@@ -94,7 +98,7 @@ def test_who_may_keeps_the_members_with_the_capability_in_order():
 # --- Services that change configuration check the actor themselves ---------------------
 
 
-def _refuses(call, *args, **kwargs):
+def _refuses(call: Callable[..., object], *args: object, **kwargs: object) -> DomainError:
     with pytest.raises(DomainError) as refused:
         call(*args, **kwargs)
     assert refused.value.status == 403
@@ -102,7 +106,9 @@ def _refuses(call, *args, **kwargs):
 
 
 @pytest.mark.parametrize("role", [AGENT, LIGHT])
-def test_configuration_services_refuse_members_who_are_not_admins(acme, role):
+def test_configuration_services_refuse_members_who_are_not_admins(
+    acme: TenantSetup, role: str
+) -> None:
     member = make_member(acme.tenant, role)
     with tenant_context(acme.id):
         department = acme.department
@@ -160,7 +166,7 @@ def test_configuration_services_refuse_members_who_are_not_admins(acme, role):
 
 
 @pytest.mark.parametrize("role", [AGENT, LIGHT])
-def test_team_services_refuse_members_who_are_not_admins(acme, role):
+def test_team_services_refuse_members_who_are_not_admins(acme: TenantSetup, role: str) -> None:
     member = make_member(acme.tenant, role)
     other = make_member(acme.tenant, AGENT)
     with tenant_context(acme.id):
@@ -179,7 +185,7 @@ def test_team_services_refuse_members_who_are_not_admins(acme, role):
         assert other.role == AGENT
 
 
-def test_configuration_services_let_an_admin_and_the_system_through(acme):
+def test_configuration_services_let_an_admin_and_the_system_through(acme: TenantSetup) -> None:
     with tenant_context(acme.id):
         configuration.save_ticket_type(name="Bug", actor=acme.admin)
         configuration.save_ticket_type(name="Question")  # provisioning, seed_demo, commands

@@ -11,13 +11,16 @@ from helpdesk.core import broker
 
 
 @pytest.mark.worker
-def test_channel_close_after_the_transport_is_detached_keeps_unacked_messages(broker_mode):
+def test_channel_close_after_the_transport_is_detached_keeps_unacked_messages(
+    broker_mode: None,
+) -> None:
     connection = celery_app.connection_for_write()
     assert isinstance(connection.transport, broker.Transport)
     queue = connection.SimpleQueue("default")
     queue.put({"hello": "world"})
     message = queue.get(timeout=5)  # delivered, not acknowledged: in the unacked hash
     channel = message.channel
+    assert channel is not None
     client = channel.client
     tag = message.delivery_tag
     try:

@@ -7,7 +7,7 @@ from django.core.cache import caches
 from helpdesk.core.cache import RedisCache
 
 
-def test_the_cache_reuses_its_client_and_works():
+def test_the_cache_reuses_its_client_and_works() -> None:
     cache = caches["default"]
     assert isinstance(cache, RedisCache)
     client = cache._cache.get_client(write=True)
@@ -19,7 +19,7 @@ def test_the_cache_reuses_its_client_and_works():
     assert cache.get("test-cache-reuse") is None
 
 
-def test_each_server_keeps_its_own_client():
+def test_each_server_keeps_its_own_client() -> None:
     """With replicas, writes go to the first server and reads to the others (Django's
     rule): one client for each, none connected before use."""
     several = RedisCache("redis://127.0.0.1:1/0,redis://127.0.0.1:2/0", {})

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import pytest
+from pytest_django import Settings
+
 from helpdesk.core import checks
 
 
-def test_webhook_secret_is_required_for_deployment(settings):
+def test_webhook_secret_is_required_for_deployment(settings: Settings) -> None:
     settings.ANYMAIL = {}
     assert [e.id for e in checks.check_webhook_secret(None)] == ["helpdesk.E001"]
     settings.ANYMAIL = {"WEBHOOK_SECRET": "user:pass"}
     assert checks.check_webhook_secret(None) == []
 
 
-def test_secret_key_is_required_for_deployment(monkeypatch):
+def test_secret_key_is_required_for_deployment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HELPDESK_SECRET_KEY", raising=False)
     assert [e.id for e in checks.check_secret_key(None)] == ["helpdesk.E002"]
     monkeypatch.setenv("HELPDESK_SECRET_KEY", "x" * 50)

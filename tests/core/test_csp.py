@@ -6,17 +6,19 @@ import re
 from pathlib import Path
 
 import pytest
+from django.http import HttpResponseBase
 from django.test import Client
 from django.urls import reverse
 
 from helpdesk.tenancy.context import tenant_context
+from tests.conftest import TenantSetup
 from tests.factories.tickets import make_ticket
 from tickets.mail_out import tracking
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
 
-def _policy(response) -> dict[str, list[str]]:
+def _policy(response: HttpResponseBase) -> dict[str, list[str]]:
     header = response["Content-Security-Policy"]
     return {
         name: sources for name, *sources in (directive.split() for directive in header.split(";"))
@@ -33,7 +35,7 @@ def _assert_strict(policy: dict[str, list[str]]) -> None:
     assert policy["frame-ancestors"] == ["'none'"]
 
 
-def test_agent_pages_have_a_strict_policy(acme):
+def test_agent_pages_have_a_strict_policy(acme: TenantSetup) -> None:
     client = acme.client(acme.admin)
     with tenant_context(acme.id):
         ticket = make_ticket(subject="Printer")
@@ -43,7 +45,7 @@ def test_agent_pages_have_a_strict_policy(acme):
         _assert_strict(_policy(response))
 
 
-def test_public_and_error_pages_have_a_strict_policy(acme):
+def test_public_and_error_pages_have_a_strict_policy(acme: TenantSetup) -> None:
     with tenant_context(acme.id):
         ticket = make_ticket(subject="Printer")
         tracking_path = reverse("tickets:tracking", args=[tracking.tracking_token(ticket.id)])
@@ -55,7 +57,7 @@ def test_public_and_error_pages_have_a_strict_policy(acme):
     _assert_strict(_policy(Client(HTTP_HOST="nowhere.example").get("/")))
 
 
-def test_api_pages_allow_inline_styles_but_never_inline_scripts(acme):
+def test_api_pages_allow_inline_styles_but_never_inline_scripts(acme: TenantSetup) -> None:
     response = acme.client().get("/api/docs/")
     assert response.status_code == 200
     policy = _policy(response)
@@ -82,7 +84,7 @@ FORBIDDEN_IN_TEMPLATES = {
 
 
 @pytest.mark.parametrize("kind", sorted(FORBIDDEN_IN_TEMPLATES))
-def test_page_templates_hold_nothing_the_policy_blocks(kind):
+def test_page_templates_hold_nothing_the_policy_blocks(kind: str) -> None:
     pattern = FORBIDDEN_IN_TEMPLATES[kind]
     found = [
         f"{path.relative_to(TEMPLATES)}: {match.group(0)!r}"
@@ -93,7 +95,7 @@ def test_page_templates_hold_nothing_the_policy_blocks(kind):
     assert found == []
 
 
-def test_htmx_runs_without_eval_and_without_injected_styles():
+def test_htmx_runs_without_eval_and_without_injected_styles() -> None:
     base = (TEMPLATES / "base.html").read_text()
     assert '"allowEval": false' in base
     assert '"includeIndicatorStyles": false' in base

@@ -8,6 +8,7 @@ import os
 import signal
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from helpdesk.core import embedded
 
 
 @pytest.fixture
-def private_var_dir(monkeypatch):
+def private_var_dir(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     # A short path: the unix socket's must stay under 108 bytes.
     directory = Path(tempfile.mkdtemp(prefix="hd-redis-"))
     monkeypatch.setenv("HELPDESK_VAR_DIR", str(directory))
@@ -41,7 +42,9 @@ def _kill_hard(directory: Path) -> None:
     raise AssertionError("redis did not die")
 
 
-def test_a_queued_task_survives_a_crash_of_the_embedded_redis(private_var_dir, broker_mode):
+def test_a_queued_task_survives_a_crash_of_the_embedded_redis(
+    private_var_dir: Path, broker_mode: None
+) -> None:
     url = embedded.ensure_redis()
     with celery_app.connection_for_write(url) as connection:
         celery_app.send_task(

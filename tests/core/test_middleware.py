@@ -7,9 +7,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from automation.models import CannedResponse
 from helpdesk.tenancy.context import tenant_context
+from tests.conftest import TenantSetup
 
 
-def test_a_nul_in_a_query_string_or_form_field_is_a_400_that_says_so(acme):
+def test_a_nul_in_a_query_string_or_form_field_is_a_400_that_says_so(acme: TenantSetup) -> None:
     client = acme.client(acme.admin)
     for url in ("/inbox/?q=%00", "/inbox/?tag=a%00b", "/canned-responses/?q=%00", "/inbox/?%00=1"):
         response = client.get(url)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import pytest
 import time_machine
@@ -17,28 +18,32 @@ from django.core import mail
 from django.core.exceptions import ImproperlyConfigured
 from django.test import Client, RequestFactory
 from django.utils import timezone
+from pytest_django import Settings
 
 from helpdesk.api.throttling import PrincipalRateThrottle
 from helpdesk.core import ratelimit
 from helpdesk.core.env import env_rate
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, TenantSetup
 from tests.tickets.test_satisfaction import _sent_survey
+
+if TYPE_CHECKING:
+    from tests.conftest import ClientResponse
 
 LOGIN = "/accounts/login/"
 RESET = "/accounts/password-reset/"
 
 
-def _login(setup, email, password, ip="10.0.0.1"):
+def _login(setup: TenantSetup, email: str, password: str, ip: str = "10.0.0.1") -> ClientResponse:
     return Client(HTTP_HOST=setup.host, REMOTE_ADDR=ip).post(
         LOGIN, {"email": email, "password": password}
     )
 
 
-def _reset(setup, email, ip="10.0.0.1"):
+def _reset(setup: TenantSetup, email: str, ip: str = "10.0.0.1") -> ClientResponse:
     return Client(HTTP_HOST=setup.host, REMOTE_ADDR=ip).post(RESET, {"email": email})
 
 
-def _assert_throttled_page(response, max_seconds):
+def _assert_throttled_page(response: ClientResponse, max_seconds: int) -> None:
     assert response.status_code == 429
     assert 1 <= int(response["Retry-After"]) <= max_seconds
     assert "Too many requests" in response.content.decode()
@@ -48,8 +53,8 @@ def _assert_throttled_page(response, max_seconds):
 
 
 def test_failed_logins_lock_the_account_from_every_address_and_the_lockout_is_logged(
-    acme, settings, caplog
-):
+    acme: TenantSetup, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
     settings.HELPDESK_RATELIMIT_LOGIN_ACCOUNT = "3/15 minutes"
     with caplog.at_level(logging.WARNING, logger="helpdesk.core.ratelimit"):
         for number in range(3):
@@ -66,7 +71,7 @@ def test_failed_logins_lock_the_account_from_every_address_and_the_lockout_is_lo
     assert "guess" not in record.getMessage()
 
 
-def test_the_account_lockout_ends_with_its_window(acme, settings):
+def test_the_account_lockout_ends_with_its_window(acme: TenantSetup, settings: Settings) -> None:
     settings.HELPDESK_RATELIMIT_LOGIN_ACCOUNT = "2/15 minutes"
     for number in range(2):
         _login(acme, "admin@acme.test", f"guess-{number}", ip=f"10.0.1.{number}")
@@ -75,7 +80,9 @@ def test_the_account_lockout_ends_with_its_window(acme, settings):
         assert _login(acme, "admin@acme.test", PASSWORD).status_code == 302
 
 
-def test_attempts_while_locked_do_not_extend_the_lockout(acme, settings):
+def test_attempts_while_locked_do_not_extend_the_lockout(
+    acme: TenantSetup, settings: Settings
+) -> None:
     settings.HELPDESK_RATELIMIT_LOGIN_ACCOUNT = "2/15 minutes"
     start = timezone.now()
     for number in range(2):
@@ -87,13 +94,15 @@ def test_attempts_while_locked_do_not_extend_the_lockout(acme, settings):
         assert _login(acme, "admin@acme.test", PASSWORD).status_code == 302
 
 
-def test_a_password_reset_works_while_locked_and_ends_the_lockout(acme, settings):
+def test_a_password_reset_works_while_locked_and_ends_the_lockout(
+    acme: TenantSetup, settings: Settings
+) -> None:
     settings.HELPDESK_RATELIMIT_LOGIN_ACCOUNT = "2/15 minutes"
     for number in range(2):
         _login(acme, "admin@acme.test", f"guess-{number}", ip=f"10.0.1.{number}")
     assert _login(acme, "admin@acme.test", PASSWORD).status_code == 429
     assert _reset(acme, "admin@acme.test").status_code == 302
-    link = re.search(r"http://acme\.localhost(/accounts/reset/\S+)", mail.outbox[0].body)
+    link = re.search(r"http://acme\.localhost(/accounts/reset/\S+)", str(mail.outbox[0].body))
     assert link
     client = Client(HTTP_HOST=acme.host)
     form = client.get(link.group(1), follow=True)
@@ -105,7 +114,9 @@ def test_a_password_reset_works_while_locked_and_ends_the_lockout(acme, settings
     assert _login(acme, "admin@acme.test", "a-much-better-pass").status_code == 302
 
 
-def test_failed_logins_lock_the_ip_for_every_account(acme, globex, settings):
+def test_failed_logins_lock_the_ip_for_every_account(
+    acme: TenantSetup, globex: TenantSetup, settings: Settings
+) -> None:
     settings.HELPDESK_RATELIMIT_LOGIN_IP = "3/15 minutes"
     for number in range(3):
         assert (
@@ -119,7 +130,9 @@ def test_failed_logins_lock_the_ip_for_every_account(acme, globex, settings):
     assert _login(globex, "admin@globex.test", PASSWORD, ip="10.9.9.10").status_code == 302
 
 
-def test_an_account_lockout_is_per_login_and_does_not_touch_other_accounts(acme, globex, settings):
+def test_an_account_lockout_is_per_login_and_does_not_touch_other_accounts(
+    acme: TenantSetup, globex: TenantSetup, settings: Settings
+) -> None:
     settings.HELPDESK_RATELIMIT_LOGIN_ACCOUNT = "2/15 minutes"
     for number in range(2):
         _login(acme, "admin@acme.test", f"guess-{number}", ip=f"10.0.1.{number}")
@@ -130,7 +143,7 @@ def test_an_account_lockout_is_per_login_and_does_not_touch_other_accounts(acme,
     assert _login(globex, "admin@globex.test", PASSWORD, ip="10.0.1.0").status_code == 302
 
 
-def test_successful_logins_are_not_counted(acme, settings):
+def test_successful_logins_are_not_counted(acme: TenantSetup, settings: Settings) -> None:
     settings.HELPDESK_RATELIMIT_LOGIN_ACCOUNT = "2/15 minutes"
     settings.HELPDESK_RATELIMIT_LOGIN_IP = "2/15 minutes"
     for _ in range(5):
@@ -147,7 +160,9 @@ def test_successful_logins_are_not_counted(acme, settings):
         {"email": "admin@acme.test\x00", "password": "x"},
     ],
 )
-def test_malformed_logins_are_400_and_not_counted(acme, settings, data):
+def test_malformed_logins_are_400_and_not_counted(
+    acme: TenantSetup, settings: Settings, data: dict[str, str]
+) -> None:
     settings.HELPDESK_RATELIMIT_LOGIN_ACCOUNT = "1/15 minutes"
     settings.HELPDESK_RATELIMIT_LOGIN_IP = "1/15 minutes"
     client = Client(HTTP_HOST=acme.host)
@@ -159,7 +174,7 @@ def test_malformed_logins_are_400_and_not_counted(acme, settings, data):
 # --- Password reset -----------------------------------------------------------------------
 
 
-def test_password_reset_is_limited_per_address(acme, settings):
+def test_password_reset_is_limited_per_address(acme: TenantSetup, settings: Settings) -> None:
     settings.HELPDESK_RATELIMIT_PASSWORD_RESET_ADDRESS = "2/hour"
     for number in range(2):
         assert _reset(acme, "admin@acme.test", ip=f"10.0.4.{number}").status_code == 302
@@ -175,7 +190,9 @@ def test_password_reset_is_limited_per_address(acme, settings):
     assert _reset(acme, "someone@acme.test", ip="10.0.4.0").status_code == 302
 
 
-def test_password_reset_is_limited_per_ip_across_tenants(acme, globex, settings):
+def test_password_reset_is_limited_per_ip_across_tenants(
+    acme: TenantSetup, globex: TenantSetup, settings: Settings
+) -> None:
     settings.HELPDESK_RATELIMIT_PASSWORD_RESET_IP = "2/hour"
     assert _reset(acme, "admin@acme.test", ip="10.0.6.1").status_code == 302
     assert _reset(acme, "nobody@acme.test", ip="10.0.6.1").status_code == 302
@@ -184,7 +201,7 @@ def test_password_reset_is_limited_per_ip_across_tenants(acme, globex, settings)
     assert _reset(globex, "admin@globex.test", ip="10.0.6.2").status_code == 302
 
 
-def test_invalid_password_reset_input_is_not_a_500(acme, settings):
+def test_invalid_password_reset_input_is_not_a_500(acme: TenantSetup, settings: Settings) -> None:
     settings.HELPDESK_RATELIMIT_PASSWORD_RESET_IP = "1/hour"
     client = Client(HTTP_HOST=acme.host)
     for data in ({}, {"email": "nope"}, {"email": "x" * 5000}):
@@ -196,7 +213,9 @@ def test_invalid_password_reset_input_is_not_a_500(acme, settings):
 # --- API tokens ---------------------------------------------------------------------------
 
 
-def test_failed_api_tokens_lock_the_ip_with_the_error_envelope(acme, globex, settings):
+def test_failed_api_tokens_lock_the_ip_with_the_error_envelope(
+    acme: TenantSetup, globex: TenantSetup, settings: Settings
+) -> None:
     settings.HELPDESK_RATELIMIT_API_TOKEN_IP = "3/10 minutes"
     bad = Client(HTTP_HOST=acme.host, REMOTE_ADDR="10.0.7.1", HTTP_AUTHORIZATION="Token nope")
     assert bad.get("/api/v1/tickets/").status_code == 401
@@ -219,7 +238,9 @@ def test_failed_api_tokens_lock_the_ip_with_the_error_envelope(acme, globex, set
     assert good.get("/api/v1/tickets/").status_code == 200
 
 
-def test_a_locked_token_request_outside_the_api_gets_the_envelope_too(acme, settings):
+def test_a_locked_token_request_outside_the_api_gets_the_envelope_too(
+    acme: TenantSetup, settings: Settings
+) -> None:
     settings.HELPDESK_RATELIMIT_API_TOKEN_IP = "1/10 minutes"
     client = Client(HTTP_HOST=acme.host, HTTP_AUTHORIZATION="Token nope")
     assert client.get("/inbox/").status_code == 401
@@ -228,7 +249,9 @@ def test_a_locked_token_request_outside_the_api_gets_the_envelope_too(acme, sett
     assert refused.json()["error"]["code"] == "throttled"
 
 
-def test_a_locked_login_with_another_authorization_header_gets_the_page(acme, settings):
+def test_a_locked_login_with_another_authorization_header_gets_the_page(
+    acme: TenantSetup, settings: Settings
+) -> None:
     settings.HELPDESK_RATELIMIT_LOGIN_IP = "1/15 minutes"
     client = Client(HTTP_HOST=acme.host, HTTP_AUTHORIZATION="Basic c2l0ZTpndWFyZA==")
     client.post(LOGIN, {"email": "admin@acme.test", "password": "guess"})
@@ -236,7 +259,7 @@ def test_a_locked_login_with_another_authorization_header_gets_the_page(acme, se
     _assert_throttled_page(refused, 900)
 
 
-def test_valid_api_tokens_are_not_counted(acme, settings):
+def test_valid_api_tokens_are_not_counted(acme: TenantSetup, settings: Settings) -> None:
     settings.HELPDESK_RATELIMIT_API_TOKEN_IP = "1/10 minutes"
     client = acme.api_client()
     for _ in range(4):
@@ -244,7 +267,9 @@ def test_valid_api_tokens_are_not_counted(acme, settings):
 
 
 @pytest.mark.parametrize("header", ["Token ", "Token \x7f", "Token " + "x" * 10000, "Token a b"])
-def test_malformed_tokens_are_401_then_429(acme, settings, header):
+def test_malformed_tokens_are_401_then_429(
+    acme: TenantSetup, settings: Settings, header: str
+) -> None:
     settings.HELPDESK_RATELIMIT_API_TOKEN_IP = "1/10 minutes"
     client = Client(HTTP_HOST=acme.host, HTTP_AUTHORIZATION=header)
     assert client.post("/api/v1/tickets/", "{", content_type="application/json").status_code == 401
@@ -256,7 +281,9 @@ def test_malformed_tokens_are_401_then_429(acme, settings, header):
 # --- Public forms -------------------------------------------------------------------------
 
 
-def test_satisfaction_posts_are_limited_per_ip(acme, globex, settings):
+def test_satisfaction_posts_are_limited_per_ip(
+    acme: TenantSetup, globex: TenantSetup, settings: Settings
+) -> None:
     settings.HELPDESK_RATELIMIT_PUBLIC_FORM_IP = "2/10 minutes"
     _, rating = _sent_survey(acme)
     _, other_rating = _sent_survey(globex)
@@ -275,7 +302,7 @@ def test_satisfaction_posts_are_limited_per_ip(acme, globex, settings):
     assert elsewhere.post(url, {"score": "bad"}).status_code == 200
 
 
-def test_scanning_survey_tokens_is_limited(acme, settings):
+def test_scanning_survey_tokens_is_limited(acme: TenantSetup, settings: Settings) -> None:
     settings.HELPDESK_RATELIMIT_PUBLIC_FORM_IP = "2/10 minutes"
     client = Client(HTTP_HOST=acme.host)
     for number in range(2):
@@ -286,7 +313,7 @@ def test_scanning_survey_tokens_is_limited(acme, settings):
 # --- Client address, settings -------------------------------------------------------------
 
 
-def test_client_ip_trusts_only_the_proxy_entry_of_x_forwarded_for(settings):
+def test_client_ip_trusts_only_the_proxy_entry_of_x_forwarded_for(settings: Settings) -> None:
     factory = RequestFactory()
     forged = factory.get("/", REMOTE_ADDR="10.1.1.1", HTTP_X_FORWARDED_FOR="1.2.3.4, 5.6.7.8")
     settings.HELPDESK_BEHIND_PROXY = False
@@ -300,7 +327,7 @@ def test_client_ip_trusts_only_the_proxy_entry_of_x_forwarded_for(settings):
     assert ratelimit.client_ip(factory.get("/", REMOTE_ADDR="")) == "unknown"
 
 
-def test_drf_throttle_counts_anonymous_requests_by_the_same_address(settings):
+def test_drf_throttle_counts_anonymous_requests_by_the_same_address(settings: Settings) -> None:
     from rest_framework.request import Request
 
     settings.HELPDESK_BEHIND_PROXY = False
@@ -309,12 +336,14 @@ def test_drf_throttle_counts_anonymous_requests_by_the_same_address(settings):
 
 
 @pytest.mark.parametrize("value", ["ten", "10", "10/fortnight", "0/minute", "/"])
-def test_a_bad_rate_setting_is_refused_at_startup(monkeypatch, value):
+def test_a_bad_rate_setting_is_refused_at_startup(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
     monkeypatch.setenv("HELPDESK_RATELIMIT_LOGIN_IP", value)
     with pytest.raises(ImproperlyConfigured, match="HELPDESK_RATELIMIT_LOGIN_IP"):
         env_rate("HELPDESK_RATELIMIT_LOGIN_IP", "50/15 minutes")
 
 
-def test_rates_come_from_the_environment(monkeypatch):
+def test_rates_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HELPDESK_RATELIMIT_LOGIN_IP", " 7 per 2 minutes ")
     assert env_rate("HELPDESK_RATELIMIT_LOGIN_IP", "50/15 minutes") == "7 per 2 minutes"

@@ -13,20 +13,26 @@ from tickets.configuration import services as configuration
 from tickets.models import Contact, SatisfactionRating, Ticket, TicketSearch
 
 
-def test_seed_demo_builds_a_tenant_to_try_and_runs_again_harmlessly(db):
+def test_seed_demo_builds_a_tenant_to_try_and_runs_again_harmlessly(db: None) -> None:
     call_command("seed_demo", stdout=io.StringIO())
     tenant = Tenant.objects.get(slug="demo")
     with tenant_context(tenant.id):
         assert Ticket.objects.count() > 0
         assert TicketSearch.objects.filter(tenant_id=tenant.id).count() == Ticket.objects.count()
         # The companies own their domains: their people joined them as they wrote in.
-        assert Contact.objects.get(email="tom@globex.test").company.name == "Globex"
-        assert Contact.objects.get(email="priya@initech.test").company.name == "Initech"
+        globex = Contact.objects.get(email="tom@globex.test").company
+        initech = Contact.objects.get(email="priya@initech.test").company
+        assert globex is not None
+        assert globex.name == "Globex"
+        assert initech is not None
+        assert initech.name == "Initech"
         assert [t.name for t in configuration.active_ticket_types()][:2] == ["Question", "Incident"]
         assert configuration.list_custom_fields("ticket")[0].key == "product"
         policies = SlaPolicy.objects.order_by("position")
         assert [p.name for p in policies] == ["Urgent", "Standard"]
-        assert policies[1].business_hours.holidays.count() == 2
+        hours = policies[1].business_hours
+        assert hours is not None
+        assert hours.holidays.count() == 2
         rated = SatisfactionRating.objects.exclude(score="")
         assert sorted(rated.values_list("score", flat=True)) == ["bad", "good", "good"]
     call_command("seed_demo", stdout=io.StringIO())

@@ -10,6 +10,7 @@ import uuid
 
 from django.core.management import call_command
 from psycopg import sql
+from pytest_django import Settings
 
 from helpdesk.core.management.commands.setup_database import _connect
 
@@ -33,7 +34,7 @@ def _setup_at_once(runs: int) -> list[BaseException]:
     return failures
 
 
-def test_concurrent_runs_on_a_new_database_all_succeed(settings):
+def test_concurrent_runs_on_a_new_database_all_succeed(settings: Settings) -> None:
     """On a new database the first run makes helpdesk_owner the owner of its public schema;
     runs racing it failed with "tuple concurrently updated" (seen in CI; this test failed
     about one run in two before the fix)."""

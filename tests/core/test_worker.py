@@ -4,10 +4,12 @@ boundary (here: a worker thread with its own database connection) and runs in it
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 import pytest
 from celery import signals
 from celery.contrib.testing.worker import start_worker
+from celery.worker import WorkController
 from django.db import connections
 
 from helpdesk.celery import app as celery_app
@@ -27,7 +29,7 @@ def _close_connections(**_: object) -> None:
 
 
 @pytest.fixture
-def real_worker(broker_mode):
+def real_worker(broker_mode: None) -> Iterator[WorkController]:
     # Tasks run in the worker's thread, whose database connections this thread cannot
     # close; left open they keep pytest from dropping the test database.
     signals.task_postrun.connect(_close_connections)
@@ -42,11 +44,13 @@ def real_worker(broker_mode):
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
-def test_inbound_mail_is_processed_by_a_real_worker(real_worker):
+def test_inbound_mail_is_processed_by_a_real_worker(real_worker: WorkController) -> None:
     acme = make_tenant("acme", "Acme")
+    address = intake.find_inbound_address("support@acme.localhost")
+    assert address is not None
     accepted = intake.store_inbound_email(
         raw=RAW,
-        recipient=intake.find_inbound_address("support@acme.localhost"),
+        recipient=address,
         envelope_from="carla@example.test",
         envelope_to=["support@acme.localhost"],
         channel="test",

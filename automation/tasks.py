@@ -9,8 +9,9 @@ from django.utils import timezone
 
 from automation import selectors, sla
 from automation.models import SlaTimer
-from helpdesk.core.tasks import system_task, tenant_task
+from helpdesk.core.tasks import system_task
 from helpdesk.tenancy.managers import cross_tenant
+from helpdesk.tenancy.tasks import tenant_task
 from tickets.ticket import selectors as ticket_selectors
 
 REAPPLY_BATCH = 200

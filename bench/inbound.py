@@ -1314,7 +1314,7 @@ PROFILE_STEPS: dict[str, list[tuple[str, str, str]]] = {
         ("COMMIT", "django/db/backends/base/base.py", "commit"),
     ],
     "process": [
-        ("task body (total, tenant_context included)", "helpdesk/core/tasks.py", "run"),
+        ("task body (total, tenant_context included)", "helpdesk/tenancy/tasks.py", "run"),
         ("parse_email", "tickets/mail_in/parsing.py", "parse_email"),
         ("_content (HTML sanitizing, quote split)", "tickets/mail_in/services.py", "_content"),
         ("get_or_create_contact", "tickets/ticket/services/people.py", "get_or_create_contact"),
@@ -1338,7 +1338,7 @@ PROFILE_STEPS: dict[str, list[tuple[str, str, str]]] = {
         ("COMMIT", "django/db/backends/base/base.py", "commit"),
     ],
     "acknowledge": [
-        ("sending task (total)", "helpdesk/core/tasks.py", "run"),
+        ("sending task (total)", "helpdesk/tenancy/tasks.py", "run"),
         ("claim_message_email", "tickets/mail_out/services.py", "claim_message_email"),
         ("  build_email", "tickets/mail_out/services.py", "build_email"),
         ("  render_to_string (reply templates)", "django/template/loader.py", "render_to_string"),

@@ -10,9 +10,9 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from helpdesk.accounts import selectors
-from helpdesk.core.tasks import tenant_task
 from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.models import MembershipRole
+from helpdesk.tenancy.tasks import tenant_task
 
 
 @tenant_task(queue="email")

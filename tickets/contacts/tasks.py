@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from helpdesk.core.tasks import tenant_task
 from helpdesk.tenancy import selectors as tenancy_selectors
+from helpdesk.tenancy.tasks import tenant_task
 from tickets.contacts import services as contacts
 
 

@@ -12,9 +12,10 @@ from django.utils import timezone
 
 from departments.models import Mailbox
 from helpdesk.core.errors import is_temporary
-from helpdesk.core.tasks import system_task, tenant_task
+from helpdesk.core.tasks import system_task
 from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.managers import cross_tenant
+from helpdesk.tenancy.tasks import tenant_task
 from tickets.mail_in import imap
 from tickets.mail_in import services as inbound
 from tickets.mail_out import services as outbound

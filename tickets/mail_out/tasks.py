@@ -12,10 +12,11 @@ from django.db.models import Q
 from django.utils import timezone
 
 from helpdesk.core.errors import TransientError, is_temporary
-from helpdesk.core.tasks import system_task, tenant_task
+from helpdesk.core.tasks import system_task
 from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.managers import cross_tenant
+from helpdesk.tenancy.tasks import tenant_task
 from tickets.mail_out import services as outbound
 from tickets.models import (
     DeliveryStatus,

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from django.utils import timezone
 
-from helpdesk.core.tasks import system_task, tenant_task
+from helpdesk.core.tasks import system_task
 from helpdesk.tenancy.managers import cross_tenant
+from helpdesk.tenancy.tasks import tenant_task
 from tickets.models import (
     SatisfactionRating,
 )

@@ -8,8 +8,9 @@ from uuid import UUID
 
 from django.conf import settings
 
-from helpdesk.core.tasks import system_task, tenant_task
+from helpdesk.core.tasks import system_task
 from helpdesk.tenancy.models import Tenant
+from helpdesk.tenancy.tasks import tenant_task
 from tickets.ticket import services
 
 

@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 from pytest_django import Settings
@@ -35,7 +36,7 @@ def test_banner_is_quiet_about_webhooks_once_the_secret_is_set(settings: Setting
     assert "demo.localhost:8000" in run_all.banner(OPTIONS)
 
 
-def _wait(predicate, timeout: float = 10.0) -> bool:
+def _wait(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -57,6 +58,7 @@ def test_a_child_that_dies_is_restarted_with_backoff_while_the_others_run() -> N
     )
     supervisor.start()
     steady = supervisor.children["steady"].process
+    assert steady is not None
     try:
         crashy = supervisor.children["crashy"]
 
@@ -81,7 +83,9 @@ def test_a_child_that_dies_is_restarted_with_backoff_while_the_others_run() -> N
     finally:
         supervisor.stop()
     assert steady.poll() is not None
-    assert all(c.process.poll() is not None for c in supervisor.children.values())
+    assert all(
+        c.process is not None and c.process.poll() is not None for c in supervisor.children.values()
+    )
 
 
 def test_a_killed_child_takes_its_process_group_and_comes_back() -> None:
@@ -97,6 +101,7 @@ def test_a_killed_child_takes_its_process_group_and_comes_back() -> None:
     supervisor.start()
     try:
         first = supervisor.children["worker"].process
+        assert first is not None
         time.sleep(0.5)  # its pool child is up
         group = os.getpgid(first.pid)
         os.kill(first.pid, signal.SIGKILL)
@@ -115,12 +120,14 @@ def test_a_killed_child_takes_its_process_group_and_comes_back() -> None:
             return False
 
         assert _wait(group_gone)
-        assert supervisor.children["worker"].process.poll() is None
+        replacement = supervisor.children["worker"].process
+        assert replacement is not None
+        assert replacement.poll() is None
     finally:
         supervisor.stop()
 
 
-def test_web_started_while_the_database_is_down_serves_503_not_nothing(tmp_path):
+def test_web_started_while_the_database_is_down_serves_503_not_nothing(tmp_path: Path) -> None:
     """runserver's migration check would kill its server thread and leave a process that
     answers nothing; run_web serves /healthz (503) and recovers with the database."""
     with socket.socket() as probe:
@@ -155,4 +162,5 @@ def test_web_started_while_the_database_is_down_serves_503_not_nothing(tmp_path)
     finally:
         web.terminate()
         web.wait(20)
+    assert web.stderr is not None
     assert b"migrations not checked" in web.stderr.read()

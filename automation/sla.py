@@ -1,7 +1,7 @@
 """SLA clocks: which policy a ticket falls under, and its timers measured from its history.
 
 Timers are derived, never edited: `apply_sla` recomputes a ticket's timers from its
-messages and status changes (tickets.ticket.selectors.list_sla_timeline) under the policy that
+messages and status changes (tickets.sla.selectors.list_sla_timeline) under the policy that
 matches it now, so running it twice, late or out of order gives the same result.
 
 - First response: from the ticket's creation to the first agent reply (automatic mail
@@ -33,7 +33,7 @@ from automation.models import SlaMetric, SlaPolicy, SlaTimer
 from departments import business_time
 from departments import selectors as department_selectors
 from tickets.models import Ticket, TicketStatus
-from tickets.ticket import selectors as ticket_selectors
+from tickets.sla import selectors as sla_selectors
 from tickets.ticket import services as ticket_services
 
 RESPONSE_METRICS = (SlaMetric.FIRST_RESPONSE, SlaMetric.NEXT_RESPONSE)
@@ -106,7 +106,7 @@ def measure(
     now: datetime.datetime,
 ) -> list[Measured]:
     """The timers of a ticket created at `created_at` with this history (see
-    tickets.ticket.selectors.list_sla_timeline), for the targets in minutes by metric (None: not
+    tickets.sla.selectors.list_sla_timeline), for the targets in minutes by metric (None: not
     measured). Pure: no database."""
     status: str = TicketStatus.OPEN
     clocks: list[_Clock] = []
@@ -182,7 +182,7 @@ def apply_sla(
     missed are recorded in the ticket history and told to the agent; without (policies
     changed: old tickets measured afresh), they are only marked as known."""
     now = now or timezone.now()
-    ticket = ticket_selectors.lock_ticket_for_sla(ticket_id)
+    ticket = sla_selectors.lock_ticket_for_sla(ticket_id)
     if ticket is None:
         return
     policy = None
@@ -192,7 +192,7 @@ def apply_sla(
     if policy is not None:
         measured = measure(
             created_at=ticket.created_at,
-            timeline=ticket_selectors.list_sla_timeline(ticket),
+            timeline=sla_selectors.list_sla_timeline(ticket),
             targets={metric: policy.target_minutes(metric) for metric in SlaMetric.values},
             schedule=_schedule(policy),
             now=now,

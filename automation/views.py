@@ -25,7 +25,6 @@ from helpdesk.tenancy.http import MemberHttpRequest
 from helpdesk.tenancy.permissions import Capability
 from tickets.configuration import services as configuration
 from tickets.errors import MessageNotFound, TicketNotFound
-from tickets.models import SLA_DUE_SOON
 from tickets.ticket import selectors as ticket_selectors
 
 
@@ -240,7 +239,7 @@ def ticket_sla(request: MemberHttpRequest, number: int) -> HttpResponse:
     response = render(
         request,
         "automation/ticket_sla.html",
-        {"ticket": ticket, "timers": timers, "now": now, "soon": now + SLA_DUE_SOON},
+        {"ticket": ticket, "timers": timers, "now": now},
     )
     response["Vary"] = "HX-Request"
     return response

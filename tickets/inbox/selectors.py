@@ -23,7 +23,6 @@ from helpdesk.tenancy.context import require_tenant_id
 from helpdesk.tenancy.models import Membership
 from tickets.models import (
     SEARCH_VIEW,
-    SLA_DUE_SOON,
     Tag,
     Ticket,
     TicketFieldValue,
@@ -33,6 +32,7 @@ from tickets.models import (
     TicketTag,
     field_value_digest,
 )
+from tickets.sla import selectors as sla
 from tickets.ticket.selectors import search_config
 
 
@@ -56,7 +56,7 @@ class TicketFilters:
     updated_after: datetime.datetime | None = None
     updated_before: datetime.datetime | None = None
     due: str | None = None  # overdue, due_today, scheduled, none
-    sla: str | None = None  # breached, due_soon, on_track, paused, none
+    sla: str | None = None  # one of tickets.sla.selectors.SLA_STATES
     custom_fields: tuple[tuple[str, Any], ...] = ()
     spam: bool = False
     q: str | None = None
@@ -124,7 +124,7 @@ def list_tickets(
     if filters.due:
         tickets = _filter_due(tickets, filters.due, now or timezone.now())
     if filters.sla:
-        tickets = _filter_sla(tickets, filters.sla, now or timezone.now())
+        tickets = sla.filter_by_sla_state(tickets, filters.sla, now or timezone.now())
     for key, value in filters.custom_fields:
         # TicketFieldValue, not a jsonb `@>` on the ticket: under row-level security that
         # operator cannot use an index (it is not LEAKPROOF); `=` on these rows can.
@@ -201,20 +201,6 @@ def count_by_status() -> dict[str, int]:
     return counts
 
 
-def _filter_sla(tickets: QuerySet[Ticket], sla: str, now: datetime.datetime) -> QuerySet[Ticket]:
-    """SLA states (automation keeps the ticket's sla_* columns): a running target already
-    missed, due within the hour, due later, paused while waiting, or no SLA at all."""
-    if sla == "breached":
-        return tickets.filter(sla_due_at__lte=now)
-    if sla == "due_soon":
-        return tickets.filter(sla_due_at__gt=now, sla_due_at__lte=now + SLA_DUE_SOON)
-    if sla == "on_track":
-        return tickets.filter(sla_due_at__gt=now + SLA_DUE_SOON)
-    if sla == "paused":
-        return tickets.filter(sla_paused=True)
-    return tickets.filter(sla_due_at__isnull=True, sla_paused=False)
-
-
 OPEN_STATUSES = (TicketStatus.OPEN, TicketStatus.WAITING, TicketStatus.ON_HOLD)
 
 
@@ -225,7 +211,7 @@ SORTS = {
     "-created": ("-created_at", "-id"),
     "created": ("created_at", "id"),
     "due": (F("due_at").asc(nulls_last=True), "id"),
-    "sla": (F("sla_due_at").asc(nulls_last=True), "id"),
+    "sla": sla.SLA_ORDERING,
     "-priority": ("-priority_rank", "-updated_at", "-id"),
 }
 

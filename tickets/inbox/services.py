@@ -27,12 +27,12 @@ from tickets.inbox import selectors as inbox_selectors
 from tickets.models import (
     CustomFieldTarget,
     SavedView,
-    SlaState,
     Ticket,
     TicketChannel,
     TicketPriority,
     TicketStatus,
 )
+from tickets.sla import selectors as sla
 from tickets.ticket import merging, services
 
 UNSOLVED = (TicketStatus.OPEN, TicketStatus.WAITING, TicketStatus.ON_HOLD)
@@ -83,7 +83,6 @@ DUE_STATES = {
     "scheduled": "Due later",
     "none": "No due date",
 }
-SLA_STATES = dict(SlaState.choices)
 SORT_LABELS = {
     "sla": "SLA due",
     "-updated": "Last update",
@@ -141,8 +140,8 @@ def parse_filters(
             raise InvalidFilter(f"due is one of {', '.join(DUE_STATES)}.", parameter="due")
         values["due"] = params["due"]
     if params.get("sla"):
-        if params["sla"] not in SLA_STATES:
-            raise InvalidFilter(f"sla is one of {', '.join(SLA_STATES)}.", parameter="sla")
+        if params["sla"] not in sla.SLA_STATES:
+            raise InvalidFilter(f"sla is one of {', '.join(sla.SLA_STATES)}.", parameter="sla")
         values["sla"] = params["sla"]
     if params.get("spam") in {"1", "true", "on"}:
         values["spam"] = True

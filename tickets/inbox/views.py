@@ -21,7 +21,8 @@ from helpdesk.tenancy.decorators import member_required
 from helpdesk.tenancy.http import MemberHttpRequest
 from tickets.configuration import services as configuration
 from tickets.inbox import services as inbox
-from tickets.models import SLA_DUE_SOON, CustomFieldTarget, TicketStatus
+from tickets.models import CustomFieldTarget, TicketStatus
+from tickets.sla import selectors as sla
 from tickets.ticket import selectors
 
 
@@ -99,7 +100,7 @@ def inbox_page(request: MemberHttpRequest) -> HttpResponse:
         "sort": sort,
         "sorts": inbox.SORT_LABELS,
         "due_states": inbox.DUE_STATES,
-        "sla_states": inbox.SLA_STATES,
+        "sla_states": sla.SLA_STATES,
         "statuses": TicketStatus.choices,
         "priorities": configuration.priority_levels(),
         "agents": agents,
@@ -107,7 +108,6 @@ def inbox_page(request: MemberHttpRequest) -> HttpResponse:
         "filter_error": error,
         "base_query": urlencode({k: v for k, v in request.GET.dict().items() if k != "page"}),
         "now": now,
-        "soon": now + SLA_DUE_SOON,
     }
     template = "tickets/inbox.html#ticket_list" if request.htmx else "tickets/inbox.html"
     response = render(request, template, context, status=400 if error else 200)

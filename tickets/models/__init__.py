@@ -3,7 +3,6 @@
 from tickets.models.core import (
     PRIORITY_RANK,
     SEARCH_VIEW,
-    SLA_DUE_SOON,
     Attachment,
     Company,
     CompanyDomain,
@@ -12,7 +11,6 @@ from tickets.models.core import (
     Message,
     MessageKind,
     SlaMetric,
-    SlaState,
     Tag,
     Ticket,
     TicketChannel,
@@ -59,7 +57,6 @@ from tickets.models.workspace import (
 __all__ = [
     "PRIORITY_RANK",
     "SEARCH_VIEW",
-    "SLA_DUE_SOON",
     "Attachment",
     "Company",
     "CompanyDomain",
@@ -82,7 +79,6 @@ __all__ = [
     "SatisfactionScore",
     "SavedView",
     "SlaMetric",
-    "SlaState",
     "Tag",
     "Ticket",
     "TicketChannel",

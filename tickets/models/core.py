@@ -3,7 +3,6 @@ contacts, companies and tags."""
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import json
 import secrets
@@ -168,17 +167,6 @@ class SlaMetric(models.TextChoices):
     RESOLUTION = "resolution", "Resolution"
 
 
-class SlaState(models.TextChoices):
-    BREACHED = "breached", "Overdue"
-    DUE_SOON = "due_soon", "Due within an hour"
-    ON_TRACK = "on_track", "On track"
-    PAUSED = "paused", "Paused"
-    NONE = "none", "No SLA"
-
-
-SLA_DUE_SOON = datetime.timedelta(hours=1)
-
-
 class TicketCounter(TenantModel):
     """The last ticket number handed out in the tenant (one row per tenant)."""
 
@@ -230,7 +218,8 @@ class Ticket(TenantModel):
     )
     due_at = models.DateTimeField(null=True, blank=True)
     # The ticket's SLA as automation.sla last computed it (never set by hand): the earliest
-    # running target and its metric, or paused while the ticket waits; empty: no SLA.
+    # running target and its metric, or paused while the ticket waits; empty: no SLA. What
+    # that means as of a moment is answered only by tickets.sla.selectors.
     sla_due_at = models.DateTimeField(null=True, blank=True)
     sla_metric = models.CharField(max_length=16, choices=SlaMetric.choices, blank=True)
     sla_paused = models.BooleanField(default=False)
@@ -374,14 +363,6 @@ class Ticket(TenantModel):
     @property
     def is_closed(self) -> bool:
         return self.status == TicketStatus.CLOSED
-
-    def sla_state(self, now: datetime.datetime) -> str:
-        """The SLA state as of `now` (see SlaState), from the columns automation keeps."""
-        if self.sla_due_at is not None:
-            if self.sla_due_at <= now:
-                return SlaState.BREACHED
-            return SlaState.DUE_SOON if self.sla_due_at <= now + SLA_DUE_SOON else SlaState.ON_TRACK
-        return SlaState.PAUSED if self.sla_paused else SlaState.NONE
 
 
 class TicketSearch(models.Model):

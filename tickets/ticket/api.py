@@ -23,6 +23,7 @@ from tickets.configuration import services as configuration
 from tickets.errors import ReplyNotAllowed, TicketNotFound
 from tickets.inbox import services as inbox
 from tickets.satisfaction import selectors as satisfaction_selectors
+from tickets.sla import selectors as sla
 from tickets.ticket import merging, presence, selectors, services
 from tickets.ticket.serializers import (
     MergeInput,
@@ -44,7 +45,7 @@ API_SORTS = {
     "-updated": ("-updated_at", "-id"),
     "-priority": ("-priority_rank", "-id"),
     "due": ("due_at", "id"),
-    "sla": ("sla_due_at", "id"),
+    "sla": sla.SLA_CURSOR_ORDERING,
 }
 
 
@@ -76,7 +77,7 @@ class TicketListAPI(TenantAPIView):
         if params.get("sort") == "due":
             tickets = tickets.filter(due_at__isnull=False)
         elif params.get("sort") == "sla":
-            tickets = tickets.filter(sla_due_at__isnull=False)
+            tickets = sla.with_running_sla(tickets)
         page = paginator.paginate_queryset(tickets, request, view=self)
         data = TicketOutput(page, many=True, context={"request": request}).data
         return paginator.get_paginated_response(data)

@@ -82,7 +82,7 @@ def merge_tickets(
     tags = {tag.name for t in [survivor, *others] for tag in t.tags.all()}
     for other in others:
         # The merged tickets' status changes stay in the history but are not the
-        # survivor's own: SLA clocks (tickets.selectors.list_sla_timeline) skip them.
+        # survivor's own: SLA clocks (tickets.sla.selectors.list_sla_timeline) skip them.
         Message.objects.filter(ticket=other, kind=MessageKind.EVENT).update(
             event=CombinedExpression(
                 F("event"), "||", Value({"merged_from": other.number}, output_field=JSONField())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 from uuid import UUID
 
 from django.contrib.postgres.aggregates import ArrayAgg, JSONBAgg
@@ -196,36 +195,6 @@ def get_ticket(ticket_id: UUID) -> Ticket:
 def list_tags(*, limit: int = 30) -> list[Tag]:
     """The tenant's tags by name (the inbox's per-tag views)."""
     return list(Tag.objects.order_by("name")[:limit])
-
-
-def list_sla_timeline(ticket: Ticket) -> list[tuple[datetime.datetime, str, str]]:
-    """What SLA clocks are measured from, oldest first: (when, what, new status), what
-    being "customer" (a customer message), "reply" (an agent's public reply; automatic
-    mail does not count) or "status" (a status change to the third value)."""
-    rows = (
-        Message.objects.filter(ticket=ticket)
-        .filter(
-            Q(kind=MessageKind.CUSTOMER)
-            | Q(kind=MessageKind.REPLY, is_automatic=False)
-            | (Q(kind=MessageKind.EVENT, event__field="status") & ~Q(event__has_key="merged_from"))
-        )
-        .order_by("created_at", "id")
-        .values_list("created_at", "kind", "event")
-    )
-    return [
-        (at, "status" if kind == MessageKind.EVENT else kind, (event or {}).get("to", ""))
-        for at, kind, event in rows
-    ]
-
-
-def lock_ticket_for_sla(ticket_id: UUID) -> Ticket | None:
-    """The ticket, locked for its SLA recomputation (two runs for one ticket queue up)."""
-    return (
-        Ticket.objects.select_for_update(of=("self",))
-        .select_related("assignee")
-        .filter(id=ticket_id)
-        .first()
-    )
 
 
 def list_unsolved_ticket_ids(*, after: UUID | None = None, limit: int = 200) -> list[UUID]:

@@ -15,11 +15,11 @@ from tickets.models import (
     Message,
     MessageKind,
     SatisfactionRating,
-    SlaState,
     Ticket,
     TicketPriority,
     TicketStatus,
 )
+from tickets.sla import selectors as sla
 
 
 class TicketContactOutput(serializers.ModelSerializer[Contact]):
@@ -80,11 +80,11 @@ class TicketOutput(serializers.ModelSerializer[Ticket]):
             "is_unread",
         ]
 
-    @extend_schema_field(serializers.ChoiceField(choices=SlaState.values))
+    @extend_schema_field(serializers.ChoiceField(choices=list(sla.SLA_STATES)))
     def get_sla_state(self, ticket: Ticket) -> str:
         """breached (a running target is missed), due_soon (within the hour), on_track,
         paused (waiting on the customer or on hold) or none (no SLA policy applies)."""
-        return ticket.sla_state(timezone.now())
+        return sla.sla_state(ticket, timezone.now())
 
     @extend_schema_field(serializers.IntegerField(allow_null=True))
     def get_merged_into(self, ticket: Ticket) -> int | None:
@@ -168,7 +168,7 @@ class TicketListQuery(serializers.Serializer[Any]):
         choices=["overdue", "due_today", "scheduled", "none"], required=False
     )
     sla = serializers.ChoiceField(
-        choices=SlaState.values, required=False, help_text="The SLA state of the ticket."
+        choices=list(sla.SLA_STATES), required=False, help_text="The SLA state of the ticket."
     )
     spam = serializers.BooleanField(required=False)
     q = serializers.CharField(required=False, max_length=500, help_text="Full-text search.")

@@ -35,7 +35,6 @@ from tickets.errors import (
 from tickets.inbox import selectors as inbox_selectors
 from tickets.mail_out import tracking
 from tickets.models import (
-    SLA_DUE_SOON,
     CustomFieldTarget,
     MessageKind,
     SatisfactionScore,
@@ -161,7 +160,6 @@ def _ticket_context(
         ),
         "tag_names": ", ".join(ticket.tag_names or []),
         "now": now,
-        "soon": now + SLA_DUE_SOON,
         "message_form": extra.pop("message_form", None)
         or MessageForm(
             initial={

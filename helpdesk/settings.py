@@ -87,6 +87,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "helpdesk.tenancy.middleware.TenantMiddleware",
+    # Inside the tenant context TenantMiddleware opened: the member or API token asking.
+    "helpdesk.accounts.middleware.PrincipalMiddleware",
 ]
 
 ROOT_URLCONF = "helpdesk.urls"
@@ -106,6 +108,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "helpdesk.tenancy.context_processors.tenancy",
+                "helpdesk.accounts.context_processors.tenant_switcher",
             ],
             "builtins": ["template_partials.templatetags.partials"],
         },

@@ -1,4 +1,4 @@
-"""DRF reads the principal TenantMiddleware found; it never authenticates by itself."""
+"""DRF reads the principal PrincipalMiddleware found; it never authenticates by itself."""
 
 from __future__ import annotations
 

@@ -1,51 +1,21 @@
-"""Template context: the tenant, the member, what the member may do (`may`, from
-`helpdesk.tenancy.permissions`) and the tenants to switch to."""
+"""Template context: the tenant, the member and what the member may do (`may`, from
+`helpdesk.tenancy.permissions`). The tenants to switch to come from
+`helpdesk.accounts.context_processors`."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from django.http import HttpRequest
 
-from helpdesk.accounts import selectors as account_selectors
 from helpdesk.tenancy import permissions
-
-SWITCHABLE_SECONDS = 300
-SESSION_KEY = "helpdesk_switchable_tenants"
 
 
 def tenancy(request: HttpRequest) -> dict[str, Any]:
-    tenant = getattr(request, "tenant", None)
     membership = getattr(request, "membership", None)
-    switchable: list[dict[str, str]] = []
-    if membership is not None:
-        switchable = _switchable(request, membership, tenant)
     return {
-        "tenant": tenant,
+        "tenant": getattr(request, "tenant", None),
         "membership": membership,
         # {% if may.manage_settings %}: templates ask the permissions module, never the role.
         "may": permissions.flags(membership),
-        "switchable_tenants": switchable,
     }
-
-
-def _switchable(request: HttpRequest, membership: Any, tenant: Any) -> list[dict[str, str]]:
-    """The member's other tenants (slug, name), kept in the session for a few minutes: every
-    page shows the switcher, and a query per page for a list that rarely changes is waste."""
-    session = getattr(request, "session", None)
-    remembered = session.get(SESSION_KEY) if session is not None else None
-    if (
-        isinstance(remembered, dict)
-        and remembered.get("member") == str(membership.id)
-        and time.time() - float(remembered.get("at", 0)) < SWITCHABLE_SECONDS
-    ):
-        return list(remembered.get("tenants", []))
-    tenants = [
-        {"slug": m.tenant.slug, "name": m.tenant.name}
-        for m in account_selectors.list_user_memberships(membership.user)
-        if m.tenant_id != tenant.id
-    ]
-    if session is not None and getattr(request, "api_token", None) is None:
-        session[SESSION_KEY] = {"member": str(membership.id), "at": time.time(), "tenants": tenants}
-    return tenants

@@ -3,21 +3,32 @@ picker, saving a sent reply, the API, and the cross-tenant checks."""
 
 from __future__ import annotations
 
+from typing import Any, TypedDict
+
 import pytest
 
 from automation import selectors, services
 from automation.errors import InvalidCannedResponse, SharedResponseNeedsAdmin
 from automation.models import CannedResponse
 from departments import services as department_services
+from departments.models import Department
 from helpdesk.tenancy.context import tenant_context
-from helpdesk.tenancy.models import MembershipRole
+from helpdesk.tenancy.models import Membership, MembershipRole
+from tests.conftest import TenantSetup
 from tests.factories.accounts import make_member
 from tests.factories.tickets import make_contact, make_ticket
 from tickets.ticket import services as ticket_services
 
 
+class People(TypedDict):
+    admin: Membership
+    agent: Membership
+    other: Membership
+    billing: Department
+
+
 @pytest.fixture
-def people(tenant):
+def people(tenant: TenantSetup) -> People:
     agent = make_member(tenant.tenant, MembershipRole.AGENT, name="Ana Agent")
     other = make_member(tenant.tenant, MembershipRole.AGENT, name="Ben Agent")
     billing = department_services.create_department(name="Billing")
@@ -25,11 +36,11 @@ def people(tenant):
     return {"admin": tenant.admin, "agent": agent, "other": other, "billing": billing}
 
 
-def _titles(member, **kwargs) -> list[str]:
+def _titles(member: Membership, **kwargs: Any) -> list[str]:
     return [r.title for r in selectors.list_canned_responses(member=member, **kwargs)]
 
 
-def test_visibility_by_scope(people):
+def test_visibility_by_scope(people: People) -> None:
     services.create_canned_response(title="Shared", body="x", scope="tenant", actor=people["admin"])
     services.create_canned_response(
         title="Billing only",
@@ -44,7 +55,7 @@ def test_visibility_by_scope(people):
     assert _titles(people["agent"], query="ana") == ["Ana's"]
 
 
-def test_agents_keep_personal_responses_admins_manage_shared(people):
+def test_agents_keep_personal_responses_admins_manage_shared(people: People) -> None:
     with pytest.raises(SharedResponseNeedsAdmin):
         services.create_canned_response(title="x", body="y", scope="tenant", actor=people["agent"])
     mine = services.create_canned_response(title="Mine", body="y", actor=people["agent"])
@@ -54,14 +65,14 @@ def test_agents_keep_personal_responses_admins_manage_shared(people):
         services.update_canned_response(response=mine, actor=people["agent"], scope="tenant")
 
 
-def test_unknown_placeholder_is_refused(people):
+def test_unknown_placeholder_is_refused(people: People) -> None:
     with pytest.raises(InvalidCannedResponse, match="unknown placeholder"):
         services.create_canned_response(
             title="x", body="{{ ticket.tenant.secret }}", actor=people["agent"]
         )
 
 
-def test_render_fills_in_the_ticket_and_counts_use(people, tenant):
+def test_render_fills_in_the_ticket_and_counts_use(people: People, tenant: TenantSetup) -> None:
     ticket = make_ticket(subject="Printer", contact=make_contact(name="Carla Diaz"))
     response = services.create_canned_response(
         title="Hello",
@@ -75,7 +86,7 @@ def test_render_fills_in_the_ticket_and_counts_use(people, tenant):
     assert CannedResponse.objects.get(id=response.id).usage_count == 1
 
 
-def test_picker_inserts_into_the_reply_editor(acme):
+def test_picker_inserts_into_the_reply_editor(acme: TenantSetup) -> None:
     with tenant_context(acme.id):
         ticket = make_ticket(contact=make_contact(name="Carla Diaz"))
         services.create_canned_response(
@@ -102,7 +113,7 @@ def test_picker_inserts_into_the_reply_editor(acme):
     )
 
 
-def test_sent_reply_can_be_saved_as_a_canned_response(acme):
+def test_sent_reply_can_be_saved_as_a_canned_response(acme: TenantSetup) -> None:
     with tenant_context(acme.id):
         ticket = make_ticket()
         reply = ticket_services.add_message(
@@ -120,7 +131,7 @@ def test_sent_reply_can_be_saved_as_a_canned_response(acme):
         )
 
 
-def test_management_page(acme):
+def test_management_page(acme: TenantSetup) -> None:
     client = acme.client(acme.admin)
     created = client.post(
         "/canned-responses/", {"title": "Refund", "body": "Refunded.", "scope": "tenant"}
@@ -134,7 +145,7 @@ def test_management_page(acme):
     assert refused.status_code == 400
 
 
-def test_api_crud_and_render(acme):
+def test_api_crud_and_render(acme: TenantSetup) -> None:
     api = acme.api_client()
     created = api.post(
         "/api/v1/canned-responses/",
@@ -166,7 +177,9 @@ def test_api_crud_and_render(acme):
     assert bad.json()["error"]["code"] == "invalid_canned_response"
 
 
-def test_other_tenants_and_other_peoples_personal_responses_are_404(acme, globex):
+def test_other_tenants_and_other_peoples_personal_responses_are_404(
+    acme: TenantSetup, globex: TenantSetup
+) -> None:
     with tenant_context(globex.id):
         foreign = services.create_canned_response(
             title="Globex", body="x", scope="tenant", actor=globex.admin

@@ -5,9 +5,14 @@ each with its cross-tenant check."""
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any, TypeAlias
 
 import pytest
 import time_machine
+from django.core.mail import EmailMessage
+from pytest_django import DjangoCaptureOnCommitCallbacks
 
 from automation import services, tasks
 from automation.models import SlaPolicy
@@ -15,30 +20,34 @@ from departments import services as department_services
 from departments.models import BusinessHours
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import MembershipRole
+from tests.conftest import TenantSetup
 from tests.factories.accounts import make_member
 from tests.factories.tickets import make_ticket
 from tickets.ticket import services as ticket_services
 
 UTC = datetime.UTC
 T0 = datetime.datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+# The on_commit fixture: captures and runs on-commit callbacks in a `with` block.
+OnCommit: TypeAlias = Callable[[], AbstractContextManager[list[Callable[[], Any]]]]
 WEEKDAYS = [{"day": d, "start": "09:00", "end": "17:00"} for d in range(5)]
 
 
 @pytest.fixture
-def on_commit(django_capture_on_commit_callbacks):
+def on_commit(django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks) -> OnCommit:
     return lambda: django_capture_on_commit_callbacks(execute=True)
 
 
-def policy(acme, on_commit, **values):
+def policy(acme: TenantSetup, on_commit: OnCommit, **values: Any) -> SlaPolicy:
+    defaults: dict[str, Any] = {
+        "name": "Standard",
+        "first_response_minutes": 60,
+        "resolution_minutes": 480,
+    }
     with tenant_context(acme.id), on_commit():
-        return services.save_sla_policy(
-            actor=acme.admin,
-            **{"name": "Standard", "first_response_minutes": 60, "resolution_minutes": 480}
-            | values,
-        )
+        return services.save_sla_policy(actor=acme.admin, **defaults | values)
 
 
-def test_admin_creates_a_policy_on_the_page(acme, on_commit):
+def test_admin_creates_a_policy_on_the_page(acme: TenantSetup, on_commit: OnCommit) -> None:
     client = acme.client(acme.admin)
     assert client.get("/settings/sla/").status_code == 200
     with on_commit():
@@ -65,7 +74,7 @@ def test_admin_creates_a_policy_on_the_page(acme, on_commit):
     assert "first response 30m" in client.get("/settings/sla/").content.decode()
 
 
-def test_policy_page_refuses_bad_input_with_a_message(acme):
+def test_policy_page_refuses_bad_input_with_a_message(acme: TenantSetup) -> None:
     client = acme.client(acme.admin)
     response = client.post("/settings/sla/", {"name": "Nothing", "position": "0"})
     assert response.status_code == 400
@@ -77,7 +86,7 @@ def test_policy_page_refuses_bad_input_with_a_message(acme):
     assert "duration like" in response.content.decode()
 
 
-def test_agents_may_not_manage_policies(acme):
+def test_agents_may_not_manage_policies(acme: TenantSetup) -> None:
     with tenant_context(acme.id):
         agent = make_member(acme.tenant, MembershipRole.AGENT)
     assert acme.client(agent).get("/settings/sla/").status_code == 403
@@ -85,7 +94,7 @@ def test_agents_may_not_manage_policies(acme):
     assert api.get("/api/v1/sla-policies/").status_code == 403
 
 
-def test_policy_api_round_trip(acme, on_commit):
+def test_policy_api_round_trip(acme: TenantSetup, on_commit: OnCommit) -> None:
     api = acme.api_client()
     with tenant_context(acme.id):
         hours = department_services.save_business_hours(
@@ -134,14 +143,16 @@ def test_policy_api_round_trip(acme, on_commit):
         assert api.delete(f"/api/v1/sla-policies/{body['id']}/").status_code == 204
 
 
-def test_policies_of_another_tenant_are_not_found(acme, globex, on_commit):
+def test_policies_of_another_tenant_are_not_found(
+    acme: TenantSetup, globex: TenantSetup, on_commit: OnCommit
+) -> None:
     theirs = policy(globex, on_commit)
     assert acme.api_client().get(f"/api/v1/sla-policies/{theirs.id}/").status_code == 404
     assert acme.api_client().get("/api/v1/sla-policies/").json()["results"] == []
     assert acme.client(acme.admin).get(f"/settings/sla/{theirs.id}/").status_code == 404
 
 
-def test_business_hours_page_and_api(acme, globex):
+def test_business_hours_page_and_api(acme: TenantSetup, globex: TenantSetup) -> None:
     client = acme.client(acme.admin)
     assert client.get("/settings/business-hours/").status_code == 200
     response = client.post(
@@ -193,7 +204,7 @@ def test_business_hours_page_and_api(acme, globex):
     assert globex.api_client().get("/api/v1/business-hours/").json()["results"] == []
 
 
-def test_hours_used_by_a_policy_cannot_be_deleted(acme, on_commit):
+def test_hours_used_by_a_policy_cannot_be_deleted(acme: TenantSetup, on_commit: OnCommit) -> None:
     with tenant_context(acme.id):
         hours = department_services.save_business_hours(
             name="Office", timezone="UTC", intervals=WEEKDAYS, holidays=[]
@@ -204,7 +215,7 @@ def test_hours_used_by_a_policy_cannot_be_deleted(acme, on_commit):
     assert response.json()["error"]["code"] == "business_hours_in_use"
 
 
-def test_inbox_filters_sorts_and_counts_down_by_sla(acme, on_commit):
+def test_inbox_filters_sorts_and_counts_down_by_sla(acme: TenantSetup, on_commit: OnCommit) -> None:
     policy(
         acme, on_commit, name="Urgent", position=1, priorities=["urgent"], first_response_minutes=30
     )
@@ -241,7 +252,9 @@ def test_inbox_filters_sorts_and_counts_down_by_sla(acme, on_commit):
     del fast, slow
 
 
-def test_ticket_sla_panel_and_api(acme, globex, on_commit):
+def test_ticket_sla_panel_and_api(
+    acme: TenantSetup, globex: TenantSetup, on_commit: OnCommit
+) -> None:
     policy(acme, on_commit)
     with tenant_context(acme.id), time_machine.travel(T0, tick=False), on_commit():
         ticket = make_ticket()
@@ -271,7 +284,9 @@ def test_ticket_sla_panel_and_api(acme, globex, on_commit):
     assert globex.api_client().get(f"/api/v1/tickets/{ticket.number}/sla/").status_code == 404
 
 
-def test_a_missed_target_reaches_the_agent_in_the_list_and_by_email(acme, on_commit, mailoutbox):
+def test_a_missed_target_reaches_the_agent_in_the_list_and_by_email(
+    acme: TenantSetup, on_commit: OnCommit, mailoutbox: list[EmailMessage]
+) -> None:
     policy(acme, on_commit)
     with tenant_context(acme.id), time_machine.travel(T0, tick=False), on_commit():
         agent = make_member(acme.tenant, MembershipRole.AGENT, name="Ana Agent")
@@ -293,7 +308,7 @@ def test_a_missed_target_reaches_the_agent_in_the_list_and_by_email(acme, on_com
     assert "First response target missed on #1 (Printer on fire)." in email.body
 
 
-def test_a_new_policy_is_offered_the_last_position(acme, on_commit):
+def test_a_new_policy_is_offered_the_last_position(acme: TenantSetup, on_commit: OnCommit) -> None:
     client = acme.client(acme.admin)
     assert 'name="position" value="0"' in client.get("/settings/sla/").content.decode()
     policy(acme, on_commit, name="Urgent", position=0)

@@ -17,7 +17,7 @@ def test_a_task_of_a_deleted_tenant_is_dropped_with_a_warning(
     db: None, caplog: pytest.LogCaptureFixture
 ) -> None:
     gone = str(uuid.uuid4())
-    with caplog.at_level(logging.WARNING, logger="helpdesk.core.tasks"):
+    with caplog.at_level(logging.WARNING, logger="helpdesk.tenancy.tasks"):
         result = mail_in_tasks.process_inbound_email.run(tenant_id=gone, email_id=str(uuid.uuid4()))
     assert result is None
     assert f"task process_inbound_email dropped: tenant {gone} no longer exists" in caplog.text

@@ -17,11 +17,8 @@ SLA_MEANING = re.compile(
     r"|F\(\s*[\"']sla_due_at[\"']\s*\)"
 )
 # Writing the columns (and the breach events): automation.sla alone.
-SLA_WRITE = re.compile(r"\b(set_sla_state|record_sla_breach)\(")
-SLA_WRITERS = {
-    Path("automation/sla.py"),
-    Path("tickets/ticket/services/lifecycle.py"),  # where the two services are defined
-}
+SLA_WRITE = re.compile(r"(?<!def )\b(set_sla_state|record_sla_breach)\(")
+SLA_WRITERS = {Path("automation/sla.py")}
 
 
 def _files(*patterns: str) -> list[Path]:

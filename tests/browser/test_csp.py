@@ -8,9 +8,12 @@ import base64
 import http.server
 import threading
 from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from django.urls import reverse
+from pytest_django.live_server_helper import LiveServer
 
 from helpdesk.tenancy.context import tenant_context
 from tests.browser.conftest import log_in, tenant_url
@@ -22,6 +25,9 @@ from tickets.mail_out import tracking
 from tickets.models import Message, SatisfactionRating
 from tickets.satisfaction import services as satisfaction
 from tickets.ticket import services
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -70,7 +76,9 @@ def _watch(page: object) -> list[str]:
     return problems
 
 
-def test_no_page_breaks_the_content_security_policy(live_server, page, image_host, tmp_path):
+def test_no_page_breaks_the_content_security_policy(
+    live_server: LiveServer, page: Page, image_host: dict[str, object], tmp_path: Path
+) -> None:
     acme = make_tenant("acme", "Acme")
     with tenant_context(acme.id):
         configuration.update_settings(satisfaction_delay_hours=0)
@@ -99,6 +107,7 @@ def test_no_page_breaks_the_content_security_policy(live_server, page, image_hos
         reverse("tickets:satisfaction", args=[survey.token]),
     ):
         response = page.goto(tenant_url(live_server, "acme", path))
+        assert response is not None, path
         assert response.ok, path
         page.wait_for_load_state("networkidle")
 
@@ -114,6 +123,7 @@ def test_no_page_breaks_the_content_security_policy(live_server, page, image_hos
     )
     for _, url_name, kwargs in PHONE_PAGES:
         response = page.goto(tenant_url(live_server, "acme", reverse(url_name, kwargs=kwargs)))
+        assert response is not None, url_name
         assert response.ok, url_name
         page.wait_for_load_state("networkidle")
 

@@ -3,8 +3,11 @@ email; the template editor's preview."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 from django.core import mail
+from pytest_django.live_server_helper import LiveServer
 
 from automation import services as automation_services
 from helpdesk.tenancy.context import tenant_context
@@ -12,10 +15,13 @@ from tests.browser.conftest import tenant_url
 from tests.conftest import PASSWORD, make_tenant
 from tests.factories.tickets import make_contact, make_ticket
 
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def _login(page, live_server, slug: str) -> None:
+def _login(page: Page, live_server: LiveServer, slug: str) -> None:
     page.goto(tenant_url(live_server, slug, "/accounts/login/"))
     page.get_by_label("Email").fill(f"admin@{slug}.test")
     page.get_by_label("Password").fill(PASSWORD)
@@ -23,7 +29,7 @@ def _login(page, live_server, slug: str) -> None:
     page.wait_for_url("**/inbox/")
 
 
-def test_canned_response_into_a_reply_that_is_emailed(live_server, page):
+def test_canned_response_into_a_reply_that_is_emailed(live_server: LiveServer, page: Page) -> None:
     acme = make_tenant("acme", "Acme")
     with tenant_context(acme.id):
         ticket = make_ticket(
@@ -52,7 +58,7 @@ def test_canned_response_into_a_reply_that_is_emailed(live_server, page):
     assert "Hi Carla, please restart it." in mail.outbox[0].body
 
 
-def test_template_editor_preview(live_server, page):
+def test_template_editor_preview(live_server: LiveServer, page: Page) -> None:
     make_tenant("acme", "Acme")
     _login(page, live_server, "acme")
     page.goto(tenant_url(live_server, "acme", "/settings/email-templates/status_solved/"))

@@ -3,7 +3,10 @@ against a real Dovecot before saving, fixes the password, then saves."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
+from pytest_django.live_server_helper import LiveServer
 
 from departments.models import Mailbox
 from helpdesk.tenancy.context import tenant_context
@@ -11,15 +14,18 @@ from tests.browser.conftest import SCREENSHOTS, log_in, tenant_url
 from tests.conftest import make_tenant
 from tests.dovecot import Dovecot, dovecot, loopback_imap_allowed  # noqa: F401
 
+if TYPE_CHECKING:
+    from playwright.sync_api import Dialog, Page
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_admin_tests_the_imap_connection_then_saves(
-    live_server,
-    page,
+    live_server: LiveServer,
+    page: Page,
     dovecot: Dovecot,  # noqa: F811
     loopback_imap_allowed: None,  # noqa: F811
-):
+) -> None:
     acme = make_tenant("acme", "Acme")
     log_in(page, live_server, "acme", "admin@acme.test")
 
@@ -49,7 +55,7 @@ def test_admin_tests_the_imap_connection_then_saves(
     assert (saved.imap_enabled, saved.imap_host, saved.imap_security) == (True, "127.0.0.1", "none")
 
 
-def test_deleting_a_mailbox_asks_first(live_server, page):
+def test_deleting_a_mailbox_asks_first(live_server: LiveServer, page: Page) -> None:
     acme = make_tenant("acme", "Acme")
     from departments import services as department_services
 
@@ -61,7 +67,7 @@ def test_deleting_a_mailbox_asks_first(live_server, page):
     page.goto(tenant_url(live_server, "acme", f"/settings/mailboxes/{sales.id}/"))
     asked: list[str] = []
 
-    def answer(dialog, accept: bool) -> None:
+    def answer(dialog: Dialog, accept: bool) -> None:
         asked.append(dialog.message)
         dialog.accept() if accept else dialog.dismiss()
 

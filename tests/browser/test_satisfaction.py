@@ -4,9 +4,11 @@ sends the rating; the agent sees it beside the ticket."""
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 import pytest
 from django.core import mail
+from pytest_django.live_server_helper import LiveServer
 
 from helpdesk.tenancy.context import tenant_context
 from tests.browser.conftest import close_quietly, log_in, new_context, tenant_url
@@ -18,10 +20,15 @@ from tickets.models import SatisfactionRating
 from tickets.satisfaction import services as satisfaction
 from tickets.ticket import services
 
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_customer_rates_bad_with_a_comment_and_the_agent_sees_it(live_server, chromium):
+def test_customer_rates_bad_with_a_comment_and_the_agent_sees_it(
+    live_server: LiveServer, chromium: Browser
+) -> None:
     acme = make_tenant("acme", "Acme")
     with tenant_context(acme.id):
         configuration.update_settings(satisfaction_delay_hours=0)
@@ -37,7 +44,7 @@ def test_customer_rates_bad_with_a_comment_and_the_agent_sees_it(live_server, ch
     with tenant_context(acme.id):
         assert satisfaction.send_due_surveys() == 1  # mailed when this commits
     [survey] = [m for m in mail.outbox if m.to == ["carla@example.test"]]
-    path = re.search(r"http://acme\.localhost(/satisfaction/\S+/\?score=bad)", survey.body)
+    path = re.search(r"http://acme\.localhost(/satisfaction/\S+/\?score=bad)", str(survey.body))
     assert path, survey.body
 
     customer, agent = new_context(chromium), new_context(chromium)

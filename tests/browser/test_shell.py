@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 from django.urls import reverse
+from pytest_django.live_server_helper import LiveServer
 
 from helpdesk.tenancy.context import tenant_context
 from knowledge_base import services as knowledge_base_services
@@ -11,10 +14,13 @@ from tests.browser.conftest import log_in, save_screenshot, tenant_url
 from tests.conftest import PASSWORD, make_tenant
 from tests.factories.tickets import make_contact, make_ticket
 
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_login_then_shell_inbox_and_ticket(live_server, page):
+def test_login_then_shell_inbox_and_ticket(live_server: LiveServer, page: Page) -> None:
     acme = make_tenant("acme", "Acme")
     with tenant_context(acme.id):
         make_ticket(subject="Printer on fire", body="Smoke is coming out of tray 2.")
@@ -47,7 +53,7 @@ def test_login_then_shell_inbox_and_ticket(live_server, page):
     save_screenshot(page, "ticket.png")
 
 
-def test_shell_works_on_a_phone_sized_screen(live_server, page):
+def test_shell_works_on_a_phone_sized_screen(live_server: LiveServer, page: Page) -> None:
     make_tenant("acme", "Acme")
     page.set_viewport_size({"width": 390, "height": 800})
     log_in(page, live_server, "acme", "admin@acme.test")
@@ -78,7 +84,9 @@ PHONE_PAGES = [
 ]
 
 
-def test_pages_fit_a_phone_screen_without_sideways_scrolling(live_server, page):
+def test_pages_fit_a_phone_screen_without_sideways_scrolling(
+    live_server: LiveServer, page: Page
+) -> None:
     acme = make_tenant("acme", "Acme")
     with tenant_context(acme.id):
         # No spaces to wrap at: customers paste order links and long addresses.
@@ -111,6 +119,7 @@ def test_pages_fit_a_phone_screen_without_sideways_scrolling(live_server, page):
     too_wide = {}
     for label, url_name, kwargs in PHONE_PAGES:
         response = page.goto(tenant_url(live_server, "acme", reverse(url_name, kwargs=kwargs)))
+        assert response is not None, label
         assert response.ok, f"{label}: HTTP {response.status}"
         widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
         if widths[0] > widths[1]:
@@ -126,7 +135,8 @@ def test_pages_fit_a_phone_screen_without_sideways_scrolling(live_server, page):
     assert row.get_by_text("Open", exact=True).is_visible()
 
 
-def test_unknown_tenant_host_shows_a_404_page(live_server, page):
+def test_unknown_tenant_host_shows_a_404_page(live_server: LiveServer, page: Page) -> None:
     response = page.goto(tenant_url(live_server, "nobody"))
+    assert response is not None
     assert response.status == 404
     assert page.get_by_text("There is no help desk at this address.").is_visible()

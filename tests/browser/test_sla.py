@@ -3,7 +3,10 @@ response, and the ticket's SLA panel follows the reply that makes it wait on the
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
+from pytest_django.live_server_helper import LiveServer
 
 from helpdesk.tenancy.context import tenant_context
 from tests.browser.conftest import log_in, save_screenshot, tenant_url
@@ -11,10 +14,15 @@ from tests.conftest import make_tenant
 from tests.factories.tickets import make_ticket
 from tickets.models import Ticket
 
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_admin_sets_an_sla_and_agents_see_it_count_down_and_pause(live_server, page):
+def test_admin_sets_an_sla_and_agents_see_it_count_down_and_pause(
+    live_server: LiveServer, page: Page
+) -> None:
     acme = make_tenant("acme", "Acme")
     log_in(page, live_server, "acme", "admin@acme.test")
 
@@ -32,7 +40,7 @@ def test_admin_sets_an_sla_and_agents_see_it_count_down_and_pause(live_server, p
     page.goto(tenant_url(live_server, "acme", "/inbox/?sort=sla"))
     countdown = page.locator(f"#ticket-{ticket.number} .sla")
     assert "First response in 1" in countdown.inner_text()  # "in 1 hour, 59 minutes"
-    assert "sla-on-track" in countdown.get_attribute("class")
+    assert "sla-on-track" in (countdown.get_attribute("class") or "")
     save_screenshot(page, "sla.png")
 
     page.get_by_role("link", name="Printer on fire").click()

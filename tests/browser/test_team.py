@@ -6,12 +6,18 @@ from __future__ import annotations
 import re
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from django.core import mail
+from django.core.mail import EmailMessage
+from pytest_django.live_server_helper import LiveServer
 
 from tests.browser.conftest import close_quietly, log_in, tenant_url
 from tests.conftest import make_tenant
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Dialog, Locator, Page
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -19,15 +25,23 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 SHOTS = Path(tempfile.gettempdir()) / "helpdesk-browser"
 
 
-def _within_viewport(page, locator) -> bool:
+def _within_viewport(page: Page, locator: Locator) -> bool:
     box = locator.bounding_box()
-    width = page.viewport_size["width"]
+    viewport = page.viewport_size
+    assert viewport is not None
+    width = viewport["width"]
     return box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width
 
 
+def _invitation_path(message: EmailMessage) -> str:
+    path = re.search(r"http://acme\.localhost(/accounts/invitations/\S+/)", str(message.body))
+    assert path, message.body
+    return path.group(1)
+
+
 def test_pending_invitation_with_resend_and_revoke_at_phone_and_desktop_width(
-    live_server, chromium
-):
+    live_server: LiveServer, chromium: Browser
+) -> None:
     make_tenant("acme", "Acme")
     admin = chromium.new_context(viewport={"width": 1280, "height": 800})
     invitee = chromium.new_context(viewport={"width": 390, "height": 844})
@@ -62,10 +76,7 @@ def test_pending_invitation_with_resend_and_revoke_at_phone_and_desktop_width(
         page.get_by_role("button", name="Resend").click()
         page.get_by_text("Invitation to nina@example.test sent again.").wait_for()
         first, second = (m for m in mail.outbox if m.to == ["nina@example.test"])
-        old, new = (
-            re.search(r"http://acme\.localhost(/accounts/invitations/\S+/)", m.body).group(1)
-            for m in (first, second)
-        )
+        old, new = (_invitation_path(m) for m in (first, second))
 
         phone = invitee.new_page()
         phone.goto(tenant_url(live_server, "acme", old))
@@ -87,7 +98,9 @@ def test_pending_invitation_with_resend_and_revoke_at_phone_and_desktop_width(
         close_quietly(invitee)
 
 
-def test_revoking_asks_first_and_the_link_stops_working(live_server, chromium):
+def test_revoking_asks_first_and_the_link_stops_working(
+    live_server: LiveServer, chromium: Browser
+) -> None:
     make_tenant("acme", "Acme")
     admin = chromium.new_context(viewport={"width": 390, "height": 844})
     try:
@@ -97,14 +110,18 @@ def test_revoking_asks_first_and_the_link_stops_working(live_server, chromium):
         page.get_by_label("Email").fill("sam@example.test")
         page.get_by_role("button", name="Send invitation").click()
         page.get_by_text("sam@example.test is invited").wait_for()
-        asked = []
-        page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
+        asked: list[str] = []
+
+        def answer(dialog: Dialog) -> None:
+            asked.append(dialog.message)
+            dialog.accept()
+
+        page.once("dialog", answer)
         page.locator("#invitations").get_by_role("button", name="Revoke").click()
         page.get_by_text("Invitation to sam@example.test revoked.").wait_for()
         assert asked == ["Revoke the invitation to sam@example.test? Its link stops working."]
         [sent] = [m for m in mail.outbox if m.to == ["sam@example.test"]]
-        path = re.search(r"http://acme\.localhost(/accounts/invitations/\S+/)", sent.body)
-        page.goto(tenant_url(live_server, "acme", path.group(1)))
+        page.goto(tenant_url(live_server, "acme", _invitation_path(sent)))
         page.get_by_text("This invitation link no longer works").wait_for()
     finally:
         close_quietly(admin)

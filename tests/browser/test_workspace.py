@@ -3,28 +3,35 @@ reaches the other agent's notifications."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
+from pytest_django.live_server_helper import LiveServer
 
 from helpdesk.tenancy.context import tenant_context
+from helpdesk.tenancy.models import Membership
 from tests.browser.conftest import close_quietly, new_context, save_screenshot, tenant_url
-from tests.conftest import PASSWORD, make_tenant
+from tests.conftest import PASSWORD, TenantSetup, make_tenant
 from tests.factories.accounts import make_member
 from tests.factories.tickets import make_ticket
 from tickets.models import Ticket
 from tickets.ticket import services
 
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Dialog, Page
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def _log_in(page: object, live_server: object, email: str) -> None:
-    page.goto(tenant_url(live_server, "acme", "/accounts/login/"))  # type: ignore[attr-defined]
-    page.get_by_label("Email").fill(email)  # type: ignore[attr-defined]
-    page.get_by_label("Password").fill(PASSWORD)  # type: ignore[attr-defined]
-    page.get_by_role("button", name="Log in").click()  # type: ignore[attr-defined]
-    page.wait_for_url("**/inbox/")  # type: ignore[attr-defined]
+def _log_in(page: Page, live_server: LiveServer, email: str) -> None:
+    page.goto(tenant_url(live_server, "acme", "/accounts/login/"))
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/inbox/")
 
 
-def _setup() -> tuple[object, object, object]:
+def _setup() -> tuple[TenantSetup, Membership, Membership]:
     acme = make_tenant("acme", "Acme")
     with tenant_context(acme.id):
         ana = make_member(acme.tenant, name="Ana Lopez", email="ana@acme.test")
@@ -32,7 +39,9 @@ def _setup() -> tuple[object, object, object]:
     return acme, ana, ben
 
 
-def test_triage_open_an_unassigned_ticket_own_it_reply_and_wait(live_server, page):
+def test_triage_open_an_unassigned_ticket_own_it_reply_and_wait(
+    live_server: LiveServer, page: Page
+) -> None:
     acme, ana, _ = _setup()
     with tenant_context(acme.id):
         ticket = make_ticket(
@@ -45,7 +54,7 @@ def test_triage_open_an_unassigned_ticket_own_it_reply_and_wait(live_server, pag
         "link", name="Unassigned"
     ).click()
     row = page.locator(f"#ticket-{ticket.number}")
-    assert "unread" in row.get_attribute("class")
+    assert "unread" in (row.get_attribute("class") or "")
     assert "Smoke is coming out" in row.inner_text()  # the snippet column
     save_screenshot(page, "inbox.png")
 
@@ -70,7 +79,9 @@ def test_triage_open_an_unassigned_ticket_own_it_reply_and_wait(live_server, pag
     assert page.get_by_role("heading", name="Keyboard shortcuts").is_visible()
 
 
-def test_two_agents_see_each_other_and_the_stale_reply_is_stopped(live_server, chromium):
+def test_two_agents_see_each_other_and_the_stale_reply_is_stopped(
+    live_server: LiveServer, chromium: Browser
+) -> None:
     acme, ana, _ = _setup()
     with tenant_context(acme.id):
         ticket = make_ticket(subject="Refund please", body="I was charged twice.")
@@ -114,7 +125,9 @@ def test_two_agents_see_each_other_and_the_stale_reply_is_stopped(live_server, c
         close_quietly(ben_context)
 
 
-def test_a_note_mention_shows_in_the_other_agents_notifications(live_server, chromium):
+def test_a_note_mention_shows_in_the_other_agents_notifications(
+    live_server: LiveServer, chromium: Browser
+) -> None:
     acme, ana, _ = _setup()
     with tenant_context(acme.id):
         ticket = make_ticket(subject="Strange charge", body="What is this 9.99?")
@@ -147,7 +160,9 @@ def test_a_note_mention_shows_in_the_other_agents_notifications(live_server, chr
         close_quietly(ben_context)
 
 
-def test_the_sidebar_saves_only_what_this_agent_changed(live_server, page):
+def test_the_sidebar_saves_only_what_this_agent_changed(
+    live_server: LiveServer, page: Page
+) -> None:
     """Ben changes the priority while Ana has the ticket open; Ana then changes only the
     tags and saves: Ben's priority stays (before, her sidebar put hers back)."""
     acme, _, ben = _setup()
@@ -168,7 +183,9 @@ def test_the_sidebar_saves_only_what_this_agent_changed(live_server, page):
     assert page.locator("#f-priority").input_value() == "low"
 
 
-def test_a_bulk_merge_names_the_surviving_ticket_and_asks_first(live_server, page):
+def test_a_bulk_merge_names_the_surviving_ticket_and_asks_first(
+    live_server: LiveServer, page: Page
+) -> None:
     acme, _, _ = _setup()
     with tenant_context(acme.id):
         older = make_ticket(subject="Login fails")
@@ -179,7 +196,7 @@ def test_a_bulk_merge_names_the_surviving_ticket_and_asks_first(live_server, pag
     page.locator("#bulk-action").select_option("merge")
     asked: list[str] = []
 
-    def answer(dialog, accept: bool) -> None:
+    def answer(dialog: Dialog, accept: bool) -> None:
         asked.append(dialog.message)
         dialog.accept() if accept else dialog.dismiss()
 

@@ -24,7 +24,7 @@ import re
 import warnings
 import zlib
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import django
 import psycopg
@@ -90,7 +90,8 @@ def _connect_as_owner() -> psycopg.Connection[Any]:
     test databases, as Django's test runner did (the owner has CREATEDB), so this needs no
     superuser."""
     owner = settings.DATABASES["owner"]
-    options = owner.get("OPTIONS", {})
+    # DATABASES entries are dict[str, object] (helpdesk.settings._database); OPTIONS is a dict.
+    options = cast(dict[str, Any], owner.get("OPTIONS", {}))
     kwargs: dict[str, Any] = {
         "host": owner["HOST"],
         "port": owner["PORT"],

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import pytest
+from django.test import Client
+from pytest_django import DjangoAssertNumQueries
 
 from helpdesk.accounts import services as account_services
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import MembershipRole
+from tests.conftest import TenantSetup
 from tests.factories.accounts import make_member
 from tests.factories.tickets import make_ticket
 
 
 @pytest.fixture
-def api(acme):
+def api(acme: TenantSetup):
     return acme.api_client()
 
 
-def _create(api, **extra):
+def _create(api: Client, **extra):
     payload = {
         "subject": "Printer jam",
         "body": "Paper stuck in tray 2.",
@@ -26,7 +29,7 @@ def _create(api, **extra):
     return api.post("/api/v1/tickets/", payload, content_type="application/json")
 
 
-def test_create_ticket_returns_the_contract_fields(api, acme):
+def test_create_ticket_returns_the_contract_fields(api: Client, acme: TenantSetup) -> None:
     response = _create(api, contact_name="Carla", priority="high", tags=["Printer", "hw"])
     assert response.status_code == 201, response.content
     body = response.json()
@@ -41,7 +44,7 @@ def test_create_ticket_returns_the_contract_fields(api, acme):
     assert {"created_at", "updated_at"} <= set(body)
 
 
-def test_numbers_are_sequential_per_tenant(api, globex):
+def test_numbers_are_sequential_per_tenant(api: Client, globex: TenantSetup) -> None:
     with tenant_context(globex.id):
         make_ticket()
         make_ticket()
@@ -49,13 +52,13 @@ def test_numbers_are_sequential_per_tenant(api, globex):
     assert numbers == [1, 2, 3]
 
 
-def test_same_email_reuses_the_contact(api):
+def test_same_email_reuses_the_contact(api: Client) -> None:
     first = _create(api).json()["contact"]["id"]
     second = _create(api, contact_email="carla@example.TEST").json()["contact"]["id"]
     assert first == second
 
 
-def test_create_validates_input_with_field_errors(api):
+def test_create_validates_input_with_field_errors(api: Client) -> None:
     response = api.post("/api/v1/tickets/", {"subject": ""}, content_type="application/json")
     assert response.status_code == 400
     error = response.json()["error"]
@@ -63,7 +66,9 @@ def test_create_validates_input_with_field_errors(api):
     assert {"subject", "body", "contact_email"} <= set(error["fields"])
 
 
-def test_create_refuses_a_priority_outside_the_tenants_scale(api, acme):
+def test_create_refuses_a_priority_outside_the_tenants_scale(
+    api: Client, acme: TenantSetup
+) -> None:
     from tickets.configuration import services as configuration
 
     with tenant_context(acme.id):
@@ -76,7 +81,9 @@ def test_create_refuses_a_priority_outside_the_tenants_scale(api, acme):
     assert _create(api, priority="urgent").status_code == 201
 
 
-def test_create_refuses_one_of_our_own_addresses_as_the_customer(api, acme):
+def test_create_refuses_one_of_our_own_addresses_as_the_customer(
+    api: Client, acme: TenantSetup
+) -> None:
     for address in (acme.mailbox.address, acme.mailbox.address.replace("@", "+vip@").upper()):
         response = _create(api, contact_email=address)
         assert response.status_code == 400, response.content
@@ -89,19 +96,19 @@ def test_create_refuses_one_of_our_own_addresses_as_the_customer(api, acme):
         assert not Contact.objects.exists()
 
 
-def test_malformed_json_is_a_400_not_a_500(api):
+def test_malformed_json_is_a_400_not_a_500(api: Client) -> None:
     response = api.post("/api/v1/tickets/", "{nope", content_type="application/json")
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "parse_error"
 
 
-def test_unknown_department_is_404(api):
+def test_unknown_department_is_404(api: Client) -> None:
     response = _create(api, department="Nope")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "department_not_found"
 
 
-def test_department_by_name(api, acme):
+def test_department_by_name(api: Client, acme: TenantSetup) -> None:
     from departments import services as department_services
 
     with tenant_context(acme.id):
@@ -109,7 +116,7 @@ def test_department_by_name(api, acme):
     assert _create(api, department="billing").json()["department"]["name"] == "Billing"
 
 
-def test_detail_and_404(api):
+def test_detail_and_404(api: Client) -> None:
     number = _create(api).json()["number"]
     assert api.get(f"/api/v1/tickets/{number}/").json()["subject"] == "Printer jam"
     missing = api.get("/api/v1/tickets/999/")
@@ -117,7 +124,7 @@ def test_detail_and_404(api):
     assert missing.json()["error"]["code"] == "ticket_not_found"
 
 
-def test_patch_changes_fields_and_records_events(api, acme):
+def test_patch_changes_fields_and_records_events(api: Client, acme: TenantSetup) -> None:
     number = _create(api).json()["number"]
     response = api.patch(
         f"/api/v1/tickets/{number}/",
@@ -141,7 +148,7 @@ def test_patch_changes_fields_and_records_events(api, acme):
     assert sorted(events) == ["assignee", "priority", "status", "tags"]
 
 
-def test_closed_ticket_cannot_reopen_409(api):
+def test_closed_ticket_cannot_reopen_409(api: Client) -> None:
     number = _create(api).json()["number"]
     api.patch(f"/api/v1/tickets/{number}/", {"status": "closed"}, content_type="application/json")
     response = api.patch(
@@ -151,7 +158,7 @@ def test_closed_ticket_cannot_reopen_409(api):
     assert response.json()["error"]["code"] == "ticket_closed"
 
 
-def test_assignee_of_another_tenant_is_404(api, globex):
+def test_assignee_of_another_tenant_is_404(api: Client, globex: TenantSetup) -> None:
     number = _create(api).json()["number"]
     response = api.patch(
         f"/api/v1/tickets/{number}/",
@@ -162,7 +169,7 @@ def test_assignee_of_another_tenant_is_404(api, globex):
     assert response.json()["error"]["code"] == "member_not_found"
 
 
-def test_reply_sets_waiting_and_note_keeps_status(api):
+def test_reply_sets_waiting_and_note_keeps_status(api: Client) -> None:
     number = _create(api).json()["number"]
     note = api.post(
         f"/api/v1/tickets/{number}/messages/",
@@ -180,7 +187,9 @@ def test_reply_sets_waiting_and_note_keeps_status(api):
     assert api.get(f"/api/v1/tickets/{number}/").json()["status"] == "waiting"
 
 
-def test_light_agent_may_note_but_not_reply_nor_open_a_ticket(api, acme):
+def test_light_agent_may_note_but_not_reply_nor_open_a_ticket(
+    api: Client, acme: TenantSetup
+) -> None:
     light = make_member(acme.tenant, MembershipRole.LIGHT_AGENT)
     _, key = account_services.create_api_token(membership=light)
     client = acme.client()
@@ -211,7 +220,7 @@ def test_light_agent_may_note_but_not_reply_nor_open_a_ticket(api, acme):
     assert api.get(f"/api/v1/tickets/{number}/").json()["status"] == "open"
 
 
-def test_list_filters(api, acme):
+def test_list_filters(api: Client, acme: TenantSetup) -> None:
     _create(api, subject="Invoice wrong", tags=["billing"])
     second = _create(api, subject="Login broken").json()["number"]
     api.patch(
@@ -231,13 +240,13 @@ def test_list_filters(api, acme):
     assert subjects("q=stuck tray") == ["Login broken", "Invoice wrong"]
 
 
-def test_list_rejects_bad_filters(api):
+def test_list_rejects_bad_filters(api: Client) -> None:
     response = api.get("/api/v1/tickets/?status=nope&assignee=bob")
     assert response.status_code == 400
     assert set(response.json()["error"]["fields"]) == {"status", "assignee"}
 
 
-def test_list_is_cursor_paginated_newest_first(api):
+def test_list_is_cursor_paginated_newest_first(api: Client) -> None:
     for _ in range(3):
         _create(api)
     page = api.get("/api/v1/tickets/?page_size=2").json()
@@ -247,7 +256,9 @@ def test_list_is_cursor_paginated_newest_first(api):
     assert [t["number"] for t in rest["results"]] == [1]
 
 
-def test_list_query_count_does_not_grow_with_tickets(api, django_assert_max_num_queries):
+def test_list_query_count_does_not_grow_with_tickets(
+    api: Client, django_assert_max_num_queries: DjangoAssertNumQueries
+) -> None:
     for index in range(5):
         _create(api, tags=[f"tag{index}"])
     with django_assert_max_num_queries(9):
@@ -255,8 +266,7 @@ def test_list_query_count_does_not_grow_with_tickets(api, django_assert_max_num_
     assert len(response.json()["results"]) == 5
 
 
-def test_session_requests_need_csrf(acme):
-    from django.test import Client
+def test_session_requests_need_csrf(acme: TenantSetup) -> None:
 
     client = Client(HTTP_HOST=acme.host, enforce_csrf_checks=True)
     client.force_login(acme.admin.user)
@@ -268,13 +278,13 @@ def test_session_requests_need_csrf(acme):
     assert response.status_code == 403
 
 
-def test_unauthenticated_is_401_with_envelope(acme):
+def test_unauthenticated_is_401_with_envelope(acme: TenantSetup) -> None:
     response = acme.client().get("/api/v1/tickets/")
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "not_authenticated"
 
 
-def test_openapi_document_and_docs_page(acme):
+def test_openapi_document_and_docs_page(acme: TenantSetup) -> None:
     schema = acme.client().get("/api/schema/")
     assert schema.status_code == 200
     assert b"/api/v1/tickets/{number}/messages/" in schema.content

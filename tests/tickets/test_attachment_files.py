@@ -5,14 +5,17 @@ from __future__ import annotations
 import os
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
+from pytest_django import Settings
 
 from helpdesk.core.ids import new_id
 from helpdesk.tenancy.context import tenant_context
+from tests.conftest import TenantSetup
 from tests.factories.tickets import make_ticket
 from tickets.models import Attachment, attachment_folder
 from tickets.ticket import services
@@ -46,12 +49,14 @@ def _store_then_fail() -> None:
 
 
 @pytest.fixture
-def media(settings, tmp_path):
+def media(settings: Settings, tmp_path: Path):
     settings.MEDIA_ROOT = str(tmp_path)
     return tmp_path
 
 
-def test_files_of_a_rolled_back_transaction_are_deleted_once_old(media, acme, settings):
+def test_files_of_a_rolled_back_transaction_are_deleted_once_old(
+    media, acme: TenantSetup, settings: Settings
+) -> None:
     settings.HELPDESK_ORPHANED_FILES_AFTER_HOURS = 24
     with tenant_context(acme.id):
         kept = _with_attachment("invoice.pdf")
@@ -77,7 +82,9 @@ def test_files_of_a_rolled_back_transaction_are_deleted_once_old(media, acme, se
         assert Attachment.objects.get(id=kept.id).file.read() == b"%PDF-1.4 invoice"
 
 
-def test_the_daily_sweep_covers_every_tenant_and_only_its_own_files(media, acme, globex):
+def test_the_daily_sweep_covers_every_tenant_and_only_its_own_files(
+    media, acme: TenantSetup, globex: TenantSetup
+) -> None:
     with tenant_context(acme.id):
         orphan = default_storage.save(f"{attachment_folder(acme.id)}/{new_id()}", ContentFile(b"x"))
     with tenant_context(globex.id):
@@ -91,6 +98,6 @@ def test_the_daily_sweep_covers_every_tenant_and_only_its_own_files(media, acme,
     assert default_storage.exists(theirs.file.name)  # another tenant's row names it
 
 
-def test_a_tenant_without_attachments_has_nothing_to_sweep(media, acme):
+def test_a_tenant_without_attachments_has_nothing_to_sweep(media, acme: TenantSetup) -> None:
     with tenant_context(acme.id):
         assert services.delete_orphaned_attachment_files(older_than=timedelta()) == 0

@@ -7,6 +7,7 @@ import pytest
 
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import MembershipRole
+from tests.conftest import TenantSetup
 from tests.factories.accounts import make_member
 from tests.factories.tickets import make_ticket
 from tickets.configuration import services as configuration
@@ -16,7 +17,7 @@ from tickets.models import CustomField, CustomStatus, TicketType, WorkspaceSetti
 # --- Service rules ---------------------------------------------------------------------
 
 
-def test_defaults_without_a_settings_row(tenant):
+def test_defaults_without_a_settings_row(tenant: TenantSetup) -> None:
     settings = configuration.get_settings()
     assert settings.auto_assign_on_open is True
     assert settings._state.adding  # unsaved: no row until an admin changes something
@@ -37,12 +38,12 @@ def test_defaults_without_a_settings_row(tenant):
         [],
     ],
 )
-def test_priorities_need_three_to_five_levels(tenant, values):
+def test_priorities_need_three_to_five_levels(tenant: TenantSetup, values) -> None:
     with pytest.raises(ConfigurationInvalid, match="3 to 5"):
         configuration.update_settings(priorities=[{"value": v, "label": ""} for v in values])
 
 
-def test_priorities_need_normal_known_levels_and_no_repeats(tenant):
+def test_priorities_need_normal_known_levels_and_no_repeats(tenant: TenantSetup) -> None:
     with pytest.raises(ConfigurationInvalid, match="normal"):
         configuration.update_settings(priorities=[{"value": v} for v in ("low", "high", "urgent")])
     with pytest.raises(ConfigurationInvalid, match="Unknown priority 'severe'"):
@@ -56,7 +57,7 @@ def test_priorities_need_normal_known_levels_and_no_repeats(tenant):
     assert not WorkspaceSettings.objects.exists()
 
 
-def test_priorities_are_put_in_scale_order_with_labels(tenant):
+def test_priorities_are_put_in_scale_order_with_labels(tenant: TenantSetup) -> None:
     settings = configuration.update_settings(
         priorities=[
             {"value": "critical", "label": "  P1  "},
@@ -83,7 +84,7 @@ def test_priorities_are_put_in_scale_order_with_labels(tenant):
     assert WorkspaceSettings.objects.count() == 1
 
 
-def test_ticket_type_names_are_unique_case_insensitively(tenant):
+def test_ticket_type_names_are_unique_case_insensitively(tenant: TenantSetup) -> None:
     question = configuration.save_ticket_type(name="  Question  ")
     assert question.name == "Question"
     with pytest.raises(ConfigurationInvalid, match="already a ticket type named 'QUESTION'"):
@@ -101,7 +102,7 @@ def test_ticket_type_names_are_unique_case_insensitively(tenant):
     assert [t.name for t in configuration.list_ticket_types(active_only=True)] == ["Bug"]
 
 
-def test_status_names_are_unique_and_map_onto_a_base_status(tenant):
+def test_status_names_are_unique_and_map_onto_a_base_status(tenant: TenantSetup) -> None:
     status = configuration.save_custom_status(name="Waiting on engineering", base_status="on_hold")
     assert status.base_status == "on_hold"
     with pytest.raises(ConfigurationInvalid, match="already a status"):
@@ -121,7 +122,7 @@ def test_status_names_are_unique_and_map_onto_a_base_status(tenant):
     assert list(configuration.list_custom_statuses(active_only=True)) == []
 
 
-def test_select_field_needs_options_and_key_comes_from_the_label(tenant):
+def test_select_field_needs_options_and_key_comes_from_the_label(tenant: TenantSetup) -> None:
     with pytest.raises(ConfigurationInvalid, match="at least one option"):
         configuration.save_custom_field(
             target="ticket", label="Plan", type="select", options=["", "  "]
@@ -145,7 +146,7 @@ def test_select_field_needs_options_and_key_comes_from_the_label(tenant):
     configuration.save_custom_field(target="company", label="Plan tier", type="text")
 
 
-def test_field_key_and_type_are_fixed_after_create(tenant):
+def test_field_key_and_type_are_fixed_after_create(tenant: TenantSetup) -> None:
     field = configuration.save_custom_field(
         target="ticket", label="Order", key="order_id", type="number"
     )
@@ -173,7 +174,7 @@ def test_field_key_and_type_are_fixed_after_create(tenant):
 
 
 @pytest.fixture
-def fields(tenant):
+def fields(tenant: TenantSetup):
     make = configuration.save_custom_field
     return [
         make(target="ticket", label="Note", type="text"),
@@ -185,7 +186,7 @@ def fields(tenant):
     ]
 
 
-def test_clean_custom_values_of_every_type(fields):
+def test_clean_custom_values_of_every_type(fields) -> None:
     cleaned = configuration.clean_custom_values(
         "ticket",
         {
@@ -212,7 +213,7 @@ def test_clean_custom_values_of_every_type(fields):
     assert configuration.clean_custom_values("ticket", {"vip": "no"})["vip"] is False
 
 
-def test_clean_custom_values_merges_and_empty_removes(fields):
+def test_clean_custom_values_merges_and_empty_removes(fields) -> None:
     merged = configuration.clean_custom_values(
         "ticket", {"note": "", "seats": "4"}, current={"note": "old", "plan": "Free"}
     )
@@ -235,13 +236,13 @@ def test_clean_custom_values_merges_and_empty_removes(fields):
         ({"colour": "red"}, "Unknown field 'colour'"),
     ],
 )
-def test_clean_custom_values_refuses_bad_values(fields, values, message):
+def test_clean_custom_values_refuses_bad_values(fields, values, message) -> None:
     with pytest.raises(CustomFieldInvalid, match=message) as caught:
         configuration.clean_custom_values("ticket", values)
     assert caught.value.details["field"] == next(iter(values))
 
 
-def test_inactive_fields_take_no_values(fields):
+def test_inactive_fields_take_no_values(fields) -> None:
     note = fields[0]
     configuration.save_custom_field(
         field=note, target="ticket", label="Note", type="text", is_active=False
@@ -261,7 +262,7 @@ def test_inactive_fields_take_no_values(fields):
 # --- Admin pages -----------------------------------------------------------------------
 
 
-def test_settings_page_renders_with_defaults(acme):
+def test_settings_page_renders_with_defaults(acme: TenantSetup) -> None:
     page = acme.client(acme.admin).get("/settings/tickets/")
     assert page.status_code == 200
     for text in (b"Open it and you own it", b"Priorities", b"Ticket types", b"Statuses"):
@@ -274,7 +275,7 @@ def test_settings_page_renders_with_defaults(acme):
     assert b'href="/settings/fields/"' in overview.content
 
 
-def test_settings_page_saves_ownership_and_priorities(acme):
+def test_settings_page_saves_ownership_and_priorities(acme: TenantSetup) -> None:
     client = acme.client(acme.admin)
     response = client.post("/settings/tickets/ownership/", {})
     assert response.status_code == 302
@@ -309,7 +310,7 @@ def test_settings_page_saves_ownership_and_priorities(acme):
     assert b'value="P1"' in page.content
 
 
-def test_settings_page_shows_refused_priorities_with_400(acme):
+def test_settings_page_shows_refused_priorities_with_400(acme: TenantSetup) -> None:
     client = acme.client(acme.admin)
     response = client.post(
         "/settings/tickets/priorities/",
@@ -323,7 +324,7 @@ def test_settings_page_shows_refused_priorities_with_400(acme):
     assert b"Choose 3 to 5 priority levels." in too_few.content
 
 
-def test_settings_page_adds_renames_orders_and_deactivates_types(acme):
+def test_settings_page_adds_renames_orders_and_deactivates_types(acme: TenantSetup) -> None:
     client = acme.client(acme.admin)
     response = client.post("/settings/tickets/types/", {"name": "Question", "position": "1"})
     assert response.status_code == 302
@@ -357,7 +358,7 @@ def test_settings_page_adds_renames_orders_and_deactivates_types(acme):
         assert question.is_active is True
 
 
-def test_settings_page_adds_and_edits_statuses(acme):
+def test_settings_page_adds_and_edits_statuses(acme: TenantSetup) -> None:
     client = acme.client(acme.admin)
     response = client.post(
         "/settings/tickets/statuses/",
@@ -389,7 +390,7 @@ def test_settings_page_adds_and_edits_statuses(acme):
     assert b'value="Engineering"' in page.content
 
 
-def test_custom_field_pages_create_and_edit(acme):
+def test_custom_field_pages_create_and_edit(acme: TenantSetup) -> None:
     client = acme.client(acme.admin)
     assert client.get("/settings/fields/").status_code == 200
     new_page = client.get("/settings/fields/new/?target=contact")
@@ -447,7 +448,7 @@ def test_custom_field_pages_create_and_edit(acme):
     assert (field.is_required, field.is_active) == (False, False)
 
 
-def test_custom_field_pages_show_errors_with_400(acme):
+def test_custom_field_pages_show_errors_with_400(acme: TenantSetup) -> None:
     client = acme.client(acme.admin)
     no_options = client.post(
         "/settings/fields/new/",
@@ -495,7 +496,7 @@ def test_custom_field_pages_show_errors_with_400(acme):
         ("post", "/settings/fields/new/"),
     ],
 )
-def test_pages_are_admin_only(acme, method, url):
+def test_pages_are_admin_only(acme: TenantSetup, method, url) -> None:
     agent = make_member(acme.tenant, MembershipRole.AGENT)
     assert getattr(acme.client(agent), method)(url).status_code == 403
     anonymous = getattr(acme.client(), method)(url)
@@ -505,7 +506,7 @@ def test_pages_are_admin_only(acme, method, url):
         assert not WorkspaceSettings.objects.exists()  # nothing was written
 
 
-def test_pages_answer_404_for_another_tenants_rows(acme, globex):
+def test_pages_answer_404_for_another_tenants_rows(acme: TenantSetup, globex: TenantSetup) -> None:
     with tenant_context(globex.id):
         ticket_type = configuration.save_ticket_type(name="Globex type")
         status = configuration.save_custom_status(name="Globex status", base_status="open")
@@ -526,7 +527,7 @@ def test_pages_answer_404_for_another_tenants_rows(acme, globex):
 # --- API -------------------------------------------------------------------------------
 
 
-def test_workspace_settings_api(acme):
+def test_workspace_settings_api(acme: TenantSetup) -> None:
     api = acme.api_client()
     current = api.get("/api/v1/workspace-settings/").json()
     assert current["auto_assign_on_open"] is True
@@ -584,7 +585,7 @@ def test_workspace_settings_api(acme):
     assert unknown.json()["error"]["code"] == "invalid"
 
 
-def test_ticket_types_api(acme):
+def test_ticket_types_api(acme: TenantSetup) -> None:
     api = acme.api_client()
     created = api.post(
         "/api/v1/ticket-types/", {"name": "Incident"}, content_type="application/json"
@@ -615,7 +616,7 @@ def test_ticket_types_api(acme):
     assert api.get(url).json()["is_active"] is False
 
 
-def test_custom_statuses_api(acme):
+def test_custom_statuses_api(acme: TenantSetup) -> None:
     api = acme.api_client()
     created = api.post(
         "/api/v1/custom-statuses/",
@@ -643,7 +644,7 @@ def test_custom_statuses_api(acme):
     assert [s["id"] for s in listed] == [status_id]
 
 
-def test_custom_fields_api(acme):
+def test_custom_fields_api(acme: TenantSetup) -> None:
     api = acme.api_client()
     created = api.post(
         "/api/v1/custom-fields/",
@@ -685,7 +686,7 @@ def test_custom_fields_api(acme):
     assert same.status_code == 200
 
 
-def test_agents_read_the_definitions_but_only_admins_write(acme):
+def test_agents_read_the_definitions_but_only_admins_write(acme: TenantSetup) -> None:
     with tenant_context(acme.id):
         ticket_type = configuration.save_ticket_type(name="Question")
         status = configuration.save_custom_status(name="Escalated", base_status="open")
@@ -722,7 +723,7 @@ def test_agents_read_the_definitions_but_only_admins_write(acme):
         assert configuration.get_settings().auto_assign_on_open is True
 
 
-def test_api_answers_404_for_another_tenants_rows(acme, globex):
+def test_api_answers_404_for_another_tenants_rows(acme: TenantSetup, globex: TenantSetup) -> None:
     with tenant_context(globex.id):
         ticket_type = configuration.save_ticket_type(name="Globex type")
         status = configuration.save_custom_status(name="Globex status", base_status="open")
@@ -746,7 +747,7 @@ def test_api_answers_404_for_another_tenants_rows(acme, globex):
     assert globex.api_client().get(f"/api/v1/ticket-types/{ticket_type.id}/").json()["is_active"]
 
 
-def test_openapi_schema_documents_the_configuration_api(acme):
+def test_openapi_schema_documents_the_configuration_api(acme: TenantSetup) -> None:
     schema = acme.client().get("/api/schema/")
     assert schema.status_code == 200
     for path in (
@@ -763,7 +764,7 @@ def test_openapi_schema_documents_the_configuration_api(acme):
         assert component in schema.content
 
 
-def test_renamed_priority_levels_show_in_the_inbox_and_the_sla_pages(acme):
+def test_renamed_priority_levels_show_in_the_inbox_and_the_sla_pages(acme: TenantSetup) -> None:
     with tenant_context(acme.id):
         configuration.update_settings(
             priorities=[
@@ -782,7 +783,7 @@ def test_renamed_priority_levels_show_in_the_inbox_and_the_sla_pages(acme):
     assert ">Urgent<" not in form
 
 
-def test_two_fields_of_one_target_cannot_share_a_label(tenant):
+def test_two_fields_of_one_target_cannot_share_a_label(tenant: TenantSetup) -> None:
     configuration.save_custom_field(target="ticket", label="Product", type="text")
     with pytest.raises(ConfigurationInvalid, match="already a ticket field labelled 'product'"):
         configuration.save_custom_field(target="ticket", label="product", type="text", key="p2")

@@ -6,12 +6,14 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 from django.db.models.functions import Lower
+from pytest_django import DjangoAssertNumQueries, DjangoCaptureOnCommitCallbacks
 
 from helpdesk.accounts import services as account_services
 from helpdesk.core.errors import PermissionDenied
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import MembershipRole
 from tests.concurrency import second_behind_first
+from tests.conftest import TenantSetup
 from tests.factories.accounts import make_member
 from tests.factories.tickets import make_contact, make_ticket
 from tickets.configuration import services as configuration
@@ -33,17 +35,17 @@ from tickets.ticket import services
 # --- helpers ---------------------------------------------------------------------------
 
 
-def _contact(setup, **fields):
+def _contact(setup: TenantSetup, **fields):
     with tenant_context(setup.id):
         return make_contact(**fields)
 
 
-def _company(setup, name="Initech", domains=()):
+def _company(setup: TenantSetup, name="Initech", domains=()):
     with tenant_context(setup.id):
         return contacts.create_company(name=name, domains=list(domains), actor=None)
 
 
-def _custom_fields(setup, target="contact"):
+def _custom_fields(setup: TenantSetup, target="contact"):
     """One field of every type for the target."""
     with tenant_context(setup.id):
         for position, (label, kind, options) in enumerate(
@@ -60,7 +62,7 @@ def _custom_fields(setup, target="contact"):
             )
 
 
-def _light_agent_api(setup):
+def _light_agent_api(setup: TenantSetup):
     light = make_member(setup.tenant, MembershipRole.LIGHT_AGENT)
     _, key = account_services.create_api_token(membership=light)
     client = setup.client()
@@ -68,7 +70,7 @@ def _light_agent_api(setup):
     return light, client
 
 
-def _reload(setup, row):
+def _reload(setup: TenantSetup, row):
     with tenant_context(setup.id):
         return type(row).objects.get(id=row.id)
 
@@ -76,7 +78,7 @@ def _reload(setup, row):
 # --- pages -----------------------------------------------------------------------------
 
 
-def test_contact_list_shows_and_searches_contacts(acme):
+def test_contact_list_shows_and_searches_contacts(acme: TenantSetup) -> None:
     company = _company(acme, "Analytical Engines")
     _contact(acme, name="Ada Lovelace", email="ada@engines.test", company=company)
     _contact(acme, name="Bob Builder", email="bob@build.test")
@@ -97,7 +99,7 @@ def test_contact_list_shows_and_searches_contacts(acme):
     assert "HX-Request" in fragment["Vary"]
 
 
-def test_contact_list_is_paginated(acme):
+def test_contact_list_is_paginated(acme: TenantSetup) -> None:
     with tenant_context(acme.id):
         for _ in range(51):
             make_contact()
@@ -106,12 +108,14 @@ def test_contact_list_is_paginated(acme):
     assert b"Page 2 of 2" in client.get("/contacts/?page=2").content
 
 
-def test_nav_links_to_contacts(acme):
+def test_nav_links_to_contacts(acme: TenantSetup) -> None:
     page = acme.client(acme.admin).get("/contacts/").content.decode()
     assert '<a href="/contacts/" aria-current="page">Contacts</a>' in page
 
 
-def test_contact_page_shows_details_fields_tickets_and_ratings_placeholder(acme):
+def test_contact_page_shows_details_fields_tickets_and_ratings_placeholder(
+    acme: TenantSetup,
+) -> None:
     _custom_fields(acme)
     company = _company(acme, "Initech")
     contact = _contact(acme, name="Peter Gibbons", email="peter@initech.test", company=company)
@@ -146,7 +150,7 @@ def test_contact_page_shows_details_fields_tickets_and_ratings_placeholder(acme)
     assert "No ratings yet." in page
 
 
-def test_ticket_page_links_the_customer_to_their_contact_page(acme):
+def test_ticket_page_links_the_customer_to_their_contact_page(acme: TenantSetup) -> None:
     contact = _contact(acme, name="Carla")
     with tenant_context(acme.id):
         ticket = make_ticket(contact=contact)
@@ -154,7 +158,7 @@ def test_ticket_page_links_the_customer_to_their_contact_page(acme):
     assert f'<a href="/contacts/{contact.id}/">Carla</a>' in page
 
 
-def test_edit_form_renders_custom_fields_by_type(acme):
+def test_edit_form_renders_custom_fields_by_type(acme: TenantSetup) -> None:
     _custom_fields(acme)
     contact = _contact(acme)
     page = acme.client(acme.admin).get(f"/contacts/{contact.id}/edit/").content.decode()
@@ -166,7 +170,7 @@ def test_edit_form_renders_custom_fields_by_type(acme):
     assert 'type="checkbox" name="cf_vip"' in page
 
 
-def test_edit_contact_saves_details_and_custom_fields(acme):
+def test_edit_contact_saves_details_and_custom_fields(acme: TenantSetup) -> None:
     _custom_fields(acme)
     company = _company(acme)
     contact = _contact(acme, email="old@example.test")
@@ -203,7 +207,7 @@ def test_edit_contact_saves_details_and_custom_fields(acme):
     }
 
 
-def test_edit_contact_refuses_invalid_custom_values(acme):
+def test_edit_contact_refuses_invalid_custom_values(acme: TenantSetup) -> None:
     _custom_fields(acme)
     contact = _contact(acme, name="Samir")
     client = acme.client(acme.admin)
@@ -217,7 +221,7 @@ def test_edit_contact_refuses_invalid_custom_values(acme):
     assert _reload(acme, contact).custom_fields == {}
 
 
-def test_edit_contact_refuses_an_email_another_contact_has(acme):
+def test_edit_contact_refuses_an_email_another_contact_has(acme: TenantSetup) -> None:
     _contact(acme, email="Taken@Example.test")
     contact = _contact(acme, email="mine@example.test")
     response = acme.client(acme.admin).post(
@@ -228,7 +232,7 @@ def test_edit_contact_refuses_an_email_another_contact_has(acme):
     assert _reload(acme, contact).email == "mine@example.test"
 
 
-def test_update_contact_refuses_a_malformed_email(tenant):
+def test_update_contact_refuses_a_malformed_email(tenant: TenantSetup) -> None:
     contact = make_contact()
     with pytest.raises(ContactInvalid, match="not a valid email address"):
         contacts.update_contact(
@@ -243,7 +247,7 @@ def test_update_contact_refuses_a_malformed_email(tenant):
         )
 
 
-def test_editing_a_contact_refreshes_the_search_of_their_tickets(acme):
+def test_editing_a_contact_refreshes_the_search_of_their_tickets(acme: TenantSetup) -> None:
     contact = _contact(acme, name="Old Name")
     with tenant_context(acme.id):
         make_ticket(subject="Broken printer", contact=contact)
@@ -260,7 +264,7 @@ def test_editing_a_contact_refreshes_the_search_of_their_tickets(acme):
     assert b"Broken printer" in acme.client(acme.admin).get("/inbox/?q=zebulon").content
 
 
-def test_company_pages_create_edit_and_show_contacts_and_tickets(acme):
+def test_company_pages_create_edit_and_show_contacts_and_tickets(acme: TenantSetup) -> None:
     _custom_fields(acme, target="company")
     client = acme.client(acme.admin)
     assert client.get("/companies/new/").status_code == 200
@@ -299,7 +303,7 @@ def test_company_pages_create_edit_and_show_contacts_and_tickets(acme):
     )
 
 
-def test_company_with_a_taken_name_or_domain_is_refused(acme):
+def test_company_with_a_taken_name_or_domain_is_refused(acme: TenantSetup) -> None:
     _company(acme, "Initech", ["initech.com"])
     client = acme.client(acme.admin)
     same_name = client.post("/companies/new/", {"name": "INITECH", "domains": ""})
@@ -314,7 +318,7 @@ def test_company_with_a_taken_name_or_domain_is_refused(acme):
         assert Company.objects.count() == 1
 
 
-def test_company_rename_to_an_existing_name_is_refused(tenant):
+def test_company_rename_to_an_existing_name_is_refused(tenant: TenantSetup) -> None:
     contacts.create_company(name="Initech", actor=None)
     other = contacts.create_company(name="Initrode", actor=None)
     with pytest.raises(ContactInvalid, match="already a company named"):
@@ -326,7 +330,7 @@ def test_company_rename_to_an_existing_name_is_refused(tenant):
 # --- merging ---------------------------------------------------------------------------
 
 
-def test_merge_moves_tickets_followers_messages_and_records_events(tenant):
+def test_merge_moves_tickets_followers_messages_and_records_events(tenant: TenantSetup) -> None:
     survivor = make_contact(email="carla@example.test", name="", phone="")
     company = contacts.create_company(name="Globocorp", actor=None)
     duplicate = make_contact(
@@ -369,7 +373,7 @@ def test_merge_moves_tickets_followers_messages_and_records_events(tenant):
     assert duplicate not in listed
 
 
-def test_merge_fills_only_empty_custom_values_and_keeps_the_survivors(tenant):
+def test_merge_fills_only_empty_custom_values_and_keeps_the_survivors(tenant: TenantSetup) -> None:
     _custom_fields(tenant)
     survivor = make_contact(name="Kept", custom_fields={"plan": "Pro"})
     duplicate = make_contact(name="Dropped", custom_fields={"plan": "Free", "seats": 3})
@@ -379,7 +383,7 @@ def test_merge_fills_only_empty_custom_values_and_keeps_the_survivors(tenant):
     assert survivor.custom_fields == {"plan": "Pro", "seats": 3}
 
 
-def test_merge_repoints_earlier_merges_to_the_survivor(tenant):
+def test_merge_repoints_earlier_merges_to_the_survivor(tenant: TenantSetup) -> None:
     survivor, middle, oldest = make_contact(), make_contact(), make_contact()
     contacts.merge_contacts(survivor=middle, duplicate=oldest, actor=None)
     contacts.merge_contacts(survivor=survivor, duplicate=middle, actor=None)
@@ -387,7 +391,7 @@ def test_merge_repoints_earlier_merges_to_the_survivor(tenant):
     assert oldest.merged_into_id == survivor.id
 
 
-def test_merge_refuses_itself_and_merged_contacts(tenant):
+def test_merge_refuses_itself_and_merged_contacts(tenant: TenantSetup) -> None:
     contact, other, third = make_contact(), make_contact(), make_contact()
     with pytest.raises(ContactInvalid, match="into itself"):
         contacts.merge_contacts(survivor=contact, duplicate=contact, actor=None)
@@ -398,7 +402,7 @@ def test_merge_refuses_itself_and_merged_contacts(tenant):
         contacts.merge_contacts(survivor=third, duplicate=other, actor=None)
 
 
-def test_mail_from_a_merged_address_finds_the_survivor(tenant):
+def test_mail_from_a_merged_address_finds_the_survivor(tenant: TenantSetup) -> None:
     survivor = make_contact(email="main@example.test")
     duplicate = make_contact(email="Old@Example.test")
     contacts.merge_contacts(survivor=survivor, duplicate=duplicate, actor=None)
@@ -406,7 +410,7 @@ def test_mail_from_a_merged_address_finds_the_survivor(tenant):
     assert contact_selectors.find_contact_by_email("old@example.test") == survivor
 
 
-def test_merge_page_searches_previews_and_merges(acme):
+def test_merge_page_searches_previews_and_merges(acme: TenantSetup) -> None:
     survivor = _contact(acme, email="carla@example.test", name="Carla")
     duplicate = _contact(acme, email="carla.old@example.test", name="")
     with tenant_context(acme.id):
@@ -428,7 +432,7 @@ def test_merge_page_searches_previews_and_merges(acme):
     assert "Old ticket" in page
 
 
-def test_merge_page_explains_a_refused_merge(acme):
+def test_merge_page_explains_a_refused_merge(acme: TenantSetup) -> None:
     contact = _contact(acme)
     client = acme.client(acme.admin)
     preview = client.get(f"/contacts/{contact.id}/merge/?duplicate={contact.id}")
@@ -439,7 +443,7 @@ def test_merge_page_explains_a_refused_merge(acme):
     assert b"A contact cannot be merged into itself." in follow
 
 
-def test_a_duplicates_page_redirects_to_the_survivor(acme):
+def test_a_duplicates_page_redirects_to_the_survivor(acme: TenantSetup) -> None:
     survivor, duplicate = _contact(acme), _contact(acme)
     with tenant_context(acme.id):
         contacts.merge_contacts(survivor=survivor, duplicate=duplicate, actor=None)
@@ -456,7 +460,7 @@ def test_a_duplicates_page_redirects_to_the_survivor(acme):
 # --- who may do what -------------------------------------------------------------------
 
 
-def test_light_agent_may_view_but_not_change(acme):
+def test_light_agent_may_view_but_not_change(acme: TenantSetup) -> None:
     light = make_member(acme.tenant, MembershipRole.LIGHT_AGENT)
     contact, other = _contact(acme), _contact(acme)
     company = _company(acme)
@@ -477,7 +481,7 @@ def test_light_agent_may_view_but_not_change(acme):
         contacts.merge_contacts(survivor=contact, duplicate=other, actor=light)
 
 
-def test_light_agent_api_reads_but_cannot_patch_or_merge(acme):
+def test_light_agent_api_reads_but_cannot_patch_or_merge(acme: TenantSetup) -> None:
     contact, other = _contact(acme), _contact(acme)
     _, client = _light_agent_api(acme)
     assert client.get(f"/api/v1/contacts/{contact.id}/").status_code == 200
@@ -496,7 +500,9 @@ def test_light_agent_api_reads_but_cannot_patch_or_merge(acme):
     assert company.status_code == 403
 
 
-def test_another_tenants_contacts_and_companies_are_404(acme, globex):
+def test_another_tenants_contacts_and_companies_are_404(
+    acme: TenantSetup, globex: TenantSetup
+) -> None:
     theirs = _contact(globex, email="secret@globex.test")
     their_company = _company(globex, "Globex Secret")
     mine = _contact(acme)
@@ -544,7 +550,9 @@ def test_another_tenants_contacts_and_companies_are_404(acme, globex):
 # --- API -------------------------------------------------------------------------------
 
 
-def test_api_lists_and_searches_contacts(acme, django_assert_max_num_queries):
+def test_api_lists_and_searches_contacts(
+    acme: TenantSetup, django_assert_max_num_queries: DjangoAssertNumQueries
+) -> None:
     company = _company(acme, "Analytical Engines")
     ada = _contact(acme, name="Ada", email="ada@engines.test", company=company)
     _contact(acme, name="Bob", email="bob@build.test")
@@ -562,7 +570,7 @@ def test_api_lists_and_searches_contacts(acme, django_assert_max_num_queries):
     assert api.get("/api/v1/contacts/?q=" + "x" * 300).status_code == 400
 
 
-def test_api_contact_detail_patch_and_tickets(acme):
+def test_api_contact_detail_patch_and_tickets(acme: TenantSetup) -> None:
     _custom_fields(acme)
     company = _company(acme)
     contact = _contact(acme, name="Carla", email="carla@example.test")
@@ -594,7 +602,7 @@ def test_api_contact_detail_patch_and_tickets(acme):
     assert [t["number"] for t in tickets] == [second.number, first.number]
 
 
-def test_api_patch_refuses_bad_input_with_4xx(acme):
+def test_api_patch_refuses_bad_input_with_4xx(acme: TenantSetup) -> None:
     _custom_fields(acme)
     _contact(acme, email="taken@example.test")
     contact = _contact(acme)
@@ -623,7 +631,7 @@ def test_api_patch_refuses_bad_input_with_4xx(acme):
     assert api.get("/api/v1/contacts/00000000-0000-0000-0000-000000000000/").status_code == 404
 
 
-def test_api_merge(acme):
+def test_api_merge(acme: TenantSetup) -> None:
     survivor = _contact(acme, email="main@example.test")
     duplicate = _contact(acme, email="dup@example.test")
     with tenant_context(acme.id):
@@ -643,7 +651,7 @@ def test_api_merge(acme):
     assert api.post(url, {"duplicate": "x"}, content_type="application/json").status_code == 400
 
 
-def test_api_companies(acme):
+def test_api_companies(acme: TenantSetup) -> None:
     _custom_fields(acme, target="company")
     api = acme.api_client()
     created = api.post(
@@ -676,7 +684,7 @@ def test_api_companies(acme):
     assert [c["name"] for c in listed] == ["Initech"]
 
 
-def test_openapi_schema_documents_contacts_and_companies(acme):
+def test_openapi_schema_documents_contacts_and_companies(acme: TenantSetup) -> None:
     schema = acme.client().get("/api/schema/").content.decode()
     for path in (
         "/api/v1/contacts/:",
@@ -695,14 +703,14 @@ def test_openapi_schema_documents_contacts_and_companies(acme):
         assert component in schema, component
 
 
-def test_merged_contacts_keep_their_rows(tenant):
+def test_merged_contacts_keep_their_rows(tenant: TenantSetup) -> None:
     survivor, duplicate = make_contact(), make_contact()
     contacts.merge_contacts(survivor=survivor, duplicate=duplicate, actor=None)
     assert Contact.objects.filter(id=duplicate.id).exists()
     assert Ticket.objects.filter(contact=duplicate).count() == 0
 
 
-def test_custom_field_errors_name_the_field(tenant):
+def test_custom_field_errors_name_the_field(tenant: TenantSetup) -> None:
     _custom_fields(tenant)
     contact = make_contact()
     with pytest.raises(CustomFieldInvalid) as error:
@@ -719,7 +727,9 @@ def test_custom_field_errors_name_the_field(tenant):
     assert error.value.details["field"] == "plan"
 
 
-def test_contact_lookup_by_email_uses_its_index_under_row_level_security(tenant):
+def test_contact_lookup_by_email_uses_its_index_under_row_level_security(
+    tenant: TenantSetup,
+) -> None:
     """Every inbound mail looks its sender up. lower(email) is not LEAKPROOF, so under
     row-level security PostgreSQL checks it after the policy on every row (a sequential
     scan, whatever index exists); `=` on the stored email_key can use the unique index."""
@@ -747,7 +757,7 @@ def test_contact_lookup_by_email_uses_its_index_under_row_level_security(tenant)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_mails_from_a_new_address_at_once_share_one_contact(acme):
+def test_two_mails_from_a_new_address_at_once_share_one_contact(acme: TenantSetup) -> None:
     """The second insert waits on the first one's unique key, fails when it commits, and
     takes the contact it made (seen in the inbound benchmark: a mail marked failed)."""
 
@@ -763,7 +773,7 @@ def test_two_mails_from_a_new_address_at_once_share_one_contact(acme):
         assert Contact.objects.filter(email__iexact="new@example.test").count() == 1
 
 
-def test_a_companys_domains_are_rows_that_new_contacts_join_by(tenant):
+def test_a_companys_domains_are_rows_that_new_contacts_join_by(tenant: TenantSetup) -> None:
     """Each domain is a CompanyDomain row, kept in step with Company.domains: a new contact
     joins the owner of its address's domain, a domain given up is free for another."""
     initech = contacts.create_company(
@@ -795,8 +805,8 @@ def test_a_companys_domains_are_rows_that_new_contacts_join_by(tenant):
 
 
 def test_a_company_given_a_domain_takes_in_the_people_already_known_there(
-    tenant, django_capture_on_commit_callbacks
-):
+    tenant: TenantSetup, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
     """Known contacts at a new domain join the company (a task after the commit), their
     tickets become findable by the company's name; contacts of another company stay."""
     loose = services.get_or_create_contact(email="Peter@Initech.com", name="Peter Gibbons")

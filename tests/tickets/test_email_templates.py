@@ -7,10 +7,12 @@ import re
 
 import pytest
 from django.core import mail
+from pytest_django import DjangoAssertNumQueries, DjangoCaptureOnCommitCallbacks
 
 from departments import services as department_services
 from departments.errors import InvalidMailboxTemplate
 from helpdesk.tenancy.context import tenant_context
+from tests.conftest import TenantSetup
 from tests.tickets.test_inbound import build, deliver
 from tickets.configuration import services as configuration
 from tickets.errors import InvalidEmailTemplate
@@ -19,7 +21,7 @@ from tickets.models import Ticket
 from tickets.ticket import services
 
 
-def test_department_overrides_tenant_overrides_built_in(tenant):
+def test_department_overrides_tenant_overrides_built_in(tenant: TenantSetup) -> None:
     billing = department_services.create_department(name="Billing")
     built_in = templates.effective_template("status_solved", None)
     assert "marked request" in built_in.body
@@ -37,7 +39,9 @@ def test_department_overrides_tenant_overrides_built_in(tenant):
     assert templates.effective_template("status_solved", billing.id).body.startswith("Solved,")
 
 
-def test_wordings_are_read_once_and_forgotten_when_saved(tenant, django_assert_num_queries):
+def test_wordings_are_read_once_and_forgotten_when_saved(
+    tenant: TenantSetup, django_assert_num_queries: DjangoAssertNumQueries
+) -> None:
     """Every acknowledgement reads two wordings: cached per tenant, dropped on save/reset."""
     templates.effective_template("acknowledgement", None)
     with django_assert_num_queries(0):
@@ -58,12 +62,12 @@ def test_wordings_are_read_once_and_forgotten_when_saved(tenant, django_assert_n
         "{{ contact.email|upper }}",
     ],
 )
-def test_only_known_placeholders_are_accepted(tenant, body):
+def test_only_known_placeholders_are_accepted(tenant: TenantSetup, body) -> None:
     with pytest.raises(InvalidEmailTemplate, match="unknown placeholder"):
         templates.save_template(kind="status_waiting", department=None, body=body)
 
 
-def test_agent_name_is_refused_where_no_agent_has_answered_yet(acme):
+def test_agent_name_is_refused_where_no_agent_has_answered_yet(acme: TenantSetup) -> None:
     """The acknowledgement goes out before anyone answers: `{{ agent.name }}` would always
     be empty there (the preview used to show a sample name)."""
     body = "Thanks! - {{ agent.name }}"
@@ -81,17 +85,19 @@ def test_agent_name_is_refused_where_no_agent_has_answered_yet(acme):
     assert b"&#123;&#123; agent.name &#125;&#125;" not in page.content  # not offered there
 
 
-def test_template_tags_are_inert_text(tenant):
+def test_template_tags_are_inert_text(tenant: TenantSetup) -> None:
     wording = templates.preview(body="{% load static %}{{ contact.first_name }}")
     assert wording.body == "{% load static %}Carla"
 
 
-def test_reply_wrapper_needs_the_reply(tenant):
+def test_reply_wrapper_needs_the_reply(tenant: TenantSetup) -> None:
     with pytest.raises(InvalidEmailTemplate, match=r"reply\.body"):
         templates.save_template(kind="reply", department=None, body="Hello")
 
 
-def test_replies_use_the_wrapper_and_layout(acme, django_capture_on_commit_callbacks):
+def test_replies_use_the_wrapper_and_layout(
+    acme: TenantSetup, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
     with tenant_context(acme.id):
         templates.save_template(
             kind="layout", department=None, header="ACME SUPPORT", footer="Hours: 9-17"
@@ -111,7 +117,9 @@ def test_replies_use_the_wrapper_and_layout(acme, django_capture_on_commit_callb
     assert "Hours: 9-17" in body
 
 
-def test_status_change_by_an_agent_emails_the_customer(acme, django_capture_on_commit_callbacks):
+def test_status_change_by_an_agent_emails_the_customer(
+    acme: TenantSetup, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
     deliver(acme, build())
     with tenant_context(acme.id):
         templates.save_template(
@@ -129,7 +137,9 @@ def test_status_change_by_an_agent_emails_the_customer(acme, django_capture_on_c
     assert sent.message()["Auto-Submitted"] == "auto-replied"
 
 
-def test_priority_placeholder_uses_the_tenants_label(acme, django_capture_on_commit_callbacks):
+def test_priority_placeholder_uses_the_tenants_label(
+    acme: TenantSetup, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
     """Settings -> Tickets renames the levels; the customer reads the same name as agents."""
     deliver(acme, build())
     with tenant_context(acme.id):
@@ -163,8 +173,11 @@ def test_priority_placeholder_uses_the_tenants_label(acme, django_capture_on_com
     ],
 )
 def test_acknowledgement_subject_has_one_reply_prefix(
-    acme, django_capture_on_commit_callbacks, subject, expected
-):
+    acme: TenantSetup,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+    subject,
+    expected,
+) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         deliver(acme, build(subject=subject))
     with tenant_context(acme.id):
@@ -172,7 +185,7 @@ def test_acknowledgement_subject_has_one_reply_prefix(
     assert mail.outbox[-1].subject == f"{expected} [#{number}]"
 
 
-def test_editor_page_with_preview_and_errors(acme):
+def test_editor_page_with_preview_and_errors(acme: TenantSetup) -> None:
     client = acme.client(acme.admin)
     assert b"Satisfaction request" in client.get("/settings/email-templates/").content
     preview = client.post(
@@ -196,7 +209,7 @@ def test_editor_page_with_preview_and_errors(acme):
         assert missing.status_code == 404
 
 
-def test_editor_is_admin_only_and_per_tenant(acme, globex):
+def test_editor_is_admin_only_and_per_tenant(acme: TenantSetup, globex: TenantSetup) -> None:
     from helpdesk.tenancy.models import MembershipRole
     from tests.factories.accounts import make_member
 
@@ -208,7 +221,7 @@ def test_editor_is_admin_only_and_per_tenant(acme, globex):
     assert foreign.status_code == 404
 
 
-def test_templates_api(acme, globex):
+def test_templates_api(acme: TenantSetup, globex: TenantSetup) -> None:
     api = acme.api_client()
     listed = api.get("/api/v1/email-templates/").json()
     assert {t["kind"] for t in listed} >= {"layout", "reply", "satisfaction_request"}
@@ -244,7 +257,9 @@ def test_templates_api(acme, globex):
     assert api.delete("/api/v1/email-templates/status_waiting/").status_code == 204
 
 
-def test_acknowledgement_carries_a_working_tracking_link(acme, django_capture_on_commit_callbacks):
+def test_acknowledgement_carries_a_working_tracking_link(
+    acme: TenantSetup, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
     import re
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -261,7 +276,7 @@ def test_acknowledgement_carries_a_working_tracking_link(acme, django_capture_on
     assert acme.client().get("/track/forged-token/").status_code == 404
 
 
-def test_tracking_page_names_followers_and_keeps_you_for_the_requester(acme):
+def test_tracking_page_names_followers_and_keeps_you_for_the_requester(acme: TenantSetup) -> None:
     from tickets.mail_out import tracking
 
     deliver(acme, build(body="My printer is on fire", Cc="Dan Brown <dan@example.test>"))
@@ -281,7 +296,7 @@ def test_tracking_page_names_followers_and_keeps_you_for_the_requester(acme):
     assert headers[-1] == "Dan Brown"
 
 
-def test_tracking_link_of_another_tenant_is_404(acme, globex):
+def test_tracking_link_of_another_tenant_is_404(acme: TenantSetup, globex: TenantSetup) -> None:
     from tests.factories.tickets import make_ticket
     from tickets.mail_out import tracking
 

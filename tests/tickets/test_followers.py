@@ -11,11 +11,13 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 
 import pytest
+from aiosmtpd.controller import Controller
 from django.core import mail
+from pytest_django import DjangoCaptureOnCommitCallbacks
 
 from departments import services as department_services
 from helpdesk.tenancy.context import tenant_context
-from tests.conftest import make_tenant
+from tests.conftest import TenantSetup, make_tenant
 from tests.tickets.test_inbound import build, deliver
 from tickets.models import InboundEmail, Ticket
 from tickets.ticket import merging, services
@@ -25,7 +27,7 @@ def _followers(ticket: Ticket) -> set[str]:
     return set(ticket.followers.values_list("contact__email", flat=True))
 
 
-def _reply(setup, ticket: Ticket, body: str) -> None:
+def _reply(setup: TenantSetup, ticket: Ticket, body: str) -> None:
     with tenant_context(setup.id):
         services.add_message(ticket=ticket, kind="reply", body=body, actor=setup.admin)
 
@@ -37,7 +39,7 @@ def _recipients(body_part: str) -> set[str]:
     return {a.lower() for m in sent for a in m.recipients()}
 
 
-def _without_acknowledgements(setup) -> None:
+def _without_acknowledgements(setup: TenantSetup) -> None:
     with tenant_context(setup.id):
         department_services.update_mailbox(mailbox=setup.mailbox, auto_ack_enabled=False)
 
@@ -59,7 +61,9 @@ def _smtp_mail(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_stranger_who_guesses_the_number_never_receives_the_agents_replies(smtp_server):
+def test_a_stranger_who_guesses_the_number_never_receives_the_agents_replies(
+    smtp_server: Controller,
+) -> None:
     """The attack end to end, through the SMTP listener and the outbox: a stranger mails
     `[#N]` with a Cc of their own; the agent answers the customer again; neither the
     stranger nor their Cc is among the recipients, and the stranger cannot post publicly
@@ -127,7 +131,7 @@ def test_a_stranger_who_guesses_the_number_never_receives_the_agents_replies(smt
     assert by_body["Please send me the details too"]["email_cc"] == ["mallory@evil.test"]
 
 
-def test_someone_found_by_the_reply_address_writes_but_copies_nobody_in(acme):
+def test_someone_found_by_the_reply_address_writes_but_copies_nobody_in(acme: TenantSetup) -> None:
     """The plus-address token reaches the ticket (mail forwarded to a colleague), but only
     the requester and followers choose who reads the replies."""
     _without_acknowledgements(acme)
@@ -154,8 +158,8 @@ def test_someone_found_by_the_reply_address_writes_but_copies_nobody_in(acme):
 
 
 def test_someone_found_by_a_message_id_of_ours_copies_nobody_in(
-    acme, django_capture_on_commit_callbacks
-):
+    acme: TenantSetup, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
     _without_acknowledgements(acme)
     deliver(acme, build())
     with tenant_context(acme.id):
@@ -180,8 +184,10 @@ def test_someone_found_by_a_message_id_of_ours_copies_nobody_in(
 
 
 def test_the_requester_and_followers_copy_people_in_but_never_a_mailbox(
-    acme, globex, django_capture_on_commit_callbacks
-):
+    acme: TenantSetup,
+    globex: TenantSetup,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
     """The legitimate ways stay: the requester's Cc (new ticket and reply) and a
     follower's Cc become followers. A mailbox of another tenant (or a plus form of it, or
     an alias of ours) never does, so no reply of ours lands in another help desk."""
@@ -233,7 +239,9 @@ def test_the_requester_and_followers_copy_people_in_but_never_a_mailbox(
         assert not InboundEmail.objects.exists()
 
 
-def test_merging_carries_the_followers_the_requesters_chose_and_no_outsiders(acme):
+def test_merging_carries_the_followers_the_requesters_chose_and_no_outsiders(
+    acme: TenantSetup,
+) -> None:
     """Merging is the agent's choice: the other ticket's requester and followers follow
     the survivor. A stranger's Cc on the merged ticket was never a follower, so it does not
     come along."""

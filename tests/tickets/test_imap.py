@@ -12,6 +12,7 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 
 import pytest
+from pytest_django import Settings
 
 from departments import imap_client
 from departments.models import Mailbox
@@ -149,7 +150,7 @@ def subjects(setup: TenantSetup) -> list[str]:
         return sorted(Ticket.objects.values_list("subject", flat=True))
 
 
-def test_new_mail_becomes_tickets_and_is_flagged_seen(acme, server):
+def test_new_mail_becomes_tickets_and_is_flagged_seen(acme: TenantSetup, server) -> None:
     first = server.append(build("Printer on fire"))
     second = server.append(build("Coffee machine broken"))
 
@@ -167,7 +168,7 @@ def test_new_mail_becomes_tickets_and_is_flagged_seen(acme, server):
     assert polled.imap_last_polled_at is not None
 
 
-def test_second_poll_fetches_only_new_mail(acme, server):
+def test_second_poll_fetches_only_new_mail(acme: TenantSetup, server) -> None:
     server.append(build("Printer on fire"))
     poll(acme)
 
@@ -179,7 +180,7 @@ def test_second_poll_fetches_only_new_mail(acme, server):
     assert subjects(acme) == ["Coffee machine broken", "Printer on fire"]
 
 
-def test_mail_is_flagged_only_after_the_commit(acme, server):
+def test_mail_is_flagged_only_after_the_commit(acme: TenantSetup, server) -> None:
     uid = server.append(build())
     with tenant_context(acme.id):
         imap.poll_mailbox(mailbox=Mailbox.objects.get(id=acme.mailbox.id))
@@ -187,7 +188,9 @@ def test_mail_is_flagged_only_after_the_commit(acme, server):
     assert SEEN in server.messages()[uid]
 
 
-def test_rolled_back_poll_leaves_mail_untouched_and_is_fetched_again(acme, server):
+def test_rolled_back_poll_leaves_mail_untouched_and_is_fetched_again(
+    acme: TenantSetup, server
+) -> None:
     uid = server.append(build())
     with pytest.raises(RollBack):
         poll_then_fail(acme)
@@ -198,7 +201,7 @@ def test_rolled_back_poll_leaves_mail_untouched_and_is_fetched_again(acme, serve
     assert SEEN in server.messages()[uid]
 
 
-def test_stored_mail_is_moved_to_the_archive_folder(acme, server):
+def test_stored_mail_is_moved_to_the_archive_folder(acme: TenantSetup, server) -> None:
     server.append(build("Already archived"), folder="Handled mail", flags=SEEN)
     configure(acme, server, imap_archive_folder="Handled mail")
     server.append(build("Printer on fire"))
@@ -212,7 +215,7 @@ def test_stored_mail_is_moved_to_the_archive_folder(acme, server):
     assert polling_session(server, after=sessions)["deleted"] == 0  # one MOVE, no \Deleted
 
 
-def test_archive_without_move_falls_back_to_copy_delete_expunge(acme, server):
+def test_archive_without_move_falls_back_to_copy_delete_expunge(acme: TenantSetup, server) -> None:
     legacy = server.as_user(LEGACY_USER)
     legacy.append(build("Old"), folder="Archive", flags=SEEN)
     configure(acme, legacy, imap_archive_folder="Archive")
@@ -229,7 +232,9 @@ def test_archive_without_move_falls_back_to_copy_delete_expunge(acme, server):
 
 
 @pytest.mark.parametrize("user", ["support", LEGACY_USER])
-def test_missing_archive_folder_keeps_the_mail_and_records_why(acme, server, user):
+def test_missing_archive_folder_keeps_the_mail_and_records_why(
+    acme: TenantSetup, server, user
+) -> None:
     server = server.as_user(user)  # LEGACY_USER: no MOVE, so COPY fails before any delete
     configure(acme, server, imap_archive_folder="Nowhere")
     uid = server.append(build())
@@ -242,7 +247,7 @@ def test_missing_archive_folder_keeps_the_mail_and_records_why(acme, server, use
     assert poll(acme).fetched == 0  # tracked by UID: not stored twice
 
 
-def test_wrong_password_records_the_error_and_stores_nothing(acme, server):
+def test_wrong_password_records_the_error_and_stores_nothing(acme: TenantSetup, server) -> None:
     configure(acme, server, imap_password_encrypted=encrypt("wrong"))
     uid = server.append(build())
 
@@ -265,7 +270,9 @@ def test_wrong_password_records_the_error_and_stores_nothing(acme, server):
         ({"imap_host": ""}, "no IMAP server is set"),
     ],
 )
-def test_settings_problems_are_recorded_not_raised(acme, server, changes, error):
+def test_settings_problems_are_recorded_not_raised(
+    acme: TenantSetup, server, changes, error
+) -> None:
     configure(acme, server, **changes)
     server.append(build())
 
@@ -275,7 +282,9 @@ def test_settings_problems_are_recorded_not_raised(acme, server, changes, error)
 
 
 @pytest.mark.parametrize("security", ["starttls", "ssl"])
-def test_mail_is_polled_over_tls(acme, server, security, monkeypatch):
+def test_mail_is_polled_over_tls(
+    acme: TenantSetup, server, security, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """STARTTLS on the plain port, or SSL/TLS from the start on the other; the server's
     certificate is checked against the trusted CAs (SSL_CERT_FILE: the test server's)."""
     monkeypatch.setenv("SSL_CERT_FILE", str(server.ca_file))
@@ -291,7 +300,7 @@ def test_mail_is_polled_over_tls(acme, server, security, monkeypatch):
 
 
 @pytest.mark.parametrize("security", ["starttls", "ssl"])
-def test_an_untrusted_certificate_gets_no_password(acme, server, security):
+def test_an_untrusted_certificate_gets_no_password(acme: TenantSetup, server, security) -> None:
     port = server.tls_port if security == "ssl" else server.port
     configure(acme, server, imap_security=security, imap_port=port)
 
@@ -301,7 +310,7 @@ def test_an_untrusted_certificate_gets_no_password(acme, server, security):
     assert subjects(acme) == []
 
 
-def test_starttls_is_required_when_chosen(acme, server):
+def test_starttls_is_required_when_chosen(acme: TenantSetup, server) -> None:
     """A server that does not offer STARTTLS (or a man in the middle stripping it) is never
     sent the password in clear text."""
     with fake_imap_server(capabilities="IMAP4rev1 AUTH=PLAIN") as (port, received):
@@ -312,13 +321,13 @@ def test_starttls_is_required_when_chosen(acme, server):
     assert not any(b"LOGIN" in line.upper() for line in received)
 
 
-def test_refused_connection_is_recorded(acme, server):
+def test_refused_connection_is_recorded(acme: TenantSetup, server) -> None:
     configure(acme, server, imap_port=closed_port())
 
     assert poll(acme).error.startswith(f"cannot connect to 127.0.0.1:{mailbox(acme).imap_port}")
 
 
-def test_error_is_cleared_by_the_next_good_poll(acme, server):
+def test_error_is_cleared_by_the_next_good_poll(acme: TenantSetup, server) -> None:
     configure(acme, server, imap_password_encrypted=encrypt("wrong"))
     poll(acme)
     configure(acme, server)
@@ -327,7 +336,7 @@ def test_error_is_cleared_by_the_next_good_poll(acme, server):
     assert mailbox(acme).imap_last_error == ""
 
 
-def test_same_message_appended_twice_is_stored_once(acme, server):
+def test_same_message_appended_twice_is_stored_once(acme: TenantSetup, server) -> None:
     raw = build(message_id="<same@example.test>")
     server.append(raw)
     server.append(raw)
@@ -340,7 +349,7 @@ def test_same_message_appended_twice_is_stored_once(acme, server):
     assert all(SEEN in flags for flags in server.messages().values())
 
 
-def test_first_poll_skips_mail_already_read_there(acme, server):
+def test_first_poll_skips_mail_already_read_there(acme: TenantSetup, server) -> None:
     server.append(build("Read long ago"), flags=SEEN)
     unseen = server.append(build("Printer on fire"))
     server.append(build("Also read"), flags=SEEN)
@@ -352,7 +361,7 @@ def test_first_poll_skips_mail_already_read_there(acme, server):
     assert mailbox(acme).imap_last_uid > unseen
 
 
-def test_changed_uid_validity_refetches_unseen_mail_only(acme, server):
+def test_changed_uid_validity_refetches_unseen_mail_only(acme: TenantSetup, server) -> None:
     configure(acme, server, imap_folder="Support")
     server.append(build("Printer on fire", message_id="<first@example.test>"), folder="Support")
     poll(acme)
@@ -374,7 +383,7 @@ def test_changed_uid_validity_refetches_unseen_mail_only(acme, server):
     assert all(SEEN in flags for flags in server.messages("Support").values())
 
 
-def test_a_batch_stops_early_and_the_next_poll_continues(acme, server):
+def test_a_batch_stops_early_and_the_next_poll_continues(acme: TenantSetup, server) -> None:
     for number in range(3):
         server.append(build(f"Unseen {number}"))
 
@@ -391,7 +400,7 @@ def test_a_batch_stops_early_and_the_next_poll_continues(acme, server):
     assert all(SEEN in flags for flags in server.messages().values())
 
 
-def test_check_imap_settings(server):
+def test_check_imap_settings(server) -> None:
     good = {
         "host": server.host,
         "port": server.port,
@@ -414,7 +423,7 @@ def test_check_imap_settings(server):
     assert all(SEEN not in flags for flags in server.messages("Archive").values())
 
 
-def test_admin_tests_the_connection_before_saving(acme, server):
+def test_admin_tests_the_connection_before_saving(acme: TenantSetup, server) -> None:
     """*Test connection* on the mailbox page: the settings as typed (an empty password means
     the stored one); nothing is polled or saved."""
     client = acme.client(acme.admin)
@@ -447,7 +456,7 @@ def test_admin_tests_the_connection_before_saving(acme, server):
     assert mailbox(acme).imap_last_polled_at is None
 
 
-def test_connection_test_is_admin_only_and_per_tenant(acme, server):
+def test_connection_test_is_admin_only_and_per_tenant(acme: TenantSetup, server) -> None:
     globex = make_tenant("globex", "Globex")
     agent = make_member(acme.tenant, MembershipRole.AGENT)
     url = f"/settings/mailboxes/{acme.mailbox.id}/imap-check/"
@@ -458,7 +467,7 @@ def test_connection_test_is_admin_only_and_per_tenant(acme, server):
     assert api.post(f"/api/v1/mailboxes/{globex.mailbox.id}/check-imap/").status_code == 404
 
 
-def test_connection_test_through_the_api(acme, server):
+def test_connection_test_through_the_api(acme: TenantSetup, server) -> None:
     api = acme.api_client()
     url = f"/api/v1/mailboxes/{acme.mailbox.id}/check-imap/"
 
@@ -471,7 +480,9 @@ def test_connection_test_through_the_api(acme, server):
 
 
 @pytest.mark.django_db(transaction=True, databases=["default", "ops"])
-def test_beat_task_polls_every_tenant_with_imap_mailboxes(acme: TenantSetup, server: Dovecot):
+def test_beat_task_polls_every_tenant_with_imap_mailboxes(
+    acme: TenantSetup, server: Dovecot
+) -> None:
     """The periodic task finds tenants with IMAP mailboxes and polls each of them."""
 
     server.append(build(subject="From the beat", message_id=make_msgid()))
@@ -485,7 +496,7 @@ def test_beat_task_polls_every_tenant_with_imap_mailboxes(acme: TenantSetup, ser
     assert all(SEEN in flags for flags in server.messages().values())
 
 
-def test_connection_failures_are_worded_for_the_admin():
+def test_connection_failures_are_worded_for_the_admin() -> None:
     """Not "cannot connect to no-such-host.invalid:993: -2" but what it means."""
 
     def failure(host: str, port: int) -> str:
@@ -502,7 +513,7 @@ def test_connection_failures_are_worded_for_the_admin():
     )
 
 
-def test_a_service_that_is_not_imap_is_named_so_without_its_banner():
+def test_a_service_that_is_not_imap_is_named_so_without_its_banner() -> None:
     """Tenant admins choose the host and port: what another service there says is not
     shown back (it would map and fingerprint services reachable from the help desk)."""
     import threading
@@ -526,7 +537,9 @@ def test_a_service_that_is_not_imap_is_named_so_without_its_banner():
     assert "secret-banner" not in problem
 
 
-def test_a_private_or_local_imap_host_is_refused_unless_the_operator_allows_it(settings):
+def test_a_private_or_local_imap_host_is_refused_unless_the_operator_allows_it(
+    settings: Settings,
+) -> None:
     settings.HELPDESK_IMAP_ALLOW_PRIVATE_HOSTS = False
     for host in ("127.0.0.1", "localhost", "10.0.0.5", "169.254.169.254", "::1"):
         problem = imap_client.check_settings(

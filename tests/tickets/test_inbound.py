@@ -8,14 +8,17 @@ import subprocess
 import sys
 from email.message import EmailMessage
 from email.utils import make_msgid
+from pathlib import Path
 
 import pytest
 from django.core import mail
 from django.core.management import call_command
+from pytest_django import DjangoCaptureOnCommitCallbacks, Settings
 
 from departments import services as department_services
 from helpdesk.tenancy.context import tenant_context
 from tests.concurrency import second_behind_first
+from tests.conftest import TenantSetup
 from tickets.mail_in import intake
 from tickets.mail_in import services as inbound
 from tickets.mail_in import tasks as mail_in_tasks
@@ -43,7 +46,7 @@ def build(
     return message.as_bytes()
 
 
-def deliver(setup, raw: bytes, to: list[str] | None = None) -> InboundEmail:
+def deliver(setup: TenantSetup, raw: bytes, to: list[str] | None = None) -> InboundEmail:
     """The real intake and processing, as a worker would run them."""
     accepted = intake.accept(
         raw=raw, envelope_to=to or [], envelope_from="", channel="test", enqueue=False
@@ -53,7 +56,7 @@ def deliver(setup, raw: bytes, to: list[str] | None = None) -> InboundEmail:
         return inbound.process_inbound_email(email_id=accepted.email_id)
 
 
-def test_new_mail_opens_a_ticket_in_the_mailbox_department(acme):
+def test_new_mail_opens_a_ticket_in_the_mailbox_department(acme: TenantSetup) -> None:
     with tenant_context(acme.id):
         billing = department_services.create_department(name="Billing")
         department_services.create_mailbox(address="billing@acme.localhost", department=billing)
@@ -66,7 +69,7 @@ def test_new_mail_opens_a_ticket_in_the_mailbox_department(acme):
         assert ticket.contact.name == "Carla"
 
 
-def test_reply_by_in_reply_to_threads_and_reopens_solved(acme):
+def test_reply_by_in_reply_to_threads_and_reopens_solved(acme: TenantSetup) -> None:
     first = build(message_id="<q1@example.test>")
     deliver(acme, first)
     with tenant_context(acme.id):
@@ -82,14 +85,16 @@ def test_reply_by_in_reply_to_threads_and_reopens_solved(acme):
         assert ticket.messages.filter(kind="customer").count() == 2
 
 
-def test_reply_by_references_only(acme):
+def test_reply_by_references_only(acme: TenantSetup) -> None:
     deliver(acme, build(message_id="<root@example.test>"))
     deliver(acme, build(subject="no tag", References="<x@y> <root@example.test>"))
     with tenant_context(acme.id):
         assert Ticket.objects.count() == 1
 
 
-def test_reply_to_our_acknowledgement_threads(acme, django_capture_on_commit_callbacks):
+def test_reply_to_our_acknowledgement_threads(
+    acme: TenantSetup, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         deliver(acme, build())
     with tenant_context(acme.id):
@@ -99,7 +104,7 @@ def test_reply_to_our_acknowledgement_threads(acme, django_capture_on_commit_cal
         assert Ticket.objects.count() == 1
 
 
-def test_reply_by_subject_tag(acme):
+def test_reply_by_subject_tag(acme: TenantSetup) -> None:
     deliver(acme, build())
     with tenant_context(acme.id):
         number = Ticket.objects.get().number
@@ -108,7 +113,7 @@ def test_reply_by_subject_tag(acme):
         assert Ticket.objects.count() == 1
 
 
-def test_by_the_subject_tag_alone_a_stranger_reaches_only_the_agents(acme):
+def test_by_the_subject_tag_alone_a_stranger_reaches_only_the_agents(acme: TenantSetup) -> None:
     """Ticket numbers are guessable: mail that names a ticket only by `[#N]`, from someone
     who is neither its requester nor a follower, becomes an internal note by that contact.
     It never shows in the requester's conversation (their tracking page) nor reopens the
@@ -143,7 +148,9 @@ def test_by_the_subject_tag_alone_a_stranger_reaches_only_the_agents(acme):
     assert "Mail from someone who is not the requester or a follower" in agent_page
 
 
-def test_an_address_of_its_own_wins_over_the_plus_addressed_base(acme, globex):
+def test_an_address_of_its_own_wins_over_the_plus_addressed_base(
+    acme: TenantSetup, globex: TenantSetup
+) -> None:
     """support+vip@ registered by another mailbox is that mailbox's; other plus forms still
     reach the owner of the base address. (Another tenant cannot register a plus form of
     acme's address at all: tests/test_api_robustness.py.)"""
@@ -160,7 +167,7 @@ def test_an_address_of_its_own_wins_over_the_plus_addressed_base(acme, globex):
         assert intake.find_inbound_address("help@acme.example").mailbox_id == general.id
 
 
-def test_reply_by_plus_address_token(acme):
+def test_reply_by_plus_address_token(acme: TenantSetup) -> None:
     deliver(acme, build())
     with tenant_context(acme.id):
         ticket = Ticket.objects.get()
@@ -169,7 +176,7 @@ def test_reply_by_plus_address_token(acme):
     assert email.ticket_id == ticket.id
 
 
-def test_reply_to_closed_ticket_opens_a_linked_follow_up(acme):
+def test_reply_to_closed_ticket_opens_a_linked_follow_up(acme: TenantSetup) -> None:
     deliver(acme, build(message_id="<old@example.test>"))
     with tenant_context(acme.id):
         old = Ticket.objects.get()
@@ -181,20 +188,20 @@ def test_reply_to_closed_ticket_opens_a_linked_follow_up(acme):
         assert old.messages.filter(kind="event", event__field="follow_up").exists()
 
 
-def test_cc_addresses_become_followers(acme):
+def test_cc_addresses_become_followers(acme: TenantSetup) -> None:
     deliver(acme, build(Cc="Dan <dan@example.test>, support@acme.localhost"))
     with tenant_context(acme.id):
         followers = TicketFollower.objects.values_list("contact__email", flat=True)
         assert list(followers) == ["dan@example.test"]
 
 
-def test_mail_from_our_own_mailbox_never_opens_a_ticket(acme):
+def test_mail_from_our_own_mailbox_never_opens_a_ticket(acme: TenantSetup) -> None:
     email = deliver(acme, build(sender="support@acme.localhost"))
     assert email.status == "rejected"
     assert "own mailboxes" in email.reason
 
 
-def test_redelivery_is_one_message(acme):
+def test_redelivery_is_one_message(acme: TenantSetup) -> None:
     raw = build(message_id="<same@example.test>")
     deliver(acme, raw)
     deliver(acme, raw)
@@ -205,7 +212,9 @@ def test_redelivery_is_one_message(acme):
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("in_callers_transaction", [False, True])
-def test_the_same_mail_on_two_paths_at_once_is_one_row(acme, in_callers_transaction):
+def test_the_same_mail_on_two_paths_at_once_is_one_row(
+    acme: TenantSetup, in_callers_transaction
+) -> None:
     """The second insert waits on the first one's unique Message-ID, fails when it commits,
     and the intake answers with the row that won: its own transaction rolls back whole, or,
     inside a caller's (the IMAP poller's batch), its savepoint, and the caller goes on."""
@@ -241,7 +250,9 @@ def test_the_same_mail_on_two_paths_at_once_is_one_row(acme, in_callers_transact
         assert InboundEmail.objects.count() == 1
 
 
-def test_acknowledgement_is_threaded_and_marked_automatic(acme, django_capture_on_commit_callbacks):
+def test_acknowledgement_is_threaded_and_marked_automatic(
+    acme: TenantSetup, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         deliver(acme, build(message_id="<ask@example.test>"))
     assert len(mail.outbox) == 1
@@ -274,7 +285,9 @@ def test_acknowledgement_is_threaded_and_marked_automatic(acme, django_capture_o
         {"sender": "noreply@shop.example.test"},
     ],
 )
-def test_no_acknowledgement_for_machine_mail(acme, django_capture_on_commit_callbacks, headers):
+def test_no_acknowledgement_for_machine_mail(
+    acme: TenantSetup, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks, headers
+) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         email = deliver(acme, build(**headers))
     assert email.status == "processed"
@@ -282,8 +295,10 @@ def test_no_acknowledgement_for_machine_mail(acme, django_capture_on_commit_call
 
 
 def test_acknowledgements_are_rate_limited_per_sender(
-    acme, django_capture_on_commit_callbacks, settings
-):
+    acme: TenantSetup,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+    settings: Settings,
+) -> None:
     settings.HELPDESK_AUTO_REPLY_LIMIT_PER_HOUR = 2
     with django_capture_on_commit_callbacks(execute=True):
         for index in range(4):
@@ -291,7 +306,9 @@ def test_acknowledgements_are_rate_limited_per_sender(
     assert len(mail.outbox) == 2
 
 
-def test_acknowledgement_can_be_switched_off(acme, django_capture_on_commit_callbacks):
+def test_acknowledgement_can_be_switched_off(
+    acme: TenantSetup, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
     with tenant_context(acme.id):
         department_services.update_mailbox(mailbox=acme.mailbox, auto_ack_enabled=False)
     with django_capture_on_commit_callbacks(execute=True):
@@ -320,8 +337,8 @@ def _bounce_for(message_id: str) -> bytes:
 
 
 def test_bounce_marks_our_message_failed_instead_of_opening_a_ticket(
-    acme, django_capture_on_commit_callbacks
-):
+    acme: TenantSetup, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         deliver(acme, build())
     with tenant_context(acme.id):
@@ -336,13 +353,15 @@ def test_bounce_marks_our_message_failed_instead_of_opening_a_ticket(
         assert ack.ticket.messages.filter(kind="event", event__field="delivery").exists()
 
 
-def test_bounce_for_unknown_message_is_rejected_with_a_reason(acme):
+def test_bounce_for_unknown_message_is_rejected_with_a_reason(acme: TenantSetup) -> None:
     email = deliver(acme, _bounce_for("<never-sent@acme.localhost>"))
     assert email.status == "rejected"
     assert "did not send" in email.reason
 
 
-def test_tenant_found_from_headers_when_the_envelope_is_unknown(acme, globex):
+def test_tenant_found_from_headers_when_the_envelope_is_unknown(
+    acme: TenantSetup, globex: TenantSetup
+) -> None:
     raw = build(to="support@globex.localhost", Delivered_To="support@globex.localhost")
     accepted = intake.accept(
         raw=raw, envelope_to=[], envelope_from="", channel="test", enqueue=False
@@ -351,7 +370,7 @@ def test_tenant_found_from_headers_when_the_envelope_is_unknown(acme, globex):
     assert accepted.tenant_id == str(globex.id)
 
 
-def test_mail_for_no_tenant_is_kept_unrouted(db):
+def test_mail_for_no_tenant_is_kept_unrouted(db: None) -> None:
     assert (
         intake.accept(
             raw=build(to="who@nowhere.test"), envelope_to=[], envelope_from="", channel="test"
@@ -361,7 +380,9 @@ def test_mail_for_no_tenant_is_kept_unrouted(db):
     assert UnroutedEmail.objects.get().reason == "no tenant owns any recipient"
 
 
-def test_ingest_email_command_prints_one_line_per_message(acme, tmp_path):
+def test_ingest_email_command_prints_one_line_per_message(
+    acme: TenantSetup, tmp_path: Path
+) -> None:
     first = tmp_path / "a.eml"
     first.write_bytes(build(message_id="<a@example.test>"))
     second = tmp_path / "b.eml"
@@ -377,7 +398,9 @@ def test_ingest_email_command_prints_one_line_per_message(acme, tmp_path):
     ]
 
 
-def test_ingest_email_reads_stdin_with_envelope_recipient(acme, monkeypatch):
+def test_ingest_email_reads_stdin_with_envelope_recipient(
+    acme: TenantSetup, monkeypatch: pytest.MonkeyPatch
+) -> None:
     raw = build(to="undisclosed-recipients:;")
     monkeypatch.setattr(sys, "stdin", type("In", (), {"buffer": io.BytesIO(raw)})())
     out = io.StringIO()
@@ -386,7 +409,7 @@ def test_ingest_email_reads_stdin_with_envelope_recipient(acme, monkeypatch):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_ingest_email_as_an_mta_pipe(tmp_path):
+def test_ingest_email_as_an_mta_pipe(tmp_path: Path) -> None:
     """The real command in a subprocess, reading stdin; exit status 0."""
     from tests.conftest import make_tenant
 
@@ -416,7 +439,7 @@ def test_ingest_email_as_an_mta_pipe(tmp_path):
     assert result.stdout.decode().strip() == "#1"
 
 
-def test_mark_failed_takes_a_queued_row_out_of_the_sweep(acme):
+def test_mark_failed_takes_a_queued_row_out_of_the_sweep(acme: TenantSetup) -> None:
     accepted = intake.accept(
         raw=build(), envelope_to=[], envelope_from="", channel="test", enqueue=False
     )

@@ -9,20 +9,23 @@ import time
 from base64 import b64encode
 
 import pytest
+from django.test import Client
+from pytest_django import Settings
 
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import MembershipRole
+from tests.conftest import TenantSetup
 from tests.factories.accounts import make_member
 from tests.tickets.test_inbound import build, deliver
 from tickets.models import InboundEmail, Ticket, UnroutedEmail
 
 
 @pytest.fixture
-def admin_api(acme):
+def admin_api(acme: TenantSetup):
     return acme.api_client()
 
 
-def test_inbound_log_lists_and_filters(acme):
+def test_inbound_log_lists_and_filters(acme: TenantSetup) -> None:
     deliver(acme, build(subject="Good one"))
     deliver(acme, build(sender="support@acme.localhost"))
     client = acme.client(acme.admin)
@@ -34,7 +37,7 @@ def test_inbound_log_lists_and_filters(acme):
     assert b"#1" not in rejected
 
 
-def test_inbound_detail_raw_and_retry(acme):
+def test_inbound_detail_raw_and_retry(acme: TenantSetup) -> None:
     email = deliver(acme, build(sender="support@acme.localhost", body="raw body here"))
     client = acme.client(acme.admin)
     detail = client.get(f"/settings/inbound/{email.id}/")
@@ -48,7 +51,7 @@ def test_inbound_detail_raw_and_retry(acme):
         assert email.status == "queued"
 
 
-def test_inbound_log_is_admin_only_and_per_tenant(acme, globex):
+def test_inbound_log_is_admin_only_and_per_tenant(acme: TenantSetup, globex: TenantSetup) -> None:
     foreign = deliver(globex, build(to="support@globex.localhost"))
     agent = make_member(acme.tenant, MembershipRole.AGENT)
     assert acme.client(agent).get("/settings/inbound/").status_code == 403
@@ -58,7 +61,7 @@ def test_inbound_log_is_admin_only_and_per_tenant(acme, globex):
     assert client.post(f"/settings/inbound/{foreign.id}/retry/").status_code == 404
 
 
-def test_inbound_api(admin_api, acme, globex):
+def test_inbound_api(admin_api: Client, acme: TenantSetup, globex: TenantSetup) -> None:
     good = deliver(acme, build())
     bad = deliver(acme, build(sender="support@acme.localhost"))
     foreign = deliver(globex, build(to="support@globex.localhost"))
@@ -85,12 +88,12 @@ BASIC = "hook:secret"
 
 
 @pytest.fixture
-def anymail_settings(settings):
+def anymail_settings(settings: Settings):
     settings.ANYMAIL = {"WEBHOOK_SECRET": BASIC, "MAILGUN_WEBHOOK_SIGNING_KEY": SIGNING_KEY}
 
 
 def _mailgun_post(
-    client, raw: bytes, recipient: str, *, signature: str | None = None, auth: str = BASIC
+    client: Client, raw: bytes, recipient: str, *, signature: str | None = None, auth: str = BASIC
 ):
     timestamp, token = str(int(time.time())), "abc123token"
     expected = hmac.new(
@@ -111,7 +114,7 @@ def _mailgun_post(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_esp_webhook_mail_becomes_a_ticket(anymail_settings, client):
+def test_esp_webhook_mail_becomes_a_ticket(anymail_settings: None, client: Client) -> None:
     from tests.conftest import make_tenant
 
     acme = make_tenant("acme", "Acme")
@@ -124,7 +127,9 @@ def test_esp_webhook_mail_becomes_a_ticket(anymail_settings, client):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_esp_webhook_takes_a_mail_of_several_megabytes(anymail_settings, client):
+def test_esp_webhook_takes_a_mail_of_several_megabytes(
+    anymail_settings: None, client: Client
+) -> None:
     """ESPs post the whole mail as a form field (Mailgun's body-mime, SendGrid's email,
     Postmark's JSON): Django's default 2.5 MB limit on request bodies refused such a mail
     with a 400, and the ESP would give up on it."""
@@ -140,7 +145,7 @@ def test_esp_webhook_takes_a_mail_of_several_megabytes(anymail_settings, client)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_esp_webhook_takes_a_mail_with_a_nul_byte(anymail_settings, client):
+def test_esp_webhook_takes_a_mail_with_a_nul_byte(anymail_settings: None, client: Client) -> None:
     """Form fields with NUL are refused everywhere else (RejectNulMiddleware); a mail
     posted by an ESP is stored whatever it holds."""
     from tests.conftest import make_tenant
@@ -155,8 +160,7 @@ def test_esp_webhook_takes_a_mail_with_a_nul_byte(anymail_settings, client):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_esp_webhook_on_a_tenant_host_still_routes_by_recipient(anymail_settings):
-    from django.test import Client
+def test_esp_webhook_on_a_tenant_host_still_routes_by_recipient(anymail_settings: None) -> None:
 
     from tests.conftest import make_tenant
 
@@ -172,7 +176,9 @@ def test_esp_webhook_on_a_tenant_host_still_routes_by_recipient(anymail_settings
 
 
 @pytest.mark.django_db(transaction=True)
-def test_esp_webhook_with_a_bad_signature_stores_nothing(anymail_settings, client):
+def test_esp_webhook_with_a_bad_signature_stores_nothing(
+    anymail_settings: None, client: Client
+) -> None:
     from tests.conftest import make_tenant
 
     acme = make_tenant("acme", "Acme")
@@ -185,7 +191,9 @@ def test_esp_webhook_with_a_bad_signature_stores_nothing(anymail_settings, clien
 
 
 @pytest.mark.django_db(transaction=True)
-def test_esp_webhook_for_an_unknown_address_is_kept_unrouted(anymail_settings, client):
+def test_esp_webhook_for_an_unknown_address_is_kept_unrouted(
+    anymail_settings: None, client: Client
+) -> None:
     response = _mailgun_post(client, build(to="who@nowhere.test"), "who@nowhere.test")
     assert response.status_code == 200
     assert UnroutedEmail.objects.get().channel == "esp:mailgun"
@@ -197,7 +205,9 @@ def test_esp_webhook_for_an_unknown_address_is_kept_unrouted(anymail_settings, c
     [{}, {"MAILGUN_WEBHOOK_SIGNING_KEY": SIGNING_KEY}],
     ids=["nothing", "signing-key-only"],
 )
-def test_esp_webhooks_without_a_webhook_secret_are_refused(settings, client, configured):
+def test_esp_webhooks_without_a_webhook_secret_are_refused(
+    settings: Settings, client: Client, configured
+) -> None:
     """django-anymail would take these posts with only a warning: they fail closed."""
     from tests.conftest import make_tenant
 

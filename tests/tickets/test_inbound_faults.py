@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from pytest_django import Settings
 
 from helpdesk.tenancy.context import tenant_context
 from tests.conftest import make_tenant, subprocess_environment
@@ -82,7 +83,9 @@ def _wait(predicate, timeout: float = 60.0) -> bool:
     return False
 
 
-def test_worker_killed_in_the_middle_loses_and_duplicates_nothing(broker_mode, settings):
+def test_worker_killed_in_the_middle_loses_and_duplicates_nothing(
+    broker_mode: None, settings: Settings
+) -> None:
     settings.HELPDESK_INBOUND_SWEEP_AFTER_SECONDS = 0
     acme = make_tenant("acme", "Acme")
     total = 150
@@ -145,7 +148,9 @@ def _redis_server(socket_path: Path) -> subprocess.Popen[bytes]:
     )
 
 
-def test_mail_arriving_while_redis_is_down_is_processed_later(broker_mode, settings, tmp_path):
+def test_mail_arriving_while_redis_is_down_is_processed_later(
+    broker_mode: None, settings: Settings, tmp_path: Path
+) -> None:
     """The SMTP listener's Redis is down: it still answers 250 after the commit, and the
     sweeper gets the stored mail processed once a broker is reachable."""
     settings.HELPDESK_INBOUND_SWEEP_AFTER_SECONDS = 0

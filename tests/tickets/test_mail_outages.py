@@ -19,11 +19,12 @@ from aiosmtpd.controller import Controller
 from celery import signals
 from django.db import connections
 from django.test import Client
+from pytest_django import Settings
 
 from departments.models import Department, Mailbox
 from helpdesk.celery import app as celery_app
 from helpdesk.tenancy.context import tenant_context
-from tests.conftest import make_tenant
+from tests.conftest import TenantSetup, make_tenant
 from tests.tickets.conftest import _free_port
 from tests.tickets.test_inbound import build
 from tests.tickets.test_inbound_admin import _mailgun_post, anymail_settings  # noqa: F401
@@ -57,8 +58,8 @@ def retries() -> Iterator[list[str]]:
 
 
 def test_processing_with_redis_unreachable_is_retried_and_the_mail_stays_queued(
-    acme, settings, tmp_path, retries
-):
+    acme: TenantSetup, settings: Settings, tmp_path: Path, retries
+) -> None:
     accepted = intake.accept(
         raw=build(subject="Printer on fire"),
         envelope_to=["support@acme.localhost"],
@@ -88,7 +89,9 @@ def test_processing_with_redis_unreachable_is_retried_and_the_mail_stays_queued(
         assert Ticket.objects.get().subject == "Printer on fire"
 
 
-def test_a_mail_that_cannot_be_processed_still_ends_failed_with_its_reason(acme, retries):
+def test_a_mail_that_cannot_be_processed_still_ends_failed_with_its_reason(
+    acme: TenantSetup, retries
+) -> None:
     """Retrying cannot help here (the help desk has no department left to file the mail
     under, until an admin adds one): no retry, `failed` with the reason at once. Together
     with the test above: only outages are retried."""
@@ -140,7 +143,7 @@ class DatabaseSwitch:
 
 
 @pytest.fixture
-def smtp_with_database_switch(tmp_path) -> Iterator[tuple[Controller, DatabaseSwitch]]:
+def smtp_with_database_switch(tmp_path: Path) -> Iterator[tuple[Controller, DatabaseSwitch]]:
     """The SMTP listener's handler on loopback, as the smtp_server fixture, with a switch
     for its database connection."""
     executor = ThreadPoolExecutor(max_workers=1)
@@ -161,7 +164,7 @@ def smtp_with_database_switch(tmp_path) -> Iterator[tuple[Controller, DatabaseSw
 
 
 @pytest.mark.django_db(transaction=True)
-def test_smtp_answers_451_on_one_line_while_the_database_is_down(smtp_with_database_switch):
+def test_smtp_answers_451_on_one_line_while_the_database_is_down(smtp_with_database_switch) -> None:
     """Before: RCPT got `500 Error: (OperationalError) connection failed: ... socket
     "/tmp/.s.PGSQL.5432" ...` with a bare line break, so the client read the rest of that
     text as the reply to its next command."""
@@ -198,7 +201,10 @@ def test_smtp_answers_451_on_one_line_while_the_database_is_down(smtp_with_datab
 
 
 @pytest.mark.django_db(transaction=True)
-def test_esp_webhook_answers_503_while_the_database_is_down(anymail_settings, tmp_path):  # noqa: F811
+def test_esp_webhook_answers_503_while_the_database_is_down(
+    anymail_settings: None,  # noqa: F811
+    tmp_path: Path,
+) -> None:
     """Before: a 500. ESPs retry both, but 503 with Retry-After says what happened and the
     error page shows nothing of it."""
     acme = make_tenant("acme", "Acme")

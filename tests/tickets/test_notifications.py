@@ -4,9 +4,11 @@ switched off; nobody is told about their own action."""
 from __future__ import annotations
 
 from django.core import mail
+from pytest_django import DjangoCaptureOnCommitCallbacks
 
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import MembershipRole
+from tests.conftest import TenantSetup
 from tests.factories.accounts import make_member
 from tests.factories.tickets import make_ticket
 from tests.tickets.test_inbound import build, deliver
@@ -15,7 +17,9 @@ from tickets.notifications import services as notifications
 from tickets.ticket import services
 
 
-def test_assignment_emails_the_assignee(tenant, django_capture_on_commit_callbacks):
+def test_assignment_emails_the_assignee(
+    tenant: TenantSetup, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
     ana = make_member(tenant.tenant, MembershipRole.AGENT, name="Ana Agent")
     ticket = make_ticket(subject="Printer")
     with django_capture_on_commit_callbacks(execute=True):
@@ -27,14 +31,18 @@ def test_assignment_emails_the_assignee(tenant, django_capture_on_commit_callbac
     assert sent.message()["Auto-Submitted"] == "auto-generated"
 
 
-def test_no_email_for_assigning_yourself(tenant, django_capture_on_commit_callbacks):
+def test_no_email_for_assigning_yourself(
+    tenant: TenantSetup, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
     ticket = make_ticket()
     with django_capture_on_commit_callbacks(execute=True):
         services.assign_ticket(ticket=ticket, assignee=tenant.admin, actor=tenant.admin)
     assert mail.outbox == []
 
 
-def test_mentions_in_notes_email_the_mentioned(tenant, django_capture_on_commit_callbacks):
+def test_mentions_in_notes_email_the_mentioned(
+    tenant: TenantSetup, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
     make_member(tenant.tenant, MembershipRole.AGENT, email="ana@acme.test", name="Ana A")
     make_member(tenant.tenant, MembershipRole.LIGHT_AGENT, email="lee@acme.test", name="Lee Light")
     make_member(tenant.tenant, MembershipRole.AGENT, email="bob@acme.test", name="Bob B")
@@ -50,7 +58,9 @@ def test_mentions_in_notes_email_the_mentioned(tenant, django_capture_on_commit_
     assert "can you check?" in mail.outbox[0].body
 
 
-def test_customer_reply_emails_the_assignee(acme, django_capture_on_commit_callbacks):
+def test_customer_reply_emails_the_assignee(
+    acme: TenantSetup, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
     ana = make_member(acme.tenant, MembershipRole.AGENT, email="ana@acme.test")
     deliver(acme, build(message_id="<q@example.test>"))
     with tenant_context(acme.id):
@@ -64,7 +74,9 @@ def test_customer_reply_emails_the_assignee(acme, django_capture_on_commit_callb
     assert "Still broken" in notices[0].body
 
 
-def test_each_kind_can_be_switched_off(tenant, django_capture_on_commit_callbacks):
+def test_each_kind_can_be_switched_off(
+    tenant: TenantSetup, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
     ana = make_member(tenant.tenant, MembershipRole.AGENT)
     notifications.set_email_enabled(member=ana, kind="assigned", enabled=False)
     assert notifications.settings_for(ana) == {
@@ -79,7 +91,7 @@ def test_each_kind_can_be_switched_off(tenant, django_capture_on_commit_callback
     assert mail.outbox == []
 
 
-def test_settings_page_and_api(acme):
+def test_settings_page_and_api(acme: TenantSetup) -> None:
     client = acme.client(acme.admin)
     page = client.get("/settings/notifications/")
     assert b"A ticket is assigned to me" in page.content

@@ -16,17 +16,19 @@ from email.message import EmailMessage
 import pytest
 from aiosmtpd.controller import Controller
 from django.core import mail
+from django.test import Client
+from pytest_django import DjangoCaptureOnCommitCallbacks, Settings
 
 from helpdesk.core.errors import TransientError
 from helpdesk.tenancy.context import tenant_context
-from tests.conftest import make_tenant
+from tests.conftest import TenantSetup, make_tenant
 from tests.tickets.test_inbound import build, deliver
 from tickets.mail_out import tasks as mail_out_tasks
 from tickets.models import Contact, Message, Ticket
 from tickets.ticket import services
 
 
-def _reply(setup, body="We replaced the fuser.", **kwargs):
+def _reply(setup: TenantSetup, body="We replaced the fuser.", **kwargs):
     with tenant_context(setup.id):
         ticket = Ticket.objects.get()
         return services.add_message(
@@ -34,7 +36,7 @@ def _reply(setup, body="We replaced the fuser.", **kwargs):
         )
 
 
-def _without_acknowledgements(setup) -> None:
+def _without_acknowledgements(setup: TenantSetup) -> None:
     """These tests look at agent replies alone (the acknowledgement has its own tests)."""
     from departments import services as department_services
 
@@ -42,7 +44,9 @@ def _without_acknowledgements(setup) -> None:
         department_services.update_mailbox(mailbox=setup.mailbox, auto_ack_enabled=False)
 
 
-def test_reply_is_emailed_with_threading_headers(acme, django_capture_on_commit_callbacks):
+def test_reply_is_emailed_with_threading_headers(
+    acme: TenantSetup, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
     _without_acknowledgements(acme)
     deliver(acme, build(message_id="<first@example.test>", Cc="dan@example.test"))
     with django_capture_on_commit_callbacks(execute=True):
@@ -66,7 +70,9 @@ def test_reply_is_emailed_with_threading_headers(acme, django_capture_on_commit_
     assert sent.alternatives[0][1] == "text/html"
 
 
-def test_placeholders_typed_into_a_reply_are_filled_in(acme, django_capture_on_commit_callbacks):
+def test_placeholders_typed_into_a_reply_are_filled_in(
+    acme: TenantSetup, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
     """As in a canned response; braces that are not a placeholder stay as typed, and an
     internal note is kept as written."""
     _without_acknowledgements(acme)
@@ -91,7 +97,9 @@ def test_placeholders_typed_into_a_reply_are_filled_in(acme, django_capture_on_c
     assert note.body_text == "{{ contact.name }} called"
 
 
-def test_references_chain_the_whole_conversation(acme, django_capture_on_commit_callbacks):
+def test_references_chain_the_whole_conversation(
+    acme: TenantSetup, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
     _without_acknowledgements(acme)
     deliver(acme, build(message_id="<one@example.test>"))
     with django_capture_on_commit_callbacks(execute=True):
@@ -108,7 +116,9 @@ def test_references_chain_the_whole_conversation(acme, django_capture_on_commit_
     ]
 
 
-def test_internal_notes_are_never_emailed(acme, django_capture_on_commit_callbacks):
+def test_internal_notes_are_never_emailed(
+    acme: TenantSetup, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
     deliver(acme, build())
     with django_capture_on_commit_callbacks(execute=True), tenant_context(acme.id):
         services.add_message(
@@ -117,7 +127,9 @@ def test_internal_notes_are_never_emailed(acme, django_capture_on_commit_callbac
     assert mail.outbox == []
 
 
-def test_automatic_mail_is_marked(acme, django_capture_on_commit_callbacks):
+def test_automatic_mail_is_marked(
+    acme: TenantSetup, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         deliver(acme, build())
     [ack] = mail.outbox
@@ -125,8 +137,10 @@ def test_automatic_mail_is_marked(acme, django_capture_on_commit_callbacks):
 
 
 def test_a_send_the_mail_server_refuses_for_good_is_failed_and_shown(
-    acme, settings, django_capture_on_commit_callbacks
-):
+    acme: TenantSetup,
+    settings: Settings,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
     deliver(acme, build())
     server = Controller(RefuseRecipients(), hostname="127.0.0.1", port=_free_port())
     server.start()
@@ -147,8 +161,10 @@ def test_a_send_the_mail_server_refuses_for_good_is_failed_and_shown(
 
 
 def test_a_send_while_the_mail_server_is_down_stays_queued_and_is_shown(
-    acme, settings, django_capture_on_commit_callbacks
-):
+    acme: TenantSetup,
+    settings: Settings,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
     """An outage is never a failure: back in the queue, for the task's next attempt or,
     after its last, the outbound sweeper (test_outbound_sweeper.py)."""
     deliver(acme, build())
@@ -165,7 +181,7 @@ def test_a_send_while_the_mail_server_is_down_stays_queued_and_is_shown(
     assert b"Email queued: not sent yet, will retry" in page
 
 
-def test_a_failed_attempt_is_retried_not_lost(acme, settings):
+def test_a_failed_attempt_is_retried_not_lost(acme: TenantSetup, settings: Settings) -> None:
     deliver(acme, build())
     mail.outbox.clear()
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
@@ -240,8 +256,8 @@ def _answer(
     ],
 )
 def test_round_trip_through_the_smtp_listener(
-    smtp_server, drop_tag, drop_references, drop_in_reply_to
-):
+    smtp_server: Controller, drop_tag, drop_references, drop_in_reply_to
+) -> None:
     acme = make_tenant("acme", "Acme")
     with smtplib.SMTP(smtp_server.hostname, smtp_server.port) as client:
         client.sendmail(
@@ -274,7 +290,7 @@ def test_round_trip_through_the_smtp_listener(
 SIGNING_KEY = "mailgun-signing-key"
 
 
-def _tracking(client, event: str, message: Message, tenant_id, **extra):
+def _tracking(client: Client, event: str, message: Message, tenant_id, **extra):
     timestamp, token = str(int(time.time())), "tok"
     signature = hmac.new(
         SIGNING_KEY.encode(), f"{timestamp}{token}".encode(), hashlib.sha256
@@ -300,21 +316,27 @@ def _tracking(client, event: str, message: Message, tenant_id, **extra):
 
 
 @pytest.fixture
-def tracked(acme, settings, django_capture_on_commit_callbacks):
+def tracked(
+    acme: TenantSetup,
+    settings: Settings,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+):
     settings.ANYMAIL = {"WEBHOOK_SECRET": "hook:secret", "MAILGUN_WEBHOOK_SIGNING_KEY": SIGNING_KEY}
     deliver(acme, build())
     with django_capture_on_commit_callbacks(execute=True):
         return _reply(acme)
 
 
-def test_delivered_event_updates_the_message(acme, tracked, client):
+def test_delivered_event_updates_the_message(acme: TenantSetup, tracked, client: Client) -> None:
     assert _tracking(client, "delivered", tracked, acme.id).status_code == 200
     with tenant_context(acme.id):
         tracked.refresh_from_db()
         assert tracked.delivery_status == "delivered"
 
 
-def test_hard_bounce_fails_the_message_and_flags_the_address(acme, tracked, client):
+def test_hard_bounce_fails_the_message_and_flags_the_address(
+    acme: TenantSetup, tracked, client: Client
+) -> None:
     response = _tracking(
         client,
         "failed",
@@ -337,7 +359,13 @@ def test_hard_bounce_fails_the_message_and_flags_the_address(acme, tracked, clie
         assert Contact.objects.get(email="carla@example.test").email_bounced_at is not None
 
 
-def test_tracking_event_cannot_touch_another_tenant(acme, globex, tracked, client, caplog):
+def test_tracking_event_cannot_touch_another_tenant(
+    acme: TenantSetup,
+    globex: TenantSetup,
+    tracked,
+    client: Client,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     _tracking(client, "delivered", tracked, globex.id)
     with tenant_context(acme.id):
         tracked.refresh_from_db()
@@ -346,8 +374,8 @@ def test_tracking_event_cannot_touch_another_tenant(acme, globex, tracked, clien
 
 
 def test_tracking_event_must_match_the_provider_id_the_message_was_sent_as(
-    acme, tracked, client, caplog
-):
+    acme: TenantSetup, tracked, client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
     """The metadata names our message; the ESP's message id must be the mail we sent."""
     with tenant_context(acme.id):
         Message.objects.filter(id=tracked.id).update(provider_message_id="<other@mailgun>")
@@ -365,7 +393,9 @@ def test_tracking_event_must_match_the_provider_id_the_message_was_sent_as(
         assert tracked.delivery_status == "delivered"
 
 
-def test_tracking_webhook_without_a_webhook_secret_is_refused(acme, tracked, client, settings):
+def test_tracking_webhook_without_a_webhook_secret_is_refused(
+    acme: TenantSetup, tracked, client: Client, settings: Settings
+) -> None:
     settings.ANYMAIL = {"MAILGUN_WEBHOOK_SIGNING_KEY": SIGNING_KEY}
     response = _tracking(client, "delivered", tracked, acme.id)
     assert response.status_code == 403
@@ -375,7 +405,9 @@ def test_tracking_webhook_without_a_webhook_secret_is_refused(acme, tracked, cli
         assert tracked.delivery_status == "sent"
 
 
-def test_reply_attachments_are_emailed(acme, django_capture_on_commit_callbacks):
+def test_reply_attachments_are_emailed(
+    acme: TenantSetup, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     deliver(acme, build())
@@ -393,7 +425,9 @@ def test_reply_attachments_are_emailed(acme, django_capture_on_commit_callbacks)
     assert sent.attachments[0][1] == b"%PDF-1.4 steps"
 
 
-def test_api_reply_with_attachment(acme, django_capture_on_commit_callbacks):
+def test_api_reply_with_attachment(
+    acme: TenantSetup, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     deliver(acme, build())

@@ -11,10 +11,11 @@ import pytest
 import time_machine
 from django.core import mail
 from django.utils import timezone
+from pytest_django import Settings
 
 from helpdesk.celery import app as celery_app
 from helpdesk.tenancy.context import tenant_context
-from tests.conftest import make_tenant
+from tests.conftest import TenantSetup, make_tenant
 from tests.tickets.test_inbound import build, deliver
 from tests.tickets.test_outbound import _reply, _without_acknowledgements
 from tickets.mail_out import services as outbound
@@ -38,7 +39,7 @@ def tasks_lost() -> Iterator[None]:
         celery_app.conf.task_always_eager = True
 
 
-def _status(setup, message: Message) -> tuple[str, str]:
+def _status(setup: TenantSetup, message: Message) -> tuple[str, str]:
     with tenant_context(setup.id):
         message.refresh_from_db()
         return message.delivery_status, message.delivery_error
@@ -53,7 +54,9 @@ def acme_ticket():
     return acme
 
 
-def test_a_reply_whose_task_was_lost_is_sent_once_by_the_sweeper(acme_ticket, settings):
+def test_a_reply_whose_task_was_lost_is_sent_once_by_the_sweeper(
+    acme_ticket, settings: Settings
+) -> None:
     acme = acme_ticket
     settings.HELPDESK_OUTBOUND_SWEEP_AFTER_SECONDS = 300
     start = timezone.now()
@@ -80,7 +83,9 @@ def test_a_reply_whose_task_was_lost_is_sent_once_by_the_sweeper(acme_ticket, se
     assert len(mail.outbox) == 1
 
 
-def test_a_send_cut_short_is_marked_unknown_and_never_sent_twice(acme_ticket, settings):
+def test_a_send_cut_short_is_marked_unknown_and_never_sent_twice(
+    acme_ticket, settings: Settings
+) -> None:
     """The worker claimed the reply (committed) and died during the send: whether the
     customer got it cannot be told, so it is not sent again by itself."""
     acme = acme_ticket
@@ -119,8 +124,8 @@ def test_a_send_cut_short_is_marked_unknown_and_never_sent_twice(acme_ticket, se
 
 
 def test_a_reply_that_ran_out_of_retries_stays_queued_and_the_sweeper_sends_it(
-    acme_ticket, settings
-):
+    acme_ticket, settings: Settings
+) -> None:
     """The mail server is down for every attempt of the task: the reply is not failed but
     back in the queue, and goes out once the server is back."""
     acme = acme_ticket

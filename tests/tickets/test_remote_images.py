@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from helpdesk.tenancy.context import tenant_context
+from tests.conftest import TenantSetup
 from tests.factories.tickets import make_ticket
 from tickets.mail_in.html import sanitize_html
 from tickets.models import Message
@@ -24,13 +25,13 @@ PIXEL = '<p>Logo: <img data-remote-src="https://tracker.example/pixel.gif"></p>'
         "https://tracker.example/\nx.gif",
     ],
 )
-def test_a_data_remote_src_that_is_not_a_web_url_is_dropped(value):
+def test_a_data_remote_src_that_is_not_a_web_url_is_dropped(value) -> None:
     html = sanitize_html(f'<p><img alt="x" data-remote-src="{value}"></p>')
     assert "data-remote-src" not in html
     assert '<img alt="x">' in html
 
 
-def test_web_urls_stay_behind_data_remote_src():
+def test_web_urls_stay_behind_data_remote_src() -> None:
     assert 'data-remote-src="https://tracker.example/a.gif"' in sanitize_html(
         '<img src=" https://tracker.example/a.gif">'
     )
@@ -58,7 +59,7 @@ def _img_src(response) -> str:
     return policy["img-src"]
 
 
-def test_remote_images_load_only_after_consent_and_only_for_that_mail(acme):
+def test_remote_images_load_only_after_consent_and_only_for_that_mail(acme: TenantSetup) -> None:
     with tenant_context(acme.id):
         ticket = make_ticket(subject="Newsletter")
         newsletter = _mail(ticket, PIXEL)
@@ -83,7 +84,9 @@ def test_remote_images_load_only_after_consent_and_only_for_that_mail(acme):
     assert f"?remote_images={other.id}" in still_blocked
 
 
-def test_consent_names_a_mail_of_this_ticket_with_remote_images(acme, globex):
+def test_consent_names_a_mail_of_this_ticket_with_remote_images(
+    acme: TenantSetup, globex: TenantSetup
+) -> None:
     with tenant_context(acme.id):
         ticket = make_ticket(subject="Newsletter")
         _mail(ticket, PIXEL)

@@ -11,10 +11,11 @@ import pytest
 from django.core import mail
 from django.test import Client
 from django.utils import timezone
+from pytest_django import DjangoCaptureOnCommitCallbacks
 
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import MembershipRole
-from tests.conftest import make_tenant
+from tests.conftest import TenantSetup, make_tenant
 from tests.factories.accounts import make_member
 from tests.factories.tickets import make_contact, make_ticket
 from tests.tickets.test_inbound import build, deliver
@@ -52,7 +53,7 @@ def _solve(ticket, actor=None):
     return services.change_status(ticket=ticket, status="solved", actor=actor)
 
 
-def _sent_survey(setup, *, subject="Printer on fire", assignee=None, contact=None):
+def _sent_survey(setup: TenantSetup, *, subject="Printer on fire", assignee=None, contact=None):
     """A solved ticket whose survey went out (the mail stays queued: no commit here)."""
     with tenant_context(setup.id):
         ticket = make_ticket(subject=subject, contact=contact)
@@ -66,7 +67,7 @@ def _sent_survey(setup, *, subject="Printer on fire", assignee=None, contact=Non
 # --- Planning the survey ---------------------------------------------------------------
 
 
-def test_solving_plans_a_survey_after_the_delay(tenant):
+def test_solving_plans_a_survey_after_the_delay(tenant: TenantSetup) -> None:
     ana = make_member(tenant.tenant, name="Ana Agent")
     ticket = make_ticket()
     services.assign_ticket(ticket=ticket, assignee=ana, actor=None)
@@ -79,7 +80,9 @@ def test_solving_plans_a_survey_after_the_delay(tenant):
     assert len(rating.token) >= 32
 
 
-def test_delay_comes_from_the_settings(tenant, django_capture_on_commit_callbacks):
+def test_delay_comes_from_the_settings(
+    tenant: TenantSetup, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
     _settings(django_capture_on_commit_callbacks, satisfaction_delay_hours=0)
     before = timezone.now()
     ticket = make_ticket()
@@ -88,13 +91,15 @@ def test_delay_comes_from_the_settings(tenant, django_capture_on_commit_callback
     assert before <= rating.send_after <= timezone.now()
 
 
-def test_no_survey_when_switched_off(tenant, django_capture_on_commit_callbacks):
+def test_no_survey_when_switched_off(
+    tenant: TenantSetup, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
     _settings(django_capture_on_commit_callbacks, satisfaction_enabled=False)
     _solve(make_ticket())
     assert not SatisfactionRating.objects.exists()
 
 
-def test_no_survey_for_spam_or_a_bounced_address(tenant):
+def test_no_survey_for_spam_or_a_bounced_address(tenant: TenantSetup) -> None:
     spam = make_ticket()
     services.mark_spam(ticket=spam, actor=tenant.admin)
     _solve(spam)
@@ -103,14 +108,14 @@ def test_no_survey_for_spam_or_a_bounced_address(tenant):
     assert not SatisfactionRating.objects.exists()
 
 
-def test_no_survey_for_other_statuses(tenant):
+def test_no_survey_for_other_statuses(tenant: TenantSetup) -> None:
     ticket = make_ticket()
     for status in ("waiting", "on_hold", "closed"):
         services.change_status(ticket=ticket, status=status, actor=None)
     assert not SatisfactionRating.objects.exists()
 
 
-def test_solving_again_moves_an_unsent_survey_on(tenant):
+def test_solving_again_moves_an_unsent_survey_on(tenant: TenantSetup) -> None:
     ana = make_member(tenant.tenant)
     ticket = make_ticket()
     _solve(ticket)
@@ -123,7 +128,7 @@ def test_solving_again_moves_an_unsent_survey_on(tenant):
     assert rating.assignee_id == ana.id  # whose help the customer now rates
 
 
-def test_a_sent_survey_is_never_planned_or_sent_again(tenant):
+def test_a_sent_survey_is_never_planned_or_sent_again(tenant: TenantSetup) -> None:
     ticket = make_ticket()
     _solve(ticket)
     assert satisfaction.send_due_surveys(now=timezone.now() + LATER) == 1
@@ -143,7 +148,9 @@ def test_a_sent_survey_is_never_planned_or_sent_again(tenant):
 # --- Sending ---------------------------------------------------------------------------
 
 
-def test_due_survey_is_emailed_once_in_the_thread(acme, django_capture_on_commit_callbacks):
+def test_due_survey_is_emailed_once_in_the_thread(
+    acme: TenantSetup, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
     deliver(acme, build(subject="Printer on fire", message_id="<q@example.test>"))
     with tenant_context(acme.id):
         ana = make_member(acme.tenant, name="Ana Agent")
@@ -176,7 +183,7 @@ def test_due_survey_is_emailed_once_in_the_thread(acme, django_capture_on_commit
     assert "Hello Carla" in sent.body
 
 
-def test_reopened_ticket_is_skipped_until_solved_again(tenant):
+def test_reopened_ticket_is_skipped_until_solved_again(tenant: TenantSetup) -> None:
     ticket = make_ticket()
     _solve(ticket)
     services.add_customer_message(ticket=ticket, contact=ticket.contact, body="Still broken")
@@ -187,7 +194,7 @@ def test_reopened_ticket_is_skipped_until_solved_again(tenant):
     assert satisfaction.send_due_surveys(now=timezone.now() + LATER) == 1
 
 
-def test_spam_or_bounce_after_solving_holds_the_survey_back(tenant):
+def test_spam_or_bounce_after_solving_holds_the_survey_back(tenant: TenantSetup) -> None:
     spam, bounced = make_ticket(), make_ticket()
     _solve(spam)
     _solve(bounced)
@@ -197,7 +204,7 @@ def test_spam_or_bounce_after_solving_holds_the_survey_back(tenant):
     assert satisfaction.send_due_surveys(now=timezone.now() + LATER) == 0
 
 
-def test_template_wording_and_links_are_placeholders(tenant):
+def test_template_wording_and_links_are_placeholders(tenant: TenantSetup) -> None:
     from tickets.mail_out import templates
 
     templates.save_template(
@@ -222,7 +229,7 @@ def test_template_wording_and_links_are_placeholders(tenant):
 # --- Recording a rating ----------------------------------------------------------------
 
 
-def test_record_rating_validates_score_and_comment(tenant):
+def test_record_rating_validates_score_and_comment(tenant: TenantSetup) -> None:
     ticket = make_ticket()
     _solve(ticket)
     rating = SatisfactionRating.objects.get()
@@ -241,7 +248,9 @@ def test_record_rating_validates_score_and_comment(tenant):
     assert (stored.score, stored.comment) == ("bad", "Slow answers")
 
 
-def test_rating_records_an_event_and_tells_the_agent(acme, django_capture_on_commit_callbacks):
+def test_rating_records_an_event_and_tells_the_agent(
+    acme: TenantSetup, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
     with tenant_context(acme.id):
         ana = make_member(acme.tenant, name="Ana Agent", email="ana@acme.test")
     ticket, rating = _sent_survey(acme, assignee=ana)
@@ -263,7 +272,9 @@ def test_rating_records_an_event_and_tells_the_agent(acme, django_capture_on_com
     assert "changed satisfaction rating to <strong>Bad</strong>" in page
 
 
-def test_rerating_updates_the_same_row(acme, django_capture_on_commit_callbacks):
+def test_rerating_updates_the_same_row(
+    acme: TenantSetup, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
     with tenant_context(acme.id):
         ana = make_member(acme.tenant)
     ticket, rating = _sent_survey(acme, assignee=ana)
@@ -289,7 +300,7 @@ def test_rerating_updates_the_same_row(acme, django_capture_on_commit_callbacks)
 # --- The public page -------------------------------------------------------------------
 
 
-def test_page_shows_the_choice_and_get_records_nothing(acme):
+def test_page_shows_the_choice_and_get_records_nothing(acme: TenantSetup) -> None:
     ticket, rating = _sent_survey(acme, subject="Printer on fire")
     response = acme.client().get(f"/satisfaction/{rating.token}/?score=bad")
     page = response.content.decode()
@@ -307,7 +318,7 @@ def test_page_shows_the_choice_and_get_records_nothing(acme):
     assert (stored.score, stored.rated_at) == ("", None)
 
 
-def test_post_records_and_the_page_shows_the_rating(acme):
+def test_post_records_and_the_page_shows_the_rating(acme: TenantSetup) -> None:
     _, rating = _sent_survey(acme)
     client = acme.client()
     thanked = client.post(f"/satisfaction/{rating.token}/", {"score": "good", "comment": "Quick"})
@@ -331,7 +342,7 @@ def test_post_records_and_the_page_shows_the_rating(acme):
         ({"score": "good", "comment": "x" * 2001}, "at most 2,000 characters"),
     ],
 )
-def test_bad_post_shows_the_form_again(acme, data, message):
+def test_bad_post_shows_the_form_again(acme: TenantSetup, data, message) -> None:
     _, rating = _sent_survey(acme)
     response = acme.client().post(f"/satisfaction/{rating.token}/", data)
     assert response.status_code == 400
@@ -341,7 +352,7 @@ def test_bad_post_shows_the_form_again(acme, data, message):
         assert SatisfactionRating.objects.get().score == ""
 
 
-def test_unknown_or_unsent_token_is_404(acme):
+def test_unknown_or_unsent_token_is_404(acme: TenantSetup) -> None:
     with tenant_context(acme.id):
         ticket = make_ticket()
         _solve(ticket)
@@ -352,7 +363,7 @@ def test_unknown_or_unsent_token_is_404(acme):
     assert client.get(f"/satisfaction/{unsent.token}/").status_code == 404
 
 
-def test_another_tenants_token_is_404(acme, globex):
+def test_another_tenants_token_is_404(acme: TenantSetup, globex: TenantSetup) -> None:
     _, rating = _sent_survey(acme, subject="Acme secret")
     client = globex.client()
     response = client.get(f"/satisfaction/{rating.token}/")
@@ -363,7 +374,7 @@ def test_another_tenants_token_is_404(acme, globex):
         assert SatisfactionRating.objects.get().score == ""
 
 
-def test_post_needs_the_csrf_token(acme):
+def test_post_needs_the_csrf_token(acme: TenantSetup) -> None:
     _, rating = _sent_survey(acme)
     client = Client(HTTP_HOST=acme.host, enforce_csrf_checks=True)
     assert client.post(f"/satisfaction/{rating.token}/", {"score": "good"}).status_code == 403
@@ -377,7 +388,7 @@ def test_post_needs_the_csrf_token(acme):
     assert posted.status_code == 200
 
 
-def test_tracking_page_offers_the_rating_once_sent_and_solved(acme):
+def test_tracking_page_offers_the_rating_once_sent_and_solved(acme: TenantSetup) -> None:
     from tickets.mail_out import tracking
 
     ticket, rating = _sent_survey(acme)
@@ -397,7 +408,7 @@ def test_tracking_page_offers_the_rating_once_sent_and_solved(acme):
 # --- What agents see -------------------------------------------------------------------
 
 
-def test_sidebar_shows_the_rating_and_earlier_ones(acme):
+def test_sidebar_shows_the_rating_and_earlier_ones(acme: TenantSetup) -> None:
     with tenant_context(acme.id):
         carla = make_contact(email="carla@example.test")
     first, first_rating = _sent_survey(acme, subject="Old one", contact=carla)
@@ -428,7 +439,7 @@ def test_sidebar_shows_the_rating_and_earlier_ones(acme):
     assert f"#{second.number}</a>" in sidebar
 
 
-def test_contact_page_lists_the_ratings(acme):
+def test_contact_page_lists_the_ratings(acme: TenantSetup) -> None:
     with tenant_context(acme.id):
         carla = make_contact(email="carla@example.test")
     ticket, rating = _sent_survey(acme, subject="Printer on fire", contact=carla)
@@ -442,7 +453,7 @@ def test_contact_page_lists_the_ratings(acme):
     assert "Meh" in ratings
 
 
-def test_contact_merge_moves_the_ratings(tenant):
+def test_contact_merge_moves_the_ratings(tenant: TenantSetup) -> None:
     keep, duplicate = make_contact(), make_contact()
     ticket = make_ticket(contact=duplicate)
     _solve(ticket)
@@ -450,7 +461,7 @@ def test_contact_merge_moves_the_ratings(tenant):
     assert SatisfactionRating.objects.get(ticket=ticket).contact_id == keep.id
 
 
-def test_reports_show_csat_of_the_last_30_days(acme):
+def test_reports_show_csat_of_the_last_30_days(acme: TenantSetup) -> None:
     client = acme.client(acme.admin)
     assert "no answers in the last 30 days" in client.get("/reports/").content.decode()
     scores = ["good", "good", "good", "bad", "good"]
@@ -470,7 +481,7 @@ def test_reports_show_csat_of_the_last_30_days(acme):
     assert "<strong>1</strong>Bad" in csat
 
 
-def test_selectors_are_scoped_to_the_tenant(acme, globex):
+def test_selectors_are_scoped_to_the_tenant(acme: TenantSetup, globex: TenantSetup) -> None:
     _, rating = _sent_survey(acme)
     acme.client().post(f"/satisfaction/{rating.token}/", {"score": "good"})
     with tenant_context(globex.id):
@@ -488,7 +499,9 @@ def test_selectors_are_scoped_to_the_tenant(acme, globex):
 # --- Settings --------------------------------------------------------------------------
 
 
-def test_settings_page_round_trip(acme, django_capture_on_commit_callbacks):
+def test_settings_page_round_trip(
+    acme: TenantSetup, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
     client = acme.client(acme.admin)
     page = client.get("/settings/tickets/").content.decode()
     assert 'name="satisfaction_enabled" checked' in page
@@ -522,7 +535,9 @@ def test_settings_page_round_trip(acme, django_capture_on_commit_callbacks):
     assert forbidden.status_code in {403, 404}
 
 
-def test_settings_api_round_trip(acme, django_capture_on_commit_callbacks):
+def test_settings_api_round_trip(
+    acme: TenantSetup, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
     api = acme.api_client()
     current = api.get("/api/v1/workspace-settings/").json()
     assert (current["satisfaction_enabled"], current["satisfaction_delay_hours"]) == (True, 24)
@@ -551,13 +566,13 @@ def test_settings_api_round_trip(acme, django_capture_on_commit_callbacks):
 # --- API -------------------------------------------------------------------------------
 
 
-def _rated(setup, score, *, contact=None, subject="Help", assignee=None):
+def _rated(setup: TenantSetup, score, *, contact=None, subject="Help", assignee=None):
     ticket, rating = _sent_survey(setup, subject=subject, contact=contact, assignee=assignee)
     setup.client().post(f"/satisfaction/{rating.token}/", {"score": score, "comment": score})
     return ticket, rating
 
 
-def test_api_lists_answers_newest_first_with_filters(acme):
+def test_api_lists_answers_newest_first_with_filters(acme: TenantSetup) -> None:
     with tenant_context(acme.id):
         carla = make_contact(email="carla@example.test")
     first, _ = _rated(acme, "good", contact=carla)
@@ -597,7 +612,7 @@ def test_api_lists_answers_newest_first_with_filters(acme):
     assert bad.json()["error"]["code"] == "invalid"
 
 
-def test_api_list_query_count_does_not_grow_with_ratings(acme):
+def test_api_list_query_count_does_not_grow_with_ratings(acme: TenantSetup) -> None:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -615,7 +630,7 @@ def test_api_list_query_count_does_not_grow_with_ratings(acme):
     assert counts[0] == counts[1]
 
 
-def test_api_shows_nothing_of_another_tenant(acme, globex):
+def test_api_shows_nothing_of_another_tenant(acme: TenantSetup, globex: TenantSetup) -> None:
     with tenant_context(acme.id):
         carla = make_contact(email="carla@example.test")
     ticket, _ = _rated(acme, "bad", contact=carla)
@@ -625,7 +640,7 @@ def test_api_shows_nothing_of_another_tenant(acme, globex):
     assert api.get(f"/api/v1/tickets/{ticket.number}/").status_code == 404
 
 
-def test_ticket_detail_carries_its_survey(acme):
+def test_ticket_detail_carries_its_survey(acme: TenantSetup) -> None:
     ticket, rating = _sent_survey(acme)
     with tenant_context(acme.id):
         plain = make_ticket()
@@ -646,7 +661,7 @@ def test_ticket_detail_carries_its_survey(acme):
     assert all("satisfaction" not in row for row in listed)  # lists do not load surveys
 
 
-def test_notification_setting_for_ratings(acme):
+def test_notification_setting_for_ratings(acme: TenantSetup) -> None:
     api = acme.api_client()
     patched = api.patch(
         "/api/v1/notification-settings/",
@@ -656,7 +671,7 @@ def test_notification_setting_for_ratings(acme):
     assert patched.json()["satisfaction_rated"] is False
 
 
-def test_email_template_editor_offers_the_links_in_the_survey_only(acme):
+def test_email_template_editor_offers_the_links_in_the_survey_only(acme: TenantSetup) -> None:
     client = acme.client(acme.admin)
     survey = client.get("/settings/email-templates/satisfaction_request/").content.decode()
     solved = client.get("/settings/email-templates/status_solved/").content.decode()
@@ -668,7 +683,7 @@ def test_email_template_editor_offers_the_links_in_the_survey_only(acme):
 
 
 @pytest.mark.django_db(transaction=True, databases=["default", "ops"])
-def test_beat_task_sends_for_each_tenant_with_due_surveys():
+def test_beat_task_sends_for_each_tenant_with_due_surveys() -> None:
     acme, globex, initech = (
         make_tenant("acme", "Acme"),
         make_tenant("globex", "Globex"),

@@ -9,6 +9,7 @@ from django.db import ProgrammingError, connection, transaction
 from django.db.utils import DatabaseError
 
 from helpdesk.tenancy.context import tenant_context
+from tests.conftest import TenantSetup
 from tests.factories.tickets import make_ticket
 from tickets.models import SEARCH_VIEW
 
@@ -19,7 +20,9 @@ def _count(table: str, where: str = "true") -> int:
         return cursor.fetchone()[0]
 
 
-def test_search_documents_are_read_only_in_their_tenant(acme, globex):
+def test_search_documents_are_read_only_in_their_tenant(
+    acme: TenantSetup, globex: TenantSetup
+) -> None:
     with tenant_context(acme.id):
         make_ticket(subject="Printer on fire")
     with tenant_context(globex.id):
@@ -38,7 +41,9 @@ def _execute(sql: str, params: list[object] | None = None) -> list[tuple[object,
         return cursor.fetchall() if cursor.description else []
 
 
-def test_a_search_document_cannot_be_written_for_another_tenant(acme, globex):
+def test_a_search_document_cannot_be_written_for_another_tenant(
+    acme: TenantSetup, globex: TenantSetup
+) -> None:
     with tenant_context(globex.id):
         theirs = make_ticket(subject="Printer jammed")
     with tenant_context(acme.id):

@@ -7,6 +7,7 @@ import smtplib
 from email.message import EmailMessage
 
 import pytest
+from aiosmtpd.controller import Controller
 
 from helpdesk.tenancy.context import tenant_context
 from tests.conftest import make_tenant
@@ -25,7 +26,7 @@ def _message(subject: str = "Printer on fire", body: str = "Help!") -> EmailMess
     return message
 
 
-def test_mail_to_a_tenant_mailbox_becomes_a_ticket(smtp_server):
+def test_mail_to_a_tenant_mailbox_becomes_a_ticket(smtp_server: Controller) -> None:
     acme = make_tenant("acme", "Acme")
     with smtplib.SMTP(smtp_server.hostname, smtp_server.port) as client:
         refused = client.send_message(_message())
@@ -37,7 +38,7 @@ def test_mail_to_a_tenant_mailbox_becomes_a_ticket(smtp_server):
         assert InboundEmail.objects.get().status == "processed"
 
 
-def test_unknown_recipient_is_refused_at_rcpt(smtp_server):
+def test_unknown_recipient_is_refused_at_rcpt(smtp_server: Controller) -> None:
     make_tenant("acme", "Acme")
     with (
         smtplib.SMTP(smtp_server.hostname, smtp_server.port) as client,
@@ -47,7 +48,7 @@ def test_unknown_recipient_is_refused_at_rcpt(smtp_server):
     assert refused.value.recipients["nobody@nowhere.test"][0] == 550
 
 
-def test_oversized_mail_is_refused_with_552(smtp_server):
+def test_oversized_mail_is_refused_with_552(smtp_server: Controller) -> None:
     make_tenant("acme", "Acme")
     with (
         smtplib.SMTP(smtp_server.hostname, smtp_server.port) as client,
@@ -57,7 +58,7 @@ def test_oversized_mail_is_refused_with_552(smtp_server):
     assert refused.value.smtp_code == 552
 
 
-def test_redelivery_is_stored_once(smtp_server):
+def test_redelivery_is_stored_once(smtp_server: Controller) -> None:
     acme = make_tenant("acme", "Acme")
     message = _message()
     with smtplib.SMTP(smtp_server.hostname, smtp_server.port) as client:
@@ -68,7 +69,7 @@ def test_redelivery_is_stored_once(smtp_server):
         assert Ticket.objects.count() == 1
 
 
-def test_reply_with_subject_tag_threads_and_reopens(smtp_server):
+def test_reply_with_subject_tag_threads_and_reopens(smtp_server: Controller) -> None:
     acme = make_tenant("acme", "Acme")
     with smtplib.SMTP(smtp_server.hostname, smtp_server.port) as client:
         client.send_message(_message())

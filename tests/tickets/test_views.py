@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import MembershipRole
+from tests.conftest import TenantSetup
 from tests.factories.accounts import make_member
 from tests.factories.tickets import make_ticket
 from tickets.ticket import services
 
 
-def _tickets(setup):
+def _tickets(setup: TenantSetup):
     with tenant_context(setup.id):
         first = make_ticket(subject="Printer on fire", body="Smoke everywhere")
         second = make_ticket(subject="Invoice question")
@@ -17,7 +18,7 @@ def _tickets(setup):
         return first, second
 
 
-def test_inbox_views_filter_by_status(acme):
+def test_inbox_views_filter_by_status(acme: TenantSetup) -> None:
     _tickets(acme)
     client = acme.client(acme.admin)
     open_page = client.get("/inbox/").content
@@ -27,7 +28,7 @@ def test_inbox_views_filter_by_status(acme):
     assert b"Invoice question" in waiting
 
 
-def test_inbox_mine_and_unassigned(acme):
+def test_inbox_mine_and_unassigned(acme: TenantSetup) -> None:
     first, _ = _tickets(acme)
     with tenant_context(acme.id):
         services.assign_ticket(ticket=first, assignee=acme.admin, actor=acme.admin)
@@ -36,7 +37,7 @@ def test_inbox_mine_and_unassigned(acme):
     assert b"Printer on fire" not in client.get("/inbox/?view=unassigned").content
 
 
-def test_inbox_search_and_jump(acme):
+def test_inbox_search_and_jump(acme: TenantSetup) -> None:
     first, _ = _tickets(acme)
     client = acme.client(acme.admin)
     found = client.get("/inbox/?view=open&q=smoke")
@@ -45,7 +46,7 @@ def test_inbox_search_and_jump(acme):
     assert jump["Location"] == f"/tickets/{first.number}/"
 
 
-def test_inbox_htmx_request_gets_only_the_list(acme):
+def test_inbox_htmx_request_gets_only_the_list(acme: TenantSetup) -> None:
     _tickets(acme)
     response = acme.client(acme.admin).get("/inbox/", HTTP_HX_REQUEST="true")
     assert b'id="ticket-list"' in response.content
@@ -53,14 +54,14 @@ def test_inbox_htmx_request_gets_only_the_list(acme):
     assert "HX-Request" in response["Vary"]
 
 
-def test_ticket_page_shows_thread_and_customer(acme):
+def test_ticket_page_shows_thread_and_customer(acme: TenantSetup) -> None:
     first, _ = _tickets(acme)
     page = acme.client(acme.admin).get(f"/tickets/{first.number}/").content
     assert b"Smoke everywhere" in page
     assert first.contact.email.encode() in page
 
 
-def test_reply_through_htmx_returns_the_conversation(acme):
+def test_reply_through_htmx_returns_the_conversation(acme: TenantSetup) -> None:
     first, _ = _tickets(acme)
     client = acme.client(acme.admin)
     response = client.post(
@@ -76,7 +77,7 @@ def test_reply_through_htmx_returns_the_conversation(acme):
         assert first.status == "waiting"
 
 
-def test_empty_reply_is_refused_with_a_message(acme):
+def test_empty_reply_is_refused_with_a_message(acme: TenantSetup) -> None:
     first, _ = _tickets(acme)
     response = acme.client(acme.admin).post(
         f"/tickets/{first.number}/messages/", {"kind": "reply", "body": ""}, HTTP_HX_REQUEST="true"
@@ -85,7 +86,7 @@ def test_empty_reply_is_refused_with_a_message(acme):
     assert b"Write a message first." in response.content
 
 
-def test_light_agent_reply_is_refused_but_note_works(acme):
+def test_light_agent_reply_is_refused_but_note_works(acme: TenantSetup) -> None:
     first, _ = _tickets(acme)
     light = make_member(acme.tenant, MembershipRole.LIGHT_AGENT)
     client = acme.client(light)
@@ -99,7 +100,7 @@ def test_light_agent_reply_is_refused_but_note_works(acme):
     assert b"psst" in client.get(f"/tickets/{first.number}/").content
 
 
-def test_sidebar_update_changes_fields(acme):
+def test_sidebar_update_changes_fields(acme: TenantSetup) -> None:
     first, _ = _tickets(acme)
     client = acme.client(acme.admin)
     response = client.post(
@@ -121,17 +122,17 @@ def test_sidebar_update_changes_fields(acme):
         )
 
 
-def test_missing_ticket_page_is_404(acme):
+def test_missing_ticket_page_is_404(acme: TenantSetup) -> None:
     assert acme.client(acme.admin).get("/tickets/4242/").status_code == 404
 
 
-def test_reports_count_by_status(acme):
+def test_reports_count_by_status(acme: TenantSetup) -> None:
     _tickets(acme)
     page = acme.client(acme.admin).get("/reports/").content
     assert b"2 tickets in all." in page
 
 
-def test_admin_page_is_for_admins(acme):
+def test_admin_page_is_for_admins(acme: TenantSetup) -> None:
     agent = make_member(acme.tenant, MembershipRole.AGENT)
     assert acme.client(agent).get("/settings/").status_code == 403
     client = acme.client(acme.admin)
@@ -143,7 +144,7 @@ def test_admin_page_is_for_admins(acme):
     assert duplicate.status_code == 400
 
 
-def test_knowledge_base_pages(acme):
+def test_knowledge_base_pages(acme: TenantSetup) -> None:
     from knowledge_base import services as kb_services
 
     with tenant_context(acme.id):
@@ -161,7 +162,7 @@ def test_knowledge_base_pages(acme):
     assert client.get("/kb/nope/").status_code == 404
 
 
-def test_knowledge_base_is_per_tenant(acme, globex):
+def test_knowledge_base_is_per_tenant(acme: TenantSetup, globex: TenantSetup) -> None:
     from knowledge_base import services as kb_services
 
     with tenant_context(globex.id):
@@ -174,7 +175,7 @@ def test_knowledge_base_is_per_tenant(acme, globex):
     assert client.get("/kb/globex-only/").status_code == 404
 
 
-def test_sidebar_fragment_for_htmx_refresh(acme):
+def test_sidebar_fragment_for_htmx_refresh(acme: TenantSetup) -> None:
     first, _ = _tickets(acme)
     response = acme.client(acme.admin).get(
         f"/tickets/{first.number}/?fragment=sidebar", HTTP_HX_REQUEST="true"

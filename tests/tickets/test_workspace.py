@@ -13,10 +13,12 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from pytest_django import DjangoCaptureOnCommitCallbacks
 
 from departments import services as department_services
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import MembershipRole
+from tests.conftest import TenantSetup
 from tests.factories.accounts import make_member
 from tests.factories.tickets import make_contact, make_ticket
 from tests.tickets.test_inbound import build, deliver
@@ -54,7 +56,7 @@ def _subjects(response) -> list[str]:
 # --- Open it and you own it ------------------------------------------------------------
 
 
-def test_opening_an_unassigned_ticket_assigns_it_and_records_it(acme):
+def test_opening_an_unassigned_ticket_assigns_it_and_records_it(acme: TenantSetup) -> None:
     with tenant_context(acme.id):
         agent = make_member(acme.tenant, name="Ana Agent")
         ticket = make_ticket(subject="Printer jam")
@@ -76,7 +78,7 @@ def test_opening_an_unassigned_ticket_assigns_it_and_records_it(acme):
         assert ticket.assignee_id == agent.id
 
 
-def test_open_it_and_own_it_can_be_switched_off_and_skips_light_agents(acme):
+def test_open_it_and_own_it_can_be_switched_off_and_skips_light_agents(acme: TenantSetup) -> None:
     with tenant_context(acme.id):
         light = make_member(acme.tenant, role=MembershipRole.LIGHT_AGENT)
         ticket = make_ticket()
@@ -91,7 +93,7 @@ def test_open_it_and_own_it_can_be_switched_off_and_skips_light_agents(acme):
         assert ticket.assignee_id is None
 
 
-def test_open_api_takes_the_ticket(acme):
+def test_open_api_takes_the_ticket(acme: TenantSetup) -> None:
     with tenant_context(acme.id):
         ticket = make_ticket()
     body = acme.api_client().post(f"/api/v1/tickets/{ticket.number}/open/").json()
@@ -102,7 +104,7 @@ def test_open_api_takes_the_ticket(acme):
 # --- Inbox -----------------------------------------------------------------------------
 
 
-def test_unread_marker_clears_on_open_and_returns_with_a_customer_reply(acme):
+def test_unread_marker_clears_on_open_and_returns_with_a_customer_reply(acme: TenantSetup) -> None:
     with tenant_context(acme.id):
         ticket = make_ticket(subject="Where is my order")
     client = acme.client(acme.admin)
@@ -118,7 +120,7 @@ def test_unread_marker_clears_on_open_and_returns_with_a_customer_reply(acme):
     assert b"Any news?" in page  # the snippet of the last message
 
 
-def test_inbox_filters_sorts_and_reports_bad_filters(acme):
+def test_inbox_filters_sorts_and_reports_bad_filters(acme: TenantSetup) -> None:
     with tenant_context(acme.id):
         bug = configuration.save_ticket_type(name="Bug")
         configuration.save_custom_field(
@@ -159,7 +161,7 @@ def test_inbox_filters_sorts_and_reports_bad_filters(acme):
     assert low.number < urgent.number
 
 
-def test_the_filter_form_with_every_filter_on_any_lists_every_ticket(acme):
+def test_the_filter_form_with_every_filter_on_any_lists_every_ticket(acme: TenantSetup) -> None:
     with tenant_context(acme.id):
         make_ticket(subject="Still open")
         solved = make_ticket(subject="Already solved")
@@ -172,7 +174,9 @@ def test_the_filter_form_with_every_filter_on_any_lists_every_ticket(acme):
     assert '<option value="open" selected>' not in page  # the control stays on Any
 
 
-def test_custom_field_filters_use_value_rows_that_follow_every_change(acme, globex):
+def test_custom_field_filters_use_value_rows_that_follow_every_change(
+    acme: TenantSetup, globex: TenantSetup
+) -> None:
     """Each value is a TicketFieldValue row, kept in step with Ticket.custom_fields: filters
     by text, number, date and checkbox match the JSON's own equality (1 is not "1"), a
     change or a cleared value moves the ticket out, and another tenant's rows never match.
@@ -237,7 +241,7 @@ def test_custom_field_filters_use_value_rows_that_follow_every_change(acme, glob
     assert "custom_fields" not in plan
 
 
-def test_filter_form_keeps_every_filter_and_search_stays_in_the_view(acme):
+def test_filter_form_keeps_every_filter_and_search_stays_in_the_view(acme: TenantSetup) -> None:
     """Apply and Search submit what the page shows: custom fields have controls, filters
     without one (customer, channel) ride along hidden, and a search stays within the view
     (with a link to search everything)."""
@@ -273,7 +277,7 @@ def test_filter_form_keeps_every_filter_and_search_stays_in_the_view(acme):
     assert "Printer open" in client.get("/inbox/?status=open&cf_vip=").content.decode()
 
 
-def test_jumping_to_a_ticket_number_that_does_not_exist_says_so(acme):
+def test_jumping_to_a_ticket_number_that_does_not_exist_says_so(acme: TenantSetup) -> None:
     with tenant_context(acme.id):
         ticket = make_ticket()
     client = acme.client(acme.admin)
@@ -283,7 +287,7 @@ def test_jumping_to_a_ticket_number_that_does_not_exist_says_so(acme):
     assert "There is no ticket #999." in missing.content.decode()
 
 
-def test_light_agents_see_the_ticket_fields_read_only(acme):
+def test_light_agents_see_the_ticket_fields_read_only(acme: TenantSetup) -> None:
     with tenant_context(acme.id):
         light = make_member(acme.tenant, role=MembershipRole.LIGHT_AGENT)
         ticket = make_ticket()
@@ -296,7 +300,7 @@ def test_light_agents_see_the_ticket_fields_read_only(acme):
     assert 'id="reply-status"' in agent_page
 
 
-def test_filters_parse_and_refuse(acme):
+def test_filters_parse_and_refuse(acme: TenantSetup) -> None:
     with tenant_context(acme.id):
         filters = inbox.parse_filters(
             {"status": "open,waiting", "assignee": "me", "created_after": "2026-01-02"},
@@ -310,7 +314,7 @@ def test_filters_parse_and_refuse(acme):
                 inbox.parse_filters(bad, reader=acme.admin)
 
 
-def test_saved_views_personal_and_shared(acme):
+def test_saved_views_personal_and_shared(acme: TenantSetup) -> None:
     with tenant_context(acme.id):
         ana = make_member(acme.tenant, name="Ana")
         ben = make_member(acme.tenant, name="Ben")
@@ -350,7 +354,7 @@ def test_saved_views_personal_and_shared(acme):
     assert bad.json()["error"]["code"] == "invalid_filter"
 
 
-def test_bulk_actions_apply_per_ticket(acme):
+def test_bulk_actions_apply_per_ticket(acme: TenantSetup) -> None:
     with tenant_context(acme.id):
         agent = make_member(acme.tenant)
         first = make_ticket(subject="One")
@@ -386,7 +390,7 @@ def test_bulk_actions_apply_per_ticket(acme):
         assert [t.name for t in second.tags.all()] == ["vip"]
 
 
-def test_light_agents_cannot_bulk_change(acme):
+def test_light_agents_cannot_bulk_change(acme: TenantSetup) -> None:
     with tenant_context(acme.id):
         light = make_member(acme.tenant, role=MembershipRole.LIGHT_AGENT)
         ticket = make_ticket()
@@ -411,7 +415,7 @@ def test_light_agents_cannot_bulk_change(acme):
 # --- Ticket fields ---------------------------------------------------------------------
 
 
-def test_custom_status_sets_its_base_status_and_is_cleared_by_a_reopen(acme):
+def test_custom_status_sets_its_base_status_and_is_cleared_by_a_reopen(acme: TenantSetup) -> None:
     with tenant_context(acme.id):
         engineering = configuration.save_custom_status(
             name="Waiting on engineering", base_status="on_hold"
@@ -427,7 +431,7 @@ def test_custom_status_sets_its_base_status_and_is_cleared_by_a_reopen(acme):
         assert fields.count("custom_status") == 2
 
 
-def test_sidebar_saves_every_field_and_history_shows_it(acme):
+def test_sidebar_saves_every_field_and_history_shows_it(acme: TenantSetup) -> None:
     with tenant_context(acme.id):
         question = configuration.save_ticket_type(name="Question")
         configuration.save_custom_field(target="ticket", label="Order number", type="number")
@@ -470,7 +474,9 @@ def test_sidebar_saves_every_field_and_history_shows_it(acme):
     assert b"Order number takes a number." in bad.content
 
 
-def test_a_refused_sidebar_save_keeps_the_choices_and_offers_reachable_statuses(acme):
+def test_a_refused_sidebar_save_keeps_the_choices_and_offers_reachable_statuses(
+    acme: TenantSetup,
+) -> None:
     with tenant_context(acme.id):
         configuration.save_custom_field(target="ticket", label="Order number", type="number")
         ticket = make_ticket(tags=["old"])
@@ -503,7 +509,7 @@ def test_a_refused_sidebar_save_keeps_the_choices_and_offers_reachable_statuses(
         assert (ticket.status, ticket.priority, ticket.custom_fields) == ("solved", "normal", {})
 
 
-def test_sidebar_sends_only_what_this_agent_changed(acme):
+def test_sidebar_sends_only_what_this_agent_changed(acme: TenantSetup) -> None:
     """Ana and Ben have the ticket open; Ben saves priority and department; Ana, from the
     sidebar as she first saw it, changes only the type: Ben's changes stay."""
     with tenant_context(acme.id):
@@ -535,7 +541,7 @@ def test_sidebar_sends_only_what_this_agent_changed(acme):
         )
 
 
-def test_a_required_field_is_needed_to_solve_and_blocks_nothing_else(acme):
+def test_a_required_field_is_needed_to_solve_and_blocks_nothing_else(acme: TenantSetup) -> None:
     with tenant_context(acme.id):
         configuration.save_custom_field(
             target="ticket", label="Seats", type="number", is_required=True
@@ -572,7 +578,7 @@ def test_a_required_field_is_needed_to_solve_and_blocks_nothing_else(acme):
         assert (ticket.status, ticket.custom_fields) == ("solved", {"seats": 12})
 
 
-def test_priority_outside_the_tenants_levels_is_refused(acme):
+def test_priority_outside_the_tenants_levels_is_refused(acme: TenantSetup) -> None:
     with tenant_context(acme.id):
         configuration.update_settings(
             priorities=[
@@ -594,7 +600,9 @@ def test_priority_outside_the_tenants_levels_is_refused(acme):
 # --- Collision detection -----------------------------------------------------------------
 
 
-def test_a_reply_after_a_new_message_is_stopped_until_the_agent_has_seen_it(acme):
+def test_a_reply_after_a_new_message_is_stopped_until_the_agent_has_seen_it(
+    acme: TenantSetup,
+) -> None:
     with tenant_context(acme.id):
         ana = make_member(acme.tenant, name="Ana")
         ticket = make_ticket(body="First question")
@@ -641,7 +649,7 @@ def test_a_reply_after_a_new_message_is_stopped_until_the_agent_has_seen_it(acme
     assert refused.json()["error"]["details"]["count"] >= 1
 
 
-def test_presence_shows_other_agents_and_forgets_them(acme):
+def test_presence_shows_other_agents_and_forgets_them(acme: TenantSetup) -> None:
     with tenant_context(acme.id):
         ana = make_member(acme.tenant, name="Ana Lopez")
         ben = make_member(acme.tenant, name="Ben Otto")
@@ -669,7 +677,7 @@ def test_presence_shows_other_agents_and_forgets_them(acme):
 # --- Notifications ---------------------------------------------------------------------
 
 
-def test_a_mention_lands_in_the_app_notifications_and_opening_reads_it(acme):
+def test_a_mention_lands_in_the_app_notifications_and_opening_reads_it(acme: TenantSetup) -> None:
     with tenant_context(acme.id):
         ana = make_member(acme.tenant, name="Ana Lopez", email="ana@acme.test")
         ticket = make_ticket(subject="Refund")
@@ -706,7 +714,7 @@ def test_a_mention_lands_in_the_app_notifications_and_opening_reads_it(acme):
 # --- Merge and split -------------------------------------------------------------------
 
 
-def test_merge_moves_everything_and_later_mail_lands_on_the_survivor(acme):
+def test_merge_moves_everything_and_later_mail_lands_on_the_survivor(acme: TenantSetup) -> None:
     with tenant_context(acme.id):
         customer = make_contact(email="kim@example.test")
         survivor = make_ticket(subject="Login fails", contact=customer, tags=["auth"])
@@ -755,7 +763,9 @@ def test_merge_moves_everything_and_later_mail_lands_on_the_survivor(acme):
     assert f"Request #{survivor.number}" in tracked.content.decode()
 
 
-def test_a_merged_tickets_acknowledgement_does_not_become_the_survivors_snippet(acme):
+def test_a_merged_tickets_acknowledgement_does_not_become_the_survivors_snippet(
+    acme: TenantSetup,
+) -> None:
     with tenant_context(acme.id):
         survivor = make_ticket(subject="Login fails", body="I cannot log in")
         duplicate = make_ticket(subject="Login again", body="Still locked out")
@@ -773,7 +783,7 @@ def test_a_merged_tickets_acknowledgement_does_not_become_the_survivors_snippet(
     assert re.search(r"<strong>Acme</strong>\s*· Automatic reply", page)
 
 
-def test_split_moves_one_message_into_a_new_ticket(acme):
+def test_split_moves_one_message_into_a_new_ticket(acme: TenantSetup) -> None:
     with tenant_context(acme.id):
         ticket = make_ticket(subject="Two problems", body="Printer")
         second = services.add_customer_message(
@@ -798,7 +808,7 @@ def test_split_moves_one_message_into_a_new_ticket(acme):
     assert f"split this ticket from #{ticket.number}" in client.get(f"/tickets/{new_number}/").text
 
 
-def test_workspace_is_tenant_scoped(acme, globex):
+def test_workspace_is_tenant_scoped(acme: TenantSetup, globex: TenantSetup) -> None:
     with tenant_context(globex.id):
         theirs = make_ticket(subject="Globex secret")
     with tenant_context(acme.id):
@@ -821,7 +831,9 @@ def test_workspace_is_tenant_scoped(acme, globex):
         assert Ticket.objects.get(id=ours.id).status == TicketStatus.OPEN
 
 
-def test_inbox_and_ticket_page_stay_within_twelve_queries(acme, django_capture_on_commit_callbacks):
+def test_inbox_and_ticket_page_stay_within_twelve_queries(
+    acme: TenantSetup, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
     # As if committed: the configuration is cached again once its writes are committed.
     with tenant_context(acme.id), django_capture_on_commit_callbacks(execute=True):
         configuration.save_ticket_type(name="Bug")
@@ -843,7 +855,7 @@ def test_inbox_and_ticket_page_stay_within_twelve_queries(acme, django_capture_o
         assert len(counted) <= 12, (url, [q["sql"][:80] for q in counted])
 
 
-def test_inbox_rows_show_assignee_and_custom_status_without_a_query_each(acme):
+def test_inbox_rows_show_assignee_and_custom_status_without_a_query_each(acme: TenantSetup) -> None:
     with tenant_context(acme.id):
         parts = configuration.save_custom_status(name="Waiting for parts", base_status="on_hold")
         gone = make_member(acme.tenant, name="Former Agent")
@@ -869,7 +881,7 @@ def test_inbox_rows_show_assignee_and_custom_status_without_a_query_each(acme):
     assert counts[0] == counts[1]  # one lookup each for the retired ones, not one per row
 
 
-def test_light_agents_cannot_change_ticket_fields(acme):
+def test_light_agents_cannot_change_ticket_fields(acme: TenantSetup) -> None:
     with tenant_context(acme.id):
         light = make_member(acme.tenant, role=MembershipRole.LIGHT_AGENT)
         ticket = make_ticket()
@@ -886,7 +898,7 @@ def test_light_agents_cannot_change_ticket_fields(acme):
         assert (ticket.status, ticket.priority) == ("open", "normal")
 
 
-def test_the_sidebar_can_close_a_ticket_while_sending_every_field(acme):
+def test_the_sidebar_can_close_a_ticket_while_sending_every_field(acme: TenantSetup) -> None:
     with tenant_context(acme.id):
         ticket = make_ticket(tags=["x"])
         services.assign_ticket(ticket=ticket, assignee=acme.admin, actor=None)
@@ -916,7 +928,7 @@ def test_the_sidebar_can_close_a_ticket_while_sending_every_field(acme):
     assert patched.json()["status"] == "closed"
 
 
-def test_odd_input_gets_a_clear_answer_not_a_server_error(acme):
+def test_odd_input_gets_a_clear_answer_not_a_server_error(acme: TenantSetup) -> None:
     with tenant_context(acme.id):
         ticket = make_ticket()
     client = acme.client(acme.admin)
@@ -944,7 +956,7 @@ def test_odd_input_gets_a_clear_answer_not_a_server_error(acme):
     assert too_many.status_code == 400
 
 
-def test_inactive_choices_stay_selected_on_the_ticket_page(acme):
+def test_inactive_choices_stay_selected_on_the_ticket_page(acme: TenantSetup) -> None:
     with tenant_context(acme.id):
         parts = configuration.save_custom_status(name="Waiting for parts", base_status="on_hold")
         ticket = make_ticket(priority="urgent")
@@ -964,7 +976,7 @@ def test_inactive_choices_stay_selected_on_the_ticket_page(acme):
     assert 'value="urgent" selected' in page
 
 
-def test_the_agents_own_status_email_does_not_make_the_reply_stale(acme):
+def test_the_agents_own_status_email_does_not_make_the_reply_stale(acme: TenantSetup) -> None:
     with tenant_context(acme.id):
         ticket = make_ticket()
         seen = selectors.latest_message_id(ticket)
@@ -975,7 +987,7 @@ def test_the_agents_own_status_email_does_not_make_the_reply_stale(acme):
         )
 
 
-def test_merge_clears_the_custom_status_and_split_refreshes_the_snippet(acme):
+def test_merge_clears_the_custom_status_and_split_refreshes_the_snippet(acme: TenantSetup) -> None:
     with tenant_context(acme.id):
         parts = configuration.save_custom_status(name="Parts", base_status="on_hold")
         survivor = make_ticket(subject="A")
@@ -994,8 +1006,8 @@ def test_merge_clears_the_custom_status_and_split_refreshes_the_snippet(acme):
 
 
 def test_configuration_cache_follows_commits_and_ignores_rollbacks(
-    acme, django_capture_on_commit_callbacks
-):
+    acme: TenantSetup, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
     with tenant_context(acme.id):
         assert configuration.active_ticket_types() == []  # cached: empty
         with django_capture_on_commit_callbacks(execute=True):
@@ -1013,7 +1025,9 @@ def _save_then_fail() -> None:
         raise RuntimeError
 
 
-def test_search_finds_by_every_part_and_never_crosses_tenants(acme, globex):
+def test_search_finds_by_every_part_and_never_crosses_tenants(
+    acme: TenantSetup, globex: TenantSetup
+) -> None:
     with tenant_context(globex.id):
         make_ticket(subject="Flux capacitor", body="The flux capacitor hums")
     with tenant_context(acme.id):
@@ -1030,7 +1044,9 @@ def test_search_finds_by_every_part_and_never_crosses_tenants(acme, globex):
     assert b"Flux capacitor" not in acme.client(acme.admin).get("/inbox/?q=flux").content
 
 
-def test_reply_editor_links_published_articles_that_customers_can_open(acme, globex):
+def test_reply_editor_links_published_articles_that_customers_can_open(
+    acme: TenantSetup, globex: TenantSetup
+) -> None:
     from knowledge_base import services as kb_services
 
     with tenant_context(acme.id):
@@ -1057,7 +1073,9 @@ def test_reply_editor_links_published_articles_that_customers_can_open(acme, glo
     assert globex.client().get("/help/reset-a-password/").status_code == 404
 
 
-def test_the_public_help_center_lists_and_searches_published_articles(acme, globex):
+def test_the_public_help_center_lists_and_searches_published_articles(
+    acme: TenantSetup, globex: TenantSetup
+) -> None:
     from knowledge_base import services as kb_services
 
     with tenant_context(acme.id):
@@ -1086,7 +1104,7 @@ def test_the_public_help_center_lists_and_searches_published_articles(acme, glob
     assert "Reset a password" not in globex.client().get("/help/").content.decode()
 
 
-def test_load_remote_images_is_offered_only_where_there_are_some(acme):
+def test_load_remote_images_is_offered_only_where_there_are_some(acme: TenantSetup) -> None:
     with tenant_context(acme.id):
         ticket = make_ticket(subject="Newsletter")
         for html in (
@@ -1105,7 +1123,7 @@ def test_load_remote_images_is_offered_only_where_there_are_some(acme):
     assert page.count("Load remote images") == 1
 
 
-def test_the_reply_status_default_says_what_a_reply_does(acme):
+def test_the_reply_status_default_says_what_a_reply_does(acme: TenantSetup) -> None:
     with tenant_context(acme.id):
         open_ticket = make_ticket(subject="Open one")
         solved = make_ticket(subject="Solved one")
@@ -1118,7 +1136,7 @@ def test_the_reply_status_default_says_what_a_reply_does(acme):
     assert '<option value="">Keep as is: solved</option>' in page
 
 
-def test_a_too_long_tag_is_refused_not_cut(acme):
+def test_a_too_long_tag_is_refused_not_cut(acme: TenantSetup) -> None:
     with tenant_context(acme.id):
         ticket = make_ticket(tags=["old"])
     long_tag = "x" * 61

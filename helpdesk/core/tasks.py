@@ -33,7 +33,10 @@ TASK_DEFAULTS: dict[str, Any] = {
     "acks_late": True,
     "reject_on_worker_lost": False,
     "autoretry_for": (TransientError, *INFRASTRUCTURE_ERRORS),
-    "retry_backoff": True,
+    # Backoff from 5 s (5, 10, 20, 40, 80 s before full jitter): with Celery's 1 s factor
+    # all five retries could fall inside a 20-second database outage. What still runs out
+    # is picked up again by the sweepers.
+    "retry_backoff": 5,
     "retry_backoff_max": 600,
     "retry_jitter": True,
     "max_retries": 5,

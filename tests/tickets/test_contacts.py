@@ -3,15 +3,20 @@ tenant isolation and the light-agent rule."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, TypeVar
+
 import pytest
 from django.db import connection
+from django.db.models import QuerySet
 from django.db.models.functions import Lower
+from django.test import Client
 from pytest_django import DjangoAssertNumQueries, DjangoCaptureOnCommitCallbacks
 
 from helpdesk.accounts import services as account_services
 from helpdesk.core.errors import PermissionDenied
 from helpdesk.tenancy.context import tenant_context
-from helpdesk.tenancy.models import MembershipRole
+from helpdesk.tenancy.models import Membership, MembershipRole, TenantModel
 from tests.concurrency import second_behind_first
 from tests.conftest import TenantSetup
 from tests.factories.accounts import make_member
@@ -32,20 +37,25 @@ from tickets.models import (
 )
 from tickets.ticket import services
 
+if TYPE_CHECKING:
+    from tests.conftest import ClientResponse
+
+_Row = TypeVar("_Row", bound=TenantModel)
+
 # --- helpers ---------------------------------------------------------------------------
 
 
-def _contact(setup: TenantSetup, **fields):
+def _contact(setup: TenantSetup, **fields: Any) -> Contact:
     with tenant_context(setup.id):
         return make_contact(**fields)
 
 
-def _company(setup: TenantSetup, name="Initech", domains=()):
+def _company(setup: TenantSetup, name: str = "Initech", domains: Iterable[str] = ()) -> Company:
     with tenant_context(setup.id):
         return contacts.create_company(name=name, domains=list(domains), actor=None)
 
 
-def _custom_fields(setup: TenantSetup, target="contact"):
+def _custom_fields(setup: TenantSetup, target: str = "contact") -> None:
     """One field of every type for the target."""
     with tenant_context(setup.id):
         for position, (label, kind, options) in enumerate(
@@ -62,7 +72,7 @@ def _custom_fields(setup: TenantSetup, target="contact"):
             )
 
 
-def _light_agent_api(setup: TenantSetup):
+def _light_agent_api(setup: TenantSetup) -> tuple[Membership, Client]:
     light = make_member(setup.tenant, MembershipRole.LIGHT_AGENT)
     _, key = account_services.create_api_token(membership=light)
     client = setup.client()
@@ -70,7 +80,7 @@ def _light_agent_api(setup: TenantSetup):
     return light, client
 
 
-def _reload(setup: TenantSetup, row):
+def _reload(setup: TenantSetup, row: _Row) -> _Row:
     with tenant_context(setup.id):
         return type(row).objects.get(id=row.id)
 
@@ -609,7 +619,7 @@ def test_api_patch_refuses_bad_input_with_4xx(acme: TenantSetup) -> None:
     api = acme.api_client()
     url = f"/api/v1/contacts/{contact.id}/"
 
-    def patch(payload):
+    def patch(payload: object) -> ClientResponse:
         return api.patch(url, payload, content_type="application/json")
 
     taken = patch({"email": "TAKEN@example.test"})
@@ -736,7 +746,7 @@ def test_contact_lookup_by_email_uses_its_index_under_row_level_security(
     kept = make_contact(email="Carla.Diaz@Example.test")
     assert contact_selectors.find_contact_by_email(" carla.diaz@EXAMPLE.test ") == kept
 
-    def plan(queryset) -> str:
+    def plan(queryset: QuerySet[Contact]) -> str:
         sql, params = queryset.query.sql_with_params()
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL enable_seqscan = off")  # an index, whenever one can serve

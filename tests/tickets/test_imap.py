@@ -4,6 +4,7 @@ are fetched, and mail is flagged or moved on the server only after its row is co
 from __future__ import annotations
 
 import contextlib
+import functools
 import socket
 import threading
 import time
@@ -150,7 +151,7 @@ def subjects(setup: TenantSetup) -> list[str]:
         return sorted(Ticket.objects.values_list("subject", flat=True))
 
 
-def test_new_mail_becomes_tickets_and_is_flagged_seen(acme: TenantSetup, server) -> None:
+def test_new_mail_becomes_tickets_and_is_flagged_seen(acme: TenantSetup, server: Dovecot) -> None:
     first = server.append(build("Printer on fire"))
     second = server.append(build("Coffee machine broken"))
 
@@ -168,7 +169,7 @@ def test_new_mail_becomes_tickets_and_is_flagged_seen(acme: TenantSetup, server)
     assert polled.imap_last_polled_at is not None
 
 
-def test_second_poll_fetches_only_new_mail(acme: TenantSetup, server) -> None:
+def test_second_poll_fetches_only_new_mail(acme: TenantSetup, server: Dovecot) -> None:
     server.append(build("Printer on fire"))
     poll(acme)
 
@@ -180,7 +181,7 @@ def test_second_poll_fetches_only_new_mail(acme: TenantSetup, server) -> None:
     assert subjects(acme) == ["Coffee machine broken", "Printer on fire"]
 
 
-def test_mail_is_flagged_only_after_the_commit(acme: TenantSetup, server) -> None:
+def test_mail_is_flagged_only_after_the_commit(acme: TenantSetup, server: Dovecot) -> None:
     uid = server.append(build())
     with tenant_context(acme.id):
         imap.poll_mailbox(mailbox=Mailbox.objects.get(id=acme.mailbox.id))
@@ -189,7 +190,7 @@ def test_mail_is_flagged_only_after_the_commit(acme: TenantSetup, server) -> Non
 
 
 def test_rolled_back_poll_leaves_mail_untouched_and_is_fetched_again(
-    acme: TenantSetup, server
+    acme: TenantSetup, server: Dovecot
 ) -> None:
     uid = server.append(build())
     with pytest.raises(RollBack):
@@ -201,7 +202,7 @@ def test_rolled_back_poll_leaves_mail_untouched_and_is_fetched_again(
     assert SEEN in server.messages()[uid]
 
 
-def test_stored_mail_is_moved_to_the_archive_folder(acme: TenantSetup, server) -> None:
+def test_stored_mail_is_moved_to_the_archive_folder(acme: TenantSetup, server: Dovecot) -> None:
     server.append(build("Already archived"), folder="Handled mail", flags=SEEN)
     configure(acme, server, imap_archive_folder="Handled mail")
     server.append(build("Printer on fire"))
@@ -215,7 +216,9 @@ def test_stored_mail_is_moved_to_the_archive_folder(acme: TenantSetup, server) -
     assert polling_session(server, after=sessions)["deleted"] == 0  # one MOVE, no \Deleted
 
 
-def test_archive_without_move_falls_back_to_copy_delete_expunge(acme: TenantSetup, server) -> None:
+def test_archive_without_move_falls_back_to_copy_delete_expunge(
+    acme: TenantSetup, server: Dovecot
+) -> None:
     legacy = server.as_user(LEGACY_USER)
     legacy.append(build("Old"), folder="Archive", flags=SEEN)
     configure(acme, legacy, imap_archive_folder="Archive")
@@ -233,7 +236,7 @@ def test_archive_without_move_falls_back_to_copy_delete_expunge(acme: TenantSetu
 
 @pytest.mark.parametrize("user", ["support", LEGACY_USER])
 def test_missing_archive_folder_keeps_the_mail_and_records_why(
-    acme: TenantSetup, server, user
+    acme: TenantSetup, server: Dovecot, user: str
 ) -> None:
     server = server.as_user(user)  # LEGACY_USER: no MOVE, so COPY fails before any delete
     configure(acme, server, imap_archive_folder="Nowhere")
@@ -247,7 +250,9 @@ def test_missing_archive_folder_keeps_the_mail_and_records_why(
     assert poll(acme).fetched == 0  # tracked by UID: not stored twice
 
 
-def test_wrong_password_records_the_error_and_stores_nothing(acme: TenantSetup, server) -> None:
+def test_wrong_password_records_the_error_and_stores_nothing(
+    acme: TenantSetup, server: Dovecot
+) -> None:
     configure(acme, server, imap_password_encrypted=encrypt("wrong"))
     uid = server.append(build())
 
@@ -271,7 +276,7 @@ def test_wrong_password_records_the_error_and_stores_nothing(acme: TenantSetup, 
     ],
 )
 def test_settings_problems_are_recorded_not_raised(
-    acme: TenantSetup, server, changes, error
+    acme: TenantSetup, server: Dovecot, changes: dict[str, str], error: str
 ) -> None:
     configure(acme, server, **changes)
     server.append(build())
@@ -283,7 +288,7 @@ def test_settings_problems_are_recorded_not_raised(
 
 @pytest.mark.parametrize("security", ["starttls", "ssl"])
 def test_mail_is_polled_over_tls(
-    acme: TenantSetup, server, security, monkeypatch: pytest.MonkeyPatch
+    acme: TenantSetup, server: Dovecot, security: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """STARTTLS on the plain port, or SSL/TLS from the start on the other; the server's
     certificate is checked against the trusted CAs (SSL_CERT_FILE: the test server's)."""
@@ -300,7 +305,9 @@ def test_mail_is_polled_over_tls(
 
 
 @pytest.mark.parametrize("security", ["starttls", "ssl"])
-def test_an_untrusted_certificate_gets_no_password(acme: TenantSetup, server, security) -> None:
+def test_an_untrusted_certificate_gets_no_password(
+    acme: TenantSetup, server: Dovecot, security: str
+) -> None:
     port = server.tls_port if security == "ssl" else server.port
     configure(acme, server, imap_security=security, imap_port=port)
 
@@ -310,7 +317,7 @@ def test_an_untrusted_certificate_gets_no_password(acme: TenantSetup, server, se
     assert subjects(acme) == []
 
 
-def test_starttls_is_required_when_chosen(acme: TenantSetup, server) -> None:
+def test_starttls_is_required_when_chosen(acme: TenantSetup, server: Dovecot) -> None:
     """A server that does not offer STARTTLS (or a man in the middle stripping it) is never
     sent the password in clear text."""
     with fake_imap_server(capabilities="IMAP4rev1 AUTH=PLAIN") as (port, received):
@@ -321,13 +328,13 @@ def test_starttls_is_required_when_chosen(acme: TenantSetup, server) -> None:
     assert not any(b"LOGIN" in line.upper() for line in received)
 
 
-def test_refused_connection_is_recorded(acme: TenantSetup, server) -> None:
+def test_refused_connection_is_recorded(acme: TenantSetup, server: Dovecot) -> None:
     configure(acme, server, imap_port=closed_port())
 
     assert poll(acme).error.startswith(f"cannot connect to 127.0.0.1:{mailbox(acme).imap_port}")
 
 
-def test_error_is_cleared_by_the_next_good_poll(acme: TenantSetup, server) -> None:
+def test_error_is_cleared_by_the_next_good_poll(acme: TenantSetup, server: Dovecot) -> None:
     configure(acme, server, imap_password_encrypted=encrypt("wrong"))
     poll(acme)
     configure(acme, server)
@@ -336,7 +343,7 @@ def test_error_is_cleared_by_the_next_good_poll(acme: TenantSetup, server) -> No
     assert mailbox(acme).imap_last_error == ""
 
 
-def test_same_message_appended_twice_is_stored_once(acme: TenantSetup, server) -> None:
+def test_same_message_appended_twice_is_stored_once(acme: TenantSetup, server: Dovecot) -> None:
     raw = build(message_id="<same@example.test>")
     server.append(raw)
     server.append(raw)
@@ -349,7 +356,7 @@ def test_same_message_appended_twice_is_stored_once(acme: TenantSetup, server) -
     assert all(SEEN in flags for flags in server.messages().values())
 
 
-def test_first_poll_skips_mail_already_read_there(acme: TenantSetup, server) -> None:
+def test_first_poll_skips_mail_already_read_there(acme: TenantSetup, server: Dovecot) -> None:
     server.append(build("Read long ago"), flags=SEEN)
     unseen = server.append(build("Printer on fire"))
     server.append(build("Also read"), flags=SEEN)
@@ -361,7 +368,9 @@ def test_first_poll_skips_mail_already_read_there(acme: TenantSetup, server) -> 
     assert mailbox(acme).imap_last_uid > unseen
 
 
-def test_changed_uid_validity_refetches_unseen_mail_only(acme: TenantSetup, server) -> None:
+def test_changed_uid_validity_refetches_unseen_mail_only(
+    acme: TenantSetup, server: Dovecot
+) -> None:
     configure(acme, server, imap_folder="Support")
     server.append(build("Printer on fire", message_id="<first@example.test>"), folder="Support")
     poll(acme)
@@ -383,7 +392,9 @@ def test_changed_uid_validity_refetches_unseen_mail_only(acme: TenantSetup, serv
     assert all(SEEN in flags for flags in server.messages("Support").values())
 
 
-def test_a_batch_stops_early_and_the_next_poll_continues(acme: TenantSetup, server) -> None:
+def test_a_batch_stops_early_and_the_next_poll_continues(
+    acme: TenantSetup, server: Dovecot
+) -> None:
     for number in range(3):
         server.append(build(f"Unseen {number}"))
 
@@ -400,30 +411,27 @@ def test_a_batch_stops_early_and_the_next_poll_continues(acme: TenantSetup, serv
     assert all(SEEN in flags for flags in server.messages().values())
 
 
-def test_check_imap_settings(server) -> None:
-    good = {
-        "host": server.host,
-        "port": server.port,
-        "security": "none",
-        "username": server.user,
-        "password": server.password,
-        "folder": "INBOX",
-    }
+def test_check_imap_settings(server: Dovecot) -> None:
+    check = functools.partial(
+        imap_client.check_settings,
+        host=server.host,
+        port=server.port,
+        security="none",
+        username=server.user,
+        password=server.password,
+        folder="INBOX",
+    )
     server.append(build(), folder="Archive")
 
-    assert imap_client.check_settings(**good) == ""
-    assert imap_client.check_settings(**good, archive_folder="Archive") == ""
-    assert imap_client.check_settings(**{**good, "password": "wrong"}).startswith("login failed")
-    assert imap_client.check_settings(**good, archive_folder="Nope").startswith(
-        "cannot open archive folder 'Nope'"
-    )
-    assert imap_client.check_settings(**{**good, "port": closed_port()}).startswith(
-        "cannot connect"
-    )
+    assert check() == ""
+    assert check(archive_folder="Archive") == ""
+    assert check(password="wrong").startswith("login failed")
+    assert check(archive_folder="Nope").startswith("cannot open archive folder 'Nope'")
+    assert check(port=closed_port()).startswith("cannot connect")
     assert all(SEEN not in flags for flags in server.messages("Archive").values())
 
 
-def test_admin_tests_the_connection_before_saving(acme: TenantSetup, server) -> None:
+def test_admin_tests_the_connection_before_saving(acme: TenantSetup, server: Dovecot) -> None:
     """*Test connection* on the mailbox page: the settings as typed (an empty password means
     the stored one); nothing is polled or saved."""
     client = acme.client(acme.admin)
@@ -456,7 +464,7 @@ def test_admin_tests_the_connection_before_saving(acme: TenantSetup, server) -> 
     assert mailbox(acme).imap_last_polled_at is None
 
 
-def test_connection_test_is_admin_only_and_per_tenant(acme: TenantSetup, server) -> None:
+def test_connection_test_is_admin_only_and_per_tenant(acme: TenantSetup, server: Dovecot) -> None:
     globex = make_tenant("globex", "Globex")
     agent = make_member(acme.tenant, MembershipRole.AGENT)
     url = f"/settings/mailboxes/{acme.mailbox.id}/imap-check/"
@@ -467,7 +475,7 @@ def test_connection_test_is_admin_only_and_per_tenant(acme: TenantSetup, server)
     assert api.post(f"/api/v1/mailboxes/{globex.mailbox.id}/check-imap/").status_code == 404
 
 
-def test_connection_test_through_the_api(acme: TenantSetup, server) -> None:
+def test_connection_test_through_the_api(acme: TenantSetup, server: Dovecot) -> None:
     api = acme.api_client()
     url = f"/api/v1/mailboxes/{acme.mailbox.id}/check-imap/"
 

@@ -9,6 +9,7 @@ import sys
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 from django.core import mail
@@ -29,11 +30,11 @@ ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
 
 
 def build(
-    subject="Printer on fire",
-    body="Help!",
-    sender="Carla <carla@example.test>",
-    to="support@acme.localhost",
-    **headers,
+    subject: str = "Printer on fire",
+    body: str = "Help!",
+    sender: str = "Carla <carla@example.test>",
+    to: str = "support@acme.localhost",
+    **headers: str,
 ) -> bytes:
     message = EmailMessage()
     message["From"] = sender
@@ -53,7 +54,7 @@ def deliver(setup: TenantSetup, raw: bytes, to: list[str] | None = None) -> Inbo
     )
     assert accepted is not None
     with tenant_context(setup.id):
-        return inbound.process_inbound_email(email_id=accepted.email_id)
+        return inbound.process_inbound_email(email_id=UUID(accepted.email_id))
 
 
 def test_new_mail_opens_a_ticket_in_the_mailbox_department(acme: TenantSetup) -> None:
@@ -130,6 +131,8 @@ def test_by_the_subject_tag_alone_a_stranger_reaches_only_the_agents(acme: Tenan
         ticket.refresh_from_db()
         assert (eve.ticket_id, ticket.status) == (ticket.id, "waiting")
         note = eve.ticket_message
+        assert note is not None
+        assert note.author_contact is not None
         assert (note.kind, note.author_contact.email) == ("note", "eve@evil.test")
     deliver(acme, build(subject=subject, sender="Dan <dan@example.test>", body="Same here"))
     deliver(acme, build(subject=subject, body="Any news?"))
@@ -161,10 +164,16 @@ def test_an_address_of_its_own_wins_over_the_plus_addressed_base(
         vip = department_services.create_mailbox(
             address="help+vip@acme.example", department=acme.department
         )
+
+    def mailbox_of(address: str) -> UUID | None:
+        row = intake.find_inbound_address(address)
+        assert row is not None
+        return row.mailbox_id
+
     for _ in range(3):  # not whichever row the index happens to return first
-        assert intake.find_inbound_address("Help+VIP@acme.example").mailbox_id == vip.id
-        assert intake.find_inbound_address("help+other@acme.example").mailbox_id == general.id
-        assert intake.find_inbound_address("help@acme.example").mailbox_id == general.id
+        assert mailbox_of("Help+VIP@acme.example") == vip.id
+        assert mailbox_of("help+other@acme.example") == general.id
+        assert mailbox_of("help@acme.example") == general.id
 
 
 def test_reply_by_plus_address_token(acme: TenantSetup) -> None:
@@ -213,7 +222,7 @@ def test_redelivery_is_one_message(acme: TenantSetup) -> None:
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("in_callers_transaction", [False, True])
 def test_the_same_mail_on_two_paths_at_once_is_one_row(
-    acme: TenantSetup, in_callers_transaction
+    acme: TenantSetup, in_callers_transaction: bool
 ) -> None:
     """The second insert waits on the first one's unique Message-ID, fails when it commits,
     and the intake answers with the row that won: its own transaction rolls back whole, or,
@@ -230,7 +239,7 @@ def test_the_same_mail_on_two_paths_at_once_is_one_row(
             raw=raw,
         )
 
-    def second() -> tuple[intake.Accepted, int]:
+    def second() -> tuple[intake.Accepted | None, int]:
         if not in_callers_transaction:
             accepted = intake.accept(
                 raw=raw, envelope_to=[], envelope_from="", channel="smtp", enqueue=False
@@ -286,7 +295,9 @@ def test_acknowledgement_is_threaded_and_marked_automatic(
     ],
 )
 def test_no_acknowledgement_for_machine_mail(
-    acme: TenantSetup, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks, headers
+    acme: TenantSetup,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+    headers: dict[str, str],
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         email = deliver(acme, build(**headers))
@@ -443,10 +454,12 @@ def test_mark_failed_takes_a_queued_row_out_of_the_sweep(acme: TenantSetup) -> N
     accepted = intake.accept(
         raw=build(), envelope_to=[], envelope_from="", channel="test", enqueue=False
     )
+    assert accepted is not None
+    email_id = UUID(accepted.email_id)
     with tenant_context(acme.id):
-        inbound.mark_failed(email_id=accepted.email_id, reason="processing failed: boom")
-        email = InboundEmail.objects.get(id=accepted.email_id)
+        inbound.mark_failed(email_id=email_id, reason="processing failed: boom")
+        email = InboundEmail.objects.get(id=email_id)
         assert (email.status, email.reason) == ("failed", "processing failed: boom")
-        inbound.mark_failed(email_id=accepted.email_id, reason="again")  # only queued rows
+        inbound.mark_failed(email_id=email_id, reason="again")  # only queued rows
         email.refresh_from_db()
         assert email.reason == "processing failed: boom"

@@ -7,6 +7,7 @@ import hmac
 import json
 import time
 from base64 import b64encode
+from typing import TYPE_CHECKING
 
 import pytest
 from django.test import Client
@@ -19,9 +20,12 @@ from tests.factories.accounts import make_member
 from tests.tickets.test_inbound import build, deliver
 from tickets.models import InboundEmail, Ticket, UnroutedEmail
 
+if TYPE_CHECKING:
+    from tests.conftest import ClientResponse
+
 
 @pytest.fixture
-def admin_api(acme: TenantSetup):
+def admin_api(acme: TenantSetup) -> Client:
     return acme.api_client()
 
 
@@ -88,13 +92,13 @@ BASIC = "hook:secret"
 
 
 @pytest.fixture
-def anymail_settings(settings: Settings):
+def anymail_settings(settings: Settings) -> None:
     settings.ANYMAIL = {"WEBHOOK_SECRET": BASIC, "MAILGUN_WEBHOOK_SIGNING_KEY": SIGNING_KEY}
 
 
 def _mailgun_post(
     client: Client, raw: bytes, recipient: str, *, signature: str | None = None, auth: str = BASIC
-):
+) -> ClientResponse:
     timestamp, token = str(int(time.time())), "abc123token"
     expected = hmac.new(
         SIGNING_KEY.encode(), f"{timestamp}{token}".encode(), hashlib.sha256
@@ -206,7 +210,7 @@ def test_esp_webhook_for_an_unknown_address_is_kept_unrouted(
     ids=["nothing", "signing-key-only"],
 )
 def test_esp_webhooks_without_a_webhook_secret_are_refused(
-    settings: Settings, client: Client, configured
+    settings: Settings, client: Client, configured: dict[str, str]
 ) -> None:
     """django-anymail would take these posts with only a warning: they fail closed."""
     from tests.conftest import make_tenant

@@ -58,7 +58,7 @@ def retries() -> Iterator[list[str]]:
 
 
 def test_processing_with_redis_unreachable_is_retried_and_the_mail_stays_queued(
-    acme: TenantSetup, settings: Settings, tmp_path: Path, retries
+    acme: TenantSetup, settings: Settings, tmp_path: Path, retries: list[str]
 ) -> None:
     accepted = intake.accept(
         raw=build(subject="Printer on fire"),
@@ -67,6 +67,7 @@ def test_processing_with_redis_unreachable_is_retried_and_the_mail_stays_queued(
         channel="test",
         enqueue=False,
     )
+    assert accepted is not None
     _redis_down(settings, tmp_path)
     result = mail_in_tasks.process_inbound_email.delay(
         tenant_id=str(acme.id), email_id=accepted.email_id
@@ -90,7 +91,7 @@ def test_processing_with_redis_unreachable_is_retried_and_the_mail_stays_queued(
 
 
 def test_a_mail_that_cannot_be_processed_still_ends_failed_with_its_reason(
-    acme: TenantSetup, retries
+    acme: TenantSetup, retries: list[str]
 ) -> None:
     """Retrying cannot help here (the help desk has no department left to file the mail
     under, until an admin adds one): no retry, `failed` with the reason at once. Together
@@ -102,6 +103,7 @@ def test_a_mail_that_cannot_be_processed_still_ends_failed_with_its_reason(
         channel="test",
         enqueue=False,
     )
+    assert accepted is not None
     with tenant_context(acme.id):
         InboundEmail.objects.filter(id=accepted.email_id).update(mailbox=None)
         Mailbox.objects.all().delete()
@@ -164,7 +166,9 @@ def smtp_with_database_switch(tmp_path: Path) -> Iterator[tuple[Controller, Data
 
 
 @pytest.mark.django_db(transaction=True)
-def test_smtp_answers_451_on_one_line_while_the_database_is_down(smtp_with_database_switch) -> None:
+def test_smtp_answers_451_on_one_line_while_the_database_is_down(
+    smtp_with_database_switch: tuple[Controller, DatabaseSwitch],
+) -> None:
     """Before: RCPT got `500 Error: (OperationalError) connection failed: ... socket
     "/tmp/.s.PGSQL.5432" ...` with a bare line break, so the client read the rest of that
     text as the reply to its next command."""

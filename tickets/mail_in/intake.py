@@ -31,6 +31,10 @@ RECIPIENT_HEADERS = ("Delivered-To", "X-Original-To", "To", "Cc")
 
 @dataclass(frozen=True)
 class Accepted:
+    """Where a mail was stored. The ids are strings, the form the processing task takes as
+    its arguments; code that processes the mail itself converts (`UUID(accepted.email_id)`
+    for `services.process_inbound_email` and `mark_failed`), as ingest_email does."""
+
     tenant_id: str
     email_id: str
     created: bool

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 from django.test import Client
 from pytest_django import DjangoAssertNumQueries
@@ -13,13 +15,16 @@ from tests.conftest import TenantSetup
 from tests.factories.accounts import make_member
 from tests.factories.tickets import make_ticket
 
+if TYPE_CHECKING:
+    from tests.conftest import ClientResponse
+
 
 @pytest.fixture
-def api(acme: TenantSetup):
+def api(acme: TenantSetup) -> Client:
     return acme.api_client()
 
 
-def _create(api: Client, **extra):
+def _create(api: Client, **extra: object) -> ClientResponse:
     payload = {
         "subject": "Printer jam",
         "body": "Paper stuck in tray 2.",

@@ -38,7 +38,7 @@ def _with_attachment(filename: str) -> Attachment:
         ]
     )
     ticket = make_ticket(content=content)
-    return Attachment.objects.get(message=ticket.first_message)
+    return Attachment.objects.get(message__ticket=ticket)
 
 
 @transaction.atomic
@@ -49,13 +49,13 @@ def _store_then_fail() -> None:
 
 
 @pytest.fixture
-def media(settings: Settings, tmp_path: Path):
+def media(settings: Settings, tmp_path: Path) -> Path:
     settings.MEDIA_ROOT = str(tmp_path)
     return tmp_path
 
 
 def test_files_of_a_rolled_back_transaction_are_deleted_once_old(
-    media, acme: TenantSetup, settings: Settings
+    media: Path, acme: TenantSetup, settings: Settings
 ) -> None:
     settings.HELPDESK_ORPHANED_FILES_AFTER_HOURS = 24
     with tenant_context(acme.id):
@@ -83,21 +83,22 @@ def test_files_of_a_rolled_back_transaction_are_deleted_once_old(
 
 
 def test_the_daily_sweep_covers_every_tenant_and_only_its_own_files(
-    media, acme: TenantSetup, globex: TenantSetup
+    media: Path, acme: TenantSetup, globex: TenantSetup
 ) -> None:
     with tenant_context(acme.id):
         orphan = default_storage.save(f"{attachment_folder(acme.id)}/{new_id()}", ContentFile(b"x"))
     with tenant_context(globex.id):
-        theirs = _with_attachment("theirs.pdf")
+        theirs = _with_attachment("theirs.pdf").file.name
+    assert theirs is not None
     _age(orphan, 2 * DAY)
-    _age(theirs.file.name, 2 * DAY)
+    _age(theirs, 2 * DAY)
 
     assert ticket_tasks.sweep_orphaned_attachment_files.apply().get() >= 2
 
     assert not default_storage.exists(orphan)
-    assert default_storage.exists(theirs.file.name)  # another tenant's row names it
+    assert default_storage.exists(theirs)  # another tenant's row names it
 
 
-def test_a_tenant_without_attachments_has_nothing_to_sweep(media, acme: TenantSetup) -> None:
+def test_a_tenant_without_attachments_has_nothing_to_sweep(media: Path, acme: TenantSetup) -> None:
     with tenant_context(acme.id):
         assert services.delete_orphaned_attachment_files(older_than=timedelta()) == 0

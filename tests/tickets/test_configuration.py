@@ -38,7 +38,7 @@ def test_defaults_without_a_settings_row(tenant: TenantSetup) -> None:
         [],
     ],
 )
-def test_priorities_need_three_to_five_levels(tenant: TenantSetup, values) -> None:
+def test_priorities_need_three_to_five_levels(tenant: TenantSetup, values: list[str]) -> None:
     with pytest.raises(ConfigurationInvalid, match="3 to 5"):
         configuration.update_settings(priorities=[{"value": v, "label": ""} for v in values])
 
@@ -174,7 +174,7 @@ def test_field_key_and_type_are_fixed_after_create(tenant: TenantSetup) -> None:
 
 
 @pytest.fixture
-def fields(tenant: TenantSetup):
+def fields(tenant: TenantSetup) -> list[CustomField]:
     make = configuration.save_custom_field
     return [
         make(target="ticket", label="Note", type="text"),
@@ -186,7 +186,7 @@ def fields(tenant: TenantSetup):
     ]
 
 
-def test_clean_custom_values_of_every_type(fields) -> None:
+def test_clean_custom_values_of_every_type(fields: list[CustomField]) -> None:
     cleaned = configuration.clean_custom_values(
         "ticket",
         {
@@ -213,7 +213,7 @@ def test_clean_custom_values_of_every_type(fields) -> None:
     assert configuration.clean_custom_values("ticket", {"vip": "no"})["vip"] is False
 
 
-def test_clean_custom_values_merges_and_empty_removes(fields) -> None:
+def test_clean_custom_values_merges_and_empty_removes(fields: list[CustomField]) -> None:
     merged = configuration.clean_custom_values(
         "ticket", {"note": "", "seats": "4"}, current={"note": "old", "plan": "Free"}
     )
@@ -236,13 +236,15 @@ def test_clean_custom_values_merges_and_empty_removes(fields) -> None:
         ({"colour": "red"}, "Unknown field 'colour'"),
     ],
 )
-def test_clean_custom_values_refuses_bad_values(fields, values, message) -> None:
+def test_clean_custom_values_refuses_bad_values(
+    fields: list[CustomField], values: dict[str, str], message: str
+) -> None:
     with pytest.raises(CustomFieldInvalid, match=message) as caught:
         configuration.clean_custom_values("ticket", values)
     assert caught.value.details["field"] == next(iter(values))
 
 
-def test_inactive_fields_take_no_values(fields) -> None:
+def test_inactive_fields_take_no_values(fields: list[CustomField]) -> None:
     note = fields[0]
     configuration.save_custom_field(
         field=note, target="ticket", label="Note", type="text", is_active=False
@@ -496,7 +498,7 @@ def test_custom_field_pages_show_errors_with_400(acme: TenantSetup) -> None:
         ("post", "/settings/fields/new/"),
     ],
 )
-def test_pages_are_admin_only(acme: TenantSetup, method, url) -> None:
+def test_pages_are_admin_only(acme: TenantSetup, method: str, url: str) -> None:
     agent = make_member(acme.tenant, MembershipRole.AGENT)
     assert getattr(acme.client(agent), method)(url).status_code == 403
     anonymous = getattr(acme.client(), method)(url)

@@ -152,6 +152,7 @@ def test_someone_found_by_the_reply_address_writes_but_copies_nobody_in(acme: Te
     )
     with tenant_context(acme.id):
         message = email.ticket_message
+        assert message is not None
         assert (message.kind, message.ticket_id) == ("customer", ticket.id)
         assert message.email_cc == ["outsider@else.test"]
         assert _followers(ticket) == set()
@@ -179,6 +180,7 @@ def test_someone_found_by_a_message_id_of_ours_copies_nobody_in(
         ),
     )
     with tenant_context(acme.id):
+        assert email.ticket_message is not None
         assert (email.ticket_id, email.ticket_message.kind) == (ticket.id, "customer")
         assert _followers(ticket) == set()
 

@@ -69,7 +69,7 @@ def delivered(acme: TenantSetup) -> Iterator[Deliver]:
         email = deliver(acme, name)
         assert email.status == InboundEmailStatus.PROCESSED, email.reason
         assert email.ticket_message is not None
-        return Message.objects.select_related("ticket__contact").get(id=email.ticket_message_id)
+        return Message.objects.select_related("ticket__contact").get(id=email.ticket_message.id)
 
     with tenant_context(acme.id):
         yield run
@@ -194,6 +194,7 @@ def test_mail_without_message_id_is_stored_once_and_processed(acme: TenantSetup)
     assert again.created is False
     assert again.email_id == str(email.id)
     with tenant_context(acme.id):
+        assert email.ticket_message is not None
         assert email.ticket_message.email_message_id == ""
         assert email.ticket_message.body_text == "/var is at 91%."
 

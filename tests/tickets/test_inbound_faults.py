@@ -9,7 +9,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 from pytest_django import Settings
@@ -28,7 +30,7 @@ pytestmark = [
 ]
 
 
-def _counts(tenant_id) -> tuple[int, int, int]:
+def _counts(tenant_id: UUID) -> tuple[int, int, int]:
     with tenant_context(tenant_id):
         return (
             InboundEmail.objects.filter(status="processed").count(),
@@ -37,7 +39,7 @@ def _counts(tenant_id) -> tuple[int, int, int]:
         )
 
 
-def _assert_each_message_once(tenant_id, expected: int) -> None:
+def _assert_each_message_once(tenant_id: UUID, expected: int) -> None:
     with tenant_context(tenant_id):
         ids = list(
             Message.objects.filter(kind="customer").values_list("email_message_id", flat=True)
@@ -74,7 +76,7 @@ def _start_worker() -> subprocess.Popen[bytes]:
     )
 
 
-def _wait(predicate, timeout: float = 60.0) -> bool:
+def _wait(predicate: Callable[[], object], timeout: float = 60.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -125,7 +127,7 @@ def test_worker_killed_in_the_middle_loses_and_duplicates_nothing(
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        return int(probe.getsockname()[1])
 
 
 def _redis_server(socket_path: Path) -> subprocess.Popen[bytes]:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 
 from helpdesk.tenancy.context import tenant_context
 from tests.conftest import TenantSetup
 from tests.factories.tickets import make_ticket
 from tickets.mail_in.html import sanitize_html
-from tickets.models import Message
+from tickets.models import Message, Ticket
+
+if TYPE_CHECKING:
+    from tests.conftest import ClientResponse
 
 PIXEL = '<p>Logo: <img data-remote-src="https://tracker.example/pixel.gif"></p>'
 
@@ -25,7 +30,7 @@ PIXEL = '<p>Logo: <img data-remote-src="https://tracker.example/pixel.gif"></p>'
         "https://tracker.example/\nx.gif",
     ],
 )
-def test_a_data_remote_src_that_is_not_a_web_url_is_dropped(value) -> None:
+def test_a_data_remote_src_that_is_not_a_web_url_is_dropped(value: str) -> None:
     html = sanitize_html(f'<p><img alt="x" data-remote-src="{value}"></p>')
     assert "data-remote-src" not in html
     assert '<img alt="x">' in html
@@ -40,7 +45,7 @@ def test_web_urls_stay_behind_data_remote_src() -> None:
     )
 
 
-def _mail(ticket, html: str) -> Message:
+def _mail(ticket: Ticket, html: str) -> Message:
     return Message.objects.create(
         ticket=ticket, kind="customer", body_text="x", body_html=html, author_contact=ticket.contact
     )
@@ -51,7 +56,7 @@ def _article(page: str, message: Message) -> str:
     return page[start : page.index("</article>", start)]
 
 
-def _img_src(response) -> str:
+def _img_src(response: ClientResponse) -> str:
     policy = dict(
         directive.strip().split(" ", 1)
         for directive in response["Content-Security-Policy"].split(";")

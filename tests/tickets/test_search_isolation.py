@@ -4,6 +4,8 @@ serve it) holds the current tenant's documents only and takes no writes."""
 
 from __future__ import annotations
 
+from uuid import UUID
+
 import pytest
 from django.db import ProgrammingError, connection, transaction
 from django.db.utils import DatabaseError
@@ -17,7 +19,9 @@ from tickets.models import SEARCH_VIEW
 def _count(table: str, where: str = "true") -> int:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT count(*) FROM {table} WHERE {where}")  # noqa: S608 - test SQL
-        return cursor.fetchone()[0]
+        row = cursor.fetchone()
+        assert row is not None
+        return int(row[0])
 
 
 def test_search_documents_are_read_only_in_their_tenant(
@@ -35,7 +39,7 @@ def test_search_documents_are_read_only_in_their_tenant(
         assert _count("tickets_ticketsearch", f"tenant_id = '{globex.id}'") == 0
 
 
-def _execute(sql: str, params: list[object] | None = None) -> list[tuple[object, ...]]:
+def _execute(sql: str, params: list[UUID] | None = None) -> list[tuple[object, ...]]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall() if cursor.description else []

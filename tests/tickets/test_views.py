@@ -7,10 +7,11 @@ from helpdesk.tenancy.models import MembershipRole
 from tests.conftest import TenantSetup
 from tests.factories.accounts import make_member
 from tests.factories.tickets import make_ticket
+from tickets.models import Ticket
 from tickets.ticket import services
 
 
-def _tickets(setup: TenantSetup):
+def _tickets(setup: TenantSetup) -> tuple[Ticket, Ticket]:
     with tenant_context(setup.id):
         first = make_ticket(subject="Printer on fire", body="Smoke everywhere")
         second = make_ticket(subject="Invoice question")

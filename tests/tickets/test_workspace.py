@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime
 import re
 import time
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 import pytest
@@ -48,8 +49,11 @@ from tickets.models import (
 from tickets.notifications import services as notifications
 from tickets.ticket import merging, presence, selectors, services
 
+if TYPE_CHECKING:
+    from tests.conftest import ClientResponse
 
-def _subjects(response) -> list[str]:
+
+def _subjects(response: ClientResponse) -> list[str]:
     return [t["subject"] for t in response.json()["results"]]
 
 
@@ -456,6 +460,7 @@ def test_sidebar_saves_every_field_and_history_shows_it(acme: TenantSetup) -> No
         ticket.refresh_from_db()
         assert (ticket.status, ticket.priority, ticket.type_id) == ("waiting", "high", question.id)
         assert ticket.custom_fields == {"order_number": 1234}
+        assert ticket.due_at is not None
         assert ticket.due_at.year == 2030
     page = response.content.decode()
     assert "order number" in page
@@ -701,9 +706,9 @@ def test_a_mention_lands_in_the_app_notifications_and_opening_reads_it(acme: Ten
     assert api.get("/api/v1/notifications/unread-count/").json() == {"unread": 1}
     listed = api.get("/api/v1/notifications/?unread=1").json()["results"]
     assert [n["kind"] for n in listed] == ["assigned"]
-    page = client.get("/notifications/").content.decode()
-    assert f'href="/tickets/{ticket.number}/"' in page  # an assignment has no message
-    assert "#message-None" not in page
+    listing = client.get("/notifications/").content.decode()
+    assert f'href="/tickets/{ticket.number}/"' in listing  # an assignment has no message
+    assert "#message-None" not in listing
     assert api.post("/api/v1/notifications/read/", {}, content_type="application/json").json() == {
         "unread": 0
     }

@@ -1005,10 +1005,10 @@ def _phase_figures(
 def _ack_figures(context: Context) -> dict[str, int]:
     with context.admin_connection() as connection:
         row = connection.execute(
-            "SELECT count(*) FILTER (WHERE is_automatic),"
-            " count(*) FILTER (WHERE is_automatic AND delivery_status = 'sent'),"
+            "SELECT count(*) FILTER (WHERE m.is_automatic),"
+            " count(*) FILTER (WHERE m.is_automatic AND o.status = 'sent'),"
             " (SELECT count(*) FROM tickets_ticket)"
-            " FROM tickets_message"
+            " FROM tickets_message m LEFT JOIN mail_outboundemail o ON o.id = m.outbound_email_id"
         ).fetchone()
     outbox = context.var_dir / "outbox"
     return {
@@ -1208,10 +1208,11 @@ def _in_process(
     from django.db import connection, reset_queries
     from django.test.utils import CaptureQueriesContext
 
+    from helpdesk.mail.models import OutboundEmailStatus
     from helpdesk.tenancy.context import tenant_context
     from helpdesk.tenancy.models import Tenant
     from tickets.mail_in import intake
-    from tickets.models import DeliveryStatus, Message
+    from tickets.models import Message
 
     tenant_id = str(Tenant.objects.get(slug=context.tenant_slug).id)
     lookup = TicketLookup(context)
@@ -1284,7 +1285,7 @@ def _in_process(
                         str(message_id)
                         for message_id in Message.objects.filter(
                             email_message_id__startswith=f"<ack-{email_id}@",
-                            delivery_status=DeliveryStatus.QUEUED,
+                            outbound_email__status=OutboundEmailStatus.QUEUED,
                         ).values_list("id", flat=True)
                     ]
                 for message_id in queued:

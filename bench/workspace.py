@@ -932,10 +932,10 @@ MESSAGE_COLUMNS = {
     "email_message_id": "m.msgid",
     "quoted_text": "''",
     "is_automatic": "false",
-    "delivery_status": "m.delivery",
-    "delivery_error": "''",
+    # Seeded replies stand for mail settled long ago (before the outbox): its recorded state.
+    "legacy_delivery_status": "m.delivery",
+    "legacy_delivery_error": "''",
     "email_subject": "''",
-    "provider_message_id": "''",
 }
 MESSAGE_SOURCE = """bench_stage AS st CROSS JOIN LATERAL (VALUES
     (st.m1_id, st.created_at, 'customer', st.b1, st.html1, NULL::uuid, st.contact_id,

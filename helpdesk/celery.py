@@ -24,7 +24,7 @@ app.conf.beat_schedule = {
         "schedule": 60.0,
     },
     "sweep-outbound-emails": {
-        "task": "tickets.tasks.sweep_outbound_emails",
+        "task": "helpdesk.mail.tasks.sweep_outbound_email",
         "schedule": 60.0,
     },
     "poll-imap-mailboxes": {

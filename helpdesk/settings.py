@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "anymail",
     "helpdesk.core",
     "helpdesk.tenancy",
+    "helpdesk.mail",
     "helpdesk.accounts",
     "helpdesk.api",
     "helpdesk.ops",

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from django.conf import settings
-from django.core.mail import EmailMessage
-from django.template.loader import render_to_string
 from django.urls import reverse
 
 from helpdesk.accounts import selectors
+from helpdesk.mail import services as mail
+from helpdesk.mail.models import OutboundEmailKind
 from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.models import MembershipRole
 from helpdesk.tenancy.tasks import tenant_task
@@ -26,9 +25,13 @@ def send_invitation(*, tenant_id: str, invitation_id: str, inviter: str) -> None
     if invitation is None:
         return
     link = reverse("accounts:invitation-accept", args=[selectors.invitation_token(invitation)])
-    body = render_to_string(
-        "emails/invitation.txt",
-        {
+    # One email per link: a redelivered task finds it queued already; a resend (a new
+    # nonce) is a new email.
+    email = mail.build(
+        kind=OutboundEmailKind.INVITATION,
+        key=f"invitation:{invitation.id}:{invitation.nonce}",
+        template="invitation",
+        context={
             "name": invitation.name,
             "email": invitation.email,
             "inviter": inviter,
@@ -37,10 +40,7 @@ def send_invitation(*, tenant_id: str, invitation_id: str, inviter: str) -> None
             "accept_url": tenancy_selectors.tenant_base_url(tenant) + link,
             "expires_at": invitation.expires_at,
         },
-    )
-    EmailMessage(
-        subject=f"{inviter} invited you to the {tenant.name} help desk",
-        body=body,
-        from_email=settings.DEFAULT_FROM_EMAIL,
         to=[invitation.email],
-    ).send()
+        automatic="auto-generated",
+    )
+    mail.queue_email(email)

@@ -16,7 +16,7 @@ import pytest
 import time_machine
 from django.core import mail
 from django.core.exceptions import ImproperlyConfigured
-from django.test import Client, RequestFactory
+from django.test import Client, RequestFactory, TestCase
 from django.utils import timezone
 from pytest_django import Settings
 
@@ -40,7 +40,9 @@ def _login(setup: TenantSetup, email: str, password: str, ip: str = "10.0.0.1") 
 
 
 def _reset(setup: TenantSetup, email: str, ip: str = "10.0.0.1") -> ClientResponse:
-    return Client(HTTP_HOST=setup.host, REMOTE_ADDR=ip).post(RESET, {"email": email})
+    """The reset mail is queued in the tenant's outbox and sent once the request commits."""
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return Client(HTTP_HOST=setup.host, REMOTE_ADDR=ip).post(RESET, {"email": email})
 
 
 def _assert_throttled_page(response: ClientResponse, max_seconds: int) -> None:

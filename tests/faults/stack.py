@@ -277,10 +277,11 @@ class Stack:
         """Delivery states of the automatic replies to this scenario's senders."""
         with self.database() as connection:
             rows = connection.execute(
-                "SELECT m.delivery_status, count(*) FROM tickets_message m "
+                "SELECT o.status, count(*) FROM tickets_message m "
+                "JOIN mail_outboundemail o ON o.id = m.outbound_email_id "
                 "JOIN tickets_ticket t ON t.id = m.ticket_id "
                 "JOIN tickets_contact c ON c.id = t.contact_id "
-                "WHERE m.is_automatic AND c.email LIKE %s GROUP BY m.delivery_status",
+                "WHERE m.is_automatic AND c.email LIKE %s GROUP BY o.status",
                 [f"{prefix}-%"],
             ).fetchall()
         return Counter(dict(rows))

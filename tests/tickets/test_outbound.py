@@ -20,6 +20,7 @@ from django.test import Client
 from pytest_django import DjangoCaptureOnCommitCallbacks, Settings
 
 from helpdesk.core.errors import TransientError
+from helpdesk.mail.models import OutboundEmail
 from helpdesk.tenancy.context import tenant_context
 from tests.conftest import TenantSetup, make_tenant
 from tests.tickets.test_inbound import build, deliver
@@ -378,7 +379,9 @@ def test_tracking_event_must_match_the_provider_id_the_message_was_sent_as(
 ) -> None:
     """The metadata names our message; the ESP's message id must be the mail we sent."""
     with tenant_context(acme.id):
-        Message.objects.filter(id=tracked.id).update(provider_message_id="<other@mailgun>")
+        OutboundEmail.objects.filter(id=tracked.outbound_email_id).update(
+            provider_message_id="<other@mailgun>"
+        )
     assert _tracking(client, "delivered", tracked, acme.id).status_code == 200
     with tenant_context(acme.id):
         tracked.refresh_from_db()
@@ -386,7 +389,9 @@ def test_tracking_event_must_match_the_provider_id_the_message_was_sent_as(
     assert "sent as <other@mailgun>: ignored" in caplog.text
 
     with tenant_context(acme.id):
-        Message.objects.filter(id=tracked.id).update(provider_message_id="<provider-id@mailgun>")
+        OutboundEmail.objects.filter(id=tracked.outbound_email_id).update(
+            provider_message_id="<provider-id@mailgun>"
+        )
     _tracking(client, "delivered", tracked, acme.id)
     with tenant_context(acme.id):
         tracked.refresh_from_db()

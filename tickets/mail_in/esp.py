@@ -2,7 +2,7 @@
 /anymail/<esp>/inbound/; anymail checks the ESP's signature and basic auth, then sends its
 `inbound` signal, which lands here and goes into the same durable intake as SMTP. Without
 ANYMAIL_WEBHOOK_SECRET no post gets this far (helpdesk.core.middleware answers 403).
-Delivery status: /anymail/<esp>/tracking/ events update the message they concern, only in
+Delivery status: /anymail/<esp>/tracking/ events update the outbox email they concern, only in
 the tenant their metadata names and only when the ESP's id is the one the mail was sent as."""
 
 from __future__ import annotations
@@ -17,7 +17,10 @@ from anymail.signals import (
     inbound,
     tracking,
 )
+from django.core.exceptions import ValidationError
 
+from helpdesk.mail import selectors as mail_selectors
+from helpdesk.mail import services as mail
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.errors import TenantSwitchError
 from tickets.mail_in import intake
@@ -55,10 +58,13 @@ def connect() -> None:
 def receive_tracking(
     sender: Any, event: AnymailTrackingEvent, esp_name: str, **kwargs: Any
 ) -> None:
-    """Delivery status from the ESP: find our message by the metadata we sent with it."""
+    """Delivery status from the ESP: find our email by the metadata we sent with it (the
+    tenant, and the ticket message or the outbox email), within that tenant only, and check
+    that the ESP's id is the one it was sent as."""
     metadata = event.metadata or {}
-    tenant_id, message_id = metadata.get("tenant_id"), metadata.get("message_id")
-    if not (tenant_id and message_id):
+    tenant_id = metadata.get("tenant_id")
+    message_id, outbound_email_id = metadata.get("message_id"), metadata.get("outbound_email_id")
+    if not (tenant_id and (message_id or outbound_email_id)):
         return  # not one of ours (or an ESP that drops metadata): nothing to update
     status = TRACKING_STATUS.get(event.event_type)
     if status is None:
@@ -66,26 +72,43 @@ def receive_tracking(
     reason = " ".join(filter(None, [event.recipient, event.description, event.mta_response]))
     try:
         with tenant_context(tenant_id):
-            # The scoped manager finds only a message of the tenant the event names.
-            message = Message.objects.select_related("ticket").filter(id=message_id).first()
-            if message is None:
+            # The scoped managers find only an email of the tenant the event names.
+            message = (
+                Message.objects.select_related("ticket", "outbound_email")
+                .filter(id=message_id)
+                .first()
+                if message_id
+                else None
+            )
+            outbound = (
+                message.outbound_email
+                if message is not None
+                else mail_selectors.get_outbound_email(outbound_email_id)
+                if outbound_email_id and not message_id
+                else None
+            )
+            if outbound is None:
                 logger.warning(
                     "%s tracking event for message %s, which tenant %s does not have: ignored",
                     esp_name,
-                    message_id,
+                    message_id or outbound_email_id,
                     tenant_id,
                 )
                 return
             provider_id = (event.message_id or "")[:255]
-            if message.provider_message_id and provider_id != message.provider_message_id:
-                # Metadata names one of our messages, the ESP's id another mail: trust neither.
+            if outbound.provider_message_id and provider_id != outbound.provider_message_id:
+                # Metadata names one of our emails, the ESP's id another mail: trust neither.
                 logger.warning(
                     "%s tracking event for %s names message %s, sent as %s: ignored",
                     esp_name,
                     provider_id or "no provider id",
-                    message_id,
-                    message.provider_message_id,
+                    message_id or outbound_email_id,
+                    outbound.provider_message_id,
                 )
+                return
+            if message is None:
+                if event.event_type != EventType.COMPLAINED:
+                    mail.record_delivery_event(outbound=outbound, status=status, reason=reason)
                 return
             if event.event_type == EventType.COMPLAINED:
                 services.record_event(
@@ -102,7 +125,7 @@ def receive_tracking(
                 reason=reason,
                 hard_bounce=event.event_type == EventType.BOUNCED,
             )
-    except (ValueError, TenantSwitchError):
+    except (ValueError, ValidationError, TenantSwitchError):
         logger.warning("%s tracking event with unusable metadata %r", esp_name, metadata)
 
 

@@ -1,43 +1,40 @@
-"""Mail the help desk sends: public replies and automatic acknowledgements.
+"""Mail the help desk sends on a ticket: public replies, acknowledgements, status mails and
+surveys (all `Message` rows of kind reply).
 
-Every outgoing email is a `Message` row first (queued, with our own Message-ID, so a
-customer's answer threads even before the mail leaves), then the Celery task
-`deliver_message_email` sends it through Django's mail API (an anymail ESP, SMTP, or the
-development outbox) in three committed steps: claim it (queued -> sending, a
-compare-and-set update, so only one run ever sends it), send it outside any transaction,
-record it (sent, with the ESP's id). A temporary failure puts it back to queued and the task
-retries with backoff; when the retries run out the outbound sweeper sends it later. A
-permanent failure is stored on the message with its reason (failed). A message left in
-sending (the worker died during the send) may have gone out: the sweeper marks it unknown,
-never sends it twice. Headers thread in every mail client: In-Reply-To and
-References chain the conversation, From is the mailbox, Reply-To carries the ticket's
-plus-address token, the subject carries `[#123]`, automatic mail says
-`Auto-Submitted: auto-replied`.
+Every outgoing email is a `Message` row first (with our own Message-ID, so a customer's
+answer threads even before the mail leaves) and an `OutboundEmail` in the outbox
+(helpdesk.mail), built in the same transaction and sent by its delivery task: claimed with a
+compare-and-set, sent once, recorded, queued again on a temporary failure, swept when its
+task was lost. The message links to it and shows its delivery state. What is the ticket's
+here: which template, the threading headers (In-Reply-To and References chain the
+conversation), From the mailbox, Reply-To the ticket's plus-address token, `[#123]` in the
+subject, `Auto-Submitted: auto-replied` on automatic mail.
 """
 
 from __future__ import annotations
 
 import logging
-import smtplib
 from datetime import timedelta
-from email.utils import formataddr
-from typing import Any
+from typing import TYPE_CHECKING
 from uuid import UUID
 
-from anymail.exceptions import AnymailAPIError
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.template.loader import render_to_string
 from django.utils import timezone
 
 from departments.models import Mailbox
 from helpdesk.core import placeholders
-from helpdesk.core.errors import is_infrastructure_error, is_temporary
+from helpdesk.core.errors import is_infrastructure_error
+from helpdesk.mail import services as mail
+from helpdesk.mail.models import OutboundEmail, OutboundEmailKind, OutboundEmailStatus
+from helpdesk.tenancy import selectors as tenancy_selectors
 from tickets.mail_out import selectors as mail_out_selectors
 from tickets.mail_out import templates
-from tickets.models import DeliveryStatus, EmailTemplateKind, InboundEmail, Message, Ticket
+from tickets.models import EmailTemplateKind, InboundEmail, Message, Ticket
 from tickets.ticket import services
+
+if TYPE_CHECKING:
+    from django.core.mail import EmailMultiAlternatives
 
 logger = logging.getLogger(__name__)
 MAX_REFERENCES = 20
@@ -68,10 +65,9 @@ def _thread_headers(message: Message) -> dict[str, str]:
     return {"In-Reply-To": earlier[-1], "References": " ".join(chain)}
 
 
-def build_email(
-    message: Message, *, tenant_name: str, language: str = "en"
-) -> EmailMultiAlternatives:
-    """The email for a public reply (agent or automatic), ready to send."""
+def build_email(message: Message, *, tenant_name: str, language: str = "en") -> mail.Email:
+    """The email for a public reply (agent or automatic), built by the one builder: the
+    ticket's part is which template, the threading headers and the Reply-To plus address."""
     ticket = message.ticket
     mailbox = mail_out_selectors.get_reply_mailbox(ticket)
     author = message.author_member.user.display_name if message.author_member else ""
@@ -92,9 +88,6 @@ def build_email(
         "language": language,
         "subject_has_re": ticket.subject.lower().startswith(("re:", "aw:")),
     }
-    subject = message.email_subject or render_to_string("emails/reply.subject.txt", context)
-    subject = " ".join(subject.split())
-    recipients = [ticket.contact.email]
     cc = (
         []  # automatic mail goes to the customer alone
         if message.is_automatic
@@ -106,166 +99,71 @@ def build_email(
     )
     from_address = mailbox.address if mailbox else settings.DEFAULT_FROM_EMAIL
     display = mailbox.display_name if mailbox and mailbox.display_name else tenant_name
-    headers: dict[str, Any] = {
-        "Message-ID": message.email_message_id,
-        "X-Helpdesk-Ticket": str(ticket.number),
-        **_thread_headers(message),
-    }
-    if message.is_automatic:
-        headers["Auto-Submitted"] = "auto-replied"
-        headers["X-Auto-Response-Suppress"] = "All"
-    email = EmailMultiAlternatives(
-        subject=subject,
-        body=render_to_string("emails/reply.txt", context),
-        from_email=formataddr((display, from_address)),
-        to=recipients,
+    return mail.build(
+        kind=OutboundEmailKind.AUTO_REPLY if message.is_automatic else OutboundEmailKind.REPLY,
+        key=f"message:{message.id}",
+        template="reply",
+        context=context,
+        subject=message.email_subject,
+        to=[ticket.contact.email],
         cc=cc,
+        from_address=from_address,
+        display_name=display,
         reply_to=[reply_address(from_address, ticket.reply_token)],
-        headers=headers,
+        message_id=message.email_message_id,
+        headers={"X-Helpdesk-Ticket": str(ticket.number), **_thread_headers(message)},
+        automatic="auto-replied" if message.is_automatic else "",
+        attachments=[
+            {"path": str(a.file.name), "filename": a.filename, "content_type": a.content_type}
+            for a in message.attachments.all()
+        ],
+        tags=["auto-reply" if message.is_automatic else "reply"],
+        # The ESP returns it with delivery-status events (tickets.mail_in.esp).
+        metadata={"message_id": str(message.id)},
     )
-    email.attach_alternative(render_to_string("emails/reply.html", context), "text/html")
-    for attachment in message.attachments.all():
-        with attachment.file.open("rb") as handle:
-            email.attach(attachment.filename, handle.read(), attachment.content_type)
-    # anymail: ESPs that support them send these back with delivery-status events.
-    email.metadata = {"tenant_id": str(ticket.tenant_id), "message_id": str(message.id)}  # type: ignore[attr-defined]
-    email.tags = ["auto-reply" if message.is_automatic else "reply"]  # type: ignore[attr-defined]
-    return email
 
 
-def claim_message_email(
-    *, message_id: UUID, tenant_name: str, language: str = "en"
-) -> EmailMultiAlternatives | None:
-    """Claim one queued message for sending (queued -> sending) and build its email; None
-    when another run claimed it first or it is no longer queued.
-
-    The caller commits the claim before it sends, so that a second run, the sweeper or a
-    redelivered task never sends it again. An email that cannot be built (a broken template,
-    an attachment gone) marks the message failed; an outage rolls the claim back."""
-    claimed = Message.objects.filter(id=message_id, delivery_status=DeliveryStatus.QUEUED).update(
-        delivery_status=DeliveryStatus.SENDING, updated_at=timezone.now()
-    )
-    if not claimed:
-        return None  # the compare-and-set lost: another run has it, or it went out
-    message = (
-        Message.objects.select_related(
-            "ticket__contact", "ticket__department", "ticket__mailbox", "author_member__user"
-        )
-        .filter(id=message_id)
-        .get()
-    )
+def queue_message_email(*, message: Message) -> OutboundEmail:
+    """Queue the email of a public reply in the outbox (helpdesk.mail) in the caller's
+    transaction and link the message to it. An email that cannot be built (a broken
+    template) is stored failed with the reason, shown in the thread; an outage raises."""
+    tenant = tenancy_selectors.get_tenant(message.tenant_id)
     try:
-        return build_email(message, tenant_name=tenant_name, language=language)
+        email = build_email(message, tenant_name=tenant.name, language=tenant.language)
     except Exception as error:
         if is_infrastructure_error(error):
             raise
-        logger.exception("message %s cannot be emailed", message_id)
-        _set_status(message_id, DeliveryStatus.SENDING, DeliveryStatus.FAILED, _reason(error))
-        return None
-
-
-def send_email(email: EmailMultiAlternatives) -> bool:
-    """Hand the email to the mail backend (ESP, SMTP, outbox); no database work, so it runs
-    outside any transaction. True when the backend took it."""
-    return bool(email.send())
-
-
-def is_temporary_send_error(error: BaseException) -> bool:
-    """A send failure that a later attempt can get past: an outage (network, DNS), an SMTP
-    4xx or lost connection, an ESP that answers 429 or 5xx. Anything else (recipients
-    refused, the ESP refusing our request or credentials) fails the message."""
-    if is_temporary(error):
-        return True
-    if isinstance(error, smtplib.SMTPServerDisconnected | smtplib.SMTPConnectError):
-        return True
-    if isinstance(error, smtplib.SMTPRecipientsRefused):
-        return all(400 <= code < 500 for code, _ in error.recipients.values())
-    if isinstance(error, smtplib.SMTPResponseException):
-        return 400 <= error.smtp_code < 500
-    if isinstance(error, AnymailAPIError):
-        status = getattr(error, "status_code", None)
-        return status is None or status == 429 or status >= 500
-    return False
-
-
-def release_message_email(*, message_id: UUID, error: BaseException) -> str:
-    """After a failed send: back to queued for a temporary failure (the task retries, and
-    after its last retry the sweeper sends it later), failed with the reason otherwise.
-    Returns the new status."""
-    status = DeliveryStatus.QUEUED if is_temporary_send_error(error) else DeliveryStatus.FAILED
-    reason = _reason(error)
-    if status == DeliveryStatus.QUEUED:
-        reason = f"not sent yet, will retry: {reason}"[:2000]
+        logger.exception("message %s cannot be emailed", message.id)
+        outbound = mail.queue_email(
+            mail.Email(
+                kind=OutboundEmailKind.REPLY,
+                key=f"message:{message.id}",
+                to=[message.ticket.contact.email],
+                subject=message.email_subject or message.ticket.subject,
+                body_text=message.body_text,
+                message_id=message.email_message_id,
+            ),
+            status=OutboundEmailStatus.FAILED,
+            error=f"{type(error).__name__}: {error}",
+        )
     else:
-        logger.warning("giving up on message %s: %s", message_id, reason)
-    _set_status(message_id, DeliveryStatus.SENDING, status, reason)
-    return status
+        outbound = mail.queue_email(email)
+    message.outbound_email = outbound
+    message.save(update_fields=["outbound_email", "updated_at"])
+    return outbound
 
 
-def record_message_sent(*, message_id: UUID, provider_message_id: str) -> bool:
-    """The backend took the email: sending -> sent, with the ESP's id for delivery-status
-    events. Also settles a message the sweeper already marked unknown."""
-    return bool(
-        Message.objects.filter(
-            id=message_id,
-            delivery_status__in=[DeliveryStatus.SENDING, DeliveryStatus.UNKNOWN],
-        ).update(
-            delivery_status=DeliveryStatus.SENT,
-            delivery_error="",
-            provider_message_id=provider_message_id[:255],
-            updated_at=timezone.now(),
-        )
+def claim_message_email(
+    *, message_id: UUID, tenant_name: str = "", language: str = "en"
+) -> EmailMultiAlternatives | None:
+    """Claim the outbox email of one message for sending (helpdesk.mail's claim); None when
+    another run claimed it first, it is no longer queued, or the message has none."""
+    outbound_email_id = (
+        Message.objects.filter(id=message_id).values_list("outbound_email_id", flat=True).first()
     )
-
-
-def provider_message_id(email: EmailMultiAlternatives) -> str:
-    status = getattr(email, "anymail_status", None)
-    return (getattr(status, "message_id", None) or "")[:255]
-
-
-def mark_interrupted_sends(*, older_than: timedelta) -> int:
-    """Messages claimed for sending longer ago than any send takes, never recorded as sent
-    or failed: the worker died during the send, which may or may not have reached the
-    customer. They become unknown with a note saying so, for an agent to check (the ESP's
-    delivery events settle them when they come); sending them again could give the
-    customer two copies."""
-    stale = Message.objects.filter(
-        delivery_status=DeliveryStatus.SENDING, updated_at__lt=timezone.now() - older_than
-    )
-    return stale.update(
-        delivery_status=DeliveryStatus.UNKNOWN,
-        delivery_error=(
-            "the send was interrupted; the mail may or may not have reached the customer,"
-            " so it is not sent again by itself"
-        ),
-        updated_at=timezone.now(),
-    )
-
-
-def list_stale_queued(*, older_than: timedelta, limit: int = 1000) -> list[UUID]:
-    """Queued messages untouched for `older_than` (their task was lost), oldest first;
-    touched now so the next sweep does not queue them again while they wait."""
-    ids = list(
-        Message.objects.filter(
-            delivery_status=DeliveryStatus.QUEUED, updated_at__lt=timezone.now() - older_than
-        )
-        .order_by("updated_at")
-        .values_list("id", flat=True)[:limit]
-    )
-    Message.objects.filter(id__in=ids, delivery_status=DeliveryStatus.QUEUED).update(
-        updated_at=timezone.now()
-    )
-    return ids
-
-
-def _set_status(message_id: UUID, expected: str, status: str, reason: str) -> None:
-    Message.objects.filter(id=message_id, delivery_status=expected).update(
-        delivery_status=status, delivery_error=reason, updated_at=timezone.now()
-    )
-
-
-def _reason(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}"[:2000]
+    if outbound_email_id is None:
+        return None
+    return mail.claim(outbound_email_id)
 
 
 def recent_auto_replies(contact_id: UUID) -> int:

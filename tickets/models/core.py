@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+from typing import Any
 
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
@@ -490,10 +491,8 @@ class TicketFollower(TenantModel):
 
 
 class DeliveryStatus(models.TextChoices):
-    """queued -> sending (claimed by one task, committed before the send) -> sent, or back
-    to queued (a temporary failure), or failed (a permanent one). A row left in sending
-    (the worker died during the send) becomes unknown: it may have gone out, so it is
-    never sent again by itself."""
+    """The delivery state a message shows: its outbox email's (helpdesk.mail
+    OutboundEmailStatus, which says how it moves), or "" for a message never emailed."""
 
     NONE = "", "Not emailed"
     QUEUED = "queued", "Queued"
@@ -534,15 +533,24 @@ class Message(TenantModel):
         blank=True, help_text="Quoted history and signature, shown collapsed."
     )
     is_automatic = models.BooleanField(default=False, help_text="Sent by the help desk itself.")
-    delivery_status = models.CharField(
-        max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.NONE, blank=True
+    outbound_email = models.OneToOneField(
+        "mail.OutboundEmail",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="For a reply by email: the mail in the outbox, which holds its delivery state.",
     )
-    delivery_error = models.TextField(blank=True)
+    legacy_delivery_status = models.CharField(
+        max_length=16,
+        choices=DeliveryStatus.choices,
+        default=DeliveryStatus.NONE,
+        blank=True,
+        help_text="Mail settled before the outbox existed; never written since.",
+    )
+    legacy_delivery_error = models.TextField(blank=True)
     email_subject = models.CharField(
         max_length=250, blank=True, help_text="For automatic mail: the subject it went out with."
-    )
-    provider_message_id = models.CharField(
-        max_length=255, blank=True, help_text="The ESP's id, for delivery-status webhooks."
     )
     email_cc = models.JSONField(
         default=list,
@@ -559,11 +567,12 @@ class Message(TenantModel):
             TenantFK("ticket"),
             TenantFK("author_contact"),
             TenantFK("author_member"),
+            TenantFK("outbound_email"),
             models.CheckConstraint(
                 condition=models.Q(kind__in=MessageKind.values), name="tickets_message_kind_valid"
             ),
             models.CheckConstraint(
-                condition=models.Q(delivery_status__in=DeliveryStatus.values),
+                condition=models.Q(legacy_delivery_status__in=DeliveryStatus.values),
                 name="tickets_message_delivery_valid",
             ),
         ]
@@ -578,12 +587,6 @@ class Message(TenantModel):
                 name="tickets_message_msgid_idx",
                 condition=~models.Q(email_message_id=""),
             ),
-            # Outbound sweeper: mail queued or being sent, by last change.
-            models.Index(
-                fields=["tenant", "delivery_status", "updated_at"],
-                name="tickets_message_outbound_idx",
-                condition=models.Q(delivery_status__in=["queued", "sending"]),
-            ),
         ]
 
     def __str__(self) -> str:
@@ -592,6 +595,36 @@ class Message(TenantModel):
     @property
     def is_public(self) -> bool:
         return self.kind in {MessageKind.CUSTOMER, MessageKind.REPLY}
+
+    @property
+    def delivery_status(self) -> str:
+        """The state of its email: the outbox's (helpdesk.mail), or for mail settled before
+        the outbox, what was recorded then; "" when it was never emailed."""
+        if self.outbound_email_id is not None:
+            return str(self.outbound_email.status)  # type: ignore[union-attr]
+        return self.legacy_delivery_status
+
+    @property
+    def delivery_error(self) -> str:
+        if self.outbound_email_id is not None:
+            return self.outbound_email.error  # type: ignore[union-attr]
+        return self.legacy_delivery_error
+
+    @property
+    def delivery_status_label(self) -> str:
+        status = self.delivery_status
+        return str(DeliveryStatus(status).label) if status in DeliveryStatus.values else status
+
+    def refresh_from_db(
+        self,
+        using: str | None = None,
+        fields: Any = None,
+        from_queryset: Any = None,
+    ) -> None:
+        """Reloads its outbox email with it: the delivery state is read from there."""
+        if fields is None and from_queryset is None:
+            from_queryset = type(self)._base_manager.select_related("outbound_email")
+        super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset)
 
 
 def attachment_folder(tenant_id: object) -> str:

@@ -2,7 +2,7 @@
 (or rated) your ticket. Each one lands in the agent's in-app list (with an unread count in
 the top bar) and, unless the agent switched that kind off (NotificationSetting), by email.
 Nobody is notified of their own action. Services call `notify_on_commit`; the Celery
-task `send_agent_notification` renders and sends the email."""
+task `send_agent_notification` builds the email and queues it in the outbox (helpdesk.mail)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ import re
 from collections.abc import Iterable
 from uuid import UUID
 
-from django.core.mail import EmailMultiAlternatives
 from django.db.models import QuerySet
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from helpdesk.core.errors import TransientError
+from helpdesk.core.ids import new_id
+from helpdesk.mail import services as mail
+from helpdesk.mail.models import OutboundEmailKind
 from helpdesk.tenancy import permissions
 from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.models import Membership
@@ -98,7 +98,7 @@ def notify_on_commit(
         ):
             continue
         seen.add(member.id)
-        Notification.objects.create(
+        notification = Notification.objects.create(
             member=member, kind=kind, ticket=ticket, actor=actor, message=message
         )
         notification_tasks.send_agent_notification.delay_on_commit(
@@ -107,13 +107,22 @@ def notify_on_commit(
             kind=kind,
             ticket_id=str(ticket.id),
             message_id=str(message.id) if message else "",
+            notification_id=str(notification.id),
         )
 
 
 def send_agent_notification(
-    *, member_id: UUID, kind: str, ticket_id: UUID, message_id: UUID | None, tenant_name: str
+    *,
+    member_id: UUID,
+    kind: str,
+    ticket_id: UUID,
+    message_id: UUID | None,
+    tenant_name: str,
+    notification_id: UUID | None = None,
 ) -> bool:
-    """Send one notification email, unless the agent switched this kind off."""
+    """Queue one notification email in the outbox, unless the agent switched this kind off.
+    One email per notification: a redelivered task finds it queued already. (Tasks queued
+    before notifications carried their id have no key to share, and send as before.)"""
     if not wants_email(member_id, kind):
         return False
     member = tenancy_selectors.get_member(member_id)
@@ -134,22 +143,19 @@ def send_agent_notification(
         "ticket_url": base + reverse("tickets:ticket-detail", args=[ticket.number]),
         "settings_url": base + reverse("tickets:notification-settings"),
     }
-    email = EmailMultiAlternatives(
-        subject=" ".join(
-            render_to_string("emails/agent_notification.subject.txt", context).split()
-        ),
-        body=render_to_string("emails/agent_notification.txt", context),
-        from_email=f"{tenant_name} <{ticket.mailbox.address}>" if ticket.mailbox else None,
+    mailbox = ticket.mailbox
+    email = mail.build(
+        kind=OutboundEmailKind.NOTIFICATION,
+        key=f"notification:{notification_id or new_id()}",
+        template="agent_notification",
+        context=context,
         to=[member.user.email],
-        headers={"Auto-Submitted": "auto-generated", "X-Helpdesk-Ticket": str(ticket.number)},
+        from_address=mailbox.address if mailbox else "",
+        display_name=tenant_name if mailbox else "",
+        headers={"X-Helpdesk-Ticket": str(ticket.number)},
+        automatic="auto-generated",
     )
-    email.attach_alternative(
-        render_to_string("emails/agent_notification.html", context), "text/html"
-    )
-    try:
-        email.send()
-    except OSError as error:  # SMTP relay or ESP unreachable: the task retries with backoff
-        raise TransientError(f"notification email failed: {error}") from error
+    mail.queue_email(email)
     return True
 
 

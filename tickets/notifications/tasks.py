@@ -12,7 +12,13 @@ from tickets.notifications import services as notifications
 
 @tenant_task(name="tickets.tasks.send_agent_notification", queue="email")
 def send_agent_notification(
-    *, tenant_id: str, member_id: str, kind: str, ticket_id: str, message_id: str = ""
+    *,
+    tenant_id: str,
+    member_id: str,
+    kind: str,
+    ticket_id: str,
+    message_id: str = "",
+    notification_id: str = "",
 ) -> None:
     """Email an agent about a ticket (assigned, mentioned, customer replied)."""
     name = tenancy_selectors.get_tenant(tenant_id).name
@@ -22,4 +28,5 @@ def send_agent_notification(
         ticket_id=UUID(ticket_id),
         message_id=UUID(message_id) if message_id else None,
         tenant_name=name,
+        notification_id=UUID(notification_id) if notification_id else None,
     )

@@ -111,7 +111,7 @@ def list_thread(ticket: Ticket) -> QuerySet[Message]:
     """The ticket's messages, oldest first, with authors and attachments."""
     return (
         Message.objects.filter(ticket=ticket)
-        .select_related("author_member__user", "author_contact")
+        .select_related("author_member__user", "author_contact", "outbound_email")
         .prefetch_related(Prefetch("attachments", queryset=Attachment.objects.order_by("filename")))
         .order_by("created_at", "id")
     )
@@ -164,7 +164,7 @@ def list_messages_after(
     if exclude_author is not None:
         messages = messages.exclude(author_member=exclude_author)
     return list(
-        messages.select_related("author_member__user", "author_contact").order_by(
+        messages.select_related("author_member__user", "author_contact", "outbound_email").order_by(
             "created_at", "id"
         )
     )

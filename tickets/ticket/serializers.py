@@ -12,6 +12,7 @@ from helpdesk.api.fields import UUIDField
 from tickets.contacts.serializers import CustomFieldValue
 from tickets.models import (
     Contact,
+    DeliveryStatus,
     Message,
     MessageKind,
     SatisfactionRating,
@@ -210,6 +211,12 @@ class MessageAuthorOutput(serializers.Serializer[Any]):
 
 class MessageOutput(serializers.ModelSerializer[Message]):
     author = serializers.SerializerMethodField()
+    delivery_status = serializers.ChoiceField(
+        choices=DeliveryStatus.choices,
+        read_only=True,
+        help_text="The state of its email (its outbox email's); empty when never emailed.",
+    )
+    delivery_error = serializers.CharField(read_only=True)
     email_cc = serializers.ListField(
         child=serializers.CharField(),
         read_only=True,

@@ -16,10 +16,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from helpdesk.core.ids import new_id
+from helpdesk.mail import services as mail
+from helpdesk.mail.models import OutboundEmailStatus
 from helpdesk.tenancy.context import require_tenant_id
 from helpdesk.tenancy.models import Membership
 from tickets.mail_out import selectors as mail_out_selectors
-from tickets.mail_out import tasks as mail_out_tasks
+from tickets.mail_out import services as mail_out_services
 from tickets.models import (
     Attachment,
     Contact,
@@ -151,8 +153,9 @@ def queue_email_message(
     attachments: Iterable[NewAttachment] = (),
     subject: str = "",
 ) -> Message:
-    """A public reply that goes out by email: stored queued with our own Message-ID, then
-    sent by `deliver_message_email` after the commit."""
+    """A public reply that goes out by email: stored with our own Message-ID and its email
+    queued in the outbox (helpdesk.mail), sent by the outbox's delivery task after the
+    commit."""
     message_id = new_id()
     if not email_message_id:
         mailbox = mail_out_selectors.get_reply_mailbox(ticket)
@@ -167,12 +170,9 @@ def queue_email_message(
         email_message_id=email_message_id,
         is_automatic=is_automatic,
         email_subject=subject[:250],
-        delivery_status=DeliveryStatus.QUEUED,
     )
     store_attachments(message=message, attachments=attachments)
-    mail_out_tasks.deliver_message_email.delay_on_commit(
-        tenant_id=str(ticket.tenant_id), message_id=str(message.id)
-    )
+    mail_out_services.queue_message_email(message=message)
     return message
 
 
@@ -180,15 +180,15 @@ def queue_email_message(
 def record_delivery_status(
     *, message: Message, status: str, reason: str = "", hard_bounce: bool = False
 ) -> Message:
-    """A delivery-status event from the ESP: delivered, or failed with the reason.
+    """A delivery-status event from the ESP for the message's email: delivered, or failed
+    with the reason (said in the thread too).
 
     A hard bounce also flags the contact's address as not working.
     """
     if status == DeliveryStatus.FAILED:
         record_delivery_failure(message=message, reason=reason or "rejected by the provider")
-    elif message.delivery_status != DeliveryStatus.FAILED:
-        message.delivery_status = status
-        message.save(update_fields=["delivery_status", "updated_at"])
+    elif message.outbound_email is not None:
+        mail.record_delivery_event(outbound=message.outbound_email, status=status)
     if hard_bounce:
         Contact.objects.filter(id=message.ticket.contact_id, email_bounced_at__isnull=True).update(
             email_bounced_at=timezone.now()
@@ -198,10 +198,12 @@ def record_delivery_status(
 
 @transaction.atomic
 def record_delivery_failure(*, message: Message, reason: str) -> Message:
-    """A bounce for one of our emails: mark it failed and say so in the thread."""
-    message.delivery_status = DeliveryStatus.FAILED
-    message.delivery_error = reason[:2000]
-    message.save(update_fields=["delivery_status", "delivery_error", "updated_at"])
+    """A bounce for one of our emails: mark its outbox email failed and say so in the
+    thread."""
+    if message.outbound_email is not None:
+        mail.record_delivery_event(
+            outbound=message.outbound_email, status=OutboundEmailStatus.FAILED, reason=reason
+        )
     record_event(
         ticket=message.ticket, actor=None, field="delivery", old=None, new=f"failed: {reason[:200]}"
     )

@@ -1,0 +1,414 @@
+"""The one path for outgoing mail: build, queue in the outbox, deliver, record.
+
+`queue_email` stores an `OutboundEmail` (queued, with its Message-ID) in the caller's
+transaction and sends it with `deliver_outbound_email` after the commit. Delivery is three
+committed steps: claim it (queued -> sending, a compare-and-set update, so only one run ever
+sends it), send it outside any transaction through Django's mail API (an anymail ESP, SMTP,
+or the development outbox), record it (sent, with the ESP's id). A temporary failure puts it
+back to queued and the task retries with backoff; when the retries run out the outbound
+sweeper sends it later. A permanent failure is stored with its reason (failed). An email
+left in sending (the worker died during the send) may have gone out: the sweeper marks it
+unknown, never sends it twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from dataclasses import dataclass, field
+from datetime import timedelta
+from email.utils import formataddr
+from typing import Any
+from uuid import UUID
+
+from anymail.exceptions import AnymailAPIError
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.core.mail import EmailMultiAlternatives
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.template import TemplateDoesNotExist
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from helpdesk.core.errors import TransientError, is_temporary
+from helpdesk.core.ids import new_id
+from helpdesk.mail import tasks
+from helpdesk.mail.models import OutboundEmail, OutboundEmailKind, OutboundEmailStatus
+from helpdesk.tenancy.context import tenant_context
+
+logger = logging.getLogger(__name__)
+
+INTERRUPTED = (
+    "the send was interrupted; the mail may or may not have reached the {whom},"
+    " so it is not sent again by itself"
+)
+CUSTOMER_KINDS = {OutboundEmailKind.REPLY, OutboundEmailKind.AUTO_REPLY}
+
+
+@dataclass
+class Email:
+    """One email as built: what the outbox stores and the backend sends."""
+
+    kind: str
+    key: str
+    to: list[str]
+    subject: str
+    body_text: str
+    from_email: str = ""
+    body_html: str = ""
+    cc: list[str] = field(default_factory=list)
+    reply_to: list[str] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)
+    message_id: str = ""
+    attachments: list[dict[str, str]] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+def render(template: str, context: dict[str, Any]) -> tuple[str, str, str]:
+    """Subject (one line), text and HTML (empty when the template has no HTML part) of
+    `templates/emails/<template>.{subject.txt,txt,html}`."""
+    subject = " ".join(render_to_string(f"emails/{template}.subject.txt", context).split())
+    text: str = render_to_string(f"emails/{template}.txt", context)
+    html: str
+    try:
+        html = render_to_string(f"emails/{template}.html", context)
+    except TemplateDoesNotExist:
+        html = ""
+    return subject, text, html
+
+
+def build(
+    *,
+    kind: str,
+    key: str,
+    template: str,
+    context: dict[str, Any],
+    to: list[str],
+    from_address: str = "",
+    display_name: str = "",
+    message_id_domain: str = "",
+    cc: list[str] | None = None,
+    reply_to: list[str] | None = None,
+    headers: dict[str, str] | None = None,
+    message_id: str = "",
+    subject: str = "",
+    automatic: str = "",
+    attachments: list[dict[str, str]] | None = None,
+    tags: list[str] | None = None,
+    metadata: dict[str, str] | None = None,
+) -> Email:
+    """The one builder: a template under templates/emails/ rendered to subject, text and
+    HTML, with the From display name, our Message-ID (`<kind-id@domain>` unless given),
+    Reply-To, threading and `Auto-Submitted` headers (`automatic`: "auto-replied" for
+    answers to a mail, "auto-generated" for mail of our own). `subject` overrides the
+    template's subject."""
+    rendered_subject, text, html = render(template, context)
+    address = from_address or settings.DEFAULT_FROM_EMAIL
+    domain = message_id_domain or address.rpartition("@")[2] or settings.HELPDESK_BASE_DOMAIN
+    all_headers = {
+        "Message-ID": message_id or f"<{kind.replace('_', '-')}-{new_id()}@{domain}>",
+        **(headers or {}),
+    }
+    if automatic:
+        all_headers["Auto-Submitted"] = automatic
+        all_headers["X-Auto-Response-Suppress"] = "All"
+    return Email(
+        kind=kind,
+        key=key,
+        to=to,
+        subject=" ".join((subject or rendered_subject).split()),
+        body_text=text,
+        body_html=html,
+        from_email=formataddr((display_name, address)) if display_name else address,
+        cc=cc or [],
+        reply_to=reply_to or [],
+        headers=all_headers,
+        message_id=all_headers["Message-ID"],
+        attachments=attachments or [],
+        tags=tags or [],
+        metadata=metadata or {},
+    )
+
+
+@transaction.atomic(savepoint=False)
+def queue_email(
+    email: Email, *, status: str = OutboundEmailStatus.QUEUED, error: str = "", deliver: bool = True
+) -> OutboundEmail:
+    """Store the email in the outbox in the caller's transaction (the current tenant's) and
+    send it after the commit. Idempotent: an email already queued under the same key is
+    returned as it is, never queued twice. `deliver=False` leaves a queued email to the
+    sweeper (a data migration has no broker to enqueue on)."""
+    existing = OutboundEmail.objects.filter(key=email.key).first()
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            outbound = OutboundEmail.objects.create(
+                key=email.key[:255],
+                kind=email.kind,
+                from_email=email.from_email,
+                to=email.to,
+                cc=email.cc,
+                reply_to=email.reply_to,
+                subject=email.subject[:998],
+                body_text=email.body_text,
+                body_html=email.body_html,
+                headers=email.headers,
+                message_id=email.message_id,
+                attachments=email.attachments,
+                tags=email.tags,
+                metadata=email.metadata,
+                status=status,
+                error=error[:2000],
+            )
+    except IntegrityError:
+        # Queued by a concurrent run under the same key between the check and the insert.
+        return OutboundEmail.objects.get(key=email.key[:255])
+    if deliver and status == OutboundEmailStatus.QUEUED:
+        tasks.deliver_outbound_email.delay_on_commit(
+            tenant_id=str(outbound.tenant_id), outbound_email_id=str(outbound.id)
+        )
+    return outbound
+
+
+def send_platform_email(email: Email) -> bool:
+    """Mail of no tenant (a platform staff member's password reset): built by the same
+    builder and sent through the same backend at once, since the outbox is tenant-owned."""
+    message = EmailMultiAlternatives(
+        subject=email.subject,
+        body=email.body_text,
+        from_email=email.from_email or settings.DEFAULT_FROM_EMAIL,
+        to=email.to,
+        headers=email.headers,
+    )
+    if email.body_html:
+        message.attach_alternative(email.body_html, "text/html")
+    return send(message)
+
+
+def as_message(outbound: OutboundEmail) -> EmailMultiAlternatives:
+    """The stored email as Django's mail API sends it."""
+    email = EmailMultiAlternatives(
+        subject=outbound.subject,
+        body=outbound.body_text,
+        from_email=outbound.from_email or settings.DEFAULT_FROM_EMAIL,
+        to=list(outbound.to),
+        cc=list(outbound.cc),
+        reply_to=list(outbound.reply_to),
+        headers=dict(outbound.headers),
+    )
+    if outbound.body_html:
+        email.attach_alternative(outbound.body_html, "text/html")
+    for attachment in outbound.attachments:
+        with default_storage.open(attachment["path"], "rb") as handle:
+            email.attach(attachment["filename"], handle.read(), attachment["content_type"])
+    # anymail: ESPs that support them send these back with delivery-status events.
+    email.metadata = {  # type: ignore[attr-defined]
+        **outbound.metadata,
+        "tenant_id": str(outbound.tenant_id),
+        "outbound_email_id": str(outbound.id),
+    }
+    email.tags = list(outbound.tags)  # type: ignore[attr-defined]
+    return email
+
+
+def claim(outbound_email_id: UUID) -> EmailMultiAlternatives | None:
+    """Claim one queued email for sending (queued -> sending) and load it; None when another
+    run claimed it first or it is no longer queued.
+
+    The caller commits the claim before it sends, so that a second run, the sweeper or a
+    redelivered task never sends it again. An email that cannot be loaded (an attachment
+    gone) is failed; an outage rolls the claim back."""
+    claimed = OutboundEmail.objects.filter(
+        id=outbound_email_id, status=OutboundEmailStatus.QUEUED
+    ).update(
+        status=OutboundEmailStatus.SENDING, attempts=F("attempts") + 1, updated_at=timezone.now()
+    )
+    if not claimed:
+        return None  # the compare-and-set lost: another run has it, or it went out
+    outbound = OutboundEmail.objects.get(id=outbound_email_id)
+    try:
+        return as_message(outbound)
+    except Exception as error:
+        if is_temporary(error):
+            raise
+        logger.exception("outbound email %s cannot be sent", outbound_email_id)
+        _set_status(
+            outbound_email_id,
+            OutboundEmailStatus.SENDING,
+            OutboundEmailStatus.FAILED,
+            _reason(error),
+        )
+        return None
+
+
+def send(email: EmailMultiAlternatives) -> bool:
+    """Hand the email to the mail backend (ESP, SMTP, outbox); no database work, so it runs
+    outside any transaction. True when the backend took it."""
+    return bool(email.send())
+
+
+def is_temporary_send_error(error: BaseException) -> bool:
+    """A send failure that a later attempt can get past: an outage (network, DNS), an SMTP
+    4xx or lost connection, an ESP that answers 429 or 5xx. Anything else (recipients
+    refused, the ESP refusing our request or credentials) fails the email."""
+    if is_temporary(error):
+        return True
+    if isinstance(error, smtplib.SMTPServerDisconnected | smtplib.SMTPConnectError):
+        return True
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return all(400 <= code < 500 for code, _ in error.recipients.values())
+    if isinstance(error, smtplib.SMTPResponseException):
+        return 400 <= error.smtp_code < 500
+    if isinstance(error, AnymailAPIError):
+        status = getattr(error, "status_code", None)
+        return status is None or status == 429 or status >= 500
+    return False
+
+
+def release(*, outbound_email_id: UUID, error: BaseException) -> str:
+    """After a failed send: back to queued for a temporary failure (the task retries, and
+    after its last retry the sweeper sends it later), failed with the reason otherwise.
+    Returns the new status."""
+    temporary = is_temporary_send_error(error)
+    status = OutboundEmailStatus.QUEUED if temporary else OutboundEmailStatus.FAILED
+    reason = _reason(error)
+    if temporary:
+        reason = f"not sent yet, will retry: {reason}"[:2000]
+    else:
+        logger.warning("giving up on outbound email %s: %s", outbound_email_id, reason)
+    _set_status(outbound_email_id, OutboundEmailStatus.SENDING, status, reason)
+    return status
+
+
+def record_sent(*, outbound_email_id: UUID, provider_message_id: str) -> bool:
+    """The backend took the email: sending -> sent, with the ESP's id for delivery-status
+    events. Also settles an email the sweeper already marked unknown."""
+    now = timezone.now()
+    return bool(
+        OutboundEmail.objects.filter(
+            id=outbound_email_id,
+            status__in=[OutboundEmailStatus.SENDING, OutboundEmailStatus.UNKNOWN],
+        ).update(
+            status=OutboundEmailStatus.SENT,
+            error="",
+            provider_message_id=provider_message_id[:255],
+            sent_at=now,
+            updated_at=now,
+        )
+    )
+
+
+def provider_message_id(email: EmailMultiAlternatives) -> str:
+    status = getattr(email, "anymail_status", None)
+    return (getattr(status, "message_id", None) or "")[:255]
+
+
+def deliver(*, tenant_id: str, outbound_email_id: UUID, last_attempt: bool) -> str | None:
+    """Send one queued email: claim (committed), send, record, each in its own tenant
+    transaction. Returns the status it left, None when there was nothing to send.
+
+    Raises TransientError after a temporary failure unless this is the last attempt (the
+    email is queued again either way, for the retry or the sweeper)."""
+    with tenant_context(tenant_id):
+        email = claim(outbound_email_id)
+    if email is None:
+        return None
+    try:
+        sent = send(email)
+    except Exception as error:
+        with tenant_context(tenant_id):
+            status = release(outbound_email_id=outbound_email_id, error=error)
+        if status == OutboundEmailStatus.QUEUED and not last_attempt:
+            raise TransientError(f"{type(error).__name__}: {error}") from error
+        return status
+    if not sent:
+        with tenant_context(tenant_id):
+            return release(
+                outbound_email_id=outbound_email_id,
+                error=RuntimeError("the mail backend sent nothing"),
+            )
+    provider_id = provider_message_id(email)
+    try:
+        with tenant_context(tenant_id):
+            record_sent(outbound_email_id=outbound_email_id, provider_message_id=provider_id)
+    except Exception as error:
+        if not is_temporary(error):
+            raise
+        # It went out; only the record failed (the database is down). Record it later;
+        # retrying this task would find it claimed and do nothing.
+        logger.warning("outbound email %s sent but not recorded yet: %r", outbound_email_id, error)
+        tasks.record_outbound_email_sent.apply_async(
+            kwargs={
+                "tenant_id": tenant_id,
+                "outbound_email_id": str(outbound_email_id),
+                "provider_message_id": provider_id,
+            },
+            countdown=10,
+        )
+    return OutboundEmailStatus.SENT
+
+
+def mark_interrupted_sends(*, older_than: timedelta) -> int:
+    """Emails claimed for sending longer ago than any send takes, never recorded as sent or
+    failed: the worker died during the send, which may or may not have reached the
+    recipient. They become unknown with a note saying so (the ESP's delivery events settle
+    them when they come); sending them again could give the recipient two copies."""
+    stale = OutboundEmail.objects.filter(
+        status=OutboundEmailStatus.SENDING, updated_at__lt=timezone.now() - older_than
+    )
+    now = timezone.now()
+    customer = stale.filter(kind__in=CUSTOMER_KINDS).update(
+        status=OutboundEmailStatus.UNKNOWN,
+        error=INTERRUPTED.format(whom="customer"),
+        updated_at=now,
+    )
+    others = stale.update(
+        status=OutboundEmailStatus.UNKNOWN,
+        error=INTERRUPTED.format(whom="recipient"),
+        updated_at=now,
+    )
+    return customer + others
+
+
+def list_stale_queued(*, older_than: timedelta, limit: int = 1000) -> list[UUID]:
+    """Queued emails untouched for `older_than` (their task was lost), oldest first; touched
+    now so the next sweep does not queue them again while they wait."""
+    ids = list(
+        OutboundEmail.objects.filter(
+            status=OutboundEmailStatus.QUEUED, updated_at__lt=timezone.now() - older_than
+        )
+        .order_by("updated_at")
+        .values_list("id", flat=True)[:limit]
+    )
+    OutboundEmail.objects.filter(id__in=ids, status=OutboundEmailStatus.QUEUED).update(
+        updated_at=timezone.now()
+    )
+    return ids
+
+
+def record_delivery_event(
+    *, outbound: OutboundEmail, status: str, reason: str = ""
+) -> OutboundEmail:
+    """A delivery-status event from the ESP: delivered, or failed with the reason. A failed
+    email stays failed whatever comes after."""
+    if status == OutboundEmailStatus.FAILED:
+        outbound.status = OutboundEmailStatus.FAILED
+        outbound.error = (reason or "rejected by the provider")[:2000]
+        outbound.save(update_fields=["status", "error", "updated_at"])
+    elif outbound.status != OutboundEmailStatus.FAILED:
+        outbound.status = status
+        outbound.save(update_fields=["status", "updated_at"])
+    return outbound
+
+
+def _set_status(outbound_email_id: UUID, expected: str, status: str, reason: str) -> None:
+    OutboundEmail.objects.filter(id=outbound_email_id, status=expected).update(
+        status=status, error=reason, updated_at=timezone.now()
+    )
+
+
+def _reason(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"[:2000]

@@ -62,7 +62,7 @@ def test_wordings_are_read_once_and_forgotten_when_saved(
         "{{ contact.email|upper }}",
     ],
 )
-def test_only_known_placeholders_are_accepted(tenant: TenantSetup, body) -> None:
+def test_only_known_placeholders_are_accepted(tenant: TenantSetup, body: str) -> None:
     with pytest.raises(InvalidEmailTemplate, match="unknown placeholder"):
         templates.save_template(kind="status_waiting", department=None, body=body)
 
@@ -175,8 +175,8 @@ def test_priority_placeholder_uses_the_tenants_label(
 def test_acknowledgement_subject_has_one_reply_prefix(
     acme: TenantSetup,
     django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
-    subject,
-    expected,
+    subject: str,
+    expected: str,
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         deliver(acme, build(subject=subject))
@@ -267,8 +267,10 @@ def test_acknowledgement_carries_a_working_tracking_link(
     with tenant_context(acme.id):
         ticket = Ticket.objects.get()
         services.add_message(ticket=ticket, kind="note", body="internal only", actor=acme.admin)
-    link = re.search(r"http://acme\.localhost(/track/\S+/)", mail.outbox[0].body)
-    assert link, mail.outbox[0].body
+    body = mail.outbox[0].body
+    assert isinstance(body, str)
+    link = re.search(r"http://acme\.localhost(/track/\S+/)", body)
+    assert link, body
     page = acme.client().get(link.group(1))  # no login: the customer's view
     assert page.status_code == 200
     assert b"My printer is on fire" in page.content

@@ -12,10 +12,14 @@ import socket
 import time
 from email import policy
 from email.message import EmailMessage
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
 from django.core import mail
+from django.core.mail import EmailMultiAlternatives
 from django.test import Client
 from pytest_django import DjangoCaptureOnCommitCallbacks, Settings
 
@@ -28,8 +32,11 @@ from tickets.mail_out import tasks as mail_out_tasks
 from tickets.models import Contact, Message, Ticket
 from tickets.ticket import services
 
+if TYPE_CHECKING:
+    from tests.conftest import ClientResponse
 
-def _reply(setup: TenantSetup, body="We replaced the fuser.", **kwargs):
+
+def _reply(setup: TenantSetup, body: str = "We replaced the fuser.", **kwargs: Any) -> Message:
     with tenant_context(setup.id):
         ticket = Ticket.objects.get()
         return services.add_message(
@@ -68,6 +75,7 @@ def test_reply_is_emailed_with_threading_headers(
     assert sent.to == ["carla@example.test"]
     assert sent.cc == ["dan@example.test"]
     assert "We replaced the fuser." in sent.body
+    assert isinstance(sent, EmailMultiAlternatives)
     assert sent.alternatives[0][1] == "text/html"
 
 
@@ -206,14 +214,21 @@ def test_a_failed_attempt_is_retried_not_lost(acme: TenantSetup, settings: Setti
 
 
 class RefuseRecipients:
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+    async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
         return "550 5.1.1 No such user here"
 
 
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        return int(probe.getsockname()[1])
 
 
 # --- the round trip through the real SMTP listener ----------------------------------------
@@ -239,9 +254,9 @@ def _answer(
         answer["In-Reply-To"] = received["Message-ID"]
     if not drop_references:
         answer["References"] = f"{received['References'] or ''} {received['Message-ID']}".strip()
-    quoted = "\n".join(
-        f"> {line}" for line in received.get_body(("plain",)).get_content().splitlines()
-    )
+    plain = received.get_body(("plain",))
+    assert plain is not None
+    quoted = "\n".join(f"> {line}" for line in plain.get_content().splitlines())
     answer.set_content(f"Thanks, that fixed it.\n\nOn Monday Acme wrote:\n{quoted}\n")
     return answer
 
@@ -257,7 +272,7 @@ def _answer(
     ],
 )
 def test_round_trip_through_the_smtp_listener(
-    smtp_server: Controller, drop_tag, drop_references, drop_in_reply_to
+    smtp_server: Controller, drop_tag: bool, drop_references: bool, drop_in_reply_to: bool
 ) -> None:
     acme = make_tenant("acme", "Acme")
     with smtplib.SMTP(smtp_server.hostname, smtp_server.port) as client:
@@ -291,7 +306,9 @@ def test_round_trip_through_the_smtp_listener(
 SIGNING_KEY = "mailgun-signing-key"
 
 
-def _tracking(client: Client, event: str, message: Message, tenant_id, **extra):
+def _tracking(
+    client: Client, event: str, message: Message, tenant_id: UUID, **extra: object
+) -> ClientResponse:
     timestamp, token = str(int(time.time())), "tok"
     signature = hmac.new(
         SIGNING_KEY.encode(), f"{timestamp}{token}".encode(), hashlib.sha256
@@ -321,14 +338,16 @@ def tracked(
     acme: TenantSetup,
     settings: Settings,
     django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
-):
+) -> Message:
     settings.ANYMAIL = {"WEBHOOK_SECRET": "hook:secret", "MAILGUN_WEBHOOK_SIGNING_KEY": SIGNING_KEY}
     deliver(acme, build())
     with django_capture_on_commit_callbacks(execute=True):
         return _reply(acme)
 
 
-def test_delivered_event_updates_the_message(acme: TenantSetup, tracked, client: Client) -> None:
+def test_delivered_event_updates_the_message(
+    acme: TenantSetup, tracked: Message, client: Client
+) -> None:
     assert _tracking(client, "delivered", tracked, acme.id).status_code == 200
     with tenant_context(acme.id):
         tracked.refresh_from_db()
@@ -336,7 +355,7 @@ def test_delivered_event_updates_the_message(acme: TenantSetup, tracked, client:
 
 
 def test_hard_bounce_fails_the_message_and_flags_the_address(
-    acme: TenantSetup, tracked, client: Client
+    acme: TenantSetup, tracked: Message, client: Client
 ) -> None:
     response = _tracking(
         client,
@@ -363,7 +382,7 @@ def test_hard_bounce_fails_the_message_and_flags_the_address(
 def test_tracking_event_cannot_touch_another_tenant(
     acme: TenantSetup,
     globex: TenantSetup,
-    tracked,
+    tracked: Message,
     client: Client,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -375,9 +394,10 @@ def test_tracking_event_cannot_touch_another_tenant(
 
 
 def test_tracking_event_must_match_the_provider_id_the_message_was_sent_as(
-    acme: TenantSetup, tracked, client: Client, caplog: pytest.LogCaptureFixture
+    acme: TenantSetup, tracked: Message, client: Client, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The metadata names our message; the ESP's message id must be the mail we sent."""
+    assert tracked.outbound_email_id is not None
     with tenant_context(acme.id):
         OutboundEmail.objects.filter(id=tracked.outbound_email_id).update(
             provider_message_id="<other@mailgun>"
@@ -399,7 +419,7 @@ def test_tracking_event_must_match_the_provider_id_the_message_was_sent_as(
 
 
 def test_tracking_webhook_without_a_webhook_secret_is_refused(
-    acme: TenantSetup, tracked, client: Client, settings: Settings
+    acme: TenantSetup, tracked: Message, client: Client, settings: Settings
 ) -> None:
     settings.ANYMAIL = {"MAILGUN_WEBHOOK_SIGNING_KEY": SIGNING_KEY}
     response = _tracking(client, "delivered", tracked, acme.id)

@@ -35,7 +35,7 @@ def tasks_lost() -> Iterator[None]:
     finally:
         with celery_app.connection_for_write() as connection:
             for queue in celery_app.conf.task_queues:
-                connection.default_channel.queue_purge(queue.name)
+                queue.bind(connection).purge()
         celery_app.conf.task_always_eager = True
 
 
@@ -46,7 +46,7 @@ def _status(setup: TenantSetup, message: Message) -> tuple[str, str]:
 
 
 @pytest.fixture
-def acme_ticket():
+def acme_ticket() -> TenantSetup:
     acme = make_tenant("acme", "Acme")
     _without_acknowledgements(acme)
     deliver(acme, build())
@@ -55,7 +55,7 @@ def acme_ticket():
 
 
 def test_a_reply_whose_task_was_lost_is_sent_once_by_the_sweeper(
-    acme_ticket, settings: Settings
+    acme_ticket: TenantSetup, settings: Settings
 ) -> None:
     acme = acme_ticket
     settings.HELPDESK_OUTBOUND_SWEEP_AFTER_SECONDS = 300
@@ -84,7 +84,7 @@ def test_a_reply_whose_task_was_lost_is_sent_once_by_the_sweeper(
 
 
 def test_a_send_cut_short_is_marked_unknown_and_never_sent_twice(
-    acme_ticket, settings: Settings
+    acme_ticket: TenantSetup, settings: Settings
 ) -> None:
     """The worker claimed the reply (committed) and died during the send: whether the
     customer got it cannot be told, so it is not sent again by itself."""
@@ -124,7 +124,7 @@ def test_a_send_cut_short_is_marked_unknown_and_never_sent_twice(
 
 
 def test_a_reply_that_ran_out_of_retries_stays_queued_and_the_sweeper_sends_it(
-    acme_ticket, settings: Settings
+    acme_ticket: TenantSetup, settings: Settings
 ) -> None:
     """The mail server is down for every attempt of the task: the reply is not failed but
     back in the queue, and goes out once the server is back."""

@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.core import mail
+from django.core.mail import EmailMultiAlternatives
 from django.test import Client
 from django.utils import timezone
 from pytest_django import DjangoCaptureOnCommitCallbacks
 
 from helpdesk.tenancy.context import tenant_context
-from helpdesk.tenancy.models import MembershipRole
+from helpdesk.tenancy.models import Membership, MembershipRole
 from tests.conftest import TenantSetup, make_tenant
 from tests.factories.accounts import make_member
 from tests.factories.tickets import make_contact, make_ticket
@@ -28,6 +30,7 @@ from tickets.errors import (
     SatisfactionSurveyNotFound,
 )
 from tickets.models import (
+    Contact,
     Message,
     MessageKind,
     Notification,
@@ -43,17 +46,23 @@ from tickets.ticket import services
 LATER = timedelta(days=2)
 
 
-def _settings(captured, **values):
+def _settings(captured: DjangoCaptureOnCommitCallbacks, **values: Any) -> None:
     """Change the workspace settings as if committed (the cached configuration sees it)."""
     with captured(execute=True):
         configuration.update_settings(**values)
 
 
-def _solve(ticket, actor=None):
+def _solve(ticket: Ticket, actor: Membership | None = None) -> Ticket:
     return services.change_status(ticket=ticket, status="solved", actor=actor)
 
 
-def _sent_survey(setup: TenantSetup, *, subject="Printer on fire", assignee=None, contact=None):
+def _sent_survey(
+    setup: TenantSetup,
+    *,
+    subject: str = "Printer on fire",
+    assignee: Membership | None = None,
+    contact: Contact | None = None,
+) -> tuple[Ticket, SatisfactionRating]:
     """A solved ticket whose survey went out (the mail stays queued: no commit here)."""
     with tenant_context(setup.id):
         ticket = make_ticket(subject=subject, contact=contact)
@@ -179,7 +188,10 @@ def test_due_survey_is_emailed_once_in_the_thread(
     link = f"http://acme.localhost/satisfaction/{rating.token}/"
     assert f"{link}?score=good" in sent.body
     assert f"{link}?score=bad" in sent.body
-    assert f'href="{link}?score=bad"' in sent.alternatives[0][0]  # clickable in HTML
+    assert isinstance(sent, EmailMultiAlternatives)
+    html = sent.alternatives[0][0]
+    assert isinstance(html, str)
+    assert f'href="{link}?score=bad"' in html  # clickable in HTML
     assert "Hello Carla" in sent.body
 
 
@@ -342,7 +354,9 @@ def test_post_records_and_the_page_shows_the_rating(acme: TenantSetup) -> None:
         ({"score": "good", "comment": "x" * 2001}, "at most 2,000 characters"),
     ],
 )
-def test_bad_post_shows_the_form_again(acme: TenantSetup, data, message) -> None:
+def test_bad_post_shows_the_form_again(
+    acme: TenantSetup, data: dict[str, str], message: str
+) -> None:
     _, rating = _sent_survey(acme)
     response = acme.client().post(f"/satisfaction/{rating.token}/", data)
     assert response.status_code == 400
@@ -428,8 +442,8 @@ def test_sidebar_shows_the_rating_and_earlier_ones(acme: TenantSetup) -> None:
     assert "Too slow" in sidebar
 
     acme.client().post(f"/satisfaction/{second_rating.token}/", {"score": "good"})
-    page = client.get(f"/tickets/{second.number}/?fragment=sidebar", HTTP_HX_REQUEST="true")
-    sidebar = page.content.decode()
+    fragment = client.get(f"/tickets/{second.number}/?fragment=sidebar", HTTP_HX_REQUEST="true")
+    sidebar = fragment.content.decode()
     assert 'class="badge csat-good">Good' in sidebar
 
     page = client.get(f"/tickets/{fresh.number}/").content.decode()
@@ -566,7 +580,14 @@ def test_settings_api_round_trip(
 # --- API -------------------------------------------------------------------------------
 
 
-def _rated(setup: TenantSetup, score, *, contact=None, subject="Help", assignee=None):
+def _rated(
+    setup: TenantSetup,
+    score: str,
+    *,
+    contact: Contact | None = None,
+    subject: str = "Help",
+    assignee: Membership | None = None,
+) -> tuple[Ticket, SatisfactionRating]:
     ticket, rating = _sent_survey(setup, subject=subject, contact=contact, assignee=assignee)
     setup.client().post(f"/satisfaction/{rating.token}/", {"score": score, "comment": score})
     return ticket, rating
@@ -589,7 +610,7 @@ def test_api_lists_answers_newest_first_with_filters(acme: TenantSetup) -> None:
     assert row["rated_at"]
     assert row["sent_at"]
 
-    def numbers(query):
+    def numbers(query: str) -> list[int]:
         response = api.get(f"/api/v1/satisfaction-ratings/?{query}")
         assert response.status_code == 200, response.json()
         return [r["ticket"] for r in response.json()["results"]]

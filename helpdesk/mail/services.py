@@ -140,13 +140,14 @@ def queue_email(
     send it after the commit. Idempotent: an email already queued under the same key is
     returned as it is, never queued twice. `deliver=False` leaves a queued email to the
     sweeper (a data migration has no broker to enqueue on)."""
-    existing = OutboundEmail.objects.filter(key=email.key).first()
+    key = email.key[:255]
+    existing = OutboundEmail.objects.filter(key=key).first()
     if existing is not None:
         return existing
     try:
         with transaction.atomic():
             outbound = OutboundEmail.objects.create(
-                key=email.key[:255],
+                key=key,
                 kind=email.kind,
                 from_email=email.from_email,
                 to=email.to,
@@ -165,7 +166,7 @@ def queue_email(
             )
     except IntegrityError:
         # Queued by a concurrent run under the same key between the check and the insert.
-        return OutboundEmail.objects.get(key=email.key[:255])
+        return OutboundEmail.objects.get(key=key)
     if deliver and status == OutboundEmailStatus.QUEUED:
         tasks.deliver_outbound_email.delay_on_commit(
             tenant_id=str(outbound.tenant_id), outbound_email_id=str(outbound.id)

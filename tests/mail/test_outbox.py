@@ -5,12 +5,16 @@ sweeper never send it twice; one tenant's outbox is invisible to another."""
 from __future__ import annotations
 
 import datetime
+import hashlib
+import hmac
+import json
+import time
 
 import pytest
 import time_machine
 from django.core import mail
 from django.db import connection
-from django.test import TestCase
+from django.test import Client, TestCase
 from django.utils import timezone
 from pytest_django import DjangoCaptureOnCommitCallbacks, Settings
 
@@ -23,7 +27,7 @@ from helpdesk.tenancy.models import MembershipRole
 from tests.conftest import TenantSetup, make_tenant
 from tests.factories.accounts import make_member
 from tests.tickets.test_inbound import build, deliver
-from tests.tickets.test_outbound import _reply, _without_acknowledgements
+from tests.tickets.test_outbound import SIGNING_KEY, _reply, _without_acknowledgements
 from tests.tickets.test_outbound_sweeper import tasks_lost
 from tickets.mail_out import tasks as mail_out_tasks
 from tickets.models import Message, Ticket
@@ -242,3 +246,61 @@ def test_one_tenants_outbox_is_invisible_to_another(acme: TenantSetup, globex: T
             assert cursor.fetchone() == (0,)
     with tenant_context(acme.id):
         assert mail_selectors.get_outbound_email(row.id) == row
+
+
+# --- Delivery events for mail that is not a ticket message ------------------------------
+
+
+def _mailgun_event(
+    client: Client, event: str, tenant_id: str, outbound_email_id: str, **extra: object
+) -> int:
+    timestamp, token = str(int(time.time())), "tok"
+    signature = hmac.new(
+        SIGNING_KEY.encode(), f"{timestamp}{token}".encode(), hashlib.sha256
+    ).hexdigest()
+    payload = {
+        "signature": {"timestamp": timestamp, "token": token, "signature": signature},
+        "event-data": {
+            "event": event,
+            "timestamp": time.time(),
+            "id": "evt",
+            "recipient": "nina@example.test",
+            "message": {"headers": {"message-id": "provider-id@mailgun"}},
+            "user-variables": {"tenant_id": tenant_id, "outbound_email_id": outbound_email_id},
+            **extra,
+        },
+    }
+    response = client.post(
+        "/anymail/mailgun/tracking/",
+        json.dumps(payload),
+        content_type="application/json",
+        HTTP_AUTHORIZATION="Basic aG9vazpzZWNyZXQ=",
+    )
+    return response.status_code
+
+
+def test_a_delivery_event_updates_the_outbox_email_in_its_own_tenant_only(
+    acme: TenantSetup, globex: TenantSetup, client: Client, settings: Settings
+) -> None:
+    settings.ANYMAIL = {"WEBHOOK_SECRET": "hook:secret", "MAILGUN_WEBHOOK_SIGNING_KEY": SIGNING_KEY}
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        row = _queue(acme)
+    with tenant_context(acme.id):
+        OutboundEmail.objects.filter(id=row.id).update(provider_message_id="<provider-id@mailgun>")
+
+    # Another tenant named in the metadata finds nothing to update.
+    assert _mailgun_event(client, "delivered", str(globex.id), str(row.id)) == 200
+    with tenant_context(acme.id):
+        row.refresh_from_db()
+    assert row.status == "sent"
+
+    assert _mailgun_event(client, "delivered", str(acme.id), str(row.id)) == 200
+    with tenant_context(acme.id):
+        row.refresh_from_db()
+    assert row.status == "delivered"
+    failed = {"severity": "permanent", "delivery-status": {"code": 550, "message": "No such user"}}
+    assert _mailgun_event(client, "failed", str(acme.id), str(row.id), **failed) == 200
+    with tenant_context(acme.id):
+        row.refresh_from_db()
+    assert row.status == "failed"
+    assert "No such user" in row.error

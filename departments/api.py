@@ -11,14 +11,13 @@ from rest_framework import status as http
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from departments import imap_client, selectors, services
+from departments import selectors, services
 from departments.serializers import (
     BusinessHoursInput,
     BusinessHoursOutput,
     DepartmentCreateInput,
     DepartmentOutput,
     DepartmentUpdateInput,
-    ImapCheckOutput,
     MailboxCreateInput,
     MailboxOutput,
     MailboxUpdateInput,
@@ -124,27 +123,6 @@ class MailboxDetailAPI(TenantAPIView):
     def delete(self, request: Request, mailbox_id: UUID) -> Response:
         services.delete_mailbox(mailbox=selectors.get_mailbox(mailbox_id), actor=self.membership)
         return Response(status=http.HTTP_204_NO_CONTENT)
-
-
-class MailboxImapCheckAPI(TenantAPIView):
-    permission_classes = [IsTenantMember, IsTenantAdmin]
-
-    @extend_schema(request=None, responses=ImapCheckOutput)
-    def post(self, request: Request, mailbox_id: UUID) -> Response:
-        """Log in with the mailbox's stored IMAP settings and open its folders; changes
-        nothing. `ok` false with the problem worded for the admin (200: the check ran)."""
-        mailbox = selectors.get_mailbox(mailbox_id)
-        problem = imap_client.check_settings(
-            mailbox=mailbox,
-            host=mailbox.imap_host,
-            port=mailbox.imap_port,
-            security=mailbox.imap_security,
-            username=mailbox.imap_username,
-            password="",
-            folder=mailbox.imap_folder,
-            archive_folder=mailbox.imap_archive_folder,
-        )
-        return Response(ImapCheckOutput({"ok": not problem, "error": problem}).data)
 
 
 def _save_hours(data: dict[str, Any], actor: Membership, hours: Any = None) -> Any:

@@ -19,9 +19,4 @@ urlpatterns = [
     ),
     path("mailboxes/", api.MailboxListAPI.as_view(), name="mailbox-list"),
     path("mailboxes/<uuid:mailbox_id>/", api.MailboxDetailAPI.as_view(), name="mailbox-detail"),
-    path(
-        "mailboxes/<uuid:mailbox_id>/check-imap/",
-        api.MailboxImapCheckAPI.as_view(),
-        name="mailbox-check-imap",
-    ),
 ]

@@ -74,11 +74,6 @@ class MailboxOutput(serializers.ModelSerializer[Mailbox]):
         return bool(mailbox.imap_password_encrypted)
 
 
-class ImapCheckOutput(serializers.Serializer[Any]):
-    ok = serializers.BooleanField()
-    error = serializers.CharField(help_text="What went wrong, worded for the admin; empty when ok.")
-
-
 class MailboxUpdateInput(serializers.Serializer[Any]):
     address = serializers.EmailField(max_length=254, required=False)
     aliases = serializers.ListField(

@@ -20,12 +20,6 @@ urlpatterns = [
         name="business-hours-delete",
     ),
     path("mailboxes/new/", views.mailbox_edit, name="mailbox-new"),
-    path("mailboxes/imap-check/", views.mailbox_imap_check, name="mailbox-imap-check-new"),
-    path(
-        "mailboxes/<uuid:mailbox_id>/imap-check/",
-        views.mailbox_imap_check,
-        name="mailbox-imap-check",
-    ),
     path("mailboxes/<uuid:mailbox_id>/", views.mailbox_edit, name="mailbox-edit"),
     path("mailboxes/<uuid:mailbox_id>/delete/", views.mailbox_delete, name="mailbox-delete"),
 ]

@@ -10,14 +10,13 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from departments import imap_client, selectors, services
+from departments import selectors, services
 from departments.business_time import DAY_NAMES
 from departments.errors import BusinessHoursNotFound, DepartmentNotFound, MailboxNotFound
 from departments.forms import (
     BusinessHoursForm,
     DepartmentEditForm,
     DepartmentForm,
-    ImapSettingsForm,
     MailboxForm,
 )
 from departments.models import Mailbox
@@ -184,42 +183,6 @@ def mailbox_delete(request: MemberHttpRequest, mailbox_id: UUID) -> HttpResponse
         messages.error(request, str(error))
         return redirect("departments:mailbox-edit", mailbox_id=mailbox_id)
     return redirect("departments:admin")
-
-
-@member_required(may=Capability.MANAGE_SETTINGS)
-@require_POST
-def mailbox_imap_check(request: MemberHttpRequest, mailbox_id: UUID | None = None) -> HttpResponse:
-    """*Test connection* (htmx): log in with the IMAP settings as typed, before saving, and
-    open the folders; changes nothing. An empty password means the stored one."""
-    mailbox = None
-    if mailbox_id is not None:
-        try:
-            mailbox = selectors.get_mailbox(mailbox_id)
-        except MailboxNotFound:
-            return not_found_page(request, "That mailbox")
-    form = ImapSettingsForm(request.POST)
-    if not form.is_valid():
-        problem = "; ".join(
-            f"{name}: {' '.join(str(error) for error in errors)}"
-            for name, errors in form.errors.items()
-        )
-        return render(request, "departments/imap_check.html", {"problem": problem}, status=400)
-    data = form.cleaned_data
-    problem = imap_client.check_settings(
-        mailbox=mailbox,
-        host=data["imap_host"],
-        port=data["imap_port"],
-        security=data["imap_security"],
-        username=data["imap_username"],
-        password=data["imap_password"],
-        folder=data["imap_folder"],
-        archive_folder=data["imap_archive_folder"],
-    )
-    return render(
-        request,
-        "departments/imap_check.html",
-        {"problem": problem, "folder": data["imap_folder"], "host": data["imap_host"]},
-    )
 
 
 @member_required(may=Capability.MANAGE_SETTINGS)

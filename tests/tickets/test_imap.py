@@ -15,7 +15,6 @@ from email.utils import make_msgid
 import pytest
 from pytest_django import Settings
 
-from departments import imap_client
 from departments.models import Mailbox
 from helpdesk.core.crypto import encrypt
 from helpdesk.tenancy.context import tenant_context
@@ -23,7 +22,7 @@ from helpdesk.tenancy.models import MembershipRole
 from tests.conftest import TenantSetup, make_tenant
 from tests.dovecot import LEGACY_USER, Dovecot, dovecot, loopback_imap_allowed  # noqa: F401
 from tests.factories.accounts import make_member
-from tickets.mail_in import imap
+from tickets.mail_in import imap, imap_client
 from tickets.mail_in import tasks as mail_in_tasks
 from tickets.models import InboundEmail, Ticket
 

@@ -11,11 +11,12 @@ from rest_framework import status as http
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from departments import selectors as department_selectors
 from helpdesk.api.permissions import IsTenantAdmin, IsTenantMember
 from helpdesk.api.views import TenantAPIView
-from tickets.mail_in import intake
+from tickets.mail_in import imap_client, intake
 from tickets.mail_in import selectors as mail_in_selectors
-from tickets.mail_in.serializers import InboundEmailListQuery, InboundEmailOutput
+from tickets.mail_in.serializers import ImapCheckOutput, InboundEmailListQuery, InboundEmailOutput
 
 
 class InboundEmailListAPI(TenantAPIView):
@@ -59,3 +60,24 @@ class InboundEmailRetryAPI(TenantAPIView):
     def post(self, request: Request, email_id: UUID) -> Response:
         email = intake.retry_inbound_email(email=mail_in_selectors.get_inbound_email(email_id))
         return Response(InboundEmailOutput(email).data, status=http.HTTP_202_ACCEPTED)
+
+
+class MailboxImapCheckAPI(TenantAPIView):
+    permission_classes = [IsTenantMember, IsTenantAdmin]
+
+    @extend_schema(request=None, responses=ImapCheckOutput)
+    def post(self, request: Request, mailbox_id: UUID) -> Response:
+        """Log in with the mailbox's stored IMAP settings and open its folders; changes
+        nothing. `ok` false with the problem worded for the admin (200: the check ran)."""
+        mailbox = department_selectors.get_mailbox(mailbox_id)
+        problem = imap_client.check_settings(
+            mailbox=mailbox,
+            host=mailbox.imap_host,
+            port=mailbox.imap_port,
+            security=mailbox.imap_security,
+            username=mailbox.imap_username,
+            password="",
+            folder=mailbox.imap_folder,
+            archive_folder=mailbox.imap_archive_folder,
+        )
+        return Response(ImapCheckOutput({"ok": not problem, "error": problem}).data)

@@ -15,7 +15,11 @@ from typing import Any
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
-from departments.imap_client import (
+from departments.models import Mailbox
+from helpdesk.core.crypto import DecryptionFailed, decrypt
+from helpdesk.tenancy.context import tenant_context
+from tickets.mail_in import intake
+from tickets.mail_in.imap_client import (
     SERVER_ERRORS,
     ImapFailure,
     connect,
@@ -25,10 +29,6 @@ from departments.imap_client import (
     quote,
     select,
 )
-from departments.models import Mailbox
-from helpdesk.core.crypto import DecryptionFailed, decrypt
-from helpdesk.tenancy.context import tenant_context
-from tickets.mail_in import intake
 
 BATCH_SIZE = 100  # per poll: the batch is one transaction inside a time-limited task
 

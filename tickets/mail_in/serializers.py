@@ -39,3 +39,8 @@ class InboundEmailOutput(serializers.ModelSerializer[InboundEmail]):
 
 class InboundEmailListQuery(serializers.Serializer[Any]):
     status = serializers.ChoiceField(choices=InboundEmailStatus.choices, required=False)
+
+
+class ImapCheckOutput(serializers.Serializer[Any]):
+    ok = serializers.BooleanField()
+    error = serializers.CharField(help_text="What went wrong, worded for the admin; empty when ok.")

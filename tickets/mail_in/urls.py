@@ -1,4 +1,4 @@
-"""URLs of mail in: the inbound log.
+"""URLs of mail in: the inbound log, a mailbox's IMAP check.
 
 `urlpatterns`: agent pages (included by tickets/urls.py); `api_urlpatterns`: the API
 (included by tickets/api_urls.py)."""
@@ -12,6 +12,13 @@ urlpatterns: list[URLPattern] = [
     path("settings/inbound/<uuid:email_id>/", views.inbound_detail, name="inbound-detail"),
     path("settings/inbound/<uuid:email_id>/raw/", views.inbound_raw, name="inbound-raw"),
     path("settings/inbound/<uuid:email_id>/retry/", views.inbound_retry, name="inbound-retry"),
+    # A mailbox's *Test connection* (on the departments' mailbox form).
+    path("settings/mailboxes/imap-check/", views.mailbox_imap_check, name="mailbox-imap-check-new"),
+    path(
+        "settings/mailboxes/<uuid:mailbox_id>/imap-check/",
+        views.mailbox_imap_check,
+        name="mailbox-imap-check",
+    ),
 ]
 
 api_urlpatterns: list[URLPattern] = [
@@ -30,5 +37,10 @@ api_urlpatterns: list[URLPattern] = [
         "inbound-emails/<uuid:email_id>/retry/",
         api.InboundEmailRetryAPI.as_view(),
         name="inbound-email-retry",
+    ),
+    path(
+        "mailboxes/<uuid:mailbox_id>/check-imap/",
+        api.MailboxImapCheckAPI.as_view(),
+        name="mailbox-check-imap",
     ),
 ]

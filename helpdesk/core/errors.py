@@ -9,6 +9,7 @@ from typing import Any
 import django.db
 import kombu.exceptions
 import psycopg
+import psycopg.errors
 import redis.exceptions
 
 
@@ -61,6 +62,11 @@ INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
     socket.gaierror,  # a name that does not resolve (yet)
 )
 
+# Subclasses of the errors above that are about the work, not the service: a statement that
+# ran into its timeout will run into it again (a pathological mail would otherwise be
+# retried, and swept back, for ever).
+NOT_INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (psycopg.errors.QueryCanceled,)
+
 
 def is_infrastructure_error(error: BaseException) -> bool:
     """True when `error` says a service we depend on (PostgreSQL, Redis, the broker, the
@@ -70,16 +76,40 @@ def is_infrastructure_error(error: BaseException) -> bool:
     Looks through errors raised `from` another (Django and anymail wrap the driver's or the
     HTTP client's exception that way), not through errors merely raised while handling one.
     """
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        if isinstance(current, INFRASTRUCTURE_ERRORS):
-            return True
-        seen.add(id(current))
-        current = current.__cause__
-    return False
+    if _caused_by(error, NOT_INFRASTRUCTURE_ERRORS):
+        return False
+    return _caused_by(error, INFRASTRUCTURE_ERRORS)
 
 
 def is_temporary(error: BaseException) -> bool:
     """A failure worth retrying: our own TransientError or an infrastructure error."""
     return isinstance(error, TransientError) or is_infrastructure_error(error)
+
+
+def as_retryable(error: Exception, retried: tuple[type[BaseException], ...]) -> Exception:
+    """What a task raises so that its autoretry (which matches by type only) sees the same
+    thing `is_temporary` does: an outage wrapped in another exception becomes a
+    TransientError, and a statement timeout, an OperationalError like an outage, becomes an
+    error autoretry does not match, so it is recorded as the failure it is."""
+    if _caused_by(error, NOT_INFRASTRUCTURE_ERRORS):
+        if not isinstance(error, retried):
+            return error
+        failure: Exception = RuntimeError(f"{type(error).__name__}: {error}")
+    elif is_temporary(error) and not isinstance(error, retried):
+        failure = TransientError(f"{type(error).__name__}: {error}")
+    else:
+        return error
+    failure.__cause__ = error
+    return failure
+
+
+def _caused_by(error: BaseException, kinds: tuple[type[BaseException], ...]) -> bool:
+    """`error` or an error it was raised from is one of `kinds`."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, kinds):
+            return True
+        seen.add(id(current))
+        current = current.__cause__
+    return False

@@ -14,6 +14,7 @@ from typing import Any, ParamSpec, TypeVar, cast, overload
 
 from celery.contrib.django.task import DjangoTask
 
+from helpdesk.core.errors import as_retryable
 from helpdesk.core.tasks import TASK_DEFAULTS, register_task
 from helpdesk.tenancy.context import tenant_context
 
@@ -46,9 +47,12 @@ def tenant_task(*args: Any, own_transactions: bool = False, **options: Any) -> A
                     return body(tenant_id=tenant_id, **kwargs)
                 with tenant_context(tenant_id):
                     return body(tenant_id=tenant_id, **kwargs)
-            except Exception:
+            except Exception as error:
                 if _tenant_exists(tenant_id):
-                    raise
+                    retryable = as_retryable(error, retried)
+                    if retryable is error:
+                        raise
+                    raise retryable from error
                 # Queued before its tenant was deleted: nothing left to do it for, and
                 # retrying could never succeed.
                 logger.warning(
@@ -59,6 +63,7 @@ def tenant_task(*args: Any, own_transactions: bool = False, **options: Any) -> A
         settings = {**TASK_DEFAULTS, **options}
         if "autoretry_for" in options:
             settings["autoretry_for"] = (*TASK_DEFAULTS["autoretry_for"], *options["autoretry_for"])
+        retried: tuple[type[BaseException], ...] = settings["autoretry_for"]
         return cast("DjangoTask[_P, _R]", register_task(func, settings)(run))
 
     if args and callable(args[0]):

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from django.core.exceptions import ImproperlyConfigured
 
 from helpdesk.core import embedded
-from helpdesk.core.env import env_bool, env_int, env_list, env_rate, env_str
+from helpdesk.core.env import env_bool, env_int, env_list, env_networks, env_rate, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = embedded.var_dir()
@@ -238,10 +238,13 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("HELPDESK_HSTS_INCLUDE_SUBDOMAINS", _H
 # domain to the preload list by hand, so Django's reminder (security.W021) stays quiet.
 SILENCED_SYSTEM_CHECKS = ["security.W021"]
 CSRF_TRUSTED_ORIGINS = env_list("HELPDESK_CSRF_TRUSTED_ORIGINS")
-# Behind one TLS-terminating proxy: trust its X-Forwarded-Proto, and take the client's
-# address from the last X-Forwarded-For entry (the one the proxy added) for rate limits.
+# Behind a TLS-terminating proxy: trust its X-Forwarded-Proto.
 HELPDESK_BEHIND_PROXY = env_bool("HELPDESK_BEHIND_PROXY", False)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if HELPDESK_BEHIND_PROXY else None
+# The proxies' addresses or networks: X-Forwarded-For is read (for the client's address in
+# rate limits) only on connections from one of them, since anyone reaching the app directly
+# can write that header (helpdesk.core.ratelimit.client_ip).
+HELPDESK_TRUSTED_PROXIES = env_networks("HELPDESK_TRUSTED_PROXIES")
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"

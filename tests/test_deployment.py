@@ -27,7 +27,7 @@ SOURCES = [
     *ROOT.glob("helpdesk/*/management/commands/*.py"),
 ]
 ENV_READ = re.compile(
-    r"""(?:env_(?:str|bool|int|list|rate)|os\.environ\.get)\(\s*f?["']([A-Z][A-Za-z0-9_{}.()]+)["']"""
+    r"""(?:env_(?:str|bool|int|list|networks|rate)|os\.environ\.get)\(\s*f?["']([A-Z][A-Za-z0-9_{}.()]+)["']"""
 )
 
 

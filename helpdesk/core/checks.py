@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import Error, Tags, register
+from django.core.checks import Error, Tags, Warning, register
 
 
 @register(Tags.security, deploy=True)
@@ -32,4 +32,21 @@ def check_secret_key(app_configs: Any, **kwargs: Any) -> list[Error]:
         return []
     return [
         Error("HELPDESK_SECRET_KEY is not set; a development key is in use.", id="helpdesk.E002")
+    ]
+
+
+@register(Tags.security, deploy=True)
+def check_trusted_proxies(app_configs: Any, **kwargs: Any) -> list[Warning]:
+    """Behind a proxy, rate limits need its address to find each client's."""
+    if not settings.HELPDESK_BEHIND_PROXY or settings.HELPDESK_TRUSTED_PROXIES:
+        return []
+    return [
+        Warning(
+            "HELPDESK_BEHIND_PROXY is on but HELPDESK_TRUSTED_PROXIES is empty: X-Forwarded-For "
+            "is ignored, so every client behind the proxy shares its address in the login, "
+            "password reset, API token and public form limits.",
+            hint="Set HELPDESK_TRUSTED_PROXIES to the proxy's address as the web process sees "
+            "it (comma-separated addresses or networks).",
+            id="helpdesk.W001",
+        )
     ]

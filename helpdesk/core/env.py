@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -65,3 +66,19 @@ def env_rate(name: str, default: str) -> str:
             f"{name} must be a rate of at least 1, such as 10/15 minutes or 5/hour, got {raw!r}"
         )
     return value
+
+
+def env_networks(name: str) -> tuple[str, ...]:
+    """Comma-separated IP addresses or CIDR networks (`10.0.0.5, 172.18.0.0/16`), each
+    normalised to its network (`10.0.0.5/32`); empty when unset. A value that is neither an
+    address nor a network raises ImproperlyConfigured."""
+    networks = []
+    for item in env_list(name):
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError as error:
+            raise ImproperlyConfigured(
+                f"{name} must be comma-separated IP addresses or networks such as "
+                f"10.0.0.5 or 172.18.0.0/16, got {item!r}"
+            ) from error
+    return tuple(networks)

@@ -95,14 +95,48 @@ def clear(kind: str, key: str) -> None:
     limiter.clear(item, namespace, key)
 
 
+@functools.cache
+def _networks(
+    values: tuple[str, ...],
+) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(value, strict=False) for value in values)
+
+
+def _address(raw: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(raw.strip())
+    except ValueError:
+        return None
+
+
+def _connecting_address(request: HttpRequest) -> str:
+    """REMOTE_ADDR, or the X-Forwarded-For entry that stands for the client when the
+    connection comes from a trusted proxy (HELPDESK_TRUSTED_PROXIES): the rightmost entry
+    that is not itself a trusted proxy. Entries further left were written by the client and
+    could be anything; a direct client's X-Forwarded-For is ignored altogether."""
+    remote = request.META.get("REMOTE_ADDR") or ""
+    trusted = _networks(tuple(settings.HELPDESK_TRUSTED_PROXIES))
+    address = _address(remote)
+    if not trusted or address is None:
+        return remote
+    if not any(address in network for network in trusted):
+        return remote
+    for entry in reversed(request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")):
+        forwarded = _address(entry)
+        if forwarded is None:
+            # Not an address: no trusted proxy wrote it, so the last trusted hop is the
+            # best we know.
+            break
+        address = forwarded
+        if not any(forwarded in network for network in trusted):
+            break
+    return str(address)
+
+
 def client_ip(request: HttpRequest) -> str:
-    """The client's address, IPv6 cut to its /64. Behind the proxy (HELPDESK_BEHIND_PROXY)
-    it is the last X-Forwarded-For entry, the one the proxy appended: entries before it
-    come from the client and could be anything."""
-    raw = request.META.get("REMOTE_ADDR") or ""
-    if settings.HELPDESK_BEHIND_PROXY:
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[-1].strip()
-        raw = forwarded or raw
+    """The client's address, IPv6 cut to its /64: the connection's own address, or from
+    X-Forwarded-For only when that connection comes from a trusted proxy."""
+    raw = _connecting_address(request)
     try:
         address = ipaddress.ip_address(raw)
     except ValueError:

@@ -22,7 +22,8 @@ from pytest_django import Settings
 
 from helpdesk.api.throttling import PrincipalRateThrottle
 from helpdesk.core import ratelimit
-from helpdesk.core.env import env_rate
+from helpdesk.core.checks import check_trusted_proxies
+from helpdesk.core.env import env_networks, env_rate
 from tests.conftest import PASSWORD, TenantSetup
 from tests.tickets.test_satisfaction import _sent_survey
 
@@ -315,26 +316,75 @@ def test_scanning_survey_tokens_is_limited(acme: TenantSetup, settings: Settings
 # --- Client address, settings -------------------------------------------------------------
 
 
-def test_client_ip_trusts_only_the_proxy_entry_of_x_forwarded_for(settings: Settings) -> None:
+def test_client_ip_ignores_x_forwarded_for_from_a_direct_client(settings: Settings) -> None:
+    """HELPDESK_BEHIND_PROXY (X-Forwarded-Proto) does not make X-Forwarded-For trusted: a
+    client reaching the app directly writes whatever it likes there."""
     factory = RequestFactory()
     forged = factory.get("/", REMOTE_ADDR="10.1.1.1", HTTP_X_FORWARDED_FOR="1.2.3.4, 5.6.7.8")
-    settings.HELPDESK_BEHIND_PROXY = False
-    assert ratelimit.client_ip(forged) == "10.1.1.1"
-    settings.HELPDESK_BEHIND_PROXY = True
-    assert ratelimit.client_ip(forged) == "5.6.7.8"
-    assert ratelimit.client_ip(factory.get("/", REMOTE_ADDR="10.1.1.1")) == "10.1.1.1"
+    for behind_proxy in (False, True):
+        settings.HELPDESK_BEHIND_PROXY = behind_proxy
+        settings.HELPDESK_TRUSTED_PROXIES = ()
+        assert ratelimit.client_ip(forged) == "10.1.1.1"
+        settings.HELPDESK_TRUSTED_PROXIES = ("192.0.2.0/24",)
+        assert ratelimit.client_ip(forged) == "10.1.1.1"
     ipv6 = factory.get("/", REMOTE_ADDR="2001:db8:1:2:3:4:5:6")
-    settings.HELPDESK_BEHIND_PROXY = False
     assert ratelimit.client_ip(ipv6) == "2001:db8:1:2::"
     assert ratelimit.client_ip(factory.get("/", REMOTE_ADDR="")) == "unknown"
+
+
+def test_client_ip_behind_trusted_proxies_is_the_rightmost_untrusted_entry(
+    settings: Settings,
+) -> None:
+    settings.HELPDESK_TRUSTED_PROXIES = ("192.0.2.10/32", "172.18.0.0/16")
+    factory = RequestFactory()
+
+    def ip(forwarded: str | None, remote: str = "192.0.2.10") -> str:
+        request = factory.get("/", REMOTE_ADDR=remote)
+        if forwarded is not None:
+            request.META["HTTP_X_FORWARDED_FOR"] = forwarded
+        return ratelimit.client_ip(request)
+
+    # The client's own entries (left) are passed over for the one the proxy appended.
+    assert ip("1.2.3.4, 5.6.7.8") == "5.6.7.8"
+    # A chain of trusted proxies is walked through from the right.
+    assert ip("1.2.3.4, 5.6.7.8, 172.18.0.3") == "5.6.7.8"
+    assert ip("2001:db8:9:8:7:6:5:4") == "2001:db8:9:8::"
+    # No header, or nothing but proxies or garbage: the nearest trusted hop.
+    assert ip(None) == "192.0.2.10"
+    assert ip("172.18.0.3") == "172.18.0.3"
+    assert ip("not-an-address, 172.18.0.3") == "172.18.0.3"
+    assert ip("not-an-address") == "192.0.2.10"
+
+
+def test_a_forged_x_forwarded_for_does_not_escape_the_login_lockout(
+    acme: TenantSetup, settings: Settings
+) -> None:
+    """A direct client behind the shipped settings (HELPDESK_BEHIND_PROXY=1) cannot pick a
+    fresh address for each guess, nor lock another address out."""
+    settings.HELPDESK_BEHIND_PROXY = True
+    settings.HELPDESK_TRUSTED_PROXIES = ()
+    settings.HELPDESK_RATELIMIT_LOGIN_IP = "2/15 minutes"
+    for number in range(2):
+        Client(
+            HTTP_HOST=acme.host, REMOTE_ADDR="10.0.9.1", HTTP_X_FORWARDED_FOR=f"9.9.9.{number}"
+        ).post(LOGIN, {"email": f"nobody{number}@acme.test", "password": "guess"})
+    refused = Client(
+        HTTP_HOST=acme.host, REMOTE_ADDR="10.0.9.1", HTTP_X_FORWARDED_FOR="9.9.9.200"
+    ).post(LOGIN, {"email": "admin@acme.test", "password": PASSWORD})
+    _assert_throttled_page(refused, 900)
+    # The forged addresses were not locked out either.
+    assert _login(acme, "admin@acme.test", PASSWORD, ip="9.9.9.0").status_code == 302
 
 
 def test_drf_throttle_counts_anonymous_requests_by_the_same_address(settings: Settings) -> None:
     from rest_framework.request import Request
 
-    settings.HELPDESK_BEHIND_PROXY = False
+    settings.HELPDESK_BEHIND_PROXY = True
+    settings.HELPDESK_TRUSTED_PROXIES = ()
     request = RequestFactory().get("/", REMOTE_ADDR="10.1.1.1", HTTP_X_FORWARDED_FOR="6.6.6.6")
     assert PrincipalRateThrottle().get_ident(Request(request)) == "10.1.1.1"
+    settings.HELPDESK_TRUSTED_PROXIES = ("10.1.1.1",)
+    assert PrincipalRateThrottle().get_ident(Request(request)) == "6.6.6.6"
 
 
 @pytest.mark.parametrize("value", ["ten", "10", "10/fortnight", "0/minute", "/"])
@@ -349,3 +399,34 @@ def test_a_bad_rate_setting_is_refused_at_startup(
 def test_rates_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HELPDESK_RATELIMIT_LOGIN_IP", " 7 per 2 minutes ")
     assert env_rate("HELPDESK_RATELIMIT_LOGIN_IP", "50/15 minutes") == "7 per 2 minutes"
+
+
+@pytest.mark.parametrize("value", ["proxy", "10.0.0.300", "10.0.0.0/33", "10.0.0.1,,nope"])
+def test_a_bad_trusted_proxy_setting_is_refused_at_startup(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("HELPDESK_TRUSTED_PROXIES", value)
+    with pytest.raises(ImproperlyConfigured, match="HELPDESK_TRUSTED_PROXIES"):
+        env_networks("HELPDESK_TRUSTED_PROXIES")
+
+
+def test_trusted_proxies_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HELPDESK_TRUSTED_PROXIES", " 192.0.2.10, 172.18.0.0/16 ,2001:db8::/48")
+    assert env_networks("HELPDESK_TRUSTED_PROXIES") == (
+        "192.0.2.10/32",
+        "172.18.0.0/16",
+        "2001:db8::/48",
+    )
+    monkeypatch.setenv("HELPDESK_TRUSTED_PROXIES", "")
+    assert env_networks("HELPDESK_TRUSTED_PROXIES") == ()
+
+
+def test_deploy_check_warns_behind_a_proxy_without_trusted_proxies(settings: Settings) -> None:
+    settings.HELPDESK_BEHIND_PROXY = True
+    settings.HELPDESK_TRUSTED_PROXIES = ()
+    assert [w.id for w in check_trusted_proxies(None)] == ["helpdesk.W001"]
+    settings.HELPDESK_TRUSTED_PROXIES = ("192.0.2.10/32",)
+    assert check_trusted_proxies(None) == []
+    settings.HELPDESK_BEHIND_PROXY = False
+    settings.HELPDESK_TRUSTED_PROXIES = ()
+    assert check_trusted_proxies(None) == []

@@ -12,8 +12,20 @@ from django.core.checks import Error, Tags, Warning, register
 def check_webhook_secret(app_configs: Any, **kwargs: Any) -> list[Error]:
     """ESP webhooks (inbound mail, delivery status) are refused until they are authenticated
     (helpdesk.core.middleware.WebhookSecretMiddleware)."""
-    if settings.ANYMAIL.get("WEBHOOK_SECRET"):
+    from helpdesk.core.middleware import webhook_secret_is_set
+
+    if webhook_secret_is_set():
         return []
+    if settings.ANYMAIL.get("WEBHOOK_SECRET"):
+        return [
+            Error(
+                "ANYMAIL_WEBHOOK_SECRET is still the change-me placeholder of .env.example: "
+                "those credentials are public, so ESP webhooks answer 403 until it is replaced.",
+                hint="Set ANYMAIL_WEBHOOK_SECRET=user:password with a random password and use "
+                "it in the ESP's webhook URL.",
+                id="helpdesk.E003",
+            )
+        ]
     return [
         Error(
             "ANYMAIL_WEBHOOK_SECRET is not set: ESP webhooks (/anymail/<esp>/inbound/ and "

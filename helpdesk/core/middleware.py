@@ -19,6 +19,19 @@ WEBHOOKS_DISABLED_MESSAGE = (
     "ESP webhooks are disabled: the operator has not set ANYMAIL_WEBHOOK_SECRET, and the help "
     "desk accepts no unauthenticated mail or delivery status."
 )
+# .env.example's placeholders all contain it; credentials anyone can read are no secret.
+PLACEHOLDER_MARK = "change-me"
+
+
+def webhook_secret_is_set() -> bool:
+    """Whether ANYMAIL_WEBHOOK_SECRET holds real credentials: set, and not (or not still
+    partly) .env.example's change-me placeholder."""
+    secret = settings.ANYMAIL.get("WEBHOOK_SECRET")
+    if not secret:
+        return False
+    # anymail accepts one `user:password` or a list of them (while rotating).
+    values = [secret] if isinstance(secret, str) else list(secret)
+    return all(value and PLACEHOLDER_MARK not in value.lower() for value in values)
 
 
 def _carries_nul(values: QueryDict) -> bool:
@@ -28,16 +41,16 @@ def _carries_nul(values: QueryDict) -> bool:
 class WebhookSecretMiddleware:
     """ESP webhooks fail closed. django-anymail accepts unauthenticated posts (with only a
     warning) when ANYMAIL_WEBHOOK_SECRET is unset, and an ESP whose signature it checks
-    still leaves its other webhooks open; so without the secret every /anymail/ URL is a 403
-    and nobody can post mail or delivery status into a tenant."""
+    still leaves its other webhooks open; so without the secret (or with .env.example's
+    placeholder, whose credentials are public) every /anymail/ URL is a 403 and nobody can
+    post mail or delivery status into a tenant. The URL is matched on path_info, which the
+    URL resolver routes by, so a script prefix (SCRIPT_NAME) cannot step around it."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.path.startswith(ESP_WEBHOOK_PATHS) and not settings.ANYMAIL.get(
-            "WEBHOOK_SECRET"
-        ):
+        if request.path_info.startswith(ESP_WEBHOOK_PATHS) and not webhook_secret_is_set():
             return HttpResponse(WEBHOOKS_DISABLED_MESSAGE, status=403, content_type="text/plain")
         return self.get_response(request)
 

@@ -1,13 +1,16 @@
 """Who reads a conversation: followers (copied on every public reply) are added only by the
-requester, by followers and by agents (merging). A stranger who names a ticket by its
-number, or anyone else who is not on it, cannot copy themselves or others in; the
-addresses they wrote to stay on their message for the agents to see. No mailbox of any
-tenant here becomes a follower."""
+requester, by followers and by agents (merging), and by mail only when it opens a ticket or
+answers ours (one of our Message-IDs, the reply address token). A stranger who names a
+ticket by its number, even with the requester's address forged in `From:`, or anyone else
+who is not on it, cannot copy themselves or others in; the addresses they wrote to stay on
+their message for the agents to see. No mailbox of any tenant here becomes a follower."""
 
 from __future__ import annotations
 
 import smtplib
+from email import message_from_bytes
 from email.message import EmailMessage
+from email.policy import default
 from email.utils import make_msgid
 
 import pytest
@@ -37,6 +40,18 @@ def _recipients(body_part: str) -> set[str]:
     sent = [m for m in mail.outbox if body_part in m.body]
     assert sent, f"no mail with {body_part!r}"
     return {a.lower() for m in sent for a in m.recipients()}
+
+
+def _sent(body_part: str) -> EmailMessage:
+    """The one mail with this text, as its recipient's client sees it (headers included)."""
+    sent = [m for m in mail.outbox if body_part in m.body]
+    assert len(sent) == 1, f"{len(sent)} mails with {body_part!r}"
+    return message_from_bytes(sent[0].message().as_bytes(), _class=EmailMessage, policy=default)
+
+
+def _send(smtp_server: Controller, message: EmailMessage) -> None:
+    with smtplib.SMTP(smtp_server.hostname, smtp_server.port) as client:
+        client.send_message(message)
 
 
 def _without_acknowledgements(setup: TenantSetup) -> None:
@@ -131,6 +146,157 @@ def test_a_stranger_who_guesses_the_number_never_receives_the_agents_replies(
     assert by_body["Please send me the details too"]["email_cc"] == ["mallory@evil.test"]
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_forged_requester_address_with_the_number_copies_nobody_in(
+    smtp_server: Controller,
+) -> None:
+    """The attack end to end: `From:` is not authenticated and numbers are sequential, so
+    mail "from" the requester with `[#N]` and a Cc of the attacker's reaches the ticket.
+    It is still the customer's public message (a customer whose client drops References
+    must be able to answer), but its Cc stays on the message and follows nothing: the next
+    reply goes to the requester alone. Answering that forged mail's own Message-ID, which
+    the forger chose, does not help either."""
+    acme = make_tenant("acme", "Acme")
+    _without_acknowledgements(acme)
+    _send(smtp_server, _smtp_mail(sender="Carla <carla@example.test>", subject="VPN", body="Hi"))
+    with tenant_context(acme.id):
+        ticket = Ticket.objects.get()
+    _reply(acme, ticket, "First answer: reinstall the client.")
+    assert _recipients("First answer") == {"carla@example.test"}
+
+    forged = _smtp_mail(
+        sender="Carla <carla@example.test>",
+        subject=f"Re: VPN [#{ticket.number}]",
+        body="Please also copy my new colleague",
+        cc="Mallory <mallory@evil.test>",
+    )
+    _send(smtp_server, forged)
+    with tenant_context(acme.id):
+        message = ticket.messages.get(body_text="Please also copy my new colleague")
+        assert (message.kind, message.email_cc) == ("customer", ["mallory@evil.test"])
+        assert _followers(ticket) == set()
+
+    mail.outbox.clear()
+    _reply(acme, ticket, "Second answer: the new certificate is attached.")
+    assert _recipients("Second answer") == {"carla@example.test"}
+
+    again = _smtp_mail(
+        sender="Carla <carla@example.test>",
+        subject="Re: VPN",
+        body="Copy her please",
+        cc="mallory@evil.test",
+        In_Reply_To=forged["Message-ID"],
+        References=forged["Message-ID"],
+    )
+    _send(smtp_server, again)
+    with tenant_context(acme.id):
+        message = ticket.messages.get(body_text="Copy her please")
+        assert (message.kind, message.email_cc) == ("customer", ["mallory@evil.test"])
+        assert _followers(ticket) == set()
+    mail.outbox.clear()
+    _reply(acme, ticket, "Third answer.")
+    assert _recipients("Third answer") == {"carla@example.test"}
+    page = acme.client(acme.admin).get(f"/tickets/{ticket.number}/").content.decode()
+    assert "Also sent to mallory@evil.test" in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_requester_answering_our_mail_copies_people_in(smtp_server: Controller) -> None:
+    """The legitimate ways, through the SMTP listener with the headers of the mail we sent:
+    a new ticket's Cc, a reply that names our Message-ID (In-Reply-To, References), and a
+    reply to the Reply-To address with its token (from a client that drops References)."""
+    acme = make_tenant("acme", "Acme")
+    _without_acknowledgements(acme)
+    _send(
+        smtp_server,
+        _smtp_mail(
+            sender="Carla <carla@example.test>", subject="VPN", body="Hi", cc="dan@example.test"
+        ),
+    )
+    with tenant_context(acme.id):
+        ticket = Ticket.objects.get()
+        assert _followers(ticket) == {"dan@example.test"}
+    _reply(acme, ticket, "First answer.")
+    ours = _sent("First answer")
+    _send(
+        smtp_server,
+        _smtp_mail(
+            sender="Carla <carla@example.test>",
+            subject=str(ours["Subject"]),
+            body="Copying my manager",
+            cc="erin@example.test",
+            In_Reply_To=str(ours["Message-ID"]),
+            References=str(ours["Message-ID"]),
+        ),
+    )
+    with tenant_context(acme.id):
+        assert _followers(ticket) == {"dan@example.test", "erin@example.test"}
+
+    mail.outbox.clear()
+    _reply(acme, ticket, "Second answer.")
+    assert _recipients("Second answer") == {
+        "carla@example.test",
+        "dan@example.test",
+        "erin@example.test",
+    }
+    ours = _sent("Second answer")
+    to_token = _smtp_mail(
+        sender="Carla <carla@example.test>",
+        subject=str(ours["Subject"]),
+        body="And our technician",
+        cc="tom@example.test",
+    )
+    to_token.replace_header("To", str(ours["Reply-To"]))
+    _send(smtp_server, to_token)
+    with tenant_context(acme.id):
+        assert Ticket.objects.count() == 1
+        assert _followers(ticket) == {"dan@example.test", "erin@example.test", "tom@example.test"}
+    mail.outbox.clear()
+    _reply(acme, ticket, "Third answer.")
+    assert _recipients("Third answer") == {
+        "carla@example.test",
+        "dan@example.test",
+        "erin@example.test",
+        "tom@example.test",
+    }
+
+
+def test_a_forged_requester_address_cannot_reopen_a_closed_ticket_with_followers(
+    acme: TenantSetup,
+) -> None:
+    """A tag alone on a closed ticket opens a follow-up, linked to the old conversation:
+    still no followers from its Cc, nor later from mail that answers its Message-ID."""
+    _without_acknowledgements(acme)
+    deliver(acme, build())
+    with tenant_context(acme.id):
+        old = Ticket.objects.get()
+        services.change_status(ticket=old, status="closed", actor=None)
+    forged = deliver(
+        acme,
+        build(
+            subject=f"Re: [#{old.number}] Printer on fire",
+            body="Copy my colleague",
+            message_id="<forged@evil.test>",
+            Cc="mallory@evil.test",
+        ),
+    )
+    deliver(
+        acme,
+        build(
+            subject="Re: Printer on fire",
+            body="Copy her please",
+            In_Reply_To="<forged@evil.test>",
+            Cc="mallory@evil.test",
+        ),
+    )
+    with tenant_context(acme.id):
+        new = Ticket.objects.get(follow_up_of=old)
+        assert forged.ticket_id == new.id
+        assert new.messages.filter(kind="customer").count() == 2
+        assert _followers(new) == set()
+        assert _followers(old) == set()
+
+
 def test_someone_found_by_the_reply_address_writes_but_copies_nobody_in(acme: TenantSetup) -> None:
     """The plus-address token reaches the ticket (mail forwarded to a colleague), but only
     the requester and followers choose who reads the replies."""
@@ -208,21 +374,31 @@ def test_the_requester_and_followers_copy_people_in_but_never_a_mailbox(
         assert _followers(ticket) == {"dan@example.test"}
         first = ticket.messages.get(kind="customer")
         assert first.email_cc == ["dan@example.test", "support@globex.localhost"]
+    # Dan answers the opening mail before any reply of ours: its Message-ID is the
+    # requester's, who chose the followers with it.
+    deliver(
+        acme,
+        build(
+            subject="Re: Printer on fire",
+            sender="Dan <dan@example.test>",
+            body="And our technician",
+            In_Reply_To="<first@example.test>",
+            References="<first@example.test>",
+            Cc="tom@example.test",
+        ),
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        _reply(acme, ticket, "We are on it.")
+    with tenant_context(acme.id):
+        ours = ticket.messages.get(kind="reply").email_message_id
     deliver(
         acme,
         build(
             subject=f"Re: [#{ticket.number}] Printer on fire",
             body="Adding my manager",
+            In_Reply_To=ours,
+            References=f"<first@example.test> {ours}",
             Cc="erin@example.test, support+t-abc123@globex.localhost, help@acme.example",
-        ),
-    )
-    deliver(
-        acme,
-        build(
-            subject=f"Re: [#{ticket.number}] Printer on fire",
-            sender="Dan <dan@example.test>",
-            body="And our technician",
-            Cc="tom@example.test",
         ),
     )
     with tenant_context(acme.id):

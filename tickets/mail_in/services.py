@@ -8,13 +8,17 @@ reopens it; to a closed one it opens a follow-up ticket. Otherwise a new ticket 
 the mailbox's department.
 
 The mail's other To and Cc addresses are kept on the message. They become followers (copied
-on every later public reply) only when the sender is the requester or already a follower:
-a stranger who names the ticket by its number cannot widen who reads the conversation. A
-mailbox of any tenant on this installation never becomes a follower.
+on every later public reply) only when the sender is the requester or already a follower,
+and the mail either opens a new ticket or was threaded by something only those we wrote to
+know: one of our Message-IDs or the reply address token. `From:` is not authenticated and
+ticket numbers are sequential, so mail found by the `[#123]` tag alone never widens who
+reads the conversation, whoever it claims to be from. A mailbox of any tenant on this
+installation never becomes a follower.
 """
 
 from __future__ import annotations
 
+import enum
 import logging
 import re
 from typing import NamedTuple
@@ -66,17 +70,38 @@ def without_nul(parsed: ParsedEmail) -> ParsedEmail:
     return parsed
 
 
+class FoundBy(enum.StrEnum):
+    """How a mail was matched to its ticket. Only the first two are known to no one but
+    those we wrote to, so only they (or opening a ticket) let the mail add followers."""
+
+    # A Message-ID of mail we sent, or of the mail that opened the ticket.
+    MESSAGE_ID = "message_id"
+    # The per-ticket `support+t-<token>@` reply address.
+    REPLY_ADDRESS = "reply_address"
+    # The Message-ID of a later customer mail: its sender chose it, and that mail may itself
+    # have been found by the tag alone.
+    CUSTOMER_MESSAGE_ID = "customer_message_id"
+    # The `[#123]` subject tag: anyone can write it.
+    SUBJECT_TAG = "subject_tag"
+
+
 class Thread(NamedTuple):
-    """The ticket a mail answers; `outsider`: found by the subject tag alone, from someone
-    who is neither its requester nor a follower."""
+    """The ticket a mail answers and how it was found; `outsider`: found by the subject tag
+    alone, from someone who is neither its requester nor a follower."""
 
     ticket: Ticket
+    found_by: FoundBy
     outsider: bool = False
+
+    @property
+    def may_add_followers(self) -> bool:
+        """The mail was threaded by a secret of the conversation, not by a guessable number."""
+        return self.found_by in (FoundBy.MESSAGE_ID, FoundBy.REPLY_ADDRESS)
 
 
 def find_thread(parsed: ParsedEmail, recipients: list[str], sender: Contact) -> Thread | None:
-    """The ticket this mail answers, or None for a new conversation. Mail to a merged
-    ticket lands on the ticket it was merged into."""
+    """The ticket this mail answers and how it was found, or None for a new conversation.
+    Mail to a merged ticket lands on the ticket it was merged into."""
     thread = _find_thread(parsed, recipients, sender)
     if thread is not None and thread.ticket.merged_into_id:
         return thread._replace(ticket=merging.resolve_merged(thread.ticket))
@@ -86,14 +111,21 @@ def find_thread(parsed: ParsedEmail, recipients: list[str], sender: Contact) -> 
 def _find_thread(parsed: ParsedEmail, recipients: list[str], sender: Contact) -> Thread | None:
     # With the customer and company: a reply refreshes the search document, which holds them.
     tickets = Ticket.objects.select_related("contact__company")
-    ids = parsed.thread_ids
+    by_token = None
+    for address in recipients:
+        token = PLUS_TOKEN.match(address)
+        if token:
+            by_token = tickets.filter(reply_token=token.group(1).lower()).first()
+            if by_token is not None:
+                break
+    ids = parsed.thread_ids[:100]
     if ids:
         # Only Message-IDs of the conversation's mail (ours, or the requester's and
         # followers'): an outsider's note keeps its sender's own Message-ID, and a reply to
         # it must not make the outsider part of the conversation.
         latest = (
             Message.objects.filter(
-                email_message_id__in=ids[:100],
+                email_message_id__in=ids,
                 kind__in=[MessageKind.CUSTOMER, MessageKind.REPLY],
             )
             .order_by("-created_at")
@@ -101,24 +133,45 @@ def _find_thread(parsed: ParsedEmail, recipients: list[str], sender: Contact) ->
         )
         ticket = tickets.filter(id=Subquery(latest)).first()
         if ticket is not None:
-            return Thread(ticket)
+            if _answers_our_mail(ticket, ids):
+                return Thread(ticket, FoundBy.MESSAGE_ID)
+            if by_token is not None and by_token.id == ticket.id:
+                return Thread(ticket, FoundBy.REPLY_ADDRESS)
+            return Thread(ticket, FoundBy.CUSTOMER_MESSAGE_ID)
     by_tag = None
     tag = SUBJECT_TAG.search(parsed.subject)
     if tag:
         ticket = tickets.filter(number=int(tag.group(1))).first()
         if ticket is not None:
+            if by_token is not None and by_token.id == ticket.id:
+                return Thread(ticket, FoundBy.REPLY_ADDRESS)
             # Ticket numbers are sequential, easy to guess; Message-IDs and the reply token
             # are known only to those we wrote to.
-            by_tag = Thread(ticket, outsider=not _on_ticket(ticket, sender))
+            by_tag = Thread(ticket, FoundBy.SUBJECT_TAG, outsider=not _on_ticket(ticket, sender))
             if not by_tag.outsider:
                 return by_tag
-    for address in recipients:
-        token = PLUS_TOKEN.match(address)
-        if token:
-            ticket = tickets.filter(reply_token=token.group(1).lower()).first()
-            if ticket is not None:
-                return Thread(ticket)
+    if by_token is not None:
+        return Thread(by_token, FoundBy.REPLY_ADDRESS)
     return by_tag
+
+
+def _answers_our_mail(ticket: Ticket, ids: list[str]) -> bool:
+    """Whether one of these Message-IDs is of mail we sent on this ticket, or of the mail
+    that opened it (its sender chose the followers then). Not a later customer mail's: a
+    forged `From:` with the `[#123]` tag puts a Message-ID of the forger's choosing there.
+    Nor the opening mail of a follow-up: a tag alone can open one."""
+    ours = Message.objects.filter(ticket=ticket, email_message_id__in=ids)
+    if ours.filter(kind=MessageKind.REPLY).exists():
+        return True
+    if ticket.follow_up_of_id is not None:
+        return False
+    first = (
+        Message.objects.filter(ticket=ticket, kind=MessageKind.CUSTOMER)
+        .order_by("created_at", "id")
+        .values_list("email_message_id", flat=True)
+        .first()
+    )
+    return bool(first) and first in ids
 
 
 def _on_ticket(ticket: Ticket, contact: Contact) -> bool:
@@ -281,11 +334,17 @@ def process_inbound_email(
             language=language,
             internal=thread is not None and thread.outsider,
         )
-    # Only the requester (of a new ticket too) and followers copy people in. Anyone else,
-    # an outsider naming the ticket by number or someone found by its Message-IDs or reply
-    # token (mail forwarded to them), writes into the conversation without choosing who
-    # else reads it: their addresses stay on the message for the agents.
-    if content.email_cc and _on_ticket(ticket, contact):
+    # Only the requester (of a new ticket too) and followers copy people in, and only by
+    # mail that opens a ticket or that answers ours (Message-ID, reply token). Anyone else
+    # (someone found by those because mail was forwarded to them) writes into the
+    # conversation without choosing who else reads it, and so does mail found by the
+    # `[#123]` tag alone, even from the requester's address: `From:` is not authenticated.
+    # Their addresses stay on the message for the agents.
+    if (
+        content.email_cc
+        and (thread is None or thread.may_add_followers)
+        and _on_ticket(ticket, contact)
+    ):
         mailboxes = intake.help_desk_addresses(content.email_cc)
         followers = [a for a in content.email_cc if a not in mailboxes]
         if followers:

@@ -3,6 +3,8 @@ accepting an invitation."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.contrib import messages
@@ -59,50 +61,77 @@ def _login_lockout(request: HttpRequest, email: str) -> int:
     )
 
 
+@contextmanager
+def _password_attempt(request: HttpRequest, email: str) -> Iterator[int]:
+    """The turn of one password check for the address: yields the seconds to wait (a
+    lockout, or another check of the same address in flight), or 0 to go on. Inside the
+    block the password is checked and a failure counted (`_count_failure`) before the next
+    check of the address may start: read-then-count alone let a burst of parallel guesses
+    all pass the lockout before any was counted."""
+    if not email:  # the form refuses it; only the IP limit applies
+        yield _login_lockout(request, email)
+        return
+    with ratelimit.one_at_a_time("login_account", email) as my_turn:
+        yield _login_lockout(request, email) if my_turn else ratelimit.IN_FLIGHT_RETRY_SECONDS
+
+
+def _count_failure(request: HttpRequest, email: str) -> None:
+    ratelimit.hit("login_ip", ratelimit.client_ip(request))
+    ratelimit.hit("login_account", email)
+
+
+def _locked_out(request: HttpRequest, wait: int, *, reset_link: bool = False) -> HttpResponse:
+    return ratelimit.too_many_requests(
+        request,
+        retry_after=wait,
+        message="Too many failed logins for this account or from your network.",
+        reset_link=reset_link,
+    )
+
+
 def login_view(request: HttpRequest) -> HttpResponse:
     """Email and password. Failed attempts are counted per address and per IP; past either
     limit the form is refused with a 429 for a while (a password reset still works, and
-    ends the address's lockout)."""
+    ends the address's lockout). Successful logins are never counted."""
     if getattr(request, "membership", None) is not None:
         return redirect(_home(request))
     form = LoginForm(request, data=request.POST or None)
     if request.method == "POST":
         email = normalize_login_email(request.POST.get("email", ""))
-        wait = _login_lockout(request, email)
-        if wait:
-            return ratelimit.too_many_requests(
-                request,
-                retry_after=wait,
-                message="Too many failed logins for this account or from your network.",
-                reset_link=True,
-            )
-    if request.method == "POST" and form.is_valid():
-        tenant = getattr(request, "tenant", None)
-        if tenant is not None:
-            seat = tenancy_selectors.find_membership(
-                tenant_id=tenant.id,
-                user_id=form.user.pk,  # type: ignore[union-attr]  # set by a valid form
-            )
-            if seat is None:  # deactivated between the form's check and here
-                raise Http404
-            _log_in_to_seat(request, seat)
-        else:
-            login(request, form.user, backend="django.contrib.auth.backends.ModelBackend")
-        target = request.POST.get("next") or request.GET.get("next") or ""
-        if not url_has_allowed_host_and_scheme(
-            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-        ):
-            target = _home(request)
-        return HttpResponseRedirect(target)
-    if form.credentials_refused:
-        ratelimit.hit("login_ip", ratelimit.client_ip(request))
-        ratelimit.hit("login_account", email)
+        with _password_attempt(request, email) as wait:
+            if wait:
+                return _locked_out(request, wait, reset_link=True)
+            valid = form.is_valid()
+            if form.credentials_refused:
+                _count_failure(request, email)
+        if valid:
+            return _logged_in(request, form)
     return render(
         request,
         "accounts/login.html",
         {"form": form, "next": request.GET.get("next", "")},
         status=400 if request.method == "POST" else 200,
     )
+
+
+def _logged_in(request: HttpRequest, form: LoginForm) -> HttpResponse:
+    tenant = getattr(request, "tenant", None)
+    if tenant is not None:
+        seat = tenancy_selectors.find_membership(
+            tenant_id=tenant.id,
+            user_id=form.user.pk,  # type: ignore[union-attr]  # set by a valid form
+        )
+        if seat is None:  # deactivated between the form's check and here
+            raise Http404
+        _log_in_to_seat(request, seat)
+    else:
+        login(request, form.user, backend="django.contrib.auth.backends.ModelBackend")
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = _home(request)
+    return HttpResponseRedirect(target)
 
 
 @require_POST
@@ -245,16 +274,18 @@ def invitation_accept(request: TenantHttpRequest, token: str) -> HttpResponse:
         if needs_login
         else InvitationSignupForm(invitation, data=data, initial={"name": invitation.name})
     )
+    valid = False
     if data is not None and needs_login:
         # The password of an existing login is checked here too: the login form's limits.
-        wait = _login_lockout(request, invitation.email)
-        if wait:
-            return ratelimit.too_many_requests(
-                request,
-                retry_after=wait,
-                message="Too many failed logins for this account or from your network.",
-            )
-    if data is not None and form.is_valid():
+        with _password_attempt(request, invitation.email) as wait:
+            if wait:
+                return _locked_out(request, wait)
+            valid = form.is_valid()
+            if isinstance(form, InvitationLoginForm) and form.credentials_refused:
+                _count_failure(request, invitation.email)
+    elif data is not None:
+        valid = form.is_valid()
+    if valid:
         try:
             if isinstance(form, InvitationLoginForm):
                 seat = services.accept_invitation_with_login(
@@ -278,9 +309,6 @@ def invitation_accept(request: TenantHttpRequest, token: str) -> HttpResponse:
                 f"Welcome to the {request.tenant.name} help desk.",
             )
             return redirect("tickets:inbox")
-    if isinstance(form, InvitationLoginForm) and form.credentials_refused:
-        ratelimit.hit("login_ip", ratelimit.client_ip(request))
-        ratelimit.hit("login_account", invitation.email)
     return render(
         request,
         "accounts/invitation_accept.html",

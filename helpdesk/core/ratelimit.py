@@ -15,19 +15,25 @@ Two ways to use a limit:
 - `hit(kind, key)` counts an attempt and says how long to wait when it is over the limit
   (password reset requests, public form posts).
 - `retry_after(kind, key)` only asks, and `hit` is called for failures alone (logins, API
-  tokens), so people who get their password right are never counted.
+  tokens), so people who get their password right are never counted. Asking first and
+  counting afterwards lets parallel attempts all pass the question before any is counted,
+  so a password check also runs inside `one_at_a_time(kind, key)`: one attempt per account
+  at a time, and a second one meanwhile is refused.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
 import ipaddress
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from django.conf import settings
+from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from limits import RateLimitItem, parse, storage, strategies
@@ -93,6 +99,29 @@ def clear(kind: str, key: str) -> None:
     """Forget the attempts of `key` at `kind` (a password reset ends a login lockout)."""
     limiter, item, namespace = _limit(kind)
     limiter.clear(item, namespace, key)
+
+
+# Longer than any password check takes; a process that dies holding it frees it by then.
+IN_FLIGHT_SECONDS = 10
+# What a refused concurrent attempt is told to wait: the other one is done by then.
+IN_FLIGHT_RETRY_SECONDS = 2
+
+
+@contextlib.contextmanager
+def one_at_a_time(kind: str, key: str) -> Iterator[bool]:
+    """Claim `key`'s turn at `kind` (a Redis key set only if absent) for the block; yields
+    False, claiming nothing, while another attempt holds it. Check `retry_after`, try, and
+    `hit` on failure inside the block: the next attempt then sees this one counted."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown rate limit {kind!r}")
+    lock = f"ratelimit-turn:{kind}:{hashlib.sha256(key.encode()).hexdigest()}"
+    if not cache.add(lock, 1, timeout=IN_FLIGHT_SECONDS):
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        cache.delete(lock)
 
 
 @functools.cache

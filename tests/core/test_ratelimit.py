@@ -153,6 +153,28 @@ def test_successful_logins_are_not_counted(acme: TenantSetup, settings: Settings
         assert _login(acme, "admin@acme.test", PASSWORD).status_code == 302
 
 
+def test_a_login_while_another_for_the_account_is_in_flight_is_refused(
+    acme: TenantSetup, globex: TenantSetup, settings: Settings
+) -> None:
+    """The lockout is read before the password check and counted after it: parallel
+    guesses would all pass the read. So one check per address runs at a time, and another
+    meanwhile gets the lockout's 429 (shortly)."""
+    settings.HELPDESK_RATELIMIT_LOGIN_ACCOUNT = "3/15 minutes"
+    with ratelimit.one_at_a_time("login_account", "admin@acme.test") as my_turn:
+        assert my_turn
+        refused = _login(acme, "admin@acme.test", PASSWORD, ip="10.0.1.50")
+        assert refused.status_code == 429
+        assert 1 <= int(refused["Retry-After"]) <= 10
+        # On every tenant's host; and another account goes on.
+        assert _login(globex, "admin@acme.test", PASSWORD, ip="10.0.1.51").status_code == 429
+        assert _login(globex, "admin@globex.test", PASSWORD, ip="10.0.1.50").status_code == 302
+        with ratelimit.one_at_a_time("login_account", "admin@acme.test") as second:
+            assert not second
+    # The refused attempts were not counted; the turn is free again.
+    for _ in range(4):
+        assert _login(acme, "admin@acme.test", PASSWORD, ip="10.0.1.50").status_code == 302
+
+
 @pytest.mark.parametrize(
     "data",
     [

@@ -334,6 +334,21 @@ class PasswordChangeView(auth_views.PasswordChangeView):
     template_name = "accounts/password_change.html"
     success_url = reverse_lazy("accounts:password-change")
 
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        """The current password is checked like a login's (it would otherwise be a way to
+        guess it without limit from a stolen session): under the same per-address and
+        per-IP limits, a wrong one counted."""
+        email = normalize_login_email(request.user.email)  # type: ignore[union-attr]  # logged in
+        with _password_attempt(request, email) as wait:
+            if wait:
+                return _locked_out(request, wait)
+            form = self.get_form()
+            if form.is_valid():
+                return self.form_valid(form)
+            if form.has_error("old_password", "password_incorrect"):
+                _count_failure(request, email)
+        return self.form_invalid(form)
+
     def form_invalid(self, form: PasswordChangeForm) -> HttpResponse:
         return self.render_to_response(self.get_context_data(form=form), status=400)
 

@@ -175,6 +175,44 @@ def test_a_login_while_another_for_the_account_is_in_flight_is_refused(
         assert _login(acme, "admin@acme.test", PASSWORD, ip="10.0.1.50").status_code == 302
 
 
+def _change_password(client: Client, old: str) -> ClientResponse:
+    return client.post(
+        "/accounts/password/",
+        {"old_password": old, "new_password1": "N3w-passw0rd!", "new_password2": "N3w-passw0rd!"},
+    )
+
+
+def test_wrong_current_passwords_on_the_password_change_lock_the_account(
+    acme: TenantSetup, settings: Settings
+) -> None:
+    """A stolen session cannot guess the current password without limit there."""
+    settings.HELPDESK_RATELIMIT_LOGIN_ACCOUNT = "3/15 minutes"
+    client = acme.client(acme.admin)
+    client.defaults["REMOTE_ADDR"] = "10.0.2.50"
+    for number in range(3):
+        assert _change_password(client, f"guess-{number}").status_code == 400
+    refused = _change_password(client, PASSWORD)
+    _assert_throttled_page(refused, 900)
+    user = acme.admin.user
+    user.refresh_from_db()
+    assert user.check_password(PASSWORD)
+    # One budget with the login form: the address is locked there too.
+    assert _login(acme, "admin@acme.test", PASSWORD, ip="10.0.2.51").status_code == 429
+
+
+def test_the_password_change_is_refused_while_the_ip_is_locked_and_success_is_not_counted(
+    acme: TenantSetup, settings: Settings
+) -> None:
+    settings.HELPDESK_RATELIMIT_LOGIN_IP = "1/15 minutes"
+    client = acme.client(acme.admin)
+    client.defaults["REMOTE_ADDR"] = "10.0.2.60"
+    response = _change_password(client, PASSWORD)
+    assert response.status_code == 302
+    assert _login(acme, "admin@acme.test", "N3w-passw0rd!", ip="10.0.2.60").status_code == 302
+    _login(acme, "nobody@acme.test", "guess", ip="10.0.2.60")
+    _assert_throttled_page(_change_password(client, "N3w-passw0rd!"), 900)
+
+
 @pytest.mark.parametrize(
     "data",
     [

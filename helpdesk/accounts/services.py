@@ -25,6 +25,7 @@ from helpdesk.accounts.errors import (
 )
 from helpdesk.accounts.models import ApiToken, Invitation, InvitationStatus, User
 from helpdesk.tenancy import permissions
+from helpdesk.tenancy.errors import MemberNotFound
 from helpdesk.tenancy.models import Membership, MembershipRole, Tenant
 from helpdesk.tenancy.permissions import Capability
 
@@ -226,12 +227,26 @@ def change_member(
     """Another member's role or seat. Deactivating ends the member's sessions and API
     tokens here for good (reactivation does not revive them). Raises OwnSeat (yourself),
     AdminRequired (the last active member who may manage the team), InvalidInvitation (an
-    unknown role), PermissionDenied (the actor may not manage the team; checked after
-    the rules above, which hold whoever the caller is)."""
+    unknown role), MemberNotFound (not a member of the current tenant), PermissionDenied
+    (the actor may not manage the team; checked after the rules above, which hold whoever
+    the caller is). The seat is read again, locked, so a stale instance cannot undo a
+    concurrent change; only the fields that change are written."""
     if membership.id == actor.id:
         raise OwnSeat()
     if role is not None:
         _valid_role(role)
+    # The caller's instance may be stale (a deactivation committed since the view loaded
+    # it): decide on the row as it is now, locked until this change commits.
+    current = (
+        Membership.objects.in_current_tenant()
+        .select_for_update()
+        .select_related("user")
+        .filter(id=membership.id)
+        .first()
+    )
+    if current is None:
+        raise MemberNotFound(member_id=str(membership.id))
+    membership = current
     new_role = role or membership.role
     active = membership.is_active if is_active is None else is_active
     was_admin = membership.is_active and permissions.can_manage_team(membership)
@@ -247,8 +262,15 @@ def change_member(
     could_take = permissions.can_take_tickets(membership) and membership.is_active
     if membership.is_active and not active:
         end_member_access(membership=membership)
-    membership.role, membership.is_active = new_role, active
-    membership.save(update_fields=["role", "is_active", "updated_at"])
+    # Only what changes is written, so nothing this call did not mean to change is reset.
+    changed = [
+        name
+        for name, value in (("role", new_role), ("is_active", active))
+        if getattr(membership, name) != value
+    ]
+    if changed:
+        membership.role, membership.is_active = new_role, active
+        membership.save(update_fields=[*changed, "updated_at"])
     if could_take and not (permissions.can_take_tickets(membership) and membership.is_active):
         signals.member_unassignable.send(
             sender=Membership, tenant_id=membership.tenant_id, membership_id=membership.id

@@ -278,3 +278,31 @@ def test_a_password_change_keeps_this_session_and_ends_the_others(
     assert here.get("/inbox/").status_code == 200
     for client in (other_device, other_tenant):
         assert client.get("/inbox/")["Location"].startswith("/accounts/login/")
+
+
+def test_a_role_change_from_a_stale_page_does_not_undo_a_deactivation(acme: TenantSetup) -> None:
+    """The admin's page loaded the seat before another admin deactivated it: changing its
+    role then must not write back the active flag it had when loaded."""
+    ben = make_member(acme.tenant, MembershipRole.AGENT, email="ben@acme.test")
+    other_admin = make_member(acme.tenant, MembershipRole.ADMIN, email="other@acme.test")
+    with tenant_context(acme.id):
+        stale = Membership.objects.in_current_tenant().get(id=ben.id)
+        account_services.change_member(membership=ben, actor=other_admin, is_active=False)
+        assert stale.is_active
+        changed = account_services.change_member(
+            membership=stale, actor=acme.admin, role=MembershipRole.LIGHT_AGENT
+        )
+    assert (changed.role, changed.is_active) == (MembershipRole.LIGHT_AGENT, False)
+    seat = Membership.objects.get(id=ben.id)
+    assert (seat.role, seat.is_active) == (MembershipRole.LIGHT_AGENT, False)
+
+
+def test_changing_another_tenants_member_is_not_found(
+    acme: TenantSetup, globex: TenantSetup
+) -> None:
+    from helpdesk.tenancy.errors import MemberNotFound
+
+    stranger = make_member(globex.tenant, MembershipRole.AGENT, email="stranger@globex.test")
+    with tenant_context(acme.id), pytest.raises(MemberNotFound):
+        account_services.change_member(membership=stranger, actor=acme.admin, is_active=False)
+    assert Membership.objects.get(id=stranger.id).is_active

@@ -282,8 +282,13 @@ def change_member(
 def end_member_access(*, membership: Membership) -> None:
     """Revoke the member's API tokens in their tenant and raise the seat's session
     generation, so every browser session opened for the seat so far is over, also after
-    a reactivation. The person's sessions and tokens in other tenants stay."""
+    a reactivation. Pending invitations of their address here are revoked too: accepting
+    an old link would otherwise bring the seat back. The person's sessions, tokens and
+    invitations in other tenants stay."""
     now = timezone.now()
+    Invitation.objects.filter(
+        email=membership.user.email.strip().lower(), status=InvitationStatus.PENDING
+    ).update(status=InvitationStatus.REVOKED, revoked_at=now, updated_at=now)
     ApiToken.objects.in_current_tenant().filter(
         user_id=membership.user_id, revoked_at__isnull=True
     ).update(revoked_at=now, updated_at=now)

@@ -347,3 +347,20 @@ def test_the_invitation_list_costs_the_same_for_one_or_many(
         _invite(acme, f"{name}@new.test", django_capture_on_commit_callbacks)
     assert count() == one
     assert len(api.get("/api/v1/invitations/").json()["results"]) == 4
+
+
+def test_an_old_invitation_cannot_bring_back_a_deactivated_seat(
+    acme: TenantSetup, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
+    """Invited, then seated by other means (the invitation stays pending), then
+    deactivated: the old link is dead, so only a new invitation brings the seat back."""
+    _invite(acme, "ben@acme.test", django_capture_on_commit_callbacks, role="admin")
+    old_path = _accept_path(mail.outbox[-1])
+    ben = make_member(acme.tenant, MembershipRole.AGENT, email="ben@acme.test")
+    _invite(acme, "eve@acme.test", django_capture_on_commit_callbacks)  # someone else's
+    with tenant_context(acme.id):
+        account_services.change_member(membership=ben, actor=acme.admin, is_active=False)
+        statuses = dict(Invitation.objects.values_list("email", "status"))
+    assert statuses == {"ben@acme.test": "revoked", "eve@acme.test": "pending"}
+    assert acme.client().post(old_path, {"password": PASSWORD}).status_code == 404
+    assert not Membership.objects.get(id=ben.id).is_active

@@ -207,3 +207,19 @@ def test_beat_health_check_follows_the_beat_heartbeat() -> None:
     assert subprocess.run(["sh", "-c", check], cwd=ROOT, env=environment).returncode == 1
     record_beat_heartbeat.apply()
     assert subprocess.run(["sh", "-c", check], cwd=ROOT, env=environment).returncode == 0
+
+
+def test_only_the_proxy_on_the_host_reaches_web_and_it_is_the_trusted_one() -> None:
+    """Web is published on the host's loopback only, and the address .env.example trusts
+    for X-Forwarded-For is the gateway a proxy on the host connects from: a client cannot
+    reach gunicorn directly and write its own X-Forwarded-For."""
+    compose = _compose()
+    assert compose["services"]["web"]["ports"] == ["127.0.0.1:8000:8000"]
+    gateway = compose["networks"]["default"]["ipam"]["config"][0]["gateway"]
+    example = dict(
+        line.split("=", 1)
+        for line in (ROOT / ".env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    assert example["HELPDESK_BEHIND_PROXY"] == "1"
+    assert example["HELPDESK_TRUSTED_PROXIES"] == gateway

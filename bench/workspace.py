@@ -9,7 +9,7 @@ users, departments and mailboxes go through the real services; the bulk rows are
 inside PostgreSQL (INSERT … SELECT over generate_series, deterministic hashes instead of
 random numbers) by two superuser connections, with the secondary indexes dropped while
 loading and built again afterwards, then VACUUM ANALYZE. Each ticket's row of
-tickets_ticketsearch (its full-text document, outside row-level security) is built in SQL
+tickets_ticketsearch (its full-text document) is built in SQL
 exactly as `tickets.services.refresh_search_vector` builds it, indexed at the ticket's last
 message as migration 0009 backfills it.
 

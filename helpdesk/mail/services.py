@@ -394,14 +394,20 @@ def record_delivery_event(
     *, outbound: OutboundEmail, status: str, reason: str = ""
 ) -> OutboundEmail:
     """A delivery-status event from the ESP: delivered, or failed with the reason. A failed
-    email stays failed whatever comes after."""
+    email stays failed whatever comes after: each event is one conditional UPDATE of the
+    row as it is now (never a save of a copy read earlier), so a late "delivered" racing a
+    bounce cannot overwrite it. `outbound` is refreshed to the stored state."""
+    rows = OutboundEmail.objects.filter(id=outbound.id)
+    now = timezone.now()
     if status == OutboundEmailStatus.FAILED:
-        outbound.status = OutboundEmailStatus.FAILED
-        outbound.error = (reason or "rejected by the provider")[:2000]
-        outbound.save(update_fields=["status", "error", "updated_at"])
-    elif outbound.status != OutboundEmailStatus.FAILED:
-        outbound.status = status
-        outbound.save(update_fields=["status", "updated_at"])
+        rows.update(
+            status=OutboundEmailStatus.FAILED,
+            error=(reason or "rejected by the provider")[:2000],
+            updated_at=now,
+        )
+    else:
+        rows.exclude(status=OutboundEmailStatus.FAILED).update(status=status, updated_at=now)
+    outbound.refresh_from_db(fields=["status", "error", "updated_at"])
     return outbound
 
 

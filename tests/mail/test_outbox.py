@@ -304,3 +304,19 @@ def test_a_delivery_event_updates_the_outbox_email_in_its_own_tenant_only(
         row.refresh_from_db()
     assert row.status == "failed"
     assert "No such user" in row.error
+
+
+def test_a_late_delivered_event_never_overwrites_a_bounce(acme: TenantSetup) -> None:
+    row = _queue(acme)
+    with tenant_context(acme.id):
+        # The "delivered" webhook read the row before the bounce was recorded.
+        read_before_the_bounce = OutboundEmail.objects.get(id=row.id)
+        mail_services.record_delivery_event(
+            outbound=OutboundEmail.objects.get(id=row.id),
+            status="failed",
+            reason="550 No such user",
+        )
+        mail_services.record_delivery_event(outbound=read_before_the_bounce, status="delivered")
+        row.refresh_from_db()
+    assert (row.status, row.error) == ("failed", "550 No such user")
+    assert read_before_the_bounce.status == "failed"

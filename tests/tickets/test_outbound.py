@@ -21,7 +21,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from django.core import mail
 from django.core.mail import EmailMultiAlternatives
 from django.test import Client
-from pytest_django import DjangoCaptureOnCommitCallbacks, Settings
+from pytest_django import DjangoAssertNumQueries, DjangoCaptureOnCommitCallbacks, Settings
 
 from helpdesk.core.errors import TransientError
 from helpdesk.mail.models import OutboundEmail
@@ -30,6 +30,7 @@ from tests.conftest import TenantSetup, make_tenant
 from tests.tickets.test_inbound import build, deliver
 from tickets.mail_out import tasks as mail_out_tasks
 from tickets.models import Contact, Message, Ticket
+from tickets.ticket import selectors as ticket_selectors
 from tickets.ticket import services
 
 if TYPE_CHECKING:
@@ -471,3 +472,30 @@ def test_api_reply_with_attachment(
     assert response.status_code == 201, response.content
     assert response.json()["delivery_status"] in {"queued", "sent"}
     assert mail.outbox[0].attachments[0][0] == "invoice.txt"
+
+
+def test_a_thread_reads_only_the_delivery_state_of_its_outbox_emails(
+    acme: TenantSetup,
+    django_assert_num_queries: DjangoAssertNumQueries,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    _without_acknowledgements(acme)
+    deliver(acme, build())
+    with django_capture_on_commit_callbacks(execute=True):
+        reply = _reply(acme)
+    with tenant_context(acme.id):
+        ticket = Ticket.objects.get()
+        first = ticket_selectors.list_thread(ticket).first()
+        assert first is not None
+        thread = list(ticket_selectors.list_thread(ticket))
+        after = ticket_selectors.list_messages_after(ticket, first.id)
+        for messages in (thread, after):
+            [emailed] = [message for message in messages if message.id == reply.id]
+            outbound = emailed.outbound_email
+            assert outbound is not None
+            # The bodies, headers and attachments of the outbox row stay in the database.
+            assert {"body_text", "body_html", "headers", "attachments"} <= (
+                outbound.get_deferred_fields()
+            )
+            with django_assert_num_queries(0):
+                assert (emailed.delivery_status, emailed.delivery_error) == ("sent", "")

@@ -107,11 +107,33 @@ def get_ticket_for_page(number: int) -> Ticket:
     return ticket
 
 
+# What a thread reads of a message's outbox email is its delivery status and error; these
+# columns (the rendered bodies, headers, attachments) are left in the database.
+OUTBOUND_EMAIL_UNREAD = tuple(
+    f"outbound_email__{name}"
+    for name in (
+        "from_email",
+        "to",
+        "cc",
+        "reply_to",
+        "subject",
+        "body_text",
+        "body_html",
+        "headers",
+        "message_id",
+        "attachments",
+        "tags",
+        "metadata",
+    )
+)
+
+
 def list_thread(ticket: Ticket) -> QuerySet[Message]:
     """The ticket's messages, oldest first, with authors and attachments."""
     return (
         Message.objects.filter(ticket=ticket)
         .select_related("author_member__user", "author_contact", "outbound_email")
+        .defer(*OUTBOUND_EMAIL_UNREAD)
         .prefetch_related(Prefetch("attachments", queryset=Attachment.objects.order_by("filename")))
         .order_by("created_at", "id")
     )
@@ -164,9 +186,9 @@ def list_messages_after(
     if exclude_author is not None:
         messages = messages.exclude(author_member=exclude_author)
     return list(
-        messages.select_related("author_member__user", "author_contact", "outbound_email").order_by(
-            "created_at", "id"
-        )
+        messages.select_related("author_member__user", "author_contact", "outbound_email")
+        .defer(*OUTBOUND_EMAIL_UNREAD)
+        .order_by("created_at", "id")
     )
 
 

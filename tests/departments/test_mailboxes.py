@@ -180,6 +180,7 @@ def test_a_mailbox_follows_the_acknowledgement_template_until_it_has_wording_of_
     keeps the template; the mailbox's own subject or body wins field by field."""
     with tenant_context(acme.id):
         templates.save_template(
+            actor=None,
             kind="acknowledgement",
             department=None,
             subject="Got it [#{{ ticket.number }}]",

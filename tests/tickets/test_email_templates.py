@@ -11,8 +11,10 @@ from pytest_django import DjangoAssertNumQueries, DjangoCaptureOnCommitCallbacks
 
 from departments import services as department_services
 from departments.errors import InvalidMailboxTemplate
+from helpdesk.core.errors import PermissionDenied
 from helpdesk.tenancy.context import tenant_context
 from tests.conftest import TenantSetup
+from tests.factories.accounts import make_member
 from tests.tickets.test_inbound import build, deliver
 from tickets.configuration import services as configuration
 from tickets.errors import InvalidEmailTemplate
@@ -26,16 +28,19 @@ def test_department_overrides_tenant_overrides_built_in(tenant: TenantSetup) -> 
     built_in = templates.effective_template("status_solved", None)
     assert "marked request" in built_in.body
     templates.save_template(
+        actor=None,
         kind="status_solved",
         department=None,
         subject="Done",
         body="Solved, {{ contact.first_name }}.",
     )
-    templates.save_template(kind="status_solved", department=billing, body="Billing solved.")
+    templates.save_template(
+        actor=None, kind="status_solved", department=billing, body="Billing solved."
+    )
     assert templates.effective_template("status_solved", None).body.startswith("Solved,")
     billing_wording = templates.effective_template("status_solved", billing.id)
     assert (billing_wording.subject, billing_wording.body) == ("Done", "Billing solved.")
-    templates.reset_template(kind="status_solved", department=billing)
+    templates.reset_template(actor=None, kind="status_solved", department=billing)
     assert templates.effective_template("status_solved", billing.id).body.startswith("Solved,")
 
 
@@ -46,10 +51,10 @@ def test_wordings_are_read_once_and_forgotten_when_saved(
     templates.effective_template("acknowledgement", None)
     with django_assert_num_queries(0):
         templates.compose(kind="acknowledgement", department_id=None, values={})
-    templates.save_template(kind="layout", department=None, footer="-- Acme support")
+    templates.save_template(actor=None, kind="layout", department=None, footer="-- Acme support")
     with django_assert_num_queries(1):
         assert templates.effective_template("layout", None).footer == "-- Acme support"
-    templates.reset_template(kind="layout", department=None)
+    templates.reset_template(actor=None, kind="layout", department=None)
     assert templates.effective_template("layout", None).footer != "-- Acme support"
 
 
@@ -64,7 +69,7 @@ def test_wordings_are_read_once_and_forgotten_when_saved(
 )
 def test_only_known_placeholders_are_accepted(tenant: TenantSetup, body: str) -> None:
     with pytest.raises(InvalidEmailTemplate, match="unknown placeholder"):
-        templates.save_template(kind="status_waiting", department=None, body=body)
+        templates.save_template(actor=None, kind="status_waiting", department=None, body=body)
 
 
 def test_agent_name_is_refused_where_no_agent_has_answered_yet(acme: TenantSetup) -> None:
@@ -73,10 +78,10 @@ def test_agent_name_is_refused_where_no_agent_has_answered_yet(acme: TenantSetup
     body = "Thanks! - {{ agent.name }}"
     with tenant_context(acme.id):
         with pytest.raises(InvalidEmailTemplate, match="no agent has answered yet"):
-            templates.save_template(kind="acknowledgement", department=None, body=body)
+            templates.save_template(actor=None, kind="acknowledgement", department=None, body=body)
         with pytest.raises(InvalidMailboxTemplate, match="no agent has answered yet"):
             department_services.update_mailbox(mailbox=acme.mailbox, auto_ack_body=body)
-        templates.save_template(kind="status_waiting", department=None, body=body)
+        templates.save_template(actor=None, kind="status_waiting", department=None, body=body)
     page = acme.client(acme.admin).post(
         "/settings/email-templates/acknowledgement/", {"action": "preview", "body": body}
     )
@@ -92,7 +97,7 @@ def test_template_tags_are_inert_text(tenant: TenantSetup) -> None:
 
 def test_reply_wrapper_needs_the_reply(tenant: TenantSetup) -> None:
     with pytest.raises(InvalidEmailTemplate, match=r"reply\.body"):
-        templates.save_template(kind="reply", department=None, body="Hello")
+        templates.save_template(actor=None, kind="reply", department=None, body="Hello")
 
 
 def test_replies_use_the_wrapper_and_layout(
@@ -100,9 +105,10 @@ def test_replies_use_the_wrapper_and_layout(
 ) -> None:
     with tenant_context(acme.id):
         templates.save_template(
-            kind="layout", department=None, header="ACME SUPPORT", footer="Hours: 9-17"
+            actor=None, kind="layout", department=None, header="ACME SUPPORT", footer="Hours: 9-17"
         )
         templates.save_template(
+            actor=None,
             kind="reply",
             department=None,
             body="Hi {{ contact.first_name }},\n\n{{ reply.body }}\n\n{{ agent.name }}",
@@ -123,6 +129,7 @@ def test_status_change_by_an_agent_emails_the_customer(
     deliver(acme, build())
     with tenant_context(acme.id):
         templates.save_template(
+            actor=None,
             kind="status_solved",
             department=None,
             subject="Solved [#{{ ticket.number }}]",
@@ -151,6 +158,7 @@ def test_priority_placeholder_uses_the_tenants_label(
             ]
         )
         templates.save_template(
+            actor=None,
             kind="status_solved",
             department=None,
             subject="Solved [#{{ ticket.number }}]",
@@ -307,3 +315,14 @@ def test_tracking_link_of_another_tenant_is_404(acme: TenantSetup, globex: Tenan
     response = acme.client().get(f"/track/{tracking.tracking_token(ticket.id)}/")
     assert response.status_code == 404
     assert b"Globex secret" not in response.content
+
+
+def test_only_admins_change_email_templates(acme: TenantSetup) -> None:
+    """The services check the actor themselves, whatever page or API calls them."""
+    with tenant_context(acme.id):
+        agent = make_member(acme.tenant)
+        with pytest.raises(PermissionDenied):
+            templates.save_template(kind="layout", department=None, actor=agent, footer="x")
+        with pytest.raises(PermissionDenied):
+            templates.reset_template(kind="layout", department=None, actor=agent)
+        templates.save_template(kind="layout", department=None, actor=acme.admin, footer="ok")

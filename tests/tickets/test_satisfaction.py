@@ -220,6 +220,7 @@ def test_template_wording_and_links_are_placeholders(tenant: TenantSetup) -> Non
     from tickets.mail_out import templates
 
     templates.save_template(
+        actor=None,
         kind="satisfaction_request",
         department=None,
         subject="Rate #{{ ticket.number }}",

@@ -58,7 +58,9 @@ class InboundEmailRetryAPI(TenantAPIView):
 
     @extend_schema(request=None, responses={202: InboundEmailOutput})
     def post(self, request: Request, email_id: UUID) -> Response:
-        email = intake.retry_inbound_email(email=mail_in_selectors.get_inbound_email(email_id))
+        email = intake.retry_inbound_email(
+            email=mail_in_selectors.get_inbound_email(email_id), actor=self.membership
+        )
         return Response(InboundEmailOutput(email).data, status=http.HTTP_202_ACCEPTED)
 
 

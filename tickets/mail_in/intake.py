@@ -17,8 +17,10 @@ from email.utils import getaddresses
 
 from django.db import IntegrityError, connection, transaction
 
+from helpdesk.tenancy import permissions
 from helpdesk.tenancy.context import tenant_context
-from helpdesk.tenancy.models import InboundAddress
+from helpdesk.tenancy.models import InboundAddress, Membership
+from helpdesk.tenancy.permissions import Capability
 from tickets.errors import InboundEmailNotRetryable
 from tickets.mail_in import tasks as mail_in_tasks
 from tickets.models import InboundEmail, InboundEmailStatus, UnroutedEmail
@@ -214,8 +216,10 @@ def accept(
 
 
 @transaction.atomic
-def retry_inbound_email(*, email: InboundEmail) -> InboundEmail:
-    """Process a failed or rejected mail again (after a fix). Raises InboundEmailNotRetryable."""
+def retry_inbound_email(*, email: InboundEmail, actor: Membership | None) -> InboundEmail:
+    """Process a failed or rejected mail again (after a fix). Admins only (PermissionDenied).
+    Raises InboundEmailNotRetryable."""
+    permissions.require(actor, Capability.MANAGE_SETTINGS)
     if email.status not in {InboundEmailStatus.FAILED, InboundEmailStatus.REJECTED}:
         raise InboundEmailNotRetryable(email_id=str(email.id))
     email.status = InboundEmailStatus.QUEUED

@@ -71,7 +71,7 @@ def inbound_raw(request: MemberHttpRequest, email_id: UUID) -> HttpResponse:
 def inbound_retry(request: MemberHttpRequest, email_id: UUID) -> HttpResponse:
     try:
         email = mail_in_selectors.get_inbound_email(email_id)
-        intake.retry_inbound_email(email=email)
+        intake.retry_inbound_email(email=email, actor=request.membership)
         messages.success(request, "The mail is queued to be processed again.")
     except InboundEmailNotFound:
         return not_found_page(request, "That mail")

@@ -74,13 +74,17 @@ class EmailTemplateDetailAPI(TenantAPIView):
     def put(self, request: Request, kind: str) -> Response:
         kind, department = self._kind(kind), _template_department(request, self)
         data = self.validate(EmailTemplateInput, request.data)
-        mail_templates.save_template(kind=kind, department=department, **data)
+        mail_templates.save_template(
+            kind=kind, department=department, actor=self.membership, **data
+        )
         return Response(_template_data(kind, department))
 
     @extend_schema(parameters=[EmailTemplateQuery], responses={204: None})
     def delete(self, request: Request, kind: str) -> Response:
         mail_templates.reset_template(
-            kind=self._kind(kind), department=_template_department(request, self)
+            kind=self._kind(kind),
+            department=_template_department(request, self),
+            actor=self.membership,
         )
         return Response(status=http.HTTP_204_NO_CONTENT)
 

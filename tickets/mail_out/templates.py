@@ -17,7 +17,10 @@ from django.db import transaction
 
 from departments.models import DEFAULT_AUTO_ACK_BODY, DEFAULT_AUTO_ACK_SUBJECT, Department
 from helpdesk.core import placeholders
+from helpdesk.tenancy import permissions
 from helpdesk.tenancy.context import require_tenant_id
+from helpdesk.tenancy.models import Membership
+from helpdesk.tenancy.permissions import Capability
 from tickets.configuration import services as configuration
 from tickets.errors import InvalidEmailTemplate
 from tickets.mail_out import tracking
@@ -139,8 +142,12 @@ def check(*, kind: str | None = None, **fields: str) -> None:
 
 
 @transaction.atomic
-def save_template(*, kind: str, department: Department | None, **fields: str) -> EmailTemplate:
-    """Store a tenant's (department None) or a department's wording. Empty fields inherit."""
+def save_template(
+    *, kind: str, department: Department | None, actor: Membership | None, **fields: str
+) -> EmailTemplate:
+    """Store a tenant's (department None) or a department's wording. Empty fields inherit.
+    Admins only (PermissionDenied); `actor` None is the system."""
+    permissions.require(actor, Capability.MANAGE_SETTINGS)
     if kind not in EmailTemplateKind.values:
         raise InvalidEmailTemplate(f"unknown template kind {kind!r}")
     clean = {name: fields.get(name, "") for name in FIELDS}
@@ -155,8 +162,9 @@ def save_template(*, kind: str, department: Department | None, **fields: str) ->
 
 
 @transaction.atomic
-def reset_template(*, kind: str, department: Department | None) -> None:
-    """Back to the inherited wording."""
+def reset_template(*, kind: str, department: Department | None, actor: Membership | None) -> None:
+    """Back to the inherited wording. Admins only (PermissionDenied)."""
+    permissions.require(actor, Capability.MANAGE_SETTINGS)
     EmailTemplate.objects.filter(kind=kind, department=department).delete()
     _forget_stored_wordings()
 

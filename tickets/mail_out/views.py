@@ -60,13 +60,17 @@ def email_template_edit(request: MemberHttpRequest, kind: str) -> HttpResponse:
         action = request.POST.get("action", "save")
         try:
             if action == "reset":
-                mail_templates.reset_template(kind=kind, department=department)
+                mail_templates.reset_template(
+                    kind=kind, department=department, actor=request.membership
+                )
                 messages.success(request, "Back to the inherited wording.")
                 return redirect(request.get_full_path())
             if action == "preview":
                 preview = mail_templates.preview(kind=kind, **values)
             else:
-                mail_templates.save_template(kind=kind, department=department, **values)
+                mail_templates.save_template(
+                    kind=kind, department=department, actor=request.membership, **values
+                )
                 messages.success(request, "Template saved.")
                 return redirect(request.get_full_path())
         except DomainError as domain_error:

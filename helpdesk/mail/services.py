@@ -9,6 +9,10 @@ back to queued and the task retries with backoff; when the retries run out the o
 sweeper sends it later. A permanent failure is stored with its reason (failed). An email
 left in sending (the worker died during the send) may have gone out: the sweeper marks it
 unknown, never sends it twice.
+
+Mail carrying a live account link (a password reset, an invitation) keeps its bodies only
+until it is settled: the update that records it sent, failed or unknown also blanks them, so
+the outbox and its backups never hold a working link. A retry still has them.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Case, F, TextField, Value, When
 from django.template import TemplateDoesNotExist
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -44,6 +48,8 @@ INTERRUPTED = (
     " so it is not sent again by itself"
 )
 CUSTOMER_KINDS = {OutboundEmailKind.REPLY, OutboundEmailKind.AUTO_REPLY}
+# Their bodies hold a link that takes over an account (set a password, join a tenant).
+ACCOUNT_LINK_KINDS = {OutboundEmailKind.PASSWORD_RESET, OutboundEmailKind.INVITATION}
 
 
 @dataclass
@@ -298,6 +304,7 @@ def record_sent(*, outbound_email_id: UUID, provider_message_id: str) -> bool:
             provider_message_id=provider_message_id[:255],
             sent_at=now,
             updated_at=now,
+            **_settled_bodies(),
         )
     )
 
@@ -370,6 +377,7 @@ def mark_interrupted_sends(*, older_than: timedelta) -> int:
         status=OutboundEmailStatus.UNKNOWN,
         error=INTERRUPTED.format(whom="recipient"),
         updated_at=now,
+        **_settled_bodies(),
     )
     return customer + others
 
@@ -404,6 +412,7 @@ def record_delivery_event(
             status=OutboundEmailStatus.FAILED,
             error=(reason or "rejected by the provider")[:2000],
             updated_at=now,
+            **_settled_bodies(),
         )
     else:
         rows.exclude(status=OutboundEmailStatus.FAILED).update(status=status, updated_at=now)
@@ -412,9 +421,24 @@ def record_delivery_event(
 
 
 def _set_status(outbound_email_id: UUID, expected: str, status: str, reason: str) -> None:
+    settled = _settled_bodies() if status != OutboundEmailStatus.QUEUED else {}
     OutboundEmail.objects.filter(id=outbound_email_id, status=expected).update(
-        status=status, error=reason, updated_at=timezone.now()
+        status=status, error=reason, updated_at=timezone.now(), **settled
     )
+
+
+def _settled_bodies() -> dict[str, Any]:
+    """Update values for an email that will not be sent again by itself: the bodies of a
+    password reset or an invitation become empty (its subject, recipients and Message-ID
+    stay for the record), those of any other kind are kept."""
+    return {
+        name: Case(
+            When(kind__in=ACCOUNT_LINK_KINDS, then=Value("")),
+            default=F(name),
+            output_field=TextField(),
+        )
+        for name in ("body_text", "body_html")
+    }
 
 
 def _reason(error: BaseException) -> str:

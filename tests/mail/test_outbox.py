@@ -8,10 +8,12 @@ import datetime
 import hashlib
 import hmac
 import json
+import re
 import time
 
 import pytest
 import time_machine
+from aiosmtpd.controller import Controller
 from django.core import mail
 from django.db import connection
 from django.test import Client, TestCase
@@ -27,7 +29,13 @@ from helpdesk.tenancy.models import MembershipRole
 from tests.conftest import TenantSetup, make_tenant
 from tests.factories.accounts import make_member
 from tests.tickets.test_inbound import build, deliver
-from tests.tickets.test_outbound import SIGNING_KEY, _reply, _without_acknowledgements
+from tests.tickets.test_outbound import (
+    SIGNING_KEY,
+    RefuseRecipients,
+    _free_port,
+    _reply,
+    _without_acknowledgements,
+)
 from tests.tickets.test_outbound_sweeper import tasks_lost
 from tickets.mail_out import tasks as mail_out_tasks
 from tickets.models import Message, Ticket
@@ -147,6 +155,7 @@ def test_an_invitation_goes_through_the_outbox(
     assert row.subject.endswith("invited you to the Acme help desk")
     sent = _one_sent(row)
     assert "To accept, open this link" in sent.body
+    _link_stored_nowhere(row, _link(sent, "http://acme.localhost/accounts/invitations/"))
 
 
 def test_a_password_reset_goes_through_the_outbox(
@@ -157,7 +166,66 @@ def test_a_password_reset_goes_through_the_outbox(
     [row] = _outbox(acme, "password_reset")
     assert row.to == ["admin@acme.test"]
     sent = _one_sent(row)
-    assert "http://acme.localhost/accounts/reset/" in sent.body
+    _link_stored_nowhere(row, _link(sent, "http://acme.localhost/accounts/reset/"))
+
+
+def _link(sent: mail.EmailMessage, start: str) -> str:
+    [link] = re.findall(re.escape(start) + r"\S+", sent.body)
+    return link
+
+
+def _link_stored_nowhere(row: OutboundEmail, link: str) -> None:
+    """The mail carried the account link; its outbox row keeps the record, not the link."""
+    secret = link.rstrip("/").rpartition("/")[2]
+    assert len(secret) > 10
+    for model_field in OutboundEmail._meta.concrete_fields:
+        stored = json.dumps(getattr(row, model_field.attname), default=str)
+        assert secret not in stored, model_field.name
+    assert (row.body_text, row.body_html) == ("", "")
+
+
+def test_a_password_reset_keeps_its_link_for_a_retry_until_it_is_sent(
+    acme: TenantSetup, settings: Settings
+) -> None:
+    backend = settings.EMAIL_BACKEND
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 9, 2
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        acme.client().post("/accounts/password-reset/", {"email": "admin@acme.test"})
+    [row] = _outbox(acme, "password_reset")
+    assert row.status == "queued"  # the mail server is down: the retry needs the link
+    assert "http://acme.localhost/accounts/reset/" in row.body_text
+    settings.EMAIL_BACKEND = backend
+    mail_tasks.deliver_outbound_email.delay(tenant_id=str(acme.id), outbound_email_id=str(row.id))
+    [row] = _outbox(acme, "password_reset")
+    assert (row.status, row.attempts) == ("sent", 2)
+    [sent] = mail.outbox
+    _link_stored_nowhere(row, _link(sent, "http://acme.localhost/accounts/reset/"))
+
+
+def test_an_invitation_refused_for_good_keeps_no_link(
+    acme: TenantSetup, settings: Settings
+) -> None:
+    server = Controller(RefuseRecipients(), hostname="127.0.0.1", port=_free_port())
+    server.start()
+    try:
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT = server.hostname, server.port
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            response = acme.api_client().post(
+                "/api/v1/members/",
+                {"email": "ria@new.test", "role": "agent", "name": "Ria"},
+                content_type="application/json",
+            )
+    finally:
+        server.stop()
+    assert response.status_code == 201, response.content
+    [row] = _outbox(acme, "invitation")
+    assert row.status == "failed"
+    assert "SMTPRecipientsRefused" in row.error
+    assert (row.body_text, row.body_html) == ("", "")
+    assert row.to == ["ria@new.test"]
+    assert row.subject.endswith("invited you to the Acme help desk")
 
 
 # --- Idempotency ------------------------------------------------------------------------
@@ -320,3 +388,30 @@ def test_a_late_delivered_event_never_overwrites_a_bounce(acme: TenantSetup) -> 
         row.refresh_from_db()
     assert (row.status, row.error) == ("failed", "550 No such user")
     assert read_before_the_bounce.status == "failed"
+
+
+def test_an_interrupted_password_reset_keeps_no_link(acme: TenantSetup) -> None:
+    email = mail_services.build(
+        kind="password_reset",
+        key="password_reset:interrupted",
+        template="password_reset",
+        context={
+            "email": "admin@acme.test",
+            "domain": "acme.localhost",
+            "protocol": "http",
+            "uid": "MQ",
+            "token": "secret-token-of-the-link",
+        },
+        to=["admin@acme.test"],
+    )
+    with tenant_context(acme.id):
+        row = mail_services.queue_email(email, deliver=False)
+        assert "secret-token-of-the-link" in row.body_text
+        # The worker claimed it and died during the send.
+        OutboundEmail.objects.filter(id=row.id).update(
+            status="sending", updated_at=timezone.now() - datetime.timedelta(hours=1)
+        )
+        assert mail_services.mark_interrupted_sends(older_than=datetime.timedelta(minutes=10)) == 1
+        row.refresh_from_db()
+    assert row.status == "unknown"
+    assert (row.body_text, row.body_html) == ("", "")

@@ -170,8 +170,8 @@ def test_a_password_reset_goes_through_the_outbox(
 
 
 def _link(sent: mail.EmailMessage, start: str) -> str:
-    [link] = re.findall(re.escape(start) + r"\S+", sent.body)
-    return link
+    [link] = re.findall(re.escape(start) + r"\S+", str(sent.body))
+    return str(link)
 
 
 def _link_stored_nowhere(row: OutboundEmail, link: str) -> None:

@@ -24,7 +24,8 @@ app.conf.beat_schedule = {
         "schedule": 60.0,
     },
     "sweep-outbound-emails": {
-        "task": "helpdesk.mail.tasks.sweep_outbound_email",
+        # The outbox sweeper, after mail from before the outbox gets its outbox email.
+        "task": "tickets.tasks.sweep_outbound_emails",
         "schedule": 60.0,
     },
     "poll-imap-mailboxes": {

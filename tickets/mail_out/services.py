@@ -20,6 +20,7 @@ from uuid import UUID
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from departments.models import Mailbox
@@ -30,7 +31,7 @@ from helpdesk.mail.models import OutboundEmail, OutboundEmailKind, OutboundEmail
 from helpdesk.tenancy import selectors as tenancy_selectors
 from tickets.mail_out import selectors as mail_out_selectors
 from tickets.mail_out import templates
-from tickets.models import EmailTemplateKind, InboundEmail, Message, Ticket
+from tickets.models import DeliveryStatus, EmailTemplateKind, InboundEmail, Message, Ticket
 from tickets.ticket import services
 
 if TYPE_CHECKING:
@@ -123,15 +124,18 @@ def build_email(message: Message, *, tenant_name: str, language: str = "en") -> 
     )
 
 
-def queue_message_email(*, message: Message) -> OutboundEmail:
+def queue_message_email(
+    *, message: Message, status: str = OutboundEmailStatus.QUEUED, error: str = ""
+) -> OutboundEmail:
     """Queue the email of a public reply in the outbox (helpdesk.mail) in the caller's
     transaction and link the message to it. An email that cannot be built (a broken
-    template) is stored failed with the reason, shown in the thread; an outage raises."""
+    template) is stored failed with the reason, shown in the thread; an outage raises.
+    `status` and `error`: the state it is stored in (a queued one is sent)."""
     tenant = tenancy_selectors.get_tenant(message.tenant_id)
     try:
         email = build_email(message, tenant_name=tenant.name, language=tenant.language)
-    except Exception as error:
-        if is_infrastructure_error(error):
+    except Exception as build_error:
+        if is_infrastructure_error(build_error):
             raise
         logger.exception("message %s cannot be emailed", message.id)
         outbound = mail.queue_email(
@@ -144,13 +148,48 @@ def queue_message_email(*, message: Message) -> OutboundEmail:
                 message_id=message.email_message_id,
             ),
             status=OutboundEmailStatus.FAILED,
-            error=f"{type(error).__name__}: {error}",
+            error=f"{type(build_error).__name__}: {build_error}",
         )
     else:
-        outbound = mail.queue_email(email)
+        outbound = mail.queue_email(email, status=status, error=error)
     message.outbound_email = outbound
     message.save(update_fields=["outbound_email", "updated_at"])
     return outbound
+
+
+IN_FLIGHT_BEFORE_THE_OUTBOX = Q(
+    legacy_delivery_status__in=[DeliveryStatus.QUEUED, DeliveryStatus.SENDING],
+    outbound_email__isnull=True,
+)
+
+
+@transaction.atomic(savepoint=False)
+def adopt_mail_from_before_the_outbox() -> int:
+    """Replies that were queued or being sent when the outbox arrived (migration tickets
+    0023 left them marked by their legacy status, with no outbox email) get their outbox
+    email now, built by the live builder with the Message-ID they already carry. A queued
+    one is sent (once: the outbox's claim; its old task, still in Redis, delegates to the
+    same email). A sending one stays sending from the time it was claimed, so the sweeper
+    marks a send the deploy cut short unknown and never sends it twice. Returns how many."""
+    in_flight = list(
+        Message.objects.select_for_update(of=("self",), skip_locked=True)
+        .filter(IN_FLIGHT_BEFORE_THE_OUTBOX)
+        .select_related("ticket__contact", "ticket__department", "ticket__mailbox")
+        .order_by("created_at", "id")
+    )
+    for message in in_flight:
+        claimed_at = message.updated_at
+        outbound = queue_message_email(
+            message=message,
+            status=message.legacy_delivery_status,
+            error=message.legacy_delivery_error,
+        )
+        if outbound.status == OutboundEmailStatus.SENDING:
+            OutboundEmail.objects.filter(id=outbound.id).update(updated_at=claimed_at)
+        Message.objects.filter(id=message.id).update(
+            legacy_delivery_status=DeliveryStatus.NONE, legacy_delivery_error=""
+        )
+    return len(in_flight)
 
 
 def claim_message_email(

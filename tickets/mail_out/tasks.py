@@ -10,7 +10,9 @@ from helpdesk.core.tasks import system_task
 from helpdesk.mail import services as mail
 from helpdesk.mail import tasks as mail_tasks
 from helpdesk.tenancy.context import tenant_context
+from helpdesk.tenancy.managers import cross_tenant
 from helpdesk.tenancy.tasks import tenant_task
+from tickets.mail_out import services
 from tickets.models import Message
 
 
@@ -49,8 +51,26 @@ def record_message_sent(*, tenant_id: str, message_id: str, provider_message_id:
 
 @system_task(name="tickets.tasks.sweep_outbound_emails")
 def sweep_outbound_emails() -> int:
-    """The outbox sweeper under its old name (helpdesk.mail.tasks.sweep_outbound_email)."""
+    """Beat, every minute: the outbox sweeper (helpdesk.mail.tasks.sweep_outbound_email),
+    after queueing one adoption per tenant with replies still in flight from before the
+    outbox (one query through the ops role, on a partial index that is empty once they
+    are adopted). Returns the outbox sweeper's count."""
+    with cross_tenant(reason="outbound sweeper: tenants with mail from before the outbox"):
+        tenant_ids = list(
+            Message.all_tenants.filter(services.IN_FLIGHT_BEFORE_THE_OUTBOX)
+            .order_by()
+            .values_list("tenant_id", flat=True)
+            .distinct()
+        )
+    for tenant_id in tenant_ids:
+        adopt_mail_from_before_the_outbox.delay(tenant_id=str(tenant_id))
     return mail_tasks.sweep_outbound_email()
+
+
+@tenant_task(name="tickets.tasks.adopt_mail_from_before_the_outbox", queue="email")
+def adopt_mail_from_before_the_outbox(*, tenant_id: str) -> int:
+    """Give this tenant's replies in flight from before the outbox their outbox email."""
+    return services.adopt_mail_from_before_the_outbox()
 
 
 @tenant_task(name="tickets.tasks.requeue_outbound_emails", queue="email")

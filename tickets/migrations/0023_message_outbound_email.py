@@ -1,7 +1,9 @@
 # Outgoing mail moves to the one outbox (helpdesk.mail OutboundEmail): a message that goes out
 # by email links to its outbox email, which holds the delivery state. Mail settled before
 # (sent, delivered, failed, unknown) keeps its recorded state in legacy_* columns, never
-# written again; mail still in flight (queued, sending) gets its outbox email here.
+# written again. Mail still in flight (queued, sending) keeps its state there too, as a mark:
+# the outbound sweeper (tickets.mail_out) gives it its outbox email with the live builder.
+# This migration uses no live code, so it runs the same after later model changes.
 
 import django.db.models.deletion
 from django.db import migrations, models
@@ -9,49 +11,6 @@ from django.db import migrations, models
 import helpdesk.tenancy.rls
 
 STATUSES = ["", "queued", "sending", "sent", "unknown", "delivered", "failed"]
-
-
-def give_in_flight_mail_its_outbox_email(apps, schema_editor):
-    """Tenant by tenant, under row-level security: each queued or sending message gets its
-    outbox email, built by the live builder (the mail must be exactly what the code sends;
-    this runs with the models as this migration leaves them). Queued ones are left to the
-    outbox sweeper (and to their task, still in Redis under its old name, which delegates);
-    sending ones stay sending with their time, so the sweeper marks a send cut short by the
-    deploy unknown as before. Nothing in flight (a fresh database): nothing to do."""
-    from helpdesk.mail import services as mail
-    from helpdesk.mail.models import OutboundEmail
-    from helpdesk.tenancy import selectors as tenancy_selectors
-    from helpdesk.tenancy.context import tenant_context
-    from tickets.mail_out import services as mail_out
-    from tickets.models import Message
-
-    with schema_editor.connection.cursor() as cursor:
-        cursor.execute("SELECT id FROM tenancy_tenant")
-        tenant_ids = [row[0] for row in cursor.fetchall()]
-    for tenant_id in tenant_ids:
-        with tenant_context(tenant_id):
-            in_flight = list(
-                Message.objects.filter(
-                    legacy_delivery_status__in=["queued", "sending"], outbound_email__isnull=True
-                ).select_related("ticket__contact", "ticket__department", "ticket__mailbox")
-            )
-            if not in_flight:
-                continue
-            tenant = tenancy_selectors.get_tenant(tenant_id)
-            for message in in_flight:
-                email = mail_out.build_email(
-                    message, tenant_name=tenant.name, language=tenant.language
-                )
-                outbound = mail.queue_email(
-                    email,
-                    status=message.legacy_delivery_status,
-                    error=message.legacy_delivery_error,
-                    deliver=False,
-                )
-                OutboundEmail.objects.filter(id=outbound.id).update(updated_at=message.updated_at)
-                Message.objects.filter(id=message.id).update(
-                    outbound_email=outbound, legacy_delivery_status="", legacy_delivery_error=""
-                )
 
 
 class Migration(migrations.Migration):
@@ -126,5 +85,4 @@ class Migration(migrations.Migration):
                 "outbound_email", name="tickets_message_outbound_email_tenant_fk"
             ),
         ),
-        migrations.RunPython(give_in_flight_mail_its_outbox_email, migrations.RunPython.noop),
     ]

@@ -546,7 +546,10 @@ class Message(TenantModel):
         choices=DeliveryStatus.choices,
         default=DeliveryStatus.NONE,
         blank=True,
-        help_text="Mail settled before the outbox existed; never written since.",
+        help_text=(
+            "Mail from before the outbox: its recorded state. Queued or sending until the"
+            " outbound sweeper gives it its outbox email; settled ones are never written since."
+        ),
     )
     legacy_delivery_error = models.TextField(blank=True)
     email_subject = models.CharField(
@@ -580,6 +583,13 @@ class Message(TenantModel):
             # A ticket's thread in order.
             models.Index(
                 fields=["tenant", "ticket", "created_at"], name="tickets_message_thread_idx"
+            ),
+            # Outbound sweeper: replies in flight from before the outbox (empty once adopted).
+            models.Index(
+                fields=["tenant"],
+                name="tickets_message_legacy_idx",
+                condition=models.Q(legacy_delivery_status__in=["queued", "sending"])
+                & models.Q(outbound_email__isnull=True),
             ),
             # Threading: a reply's In-Reply-To / References against known Message-IDs.
             models.Index(

@@ -16,6 +16,8 @@ TASK_NAMES = {
     "helpdesk.mail.tasks.record_outbound_email_sent",
     "helpdesk.mail.tasks.requeue_outbound_email",
     "helpdesk.mail.tasks.sweep_outbound_email",
+    # Added with the outbox: adopts replies left in flight by the code before it.
+    "tickets.tasks.adopt_mail_from_before_the_outbox",
     "tickets.tasks.attach_domain_contacts",
     "tickets.tasks.delete_orphaned_attachment_files",
     "tickets.tasks.deliver_message_email",

@@ -53,6 +53,7 @@ app.conf.beat_schedule = {
 # kombu resolves redis:// and redis+socket:// through this table: ours adds one guard
 # (helpdesk.core.broker) without which a Redis outage could crash the worker outright.
 TRANSPORT_ALIASES["redis"] = "helpdesk.core.broker:Transport"
+TRANSPORT_ALIASES["rediss"] = "helpdesk.core.broker:Transport"  # Redis over TLS
 app.conf.broker_connection_retry = True
 app.conf.broker_connection_max_retries = None
 app.conf.worker_cancel_long_running_tasks_on_connection_loss = False

@@ -12,10 +12,11 @@ def revoke_tokens_of_deactivated_seats(apps, schema_editor):
     # must not come back to life when the seat is reactivated either.
     ApiToken = apps.get_model("accounts", "ApiToken")
     Membership = apps.get_model("tenancy", "Membership")
-    inactive = Membership.objects.filter(
+    alias = schema_editor.connection.alias  # the migrating connection (see tenancy 0003)
+    inactive = Membership.objects.using(alias).filter(
         is_active=False, tenant_id=models.OuterRef("tenant_id"), user_id=models.OuterRef("user_id")
     )
-    ApiToken.objects.filter(models.Exists(inactive), revoked_at__isnull=True).update(
+    ApiToken.objects.using(alias).filter(models.Exists(inactive), revoked_at__isnull=True).update(
         revoked_at=django.utils.timezone.now()
     )
 

@@ -6,8 +6,11 @@ from django.db import migrations, models
 def end_sessions_of_deactivated_seats(apps, schema_editor):
     # A seat deactivated before this field existed must not revive its old sessions when
     # it is reactivated: those sessions carry no generation, which counts as 0.
+    # On the migrating connection: `migrate` runs as the owner alias, and a write through
+    # the default alias would wait for this migration's own lock on the table.
     Membership = apps.get_model("tenancy", "Membership")
-    Membership.objects.filter(is_active=False).update(session_generation=1)
+    alias = schema_editor.connection.alias
+    Membership.objects.using(alias).filter(is_active=False).update(session_generation=1)
 
 
 class Migration(migrations.Migration):

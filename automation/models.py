@@ -1,5 +1,4 @@
-"""Automation: canned responses, SLA policies and their timers (rules and assignment arrive
-with their issues)."""
+"""Automation: canned responses, SLA policies and their timers, workflow rules."""
 
 from __future__ import annotations
 
@@ -13,7 +12,16 @@ from helpdesk.tenancy.models import TenantModel
 from helpdesk.tenancy.rls import TenantFK
 from tickets.models import SlaMetric
 
-__all__ = ["CannedResponse", "CannedResponseScope", "SlaMetric", "SlaPolicy", "SlaTimer"]
+__all__ = [
+    "CannedResponse",
+    "CannedResponseScope",
+    "Rule",
+    "RuleMatch",
+    "RuleTrigger",
+    "SlaMetric",
+    "SlaPolicy",
+    "SlaTimer",
+]
 
 
 class CannedResponseScope(models.TextChoices):
@@ -176,3 +184,60 @@ class SlaTimer(TenantModel):
         if self.due_at is None:
             return "paused"
         return "overdue" if self.due_at <= now else "running"
+
+
+class RuleTrigger(models.TextChoices):
+    TICKET_CREATED = "ticket_created", "Ticket created"
+    TICKET_UPDATED = "ticket_updated", "Ticket updated (customer reply, field change)"
+    SLA_MISSED = "sla_missed", "SLA target missed"
+
+
+class RuleMatch(models.TextChoices):
+    ALL = "all", "All conditions"
+    ANY = "any", "Any condition"
+
+
+class Rule(TenantModel):
+    """A workflow rule: on its trigger, when all (or any) conditions hold, do the actions.
+
+    Rules of a trigger run in `position` order; `stop_processing` ends the run after this
+    one matched. `conditions` is [{"field", "operator", "value"}] and `actions`
+    [{"action", "value"}]; automation.rules checks both against its vocabulary on save.
+    """
+
+    name = models.CharField(max_length=120)
+    trigger = models.CharField(
+        max_length=16, choices=RuleTrigger.choices, default=RuleTrigger.TICKET_CREATED
+    )
+    match = models.CharField(max_length=3, choices=RuleMatch.choices, default=RuleMatch.ALL)
+    conditions = models.JSONField(default=list, blank=True)
+    actions = models.JSONField(default=list)
+    position = models.PositiveIntegerField(default=0)
+    is_active = models.BooleanField(default=True)
+    stop_processing = models.BooleanField(default=False)
+
+    class Meta(TenantModel.Meta):
+        ordering = ["position", "created_at"]
+        constraints = [
+            *TenantModel.Meta.constraints,
+            models.UniqueConstraint("tenant", Lower("name"), name="automation_rule_name_uniq"),
+            models.CheckConstraint(
+                condition=models.Q(trigger__in=RuleTrigger.values),
+                name="automation_rule_trigger_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(match__in=RuleMatch.values),
+                name="automation_rule_match_valid",
+            ),
+        ]
+        indexes = [
+            # Every event: the tenant's active rules of one trigger, in order.
+            models.Index(
+                fields=["tenant", "trigger", "position"],
+                name="automation_rule_trigger_idx",
+                condition=models.Q(is_active=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -9,10 +9,34 @@ from helpdesk.tenancy.models import TenantModel
 from helpdesk.tenancy.rls import TenantFK
 
 
+class AssignmentMode(models.TextChoices):
+    """How a department hands out its new tickets (automation.assignment does it)."""
+
+    MANUAL = "manual", "Manual (agents pick tickets)"
+    ROUND_ROBIN = "round_robin", "Round-robin (eligible agents in turn)"
+    LOAD_BALANCED = "load_balanced", "Load-balanced (fewest open tickets first)"
+
+
 class Department(TenantModel):
     name = models.CharField(max_length=120)
     description = models.TextField(blank=True)
     is_default = models.BooleanField(default=False)
+    assignment_mode = models.CharField(
+        max_length=16, choices=AssignmentMode.choices, default=AssignmentMode.MANUAL
+    )
+    max_open_per_agent = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Automatic assignment stops at this many unsolved tickets per agent; "
+        "empty: no limit. Direct assignment (by a person or a rule) is not limited.",
+    )
+    assign_offline_agents = models.BooleanField(
+        default=False, help_text="Offline and away agents still get tickets in turn."
+    )
+    hand_back_when_offline = models.BooleanField(
+        default=False,
+        help_text="An agent going offline returns their unsolved tickets here to the backlog.",
+    )
 
     class Meta(TenantModel.Meta):
         ordering = ["name"]
@@ -27,6 +51,15 @@ class Department(TenantModel):
                 condition=models.Q(is_default=True),
                 name="departments_department_one_default",
             ),
+            models.CheckConstraint(
+                condition=models.Q(assignment_mode__in=AssignmentMode.values),
+                name="departments_department_assignment_mode_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(max_open_per_agent__gte=1)
+                | models.Q(max_open_per_agent__isnull=True),
+                name="departments_department_max_open_positive",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -38,6 +71,11 @@ class DepartmentMember(TenantModel):
 
     department = models.ForeignKey(Department, on_delete=models.CASCADE, related_name="members")
     membership = models.ForeignKey("tenancy.Membership", on_delete=models.CASCADE, related_name="+")
+    last_assigned_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When round-robin last gave this agent a ticket here: the turn order.",
+    )
 
     class Meta(TenantModel.Meta):
         constraints = [
@@ -188,3 +226,55 @@ class Holiday(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.date} {self.name}".strip()
+
+
+class AgentShift(TenantModel):
+    """A member's weekly working hours in their own time zone: outside them the member is
+    offline, so a follow-the-sun team hands over by the clock. No shift: always on.
+
+    `intervals` has the shape of BusinessHours.intervals ([{"day", "start", "end"}]).
+    """
+
+    membership = models.ForeignKey("tenancy.Membership", on_delete=models.CASCADE, related_name="+")
+    timezone = models.CharField(max_length=64, default="UTC")
+    intervals = models.JSONField(default=list)
+
+    class Meta(TenantModel.Meta):
+        constraints = [
+            *TenantModel.Meta.constraints,
+            TenantFK("membership"),
+            models.UniqueConstraint(
+                fields=["tenant", "membership"], name="departments_agentshift_uniq"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"shift of {self.membership_id}"
+
+
+class ShiftLeave(TenantModel):
+    """Days a member is off whatever their shift says (holiday, sick leave), inclusive."""
+
+    membership = models.ForeignKey("tenancy.Membership", on_delete=models.CASCADE, related_name="+")
+    starts_on = models.DateField()
+    ends_on = models.DateField()
+    reason = models.CharField(max_length=120, blank=True)
+
+    class Meta(TenantModel.Meta):
+        ordering = ["starts_on"]
+        constraints = [
+            *TenantModel.Meta.constraints,
+            TenantFK("membership"),
+            models.CheckConstraint(
+                condition=models.Q(ends_on__gte=models.F("starts_on")),
+                name="departments_shiftleave_dates_ordered",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["tenant", "membership", "ends_on"], name="departments_leave_member_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.starts_on}–{self.ends_on} {self.reason}".strip()

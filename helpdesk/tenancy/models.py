@@ -45,6 +45,14 @@ class MembershipRole(models.TextChoices):
     LIGHT_AGENT = "light_agent", "Light agent"
 
 
+class Availability(models.TextChoices):
+    """Whether a member takes new tickets now (routing reads it; see departments.shifts)."""
+
+    ONLINE = "online", "Online"
+    AWAY = "away", "Away"
+    OFFLINE = "offline", "Offline"
+
+
 class MembershipQuerySet(models.QuerySet["Membership"]):
     def in_current_tenant(self) -> MembershipQuerySet:
         """Members of the current tenant (global table: never read it unfiltered)."""
@@ -66,6 +74,22 @@ class Membership(BaseModel):
         default=0,
         help_text="Raised when the seat is deactivated: sessions of an older one are over.",
     )
+    availability = models.CharField(
+        max_length=8, choices=Availability.choices, default=Availability.OFFLINE
+    )
+    availability_is_manual = models.BooleanField(
+        default=False,
+        help_text="Set by the member or an admin: activity and inactivity leave it alone "
+        "(the end of a shift still takes the member offline).",
+    )
+    availability_changed_at = models.DateTimeField(null=True, blank=True)
+    last_seen_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last request by the member (kept to the minute)."
+    )
+    on_shift = models.BooleanField(
+        default=True,
+        help_text="Inside the member's shift (always, without one); kept by the shift clock.",
+    )
 
     objects = MembershipQuerySet.as_manager()
 
@@ -80,6 +104,10 @@ class Membership(BaseModel):
             models.CheckConstraint(
                 condition=models.Q(role__in=MembershipRole.values),
                 name="tenancy_membership_role_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(availability__in=Availability.values),
+                name="tenancy_membership_availability_valid",
             ),
         ]
 
@@ -141,6 +169,7 @@ class TenantModel(BaseModel):
 
 
 __all__ = [
+    "Availability",
     "InboundAddress",
     "Membership",
     "MembershipRole",

@@ -13,6 +13,7 @@ from helpdesk.tenancy.rls import TenantFK
 from tickets.models import SlaMetric
 
 __all__ = [
+    "AutomationRun",
     "CannedResponse",
     "CannedResponseScope",
     "Rule",
@@ -241,3 +242,26 @@ class Rule(TenantModel):
 
     def __str__(self) -> str:
         return self.name
+
+
+class AutomationRun(TenantModel):
+    """Automation (rules, then assignment) handled event `event_id` of `ticket`: recorded in
+    the same transaction as what it did, so a redelivered task does nothing twice (one
+    auto-reply, one assignment). Rows older than a week are pruned."""
+
+    ticket = models.ForeignKey("tickets.Ticket", on_delete=models.CASCADE, related_name="+")
+    event_id = models.UUIDField()
+    trigger = models.CharField(max_length=16, choices=RuleTrigger.choices)
+
+    class Meta(TenantModel.Meta):
+        constraints = [
+            *TenantModel.Meta.constraints,
+            TenantFK("ticket"),
+            models.UniqueConstraint(
+                fields=["tenant", "event_id", "ticket"], name="automation_automationrun_uniq"
+            ),
+        ]
+        indexes = [models.Index(fields=["created_at"], name="automation_run_created_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.trigger} {self.event_id} of {self.ticket_id}"

@@ -1,0 +1,63 @@
+"""Collect what a transaction produces and hand it over once, when it commits.
+
+Inbound mail creates many tickets in one transaction; each creation reports itself, and
+the work that follows (rules, assignment) is cheaper done once for the whole batch than
+once per ticket. `collect_on_commit` gathers the items under a key and calls `flush` with
+all of them after the commit, in the order they came; a rolled-back transaction (or
+savepoint) drops its items with its rows, as `transaction.on_commit` does.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from django.db import transaction
+
+_local = threading.local()
+
+
+class _Batch:
+    def __init__(self, key: Hashable, flush: Callable[[list[Any]], None]) -> None:
+        self.key = key
+        self.flush = flush
+        self.items: list[Any] = []
+
+    def run(self) -> None:
+        batches = _batches()
+        if batches.get(self.key) is self:
+            del batches[self.key]
+        self.flush(self.items)
+
+    def is_pending_on(self, connection: Any) -> bool:
+        """Still waiting for this transaction's commit? (A savepoint rollback discards the
+        callback of a batch begun inside it: then a new batch begins.)"""
+        return any(
+            getattr(callback, "__self__", None) is self
+            for _, callback, _ in connection.run_on_commit
+        )
+
+
+def _batches() -> dict[Hashable, _Batch]:
+    batches: dict[Hashable, _Batch] | None = getattr(_local, "batches", None)
+    if batches is None:
+        batches = _local.batches = {}
+    return batches
+
+
+def collect_on_commit(
+    key: Hashable, item: Any, flush: Callable[[list[Any]], None], using: str | None = None
+) -> None:
+    """Add `item` to the batch `key` of the current transaction; `flush(items)` runs once
+    after the commit. Outside a transaction it runs at once with this item alone."""
+    connection = transaction.get_connection(using)
+    if not connection.in_atomic_block:
+        flush([item])
+        return
+    batches = _batches()
+    batch = batches.get(key)
+    if batch is None or not batch.is_pending_on(connection):
+        batch = batches[key] = _Batch(key, flush)
+        transaction.on_commit(batch.run, using=using)
+    batch.items.append(item)

@@ -1,0 +1,76 @@
+"""collect_on_commit: a transaction's items handed over once, after its commit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import transaction
+
+from helpdesk.core.batching import collect_on_commit
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.calls: list[list[Any]] = []
+
+    def __call__(self, items: list[Any]) -> None:
+        self.calls.append(list(items))
+
+
+def test_items_of_one_transaction_arrive_once_in_order_after_the_commit() -> None:
+    sink = Sink()
+    with transaction.atomic():
+        for item in ("a", "b", "c"):
+            collect_on_commit("key", item, sink)
+        assert sink.calls == []
+    assert sink.calls == [["a", "b", "c"]]
+
+
+def test_each_key_is_its_own_batch_and_each_transaction_too() -> None:
+    first, second = Sink(), Sink()
+    with transaction.atomic():
+        collect_on_commit("one", 1, first)
+        collect_on_commit("two", 2, second)
+        collect_on_commit("one", 3, first)
+    with transaction.atomic():
+        collect_on_commit("one", 4, first)
+    assert first.calls == [[1, 3], [4]]
+    assert second.calls == [[2]]
+
+
+def test_outside_a_transaction_the_item_goes_at_once() -> None:
+    sink = Sink()
+    collect_on_commit("key", "now", sink)
+    assert sink.calls == [["now"]]
+
+
+def test_a_rolled_back_transaction_hands_over_nothing_and_leaves_no_stale_batch() -> None:
+    sink = Sink()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        collect_on_commit("key", "lost", sink)
+        raise RuntimeError
+    with transaction.atomic():
+        collect_on_commit("key", "kept", sink)
+    assert sink.calls == [["kept"]]
+
+
+def test_a_savepoint_rolled_back_drops_its_batch_and_later_items_start_another() -> None:
+    sink = Sink()
+    with transaction.atomic():
+        with pytest.raises(RuntimeError), transaction.atomic():
+            collect_on_commit("key", "inside", sink)
+            raise RuntimeError
+        collect_on_commit("key", "after", sink)
+    assert sink.calls == [["after"]]
+
+
+def test_items_after_a_released_savepoint_join_the_batch_it_began() -> None:
+    sink = Sink()
+    with transaction.atomic():
+        with transaction.atomic():
+            collect_on_commit("key", "inside", sink)
+        collect_on_commit("key", "after", sink)
+    assert sink.calls == [["inside", "after"]]

@@ -20,6 +20,13 @@ class Sink:
         self.calls.append(list(items))
 
 
+def _rolled_back(key: str, item: Any, sink: Sink) -> None:
+    """Collect `item` in a transaction (or savepoint) that then rolls back."""
+    with transaction.atomic():
+        collect_on_commit(key, item, sink)
+        raise RuntimeError
+
+
 def test_items_of_one_transaction_arrive_once_in_order_after_the_commit() -> None:
     sink = Sink()
     with transaction.atomic():
@@ -49,9 +56,8 @@ def test_outside_a_transaction_the_item_goes_at_once() -> None:
 
 def test_a_rolled_back_transaction_hands_over_nothing_and_leaves_no_stale_batch() -> None:
     sink = Sink()
-    with pytest.raises(RuntimeError), transaction.atomic():
-        collect_on_commit("key", "lost", sink)
-        raise RuntimeError
+    with pytest.raises(RuntimeError):
+        _rolled_back("key", "lost", sink)
     with transaction.atomic():
         collect_on_commit("key", "kept", sink)
     assert sink.calls == [["kept"]]
@@ -60,9 +66,8 @@ def test_a_rolled_back_transaction_hands_over_nothing_and_leaves_no_stale_batch(
 def test_a_savepoint_rolled_back_drops_its_batch_and_later_items_start_another() -> None:
     sink = Sink()
     with transaction.atomic():
-        with pytest.raises(RuntimeError), transaction.atomic():
-            collect_on_commit("key", "inside", sink)
-            raise RuntimeError
+        with pytest.raises(RuntimeError):
+            _rolled_back("key", "inside", sink)
         collect_on_commit("key", "after", sink)
     assert sink.calls == [["after"]]
 

@@ -46,6 +46,13 @@ def _batches() -> dict[Hashable, _Batch]:
     return batches
 
 
+def is_collecting(key: Hashable, using: str | None = None) -> bool:
+    """Has the current transaction begun the batch `key`? (Lets a caller check once per
+    batch whether to collect at all.)"""
+    batch = _batches().get(key)
+    return batch is not None and batch.is_pending_on(transaction.get_connection(using))
+
+
 def collect_on_commit(
     key: Hashable, item: Any, flush: Callable[[list[Any]], None], using: str | None = None
 ) -> None:

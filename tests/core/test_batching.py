@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from django.db import transaction
 
-from helpdesk.core.batching import collect_on_commit
+from helpdesk.core.batching import collect_on_commit, is_collecting
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -79,3 +79,13 @@ def test_items_after_a_released_savepoint_join_the_batch_it_began() -> None:
             collect_on_commit("key", "inside", sink)
         collect_on_commit("key", "after", sink)
     assert sink.calls == [["inside", "after"]]
+
+
+def test_is_collecting_tells_whether_this_transaction_began_the_batch() -> None:
+    sink = Sink()
+    with transaction.atomic():
+        assert not is_collecting("key")
+        collect_on_commit("key", 1, sink)
+        assert is_collecting("key")
+        assert not is_collecting("other")
+    assert not is_collecting("key")

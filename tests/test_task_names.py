@@ -29,6 +29,7 @@ TASK_NAMES = {
     "tickets.tasks.release_member_tickets",
     "tickets.tasks.requeue_inbound_emails",
     "tickets.tasks.requeue_outbound_emails",
+    "tickets.notifications.tasks.send_agent_notifications",
     "tickets.tasks.send_agent_notification",
     "tickets.tasks.send_auto_acknowledgement",
     "tickets.tasks.send_due_surveys",

@@ -12,7 +12,26 @@ from tickets.models import Ticket
 ticket_changed = Signal()
 
 
+# A person, a rule or the system gave the ticket to someone else or to nobody
+# (tickets.ticket.services.assign_ticket): kwargs tenant_id, ticket_id, department_id,
+# previous and assignee (member ids or None). Automatic assignment hands out a department's
+# backlog when an agent drops a ticket (below their cap again) or a ticket loses its agent.
+# Not sent by automatic assignment itself, nor for the claim by opening a ticket.
+ticket_assignee_changed = Signal()
+
+
 def send_ticket_changed(ticket: Ticket, reason: str) -> None:
     ticket_changed.send(
         sender=Ticket, tenant_id=ticket.tenant_id, ticket_id=ticket.id, reason=reason
+    )
+
+
+def send_ticket_assignee_changed(ticket: Ticket, previous: object) -> None:
+    ticket_assignee_changed.send(
+        sender=Ticket,
+        tenant_id=ticket.tenant_id,
+        ticket_id=ticket.id,
+        department_id=ticket.department_id,
+        previous=previous,
+        assignee=ticket.assignee_id,
     )

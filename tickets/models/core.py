@@ -352,6 +352,20 @@ class Ticket(TenantModel):
                 fields=["tenant", "department", "is_unsolved", "-updated_at", "-id"],
                 name="tickets_ticket_dept_idx",
             ),
+            # Automatic assignment: a department's backlog (unsolved, nobody's, not spam),
+            # handed out most urgent then oldest first.
+            models.Index(
+                fields=["tenant", "department", "-priority_rank", "created_at", "id"],
+                name="tickets_ticket_backlog_idx",
+                condition=models.Q(is_unsolved=True, assignee__isnull=True, is_spam=False),
+            ),
+            # Automatic assignment: each agent's unsolved tickets in a department (the cap,
+            # load balancing), counted per department under its lock.
+            models.Index(
+                fields=["tenant", "department", "assignee"],
+                name="tickets_ticket_dept_load_idx",
+                condition=models.Q(is_unsolved=True),
+            ),
             # The customer's other tickets, beside the ticket.
             models.Index(
                 fields=["tenant", "contact", "-created_at"], name="tickets_ticket_contact_idx"

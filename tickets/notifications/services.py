@@ -111,6 +111,53 @@ def notify_on_commit(
         )
 
 
+NOTIFICATIONS_PER_TASK = 100
+
+
+def notify_many_on_commit(*, kind: str, entries: Iterable[tuple[UUID, Membership]]) -> int:
+    """`notify_on_commit` for many tickets at once, by the system (no actor, no message):
+    (ticket id, member) pairs, one insert for all the in-app notifications and one email
+    task per NOTIFICATIONS_PER_TASK after the commit. Automatic assignment of a batch of
+    tickets uses it. Returns how many notifications were made."""
+    notifications = [
+        Notification(
+            tenant_id=member.tenant_id, member=member, kind=kind, ticket_id=ticket_id, actor=None
+        )
+        for ticket_id, member in entries
+        if permissions.can_receive_ticket_notifications(member)
+        or kind == NotificationKind.MENTIONED
+    ]
+    if not notifications:
+        return 0
+    Notification.objects.bulk_create(notifications)
+    tenant_id = str(notifications[0].tenant_id)
+    for start in range(0, len(notifications), NOTIFICATIONS_PER_TASK):
+        chunk = notifications[start : start + NOTIFICATIONS_PER_TASK]
+        notification_tasks.send_agent_notifications.delay_on_commit(
+            tenant_id=tenant_id, notification_ids=[str(n.id) for n in chunk]
+        )
+    return len(notifications)
+
+
+def send_agent_notifications(*, notification_ids: Iterable[UUID], tenant_name: str) -> int:
+    """The emails of notifications made by `notify_many_on_commit` (each as
+    `send_agent_notification` would send it, once). Returns how many were queued."""
+    entries = Notification.objects.filter(id__in=list(notification_ids)).values_list(
+        "id", "member_id", "kind", "ticket_id", "message_id"
+    )
+    return sum(
+        send_agent_notification(
+            member_id=member_id,
+            kind=kind,
+            ticket_id=ticket_id,
+            message_id=message_id,
+            tenant_name=tenant_name,
+            notification_id=notification_id,
+        )
+        for notification_id, member_id, kind, ticket_id, message_id in entries
+    )
+
+
 def send_agent_notification(
     *,
     member_id: UUID,

@@ -30,3 +30,12 @@ def send_agent_notification(
         tenant_name=name,
         notification_id=UUID(notification_id) if notification_id else None,
     )
+
+
+@tenant_task(queue="email")
+def send_agent_notifications(*, tenant_id: str, notification_ids: list[str]) -> int:
+    """Email agents about many notifications at once (automatic assignment of a batch)."""
+    name = tenancy_selectors.get_tenant(tenant_id).name
+    return notifications.send_agent_notifications(
+        notification_ids=[UUID(i) for i in notification_ids], tenant_name=name
+    )

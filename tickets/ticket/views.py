@@ -61,6 +61,15 @@ EVENT_LABELS = {
     "satisfaction": "satisfaction rating",
 }
 TICKET_REFERENCES = {"merged", "merged_into", "split", "split_from", "follow_up"}
+# Assignment done by the system on its own (automation.assignment, releasing a member's
+# tickets): the sentence says how, with the agent's name filled in.
+ASSIGNED_VIA = {
+    "round_robin": "Assigned to {to} by round-robin",
+    "load_balanced": "Assigned to {to} by load balancing (fewest open tickets)",
+    "left_department": "{from_} left the department: back in its queue",
+    "went_offline": "{from_} went offline: back in the department's queue",
+    "unassignable": "{from_} can no longer take tickets: back in the queue",
+}
 # Events that read as what someone did, not "changed X to Y" (the ticket number filled in).
 EVENT_ACTIONS = {
     "merged": "merged #{} into this ticket",
@@ -116,6 +125,10 @@ def _describe_events(thread: list[Any], members: dict[str, str]) -> None:
         if field == "sla_breach":
             metric = dict(SlaMetric.choices).get(str(event.get("to")), "an SLA")
             message.event_sentence = f"{metric} target missed"
+        if field == "assignee" and str(event.get("via")) in ASSIGNED_VIA:
+            message.event_sentence = ASSIGNED_VIA[str(event["via"])].format(
+                to=message.event_to, from_=message.event_from or "nobody"
+            )
 
 
 def _ticket_context(

@@ -63,15 +63,20 @@ def record_event(
     old: Any,
     new: Any,
     author_contact: Contact | None = None,
+    via: str = "",
 ) -> Message:
     """A system-event message: who changed which field from what to what (`author_contact`
-    when the customer did, as with a satisfaction rating)."""
+    when the customer did, as with a satisfaction rating), and `via` what when the system
+    did it on its own (round_robin, went_offline, …; the ticket page words it)."""
+    event: dict[str, Any] = {"field": field, "from": old, "to": new}
+    if via:
+        event["via"] = via
     return Message.objects.create(
         ticket=ticket,
         kind=MessageKind.EVENT,
         author_member=actor,
         author_contact=author_contact,
-        event={"field": field, "from": old, "to": new},
+        event=event,
     )
 
 

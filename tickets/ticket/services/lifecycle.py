@@ -46,7 +46,7 @@ from tickets.models import (
 )
 from tickets.notifications import services as notifications
 from tickets.satisfaction import services as satisfaction
-from tickets.signals import send_ticket_changed
+from tickets.signals import send_ticket_assignee_changed, send_ticket_changed
 from tickets.ticket.services.base import (
     MAX_TAG_LENGTH,
     TICKET_TRANSITIONS,
@@ -210,24 +210,26 @@ def _queue_status_email(*, ticket: Ticket, kind: str, actor: Membership | None) 
 
 
 @transaction.atomic
-@transaction.atomic
 def release_member_tickets(*, membership_id: Any) -> int:
     """Unassign the member's unsolved tickets (recorded in each ticket's history, by the
-    system), so they show as unassigned instead of waiting on someone who left."""
+    system, as `unassignable`), so they show as unassigned instead of waiting on someone
+    who left; a department that assigns automatically hands them out again."""
     tickets = list(
         Ticket.objects.select_for_update(of=("self",)).filter(
             assignee_id=membership_id, is_unsolved=True
         )
     )
     for ticket in tickets:
-        assign_ticket(ticket=ticket, assignee=None, actor=None)
+        assign_ticket(ticket=ticket, assignee=None, actor=None, via="unassignable")
     return len(tickets)
 
 
 def assign_ticket(
-    *, ticket: Ticket, assignee: Membership | None, actor: Membership | None
+    *, ticket: Ticket, assignee: Membership | None, actor: Membership | None, via: str = ""
 ) -> Ticket:
-    """Give the ticket to an agent or admin of this tenant (None unassigns)."""
+    """Give the ticket to an agent or admin of this tenant (None unassigns); `via` says
+    what did it when not a person (the history words it). Tells automation
+    (ticket_assignee_changed), which may hand the department's backlog out."""
     if assignee is not None:
         if assignee.tenant_id != ticket.tenant_id:
             raise AssigneeNotAgent(member_id=str(assignee.id))
@@ -247,7 +249,9 @@ def assign_ticket(
         field="assignee",
         old=str(old) if old else None,
         new=str(new) if new else None,
+        via=via,
     )
+    send_ticket_assignee_changed(ticket, old)
     if assignee is not None:
         notifications.notify_on_commit(
             kind=NotificationKind.ASSIGNED, members=[assignee], ticket=ticket, actor=actor

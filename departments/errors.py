@@ -16,6 +16,11 @@ class InvalidDepartment(DomainError):
     message = "A department needs a name."
 
 
+class InvalidAssignmentSettings(DomainError):
+    code = "invalid_assignment_settings"
+    message = "Those assignment settings are not valid."
+
+
 class DepartmentInUse(Conflict):
     code = "department_in_use"
     message = "The department is still in use."

@@ -8,7 +8,12 @@ from django import forms
 from django.db.models import QuerySet
 
 from departments.business_time import DAY_NAMES
-from departments.models import Department, ImapSecurity
+from departments.models import (
+    MAX_OPEN_PER_AGENT_LIMIT,
+    AssignmentMode,
+    Department,
+    ImapSecurity,
+)
 
 
 class DepartmentForm(forms.Form):
@@ -19,13 +24,32 @@ class DepartmentForm(forms.Form):
 
 
 class DepartmentEditForm(DepartmentForm):
-    """A department's page: its name, description, default flag and who is seated in it."""
+    """A department's page: its name, description, default flag, who is seated in it and
+    how its new tickets are assigned."""
 
     is_default = forms.BooleanField(
         required=False, label="Default department (mail to no particular mailbox lands here)"
     )
     members = forms.MultipleChoiceField(
         required=False, widget=forms.CheckboxSelectMultiple, label="Agents in this department"
+    )
+    assignment_mode = forms.ChoiceField(
+        choices=AssignmentMode.choices, initial=AssignmentMode.MANUAL, label="New tickets"
+    )
+    max_open_per_agent = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_OPEN_PER_AGENT_LIMIT,
+        label="Most unsolved tickets per agent",
+        help_text="Automatic assignment stops giving an agent tickets at this many unsolved "
+        "tickets of this department; the rest wait in the backlog. Empty: no limit.",
+    )
+    assign_offline_agents = forms.BooleanField(
+        required=False, label="Away and offline agents get tickets too"
+    )
+    hand_back_when_offline = forms.BooleanField(
+        required=False,
+        label="An agent going offline hands their unsolved tickets back to the backlog",
     )
 
     def __init__(self, *args: Any, members: list[Any], **kwargs: Any) -> None:

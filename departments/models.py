@@ -17,6 +17,10 @@ class AssignmentMode(models.TextChoices):
     LOAD_BALANCED = "load_balanced", "Load-balanced (fewest open tickets first)"
 
 
+# The largest cap on unsolved tickets per agent a department may set (a typo guard).
+MAX_OPEN_PER_AGENT_LIMIT = 10_000
+
+
 class Department(TenantModel):
     name = models.CharField(max_length=120)
     description = models.TextField(blank=True)

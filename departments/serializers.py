@@ -1,4 +1,5 @@
-"""API shapes for mailboxes (the IMAP password is write-only) and business hours."""
+"""API shapes for departments (with their assignment settings), mailboxes (the IMAP
+password is write-only) and business hours."""
 
 from __future__ import annotations
 
@@ -6,7 +7,14 @@ from typing import Any
 
 from rest_framework import serializers
 
-from departments.models import BusinessHours, Department, ImapSecurity, Mailbox
+from departments.models import (
+    MAX_OPEN_PER_AGENT_LIMIT,
+    AssignmentMode,
+    BusinessHours,
+    Department,
+    ImapSecurity,
+    Mailbox,
+)
 from helpdesk.api.fields import UUIDField
 
 
@@ -15,7 +23,19 @@ class DepartmentOutput(serializers.ModelSerializer[Department]):
 
     class Meta:
         model = Department
-        fields = ["id", "name", "description", "is_default", "members", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "name",
+            "description",
+            "is_default",
+            "members",
+            "assignment_mode",
+            "max_open_per_agent",
+            "assign_offline_agents",
+            "hand_back_when_offline",
+            "created_at",
+            "updated_at",
+        ]
 
     def get_members(self, department: Department) -> list[str]:
         return [str(seat.membership_id) for seat in department.members.all()]
@@ -32,6 +52,29 @@ class DepartmentUpdateInput(serializers.Serializer[Any]):
         required=False,
         max_length=1000,
         help_text="Member ids: exactly these are seated in the department.",
+    )
+    assignment_mode = serializers.ChoiceField(
+        choices=AssignmentMode.choices,
+        required=False,
+        help_text="How new tickets are assigned: manual (agents pick them), round_robin "
+        "(eligible agents in turn) or load_balanced (the eligible agent with the fewest "
+        "unsolved tickets here).",
+    )
+    max_open_per_agent = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_OPEN_PER_AGENT_LIMIT,
+        allow_null=True,
+        required=False,
+        help_text="Automatic assignment gives an agent no more once they hold this many "
+        "unsolved tickets of the department; null: no limit. Direct assignment is not limited.",
+    )
+    assign_offline_agents = serializers.BooleanField(
+        required=False, help_text="Away and offline agents get tickets in turn too."
+    )
+    hand_back_when_offline = serializers.BooleanField(
+        required=False,
+        help_text="An agent going offline returns their unsolved tickets here to the backlog "
+        "(needs assign_offline_agents false).",
     )
 
 

@@ -5,6 +5,7 @@ have at least one working period, in a known time zone, without overlaps."""
 from __future__ import annotations
 
 import datetime
+import enum
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,7 @@ from departments.errors import (
     DefaultMailboxRequired,
     DepartmentInUse,
     DepartmentNameTaken,
+    InvalidAssignmentSettings,
     InvalidBusinessHours,
     InvalidDepartment,
     InvalidMailboxAddress,
@@ -33,6 +35,8 @@ from departments.errors import (
 from departments.models import (
     DEFAULT_AUTO_ACK_BODY,
     DEFAULT_AUTO_ACK_SUBJECT,
+    MAX_OPEN_PER_AGENT_LIMIT,
+    AssignmentMode,
     BusinessHours,
     Department,
     DepartmentMember,
@@ -69,6 +73,14 @@ def create_department(
     return department
 
 
+class _Keep(enum.Enum):
+    KEEP = "keep"
+
+
+KEEP = _Keep.KEEP
+"""For an argument whose None means something (no cap): leave the value as it is."""
+
+
 @transaction.atomic
 def update_department(
     *,
@@ -78,10 +90,27 @@ def update_department(
     description: str | None = None,
     is_default: bool | None = None,
     members: list[Membership] | None = None,
+    assignment_mode: str | None = None,
+    max_open_per_agent: int | _Keep | None = KEEP,
+    assign_offline_agents: bool | None = None,
+    hand_back_when_offline: bool | None = None,
 ) -> Department:
-    """Rename, describe, make the default, or seat exactly `members` (members of this
-    tenant). Raises DepartmentNameTaken, DefaultDepartmentRequired, PermissionDenied."""
+    """Rename, describe, make the default, seat exactly `members` (members of this
+    tenant), or change how new tickets are assigned (mode, the cap per agent, None for
+    none, whether offline agents get tickets, whether going offline hands them back).
+    Agents who lose their seat are announced (members_left_department: automatic
+    assignment takes their tickets back); new seats and new assignment settings too
+    (department_assignment_changed: the backlog may have takers). Raises
+    DepartmentNameTaken, DefaultDepartmentRequired, InvalidAssignmentSettings,
+    PermissionDenied."""
     permissions.require(actor, Capability.MANAGE_SETTINGS)
+    assignment_changed = _set_assignment_settings(
+        department,
+        assignment_mode=assignment_mode,
+        max_open_per_agent=max_open_per_agent,
+        assign_offline_agents=assign_offline_agents,
+        hand_back_when_offline=hand_back_when_offline,
+    )
     if name is not None:
         name = " ".join(name.split())
         if not name:
@@ -97,31 +126,100 @@ def update_department(
     elif is_default is False and department.is_default:
         raise DefaultDepartmentRequired()
     department.save()
-    if members is not None:
-        _seat_exactly(department, members)
+    if members is not None and _seat_exactly(department, members):
+        assignment_changed = True
+    if assignment_changed:
+        signals.department_assignment_changed.send(
+            sender=Department, tenant_id=department.tenant_id, department_id=department.id
+        )
     _departments_changed()
     return department
 
 
-def _seat_exactly(department: Department, members: list[Membership]) -> None:
+def _set_assignment_settings(
+    department: Department,
+    *,
+    assignment_mode: str | None,
+    max_open_per_agent: int | _Keep | None,
+    assign_offline_agents: bool | None,
+    hand_back_when_offline: bool | None,
+) -> bool:
+    """Check and set the assignment fields given (unsaved); True when one changed."""
+    before = _assignment_settings(department)
+    if assignment_mode is not None:
+        if assignment_mode not in AssignmentMode.values:
+            raise InvalidAssignmentSettings(
+                f"The assignment mode is one of {', '.join(AssignmentMode.values)}.",
+                field="assignment_mode",
+            )
+        department.assignment_mode = assignment_mode
+    if not isinstance(max_open_per_agent, _Keep):
+        if max_open_per_agent is not None and (
+            isinstance(max_open_per_agent, bool)
+            or not isinstance(max_open_per_agent, int)
+            or not 1 <= max_open_per_agent <= MAX_OPEN_PER_AGENT_LIMIT
+        ):
+            raise InvalidAssignmentSettings(
+                "The most open tickets per agent is a whole number from 1 to "
+                f"{MAX_OPEN_PER_AGENT_LIMIT:,}, or empty for no limit.",
+                field="max_open_per_agent",
+            )
+        department.max_open_per_agent = max_open_per_agent
+    if assign_offline_agents is not None:
+        department.assign_offline_agents = bool(assign_offline_agents)
+    if hand_back_when_offline is not None:
+        department.hand_back_when_offline = bool(hand_back_when_offline)
+    if department.assign_offline_agents and department.hand_back_when_offline:
+        # The tickets an agent hands back on going offline would go straight back to them.
+        raise InvalidAssignmentSettings(
+            "Handing tickets back when an agent goes offline needs offline agents to get no "
+            "new tickets: turn one of the two off.",
+            field="hand_back_when_offline",
+        )
+    return _assignment_settings(department) != before
+
+
+def _assignment_settings(department: Department) -> tuple[object, ...]:
+    return (
+        department.assignment_mode,
+        department.max_open_per_agent,
+        department.assign_offline_agents,
+        department.hand_back_when_offline,
+    )
+
+
+def _seat_exactly(department: Department, members: list[Membership]) -> bool:
+    """Seat exactly these members; True when someone was newly seated. Those unseated are
+    announced with members_left_department."""
     tenant_id = require_tenant_id()
     if any(member.tenant_id != tenant_id for member in members):
         raise ValueError("membership of another tenant")
     wanted = {member.id for member in members}
-    DepartmentMember.objects.filter(department=department).exclude(
+    leaving = DepartmentMember.objects.filter(department=department).exclude(
         membership_id__in=wanted
-    ).delete()
+    )
+    left = sorted(leaving.values_list("membership_id", flat=True))
+    if left:
+        leaving.delete()
+        signals.members_left_department.send(
+            sender=Department,
+            tenant_id=tenant_id,
+            department_id=department.id,
+            membership_ids=left,
+        )
     seated = set(
         DepartmentMember.objects.filter(department=department).values_list(
             "membership_id", flat=True
         )
     )
+    new = wanted - seated
     DepartmentMember.objects.bulk_create(
         [
             DepartmentMember(tenant_id=tenant_id, department=department, membership_id=member_id)
-            for member_id in wanted - seated
+            for member_id in new
         ]
     )
+    return bool(new)
 
 
 # What a department may take with it when deleted: its seats. Anything else that names it
@@ -177,7 +275,13 @@ def add_department_member(
     permissions.require(actor, Capability.MANAGE_SETTINGS)
     if membership.tenant_id != require_tenant_id():
         raise ValueError("membership of another tenant")
-    member, _ = DepartmentMember.objects.get_or_create(department=department, membership=membership)
+    member, created = DepartmentMember.objects.get_or_create(
+        department=department, membership=membership
+    )
+    if created:
+        signals.department_assignment_changed.send(
+            sender=Department, tenant_id=department.tenant_id, department_id=department.id
+        )
     return member
 
 

@@ -9,3 +9,7 @@ business_hours_changed = Signal()
 # Agents left a department's seats (kwargs tenant_id, department_id, membership_ids): their
 # unsolved tickets there go back to the department's backlog.
 members_left_department = Signal()
+
+# A department's assignment settings changed or agents were seated in it (kwargs tenant_id,
+# department_id): its backlog may have takers now.
+department_assignment_changed = Signal()

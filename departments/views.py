@@ -70,6 +70,10 @@ def department_edit(request: MemberHttpRequest, department_id: UUID) -> HttpResp
             "description": department.description,
             "is_default": department.is_default,
             "members": [str(i) for i in department.members.values_list("membership_id", flat=True)],
+            "assignment_mode": department.assignment_mode,
+            "max_open_per_agent": department.max_open_per_agent,
+            "assign_offline_agents": department.assign_offline_agents,
+            "hand_back_when_offline": department.hand_back_when_offline,
         },
     )
     if request.method == "POST" and form.is_valid():
@@ -82,11 +86,18 @@ def department_edit(request: MemberHttpRequest, department_id: UUID) -> HttpResp
                 description=form.cleaned_data["description"],
                 is_default=form.cleaned_data["is_default"],
                 members=[m for m in members if str(m.id) in chosen],
+                assignment_mode=form.cleaned_data["assignment_mode"],
+                max_open_per_agent=form.cleaned_data["max_open_per_agent"],
+                assign_offline_agents=form.cleaned_data["assign_offline_agents"],
+                hand_back_when_offline=form.cleaned_data["hand_back_when_offline"],
             )
             messages.success(request, f"Department {department.name} saved.")
             return redirect("departments:department-edit", department_id=department.id)
         except DomainError as error:
-            field = "is_default" if error.code == "default_department_required" else "name"
+            field = {
+                "default_department_required": "is_default",
+                "invalid_assignment_settings": error.details.get("field", "assignment_mode"),
+            }.get(error.code, "name")
             form.add_error(field, str(error))
     return render(
         request,

@@ -44,6 +44,11 @@ app.conf.beat_schedule = {
         "task": "automation.tasks.sweep_sla_breaches",
         "schedule": 60.0,
     },
+    "sweep-assignment-backlogs": {
+        # Behind every trigger: departments whose backlog could be handed out.
+        "task": "automation.assignment.tasks.sweep_assignment_backlogs",
+        "schedule": 60.0,
+    },
 }
 # Broker outages (Redis restarting, a network blip). The worker keeps trying to reconnect
 # for as long as it takes (Celery gives up after 100 attempts by default and the worker
@@ -70,6 +75,7 @@ app.autodiscover_tasks(
         "departments",
         "knowledge_base",
         "automation",
+        "automation.assignment",
     ]
 )
 

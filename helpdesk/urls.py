@@ -9,6 +9,7 @@ urlpatterns = [
     path("api/v1/", include("tickets.api_urls")),
     path("api/v1/", include("departments.api_urls")),
     path("api/v1/", include("automation.api_urls")),
+    path("api/v1/", include("automation.assignment.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(permission_classes=[]), name="api-schema"),
     # The split view serves Swagger UI's set-up script from a URL, not inline: the
     # Content-Security-Policy runs no inline script.
@@ -20,6 +21,7 @@ urlpatterns = [
     path("kb/", include("knowledge_base.urls")),
     path("help/", include("knowledge_base.public_urls")),
     path("", include("automation.urls")),
+    path("", include("automation.assignment.urls")),
     path("settings/", include("departments.urls")),
     path("", include("tickets.urls")),
 ]

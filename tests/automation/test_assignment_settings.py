@@ -139,7 +139,7 @@ def _busy_department(acme: TenantSetup) -> tuple[Department, Membership, Members
 
 
 def test_the_assignment_api_reports_the_backlog_and_each_agents_load(acme: TenantSetup) -> None:
-    department, ana, ben = _busy_department(acme)
+    department, _, _ = _busy_department(acme)
     body = acme.api_client().get(f"/api/v1/departments/{department.id}/assignment/").json()
     assert (body["assignment_mode"], body["max_open_per_agent"], body["backlog"]) == (
         "round_robin",
@@ -165,7 +165,9 @@ def test_the_department_page_edits_the_settings_and_shows_the_load(
     assert panel.status_code == 200
     text = panel.content.decode()
     assert "Backlog: <strong>1</strong> ticket waiting" in text
-    assert "2 / 2" in text and "at the limit" in text and "offline" in text
+    assert "2 / 2" in text
+    assert "at the limit" in text
+    assert "offline" in text
     assert (
         client.get(f"/settings/departments/{globex.department.id}/assignment/").status_code == 404
     )

@@ -1,8 +1,8 @@
 """`make bench`: run every benchmark, write its figures to bench/results/ and the tables in
 bench/README.md.
 
-    .venv/bin/python -m bench.run [inbound workspace] [--messages N] [--concurrency 2 1]
-        [--tickets N] [--requests N] [--reload]
+    .venv/bin/python -m bench.run [inbound workspace assignment] [--messages N]
+        [--concurrency 2 1] [--tickets N] [--requests N] [--reload] [--assignment-tickets N]
 
 The developer's data is never touched. Benchmarks get their own database, `helpdesk_bench`
 on the same PostgreSQL server (dropped and built again with `setup_database` and `migrate`
@@ -34,7 +34,8 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = ROOT / "bench" / "results"
 README = ROOT / "bench" / "README.md"
-BENCHMARKS = ("inbound", "workspace")  # modules of this package, each with run() and markdown()
+# Modules of this package, each with run() and markdown().
+BENCHMARKS = ("inbound", "workspace", "assignment")
 DATABASE_NAME = "helpdesk_bench"
 REDIS_DATABASE = 9
 TENANT_SLUG = "bench"
@@ -256,6 +257,9 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--requests", type=int, help="measured requests per page (workspace: 50)")
     parser.add_argument(
+        "--assignment-tickets", type=int, help="tickets per scenario (assignment: 10,000)"
+    )
+    parser.add_argument(
         "--reload",
         action="store_true",
         help="workspace: build and load the database again instead of the cached copy",
@@ -290,6 +294,7 @@ def main(argv: list[str]) -> int:
                     "tickets": arguments.tickets,
                     "requests": arguments.requests,
                     "reload": arguments.reload,
+                    "assignment_tickets": arguments.assignment_tickets,
                 },
             )
             document = {

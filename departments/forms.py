@@ -34,7 +34,10 @@ class DepartmentEditForm(DepartmentForm):
         required=False, widget=forms.CheckboxSelectMultiple, label="Agents in this department"
     )
     assignment_mode = forms.ChoiceField(
-        choices=AssignmentMode.choices, initial=AssignmentMode.MANUAL, label="New tickets"
+        choices=AssignmentMode.choices,
+        initial=AssignmentMode.MANUAL,
+        required=False,
+        label="New tickets",
     )
     max_open_per_agent = forms.IntegerField(
         required=False,

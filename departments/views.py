@@ -86,7 +86,7 @@ def department_edit(request: MemberHttpRequest, department_id: UUID) -> HttpResp
                 description=form.cleaned_data["description"],
                 is_default=form.cleaned_data["is_default"],
                 members=[m for m in members if str(m.id) in chosen],
-                assignment_mode=form.cleaned_data["assignment_mode"],
+                assignment_mode=form.cleaned_data["assignment_mode"] or None,
                 max_open_per_agent=form.cleaned_data["max_open_per_agent"],
                 assign_offline_agents=form.cleaned_data["assign_offline_agents"],
                 hand_back_when_offline=form.cleaned_data["hand_back_when_offline"],

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from django.dispatch import Signal
 
+from tickets.attribution import current_rule
 from tickets.models import Ticket
 
 # Something SLA clocks or automation rules depend on changed: the ticket was created, a
 # message came in or went out, its status, priority, department, type or spam flag moved.
-# Sent inside the change's transaction with `tenant_id`, `ticket_id` and `reason`.
+# Sent inside the change's transaction with `tenant_id`, `ticket_id`, `reason` and `by_rule`.
 ticket_changed = Signal()
 
 
@@ -21,8 +22,14 @@ ticket_assignee_changed = Signal()
 
 
 def send_ticket_changed(ticket: Ticket, reason: str) -> None:
+    """`by_rule` is True while a workflow rule acts (tickets.attribution): automation runs
+    no rules for what rules changed (the loop guard), SLA clocks follow it all the same."""
     ticket_changed.send(
-        sender=Ticket, tenant_id=ticket.tenant_id, ticket_id=ticket.id, reason=reason
+        sender=Ticket,
+        tenant_id=ticket.tenant_id,
+        ticket_id=ticket.id,
+        reason=reason,
+        by_rule=current_rule() is not None,
     )
 
 

@@ -125,6 +125,10 @@ def _describe_events(thread: list[Any], members: dict[str, str]) -> None:
         if field == "sla_breach":
             metric = dict(SlaMetric.choices).get(str(event.get("to")), "an SLA")
             message.event_sentence = f"{metric} target missed"
+        if field == "rule_skipped":  # a workflow rule's action that could not be done
+            rule = (event.get("rule") or {}).get("name", "")
+            action = str(event.get("from") or "act").replace("_", " ")
+            message.event_sentence = f"Rule “{rule}” could not {action}: {event.get('to')}"
         if field == "assignee" and str(event.get("via")) in ASSIGNED_VIA:
             message.event_sentence = ASSIGNED_VIA[str(event["via"])].format(
                 to=message.event_to, from_=message.event_from or "nobody"

@@ -13,7 +13,11 @@ from tickets.ticket.services.base import (
     refresh_search_vector,
     snippet,
 )
-from tickets.ticket.services.conversation import add_customer_message, add_message
+from tickets.ticket.services.conversation import (
+    add_customer_message,
+    add_message,
+    add_system_note,
+)
 from tickets.ticket.services.lifecycle import (
     STATUS_EMAILS,
     assign_ticket,
@@ -47,6 +51,7 @@ __all__ = [
     "add_customer_message",
     "add_followers",
     "add_message",
+    "add_system_note",
     "assign_ticket",
     "attachments_from_uploads",
     "change_status",

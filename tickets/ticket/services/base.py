@@ -11,6 +11,7 @@ from django.db import connection
 from helpdesk.core.ids import new_id
 from helpdesk.tenancy.context import require_tenant_id
 from helpdesk.tenancy.models import Membership
+from tickets.attribution import rule_marker
 from tickets.models import (
     Contact,
     Message,
@@ -67,8 +68,9 @@ def record_event(
 ) -> Message:
     """A system-event message: who changed which field from what to what (`author_contact`
     when the customer did, as with a satisfaction rating), and `via` what when the system
-    did it on its own (round_robin, went_offline, …; the ticket page words it)."""
-    event: dict[str, Any] = {"field": field, "from": old, "to": new}
+    did it on its own (round_robin, went_offline, …; the ticket page words it), and the
+    workflow rule that did it while one acts (tickets.attribution)."""
+    event: dict[str, Any] = {"field": field, "from": old, "to": new, **rule_marker()}
     if via:
         event["via"] = via
     return Message.objects.create(

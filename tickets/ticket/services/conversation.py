@@ -13,6 +13,7 @@ from helpdesk.tenancy import permissions
 from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.models import Membership
 from helpdesk.tenancy.permissions import Capability
+from tickets.attribution import rule_marker
 from tickets.errors import (
     EmptyMessage,
     ReplyNotAllowed,
@@ -111,6 +112,23 @@ def add_message(
     if status:
         change_status(ticket=ticket, status=status, actor=actor)
     refresh_search_vector(ticket=ticket, language=language)
+    return message
+
+
+@transaction.atomic
+def add_system_note(*, ticket: Ticket, body: str) -> Message:
+    """An internal note by the help desk itself (no author), such as a workflow rule's: the
+    rule acting is named on it (tickets.attribution). Mentions nobody; the caller notifies
+    whom it means. Raises EmptyMessage, TicketClosed."""
+    if not body.strip():
+        raise EmptyMessage()
+    if ticket.is_closed:
+        raise TicketClosed(number=ticket.number)
+    message = Message.objects.create(
+        ticket=ticket, kind=MessageKind.NOTE, body_text=body, event=rule_marker()
+    )
+    ticket.last_message_at = message.created_at
+    ticket.save(update_fields=["last_message_at", "updated_at"])
     return message
 
 

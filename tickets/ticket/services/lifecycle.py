@@ -342,6 +342,8 @@ def update_ticket(
         ticket.save(update_fields=["due_at", "updated_at"])
         new_due = ticket.due_at.isoformat() if ticket.due_at else None
         record_event(ticket=ticket, actor=actor, field="due_at", old=old_due, new=new_due)
+    # Rules and SLA policies read these: one ticket_changed for all of them.
+    fields_changed = bool({"priority", "department", "type"} & set(changes))
     if "custom_fields" in changes:
         before_fields = dict(ticket.custom_fields)
         after_fields = configuration.clean_custom_values(
@@ -352,6 +354,7 @@ def update_ticket(
                 raise TicketClosed(number=ticket.number)
             ticket.custom_fields = after_fields
             ticket.save(update_fields=["custom_fields", "updated_at"])
+            fields_changed = True
             for key in sorted(set(before_fields) | set(after_fields)):
                 if before_fields.get(key) != after_fields.get(key):
                     record_event(
@@ -364,8 +367,6 @@ def update_ticket(
         # Also when nothing changed (a form sends every field): rows that fell out of step
         # (written by older code during a deploy) are put right by the next save.
         _store_field_values(ticket, after_fields)
-    if {"priority", "department", "type"} & set(changes):
-        send_ticket_changed(ticket, "fields")
     if "tags" in changes:
         too_long = [n for n in changes["tags"] if len(" ".join(n.split())) > MAX_TAG_LENGTH]
         if too_long:
@@ -378,6 +379,9 @@ def update_ticket(
         if before != after:
             record_event(ticket=ticket, actor=actor, field="tags", old=before, new=after)
             ticket.save(update_fields=["updated_at"])
+            fields_changed = True
+    if fields_changed:
+        send_ticket_changed(ticket, "fields")
     if {"subject", "tags"} & set(changes):
         refresh_search_vector(ticket=ticket, language=language)
     if status is not None:

@@ -20,6 +20,7 @@ from helpdesk.mail import services as mail
 from helpdesk.mail.models import OutboundEmailStatus
 from helpdesk.tenancy.context import require_tenant_id
 from helpdesk.tenancy.models import Membership
+from tickets.attribution import rule_marker
 from tickets.mail_out import selectors as mail_out_selectors
 from tickets.mail_out import services as mail_out_services
 from tickets.models import (
@@ -170,6 +171,7 @@ def queue_email_message(
         email_message_id=email_message_id,
         is_automatic=is_automatic,
         email_subject=subject[:250],
+        event=rule_marker(),  # a reply from a workflow rule's template names the rule
     )
     store_attachments(message=message, attachments=attachments)
     mail_out_services.queue_message_email(message=message)

@@ -7,6 +7,7 @@ import io
 from django.core.management import call_command
 
 from automation.models import SlaPolicy
+from departments.models import Department
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import Tenant
 from tickets.configuration import services as configuration
@@ -33,6 +34,8 @@ def test_seed_demo_builds_a_tenant_to_try_and_runs_again_harmlessly(db: None) ->
         hours = policies[1].business_hours
         assert hours is not None
         assert hours.holidays.count() == 2
+        support = Department.objects.get(is_default=True)
+        assert (support.assignment_mode, support.max_open_per_agent) == ("round_robin", 5)
         rated = SatisfactionRating.objects.exclude(score="")
         assert sorted(rated.values_list("score", flat=True)) == ["bad", "good", "good"]
     call_command("seed_demo", stdout=io.StringIO())

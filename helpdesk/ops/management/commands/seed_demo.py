@@ -283,6 +283,11 @@ class Command(BaseCommand):
             self._seed_articles(members["admin"])
             self._seed_sla(members["admin"])
             self._seed_ratings()
+            # Support hands its new tickets out in turn, at most five unsolved each; the open
+            # ones nobody has wait in its backlog until an agent comes online (log in).
+            department_services.update_department(
+                department=support, assignment_mode="round_robin", max_open_per_agent=5
+            )
 
     def _seed_tickets(self, departments: dict[str, Any], members: dict[str, Any]) -> None:
         start = timezone.now() - timedelta(days=len(DEMO_TICKETS))

@@ -29,3 +29,23 @@ class InvalidSlaPolicy(DomainError):
 class SlaPolicyNameTaken(Conflict):
     code = "sla_policy_name_taken"
     message = "An SLA policy with that name exists."
+
+
+class RuleNotFound(NotFound):
+    code = "rule_not_found"
+    message = "No such rule."
+
+
+class InvalidRule(DomainError):
+    code = "invalid_rule"
+    message = "The rule is not valid."
+
+
+class RuleNameTaken(Conflict):
+    code = "rule_name_taken"
+    message = "A rule with that name exists."
+
+
+class InvalidRuleOrder(DomainError):
+    code = "invalid_rule_order"
+    message = "Send the id of every rule once, in the order they should run."

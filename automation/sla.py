@@ -14,8 +14,9 @@ matches it now, so running it twice, late or out of order gives the same result.
   (none: around the clock).
 
 A target missed is recorded once in the ticket history and told to the assignee (or the
-admins when nobody has the ticket); the beat sweeper finds running timers that pass their
-due time without anything happening on the ticket.
+admins when nobody has the ticket), and the workflow rules on "SLA target missed" run for it
+(automation.rules); the beat sweeper finds running timers that pass their due time without
+anything happening on the ticket.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from automation import selectors
-from automation.models import SlaMetric, SlaPolicy, SlaTimer
+from automation.models import RuleTrigger, SlaMetric, SlaPolicy, SlaTimer
+from automation.rules import engine as rules_engine
 from departments import business_time
 from departments import selectors as department_selectors
 from tickets.models import Ticket, TicketStatus
@@ -199,11 +201,13 @@ def apply_sla(
         )
     timers = _store(ticket, policy, measured)
     missed = [t for t in timers if t.breached_at is not None and not t.breach_recorded]
+    announced: list[str] = []
     if missed:
         SlaTimer.objects.filter(id__in=[t.id for t in missed]).update(breach_recorded=True)
         if announce:
             for timer in missed:
                 ticket_services.record_sla_breach(ticket=ticket, metric=timer.metric)
+            announced = [timer.metric for timer in missed]
     running = [t for t in timers if t.due_at is not None]
     first_due = min(running, key=lambda t: t.due_at) if running else None  # type: ignore[arg-type, return-value]
     ticket_services.set_sla_state(
@@ -212,6 +216,14 @@ def apply_sla(
         metric=first_due.metric if first_due else "",
         paused=first_due is None and any(t.completed_at is None for t in timers),
     )
+    if announced:
+        # "SLA target missed" rules, in this transaction: the miss is recorded with what
+        # they did, or (a failure) neither is and the next run announces it again.
+        rules_engine.run_rules(
+            trigger=RuleTrigger.SLA_MISSED,
+            ticket_ids=[ticket.id],
+            sla_metrics={ticket.id: announced},
+        )
 
 
 FIELDS = ("target_minutes", "due_at", "remaining_seconds", "completed_at", "breached_at")

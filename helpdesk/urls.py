@@ -9,6 +9,7 @@ urlpatterns = [
     path("api/v1/", include("tickets.api_urls")),
     path("api/v1/", include("departments.api_urls")),
     path("api/v1/", include("automation.api_urls")),
+    path("api/v1/", include("automation.rules.api_urls")),
     path("api/v1/", include("automation.assignment.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(permission_classes=[]), name="api-schema"),
     # The split view serves Swagger UI's set-up script from a URL, not inline: the

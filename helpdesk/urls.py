@@ -22,6 +22,7 @@ urlpatterns = [
     path("kb/", include("knowledge_base.urls")),
     path("help/", include("knowledge_base.public_urls")),
     path("", include("automation.urls")),
+    path("", include("automation.rules.urls")),
     path("", include("automation.assignment.urls")),
     path("settings/", include("departments.urls")),
     path("", include("tickets.urls")),

@@ -10,14 +10,17 @@ oldest first when someone can take them.
 Everything that hands tickets out locks the department row first and keeps the lock to
 the commit (see the package docstring), then writes in bulk: one UPDATE for the tickets
 (only those still nobody's), one insert for their history events, one for the agents'
-notifications, one UPDATE for the seats' turns. Assigning is not a ticket change rules or
-SLA clocks follow (no ticket_changed): neither depends on the assignee.
+notifications (helpdesk.core.queries.insert_rows: bulk_create costs several times the
+Python, inside the department's lock), one UPDATE for the seats' turns. Assigning is not
+a ticket change rules or SLA clocks follow (no ticket_changed): neither depends on the
+assignee.
 """
 
 from __future__ import annotations
 
 import datetime
 import heapq
+import json
 from collections.abc import Collection, Sequence
 from uuid import UUID
 
@@ -27,6 +30,8 @@ from django.utils import timezone
 from automation.assignment import selectors
 from automation.assignment.selectors import Agent
 from departments.models import AssignmentMode, Department, DepartmentMember
+from helpdesk.core.ids import new_id
+from helpdesk.core.queries import insert_rows
 from helpdesk.tenancy.context import require_tenant_id
 from helpdesk.tenancy.models import Availability, Membership
 from tickets.models import Message, MessageKind, NotificationKind, Ticket
@@ -260,21 +265,14 @@ def _write(
     if not assigned:
         return []
     via = VIA[AssignmentMode(department.assignment_mode)]
-    Message.objects.bulk_create(
+    _record_events(
+        tenant_id,
+        now,
         [
-            Message(
-                tenant_id=tenant_id,
-                ticket_id=ticket_id,
-                kind=MessageKind.EVENT,
-                event={
-                    "field": "assignee",
-                    "from": None,
-                    "to": str(agent.membership.id),
-                    "via": via,
-                },
-            )
+            (ticket_id, {"field": "assignee", "from": None, "to": str(agent.membership.id)})
             for ticket_id, (agent, _) in assigned
-        ]
+        ],
+        via=via,
     )
     turns: dict[UUID, datetime.datetime] = {}
     for _, (agent, stamp) in assigned:
@@ -314,16 +312,34 @@ def _unassign(department: Department, tickets: list[tuple[UUID, UUID]], *, via: 
             ],
         )
         done = {row[0] for row in cursor.fetchall()}
-    Message.objects.bulk_create(
+    _record_events(
+        tenant_id,
+        now,
         [
-            Message(
-                tenant_id=tenant_id,
-                ticket_id=ticket_id,
-                kind=MessageKind.EVENT,
-                event={"field": "assignee", "from": str(assignee), "to": None, "via": via},
-            )
+            (ticket_id, {"field": "assignee", "from": str(assignee), "to": None})
             for ticket_id, assignee in tickets
             if ticket_id in done
-        ]
+        ],
+        via=via,
     )
     return len(done)
+
+
+def _record_events(
+    tenant_id: UUID,
+    now: datetime.datetime,
+    events: list[tuple[UUID, dict[str, str | None]]],
+    *,
+    via: str,
+) -> None:
+    """The history events of many tickets in one insert (record_event's shape: an event
+    message by the system, saying `via` what)."""
+    insert_rows(
+        Message,
+        {
+            "id": [str(new_id()) for _ in events],
+            "ticket_id": [str(ticket_id) for ticket_id, _ in events],
+            "event": [json.dumps({**event, "via": via}) for _, event in events],
+        },
+        {"tenant_id": tenant_id, "kind": MessageKind.EVENT, "created_at": now, "updated_at": now},
+    )

@@ -15,10 +15,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from helpdesk.core.ids import new_id
+from helpdesk.core.queries import insert_rows
 from helpdesk.mail import services as mail
 from helpdesk.mail.models import OutboundEmailKind
 from helpdesk.tenancy import permissions
 from helpdesk.tenancy import selectors as tenancy_selectors
+from helpdesk.tenancy.context import require_tenant_id
 from helpdesk.tenancy.models import Membership
 from tickets.models import (
     Message,
@@ -116,27 +118,35 @@ NOTIFICATIONS_PER_TASK = 100
 
 def notify_many_on_commit(*, kind: str, entries: Iterable[tuple[UUID, Membership]]) -> int:
     """`notify_on_commit` for many tickets at once, by the system (no actor, no message):
-    (ticket id, member) pairs, one insert for all the in-app notifications and one email
-    task per NOTIFICATIONS_PER_TASK after the commit. Automatic assignment of a batch of
+    (ticket id, member) pairs of the current tenant, one insert for all the in-app
+    notifications (insert_rows) and one email task per NOTIFICATIONS_PER_TASK after the
+    commit. Automatic assignment of a batch of
     tickets uses it. Returns how many notifications were made."""
-    notifications = [
-        Notification(
-            tenant_id=member.tenant_id, member=member, kind=kind, ticket_id=ticket_id, actor=None
-        )
+    rows = [
+        (str(new_id()), str(member.id), str(ticket_id))
         for ticket_id, member in entries
         if permissions.can_receive_ticket_notifications(member)
         or kind == NotificationKind.MENTIONED
     ]
-    if not notifications:
+    if not rows:
         return 0
-    Notification.objects.bulk_create(notifications)
-    tenant_id = str(notifications[0].tenant_id)
-    for start in range(0, len(notifications), NOTIFICATIONS_PER_TASK):
-        chunk = notifications[start : start + NOTIFICATIONS_PER_TASK]
+    now = timezone.now()
+    tenant_id = require_tenant_id()
+    insert_rows(
+        Notification,
+        {
+            "id": [row[0] for row in rows],
+            "member_id": [row[1] for row in rows],
+            "ticket_id": [row[2] for row in rows],
+        },
+        {"tenant_id": tenant_id, "kind": kind, "created_at": now, "updated_at": now},
+    )
+    for start in range(0, len(rows), NOTIFICATIONS_PER_TASK):
         notification_tasks.send_agent_notifications.delay_on_commit(
-            tenant_id=tenant_id, notification_ids=[str(n.id) for n in chunk]
+            tenant_id=str(tenant_id),
+            notification_ids=[row[0] for row in rows[start : start + NOTIFICATIONS_PER_TASK]],
         )
-    return len(notifications)
+    return len(rows)
 
 
 def send_agent_notifications(*, notification_ids: Iterable[UUID], tenant_name: str) -> int:

@@ -17,6 +17,7 @@ from automation.errors import CannedResponseNotFound, SlaPolicyNotFound
 from automation.forms import CannedResponseForm, SlaPolicyForm, format_minutes
 from automation.models import SlaMetric, SlaPolicy
 from departments import selectors as department_selectors
+from helpdesk.accounts.activity import passive
 from helpdesk.core.errors import DomainError
 from helpdesk.core.views import not_found_page
 from helpdesk.tenancy import permissions
@@ -222,6 +223,7 @@ def sla_policy_delete(request: MemberHttpRequest, policy_id: UUID) -> HttpRespon
     return redirect("automation:sla-policies")
 
 
+@passive
 @member_required
 def ticket_sla(request: MemberHttpRequest, number: int) -> HttpResponse:
     """The ticket page's SLA panel (htmx fragment): every target, met, missed or running."""

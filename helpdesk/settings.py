@@ -90,6 +90,8 @@ MIDDLEWARE = [
     "helpdesk.tenancy.middleware.TenantMiddleware",
     # Inside the tenant context TenantMiddleware opened: the member or API token asking.
     "helpdesk.accounts.middleware.PrincipalMiddleware",
+    # Still inside that context: a member's browser request is activity (availability).
+    "helpdesk.accounts.activity.ActivityMiddleware",
 ]
 
 ROOT_URLCONF = "helpdesk.urls"
@@ -317,6 +319,11 @@ if HELPDESK_OUTBOUND_SENDING_TIMEOUT_SECONDS <= 300:
         " take), or mail still being sent would be marked unknown"
     )
 HELPDESK_ORPHANED_FILES_AFTER_HOURS = env_int("HELPDESK_ORPHANED_FILES_AFTER_HOURS", 24)
+# An online member with no request in their browser for this long becomes away (the shift
+# clock checks every minute; helpdesk.accounts.services, "Availability").
+HELPDESK_AWAY_AFTER_MINUTES = env_int("HELPDESK_AWAY_AFTER_MINUTES", 15)
+if HELPDESK_AWAY_AFTER_MINUTES < 1:
+    raise ImproperlyConfigured("HELPDESK_AWAY_AFTER_MINUTES must be at least 1")
 # Where mail goes: HELPDESK_EMAIL_BACKEND when set (an anymail ESP backend, say); else SMTP
 # to HELPDESK_SMTP_HOST when that is set; else (development) .eml files in var/outbox/.
 EMAIL_HOST = env_str("HELPDESK_SMTP_HOST", "")

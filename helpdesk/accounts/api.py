@@ -1,6 +1,6 @@
 """The team API: /api/v1/members/ (everyone reads; admins invite) and /api/v1/members/<id>/
-(admins change a role or a seat); /api/v1/invitations/ (admins: pending invitations, resend,
-revoke)."""
+(admins change a role or a seat, and anyone's availability; a member their own
+availability); /api/v1/invitations/ (admins: pending invitations, resend, revoke)."""
 
 from __future__ import annotations
 
@@ -17,17 +17,46 @@ from helpdesk.accounts import selectors, services
 from helpdesk.accounts.models import Invitation
 from helpdesk.api.permissions import CanManageTeam, CanManageTeamOrReadOnly, IsTenantMember
 from helpdesk.api.views import TenantAPIView
+from helpdesk.core.errors import PermissionDenied
+from helpdesk.tenancy import permissions
 from helpdesk.tenancy.http import MemberRequest
-from helpdesk.tenancy.models import Membership, MembershipRole
+from helpdesk.tenancy.models import Availability, Membership, MembershipRole
 
 
 class MemberOutput(serializers.ModelSerializer[Membership]):
     email = serializers.EmailField(source="user.email")
     name = serializers.CharField(source="user.display_name")
+    availability = serializers.ChoiceField(
+        choices=Availability.choices,
+        help_text="online: takes new tickets now; away: stepped away (after "
+        "HELPDESK_AWAY_AFTER_MINUTES without activity, or by choice); offline: not working "
+        "(by choice, logged out, or outside their shift).",
+    )
+    availability_is_manual = serializers.BooleanField(
+        help_text="Chosen by the member or an admin (false: set by activity, inactivity or "
+        "the shift clock)."
+    )
+    availability_changed_at = serializers.DateTimeField(allow_null=True)
+    on_shift = serializers.BooleanField(
+        help_text="Inside the member's shift and not on leave (always, without a shift; "
+        "see /api/v1/members/<id>/shift/)."
+    )
 
     class Meta:
         model = Membership
-        fields = ["id", "email", "name", "role", "is_active", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "email",
+            "name",
+            "role",
+            "is_active",
+            "availability",
+            "availability_is_manual",
+            "availability_changed_at",
+            "on_shift",
+            "created_at",
+            "updated_at",
+        ]
 
 
 class InvitationOutput(serializers.ModelSerializer[Invitation]):
@@ -58,9 +87,19 @@ class InviteInput(serializers.Serializer[Any]):
 
 
 class MemberUpdateInput(serializers.Serializer[Any]):
-    role = serializers.ChoiceField(choices=MembershipRole.choices, required=False)
+    role = serializers.ChoiceField(
+        choices=MembershipRole.choices, required=False, help_text="Admins only."
+    )
     is_active = serializers.BooleanField(
-        required=False, help_text="false deactivates: no login, unsolved tickets unassigned."
+        required=False,
+        help_text="Admins only. false deactivates: no login, unsolved tickets unassigned.",
+    )
+    availability = serializers.ChoiceField(
+        choices=Availability.choices,
+        required=False,
+        help_text="Set by hand: a member their own, admins anyone's. Away and offline hold "
+        "until changed, the shift ends or the member logs out; online lapses to away after "
+        "HELPDESK_AWAY_AFTER_MINUTES without activity.",
     )
 
 
@@ -88,7 +127,9 @@ class MemberListAPI(TenantAPIView):
 
 
 class MemberDetailAPI(TenantAPIView):
-    permission_classes = [IsTenantMember, CanManageTeamOrReadOnly]
+    # Who may change what is decided per field below; a member without MANAGE_TEAM may
+    # PATCH only their own seat, and only its availability.
+    permission_classes = [IsTenantMember]
 
     @extend_schema(responses=MemberOutput)
     def get(self, request: Request, member_id: UUID) -> Response:
@@ -96,13 +137,29 @@ class MemberDetailAPI(TenantAPIView):
 
     @extend_schema(request=MemberUpdateInput, responses=MemberOutput)
     def patch(self, request: Request, member_id: UUID) -> Response:
+        """Admins change a member's role, seat and availability; any member sets their own
+        availability (and nothing else: 403)."""
+        actor = self.membership
+        fields = set(request.data) if isinstance(request.data, dict) else set()
+        own_availability_only = fields <= {"availability"} and member_id == actor.id
+        manages_team = permissions.can_manage_team(actor)
+        if not (own_availability_only or manages_team):
+            raise PermissionDenied(
+                "You may set your own availability; anything else here is for admins."
+            )
         data = self.validate(MemberUpdateInput, request.data)
-        seat = services.change_member(
-            membership=selectors.get_seat(member_id),
-            actor=self.membership,
-            role=data.get("role"),
-            is_active=data.get("is_active"),
-        )
+        seat = selectors.get_seat(member_id)
+        if "availability" in data:
+            seat = services.set_availability(
+                membership=seat, availability=data["availability"], actor=actor
+            )
+        if "role" in data or "is_active" in data or (not data and manages_team):
+            seat = services.change_member(
+                membership=seat,
+                actor=actor,
+                role=data.get("role"),
+                is_active=data.get("is_active"),
+            )
         return Response(MemberOutput(seat).data)
 
 

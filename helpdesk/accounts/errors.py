@@ -49,3 +49,13 @@ class InvitationLinkInvalid(NotFound):
 class LoginRequired(Conflict):
     code = "login_required"
     message = "This address already has a login: accept with its password."
+
+
+class InvalidAvailability(DomainError):
+    code = "invalid_availability"
+    message = "Availability is one of online, away or offline."
+
+
+class SeatInactive(Conflict):
+    code = "seat_inactive"
+    message = "That seat is deactivated: reactivate it first."

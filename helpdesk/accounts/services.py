@@ -4,12 +4,15 @@ tokens are over for good."""
 
 from __future__ import annotations
 
+import datetime
 import secrets
+from uuid import UUID
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from helpdesk.accounts import selectors, signals, tasks, tokens
@@ -17,16 +20,18 @@ from helpdesk.accounts.errors import (
     AdminRequired,
     AlreadyAMember,
     AlreadyInvited,
+    InvalidAvailability,
     InvalidInvitation,
     InvitationLinkInvalid,
     InvitationNotPending,
     LoginRequired,
     OwnSeat,
+    SeatInactive,
 )
 from helpdesk.accounts.models import ApiToken, Invitation, InvitationStatus, User
 from helpdesk.tenancy import permissions
 from helpdesk.tenancy.errors import MemberNotFound
-from helpdesk.tenancy.models import Membership, MembershipRole, Tenant
+from helpdesk.tenancy.models import Availability, Membership, MembershipRole, Tenant
 from helpdesk.tenancy.permissions import Capability
 
 
@@ -262,6 +267,7 @@ def change_member(
     could_take = permissions.can_take_tickets(membership) and membership.is_active
     if membership.is_active and not active:
         end_member_access(membership=membership)
+        _move(membership, Availability.OFFLINE, manual=False, now=timezone.now())
     # Only what changes is written, so nothing this call did not mean to change is reset.
     changed = [
         name
@@ -296,3 +302,193 @@ def end_member_access(*, membership: Membership) -> None:
         session_generation=F("session_generation") + 1, updated_at=now
     )
     membership.refresh_from_db(fields=["session_generation"])
+
+
+# --- Availability: online, away, offline -------------------------------------------------
+#
+# A member's choice (or an admin's) is manual; activity, inactivity and the shift clock
+# (departments.shifts) move it automatically:
+# - activity (a request in the member's browser session, recorded at most once a minute)
+#   makes an automatic away or offline member online, when they are on shift;
+# - inactivity (no request for HELPDESK_AWAY_AFTER_MINUTES, counted from the later of the
+#   last request and the last change) makes an online member away, and a manual online
+#   lapses with it: it becomes automatic, so activity brings the member back;
+# - a manual away or offline holds against activity and inactivity;
+# - the end of a shift, logging out and a deactivated seat make the member offline, and
+#   automatic, whatever was chosen; the start of a shift makes an automatic member online
+#   only if they were active lately (within HELPDESK_AWAY_AFTER_MINUTES).
+# Every change sends `signals.availability_changed` inside the transaction (receivers
+# enqueue with delay_on_commit), so routing sees only committed changes.
+
+ACTIVITY_WRITE_EVERY = datetime.timedelta(minutes=1)
+
+
+def away_after() -> datetime.timedelta:
+    """How long without activity before an online member is away."""
+    return datetime.timedelta(minutes=int(settings.HELPDESK_AWAY_AFTER_MINUTES))
+
+
+def _locked_seat(membership_id: UUID | str) -> Membership:
+    """The seat of the current tenant, locked until the transaction ends. Raises
+    MemberNotFound."""
+    seat = (
+        Membership.objects.in_current_tenant()
+        .select_for_update()
+        .select_related("user")
+        .filter(id=membership_id)
+        .first()
+    )
+    if seat is None:
+        raise MemberNotFound(member_id=str(membership_id))
+    return seat
+
+
+def _move(
+    membership: Membership, availability: str, *, manual: bool, now: datetime.datetime
+) -> bool:
+    """Write the availability (and whether it was chosen by hand) of a locked seat; send
+    `availability_changed` when it moved. Whether it moved is returned."""
+    previous = membership.availability
+    moved = previous != availability
+    if not moved and membership.availability_is_manual == manual:
+        return False
+    membership.availability = availability
+    membership.availability_is_manual = manual
+    fields = ["availability", "availability_is_manual", "updated_at"]
+    if moved:
+        membership.availability_changed_at = now
+        fields.append("availability_changed_at")
+    membership.save(update_fields=fields)
+    if moved:
+        signals.availability_changed.send(
+            sender=Membership,
+            tenant_id=membership.tenant_id,
+            membership_id=membership.id,
+            availability=availability,
+            previous=previous,
+        )
+    return moved
+
+
+@transaction.atomic
+def set_availability(
+    *, membership: Membership, availability: str, actor: Membership | None
+) -> Membership:
+    """Set a member's availability by hand (`availability_is_manual`). A member sets their
+    own; setting someone else's needs MANAGE_AVAILABILITY. Choosing again what the member
+    already is makes it manual (a choice made by hand holds; see the rules above). Raises
+    InvalidAvailability, MemberNotFound (not a seat of the current tenant), SeatInactive
+    (deactivated), PermissionDenied."""
+    if availability not in Availability.values:
+        raise InvalidAvailability()
+    if actor is not None and actor.id != membership.id:
+        permissions.require(actor, Capability.MANAGE_AVAILABILITY)
+    seat = _locked_seat(membership.id)
+    if not seat.is_active:
+        raise SeatInactive()
+    now = timezone.now()
+    if not _move(seat, availability, manual=True, now=now):
+        # The same choice again still restarts the inactivity count of an online member.
+        seat.availability_changed_at = now
+        seat.save(update_fields=["availability_changed_at", "updated_at"])
+    return seat
+
+
+def record_activity(*, membership: Membership, now: datetime.datetime | None = None) -> bool:
+    """The member made a request: remember when (at most one write a minute, decided from
+    the instance the request loaded, so most requests write nothing), and bring an
+    automatic away or offline member who is on shift online. Returns whether anything
+    was written. Runs inside the request's transaction."""
+    now = now or timezone.now()
+    wakes = (
+        not membership.availability_is_manual
+        and membership.on_shift
+        and membership.availability != Availability.ONLINE
+    )
+    seen = membership.last_seen_at
+    if not wakes and seen is not None and now - seen < ACTIVITY_WRITE_EVERY:
+        return False
+    if not wakes:
+        # No lock wait for the usual write: a concurrent request that wrote first wins.
+        written = (
+            Membership.objects.in_current_tenant()
+            .filter(id=membership.id)
+            .filter(Q(last_seen_at__isnull=True) | Q(last_seen_at__lt=now - ACTIVITY_WRITE_EVERY))
+            .update(last_seen_at=now)
+        )
+        membership.last_seen_at = now
+        return bool(written)
+    with transaction.atomic():
+        seat = _locked_seat(membership.id)
+        seat.last_seen_at = now
+        seat.save(update_fields=["last_seen_at"])
+        if (
+            seat.is_active
+            and not seat.availability_is_manual
+            and seat.on_shift
+            and seat.availability != Availability.ONLINE
+        ):
+            _move(seat, Availability.ONLINE, manual=False, now=now)
+    membership.last_seen_at = now
+    membership.availability = seat.availability
+    return True
+
+
+@transaction.atomic
+def record_logout(*, membership: Membership) -> None:
+    """The member logged out: offline, and automatic (their next activity on shift brings
+    them online again)."""
+    seat = Membership.objects.in_current_tenant().select_for_update().filter(id=membership.id)
+    locked = seat.first()
+    if locked is not None:
+        _move(locked, Availability.OFFLINE, manual=False, now=timezone.now())
+
+
+@transaction.atomic
+def set_on_shift(
+    *, membership_id: UUID | str, on_shift: bool, now: datetime.datetime | None = None
+) -> bool:
+    """The shift clock's word (departments.shifts): the member's shift began or ended.
+    Ending it makes the member offline and automatic, whatever they chose. Beginning it
+    makes an automatic member online only if they were active within
+    HELPDESK_AWAY_AFTER_MINUTES (someone not at work stays offline until their first
+    request). A compare-and-set on the stored flag, so a second run changes nothing.
+    Returns whether the flag changed."""
+    now = now or timezone.now()
+    seat = (
+        Membership.objects.in_current_tenant()
+        .select_for_update()
+        .filter(id=membership_id, on_shift=not on_shift)
+        .first()
+    )
+    if seat is None:
+        return False
+    seat.on_shift = on_shift
+    seat.save(update_fields=["on_shift", "updated_at"])
+    if not on_shift:
+        _move(seat, Availability.OFFLINE, manual=False, now=now)
+    elif (
+        not seat.availability_is_manual
+        and seat.last_seen_at is not None
+        and now - seat.last_seen_at < away_after()
+    ):
+        _move(seat, Availability.ONLINE, manual=False, now=now)
+    return True
+
+
+@transaction.atomic
+def mark_idle_members_away(*, now: datetime.datetime | None = None) -> int:
+    """Online members of the current tenant with no activity (and no change of
+    availability) for HELPDESK_AWAY_AFTER_MINUTES become away, automatically; a manual
+    online lapses the same way. Locked rows are skipped: they are being changed now, and
+    the next run sees them. Returns how many moved."""
+    now = now or timezone.now()
+    cutoff = now - away_after()
+    idle = (
+        Membership.objects.in_current_tenant()
+        .select_for_update(skip_locked=True)
+        .filter(is_active=True, availability=Availability.ONLINE)
+        .filter(Q(last_seen_at__isnull=True) | Q(last_seen_at__lt=cutoff))
+        .filter(Q(availability_changed_at__isnull=True) | Q(availability_changed_at__lt=cutoff))
+    )
+    return sum(_move(seat, Availability.AWAY, manual=False, now=now) for seat in idle)

@@ -11,6 +11,7 @@ urlpatterns = [
     path("handoff/", views.handoff_view, name="handoff"),
     path("api-tokens/", views.api_tokens, name="api-tokens"),
     path("team/", views.team, name="team"),
+    path("availability/", views.availability, name="availability"),
     path("invitations/<str:token>/", views.invitation_accept, name="invitation-accept"),
     path("password/", views.PasswordChangeView.as_view(), name="password-change"),
     path("password-reset/", views.PasswordResetView.as_view(), name="password-reset"),

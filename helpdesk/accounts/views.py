@@ -21,6 +21,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from helpdesk.accounts import handoff, selectors, services
+from helpdesk.accounts.activity import passive
 from helpdesk.accounts.errors import InvitationLinkInvalid, InvitationNotFound, LoginRequired
 from helpdesk.accounts.forms import (
     InvitationLoginForm,
@@ -134,8 +135,12 @@ def _logged_in(request: HttpRequest, form: LoginForm) -> HttpResponse:
     return HttpResponseRedirect(target)
 
 
+@passive  # leaving is not activity: it would bring the member back online
 @require_POST
 def logout_view(request: HttpRequest) -> HttpResponse:
+    membership = getattr(request, "membership", None)
+    if membership is not None:
+        services.record_logout(membership=membership)
     logout(request)
     return redirect("accounts:login")
 
@@ -189,6 +194,41 @@ def api_tokens(request: UserHttpRequest) -> HttpResponse:
             _, new_key = services.create_api_token(membership=membership, name=name)
     tokens: list[ApiToken] = list(selectors.list_member_tokens(membership))
     return render(request, "accounts/api_tokens.html", {"tokens": tokens, "new_key": new_key})
+
+
+@passive  # a choice by hand: not activity, which could first make the member online
+@member_required
+@require_POST
+def availability(request: MemberHttpRequest) -> HttpResponse:
+    """The top bar's switch: the member sets their own availability (by hand). htmx gets
+    the switch back; a plain post returns to the page it came from."""
+    error = ""
+    try:
+        request.membership = services.set_availability(
+            membership=request.membership,
+            availability=request.POST.get("availability", ""),
+            actor=request.membership,
+        )
+    except DomainError as refused:
+        error = str(refused)
+    if request.htmx:
+        response = render(
+            request,
+            "accounts/availability_switch.html",
+            {"availability_error": error, "availability_next": request.POST.get("next", "")},
+            status=400 if error else 200,
+        )
+    else:
+        if error:
+            messages.error(request, error)
+        target = request.POST.get("next", "")
+        if not url_has_allowed_host_and_scheme(
+            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            target = _home(request)
+        response = HttpResponseRedirect(target)
+    response["Vary"] = "HX-Request"
+    return response
 
 
 @member_required(may=Capability.MANAGE_TEAM)

@@ -29,6 +29,9 @@ class Capability(enum.StrEnum):
     templates, the inbound log, outbound retries: everything under Admin."""
     MANAGE_TEAM = "manage_team"
     """Invite people, change roles, deactivate seats."""
+    MANAGE_AVAILABILITY = "manage_availability"
+    """Set another member's availability (online, away, offline), shift and leave; everyone
+    sets their own availability."""
     MANAGE_SHARED_RESPONSES = "manage_shared_responses"
     """Write canned responses for the whole tenant or a department, and see every
     department's."""
@@ -59,6 +62,7 @@ _AGENTS = frozenset({MembershipRole.ADMIN.value, MembershipRole.AGENT.value})
 GRANTS: dict[Capability, frozenset[str]] = {
     Capability.MANAGE_SETTINGS: _ADMINS,
     Capability.MANAGE_TEAM: _ADMINS,
+    Capability.MANAGE_AVAILABILITY: _ADMINS,
     Capability.MANAGE_SHARED_RESPONSES: _ADMINS,
     Capability.MANAGE_OTHERS_VIEWS: _ADMINS,
     Capability.RECEIVE_UNASSIGNED_ALERTS: _ADMINS,
@@ -74,6 +78,8 @@ GRANTS: dict[Capability, frozenset[str]] = {
 DENIED = {
     Capability.MANAGE_SETTINGS: "Only admins may do this.",
     Capability.MANAGE_TEAM: "Only admins may manage the team.",
+    Capability.MANAGE_AVAILABILITY: "Only admins may set someone else's availability, shift or"
+    " leave.",
     Capability.MANAGE_SHARED_RESPONSES: "Only admins may change responses shared with others.",
     Capability.MANAGE_OTHERS_VIEWS: "Only the view's owner or an admin may change it.",
     Capability.RECEIVE_UNASSIGNED_ALERTS: "Only admins are told about unassigned tickets.",
@@ -131,6 +137,10 @@ def can_manage_settings(member: Membership | None) -> bool:
 
 def can_manage_team(member: Membership | None) -> bool:
     return can(member, Capability.MANAGE_TEAM)
+
+
+def can_manage_availability(member: Membership | None) -> bool:
+    return can(member, Capability.MANAGE_AVAILABILITY)
 
 
 def can_manage_shared_responses(member: Membership | None) -> bool:

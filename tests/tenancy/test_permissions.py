@@ -28,6 +28,7 @@ ADMIN, AGENT, LIGHT = MembershipRole.ADMIN, MembershipRole.AGENT, MembershipRole
 EXPECTED: dict[Capability, set[str]] = {
     Capability.MANAGE_SETTINGS: {ADMIN},
     Capability.MANAGE_TEAM: {ADMIN},
+    Capability.MANAGE_AVAILABILITY: {ADMIN},
     Capability.MANAGE_SHARED_RESPONSES: {ADMIN},
     Capability.MANAGE_OTHERS_VIEWS: {ADMIN},
     Capability.RECEIVE_UNASSIGNED_ALERTS: {ADMIN},

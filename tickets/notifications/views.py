@@ -10,6 +10,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from helpdesk.accounts.activity import passive
 from helpdesk.tenancy.decorators import member_required
 from helpdesk.tenancy.http import MemberHttpRequest
 from tickets.models import (
@@ -33,6 +34,7 @@ def notification_list(request: MemberHttpRequest) -> HttpResponse:
     )
 
 
+@passive
 @member_required
 def notification_badge(request: MemberHttpRequest) -> HttpResponse:
     """The unread count in the top bar (loaded and refreshed by htmx)."""

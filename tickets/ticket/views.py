@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from departments import selectors as department_selectors
+from helpdesk.accounts.activity import passive
 from helpdesk.core import csp
 from helpdesk.core.errors import DomainError
 from helpdesk.core.views import not_found_page
@@ -239,6 +240,7 @@ def _remote_images_consent(request: HttpRequest, thread: list[Any]) -> UUID | No
     return None
 
 
+@passive
 @member_required
 @require_POST
 def ticket_presence(request: MemberHttpRequest, number: int) -> HttpResponse:

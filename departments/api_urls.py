@@ -1,6 +1,7 @@
 from django.urls import path
 
 from departments import api
+from departments.shifts import urls as shift_urls
 
 app_name = "departments-api"
 
@@ -19,4 +20,5 @@ urlpatterns = [
     ),
     path("mailboxes/", api.MailboxListAPI.as_view(), name="mailbox-list"),
     path("mailboxes/<uuid:mailbox_id>/", api.MailboxDetailAPI.as_view(), name="mailbox-detail"),
+    *shift_urls.api_urlpatterns,
 ]

@@ -43,6 +43,11 @@ def parse_minute(value: str) -> int:
     return total
 
 
+def format_minute(minute: int) -> str:
+    """Minutes after midnight as 'HH:MM' (1440 is '24:00')."""
+    return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
 def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
@@ -93,6 +98,14 @@ class Schedule:
             periods={day: tuple(periods) for day, periods in by_day.items()},
             holidays=frozenset(holidays),
         )
+
+    def as_intervals(self) -> list[dict[str, Any]]:
+        """The periods as stored rows [{"day", "start", "end"}], by day and start time."""
+        return [
+            {"day": day, "start": format_minute(start), "end": format_minute(end)}
+            for day in sorted(self.periods)
+            for start, end in self.periods[day]
+        ]
 
     def working_periods(self, since: datetime.datetime) -> Iterator[Period]:
         """The working periods (UTC start, end) from the local day of `since` on, in order."""

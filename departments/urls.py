@@ -1,6 +1,7 @@
 from django.urls import path
 
 from departments import views
+from departments.shifts import urls as shift_urls
 
 app_name = "departments"
 
@@ -22,4 +23,5 @@ urlpatterns = [
     path("mailboxes/new/", views.mailbox_edit, name="mailbox-new"),
     path("mailboxes/<uuid:mailbox_id>/", views.mailbox_edit, name="mailbox-edit"),
     path("mailboxes/<uuid:mailbox_id>/delete/", views.mailbox_delete, name="mailbox-delete"),
+    *shift_urls.urlpatterns,
 ]

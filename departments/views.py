@@ -8,6 +8,7 @@ from uuid import UUID
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from departments import selectors, services
@@ -20,6 +21,7 @@ from departments.forms import (
     MailboxForm,
 )
 from departments.models import Mailbox
+from departments.shifts import selectors as shift_selectors
 from helpdesk.core.errors import DomainError
 from helpdesk.core.views import not_found_page
 from helpdesk.tenancy import selectors as tenancy_selectors
@@ -102,7 +104,11 @@ def department_edit(request: MemberHttpRequest, department_id: UUID) -> HttpResp
     return render(
         request,
         "departments/department_form.html",
-        {"form": form, "department": department},
+        {
+            "form": form,
+            "department": department,
+            "roster": shift_selectors.department_roster(department.id, timezone.now()),
+        },
         status=400 if form.errors else 200,
     )
 

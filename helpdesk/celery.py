@@ -49,6 +49,11 @@ app.conf.beat_schedule = {
         "task": "automation.assignment.tasks.sweep_assignment_backlogs",
         "schedule": 60.0,
     },
+    "sweep-shift-clock": {
+        # Shifts that began or ended (offline at the end), idle members away.
+        "task": "departments.shifts.tasks.sweep_shift_clock",
+        "schedule": 60.0,
+    },
 }
 # Broker outages (Redis restarting, a network blip). The worker keeps trying to reconnect
 # for as long as it takes (Celery gives up after 100 attempts by default and the worker
@@ -73,6 +78,7 @@ app.autodiscover_tasks(
         "tickets.mail_in",
         "tickets.mail_out",
         "departments",
+        "departments.shifts",
         "knowledge_base",
         "automation",
         "automation.assignment",

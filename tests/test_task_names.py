@@ -18,6 +18,8 @@ TASK_NAMES = {
     "automation.tasks.reapply_sla_policies",
     "automation.tasks.record_sla_breaches",
     "automation.tasks.sweep_sla_breaches",
+    "departments.shifts.tasks.run_shift_clock",
+    "departments.shifts.tasks.sweep_shift_clock",
     "helpdesk.accounts.tasks.send_invitation",
     "helpdesk.core.tasks.record_beat_heartbeat",
     "helpdesk.mail.tasks.deliver_outbound_email",

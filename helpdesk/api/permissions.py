@@ -59,3 +59,9 @@ class CanManageTeamOrReadOnly(IsTenantAdminOrReadOnly):
     """Members read; only those who may manage the team write."""
 
     capability = Capability.MANAGE_TEAM
+
+
+class CanManageAvailabilityOrReadOnly(IsTenantAdminOrReadOnly):
+    """Members read; only those who may manage others' availability write (shifts, leave)."""
+
+    capability = Capability.MANAGE_AVAILABILITY

@@ -348,7 +348,7 @@ def test_light_agents_have_no_switch(acme: TenantSetup) -> None:
 # --- Where availability shows ----------------------------------------------------------
 
 
-def test_the_team_page_shows_availability(acme: TenantSetup) -> None:
+def test_the_team_page_shows_availability_and_links_shifts(acme: TenantSetup) -> None:
     agent = make_member(acme.tenant, name="Ben Okafor")
     _set_state(agent, availability="away", availability_is_manual=True, on_shift=False)
     page = acme.client(acme.admin).get("/accounts/team/")
@@ -359,6 +359,7 @@ def test_the_team_page_shows_availability(acme: TenantSetup) -> None:
     assert 'class="availability-dot availability-away"' in row
     assert "(set by hand)" in row
     assert "off shift" in row
+    assert f"/settings/members/{agent.id}/shift/" in row
 
 
 def test_assignees_show_their_availability_in_constant_queries(acme: TenantSetup) -> None:

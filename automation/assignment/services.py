@@ -61,19 +61,18 @@ def assign_new_tickets(*, ticket_ids: Sequence[UUID]) -> int:
     auto = selectors.auto_assign_departments()
     if not auto or not ticket_ids:
         return 0
-    ids = list(dict.fromkeys(ticket_ids))
     # The caller's transaction when there is one (the pipeline's), without a savepoint.
     with transaction.atomic(savepoint=False):
-        department_ids = set(
-            selectors.filter_backlog(
-                Ticket.objects.filter(id__in=ids, department_id__in=list(auto))
-            )
-            .values_list("department_id", flat=True)
-            .distinct()
-        )
+        by_department: dict[UUID, list[UUID]] = {}
+        # By primary key alone; whether each is still nobody's is asked under the lock.
+        for ticket_id, department_id in Ticket.objects.filter(
+            id__in=list(dict.fromkeys(ticket_ids))
+        ).values_list("id", "department_id"):
+            if department_id in auto:
+                by_department.setdefault(department_id, []).append(ticket_id)
         assigned = 0
         # One department after another, in one order in every worker.
-        for department_id in sorted(department_ids):
+        for department_id, ids in sorted(by_department.items()):
             department = _lock_department(department_id)
             if department is not None:
                 assigned += len(_assign(department, ticket_ids=ids, limit=len(ids)))
@@ -180,16 +179,27 @@ def _assign(
     capacity = limit if cap is None else sum(max(cap - agent.open_count, 0) for agent in agents)
     if not agents or capacity <= 0:
         return []
-    tickets = selectors.list_backlog(department.id)
-    if ticket_ids is not None:
-        tickets = tickets.filter(id__in=ticket_ids)
     # Rows someone else holds (a person editing the ticket, another batch) are left to the
     # next drain rather than waited for.
-    ids = list(
-        tickets.select_for_update(skip_locked=True).values_list("id", flat=True)[
-            : min(capacity, limit)
-        ]
-    )
+    if ticket_ids is None:
+        ids = list(
+            selectors.list_backlog(department.id)
+            .select_for_update(skip_locked=True)
+            .values_list("id", flat=True)[: min(capacity, limit)]
+        )
+    else:
+        # A batch is found by its ids (primary key), then put in hand-out order here: with
+        # ORDER BY … LIMIT the planner may walk the department's whole backlog in the
+        # backlog index's order instead.
+        rows = (
+            selectors.filter_backlog(
+                Ticket.objects.filter(id__in=ticket_ids, department_id=department.id)
+            )
+            .select_for_update(skip_locked=True)
+            .values_list("id", "priority_rank", "created_at")
+        )
+        ordered = sorted(rows, key=lambda row: (-row[1], row[2], row[0]))
+        ids = [row[0] for row in ordered[: min(capacity, limit)]]
     if not ids:
         return []
     now = timezone.now()

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.dispatch import receiver
 
-from automation import selectors, tasks
+from automation import selectors, tasks, ticket_events
 from departments.signals import business_hours_changed
 from tickets.signals import ticket_changed
 
@@ -22,3 +22,12 @@ def measure_sla_after_change(*, tenant_id: Any, ticket_id: Any, **_: Any) -> Non
 def measure_sla_after_hours_change(*, tenant_id: Any, **_: Any) -> None:
     if selectors.list_active_sla_policies():
         tasks.reapply_sla_policies.delay_on_commit(tenant_id=str(tenant_id))
+
+
+@receiver(ticket_changed, dispatch_uid="automation.ticket_events.ticket_changed")
+def automate_after_change(*, ticket_id: Any, reason: str, by_rule: bool = False, **_: Any) -> None:
+    """Rules and assignment follow creations and updates, a transaction's tickets at once;
+    what a rule changed starts no new round of rules."""
+    trigger = ticket_events.TRIGGER_OF_REASON.get(reason)
+    if trigger is not None and not by_rule:
+        ticket_events.collect(trigger=trigger, ticket_id=ticket_id)

@@ -239,6 +239,25 @@ def test_an_agent_who_leaves_the_department_hands_tickets_back_to_the_others(
     assert assignees([kept]) == [ana.id]
 
 
+def test_an_agent_seated_again_before_the_hand_back_runs_keeps_their_tickets(
+    tenant: TenantSetup,
+) -> None:
+    ana, ben = online(tenant, "Ana"), online(tenant, "Ben")
+    support = department("Tier one", [ana, ben])
+    work = tickets_in(support, 2)
+    services.assign_new_tickets(ticket_ids=[t.id for t in work])
+    department_services.update_department(department=support, members=[ben])
+    department_services.update_department(department=support, members=[ana, ben])
+
+    assert (
+        tasks.hand_back_departed(
+            tenant_id=str(tenant.id), department_id=str(support.id), membership_ids=[str(ana.id)]
+        )
+        == 0
+    )
+    assert assignees(work) == [ana.id, ben.id]
+
+
 def test_going_offline_hands_tickets_back_only_where_the_department_says_so(
     tenant: TenantSetup, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
 ) -> None:

@@ -18,6 +18,7 @@ TASK_NAMES = {
     "automation.tasks.reapply_sla_policies",
     "automation.tasks.record_sla_breaches",
     "automation.tasks.sweep_sla_breaches",
+    "automation.ticket_events.handle_ticket_events",
     "departments.shifts.tasks.run_shift_clock",
     "departments.shifts.tasks.sweep_shift_clock",
     "helpdesk.accounts.tasks.send_invitation",

@@ -79,8 +79,9 @@ class Membership(BaseModel):
     )
     availability_is_manual = models.BooleanField(
         default=False,
-        help_text="Set by the member or an admin: activity and inactivity leave it alone "
-        "(the end of a shift still takes the member offline).",
+        help_text="Chosen by the member or an admin: a chosen away or offline holds until "
+        "changed; a chosen online lapses to away after inactivity like an automatic one; the "
+        "end of a shift and logging out take anyone offline.",
     )
     availability_changed_at = models.DateTimeField(null=True, blank=True)
     last_seen_at = models.DateTimeField(

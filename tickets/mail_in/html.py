@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 
 import nh3
 
+from tickets.mail_in import quotes
+
 ALLOWED_TAGS = frozenset(
     {
         "a",
@@ -75,25 +77,6 @@ _IMG_SRC = re.compile(r"""(<img\b[^>]*?\s)src(\s*=\s*["']?\s*)(https?:)""", re.I
 _CID = re.compile(r"""cid:([^"'\s>]+)""", re.IGNORECASE)
 _BLOCK_END = re.compile(r"</(p|div|tr|h[1-6]|li|blockquote|table)>|<br\s*/?>", re.IGNORECASE)
 
-ATTRIBUTIONS = [
-    re.compile(r"^\s*On .{3,200}wrote:\s*$", re.IGNORECASE),
-    re.compile(r"^\s*Le .{3,200}a écrit\s*:\s*$", re.IGNORECASE),
-    re.compile(r"^\s*Am .{3,200}schrieb .{0,200}:\s*$", re.IGNORECASE),
-    re.compile(r"^\s*El .{3,200}escribió:\s*$", re.IGNORECASE),
-]
-QUOTE_HEADERS = [
-    *ATTRIBUTIONS,
-    re.compile(r"^\s*-{2,}\s*Original Message\s*-{2,}\s*$", re.IGNORECASE),
-    re.compile(r"^\s*-{2,}\s*Forwarded message\s*-{2,}\s*$", re.IGNORECASE),
-    re.compile(r"^\s*_{10,}\s*$"),
-    re.compile(r"^\s*From:\s.+$", re.IGNORECASE),
-]
-SIGNATURE_MARKERS = [
-    re.compile(r"^-- ?$"),
-    re.compile(r"^\s*Sent from my (iPhone|iPad|Android|mobile|Galaxy).*$", re.IGNORECASE),
-    re.compile(r"^\s*Get Outlook for (iOS|Android).*$", re.IGNORECASE),
-]
-
 
 def sanitize_html(html: str, *, cid_urls: dict[str, str] | None = None) -> str:
     """Safe HTML for the agent's browser; `cid_urls` maps Content-IDs to attachment URLs."""
@@ -148,26 +131,8 @@ def html_to_text(html: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
-def split_quoted(text: str) -> tuple[str, str]:
-    """(new part, quoted history and signature). Nothing is dropped: new + quoted == all."""
-    lines = text.splitlines()
-    cut = len(lines)
-    for index, line in enumerate(lines):
-        if any(pattern.match(line) for pattern in (*QUOTE_HEADERS, *SIGNATURE_MARKERS)):
-            cut = index
-            break
-        # Gmail wraps a long "On <date> <name> <address> wrote:" over two lines.
-        wrapped = f"{line} {lines[index + 1]}" if index + 1 < len(lines) else ""
-        if wrapped and any(pattern.match(wrapped) for pattern in ATTRIBUTIONS):
-            cut = index
-            break
-        if line.startswith(">") and all(
-            not candidate.strip() or candidate.startswith(">") for candidate in lines[index:]
-        ):
-            cut = index
-            break
-    new = "\n".join(lines[:cut]).strip()
-    quoted = "\n".join(lines[cut:]).strip()
-    if not new:  # a mail that is all quote (a bare forward): show it whole
-        return text.strip(), ""
-    return new, quoted
+def split_quoted(text: str, html: str = "") -> tuple[str, str]:
+    """(new part, quoted history and signatures) of a mail's text, using its HTML's structure
+    when it has HTML; nothing is dropped. The rules: `tickets.mail_in.quotes`."""
+    separation = quotes.separate(text, html)
+    return separation.visible, separation.quoted

@@ -208,7 +208,7 @@ def _content(parsed: ParsedEmail) -> tuple[str, services.MessageContent]:
         for a in attachments
         if a.content_id
     }
-    new_text, quoted = html_tools.split_quoted(parsed.text)
+    new_text, quoted = html_tools.split_quoted(parsed.text, html=parsed.html)
     body = new_text or ("(attachments only)" if attachments else "(no text)")
     return body, services.MessageContent(
         html=html_tools.sanitize_html(parsed.html, cid_urls=cid_urls),

@@ -50,6 +50,7 @@ lint: venv
 
 bench: setup
 	$(PY) -m bench.run
+	$(PY) -m bench.quotes
 
 migrate: venv
 	$(PY) manage.py migrate --no-input

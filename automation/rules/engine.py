@@ -6,8 +6,7 @@ SLA clocks (automation.sla) for a target just missed. For the batch it reads:
 
 - the tenant's active rules of the trigger once (cached: a tenant without rules costs one
   cache read and no query at all);
-- the tickets, locked, with their contact, company, department, mailbox and type (one
-  query);
+- the tickets with their contact (one query);
 - only what the rules' conditions need, each for the whole batch in one query: tags, the
   customer's latest message (body, sender), the addresses that mail was sent to, SLA
   targets missed, business hours; and the objects the actions name.
@@ -44,6 +43,8 @@ from departments import business_time
 from departments.models import DEFAULT_AUTO_ACK_SUBJECT, DepartmentMember
 from helpdesk.core import placeholders
 from helpdesk.core.errors import DomainError
+from helpdesk.tenancy import selectors as tenancy_selectors
+from helpdesk.tenancy.context import require_tenant_id
 from helpdesk.tenancy.models import Membership
 from tickets.attribution import acting_rule
 from tickets.mail_out import selectors as mail_out_selectors
@@ -99,7 +100,11 @@ class Batch:
     refs: dict[str, dict[str, Any]] = field(default_factory=dict)
     schedules: dict[str, business_time.Schedule] = field(default_factory=dict)
     policy_hours: dict[UUID, str | None] = field(default_factory=dict)
-    tenant_name: str = ""
+
+    @property
+    def tenant_name(self) -> str:
+        """For placeholders in replies and notes (cached: read only when one is written)."""
+        return tenancy_selectors.get_tenant(require_tenant_id()).name
 
     def inside_hours(self, ticket: Ticket, hours_id: str | None) -> bool | None:
         """Whether now is inside the hours (`None`: the SLA policy's of the ticket; no
@@ -299,14 +304,14 @@ def _needs(rules: Sequence[Rule]) -> Needs:
     )
 
 
-def _load_tickets(ticket_ids: Sequence[UUID], *, lock: bool) -> list[Ticket]:
-    tickets = Ticket.objects.select_related(
-        "contact__company", "department", "mailbox", "type", "tenant"
-    ).filter(id__in=list(ticket_ids))
-    if lock:
-        # In id order, so two runs over overlapping batches cannot deadlock.
-        tickets = tickets.select_for_update(of=("self",)).order_by("id")
-    return list(tickets)
+def _load_tickets(ticket_ids: Sequence[UUID]) -> list[Ticket]:
+    """The tickets with what conditions read of them, in id order. Not locked: rules change
+    tickets through the same services as agents (which lock nothing either), and a lock
+    held on the whole batch would wait on, and deadlock with, automatic assignment, which
+    locks a department before it updates that department's tickets."""
+    return list(
+        Ticket.objects.select_related("contact").filter(id__in=list(ticket_ids)).order_by("id")
+    )
 
 
 def _load(
@@ -382,8 +387,6 @@ def _load(
             )
         except business_time.InvalidSchedule:
             logger.warning("business hours %s are not a valid schedule", hours_id)
-    if tickets:
-        batch.tenant_name = tickets[0].tenant.name
     return facts, batch
 
 
@@ -408,8 +411,8 @@ def run_rules(
     if not rules or not ticket_ids:
         return
     compiled = [compile_rule(rule) for rule in rules]
-    with transaction.atomic():
-        tickets = _load_tickets(ticket_ids, lock=True)
+    with transaction.atomic(), vocabulary.pattern_timer():
+        tickets = _load_tickets(ticket_ids)
         facts, batch = _load(rules, tickets, trigger=trigger, sla_metrics=sla_metrics)
         for ticket in tickets:
             if not _runs_on(ticket):
@@ -587,7 +590,7 @@ def dry_run(*, rule: Rule, ticket: Ticket) -> DryRun:
     a commit, so none leave. Ignores is_active (an admin tries a rule before enabling it)."""
     compiled = compile_rule(rule)
     with transaction.atomic():
-        tickets = _load_tickets([ticket.id], lock=False)
+        tickets = _load_tickets([ticket.id])
         if not tickets:
             return DryRun(matched=False, conditions=[], changes=[])
         target = tickets[0]

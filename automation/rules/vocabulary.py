@@ -22,7 +22,8 @@ import signal
 import threading
 import time
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -769,31 +770,61 @@ class _PatternTimeout(Exception):
     pass
 
 
+# Whether a pattern is being matched right now: a timer's signal that arrives just after
+# the match finished (before the timer was stopped) is ignored rather than raised elsewhere.
+_matching = threading.Event()
+
+
 def _raise_timeout(signum: int, frame: Any) -> None:
-    raise _PatternTimeout()
+    if _matching.is_set():
+        raise _PatternTimeout()
 
 
-def search(compiled: re.Pattern[str], text: str) -> bool | None:
-    """Whether the pattern is found in (the start of) `text`; None when it ran out of time.
-
-    Python's matcher checks for signals as it goes, so in the main thread (a Celery worker's
-    task, a gunicorn request) a timer interrupts a pattern that is slow on this text. The
-    timer in use before (pytest-timeout's, say) is put back afterwards. Elsewhere (a
-    threaded development server) the pattern's checked form and the length cap must do.
-    """
-    text = text[:MAX_MATCHED_TEXT]
-    if threading.current_thread() is not threading.main_thread():
-        return compiled.search(text) is not None
+@contextmanager
+def pattern_timer() -> Iterator[None]:
+    """Within the block, `search` may stop a slow pattern (the main thread only: Python
+    delivers signals there). Python's matcher checks for signals as it goes, so a timer's
+    signal interrupts it. The handler and timer in use before (pytest-timeout's, say) are
+    put back afterwards, the timer with what was left of it. A run of rules enters this
+    once for its batch; each `search` then only starts and stops the timer."""
+    if threading.current_thread() is not threading.main_thread() or _timer_is_ours():
+        yield
+        return
     previous_handler = signal.signal(signal.SIGALRM, _raise_timeout) or signal.SIG_DFL
-    previous_delay, previous_interval = signal.setitimer(signal.ITIMER_REAL, PATTERN_SECONDS)
+    previous_delay, previous_interval = signal.setitimer(signal.ITIMER_REAL, 0)
     started = time.monotonic()
     try:
-        return compiled.search(text) is not None
-    except _PatternTimeout:
-        return None
+        yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous_handler)
         if previous_delay:
             left = previous_delay - (time.monotonic() - started)
             signal.setitimer(signal.ITIMER_REAL, max(left, 0.001), previous_interval)
+
+
+def _timer_is_ours() -> bool:
+    return signal.getsignal(signal.SIGALRM) is _raise_timeout
+
+
+def search(compiled: re.Pattern[str], text: str) -> bool | None:
+    """Whether the pattern is found in (the start of) `text`; None when it ran out of time
+    (PATTERN_SECONDS, inside `pattern_timer` in the main thread). Elsewhere (a threaded
+    development server) the pattern's checked form and the length cap must do."""
+    text = text[:MAX_MATCHED_TEXT]
+    if threading.current_thread() is not threading.main_thread():
+        return compiled.search(text) is not None
+    if not _timer_is_ours():
+        with pattern_timer():
+            return search(compiled, text)
+    _matching.set()
+    signal.setitimer(signal.ITIMER_REAL, PATTERN_SECONDS)
+    try:
+        found = compiled.search(text) is not None
+        _matching.clear()
+        return found
+    except _PatternTimeout:
+        return None
+    finally:
+        _matching.clear()
+        signal.setitimer(signal.ITIMER_REAL, 0)

@@ -139,7 +139,7 @@ def hand_back_tickets(*, department_id: UUID, membership_ids: Collection[UUID], 
         Ticket.objects.filter(department_id=department_id, assignee_id__in=members)
         .filter(is_unsolved=True)
         .order_by("id")
-        .select_for_update()
+        .select_for_update(no_key=True)
         .values_list("id", "assignee_id")
     )
     department = _lock_department(department_id)
@@ -180,11 +180,13 @@ def _assign(
     if not agents or capacity <= 0:
         return []
     # Rows someone else holds (a person editing the ticket, another batch) are left to the
-    # next drain rather than waited for.
+    # next drain rather than waited for. NO KEY UPDATE, as the UPDATE itself takes: a reply
+    # being stored meanwhile (its foreign-key check takes KEY SHARE) neither waits nor is
+    # skipped.
     if ticket_ids is None:
         ids = list(
             selectors.list_backlog(department.id)
-            .select_for_update(skip_locked=True)
+            .select_for_update(no_key=True, skip_locked=True)
             .values_list("id", flat=True)[: min(capacity, limit)]
         )
     else:
@@ -195,7 +197,7 @@ def _assign(
             selectors.filter_backlog(
                 Ticket.objects.filter(id__in=ticket_ids, department_id=department.id)
             )
-            .select_for_update(skip_locked=True)
+            .select_for_update(no_key=True, skip_locked=True)
             .values_list("id", "priority_rank", "created_at")
         )
         ordered = sorted(rows, key=lambda row: (-row[1], row[2], row[0]))

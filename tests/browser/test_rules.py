@@ -38,9 +38,15 @@ def test_admin_builds_reorders_and_dry_runs_a_rule(live_server: LiveServer, page
     acme = make_tenant("acme", "Acme")
     with tenant_context(acme.id):
         adebayo = make_member(acme.tenant, MembershipRole.AGENT, name="Adebayo Refunds")
-        for name in ("Tag web tickets", "Tag everything"):
+        for name, condition in (
+            ("Tag phone tickets", {"field": "channel", "operator": "is", "value": "phone"}),
+            ("Tag VIP tickets", {"field": "tag", "operator": "has", "value": "vip"}),
+        ):
             services.create_rule(
-                actor=acme.admin, name=name, actions=[{"action": "add_tags", "value": ["seen"]}]
+                actor=acme.admin,
+                name=name,
+                conditions=[condition],
+                actions=[{"action": "add_tags", "value": ["seen"]}],
             )
         ticket = make_ticket(subject="Refund for order 1234")
     log_in(page, live_server, "acme", "admin@acme.test")
@@ -73,8 +79,8 @@ def test_admin_builds_reorders_and_dry_runs_a_rule(live_server: LiveServer, page
             {"action": "assign_to", "value": str(adebayo.id)},
             {"action": "add_tags", "value": ["refund"]},
         ]
-        first = Rule.objects.get(name="Tag web tickets")
-        assert _order() == ["Tag web tickets", "Tag everything", "Refunds"]
+        first = Rule.objects.get(name="Tag phone tickets")
+        assert _order() == ["Tag phone tickets", "Tag VIP tickets", "Refunds"]
 
     # Drag it to the top.
     page.locator(f"#rule-{saved.id} .drag-handle").drag_to(
@@ -82,14 +88,14 @@ def test_admin_builds_reorders_and_dry_runs_a_rule(live_server: LiveServer, page
     )
     page.get_by_text("Order saved.").wait_for()
     with tenant_context(acme.id):
-        assert _order() == ["Refunds", "Tag web tickets", "Tag everything"]
+        assert _order() == ["Refunds", "Tag phone tickets", "Tag VIP tickets"]
     assert page.locator("#rule-list li").first.get_attribute("data-rule-id") == str(saved.id)
 
     # The keyboard's way: move it down one place.
     page.get_by_role("button", name="Move “Refunds” down").click()
     page.locator(f"#rule-{saved.id}").wait_for()
     with tenant_context(acme.id):
-        assert _order() == ["Tag web tickets", "Refunds", "Tag everything"]
+        assert _order() == ["Tag phone tickets", "Refunds", "Tag VIP tickets"]
 
     # Dry run against the ticket: what would change, nothing changed.
     page.get_by_role("link", name="Refunds").click()

@@ -7,32 +7,33 @@
 
 How a mail is read:
 
-- **HTML structure first**, when the mail has HTML with a quote container the client put
-  there: Gmail (`div.gmail_quote`, its `gmail_attr` line), Apple Mail and Thunderbird
-  (`blockquote type=cite`, Thunderbird's `div.moz-cite-prefix`), Outlook desktop (the
-  header box with the `border-top:solid #E1E1E1` / `#B5C4DF` style, the 2003 `<hr>`),
-  Outlook on the web and new Outlook (`#appendonsend`, `#divRplyFwdMsg`), Outlook for Mac
-  (`#OLK_SRC_BODY_SECTION`, `#mail-editor-reference-message-container`), Yahoo
-  (`div.yahoo_quoted`), mail.ru (`div.mail-quote-collapse`, the app's
-  `#mail-app-auto-quote`) and Yandex (an attribution line over a bare `<blockquote>`);
-  signature containers (`gmail_signature`, `moz-signature`, Outlook's `#Signature`,
-  Yahoo's and mail.ru's app signatures) are signatures. Class names match inside longer
-  ones, because clients rename the classes of a mail they quote (`x_gmail_quote`,
-  `ydp…yahoo_quoted`, `…_mr_css_attr`). A bare `<blockquote>` is a quote only under an
-  attribution line: Gmail and others use it to indent.
-- **Plain text**, and HTML without a container, line by line: attribution lines ("On
-  <date>, <name> wrote:") in English, German, French, Spanish, Italian, Dutch, Polish,
-  Portuguese, Swedish, Russian, Japanese and Chinese, and the verb-less ones of Gmail in
-  Russian and Japanese, Yandex and mail.ru ("<date>, <time>, <name> <address>:"), also
-  when wrapped over two or three lines; Outlook's header blocks ("From: / Sent: / To: /
-  Subject:" and their translations, three labels or more); "-----Original Message-----"
-  and forwarded-message separators in those languages; `>`-quoted lines; mobile
-  signatures ("Sent from my iPhone", "Von meinem iPhone gesendet", "Get Outlook for iOS",
-  …), the "-- " delimiter and confidentiality footers.
-
-When the mail has both a plain-text and an HTML part and the HTML finds a quote, the plain
-part is kept if it splits the same way (same words in the new part: it is what the client
-wrote for text readers, links included); otherwise the HTML's own text is used.
+- **Its text, line by line** (the plain-text part, or the text of the HTML when there is
+  none): attribution lines ("On <date>, <name> wrote:") in English, German, French,
+  Spanish, Italian, Dutch, Polish, Portuguese, Swedish, Russian, Japanese and Chinese, and
+  the verb-less ones of Gmail in Russian and Japanese, Yandex and mail.ru ("<date>, <time>,
+  <name> <address>:"), also when wrapped over two or three lines; Outlook's header blocks
+  ("From: / Sent: / To: / Subject:" and their translations, three labels or more);
+  "-----Original Message-----" and forwarded-message separators in those languages;
+  `>`-quoted lines; mobile signatures ("Sent from my iPhone", "Von meinem iPhone gesendet",
+  "Get Outlook for iOS", …), the "-- " delimiter and confidentiality footers.
+- **Its HTML structure**, when the text finds no quote (an unknown attribution, a mail with
+  no text part) or the HTML marks a signature the text cannot see: the quote containers
+  clients put there, Gmail (`div.gmail_quote`, its `gmail_attr` line), Apple Mail and
+  Thunderbird (`blockquote type=cite`, Thunderbird's `div.moz-cite-prefix`), Outlook
+  desktop and Windows Mail (the header box with a `border-top:solid #E1E1E1` / `#B5C4DF` or
+  `rgb(229, 229, 229)` border), Outlook on the web and new Outlook (`#appendonsend`,
+  `#divRplyFwdMsg`), Outlook for Mac (`#OLK_SRC_BODY_SECTION`,
+  `#mail-editor-reference-message-container`), Yahoo (`div.yahoo_quoted`), mail.ru
+  (`div.mail-quote-collapse`, the app's `#mail-app-auto-quote`) and Yandex (an attribution
+  line over a bare `<blockquote>`); signature containers (`gmail_signature`,
+  `moz-signature`, Outlook's `#Signature`, Yahoo's and mail.ru's app signatures). Class
+  names match inside longer ones, because clients rename the classes of a mail they quote
+  (`x_gmail_quote`, `ydp…yahoo_quoted`, `…_mr_css_attr`). A bare `<blockquote>` is a quote
+  only under an attribution line (or after one that was): Gmail and others use it to
+  indent. An Outlook box or marker counts only above a header block.
+  When both parts find a split, the text part is kept if its new part has the same words
+  (it is what the client wrote for text readers, link addresses included); otherwise the
+  HTML's own text is used, its quotes written as `> ` lines.
 
 **Inline replies.** A customer who answers between quoted lines writes new text after a
 quote. Then `visible` is the mail from its first line down to the customer's last own line,

@@ -6,7 +6,7 @@ import io
 
 from django.core.management import call_command
 
-from automation.models import SlaPolicy
+from automation.models import Rule, SlaPolicy
 from departments.models import Department
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import Tenant
@@ -36,6 +36,12 @@ def test_seed_demo_builds_a_tenant_to_try_and_runs_again_harmlessly(db: None) ->
         assert hours.holidays.count() == 2
         support = Department.objects.get(is_default=True)
         assert (support.assignment_mode, support.max_open_per_agent) == ("round_robin", 5)
+        assert list(Rule.objects.filter(is_active=True).values_list("name", flat=True)) == [
+            "Refunds go to Billing",
+            "Outages are urgent",
+            "Initech is a key account",
+            "After-hours auto-reply",
+        ]
         rated = SatisfactionRating.objects.exclude(score="")
         assert sorted(rated.values_list("score", flat=True)) == ["bad", "good", "good"]
     call_command("seed_demo", stdout=io.StringIO())

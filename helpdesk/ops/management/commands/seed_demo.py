@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from automation import services as automation_services
+from automation.rules import services as rule_services
 from departments import services as department_services
 from helpdesk.accounts import services as account_services
 from helpdesk.ops import services as ops_services
@@ -281,8 +282,9 @@ class Command(BaseCommand):
             departments = {"Support": support, "Billing": billing}
             self._seed_tickets(departments, members)
             self._seed_articles(members["admin"])
-            self._seed_sla(members["admin"])
+            hours = self._seed_sla(members["admin"])
             self._seed_ratings()
+            self._seed_rules(members["admin"], billing, hours)
             # Support hands its new tickets out in turn, at most five unsolved each; the open
             # ones nobody has wait in its backlog until an agent comes online (log in).
             department_services.update_department(
@@ -337,8 +339,9 @@ class Command(BaseCommand):
             Message.objects.filter(ticket=ticket).update(created_at=moment)
             ticket_services.refresh_search_vector(ticket=ticket)
 
-    def _seed_sla(self, admin: Any) -> None:
-        """Office hours and two policies; the open demo tickets are measured against them."""
+    def _seed_sla(self, admin: Any) -> Any:
+        """Office hours and two policies; the open demo tickets are measured against them.
+        Returns the office hours."""
         year = timezone.now().year
         hours = department_services.save_business_hours(
             name="Office hours",
@@ -367,6 +370,50 @@ class Command(BaseCommand):
             next_response_minutes=8 * 60,
             resolution_minutes=3 * 24 * 60,
         )
+        return hours
+
+    def _seed_rules(self, admin: Any, billing: Any, hours: Any) -> None:
+        """Workflow rules, made after the demo tickets so that those stay as written: they
+        act on the mail and requests that arrive from now on."""
+        after_hours = automation_services.create_canned_response(
+            title="After hours",
+            body="Hello {{ contact.first_name }},\n\nthank you for writing. Our office is "
+            "closed right now (Monday to Friday, 8:00 to 18:00 Berlin time); we will answer "
+            "request #{{ ticket.number }} first thing on the next working day.",
+            actor=admin,
+            scope="tenant",
+        )
+        for name, conditions, actions in (
+            (
+                "Refunds go to Billing",
+                [{"field": "subject", "operator": "contains", "value": "refund"}],
+                [
+                    {"action": "set_department", "value": str(billing.id)},
+                    {"action": "add_tags", "value": ["refund"]},
+                ],
+            ),
+            (
+                "Outages are urgent",
+                [{"field": "subject", "operator": "matches", "value": "outage|is down"}],
+                [{"action": "set_priority", "value": "urgent"}],
+            ),
+            (
+                "Initech is a key account",
+                [{"field": "sender_domain", "operator": "is", "value": "initech.test"}],
+                [
+                    {"action": "set_priority", "value": "high"},
+                    {"action": "add_tags", "value": ["key-account"]},
+                ],
+            ),
+            (
+                "After-hours auto-reply",
+                [{"field": "business_hours", "operator": "outside", "value": str(hours.id)}],
+                [{"action": "reply_with_template", "value": str(after_hours.id)}],
+            ),
+        ):
+            rule_services.create_rule(
+                actor=admin, name=name, conditions=conditions, actions=actions
+            )
 
     def _seed_ratings(self) -> None:
         """Answers to the surveys the solves above planned (as if sent and rated)."""

@@ -8,6 +8,7 @@ from django.dispatch import receiver
 
 from automation import selectors, tasks, ticket_events
 from departments.signals import business_hours_changed
+from helpdesk.core.batching import collect_on_commit
 from tickets.signals import ticket_changed
 
 
@@ -15,7 +16,13 @@ from tickets.signals import ticket_changed
 def measure_sla_after_change(*, tenant_id: Any, ticket_id: Any, **_: Any) -> None:
     """SLA clocks follow the ticket; tenants without policies have nothing to measure."""
     if selectors.list_active_sla_policies():
-        tasks.apply_sla.delay_on_commit(tenant_id=str(tenant_id), ticket_id=str(ticket_id))
+        tenant = str(tenant_id)
+
+        def enqueue(ids: list[str]) -> None:
+            tasks.apply_sla.delay(tenant_id=tenant, ticket_ids=sorted(set(ids)))
+
+        # One task for a transaction's tickets (an inbound batch of mails is one task).
+        collect_on_commit(("automation.sla", tenant), str(ticket_id), enqueue)
 
 
 @receiver(business_hours_changed, dispatch_uid="automation.sla.business_hours_changed")

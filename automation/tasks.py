@@ -18,9 +18,13 @@ REAPPLY_BATCH = 200
 
 
 @tenant_task(queue="automation")
-def apply_sla(*, tenant_id: str, ticket_id: str) -> None:
-    """Recompute one ticket's SLA timers (idempotent: derived from its history)."""
-    sla.apply_sla(ticket_id=UUID(ticket_id))
+def apply_sla(*, tenant_id: str, ticket_id: str = "", ticket_ids: list[str] | None = None) -> None:
+    """Recompute the SLA timers of one ticket (`ticket_id`, as queued before batching) or of
+    a transaction's tickets (`ticket_ids`), each in its own transaction, in id order so two
+    runs lock tickets in the same order (idempotent: derived from the ticket's history)."""
+    wanted = {*(ticket_ids or ()), *([ticket_id] if ticket_id else [])}
+    for each in sorted(wanted):
+        sla.apply_sla(ticket_id=UUID(each))
 
 
 @tenant_task(queue="automation")

@@ -412,3 +412,29 @@ def test_sweeper_finds_only_tenants_with_overdue_timers(
     for setup, recorded in ((acme, 1), (globex, 0)):
         with tenant_context(setup.id):
             assert Message.objects.filter(event__field="sla_breach").count() == recorded
+
+
+def test_a_transactions_tickets_are_measured_by_one_task(
+    tenant: TenantSetup,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    """An inbound batch creates many tickets in one transaction: SLA is one task for all."""
+    queued: list[dict[str, Any]] = []
+    monkeypatch.setattr(tasks.apply_sla, "delay", lambda **kwargs: queued.append(kwargs))
+    make_policy(tenant)
+    with django_capture_on_commit_callbacks(execute=True):
+        first = make_ticket(contact=make_contact())
+        second = make_ticket(contact=make_contact())
+    assert len(queued) == 1
+    assert queued[0]["ticket_ids"] == sorted({str(first.id), str(second.id)})
+
+
+def test_the_batched_task_measures_every_ticket_it_names(tenant: TenantSetup) -> None:
+    make_policy(tenant)
+    first = make_ticket(contact=make_contact())
+    second = make_ticket(contact=make_contact())
+    SlaTimer.objects.all().delete()
+    tasks.apply_sla(tenant_id=str(tenant.tenant.id), ticket_ids=[str(first.id), str(second.id)])
+    measured_ids = set(SlaTimer.objects.values_list("ticket_id", flat=True))
+    assert measured_ids == {first.id, second.id}

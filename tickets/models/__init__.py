@@ -26,6 +26,7 @@ from tickets.models.core import (
     field_value_digest,
     new_reply_token,
 )
+from tickets.models.knowledge import TicketArticle, TicketArticleKind
 from tickets.models.mail import (
     EmailTemplate,
     EmailTemplateKind,
@@ -98,4 +99,6 @@ __all__ = [
     "field_value_digest",
     "new_reply_token",
     "new_survey_token",
+    "TicketArticle",
+    "TicketArticleKind",
 ]

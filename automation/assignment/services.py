@@ -34,6 +34,7 @@ from helpdesk.core.ids import new_id
 from helpdesk.core.queries import insert_rows
 from helpdesk.tenancy.context import require_tenant_id
 from helpdesk.tenancy.models import Availability, Membership
+from tickets.attribution import rule_marker
 from tickets.models import Message, MessageKind, NotificationKind, Ticket
 from tickets.notifications import services as notifications
 
@@ -345,13 +346,15 @@ def _record_events(
     via: str,
 ) -> None:
     """The history events of many tickets in one insert (record_event's shape: an event
-    message by the system, saying `via` what)."""
+    message by the system, saying `via` what, and naming the workflow rule that acts, as
+    with "assign by the department's mode")."""
+    marker = rule_marker()
     insert_rows(
         Message,
         {
             "id": [str(new_id()) for _ in events],
             "ticket_id": [str(ticket_id) for ticket_id, _ in events],
-            "event": [json.dumps({**event, "via": via}) for _, event in events],
+            "event": [json.dumps({**event, "via": via, **marker}) for _, event in events],
         },
         {"tenant_id": tenant_id, "kind": MessageKind.EVENT, "created_at": now, "updated_at": now},
     )

@@ -270,6 +270,10 @@ HELPDESK_RATELIMIT_PASSWORD_RESET_ADDRESS = env_rate(
 HELPDESK_RATELIMIT_PASSWORD_RESET_IP = env_rate("HELPDESK_RATELIMIT_PASSWORD_RESET_IP", "20/hour")
 HELPDESK_RATELIMIT_API_TOKEN_IP = env_rate("HELPDESK_RATELIMIT_API_TOKEN_IP", "20/10 minutes")
 HELPDESK_RATELIMIT_PUBLIC_FORM_IP = env_rate("HELPDESK_RATELIMIT_PUBLIC_FORM_IP", "30/10 minutes")
+# Requests from the help center's form and portal sign-in links, per email address.
+HELPDESK_RATELIMIT_PUBLIC_FORM_ADDRESS = env_rate(
+    "HELPDESK_RATELIMIT_PUBLIC_FORM_ADDRESS", "5/hour"
+)
 
 # --- I18N, static -----------------------------------------------------------------------
 LANGUAGE_CODE = "en"

@@ -20,6 +20,9 @@ urlpatterns = [
         name="api-docs",
     ),
     path("kb/", include("knowledge_base.urls")),
+    # The request form creates tickets, so it lives in tickets (the knowledge base sits
+    # below it); listed first, its paths win over the help center's article slugs.
+    path("help/", include("tickets.ticket.portal_urls")),
     path("help/", include("knowledge_base.public_urls")),
     path("", include("automation.urls")),
     path("", include("automation.rules.urls")),

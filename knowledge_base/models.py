@@ -231,3 +231,56 @@ class ArticleImage(TenantModel):
     def __str__(self) -> str:
         return self.filename
 
+
+class ArticleStats(TenantModel):
+    """The help center's counters for one article: views (one per visitor a day) and the
+    "was this helpful?" answers (one per visitor, kept in ArticleVote). A row of its own so
+    that counting a view never rewrites the article."""
+
+    article = models.OneToOneField(Article, on_delete=models.CASCADE, related_name="stats")
+    views = models.PositiveIntegerField(default=0)
+    helpful = models.PositiveIntegerField(default=0)
+    not_helpful = models.PositiveIntegerField(default=0)
+
+    class Meta(TenantModel.Meta):
+        constraints = [*TenantModel.Meta.constraints, TenantFK("article")]
+
+
+class ArticleVote(TenantModel):
+    """One visitor's answer to "was this helpful?" on one article; answering again changes
+    it. `visitor` is a hash of the help center's visitor cookie, never the cookie itself."""
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="+")
+    visitor = models.CharField(max_length=64)
+    helpful = models.BooleanField()
+
+    class Meta(TenantModel.Meta):
+        constraints = [
+            *TenantModel.Meta.constraints,
+            TenantFK("article"),
+            models.UniqueConstraint(
+                fields=["tenant", "article", "visitor"], name="knowledge_base_articlevote_uniq"
+            ),
+        ]
+
+
+class Deflection(TenantModel):
+    """A visitor of the request form opened a suggested article. It counts as deflected
+    unless the same visitor sent the form afterwards (`asked_anyway`)."""
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="+")
+    visitor = models.CharField(max_length=64)
+    asked_anyway = models.BooleanField(default=False)
+
+    class Meta(TenantModel.Meta):
+        constraints = [
+            *TenantModel.Meta.constraints,
+            TenantFK("article"),
+            models.UniqueConstraint(
+                fields=["tenant", "article", "visitor"], name="knowledge_base_deflection_uniq"
+            ),
+        ]
+        indexes = [
+            # Reports: deflections in a period.
+            models.Index(fields=["tenant", "created_at"], name="kb_deflection_created_idx"),
+        ]

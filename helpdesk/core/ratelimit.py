@@ -2,7 +2,8 @@
 
 Each kind of limit has its rate in the setting `HELPDESK_RATELIMIT_<KIND>` (from the
 environment variable of the same name): `login_account`, `login_ip`,
-`password_reset_address`, `password_reset_ip`, `api_token_ip`, `public_form_ip`. The
+`password_reset_address`, `password_reset_ip`, `api_token_ip`, `public_form_ip`,
+`public_form_address`. The
 `limits` library keeps a moving window per key in Redis (atomic Lua scripts), so a refused
 attempt is not counted and the oldest attempt leaves the window on time: a lockout always
 ends, however long someone keeps trying.
@@ -47,6 +48,7 @@ KINDS = (
     "password_reset_ip",
     "api_token_ip",
     "public_form_ip",
+    "public_form_address",
 )
 
 

@@ -21,9 +21,23 @@ class Tenant(BaseModel):
     time_zone = models.CharField(max_length=64, default="UTC")
     language = models.CharField(max_length=16, default="en")
     is_active = models.BooleanField(default=True)
+    # Help center and customer portal branding: an accent colour (#rrggbb) served in the
+    # tenant's theme.css (the Content-Security-Policy allows no inline styles) and a logo
+    # served from /help/logo/.
+    brand_colour = models.CharField(max_length=7, blank=True, default="")
+    logo = models.FileField(upload_to="branding/", blank=True, default="")
+    # Customer portal: a company's contacts see all of the company's requests.
+    portal_company_requests = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["slug"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(brand_colour="")
+                | models.Q(brand_colour__regex=r"^#[0-9a-f]{6}$"),
+                name="tenancy_tenant_brand_colour_valid",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.slug

@@ -58,3 +58,52 @@ class TicketFieldsForm(forms.Form):
         """The chosen custom status (`custom:<id>`), or None for a base status."""
         status = self.cleaned_data["status"]
         return UUID(status.split(":", 1)[1]) if status.startswith("custom:") else None
+
+
+# The help center's request form and the tracking page's reply: what a stranger may send.
+PUBLIC_MAX_FILES = 5
+PUBLIC_MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+PUBLIC_MAX_MESSAGE_CHARS = 20_000
+
+
+def _check_public_files(form: forms.Form) -> None:
+    files = form.files.getlist("attachments") if form.files else []
+    if len(files) > PUBLIC_MAX_FILES:
+        form.add_error(None, f"Attach at most {PUBLIC_MAX_FILES} files.")
+    elif sum(f.size or 0 for f in files) > PUBLIC_MAX_UPLOAD_BYTES:
+        form.add_error(None, "Attachments are limited to 10 MB in all.")
+
+
+class PublicRequestForm(forms.Form):
+    """A request from the help center. `website` is a honeypot: hidden from people, filled
+    in by form-filling bots."""
+
+    name = forms.CharField(max_length=120)
+    email = forms.EmailField(max_length=254)
+    subject = forms.CharField(max_length=200)
+    message = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 8}), max_length=PUBLIC_MAX_MESSAGE_CHARS
+    )
+    website = forms.CharField(required=False, max_length=200)
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        _check_public_files(self)
+        return self.cleaned_data
+
+    @property
+    def is_bot(self) -> bool:
+        return bool(self.data.get("website"))
+
+
+class PortalReplyForm(forms.Form):
+    """The requester's answer from the tracking page."""
+
+    body = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 5}), max_length=PUBLIC_MAX_MESSAGE_CHARS
+    )
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        _check_public_files(self)
+        return self.cleaned_data

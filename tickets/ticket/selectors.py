@@ -157,13 +157,25 @@ def get_public_ticket(ticket_id: UUID) -> Ticket | None:
     return Ticket.objects.select_related("contact").filter(id=ticket_id).first()
 
 
+PUBLIC_MESSAGE_KINDS = ("customer", "reply")
+
+
 def list_public_thread(ticket: Ticket) -> list[Message]:
     """What the customer sees: their messages and public replies, oldest first."""
     return list(
-        Message.objects.filter(ticket=ticket, kind__in=["customer", "reply"])
+        Message.objects.filter(ticket=ticket, kind__in=PUBLIC_MESSAGE_KINDS)
         .select_related("author_member__user", "author_contact")
+        .prefetch_related("attachments")
         .order_by("created_at", "id")
     )
+
+
+def get_public_attachment(ticket: Ticket, attachment_id: UUID) -> Attachment | None:
+    """An attachment of a message the customer sees on `ticket` (their messages and public
+    replies), or None: never one of an internal note or of another ticket."""
+    return Attachment.objects.filter(
+        id=attachment_id, message__ticket=ticket, message__kind__in=PUBLIC_MESSAGE_KINDS
+    ).first()
 
 
 def list_messages_after(

@@ -5,7 +5,7 @@
 
 from django.urls import URLPattern, path
 
-from tickets.ticket import api, views
+from tickets.ticket import api, portal_views, views
 
 urlpatterns: list[URLPattern] = [
     path("tickets/<int:number>/presence/", views.ticket_presence, name="ticket-presence"),
@@ -22,6 +22,13 @@ urlpatterns: list[URLPattern] = [
     path("tickets/<int:number>/update/", views.ticket_update, name="ticket-update"),
     path("reports/", views.reports, name="reports"),
     path("track/<str:token>/", views.ticket_tracking, name="tracking"),
+    path("track/<str:token>/reply/", portal_views.tracking_reply, name="tracking-reply"),
+    path("track/<str:token>/solve/", portal_views.tracking_solve, name="tracking-solve"),
+    path(
+        "track/<str:token>/files/<uuid:attachment_id>/",
+        portal_views.tracking_attachment,
+        name="tracking-attachment",
+    ),
     path("attachments/<uuid:attachment_id>/", views.attachment, name="attachment"),
 ]
 

@@ -11,7 +11,7 @@ from django.http import FileResponse, HttpRequest, HttpResponse, QueryDict
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.views.decorators.http import require_POST
 
 from departments import selectors as department_selectors
@@ -599,11 +599,20 @@ def ticket_tracking(request: HttpRequest, token: str) -> HttpResponse:
         survivor = merging.resolve_merged(ticket)
         return redirect("tickets:tracking", token=tracking.tracking_token(survivor.id))
     survey = satisfaction_selectors.get_ticket_rating(ticket.id)
-    response = render(
+    with translation.override(request.tenant.language or "en"):  # type: ignore[attr-defined]
+        response = _render_tracking(request, ticket, token, survey)
+    response["X-Robots-Tag"] = "noindex"
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _render_tracking(request: HttpRequest, ticket: Any, token: str, survey: Any) -> HttpResponse:
+    return render(
         request,
         "tickets/tracking.html",
         {
             "ticket": ticket,
+            "token": token,
             "thread": selectors.list_public_thread(ticket),
             # A sent survey of a finished ticket: the customer may (re)rate it from here.
             "survey": survey
@@ -611,6 +620,3 @@ def ticket_tracking(request: HttpRequest, token: str) -> HttpResponse:
             else None,
         },
     )
-    response["X-Robots-Tag"] = "noindex"
-    response["Referrer-Policy"] = "no-referrer"
-    return response

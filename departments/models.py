@@ -281,4 +281,4 @@ class ShiftLeave(TenantModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.starts_on}–{self.ends_on} {self.reason}".strip()
+        return f"{self.starts_on} to {self.ends_on} {self.reason}".strip()

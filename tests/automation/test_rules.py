@@ -490,11 +490,6 @@ def test_assign_by_the_department_mode(tenant: TenantSetup, catherine: Membershi
     assert [e.event["via"] for e in assignee_events] == ["round_robin"]
 
 
-@pytest.mark.xfail(
-    reason="automation.assignment writes its events in bulk without "
-    "tickets.attribution.rule_marker(); reported to the lead",
-    strict=False,
-)
 def test_assignment_by_the_department_mode_names_the_rule(
     tenant: TenantSetup, catherine: Membership
 ) -> None:

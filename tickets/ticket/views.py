@@ -602,7 +602,9 @@ def ticket_tracking(request: HttpRequest, token: str) -> HttpResponse:
     with translation.override(request.tenant.language or "en"):  # type: ignore[attr-defined]
         response = _render_tracking(request, ticket, token, survey)
     response["X-Robots-Tag"] = "noindex"
-    response["Referrer-Policy"] = "no-referrer"
+    # The token never leaves our host in a Referer, but the page's own forms keep their
+    # Origin (under no-referrer Chromium sends "Origin: null" and CSRF refuses the post).
+    response["Referrer-Policy"] = "same-origin"
     return response
 
 

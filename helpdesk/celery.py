@@ -36,6 +36,11 @@ app.conf.beat_schedule = {
         "task": "tickets.tasks.send_satisfaction_surveys",
         "schedule": 60.0,
     },
+    "sweep-ticket-clocks": {
+        # Task reminders, "on hold until" running out, tickets left waiting on the customer.
+        "task": "tickets.reminders.tasks.sweep_ticket_clocks",
+        "schedule": 60.0,
+    },
     "sweep-orphaned-attachment-files": {
         "task": "tickets.tasks.sweep_orphaned_attachment_files",
         "schedule": crontab(hour=3, minute=17),
@@ -75,6 +80,7 @@ app.autodiscover_tasks(
         "tickets.contacts",
         "tickets.satisfaction",
         "tickets.notifications",
+        "tickets.reminders",
         "tickets.mail_in",
         "tickets.mail_out",
         "departments",

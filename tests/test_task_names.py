@@ -48,6 +48,9 @@ TASK_NAMES = {
     "tickets.tasks.sweep_inbound_emails",
     "tickets.tasks.sweep_orphaned_attachment_files",
     "tickets.tasks.sweep_outbound_emails",
+    # Tasks and reminders (issue 19).
+    "tickets.reminders.tasks.run_ticket_clocks",
+    "tickets.reminders.tasks.sweep_ticket_clocks",
 }
 OUR_PACKAGES = ("helpdesk", "tickets", "departments", "knowledge_base", "automation")
 

@@ -145,3 +145,13 @@ class SatisfactionCommentTooLong(DomainError):
 class SatisfactionSurveyNotFound(NotFound):
     code = "satisfaction_survey_not_found"
     message = "No such satisfaction survey."
+
+
+class TaskNotFound(NotFound):
+    code = "task_not_found"
+    message = "No such task."
+
+
+class TaskInvalid(DomainError):
+    code = "task_invalid"
+    message = "The task is not valid."

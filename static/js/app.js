@@ -120,6 +120,16 @@ document.addEventListener("DOMContentLoaded", () => {
     form.querySelector("#f-status").value = value;
     form.requestSubmit();
   };
+  // Take: the ticket becomes this agent's (viewing it does not, unless the tenant turned
+  // on "open it and you own it").
+  const take = () => {
+    const form = fields();
+    const me = document.body.dataset.memberId;
+    if (form && me) { form.querySelector("#f-assignee").value = me; form.requestSubmit(); }
+  };
+  document.addEventListener("click", (event) => {
+    if (event.target.closest && event.target.closest("[data-take]")) { event.preventDefault(); take(); }
+  });
   const startEditor = (kind) => {
     const radio = document.getElementById(kind === "note" ? "kind-note" : "kind-reply");
     if (radio) radio.checked = true;
@@ -175,12 +185,7 @@ document.addEventListener("DOMContentLoaded", () => {
       }
       case "r": if (onTicket) { event.preventDefault(); startEditor("reply"); } break;
       case "n": if (onTicket) { event.preventDefault(); startEditor("note"); } break;
-      case "a": {
-        const form = fields();
-        const me = document.body.dataset.memberId;
-        if (form && me) { form.querySelector("#f-assignee").value = me; form.requestSubmit(); }
-        break;
-      }
+      case "a": take(); break;
       case "s": if (onTicket) pending = "s"; break;
       case "g": pending = "g"; break;
       default: break;

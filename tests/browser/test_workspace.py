@@ -14,6 +14,7 @@ from tests.browser.conftest import close_quietly, new_context, save_screenshot, 
 from tests.conftest import PASSWORD, TenantSetup, make_tenant
 from tests.factories.accounts import make_member
 from tests.factories.tickets import make_ticket
+from tickets.configuration import services as configuration
 from tickets.models import Ticket
 from tickets.ticket import services
 
@@ -44,6 +45,8 @@ def test_triage_open_an_unassigned_ticket_own_it_reply_and_wait(
 ) -> None:
     acme, ana, _ = _setup()
     with tenant_context(acme.id):
+        # "Open it and you own it" is the tenant's explicit choice (off by default).
+        configuration.update_settings(auto_assign_on_open=True)
         ticket = make_ticket(
             subject="Printer on fire", body="Smoke is coming out of tray 2.", tags=["hardware"]
         )

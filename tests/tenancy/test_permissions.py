@@ -141,7 +141,7 @@ def test_configuration_services_refuse_members_who_are_not_admins(
             ],
             actor=member,
         )
-        _refuses(configuration.update_settings, auto_assign_on_open=False, actor=member)
+        _refuses(configuration.update_settings, auto_assign_on_open=True, actor=member)
         _refuses(configuration.save_ticket_type, name="Bug", actor=member)
         _refuses(
             configuration.save_custom_status, name="Parts", base_status="on_hold", actor=member
@@ -162,7 +162,7 @@ def test_configuration_services_refuse_members_who_are_not_admins(
             actor=member,
         )
         assert refused.code == "shared_response_needs_admin"
-        assert configuration.get_settings().auto_assign_on_open is True
+        assert configuration.get_settings().auto_assign_on_open is False
         assert not configuration.list_ticket_types().filter(name="Bug").exists()
 
 

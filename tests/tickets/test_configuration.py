@@ -19,7 +19,8 @@ from tickets.models import CustomField, CustomStatus, TicketType, WorkspaceSetti
 
 def test_defaults_without_a_settings_row(tenant: TenantSetup) -> None:
     settings = configuration.get_settings()
-    assert settings.auto_assign_on_open is True
+    assert settings.auto_assign_on_open is False  # viewing is not owning
+    assert settings.auto_solve_waiting_days == 0
     assert settings._state.adding  # unsaved: no row until an admin changes something
     assert not WorkspaceSettings.objects.exists()
     assert [level.value for level in configuration.priority_levels()] == [
@@ -269,7 +270,7 @@ def test_settings_page_renders_with_defaults(acme: TenantSetup) -> None:
     assert page.status_code == 200
     for text in (b"Open it and you own it", b"Priorities", b"Ticket types", b"Statuses"):
         assert text in page.content
-    assert b'name="auto_assign_on_open" checked' in page.content
+    assert b'name="auto_assign_on_open" checked' not in page.content
     assert b'name="use_urgent" checked' in page.content
     assert b'name="use_critical" checked' not in page.content
     overview = acme.client(acme.admin).get("/settings/")
@@ -279,7 +280,7 @@ def test_settings_page_renders_with_defaults(acme: TenantSetup) -> None:
 
 def test_settings_page_saves_ownership_and_priorities(acme: TenantSetup) -> None:
     client = acme.client(acme.admin)
-    response = client.post("/settings/tickets/ownership/", {})
+    response = client.post("/settings/tickets/ownership/", {"auto_assign_on_open": "on"})
     assert response.status_code == 302
     assert response["Location"] == "/settings/tickets/#ownership"
     response = client.post(
@@ -299,7 +300,7 @@ def test_settings_page_saves_ownership_and_priorities(acme: TenantSetup) -> None
     assert response.status_code == 302
     with tenant_context(acme.id):
         settings = configuration.get_settings()
-        assert settings.auto_assign_on_open is False
+        assert settings.auto_assign_on_open is True
         assert [level["value"] for level in settings.priorities] == [
             "low",
             "normal",
@@ -308,7 +309,7 @@ def test_settings_page_saves_ownership_and_priorities(acme: TenantSetup) -> None
         ]
         assert settings.priorities[-1]["label"] == "P1"
     page = client.get("/settings/tickets/")
-    assert b'name="auto_assign_on_open" checked' not in page.content
+    assert b'name="auto_assign_on_open" checked' in page.content
     assert b'value="P1"' in page.content
 
 
@@ -532,7 +533,7 @@ def test_pages_answer_404_for_another_tenants_rows(acme: TenantSetup, globex: Te
 def test_workspace_settings_api(acme: TenantSetup) -> None:
     api = acme.api_client()
     current = api.get("/api/v1/workspace-settings/").json()
-    assert current["auto_assign_on_open"] is True
+    assert current["auto_assign_on_open"] is False
     assert [level["value"] for level in current["priorities"]] == [
         "low",
         "normal",
@@ -561,6 +562,7 @@ def test_workspace_settings_api(acme: TenantSetup) -> None:
         ],
         "satisfaction_enabled": True,
         "satisfaction_delay_hours": 24,
+        "auto_solve_waiting_days": 0,
     }
     # A PATCH of one key keeps the other.
     only_flag = api.patch(
@@ -713,7 +715,7 @@ def test_agents_read_the_definitions_but_only_admins_write(acme: TenantSetup) ->
             ("patch", f"/api/v1/custom-statuses/{status.id}/", {"name": "Y"}),
             ("post", "/api/v1/custom-fields/", {"target": "ticket", "label": "Z", "type": "text"}),
             ("patch", f"/api/v1/custom-fields/{field.id}/", {"label": "Q"}),
-            ("patch", "/api/v1/workspace-settings/", {"auto_assign_on_open": False}),
+            ("patch", "/api/v1/workspace-settings/", {"auto_assign_on_open": True}),
         ]
         for method, url, body in writes:
             response = getattr(client, method)(url, body, content_type="application/json")
@@ -722,7 +724,7 @@ def test_agents_read_the_definitions_but_only_admins_write(acme: TenantSetup) ->
     assert acme.client().get("/api/v1/ticket-types/").status_code == 401
     with tenant_context(acme.id):
         assert TicketType.objects.count() == 1
-        assert configuration.get_settings().auto_assign_on_open is True
+        assert configuration.get_settings().auto_assign_on_open is False
 
 
 def test_api_answers_404_for_another_tenants_rows(acme: TenantSetup, globex: TenantSetup) -> None:
@@ -730,7 +732,7 @@ def test_api_answers_404_for_another_tenants_rows(acme: TenantSetup, globex: Ten
         ticket_type = configuration.save_ticket_type(name="Globex type")
         status = configuration.save_custom_status(name="Globex status", base_status="open")
         field = configuration.save_custom_field(target="ticket", label="Secret", type="text")
-        configuration.update_settings(auto_assign_on_open=False)
+        configuration.update_settings(auto_assign_on_open=True)
     api = acme.api_client()
     for url in (
         f"/api/v1/ticket-types/{ticket_type.id}/",
@@ -744,7 +746,7 @@ def test_api_answers_404_for_another_tenants_rows(acme: TenantSetup, globex: Ten
     assert api.get("/api/v1/ticket-types/").json() == []
     assert api.get("/api/v1/custom-statuses/").json() == []
     assert api.get("/api/v1/custom-fields/").json() == []
-    assert api.get("/api/v1/workspace-settings/").json()["auto_assign_on_open"] is True
+    assert api.get("/api/v1/workspace-settings/").json()["auto_assign_on_open"] is False
     # Globex's own token sees its rows, and acme's attempts changed nothing.
     assert globex.api_client().get(f"/api/v1/ticket-types/{ticket_type.id}/").json()["is_active"]
 

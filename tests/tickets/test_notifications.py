@@ -85,6 +85,7 @@ def test_each_kind_can_be_switched_off(
         "customer_replied": True,
         "sla_breached": True,
         "satisfaction_rated": True,
+        "task_reminder": True,
     }
     with django_capture_on_commit_callbacks(execute=True):
         services.assign_ticket(ticket=make_ticket(), assignee=ana, actor=tenant.admin)
@@ -103,6 +104,7 @@ def test_settings_page_and_api(acme: TenantSetup) -> None:
         "customer_replied": False,
         "sla_breached": False,
         "satisfaction_rated": False,
+        "task_reminder": False,
     }
     patched = api.patch(
         "/api/v1/notification-settings/", {"mentioned": True}, content_type="application/json"

@@ -62,6 +62,7 @@ def _subjects(response: ClientResponse) -> list[str]:
 
 def test_opening_an_unassigned_ticket_assigns_it_and_records_it(acme: TenantSetup) -> None:
     with tenant_context(acme.id):
+        configuration.update_settings(auto_assign_on_open=True)  # the tenant's explicit choice
         agent = make_member(acme.tenant, name="Ana Agent")
         ticket = make_ticket(subject="Printer jam")
     response = acme.client(agent).get(f"/tickets/{ticket.number}/")
@@ -84,6 +85,7 @@ def test_opening_an_unassigned_ticket_assigns_it_and_records_it(acme: TenantSetu
 
 def test_open_it_and_own_it_can_be_switched_off_and_skips_light_agents(acme: TenantSetup) -> None:
     with tenant_context(acme.id):
+        configuration.update_settings(auto_assign_on_open=True)
         light = make_member(acme.tenant, role=MembershipRole.LIGHT_AGENT)
         ticket = make_ticket()
     acme.client(light).get(f"/tickets/{ticket.number}/")
@@ -99,6 +101,7 @@ def test_open_it_and_own_it_can_be_switched_off_and_skips_light_agents(acme: Ten
 
 def test_open_api_takes_the_ticket(acme: TenantSetup) -> None:
     with tenant_context(acme.id):
+        configuration.update_settings(auto_assign_on_open=True)
         ticket = make_ticket()
     body = acme.api_client().post(f"/api/v1/tickets/{ticket.number}/open/").json()
     assert body["assigned"] is True
@@ -111,6 +114,7 @@ def test_open_api_takes_the_ticket(acme: TenantSetup) -> None:
 def test_unread_marker_clears_on_open_and_returns_with_a_customer_reply(acme: TenantSetup) -> None:
     with tenant_context(acme.id):
         ticket = make_ticket(subject="Where is my order")
+        services.assign_ticket(ticket=ticket, assignee=acme.admin, actor=acme.admin)
     client = acme.client(acme.admin)
     assert b"ticket-row unread" in client.get("/inbox/?view=all").content
     client.get(f"/tickets/{ticket.number}/")
@@ -699,7 +703,8 @@ def test_a_mention_lands_in_the_app_notifications_and_opening_reads_it(acme: Ten
     with tenant_context(acme.id):
         assert notifications.unread_count(ana) == 0
         ticket.refresh_from_db()
-        assert ticket.assignee_id == ana.id  # opened it, so owns it: no notification to herself
+        assert ticket.assignee_id is None  # viewing is not owning
+        services.assign_ticket(ticket=ticket, assignee=ana, actor=ana)  # Take: no notification
         services.assign_ticket(ticket=ticket, assignee=acme.admin, actor=ana)
         services.assign_ticket(ticket=ticket, assignee=ana, actor=acme.admin)
     api = acme.api_client(ana)

@@ -49,6 +49,7 @@ def _settings_data(settings: WorkspaceSettings) -> dict[str, Any]:
         ],
         "satisfaction_enabled": settings.satisfaction_enabled,
         "satisfaction_delay_hours": settings.satisfaction_delay_hours,
+        "auto_solve_waiting_days": settings.auto_solve_waiting_days,
     }
 
 
@@ -68,6 +69,7 @@ class WorkspaceSettingsAPI(ConfigurationAPI):
             priorities=data.get("priorities"),
             satisfaction_enabled=data.get("satisfaction_enabled"),
             satisfaction_delay_hours=data.get("satisfaction_delay_hours"),
+            auto_solve_waiting_days=data.get("auto_solve_waiting_days"),
         )
         return Response(WorkspaceSettingsOutput(_settings_data(settings)).data)
 

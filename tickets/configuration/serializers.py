@@ -7,7 +7,11 @@ from typing import Any
 
 from rest_framework import serializers
 
-from tickets.configuration.services import MAX_POSITION, MAX_SURVEY_DELAY_HOURS
+from tickets.configuration.services import (
+    MAX_AUTO_SOLVE_DAYS,
+    MAX_POSITION,
+    MAX_SURVEY_DELAY_HOURS,
+)
 from tickets.models import (
     CustomField,
     CustomFieldTarget,
@@ -42,6 +46,10 @@ class WorkspaceSettingsOutput(serializers.Serializer[Any]):
     satisfaction_delay_hours = serializers.IntegerField(
         help_text="Hours after solving before the survey goes out (0: at once)."
     )
+    auto_solve_waiting_days = serializers.IntegerField(
+        help_text="Tickets waiting on the customer this many days since the last message are "
+        "solved, and the customer told (0: never)."
+    )
 
 
 class WorkspaceSettingsUpdateInput(serializers.Serializer[Any]):
@@ -55,6 +63,9 @@ class WorkspaceSettingsUpdateInput(serializers.Serializer[Any]):
     satisfaction_enabled = serializers.BooleanField(required=False)
     satisfaction_delay_hours = serializers.IntegerField(
         required=False, min_value=0, max_value=MAX_SURVEY_DELAY_HOURS
+    )
+    auto_solve_waiting_days = serializers.IntegerField(
+        required=False, min_value=0, max_value=MAX_AUTO_SOLVE_DAYS
     )
 
 

@@ -153,6 +153,9 @@ def priority_levels(settings: WorkspaceSettings | None = None) -> list[PriorityL
     return [PriorityLevel(item["value"], item["label"]) for item in chosen]
 
 
+MAX_AUTO_SOLVE_DAYS = 365
+
+
 @transaction.atomic
 def update_settings(
     *,
@@ -161,6 +164,7 @@ def update_settings(
     priorities: list[Mapping[str, str]] | None = None,
     satisfaction_enabled: bool | None = None,
     satisfaction_delay_hours: int | None = None,
+    auto_solve_waiting_days: int | None = None,
 ) -> WorkspaceSettings:
     """Change the workspace settings (None: keep). Priorities: 3 to 5 levels of the scale,
     in scale order, `normal` among them (it is every ticket's default), each with a label.
@@ -180,6 +184,12 @@ def update_settings(
                 f"The survey goes out 0 to {MAX_SURVEY_DELAY_HOURS} hours after solving."
             )
         settings.satisfaction_delay_hours = satisfaction_delay_hours
+    if auto_solve_waiting_days is not None:
+        if not 0 <= auto_solve_waiting_days <= MAX_AUTO_SOLVE_DAYS:
+            raise ConfigurationInvalid(
+                f"Waiting tickets are solved after 1 to {MAX_AUTO_SOLVE_DAYS} days (0: never)."
+            )
+        settings.auto_solve_waiting_days = auto_solve_waiting_days
     settings.save()
     _changed()
     return settings

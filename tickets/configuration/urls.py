@@ -13,6 +13,11 @@ urlpatterns: list[URLPattern] = [
         name="ticket-settings-ownership",
     ),
     path(
+        "settings/tickets/auto-solve/",
+        views.ticket_settings_auto_solve,
+        name="ticket-settings-auto-solve",
+    ),
+    path(
         "settings/tickets/satisfaction/",
         views.ticket_settings_satisfaction,
         name="ticket-settings-satisfaction",

@@ -115,6 +115,12 @@ def _settings_page(request: HttpRequest, errors: dict[str, str] | None = None) -
             else settings.satisfaction_delay_hours
         ),
         "max_survey_delay_hours": configuration.MAX_SURVEY_DELAY_HOURS,
+        "auto_solve_waiting_days": (
+            request.POST.get("auto_solve_waiting_days", "")
+            if "auto_solve" in errors
+            else settings.auto_solve_waiting_days
+        ),
+        "max_auto_solve_days": configuration.MAX_AUTO_SOLVE_DAYS,
         "priority_rows": priority_rows,
         "type_rows": _rows(request, errors, "type", types, ("name", "position")),
         "new_type": _new_values(
@@ -154,6 +160,26 @@ def ticket_settings_ownership(request: MemberHttpRequest) -> HttpResponse:
         return _settings_page(request, {"ownership": str(error)})
     messages.success(request, f"Open it and you own it is {'on' if enabled else 'off'}.")
     return _back_to("ownership")
+
+
+@member_required(may=Capability.MANAGE_SETTINGS)
+@require_POST
+def ticket_settings_auto_solve(request: MemberHttpRequest) -> HttpResponse:
+    """After how many days a ticket waiting on the customer is solved (0: never)."""
+    try:
+        days = int(request.POST.get("auto_solve_waiting_days", ""))
+        configuration.update_settings(actor=request.membership, auto_solve_waiting_days=days)
+    except ValueError:
+        return _settings_page(request, {"auto_solve": "Enter a number of days (0: never)."})
+    except DomainError as error:
+        return _settings_page(request, {"auto_solve": str(error)})
+    messages.success(
+        request,
+        f"Waiting tickets are solved after {days} days."
+        if days
+        else "Waiting tickets stay waiting.",
+    )
+    return _back_to("auto-solve")
 
 
 @member_required(may=Capability.MANAGE_SETTINGS)

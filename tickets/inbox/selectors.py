@@ -30,6 +30,7 @@ from tickets.models import (
     TicketSearch,
     TicketStatus,
     TicketTag,
+    TicketTask,
     field_value_digest,
 )
 from tickets.sla import selectors as sla
@@ -73,7 +74,8 @@ def list_tickets(
     """Tickets matching the filters, sorted, with what lists show already loaded.
 
     With `reader`, each ticket carries `is_unread`: a message came after the reader last
-    opened it. A search (`q`) sorts by rank first.
+    opened it, and `has_overdue_task`: a task on it is past its due time. A search (`q`)
+    sorts by rank first.
     """
     tickets = Ticket.objects.select_related(
         "contact", "department", "assignee__user", "custom_status", "type"
@@ -155,7 +157,13 @@ def list_tickets(
                     member_id=reader.id,
                     read_at__gte=OuterRef("last_message_at"),
                 )
-            )
+            ),
+            # A task on the ticket past its due time (tickets_task_ticket_idx).
+            has_overdue_task=Exists(
+                TicketTask.objects.filter(
+                    ticket_id=OuterRef("id"), done=False, due_at__lt=now or timezone.now()
+                )
+            ),
         )
     return tickets.order_by(*ordering).prefetch_related(
         Prefetch("tags", queryset=Tag.objects.order_by("name"))

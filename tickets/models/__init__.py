@@ -39,6 +39,7 @@ from tickets.models.notifications import (
     NotificationKind,
     NotificationSetting,
 )
+from tickets.models.reminders import TicketHold, TicketTask
 from tickets.models.satisfaction import (
     SatisfactionRating,
     SatisfactionScore,
@@ -82,15 +83,19 @@ __all__ = [
     "SlaMetric",
     "Tag",
     "Ticket",
+    "TicketArticle",
+    "TicketArticleKind",
     "TicketChannel",
     "TicketCounter",
     "TicketFieldValue",
     "TicketFollower",
+    "TicketHold",
     "TicketPriority",
     "TicketRead",
     "TicketSearch",
     "TicketStatus",
     "TicketTag",
+    "TicketTask",
     "TicketType",
     "UnroutedEmail",
     "WorkspaceSettings",
@@ -99,6 +104,4 @@ __all__ = [
     "field_value_digest",
     "new_reply_token",
     "new_survey_token",
-    "TicketArticle",
-    "TicketArticleKind",
 ]

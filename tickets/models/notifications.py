@@ -14,6 +14,7 @@ class NotificationKind(models.TextChoices):
     CUSTOMER_REPLIED = "customer_replied", "The customer replies on my ticket"
     SLA_BREACHED = "sla_breached", "An SLA target of my ticket is missed"
     SATISFACTION_RATED = "satisfaction_rated", "The customer rates my ticket"
+    TASK_REMINDER = "task_reminder", "A reminder of my task is due"
 
 
 class NotificationSetting(TenantModel):

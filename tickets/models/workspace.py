@@ -105,7 +105,9 @@ class WorkspaceSettings(TenantModel):
     """The tenant's workspace choices. No row: the defaults."""
 
     auto_assign_on_open = models.BooleanField(
-        default=True, help_text="Opening an unassigned ticket assigns it to the agent."
+        default=False,
+        help_text="Open it and you own it: opening an unassigned ticket assigns it to the "
+        "agent. Off: a ticket becomes the agent's when they reply, change it or take it.",
     )
     priorities = models.JSONField(
         default=list,
@@ -119,6 +121,12 @@ class WorkspaceSettings(TenantModel):
         default=24,
         help_text="Hours after solving before the survey goes out (0: at once). A reply "
         "that reopens the ticket first holds it back.",
+    )
+
+    auto_solve_waiting_days = models.PositiveSmallIntegerField(
+        default=0,
+        help_text="Tickets waiting on the customer this many days are solved, with a notice "
+        "to the customer (0: never).",
     )
 
     class Meta(TenantModel.Meta):

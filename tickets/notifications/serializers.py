@@ -15,6 +15,7 @@ class NotificationSettingsData(serializers.Serializer[Any]):
     customer_replied = serializers.BooleanField(required=False)
     satisfaction_rated = serializers.BooleanField(required=False)
     sla_breached = serializers.BooleanField(required=False)
+    task_reminder = serializers.BooleanField(required=False)
 
 
 class NotificationOutput(serializers.Serializer[Any]):

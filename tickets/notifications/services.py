@@ -31,6 +31,7 @@ from tickets.models import (
     SatisfactionScore,
     SlaMetric,
     Ticket,
+    TicketTask,
 )
 from tickets.notifications import tasks as notification_tasks
 
@@ -41,7 +42,10 @@ HEADLINES = {
     NotificationKind.CUSTOMER_REPLIED: "The customer replied",
     NotificationKind.SATISFACTION_RATED: "The customer rated your help",
     NotificationKind.SLA_BREACHED: "An SLA target was missed",
+    NotificationKind.TASK_REMINDER: "A reminder of your task",
 }
+# Kinds a light agent gets too: a mention, and a reminder of their own task.
+FOR_LIGHT_AGENTS = {NotificationKind.MENTIONED, NotificationKind.TASK_REMINDER}
 
 
 def settings_for(member: Membership) -> dict[str, bool]:
@@ -96,7 +100,7 @@ def notify_on_commit(
             continue
         if (
             not permissions.can_receive_ticket_notifications(member)
-            and kind != NotificationKind.MENTIONED
+            and kind not in FOR_LIGHT_AGENTS
         ):
             continue
         seen.add(member.id)
@@ -125,8 +129,7 @@ def notify_many_on_commit(*, kind: str, entries: Iterable[tuple[UUID, Membership
     rows = [
         (str(new_id()), str(member.id), str(ticket_id))
         for ticket_id, member in entries
-        if permissions.can_receive_ticket_notifications(member)
-        or kind == NotificationKind.MENTIONED
+        if permissions.can_receive_ticket_notifications(member) or kind in FOR_LIGHT_AGENTS
     ]
     if not rows:
         return 0
@@ -192,6 +195,8 @@ def send_agent_notification(
     if kind == NotificationKind.SLA_BREACHED and message is not None:
         metric = dict(SlaMetric.choices).get(message.event.get("to"), "An SLA")
         excerpt = f"{metric} target missed on #{ticket.number} ({ticket.subject})."
+    if kind == NotificationKind.TASK_REMINDER:
+        excerpt = _task_excerpt(ticket_id=ticket_id, member_id=member_id)
     context = {
         "member_name": member.user.display_name,
         "headline": HEADLINES[NotificationKind(kind)],
@@ -214,6 +219,20 @@ def send_agent_notification(
     )
     mail.queue_email(email)
     return True
+
+
+def _task_excerpt(*, ticket_id: UUID, member_id: UUID) -> str:
+    """The task whose reminder this is: the member's last reminded task on the ticket."""
+    task = (
+        TicketTask.objects.filter(ticket_id=ticket_id, assignee_id=member_id)
+        .exclude(reminded_at=None)
+        .order_by("-reminded_at")
+        .first()
+    )
+    if task is None:
+        return ""
+    due = f" (due {task.due_at:%Y-%m-%d %H:%M} UTC)" if task.due_at else ""
+    return f"{task.title}{due}"
 
 
 def _rating_excerpt(ticket: Ticket) -> str:

@@ -27,6 +27,7 @@ from tickets.ticket.services.lifecycle import (
     record_sla_breach,
     release_member_tickets,
     set_sla_state,
+    take_if_unassigned,
     update_ticket,
 )
 from tickets.ticket.services.messages import (
@@ -74,5 +75,6 @@ __all__ = [
     "set_sla_state",
     "snippet",
     "store_attachments",
+    "take_if_unassigned",
     "update_ticket",
 ]

@@ -33,7 +33,7 @@ from tickets.notifications import services as notifications
 from tickets.signals import send_ticket_changed
 from tickets.ticket import selectors
 from tickets.ticket.services.base import refresh_search_vector, snippet
-from tickets.ticket.services.lifecycle import change_status
+from tickets.ticket.services.lifecycle import change_status, take_if_unassigned
 from tickets.ticket.services.messages import (
     MessageContent,
     NewAttachment,
@@ -106,6 +106,7 @@ def add_message(
     ticket.save(update_fields=["last_message_at", "last_message_snippet", "updated_at"])
     mark_read(ticket=ticket, member=actor, at=message.created_at)
     if kind == MessageKind.REPLY:
+        take_if_unassigned(ticket=ticket, actor=actor)
         send_ticket_changed(ticket, "replied")
     if kind == MessageKind.REPLY and status is None and ticket.status == TicketStatus.OPEN:
         status = TicketStatus.WAITING

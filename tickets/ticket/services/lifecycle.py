@@ -259,6 +259,24 @@ def assign_ticket(
     return ticket
 
 
+def take_if_unassigned(*, ticket: Ticket, actor: Membership | None) -> bool:
+    """Viewing is not owning: an unassigned ticket becomes the agent's when they reply to
+    it or change it (and when they press Take, which assigns it to them). Nothing for the
+    help desk itself, light agents, or a closed, spam or merged ticket. True when taken."""
+    if (
+        actor is None
+        or ticket.assignee_id is not None
+        or not actor.is_active
+        or not permissions.can_take_tickets(actor)
+        or ticket.is_closed
+        or ticket.is_spam
+        or ticket.merged_into_id
+    ):
+        return False
+    assign_ticket(ticket=ticket, assignee=actor, actor=actor)
+    return True
+
+
 def _unchanged(ticket: Ticket, field: str, value: Any) -> bool:
     """Is `value` what the ticket already holds? (Forms send every field on each save.)"""
     if field in {"assignee", "department", "type", "custom_status"}:
@@ -315,6 +333,8 @@ def update_ticket(
         raise TicketClosed(number=ticket.number)
     if "assignee" in changes:
         assign_ticket(ticket=ticket, assignee=changes["assignee"], actor=actor)
+    elif changes or status is not None or has_custom:
+        take_if_unassigned(ticket=ticket, actor=actor)
     if "priority" in changes:
         _check_priority(changes["priority"])
     for field in ("priority", "subject"):

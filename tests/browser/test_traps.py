@@ -1,0 +1,156 @@
+"""In a real browser: the day-one traps of issue 19. No agent page scrolls sideways at
+ordinary desktop widths (and on a phone); walking the inbox with j/k claims nothing and
+"Take it" does; tasks, "Remind me" and "My tasks" with overdue first."""
+
+from __future__ import annotations
+
+import datetime
+from typing import TYPE_CHECKING
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+from pytest_django.live_server_helper import LiveServer
+
+from helpdesk.tenancy.context import tenant_context
+from tests.browser.conftest import log_in, save_screenshot, tenant_url
+from tests.browser.test_shell import PHONE_PAGES
+from tests.conftest import make_tenant
+from tests.factories.tickets import make_contact, make_ticket
+from tickets.models import Ticket, TicketTask
+from tickets.reminders import services as reminders
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+AGENT_PAGES = [*PHONE_PAGES, ("my tasks", "tickets:my-tasks", {})]
+# Where each overflowing element is, to say what widened the page.
+TOO_WIDE = """() => [...document.querySelectorAll('body *')]
+  .filter((el) => el.getBoundingClientRect().right > window.innerWidth + 1)
+  .slice(0, 5).map((el) => el.tagName + (el.id ? '#' + el.id : '') + '.' + el.className
+    + ' ' + Math.round(el.getBoundingClientRect().right))"""
+
+
+def _long_tickets() -> None:
+    # No spaces to wrap at: customers paste order links and long addresses.
+    make_ticket(
+        subject="Refund-for-order-https://shop.example.test/orders/2024/000123456789/invoice.pdf",
+        contact=make_contact(
+            name="", email="accountspayabledepartment@konstantinopoulouholdings.example.test"
+        ),
+    )
+    make_ticket(
+        subject="The invoice PDF attached to order 2024-000123 shows the wrong VAT number "
+        "and the wrong billing address, again, for the third month in a row",
+        contact=make_contact(
+            name="Maximiliane Konstantinopoulou-Wetherspoon",
+            email="maximiliane.konstantinopoulou-wetherspoon@accounts-payable.example.test",
+        ),
+        priority="urgent",
+    )
+
+
+@pytest.mark.parametrize("width", [1280, 1366, 1440, 390])
+def test_no_agent_page_scrolls_sideways(live_server: LiveServer, page: Page, width: int) -> None:
+    acme = make_tenant("acme", "Acme")
+    with tenant_context(acme.id):
+        _long_tickets()
+        reminders.create_task(
+            ticket=Ticket.objects.get(number=1),
+            title="Call-back-about-https://shop.example.test/orders/2024/000123456789",
+            actor=acme.admin,
+            due_at=timezone.now() - datetime.timedelta(hours=2),
+        )
+    page.set_viewport_size({"width": width, "height": 900})
+    log_in(page, live_server, "acme", "admin@acme.test")
+    too_wide = {}
+    for label, url_name, kwargs in AGENT_PAGES:
+        response = page.goto(tenant_url(live_server, "acme", reverse(url_name, kwargs=kwargs)))
+        assert response is not None, label
+        assert response.ok, f"{label}: HTTP {response.status}"
+        page.wait_for_load_state("networkidle")
+        widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+        if widths[0] > widths[1]:
+            too_wide[label] = f"{widths[0]} px in {widths[1]}: {page.evaluate(TOO_WIDE)}"
+    assert too_wide == {}
+    if width != 390:
+        # The inbox's last column and the search button are on the screen.
+        page.goto(tenant_url(live_server, "acme", reverse("tickets:inbox")))
+        box = page.locator("#ticket-list th").last.bounding_box()
+        assert box is not None
+        assert box["x"] + box["width"] <= width
+        page.keyboard.press("j")
+        page.keyboard.press("j")
+        assert page.evaluate("window.scrollX") == 0
+    if width in {1366, 390}:
+        page.goto(tenant_url(live_server, "acme", reverse("tickets:inbox")))
+        save_screenshot(page, f"inbox-{width}.png")
+
+
+def test_walking_the_inbox_claims_nothing_and_take_does(
+    live_server: LiveServer, page: Page
+) -> None:
+    acme = make_tenant("acme", "Acme")
+    with tenant_context(acme.id):
+        for subject in ("First question", "Second question", "Third question"):
+            make_ticket(subject=subject)
+    log_in(page, live_server, "acme", "admin@acme.test")
+    page.keyboard.press("j")
+    page.keyboard.press("Enter")  # open the first ticket
+    page.wait_for_url("**/tickets/*/")
+    page.keyboard.press("j")  # walk on to the next two
+    page.wait_for_load_state("networkidle")
+    page.keyboard.press("j")
+    page.wait_for_load_state("networkidle")
+    with tenant_context(acme.id):
+        assert list(Ticket.objects.exclude(assignee=None)) == []
+    assert page.get_by_text("it is yours now").count() == 0
+    page.get_by_role("button", name="Take it").click()
+    page.locator("#assignee-availability").wait_for()
+    number = int(page.url.rstrip("/").rsplit("/", 1)[1])
+    with tenant_context(acme.id):
+        taken = Ticket.objects.exclude(assignee=None).get()
+        assert (taken.number, taken.assignee_id) == (number, acme.admin.id)
+
+
+def test_tasks_and_reminders_on_a_ticket(live_server: LiveServer, page: Page) -> None:
+    acme = make_tenant("acme", "Acme")
+    with tenant_context(acme.id):
+        ticket = make_ticket(subject="Printer out of toner")
+        other = make_ticket(subject="Laptop will not boot")
+        reminders.create_task(
+            ticket=other,
+            title="Order a new disk",
+            actor=acme.admin,
+            due_at=timezone.now() + datetime.timedelta(days=2),
+        )
+    page.set_viewport_size({"width": 1366, "height": 900})
+    log_in(page, live_server, "acme", "admin@acme.test")
+    page.goto(tenant_url(live_server, "acme", f"/tickets/{ticket.number}/"))
+    panel = page.locator("#ticket-tasks")
+    panel.get_by_text("No tasks.").wait_for()
+    panel.locator("summary", has_text="Add a task").click()
+    panel.get_by_label("Task").fill("Ship a toner cartridge")
+    panel.get_by_label("Due").fill("2020-01-02T10:00")
+    panel.get_by_role("button", name="Add task").click()
+    page.locator("#ticket-tasks .task.overdue").get_by_text("Ship a toner cartridge").wait_for()
+    assert page.locator("#ticket-tasks .task.overdue").get_by_text("Overdue").is_visible()
+    page.locator("#ticket-tasks summary", has_text="Remind me").click()
+    page.locator("#ticket-tasks input[name=remind_at][required]").fill("2099-03-04T09:30")
+    page.locator("#ticket-tasks").get_by_role("button", name="Remind me").click()
+    page.locator("#ticket-tasks").get_by_text("Reminder", exact=True).wait_for()
+    save_screenshot(page, "ticket-tasks.png")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="My tasks").click()
+    page.wait_for_url("**/tasks/")
+    titles = page.locator(".my-tasks .task-title").all_inner_texts()
+    assert titles[0] == "Ship a toner cartridge"  # overdue first
+    assert set(titles) == {"Ship a toner cartridge", "Order a new disk", "Reminder"}
+    save_screenshot(page, "my-tasks.png")
+    # Done from the ticket: gone from My tasks.
+    page.goto(tenant_url(live_server, "acme", f"/tickets/{ticket.number}/"))
+    page.get_by_role("button", name="Mark done: Ship a toner cartridge").click()
+    page.get_by_role("button", name="Reopen: Ship a toner cartridge").wait_for()
+    with tenant_context(acme.id):
+        assert TicketTask.objects.get(title="Ship a toner cartridge").done

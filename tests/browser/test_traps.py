@@ -19,6 +19,7 @@ from tests.conftest import make_tenant
 from tests.factories.tickets import make_contact, make_ticket
 from tickets.models import Ticket, TicketTask
 from tickets.reminders import services as reminders
+from tickets.ticket import services as ticket_services
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -154,3 +155,27 @@ def test_tasks_and_reminders_on_a_ticket(live_server: LiveServer, page: Page) ->
     page.get_by_role("button", name="Reopen: Ship a toner cartridge").wait_for()
     with tenant_context(acme.id):
         assert TicketTask.objects.get(title="Ship a toner cartridge").done
+
+
+def test_slash_searches_all_tickets_from_the_ticket_page(
+    live_server: LiveServer, page: Page
+) -> None:
+    acme = make_tenant("acme", "Acme")
+    with tenant_context(acme.id):
+        waiting = make_ticket(subject="Zebra crossing paint")
+        ticket_services.change_status(ticket=waiting, status="waiting", actor=acme.admin)
+        other = make_ticket(subject="Printer")
+    log_in(page, live_server, "acme", "admin@acme.test")
+    # From the "All open" view the box still searches every ticket, and says so.
+    page.locator("#q").fill("zebra")
+    page.locator("#q").press("Enter")
+    page.get_by_text("Searched all tickets, every status, for “zebra”.").wait_for()
+    assert page.get_by_role("link", name="Zebra crossing paint").is_visible()
+    # On a ticket page, / goes to the search box.
+    page.goto(tenant_url(live_server, "acme", f"/tickets/{other.number}/"))
+    page.keyboard.press("/")
+    page.keyboard.type("zebra")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/inbox/?*")
+    page.get_by_text("Searched all tickets, every status, for “zebra”.").wait_for()
+    assert page.get_by_role("link", name="Zebra crossing paint").is_visible()

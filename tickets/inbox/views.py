@@ -56,6 +56,10 @@ def inbox_page(request: MemberHttpRequest) -> HttpResponse:
     language = request.tenant.language
     params = {key: request.GET.get(key, "") for key in request.GET}
     query = params.get("q", "").strip()[:500]
+    if params.pop("searched", "") and query and params.pop("within", "") != "1":
+        # The search box searches every ticket, whatever view it was typed in, unless
+        # the agent ticked "only in this view".
+        params = {"q": query, **({"sort": params["sort"]} if params.get("sort") else {})}
     error = None
     if query.startswith("#") and query[1:].isdigit() and len(query) < 12:
         if selectors.ticket_number_exists(int(query[1:])):
@@ -96,6 +100,7 @@ def inbox_page(request: MemberHttpRequest) -> HttpResponse:
         "view_key": key,
         "title": title,
         "query": query,
+        "searched_all": bool(query) and key == "all" and set(filters) == {"q"},
         "filters": filters,
         "sort": sort,
         "sorts": inbox.SORT_LABELS,

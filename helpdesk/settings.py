@@ -388,6 +388,8 @@ SPECTACULAR_SETTINGS = {
         "CustomFieldTypeEnum": "tickets.models.CustomFieldType",
         "TicketChannelEnum": "tickets.models.TicketChannel",
         "SlaMetricEnum": "tickets.models.SlaMetric",
+        "ArticleStatusEnum": "knowledge_base.models.ArticleStatus",
+        "ArticleVisibilityEnum": "knowledge_base.models.ArticleVisibility",
     },
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]",
 }

@@ -1,4 +1,4 @@
-from helpdesk.core.errors import Conflict, NotFound
+from helpdesk.core.errors import Conflict, DomainError, NotFound
 
 
 class ArticleNotFound(NotFound):
@@ -6,6 +6,36 @@ class ArticleNotFound(NotFound):
     message = "No such article."
 
 
+class CategoryNotFound(NotFound):
+    code = "category_not_found"
+    message = "No such category."
+
+
+class SectionNotFound(NotFound):
+    code = "section_not_found"
+    message = "No such section."
+
+
+class RevisionNotFound(NotFound):
+    code = "revision_not_found"
+    message = "No such revision of this article."
+
+
 class ArticleSlugTaken(Conflict):
     code = "article_slug_taken"
     message = "An article with that address exists."
+
+
+class CategoryNotEmpty(Conflict):
+    code = "category_not_empty"
+    message = "The category still has articles: move or delete them first."
+
+
+class InvalidArticle(DomainError):
+    code = "invalid_article"
+    message = "That article is not valid."
+
+
+class InvalidImage(DomainError):
+    code = "invalid_image"
+    message = "That image cannot be used."

@@ -125,8 +125,7 @@ class Article(TenantModel):
     @property
     def is_public(self) -> bool:
         return (
-            self.status == ArticleStatus.PUBLISHED
-            and self.visibility == ArticleVisibility.PUBLIC
+            self.status == ArticleStatus.PUBLISHED and self.visibility == ArticleVisibility.PUBLIC
         )
 
 

@@ -1,39 +1,422 @@
-"""Knowledge base: article slugs are unique per tenant; publishing stamps published_at."""
+"""Knowledge-base writes: categories, sections, articles and their revisions, images.
+
+Agents and admins write (`Capability.WRITE_ARTICLES`); light agents read. Every save of
+an article that changes what readers see (title, body, status, visibility) is a numbered
+`ArticleRevision` with its author; a new title gives a new slug and keeps the old one in
+`ArticleSlug`, so links already sent keep working (they redirect). The body is stored as
+Markdown and, beside it, as sanitized HTML (`rendering.render_markdown`).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.text import slugify
 
+from helpdesk.tenancy import permissions
 from helpdesk.tenancy.models import Membership
-from knowledge_base.errors import ArticleSlugTaken
-from knowledge_base.models import Article, ArticleStatus, Category
+from helpdesk.tenancy.permissions import Capability
+from knowledge_base import selectors
+from knowledge_base.errors import (
+    CategoryNotEmpty,
+    InvalidArticle,
+    InvalidImage,
+)
+from knowledge_base.models import (
+    Article,
+    ArticleImage,
+    ArticleRelation,
+    ArticleRevision,
+    ArticleSlug,
+    ArticleStatus,
+    ArticleVisibility,
+    Category,
+    Section,
+)
+from knowledge_base.rendering import render_markdown
+
+TITLE_LENGTH = 200
+BODY_LENGTH = 200_000
+MAX_TAGS = 20
+TAG_LENGTH = 50
+MAX_RELATED = 20
+IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
+IMAGE_BYTES = 5 * 1024 * 1024
+# The first bytes of each allowed image type: the declared type is not believed alone.
+_IMAGE_MAGIC = {
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/gif": (b"GIF87a", b"GIF89a"),
+    "image/webp": (b"RIFF",),
+}
+
+
+def _require(actor: Membership | None) -> None:
+    permissions.require(actor, Capability.WRITE_ARTICLES)
+
+
+def _name(value: str, what: str, length: int = 120) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise InvalidArticle(f"The {what} needs a name.")
+    if len(value) > length:
+        raise InvalidArticle(f"The {what}'s name has at most {length} characters.")
+    return value
+
+
+def _unique_slug(model: type[Category] | type[Section], name: str, **scope: Any) -> str:
+    base = slugify(name)[:100] or model.__name__.lower()
+    slug, n = base, 1
+    while model.objects.filter(slug=slug, **scope).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+# --- Categories and sections -------------------------------------------------------------
 
 
 @transaction.atomic
-def create_category(*, name: str, position: int = 0) -> Category:
-    slug = slugify(name)[:120] or "category"
-    category, _ = Category.objects.get_or_create(
-        slug=slug, defaults={"name": name, "position": position}
+def create_category(
+    *,
+    name: str,
+    position: int = 0,
+    description: str = "",
+    actor: Membership | None = None,
+) -> Category:
+    """A category; a second one with the same name gets its own slug (billing-2)."""
+    _require(actor)
+    name = _name(name, "category")
+    return Category.objects.create(
+        name=name,
+        slug=_unique_slug(Category, name),
+        position=position,
+        description=description.strip(),
     )
+
+
+@transaction.atomic
+def update_category(*, category: Category, actor: Membership | None, **changes: Any) -> Category:
+    """Change name, description or position (the slug stays: links keep working)."""
+    _require(actor)
+    if "name" in changes:
+        category.name = _name(changes["name"], "category")
+    if "description" in changes:
+        category.description = (changes["description"] or "").strip()
+    if "position" in changes:
+        category.position = changes["position"]
+    category.save()
     return category
 
 
 @transaction.atomic
-def create_article(
-    *, category: Category, title: str, body: str, author: Membership | None, publish: bool = False
-) -> Article:
-    """A new article (draft unless publish). Raises ArticleSlugTaken."""
-    slug = slugify(title)[:200] or "article"
-    if Article.objects.filter(slug=slug).exists():
-        raise ArticleSlugTaken(slug=slug)
-    return Article.objects.create(
+def delete_category(*, category: Category, actor: Membership | None) -> None:
+    _require(actor)
+    if Article.objects.filter(category=category).exists():
+        raise CategoryNotEmpty()
+    category.delete()
+
+
+@transaction.atomic
+def create_section(
+    *, category: Category, name: str, position: int = 0, actor: Membership | None = None
+) -> Section:
+    _require(actor)
+    name = _name(name, "section")
+    return Section.objects.create(
         category=category,
-        title=title,
-        slug=slug,
-        body=body,
-        author=author,
-        status=ArticleStatus.PUBLISHED if publish else ArticleStatus.DRAFT,
-        published_at=timezone.now() if publish else None,
+        name=name,
+        slug=_unique_slug(Section, name, category=category),
+        position=position,
     )
+
+
+@transaction.atomic
+def update_section(*, section: Section, actor: Membership | None, **changes: Any) -> Section:
+    _require(actor)
+    if "name" in changes:
+        section.name = _name(changes["name"], "section")
+    if "position" in changes:
+        section.position = changes["position"]
+    if "category" in changes and changes["category"].id != section.category_id:
+        section.category = changes["category"]
+        # Its articles follow it into the new category.
+        Article.objects.filter(section=section).update(category=section.category)
+    section.save()
+    return section
+
+
+@transaction.atomic
+def delete_section(*, section: Section, actor: Membership | None) -> None:
+    """The section goes; its articles stay in the category, outside any section."""
+    _require(actor)
+    section.delete()
+
+
+# --- Articles -------------------------------------------------------------------------------
+
+
+# Paths of the agent pages and the help center that an article slug must not hide.
+RESERVED_SLUGS = frozenset(
+    {"new", "categories", "preview", "images", "search", "suggest", "request", "logo", "theme-css"}
+)
+
+
+def _slug_taken(slug: str, article: Article | None) -> bool:
+    if slug in RESERVED_SLUGS:
+        return True
+    current = Article.objects.filter(slug=slug)
+    former = ArticleSlug.objects.filter(slug=slug)
+    if article is not None:
+        current = current.exclude(id=article.id)
+        former = former.exclude(article=article)
+    return current.exists() or former.exists()
+
+
+def _article_slug(title: str, article: Article | None = None) -> str:
+    base = slugify(title)[:190] or "article"
+    slug, n = base, 1
+    while _slug_taken(slug, article):
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+def _clean_title(title: str) -> str:
+    title = " ".join((title or "").split())
+    if not title:
+        raise InvalidArticle("The article needs a title.")
+    if len(title) > TITLE_LENGTH:
+        raise InvalidArticle(f"The title has at most {TITLE_LENGTH} characters.")
+    return title
+
+
+def _clean_body(body: str) -> str:
+    if body is None or not body.strip():
+        raise InvalidArticle("The article needs a body.")
+    if len(body) > BODY_LENGTH:
+        raise InvalidArticle(f"The body has at most {BODY_LENGTH:,} characters.")
+    return body
+
+
+def clean_tags(tags: Iterable[str]) -> list[str]:
+    """Tags as stored: trimmed, lower case, no repeats, in the order given."""
+    cleaned: list[str] = []
+    for tag in tags:
+        value = " ".join(str(tag).split()).lower()
+        if not value:
+            continue
+        if len(value) > TAG_LENGTH:
+            raise InvalidArticle(f"A tag has at most {TAG_LENGTH} characters.")
+        if value not in cleaned:
+            cleaned.append(value)
+    if len(cleaned) > MAX_TAGS:
+        raise InvalidArticle(f"An article has at most {MAX_TAGS} tags.")
+    return cleaned
+
+
+def _check_section(category: Category, section: Section | None) -> None:
+    if section is not None and section.category_id != category.id:
+        raise InvalidArticle(f"The section “{section.name}” is not in “{category.name}”.")
+
+
+def _check_choice(value: str, choices: Sequence[str], what: str) -> str:
+    if value not in choices:
+        raise InvalidArticle(f"{what} is one of: {', '.join(choices)}.")
+    return value
+
+
+def _revision(article: Article, actor: Membership | None, note: str = "") -> ArticleRevision:
+    article.revision_count = F("revision_count") + 1
+    article.save(update_fields=["revision_count", "updated_at"])
+    article.refresh_from_db(fields=["revision_count"])
+    return ArticleRevision.objects.create(
+        article=article,
+        number=article.revision_count,
+        title=article.title,
+        body=article.body,
+        status=article.status,
+        visibility=article.visibility,
+        author=actor,
+        note=note[:200],
+    )
+
+
+def _set_related(article: Article, related: Sequence[Article]) -> None:
+    if len(related) > MAX_RELATED:
+        raise InvalidArticle(f"An article lists at most {MAX_RELATED} related articles.")
+    ArticleRelation.objects.filter(article=article).delete()
+    seen: set[Any] = set()
+    rows: list[ArticleRelation] = []
+    for other in related:
+        if other.id == article.id or other.id in seen:
+            continue
+        seen.add(other.id)
+        rows.append(ArticleRelation(article=article, related=other, position=len(rows)))
+    for row in rows:
+        row.save()
+
+
+@transaction.atomic
+def create_article(
+    *,
+    category: Category,
+    title: str,
+    body: str,
+    author: Membership | None = None,
+    publish: bool = False,
+    status: str | None = None,
+    visibility: str = ArticleVisibility.PUBLIC,
+    section: Section | None = None,
+    tags: Iterable[str] = (),
+    related: Sequence[Article] = (),
+    source_ticket_number: int | None = None,
+) -> Article:
+    """A new article (a draft unless publish or status says published), written by
+    `author` (None: the system), with revision 1. Its slug comes from the title; a title
+    another article has gets a numbered slug (reset-a-password-2)."""
+    _require(author)
+    title, body = _clean_title(title), _clean_body(body)
+    if status is None:
+        status = ArticleStatus.PUBLISHED if publish else ArticleStatus.DRAFT
+    _check_choice(status, ArticleStatus.values, "status")
+    _check_choice(visibility, ArticleVisibility.values, "visibility")
+    _check_section(category, section)
+    article = Article.objects.create(
+        category=category,
+        section=section,
+        title=title,
+        slug=_article_slug(title),
+        body=body,
+        body_html=render_markdown(body),
+        author=author,
+        status=status,
+        visibility=visibility,
+        tags=clean_tags(tags),
+        published_at=timezone.now() if status == ArticleStatus.PUBLISHED else None,
+        source_ticket_number=source_ticket_number,
+    )
+    _set_related(article, related)
+    _revision(article, author, "Created")
+    return article
+
+
+_REVISED = ("title", "body", "status", "visibility")
+
+
+@transaction.atomic
+def update_article(
+    *, article: Article, actor: Membership | None, note: str = "", **changes: Any
+) -> Article:
+    """Change any of title, body, category, section, status, visibility, tags, related
+    and position. A new title moves the slug and keeps the old one (it redirects); a change
+    of title, body, status or visibility is a new revision."""
+    _require(actor)
+    article = Article.objects.select_for_update().get(id=article.id)
+    before = {field: getattr(article, field) for field in _REVISED}
+    if "title" in changes:
+        article.title = _clean_title(changes["title"])
+        if article.title != before["title"]:
+            new_slug = _article_slug(article.title, article)
+            if new_slug != article.slug:
+                ArticleSlug.objects.filter(slug=new_slug, article=article).delete()
+                ArticleSlug.objects.get_or_create(article=article, slug=article.slug)
+                article.slug = new_slug
+    if "body" in changes:
+        article.body = _clean_body(changes["body"])
+        article.body_html = render_markdown(article.body)
+    if "category" in changes:
+        article.category = changes["category"]
+        if "section" not in changes and article.section_id is not None:
+            article.section = None
+    if "section" in changes:
+        article.section = changes["section"]
+    _check_section(article.category, article.section)
+    if "status" in changes:
+        article.status = _check_choice(changes["status"], ArticleStatus.values, "status")
+        if article.status == ArticleStatus.PUBLISHED and article.published_at is None:
+            article.published_at = timezone.now()
+    if "visibility" in changes:
+        article.visibility = _check_choice(
+            changes["visibility"], ArticleVisibility.values, "visibility"
+        )
+    if "tags" in changes:
+        article.tags = clean_tags(changes["tags"])
+    if "position" in changes:
+        article.position = changes["position"]
+    article.save()
+    if "related" in changes:
+        _set_related(article, changes["related"])
+    if any(getattr(article, field) != before[field] for field in _REVISED):
+        _revision(article, actor, note)
+    return article
+
+
+def publish_article(*, article: Article, actor: Membership | None) -> Article:
+    return update_article(
+        article=article, actor=actor, status=ArticleStatus.PUBLISHED, note="Published"
+    )
+
+
+@transaction.atomic
+def restore_revision(
+    *, article: Article, revision: ArticleRevision, actor: Membership | None
+) -> Article:
+    """The article's title and body as they were in the revision, as a new revision (the
+    history keeps everything in between). Status and visibility stay as they are now."""
+    return update_article(
+        article=article,
+        actor=actor,
+        title=revision.title,
+        body=revision.body,
+        note=f"Restored revision {revision.number}",
+    )
+
+
+@transaction.atomic
+def delete_article(*, article: Article, actor: Membership | None) -> None:
+    _require(actor)
+    for image in ArticleImage.objects.filter(article=article):
+        image.file.delete(save=False)
+    article.delete()
+
+
+@transaction.atomic
+def add_image(
+    *, article: Article, upload: UploadedFile[bytes], actor: Membership | None
+) -> ArticleImage:
+    """An image for the article (PNG, JPEG, GIF or WebP, at most 5 MB); the Markdown
+    shows it as `![alt](/kb/images/<id>/)`."""
+    _require(actor)
+    content_type = (upload.content_type or "").lower()
+    if content_type not in IMAGE_TYPES:
+        raise InvalidImage("Images are PNG, JPEG, GIF or WebP.")
+    size = upload.size or 0
+    if size == 0 or size > IMAGE_BYTES:
+        raise InvalidImage("An image has at most 5 MB (and is not empty).")
+    head = upload.read(16)
+    upload.seek(0)
+    if not head.startswith(_IMAGE_MAGIC[content_type]):
+        raise InvalidImage(f"The file is not a {content_type.split('/')[1].upper()} image.")
+    image = ArticleImage(
+        article=article,
+        filename=(upload.name or "image")[:255],
+        content_type=content_type,
+        size=size,
+        uploaded_by=actor,
+    )
+    image.file.save(upload.name or "image", upload, save=False)
+    image.save()
+    return image
+
+
+def record_sent(*, article_ids: Iterable[Any]) -> list[Article]:
+    """Count the articles as sent once more (tickets records where); the ones that exist."""
+    articles = list(selectors.list_articles().filter(id__in=list(article_ids)))
+    Article.objects.filter(id__in=[a.id for a in articles]).update(times_sent=F("times_sent") + 1)
+    return articles

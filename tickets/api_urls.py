@@ -2,6 +2,7 @@
 
 from django.urls import URLPattern
 
+from tickets.articles import urls as articles_urls
 from tickets.configuration import urls as configuration_urls
 from tickets.contacts import urls as contacts_urls
 from tickets.inbox import urls as inbox_urls
@@ -24,4 +25,5 @@ urlpatterns: list[URLPattern] = [
     *mail_out_urls.api_urlpatterns,
     *contacts_urls.api_urlpatterns,
     *configuration_urls.api_urlpatterns,
+    *articles_urls.api_urlpatterns,
 ]

@@ -65,3 +65,10 @@ class CanManageAvailabilityOrReadOnly(IsTenantAdminOrReadOnly):
     """Members read; only those who may manage others' availability write (shifts, leave)."""
 
     capability = Capability.MANAGE_AVAILABILITY
+
+
+class CanWriteArticlesOrReadOnly(IsTenantAdminOrReadOnly):
+    """Members read; only those who may write articles write (the knowledge base)."""
+
+    message = "Light agents read the knowledge base but do not write it."
+    capability = Capability.WRITE_ARTICLES

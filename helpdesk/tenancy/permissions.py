@@ -54,6 +54,9 @@ class Capability(enum.StrEnum):
     """Be a ticket's assignee (assigned, or claiming a ticket by opening it)."""
     RECEIVE_TICKET_NOTIFICATIONS = "receive_ticket_notifications"
     """Every kind of notification; without it, mentions only."""
+    WRITE_ARTICLES = "write_articles"
+    """Write, publish and restore knowledge-base articles, categories and sections (light
+    agents read the knowledge base, internal articles too)."""
 
 
 _ADMINS = frozenset({MembershipRole.ADMIN.value})
@@ -73,6 +76,7 @@ GRANTS: dict[Capability, frozenset[str]] = {
     Capability.SHARE_VIEWS: _AGENTS,
     Capability.TAKE_TICKETS: _AGENTS,
     Capability.RECEIVE_TICKET_NOTIFICATIONS: _AGENTS,
+    Capability.WRITE_ARTICLES: _AGENTS,
 }
 
 DENIED = {
@@ -90,6 +94,7 @@ DENIED = {
     Capability.SHARE_VIEWS: "Light agents keep personal views; sharing one needs an agent.",
     Capability.TAKE_TICKETS: "Light agents cannot be assigned tickets.",
     Capability.RECEIVE_TICKET_NOTIFICATIONS: "Light agents are told about mentions only.",
+    Capability.WRITE_ARTICLES: "Light agents read the knowledge base but do not write it.",
 }
 
 
@@ -181,3 +186,7 @@ def can_take_tickets(member: Membership | None) -> bool:
 
 def can_receive_ticket_notifications(member: Membership | None) -> bool:
     return can(member, Capability.RECEIVE_TICKET_NOTIFICATIONS)
+
+
+def can_write_articles(member: Membership | None) -> bool:
+    return can(member, Capability.WRITE_ARTICLES)

@@ -193,7 +193,9 @@ document.addEventListener("DOMContentLoaded", () => {
   });
 });
 
-// --- Reply editor: paste a knowledge-base article's title and public link ---------------
+// --- Reply editor: insert a knowledge-base article (its public link or its text) ---------
+// The form carries the article's id (name "articles"): the ticket records the articles a
+// sent reply still contains, and the knowledge base counts them.
 document.addEventListener("click", (event) => {
   const button = event.target.closest(".insert-article");
   if (!button) return;
@@ -201,6 +203,13 @@ document.addEventListener("click", (event) => {
   if (!editor) return;
   const text = button.dataset.text;
   editor.value = editor.value.trimEnd() ? `${editor.value.trimEnd()}\n\n${text}` : text;
+  const form = editor.form;
+  const id = button.dataset.articleId;
+  if (form && id && !form.querySelector(`input[name="articles"][value="${CSS.escape(id)}"]`)) {
+    const input = document.createElement("input");
+    Object.assign(input, { type: "hidden", name: "articles", value: id });
+    form.append(input);
+  }
   editor.dispatchEvent(new Event("input", { bubbles: true }));
   editor.focus();
 });

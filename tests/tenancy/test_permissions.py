@@ -39,6 +39,7 @@ EXPECTED: dict[Capability, set[str]] = {
     Capability.SHARE_VIEWS: {ADMIN, AGENT},
     Capability.TAKE_TICKETS: {ADMIN, AGENT},
     Capability.RECEIVE_TICKET_NOTIFICATIONS: {ADMIN, AGENT},
+    Capability.WRITE_ARTICLES: {ADMIN, AGENT},
 }
 
 

@@ -10,7 +10,6 @@ from tickets.ticket import api, portal_views, views
 urlpatterns: list[URLPattern] = [
     path("tickets/<int:number>/presence/", views.ticket_presence, name="ticket-presence"),
     path("tickets/<int:number>/merge/", views.ticket_merge, name="ticket-merge"),
-    path("tickets/<int:number>/articles/", views.article_picker, name="article-picker"),
     path("tickets/<int:number>/spam/", views.ticket_spam, name="ticket-spam"),
     path(
         "tickets/<int:number>/messages/<uuid:message_id>/split/",

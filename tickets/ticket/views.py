@@ -10,7 +10,6 @@ from django.contrib import messages
 from django.http import FileResponse, HttpRequest, HttpResponse, QueryDict
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils import timezone, translation
 from django.views.decorators.http import require_POST
 
@@ -24,7 +23,7 @@ from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.decorators import member_required
 from helpdesk.tenancy.http import MemberHttpRequest
 from helpdesk.tenancy.permissions import Capability
-from knowledge_base import selectors as kb_selectors
+from tickets.articles import services as article_services
 from tickets.configuration import services as configuration
 from tickets.contacts import selectors as contact_selectors
 from tickets.errors import (
@@ -282,7 +281,7 @@ def ticket_message(request: MemberHttpRequest, number: int) -> HttpResponse:
     seen_up_to = None
     if form.is_valid():
         try:
-            services.add_message(
+            message = services.add_message(
                 ticket=ticket,
                 kind=form.cleaned_data["kind"],
                 body=form.cleaned_data["body"],
@@ -291,6 +290,12 @@ def ticket_message(request: MemberHttpRequest, number: int) -> HttpResponse:
                 language=request.tenant.language,
                 attachments=services.attachments_from_uploads(request.FILES.getlist("attachments")),
                 seen_up_to=form.cleaned_data["seen_up_to"],
+            )
+            # The articles the editor inserted that the sent reply still carries.
+            article_services.record_sent_articles(
+                message=message,
+                article_ids=request.POST.getlist("articles"),
+                actor=request.membership,
             )
             shown_form = None
         except StaleReply as stale_error:
@@ -520,18 +525,6 @@ def ticket_spam(request: MemberHttpRequest, number: int) -> HttpResponse:
         return redirect("tickets:inbox")
     messages.success(request, f"#{number} is back in the inbox.")
     return redirect("tickets:ticket-detail", number=number)
-
-
-@member_required
-def article_picker(request: MemberHttpRequest, number: int) -> HttpResponse:
-    """The reply editor's knowledge-base search (htmx): published articles with the public
-    link to paste into a reply."""
-    base = tenancy_selectors.tenant_base_url(request.tenant)
-    articles = [
-        (article, base + reverse("help:article", args=[article.slug]))
-        for article in kb_selectors.search_published_articles(request.GET.get("q", "")[:200])
-    ]
-    return render(request, "tickets/article_picker.html", {"articles": articles})
 
 
 CSAT_DAYS = 30

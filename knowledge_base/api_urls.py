@@ -1,0 +1,34 @@
+from django.urls import path
+
+from knowledge_base import api
+
+app_name = "kb-api"
+
+urlpatterns = [
+    path("kb/categories/", api.KbCategoryListAPI.as_view(), name="category-list"),
+    path(
+        "kb/categories/<uuid:category_id>/",
+        api.KbCategoryDetailAPI.as_view(),
+        name="category-detail",
+    ),
+    path("kb/sections/", api.KbSectionListAPI.as_view(), name="section-list"),
+    path("kb/sections/<uuid:section_id>/", api.KbSectionDetailAPI.as_view(), name="section-detail"),
+    path("kb/articles/", api.KbArticleListAPI.as_view(), name="article-list"),
+    path("kb/articles/<uuid:article_id>/", api.KbArticleDetailAPI.as_view(), name="article-detail"),
+    path(
+        "kb/articles/<uuid:article_id>/revisions/",
+        api.KbRevisionListAPI.as_view(),
+        name="revision-list",
+    ),
+    path(
+        "kb/articles/<uuid:article_id>/revisions/<int:number>/",
+        api.KbRevisionDetailAPI.as_view(),
+        name="revision-detail",
+    ),
+    path(
+        "kb/articles/<uuid:article_id>/revisions/<int:number>/restore/",
+        api.KbRevisionRestoreAPI.as_view(),
+        name="revision-restore",
+    ),
+    path("kb/preview/", api.KbPreviewAPI.as_view(), name="preview"),
+]

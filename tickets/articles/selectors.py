@@ -1,0 +1,44 @@
+"""Reads: what a ticket's resolution said, and the articles a ticket used."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from tickets.errors import TicketNotFound
+from tickets.models import Message, MessageKind, Ticket, TicketArticle
+
+
+def get_ticket(number: int) -> Ticket:
+    ticket = Ticket.objects.filter(number=number).first()
+    if ticket is None:
+        raise TicketNotFound(number=number)
+    return ticket
+
+
+def final_public_reply(ticket: Ticket) -> Message | None:
+    """The last reply an agent wrote to the customer (automatic mails left out)."""
+    return (
+        Message.objects.filter(
+            ticket=ticket, kind=MessageKind.REPLY, is_automatic=False, author_member__isnull=False
+        )
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def resolution_note(ticket: Ticket) -> Message | None:
+    """The internal note an agent wrote last (the resolution, when there is one)."""
+    return (
+        Message.objects.filter(ticket=ticket, kind=MessageKind.NOTE, author_member__isnull=False)
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def list_ticket_articles(ticket: Ticket) -> QuerySet[TicketArticle]:
+    """The articles written from the ticket and sent in its replies, oldest first."""
+    return (
+        TicketArticle.objects.filter(ticket=ticket)
+        .select_related("article", "created_by__user")
+        .order_by("created_at")
+    )

@@ -1,0 +1,1 @@
+"""No background work: drafting and recording happen in the request."""

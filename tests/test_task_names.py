@@ -51,6 +51,10 @@ TASK_NAMES = {
     # Tasks and reminders (issue 19).
     "tickets.reminders.tasks.run_ticket_clocks",
     "tickets.reminders.tasks.sweep_ticket_clocks",
+    # Inbound mail v2 (issue 17): intake wakes one drain per burst of mail; a batch's
+    # acknowledgements go out by one task over one connection.
+    "tickets.tasks.drain_inbound_emails",
+    "helpdesk.mail.tasks.deliver_outbound_emails",
 }
 OUR_PACKAGES = ("helpdesk", "tickets", "departments", "knowledge_base", "automation")
 

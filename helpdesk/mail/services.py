@@ -17,8 +17,11 @@ the outbox and its backups never hold a working link. A retry still has them.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import smtplib
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email.utils import formataddr
@@ -28,13 +31,14 @@ from uuid import UUID
 from anymail.exceptions import AnymailAPIError
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import IntegrityError, transaction
 from django.db.models import Case, F, TextField, Value, When
 from django.template import TemplateDoesNotExist
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from helpdesk.core.batching import collect_on_commit
 from helpdesk.core.errors import TransientError, is_temporary
 from helpdesk.core.ids import new_id
 from helpdesk.mail import tasks
@@ -174,10 +178,51 @@ def queue_email(
         # Queued by a concurrent run under the same key between the check and the insert.
         return OutboundEmail.objects.get(key=key)
     if deliver and status == OutboundEmailStatus.QUEUED:
-        tasks.deliver_outbound_email.delay_on_commit(
-            tenant_id=str(outbound.tenant_id), outbound_email_id=str(outbound.id)
-        )
+        tenant_id = str(outbound.tenant_id)
+        if getattr(_delivery, "batched", False):
+            collect_on_commit(
+                ("helpdesk.mail.deliver", tenant_id),
+                str(outbound.id),
+                lambda ids: enqueue_delivery(tenant_id=tenant_id, outbound_email_ids=ids),
+            )
+        else:
+            tasks.deliver_outbound_email.delay_on_commit(
+                tenant_id=tenant_id, outbound_email_id=str(outbound.id)
+            )
     return outbound
+
+
+_delivery = threading.local()
+
+
+@contextlib.contextmanager
+def batched_delivery() -> Iterator[None]:
+    """Email queued in the block is sent after the commit by one task per
+    DELIVERIES_PER_TASK over one connection (deliver_outbound_emails), not a task each:
+    for a transaction that queues many (a batch of inbound mail's acknowledgements)."""
+    previous = getattr(_delivery, "batched", False)
+    _delivery.batched = True
+    try:
+        yield
+    finally:
+        _delivery.batched = previous
+
+
+DELIVERIES_PER_TASK = 100
+
+
+def enqueue_delivery(*, tenant_id: str, outbound_email_ids: list[str]) -> None:
+    """After the commit: one email, its own task (deliver_outbound_email); the many of one
+    transaction (a batch of inbound mail acknowledged), a task per DELIVERIES_PER_TASK that
+    sends them over one connection (deliver_outbound_emails)."""
+    ids = list(dict.fromkeys(outbound_email_ids))
+    if len(ids) == 1:
+        tasks.deliver_outbound_email.delay(tenant_id=tenant_id, outbound_email_id=ids[0])
+        return
+    for start in range(0, len(ids), DELIVERIES_PER_TASK):
+        tasks.deliver_outbound_emails.delay(
+            tenant_id=tenant_id, outbound_email_ids=ids[start : start + DELIVERIES_PER_TASK]
+        )
 
 
 def send_platform_email(email: Email) -> bool:
@@ -443,3 +488,115 @@ def _settled_bodies() -> dict[str, Any]:
 
 def _reason(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"[:2000]
+
+
+def claim_many(outbound_email_ids: list[UUID]) -> list[tuple[UUID, EmailMultiAlternatives]]:
+    """`claim` for many: those still queued move to sending in one update (committed by
+    the caller before any is sent), in id order; each is loaded as `claim` loads one."""
+    moved = list(
+        OutboundEmail.objects.filter(id__in=outbound_email_ids, status=OutboundEmailStatus.QUEUED)
+        .order_by("id")
+        .select_for_update(skip_locked=True)
+        .values_list("id", flat=True)
+    )
+    if not moved:
+        return []
+    now = timezone.now()
+    OutboundEmail.objects.filter(id__in=moved).update(
+        status=OutboundEmailStatus.SENDING, attempts=F("attempts") + 1, updated_at=now
+    )
+    loaded: list[tuple[UUID, EmailMultiAlternatives]] = []
+    for outbound in OutboundEmail.objects.filter(id__in=moved).order_by("id"):
+        try:
+            loaded.append((outbound.id, as_message(outbound)))
+        except Exception as error:
+            if is_temporary(error):
+                raise
+            logger.exception("outbound email %s cannot be sent", outbound.id)
+            _set_status(
+                outbound.id, OutboundEmailStatus.SENDING, OutboundEmailStatus.FAILED, _reason(error)
+            )
+    return loaded
+
+
+def deliver_many(
+    *, tenant_id: str, outbound_email_ids: list[UUID], last_attempt: bool
+) -> dict[UUID, str]:
+    """`deliver` for many emails over one connection to the mail backend: claim them all
+    (committed: queued -> sending, so no other run sends one again), then send each and
+    record it. Returns the status each claimed email was left in.
+
+    A temporary failure of one email puts it back to queued; after the others are sent,
+    TransientError is raised (unless last_attempt) and the retry sends only those still
+    queued. A backend that cannot be reached at all puts every claimed email back."""
+    with tenant_context(tenant_id):
+        claimed = claim_many(outbound_email_ids)
+    if not claimed:
+        return {}
+    outcome: dict[UUID, str] = {}
+    temporary: BaseException | None = None
+    try:
+        connection = get_connection()
+        connection.open()
+    except Exception as error:
+        with tenant_context(tenant_id):
+            for outbound_email_id, _ in claimed:
+                outcome[outbound_email_id] = release(
+                    outbound_email_id=outbound_email_id, error=error
+                )
+        if not last_attempt and any(s == OutboundEmailStatus.QUEUED for s in outcome.values()):
+            raise TransientError(f"{type(error).__name__}: {error}") from error
+        return outcome
+    try:
+        for outbound_email_id, email in claimed:
+            email.connection = connection
+            try:
+                sent = send(email)
+            except Exception as error:
+                with tenant_context(tenant_id):
+                    outcome[outbound_email_id] = release(
+                        outbound_email_id=outbound_email_id, error=error
+                    )
+                if outcome[outbound_email_id] == OutboundEmailStatus.QUEUED:
+                    temporary = error
+                continue
+            if not sent:
+                with tenant_context(tenant_id):
+                    outcome[outbound_email_id] = release(
+                        outbound_email_id=outbound_email_id,
+                        error=RuntimeError("the mail backend sent nothing"),
+                    )
+                continue
+            # Recorded at once, as `deliver` does: a crash before the record leaves this
+            # one email in sending (the sweeper marks it unknown), never the whole batch.
+            _record_many_sent(tenant_id, {outbound_email_id: provider_message_id(email)})
+            outcome[outbound_email_id] = OutboundEmailStatus.SENT
+    finally:
+        with contextlib.suppress(Exception):
+            connection.close()
+    if temporary is not None and not last_attempt:
+        raise TransientError(f"{type(temporary).__name__}: {temporary}") from temporary
+    return outcome
+
+
+def _record_many_sent(tenant_id: str, sent: dict[UUID, str]) -> None:
+    """Record sends in one transaction; through an outage, a late record for each."""
+    if not sent:
+        return
+    try:
+        with tenant_context(tenant_id):
+            for outbound_email_id, provider_id in sent.items():
+                record_sent(outbound_email_id=outbound_email_id, provider_message_id=provider_id)
+    except Exception as error:
+        if not is_temporary(error):
+            raise
+        logger.warning("%d outbound emails sent but not recorded yet: %r", len(sent), error)
+        for outbound_email_id, provider_id in sent.items():
+            tasks.record_outbound_email_sent.apply_async(
+                kwargs={
+                    "tenant_id": tenant_id,
+                    "outbound_email_id": str(outbound_email_id),
+                    "provider_message_id": provider_id,
+                },
+                countdown=10,
+            )

@@ -38,6 +38,24 @@ def deliver_outbound_email(*, tenant_id: str, outbound_email_id: str) -> str | N
     )
 
 
+@tenant_task(
+    name="helpdesk.mail.tasks.deliver_outbound_emails",
+    queue="email",
+    max_retries=6,
+    own_transactions=True,
+)
+def deliver_outbound_emails(*, tenant_id: str, outbound_email_ids: list[str]) -> int:
+    """Send many queued emails of one transaction (a batch of acknowledgements) over one
+    connection to the mail backend; each as deliver_outbound_email would (claimed and
+    committed as sending first, so none is ever sent twice). Returns how many were sent."""
+    outcome = services.deliver_many(
+        tenant_id=tenant_id,
+        outbound_email_ids=[UUID(i) for i in outbound_email_ids],
+        last_attempt=is_last_attempt(deliver_outbound_emails),
+    )
+    return sum(1 for status in outcome.values() if status == "sent")
+
+
 def is_last_attempt(task: object) -> bool:
     """Eager runs (tests, a direct call) are their only attempt; a worker's last retry too."""
     request = task.request  # type: ignore[attr-defined]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from uuid import UUID
 
@@ -12,7 +13,7 @@ from django.db.models import QuerySet
 from helpdesk.tenancy import permissions
 from helpdesk.tenancy.context import require_tenant_id
 from helpdesk.tenancy.errors import MemberNotFound, TenantNotFound
-from helpdesk.tenancy.models import Membership, Tenant, TenantDomain
+from helpdesk.tenancy.models import InboundAddress, Membership, Tenant, TenantDomain
 from helpdesk.tenancy.permissions import Capability
 
 
@@ -132,3 +133,61 @@ def get_member(member_id: UUID | str) -> Membership:
     if member is None:
         raise MemberNotFound(member_id=str(member_id))
     return member
+
+
+INBOUND_ADDRESS_SECONDS = 600
+_NO_TENANT = "-"  # cached "no tenant owns this address"
+
+
+def inbound_address_key(address: str) -> str:
+    return f"inbound-address:{address.strip().lower()}"
+
+
+def find_inbound_addresses(addresses: Iterable[str]) -> dict[str, InboundAddress]:
+    """The InboundAddress rows of these (lowercase) addresses that exist, by address.
+
+    Every inbound mail asks before any tenant is known, so each answer (a miss too) is
+    cached; the tenancy services drop an address's entry when they change its row. With
+    the cache unreachable (Redis down while mail arrives) the database answers alone: intake
+    must still store the mail."""
+    wanted = sorted({a for a in addresses if a})
+    if not wanted:
+        return {}
+    keys = {inbound_address_key(a): a for a in wanted}
+    try:
+        cached: dict[str, object] = cache.get_many(list(keys))
+    except Exception:
+        cached, keys = {}, {}
+    found: dict[str, InboundAddress] = {}
+    missing: list[str] = []
+    for key, address in keys.items():
+        value = cached.get(key)
+        if value == _NO_TENANT:
+            continue
+        if isinstance(value, tuple) and len(value) == 2:
+            found[address] = InboundAddress(
+                address=address, tenant_id=UUID(str(value[0])), mailbox_id=UUID(str(value[1]))
+            )
+        else:
+            missing.append(address)
+    if not keys:
+        missing = wanted
+    if missing:
+        rows = {row.address: row for row in InboundAddress.objects.filter(address__in=missing)}
+        found.update(rows)
+        if keys:
+            entries = {
+                inbound_address_key(a): (
+                    (str(rows[a].tenant_id), str(rows[a].mailbox_id)) if a in rows else _NO_TENANT
+                )
+                for a in missing
+            }
+            with contextlib.suppress(Exception):
+                cache.set_many(entries, INBOUND_ADDRESS_SECONDS)
+    return found
+
+
+def forget_inbound_address(address: str) -> None:
+    """Drop the cached answer for one address (the services do when they change its row)."""
+    with contextlib.suppress(Exception):
+        cache.delete(inbound_address_key(address))

@@ -7,6 +7,7 @@ from uuid import UUID
 
 from django.db import transaction
 
+from helpdesk.tenancy import selectors
 from helpdesk.tenancy.errors import InvalidTenantSlug, TenantSlugTaken
 from helpdesk.tenancy.models import InboundAddress, Tenant, TenantDomain
 
@@ -44,9 +45,18 @@ def register_inbound_address(*, tenant_id: UUID, address: str, mailbox_id: UUID)
     row, _ = InboundAddress.objects.update_or_create(
         address=address, tenant_id=tenant_id, defaults={"mailbox_id": mailbox_id}
     )
+    _forget_inbound_address(address)
     return row
 
 
 @transaction.atomic
 def unregister_inbound_address(*, tenant_id: UUID, address: str) -> None:
     InboundAddress.objects.filter(tenant_id=tenant_id, address=address.strip().lower()).delete()
+    _forget_inbound_address(address)
+
+
+def _forget_inbound_address(address: str) -> None:
+    """Drop intake's cached answer for the address, now and after the commit (a mail read
+    in between would cache the old row again)."""
+    selectors.forget_inbound_address(address)
+    transaction.on_commit(lambda: selectors.forget_inbound_address(address))

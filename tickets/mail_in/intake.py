@@ -4,8 +4,8 @@ processing after the commit. A redelivered mail maps to the row already stored."
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
+import json
 import logging
 import re
 from collections.abc import Iterable
@@ -14,11 +14,16 @@ from email.message import Message
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.utils import getaddresses
+from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.utils import timezone
 
+from helpdesk.core.ids import new_id
 from helpdesk.tenancy import permissions
-from helpdesk.tenancy.context import tenant_context
+from helpdesk.tenancy import selectors as tenancy_selectors
+from helpdesk.tenancy.context import get_current_tenant_id, tenant_context
 from helpdesk.tenancy.models import InboundAddress, Membership
 from helpdesk.tenancy.permissions import Capability
 from tickets.errors import InboundEmailNotRetryable
@@ -53,29 +58,42 @@ def base_address(address: str) -> str:
     return f"{local.split('+', 1)[0]}@{domain}"
 
 
-def find_inbound_address(address: str) -> InboundAddress | None:
-    """The tenant's address row for one recipient: the address itself when a mailbox has it,
-    else its base without the plus part (support+t-abc@ -> support@)."""
+def _candidates(address: str) -> list[str]:
     address = normalize_address(address)
     if "@" not in address:
-        return None
-    rows = {
-        row.address: row
-        for row in InboundAddress.objects.filter(address__in={address, base_address(address)})
-    }
-    return rows.get(address) or rows.get(base_address(address))
+        return []
+    return list(dict.fromkeys([address, base_address(address)]))
+
+
+def find_inbound_address(address: str) -> InboundAddress | None:
+    """The tenant's address row for one recipient: the address itself when a mailbox has it,
+    else its base without the plus part (support+t-abc@ -> support@). Cached (see
+    tenancy.selectors.find_inbound_addresses)."""
+    candidates = _candidates(address)
+    rows = tenancy_selectors.find_inbound_addresses(candidates)
+    return next((rows[c] for c in candidates if c in rows), None)
+
+
+def _first_owned(addresses: Iterable[str]) -> InboundAddress | None:
+    """The row of the first address a tenant owns, all looked up at once."""
+    ordered = [_candidates(a) for a in addresses]
+    rows = tenancy_selectors.find_inbound_addresses(c for each in ordered for c in each)
+    for candidates in ordered:
+        for candidate in candidates:
+            if candidate in rows:
+                return rows[candidate]
+    return None
 
 
 def help_desk_addresses(addresses: Iterable[str]) -> set[str]:
     """Those of these addresses that reach a mailbox of any tenant here (a plus form by its
-    base too), in one query. Such an address is never copied on a ticket: our replies
+    base too), in one lookup. Such an address is never copied on a ticket: our replies
     would land in that mailbox, another tenant's help desk or our own."""
     wanted = {normalize_address(a): a for a in addresses}
     if not wanted:
         return set()
-    candidates = {*wanted, *(base_address(a) for a in wanted)}
     found = set(
-        InboundAddress.objects.filter(address__in=candidates).values_list("address", flat=True)
+        tenancy_selectors.find_inbound_addresses({*wanted, *(base_address(a) for a in wanted)})
     )
     return {
         original
@@ -103,15 +121,10 @@ def header_recipients(headers: Message) -> list[str]:
 
 def resolve_recipient(envelope_to: Iterable[str], raw: bytes) -> InboundAddress | None:
     """The first recipient a tenant owns: envelope first, then the mail's own headers."""
-    for address in envelope_to:
-        row = find_inbound_address(address)
-        if row is not None:
-            return row
-    for address in header_recipients(parse_headers(raw)):
-        row = find_inbound_address(address)
-        if row is not None:
-            return row
-    return None
+    row = _first_owned(envelope_to)
+    if row is None:
+        row = _first_owned(header_recipients(parse_headers(raw)))
+    return row
 
 
 def read_message_id(headers: Message) -> str:
@@ -120,17 +133,55 @@ def read_message_id(headers: Message) -> str:
     return match.group(0)[:998] if match else ""
 
 
-def enqueue_processing(*, tenant_id: str, email_id: str) -> None:
-    """Queue processing after commit. If the broker is down the row stays queued and the
-    sweeper queues it again later, so a failure here is logged, never raised."""
+WAKE_SECONDS = 10
+
+
+def wake_key(tenant_id: str) -> str:
+    return f"inbound-drain-wake:{tenant_id}"
+
+
+def enqueue_processing(*, tenant_id: str, email_id: str = "") -> None:
+    """After the commit, wake the tenant's drain (tasks.drain_inbound_emails), which claims
+    queued rows itself: one publish per burst of mail, not one per mail. The wake-up is
+    debounced by a Redis key the drain deletes before it claims, so mail committed after
+    that claim wakes it again. If Redis or the broker is down the row stays queued and the
+    sweeper wakes a drain later, so a failure here is logged, never raised."""
 
     def send() -> None:
         try:
-            mail_in_tasks.process_inbound_email.delay(tenant_id=tenant_id, email_id=email_id)
+            first = bool(cache.add(wake_key(tenant_id), 1, WAKE_SECONDS))
         except Exception:
-            logger.exception("could not queue inbound email %s; the sweeper will retry", email_id)
+            first = True  # no cache: publish anyway
+        if not first:
+            return  # a drain is already woken and has not claimed yet
+        try:
+            mail_in_tasks.drain_inbound_emails.delay(tenant_id=tenant_id)
+        except Exception:
+            logger.exception(
+                "could not wake the inbound drain (%s); the sweeper will", email_id or tenant_id
+            )
 
     transaction.on_commit(send)
+
+
+def _insert_sql() -> str:
+    """Insert unless stored already (ON CONFLICT) or unless the recipient row it was routed
+    by no longer says so (a cached lookup gone stale): both return no id."""
+    table = InboundEmail._meta.db_table
+    addresses = InboundAddress._meta.db_table
+    return (
+        f"INSERT INTO {table} (id, tenant_id, created_at, updated_at, mailbox_id, channel,"  # noqa: S608 - names from the models
+        " envelope_from, envelope_to, header_recipients, message_id, sha256, size, raw,"
+        " status, reason, attempts)"
+        " SELECT %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s, %s, %s, %s, %s, '', 0"
+        f" WHERE EXISTS (SELECT 1 FROM {addresses} WHERE address = %s AND tenant_id = %s"
+        " AND mailbox_id = %s)"
+        " ON CONFLICT DO NOTHING RETURNING id"
+    )
+
+
+class StaleRecipient(Exception):
+    """No mailbox has the address any more (it changed behind the services' back)."""
 
 
 def store_inbound_email(
@@ -141,41 +192,85 @@ def store_inbound_email(
     envelope_to: list[str],
     channel: str,
     enqueue: bool = True,
+    again: bool = False,
 ) -> Accepted:
-    """Commit the raw mail for the recipient's tenant; a redelivery returns the first row."""
+    """Commit the raw mail for the recipient's tenant; a redelivery returns the first row.
+
+    One `INSERT … ON CONFLICT DO NOTHING` (the unique Message-ID, or content digest without
+    one): a redelivery, or the same mail arriving at the same time on another path, inserts
+    nothing and the row that won is read. Raises StaleRecipient when no mailbox has the
+    recipient's address any more."""
     headers = parse_headers(raw)
     message_id = read_message_id(headers)
     digest = hashlib.sha256(raw).hexdigest()
     lookup = {"message_id": message_id} if message_id else {"message_id": "", "sha256": digest}
     tenant_id = str(recipient.tenant_id)
-    # The insert is the transaction's last statement, so a conflict rolls back our own
-    # transaction; inside a caller's (the IMAP poller stores a batch), a savepoint does.
-    own = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
-    try:
-        with own, tenant_context(tenant_id):
-            existing = InboundEmail.objects.filter(**lookup).only("id").first()
+    current = get_current_tenant_id()
+    if current is not None and current != recipient.tenant_id:
+        return _store_again(
+            raw, recipient, envelope_from, envelope_to, channel, enqueue=enqueue, again=again
+        )
+    now = timezone.now()
+    values: list[Any] = [
+        new_id(),
+        recipient.tenant_id,
+        now,
+        now,
+        recipient.mailbox_id,
+        channel,
+        envelope_from.replace("\x00", "")[:998],
+        json.dumps([normalize_address(a) for a in envelope_to]),
+        json.dumps(header_recipients(headers)),
+        message_id,
+        digest,
+        len(raw),
+        raw,
+        InboundEmailStatus.QUEUED,
+        recipient.address,
+        recipient.tenant_id,
+        recipient.mailbox_id,
+    ]
+    with tenant_context(tenant_id):
+        with connection.cursor() as cursor:
+            cursor.execute(_insert_sql(), values)
+            inserted = cursor.fetchone()
+        if inserted is None:
+            existing = InboundEmail.objects.only("id").filter(**lookup).first()
             if existing is not None:
                 return Accepted(tenant_id, str(existing.id), created=False)
-            email = InboundEmail.objects.create(
-                mailbox_id=recipient.mailbox_id,
-                channel=channel,
-                envelope_from=envelope_from.replace("\x00", "")[:998],
-                envelope_to=[normalize_address(a) for a in envelope_to],
-                header_recipients=header_recipients(headers),
-                message_id=message_id,
-                sha256=digest,
-                size=len(raw),
-                raw=raw,
-            )
-            if enqueue:
-                enqueue_processing(tenant_id=tenant_id, email_id=str(email.id))
-    except IntegrityError:
-        # The same mail arrived at the same time on another path and committed first: read
-        # the row that won.
-        with tenant_context(tenant_id):
-            email = InboundEmail.objects.only("id").get(**lookup)
-        return Accepted(tenant_id, str(email.id), created=False)
-    return Accepted(tenant_id, str(email.id), created=True)
+        elif enqueue:
+            enqueue_processing(tenant_id=tenant_id, email_id=str(inserted[0]))
+    if inserted is None:
+        return _store_again(
+            raw, recipient, envelope_from, envelope_to, channel, enqueue=enqueue, again=again
+        )
+    return Accepted(tenant_id, str(inserted[0]), created=True)
+
+
+def _store_again(
+    raw: bytes,
+    recipient: InboundAddress,
+    envelope_from: str,
+    envelope_to: list[str],
+    channel: str,
+    *,
+    enqueue: bool,
+    again: bool,
+) -> Accepted:
+    """The cached recipient was stale: forget it and store by the database's row."""
+    tenancy_selectors.forget_inbound_address(recipient.address)
+    fresh = InboundAddress.objects.filter(address=recipient.address).first()
+    if again or fresh is None:
+        raise StaleRecipient(recipient.address)
+    return store_inbound_email(
+        raw=raw,
+        recipient=fresh,
+        envelope_from=envelope_from,
+        envelope_to=envelope_to,
+        channel=channel,
+        enqueue=enqueue,
+        again=True,
+    )
 
 
 @transaction.atomic
@@ -199,20 +294,27 @@ def accept(
 ) -> Accepted | None:
     """Store a mail for the tenant owning one of its recipients; None (and kept as
     unrouted) when no tenant owns any."""
-    recipient = resolve_recipient(envelope_to, raw)
-    if recipient is None:
-        store_unrouted_email(
-            raw=raw, envelope_to=envelope_to, channel=channel, reason="no tenant owns any recipient"
-        )
-        return None
-    return store_inbound_email(
-        raw=raw,
-        recipient=recipient,
-        envelope_from=envelope_from,
-        envelope_to=envelope_to,
-        channel=channel,
-        enqueue=enqueue,
+    for attempt in (1, 2):
+        recipient = resolve_recipient(envelope_to, raw)
+        if recipient is None:
+            break
+        try:
+            return store_inbound_email(
+                raw=raw,
+                recipient=recipient,
+                envelope_from=envelope_from,
+                envelope_to=envelope_to,
+                channel=channel,
+                enqueue=enqueue,
+            )
+        except StaleRecipient:
+            if attempt == 2:
+                raise
+            # Forgotten now: the next resolution reads the database.
+    store_unrouted_email(
+        raw=raw, envelope_to=envelope_to, channel=channel, reason="no tenant owns any recipient"
     )
+    return None
 
 
 @transaction.atomic

@@ -31,8 +31,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from departments import selectors as department_selectors
-from helpdesk.core.errors import is_infrastructure_error
+from helpdesk.core.errors import is_infrastructure_error, is_temporary
+from helpdesk.mail import services as mail
 from helpdesk.tenancy import selectors as tenancy_selectors
+from helpdesk.tenancy.context import require_tenant_id
 from tickets.mail_in import html as html_tools
 from tickets.mail_in import intake
 from tickets.mail_in.parsing import ParsedEmail, parse_email
@@ -281,10 +283,80 @@ def process_inbound_email(
         raise InboundEmail.DoesNotExist(f"no inbound email {email_id} in this tenant")
     if email.status != InboundEmailStatus.QUEUED:
         return email
+    _commit_without_waiting_for_disk()
+    return _process(email, language=language, tenant_name=tenant_name)
+
+
+def _commit_without_waiting_for_disk() -> None:
     # The raw mail is already durable; what processing writes can be redone from it (the
     # row would be queued again), so this commit need not wait for the disk.
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL synchronous_commit = off")
+
+
+# Serializes a tenant's batches: a reply in one batch must see the ticket that the mail it
+# answers opened in another, so a batch waits for the one before it to commit.
+_BATCH_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('inbound-batch:' || %s, 0))"
+
+
+def process_batch(
+    *,
+    limit: int,
+    email_ids: list[UUID] | None = None,
+    language: str = "en",
+    tenant_name: str = "",
+) -> list[InboundEmail]:
+    """Claim up to `limit` queued mails of the current tenant, oldest first (or those of
+    `email_ids`), and process them in the caller's transaction, one savepoint each: a mail
+    that fails for a reason retrying will not fix is rolled back alone and ends `failed`
+    with the reason while the others go on; an outage (database, Redis) fails the batch,
+    which stays queued for the retry and the sweeper. Mail is processed in arrival order, so
+    a reply finds the ticket that a mail earlier in the batch opened. Returns the claimed
+    rows as they ended (a row already processed by someone else is not claimed)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_BATCH_LOCK, [str(require_tenant_id())])
+    claimed = (
+        InboundEmail.objects.select_for_update(of=("self",), skip_locked=email_ids is None)
+        .select_related("mailbox__department")
+        .filter(status=InboundEmailStatus.QUEUED)
+        .order_by("created_at", "id")
+    )
+    if email_ids is not None:
+        claimed = claimed.filter(id__in=email_ids)
+    emails = list(claimed[:limit])
+    if not emails:
+        return []
+    _commit_without_waiting_for_disk()
+    with mail.batched_delivery():  # the batch's acknowledgements: one task, one connection
+        return _process_claimed(emails, language=language, tenant_name=tenant_name)
+
+
+def _process_claimed(
+    emails: list[InboundEmail], *, language: str, tenant_name: str
+) -> list[InboundEmail]:
+    done: list[InboundEmail] = []
+    for email in emails:
+        attempts = email.attempts
+        try:
+            with transaction.atomic():
+                done.append(_process(email, language=language, tenant_name=tenant_name))
+        except Exception as error:
+            if is_temporary(error):
+                raise  # the whole batch is retried; every row is still queued
+            logger.exception("processing inbound email %s failed", email.id)
+            email.attempts = attempts
+            with transaction.atomic():
+                done.append(
+                    _mark(
+                        email,
+                        InboundEmailStatus.FAILED,
+                        f"processing failed: {type(error).__name__}: {error}",
+                    )
+                )
+    return done
+
+
+def _process(email: InboundEmail, *, language: str, tenant_name: str) -> InboundEmail:
     parsed = without_nul(parse_email(bytes(email.raw)))
     if parsed.bounce is not None:
         return _handle_bounce(email, parsed)

@@ -3,20 +3,23 @@ name it had in `tickets.tasks`: messages already queued in Redis carry it."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import time
 from datetime import timedelta
 from uuid import UUID
 
 from django.conf import settings
+from django.core.cache import cache
 from django.utils import timezone
 
 from departments.models import Mailbox
-from helpdesk.core.errors import is_temporary
 from helpdesk.core.tasks import system_task
 from helpdesk.tenancy import selectors as tenancy_selectors
+from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.managers import cross_tenant
 from helpdesk.tenancy.tasks import tenant_task
-from tickets.mail_in import imap
+from tickets.mail_in import imap, intake
 from tickets.mail_in import services as inbound
 from tickets.mail_out import services as outbound
 from tickets.models import (
@@ -27,29 +30,54 @@ from tickets.models import (
 logger = logging.getLogger(__name__)
 
 
+BATCH_SIZE = 100
+# A drain hands over to a fresh task after this long, so other tenants' work gets a turn.
+DRAIN_SECONDS = 30.0
+
+
+@tenant_task(name="tickets.tasks.drain_inbound_emails", own_transactions=True)
+def drain_inbound_emails(*, tenant_id: str) -> int:
+    """Process the tenant's queued mail, BATCH_SIZE rows per transaction
+    (services.process_batch), until none is left; returns how many were claimed.
+
+    Intake wakes it once per burst of mail (intake.enqueue_processing): the wake-up key is
+    deleted before each claim, so mail committed after a claim wakes a drain again. An
+    outage rolls the current batch back and the task retries; the rows stay queued, and
+    the sweeper wakes a drain if the retries run out."""
+    tenant = tenancy_selectors.get_tenant(tenant_id)
+    started = time.monotonic()
+    total = 0
+    while True:
+        with contextlib.suppress(Exception):  # no Redis: a later wake-up is only doubled
+            cache.delete(intake.wake_key(tenant_id))
+        with tenant_context(tenant_id):
+            done = inbound.process_batch(
+                limit=BATCH_SIZE, language=tenant.language, tenant_name=tenant.name
+            )
+        total += len(done)
+        if len(done) < BATCH_SIZE:
+            return total
+        if time.monotonic() - started > DRAIN_SECONDS:
+            drain_inbound_emails.delay(tenant_id=tenant_id)
+            return total
+
+
 @tenant_task(name="tickets.tasks.process_inbound_email")
 def process_inbound_email(*, tenant_id: str, email_id: str) -> None:
-    """Turn one stored InboundEmail into a ticket message; a second run changes nothing.
+    """Process one stored InboundEmail, through the same batch path as the drain (a batch
+    of one); a second run changes nothing. Intake now wakes the drain instead; this task
+    stays for messages queued before that (their name is in Redis) and for a direct call.
 
     An outage (database, Redis, broker, network) is retried with backoff; the attempt's
     writes roll back, so the row stays `queued`, and once the retries run out the inbound
     sweeper queues it again. Only an error that would recur whatever happens marks it
     `failed`, with the reason."""
     tenant = tenancy_selectors.get_tenant(tenant_id)
-    try:
-        inbound.process_inbound_email(
-            email_id=UUID(email_id), language=tenant.language, tenant_name=tenant.name
-        )
-    except InboundEmail.DoesNotExist:
-        raise  # another tenant's id: a bug to see in the worker log
-    except Exception as error:
-        if is_temporary(error):
-            raise  # retried by the task's autoretry; the row is still queued
-        # Anything else would fail the same way again: mark it, keep the mail, move on.
-        logger.exception("processing inbound email %s failed", email_id)
-        inbound.mark_failed(
-            email_id=UUID(email_id), reason=f"processing failed: {type(error).__name__}: {error}"
-        )
+    if not InboundEmail.objects.filter(id=email_id).exists():
+        raise InboundEmail.DoesNotExist(f"no inbound email {email_id} in this tenant")
+    inbound.process_batch(
+        limit=1, email_ids=[UUID(email_id)], language=tenant.language, tenant_name=tenant.name
+    )
 
 
 @tenant_task(name="tickets.tasks.send_auto_acknowledgement", queue="email")
@@ -97,8 +125,9 @@ def requeue_inbound_emails(*, tenant_id: str) -> int:
     )
     # Touch them first so the next sweep does not queue them again while they wait.
     InboundEmail.objects.filter(id__in=stale).update(updated_at=timezone.now())
-    for email_id in stale:
-        process_inbound_email.delay(tenant_id=tenant_id, email_id=str(email_id))
+    if stale:
+        # After the commit of the touch: the drain claims every queued row, these too.
+        drain_inbound_emails.delay_on_commit(tenant_id=tenant_id)
     return len(stale)
 
 

@@ -1,6 +1,7 @@
 """`manage.py ingest_email [--to ADDRESS] [FILE ...]`: mail from files or stdin (an MTA pipe).
 
-Each message is stored like any other channel's and processed before the command returns.
+Each message is stored like any other channel's, then processed before the command returns,
+in batches through the drain's path (`services.process_batch`), a tenant at a time.
 One line per message: `#123` (the ticket), or `rejected: reason` / `failed: reason`.
 Exit status 0 when every message was processed or rejected with a reason; 75 (EX_TEMPFAIL,
 so an MTA retries) when a message could not be stored at all.
@@ -19,6 +20,7 @@ from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import Tenant
 from tickets.mail_in import intake
 from tickets.mail_in import services as inbound
+from tickets.mail_in.tasks import BATCH_SIZE
 from tickets.models import InboundEmail, InboundEmailStatus
 
 EX_TEMPFAIL = 75
@@ -42,23 +44,40 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         sources = options["files"] or ["-"]
+        # Every message is stored first (each its own commit, as any channel stores it),
+        # then each tenant's stored mail is processed as one batch, the drain's path; the
+        # lines come out in input order.
+        lines: list[str | None] = []
+        stored: list[tuple[int, intake.Accepted]] = []
         failures = 0
         for source in sources:
             try:
                 raw = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
             except OSError as error:
-                self.stdout.write(f"failed: cannot read {source}: {error.strerror}")
+                lines.append(f"failed: cannot read {source}: {error.strerror}")
                 failures += 1
                 continue
             try:
-                self.stdout.write(self._ingest(raw, options["to"], options["sender"]))
+                accepted = self._store(raw, options["to"], options["sender"])
             except Exception as error:
-                self.stdout.write(f"failed: {type(error).__name__}: {error}")
+                lines.append(f"failed: {type(error).__name__}: {error}")
                 failures += 1
+                continue
+            if isinstance(accepted, str):
+                lines.append(accepted)
+            else:
+                stored.append((len(lines), accepted))
+                lines.append(None)
+        for position, result in self._process(stored).items():
+            lines[position] = result
+        for line in lines:
+            if line is None or line.startswith("failed: could not process"):
+                failures += 1
+            self.stdout.write(line or "failed: not processed")
         if failures:
             sys.exit(EX_TEMPFAIL)
 
-    def _ingest(self, raw: bytes, envelope_to: list[str], sender: str) -> str:
+    def _store(self, raw: bytes, envelope_to: list[str], sender: str) -> intake.Accepted | str:
         if not raw.strip():
             return "rejected: empty message"
         accepted = intake.accept(
@@ -66,12 +85,44 @@ class Command(BaseCommand):
         )
         if accepted is None:
             return "rejected: no tenant owns any recipient"
-        language = Tenant.objects.values_list("language", flat=True).get(id=accepted.tenant_id)
-        with tenant_context(accepted.tenant_id):
-            email = inbound.process_inbound_email(
-                email_id=UUID(accepted.email_id), language=language
-            )
-            email = InboundEmail.objects.select_related("ticket").get(id=email.id)
-        if email.status == InboundEmailStatus.PROCESSED and email.ticket is not None:
-            return f"#{email.ticket.number}"
-        return f"{email.status}: {email.reason or 'no reason recorded'}"
+        return accepted
+
+    def _process(self, stored: list[tuple[int, intake.Accepted]]) -> dict[int, str]:
+        """Each tenant's stored mail processed in batches (services.process_batch); the line
+        for each position."""
+        by_tenant: dict[str, list[tuple[int, UUID]]] = {}
+        for position, accepted in stored:
+            by_tenant.setdefault(accepted.tenant_id, []).append((position, UUID(accepted.email_id)))
+        lines: dict[int, str] = {}
+        for tenant_id, entries in by_tenant.items():
+            tenant = Tenant.objects.only("language", "name").get(id=tenant_id)
+            ids = list(dict.fromkeys(email_id for _, email_id in entries))
+            try:
+                for start in range(0, len(ids), BATCH_SIZE):
+                    with tenant_context(tenant_id):
+                        inbound.process_batch(
+                            limit=BATCH_SIZE,
+                            email_ids=ids[start : start + BATCH_SIZE],
+                            language=tenant.language,
+                            tenant_name=tenant.name,
+                        )
+            except Exception as error:
+                # An outage: what was not processed stays queued for the drain and sweeper.
+                for position, _ in entries:
+                    lines[position] = f"failed: could not process: {type(error).__name__}: {error}"
+            with tenant_context(tenant_id):
+                emails = {
+                    email.id: email
+                    for email in InboundEmail.objects.select_related("ticket").filter(id__in=ids)
+                }
+            for position, email_id in entries:
+                if position in lines and emails[email_id].status == InboundEmailStatus.QUEUED:
+                    continue
+                lines[position] = _line(emails[email_id])
+        return lines
+
+
+def _line(email: InboundEmail) -> str:
+    if email.status == InboundEmailStatus.PROCESSED and email.ticket is not None:
+        return f"#{email.ticket.number}"
+    return f"{email.status}: {email.reason or 'no reason recorded'}"

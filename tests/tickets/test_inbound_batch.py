@@ -1,0 +1,271 @@
+"""The batched inbound path: intake wakes one drain per burst, the drain claims queued rows
+and processes them in one transaction with a savepoint per mail (arrival order, a poisoned
+mail failed alone, an outage leaving the batch queued), the cached recipient lookup, and
+ingest_email taking the same path for many files."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+from django.core.cache import cache
+from django.core.management import call_command
+from django.db import OperationalError
+from pytest_django import DjangoCaptureOnCommitCallbacks, Settings
+
+from departments import services as department_services
+from helpdesk.tenancy import selectors as tenancy_selectors
+from helpdesk.tenancy.context import tenant_context
+from tests.conftest import TenantSetup
+from tests.tickets.test_inbound import build
+from tickets.mail_in import intake, parsing
+from tickets.mail_in import services as inbound
+from tickets.mail_in import tasks as mail_in_tasks
+from tickets.models import InboundEmail, Message, Ticket, UnroutedEmail
+
+
+def store(raw: bytes, to: str = "support@acme.localhost") -> intake.Accepted:
+    accepted = intake.accept(
+        raw=raw, envelope_to=[to], envelope_from="", channel="test", enqueue=False
+    )
+    assert accepted is not None
+    return accepted
+
+
+def test_a_batch_threads_a_reply_to_a_ticket_opened_earlier_in_it(acme: TenantSetup) -> None:
+    store(build(subject="First", message_id="<b1@example.test>"))
+    store(build(subject="Re: First", body="more", In_Reply_To="<b1@example.test>"))
+    store(build(subject="Second", sender="Dan <dan@example.test>"))
+    with tenant_context(acme.id):
+        done = inbound.process_batch(limit=10)
+        assert [e.status for e in done] == ["processed"] * 3
+        assert Ticket.objects.count() == 2
+        first = Ticket.objects.get(subject="First")
+        assert done[1].ticket_id == first.id
+        assert list(
+            Message.objects.filter(ticket=first, kind="customer")
+            .order_by("created_at")
+            .values_list("body_text", flat=True)
+        ) == ["Help!", "more"]
+
+
+def test_the_oldest_queued_mail_is_claimed_first_up_to_the_limit(acme: TenantSetup) -> None:
+    ids = [store(build(subject=f"Mail {n}")).email_id for n in range(3)]
+    with tenant_context(acme.id):
+        done = inbound.process_batch(limit=2)
+        assert [str(e.id) for e in done] == ids[:2]
+        assert InboundEmail.objects.get(id=ids[2]).status == "queued"
+        assert inbound.process_batch(limit=2)[0].id == UUID(ids[2])
+        assert inbound.process_batch(limit=2) == []
+
+
+def test_a_poisoned_mail_fails_with_its_reason_and_the_others_go_on(
+    acme: TenantSetup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = parsing.parse_email
+
+    def parse(raw: bytes) -> Any:
+        if b"Poison" in raw:
+            raise ValueError("cannot read this one")
+        return real(raw)
+
+    monkeypatch.setattr(inbound, "parse_email", parse)
+    store(build(subject="Good 1"))
+    poisoned = store(build(subject="Poison"))
+    store(build(subject="Good 2"))
+    with tenant_context(acme.id):
+        done = inbound.process_batch(limit=10)
+        assert [e.status for e in done] == ["processed", "failed", "processed"]
+        failed = InboundEmail.objects.get(id=poisoned.email_id)
+        assert failed.status == "failed"
+        assert failed.reason == "processing failed: ValueError: cannot read this one"
+        assert failed.attempts == 1
+        assert failed.ticket_id is None
+        assert sorted(Ticket.objects.values_list("subject", flat=True)) == ["Good 1", "Good 2"]
+
+
+def test_an_outage_fails_the_whole_batch_and_leaves_every_mail_queued(
+    acme: TenantSetup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = parsing.parse_email
+
+    def parse(raw: bytes) -> Any:
+        if b"Outage" in raw:
+            raise OperationalError("server closed the connection unexpectedly")
+        return real(raw)
+
+    monkeypatch.setattr(inbound, "parse_email", parse)
+    store(build(subject="Fine"))
+    store(build(subject="Outage"))
+    with pytest.raises(OperationalError), tenant_context(acme.id):
+        inbound.process_batch(limit=10)
+    with tenant_context(acme.id):
+        assert set(InboundEmail.objects.values_list("status", flat=True)) == {"queued"}
+        assert not Ticket.objects.exists()
+
+
+def test_a_batch_never_claims_another_tenants_mail(acme: TenantSetup, globex: TenantSetup) -> None:
+    theirs = store(build(to="support@globex.localhost"), to="support@globex.localhost")
+    with tenant_context(acme.id):
+        assert inbound.process_batch(limit=10, email_ids=[UUID(theirs.email_id)]) == []
+        assert inbound.process_batch(limit=10) == []
+    with tenant_context(globex.id):
+        assert InboundEmail.objects.get(id=theirs.email_id).status == "queued"
+
+
+def test_intake_wakes_the_drain_once_per_burst(
+    acme: TenantSetup,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    woken: list[dict[str, Any]] = []
+    monkeypatch.setattr(
+        mail_in_tasks.drain_inbound_emails, "delay", lambda **kwargs: woken.append(kwargs)
+    )
+    cache.delete(intake.wake_key(str(acme.id)))
+    with django_capture_on_commit_callbacks(execute=True):
+        for n in range(3):
+            intake.accept(
+                raw=build(subject=f"Burst {n}"),
+                envelope_to=["support@acme.localhost"],
+                envelope_from="",
+                channel="test",
+            )
+    assert woken == [{"tenant_id": str(acme.id)}]
+    # The drain deletes the key before it claims: mail after that wakes it again.
+    cache.delete(intake.wake_key(str(acme.id)))
+    with django_capture_on_commit_callbacks(execute=True):
+        store_and_wake = intake.accept(
+            raw=build(subject="Later"),
+            envelope_to=["support@acme.localhost"],
+            envelope_from="",
+            channel="test",
+        )
+    assert store_and_wake is not None
+    assert len(woken) == 2
+
+
+def test_the_drain_processes_every_queued_mail_in_batches(
+    acme: TenantSetup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(mail_in_tasks, "BATCH_SIZE", 2)
+    for n in range(5):
+        store(build(subject=f"Queued {n}"))
+    assert mail_in_tasks.drain_inbound_emails.apply(kwargs={"tenant_id": str(acme.id)}).get() == 5
+    with tenant_context(acme.id):
+        assert set(InboundEmail.objects.values_list("status", flat=True)) == {"processed"}
+        assert Ticket.objects.count() == 5
+
+
+def test_the_sweeper_wakes_the_drain_for_stale_mail(
+    acme: TenantSetup,
+    settings: Settings,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    settings.HELPDESK_INBOUND_SWEEP_AFTER_SECONDS = -60
+    store(build(subject="Lost task"))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert (
+            mail_in_tasks.requeue_inbound_emails.apply(kwargs={"tenant_id": str(acme.id)}).get()
+            == 1
+        )
+    with tenant_context(acme.id):
+        assert InboundEmail.objects.get().status == "processed"
+
+
+def test_a_redelivered_mail_is_the_same_row(acme: TenantSetup) -> None:
+    raw = build(message_id="<again@example.test>")
+    first = store(raw)
+    second = store(raw)
+    assert first.created
+    assert not second.created
+    assert first.email_id == second.email_id
+    without_id = b"From: a@example.test\r\nTo: support@acme.localhost\r\n\r\nno id\r\n"
+    assert store(without_id).email_id == store(without_id).email_id
+
+
+def test_recipient_lookup_is_cached_and_follows_mailbox_changes(
+    acme: TenantSetup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tenancy_selectors.forget_inbound_address("billing@acme.localhost")  # earlier tests'
+    assert intake.find_inbound_address("billing@acme.localhost") is None  # cached: none
+    with tenant_context(acme.id):
+        billing = department_services.create_department(name="Billing")
+        department_services.create_mailbox(address="billing@acme.localhost", department=billing)
+    row = intake.find_inbound_address("Billing+t-abc123@acme.localhost")
+    assert row is not None
+    assert row.tenant_id == acme.id
+    # Cached now: the database is not asked again.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(
+            "helpdesk.tenancy.models.InboundAddress.objects.filter",
+            lambda **_: pytest.fail("asked the database"),
+        )
+        cached = intake.find_inbound_address("billing@acme.localhost")
+        assert cached is not None
+        assert cached.mailbox_id == row.mailbox_id
+
+
+def test_intake_stores_mail_when_the_cache_is_down(
+    acme: TenantSetup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def down(*_: Any, **__: Any) -> Any:
+        raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(cache, "get_many", down)
+    monkeypatch.setattr(cache, "set_many", down)
+    accepted = store(build(subject="Cache down"))
+    assert accepted.tenant_id == str(acme.id)
+    assert (
+        intake.accept(
+            raw=build(to="nobody@nowhere.test"),
+            envelope_to=["nobody@nowhere.test"],
+            envelope_from="",
+            channel="test",
+        )
+        is None
+    )
+    assert UnroutedEmail.objects.count() == 1
+
+
+def test_ingest_email_with_many_files_threads_within_them_in_input_order(
+    acme: TenantSetup, tmp_path: Path
+) -> None:
+    files = []
+    for name, raw in [
+        ("a", build(subject="Opening", message_id="<ing-a@example.test>")),
+        ("b", build(subject="Re: Opening", In_Reply_To="<ing-a@example.test>")),
+        ("c", build(sender="support@acme.localhost")),
+        ("d", build(subject="Another", sender="Dan <dan@example.test>")),
+    ]:
+        path = tmp_path / f"{name}.eml"
+        path.write_bytes(raw)
+        files.append(str(path))
+    files.insert(2, str(tmp_path / "missing.eml"))
+    out = io.StringIO()
+    with pytest.raises(SystemExit) as exit_status:
+        call_command("ingest_email", *files, stdout=out)
+    assert exit_status.value.code == 75  # the unreadable file
+    assert out.getvalue().splitlines() == [
+        "#1",
+        "#1",
+        "failed: cannot read " + str(tmp_path / "missing.eml") + ": No such file or directory",
+        "rejected: sent from one of our own mailboxes",
+        "#2",
+    ]
+
+
+def test_a_stale_cached_recipient_is_forgotten_and_looked_up_again(acme: TenantSetup) -> None:
+    """A tenant deleted behind the services' back leaves a cached answer naming it: the
+    insert checks the address row in the same statement, and intake asks the database."""
+    cache.set(
+        tenancy_selectors.inbound_address_key("support@acme.localhost"),
+        (str(uuid4()), str(uuid4())),
+    )
+    accepted = store(build(subject="After a stale entry"))
+    assert accepted.tenant_id == str(acme.id)
+    with tenant_context(acme.id):
+        assert InboundEmail.objects.get(id=accepted.email_id).mailbox_id == acme.mailbox.id

@@ -25,6 +25,7 @@ import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -305,18 +306,29 @@ class Stack:
             ).fetchall()
         return [row[0] for row in rows]
 
-    def acknowledgement_statuses(self, prefix: str) -> Counter[str]:
-        """Delivery states of the automatic replies to this scenario's senders."""
+    def acknowledgement_statuses(
+        self, prefix: str, changed_before: datetime | None = None
+    ) -> Counter[str]:
+        """Delivery states of the automatic replies to this scenario's senders (those last
+        changed before `changed_before`, a time of the database's clock, if given)."""
         with self.database() as connection:
             rows = connection.execute(
                 "SELECT o.status, count(*) FROM tickets_message m "
                 "JOIN mail_outboundemail o ON o.id = m.outbound_email_id "
                 "JOIN tickets_ticket t ON t.id = m.ticket_id "
                 "JOIN tickets_contact c ON c.id = t.contact_id "
-                "WHERE m.is_automatic AND c.email LIKE %s GROUP BY o.status",
-                [f"{prefix}-%"],
+                "WHERE m.is_automatic AND c.email LIKE %s "
+                "AND (%s::timestamptz IS NULL OR o.updated_at < %s) GROUP BY o.status",
+                [f"{prefix}-%", changed_before, changed_before],
             ).fetchall()
         return Counter(dict(rows))
+
+    def database_now(self) -> datetime:
+        with self.database() as connection:
+            row = connection.execute("SELECT now()").fetchone()
+        assert row is not None
+        moment: datetime = row[0]
+        return moment
 
     def outbox_recipients(self, prefix: str) -> Counter[str]:
         """How many mails the help desk sent to each of this scenario's senders."""

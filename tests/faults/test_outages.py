@@ -8,8 +8,9 @@ resends on 4xx as an MTA does:
 - PostgreSQL is stopped for 20 s.
 
 Afterwards every mail that got a 250 is exactly one customer message, no inbound mail is
-left queued or failed, every acknowledgement went out exactly once, and the whole stack
-is still up. Each scenario prints its recovery time (bench/README.md keeps them).
+left queued or failed, every acknowledgement went out exactly once (but one a killed pool
+process was sending: at most once, and never sent again), and the whole stack is still
+up. Each scenario prints its recovery time (bench/README.md keeps them).
 """
 
 from __future__ import annotations
@@ -48,26 +49,34 @@ def stack(django_db_setup: None, django_db_blocker: DjangoDbBlocker) -> Iterator
         signal.signal(signal.SIGTERM, previous)
 
 
-def _drained(stack: Stack, stream: MailStream) -> bool:
+def _drained(stack: Stack, stream: MailStream, cut_off: int = 0) -> bool:
+    """Every accepted mail processed, every acknowledgement sent but the `cut_off` ones."""
     accepted = len(stream.accepted)
+    acknowledgements = Counter(sent=accepted - cut_off, sending=cut_off)
     return (
         stack.inbound_statuses(stream.prefix) == Counter(processed=accepted)
-        and stack.acknowledgement_statuses(stream.prefix) == Counter(sent=accepted)
-        and sum(stack.outbox_recipients(stream.prefix).values()) >= accepted
+        and stack.acknowledgement_statuses(stream.prefix) == acknowledgements
+        and sum(stack.outbox_recipients(stream.prefix).values()) >= accepted - cut_off
     )
 
 
-def _assert_exactly_once(stack: Stack, stream: MailStream) -> None:
+def _assert_exactly_once(stack: Stack, stream: MailStream, cut_off: int = 0) -> None:
+    """Each accepted mail is one message, and each acknowledgement went out once, except
+    the `cut_off` ones a killed worker was sending: those went out at most once."""
     assert stream.bounces == []
     accepted = sorted(stream.accepted)
     assert len(accepted) == stream.count
     messages = stack.customer_message_ids(stream.prefix)
     assert sorted(messages) == accepted  # each mail once: none lost, none twice
     assert stack.inbound_statuses(stream.prefix) == Counter(processed=len(accepted))
-    assert stack.acknowledgement_statuses(stream.prefix) == Counter(sent=len(accepted))
+    assert stack.acknowledgement_statuses(stream.prefix) == Counter(
+        sent=len(accepted) - cut_off, sending=cut_off
+    )
     senders = {message_id.strip("<>") for message_id in accepted}
     sent = stack.outbox_recipients(stream.prefix)
-    assert sent == Counter(dict.fromkeys(senders, 1))
+    assert set(sent) <= senders
+    assert max(sent.values(), default=1) == 1  # no one twice
+    assert len(sent) >= len(senders) - cut_off  # no one missed, but for a send cut off
     assert wait_for(stack.is_up, timeout=60), stack.log_tail()
 
 
@@ -98,14 +107,22 @@ def test_worker_killed_mid_stream_is_restarted_and_loses_nothing(stack: Stack) -
     for pid in [main, *pool]:  # no warm shutdown: whatever they held is cut off
         os.kill(pid, signal.SIGKILL)
     killed_at = time.monotonic()
+    killed_at_in_database = stack.database_now()
 
     def restarted() -> bool:
         return stack.worker_processes()[0] != main
 
+    def cut_off() -> int:
+        """Acknowledgements a pool process was sending when it was killed: claimed before,
+        never recorded. The outbox never sends them again (they may have gone out); after
+        its sending timeout, half an hour, the sweeper marks them unknown."""
+        claimed = stack.acknowledgement_statuses("killed", changed_before=killed_at_in_database)
+        return claimed["sending"]
+
     assert wait_for(restarted, timeout=60), stack.log_tail()
     restarted_after = time.monotonic() - killed_at
     stream.join(timeout=120)
-    assert wait_for(lambda: _drained(stack, stream), timeout=DRAIN_TIMEOUT_SECONDS), (
+    assert wait_for(lambda: _drained(stack, stream, cut_off()), DRAIN_TIMEOUT_SECONDS), (
         stack.inbound_statuses("killed"),
         stack.acknowledgement_statuses("killed"),
         stack.log_tail(),
@@ -116,7 +133,8 @@ def test_worker_killed_mid_stream_is_restarted_and_loses_nothing(stack: Stack) -
         queue_drained_after=time.monotonic() - killed_at,
     )
     assert "worker exited with status" in stack.log_tail(200_000)
-    _assert_exactly_once(stack, stream)
+    assert cut_off() <= len(pool)  # at most one send per pool process
+    _assert_exactly_once(stack, stream, cut_off())
 
 
 def test_redis_stopped_for_30_seconds_mid_stream(stack: Stack) -> None:

@@ -423,8 +423,13 @@ class Command(BaseCommand):
             satisfaction.record_rating(token=rating.token, score=score, comment=comment)
 
     def _seed_articles(self, author: Any) -> None:
+        categories: dict[str, Any] = {}
         for category_name, title, body in DEMO_ARTICLES:
-            category = kb_services.create_category(name=category_name)
+            # One category per name: create_category makes a new one (billing-2) each call.
+            category = categories.get(category_name) or kb_services.create_category(
+                name=category_name
+            )
+            categories[category_name] = category
             kb_services.create_article(
                 category=category, title=title, body=body, author=author, publish=True
             )

@@ -182,3 +182,47 @@ def test_articles_inserted_in_a_reply_are_recorded_and_counted(
     panel = agent.get(f"/tickets/{ticket.number}/knowledge/").content.decode()
     assert "Sent: " in panel
     assert "Reset a password" in panel
+
+
+def test_the_reply_api_records_the_articles_a_reply_carries(
+    acme: TenantSetup, globex: TenantSetup
+) -> None:
+    with tenant_context(acme.id):
+        category = kb_services.create_category(name="Basics")
+        article = kb_services.create_article(
+            category=category, title="Reset a password", body="Use the link.", publish=True
+        )
+        ticket = make_ticket()
+    with tenant_context(globex.id):
+        foreign = kb_services.create_article(
+            category=kb_services.create_category(name="Theirs"),
+            title="Reset a password",
+            body="Theirs.",
+            publish=True,
+        )
+    api = acme.api_client()
+    url = f"/api/v1/tickets/{ticket.number}/messages/"
+    bad = api.post(
+        url,
+        data=json.dumps({"kind": "reply", "body": "x", "articles": ["nope"]}),
+        content_type="application/json",
+    )
+    assert bad.status_code == 400
+    assert "articles" in bad.content.decode()
+    sent = api.post(
+        url,
+        data=json.dumps(
+            {
+                "kind": "reply",
+                "body": "See Reset a password: http://acme.localhost/help/reset-a-password/",
+                "articles": [str(article.id), str(foreign.id)],
+            }
+        ),
+        content_type="application/json",
+    )
+    assert sent.status_code == 201, sent.content
+    links = api.get(f"/api/v1/tickets/{ticket.number}/articles/").json()
+    assert [(link["article"], link["kind"]) for link in links] == [(str(article.id), "sent")]
+    with tenant_context(globex.id):
+        foreign.refresh_from_db()
+        assert foreign.times_sent == 0  # another tenant's article is never counted

@@ -19,6 +19,7 @@ from helpdesk.tenancy import permissions
 from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.http import MemberRequest
 from helpdesk.tenancy.permissions import Capability
+from tickets.articles import services as article_services
 from tickets.configuration import services as configuration
 from tickets.errors import ReplyNotAllowed, TicketNotFound
 from tickets.inbox import services as inbox
@@ -167,6 +168,9 @@ class TicketMessageListAPI(TenantAPIView):
             seen_up_to=data.get("seen_up_to"),
             actor=self.membership,
             language=request.tenant.language,
+        )
+        article_services.record_sent_articles(
+            message=message, article_ids=data.get("articles", []), actor=self.membership
         )
         return Response(MessageOutput(message).data, status=http.HTTP_201_CREATED)
 

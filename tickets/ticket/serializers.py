@@ -258,6 +258,13 @@ class MessageCreateInput(serializers.Serializer[Any]):
         max_length=20,
         help_text="Files (multipart/form-data); emailed with a public reply.",
     )
+    articles = serializers.ListField(
+        child=UUIDField(),
+        required=False,
+        max_length=20,
+        help_text="Knowledge-base articles the reply carries (their link or text): a public"
+        " reply records those it still contains on the ticket, and counts them as sent.",
+    )
     seen_up_to = UUIDField(
         required=False,
         help_text="The newest message the agent had read: a reply is refused (409 stale_reply,"

@@ -277,6 +277,10 @@ HELPDESK_RATELIMIT_PUBLIC_FORM_ADDRESS = env_rate(
 
 # --- I18N, static -----------------------------------------------------------------------
 LANGUAGE_CODE = "en"
+# The languages of the help center, the customer portal and customer mail (a tenant's
+# `language`); translations under locale/, compiled .mo files committed with their .po.
+LANGUAGES = [("en", "English"), ("de", "Deutsch")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -17,9 +17,9 @@ from helpdesk.tenancy.context import tenant_context
 from knowledge_base.models import Deflection
 from tests.conftest import TenantSetup
 from tests.factories.knowledge_base import make_article, make_category
-from tests.factories.tickets import make_ticket
+from tests.factories.tickets import make_contact, make_ticket
 from tickets.mail_out import tracking
-from tickets.models import Attachment, Message, MessageKind, Ticket, TicketStatus
+from tickets.models import Attachment, Company, Message, MessageKind, Ticket, TicketStatus
 
 FORM = {
     "name": "Ada Lovelace",
@@ -224,3 +224,102 @@ def test_tracking_posts_are_rate_limited(
     client = acme.client()
     codes = [client.post(f"/track/{token}/reply/", {"body": f"n{i}"}).status_code for i in range(3)]
     assert codes == [302, 302, 429]
+
+
+def _sign_in_link(acme: TenantSetup, email: str) -> str:
+    with tenant_context(acme.id):
+        mail = OutboundEmail.objects.filter(tags=["portal-sign-in"], to=[email]).latest(
+            "created_at"
+        )
+    found = re.search(r"http://acme\.localhost(/help/sign-in/[^/\s]+/)", mail.body_text)
+    assert found is not None
+    return found.group(1)
+
+
+def test_customer_signs_in_with_a_one_time_link_and_sees_their_requests(
+    acme: TenantSetup,
+) -> None:
+    with tenant_context(acme.id):
+        ada = make_contact(email="ada@example.com", name="Ada")
+        make_ticket(subject="Ada's printer", contact=ada)
+        make_ticket(subject="Someone else's secret", contact=make_contact(email="bob@example.com"))
+    client = acme.client()
+    assert client.get("/help/requests/").status_code == 302  # not signed in
+    response = client.post("/help/sign-in/", {"email": "ADA@example.com"})
+    assert "If we know this address" in response.content.decode()
+    link = _sign_in_link(acme, "ada@example.com")
+    assert "Show my requests" in client.get(link).content.decode()  # a GET uses nothing
+    assert client.post(link).status_code == 302
+    page = client.get("/help/requests/").content.decode()
+    assert "Ada&#x27;s printer" in page
+    assert "Someone else" not in page
+    assert client.post(link).status_code == 400  # once only
+    client.post("/help/sign-out/")
+    assert client.get("/help/requests/").status_code == 302
+
+
+def test_unknown_address_gets_the_same_answer_and_no_mail(acme: TenantSetup) -> None:
+    response = acme.client().post("/help/sign-in/", {"email": "nobody@example.com"})
+    assert "If we know this address" in response.content.decode()
+    with tenant_context(acme.id):
+        assert not OutboundEmail.objects.filter(tags=["portal-sign-in"]).exists()
+
+
+def test_company_requests_show_only_where_the_tenant_allows(acme: TenantSetup) -> None:
+    with tenant_context(acme.id):
+        company = Company.objects.create(name="Initech")
+        ada = make_contact(email="ada@initech.test", company=company)
+        make_ticket(
+            subject="Colleague's request",
+            contact=make_contact(email="bo@initech.test", company=company),
+        )
+        make_ticket(subject="Ada's own", contact=ada)
+    client = acme.client()
+    client.post("/help/sign-in/", {"email": "ada@initech.test"})
+    client.post(_sign_in_link(acme, "ada@initech.test"))
+    assert "Colleague" not in client.get("/help/requests/").content.decode()
+    acme.tenant.portal_company_requests = True
+    acme.tenant.save(update_fields=["portal_company_requests"])
+    assert "Colleague" in client.get("/help/requests/").content.decode()
+
+
+def test_sign_in_links_and_sessions_do_not_cross_tenants(
+    acme: TenantSetup, globex: TenantSetup
+) -> None:
+    with tenant_context(acme.id):
+        make_contact(email="ada@example.com")
+    acme.client().post("/help/sign-in/", {"email": "ada@example.com"})
+    link = _sign_in_link(acme, "ada@example.com")
+    other = globex.client()
+    assert other.post(link).status_code == 400  # the contact is not globex's
+    assert other.get("/help/requests/").status_code == 302
+
+
+def test_sign_in_bad_input_and_rate_limits(acme: TenantSetup, settings: Any) -> None:
+    settings.HELPDESK_RATELIMIT_PUBLIC_FORM_ADDRESS = "2/hour"
+    client = acme.client()
+    assert client.post("/help/sign-in/", {"email": "not an address"}).status_code == 400
+    assert client.post("/help/sign-in/forged-token/").status_code == 400
+    assert client.put("/help/sign-in/").status_code == 405
+    codes = [
+        client.post("/help/sign-in/", {"email": "x@example.com"}).status_code for _ in range(3)
+    ]
+    assert codes == [200, 200, 429]
+
+
+def test_german_tenant_gets_a_german_help_center_and_mail(
+    acme: TenantSetup, django_capture_on_commit_callbacks: Any
+) -> None:
+    acme.tenant.language = "de"
+    acme.tenant.save(update_fields=["language"])
+    client = acme.client()
+    home = client.get("/help/").content.decode()
+    assert '<html lang="de">' in home
+    assert "Wie können wir helfen?" in home
+    assert "Ihre E-Mail-Adresse" in client.get("/help/request/").content.decode()
+    with tenant_context(acme.id):
+        make_contact(email="ada@example.com")
+    client.post("/help/sign-in/", {"email": "ada@example.com"})
+    with tenant_context(acme.id):
+        mail = OutboundEmail.objects.get(tags=["portal-sign-in"])
+    assert mail.subject == "Ihr Anmeldelink für Acme"

@@ -107,3 +107,9 @@ class PortalReplyForm(forms.Form):
         super().clean()
         _check_public_files(self)
         return self.cleaned_data
+
+
+class PortalSignInForm(forms.Form):
+    """The customer portal's sign-in: where to mail the one-time link."""
+
+    email = forms.EmailField(max_length=254)

@@ -9,6 +9,7 @@ budget) and per email address, a honeypot field, size limits on text and files.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import cast
 from uuid import UUID
 
@@ -27,10 +28,12 @@ from helpdesk.core.views import not_found_page
 from helpdesk.tenancy.http import TenantHttpRequest
 from knowledge_base import public as help_center
 from knowledge_base.visitors import remember_visitor, visitor_key
+from tickets.contacts import selectors as contact_selectors
+from tickets.errors import ContactNotFound
 from tickets.mail_out import tracking
-from tickets.models import Ticket
+from tickets.models import Contact, Ticket
 from tickets.ticket import selectors, services
-from tickets.ticket.forms import PortalReplyForm, PublicRequestForm
+from tickets.ticket.forms import PortalReplyForm, PortalSignInForm, PublicRequestForm
 from tickets.ticket.services import portal
 from tickets.ticket.views import SAFE_INLINE_TYPES
 
@@ -157,3 +160,110 @@ def tracking_attachment(request: HttpRequest, token: str, attachment_id: UUID) -
     response["Content-Security-Policy"] = "sandbox; default-src 'none'; img-src 'self'"
     response["Referrer-Policy"] = "no-referrer"
     return response
+
+
+PORTAL_SESSION_KEY = "portal_contact"
+
+
+def _tenant_page(
+    request: HttpRequest, render_page: Callable[[TenantHttpRequest], HttpResponseBase]
+) -> HttpResponseBase:
+    tenant = getattr(request, "tenant", None)
+    if tenant is None:
+        return not_found_page(request, "That help center")
+    with translation.override(tenant.language or "en"):
+        return render_page(cast(TenantHttpRequest, request))
+
+
+def sign_in(request: HttpRequest) -> HttpResponseBase:
+    """Ask for a one-time sign-in link: the same answer whether or not we know the address.
+    Posts count against the client's address and the email address."""
+    return _tenant_page(request, _limited_sign_in)
+
+
+@limit_public_form
+def _limited_sign_in(request: HttpRequest) -> HttpResponse:
+    if request.method not in ("GET", "POST"):
+        return HttpResponse(status=405, headers={"Allow": "GET, POST"})
+    form = PortalSignInForm(request.POST or None)
+    if request.method == "GET" or not form.is_valid():
+        status = 400 if request.method == "POST" else 200
+        return render(request, "tickets/portal/sign_in.html", {"form": form}, status=status)
+    email = form.cleaned_data["email"].strip().lower()
+    wait = ratelimit.hit("public_form_address", email)
+    if wait:
+        return ratelimit.too_many_requests(
+            request,
+            retry_after=wait,
+            message=_("Too many requests were sent from this email address."),
+        )
+    portal.send_sign_in_link(email=email)
+    return render(request, "tickets/portal/sign_in.html", {"form": None, "sent": True})
+
+
+def sign_in_link(request: HttpRequest, token: str) -> HttpResponseBase:
+    """The link from the mail: GET asks to confirm (mail scanners open links, and the link
+    works once), POST signs the customer in and opens their requests."""
+    return _tenant_page(request, lambda r: _sign_in_link(r, token))
+
+
+@limit_public_form
+def _sign_in_link(request: HttpRequest, token: str) -> HttpResponse:
+    if request.method == "GET":
+        return render(request, "tickets/portal/sign_in_confirm.html", {"token": token})
+    if request.method != "POST":
+        return HttpResponse(status=405, headers={"Allow": "GET, POST"})
+    contact = portal.contact_from_sign_in_token(token)
+    if contact is None:
+        return render(
+            request,
+            "tickets/portal/sign_in.html",
+            {"form": PortalSignInForm(), "expired": True},
+            status=400,
+        )
+    request.session.cycle_key()
+    request.session[PORTAL_SESSION_KEY] = {
+        "tenant": str(cast(TenantHttpRequest, request).tenant.id),
+        "contact": str(contact.id),
+    }
+    return redirect("portal:requests")
+
+
+def _signed_in_contact(request: TenantHttpRequest) -> Contact | None:
+    data = request.session.get(PORTAL_SESSION_KEY) or {}
+    if data.get("tenant") != str(request.tenant.id):
+        return None
+    try:
+        contact_id = UUID(str(data.get("contact")))
+    except ValueError:
+        return None
+    try:
+        return contact_selectors.get_contact(contact_id)
+    except ContactNotFound:
+        return None
+
+
+def my_requests(request: HttpRequest) -> HttpResponseBase:
+    """A signed-in customer's requests (and their company's where the tenant allows it),
+    each opening its tracking page. Without a sign-in: to the sign-in form."""
+    return _tenant_page(request, _my_requests)
+
+
+def _my_requests(request: TenantHttpRequest) -> HttpResponse:
+    contact = _signed_in_contact(request)
+    if contact is None:
+        return redirect("portal:sign-in")
+    tickets = selectors.list_portal_tickets(
+        contact, with_company=request.tenant.portal_company_requests
+    )
+    rows = [(ticket, tracking.tracking_token(ticket.id)) for ticket in tickets]
+    response = render(request, "tickets/portal/requests.html", {"contact": contact, "rows": rows})
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@require_POST
+def sign_out(request: HttpRequest) -> HttpResponse:
+    """Forget the portal sign-in."""
+    request.session.pop(PORTAL_SESSION_KEY, None)
+    return redirect("help:home")

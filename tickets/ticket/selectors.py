@@ -170,6 +170,20 @@ def list_public_thread(ticket: Ticket) -> list[Message]:
     )
 
 
+def list_portal_tickets(contact: Contact, *, with_company: bool) -> list[Ticket]:
+    """The requests a signed-in customer sees: theirs, and with `with_company` (the tenant
+    allows it) those of their company's other contacts; newest first, merged ones left
+    out (their conversation goes on in the survivor)."""
+    mine = Q(contact=contact)
+    if with_company and contact.company_id is not None:
+        mine |= Q(contact__company_id=contact.company_id)
+    return list(
+        Ticket.objects.filter(mine, merged_into__isnull=True)
+        .select_related("contact")
+        .order_by("-created_at")[:200]
+    )
+
+
 def get_public_attachment(ticket: Ticket, attachment_id: UUID) -> Attachment | None:
     """An attachment of a message the customer sees on `ticket` (their messages and public
     replies), or None: never one of an internal note or of another ticket."""

@@ -6,6 +6,7 @@ ingest_email taking the same path for many files."""
 from __future__ import annotations
 
 import io
+import threading
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -13,7 +14,7 @@ from uuid import UUID, uuid4
 import pytest
 from django.core.cache import cache
 from django.core.management import call_command
-from django.db import OperationalError
+from django.db import OperationalError, connection, connections
 from pytest_django import DjangoCaptureOnCommitCallbacks, Settings
 
 from departments import services as department_services
@@ -269,3 +270,49 @@ def test_a_stale_cached_recipient_is_forgotten_and_looked_up_again(acme: TenantS
     assert accepted.tenant_id == str(acme.id)
     with tenant_context(acme.id):
         assert InboundEmail.objects.get(id=accepted.email_id).mailbox_id == acme.mailbox.id
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "ops"])
+def test_a_drain_finding_another_at_work_leaves_at_once_and_looks_again_later(
+    acme: TenantSetup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tenant's batch lock is held (another drain, another connection): the drain does
+    not wait on it; it schedules one look a moment later and frees its worker slot."""
+    scheduled: list[dict[str, Any]] = []
+    monkeypatch.setattr(
+        mail_in_tasks.drain_inbound_emails,
+        "apply_async",
+        lambda **options: scheduled.append(options),
+    )
+    store(build(subject="Waiting"))
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        try:
+            with tenant_context(acme.id), connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_advisory_xact_lock(hashtextextended('inbound-batch:' || %s, 0))",
+                    [str(acme.id)],
+                )
+                held.set()
+                release.wait(20)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert held.wait(10)
+        cache.delete(intake.wake_key(str(acme.id)))
+        assert (
+            mail_in_tasks.drain_inbound_emails.apply(kwargs={"tenant_id": str(acme.id)}).get() == 0
+        )
+        assert len(scheduled) == 1
+        assert scheduled[0]["kwargs"] == {"tenant_id": str(acme.id)}
+        # A second drain meanwhile: the look is already scheduled, nothing more.
+        mail_in_tasks.drain_inbound_emails.apply(kwargs={"tenant_id": str(acme.id)})
+        assert len(scheduled) == 1
+    finally:
+        release.set()
+        holder.join(20)
+    assert mail_in_tasks.drain_inbound_emails.apply(kwargs={"tenant_id": str(acme.id)}).get() == 1

@@ -21,6 +21,7 @@ from __future__ import annotations
 import enum
 import logging
 import re
+from collections.abc import Callable
 from typing import NamedTuple
 from uuid import UUID
 
@@ -297,6 +298,11 @@ def _commit_without_waiting_for_disk() -> None:
 # Serializes a tenant's batches: a reply in one batch must see the ticket that the mail it
 # answers opened in another, so a batch waits for the one before it to commit.
 _BATCH_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('inbound-batch:' || %s, 0))"
+_TRY_BATCH_LOCK = "SELECT pg_try_advisory_xact_lock(hashtextextended('inbound-batch:' || %s, 0))"
+
+
+class BatchInProgress(Exception):
+    """Another batch of the tenant's mail is being processed (process_batch(wait=False))."""
 
 
 def process_batch(
@@ -305,6 +311,8 @@ def process_batch(
     email_ids: list[UUID] | None = None,
     language: str = "en",
     tenant_name: str = "",
+    wait: bool = True,
+    before_claim: Callable[[], None] | None = None,
 ) -> list[InboundEmail]:
     """Claim up to `limit` queued mails of the current tenant, oldest first (or those of
     `email_ids`), and process them in the caller's transaction, one savepoint each: a mail
@@ -312,9 +320,20 @@ def process_batch(
     with the reason while the others go on; an outage (database, Redis) fails the batch,
     which stays queued for the retry and the sweeper. Mail is processed in arrival order, so
     a reply finds the ticket that a mail earlier in the batch opened. Returns the claimed
-    rows as they ended (a row already processed by someone else is not claimed)."""
+    rows as they ended (a row already processed by someone else is not claimed).
+
+    A tenant's batches run one at a time; with `wait=False` a batch already running raises
+    BatchInProgress at once instead of waiting for it (a drain then leaves the worker free:
+    the running one claims again until nothing is queued)."""
     with connection.cursor() as cursor:
-        cursor.execute(_BATCH_LOCK, [str(require_tenant_id())])
+        if wait:
+            cursor.execute(_BATCH_LOCK, [str(require_tenant_id())])
+        else:
+            cursor.execute(_TRY_BATCH_LOCK, [str(require_tenant_id())])
+            if not cursor.fetchone()[0]:
+                raise BatchInProgress()
+    if before_claim is not None:
+        before_claim()  # the tenant's batch is ours now (the drain clears its wake-up)
     claimed = (
         InboundEmail.objects.select_for_update(of=("self",), skip_locked=email_ids is None)
         .select_related("mailbox__department")

@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 BATCH_SIZE = 100
 # A drain hands over to a fresh task after this long, so other tenants' work gets a turn.
 DRAIN_SECONDS = 30.0
+RETRY_BUSY_SECONDS = 1.0
 
 
 @tenant_task(name="tickets.tasks.drain_inbound_emails", own_transactions=True)
@@ -41,25 +42,50 @@ def drain_inbound_emails(*, tenant_id: str) -> int:
     (services.process_batch), until none is left; returns how many were claimed.
 
     Intake wakes it once per burst of mail (intake.enqueue_processing): the wake-up key is
-    deleted before each claim, so mail committed after a claim wakes a drain again. An
+    deleted before each claim (with the tenant's batch lock held), so mail committed after a
+    claim wakes a drain again. An
     outage rolls the current batch back and the task retries; the rows stay queued, and
     the sweeper wakes a drain if the retries run out."""
     tenant = tenancy_selectors.get_tenant(tenant_id)
     started = time.monotonic()
     total = 0
-    while True:
+
+    def clear_wake_up() -> None:
         with contextlib.suppress(Exception):  # no Redis: a later wake-up is only doubled
             cache.delete(intake.wake_key(tenant_id))
-        with tenant_context(tenant_id):
-            done = inbound.process_batch(
-                limit=BATCH_SIZE, language=tenant.language, tenant_name=tenant.name
-            )
+
+    while True:
+        try:
+            with tenant_context(tenant_id):
+                done = inbound.process_batch(
+                    limit=BATCH_SIZE,
+                    language=tenant.language,
+                    tenant_name=tenant.name,
+                    wait=False,
+                    before_claim=clear_wake_up,
+                )
+        except inbound.BatchInProgress:
+            # Another drain holds the tenant's batch: it claims again until nothing is
+            # queued. Mail it may just have missed gets one look a moment later (one
+            # pending at most, by the wake-up key), and this worker slot is free meanwhile.
+            if _first_wake(tenant_id):
+                drain_inbound_emails.apply_async(
+                    kwargs={"tenant_id": tenant_id}, countdown=RETRY_BUSY_SECONDS
+                )
+            return total
         total += len(done)
         if len(done) < BATCH_SIZE:
             return total
         if time.monotonic() - started > DRAIN_SECONDS:
             drain_inbound_emails.delay(tenant_id=tenant_id)
             return total
+
+
+def _first_wake(tenant_id: str) -> bool:
+    try:
+        return bool(cache.add(intake.wake_key(tenant_id), 1, intake.WAKE_SECONDS))
+    except Exception:
+        return True  # no Redis: the retry is only doubled
 
 
 @tenant_task(name="tickets.tasks.process_inbound_email")

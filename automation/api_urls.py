@@ -1,10 +1,12 @@
 from django.urls import path
 
 from automation import api
+from automation.reports import api as report_api
 
 app_name = "automation-api"
 
 urlpatterns = [
+    path("reports/summary/", report_api.ReportSummaryAPI.as_view(), name="report-summary"),
     path("sla-policies/", api.SlaPolicyListAPI.as_view(), name="sla-policy-list"),
     path(
         "sla-policies/<uuid:policy_id>/", api.SlaPolicyDetailAPI.as_view(), name="sla-policy-detail"

@@ -49,3 +49,8 @@ class RuleNameTaken(Conflict):
 class InvalidRuleOrder(DomainError):
     code = "invalid_rule_order"
     message = "Send the id of every rule once, in the order they should run."
+
+
+class InvalidReportRange(DomainError):
+    code = "invalid_report_range"
+    message = "The report's dates are not valid."

@@ -16,6 +16,7 @@ __all__ = [
     "AutomationRun",
     "CannedResponse",
     "CannedResponseScope",
+    "ReportRollup",
     "Rule",
     "RuleMatch",
     "RuleTrigger",
@@ -265,3 +266,50 @@ class AutomationRun(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.trigger} {self.event_id} of {self.ticket_id}"
+
+
+class ReportRollup(TenantModel):
+    """One day of the tenant's reports (a day in the tenant's time zone) for one value of
+    one dimension: `dimension` "all" (key "") holds the whole day; "channel", "department",
+    "agent", "type", "priority" and "mailbox" hold it split by the ticket's current value
+    ("" for none). Derived from the tickets by automation.reports.services (a day is
+    recomputed whole, never incremented), so it can always be rebuilt.
+
+    Times are minutes; `*_hist` count them in the buckets of automation.reports.buckets,
+    from which medians and the 90th percentile are read without the tickets.
+    """
+
+    day = models.DateField()
+    dimension = models.CharField(max_length=16)
+    key = models.CharField(max_length=64, blank=True)
+    created = models.PositiveIntegerField(default=0)
+    solved = models.PositiveIntegerField(default=0)
+    reopened = models.PositiveIntegerField(default=0)
+    replies = models.PositiveIntegerField(default=0, help_text="Agent replies on tickets solved.")
+    first_response_count = models.PositiveIntegerField(default=0)
+    first_response_minutes = models.BigIntegerField(default=0)
+    first_response_hist = ArrayField(models.IntegerField(), default=list)
+    resolution_count = models.PositiveIntegerField(default=0)
+    resolution_minutes = models.BigIntegerField(default=0)
+    resolution_hist = ArrayField(models.IntegerField(), default=list)
+    sla_met = models.JSONField(default=dict, help_text="Targets met, by metric.")
+    sla_missed = models.JSONField(default=dict, help_text="Targets missed, by metric.")
+    csat_good = models.PositiveIntegerField(default=0)
+    csat_bad = models.PositiveIntegerField(default=0)
+
+    class Meta(TenantModel.Meta):
+        constraints = [
+            *TenantModel.Meta.constraints,
+            models.UniqueConstraint(
+                fields=["tenant", "day", "dimension", "key"], name="automation_reportrollup_uniq"
+            ),
+        ]
+        indexes = [
+            # A report: the tenant's days in a range, one dimension at a time.
+            models.Index(
+                fields=["tenant", "dimension", "day"], name="automation_rollup_dim_day_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.dimension}={self.key}"

@@ -7,6 +7,7 @@ from typing import Any
 from django.dispatch import receiver
 
 from automation import selectors, tasks, ticket_events
+from automation.reports import tasks as report_tasks
 from departments.signals import business_hours_changed
 from helpdesk.core.batching import collect_on_commit
 from tickets.signals import ticket_changed
@@ -38,3 +39,14 @@ def automate_after_change(*, ticket_id: Any, reason: str, by_rule: bool = False,
     trigger = ticket_events.TRIGGER_OF_REASON.get(reason)
     if trigger is not None and not by_rule:
         ticket_events.collect(trigger=trigger, ticket_id=ticket_id)
+
+
+@receiver(ticket_changed, dispatch_uid="automation.reports.ticket_changed")
+def refresh_reports_after_change(*, tenant_id: Any, ticket_id: Any, **_: Any) -> None:
+    """The report rollups of the days the tickets count on, once per transaction."""
+    tenant = str(tenant_id)
+
+    def enqueue(ids: list[str]) -> None:
+        report_tasks.refresh_report_rollups.delay(tenant_id=tenant, ticket_ids=sorted(set(ids)))
+
+    collect_on_commit(("automation.reports", tenant), str(ticket_id), enqueue)

@@ -1,10 +1,14 @@
 from django.urls import path
 
 from automation import views
+from automation.reports import views as report_views
 
 app_name = "automation"
 
 urlpatterns = [
+    # Before tickets' own /reports/ (the old page, kept until that route is removed).
+    path("reports/", report_views.reports, name="reports"),
+    path("reports/export.csv", report_views.reports_export, name="reports-export"),
     path("canned-responses/", views.canned_responses, name="canned-responses"),
     path(
         "canned-responses/<uuid:response_id>/", views.canned_responses, name="canned-response-edit"
@@ -23,6 +27,7 @@ urlpatterns = [
     path(
         "settings/sla/<uuid:policy_id>/delete/", views.sla_policy_delete, name="sla-policy-delete"
     ),
+    path("settings/sla/<uuid:policy_id>/move/", views.sla_policy_move, name="sla-policy-move"),
     path("tickets/<int:number>/sla/", views.ticket_sla, name="ticket-sla"),
     path(
         "messages/<uuid:message_id>/save-as-canned/", views.save_reply, name="save-reply-as-canned"

@@ -14,6 +14,7 @@ TASK_NAMES = {
     "automation.assignment.tasks.hand_back_departed",
     "automation.assignment.tasks.hand_back_offline",
     "automation.assignment.tasks.sweep_assignment_backlogs",
+    "automation.reports.tasks.refresh_report_rollups",
     "automation.tasks.apply_sla",
     "automation.tasks.reapply_sla_policies",
     "automation.tasks.record_sla_breaches",

@@ -476,26 +476,6 @@ def test_contact_merge_moves_the_ratings(tenant: TenantSetup) -> None:
     assert SatisfactionRating.objects.get(ticket=ticket).contact_id == keep.id
 
 
-def test_reports_show_csat_of_the_last_30_days(acme: TenantSetup) -> None:
-    client = acme.client(acme.admin)
-    assert "no answers in the last 30 days" in client.get("/reports/").content.decode()
-    scores = ["good", "good", "good", "bad", "good"]
-    for index, score in enumerate(scores):
-        _, rating = _sent_survey(acme, subject=f"Ticket {index}")
-        acme.client().post(f"/satisfaction/{rating.token}/", {"score": score})
-    with tenant_context(acme.id):  # an old answer does not count
-        SatisfactionRating.objects.filter(score="bad").update(
-            rated_at=timezone.now() - timedelta(days=31)
-        )
-        _, rating = _sent_survey(acme, subject="Recent bad")
-    acme.client().post(f"/satisfaction/{rating.token}/", {"score": "bad"})
-    page = client.get("/reports/").content.decode()
-    csat = page[page.index('id="csat-score"') :]
-    assert "<strong>80%</strong>" in csat  # 4 good of 5 answered
-    assert "<strong>4</strong>Good" in csat
-    assert "<strong>1</strong>Bad" in csat
-
-
 def test_selectors_are_scoped_to_the_tenant(acme: TenantSetup, globex: TenantSetup) -> None:
     _, rating = _sent_survey(acme)
     acme.client().post(f"/satisfaction/{rating.token}/", {"score": "good"})

@@ -1,4 +1,4 @@
-"""Agent pages: inbox views and search, the ticket page, replies (htmx and plain), reports."""
+"""Agent pages: inbox views and search, the ticket page, replies (htmx and plain)."""
 
 from __future__ import annotations
 
@@ -125,12 +125,6 @@ def test_sidebar_update_changes_fields(acme: TenantSetup) -> None:
 
 def test_missing_ticket_page_is_404(acme: TenantSetup) -> None:
     assert acme.client(acme.admin).get("/tickets/4242/").status_code == 404
-
-
-def test_reports_count_by_status(acme: TenantSetup) -> None:
-    _tickets(acme)
-    page = acme.client(acme.admin).get("/reports/").content
-    assert b"2 tickets in all." in page
 
 
 def test_admin_page_is_for_admins(acme: TenantSetup) -> None:

@@ -50,7 +50,7 @@ def created_vs_solved(daily: Sequence[tuple[datetime.date, int, int]]) -> SafeSt
         ),
     )
     return format_html(
-        '<svg class="chart" width="100%" viewBox="0 0 {w} {h}" role="img"'
+        '<svg class="chart" viewBox="0 0 {w} {h}" role="img"'
         ' aria-labelledby="chart-title">'
         '<title id="chart-title">Tickets created and solved per day, {first} to {last}</title>'
         "{grid}"

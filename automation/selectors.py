@@ -73,6 +73,23 @@ def list_sla_policies() -> QuerySet[SlaPolicy]:
     )
 
 
+def shadowed_policies(policies: list[SlaPolicy]) -> dict[UUID, SlaPolicy]:
+    """Active policies that can never apply, each with the active catch-all policy (no
+    conditions: it matches every ticket) placed before it in matching order."""
+    catch_all: SlaPolicy | None = None
+    shadowed: dict[UUID, SlaPolicy] = {}
+    for policy in policies:
+        if not policy.is_active:
+            continue
+        if catch_all is not None:
+            shadowed[policy.id] = catch_all
+        elif not (
+            policy.priorities or policy.channels or policy.department_id or policy.ticket_type_id
+        ):
+            catch_all = policy
+    return shadowed
+
+
 def get_sla_policy(policy_id: UUID | str) -> SlaPolicy:
     policy = list_sla_policies().filter(id=policy_id).first()
     if policy is None:

@@ -184,6 +184,30 @@ def save_sla_policy(
 
 
 @transaction.atomic
+def move_sla_policy_before(
+    *, policy: SlaPolicy, before: SlaPolicy, actor: Membership | None
+) -> SlaPolicy:
+    """Put `policy` just before `before` in matching order (the policies are numbered
+    0, 1, 2, … again); every open ticket is measured afresh after the commit. Raises
+    PermissionDenied."""
+    permissions.require(actor, Capability.MANAGE_SETTINGS)
+    ordered = [
+        p
+        for p in selectors.list_sla_policies().select_for_update(of=("self",))
+        if p.id != policy.id
+    ]
+    index = next((i for i, p in enumerate(ordered) if p.id == before.id), len(ordered))
+    ordered.insert(index, policy)
+    for position, each in enumerate(ordered):
+        if each.position != position:
+            each.position = position
+            each.save(update_fields=["position", "updated_at"])
+    policy.position = ordered.index(policy)
+    _sla_policies_changed()
+    return policy
+
+
+@transaction.atomic
 def delete_sla_policy(*, policy: SlaPolicy, actor: Membership | None) -> None:
     """Remove a policy; its tickets fall under the next matching one (or none). Raises
     PermissionDenied."""

@@ -181,17 +181,26 @@ def sla_policies(request: MemberHttpRequest, policy_id: UUID | None = None) -> H
                 **form.cleaned_data,
             )
             messages.success(request, f"SLA policy “{policy.name}” saved.")
+            blocker = selectors.shadowed_policies(list(selectors.list_sla_policies())).get(
+                policy.id
+            )
+            if blocker is not None:
+                messages.warning(
+                    request,
+                    f"“{policy.name}” can never apply: “{blocker.name}” comes before it and "
+                    "matches every ticket. Move it before, below in the list.",
+                )
             return redirect("automation:sla-policies")
         except DomainError as error:
             form.add_error(None, str(error))
+    policies = [_describe(policy, labels) for policy in selectors.list_sla_policies()]
+    shadowed = selectors.shadowed_policies(policies)
+    for policy in policies:
+        policy.shadowed_by = shadowed.get(policy.id)  # type: ignore[attr-defined]
     return render(
         request,
         "automation/sla_policies.html",
-        {
-            "form": form,
-            "editing": editing,
-            "policies": [_describe(policy, labels) for policy in selectors.list_sla_policies()],
-        },
+        {"form": form, "editing": editing, "policies": policies},
         status=400 if form.errors else 200,
     )
 
@@ -209,6 +218,20 @@ def _describe(policy: SlaPolicy, labels: dict[str, str]) -> SlaPolicy:
         if policy.target_minutes(metric)
     )
     return policy
+
+
+@member_required(may=Capability.MANAGE_SETTINGS)
+@require_POST
+def sla_policy_move(request: MemberHttpRequest, policy_id: UUID) -> HttpResponse:
+    """Move a policy before another one (the catch-all that hides it)."""
+    try:
+        policy = selectors.get_sla_policy(policy_id)
+        before = selectors.get_sla_policy(UUID(request.POST.get("before", "")))
+    except (SlaPolicyNotFound, ValueError):
+        return not_found_page(request, "That SLA policy")
+    services.move_sla_policy_before(policy=policy, before=before, actor=request.membership)
+    messages.success(request, f"“{policy.name}” now comes before “{before.name}”.")
+    return redirect("automation:sla-policies")
 
 
 @member_required(may=Capability.MANAGE_SETTINGS)

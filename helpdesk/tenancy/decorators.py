@@ -7,8 +7,9 @@ from collections.abc import Callable
 from typing import Any, TypeVar, cast, overload
 
 from django.contrib.auth.views import redirect_to_login
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest
 from django.http.response import HttpResponseBase
+from django.shortcuts import render
 
 from helpdesk.tenancy import permissions
 from helpdesk.tenancy.permissions import Capability
@@ -24,7 +25,8 @@ def member_required(*, may: Capability | None = None) -> Callable[[_ViewT], _Vie
 def member_required(view: View | None = None, *, may: Capability | None = None) -> Any:
     """Only members of the request's tenant (with `may`: only those with that capability).
 
-    Anonymous visitors go to the login page; members without the capability get 403.
+    Anonymous visitors go to the login page; members without the capability get a 403
+    page that says why (`permissions.DENIED`).
     """
 
     def decorate(func: _ViewT) -> _ViewT:
@@ -36,7 +38,13 @@ def member_required(view: View | None = None, *, may: Capability | None = None) 
             if membership is None:
                 return redirect_to_login(request.get_full_path())
             if may is not None and not permissions.can(membership, may):
-                return HttpResponse("Only admins may open this page.", status=403)
+                # A page in the help desk's own look that says why, not a bare refusal.
+                return render(
+                    request,
+                    "errors/forbidden.html",
+                    {"reason": permissions.DENIED[may], "membership": membership},
+                    status=403,
+                )
             return func(request, *args, **kwargs)
 
         return cast("_ViewT", wrapper)

@@ -116,16 +116,36 @@ document.addEventListener("DOMContentLoaded", () => {
   const fields = () => document.getElementById("fields-form");
   const setStatus = (value) => {
     const form = fields();
-    if (!form) return;
+    if (!form || !editable(form)) return;
     form.querySelector("#f-status").value = value;
     form.requestSubmit();
   };
   // Take: the ticket becomes this agent's (viewing it does not, unless the tenant turned
   // on "open it and you own it").
+  // A shortcut this member may not use says why, in the page's own style (the ticket's
+  // fields are a disabled fieldset for light agents; data-refusal carries the reason).
+  const refuse = (form) => {
+    let note = document.getElementById("shortcut-refusal");
+    if (!note) {
+      note = document.createElement("p");
+      note.id = "shortcut-refusal";
+      note.className = "toast";
+      note.setAttribute("role", "alert");
+      document.body.append(note);
+    }
+    note.textContent = form.dataset.refusal || "You may not do this here.";
+    clearTimeout(note.hideTimer);
+    note.hidden = false;
+    note.hideTimer = setTimeout(() => { note.hidden = true; }, 6000);
+  };
+  const editable = (form) => {
+    if (form.querySelector("fieldset[disabled]")) { refuse(form); return false; }
+    return true;
+  };
   const take = () => {
     const form = fields();
     const me = document.body.dataset.memberId;
-    if (form && me) { form.querySelector("#f-assignee").value = me; form.requestSubmit(); }
+    if (form && me && editable(form)) { form.querySelector("#f-assignee").value = me; form.requestSubmit(); }
   };
   document.addEventListener("click", (event) => {
     if (event.target.closest && event.target.closest("[data-take]")) { event.preventDefault(); take(); }

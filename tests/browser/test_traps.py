@@ -12,10 +12,13 @@ from django.urls import reverse
 from django.utils import timezone
 from pytest_django.live_server_helper import LiveServer
 
+from automation import services as sla_services
 from helpdesk.tenancy.context import tenant_context
+from helpdesk.tenancy.models import MembershipRole
 from tests.browser.conftest import log_in, save_screenshot, tenant_url
 from tests.browser.test_shell import PHONE_PAGES
 from tests.conftest import make_tenant
+from tests.factories.accounts import make_member
 from tests.factories.tickets import make_contact, make_ticket
 from tickets.models import Ticket, TicketTask
 from tickets.reminders import services as reminders
@@ -179,3 +182,59 @@ def test_slash_searches_all_tickets_from_the_ticket_page(
     page.wait_for_url("**/inbox/?*")
     page.get_by_text("Searched all tickets, every status, for “zebra”.").wait_for()
     assert page.get_by_role("link", name="Zebra crossing paint").is_visible()
+
+
+def test_a_light_agents_forbidden_shortcut_and_page_say_why(
+    live_server: LiveServer, page: Page
+) -> None:
+    acme = make_tenant("acme", "Acme")
+    with tenant_context(acme.id):
+        make_member(acme.tenant, MembershipRole.LIGHT_AGENT, email="lee@acme.test", name="Lee")
+        ticket = make_ticket(subject="Printer")
+    log_in(page, live_server, "acme", "lee@acme.test")
+    page.goto(tenant_url(live_server, "acme", f"/tickets/{ticket.number}/"))
+    page.keyboard.press("a")  # take: not for light agents
+    toast = page.get_by_role("alert").filter(has_text="Not allowed")
+    toast.wait_for()
+    assert "Light agents read tickets and write internal notes only." in toast.inner_text()
+    assert (
+        page.locator("#shortcut-refusal").evaluate("(el) => getComputedStyle(el).position")
+        == "fixed"
+    )
+    page.keyboard.press("s")
+    page.keyboard.press("s")  # solve: refused alike, nothing sent
+    assert page.get_by_text("This field is required").count() == 0
+    with tenant_context(acme.id):
+        ticket.refresh_from_db()
+        assert (ticket.assignee_id, ticket.status) == (None, "open")
+    response = page.goto(tenant_url(live_server, "acme", "/settings/tickets/"))
+    assert response is not None
+    assert response.status == 403
+    assert page.get_by_role("heading", name="Not allowed").is_visible()
+    assert page.get_by_text("Only admins may do this.").is_visible()
+    assert page.get_by_role("navigation", name="Main").is_visible()  # the help desk's own page
+
+
+def test_a_hidden_sla_policy_is_warned_about_and_moved(live_server: LiveServer, page: Page) -> None:
+    acme = make_tenant("acme", "Acme")
+    with tenant_context(acme.id):
+        sla_services.save_sla_policy(
+            actor=acme.admin, name="Default", position=0, first_response_minutes=240
+        )
+        sla_services.save_sla_policy(
+            actor=acme.admin,
+            name="Urgent",
+            position=1,
+            priorities=["urgent"],
+            first_response_minutes=30,
+        )
+    log_in(page, live_server, "acme", "admin@acme.test")
+    page.goto(tenant_url(live_server, "acme", "/settings/sla/"))
+    warning = page.locator(".policy-shadowed")
+    assert "Never applies" in warning.inner_text()
+    save_screenshot(page, "sla-shadowed.png")
+    warning.get_by_role("button", name="Move before “Default”").click()
+    page.get_by_text("“Urgent” now comes before “Default”.").wait_for()
+    assert page.locator(".policy-shadowed").count() == 0
+    names = page.locator("#sla-policies tbody tr td:nth-child(2) a").all_inner_texts()
+    assert names == ["Urgent", "Default"]

@@ -162,6 +162,7 @@ def _ticket_context(
         "followers": ticket.copied_contacts,
         "departments": department_selectors.cached_departments(),
         "agents": permissions.who_may(everyone, Capability.TAKE_TICKETS),
+        "denied_change": permissions.DENIED[Capability.CHANGE_TICKETS],
         # Only the statuses the ticket can move to (and its own).
         "statuses": [(v, label) for v, label in TicketStatus.choices if v in reachable],
         # The ticket's own values stay choosable even when no longer offered (an inactive
@@ -334,6 +335,10 @@ def ticket_message(request: MemberHttpRequest, number: int) -> HttpResponse:
 @require_POST
 def ticket_update(request: MemberHttpRequest, number: int) -> HttpResponse:
     """Change the ticket's fields from the sidebar; every change lands in the history."""
+    if not permissions.can(request.membership, Capability.CHANGE_TICKETS):
+        # A shortcut a light agent may not use: say why, not which form field was empty.
+        messages.error(request, permissions.DENIED[Capability.CHANGE_TICKETS])
+        return redirect("tickets:ticket-detail", number=number)
     ticket = selectors.get_ticket_by_number(number)
     form = TicketFieldsForm(request.POST)
     if not form.is_valid():

@@ -43,9 +43,8 @@ def drain_inbound_emails(*, tenant_id: str) -> int:
 
     Intake wakes it once per burst of mail (intake.enqueue_processing): the wake-up key is
     deleted before each claim (with the tenant's batch lock held), so mail committed after a
-    claim wakes a drain again. An
-    outage rolls the current batch back and the task retries; the rows stay queued, and
-    the sweeper wakes a drain if the retries run out."""
+    claim wakes a drain again. An outage rolls the current batch back and the task retries;
+    the rows stay queued, and the sweeper wakes a drain if the retries run out."""
     tenant = tenancy_selectors.get_tenant(tenant_id)
     started = time.monotonic()
     total = 0
@@ -65,13 +64,13 @@ def drain_inbound_emails(*, tenant_id: str) -> int:
                     before_claim=clear_wake_up,
                 )
         except inbound.BatchInProgress:
-            # Another drain holds the tenant's batch: it claims again until nothing is
-            # queued. Mail it may just have missed gets one look a moment later (one
-            # pending at most, by the wake-up key), and this worker slot is free meanwhile.
-            if _first_wake(tenant_id):
-                drain_inbound_emails.apply_async(
-                    kwargs={"tenant_id": tenant_id}, countdown=RETRY_BUSY_SECONDS
-                )
+            # Another drain holds the tenant's batch and claims again until nothing is
+            # queued; this one was woken for mail that drain may just have missed, so it
+            # hands that over to one look a moment later (the wake-up key stays set: no
+            # other wake-up is published meanwhile) and frees its worker slot.
+            drain_inbound_emails.apply_async(
+                kwargs={"tenant_id": tenant_id}, countdown=RETRY_BUSY_SECONDS
+            )
             return total
         total += len(done)
         if len(done) < BATCH_SIZE:
@@ -79,13 +78,6 @@ def drain_inbound_emails(*, tenant_id: str) -> int:
         if time.monotonic() - started > DRAIN_SECONDS:
             drain_inbound_emails.delay(tenant_id=tenant_id)
             return total
-
-
-def _first_wake(tenant_id: str) -> bool:
-    try:
-        return bool(cache.add(intake.wake_key(tenant_id), 1, intake.WAKE_SECONDS))
-    except Exception:
-        return True  # no Redis: the retry is only doubled
 
 
 @tenant_task(name="tickets.tasks.process_inbound_email")

@@ -92,6 +92,8 @@ MIDDLEWARE = [
     "helpdesk.accounts.middleware.PrincipalMiddleware",
     # Still inside that context: a member's browser request is activity (availability).
     "helpdesk.accounts.activity.ActivityMiddleware",
+    # Pages show times in the agent's time zone (theirs, else the help desk's).
+    "tickets.configuration.middleware.AgentTimeZoneMiddleware",
 ]
 
 ROOT_URLCONF = "helpdesk.urls"

@@ -12,6 +12,7 @@ import datetime
 import decimal
 import math
 import re
+import zoneinfo
 from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from tickets.errors import (
     TicketTypeNotFound,
 )
 from tickets.models import (
+    AgentPreference,
     CustomField,
     CustomFieldTarget,
     CustomFieldType,
@@ -470,3 +472,32 @@ def _clean_value(field: CustomField, raw: Any) -> Any:
 def display_values(target: str, values: Mapping[str, Any]) -> list[tuple[CustomField, Any]]:
     """(field, value) for every active field, in order, for pages that show them."""
     return [(field, values.get(field.key)) for field in list_custom_fields(target)]
+
+
+# --- The agent's own time zone -----------------------------------------------------------
+
+TIME_ZONE_SESSION_KEY = "agent_time_zone"
+
+
+def time_zone_choices() -> list[str]:
+    """Every IANA zone name, sorted (the preference page's list)."""
+    return sorted(zoneinfo.available_timezones())
+
+
+def member_time_zone(member: Membership) -> str:
+    """The member's chosen zone, or "" for the help desk's own."""
+    chosen = (
+        AgentPreference.objects.filter(membership=member)
+        .values_list("time_zone", flat=True)
+        .first()
+    )
+    return chosen or ""
+
+
+def set_member_time_zone(*, member: Membership, time_zone: str) -> None:
+    """Show times to the member in `time_zone` ("" for the help desk's). Raises
+    ConfigurationInvalid for a zone that does not exist."""
+    time_zone = time_zone.strip()
+    if time_zone and time_zone not in zoneinfo.available_timezones():
+        raise ConfigurationInvalid(f"“{time_zone[:64]}” is not a time zone.")
+    AgentPreference.objects.update_or_create(membership=member, defaults={"time_zone": time_zone})

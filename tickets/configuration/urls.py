@@ -7,6 +7,7 @@ from tickets.configuration import api, views
 
 urlpatterns: list[URLPattern] = [
     path("settings/tickets/", views.ticket_settings, name="ticket-settings"),
+    path("settings/preferences/", views.preferences, name="preferences"),
     path(
         "settings/tickets/ownership/",
         views.ticket_settings_ownership,

@@ -438,3 +438,32 @@ def custom_field_edit(request: MemberHttpRequest, field_id: UUID) -> HttpRespons
             messages.success(request, f"Field {field.label} saved.")
             return redirect(f"{reverse('tickets:custom-fields')}#{field.target}")
     return _field_page(request, form, field=field, error=error)
+
+
+@member_required
+def preferences(request: MemberHttpRequest) -> HttpResponse:
+    """The member's own preferences: the time zone times are shown in."""
+    member = request.membership
+    error = ""
+    if request.method == "POST":
+        chosen = request.POST.get("time_zone", "")
+        try:
+            configuration.set_member_time_zone(member=member, time_zone=chosen)
+        except DomainError as refused:
+            error = str(refused)
+        else:
+            key = f"{configuration.TIME_ZONE_SESSION_KEY}:{member.id}"
+            request.session[key] = chosen.strip()
+            messages.success(request, "Preferences saved.")
+            return redirect("tickets:preferences")
+    return render(
+        request,
+        "tickets/settings/preferences.html",
+        {
+            "zones": configuration.time_zone_choices(),
+            "chosen": configuration.member_time_zone(member),
+            "tenant_zone": request.tenant.time_zone,
+            "error": error,
+        },
+        status=400 if error else 200,
+    )

@@ -46,6 +46,7 @@ from tickets.models.satisfaction import (
     new_survey_token,
 )
 from tickets.models.workspace import (
+    AgentPreference,
     CustomField,
     CustomFieldTarget,
     CustomFieldType,
@@ -59,6 +60,7 @@ from tickets.models.workspace import (
 __all__ = [
     "PRIORITY_RANK",
     "SEARCH_VIEW",
+    "AgentPreference",
     "Attachment",
     "Company",
     "CompanyDomain",

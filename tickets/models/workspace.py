@@ -180,3 +180,20 @@ class TicketRead(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.member_id} read {self.ticket_id}"
+
+
+class AgentPreference(TenantModel):
+    """A member's own choices for the workspace. No row: the tenant's defaults."""
+
+    membership = models.OneToOneField(
+        "tenancy.Membership", on_delete=models.CASCADE, related_name="+"
+    )
+    time_zone = models.CharField(
+        max_length=64, blank=True, default="", help_text="Blank: the help desk's time zone."
+    )
+
+    class Meta(TenantModel.Meta):
+        constraints = [*TenantModel.Meta.constraints, TenantFK("membership")]
+
+    def __str__(self) -> str:
+        return f"{self.membership_id}: {self.time_zone or 'tenant zone'}"

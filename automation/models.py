@@ -275,10 +275,18 @@ class ReportRollup(TenantModel):
     ("" for none). Derived from the tickets by automation.reports.services (a day is
     recomputed whole, never incremented), so it can always be rebuilt.
 
+    Each day's rows are summed into rows of its month (`span` "month"), so a year's report
+    reads twelve months of rows rather than 365 days.
+
     Times are minutes; `*_hist` count them in the buckets of automation.reports.buckets,
     from which medians and the 90th percentile are read without the tickets.
     """
 
+    span = models.CharField(
+        max_length=5,
+        default="day",
+        help_text='"day", or "month": the sum of the month\'s days (`day` its first day).',
+    )
     day = models.DateField()
     dimension = models.CharField(max_length=16)
     key = models.CharField(max_length=64, blank=True)
@@ -301,14 +309,13 @@ class ReportRollup(TenantModel):
         constraints = [
             *TenantModel.Meta.constraints,
             models.UniqueConstraint(
-                fields=["tenant", "day", "dimension", "key"], name="automation_reportrollup_uniq"
+                fields=["tenant", "span", "day", "dimension", "key"],
+                name="automation_reportrollup_span_uniq",
             ),
         ]
         indexes = [
-            # A report: the tenant's days in a range, one dimension at a time.
-            models.Index(
-                fields=["tenant", "dimension", "day"], name="automation_rollup_dim_day_idx"
-            ),
+            # A report: the tenant's months and days in a range.
+            models.Index(fields=["tenant", "span", "day"], name="automation_rollup_span_day_idx"),
         ]
 
     def __str__(self) -> str:

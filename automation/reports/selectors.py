@@ -254,7 +254,11 @@ _HIST_SQL = {
         SELECT r.dimension, r.key, bucket.i - 1, sum(bucket.n)
         FROM automation_reportrollup r,
              unnest(r.first_response_hist) WITH ORDINALITY AS bucket(n, i)
-        WHERE r.tenant_id = %(tenant)s AND r.day >= %(start)s AND r.day <= %(end)s
+        WHERE r.tenant_id = %(tenant)s AND (
+            (r.span = 'month' AND r.day >= %(month_first)s AND r.day <= %(month_last)s)
+            OR (r.span = 'day' AND r.day >= %(start)s AND r.day <= %(end)s
+                AND NOT (r.day >= %(month_first)s AND r.day <= %(month_end)s))
+        )
           AND bucket.n > 0
         GROUP BY 1, 2, 3
     """,
@@ -262,7 +266,11 @@ _HIST_SQL = {
         SELECT r.dimension, r.key, bucket.i - 1, sum(bucket.n)
         FROM automation_reportrollup r,
              unnest(r.resolution_hist) WITH ORDINALITY AS bucket(n, i)
-        WHERE r.tenant_id = %(tenant)s AND r.day >= %(start)s AND r.day <= %(end)s
+        WHERE r.tenant_id = %(tenant)s AND (
+            (r.span = 'month' AND r.day >= %(month_first)s AND r.day <= %(month_last)s)
+            OR (r.span = 'day' AND r.day >= %(start)s AND r.day <= %(end)s
+                AND NOT (r.day >= %(month_first)s AND r.day <= %(month_end)s))
+        )
           AND bucket.n > 0
         GROUP BY 1, 2, 3
     """,
@@ -271,30 +279,66 @@ _SLA_SQL = {
     "sla_met": """
         SELECT r.dimension, r.key, metric.key, sum(metric.value::int)
         FROM automation_reportrollup r, jsonb_each_text(r.sla_met) AS metric
-        WHERE r.tenant_id = %(tenant)s AND r.day >= %(start)s AND r.day <= %(end)s
+        WHERE r.tenant_id = %(tenant)s AND (
+            (r.span = 'month' AND r.day >= %(month_first)s AND r.day <= %(month_last)s)
+            OR (r.span = 'day' AND r.day >= %(start)s AND r.day <= %(end)s
+                AND NOT (r.day >= %(month_first)s AND r.day <= %(month_end)s))
+        )
         GROUP BY 1, 2, 3
     """,
     "sla_missed": """
         SELECT r.dimension, r.key, metric.key, sum(metric.value::int)
         FROM automation_reportrollup r, jsonb_each_text(r.sla_missed) AS metric
-        WHERE r.tenant_id = %(tenant)s AND r.day >= %(start)s AND r.day <= %(end)s
+        WHERE r.tenant_id = %(tenant)s AND (
+            (r.span = 'month' AND r.day >= %(month_first)s AND r.day <= %(month_last)s)
+            OR (r.span = 'day' AND r.day >= %(start)s AND r.day <= %(end)s
+                AND NOT (r.day >= %(month_first)s AND r.day <= %(month_end)s))
+        )
         GROUP BY 1, 2, 3
     """,
 }
 
 
+def _whole_months(start: datetime.date, end: datetime.date) -> tuple[datetime.date, datetime.date]:
+    """The first day of the first whole month in the range and the last day of the last
+    one (read from month rows; the days around them from day rows). Without a whole month:
+    an empty span (first after last)."""
+    first = (
+        start
+        if start.day == 1
+        else (start.replace(day=1) + datetime.timedelta(days=32)).replace(day=1)
+    )
+    after = end + datetime.timedelta(days=1)
+    last = end if after.day == 1 else end.replace(day=1) - datetime.timedelta(days=1)
+    if first > last:
+        return end + datetime.timedelta(days=1), start - datetime.timedelta(days=1)
+    return first, last
+
+
 def read_report(start: datetime.date, end: datetime.date) -> Report:
     """The current tenant's report from `start` to `end` (both included), from the rollups
     alone: a handful of grouped queries whatever the number of tickets."""
-    params: dict[str, Any] = {"tenant": require_tenant_id(), "start": start, "end": end}
+    month_first, month_end = _whole_months(start, end)
+    params: dict[str, Any] = {
+        "tenant": require_tenant_id(),
+        "start": start,
+        "end": end,
+        "month_first": month_first,
+        "month_last": month_end.replace(day=1),
+        "month_end": month_end,
+    }
     figures: dict[tuple[str, str], Figures] = defaultdict(Figures)
     with connection.cursor() as cursor:
         cursor.execute(
             """
             SELECT dimension, key, sum(created), sum(solved), sum(reopened), sum(replies),
                    sum(csat_good), sum(csat_bad)
-            FROM automation_reportrollup
-            WHERE tenant_id = %(tenant)s AND day >= %(start)s AND day <= %(end)s
+            FROM automation_reportrollup r
+            WHERE r.tenant_id = %(tenant)s AND (
+                (r.span = 'month' AND r.day >= %(month_first)s AND r.day <= %(month_last)s)
+                OR (r.span = 'day' AND r.day >= %(start)s AND r.day <= %(end)s
+                    AND NOT (r.day >= %(month_first)s AND r.day <= %(month_end)s))
+            )
             GROUP BY dimension, key
             """,
             params,
@@ -319,8 +363,9 @@ def read_report(start: datetime.date, end: datetime.date) -> Report:
         cursor.execute(
             """
             SELECT day, created, solved FROM automation_reportrollup
-            WHERE tenant_id = %(tenant)s AND day >= %(start)s AND day <= %(end)s
-              AND dimension = 'all' ORDER BY day
+            WHERE tenant_id = %(tenant)s AND span = 'day' AND day >= %(start)s
+              AND day <= %(end)s AND dimension = 'all'
+            ORDER BY day
             """,
             params,
         )

@@ -13,8 +13,6 @@ from automation.reports import selectors
 from automation.reports.buckets import EDGES
 from helpdesk.tenancy.context import require_tenant_id
 
-REBUILD_CHUNK_DAYS = 31
-
 
 def recompute_days(*, days: list[datetime.date]) -> int:
     """Replace the current tenant's rollups of `days` with figures computed from the
@@ -48,14 +46,66 @@ def recompute_days(*, days: list[datetime.date]) -> int:
         for row in rows.values():
             row.first_response_hist = _trim(row.first_response_hist)
             row.resolution_hist = _trim(row.resolution_hist)
-        ReportRollup.objects.filter(day__in=wanted).delete()
+        ReportRollup.objects.filter(span="day", day__in=wanted).delete()
         ReportRollup.objects.bulk_create(rows.values(), batch_size=1000)
+        sum_months(tenant_id, {day.replace(day=1) for day in wanted})
     return len(rows)
 
 
+def sum_months(tenant_id: Any, months: set[datetime.date]) -> None:
+    """Replace the month rows of `months` with the sums of their day rows (the current
+    tenant's; call inside its transaction)."""
+    for month in sorted(months):
+        following = (month + datetime.timedelta(days=32)).replace(day=1)
+        sums: dict[tuple[str, str], ReportRollup] = {}
+        for day in ReportRollup.objects.filter(span="day", day__gte=month, day__lt=following):
+            total = sums.get((day.dimension, day.key))
+            if total is None:
+                total = sums[(day.dimension, day.key)] = ReportRollup(
+                    tenant_id=tenant_id,
+                    span="month",
+                    day=month,
+                    dimension=day.dimension,
+                    key=day.key,
+                    first_response_hist=[],
+                    resolution_hist=[],
+                    sla_met={},
+                    sla_missed={},
+                )
+            for name in _COUNTS:
+                setattr(total, name, getattr(total, name) + getattr(day, name))
+            total.first_response_hist = _plus(total.first_response_hist, day.first_response_hist)
+            total.resolution_hist = _plus(total.resolution_hist, day.resolution_hist)
+            for metric, count in day.sla_met.items():
+                total.sla_met[metric] = total.sla_met.get(metric, 0) + count
+            for metric, count in day.sla_missed.items():
+                total.sla_missed[metric] = total.sla_missed.get(metric, 0) + count
+        ReportRollup.objects.filter(span="month", day=month).delete()
+        ReportRollup.objects.bulk_create(sums.values(), batch_size=1000)
+
+
+_COUNTS = (
+    "created",
+    "solved",
+    "reopened",
+    "replies",
+    "first_response_count",
+    "first_response_minutes",
+    "resolution_count",
+    "resolution_minutes",
+    "csat_good",
+    "csat_bad",
+)
+
+
+def _plus(left: list[int], right: list[int]) -> list[int]:
+    longer, shorter = (left, right) if len(left) >= len(right) else (right, left)
+    return [n + (shorter[i] if i < len(shorter) else 0) for i, n in enumerate(longer)]
+
+
 def rebuild(*, start: datetime.date | None = None, end: datetime.date | None = None) -> int:
-    """Recompute every day of the current tenant from its first ticket to today, a month
-    at a time; returns the rows written."""
+    """Recompute every day of the current tenant from its first ticket to today, a
+    calendar month at a time; returns the day rows written."""
     zone = selectors.tenant_zone()
     today = datetime.datetime.now(zone).date()
     if start is None:
@@ -65,13 +115,12 @@ def rebuild(*, start: datetime.date | None = None, end: datetime.date | None = N
     written = 0
     day = start
     while day <= end:
-        chunk = [
-            day + datetime.timedelta(days=n)
-            for n in range(REBUILD_CHUNK_DAYS)
-            if day + datetime.timedelta(days=n) <= end
-        ]
-        written += recompute_days(days=chunk)
-        day = chunk[-1] + datetime.timedelta(days=1)
+        following = (day.replace(day=1) + datetime.timedelta(days=32)).replace(day=1)
+        last = min(end, following - datetime.timedelta(days=1))
+        written += recompute_days(
+            days=[day + datetime.timedelta(days=n) for n in range((last - day).days + 1)]
+        )
+        day = following
     return written
 
 

@@ -221,6 +221,9 @@ def test_rollups_agree_with_a_direct_computation(tenant: TenantSetup) -> None:
         (START, START + datetime.timedelta(days=DAYS + 5)),
         (START + datetime.timedelta(days=2), START + datetime.timedelta(days=5)),
         (START + datetime.timedelta(days=4), START + datetime.timedelta(days=4)),
+        # Whole months are read from month rows, the days around them from day rows.
+        (datetime.date(2026, 3, 1), datetime.date(2026, 3, 31)),
+        (datetime.date(2026, 2, 20), datetime.date(2026, 4, 10)),
     ]:
         payload = selectors.report_payload(selectors.read_report(start, end))
         assert _figures(payload) == _direct(start, end), (start, end)
@@ -268,7 +271,9 @@ def test_a_ticket_change_refreshes_todays_rollup_after_commit(
         make_ticket(subject="Today")
         make_ticket(subject="Also today")
     today = datetime.datetime.now(selectors.tenant_zone()).date()
-    row = ReportRollup.objects.get(day=today, dimension="all", key="")
+    row = ReportRollup.objects.get(span="day", day=today, dimension="all", key="")
+    month = ReportRollup.objects.get(span="month", day=today.replace(day=1), dimension="all")
+    assert month.created == 2
     assert row.created == 2
 
 

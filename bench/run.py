@@ -1,7 +1,7 @@
 """`make bench`: run every benchmark, write its figures to bench/results/ and the tables in
 bench/README.md.
 
-    .venv/bin/python -m bench.run [inbound workspace assignment] [--messages N]
+    .venv/bin/python -m bench.run [inbound workspace assignment help_center] [--messages N]
         [--concurrency 2 1] [--tickets N] [--requests N] [--reload] [--assignment-tickets N]
 
 The developer's data is never touched. Benchmarks get their own database, `helpdesk_bench`
@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = ROOT / "bench" / "results"
 README = ROOT / "bench" / "README.md"
 # Modules of this package, each with run() and markdown().
-BENCHMARKS = ("inbound", "workspace", "assignment")
+BENCHMARKS = ("inbound", "workspace", "assignment", "help_center")
 DATABASE_NAME = "helpdesk_bench"
 REDIS_DATABASE = 9
 TENANT_SLUG = "bench"

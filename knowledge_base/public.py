@@ -21,10 +21,11 @@ from django.contrib.postgres.search import (
     TrigramWordSimilarity,
 )
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, FloatField, Q, QuerySet, Value
 from django.db.models.functions import Greatest
 
+from helpdesk.core.ids import new_id
 from helpdesk.tenancy.context import require_tenant_id
 from knowledge_base.errors import ArticleNotFound
 from knowledge_base.models import (
@@ -65,8 +66,20 @@ def list_public_categories() -> list[tuple[Category, list[Article]]]:
     """Categories that have public articles, in their order, each with its articles."""
     grouped: dict[Any, list[Article]] = {}
     categories: dict[Any, Category] = {}
-    articles = public_articles().order_by(
-        "category__position", "category__name", "position", "title"
+    # Only what the page shows: the bodies of every article would be most of the bytes.
+    articles = (
+        public_articles()
+        .only(
+            "id",
+            "title",
+            "slug",
+            "category_id",
+            "category__name",
+            "category__slug",
+            "category__description",
+            "category__position",
+        )
+        .order_by("category__position", "category__name", "position", "title")
     )
     for article in articles:
         categories.setdefault(article.category_id, article.category)
@@ -77,7 +90,7 @@ def list_public_categories() -> list[tuple[Category, list[Article]]]:
 def get_public_article(slug: str) -> Article:
     """A public article by its slug (one of its former slugs too: see `former_slug_target`).
     Raises ArticleNotFound for drafts, internal articles and other tenants' slugs."""
-    article = public_articles().filter(slug=slug).first()
+    article = public_articles().select_related("stats").filter(slug=slug).first()
     if article is None:
         raise ArticleNotFound(slug=slug)
     return article
@@ -103,23 +116,33 @@ def search(query: str, *, language: str, limit: int = 20) -> list[Article]:
     Ranked by PostgreSQL full-text search (title weighs more than the body) plus trigram
     word similarity, which also lets a misspelled word find its article: an article
     matches when the text search does or when the query is at least TYPO_SIMILARITY alike
-    to a stretch of its title or body.
+    to a stretch of its title. Only when that finds nothing are the bodies compared too
+    (a typo in a word that only a body has): comparing every body costs a scan of all of
+    them, which most searches never need.
     """
     query = " ".join(query.replace("\x00", "").split())[:MAX_QUERY_LENGTH]
     if not query:
         return []
+    found = _search(query, language=language, limit=limit, bodies=False)
+    return found or _search(query, language=language, limit=limit, bodies=True)
+
+
+def _search(query: str, *, language: str, limit: int, bodies: bool) -> list[Article]:
     config = search_config(language)
     document = SearchVector("title", weight="A", config=config) + SearchVector(
         "body", weight="B", config=config
     )
     text_query = SearchQuery(query, search_type="websearch", config=config)
-    similarity = Greatest(
-        TrigramWordSimilarity(query, "title"),
-        TrigramWordSimilarity(query, "body") * Value(0.8),
-        output_field=FloatField(),
-    )
+    similarity: Any = TrigramWordSimilarity(query, "title")
+    if bodies:
+        similarity = Greatest(
+            similarity,
+            TrigramWordSimilarity(query, "body") * Value(0.8),
+            output_field=FloatField(),
+        )
     found = (
         public_articles()
+        .defer("body", "body_html")
         .annotate(document=document, similarity=similarity)
         .filter(Q(document=text_query) | Q(similarity__gte=TYPO_SIMILARITY))
         .annotate(rank=SearchRank(F("document"), text_query) + F("similarity"))
@@ -136,7 +159,16 @@ class Counts:
 
 
 def get_counts(article: Article) -> Counts:
-    """The article's view count and votes."""
+    """The article's view count and votes (no query when `get_public_article` joined
+    them)."""
+    try:
+        stats = article.stats
+    except ArticleStats.DoesNotExist:
+        return Counts()
+    return Counts(views=stats.views, helpful=stats.helpful, not_helpful=stats.not_helpful)
+
+
+def _fresh_counts(article: Article) -> Counts:
     row = (
         ArticleStats.objects.filter(article=article)
         .values("views", "helpful", "not_helpful")
@@ -168,9 +200,16 @@ def record_view(*, article: Article, visitor: str) -> bool:
     key = f"{prefix}:kb-view:{require_tenant_id()}:{article.id}:{visitor}"
     if not cache.add(key, 1, timeout=VIEW_WINDOW_SECONDS):
         return False
-    with transaction.atomic():
-        _ensure_stats(article)
-        ArticleStats.objects.filter(article=article).update(views=F("views") + 1)
+    # One statement: the counter row is created by the first view.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO knowledge_base_articlestats"
+            " (id, tenant_id, article_id, views, helpful, not_helpful, created_at, updated_at)"
+            " VALUES (%s, %s, %s, 1, 0, 0, now(), now())"
+            " ON CONFLICT (article_id)"
+            " DO UPDATE SET views = knowledge_base_articlestats.views + 1, updated_at = now()",
+            [new_id(), article.tenant_id, article.id],
+        )
     return True
 
 
@@ -186,7 +225,7 @@ def vote(*, article: Article, visitor: str, helpful: bool) -> Counts:
         ArticleVote.objects.filter(article=article, visitor=visitor).values("helpful").first()
     )
     if previous is not None and previous["helpful"] == helpful:
-        return get_counts(article)
+        return _fresh_counts(article)
     if previous is None:
         ArticleVote.objects.create(article=article, visitor=visitor, helpful=helpful)
         change = {"helpful": F("helpful") + 1} if helpful else {"not_helpful": F("not_helpful") + 1}
@@ -198,7 +237,7 @@ def vote(*, article: Article, visitor: str, helpful: bool) -> Counts:
             else {"helpful": F("helpful") - 1, "not_helpful": F("not_helpful") + 1}
         )
     ArticleStats.objects.filter(article=article).update(**change)
-    return get_counts(article)
+    return _fresh_counts(article)
 
 
 def record_suggestion_opened(*, article: Article, visitor: str) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.core.management import CommandError, call_command
 from pytest_django import DjangoCaptureOnCommitCallbacks
 
 from automation.models import ReportRollup, SlaTimer
@@ -390,3 +391,22 @@ def test_page_numbers_link_to_the_same_tickets_in_the_inbox(acme: TenantSetup) -
     listed = inbox.content.decode().count('class="ticket-row')
     assert int(channel_link[1]) == row["tickets_created"]
     assert listed == row["tickets_created"]
+
+
+def test_rebuild_command_recomputes_a_tenant_or_all(acme: TenantSetup, globex: TenantSetup) -> None:
+    with tenant_context(acme.id):
+        _small_tenant(acme, count=6)
+    out = io.StringIO()
+    call_command("rebuild_report_rollups", "acme", stdout=out)
+    assert out.getvalue().startswith("acme: ")
+    with tenant_context(acme.id):
+        report = selectors.read_report(START, START + datetime.timedelta(days=DAYS + 5))
+        assert report.total.created == 6
+    with tenant_context(globex.id):
+        assert not ReportRollup.objects.exists()
+    out = io.StringIO()
+    call_command("rebuild_report_rollups", stdout=out)
+    assert "acme: " in out.getvalue()
+    assert "globex: " in out.getvalue()
+    with pytest.raises(CommandError, match="no tenant"):
+        call_command("rebuild_report_rollups", "nobody")

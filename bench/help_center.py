@@ -1,0 +1,278 @@
+"""Help center benchmark: the public pages' server time (issue 18: an article page under
+30 ms).
+
+On the bench database of `bench.run`: one tenant with 20 categories and 1,000 published
+articles (of which 100 internal and 100 drafts, which the pages must leave out), each
+about 3 kB of text, with their rendered HTML; the other tenants' articles do not matter to
+these queries (every one leads with the tenant), so there are none. Then, through Django's
+test Client and the full middleware stack (tenant by Host, the transaction, row-level
+security as helpdesk_app, CSRF, sessions, CSP), with no network in between, measured in
+process:
+
+- an article page for a new visitor each time (no cookie: the view counter's Redis claim
+  and the counter's UPDATE both run),
+- an article page for a returning visitor (the claim is already there: no UPDATE),
+- the home page (categories and their public articles),
+- a search with a typo (full text plus trigram similarity over every public article),
+- the request form's suggestions for a subject.
+
+Each request type: 20 warm-up requests, then `--requests` (default 300) measured ones;
+median, p95 and the number of SQL queries. The machine's load average is recorded before
+each type.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import statistics
+import time
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bench.run import Context
+
+CATEGORIES = 20
+ARTICLES = 1_000
+INTERNAL = 100
+DRAFTS = 100
+REQUESTS = 300
+WARMUP = 20
+TARGET_MS = 30.0
+SEED = 18
+WORDS = (
+    "account",
+    "invoice",
+    "password",
+    "printer",
+    "install",
+    "driver",
+    "network",
+    "wireless",
+    "cartridge",
+    "toner",
+    "paper",
+    "jam",
+    "scanner",
+    "email",
+    "billing",
+    "refund",
+    "plan",
+    "upgrade",
+    "download",
+    "export",
+    "import",
+    "user",
+    "admin",
+    "permission",
+    "setting",
+    "language",
+    "report",
+    "error",
+    "update",
+    "restart",
+    "firmware",
+    "warranty",
+    "shipping",
+    "order",
+    "delivery",
+    "return",
+    "cancel",
+    "subscription",
+    "payment",
+    "card",
+    "bank",
+    "transfer",
+    "tax",
+    "receipt",
+)
+
+
+def _body(rng: random.Random) -> str:
+    paragraphs = []
+    for _ in range(12):
+        sentence_count = rng.randint(3, 5)
+        sentences = [
+            " ".join(rng.choice(WORDS) for _ in range(rng.randint(6, 12))).capitalize() + "."
+            for _ in range(sentence_count)
+        ]
+        paragraphs.append(" ".join(sentences))
+    return "\n\n".join(paragraphs)
+
+
+def _load(tenant_id: Any) -> list[str]:
+    from django.utils import timezone
+    from django.utils.html import escape
+
+    from helpdesk.tenancy.context import tenant_context
+    from knowledge_base.models import Article, Category
+
+    rng = random.Random(SEED)
+    slugs: list[str] = []
+    with tenant_context(tenant_id):
+        categories = Category.objects.bulk_create(
+            [
+                Category(tenant_id=tenant_id, name=f"Topic {n}", slug=f"topic-{n}", position=n)
+                for n in range(CATEGORIES)
+            ]
+        )
+        articles = []
+        for n in range(ARTICLES):
+            body = _body(rng)
+            title = f"{rng.choice(WORDS).capitalize()} {rng.choice(WORDS)} guide {n}"
+            status = "draft" if n < DRAFTS else "published"
+            visibility = "internal" if DRAFTS <= n < DRAFTS + INTERNAL else "public"
+            slug = f"article-{n}"
+            if status == "published" and visibility == "public":
+                slugs.append(slug)
+            articles.append(
+                Article(
+                    tenant_id=tenant_id,
+                    category=categories[n % CATEGORIES],
+                    title=title,
+                    slug=slug,
+                    body=body,
+                    body_html="".join(f"<p>{escape(p)}</p>" for p in body.split("\n\n")),
+                    status=status,
+                    visibility=visibility,
+                    published_at=timezone.now() if status == "published" else None,
+                )
+            )
+        Article.objects.bulk_create(articles, batch_size=500)
+    return slugs
+
+
+def _analyze(context: Context) -> None:
+    with context.admin_connection() as connection:
+        connection.execute("ANALYZE")
+
+
+def _measure(client_factory: Any, urls: list[str]) -> dict[str, Any]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    times: list[float] = []
+    queries: list[int] = []
+    statuses: set[int] = set()
+    for number, url in enumerate(urls):
+        client = client_factory()
+        with CaptureQueriesContext(connection) as captured:
+            began = time.perf_counter()
+            response = client.get(url)
+            elapsed = time.perf_counter() - began
+        statuses.add(response.status_code)
+        if number >= WARMUP:
+            times.append(elapsed * 1000)
+            queries.append(len(captured))
+    times.sort()
+    return {
+        "requests": len(times),
+        "statuses": sorted(statuses),
+        "ms": {
+            "median": round(statistics.median(times), 2),
+            "p95": round(times[int(len(times) * 0.95) - 1], 2),
+            "max": round(times[-1], 2),
+        },
+        "queries": statistics.median(queries),
+    }
+
+
+def run(context: Context, options: dict[str, Any]) -> dict[str, Any]:
+    from django.conf import settings
+    from django.test import Client
+
+    from helpdesk.tenancy.models import Tenant
+
+    count = int(options.get("requests") or REQUESTS)
+    context.prepare()
+    tenant = Tenant.objects.get(slug=context.tenant_slug)
+    slugs = _load(tenant.id)
+    _analyze(context)
+    host = f"{context.tenant_slug}.{settings.HELPDESK_BASE_DOMAIN}"
+    rng = random.Random(SEED)
+    total = count + WARMUP
+    returning = Client(HTTP_HOST=host, raise_request_exception=False)
+    for slug in slugs:  # every article seen once: its counter row exists
+        returning.get(f"/help/{slug}/")
+    typo_words = ["pasword", "invoise", "printr", "cartrige", "subscripton", "delivry"]
+    request_types = [
+        (
+            "article_new_visitor",
+            "Article page, new visitor (view counted)",
+            lambda: Client(HTTP_HOST=host, raise_request_exception=False),
+            [f"/help/{rng.choice(slugs)}/" for _ in range(total)],
+        ),
+        (
+            "article_returning",
+            "Article page, returning visitor",
+            lambda: returning,
+            [f"/help/{rng.choice(slugs)}/" for _ in range(total)],
+        ),
+        (
+            "home",
+            "Home: categories and their articles",
+            lambda: returning,
+            ["/help/"] * total,
+        ),
+        (
+            "search_typo",
+            "Search with a typo",
+            lambda: returning,
+            [f"/help/search/?q={rng.choice(typo_words)}" for _ in range(total)],
+        ),
+        (
+            "suggest",
+            "Request form suggestions",
+            lambda: returning,
+            [
+                f"/help/suggest/?subject={rng.choice(WORDS)}+{rng.choice(typo_words)}"
+                for _ in range(total)
+            ],
+        ),
+    ]
+    results = []
+    for key, label, factory, urls in request_types:
+        load_before = os.getloadavg()[0]
+        result = _measure(factory, urls)
+        result.update(key=key, label=label, load_average_before=round(load_before, 2))
+        results.append(result)
+        print(
+            f"  {key}: median {result['ms']['median']} ms, p95 {result['ms']['p95']} ms,"
+            f" {result['queries']:g} queries",
+            flush=True,
+        )
+    return {
+        "parameters": {
+            "categories": CATEGORIES,
+            "articles": ARTICLES,
+            "public_articles": len(slugs),
+            "requests": count,
+            "warmup": WARMUP,
+            "target_ms": TARGET_MS,
+        },
+        "pages": results,
+    }
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """The README section for one result."""
+    parameters = result["parameters"]
+    lines = [
+        "### Help center",
+        "",
+        f"{parameters['articles']:,} articles in {parameters['categories']} categories"
+        f" ({parameters['public_articles']:,} public and published, about 3 kB each), one"
+        f" tenant; Django's test Client through the full middleware stack, in process;"
+        f" {parameters['requests']} measured requests per page after {parameters['warmup']}"
+        f" warm-up ones. Target: an article page under {parameters['target_ms']:g} ms.",
+        "",
+        "| page | median ms | p95 ms | max ms | queries | statuses | load before |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for page in result["pages"]:
+        lines.append(
+            f"| {page['label']} | **{page['ms']['median']}** | {page['ms']['p95']} |"
+            f" {page['ms']['max']} | {page['queries']:g} |"
+            f" {', '.join(str(s) for s in page['statuses'])} | {page['load_average_before']} |"
+        )
+    return "\n".join(lines)

@@ -88,9 +88,11 @@ def test_no_agent_page_scrolls_sideways(live_server: LiveServer, page: Page, wid
         page.keyboard.press("j")
         page.keyboard.press("j")
         assert page.evaluate("window.scrollX") == 0
-    if width in {1366, 390}:
-        page.goto(tenant_url(live_server, "acme", reverse("tickets:inbox")))
-        save_screenshot(page, f"inbox-{width}.png")
+    page.goto(tenant_url(live_server, "acme", reverse("tickets:inbox")))
+    save_screenshot(page, f"inbox-{width}.png")
+    page.goto(tenant_url(live_server, "acme", "/tickets/1/"))
+    page.locator("#ticket-tasks").wait_for()
+    save_screenshot(page, f"ticket-{width}.png")
 
 
 def test_walking_the_inbox_claims_nothing_and_take_does(
@@ -238,3 +240,17 @@ def test_a_hidden_sla_policy_is_warned_about_and_moved(live_server: LiveServer, 
     assert page.locator(".policy-shadowed").count() == 0
     names = page.locator("#sla-policies tbody tr td:nth-child(2) a").all_inner_texts()
     assert names == ["Urgent", "Default"]
+
+
+def test_the_agent_picks_a_time_zone_and_pages_name_it(live_server: LiveServer, page: Page) -> None:
+    make_tenant("acme", "Acme")
+    log_in(page, live_server, "acme", "admin@acme.test")
+    page.get_by_role("link", name="Preferences").click()
+    page.wait_for_url("**/settings/preferences/")
+    assert page.locator("#current-zone").inner_text() == "UTC"
+    page.get_by_label("Show times in").select_option("Asia/Tokyo")
+    page.get_by_role("button", name="Save").click()
+    page.get_by_text("Preferences saved.").wait_for()
+    assert page.locator("#current-zone").inner_text() == "Asia/Tokyo"
+    page.goto(tenant_url(live_server, "acme", "/tasks/"))
+    assert page.get_by_text("Times in Asia/Tokyo").is_visible()

@@ -490,65 +490,39 @@ def _reason(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"[:2000]
 
 
-def claim_many(outbound_email_ids: list[UUID]) -> list[tuple[UUID, EmailMultiAlternatives]]:
-    """`claim` for many: those still queued move to sending in one update (committed by
-    the caller before any is sent), in id order; each is loaded as `claim` loads one."""
-    moved = list(
-        OutboundEmail.objects.filter(id__in=outbound_email_ids, status=OutboundEmailStatus.QUEUED)
-        .order_by("id")
-        .select_for_update(skip_locked=True)
-        .values_list("id", flat=True)
-    )
-    if not moved:
-        return []
-    now = timezone.now()
-    OutboundEmail.objects.filter(id__in=moved).update(
-        status=OutboundEmailStatus.SENDING, attempts=F("attempts") + 1, updated_at=now
-    )
-    loaded: list[tuple[UUID, EmailMultiAlternatives]] = []
-    for outbound in OutboundEmail.objects.filter(id__in=moved).order_by("id"):
-        try:
-            loaded.append((outbound.id, as_message(outbound)))
-        except Exception as error:
-            if is_temporary(error):
-                raise
-            logger.exception("outbound email %s cannot be sent", outbound.id)
-            _set_status(
-                outbound.id, OutboundEmailStatus.SENDING, OutboundEmailStatus.FAILED, _reason(error)
-            )
-    return loaded
-
-
 def deliver_many(
     *, tenant_id: str, outbound_email_ids: list[UUID], last_attempt: bool
 ) -> dict[UUID, str]:
-    """`deliver` for many emails over one connection to the mail backend: claim them all
-    (committed: queued -> sending, so no other run sends one again), then send each and
-    record it. Returns the status each claimed email was left in.
+    """`deliver` for many emails over one connection to the mail backend, opened at the
+    first email claimed: each is claimed (queued -> sending, committed), sent and recorded
+    in turn, so a crash leaves at most one in sending (the sweeper marks it unknown) and
+    none is ever sent twice. Returns the status each claimed email was left in.
 
-    A temporary failure of one email puts it back to queued; after the others are sent,
-    TransientError is raised (unless last_attempt) and the retry sends only those still
-    queued. A backend that cannot be reached at all puts every claimed email back."""
-    with tenant_context(tenant_id):
-        claimed = claim_many(outbound_email_ids)
-    if not claimed:
-        return {}
+    A temporary failure of one email puts it back to queued and the others go on; a backend
+    that cannot be reached stops the run (the rest stay queued). Then TransientError is
+    raised (unless last_attempt) and the retry sends only those still queued."""
     outcome: dict[UUID, str] = {}
     temporary: BaseException | None = None
+    connection: Any = None
     try:
-        connection = get_connection()
-        connection.open()
-    except Exception as error:
-        with tenant_context(tenant_id):
-            for outbound_email_id, _ in claimed:
-                outcome[outbound_email_id] = release(
-                    outbound_email_id=outbound_email_id, error=error
-                )
-        if not last_attempt and any(s == OutboundEmailStatus.QUEUED for s in outcome.values()):
-            raise TransientError(f"{type(error).__name__}: {error}") from error
-        return outcome
-    try:
-        for outbound_email_id, email in claimed:
+        for outbound_email_id in sorted(outbound_email_ids):
+            with tenant_context(tenant_id):
+                email = claim(outbound_email_id)
+            if email is None:
+                continue
+            if connection is None:
+                try:
+                    connection = get_connection()
+                    connection.open()
+                except Exception as error:
+                    connection = None
+                    with tenant_context(tenant_id):
+                        outcome[outbound_email_id] = release(
+                            outbound_email_id=outbound_email_id, error=error
+                        )
+                    if outcome[outbound_email_id] == OutboundEmailStatus.QUEUED:
+                        temporary = error
+                    break
             email.connection = connection
             try:
                 sent = send(email)
@@ -567,20 +541,19 @@ def deliver_many(
                         error=RuntimeError("the mail backend sent nothing"),
                     )
                 continue
-            # Recorded at once, as `deliver` does: a crash before the record leaves this
-            # one email in sending (the sweeper marks it unknown), never the whole batch.
             _record_many_sent(tenant_id, {outbound_email_id: provider_message_id(email)})
             outcome[outbound_email_id] = OutboundEmailStatus.SENT
     finally:
-        with contextlib.suppress(Exception):
-            connection.close()
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                connection.close()
     if temporary is not None and not last_attempt:
         raise TransientError(f"{type(temporary).__name__}: {temporary}") from temporary
     return outcome
 
 
 def _record_many_sent(tenant_id: str, sent: dict[UUID, str]) -> None:
-    """Record sends in one transaction; through an outage, a late record for each."""
+    """Record sends; through an outage, a late record for each (as `deliver` does)."""
     if not sent:
         return
     try:

@@ -283,3 +283,28 @@ class Deflection(TenantModel):
             # Reports: deflections in a period.
             models.Index(fields=["tenant", "created_at"], name="kb_deflection_created_idx"),
         ]
+
+
+class ArticleTranslation(TenantModel):
+    """The article in another language; the help center shows it to visitors whose browser
+    prefers that language (Accept-Language) over the article's own."""
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="translations")
+    language = models.CharField(max_length=16)
+    title = models.CharField(max_length=200)
+    body = models.TextField()
+    # Rendered and sanitized like the article's own body_html.
+    body_html = models.TextField(blank=True, default="")
+
+    class Meta(TenantModel.Meta):
+        constraints = [
+            *TenantModel.Meta.constraints,
+            TenantFK("article"),
+            models.UniqueConstraint(
+                fields=["tenant", "article", "language"],
+                name="knowledge_base_translation_uniq",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.article_id} [{self.language}]"

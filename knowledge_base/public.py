@@ -24,6 +24,7 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import F, FloatField, Q, QuerySet, Value
 from django.db.models.functions import Greatest
+from django.utils.translation.trans_real import parse_accept_lang_header
 
 from helpdesk.core.ids import new_id
 from helpdesk.tenancy.context import require_tenant_id
@@ -33,6 +34,7 @@ from knowledge_base.models import (
     ArticleSlug,
     ArticleStats,
     ArticleStatus,
+    ArticleTranslation,
     ArticleVisibility,
     ArticleVote,
     Category,
@@ -267,3 +269,29 @@ def suggest(subject: str, *, language: str, limit: int = 5) -> list[Article]:
     if len(subject.strip()) < 3:
         return []
     return search(subject, language=language, limit=limit)
+
+
+def pick_translation(
+    article: Article, *, accept_language: str, own_language: str
+) -> ArticleTranslation | None:
+    """The translation to show a visitor whose browser sends `accept_language`: the first
+    of their languages (by preference) that has one, unless the article's own language
+    (`own_language`, the tenant's) comes first. None: show the article itself."""
+    wanted: list[str] = []
+    for code, _ in parse_accept_lang_header(accept_language[:500]):
+        base = code.split("-")[0].lower()
+        if base and base != "*" and base not in wanted:
+            wanted.append(base)
+    own = own_language.split("-")[0].lower()
+    candidates: list[str] = []
+    for code in wanted:
+        if code == own:
+            break
+        candidates.append(code)
+    if not candidates:
+        return None
+    translations = {
+        t.language: t
+        for t in ArticleTranslation.objects.filter(article=article, language__in=candidates)
+    }
+    return next((translations[c] for c in candidates if c in translations), None)

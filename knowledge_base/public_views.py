@@ -99,18 +99,28 @@ def article(request: TenantHttpRequest, slug: str) -> HttpResponse:
     public.record_view(article=item, visitor=visitor)
     if request.GET.get("from") == "request":
         public.record_suggestion_opened(article=item, visitor=visitor)
-    description = Truncator(" ".join(strip_tags(item.body_html or item.body).split())).chars(160)
-    return render(
+    shown_translation = public.pick_translation(
+        item,
+        accept_language=request.headers.get("Accept-Language", ""),
+        own_language=_language(request),
+    )
+    shown = shown_translation or item
+    description = Truncator(" ".join(strip_tags(shown.body_html or shown.body).split())).chars(160)
+    response = render(
         request,
         "knowledge_base/public/article.html",
         {
             "article": item,
+            "shown": shown,
+            "shown_language": shown_translation.language if shown_translation else "",
             "description": description,
             "vote": public.get_vote(item, visitor),
             "counts": public.get_counts(item),
             "canonical": request.build_absolute_uri(request.path),
         },
     )
+    response["Vary"] = "Accept-Language"
+    return response
 
 
 @require_POST

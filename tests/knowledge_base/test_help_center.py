@@ -9,7 +9,13 @@ from django.test import Client
 
 from helpdesk.tenancy.context import tenant_context
 from knowledge_base import public
-from knowledge_base.models import ArticleStats, ArticleVote, Deflection
+from knowledge_base.models import (
+    Article,
+    ArticleStats,
+    ArticleTranslation,
+    ArticleVote,
+    Deflection,
+)
 from tests.conftest import TenantSetup
 from tests.factories.knowledge_base import make_article, make_category
 
@@ -176,3 +182,28 @@ def test_login_page_links_to_the_help_center(acme: TenantSetup) -> None:
 
 def test_help_center_on_the_platform_host_is_404(db: None) -> None:
     assert Client(HTTP_HOST="localhost").get("/help/").status_code == 404
+
+
+def test_article_page_picks_a_translation_by_accept_language(help_acme: TenantSetup) -> None:
+    with tenant_context(help_acme.id):
+        article = Article.objects.get(slug="reset-your-password")
+        ArticleTranslation.objects.create(
+            article=article,
+            language="de",
+            title="Passwort zurücksetzen",
+            body="Öffnen Sie die Anmeldeseite.",
+        )
+    client = help_acme.client()
+    german = client.get(
+        "/help/reset-your-password/", HTTP_ACCEPT_LANGUAGE="de-DE,de;q=0.9,en;q=0.5"
+    )
+    html = german.content.decode()
+    assert "<h1>Passwort zurücksetzen</h1>" in html
+    assert 'lang="de"' in html
+    assert "Accept-Language" in german["Vary"]
+    english_first = client.get("/help/reset-your-password/", HTTP_ACCEPT_LANGUAGE="en,de;q=0.8")
+    assert "<h1>Reset your password</h1>" in english_first.content.decode()
+    french = client.get("/help/reset-your-password/", HTTP_ACCEPT_LANGUAGE="fr")
+    assert "<h1>Reset your password</h1>" in french.content.decode()
+    junk = client.get("/help/reset-your-password/", HTTP_ACCEPT_LANGUAGE=";;,q=x" * 200)
+    assert junk.status_code == 200

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import difflib
+import re
 from typing import Any
 
 from django.conf import settings
@@ -120,21 +122,82 @@ def search(query: str, *, language: str, limit: int = 20) -> list[Article]:
     matches when the text search does or when the query is at least TYPO_SIMILARITY alike
     to a stretch of its title. Only when that finds nothing are the bodies compared too
     (a typo in a word that only a body has): comparing every body costs a scan of all of
-    them, which most searches never need.
+    them, which most searches never need. Without pg_trgm (the embedded PostgreSQL has no
+    contrib extensions) a search that finds nothing is tried again with each unknown word
+    replaced by the closest word of the public articles (`correct_typos`).
     """
     query = " ".join(query.replace("\x00", "").split())[:MAX_QUERY_LENGTH]
     if not query:
         return []
+    if not has_trigram():
+        found = _search(query, language=language, limit=limit, bodies=False, trigram=False)
+        corrected = correct_typos(query) if not found else query
+        if corrected != query:
+            found = _search(corrected, language=language, limit=limit, bodies=False, trigram=False)
+        return found
     found = _search(query, language=language, limit=limit, bodies=False)
     return found or _search(query, language=language, limit=limit, bodies=True)
 
 
-def _search(query: str, *, language: str, limit: int, bodies: bool) -> list[Article]:
+def has_trigram() -> bool:
+    """Whether pg_trgm is installed (asked once per process and database)."""
+    alias = connection.settings_dict["NAME"]
+    if alias not in _TRIGRAM:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm')")
+            _TRIGRAM[alias] = bool(cursor.fetchone()[0])
+    return _TRIGRAM[alias]
+
+
+_TRIGRAM: dict[str, bool] = {}
+_WORD = re.compile(r"\w+")
+# Words shorter than this are left as typed: too short to correct with any confidence.
+MIN_CORRECTED_WORD = 4
+# How alike (difflib's ratio, 0..1) a word of the articles must be to replace a typed one.
+CORRECTION_CUTOFF = 0.75
+# The articles read for their words; a help center larger than this corrects against the
+# most recently changed ones.
+CORRECTION_ARTICLES = 2000
+
+
+def correct_typos(query: str) -> str:
+    """`query` with each word the public articles do not have replaced by their closest
+    word, when one is close enough."""
+    vocabulary: set[str] = set()
+    for title, body in (
+        public_articles().order_by("-updated_at").values_list("title", "body")[:CORRECTION_ARTICLES]
+    ):
+        vocabulary.update(word.casefold() for word in _WORD.findall(f"{title} {body}"))
+
+    def correct(match: re.Match[str]) -> str:
+        word = match.group(0)
+        folded = word.casefold()
+        if len(folded) < MIN_CORRECTED_WORD or folded in vocabulary:
+            return word
+        close = difflib.get_close_matches(folded, vocabulary, n=1, cutoff=CORRECTION_CUTOFF)
+        return close[0] if close else word
+
+    return _WORD.sub(correct, query)
+
+
+def _search(
+    query: str, *, language: str, limit: int, bodies: bool, trigram: bool = True
+) -> list[Article]:
     config = search_config(language)
     document = SearchVector("title", weight="A", config=config) + SearchVector(
         "body", weight="B", config=config
     )
     text_query = SearchQuery(query, search_type="websearch", config=config)
+    if not trigram:
+        found = (
+            public_articles()
+            .defer("body", "body_html")
+            .annotate(document=document)
+            .filter(document=text_query)
+            .annotate(rank=SearchRank(F("document"), text_query))
+            .order_by("-rank", "title")
+        )
+        return list(found[:limit])
     similarity: Any = TrigramWordSimilarity(query, "title")
     if bodies:
         similarity = Greatest(

@@ -70,6 +70,28 @@ def test_search_ranks_by_full_text_and_finds_a_misspelled_word(help_acme: Tenant
     assert "Download an invoice" in client.get("/help/", {"q": "invoice"}).content.decode()
 
 
+def test_without_pg_trgm_a_misspelled_word_is_corrected_against_the_articles(
+    help_acme: TenantSetup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The embedded PostgreSQL has no contrib extensions: the same searches still work."""
+    monkeypatch.setattr(public, "has_trigram", lambda: False)
+    client = help_acme.client()
+    typo = client.get("/help/search/", {"q": "pasword"}).content.decode()
+    assert "Reset your password" in typo
+    assert "Password rotation" not in typo  # the internal article's words are not read
+    assert "Entwurf" not in typo
+    assert "Download an invoice" in client.get("/help/search/", {"q": "invoise"}).content.decode()
+    assert "Nothing matches" in client.get("/help/search/", {"q": "zebra"}).content.decode()
+    with tenant_context(help_acme.id):
+        assert public.correct_typos("rotation pasword") == "rotation password"
+        assert public.correct_typos("Wie geht's") == "Wie geht's"  # short or unknown: kept
+
+
+def test_the_machine_database_reports_pg_trgm(help_acme: TenantSetup) -> None:
+    with tenant_context(help_acme.id):
+        assert isinstance(public.has_trigram(), bool)
+
+
 def test_search_orders_title_matches_first(help_acme: TenantSetup) -> None:
     with tenant_context(help_acme.id):
         found = public.search("password", language="en")

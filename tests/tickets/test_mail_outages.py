@@ -19,7 +19,7 @@ from aiosmtpd.controller import Controller
 from celery import signals
 from django.db import connections
 from django.test import Client
-from pytest_django import Settings
+from pytest_django import DjangoCaptureOnCommitCallbacks, Settings
 
 from departments.models import Department, Mailbox
 from helpdesk.celery import app as celery_app
@@ -58,7 +58,11 @@ def retries() -> Iterator[list[str]]:
 
 
 def test_processing_with_redis_unreachable_is_retried_and_the_mail_stays_queued(
-    acme: TenantSetup, settings: Settings, tmp_path: Path, retries: list[str]
+    acme: TenantSetup,
+    settings: Settings,
+    tmp_path: Path,
+    retries: list[str],
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
 ) -> None:
     accepted = intake.accept(
         raw=build(subject="Printer on fire"),
@@ -83,7 +87,9 @@ def test_processing_with_redis_unreachable_is_retried_and_the_mail_stays_queued(
     # Redis is back: the sweeper's run for the tenant gets it processed.
     settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": settings.REDIS_URL}}
     settings.HELPDESK_INBOUND_SWEEP_AFTER_SECONDS = 0
-    assert mail_in_tasks.requeue_inbound_emails.delay(tenant_id=str(acme.id)).get() == 1
+    # The sweep wakes a drain after its commit.
+    with django_capture_on_commit_callbacks(execute=True):
+        assert mail_in_tasks.requeue_inbound_emails.delay(tenant_id=str(acme.id)).get() == 1
     with tenant_context(acme.id):
         email.refresh_from_db()
         assert email.status == "processed"

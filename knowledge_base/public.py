@@ -131,9 +131,18 @@ def search(query: str, *, language: str, limit: int = 20) -> list[Article]:
         return []
     if not has_trigram():
         found = _search(query, language=language, limit=limit, bodies=False, trigram=False)
-        corrected = correct_typos(query) if not found else query
+        if found:
+            return found
+        # Each unknown word corrected; then any of the words, best-ranked first (as the
+        # similarity does with trigrams: "cant download invoise" finds the invoice article).
+        corrected = correct_typos(query)
         if corrected != query:
             found = _search(corrected, language=language, limit=limit, bodies=False, trigram=False)
+        words = _WORD.findall(corrected)
+        if not found and len(words) > 1:
+            found = _search(
+                " or ".join(words), language=language, limit=limit, bodies=False, trigram=False
+            )
         return found
     found = _search(query, language=language, limit=limit, bodies=False)
     return found or _search(query, language=language, limit=limit, bodies=True)

@@ -82,6 +82,8 @@ def test_without_pg_trgm_a_misspelled_word_is_corrected_against_the_articles(
     assert "Entwurf" not in typo
     assert "Download an invoice" in client.get("/help/search/", {"q": "invoise"}).content.decode()
     assert "Nothing matches" in client.get("/help/search/", {"q": "zebra"}).content.decode()
+    suggested = client.get("/help/suggest/", {"subject": "cant download invoise"})
+    assert 'href="/help/download-an-invoice/?from=request"' in suggested.content.decode()
     with tenant_context(help_acme.id):
         assert public.correct_typos("rotation pasword") == "rotation password"
         assert public.correct_typos("Wie geht's") == "Wie geht's"  # short or unknown: kept

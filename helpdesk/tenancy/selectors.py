@@ -187,6 +187,18 @@ def find_inbound_addresses(addresses: Iterable[str]) -> dict[str, InboundAddress
     return found
 
 
+def mailbox_inbound_address(*, address: str, mailbox_id: UUID) -> InboundAddress | None:
+    """The current tenant's row pointing `address` at this mailbox, read from the database.
+
+    For callers that already know the mailbox (an IMAP poll): no cache, so a row created a
+    moment ago, or another tenant's stale cached answer, never stands in for it."""
+    return (
+        InboundAddress.objects.in_current_tenant()
+        .filter(address=address.strip().lower(), mailbox_id=mailbox_id)
+        .first()
+    )
+
+
 def forget_inbound_address(address: str) -> None:
     """Drop the cached answer for one address (the services do when they change its row)."""
     with contextlib.suppress(Exception):

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from departments.models import Mailbox
 from helpdesk.core.crypto import DecryptionFailed, decrypt
+from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.context import tenant_context
 from tickets.mail_in import intake
 from tickets.mail_in.imap_client import (
@@ -77,8 +78,10 @@ def poll_mailbox(*, mailbox: Mailbox, batch_size: int = BATCH_SIZE) -> PollResul
     error = ""
     client: imaplib.IMAP4 | None = None
     try:
-        recipient = intake.find_inbound_address(mailbox.address)
-        if recipient is None or recipient.mailbox_id != mailbox.id:
+        recipient = tenancy_selectors.mailbox_inbound_address(
+            address=mailbox.address, mailbox_id=mailbox.id
+        )
+        if recipient is None:
             raise ImapFailure(f"{mailbox.address} is not registered as an inbound address")
         try:
             password = decrypt(mailbox.imap_password_encrypted)

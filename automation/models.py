@@ -6,7 +6,7 @@ from datetime import datetime
 
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
-from django.db.models.functions import Lower
+from django.db.models.functions import Coalesce, Lower
 
 from helpdesk.tenancy.models import TenantModel
 from helpdesk.tenancy.rls import TenantFK
@@ -16,6 +16,7 @@ __all__ = [
     "AutomationRun",
     "CannedResponse",
     "CannedResponseScope",
+    "ReportDirtyDay",
     "ReportRollup",
     "Rule",
     "RuleMatch",
@@ -174,6 +175,12 @@ class SlaTimer(TenantModel):
                 name="automation_slatimer_due_idx",
                 condition=models.Q(due_at__isnull=False, breach_recorded=False),
             ),
+            # Reports: targets completed or missed in the days being recomputed.
+            models.Index(
+                "tenant",
+                Coalesce("completed_at", "breached_at"),
+                name="automation_slatimer_report_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -304,6 +311,21 @@ class ReportRollup(TenantModel):
     sla_missed = models.JSONField(default=dict, help_text="Targets missed, by metric.")
     csat_good = models.PositiveIntegerField(default=0)
     csat_bad = models.PositiveIntegerField(default=0)
+    solves = models.PositiveIntegerField(
+        default=0,
+        help_text="Changes into solved or closed from an unsolved status (the backlog's outflow).",
+    )
+    first_response_business_hist = ArrayField(
+        models.IntegerField(), default=list, help_text="First responses in business minutes."
+    )
+    resolution_business_hist = ArrayField(
+        models.IntegerField(), default=list, help_text="Resolutions in business minutes."
+    )
+    created_hours = ArrayField(
+        models.IntegerField(),
+        default=list,
+        help_text="Day rows: tickets created in each hour of the day (tenant's zone), 0 to 23.",
+    )
 
     class Meta(TenantModel.Meta):
         constraints = [
@@ -320,3 +342,25 @@ class ReportRollup(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.day} {self.dimension}={self.key}"
+
+
+class ReportDirtyDay(TenantModel):
+    """A day whose rollups are out of date: ticket changes mark days here, and one debounced
+    task per tenant recomputes them all (a burst of changes costs one recompute per day,
+    not one per change). The sweeper picks up days whose task was lost."""
+
+    day = models.DateField()
+    marked_at = models.DateTimeField()
+
+    class Meta(TenantModel.Meta):
+        constraints = [
+            *TenantModel.Meta.constraints,
+            models.UniqueConstraint(fields=["tenant", "day"], name="automation_reportdirty_uniq"),
+        ]
+        indexes = [
+            # The sweeper: days marked long ago (their recompute task was lost).
+            models.Index(fields=["marked_at"], name="automation_reportdirty_at_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} (dirty)"

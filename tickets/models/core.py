@@ -370,6 +370,14 @@ class Ticket(TenantModel):
             models.Index(
                 fields=["tenant", "contact", "-created_at"], name="tickets_ticket_contact_idx"
             ),
+            # Reports: the tickets created, and those solved, in the days being recomputed
+            # (automation.reports), read as ranges rather than the tenant's whole history.
+            models.Index(fields=["tenant", "created_at"], name="tickets_ticket_report_new_idx"),
+            models.Index(
+                fields=["tenant", "solved_at"],
+                name="tickets_ticket_report_solv_idx",
+                condition=models.Q(solved_at__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -597,6 +605,12 @@ class Message(TenantModel):
             # A ticket's thread in order.
             models.Index(
                 fields=["tenant", "ticket", "created_at"], name="tickets_message_thread_idx"
+            ),
+            # Reports: replies and status events in the days being recomputed.
+            models.Index(
+                fields=["tenant", "created_at"],
+                name="tickets_message_report_idx",
+                condition=models.Q(kind__in=["reply", "event"]),
             ),
             # Outbound sweeper: replies in flight from before the outbox (empty once adopted).
             models.Index(

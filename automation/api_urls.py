@@ -7,6 +7,11 @@ app_name = "automation-api"
 
 urlpatterns = [
     path("reports/summary/", report_api.ReportSummaryAPI.as_view(), name="report-summary"),
+    path(
+        "reports/breakdowns/<str:dimension>/",
+        report_api.ReportBreakdownAPI.as_view(),
+        name="report-breakdown",
+    ),
     path("sla-policies/", api.SlaPolicyListAPI.as_view(), name="sla-policy-list"),
     path(
         "sla-policies/<uuid:policy_id>/", api.SlaPolicyDetailAPI.as_view(), name="sla-policy-detail"

@@ -54,3 +54,18 @@ class InvalidRuleOrder(DomainError):
 class InvalidReportRange(DomainError):
     code = "invalid_report_range"
     message = "The report's dates are not valid."
+
+
+class ReportOfOthers(PermissionDenied):
+    code = "report_of_others"
+    message = "Only admins see the whole team's reports and other agents' figures."
+
+
+class ReportAgentNotFound(NotFound):
+    code = "report_agent_not_found"
+    message = "No such agent in this help desk."
+
+
+class UnknownReportBreakdown(NotFound):
+    code = "unknown_report_breakdown"
+    message = "No such breakdown."

@@ -17,6 +17,7 @@ __all__ = [
     "CannedResponse",
     "CannedResponseScope",
     "ReportDirtyDay",
+    "ReportMailOptOut",
     "ReportRollup",
     "Rule",
     "RuleMatch",
@@ -364,3 +365,22 @@ class ReportDirtyDay(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.day} (dirty)"
+
+
+class ReportMailOptOut(TenantModel):
+    """An admin who does not want the weekly summary mail (everyone with the capability
+    gets it otherwise)."""
+
+    member = models.ForeignKey("tenancy.Membership", on_delete=models.CASCADE, related_name="+")
+
+    class Meta(TenantModel.Meta):
+        constraints = [
+            *TenantModel.Meta.constraints,
+            TenantFK("member"),
+            models.UniqueConstraint(
+                fields=["tenant", "member"], name="automation_reportoptout_uniq"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"no weekly report for {self.member_id}"

@@ -6,9 +6,9 @@ from automation.reports import views as report_views
 app_name = "automation"
 
 urlpatterns = [
-    # Before tickets' own /reports/ (the old page, kept until that route is removed).
     path("reports/", report_views.reports, name="reports"),
     path("reports/export.csv", report_views.reports_export, name="reports-export"),
+    path("reports/weekly-mail/", report_views.reports_weekly_mail, name="reports-weekly-mail"),
     path("canned-responses/", views.canned_responses, name="canned-responses"),
     path(
         "canned-responses/<uuid:response_id>/", views.canned_responses, name="canned-response-edit"

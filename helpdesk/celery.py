@@ -59,6 +59,14 @@ app.conf.beat_schedule = {
         "task": "departments.shifts.tasks.sweep_shift_clock",
         "schedule": 60.0,
     },
+    "sweep-report-rollups": {
+        "task": "automation.reports.tasks.sweep_report_rollups",
+        "schedule": 60.0,
+    },
+    "send-weekly-reports": {
+        "task": "automation.reports.tasks.send_weekly_reports",
+        "schedule": crontab(minute=5),
+    },
 }
 # Broker outages (Redis restarting, a network blip). The worker keeps trying to reconnect
 # for as long as it takes (Celery gives up after 100 attempts by default and the worker

@@ -56,6 +56,11 @@ TASK_NAMES = {
     # acknowledgements go out by one task over one connection.
     "tickets.tasks.drain_inbound_emails",
     "helpdesk.mail.tasks.deliver_outbound_emails",
+    # Reports (issue 20): debounced recomputes, their sweeper, the weekly summary mail.
+    "automation.reports.tasks.recompute_report_rollups",
+    "automation.reports.tasks.sweep_report_rollups",
+    "automation.reports.tasks.send_weekly_reports",
+    "automation.reports.tasks.send_weekly_report",
 }
 OUR_PACKAGES = ("helpdesk", "tickets", "departments", "knowledge_base", "automation")
 

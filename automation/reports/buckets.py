@@ -60,3 +60,17 @@ def exact_percentile(values: Sequence[float], fraction: float) -> int | None:
     ordered = sorted(values)
     rank = max(1, math.ceil(fraction * len(ordered)))
     return floor_to_bucket(ordered[rank - 1])
+
+
+def format_minutes(value: float | None) -> str:
+    """Minutes as people read them: "14 min", "2 h 15 min", "3 d 4 h"; "—" for none."""
+    if value is None:
+        return "—"
+    value = int(value)
+    if value < 60:
+        return f"{value} min"
+    if value < 1440:
+        hours, minutes = divmod(value, 60)
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days, rest = divmod(value, 1440)
+    return f"{days} d {rest // 60} h" if rest // 60 else f"{days} d"

@@ -5,13 +5,22 @@ from __future__ import annotations
 
 import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from django.db import connection, transaction
+from django.urls import reverse
+from django.utils import timezone
 
-from automation.models import ReportRollup
+from automation.models import ReportMailOptOut, ReportRollup
 from automation.reports import selectors
-from automation.reports.buckets import EDGES
+from automation.reports.buckets import EDGES, format_minutes
+from helpdesk.core.ids import new_id
+from helpdesk.mail import services as mail
+from helpdesk.mail.models import OutboundEmail, OutboundEmailKind
+from helpdesk.tenancy import permissions
+from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.context import require_tenant_id
+from helpdesk.tenancy.models import Membership
 
 
 def recompute_days(*, days: list[datetime.date]) -> int:
@@ -39,13 +48,17 @@ def recompute_days(*, days: list[datetime.date]) -> int:
                     key=key,
                     first_response_hist=[0] * len(EDGES),
                     resolution_hist=[0] * len(EDGES),
+                    first_response_business_hist=[0] * len(EDGES),
+                    resolution_business_hist=[0] * len(EDGES),
+                    created_hours=[0] * 24,
                     sla_met={},
                     sla_missed={},
                 )
             _add(row, fact, int(bucket), int(count), float(total))
         for row in rows.values():
-            row.first_response_hist = _trim(row.first_response_hist)
-            row.resolution_hist = _trim(row.resolution_hist)
+            for name in _HISTS:
+                setattr(row, name, _trim(getattr(row, name)))
+            row.created_hours = _trim(row.created_hours)
         ReportRollup.objects.filter(span="day", day__in=wanted).delete()
         ReportRollup.objects.bulk_create(rows.values(), batch_size=1000)
         sum_months(tenant_id, {day.replace(day=1) for day in wanted})
@@ -69,13 +82,15 @@ def sum_months(tenant_id: Any, months: set[datetime.date]) -> None:
                     key=day.key,
                     first_response_hist=[],
                     resolution_hist=[],
+                    first_response_business_hist=[],
+                    resolution_business_hist=[],
                     sla_met={},
                     sla_missed={},
                 )
             for name in _COUNTS:
                 setattr(total, name, getattr(total, name) + getattr(day, name))
-            total.first_response_hist = _plus(total.first_response_hist, day.first_response_hist)
-            total.resolution_hist = _plus(total.resolution_hist, day.resolution_hist)
+            for name in _HISTS:
+                setattr(total, name, _plus(getattr(total, name), getattr(day, name)))
             for metric, count in day.sla_met.items():
                 total.sla_met[metric] = total.sla_met.get(metric, 0) + count
             for metric, count in day.sla_missed.items():
@@ -95,6 +110,13 @@ _COUNTS = (
     "resolution_minutes",
     "csat_good",
     "csat_bad",
+    "solves",
+)
+_HISTS = (
+    "first_response_hist",
+    "resolution_hist",
+    "first_response_business_hist",
+    "resolution_business_hist",
 )
 
 
@@ -127,6 +149,13 @@ def rebuild(*, start: datetime.date | None = None, end: datetime.date | None = N
 def _add(row: ReportRollup, fact: str, bucket: int, count: int, total: float) -> None:
     if fact == "created":
         row.created += count
+        row.created_hours[bucket] += count
+    elif fact == "solves":
+        row.solves += count
+    elif fact == "first_response_business":
+        row.first_response_business_hist[bucket] += count
+    elif fact == "resolution_business":
+        row.resolution_business_hist[bucket] += count
     elif fact == "resolution":
         row.solved += count
         row.resolution_count += count
@@ -158,3 +187,129 @@ def _trim(hist: list[int]) -> list[int]:
     while end and not hist[end - 1]:
         end -= 1
     return hist[:end]
+
+
+def mark_days_dirty(*, days: list[datetime.date]) -> int:
+    """Note that the current tenant's rollups of `days` are out of date (the debounced
+    recompute picks them up); returns how many were not noted already."""
+    wanted = sorted(set(days))
+    if not wanted:
+        return 0
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO automation_reportdirtyday (id, tenant_id, created_at, updated_at, day,
+                                                   marked_at)
+            SELECT id, %(tenant)s, %(now)s, %(now)s, day, %(now)s
+            FROM unnest(%(ids)s::uuid[], %(days)s::date[]) AS d(id, day)
+            ON CONFLICT (tenant_id, day) DO NOTHING
+            """,
+            {
+                "tenant": require_tenant_id(),
+                "now": now,
+                "ids": [new_id() for _ in wanted],
+                "days": wanted,
+            },
+        )
+        return int(cursor.rowcount)
+
+
+def recompute_dirty_days() -> int:
+    """Recompute every day of the current tenant marked dirty, and unmark them in the same
+    transaction (a failure leaves them marked for the next run or the sweeper); returns
+    the day rows written. Changes marked while this runs wait for the next run."""
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "DELETE FROM automation_reportdirtyday WHERE tenant_id = %s RETURNING day",
+                [require_tenant_id()],
+            )
+            days = [row[0] for row in cursor.fetchall()]
+        return recompute_days(days=days)
+
+
+def wants_weekly_report(member: Membership) -> bool:
+    """Whether the member gets the weekly summary mail (admins, unless they opted out)."""
+    return (
+        permissions.can(member, permissions.Capability.VIEW_TEAM_REPORTS)
+        and not ReportMailOptOut.objects.filter(member=member).exists()
+    )
+
+
+@transaction.atomic
+def set_weekly_report(*, member: Membership, wanted: bool) -> None:
+    """Turn the member's weekly summary mail on or off. Raises PermissionDenied for a
+    member who may not see the team's reports."""
+    permissions.require(member, permissions.Capability.VIEW_TEAM_REPORTS)
+    if wanted:
+        ReportMailOptOut.objects.filter(member=member).delete()
+    else:
+        ReportMailOptOut.objects.get_or_create(member=member)
+
+
+def last_whole_week(now: datetime.datetime) -> tuple[datetime.date, datetime.date]:
+    """Monday and Sunday of the last whole week before `now`, in the tenant's zone."""
+    today = now.astimezone(selectors.tenant_zone()).date()
+    sunday = today - datetime.timedelta(days=today.weekday() + 1)
+    return sunday - datetime.timedelta(days=6), sunday
+
+
+def send_weekly_reports(*, now: datetime.datetime | None = None) -> int:
+    """Queue the last whole week's summary for each admin of the current tenant who has
+    not opted out; returns how many were queued now. Once per week and admin: the outbox
+    key `weekly-report:<monday>:<member id>` makes a second run queue nothing."""
+    start, end = last_whole_week(now or timezone.now())
+    admins = [
+        member
+        for member in permissions.who_may(
+            Membership.objects.in_current_tenant()
+            .filter(is_active=True)
+            .select_related("user", "tenant"),
+            permissions.Capability.VIEW_TEAM_REPORTS,
+        )
+        if not ReportMailOptOut.objects.filter(member=member).exists()
+    ]
+    keys = {member.id: f"weekly-report:{start.isoformat()}:{member.id}" for member in admins}
+    sent = set(OutboundEmail.objects.filter(key__in=keys.values()).values_list("key", flat=True))
+    waiting = [member for member in admins if keys[member.id] not in sent]
+    if not waiting:
+        return 0
+    payload = selectors.report_payload(selectors.read_report(start, end))
+    before = selectors.read_report(
+        start - datetime.timedelta(days=7), end - datetime.timedelta(days=7)
+    ).total
+    tenant = waiting[0].tenant
+    base = tenancy_selectors.tenant_base_url(tenant)
+    query = urlencode({"from": start.isoformat(), "to": end.isoformat()})
+    context = {
+        "tenant_name": tenant.name,
+        "start": start,
+        "end": end,
+        "report": payload,
+        "before": {"created": before.created, "solved": before.solved},
+        "first_response": format_minutes(payload["first_response_median_minutes"]),
+        "first_response_business": format_minutes(
+            payload["first_response_business_median_minutes"]
+        ),
+        "resolution": format_minutes(payload["resolution_median_minutes"]),
+        "resolution_business": format_minutes(payload["resolution_business_median_minutes"]),
+        "backlog": payload["daily"][-1]["backlog"] if payload["daily"] else None,
+        "agents": payload["by_agent"][:10],
+        "report_url": f"{base}{reverse('automation:reports')}?{query}",
+    }
+    queued = 0
+    with mail.batched_delivery():
+        for member in waiting:
+            email = mail.build(
+                kind=OutboundEmailKind.NOTIFICATION,
+                key=keys[member.id],
+                template="weekly_report",
+                context={**context, "member_name": member.user.display_name},
+                to=[member.user.email],
+                automatic="auto-generated",
+                tags=["weekly-report"],
+            )
+            mail.queue_email(email)
+            queued += 1
+    return queued

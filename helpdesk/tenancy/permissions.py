@@ -39,6 +39,9 @@ class Capability(enum.StrEnum):
     """Change or delete a shared saved view someone else owns."""
     RECEIVE_UNASSIGNED_ALERTS = "receive_unassigned_alerts"
     """Be told about an SLA breach on a ticket nobody has."""
+    VIEW_TEAM_REPORTS = "view_team_reports"
+    """Reports of the whole team and every agent, and the weekly summary mail; everyone
+    else sees their own figures only (the tickets they are assignee of)."""
     # Full agents and admins; light agents read tickets and write internal notes only.
     REPLY_PUBLICLY = "reply_publicly"
     """Send a reply the customer sees, or change the status while writing."""
@@ -69,6 +72,7 @@ GRANTS: dict[Capability, frozenset[str]] = {
     Capability.MANAGE_SHARED_RESPONSES: _ADMINS,
     Capability.MANAGE_OTHERS_VIEWS: _ADMINS,
     Capability.RECEIVE_UNASSIGNED_ALERTS: _ADMINS,
+    Capability.VIEW_TEAM_REPORTS: _ADMINS,
     Capability.REPLY_PUBLICLY: _AGENTS,
     Capability.CREATE_TICKETS: _AGENTS,
     Capability.CHANGE_TICKETS: _AGENTS,
@@ -87,6 +91,7 @@ DENIED = {
     Capability.MANAGE_SHARED_RESPONSES: "Only admins may change responses shared with others.",
     Capability.MANAGE_OTHERS_VIEWS: "Only the view's owner or an admin may change it.",
     Capability.RECEIVE_UNASSIGNED_ALERTS: "Only admins are told about unassigned tickets.",
+    Capability.VIEW_TEAM_REPORTS: "Only admins see the whole team's reports; agents see their own.",
     Capability.REPLY_PUBLICLY: "Light agents may write internal notes only.",
     Capability.CREATE_TICKETS: "Light agents may write internal notes only.",
     Capability.CHANGE_TICKETS: "Light agents read tickets and write internal notes only.",
@@ -158,6 +163,10 @@ def can_manage_others_views(member: Membership | None) -> bool:
 
 def can_receive_unassigned_alerts(member: Membership | None) -> bool:
     return can(member, Capability.RECEIVE_UNASSIGNED_ALERTS)
+
+
+def can_view_team_reports(member: Membership | None) -> bool:
+    return can(member, Capability.VIEW_TEAM_REPORTS)
 
 
 def can_reply_publicly(member: Membership | None) -> bool:

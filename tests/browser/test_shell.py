@@ -71,7 +71,7 @@ PHONE_PAGES = [
     ("ticket", "tickets:ticket-detail", {"number": 1}),
     ("contacts", "tickets:contact-list", {}),
     ("knowledge base", "knowledge_base:article-list", {}),
-    ("reports", "tickets:reports", {}),
+    ("reports", "automation:reports", {}),
     ("admin", "departments:admin", {}),
     ("ticket settings", "tickets:ticket-settings", {}),
     ("custom fields", "tickets:custom-fields", {}),

@@ -40,6 +40,7 @@ EXPECTED: dict[Capability, set[str]] = {
     Capability.TAKE_TICKETS: {ADMIN, AGENT},
     Capability.RECEIVE_TICKET_NOTIFICATIONS: {ADMIN, AGENT},
     Capability.WRITE_ARTICLES: {ADMIN, AGENT},
+    Capability.VIEW_TEAM_REPORTS: {ADMIN},
 }
 
 

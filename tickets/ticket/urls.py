@@ -19,7 +19,6 @@ urlpatterns: list[URLPattern] = [
     path("tickets/<int:number>/", views.ticket_detail, name="ticket-detail"),
     path("tickets/<int:number>/messages/", views.ticket_message, name="ticket-message"),
     path("tickets/<int:number>/update/", views.ticket_update, name="ticket-update"),
-    path("reports/", views.reports, name="reports"),
     path("track/<str:token>/", views.ticket_tracking, name="tracking"),
     path("track/<str:token>/reply/", portal_views.tracking_reply, name="tracking-reply"),
     path("track/<str:token>/solve/", portal_views.tracking_solve, name="tracking-solve"),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -32,12 +31,10 @@ from tickets.errors import (
     StaleReply,
     TicketNotFound,
 )
-from tickets.inbox import selectors as inbox_selectors
 from tickets.mail_out import tracking
 from tickets.models import (
     CustomFieldTarget,
     MessageKind,
-    SatisfactionScore,
     SlaMetric,
     TicketPriority,
     TicketStatus,
@@ -530,30 +527,6 @@ def ticket_spam(request: MemberHttpRequest, number: int) -> HttpResponse:
         return redirect("tickets:inbox")
     messages.success(request, f"#{number} is back in the inbox.")
     return redirect("tickets:ticket-detail", number=number)
-
-
-CSAT_DAYS = 30
-
-
-@member_required
-def reports(request: MemberHttpRequest) -> HttpResponse:
-    counts = inbox_selectors.count_by_status()
-    rows = [(label, counts[value]) for value, label in TicketStatus.choices]
-    ratings = satisfaction_selectors.count_ratings(since=timezone.now() - timedelta(days=CSAT_DAYS))
-    answered = ratings[SatisfactionScore.GOOD] + ratings[SatisfactionScore.BAD]
-    csat = {
-        "days": CSAT_DAYS,
-        "good": ratings[SatisfactionScore.GOOD],
-        "bad": ratings[SatisfactionScore.BAD],
-        "answered": answered,
-        # good / (good + bad), as a whole percentage; None before the first answer.
-        "percent": round(100 * ratings[SatisfactionScore.GOOD] / answered) if answered else None,
-    }
-    return render(
-        request,
-        "tickets/reports.html",
-        {"rows": rows, "total": sum(counts.values()), "csat": csat},
-    )
 
 
 SAFE_INLINE_TYPES = {

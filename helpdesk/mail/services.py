@@ -18,6 +18,7 @@ the outbox and its backups never hold a working link. A retry still has them.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import smtplib
 import threading
@@ -43,7 +44,7 @@ from helpdesk.core.errors import TransientError, is_temporary
 from helpdesk.core.ids import new_id
 from helpdesk.mail import tasks
 from helpdesk.mail.models import OutboundEmail, OutboundEmailKind, OutboundEmailStatus
-from helpdesk.tenancy.context import tenant_context
+from helpdesk.tenancy.context import require_tenant_id, tenant_context
 
 logger = logging.getLogger(__name__)
 
@@ -190,6 +191,39 @@ def queue_email(
                 tenant_id=tenant_id, outbound_email_id=str(outbound.id)
             )
     return outbound
+
+
+def queue_emails(emails: list[tuple[Email, str, str]]) -> list[OutboundEmail]:
+    """queue_email for many (email, status, error) at once, in one insert: a batch's
+    acknowledgements. Idempotent alike: an email whose key is already in the outbox is
+    returned as it is (the insert's `ON CONFLICT` gives its row back, unchanged)."""
+    if not emails:
+        return []
+    tenant_id = require_tenant_id()
+    rows = []
+    for email, status, error in emails:
+        # Every field of the built email is a column of the outbox, as queue_email stores it.
+        values = {f.name: getattr(email, f.name) for f in dataclasses.fields(email)}
+        values.update(key=email.key[:255], subject=email.subject[:998])
+        rows.append(OutboundEmail(tenant_id=tenant_id, **values, status=status, error=error[:2000]))
+    OutboundEmail.objects.bulk_create(
+        rows, update_conflicts=True, unique_fields=["tenant", "key"], update_fields=["key"]
+    )
+    tenant = str(tenant_id)
+    for outbound in rows:
+        if outbound.status != OutboundEmailStatus.QUEUED:
+            continue
+        if getattr(_delivery, "batched", False):
+            collect_on_commit(
+                ("helpdesk.mail.deliver", tenant),
+                str(outbound.id),
+                lambda ids: enqueue_delivery(tenant_id=tenant, outbound_email_ids=ids),
+            )
+        else:
+            tasks.deliver_outbound_email.delay_on_commit(
+                tenant_id=tenant, outbound_email_id=str(outbound.id)
+            )
+    return rows
 
 
 _delivery = threading.local()

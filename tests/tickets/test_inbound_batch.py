@@ -26,6 +26,7 @@ from tickets.mail_in import intake, parsing
 from tickets.mail_in import services as inbound
 from tickets.mail_in import tasks as mail_in_tasks
 from tickets.models import InboundEmail, Message, Ticket, UnroutedEmail
+from tickets.ticket.services import batch as ticket_batch
 
 
 def store(raw: bytes, to: str = "support@acme.localhost") -> intake.Accepted:
@@ -313,3 +314,68 @@ def test_a_drain_finding_another_at_work_leaves_at_once_and_looks_again_later(
         release.set()
         holder.join(20)
     assert mail_in_tasks.drain_inbound_emails.apply(kwargs={"tenant_id": str(acme.id)}).get() == 1
+
+
+def test_a_failing_set_based_write_leaves_the_batch_to_the_per_mail_path(
+    acme: TenantSetup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(**_: Any) -> None:
+        raise ValueError("bulk insert refused")
+
+    monkeypatch.setattr(ticket_batch, "store_email_batch", broken)
+    store(build(subject="One", message_id="<fb1@example.test>"))
+    store(build(subject="Re: One", body="again", In_Reply_To="<fb1@example.test>"))
+    store(build(subject="Two", sender="Dan <dan@example.test>"))
+    with tenant_context(acme.id):
+        done = inbound.process_batch(limit=10)
+        assert [e.status for e in done] == ["processed"] * 3
+        assert [e.attempts for e in done] == [1, 1, 1]
+        assert Ticket.objects.count() == 2
+        assert done[1].ticket_id == done[0].ticket_id
+        assert list(Ticket.objects.order_by("number").values_list("number", flat=True)) == [1, 2]
+
+
+def test_mail_the_set_based_path_hands_over_keeps_its_place_in_the_batch(
+    acme: TenantSetup,
+) -> None:
+    """A reply to a closed ticket (a follow-up, the per-mail path) between set-based mail:
+    every mail lands where processing one at a time would put it, numbers in order."""
+    store(build(subject="Old", message_id="<old@example.test>"))
+    with tenant_context(acme.id):
+        inbound.process_batch(limit=10)
+        old = Ticket.objects.get()
+        Ticket.objects.filter(id=old.id).update(status="closed")
+    store(build(subject="New A", sender="Dan <dan@example.test>", message_id="<na@example.test>"))
+    store(build(subject="Re: Old", body="still broken", In_Reply_To="<old@example.test>"))
+    store(
+        build(
+            subject="Re: New A",
+            body="more",
+            In_Reply_To="<na@example.test>",
+            sender="Dan <dan@example.test>",
+        )
+    )
+    store(build(subject="New B", sender="Eve <eve@example.test>"))
+    with tenant_context(acme.id):
+        done = inbound.process_batch(limit=10)
+        assert [e.status for e in done] == ["processed"] * 4
+        numbers = [Ticket.objects.get(id=e.ticket_id).number for e in done]
+        assert numbers == [2, 3, 2, 4]
+        assert Ticket.objects.get(number=3).follow_up_of_id == old.id
+        assert Message.objects.filter(ticket__number=2, kind="customer").count() == 2
+
+
+def test_a_reply_in_the_batch_reopens_a_waiting_ticket_once(acme: TenantSetup) -> None:
+    store(build(subject="Waiting", message_id="<w1@example.test>"))
+    with tenant_context(acme.id):
+        inbound.process_batch(limit=10)
+        Ticket.objects.update(status="waiting")
+    store(build(subject="Re: Waiting", body="one", In_Reply_To="<w1@example.test>"))
+    store(build(subject="Re: Waiting", body="two", In_Reply_To="<w1@example.test>"))
+    with tenant_context(acme.id):
+        done = inbound.process_batch(limit=10)
+        assert [e.status for e in done] == ["processed"] * 2
+        ticket = Ticket.objects.get()
+        assert ticket.status == "open"
+        assert ticket.last_message_snippet == "two"
+        assert Message.objects.filter(ticket=ticket, kind="event").count() == 1

@@ -350,33 +350,51 @@ def process_batch(
         return _process_claimed(emails, language=language, tenant_name=tenant_name)
 
 
+def parse_stored(email: InboundEmail) -> ParsedEmail:
+    """The stored mail parsed, with NUL taken out of everything kept as text."""
+    return without_nul(parse_email(bytes(email.raw)))
+
+
 def _process_claimed(
     emails: list[InboundEmail], *, language: str, tenant_name: str
 ) -> list[InboundEmail]:
-    done: list[InboundEmail] = []
-    for email in emails:
-        attempts = email.attempts
-        try:
-            with transaction.atomic():
-                done.append(_process(email, language=language, tenant_name=tenant_name))
-        except Exception as error:
-            if is_temporary(error):
-                raise  # the whole batch is retried; every row is still queued
-            logger.exception("processing inbound email %s failed", email.id)
-            email.attempts = attempts
-            with transaction.atomic():
-                done.append(
-                    _mark(
-                        email,
-                        InboundEmailStatus.FAILED,
-                        f"processing failed: {type(error).__name__}: {error}",
-                    )
-                )
-    return done
+    # Imported here: the set-based batch builds on this module's threading and content.
+    from tickets.mail_in import batch
+
+    def one(email: InboundEmail, parsed: ParsedEmail | None) -> InboundEmail:
+        return _process_one(email, parsed, language=language, tenant_name=tenant_name)
+
+    return batch.process_claimed(emails, language=language, tenant_name=tenant_name, one=one)
 
 
-def _process(email: InboundEmail, *, language: str, tenant_name: str) -> InboundEmail:
-    parsed = without_nul(parse_email(bytes(email.raw)))
+def _process_one(
+    email: InboundEmail, parsed: ParsedEmail | None, *, language: str, tenant_name: str
+) -> InboundEmail:
+    """The per-mail path, in its own savepoint: a mail that fails for a reason retrying
+    will not fix is rolled back alone and ends `failed` with the reason; an outage raises
+    (the whole batch is retried; every row is still queued)."""
+    attempts = email.attempts
+    try:
+        with transaction.atomic():
+            return _process(email, language=language, tenant_name=tenant_name, parsed=parsed)
+    except Exception as error:
+        if is_temporary(error):
+            raise
+        logger.exception("processing inbound email %s failed", email.id)
+        email.attempts = attempts
+        with transaction.atomic():
+            return _mark(
+                email,
+                InboundEmailStatus.FAILED,
+                f"processing failed: {type(error).__name__}: {error}",
+            )
+
+
+def _process(
+    email: InboundEmail, *, language: str, tenant_name: str, parsed: ParsedEmail | None = None
+) -> InboundEmail:
+    if parsed is None:
+        parsed = parse_stored(email)
     if parsed.bounce is not None:
         return _handle_bounce(email, parsed)
     sender = parsed.from_address or intake.normalize_address(email.envelope_from)

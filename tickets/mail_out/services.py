@@ -14,13 +14,14 @@ subject, `Auto-Submitted: auto-replied` on automatic mail.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import TYPE_CHECKING
 from uuid import UUID
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from departments.models import Mailbox
@@ -29,9 +30,18 @@ from helpdesk.core.errors import is_infrastructure_error
 from helpdesk.mail import services as mail
 from helpdesk.mail.models import OutboundEmail, OutboundEmailKind, OutboundEmailStatus
 from helpdesk.tenancy import selectors as tenancy_selectors
+from helpdesk.tenancy.context import require_tenant_id
+from tickets.attribution import rule_marker
 from tickets.mail_out import selectors as mail_out_selectors
 from tickets.mail_out import templates
-from tickets.models import DeliveryStatus, EmailTemplateKind, InboundEmail, Message, Ticket
+from tickets.models import (
+    DeliveryStatus,
+    EmailTemplateKind,
+    InboundEmail,
+    Message,
+    MessageKind,
+    Ticket,
+)
 from tickets.ticket import services
 
 if TYPE_CHECKING:
@@ -51,22 +61,31 @@ def new_message_id(kind: str, key: UUID, mailbox: Mailbox | None) -> str:
     return f"<{kind}-{key}@{domain}>"
 
 
-def _thread_headers(message: Message) -> dict[str, str]:
-    """In-Reply-To the latest mail before this one; References the chain (first + recent)."""
-    earlier = list(
-        Message.objects.filter(ticket_id=message.ticket_id, created_at__lte=message.created_at)
-        .exclude(id=message.id)
-        .exclude(email_message_id="")
-        .order_by("created_at", "id")
-        .values_list("email_message_id", flat=True)
-    )
+def _thread_headers(message: Message, earlier: list[str] | None = None) -> dict[str, str]:
+    """In-Reply-To the latest mail before this one; References the chain (first + recent).
+    `earlier`: those Message-IDs, oldest first, when the caller knows them."""
+    if earlier is None:
+        earlier = list(
+            Message.objects.filter(ticket_id=message.ticket_id, created_at__lte=message.created_at)
+            .exclude(id=message.id)
+            .exclude(email_message_id="")
+            .order_by("created_at", "id")
+            .values_list("email_message_id", flat=True)
+        )
     if not earlier:
         return {}
     chain = earlier if len(earlier) <= MAX_REFERENCES else [earlier[0], *earlier[-19:]]
     return {"In-Reply-To": earlier[-1], "References": " ".join(chain)}
 
 
-def build_email(message: Message, *, tenant_name: str, language: str = "en") -> mail.Email:
+def build_email(
+    message: Message,
+    *,
+    tenant_name: str,
+    language: str = "en",
+    attachments: bool = True,
+    earlier: list[str] | None = None,
+) -> mail.Email:
     """The email for a public reply (agent or automatic), built by the one builder: the
     ticket's part is which template, the threading headers and the Reply-To plus address."""
     ticket = message.ticket
@@ -112,11 +131,13 @@ def build_email(message: Message, *, tenant_name: str, language: str = "en") -> 
         display_name=display,
         reply_to=[reply_address(from_address, ticket.reply_token)],
         message_id=message.email_message_id,
-        headers={"X-Helpdesk-Ticket": str(ticket.number), **_thread_headers(message)},
+        headers={"X-Helpdesk-Ticket": str(ticket.number), **_thread_headers(message, earlier)},
         automatic="auto-replied" if message.is_automatic else "",
         attachments=[
             {"path": str(a.file.name), "filename": a.filename, "content_type": a.content_type}
-            for a in message.attachments.all()
+            # `attachments=False`: a message built before it is stored (a batch's
+            # acknowledgement), which has none.
+            for a in (message.attachments.all() if attachments else ())
         ],
         tags=["auto-reply" if message.is_automatic else "reply"],
         # The ESP returns it with delivery-status events (tickets.mail_in.esp).
@@ -139,14 +160,7 @@ def queue_message_email(
             raise
         logger.exception("message %s cannot be emailed", message.id)
         outbound = mail.queue_email(
-            mail.Email(
-                kind=OutboundEmailKind.REPLY,
-                key=f"message:{message.id}",
-                to=[message.ticket.contact.email],
-                subject=message.email_subject or message.ticket.subject,
-                body_text=message.body_text,
-                message_id=message.email_message_id,
-            ),
+            _unbuildable(message),
             status=OutboundEmailStatus.FAILED,
             error=f"{type(build_error).__name__}: {build_error}",
         )
@@ -155,6 +169,18 @@ def queue_message_email(
     message.outbound_email = outbound
     message.save(update_fields=["outbound_email", "updated_at"])
     return outbound
+
+
+def _unbuildable(message: Message) -> mail.Email:
+    """What the outbox keeps of a message whose email cannot be built (stored failed)."""
+    return mail.Email(
+        kind=OutboundEmailKind.REPLY,
+        key=f"message:{message.id}",
+        to=[message.ticket.contact.email],
+        subject=message.email_subject or message.ticket.subject,
+        body_text=message.body_text,
+        message_id=message.email_message_id,
+    )
 
 
 IN_FLIGHT_BEFORE_THE_OUTBOX = Q(
@@ -235,16 +261,105 @@ def acknowledgement_id(email: InboundEmail) -> str:
     return new_message_id("ack", email.id, email.mailbox)
 
 
-def acknowledge(*, email: InboundEmail, ticket: Ticket, tenant_name: str) -> Message | None:
+def recent_auto_replies_by_contact(contact_ids: Iterable[UUID]) -> dict[UUID, int]:
+    """recent_auto_replies for many contacts in one query (an inbound batch's senders)."""
+    since = timezone.now() - timedelta(hours=1)
+    return dict(
+        Message.objects.filter(
+            is_automatic=True, ticket__contact_id__in=list(contact_ids), created_at__gte=since
+        )
+        .values_list("ticket__contact_id")
+        .annotate(sent=Count("id"))
+        .values_list("ticket__contact_id", "sent")
+    )
+
+
+def acknowledge(
+    *, email: InboundEmail, ticket: Ticket, tenant_name: str, auto_replies: int | None = None
+) -> Message | None:
     """Queue the acknowledgement of `email` (from a mailbox), which opened `ticket`, in the
     caller's transaction; skipped when the sender already got the hourly maximum of
-    automatic replies."""
+    automatic replies (`auto_replies`: how many they got, when the caller counted them)."""
     mailbox = email.mailbox
     if mailbox is None:
         return None
     ack_id = acknowledgement_id(email)
-    if recent_auto_replies(ticket.contact_id) >= int(settings.HELPDESK_AUTO_REPLY_LIMIT_PER_HOUR):
+    if auto_replies is None:
+        auto_replies = recent_auto_replies(ticket.contact_id)
+    if auto_replies >= int(settings.HELPDESK_AUTO_REPLY_LIMIT_PER_HOUR):
         return None
+    subject, body = _acknowledgement_text(ticket, mailbox, tenant_name)
+    return services.queue_email_message(
+        ticket=ticket, body=body, email_message_id=ack_id, is_automatic=True, subject=subject
+    )
+
+
+def acknowledge_many(
+    *,
+    acknowledgements: list[tuple[InboundEmail, Ticket]],
+    tenant_name: str,
+    language: str,
+    thread: dict[UUID, list[str]],
+) -> list[Message]:
+    """`acknowledge` for a batch's new tickets in three statements, whatever their number:
+    the senders' recent automatic replies counted at once, the outbox emails inserted at
+    once, then their messages (linked to them) at once. The same messages and emails as
+    one `acknowledge` each; an email that cannot be built is stored failed with the reason,
+    as queue_message_email does. `thread`: each ticket's Message-IDs so far, oldest first
+    (the batch wrote them: the acknowledgement's In-Reply-To and References)."""
+    wanted = [(email, ticket) for email, ticket in acknowledgements if email.mailbox is not None]
+    if not wanted:
+        return []
+    sent = recent_auto_replies_by_contact({ticket.contact_id for _, ticket in wanted})
+    limit = int(settings.HELPDESK_AUTO_REPLY_LIMIT_PER_HOUR)
+    tenant_id = require_tenant_id()
+    messages: list[Message] = []
+    emails: list[tuple[mail.Email, str, str]] = []
+    for email, ticket in wanted:
+        if sent.get(ticket.contact_id, 0) >= limit:
+            continue
+        sent[ticket.contact_id] = sent.get(ticket.contact_id, 0) + 1
+        assert email.mailbox is not None  # noqa: S101 - filtered above
+        subject, body = _acknowledgement_text(ticket, email.mailbox, tenant_name)
+        message = Message(
+            tenant_id=tenant_id,
+            ticket=ticket,
+            kind=MessageKind.REPLY,
+            body_text=body,
+            email_message_id=acknowledgement_id(email),
+            is_automatic=True,
+            email_subject=subject[:250],
+            event=rule_marker(),
+        )
+        messages.append(message)
+        try:
+            built = build_email(
+                message,
+                tenant_name=tenant_name,
+                language=language,
+                attachments=False,
+                earlier=thread.get(ticket.id, []),
+            )
+        except Exception as build_error:
+            if is_infrastructure_error(build_error):
+                raise
+            logger.exception("message %s cannot be emailed", message.id)
+            emails.append(
+                (
+                    _unbuildable(message),
+                    OutboundEmailStatus.FAILED,
+                    f"{type(build_error).__name__}: {build_error}",
+                )
+            )
+        else:
+            emails.append((built, OutboundEmailStatus.QUEUED, ""))
+    for message, outbound in zip(messages, mail.queue_emails(emails), strict=True):
+        message.outbound_email = outbound
+    Message.objects.bulk_create(messages)
+    return messages
+
+
+def _acknowledgement_text(ticket: Ticket, mailbox: Mailbox, tenant_name: str) -> tuple[str, str]:
     values = templates.placeholder_values(ticket, mailbox, tenant_name)
     try:
         subject, body = templates.compose(
@@ -278,6 +393,4 @@ def acknowledge(*, email: InboundEmail, ticket: Ticket, tenant_name: str) -> Mes
             old=None,
             new=f"template error: {error}",
         )
-    return services.queue_email_message(
-        ticket=ticket, body=body, email_message_id=ack_id, is_automatic=True, subject=subject
-    )
+    return subject, body

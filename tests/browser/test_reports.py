@@ -11,9 +11,12 @@ from pytest_django.live_server_helper import LiveServer
 
 from automation.reports import services
 from helpdesk.tenancy.context import tenant_context
+from helpdesk.tenancy.models import MembershipRole
 from tests.automation.test_reports import DAYS, START, _small_tenant
 from tests.browser.conftest import SCREENSHOTS, log_in, save_screenshot, tenant_url
 from tests.conftest import make_tenant
+from tests.factories.accounts import make_member
+from tickets.models import Ticket
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -61,5 +64,53 @@ def test_reports_page_is_readable_on_a_phone(live_server: LiveServer, page: Page
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390
     save_screenshot(page, "reports-390.png")
+    page.get_by_role(
+        "heading", name="Tickets created by weekday and hour"
+    ).scroll_into_view_if_needed()
+    page.screenshot(path=str(SCREENSHOTS / "reports-heat-map-390.png"))
     page.get_by_role("heading", name="By channel").scroll_into_view_if_needed()
     page.screenshot(path=str(SCREENSHOTS / "reports-tables-390.png"))
+
+
+@pytest.mark.parametrize("width", [1280, 1366, 1440])
+def test_reports_page_at_desktop_widths(live_server: LiveServer, page: Page, width: int) -> None:
+    _seeded()
+    page.set_viewport_size({"width": width, "height": 900})
+    log_in(page, live_server, "acme", "admin@acme.test")
+    page.goto(tenant_url(live_server, "acme", RANGE))
+    assert page.locator("#figure-created strong").inner_text() == "40"
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    for chart in (
+        "Tickets created and solved per day",
+        "Unsolved tickets at the end of each day, 2026-03-01 to 2026-03-15",
+        "First response median per week (calendar time)",
+        "Tickets created by weekday and hour",
+    ):
+        assert page.get_by_role("img", name=chart).is_visible(), chart
+    save_screenshot(page, f"reports-{width}.png")
+    page.get_by_role("heading", name="Backlog at the end of each day").scroll_into_view_if_needed()
+    page.screenshot(path=str(SCREENSHOTS / f"reports-charts-{width}.png"))
+    page.get_by_role("heading", name="How long first responses took").scroll_into_view_if_needed()
+    page.screenshot(path=str(SCREENSHOTS / f"reports-heat-map-{width}.png"))
+    page.get_by_role("heading", name="Agent performance").scroll_into_view_if_needed()
+    page.screenshot(path=str(SCREENSHOTS / f"reports-agents-{width}.png"))
+
+
+def test_an_agent_sees_their_own_report(live_server: LiveServer, page: Page) -> None:
+    acme = make_tenant("acme", "Acme")
+    with tenant_context(acme.id):
+        agent = make_member(acme.tenant, MembershipRole.AGENT, email="ada@acme.test", name="Ada")
+        tickets = _small_tenant(acme)
+        Ticket.objects.filter(id__in=[t.id for t in tickets[:7]]).update(assignee=agent)
+        services.rebuild(start=START, end=START + datetime.timedelta(days=DAYS + 5))
+    page.set_viewport_size({"width": 1280, "height": 900})
+    log_in(page, live_server, "acme", "ada@acme.test")
+    page.get_by_role("link", name="Reports").click()
+    page.goto(tenant_url(live_server, "acme", RANGE))
+    assert page.locator("#figure-created strong").inner_text() == "7"
+    assert page.get_by_text("Your own figures").is_visible()
+    assert page.get_by_role("heading", name="By channel").count() == 0
+    save_screenshot(page, "reports-agent-1280.png")
+    page.locator("#figure-created a").click()
+    page.wait_for_url("**/inbox/?*")
+    assert page.locator("tr.ticket-row").count() == 7

@@ -27,6 +27,7 @@ import os
 import random
 import statistics
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -142,6 +143,24 @@ def _load(tenant_id: Any) -> list[str]:
     return slugs
 
 
+_random = random.Random(SEED)
+
+
+def _new_visitor(client: Any) -> Any:
+    """The client with no cookies: the server sees a visitor it does not know. One client
+    for all of them, because a new test Client builds the middleware again (WhiteNoise
+    then lists every static file), which a server does once per process."""
+    from http.cookies import SimpleCookie
+
+    client.cookies = SimpleCookie()
+    # Without a cookie the visitor is known by their address: a new one each time, so
+    # that every view is counted (the Redis claim and the counter's upsert run).
+    client.defaults["REMOTE_ADDR"] = (
+        f"10.{_random.randint(0, 255)}.{_random.randint(0, 255)}.{_random.randint(1, 254)}"
+    )
+    return client
+
+
 def _analyze(context: Context) -> None:
     with context.admin_connection() as connection:
         connection.execute("ANALYZE")
@@ -156,6 +175,7 @@ def _measure(client_factory: Any, urls: list[str]) -> dict[str, Any]:
     statuses: set[int] = set()
     for number, url in enumerate(urls):
         client = client_factory()
+        connection.queries_log.clear()  # bounded (9,000): a full log counts nothing
         with CaptureQueriesContext(connection) as captured:
             began = time.perf_counter()
             response = client.get(url)
@@ -177,6 +197,69 @@ def _measure(client_factory: Any, urls: list[str]) -> dict[str, Any]:
     }
 
 
+def _measure_search(
+    tenant_id: Any, count: int, rng: random.Random, typo_words: list[str]
+) -> list[dict[str, Any]]:
+    """`knowledge_base.public.search` alone (no page around it): the SQL and the ranking,
+    in the tenant's context as a request has it, 50 results as the search page asks."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from helpdesk.tenancy.context import tenant_context
+    from knowledge_base import public
+
+    kinds: list[tuple[str, str, Callable[[], str]]] = [
+        (
+            "search_call_words",
+            "search() alone, two words",
+            lambda: f"{rng.choice(WORDS)} {rng.choice(WORDS)}",
+        ),
+        ("search_call_typo", "search() alone, a typo", lambda: rng.choice(typo_words)),
+    ]
+    results = []
+    for key, label, query in kinds:
+        load_before = os.getloadavg()[0]
+        times: list[float] = []
+        queries: list[int] = []
+        found: list[int] = []
+        for number in range(count + WARMUP):
+            text = query()
+            connection.queries_log.clear()
+            with CaptureQueriesContext(connection) as captured, tenant_context(tenant_id):
+                began = time.perf_counter()
+                articles = public.search(text, language="en", limit=50)
+                elapsed = time.perf_counter() - began
+            if number >= WARMUP:
+                times.append(elapsed * 1000)
+                queries.append(
+                    sum(
+                        1
+                        for q in captured.captured_queries
+                        if q["sql"].startswith("SELECT") and "app.tenant_id" not in q["sql"]
+                    )
+                )
+                found.append(len(articles))
+        times.sort()
+        result: dict[str, Any] = {
+            "key": key,
+            "label": label,
+            "requests": len(times),
+            "statuses": [f"{min(found)}-{max(found)} found"],
+            "ms": {
+                "median": round(statistics.median(times), 2),
+                "p95": round(times[int(len(times) * 0.95) - 1], 2),
+                "max": round(times[-1], 2),
+            },
+            "queries": statistics.median(queries),
+            "load_average_before": round(load_before, 2),
+        }
+        results.append(result)
+        print(
+            f"  {key}: median {result['ms']['median']} ms, p95 {result['ms']['p95']} ms", flush=True
+        )
+    return results
+
+
 def run(context: Context, options: dict[str, Any]) -> dict[str, Any]:
     from django.conf import settings
     from django.test import Client
@@ -192,6 +275,7 @@ def run(context: Context, options: dict[str, Any]) -> dict[str, Any]:
     rng = random.Random(SEED)
     total = count + WARMUP
     returning = Client(HTTP_HOST=host, raise_request_exception=False)
+    fresh = Client(HTTP_HOST=host, raise_request_exception=False)
     for slug in slugs:  # every article seen once: its counter row exists
         returning.get(f"/help/{slug}/")
     typo_words = ["pasword", "invoise", "printr", "cartrige", "subscripton", "delivry"]
@@ -199,7 +283,7 @@ def run(context: Context, options: dict[str, Any]) -> dict[str, Any]:
         (
             "article_new_visitor",
             "Article page, new visitor (view counted)",
-            lambda: Client(HTTP_HOST=host, raise_request_exception=False),
+            lambda: _new_visitor(fresh),
             [f"/help/{rng.choice(slugs)}/" for _ in range(total)],
         ),
         (
@@ -213,6 +297,12 @@ def run(context: Context, options: dict[str, Any]) -> dict[str, Any]:
             "Home: categories and their articles",
             lambda: returning,
             ["/help/"] * total,
+        ),
+        (
+            "search_words",
+            "Search, two words",
+            lambda: returning,
+            [f"/help/search/?q={rng.choice(WORDS)}+{rng.choice(WORDS)}" for _ in range(total)],
         ),
         (
             "search_typo",
@@ -241,6 +331,7 @@ def run(context: Context, options: dict[str, Any]) -> dict[str, Any]:
             f" {result['queries']:g} queries",
             flush=True,
         )
+    results.extend(_measure_search(tenant.id, count, rng, typo_words))
     return {
         "parameters": {
             "categories": CATEGORIES,

@@ -62,7 +62,17 @@ class ArticleVisibility(models.TextChoices):
     INTERNAL = "internal", "Internal (agents only)"
 
 
+# The current tenant's published public articles with their search documents, for `@@`
+# through the full-text index (migration 0007): `knowledge_base_article.search_document`
+# is a column the ORM does not know, kept by a trigger; the view is owned by the ops role
+# and filters by `app.tenant_id` as the policy does. Only knowledge_base.public reads it.
+PUBLIC_SEARCH_VIEW = "knowledge_base_article_public_search"
+
+
 class Article(TenantModel):
+    """An article. Its table also has `search_document` (title and body as a tsvector in
+    the tenant's language), which a trigger writes and only PUBLIC_SEARCH_VIEW reads."""
+
     category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="articles")
     section = models.ForeignKey(
         Section, null=True, blank=True, on_delete=models.SET_NULL, related_name="articles"

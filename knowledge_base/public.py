@@ -16,22 +16,16 @@ import re
 from typing import Any
 
 from django.conf import settings
-from django.contrib.postgres.search import (
-    SearchQuery,
-    SearchRank,
-    SearchVector,
-    TrigramWordSimilarity,
-)
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import F, FloatField, Q, QuerySet, Value
-from django.db.models.functions import Greatest
+from django.db.models import F, OuterRef, QuerySet, Subquery
 from django.utils.translation.trans_real import parse_accept_lang_header
 
 from helpdesk.core.ids import new_id
 from helpdesk.tenancy.context import require_tenant_id
 from knowledge_base.errors import ArticleNotFound
 from knowledge_base.models import (
+    PUBLIC_SEARCH_VIEW,
     Article,
     ArticleSlug,
     ArticleStats,
@@ -43,7 +37,7 @@ from knowledge_base.models import (
     Deflection,
 )
 
-# How alike a query must be to a title or body (pg_trgm word_similarity, 0..1) to count
+# How alike a query must be to a title (pg_trgm word_similarity, 0..1) to count
 # as a match when no word matches exactly: "pasword" finds "password" (0.67), while two
 # unrelated words stay far below.
 TYPO_SIMILARITY = 0.45
@@ -91,10 +85,21 @@ def list_public_categories() -> list[tuple[Category, list[Article]]]:
     return [(categories[key], items) for key, items in grouped.items()]
 
 
-def get_public_article(slug: str) -> Article:
-    """A public article by its slug (one of its former slugs too: see `former_slug_target`).
-    Raises ArticleNotFound for drafts, internal articles and other tenants' slugs."""
-    article = public_articles().select_related("stats").filter(slug=slug).first()
+def get_public_article(slug: str, *, visitor: str | None = None) -> Article:
+    """A public article by its slug, with its counters (`get_counts`) and, given a
+    visitor, their answer to "was this helpful?" as `visitor_vote` (True, False or None),
+    all in one query. Raises ArticleNotFound for drafts, internal articles, other
+    tenants' slugs and former slugs (see `former_slug_target`)."""
+    articles = public_articles().select_related("stats").filter(slug=slug)
+    if visitor is not None:
+        articles = articles.annotate(
+            visitor_vote=Subquery(
+                ArticleVote.objects.filter(article=OuterRef("pk"), visitor=visitor).values(
+                    "helpful"
+                )[:1]
+            )
+        )
+    article = articles.first()
     if article is None:
         raise ArticleNotFound(slug=slug)
     return article
@@ -117,35 +122,33 @@ def former_slug_target(slug: str) -> str | None:
 def search(query: str, *, language: str, limit: int = 20) -> list[Article]:
     """Public articles matching `query`, best first.
 
-    Ranked by PostgreSQL full-text search (title weighs more than the body) plus trigram
-    word similarity, which also lets a misspelled word find its article: an article
-    matches when the text search does or when the query is at least TYPO_SIMILARITY alike
-    to a stretch of its title. Only when that finds nothing are the bodies compared too
-    (a typo in a word that only a body has): comparing every body costs a scan of all of
-    them, which most searches never need. Without pg_trgm (the embedded PostgreSQL has no
-    contrib extensions) a search that finds nothing is tried again with each unknown word
-    replaced by the closest word of the public articles (`correct_typos`).
+    Ranked by PostgreSQL full-text search over the stored documents (the title weighs more
+    than the body), plus, with pg_trgm, the trigram word similarity of the query to the
+    title: an article matches when the text search does or when the query is at least
+    TYPO_SIMILARITY alike to a stretch of its title. When that finds nothing, each word
+    the help center does not have is replaced by the closest one it has (`correct_typos`:
+    "invoise" finds the invoice article, whether the typo is in a title or a body), and
+    then, for several words, any of them will do, best-ranked first. The embedded
+    PostgreSQL has no pg_trgm: there only the title similarity is missing.
+
+    Reads PUBLIC_SEARCH_VIEW, so the full-text and trigram indexes serve every step (see
+    migration 0007); the articles are then loaded through the scoped manager.
     """
     query = " ".join(query.replace("\x00", "").split())[:MAX_QUERY_LENGTH]
     if not query:
         return []
-    if not has_trigram():
-        found = _search(query, language=language, limit=limit, bodies=False, trigram=False)
-        if found:
-            return found
-        # Each unknown word corrected; then any of the words, best-ranked first (as the
-        # similarity does with trigrams: "cant download invoise" finds the invoice article).
-        corrected = correct_typos(query)
-        if corrected != query:
-            found = _search(corrected, language=language, limit=limit, bodies=False, trigram=False)
-        words = _WORD.findall(corrected)
-        if not found and len(words) > 1:
-            found = _search(
-                " or ".join(words), language=language, limit=limit, bodies=False, trigram=False
-            )
-        return found
-    found = _search(query, language=language, limit=limit, bodies=False)
-    return found or _search(query, language=language, limit=limit, bodies=True)
+    config = search_config(language)
+    ranked = _ranked_by_text(query, config=config, limit=limit, trigram=has_trigram())
+    if not ranked:
+        terms = _corrected_terms(query, config=config)
+        if terms:
+            ranked = _ranked_by_tsquery(_tsquery(terms, "&"), limit=limit)
+        if not ranked and len(terms) > 1:
+            ranked = _ranked_by_tsquery(_tsquery(terms, "|"), limit=limit)
+    if not ranked:
+        return []
+    loaded = public_articles().defer("body", "body_html").in_bulk(ranked)
+    return [loaded[article_id] for article_id in ranked if article_id in loaded]
 
 
 def has_trigram() -> bool:
@@ -160,69 +163,138 @@ def has_trigram() -> bool:
 
 _TRIGRAM: dict[str, bool] = {}
 _WORD = re.compile(r"\w+")
-# Words shorter than this are left as typed: too short to correct with any confidence.
+# Words (their stems) shorter than this are left as typed: too short to correct with
+# any confidence.
 MIN_CORRECTED_WORD = 4
 # How alike (difflib's ratio, 0..1) a word of the articles must be to replace a typed one.
 CORRECTION_CUTOFF = 0.75
-# The articles read for their words; a help center larger than this corrects against the
-# most recently changed ones.
-CORRECTION_ARTICLES = 2000
+# The help center's words are read again when its public articles change; otherwise
+# kept this long.
+VOCABULARY_SECONDS = 3600
 
 
-def correct_typos(query: str) -> str:
+# The statements of a search (constants: the view's name is not input).
+_BY_TEXT_OR_TITLE = (
+    "SELECT id, ts_rank(document, q) + word_similarity(%(text)s, title) AS rank"  # noqa: S608
+    f" FROM {PUBLIC_SEARCH_VIEW}, websearch_to_tsquery(%(config)s::regconfig, %(text)s) AS q"
+    " WHERE document @@ q OR %(text)s <%% title"
+    " ORDER BY rank DESC, title LIMIT %(limit)s"
+)
+_BY_TEXT = (
+    "SELECT id, ts_rank(document, q) AS rank"  # noqa: S608
+    f" FROM {PUBLIC_SEARCH_VIEW}, websearch_to_tsquery(%(config)s::regconfig, %(text)s) AS q"
+    " WHERE document @@ q ORDER BY rank DESC, title LIMIT %(limit)s"
+)
+_BY_TSQUERY = (
+    "SELECT id, ts_rank(document, q) AS rank"  # noqa: S608
+    f" FROM {PUBLIC_SEARCH_VIEW}, CAST(%s AS tsquery) AS q"
+    " WHERE document @@ q ORDER BY rank DESC, title LIMIT %s"
+)
+_STAMP = f"SELECT count(*), max(updated_at) FROM {PUBLIC_SEARCH_VIEW}"  # noqa: S608
+_VOCABULARY = f"SELECT word FROM ts_stat('SELECT document FROM {PUBLIC_SEARCH_VIEW}')"  # noqa: S608
+
+
+def _ranked_by_text(query: str, *, config: str, limit: int, trigram: bool) -> list[Any]:
+    """Ids of the public articles matching the words (websearch syntax) or, with pg_trgm,
+    whose title is TYPO_SIMILARITY alike to the query, best first."""
+    require_tenant_id()
+    with connection.cursor() as cursor:
+        if trigram:
+            # The `<%` operator (not the function) is what the trigram index serves; its
+            # threshold is a setting, for this transaction only.
+            cursor.execute(
+                "SELECT set_config('pg_trgm.word_similarity_threshold', %s, true)",
+                [str(TYPO_SIMILARITY)],
+            )
+            cursor.execute(_BY_TEXT_OR_TITLE, {"text": query, "config": config, "limit": limit})
+        else:
+            cursor.execute(_BY_TEXT, {"text": query, "config": config, "limit": limit})
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _ranked_by_tsquery(tsquery: str, *, limit: int) -> list[Any]:
+    """Ids of the public articles whose document matches `tsquery` (lexemes), best first."""
+    require_tenant_id()
+    with connection.cursor() as cursor:
+        cursor.execute(_BY_TSQUERY, [tsquery, limit])
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _tsquery(terms: list[list[str]], operator: str) -> str:
+    """A tsquery of lexemes: each word's lexemes all, the words joined by `operator`."""
+
+    def quoted(lexeme: str) -> str:
+        return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
+
+    return f" {operator} ".join(
+        "(" + " & ".join(quoted(lexeme) for lexeme in lexemes) + ")" for lexemes in terms
+    )
+
+
+def _stems(words: list[str], config: str) -> list[list[str]]:
+    """Each word's lexemes as the documents hold them (none for a stop word)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT tsvector_to_array(to_tsvector(%s::regconfig, word))"
+            " FROM unnest(%s::text[]) WITH ORDINALITY AS typed(word, position)"
+            " ORDER BY position",
+            [config, words],
+        )
+        return [list(row[0]) for row in cursor.fetchall()]
+
+
+def vocabulary() -> frozenset[str]:
+    """Every lexeme of the current tenant's public articles, from the stored documents
+    (ts_stat); cached until one of those articles changes, is added or is withdrawn."""
+    tenant_id = require_tenant_id()
+    with connection.cursor() as cursor:
+        cursor.execute(_STAMP)
+        count, latest = cursor.fetchone()
+        stamp = f"{count}:{latest.timestamp() if latest else 0}"
+        key = f"kb-vocabulary:{tenant_id}:{stamp}"
+        words = cache.get(key)
+        if words is None:
+            cursor.execute(_VOCABULARY)
+            words = frozenset(row[0] for row in cursor.fetchall())
+            cache.set(key, words, timeout=VOCABULARY_SECONDS)
+    return frozenset(words)
+
+
+def _corrected_terms(query: str, *, config: str) -> list[list[str]]:
+    """The query's words as lexemes, each one the help center does not have replaced by
+    its closest lexeme when one is close enough (CORRECTION_CUTOFF)."""
+    words = _WORD.findall(query)
+    if not words:
+        return []
+    known = vocabulary()
+    terms: list[list[str]] = []
+    for lexemes in _stems(words, config):
+        corrected = []
+        for lexeme in lexemes:
+            if lexeme not in known and len(lexeme) >= MIN_CORRECTED_WORD:
+                close = difflib.get_close_matches(lexeme, known, n=1, cutoff=CORRECTION_CUTOFF)
+                lexeme = close[0] if close else lexeme
+            corrected.append(lexeme)
+        if corrected:
+            terms.append(corrected)
+    return terms
+
+
+def correct_typos(query: str, *, language: str = "en") -> str:
     """`query` with each word the public articles do not have replaced by their closest
-    word, when one is close enough."""
-    vocabulary: set[str] = set()
-    for title, body in (
-        public_articles().order_by("-updated_at").values_list("title", "body")[:CORRECTION_ARTICLES]
-    ):
-        vocabulary.update(word.casefold() for word in _WORD.findall(f"{title} {body}"))
+    word (as the search index holds it: its stem), when one is close enough."""
+    config = search_config(language)
+    known = vocabulary()
 
     def correct(match: re.Match[str]) -> str:
         word = match.group(0)
-        folded = word.casefold()
-        if len(folded) < MIN_CORRECTED_WORD or folded in vocabulary:
+        lexemes = _stems([word], config)[0]
+        if len(lexemes) != 1 or lexemes[0] in known or len(lexemes[0]) < MIN_CORRECTED_WORD:
             return word
-        close = difflib.get_close_matches(folded, vocabulary, n=1, cutoff=CORRECTION_CUTOFF)
+        close = difflib.get_close_matches(lexemes[0], known, n=1, cutoff=CORRECTION_CUTOFF)
         return close[0] if close else word
 
     return _WORD.sub(correct, query)
-
-
-def _search(
-    query: str, *, language: str, limit: int, bodies: bool, trigram: bool = True
-) -> list[Article]:
-    config = search_config(language)
-    document = SearchVector("title", weight="A", config=config) + SearchVector(
-        "body", weight="B", config=config
-    )
-    text_query = SearchQuery(query, search_type="websearch", config=config)
-    if not trigram:
-        found = (
-            public_articles()
-            .defer("body", "body_html")
-            .annotate(document=document)
-            .filter(document=text_query)
-            .annotate(rank=SearchRank(F("document"), text_query))
-            .order_by("-rank", "title")
-        )
-        return list(found[:limit])
-    similarity: Any = TrigramWordSimilarity(query, "title")
-    if bodies:
-        similarity = Greatest(
-            similarity,
-            TrigramWordSimilarity(query, "body") * Value(0.8),
-            output_field=FloatField(),
-        )
-    found = (
-        public_articles()
-        .defer("body", "body_html")
-        .annotate(document=document, similarity=similarity)
-        .filter(Q(document=text_query) | Q(similarity__gte=TYPO_SIMILARITY))
-        .annotate(rank=SearchRank(F("document"), text_query) + F("similarity"))
-        .order_by("-rank", "title")
-    )
-    return list(found[:limit])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -249,12 +321,6 @@ def _fresh_counts(article: Article) -> Counts:
         .first()
     )
     return Counts(**row) if row else Counts()
-
-
-def get_vote(article: Article, visitor: str) -> bool | None:
-    """The visitor's answer on this article: True, False, or None when not answered."""
-    row = ArticleVote.objects.filter(article=article, visitor=visitor).values("helpful").first()
-    return row["helpful"] if row else None
 
 
 def _ensure_stats(article: Article) -> None:

@@ -88,14 +88,14 @@ def _search_page(request: TenantHttpRequest) -> HttpResponse:
 def article(request: TenantHttpRequest, slug: str) -> HttpResponse:
     """One public article. A former slug redirects to the current one; opened from a
     request form suggestion (`?from=request`), it counts as a possible deflection."""
+    visitor = visitor_key(request)
     try:
-        item = public.get_public_article(slug)
+        item = public.get_public_article(slug, visitor=visitor)
     except ArticleNotFound:
         target = public.former_slug_target(slug)
         if target:
             return redirect("help:article", slug=target, permanent=True)
         return not_found_page(request, "That article")
-    visitor = visitor_key(request)
     public.record_view(article=item, visitor=visitor)
     if request.GET.get("from") == "request":
         public.record_suggestion_opened(article=item, visitor=visitor)
@@ -114,7 +114,7 @@ def article(request: TenantHttpRequest, slug: str) -> HttpResponse:
             "shown": shown,
             "shown_language": shown_translation.language if shown_translation else "",
             "description": description,
-            "vote": public.get_vote(item, visitor),
+            "vote": getattr(item, "visitor_vote", None),
             "counts": public.get_counts(item),
             "canonical": request.build_absolute_uri(request.path),
         },

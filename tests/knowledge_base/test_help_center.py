@@ -5,7 +5,9 @@ internal articles never show; bad input is a 4xx."""
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from helpdesk.tenancy.context import tenant_context
 from knowledge_base import public
@@ -231,3 +233,35 @@ def test_article_page_picks_a_translation_by_accept_language(help_acme: TenantSe
     assert "<h1>Reset your password</h1>" in french.content.decode()
     junk = client.get("/help/reset-your-password/", HTTP_ACCEPT_LANGUAGE=";;,q=x" * 200)
     assert junk.status_code == 200
+
+
+def _knowledge_base_statements(captured: CaptureQueriesContext) -> list[str]:
+    return [
+        " ".join(q["sql"].split()[:2])
+        for q in captured.captured_queries
+        if "knowledge_base_" in q["sql"]
+    ]
+
+
+def test_an_article_page_reads_the_article_counters_and_vote_in_one_query(
+    help_acme: TenantSetup,
+) -> None:
+    """The page's budget (issue 18: under 30 ms, measured in make bench): one query for
+    the article with its category, counters and the visitor's answer, and for a view
+    not counted yet the counter's one upsert. The answer shown is the visitor's own."""
+    client = help_acme.client()
+    client.get("/help/reset-your-password/")  # the visitor cookie
+    client.post("/help/reset-your-password/vote/", {"helpful": "no"})
+    client.get("/help/reset-your-password/")  # the view counted under the cookie
+    with CaptureQueriesContext(connection) as returning:
+        html = client.get("/help/reset-your-password/").content.decode()
+    assert "Still stuck?" in html  # their answer, not the question again
+    assert _knowledge_base_statements(returning) == ['SELECT "knowledge_base_article"."id",']
+    stranger = Client(HTTP_HOST=help_acme.host, REMOTE_ADDR="10.0.0.77")
+    with CaptureQueriesContext(connection) as first_visit:
+        html = stranger.get("/help/reset-your-password/").content.decode()
+    assert "Was this article helpful?" in html
+    assert _knowledge_base_statements(first_visit) == [
+        'SELECT "knowledge_base_article"."id",',
+        "INSERT INTO",
+    ]

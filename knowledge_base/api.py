@@ -14,8 +14,16 @@ from rest_framework import status as http
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from helpdesk.api.permissions import CanWriteArticlesOrReadOnly, IsTenantMember
+from helpdesk.api.permissions import (
+    CanWriteArticlesOrReadOnly,
+    IsTenantAdmin,
+    IsTenantAdminOrReadOnly,
+    IsTenantMember,
+)
 from helpdesk.api.views import TenantAPIView
+from helpdesk.tenancy import services as tenancy_services
+from helpdesk.tenancy.http import MemberRequest
+from helpdesk.tenancy.models import Tenant
 from knowledge_base import selectors, services
 from knowledge_base.errors import CategoryNotFound, InvalidArticle
 from knowledge_base.rendering import render_markdown
@@ -34,6 +42,9 @@ from knowledge_base.serializers import (
     KbSectionInput,
     KbSectionOutput,
     KbSectionUpdateInput,
+    KbThemeLogoInput,
+    KbThemeOutput,
+    KbThemeUpdateInput,
 )
 
 
@@ -254,3 +265,55 @@ class KbPreviewAPI(TenantAPIView):
         """Markdown rendered and sanitized as an article shows it (nothing is saved)."""
         data = self.validate(KbPreviewInput, request.data)
         return Response({"html": render_markdown(data["body"])})
+
+
+def _theme(tenant: Tenant) -> dict[str, Any]:
+    return {
+        "name": tenant.name,
+        "brand_colour": tenant.brand_colour,
+        "logo_url": "/help/logo/" if tenant.logo else None,
+    }
+
+
+class KbThemeAPI(TenantAPIView):
+    """The help center's look: the name it shows, its accent colour and its logo. Every
+    member reads; admins change it."""
+
+    permission_classes = [IsTenantMember, IsTenantAdminOrReadOnly]
+    pagination_class = None
+
+    @extend_schema(responses=KbThemeOutput)
+    def get(self, request: MemberRequest) -> Response:
+        return Response(KbThemeOutput(_theme(request.tenant)).data)
+
+    @extend_schema(request=KbThemeUpdateInput, responses=KbThemeOutput)
+    def patch(self, request: MemberRequest) -> Response:
+        """Change the name and/or the colour (400 `invalid_branding` with the field)."""
+        data = self.validate(KbThemeUpdateInput, request.data)
+        tenant = tenancy_services.update_branding(
+            tenant=request.tenant, actor=self.membership, **data
+        )
+        return Response(KbThemeOutput(_theme(tenant)).data)
+
+
+class KbThemeLogoAPI(TenantAPIView):
+    """The help center's logo, as a multipart upload (`file`). Admins only."""
+
+    permission_classes = [IsTenantMember, IsTenantAdmin]
+    pagination_class = None
+
+    @extend_schema(request={"multipart/form-data": KbThemeLogoInput}, responses=KbThemeOutput)
+    def put(self, request: MemberRequest) -> Response:
+        """Upload a new logo, replacing the old one: PNG, JPEG, GIF or WebP by its content,
+        at most 512 KB (400 `invalid_branding` otherwise)."""
+        data = self.validate(KbThemeLogoInput, request.data)
+        tenant = tenancy_services.set_logo(
+            tenant=request.tenant, actor=self.membership, upload=data["file"]
+        )
+        return Response(KbThemeOutput(_theme(tenant)).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: MemberRequest) -> Response:
+        """Remove the logo: the help center shows the name alone."""
+        tenancy_services.remove_logo(tenant=request.tenant, actor=self.membership)
+        return Response(status=http.HTTP_204_NO_CONTENT)

@@ -31,4 +31,6 @@ urlpatterns = [
         name="revision-restore",
     ),
     path("kb/preview/", api.KbPreviewAPI.as_view(), name="preview"),
+    path("kb/theme/", api.KbThemeAPI.as_view(), name="theme"),
+    path("kb/theme/logo/", api.KbThemeLogoAPI.as_view(), name="theme-logo"),
 ]

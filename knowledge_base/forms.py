@@ -77,3 +77,26 @@ class SectionForm(forms.Form):
 
 class ImageForm(forms.Form):
     image = forms.FileField()
+
+
+class ThemeForm(forms.Form):
+    """The help center's look; the service checks the rules (colour form, logo type)."""
+
+    name = forms.CharField(
+        max_length=200, help_text="Shown in the help center, the portal and mail."
+    )
+    brand_colour = forms.CharField(
+        max_length=7,
+        required=False,
+        label="Accent colour",
+        widget=forms.TextInput(attrs={"type": "color"}),
+        help_text="Buttons and links in the help center.",
+    )
+    logo = forms.FileField(
+        required=False,
+        help_text="PNG, JPEG, GIF or WebP, at most 512 KB.",
+        widget=forms.ClearableFileInput(
+            attrs={"accept": "image/png,image/jpeg,image/gif,image/webp"}
+        ),
+    )
+    remove_logo = forms.BooleanField(required=False, label="Remove the logo")

@@ -193,3 +193,24 @@ class KbPreviewInput(serializers.Serializer[Any]):
 
 class KbPreviewOutput(serializers.Serializer[Any]):
     html = serializers.CharField()
+
+
+class KbThemeOutput(serializers.Serializer[Any]):
+    name = serializers.CharField(help_text="The name the help center and customer mail show.")
+    brand_colour = serializers.CharField(help_text="#rrggbb, or empty for the default colour.")
+    logo_url = serializers.CharField(
+        allow_null=True, help_text="The logo as the help center serves it; null without one."
+    )
+
+
+class KbThemeUpdateInput(serializers.Serializer[Any]):
+    name = serializers.CharField(required=False, max_length=200)
+    brand_colour = serializers.CharField(
+        required=False, allow_blank=True, max_length=7, help_text="#rrggbb; empty: the default."
+    )
+
+
+class KbThemeLogoInput(serializers.Serializer[Any]):
+    file = serializers.FileField(
+        help_text="PNG, JPEG, GIF or WebP, at most 512 KB (multipart/form-data)."
+    )

@@ -163,7 +163,18 @@ def delete_section(*, section: Section, actor: Membership | None) -> None:
 
 # Paths of the agent pages and the help center that an article slug must not hide.
 RESERVED_SLUGS = frozenset(
-    {"new", "categories", "preview", "images", "search", "suggest", "request", "logo", "theme-css"}
+    {
+        "new",
+        "categories",
+        "preview",
+        "theme",
+        "images",
+        "search",
+        "suggest",
+        "request",
+        "logo",
+        "theme-css",
+    }
 )
 
 

@@ -9,6 +9,7 @@ urlpatterns = [
     path("new/", views.article_new, name="article-new"),
     path("categories/", views.categories, name="categories"),
     path("preview/", views.preview, name="preview"),
+    path("theme/", views.theme, name="theme"),
     path("images/<uuid:image_id>/", views.image, name="image"),
     path("<slug:slug>/", views.article_detail, name="article-detail"),
     path("<slug:slug>/edit/", views.article_edit, name="article-edit"),

@@ -16,12 +16,13 @@ from django.views.decorators.http import require_POST
 from helpdesk.core.errors import DomainError
 from helpdesk.core.views import not_found_page
 from helpdesk.tenancy import permissions
+from helpdesk.tenancy import services as tenancy_services
 from helpdesk.tenancy.decorators import member_required
 from helpdesk.tenancy.http import MemberHttpRequest
 from helpdesk.tenancy.permissions import Capability
 from knowledge_base import selectors, services
 from knowledge_base.errors import ArticleNotFound, RevisionNotFound
-from knowledge_base.forms import ArticleForm, CategoryForm, ImageForm, SectionForm
+from knowledge_base.forms import ArticleForm, CategoryForm, ImageForm, SectionForm, ThemeForm
 from knowledge_base.models import Article, ArticleStatus, ArticleVisibility
 from knowledge_base.rendering import render_markdown
 from knowledge_base.services import BODY_LENGTH
@@ -339,3 +340,37 @@ def _save_category_or_section(request: MemberHttpRequest) -> int:
     services.create_section(actor=actor, **form_s.cleaned_data)
     messages.success(request, f"Section “{form_s.cleaned_data['name']}” added.")
     return 302
+
+
+@member_required(may=Capability.MANAGE_SETTINGS)
+def theme(request: MemberHttpRequest) -> HttpResponse:
+    """The help center's look (admins): the name it shows, the accent colour, the logo,
+    with a preview of its header."""
+    tenant = request.tenant
+    initial = {"name": tenant.name, "brand_colour": tenant.brand_colour or "#2457c5"}
+    form = ThemeForm(request.POST or None, request.FILES or None, initial=initial)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                tenancy_services.update_branding(
+                    tenant=tenant,
+                    actor=request.membership,
+                    name=data["name"],
+                    brand_colour=data["brand_colour"],
+                )
+                if data["logo"]:
+                    tenancy_services.set_logo(
+                        tenant=tenant, actor=request.membership, upload=data["logo"]
+                    )
+                elif data["remove_logo"]:
+                    tenancy_services.remove_logo(tenant=tenant, actor=request.membership)
+            except DomainError as error:
+                field = error.details.get("field")
+                form.add_error(field if field in form.fields else None, str(error))
+            else:
+                messages.success(request, "Help center look saved.")
+                return redirect("knowledge_base:theme")
+    return render(request, "knowledge_base/theme.html", {"form": form}, status=status)

@@ -31,3 +31,9 @@ class InvalidTenantSlug(DomainError):
 class MemberNotFound(NotFound):
     code = "member_not_found"
     message = "No such member of this tenant."
+
+
+class InvalidBranding(DomainError):
+    code = "invalid_branding"
+    message = "The help center's name, colour or logo is not valid."
+    public_details = True  # {"field": ...}: which one

@@ -76,6 +76,14 @@ def get_tenant(tenant_id: UUID | str) -> Tenant:
     return tenant
 
 
+def forget_tenant(tenant: Tenant) -> None:
+    """Drop the cached copies of the tenant (by id and by each of its hosts), so a change
+    of its name, colour or logo shows on the next request."""
+    hosts = [f"{tenant.slug}.{settings.HELPDESK_BASE_DOMAIN}"]
+    hosts += list(TenantDomain.objects.filter(tenant=tenant).values_list("domain", flat=True))
+    cache.delete_many([f"tenant:{tenant.id}", *(f"tenant-for-host:{h}" for h in hosts)])
+
+
 def get_tenant_by_slug(slug: str) -> Tenant:
     tenant = Tenant.objects.filter(slug=slug).first()
     if tenant is None:

@@ -436,6 +436,17 @@ class Report:
     # The member whose own figures these are (an agent), or None: the whole team's.
     agent_id: str | None = None
 
+    @property
+    def deflection_rate_percent(self) -> float | None:
+        """Of the help center's visitors who needed help in the range, the share who found
+        it in a suggested article: deflections / (deflections + tickets created on the web
+        channel, the request form). None without either, or in an agent's report."""
+        if self.deflections is None:
+            return None
+        web = self.breakdowns.get("channel", {}).get(TicketChannel.WEB)
+        asked = self.deflections + (web.created if web else 0)
+        return round(100 * self.deflections / asked, 1) if asked else None
+
 
 # The rows of a range: whole months from month rows, the days around them from day rows;
 # with an agent, only that agent's rows (their figures are the report's total).
@@ -784,6 +795,7 @@ def report_payload(report: Report) -> dict[str, Any]:
         "agent_id": report.agent_id,
         **figures_payload(report.total),
         "deflections": report.deflections,
+        "deflection_rate_percent": report.deflection_rate_percent,
         "sla_by_metric": {
             metric: {
                 "met": report.total.sla_met.get(metric, 0),

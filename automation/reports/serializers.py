@@ -80,6 +80,11 @@ class ReportSummaryOutput(_WithFrom, ReportFiguresOutput):
     deflections = serializers.IntegerField(
         allow_null=True, help_text="Help-center deflections (null in an agent's report)"
     )
+    deflection_rate_percent = serializers.FloatField(
+        allow_null=True,
+        help_text="Deflections out of deflections plus requests from the web form (null"
+        " without either, or in an agent's report)",
+    )
     sla_by_metric = serializers.DictField(child=ReportSlaMetricOutput())
     first_response_distribution = ReportBucketOutput(many=True)
     daily = ReportDayOutput(many=True)

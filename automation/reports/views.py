@@ -387,12 +387,22 @@ def reports_export(request: MemberHttpRequest) -> HttpResponse:
 
 def _write_summary(writer: Any, payload: dict[str, Any], agent_id: str | None) -> None:
     writer.writerow(
-        ["from", "to", "dimension", "key", "label", *CSV_COLUMNS, "open_now", "deflections"]
+        [
+            "from",
+            "to",
+            "dimension",
+            "key",
+            "label",
+            *CSV_COLUMNS,
+            "open_now",
+            "deflections",
+            "deflection_rate_percent",
+        ]
     )
     writer.writerow(
         [payload["from"], payload["to"], "all", "", "Own tickets" if agent_id else "All tickets"]
         + [_cell(payload[column]) for column in CSV_COLUMNS]
-        + ["", _cell(payload["deflections"])]
+        + ["", _cell(payload["deflections"]), _cell(payload["deflection_rate_percent"])]
     )
     for dimension in selectors.BREAKDOWNS:
         for row in payload[f"by_{dimension}"]:

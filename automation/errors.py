@@ -69,3 +69,18 @@ class ReportAgentNotFound(NotFound):
 class UnknownReportBreakdown(NotFound):
     code = "unknown_report_breakdown"
     message = "No such breakdown."
+
+
+class WebhookNotFound(NotFound):
+    code = "webhook_not_found"
+    message = "No such webhook."
+
+
+class InvalidWebhook(DomainError):
+    code = "invalid_webhook"
+    message = "The webhook is not valid."
+
+
+class WebhookTargetRefused(DomainError):
+    code = "webhook_target_refused"
+    message = "Webhooks may not call loopback or private addresses."

@@ -25,6 +25,10 @@ __all__ = [
     "SlaMetric",
     "SlaPolicy",
     "SlaTimer",
+    "Webhook",
+    "WebhookDelivery",
+    "WebhookDeliveryStatus",
+    "WebhookEvent",
 ]
 
 
@@ -384,3 +388,119 @@ class ReportMailOptOut(TenantModel):
 
     def __str__(self) -> str:
         return f"no weekly report for {self.member_id}"
+
+
+class WebhookEvent(models.TextChoices):
+    """What a webhook delivery reports. Subscriptions choose among the first six; a test
+    and a rule's "call webhook" action deliver to one subscription whatever it chose."""
+
+    TICKET_CREATED = "ticket.created", "Ticket created"
+    TICKET_UPDATED = "ticket.updated", "Ticket updated"
+    TICKET_SOLVED = "ticket.solved", "Ticket solved"
+    MESSAGE_CREATED = "message.created", "Message created"
+    RATING_RECEIVED = "rating.received", "Rating received"
+    SLA_MISSED = "sla.missed", "SLA target missed"
+    RULE_TRIGGERED = "rule.triggered", "A rule called the webhook"
+    TEST = "webhook.test", "Test"
+
+
+SUBSCRIBABLE_WEBHOOK_EVENTS = [
+    WebhookEvent.TICKET_CREATED,
+    WebhookEvent.TICKET_UPDATED,
+    WebhookEvent.TICKET_SOLVED,
+    WebhookEvent.MESSAGE_CREATED,
+    WebhookEvent.RATING_RECEIVED,
+    WebhookEvent.SLA_MISSED,
+]
+
+
+class Webhook(TenantModel):
+    """An admin's subscription of a URL to events. Deliveries are signed with `secret`
+    (stored encrypted, shown once). Repeated failures disable it (`is_active` False with
+    `disabled_reason`); an admin turns it on again."""
+
+    url = models.URLField(max_length=2000)
+    description = models.CharField(max_length=200, blank=True, default="")
+    events = ArrayField(models.CharField(max_length=40), default=list)
+    secret_encrypted = models.TextField()
+    is_active = models.BooleanField(default=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    disabled_reason = models.CharField(max_length=300, blank=True, default="")
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_failure_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        "tenancy.Membership", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta(TenantModel.Meta):
+        constraints = [
+            *TenantModel.Meta.constraints,
+            TenantFK("created_by"),
+            models.CheckConstraint(
+                condition=models.Q(events__contained_by=SUBSCRIBABLE_WEBHOOK_EVENTS),
+                name="automation_webhook_events_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class WebhookDeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class WebhookDelivery(TenantModel):
+    """One event for one webhook: the JSON body as it is sent on every attempt, and what
+    the last attempt got back. `key` makes an event's delivery unique per webhook, so a
+    task run twice queues it once. Pending ones wait for `next_attempt_at`."""
+
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.CharField(max_length=40, choices=WebhookEvent.choices)
+    key = models.CharField(max_length=200)
+    payload = models.JSONField()
+    status = models.CharField(
+        max_length=16, choices=WebhookDeliveryStatus.choices, default=WebhookDeliveryStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    response_status = models.PositiveIntegerField(null=True, blank=True)
+    response_ms = models.PositiveIntegerField(null=True, blank=True)
+    response_excerpt = models.TextField(blank=True, default="")
+    error = models.CharField(max_length=500, blank=True, default="")
+
+    class Meta(TenantModel.Meta):
+        constraints = [
+            *TenantModel.Meta.constraints,
+            TenantFK("webhook"),
+            models.UniqueConstraint(
+                fields=["tenant", "webhook", "key"], name="automation_webhookdelivery_key_uniq"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=WebhookDeliveryStatus.values),
+                name="automation_webhookdelivery_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(event__in=WebhookEvent.values),
+                name="automation_webhookdelivery_event_valid",
+            ),
+        ]
+        indexes = [
+            # The delivery log of one webhook, newest first.
+            models.Index(fields=["tenant", "webhook", "-id"], name="automation_webhook_log_idx"),
+            # The retry sweeper: deliveries waiting or in flight, by due time.
+            models.Index(
+                fields=["tenant", "status", "next_attempt_at"],
+                name="automation_webhook_due_idx",
+                condition=models.Q(status__in=["pending", "sending"]),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} to {self.webhook_id} ({self.status})"

@@ -7,10 +7,12 @@ from typing import Any
 from django.dispatch import receiver
 
 from automation import selectors, tasks, ticket_events
+from automation.models import WebhookEvent
 from automation.reports import tasks as report_tasks
+from automation.webhooks import services as webhooks
 from departments.signals import business_hours_changed
 from helpdesk.core.batching import collect_on_commit
-from tickets.signals import ticket_changed
+from tickets.signals import rating_received, ticket_changed
 
 
 @receiver(ticket_changed, dispatch_uid="automation.sla.ticket_changed")
@@ -50,3 +52,17 @@ def refresh_reports_after_change(*, tenant_id: Any, ticket_id: Any, **_: Any) ->
         report_tasks.refresh_report_rollups.delay(tenant_id=tenant, ticket_ids=sorted(set(ids)))
 
     collect_on_commit(("automation.reports", tenant), str(ticket_id), enqueue)
+
+
+@receiver(ticket_changed, dispatch_uid="automation.webhooks.ticket_changed")
+def call_webhooks_after_change(*, ticket_id: Any, reason: str, **_: Any) -> None:
+    """Webhooks hear of creations, updates, solves and messages after the commit, a
+    transaction's events at once; what rules changed too (it is a change all the same)."""
+    webhooks.collect_event(ticket_id=ticket_id, reason=reason)
+
+
+@receiver(rating_received, dispatch_uid="automation.webhooks.rating_received")
+def call_webhooks_after_rating(*, ticket_id: Any, rating_id: Any, **_: Any) -> None:
+    webhooks.collect_event(
+        ticket_id=ticket_id, event=WebhookEvent.RATING_RECEIVED, rating_id=str(rating_id)
+    )

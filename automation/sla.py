@@ -30,8 +30,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from automation import selectors
-from automation.models import RuleTrigger, SlaMetric, SlaPolicy, SlaTimer
+from automation.models import RuleTrigger, SlaMetric, SlaPolicy, SlaTimer, WebhookEvent
 from automation.rules import engine as rules_engine
+from automation.webhooks import services as webhooks
 from departments import business_time
 from departments import selectors as department_selectors
 from tickets.models import Ticket, TicketStatus
@@ -223,6 +224,9 @@ def apply_sla(
             trigger=RuleTrigger.SLA_MISSED,
             ticket_ids=[ticket.id],
             sla_metrics={ticket.id: announced},
+        )
+        webhooks.collect_event(
+            ticket_id=ticket.id, event=WebhookEvent.SLA_MISSED, metrics=announced
         )
 
 

@@ -59,6 +59,12 @@ app.conf.beat_schedule = {
         "task": "departments.shifts.tasks.sweep_shift_clock",
         "schedule": 60.0,
     },
+    "sweep-webhook-deliveries": {
+        # Webhook retries due later than a countdown may wait, and attempts a dead worker
+        # left in flight.
+        "task": "automation.webhooks.tasks.sweep_webhook_deliveries",
+        "schedule": 60.0,
+    },
     "sweep-report-rollups": {
         "task": "automation.reports.tasks.sweep_report_rollups",
         "schedule": 60.0,
@@ -96,6 +102,7 @@ app.autodiscover_tasks(
         "knowledge_base",
         "automation",
         "automation.assignment",
+        "automation.webhooks",
     ]
 )
 

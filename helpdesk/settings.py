@@ -309,6 +309,14 @@ HELPDESK_AUTO_REPLY_LIMIT_PER_HOUR = env_int("HELPDESK_AUTO_REPLY_LIMIT_PER_HOUR
 # Mailbox IMAP servers on loopback or private networks (an on-premises mail server): off,
 # so one tenant's admin cannot reach the services around the help desk through them.
 HELPDESK_IMAP_ALLOW_PRIVATE_HOSTS = env_bool("HELPDESK_IMAP_ALLOW_PRIVATE_HOSTS", False)
+# Outgoing webhooks (automation.webhooks): targets on loopback, private, link-local or other
+# non-public addresses are refused unless the operator allows them, like IMAP hosts.
+HELPDESK_WEBHOOK_ALLOW_PRIVATE_HOSTS = env_bool("HELPDESK_WEBHOOK_ALLOW_PRIVATE_HOSTS", False)
+# Seconds a delivery waits for the receiver to connect and answer.
+HELPDESK_WEBHOOK_TIMEOUT_SECONDS = env_int("HELPDESK_WEBHOOK_TIMEOUT_SECONDS", 10)
+# Failed attempts in a row (every delivery's retries count) after which a webhook is
+# disabled and the admins are told.
+HELPDESK_WEBHOOK_DISABLE_AFTER_FAILURES = env_int("HELPDESK_WEBHOOK_DISABLE_AFTER_FAILURES", 20)
 HELPDESK_MAX_MESSAGE_BYTES = env_int("HELPDESK_SMTPD_MAX_MESSAGE_BYTES", 25 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * HELPDESK_MAX_MESSAGE_BYTES + 1024 * 1024
 HELPDESK_TENANT_CACHE_SECONDS = env_int("HELPDESK_TENANT_CACHE_SECONDS", 60)

@@ -11,6 +11,7 @@ urlpatterns = [
     path("api/v1/", include("automation.api_urls")),
     path("api/v1/", include("automation.rules.api_urls")),
     path("api/v1/", include("automation.assignment.api_urls")),
+    path("api/v1/", include("automation.webhooks.api_urls")),
     path("api/v1/", include("knowledge_base.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(permission_classes=[]), name="api-schema"),
     # The split view serves Swagger UI's set-up script from a URL, not inline: the
@@ -28,6 +29,7 @@ urlpatterns = [
     path("", include("automation.urls")),
     path("", include("automation.rules.urls")),
     path("", include("automation.assignment.urls")),
+    path("", include("automation.webhooks.urls")),
     path("settings/", include("departments.urls")),
     path("", include("tickets.urls")),
 ]

@@ -61,6 +61,11 @@ TASK_NAMES = {
     "automation.reports.tasks.sweep_report_rollups",
     "automation.reports.tasks.send_weekly_reports",
     "automation.reports.tasks.send_weekly_report",
+    # Outgoing webhooks (issue 21).
+    "automation.webhooks.tasks.queue_webhook_events",
+    "automation.webhooks.tasks.deliver_webhook",
+    "automation.webhooks.tasks.send_due_webhook_deliveries",
+    "automation.webhooks.tasks.sweep_webhook_deliveries",
 }
 OUR_PACKAGES = ("helpdesk", "tickets", "departments", "knowledge_base", "automation")
 

@@ -20,6 +20,11 @@ ticket_changed = Signal()
 # Not sent by automatic assignment itself, nor for the claim by opening a ticket.
 ticket_assignee_changed = Signal()
 
+# A customer rated the help on a ticket, or changed their score
+# (tickets.satisfaction.services.record_rating): kwargs tenant_id, ticket_id, rating_id. Sent
+# inside the rating's transaction.
+rating_received = Signal()
+
 
 def send_ticket_changed(ticket: Ticket, reason: str) -> None:
     """`by_rule` is True while a workflow rule acts (tickets.attribution): automation runs

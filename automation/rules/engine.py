@@ -37,12 +37,15 @@ from django.utils import timezone
 from automation import selectors as automation_selectors
 from automation import sla
 from automation.assignment import services as assignment
-from automation.models import Rule, RuleMatch, RuleTrigger, SlaTimer
+from automation.models import Rule, RuleMatch, RuleTrigger, SlaTimer, WebhookEvent
 from automation.rules import selectors, vocabulary
+from automation.webhooks import payloads
+from automation.webhooks import services as webhooks
 from departments import business_time
 from departments.models import DEFAULT_AUTO_ACK_SUBJECT, DepartmentMember
 from helpdesk.core import placeholders
 from helpdesk.core.errors import DomainError
+from helpdesk.core.ids import new_id
 from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.context import require_tenant_id
 from helpdesk.tenancy.models import Membership
@@ -515,6 +518,17 @@ def _act(action: dict[str, Any], facts: Facts, batch: Batch, rule: Rule) -> None
         if not members:
             raise ActionSkipped(f"{department.name} has no agents")
         _notify(ticket, members, facts, batch)
+    elif name == "call_webhook":
+        webhook = _ref(batch, "webhook", value, "the webhook was deleted or disabled")
+        webhooks.queue_for_webhook(
+            webhook=webhook,
+            event=WebhookEvent.RULE_TRIGGERED,
+            key=f"rule.triggered:{rule.id}:{ticket.id}:{new_id()}",
+            data={
+                "ticket": payloads.ticket_data(ticket, payloads.base_url()),
+                "rule": {"id": str(rule.id), "name": rule.name},
+            },
+        )
     else:
         raise ActionSkipped(f"unknown action {name!r}")
 

@@ -11,7 +11,7 @@ from django.core.cache import cache
 from django.db.models import QuerySet
 
 from automation.errors import RuleNotFound
-from automation.models import CannedResponse, CannedResponseScope, Rule
+from automation.models import CannedResponse, CannedResponseScope, Rule, Webhook
 from departments.models import BusinessHours, Department, Mailbox
 from helpdesk.tenancy import permissions
 from helpdesk.tenancy import selectors as tenancy_selectors
@@ -87,6 +87,7 @@ def load_references(ids: Mapping[str, Iterable[str]]) -> dict[str, dict[str, Any
         "type": TicketType.objects.all(),
         "business_hours": BusinessHours.objects.prefetch_related("holidays"),
         "template": list_shared_canned_responses(),
+        "webhook": Webhook.objects.filter(is_active=True),
     }
     for kind, wanted in ids.items():
         valid = _ids(wanted)

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 from automation.errors import RuleNotFound
 from automation.models import Rule, RuleMatch, RuleTrigger
 from automation.rules import selectors, services, vocabulary
+from automation.webhooks import selectors as webhook_selectors
 from departments import selectors as department_selectors
 from helpdesk.core.errors import DomainError
 from helpdesk.core.views import not_found_page
@@ -53,6 +54,7 @@ SELECT_KINDS = {
     "assignee",
     "member",
     "template",
+    "webhook",
 }
 
 
@@ -160,6 +162,10 @@ def _choices() -> dict[str, list[tuple[str, str]]]:
         "assignee": [(str(m.id), m.user.display_name) for m in tenancy_selectors.list_agents()],
         "member": [(str(m.id), m.user.display_name) for m in tenancy_selectors.list_members()],
         "template": [(str(r.id), r.title) for r in selectors.list_shared_canned_responses()],
+        "webhook": [
+            (str(w.id), w.description or w.url)
+            for w in webhook_selectors.list_webhooks().filter(is_active=True)
+        ],
         "custom_key": [
             (f.key, f.label) for f in configuration.list_custom_fields(CustomFieldTarget.TICKET)
         ],

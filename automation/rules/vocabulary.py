@@ -235,6 +235,13 @@ ACTIONS: dict[str, ActionSpec] = {
             "department_or_own",
             "A department id; null: the ticket's department.",
         ),
+        ActionSpec(
+            "call_webhook",
+            "Call webhook",
+            "webhook",
+            "A webhook id: the ticket is POSTed to it, signed, as a `rule.triggered` event"
+            " (whatever events the webhook subscribes to).",
+        ),
     )
 }
 
@@ -481,6 +488,7 @@ def _clean_action_value(where: str, spec: ActionSpec, value: Any) -> Any:
         "template": "canned response",
         "type": "ticket type",
         "department_or_own": "department",
+        "webhook": "webhook",
     }
     if kind in ids:
         if value is None and kind in {"type", "department_or_own"}:
@@ -550,6 +558,7 @@ ACTION_REFERENCE_KINDS = {
     "reply_with_template": "template",
     "notify_agent": "member",
     "notify_department": "department",
+    "call_webhook": "webhook",
 }
 
 
@@ -578,6 +587,7 @@ REFERENCE_WORDS = {
     "assignee": "agent or admin",
     "member": "member",
     "template": "shared canned response",
+    "webhook": "active webhook",
 }
 
 

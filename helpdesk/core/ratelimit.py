@@ -164,6 +164,11 @@ def _connecting_address(request: HttpRequest) -> str:
     return str(address)
 
 
+def client_address(request: HttpRequest) -> str:
+    """The client's whole address (for the audit log), found as `client_ip` finds it."""
+    return _connecting_address(request)
+
+
 def client_ip(request: HttpRequest) -> str:
     """The client's address, IPv6 cut to its /64: the connection's own address, or from
     X-Forwarded-For only when that connection comes from a trusted proxy."""

@@ -15,7 +15,8 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
-from helpdesk.tenancy import selectors
+from helpdesk.core import ratelimit
+from helpdesk.tenancy import audit, selectors
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.http import HelpdeskHttpRequest
 
@@ -48,10 +49,13 @@ class TenantMiddleware:
             return not_found(request, "There is no help desk at this address.")
         request.tenant = tenant
 
-        with tenant_context(tenant.id):
-            response = self.get_response(request)
-            # A refused request changes nothing: a view that wrote something (a new contact)
-            # before a later step refused (a 4xx) must not keep half of it.
-            if response.status_code >= 400:
-                transaction.set_rollback(True)
+        with audit.request_origin(ratelimit.client_address(request)):
+            with tenant_context(tenant.id):
+                response = self.get_response(request)
+                # A refused request changes nothing: a view that wrote something (a new
+                # contact) before a later step refused (a 4xx) must not keep half of it.
+                if response.status_code >= 400:
+                    transaction.set_rollback(True)
+            # What must be on record even when the request was refused (a failed sign-in).
+            audit.write_after_request(request, tenant.id)
         return response

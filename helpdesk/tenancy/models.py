@@ -12,7 +12,7 @@ from helpdesk.core.models import BaseModel
 from helpdesk.tenancy.context import get_current_tenant_id, require_tenant_id
 from helpdesk.tenancy.errors import CrossTenantWrite
 from helpdesk.tenancy.managers import AllTenantsManager, TenantManager
-from helpdesk.tenancy.rls import TenantRLS
+from helpdesk.tenancy.rls import TenantFK, TenantRLS
 
 
 class Tenant(BaseModel):
@@ -183,7 +183,74 @@ class TenantModel(BaseModel):
         super().save(*args, **kwargs)
 
 
+class AuditAction(models.TextChoices):
+    """What the audit log records: changes to configuration, members and tokens, personal
+    data exports and erasures, and sign-ins."""
+
+    SIGN_IN_SUCCEEDED = "sign_in.succeeded", "Signed in"
+    SIGN_IN_FAILED = "sign_in.failed", "Sign-in failed"
+    API_TOKEN_CREATED = "api_token.created", "API token created"
+    API_TOKEN_REVOKED = "api_token.revoked", "API token revoked"
+    MEMBER_INVITED = "member.invited", "Member invited"
+    INVITATION_REVOKED = "member.invitation_revoked", "Invitation revoked"
+    MEMBER_JOINED = "member.joined", "Member joined"
+    MEMBER_CHANGED = "member.changed", "Member changed"
+    SETTINGS_CHANGED = "settings.changed", "Settings changed"
+    RULE_CREATED = "rule.created", "Rule created"
+    RULE_UPDATED = "rule.updated", "Rule changed"
+    RULE_DELETED = "rule.deleted", "Rule deleted"
+    SLA_POLICY_SAVED = "sla_policy.saved", "SLA policy saved"
+    SLA_POLICY_DELETED = "sla_policy.deleted", "SLA policy deleted"
+    WEBHOOK_CREATED = "webhook.created", "Webhook created"
+    WEBHOOK_UPDATED = "webhook.updated", "Webhook changed"
+    WEBHOOK_DELETED = "webhook.deleted", "Webhook deleted"
+    WEBHOOK_DISABLED = "webhook.disabled", "Webhook disabled after failures"
+    WEBHOOK_TESTED = "webhook.tested", "Webhook test sent"
+    CONTACT_EXPORTED = "contact.exported", "Contact's data exported"
+    CONTACT_ERASED = "contact.erased", "Contact erased"
+
+
+class AuditEvent(TenantModel):
+    """One thing someone did to the help desk's configuration, team, tokens or personal
+    data, or a sign-in: who (`actor`, none for the system or a stranger), from where
+    (`ip_address`), what (`action`) to what (`target_*`), and the detail. Rows are only
+    ever added (helpdesk.tenancy.audit)."""
+
+    actor = models.ForeignKey(
+        Membership, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # Kept as written: the log still says who it was once the seat or login changed.
+    actor_email = models.CharField(max_length=254, blank=True, default="")
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    action = models.CharField(max_length=40, choices=AuditAction.choices)
+    target_type = models.CharField(max_length=40, blank=True, default="")
+    target_id = models.CharField(max_length=64, blank=True, default="")
+    target_label = models.CharField(max_length=300, blank=True, default="")
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta(TenantModel.Meta):
+        constraints = [
+            *TenantModel.Meta.constraints,
+            TenantFK("actor"),
+            models.CheckConstraint(
+                condition=models.Q(action__in=AuditAction.values),
+                name="tenancy_auditevent_action_valid",
+            ),
+        ]
+        indexes = [
+            # The audit log page and API: newest first, filtered by action or actor.
+            models.Index(fields=["tenant", "-id"], name="tenancy_audit_recent_idx"),
+            models.Index(fields=["tenant", "action", "-id"], name="tenancy_audit_action_idx"),
+            models.Index(fields=["tenant", "actor", "-id"], name="tenancy_audit_actor_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} by {self.actor_email or 'system'}"
+
+
 __all__ = [
+    "AuditAction",
+    "AuditEvent",
     "Availability",
     "InboundAddress",
     "Membership",

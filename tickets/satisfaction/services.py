@@ -40,6 +40,7 @@ from tickets.models import (
 )
 from tickets.notifications import services as notifications
 from tickets.satisfaction import selectors as satisfaction_selectors
+from tickets.signals import rating_received
 from tickets.ticket import services
 
 MAX_COMMENT_LENGTH = 2000
@@ -217,5 +218,11 @@ def record_rating(
             ticket=rating.ticket,
             actor=None,
             message=event,
+        )
+        rating_received.send(
+            sender=SatisfactionRating,
+            tenant_id=rating.tenant_id,
+            ticket_id=rating.ticket_id,
+            rating_id=rating.id,
         )
     return rating

@@ -1,0 +1,191 @@
+"""One HTTP POST to a webhook's URL, only ever to a public address.
+
+A tenant's admin chooses the URL, so it could name the services around the help desk (its
+database, a cloud's metadata endpoint) or a name that resolves to them. Unless the operator
+allows private targets (HELPDESK_WEBHOOK_ALLOW_PRIVATE_HOSTS), every address the host
+resolves to must be public, and the connection goes to an address that was checked, never
+to the name again: a DNS server that answers a public address to the check and a private
+one to the connection (DNS rebinding) gets nowhere. HTTPS is verified against the URL's
+host name all the same. Redirects are not followed (a 3xx is a failed delivery).
+"""
+
+from __future__ import annotations
+
+import http.client
+import ipaddress
+import socket
+import ssl
+import time
+from dataclasses import dataclass
+from urllib.parse import SplitResult, urlsplit
+
+from django.conf import settings
+
+from automation.errors import InvalidWebhook, WebhookTargetRefused
+
+EXCERPT_CHARS = 1000
+READ_LIMIT = 64 * 1024
+USER_AGENT = "Helpdesk-Webhooks/1"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one attempt got: the status (None when no answer came), how long it took,
+    the start of the answer's body, and the failure in words."""
+
+    status: int | None
+    milliseconds: int
+    excerpt: str
+    error: str
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+def parse_url(url: str) -> SplitResult:
+    """The URL's parts. Raises InvalidWebhook unless it is an absolute http(s) URL with a
+    host, without user or password."""
+    if not isinstance(url, str) or not url.strip():
+        raise InvalidWebhook("The URL is required.")
+    if len(url) > 2000:
+        raise InvalidWebhook("The URL is at most 2000 characters.")
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018 - reading it validates the port
+    except ValueError as error:
+        raise InvalidWebhook(f"The URL is not valid: {error}.") from error
+    if parts.scheme not in {"http", "https"}:
+        raise InvalidWebhook("The URL must start with https:// or http://.")
+    if not parts.hostname:
+        raise InvalidWebhook("The URL has no host.")
+    if parts.username or parts.password:
+        raise InvalidWebhook("The URL may not carry a user name or password.")
+    return parts
+
+
+def _port(parts: SplitResult) -> int:
+    return parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def resolve(parts: SplitResult) -> list[str]:
+    """Every address the URL's host resolves to, each checked. Raises InvalidWebhook when
+    it does not resolve, WebhookTargetRefused when one address is not public (unless the
+    operator allows private targets)."""
+    host = parts.hostname or ""
+    try:
+        infos = socket.getaddrinfo(host, _port(parts), type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as error:
+        raise InvalidWebhook(f"The host {host} cannot be found.") from error
+    addresses = list(dict.fromkeys(str(info[4][0]).split("%", 1)[0] for info in infos))
+    if not settings.HELPDESK_WEBHOOK_ALLOW_PRIVATE_HOSTS:
+        for address in addresses:
+            if not ipaddress.ip_address(address).is_global:
+                raise WebhookTargetRefused(
+                    f"{host} is a loopback or private address ({address}); webhooks must reach"
+                    " a public address (the operator can allow private ones with"
+                    " HELPDESK_WEBHOOK_ALLOW_PRIVATE_HOSTS=1)."
+                )
+    if not addresses:
+        raise InvalidWebhook(f"The host {host} cannot be found.")
+    return addresses
+
+
+def check_url(url: str) -> str:
+    """The URL, stripped, when a webhook may call it. Raises InvalidWebhook,
+    WebhookTargetRefused."""
+    parts = parse_url(url)
+    resolve(parts)
+    return parts.geturl()
+
+
+def _connect(address: str, port: int, timeout: float | None) -> socket.socket:
+    """A TCP connection to the address itself: no name is looked up again on the way."""
+    family = socket.AF_INET6 if ipaddress.ip_address(address).version == 6 else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(timeout)
+        sock.connect((address, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    """Connects to `address` (checked) while speaking to the URL's host."""
+
+    def __init__(self, host: str, port: int, *, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self.address = address
+
+    def connect(self) -> None:
+        self.sock = _connect(self.address, self.port, self.timeout)
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """TLS to `address` (checked), verified against the URL's host name."""
+
+    def __init__(self, host: str, port: int, *, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self.address = address
+
+    def connect(self) -> None:
+        raw = _connect(self.address, self.port, self.timeout)
+        context: ssl.SSLContext = self._context  # type: ignore[attr-defined]
+        self.sock = context.wrap_socket(raw, server_hostname=self.host)
+
+
+def post(url: str, body: bytes, headers: dict[str, str]) -> Outcome:
+    """POST `body` to `url` at one of its checked addresses (the first that accepts a
+    connection). Never raises for what the network or the receiver did: the outcome says
+    it. Raises InvalidWebhook, WebhookTargetRefused for a URL no longer allowed."""
+    parts = parse_url(url)
+    addresses = resolve(parts)
+    timeout = float(settings.HELPDESK_WEBHOOK_TIMEOUT_SECONDS)
+    target = parts.path or "/"
+    if parts.query:
+        target = f"{target}?{parts.query}"
+    host = parts.hostname or ""
+    started = time.monotonic()
+    last_error = ""
+    for address in addresses:
+        connection_class = (
+            _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
+        )
+        connection = connection_class(host, _port(parts), address=address, timeout=timeout)
+        try:
+            try:
+                connection.connect()
+            except OSError as error:
+                last_error = f"cannot connect to {host} ({address}): {error}"
+                continue
+            try:
+                connection.request(
+                    "POST",
+                    target,
+                    body=body,
+                    headers={"User-Agent": USER_AGENT, **headers},
+                )
+                response = connection.getresponse()
+                raw = response.read(READ_LIMIT)
+            except (OSError, http.client.HTTPException) as error:
+                return Outcome(
+                    status=None,
+                    milliseconds=_since(started),
+                    excerpt="",
+                    error=f"{type(error).__name__}: {error}"[:500],
+                )
+            excerpt = raw.decode("utf-8", errors="replace")[:EXCERPT_CHARS]
+            status = response.status
+            error_text = "" if 200 <= status < 300 else f"the receiver answered {status}"
+            return Outcome(
+                status=status, milliseconds=_since(started), excerpt=excerpt, error=error_text
+            )
+        finally:
+            connection.close()
+    return Outcome(status=None, milliseconds=_since(started), excerpt="", error=last_error[:500])
+
+
+def _since(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)

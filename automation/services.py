@@ -22,9 +22,9 @@ from automation.models import CannedResponse, CannedResponseScope, SlaMetric, Sl
 from departments.models import Department
 from helpdesk.core import placeholders
 from helpdesk.core.queries import named
-from helpdesk.tenancy import permissions
+from helpdesk.tenancy import audit, permissions
 from helpdesk.tenancy.context import require_tenant_id
-from helpdesk.tenancy.models import Membership
+from helpdesk.tenancy.models import AuditAction, Membership
 from helpdesk.tenancy.permissions import Capability
 from tickets.mail_out import templates
 from tickets.models import Message, MessageKind, Ticket, TicketChannel, TicketPriority
@@ -179,6 +179,14 @@ def save_sla_policy(
     )
     policy.channels = sorted(set(policy.channels))
     policy.save()
+    audit.record_audit_event(
+        action=AuditAction.SLA_POLICY_SAVED,
+        actor=actor,
+        target_type="sla_policy",
+        target_id=policy.id,
+        target_label=policy.name,
+        details={"fields": sorted(values)},
+    )
     _sla_policies_changed()
     return policy
 
@@ -212,6 +220,14 @@ def delete_sla_policy(*, policy: SlaPolicy, actor: Membership | None) -> None:
     """Remove a policy; its tickets fall under the next matching one (or none). Raises
     PermissionDenied."""
     permissions.require(actor, Capability.MANAGE_SETTINGS)
+    audit.record_audit_event(
+        action=AuditAction.SLA_POLICY_DELETED,
+        actor=actor,
+        target_type="sla_policy",
+        target_id=policy.id,
+        target_label=policy.name,
+        details=None,
+    )
     policy.delete()
     _sla_policies_changed()
 

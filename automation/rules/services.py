@@ -18,9 +18,9 @@ from automation.errors import InvalidRule, InvalidRuleOrder, RuleNameTaken
 from automation.models import Rule, RuleMatch, RuleTrigger
 from automation.rules import engine, selectors, vocabulary
 from helpdesk.core.queries import named
-from helpdesk.tenancy import permissions
+from helpdesk.tenancy import audit, permissions
 from helpdesk.tenancy import selectors as tenancy_selectors
-from helpdesk.tenancy.models import Membership
+from helpdesk.tenancy.models import AuditAction, Membership
 from helpdesk.tenancy.permissions import Capability
 from tickets.configuration import services as configuration
 from tickets.models import CustomFieldTarget, SlaMetric, Ticket, TicketChannel, TicketStatus
@@ -109,6 +109,14 @@ def create_rule(
     )
     _check(rule)
     _save(rule)
+    audit.record_audit_event(
+        action=AuditAction.RULE_CREATED,
+        actor=actor,
+        target_type="rule",
+        target_id=rule.id,
+        target_label=rule.name,
+        details=None,
+    )
     _rules_changed()
     return rule
 
@@ -136,6 +144,14 @@ def update_rule(*, rule: Rule, actor: Membership | None, **changes: Any) -> Rule
         setattr(rule, name, value)
     _check(rule)
     _save(rule)
+    audit.record_audit_event(
+        action=AuditAction.RULE_UPDATED,
+        actor=actor,
+        target_type="rule",
+        target_id=rule.id,
+        target_label=rule.name,
+        details={"fields": sorted(changes)},
+    )
     _rules_changed()
     return rule
 
@@ -147,6 +163,14 @@ def set_rule_active(*, rule: Rule, actor: Membership | None, is_active: bool) ->
     if rule.is_active != is_active:
         rule.is_active = is_active
         rule.save(update_fields=["is_active", "updated_at"])
+        audit.record_audit_event(
+            action=AuditAction.RULE_UPDATED,
+            actor=actor,
+            target_type="rule",
+            target_id=rule.id,
+            target_label=rule.name,
+            details={"is_active": is_active},
+        )
         _rules_changed()
     return rule
 
@@ -155,6 +179,14 @@ def set_rule_active(*, rule: Rule, actor: Membership | None, is_active: bool) ->
 def delete_rule(*, rule: Rule, actor: Membership | None) -> None:
     """Raises PermissionDenied."""
     permissions.require(actor, Capability.MANAGE_SETTINGS)
+    audit.record_audit_event(
+        action=AuditAction.RULE_DELETED,
+        actor=actor,
+        target_type="rule",
+        target_id=rule.id,
+        target_label=rule.name,
+        details=None,
+    )
     rule.delete()
     _rules_changed()
 

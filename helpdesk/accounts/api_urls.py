@@ -1,10 +1,11 @@
 from django.urls import path
 
-from helpdesk.accounts import api
+from helpdesk.accounts import api, audit_log
 
 app_name = "accounts-api"
 
 urlpatterns = [
+    path("audit-log/", audit_log.AuditLogAPI.as_view(), name="audit-log"),
     path("members/", api.MemberListAPI.as_view(), name="member-list"),
     path("members/<uuid:member_id>/", api.MemberDetailAPI.as_view(), name="member-detail"),
     path("invitations/", api.InvitationListAPI.as_view(), name="invitation-list"),

@@ -29,9 +29,10 @@ from helpdesk.accounts.errors import (
     SeatInactive,
 )
 from helpdesk.accounts.models import ApiToken, Invitation, InvitationStatus, User
-from helpdesk.tenancy import permissions
+from helpdesk.tenancy import audit, permissions
+from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.errors import MemberNotFound
-from helpdesk.tenancy.models import Availability, Membership, MembershipRole, Tenant
+from helpdesk.tenancy.models import AuditAction, Availability, Membership, MembershipRole, Tenant
 from helpdesk.tenancy.permissions import Capability
 
 
@@ -71,6 +72,14 @@ def create_api_token(*, membership: Membership, name: str = "API token") -> tupl
         prefix=key[:10],
         key_hash=tokens.hash_key(key),
     )
+    with tenant_context(membership.tenant_id):
+        audit.record_audit_event(
+            action=AuditAction.API_TOKEN_CREATED,
+            actor=membership,
+            target_type="api_token",
+            target_id=token.id,
+            target_label=f"{name} ({token.prefix}…)",
+        )
     return token, key
 
 
@@ -79,6 +88,17 @@ def revoke_api_token(*, token: ApiToken) -> ApiToken:
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at", "updated_at"])
+        with tenant_context(token.tenant_id):
+            owner = Membership.objects.filter(
+                tenant_id=token.tenant_id, user_id=token.user_id
+            ).first()
+            audit.record_audit_event(
+                action=AuditAction.API_TOKEN_REVOKED,
+                actor=owner,
+                target_type="api_token",
+                target_id=token.id,
+                target_label=f"{token.name} ({token.prefix}…)",
+            )
     return token
 
 
@@ -126,6 +146,14 @@ def invite_member(
         raise AlreadyInvited(
             f"{email} already has a pending invitation: send it again from the list."
         ) from None
+    audit.record_audit_event(
+        action=AuditAction.MEMBER_INVITED,
+        actor=actor,
+        target_type="invitation",
+        target_id=invitation.id,
+        target_label=email,
+        details={"role": role},
+    )
     _send_invitation(invitation, actor=actor)
     return invitation
 
@@ -167,6 +195,13 @@ def revoke_invitation(*, invitation: Invitation, actor: Membership) -> Invitatio
     invitation.status = InvitationStatus.REVOKED
     invitation.revoked_at = timezone.now()
     invitation.save(update_fields=["status", "revoked_at", "updated_at"])
+    audit.record_audit_event(
+        action=AuditAction.INVITATION_REVOKED,
+        actor=actor,
+        target_type="invitation",
+        target_id=invitation.id,
+        target_label=invitation.email,
+    )
     return invitation
 
 
@@ -181,6 +216,14 @@ def _seat_invitee(invitation: Invitation, user: User) -> Membership:
     invitation.status = InvitationStatus.ACCEPTED
     invitation.accepted_at = timezone.now()
     invitation.save(update_fields=["status", "accepted_at", "updated_at"])
+    audit.record_audit_event(
+        action=AuditAction.MEMBER_JOINED,
+        actor=seat,
+        target_type="member",
+        target_id=seat.id,
+        target_label=user.email,
+        details={"role": seat.role, "invitation": str(invitation.id)},
+    )
     return seat
 
 
@@ -275,8 +318,19 @@ def change_member(
         if getattr(membership, name) != value
     ]
     if changed:
+        before = {name: getattr(membership, name) for name in changed}
         membership.role, membership.is_active = new_role, active
         membership.save(update_fields=[*changed, "updated_at"])
+        audit.record_audit_event(
+            action=AuditAction.MEMBER_CHANGED,
+            actor=actor,
+            target_type="member",
+            target_id=membership.id,
+            target_label=membership.user.email,
+            details={
+                name: {"from": before[name], "to": getattr(membership, name)} for name in changed
+            },
+        )
     if could_take and not (permissions.can_take_tickets(membership) and membership.is_active):
         signals.member_unassignable.send(
             sender=Membership, tenant_id=membership.tenant_id, membership_id=membership.id

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from helpdesk.accounts import views
+from helpdesk.accounts import audit_log, views
 
 app_name = "accounts"
 
@@ -11,6 +11,7 @@ urlpatterns = [
     path("handoff/", views.handoff_view, name="handoff"),
     path("api-tokens/", views.api_tokens, name="api-tokens"),
     path("team/", views.team, name="team"),
+    path("audit-log/", audit_log.audit_log, name="audit-log"),
     path("availability/", views.availability, name="availability"),
     path("invitations/<str:token>/", views.invitation_accept, name="invitation-accept"),
     path("password/", views.PasswordChangeView.as_view(), name="password-change"),

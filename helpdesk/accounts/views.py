@@ -34,11 +34,11 @@ from helpdesk.accounts.forms import (
 from helpdesk.accounts.models import ApiToken, User
 from helpdesk.core import ratelimit
 from helpdesk.core.errors import DomainError
+from helpdesk.tenancy import audit, sessions
 from helpdesk.tenancy import selectors as tenancy_selectors
-from helpdesk.tenancy import sessions
 from helpdesk.tenancy.decorators import member_required
 from helpdesk.tenancy.http import MemberHttpRequest, TenantHttpRequest, UserHttpRequest
-from helpdesk.tenancy.models import Membership, MembershipRole
+from helpdesk.tenancy.models import AuditAction, Membership, MembershipRole
 from helpdesk.tenancy.permissions import Capability
 
 
@@ -46,11 +46,35 @@ def _home(request: HttpRequest) -> str:
     return reverse("tickets:inbox") if getattr(request, "tenant", None) else "/"
 
 
-def _log_in_to_seat(request: HttpRequest, membership: Membership) -> None:
+def _log_in_to_seat(request: HttpRequest, membership: Membership, *, method: str) -> None:
     """Open a session on this tenant's host for the seat, in its current generation (a
-    later deactivation ends it for good)."""
+    later deactivation ends it for good), and put the sign-in in the audit log."""
     login(request, membership.user, backend="django.contrib.auth.backends.ModelBackend")
     sessions.remember_seat(request.session, membership)
+    audit.record_audit_event(
+        action=AuditAction.SIGN_IN_SUCCEEDED,
+        actor=membership,
+        target_type="member",
+        target_id=membership.id,
+        target_label=membership.user.email,
+        details={"method": method},
+    )
+
+
+def _record_refused_sign_in(request: HttpRequest, email: str) -> None:
+    """A wrong address or password on a tenant's host: kept in the audit log although the
+    refused request's transaction rolls back (TenantMiddleware writes it after)."""
+    if getattr(request, "tenant", None) is None:
+        return
+    audit.record_after_request(
+        request,
+        action=AuditAction.SIGN_IN_FAILED,
+        actor=None,
+        actor_email=email[:254],
+        target_type="member",
+        target_label=email[:300],
+        details={"method": "password"},
+    )
 
 
 def _login_lockout(request: HttpRequest, email: str) -> int:
@@ -105,6 +129,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
             valid = form.is_valid()
             if form.credentials_refused:
                 _count_failure(request, email)
+                _record_refused_sign_in(request, email)
         if valid:
             return _logged_in(request, form)
     return render(
@@ -124,7 +149,7 @@ def _logged_in(request: HttpRequest, form: LoginForm) -> HttpResponse:
         )
         if seat is None:  # deactivated between the form's check and here
             raise Http404
-        _log_in_to_seat(request, seat)
+        _log_in_to_seat(request, seat, method="password")
     else:
         login(request, form.user, backend="django.contrib.auth.backends.ModelBackend")
     target = request.POST.get("next") or request.GET.get("next") or ""
@@ -169,7 +194,7 @@ def handoff_view(request: HttpRequest) -> HttpResponse:
     if membership is None:
         messages.error(request, "That sign-in link has expired. Please log in.")
         return redirect("accounts:login")
-    _log_in_to_seat(request, membership)
+    _log_in_to_seat(request, membership, method="tenant_switch")
     return redirect("tickets:inbox")
 
 
@@ -343,7 +368,7 @@ def invitation_accept(request: TenantHttpRequest, token: str) -> HttpResponse:
         except LoginRequired as error:  # a login was made for the address meanwhile
             form.add_error(None, str(error))
         else:
-            _log_in_to_seat(request, seat)
+            _log_in_to_seat(request, seat, method="invitation")
             messages.success(
                 request,
                 f"Welcome to the {request.tenant.name} help desk.",

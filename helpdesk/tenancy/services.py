@@ -11,9 +11,9 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 
 from helpdesk.core.ids import new_id
-from helpdesk.tenancy import permissions, selectors
+from helpdesk.tenancy import audit, permissions, selectors
 from helpdesk.tenancy.errors import InvalidBranding, InvalidTenantSlug, TenantSlugTaken
-from helpdesk.tenancy.models import InboundAddress, Membership, Tenant, TenantDomain
+from helpdesk.tenancy.models import AuditAction, InboundAddress, Membership, Tenant, TenantDomain
 from helpdesk.tenancy.permissions import Capability
 
 if TYPE_CHECKING:
@@ -91,8 +91,15 @@ def _logo_extension(head: bytes) -> str | None:
     return next((ext for magic, ext in _LOGO_MAGIC if head.startswith(magic)), None)
 
 
-def _changed(tenant: Tenant, fields: list[str]) -> Tenant:
+def _changed(tenant: Tenant, fields: list[str], actor: Membership | None) -> Tenant:
     tenant.save(update_fields=[*fields, "updated_at"])
+    audit.record_audit_event(
+        action=AuditAction.SETTINGS_CHANGED,
+        actor=actor,
+        target_type="branding",
+        target_label=", ".join(fields),
+        details={name: str(getattr(tenant, name) or "") for name in fields},
+    )
     selectors.forget_tenant(tenant)
     transaction.on_commit(lambda: selectors.forget_tenant(tenant))
     return tenant
@@ -127,7 +134,7 @@ def update_branding(
             )
         tenant.brand_colour = colour
         fields.append("brand_colour")
-    return _changed(tenant, fields) if fields else tenant
+    return _changed(tenant, fields, actor) if fields else tenant
 
 
 @transaction.atomic
@@ -151,7 +158,7 @@ def set_logo(*, tenant: Tenant, actor: Membership | None, upload: UploadedFile[b
     previous = (tenant.logo.name or "") if tenant.logo else ""
     # Ids, not the uploaded name, in the storage path; one folder per tenant.
     tenant.logo.save(f"{tenant.id}/{new_id()}.{extension}", ContentFile(content), save=False)
-    _changed(tenant, ["logo"])
+    _changed(tenant, ["logo"], actor)
     if previous:
         storage = tenant.logo.storage
         transaction.on_commit(lambda: storage.delete(previous))
@@ -166,6 +173,6 @@ def remove_logo(*, tenant: Tenant, actor: Membership | None) -> Tenant:
         return tenant
     previous, storage = tenant.logo.name or "", tenant.logo.storage
     tenant.logo = ""
-    _changed(tenant, ["logo"])
+    _changed(tenant, ["logo"], actor)
     transaction.on_commit(lambda: storage.delete(previous))
     return tenant

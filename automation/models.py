@@ -343,6 +343,12 @@ class ReportRollup(TenantModel):
         indexes = [
             # A report: the tenant's months and days in a range.
             models.Index(fields=["tenant", "span", "day"], name="automation_rollup_span_day_idx"),
+            # A report's series: one value's days in a range (the whole team's, an agent's).
+            models.Index(
+                fields=["tenant", "dimension", "key", "day"],
+                name="automation_rollup_series_idx",
+                condition=models.Q(span="day"),
+            ),
         ]
 
     def __str__(self) -> str:

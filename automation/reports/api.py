@@ -66,7 +66,7 @@ class ReportBreakdownAPI(TenantAPIView):
             raise UnknownReportBreakdown()
         start, end = selectors.parse_range(request.query_params)
         agent_id = selectors.report_agent(self.membership, request.query_params.get("agent", ""))
-        report = selectors.read_report(start, end, agent_id=agent_id)
+        report = selectors.read_report(start, end, agent_id=agent_id, top=None)
         rows = selectors.breakdown_payload(report, dimension, selectors.dimension_labels(report))
         return Response(
             ReportBreakdownOutput(

@@ -435,6 +435,8 @@ class Report:
     deflections: int | None = None
     # The member whose own figures these are (an agent), or None: the whole team's.
     agent_id: str | None = None
+    # Values of long breakdowns left out of a summary (read_report's `top`), by breakdown.
+    more: dict[str, int] = field(default_factory=dict)
 
     @property
     def deflection_rate_percent(self) -> float | None:
@@ -453,8 +455,8 @@ class Report:
 _RANGE = """
     r.tenant_id = %(tenant)s AND (
         (r.span = 'month' AND r.day >= %(month_first)s AND r.day <= %(month_last)s)
-        OR (r.span = 'day' AND r.day >= %(start)s AND r.day <= %(end)s
-            AND NOT (r.day >= %(month_first)s AND r.day <= %(month_end)s))
+        OR (r.span = 'day' AND r.day >= %(start)s AND r.day < %(month_first)s)
+        OR (r.span = 'day' AND r.day > %(month_end)s AND r.day <= %(end)s)
     )
     AND (%(agent)s::text IS NULL OR (r.dimension = 'agent' AND r.key = %(agent)s::text))
 """
@@ -464,17 +466,27 @@ _HISTS = (
     "first_response_business_hist",
     "resolution_business_hist",
 )
+# The four histograms summed bucket by bucket in one pass over the rows (unnest of several
+# arrays pads the shorter ones with nulls).
 _HIST_SQL = """
-    SELECT r.dimension, r.key, bucket.i - 1, sum(bucket.n)
-    FROM automation_reportrollup r, unnest(r.{column}) WITH ORDINALITY AS bucket(n, i)
-    WHERE {range} AND bucket.n > 0
+    SELECT r.dimension, r.key, bucket.i - 1, sum(bucket.fr), sum(bucket.res), sum(bucket.frb),
+           sum(bucket.resb)
+    FROM automation_reportrollup r,
+         unnest(r.first_response_hist, r.resolution_hist, r.first_response_business_hist,
+                r.resolution_business_hist) WITH ORDINALITY AS bucket(fr, res, frb, resb, i)
+    WHERE {range}
     GROUP BY 1, 2, 3
 """
 _SLA_SQL = """
-    SELECT r.dimension, r.key, metric.key, sum(metric.value::int)
-    FROM automation_reportrollup r, jsonb_each_text(r.{column}) AS metric
+    SELECT r.dimension, r.key, 'sla_met', metric.key, sum(metric.value::int)
+    FROM automation_reportrollup r, jsonb_each_text(r.sla_met) AS metric
     WHERE {range}
-    GROUP BY 1, 2, 3
+    GROUP BY 1, 2, 3, 4
+    UNION ALL
+    SELECT r.dimension, r.key, 'sla_missed', metric.key, sum(metric.value::int)
+    FROM automation_reportrollup r, jsonb_each_text(r.sla_missed) AS metric
+    WHERE {range}
+    GROUP BY 1, 2, 3, 4
 """
 
 
@@ -494,18 +506,62 @@ def _whole_months(start: datetime.date, end: datetime.date) -> tuple[datetime.da
     return first, last
 
 
-def read_report(start: datetime.date, end: datetime.date, *, agent_id: str | None = None) -> Report:
+# Breakdowns that may have thousands of values: a summary keeps the largest (by created,
+# then solved) and counts the rest (the breakdown API and the CSV have them all).
+LONG_BREAKDOWNS = ("tag", "company")
+SUMMARY_TOP = 50
+# Only the rows of the kept breakdown values (when some were left out).
+_KEPT = """
+    AND (%(kept_dimensions)s::text[] IS NULL OR (r.dimension, r.key) IN (
+        SELECT kept.dimension, kept.key
+        FROM unnest(%(kept_dimensions)s::text[], %(kept_keys)s::text[]) AS kept(dimension, key)
+    ))
+"""
+
+
+def _keep_top(figures: dict[tuple[str, str], Figures], top: int | None) -> dict[str, int]:
+    """Drop all but the `top` largest values of each long breakdown from `figures`; returns
+    how many each lost."""
+    more: dict[str, int] = {}
+    if top is None:
+        return more
+    for dimension in LONG_BREAKDOWNS:
+        keys = sorted(
+            (key for dim, key in figures if dim == dimension),
+            key=lambda key: (
+                -figures[(dimension, key)].created,
+                -figures[(dimension, key)].solved,
+                key,
+            ),
+        )
+        for key in keys[top:]:
+            del figures[(dimension, key)]
+        if len(keys) > top:
+            more[dimension] = len(keys) - top
+    return more
+
+
+def read_report(
+    start: datetime.date,
+    end: datetime.date,
+    *,
+    agent_id: str | None = None,
+    top: int | None = SUMMARY_TOP,
+) -> Report:
     """The current tenant's report from `start` to `end` (both included), from the rollups
     alone: a handful of grouped queries whatever the number of tickets. With `agent_id`,
-    that agent's own figures (the tickets they are assignee of) and no other breakdown."""
+    that agent's own figures (the tickets they are assignee of) and no other breakdown.
+    The tag and company breakdowns keep their `top` largest values (None: all)."""
     month_first, month_end = _whole_months(start, end)
+    one_day = datetime.timedelta(days=1)
     params: dict[str, Any] = {
         "tenant": require_tenant_id(),
         "start": start,
         "end": end,
-        "month_first": month_first,
+        # Without a whole month: the day rows of [start, end] once, no month rows.
+        "month_first": month_first if month_first <= month_end else end + one_day,
         "month_last": month_end.replace(day=1),
-        "month_end": month_end,
+        "month_end": month_end if month_first <= month_end else end,
         "agent": agent_id,
     }
     figures: dict[tuple[str, str], Figures] = defaultdict(Figures)
@@ -531,14 +587,19 @@ def read_report(start: datetime.date, end: datetime.date, *, agent_id: str | Non
                 row.csat_bad,
                 row.solves,
             ) = (int(count) for count in counts)
-        for column in _HISTS:
-            cursor.execute(_HIST_SQL.format(column=column, range=_RANGE), params)
-            for dimension, key, index, count in cursor.fetchall():
-                getattr(figures[(dimension, key)], column)[index] += int(count)
-        for column in ("sla_met", "sla_missed"):
-            cursor.execute(_SLA_SQL.format(column=column, range=_RANGE), params)
-            for dimension, key, metric, count in cursor.fetchall():
-                getattr(figures[(dimension, key)], column)[metric] = int(count)
+        more = _keep_top(figures, top)
+        kept = list(figures) if more else None
+        params["kept_dimensions"] = [dimension for dimension, _ in kept] if kept else None
+        params["kept_keys"] = [key for _, key in kept] if kept else None
+        cursor.execute(_HIST_SQL.format(range=_RANGE + _KEPT), params)
+        for dimension, key, index, *counts in cursor.fetchall():
+            row = figures[(dimension, key)]
+            for column, count in zip(_HISTS, counts, strict=True):
+                if count:
+                    getattr(row, column)[index] += int(count)
+        cursor.execute(_SLA_SQL.format(range=_RANGE + _KEPT), params)
+        for dimension, key, column, metric, count in cursor.fetchall():
+            getattr(figures[(dimension, key)], column)[metric] = int(count)
     breakdowns: dict[str, dict[str, Figures]] = {dimension: {} for dimension in DIMENSIONS}
     for (dimension, key), row in figures.items():
         if dimension in breakdowns:
@@ -560,6 +621,7 @@ def read_report(start: datetime.date, end: datetime.date, *, agent_id: str | Non
         weekly=series.weekly,
         heat_map=series.heat_map,
         deflections=None if agent_id else count_deflections(start, end),
+        more=more,
         agent_id=agent_id,
     )
 
@@ -795,6 +857,7 @@ def report_payload(report: Report) -> dict[str, Any]:
         "agent_id": report.agent_id,
         **figures_payload(report.total),
         "deflections": report.deflections,
+        "breakdown_values_left_out": report.more,
         "deflection_rate_percent": report.deflection_rate_percent,
         "sla_by_metric": {
             metric: {

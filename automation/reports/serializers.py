@@ -85,6 +85,13 @@ class ReportSummaryOutput(_WithFrom, ReportFiguresOutput):
         help_text="Deflections out of deflections plus requests from the web form (null"
         " without either, or in an agent's report)",
     )
+    breakdown_values_left_out = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text=(
+            "Tags and companies beyond the 50 largest, by breakdown: "
+            "/api/v1/reports/breakdowns/<dimension>/ lists them all"
+        ),
+    )
     sla_by_metric = serializers.DictField(child=ReportSlaMetricOutput())
     first_response_distribution = ReportBucketOutput(many=True)
     daily = ReportDayOutput(many=True)

@@ -171,7 +171,7 @@ def reports(request: MemberHttpRequest) -> HttpResponse:
                 "title": DIMENSION_TITLES[dimension],
                 "is_agents": dimension == selectors.BY_AGENT,
                 "rows": rows,
-                "more": max(0, len(all_rows) - PAGE_ROWS),
+                "more": max(0, len(all_rows) - PAGE_ROWS) + report.more.get(dimension, 0),
             }
         )
     total = payload
@@ -351,7 +351,8 @@ def reports_export(request: MemberHttpRequest) -> HttpResponse:
         return HttpResponse(
             str(error), status=error.status, content_type="text/plain; charset=utf-8"
         )
-    payload = selectors.report_payload(selectors.read_report(start, end, agent_id=agent_id))
+    report = selectors.read_report(start, end, agent_id=agent_id, top=None)
+    payload = selectors.report_payload(report)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     suffix = "" if table == "summary" else f"-{table}"
     response["Content-Disposition"] = (

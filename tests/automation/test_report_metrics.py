@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import time_machine
 from pytest_django import DjangoCaptureOnCommitCallbacks
 
+from automation.models import SlaPolicy, SlaTimer
 from automation.reports import buckets, selectors, services
 from departments import business_time
 from departments.models import BusinessHours
@@ -189,3 +190,61 @@ def test_deflections_count_the_help_centers_suggestions_in_the_range(
     report = selectors.read_report(datetime.date(2026, 3, 1), datetime.date(2026, 3, 2))
     assert report.deflections == 1
     assert selectors.report_payload(report)["deflections"] == 1
+
+
+def test_business_time_follows_the_tickets_sla_policy(tenant: TenantSetup) -> None:
+    """With several schedules, a ticket counts on its SLA policy's; one without a policy
+    counts every hour."""
+    office = BusinessHours.objects.create(name="Office", timezone=ZONE, intervals=WEEKDAYS_9_TO_17)
+    BusinessHours.objects.create(
+        name="Weekends", timezone=ZONE, intervals=[{"day": 5, "start": "10:00", "end": "12:00"}]
+    )
+    policy = SlaPolicy.objects.create(name="Office hours", business_hours=office)
+    Tenant.objects.filter(id=tenant.id).update(time_zone=ZONE)
+    zone = ZoneInfo(ZONE)
+    friday_evening = datetime.datetime(2026, 3, 6, 16, 0, tzinfo=zone)
+    monday_morning = datetime.datetime(2026, 3, 9, 10, 0, tzinfo=zone)  # 2 business hours
+    timed, untimed = make_ticket(subject="Timed"), make_ticket(subject="Untimed")
+    for ticket in (timed, untimed):
+        Ticket.objects.filter(id=ticket.id).update(created_at=friday_evening)
+        Message.objects.create(
+            ticket=ticket,
+            kind=MessageKind.REPLY,
+            author_member=tenant.admin,
+            body_text="On it",
+            created_at=monday_morning,
+        )
+    SlaTimer.objects.create(
+        ticket=timed,
+        policy=policy,
+        metric="first_response",
+        started_at=friday_evening,
+        target_minutes=240,
+        completed_at=monday_morning,
+    )
+    services.rebuild(start=datetime.date(2026, 3, 9), end=datetime.date(2026, 3, 9))
+    report = selectors.read_report(datetime.date(2026, 3, 9), datetime.date(2026, 3, 9))
+    business = [
+        buckets.EDGES[index]
+        for index, count in enumerate(report.total.first_response_business_hist)
+        for _ in range(count)
+    ]
+    assert business == [120, 3960]  # two hours; every hour of 66 (a 3 d bucket's edge)
+    assert buckets.floor_to_bucket(66 * 60) == 3960
+
+
+def test_a_summary_keeps_the_largest_tags_and_counts_the_rest(tenant: TenantSetup) -> None:
+    tickets = _small_tenant(tenant, count=12)
+    for n, ticket in enumerate(tickets):
+        TicketTag.objects.create(ticket=ticket, tag=Tag.objects.create(name=f"tag{n:02d}"))
+        if n < 3:
+            TicketTag.objects.create(ticket=ticket, tag=Tag.objects.get_or_create(name="common")[0])
+    services.rebuild(start=START, end=END)
+    summary = selectors.report_payload(selectors.read_report(START, END, top=5))
+    assert [row["key"] for row in summary["by_tag"]][:1] == ["common"]
+    assert len(summary["by_tag"]) == 5
+    assert summary["breakdown_values_left_out"] == {"tag": 8}
+    everything = selectors.report_payload(selectors.read_report(START, END, top=None))
+    assert len(everything["by_tag"]) == 13
+    assert everything["breakdown_values_left_out"] == {}
+    assert {row["key"]: row for row in everything["by_tag"]}["common"]["tickets_created"] == 3

@@ -98,11 +98,16 @@ def canned_response_delete(request: MemberHttpRequest, response_id: UUID) -> Htt
 def canned_picker(request: MemberHttpRequest, number: int) -> HttpResponse:
     """The reply editor's search list (htmx fragment)."""
     member = request.membership
-    responses = selectors.list_canned_responses(
-        member=member, query=request.GET.get("q", "")[:200]
-    )[:20]
+    query = request.GET.get("q", "")[:200].strip()
+    responses = list(selectors.list_canned_responses(member=member, query=query)[:20])
+    # An empty list says why: nothing matches, or there is nothing yet (and how to make one).
+    has_any = bool(responses) or (
+        bool(query) and selectors.list_canned_responses(member=member).exists()
+    )
     return render(
-        request, "automation/canned_picker.html", {"responses": responses, "number": number}
+        request,
+        "automation/canned_picker.html",
+        {"responses": responses, "number": number, "query": query, "has_any": has_any},
     )
 
 

@@ -127,6 +127,16 @@ class ContactInvalid(DomainError):
     message = "Those contact details are not valid."
 
 
+class AddressInvalid(DomainError):
+    code = "address_invalid"
+    message = "That is not an email address we can send to."
+
+
+class FollowerNotFound(NotFound):
+    code = "follower_not_found"
+    message = "That person does not follow this ticket."
+
+
 class NotificationNotFound(NotFound):
     code = "notification_not_found"
     message = "No such notification."

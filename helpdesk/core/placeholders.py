@@ -22,6 +22,7 @@ KNOWN = (
     "tenant.name",
     "mailbox.address",
     "agent.name",
+    "agent.signature",
     "reply.body",
     "satisfaction.good_link",
     "satisfaction.bad_link",

@@ -35,6 +35,7 @@ class OutboundEmail(TenantModel):
     from_email = models.CharField(max_length=998)
     to = models.JSONField(default=list)
     cc = models.JSONField(default=list, blank=True)
+    bcc = models.JSONField(default=list, blank=True, help_text="Blind copies: never in a header.")
     reply_to = models.JSONField(default=list, blank=True)
     subject = models.CharField(max_length=998)
     body_text = models.TextField()

@@ -25,6 +25,8 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
+from email import encoders
+from email.mime.base import MIMEBase
 from email.utils import formataddr
 from typing import Any
 from uuid import UUID
@@ -69,6 +71,7 @@ class Email:
     from_email: str = ""
     body_html: str = ""
     cc: list[str] = field(default_factory=list)
+    bcc: list[str] = field(default_factory=list)
     reply_to: list[str] = field(default_factory=list)
     headers: dict[str, str] = field(default_factory=dict)
     message_id: str = ""
@@ -101,6 +104,7 @@ def build(
     display_name: str = "",
     message_id_domain: str = "",
     cc: list[str] | None = None,
+    bcc: list[str] | None = None,
     reply_to: list[str] | None = None,
     headers: dict[str, str] | None = None,
     message_id: str = "",
@@ -134,6 +138,7 @@ def build(
         body_html=html,
         from_email=formataddr((display_name, address)) if display_name else address,
         cc=cc or [],
+        bcc=bcc or [],
         reply_to=reply_to or [],
         headers=all_headers,
         message_id=all_headers["Message-ID"],
@@ -163,6 +168,7 @@ def queue_email(
                 from_email=email.from_email,
                 to=email.to,
                 cc=email.cc,
+                bcc=email.bcc,
                 reply_to=email.reply_to,
                 subject=email.subject[:998],
                 body_text=email.body_text,
@@ -282,6 +288,7 @@ def as_message(outbound: OutboundEmail) -> EmailMultiAlternatives:
         from_email=outbound.from_email or settings.DEFAULT_FROM_EMAIL,
         to=list(outbound.to),
         cc=list(outbound.cc),
+        bcc=list(outbound.bcc),
         reply_to=list(outbound.reply_to),
         headers=dict(outbound.headers),
     )
@@ -289,7 +296,11 @@ def as_message(outbound: OutboundEmail) -> EmailMultiAlternatives:
         email.attach_alternative(outbound.body_html, "text/html")
     for attachment in outbound.attachments:
         with default_storage.open(attachment["path"], "rb") as handle:
-            email.attach(attachment["filename"], handle.read(), attachment["content_type"])
+            payload = handle.read()
+        if attachment.get("content_id"):
+            email.attach(_inline_part(attachment, payload))
+        else:
+            email.attach(attachment["filename"], payload, attachment["content_type"])
     # anymail: ESPs that support them send these back with delivery-status events.
     email.metadata = {  # type: ignore[attr-defined]
         **outbound.metadata,
@@ -298,6 +309,17 @@ def as_message(outbound: OutboundEmail) -> EmailMultiAlternatives:
     }
     email.tags = list(outbound.tags)  # type: ignore[attr-defined]
     return email
+
+
+def _inline_part(attachment: dict[str, str], payload: bytes) -> MIMEBase:
+    """An image the HTML part shows by its `cid:` address (a picture pasted in a reply)."""
+    maintype, _, subtype = attachment["content_type"].partition("/")
+    part = MIMEBase(maintype or "application", subtype or "octet-stream")
+    part.set_payload(payload)
+    encoders.encode_base64(part)
+    part.add_header("Content-ID", f"<{attachment['content_id']}>")
+    part.add_header("Content-Disposition", "inline", filename=attachment["filename"])
+    return part
 
 
 def claim(outbound_email_id: UUID) -> EmailMultiAlternatives | None:

@@ -132,7 +132,7 @@ def test_no_page_breaks_the_content_security_policy(
     page.wait_for_load_state("networkidle")
     assert any("state=viewing" in body for body in presence_posts), presence_posts
     article = page.locator(f"#message-{newsletter.id}")
-    article.get_by_text("Formatted version").click()
+    # HTML mail shows formatted at once; the remote image waits for consent.
     image = article.locator("img[alt=logo]")
     assert image.get_attribute("src") is None
     assert image_host["seen"] == []

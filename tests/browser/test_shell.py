@@ -69,6 +69,9 @@ def test_shell_works_on_a_phone_sized_screen(live_server: LiveServer, page: Page
 PHONE_PAGES = [
     ("inbox", "tickets:inbox", {}),
     ("ticket", "tickets:ticket-detail", {"number": 1}),
+    ("new ticket", "tickets:ticket-new", {}),
+    ("canned responses", "automation:canned-responses", {}),
+    ("preferences", "tickets:preferences", {}),
     ("contacts", "tickets:contact-list", {}),
     ("knowledge base", "knowledge_base:article-list", {}),
     ("reports", "automation:reports", {}),

@@ -6,7 +6,7 @@ import io
 
 from django.core.management import call_command
 
-from automation.models import Rule, SlaPolicy
+from automation.models import CannedResponse, Rule, SlaPolicy
 from departments.models import Department
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import Tenant
@@ -42,6 +42,10 @@ def test_seed_demo_builds_a_tenant_to_try_and_runs_again_harmlessly(db: None) ->
             "Initech is a key account",
             "After-hours auto-reply",
         ]
+        # A starter set of canned responses, none signing off itself (the reply adds that).
+        titles = set(CannedResponse.objects.values_list("title", flat=True))
+        assert {"Need more details", "Password reset steps", "After hours"} <= titles
+        assert not CannedResponse.objects.filter(body__contains="agent.name").exists()
         rated = SatisfactionRating.objects.exclude(score="")
         assert sorted(rated.values_list("score", flat=True)) == ["bad", "good", "good"]
     call_command("seed_demo", stdout=io.StringIO())

@@ -501,3 +501,29 @@ def set_member_time_zone(*, member: Membership, time_zone: str) -> None:
     if time_zone and time_zone not in zoneinfo.available_timezones():
         raise ConfigurationInvalid(f"“{time_zone[:64]}” is not a time zone.")
     AgentPreference.objects.update_or_create(membership=member, defaults={"time_zone": time_zone})
+
+
+MAX_SIGNATURE_CHARS = 1000
+
+
+def member_signature(member: Membership | None, *, or_name: bool = True) -> str:
+    """How the member signs a public reply: their own signature, else (`or_name`) their
+    name; "" for no member (automatic mail)."""
+    if member is None:
+        return ""
+    signature = (
+        AgentPreference.objects.filter(membership=member)
+        .values_list("signature", flat=True)
+        .first()
+    )
+    own = (signature or "").strip()
+    return own or (member.user.display_name if or_name else "")
+
+
+def set_member_signature(*, member: Membership, signature: str) -> None:
+    """The member's personal signature ("" for their name alone). Raises
+    ConfigurationInvalid when it is longer than MAX_SIGNATURE_CHARS."""
+    signature = signature.replace("\r\n", "\n").strip()
+    if len(signature) > MAX_SIGNATURE_CHARS:
+        raise ConfigurationInvalid(f"A signature is at most {MAX_SIGNATURE_CHARS} characters long.")
+    AgentPreference.objects.update_or_create(membership=member, defaults={"signature": signature})

@@ -442,13 +442,18 @@ def custom_field_edit(request: MemberHttpRequest, field_id: UUID) -> HttpRespons
 
 @member_required
 def preferences(request: MemberHttpRequest) -> HttpResponse:
-    """The member's own preferences: the time zone times are shown in."""
+    """The member's own preferences: the time zone times are shown in, and the signature
+    under their public replies."""
     member = request.membership
     error = ""
     if request.method == "POST":
         chosen = request.POST.get("time_zone", "")
         try:
             configuration.set_member_time_zone(member=member, time_zone=chosen)
+            if "signature" in request.POST:
+                configuration.set_member_signature(
+                    member=member, signature=request.POST["signature"][:10_000]
+                )
         except DomainError as refused:
             error = str(refused)
         else:
@@ -463,6 +468,10 @@ def preferences(request: MemberHttpRequest) -> HttpResponse:
             "zones": configuration.time_zone_choices(),
             "chosen": configuration.member_time_zone(member),
             "tenant_zone": request.tenant.time_zone,
+            "signature": request.POST.get("signature", "")
+            if error
+            else configuration.member_signature(member, or_name=False),
+            "max_signature": configuration.MAX_SIGNATURE_CHARS,
             "error": error,
         },
         status=400 if error else 200,

@@ -5,13 +5,16 @@ from __future__ import annotations
 from uuid import UUID
 
 from django.db.models import (
+    Case,
     Count,
+    IntegerField,
     OuterRef,
     Prefetch,
     Q,
     QuerySet,
     Subquery,
     Value,
+    When,
 )
 from django.db.models.functions import Coalesce, Lower, NullIf
 
@@ -26,6 +29,7 @@ from tickets.models import (
     Tag,
     Ticket,
     TicketFollower,
+    TicketStatus,
 )
 
 
@@ -103,9 +107,11 @@ def count_contact_references(contact: Contact) -> dict[str, int]:
     }
 
 
-def list_tickets_of_contact(contact: Contact) -> QuerySet[Ticket]:
-    """Every ticket the contact asked, newest first, with what lists show."""
-    return _ticket_list(Ticket.objects.filter(contact=contact))
+def list_tickets_of_contact(contact: Contact, *, open_first: bool = False) -> QuerySet[Ticket]:
+    """Every ticket the contact asked, newest first, with what lists show; `open_first`
+    puts the requests still in progress (open, waiting, on hold) before the finished ones
+    (the contact page)."""
+    return _ticket_list(Ticket.objects.filter(contact=contact), open_first=open_first)
 
 
 def list_companies(q: str | None = None) -> QuerySet[Company]:
@@ -131,14 +137,24 @@ def list_company_contacts(company: Company) -> QuerySet[Contact]:
     return list_contacts().filter(company=company)
 
 
-def list_tickets_of_company(company: Company) -> QuerySet[Ticket]:
-    """Every ticket of the company's contacts, newest first."""
-    return _ticket_list(Ticket.objects.filter(contact__company=company))
+def list_tickets_of_company(company: Company, *, open_first: bool = False) -> QuerySet[Ticket]:
+    """Every ticket of the company's contacts, newest first (`open_first`: see
+    list_tickets_of_contact)."""
+    return _ticket_list(Ticket.objects.filter(contact__company=company), open_first=open_first)
 
 
-def _ticket_list(tickets: QuerySet[Ticket]) -> QuerySet[Ticket]:
-    return (
-        tickets.select_related("contact", "department", "assignee__user")
-        .prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name")))
-        .order_by("-created_at", "-id")
+FINISHED_STATUSES = (TicketStatus.SOLVED, TicketStatus.CLOSED)
+
+
+def _ticket_list(tickets: QuerySet[Ticket], *, open_first: bool = False) -> QuerySet[Ticket]:
+    tickets = tickets.select_related("contact", "department", "assignee__user").prefetch_related(
+        Prefetch("tags", queryset=Tag.objects.order_by("name"))
     )
+    if open_first:
+        finished = Case(
+            When(status__in=FINISHED_STATUSES, then=Value(1)),
+            default=Value(0),
+            output_field=IntegerField(),
+        )
+        return tickets.order_by(finished, "-created_at", "-id")
+    return tickets.order_by("-created_at", "-id")

@@ -31,7 +31,6 @@ from tickets.satisfaction import selectors as satisfaction_selectors
 PAGE_SIZE = 50
 MERGE_CANDIDATES = 20
 COMPANY_CONTACTS_SHOWN = 100
-RATINGS_SHOWN = 20
 READ_ONLY = "Light agents may view contacts and companies but not change them."
 
 
@@ -46,6 +45,24 @@ def _query(request: HttpRequest) -> str:
 
 def _page(request: HttpRequest, items: Any, param: str = "page") -> Any:
     return Paginator(items, PAGE_SIZE).get_page(request.GET.get(param))
+
+
+def _ratings(
+    request: HttpRequest, *, contact_id: UUID | None = None, company_id: UUID | None = None
+) -> dict[str, Any]:
+    """Every past satisfaction rating (paged by `ratings_page`) and the good/bad totals."""
+    history = satisfaction_selectors.list_rating_history(
+        contact_id=contact_id, company_id=company_id
+    )
+    counts = satisfaction_selectors.count_rating_history(
+        contact_id=contact_id, company_id=company_id
+    )
+    answered = counts["good"] + counts["bad"]
+    return {
+        "ratings_page": _page(request, history, "ratings_page"),
+        "rating_counts": counts,
+        "rating_percent": round(100 * counts["good"] / answered) if answered else None,
+    }
 
 
 def _render_list(
@@ -98,9 +115,16 @@ def contact_detail(request: MemberHttpRequest, contact_id: UUID) -> HttpResponse
         {
             "contact": contact,
             "custom_values": configuration.display_values("contact", contact.custom_fields),
-            "page": _page(request, contact_selectors.list_tickets_of_contact(contact)),
+            "page": _page(
+                request, contact_selectors.list_tickets_of_contact(contact, open_first=True)
+            ),
             "merged_duplicates": list(contact_selectors.list_merged_duplicates(contact)),
-            "ratings": satisfaction_selectors.list_contact_ratings(contact.id, limit=RATINGS_SHOWN),
+            **_ratings(request, contact_id=contact.id),
+            "company_ratings": satisfaction_selectors.count_rating_history(
+                company_id=contact.company_id
+            )
+            if contact.company_id
+            else None,
             "can_change": _can_change(request),
         },
     )
@@ -264,7 +288,10 @@ def company_detail(request: MemberHttpRequest, company_id: UUID) -> HttpResponse
             "custom_values": configuration.display_values("company", company.custom_fields),
             "people": list(people[:COMPANY_CONTACTS_SHOWN]),
             "people_count": people.count(),
-            "page": _page(request, contact_selectors.list_tickets_of_company(company)),
+            "page": _page(
+                request, contact_selectors.list_tickets_of_company(company, open_first=True)
+            ),
+            **_ratings(request, company_id=company.id),
             "can_change": _can_change(request),
         },
     )

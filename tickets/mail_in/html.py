@@ -136,3 +136,50 @@ def split_quoted(text: str, html: str = "") -> tuple[str, str]:
     when it has HTML; nothing is dropped. The rules: `tickets.mail_in.quotes`."""
     separation = quotes.separate(text, html)
     return separation.visible, separation.quoted
+
+
+_QUOTE_BLOCK_START = re.compile(r"<(?:div|p|blockquote|hr|table)\b", re.IGNORECASE)
+_FIRST_BLOCKQUOTE = re.compile(r"<blockquote\b", re.IGNORECASE)
+_WORD_GAP = r"(?:\s|&nbsp;|&#160;|<[^>]*>)+"
+ATTRIBUTION_WORDS = 6
+
+
+def split_html_quote(html: str, quoted_text: str) -> tuple[str, str]:
+    """(new part, quoted history) of a mail's sanitized HTML, for showing the formatted
+    mail with its history collapsed as the text is. The cut is where the quoted text's
+    first line (its attribution, "On … wrote:") starts, at the block around it, else at the
+    first blockquote; both halves are sanitized again, which closes what the cut left open.
+    Without quoted text, or nowhere to cut, everything is the new part."""
+    if not quoted_text.strip() or not html:
+        return html, ""
+    first_line = next((line for line in quoted_text.splitlines() if line.strip()), "")
+    words = [re.escape(html_lib.escape(word, quote=False)) for word in first_line.split()]
+    cut = -1
+    if words:
+        found = re.search(_WORD_GAP.join(words[:ATTRIBUTION_WORDS]), html)
+        if found:
+            starts = [m.start() for m in _QUOTE_BLOCK_START.finditer(html, 0, found.start())]
+            cut = starts[-1] if starts else found.start()
+    if cut < 0:
+        blockquote = _FIRST_BLOCKQUOTE.search(html)
+        cut = blockquote.start() if blockquote else -1
+    if cut <= 0:
+        return html, ""
+    tags = set(ALLOWED_TAGS)
+    attributes = {key: set(value) for key, value in ALLOWED_ATTRIBUTES.items()}
+    # Already sanitized: this pass only mends the structure the cut broke.
+    new = nh3.clean(
+        html[:cut],
+        tags=tags,
+        attributes=attributes,
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer nofollow",
+    )
+    old = nh3.clean(
+        html[cut:],
+        tags=tags,
+        attributes=attributes,
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer nofollow",
+    )
+    return new, old

@@ -22,6 +22,8 @@ from uuid import UUID
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Q
+from django.template.defaultfilters import linebreaksbr, urlize
+from django.urls import reverse
 from django.utils import timezone
 
 from departments.models import Mailbox
@@ -32,6 +34,7 @@ from helpdesk.mail.models import OutboundEmail, OutboundEmailKind, OutboundEmail
 from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.context import require_tenant_id
 from tickets.attribution import rule_marker
+from tickets.configuration import services as configuration
 from tickets.mail_out import selectors as mail_out_selectors
 from tickets.mail_out import templates
 from tickets.models import (
@@ -86,63 +89,127 @@ def build_email(
     attachments: bool = True,
     earlier: list[str] | None = None,
 ) -> mail.Email:
-    """The email for a public reply (agent or automatic), built by the one builder: the
-    ticket's part is which template, the threading headers and the Reply-To plus address."""
+    """The email for a public reply (agent or automatic) or an agent's forward, built by
+    the one builder: the ticket's part is which template, the threading headers and the
+    Reply-To plus address. A reply written in the editor (it has HTML) goes out as that
+    sanitized HTML with the text as its plain-text alternative, and its pasted pictures as
+    inline parts (`cid:`)."""
     ticket = message.ticket
     mailbox = mail_out_selectors.get_reply_mailbox(ticket)
     author = message.author_member.user.display_name if message.author_member else ""
-    if message.is_automatic:
+    is_forward = message.kind == MessageKind.FORWARD
+    html_body = ""
+    if message.is_automatic or is_forward:
         text = message.body_text  # composed with its template and layout when queued
+        html_body = message.body_html
     else:
         values = templates.placeholder_values(ticket, mailbox, tenant_name, agent_name=author)
-        values["reply.body"] = message.body_text
+        signature = configuration.member_signature(message.author_member)
+        if already_signed(message.body_text, names=(author, signature)):
+            # A canned response that signs off itself: the template's sign-off would say
+            # the agent's name a second time.
+            values["agent.name"] = values["agent.signature"] = ""
+        else:
+            values["agent.signature"] = signature
+        values["reply.body"] = REPLY_BODY_MARK
         try:
-            _, text = templates.compose(
+            _, framed = templates.compose(
                 kind=EmailTemplateKind.REPLY, department_id=ticket.department_id, values=values
             )
         except placeholders.UnknownPlaceholder:
-            text = message.body_text  # a template broken after it was saved: send the reply
+            framed = REPLY_BODY_MARK  # a template broken after it was saved: send the reply
+        text = framed.replace(REPLY_BODY_MARK, message.body_text)
+        if message.body_html:
+            framed_html = linebreaksbr(urlize(framed, autoescape=True), autoescape=False)
+            html_body = str(framed_html).replace(REPLY_BODY_MARK, message.body_html)
+    # `attachments=False`: a message built before it is stored (an acknowledgement of a
+    # batch), which has none.
+    files, html_body = (
+        _attachments_and_pictures(message, html_body) if attachments else ([], html_body)
+    )
     context = {
         "ticket": ticket,
         "text": text,
+        "html_body": html_body,
         "language": language,
         "subject_has_re": ticket.subject.lower().startswith(("re:", "aw:")),
     }
-    cc = (
-        []  # automatic mail goes to the customer alone
-        if message.is_automatic
-        else [
-            f.contact.email
-            for f in ticket.followers.select_related("contact")
-            if f.contact.email_bounced_at is None
-        ]
-    )
+    copied = {ticket.contact.email.lower()}
+    cc = []
+    if not message.is_automatic and not is_forward:  # automatic mail: the customer alone
+        for address in [
+            *(
+                f.contact.email
+                for f in ticket.followers.select_related("contact")
+                if f.contact.email_bounced_at is None
+            ),
+            *message.email_cc,
+        ]:
+            if address.lower() not in copied:
+                copied.add(address.lower())
+                cc.append(address)
     from_address = mailbox.address if mailbox else settings.DEFAULT_FROM_EMAIL
     display = mailbox.display_name if mailbox and mailbox.display_name else tenant_name
+    subject = message.email_subject
+    if is_forward:
+        subject = f"Fwd: {ticket.subject} [#{ticket.number}]"
     return mail.build(
         kind=OutboundEmailKind.AUTO_REPLY if message.is_automatic else OutboundEmailKind.REPLY,
         key=f"message:{message.id}",
         template="reply",
         context=context,
-        subject=message.email_subject,
-        to=[ticket.contact.email],
+        subject=subject,
+        to=list(message.email_to) if is_forward else [ticket.contact.email],
         cc=cc,
+        bcc=[a for a in message.email_bcc if a.lower() not in copied],
         from_address=from_address,
         display_name=display,
         reply_to=[reply_address(from_address, ticket.reply_token)],
         message_id=message.email_message_id,
         headers={"X-Helpdesk-Ticket": str(ticket.number), **_thread_headers(message, earlier)},
         automatic="auto-replied" if message.is_automatic else "",
-        attachments=[
-            {"path": str(a.file.name), "filename": a.filename, "content_type": a.content_type}
-            # `attachments=False`: a message built before it is stored (a batch's
-            # acknowledgement), which has none.
-            for a in (message.attachments.all() if attachments else ())
-        ],
-        tags=["auto-reply" if message.is_automatic else "reply"],
+        attachments=files,
+        tags=["auto-reply" if message.is_automatic else "forward" if is_forward else "reply"],
         # The ESP returns it with delivery-status events (tickets.mail_in.esp).
         metadata={"message_id": str(message.id)},
     )
+
+
+# Stands for the reply while the template is composed, so the HTML part can put the
+# reply's own HTML where the text part has its text.
+REPLY_BODY_MARK = "\x00reply-body\x00"
+# The last lines of a reply that count as its sign-off.
+SIGN_OFF_LINES = 3
+
+
+def already_signed(body: str, *, names: tuple[str, ...]) -> bool:
+    """Whether the reply's last lines already sign it with one of `names` (the agent's
+    name, their signature): a canned response that ends "Best, {{ agent.name }}"."""
+    lines = [line.strip(" *_>-,.") for line in body.strip().splitlines() if line.strip()]
+    tail = "\n".join(lines[-SIGN_OFF_LINES:]).casefold()
+    for name in names:
+        name = name.strip()
+        if not name:
+            continue
+        first_line = name.splitlines()[0].strip(" *_>-,.").casefold()
+        if first_line and first_line in tail:
+            return True
+    return False
+
+
+def _attachments_and_pictures(message: Message, html: str) -> tuple[list[dict[str, str]], str]:
+    """The message's files for the outbox, and its HTML with each picture it shows from an
+    attachment (`/attachments/<id>/`) pointing at that file's `cid:` instead."""
+    files = []
+    for item in message.attachments.all():
+        entry = {"path": str(item.file.name), "filename": item.filename}
+        entry["content_type"] = item.content_type
+        url = reverse("tickets:attachment", args=[item.id])
+        if html and item.content_id and f'src="{url}"' in html:
+            html = html.replace(f'src="{url}"', f'src="cid:{item.content_id}"')
+            entry["content_id"] = item.content_id
+        files.append(entry)
+    return files, html
 
 
 def queue_message_email(

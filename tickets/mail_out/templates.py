@@ -34,7 +34,7 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "Reply to this email to answer.",
     },
     K.ACKNOWLEDGEMENT: {"subject": DEFAULT_AUTO_ACK_SUBJECT, "body": DEFAULT_AUTO_ACK_BODY},
-    K.REPLY: {"body": "{{ reply.body }}\n\n{{ agent.name }}"},
+    K.REPLY: {"body": "{{ reply.body }}\n\n{{ agent.signature }}"},
     K.STATUS_WAITING: {
         "subject": "We are waiting for your answer [#{{ ticket.number }}]",
         "body": "Hello {{ contact.first_name }},\n\nwe need a little more information to go "
@@ -71,6 +71,7 @@ SAMPLE_VALUES = {
     "tenant.name": "Example Inc.",
     "mailbox.address": "support@example.com",
     "agent.name": "Ana Agent",
+    "agent.signature": "Ana Agent\nCustomer support",
     "reply.body": "Try turning it off and on again.",
     "satisfaction.good_link": "https://example.helpdesk.example/satisfaction/sample/?score=good",
     "satisfaction.bad_link": "https://example.helpdesk.example/satisfaction/sample/?score=bad",
@@ -137,7 +138,9 @@ def check(*, kind: str | None = None, **fields: str) -> None:
     unknown = placeholders.unknown_placeholders(text)
     if unknown:
         raise InvalidEmailTemplate(str(placeholders.UnknownPlaceholder(unknown)))
-    if kind == K.ACKNOWLEDGEMENT and "agent.name" in placeholders.names_used(text):
+    if kind == K.ACKNOWLEDGEMENT and {"agent.name", "agent.signature"} & placeholders.names_used(
+        text
+    ):
         raise InvalidEmailTemplate(placeholders.NO_AGENT_YET)
 
 
@@ -194,7 +197,7 @@ def compose(*, kind: str, department_id: Any | None, values: dict[str, str]) -> 
     wording = render(effective_template(kind, department_id), values)
     layout = render(effective_template(K.LAYOUT, department_id), values)
     text = "\n\n".join(
-        part for part in (layout.header, wording.body, layout.footer) if part.strip()
+        part.strip("\n") for part in (layout.header, wording.body, layout.footer) if part.strip()
     )
     return tidy_subject(wording.subject), text
 
@@ -224,6 +227,7 @@ def placeholder_values(
         "tenant.name": tenant_name,
         "mailbox.address": mailbox.address if mailbox else "",
         "agent.name": agent_name,
+        "agent.signature": agent_name,
         "reply.body": "",
         # Filled in for the satisfaction request only (tickets.satisfaction).
         "satisfaction.good_link": "",

@@ -530,6 +530,9 @@ class MessageKind(models.TextChoices):
     REPLY = "reply", "Public reply"
     NOTE = "note", "Internal note"
     EVENT = "event", "System event"
+    # An agent's copy of the conversation emailed to someone else (a colleague, a vendor):
+    # internal, never shown to the requester.
+    FORWARD = "forward", "Forward"
 
 
 class Message(TenantModel):
@@ -584,6 +587,12 @@ class Message(TenantModel):
             "For mail: the other addresses it was sent to (To and Cc, not ours). They become "
             "followers only when the sender is the requester or a follower."
         ),
+    )
+    email_to = models.JSONField(
+        default=list, blank=True, help_text="For a forward: the addresses it went to."
+    )
+    email_bcc = models.JSONField(
+        default=list, blank=True, help_text="For an agent's reply: the blind copies it went to."
     )
 
     class Meta(TenantModel.Meta):

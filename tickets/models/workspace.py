@@ -191,6 +191,11 @@ class AgentPreference(TenantModel):
     time_zone = models.CharField(
         max_length=64, blank=True, default="", help_text="Blank: the help desk's time zone."
     )
+    signature = models.TextField(
+        blank=True,
+        default="",
+        help_text="Signs the member's public replies ({{ agent.signature }}); blank: their name.",
+    )
 
     class Meta(TenantModel.Meta):
         constraints = [*TenantModel.Meta.constraints, TenantFK("membership")]

@@ -70,6 +70,31 @@ def list_contact_ratings(contact_id: UUID, *, limit: int = 20) -> list[Satisfact
     )
 
 
+def list_rating_history(
+    *, contact_id: UUID | None = None, company_id: UUID | None = None
+) -> QuerySet[SatisfactionRating]:
+    """Every answered survey of one contact or of one company's contacts, newest first, with
+    ticket and contact loaded (contact and company pages page through them all)."""
+    ratings = SatisfactionRating.objects.exclude(score="").select_related("ticket", "contact")
+    if contact_id is not None:
+        ratings = ratings.filter(contact_id=contact_id)
+    if company_id is not None:
+        ratings = ratings.filter(contact__company_id=company_id)
+    return ratings.order_by("-rated_at", "-id")
+
+
+def count_rating_history(
+    *, contact_id: UUID | None = None, company_id: UUID | None = None
+) -> dict[str, int]:
+    """Good and bad answers of one contact or company, all time (the summary above the
+    list)."""
+    counts = list_rating_history(contact_id=contact_id, company_id=company_id).aggregate(
+        good=Count("id", filter=Q(score=SatisfactionScore.GOOD)),
+        bad=Count("id", filter=Q(score=SatisfactionScore.BAD)),
+    )
+    return {"good": counts["good"], "bad": counts["bad"]}
+
+
 def list_ratings(
     *,
     contact_id: UUID | None = None,

@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+import re
 from typing import Any
 from uuid import UUID
 
 from django import forms
 
 from tickets.models import MessageKind, TicketPriority, TicketStatus
+from tickets.ticket.formatting import MAX_INLINE_TOKEN
+from tickets.ticket.services import BodyFormat, NewAttachment
+
+INLINE_NAME = re.compile(rf"[A-Za-z0-9._-]{{1,{MAX_INLINE_TOKEN}}}")
 
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024
 
@@ -19,14 +24,78 @@ class MessageForm(forms.Form):
     seen_up_to = forms.UUIDField(
         required=False, help_text="The newest message on screen when the editor opened."
     )
+    body_format = forms.ChoiceField(choices=BodyFormat.choices, required=False)
+    cc = forms.CharField(required=False, max_length=4000)
+    bcc = forms.CharField(required=False, max_length=4000)
 
     def clean(self) -> dict[str, Any]:
         super().clean()
         data = self.cleaned_data
-        files = self.files.getlist("attachments") if self.files else []
-        if sum(f.size or 0 for f in files) > MAX_UPLOAD_BYTES:
-            raise forms.ValidationError("Attachments are limited to 25 MB in all.")
+        check_uploads(self)
         return data
+
+
+def check_uploads(form: forms.Form) -> None:
+    """Attachments and pasted pictures: 25 MB in all; a picture is an image with a token
+    name the editor gave it."""
+    files = form.files.getlist("attachments") if form.files else []
+    pictures = form.files.getlist("inline_images") if form.files else []
+    if sum(f.size or 0 for f in [*files, *pictures]) > MAX_UPLOAD_BYTES:
+        raise forms.ValidationError("Attachments are limited to 25 MB in all.")
+    for picture in pictures:
+        if not (picture.content_type or "").startswith("image/") or not INLINE_NAME.fullmatch(
+            picture.name or ""
+        ):
+            raise forms.ValidationError(f"“{picture.name}” is not a pasted picture.")
+
+
+def inline_images(files: Any) -> list[NewAttachment]:
+    """The pictures pasted or dropped into the editor, each known by its file name, which
+    the text shows as `![name](cid:<file name>)`."""
+    return [
+        NewAttachment(
+            filename=upload.name,
+            payload=upload.read(),
+            content_type=upload.content_type,
+            content_id=upload.name,
+            is_inline=True,
+        )
+        for upload in files.getlist("inline_images")
+    ]
+
+
+class NewTicketForm(forms.Form):
+    """A ticket an agent opens: a phone call they log (the customer's words), or an email
+    they write to a customer."""
+
+    channel = forms.ChoiceField(
+        choices=[
+            ("phone", "Phone call: log what the customer asked"),
+            ("email", "Email the customer"),
+        ]
+    )
+    contact_email = forms.EmailField(max_length=254, label="Customer email")
+    contact_name = forms.CharField(max_length=120, required=False, label="Customer name")
+    subject = forms.CharField(max_length=250)
+    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 8}), max_length=1_000_000)
+    department = forms.UUIDField()
+    priority = forms.ChoiceField(choices=TicketPriority.choices)
+    body_format = forms.ChoiceField(choices=BodyFormat.choices, required=False)
+    cc = forms.CharField(required=False, max_length=4000)
+    bcc = forms.CharField(required=False, max_length=4000)
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        check_uploads(self)
+        return self.cleaned_data
+
+
+class ForwardForm(forms.Form):
+    to = forms.CharField(max_length=4000)
+    note = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}), required=False, max_length=100_000
+    )
+    body_format = forms.ChoiceField(choices=BodyFormat.choices, required=False)
 
 
 class TicketFieldsForm(forms.Form):

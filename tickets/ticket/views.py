@@ -27,10 +27,12 @@ from tickets.configuration import services as configuration
 from tickets.contacts import selectors as contact_selectors
 from tickets.errors import (
     AttachmentNotFound,
+    FollowerNotFound,
     ReplyNotAllowed,
     StaleReply,
     TicketNotFound,
 )
+from tickets.mail_in import html as html_tools
 from tickets.mail_out import tracking
 from tickets.models import (
     CustomFieldTarget,
@@ -41,8 +43,14 @@ from tickets.models import (
 )
 from tickets.satisfaction import selectors as satisfaction_selectors
 from tickets.satisfaction import services as satisfaction
-from tickets.ticket import merging, presence, selectors, services
-from tickets.ticket.forms import MessageForm, TicketFieldsForm
+from tickets.ticket import formatting, merging, presence, selectors, services
+from tickets.ticket.forms import (
+    ForwardForm,
+    MessageForm,
+    NewTicketForm,
+    TicketFieldsForm,
+    inline_images,
+)
 
 EVENT_LABELS = {
     "custom_status": "status",
@@ -119,6 +127,11 @@ def _describe_events(thread: list[Any], members: dict[str, str]) -> None:
             message.event_sentence = (
                 f"The customer wrote again: follow-up ticket #{event.get('to')}"
             )
+        if field == "followers":  # added or removed from the reply editor
+            if event.get("to"):
+                message.event_action = f"copied {event['to']} on every reply (follower)"
+            else:
+                message.event_action = f"stopped copying {event.get('from')} on replies"
         if field == "sla_breach":
             metric = dict(SlaMetric.choices).get(str(event.get("to")), "an SLA")
             message.event_sentence = f"{metric} target missed"
@@ -141,6 +154,12 @@ def _ticket_context(
     everyone = list(tenancy_selectors.list_members())
     members = {str(m.id): m.user.display_name for m in everyone}
     _describe_events(thread, members)
+    for message in thread:
+        if message.body_html and message.author_contact_id:
+            # A mail shows formatted, its quoted history collapsed as in the text.
+            message.html_new, message.html_quoted = html_tools.split_html_quote(
+                message.body_html, message.quoted_text
+            )
     latest = next((m.id for m in reversed(thread) if m.kind != MessageKind.EVENT), None)
     survey, past_ratings = satisfaction_selectors.list_ticket_satisfaction(ticket, limit=5)
     now = timezone.now()
@@ -159,6 +178,12 @@ def _ticket_context(
         "followers": ticket.copied_contacts,
         "departments": department_selectors.cached_departments(),
         "agents": permissions.who_may(everyone, Capability.TAKE_TICKETS),
+        # @mention autocomplete in notes: everyone who can be mentioned, by their handle.
+        "mentionable": [
+            (m.user.email.split("@", 1)[0], m.user.display_name)
+            for m in everyone
+            if m.id != membership.id
+        ],
         "denied_change": permissions.DENIED[Capability.CHANGE_TICKETS],
         # Only the statuses the ticket can move to (and its own).
         "statuses": [(v, label) for v, label in TicketStatus.choices if v in reachable],
@@ -288,6 +313,10 @@ def ticket_message(request: MemberHttpRequest, number: int) -> HttpResponse:
                 language=request.tenant.language,
                 attachments=services.attachments_from_uploads(request.FILES.getlist("attachments")),
                 seen_up_to=form.cleaned_data["seen_up_to"],
+                body_format=form.cleaned_data["body_format"] or services.BodyFormat.TEXT,
+                inline_images=inline_images(request.FILES),
+                cc=form.cleaned_data["cc"],
+                bcc=form.cleaned_data["bcc"],
             )
             # The articles the editor inserted that the sent reply still carries.
             article_services.record_sent_articles(
@@ -593,3 +622,181 @@ def _render_tracking(request: HttpRequest, ticket: Any, token: str, survey: Any)
             else None,
         },
     )
+
+
+@member_required(may=Capability.CREATE_TICKETS)
+def ticket_new(request: MemberHttpRequest) -> HttpResponse:
+    """Open a ticket from the browser: log a phone call (the customer's request in the
+    agent's words) or write an email to a customer (the ticket waits on their answer)."""
+    departments = department_selectors.cached_departments()
+    default = next(
+        (d for d in departments if d.is_default), departments[0] if departments else None
+    )
+    form = NewTicketForm(
+        request.POST or None,
+        request.FILES or None,
+        initial={
+            "channel": request.GET.get("channel", "email"),
+            "contact_email": request.GET.get("email", "")[:254],
+            "department": default.id if default else None,
+            "priority": "normal",
+        },
+    )
+    error = ""
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                ticket = _open_ticket(request, form.cleaned_data)
+            except DomainError as refused:
+                error = str(refused)
+            else:
+                done = "emailed the customer" if ticket.channel == "email" else "logged the call"
+                messages.success(request, f"Ticket #{ticket.number} created: you {done}.")
+                return redirect("tickets:ticket-detail", number=ticket.number)
+        else:
+            error = " ".join(str(e) for errors in form.errors.values() for e in errors)
+    return render(
+        request,
+        "tickets/ticket_new.html",
+        {
+            "form": form,
+            "error": error,
+            "departments": departments,
+            "priorities": configuration.priority_levels(),
+            "mentionable": [],
+        },
+        status=400 if error else 200,
+    )
+
+
+def _open_ticket(request: MemberHttpRequest, data: dict[str, Any]) -> Any:
+    member = request.membership
+    department = next(
+        (d for d in department_selectors.cached_departments() if d.id == data["department"]),
+        None,
+    )
+    if department is None:
+        raise TicketNotFound(number=0)  # never a department of another tenant
+    contact = services.get_or_create_contact(email=data["contact_email"], name=data["contact_name"])
+    body_format = data["body_format"] or services.BodyFormat.TEXT
+    if data["channel"] == "phone":
+        text, html, pictures = services.formatted_body(
+            data["body"], body_format, inline_images(request.FILES)
+        )
+        return services.create_ticket(
+            subject=data["subject"],
+            body=text,
+            contact=contact,
+            department=department,
+            channel="phone",
+            priority=data["priority"],
+            actor=member,
+            language=request.tenant.language,
+            content=services.MessageContent(
+                html=html,
+                attachments=[
+                    *services.attachments_from_uploads(request.FILES.getlist("attachments")),
+                    *pictures,
+                ],
+            ),
+        )
+    return services.start_outbound_ticket(
+        subject=data["subject"],
+        body=data["body"],
+        contact=contact,
+        department=department,
+        actor=member,
+        priority=data["priority"],
+        language=request.tenant.language,
+        body_format=body_format,
+        attachments=services.attachments_from_uploads(request.FILES.getlist("attachments")),
+        inline_images=inline_images(request.FILES),
+        cc=data["cc"],
+        bcc=data["bcc"],
+    )
+
+
+@member_required
+@require_POST
+def ticket_followers(request: MemberHttpRequest, number: int) -> HttpResponse:
+    """Add people who are copied on every reply (`add`: addresses) or stop copying one
+    (`remove`: a contact id). htmx gets the followers list back; a plain post the page."""
+    try:
+        ticket = selectors.get_ticket_by_number(number)
+    except TicketNotFound:
+        return not_found_page(request, f"Ticket #{number}")
+    member = request.membership
+    error = ""
+    try:
+        if request.POST.get("remove"):
+            try:
+                contact_id = UUID(request.POST["remove"])
+            except ValueError:
+                raise FollowerNotFound() from None
+            services.unfollow_ticket(ticket=ticket, contact_id=contact_id, actor=member)
+        else:
+            added = services.follow_ticket(
+                ticket=ticket, emails=request.POST.get("add", "")[:4000], actor=member
+            )
+            if not added and not request.POST.get("add", "").strip():
+                error = "Type the address of someone to copy on every reply."
+    except DomainError as refused:
+        error = str(refused)
+    if not request.htmx:
+        if error:
+            messages.error(request, error)
+        return redirect("tickets:ticket-detail", number=number)
+    context = _ticket_context(request, number, followers_error=error)
+    response = render(
+        request, "tickets/ticket_detail.html#followers", context, status=400 if error else 200
+    )
+    response["HX-Trigger"] = "ticket-updated"
+    return response
+
+
+@member_required(may=Capability.REPLY_PUBLICLY)
+def message_forward(request: MemberHttpRequest, number: int, message_id: UUID) -> HttpResponse:
+    """Forward one message of the ticket to someone outside it (GET: the form)."""
+    try:
+        ticket = selectors.get_ticket_by_number(number)
+        message = selectors.get_message(message_id)
+    except DomainError:
+        return not_found_page(request, "That message")
+    if message.ticket_id != ticket.id:
+        return not_found_page(request, "That message")
+    form = ForwardForm(request.POST or None)
+    error = ""
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                services.forward_message(
+                    ticket=ticket,
+                    message=message,
+                    to=form.cleaned_data["to"],
+                    note=form.cleaned_data["note"],
+                    actor=request.membership,
+                    body_format=form.cleaned_data["body_format"] or services.BodyFormat.TEXT,
+                )
+            except DomainError as refused:
+                error = str(refused)
+            else:
+                messages.success(request, f"Forwarded to {form.cleaned_data['to']}.")
+                return redirect("tickets:ticket-detail", number=number)
+        else:
+            error = "Say whom to forward it to."
+    return render(
+        request,
+        "tickets/message_forward.html",
+        {"ticket": ticket, "message": message, "form": form, "error": error, "mentionable": []},
+        status=400 if error else 200,
+    )
+
+
+@member_required
+@require_POST
+def reply_preview(request: MemberHttpRequest) -> HttpResponse:
+    """The editor's text as it will look (htmx): pasted pictures are not uploaded yet, so
+    they show as their names."""
+    body = request.POST.get("body", "")[:1_000_000]
+    html = formatting.render_html(formatting.render_text(body)) if body.strip() else ""
+    return render(request, "tickets/reply_preview.html", {"html": html})

@@ -3,6 +3,13 @@ calls. Numbers are sequential per tenant and never reused; every change of a fie
 recorded as an event message; status changes follow TICKET_TRANSITIONS; light agents write
 internal notes only; messages are never added to closed tickets."""
 
+from tickets.ticket.services.agent_mail import (
+    FORWARD_SEPARATOR,
+    follow_ticket,
+    forward_message,
+    start_outbound_ticket,
+    unfollow_ticket,
+)
 from tickets.ticket.services.base import (
     MAX_TAG_LENGTH,
     TICKET_TRANSITIONS,
@@ -40,13 +47,21 @@ from tickets.ticket.services.messages import (
     record_delivery_status,
     store_attachments,
 )
+from tickets.ticket.services.outgoing import (
+    BodyFormat,
+    copied_addresses,
+    formatted_body,
+    parse_addresses,
+)
 from tickets.ticket.services.people import add_followers, get_or_create_contact
 from tickets.ticket.services.reading import mark_read, open_ticket
 
 __all__ = [
+    "FORWARD_SEPARATOR",
     "MAX_TAG_LENGTH",
     "STATUS_EMAILS",
     "TICKET_TRANSITIONS",
+    "BodyFormat",
     "MessageContent",
     "NewAttachment",
     "add_customer_message",
@@ -56,14 +71,19 @@ __all__ = [
     "assign_ticket",
     "attachments_from_uploads",
     "change_status",
+    "copied_addresses",
     "create_ticket",
     "delete_orphaned_attachment_files",
+    "follow_ticket",
+    "formatted_body",
+    "forward_message",
     "get_or_create_contact",
     "mark_read",
     "mark_spam",
     "next_ticket_number",
     "normalize_tag",
     "open_ticket",
+    "parse_addresses",
     "queue_email_message",
     "record_delivery_failure",
     "record_delivery_status",
@@ -74,7 +94,9 @@ __all__ = [
     "release_member_tickets",
     "set_sla_state",
     "snippet",
+    "start_outbound_ticket",
     "store_attachments",
     "take_if_unassigned",
+    "unfollow_ticket",
     "update_ticket",
 ]

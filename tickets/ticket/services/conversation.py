@@ -41,6 +41,12 @@ from tickets.ticket.services.messages import (
     queue_email_message,
     store_attachments,
 )
+from tickets.ticket.services.outgoing import (
+    AddressInvalid,
+    BodyFormat,
+    copied_addresses,
+    formatted_body,
+)
 from tickets.ticket.services.reading import mark_read
 
 
@@ -55,9 +61,18 @@ def add_message(
     language: str = "en",
     attachments: Iterable[NewAttachment] = (),
     seen_up_to: UUID | None = None,
+    body_format: str = BodyFormat.TEXT,
+    inline_images: Iterable[NewAttachment] = (),
+    cc: Iterable[str] = (),
+    bcc: Iterable[str] = (),
 ) -> Message:
     """An agent's public reply or internal note (with attachments), optionally setting the
     status.
+
+    `body_format` "markdown" (the reply editor): the body is Markdown, stored with its
+    sanitized HTML (tickets.ticket.formatting), and `inline_images` are the pictures it
+    shows by `cid:` token. `cc` and `bcc` copy this one reply to more addresses (followers
+    are copied on every reply anyway).
 
     A reply to an open ticket with no status given sets it to waiting on customer.
     `seen_up_to` is the last message the agent had on screen when they started writing: a
@@ -82,16 +97,27 @@ def add_message(
         permissions.require(actor, Capability.REPLY_PUBLICLY, ReplyNotAllowed())
     if ticket.is_closed:
         raise TicketClosed(number=ticket.number)
+    cc_list, bcc_list = copied_addresses(ticket=ticket, cc=cc, bcc=bcc)
+    if (cc_list or bcc_list) and kind != MessageKind.REPLY:
+        raise AddressInvalid("Only a public reply is copied to other people.", field="cc")
     if kind == MessageKind.REPLY:
         body = _fill_placeholders(body, ticket=ticket, actor=actor)
+    text, html, pictures = formatted_body(body, body_format, inline_images)
+    if kind == MessageKind.REPLY:
         message = queue_email_message(
-            ticket=ticket, body=body, author=actor, attachments=attachments
+            ticket=ticket,
+            body=text,
+            author=actor,
+            attachments=[*attachments, *pictures],
+            body_html=html,
+            cc=cc_list,
+            bcc=bcc_list,
         )
     else:
         message = Message.objects.create(
-            ticket=ticket, kind=kind, body_text=body, author_member=actor
+            ticket=ticket, kind=kind, body_text=text, body_html=html, author_member=actor
         )
-        store_attachments(message=message, attachments=attachments)
+        store_attachments(message=message, attachments=[*attachments, *pictures])
         mentioned = notifications.find_mentions(body, tenancy_selectors.list_members())
         notifications.notify_on_commit(
             kind=NotificationKind.MENTIONED,

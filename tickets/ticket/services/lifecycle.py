@@ -87,7 +87,7 @@ def create_ticket(
     if not body.strip():
         raise EmptyMessage()
     if actor is not None:
-        _check_ticket_by_a_person(actor=actor, priority=priority, contact=contact)
+        check_ticket_by_a_person(actor=actor, priority=priority, contact=contact)
     # Checked before the transaction, so the block needs no savepoint of its own: inside a
     # caller's transaction (a task, a request) nothing in it is caught and carried on from.
     with transaction.atomic(savepoint=False):
@@ -124,7 +124,7 @@ def _check_priority(priority: str) -> None:
         raise ConfigurationInvalid(f"Priority is one of {', '.join(allowed)}.")
 
 
-def _check_ticket_by_a_person(*, actor: Membership, priority: str, contact: Contact) -> None:
+def check_ticket_by_a_person(*, actor: Membership, priority: str, contact: Contact) -> None:
     """What an agent (page or API) may open: not as a light agent, a priority of the
     tenant's scale, and a customer who is not one of our own mailboxes (replies to it would
     come back as mail from ourselves, which intake refuses)."""

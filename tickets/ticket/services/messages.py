@@ -153,10 +153,16 @@ def queue_email_message(
     is_automatic: bool = False,
     attachments: Iterable[NewAttachment] = (),
     subject: str = "",
+    body_html: str = "",
+    cc: Iterable[str] = (),
+    bcc: Iterable[str] = (),
+    kind: str = MessageKind.REPLY,
+    to: Iterable[str] = (),
 ) -> Message:
     """A public reply that goes out by email: stored with our own Message-ID and its email
     queued in the outbox (helpdesk.mail), sent by the outbox's delivery task after the
-    commit."""
+    commit. `kind` forward: an agent's forward, mailed `to` others instead of the
+    requester."""
     message_id = new_id()
     if not email_message_id:
         mailbox = mail_out_selectors.get_reply_mailbox(ticket)
@@ -165,11 +171,15 @@ def queue_email_message(
     message = Message.objects.create(
         id=message_id,
         ticket=ticket,
-        kind=MessageKind.REPLY,
+        kind=kind,
         body_text=body,
+        body_html=body_html,
         author_member=author,
         email_message_id=email_message_id,
         is_automatic=is_automatic,
+        email_cc=list(cc),
+        email_bcc=list(bcc),
+        email_to=list(to),
         email_subject=subject[:250],
         event=rule_marker(),  # a reply from a workflow rule's template names the rule
     )

@@ -216,6 +216,45 @@ DEMO_ARTICLES = [
 ]
 
 
+# (title, body, Billing only): what a new support team answers most in its first week.
+STARTER_CANNED_RESPONSES = (
+    (
+        "Thanks, looking into it",
+        "Hello {{ contact.first_name }},\n\nthank you for writing to us. I am looking into "
+        "request #{{ ticket.number }} now and will get back to you as soon as I know more.",
+        False,
+    ),
+    (
+        "Need more details",
+        "Hello {{ contact.first_name }},\n\nto help you with this, could you tell us:\n\n"
+        "- what you did just before it happened,\n- what you expected to see,\n"
+        "- and a screenshot of the error, if there is one?",
+        False,
+    ),
+    (
+        "Password reset steps",
+        "Hello {{ contact.first_name }},\n\nyou can set a new password yourself:\n\n"
+        "1. Open the sign-in page and choose **Forgot password**.\n"
+        "2. Enter the address you sign in with.\n"
+        "3. Follow the link in the mail we send you (it works for one hour).",
+        False,
+    ),
+    (
+        "Solved, anything else?",
+        "Hello {{ contact.first_name }},\n\nthis should be fixed now. I am marking "
+        "request #{{ ticket.number }} as solved; if anything is still not right, just reply "
+        "to this email and it opens again.",
+        False,
+    ),
+    (
+        "Refund on its way",
+        "Hello {{ contact.first_name }},\n\nwe have issued the refund. It reaches your "
+        "account within 5 to 10 working days, depending on your bank.",
+        True,
+    ),
+)
+
+
 class Command(BaseCommand):
     help = "Create the demo tenant with sample data (does nothing when it exists)."
 
@@ -285,6 +324,7 @@ class Command(BaseCommand):
             hours = self._seed_sla(members["admin"])
             self._seed_ratings()
             self._seed_rules(members["admin"], billing, hours)
+            self._seed_canned_responses(members["admin"], billing)
             # Support hands its new tickets out in turn, at most five unsolved each; the open
             # ones nobody has wait in its backlog until an agent comes online (log in).
             department_services.update_department(
@@ -413,6 +453,18 @@ class Command(BaseCommand):
         ):
             rule_services.create_rule(
                 actor=admin, name=name, conditions=conditions, actions=actions
+            )
+
+    def _seed_canned_responses(self, admin: Any, billing: Any) -> None:
+        """A starter set of shared canned responses. None signs off itself: the reply
+        template adds the agent's signature once."""
+        for title, body, department in STARTER_CANNED_RESPONSES:
+            automation_services.create_canned_response(
+                title=title,
+                body=body,
+                actor=admin,
+                scope="department" if department else "tenant",
+                department=billing if department else None,
             )
 
     def _seed_ratings(self) -> None:

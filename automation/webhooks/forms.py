@@ -13,7 +13,11 @@ class WebhookForm(forms.Form):
     url = forms.CharField(
         label="URL",
         max_length=2000,
-        widget=forms.URLInput(attrs={"placeholder": "https://example.com/hooks/helpdesk"}),
+        # A text input (typed as a URL on phones) styled like the others; the service
+        # checks the URL and says what is wrong with it.
+        widget=forms.TextInput(
+            attrs={"inputmode": "url", "placeholder": "https://example.com/hooks/helpdesk"}
+        ),
     )
     description = forms.CharField(max_length=200, required=False)
     events = forms.MultipleChoiceField(

@@ -114,6 +114,19 @@ def _zone(request: Any) -> str:
     return str(getattr(tenant, "time_zone", "") or "UTC")
 
 
+def _show(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return ", ".join(_show(item) for item in value)
+    if isinstance(value, dict):
+        return " → ".join(_show(item) for item in value.values())
+    return str(value)
+
+
+def _detail_text(details: dict[str, Any]) -> str:
+    """The entry's details in words: `role: agent → admin · events: ticket.created`."""
+    return " · ".join(f"{key}: {_show(value)}" for key, value in details.items())
+
+
 @member_required(may=Capability.MANAGE_SETTINGS)
 def audit_log(request: MemberHttpRequest) -> HttpResponse:
     """Admin: the audit log, filtered; `before` pages to older entries."""
@@ -130,6 +143,8 @@ def audit_log(request: MemberHttpRequest) -> HttpResponse:
     rows = list(events[: PAGE_SIZE + 1])
     older = rows[PAGE_SIZE].id if len(rows) > PAGE_SIZE else None
     rows = rows[:PAGE_SIZE]
+    for event in rows:
+        event.detail_text = _detail_text(event.details)
     filters = {k: v for k, v in request.GET.items() if k != "before" and v}
     return render(
         request,

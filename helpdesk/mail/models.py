@@ -22,6 +22,7 @@ class OutboundEmailKind(models.TextChoices):
     NOTIFICATION = "notification", "Agent notification"
     INVITATION = "invitation", "Invitation"
     PASSWORD_RESET = "password_reset", "Password reset"
+    PORTAL_SIGN_IN = "portal_sign_in", "Customer portal sign-in link"
 
 
 class OutboundEmail(TenantModel):

@@ -55,8 +55,13 @@ INTERRUPTED = (
     " so it is not sent again by itself"
 )
 CUSTOMER_KINDS = {OutboundEmailKind.REPLY, OutboundEmailKind.AUTO_REPLY}
-# Their bodies hold a link that takes over an account (set a password, join a tenant).
-ACCOUNT_LINK_KINDS = {OutboundEmailKind.PASSWORD_RESET, OutboundEmailKind.INVITATION}
+# Their bodies hold a link that takes over an account (set a password, join a tenant,
+# see a customer's requests).
+ACCOUNT_LINK_KINDS = {
+    OutboundEmailKind.PASSWORD_RESET,
+    OutboundEmailKind.INVITATION,
+    OutboundEmailKind.PORTAL_SIGN_IN,
+}
 
 
 @dataclass

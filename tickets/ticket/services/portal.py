@@ -143,7 +143,7 @@ def send_sign_in_link(*, email: str) -> bool:
     link = tenancy_selectors.tenant_base_url(tenant) + reverse("portal:sign-in-link", args=[token])
     with translation.override(tenant.language or "en"):
         message = mail.build(
-            kind=OutboundEmailKind.PASSWORD_RESET,
+            kind=OutboundEmailKind.PORTAL_SIGN_IN,
             key=f"portal-sign-in:{contact.id}:{nonce}",
             template="portal_sign_in",
             context={

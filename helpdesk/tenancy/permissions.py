@@ -60,6 +60,8 @@ class Capability(enum.StrEnum):
     WRITE_ARTICLES = "write_articles"
     """Write, publish and restore knowledge-base articles, categories and sections (light
     agents read the knowledge base, internal articles too)."""
+    HANDLE_PERSONAL_DATA = "handle_personal_data"
+    """Export everything about a contact, or erase them (data-protection requests)."""
 
 
 _ADMINS = frozenset({MembershipRole.ADMIN.value})
@@ -81,6 +83,7 @@ GRANTS: dict[Capability, frozenset[str]] = {
     Capability.TAKE_TICKETS: _AGENTS,
     Capability.RECEIVE_TICKET_NOTIFICATIONS: _AGENTS,
     Capability.WRITE_ARTICLES: _AGENTS,
+    Capability.HANDLE_PERSONAL_DATA: _ADMINS,
 }
 
 DENIED = {
@@ -100,6 +103,7 @@ DENIED = {
     Capability.TAKE_TICKETS: "Light agents cannot be assigned tickets.",
     Capability.RECEIVE_TICKET_NOTIFICATIONS: "Light agents are told about mentions only.",
     Capability.WRITE_ARTICLES: "Light agents read the knowledge base but do not write it.",
+    Capability.HANDLE_PERSONAL_DATA: "Only admins may export or erase a person's data.",
 }
 
 
@@ -199,3 +203,7 @@ def can_receive_ticket_notifications(member: Membership | None) -> bool:
 
 def can_write_articles(member: Membership | None) -> bool:
     return can(member, Capability.WRITE_ARTICLES)
+
+
+def can_handle_personal_data(member: Membership | None) -> bool:
+    return can(member, Capability.HANDLE_PERSONAL_DATA)

@@ -41,6 +41,7 @@ EXPECTED: dict[Capability, set[str]] = {
     Capability.RECEIVE_TICKET_NOTIFICATIONS: {ADMIN, AGENT},
     Capability.WRITE_ARTICLES: {ADMIN, AGENT},
     Capability.VIEW_TEAM_REPORTS: {ADMIN},
+    Capability.HANDLE_PERSONAL_DATA: {ADMIN},
 }
 
 

@@ -8,13 +8,18 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import status as http
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from helpdesk.api.permissions import HasCapability
 from helpdesk.api.views import TenantAPIView
+from helpdesk.tenancy import permissions
 from helpdesk.tenancy.http import MemberRequest
+from helpdesk.tenancy.permissions import Capability
+from tickets.contacts import personal_data
 from tickets.contacts import selectors as contact_selectors
 from tickets.contacts import services as contacts
 from tickets.contacts.serializers import (
@@ -22,6 +27,7 @@ from tickets.contacts.serializers import (
     CompanyListQuery,
     CompanyOutput,
     CompanyUpdateInput,
+    ContactErasedOutput,
     ContactListQuery,
     ContactMergeInput,
     ContactOutput,
@@ -138,3 +144,37 @@ class CompanyDetailAPI(TenantAPIView):
             actor=self.membership,
         )
         return Response(CompanyOutput(company).data)
+
+
+class CanHandlePersonalData(HasCapability):
+    """Admins: a person's data export and erasure."""
+
+    capability = Capability.HANDLE_PERSONAL_DATA
+    message = permissions.DENIED[Capability.HANDLE_PERSONAL_DATA]
+
+
+class ContactExportAPI(TenantAPIView):
+    permission_classes = [CanHandlePersonalData]
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request, contact_id: UUID) -> Response:
+        """Everything about the contact and the duplicates merged into it: the contact, their
+        tickets with the conversation (customer messages and public replies, attachments
+        listed), what they wrote on other tickets, the tickets they follow and their
+        ratings. Recorded in the audit log. Admins only."""
+        contact = contact_selectors.get_contact(contact_id)
+        data = personal_data.export_contact(contact=contact, actor=self.membership)
+        return Response(data)
+
+
+class ContactEraseAPI(TenantAPIView):
+    permission_classes = [CanHandlePersonalData]
+
+    @extend_schema(request=None, responses=ContactErasedOutput)
+    def post(self, request: Request, contact_id: UUID) -> Response:
+        """Erase the person: names, addresses, message bodies and subjects, attachments,
+        raw mail, the outbox's copies and the search index; their tickets stay as anonymous
+        records for statistics. Recorded in the audit log. Admins only; cannot be undone."""
+        contact = contact_selectors.get_contact(contact_id)
+        counts = personal_data.erase_contact(contact=contact, actor=self.membership)
+        return Response(ContactErasedOutput(counts).data)

@@ -151,3 +151,10 @@ class CompanyUpdateInput(serializers.Serializer[Any]):
 
     def validate_custom_fields(self, value: dict[str, Any]) -> dict[str, Any]:
         return _check_custom_values(value)
+
+
+class ContactErasedOutput(serializers.Serializer[Any]):
+    contacts = serializers.IntegerField(help_text="The contact and its merged duplicates.")
+    tickets = serializers.IntegerField(help_text="Their tickets, kept as anonymous records.")
+    messages = serializers.IntegerField(help_text="Messages whose text was removed.")
+    attachments = serializers.IntegerField(help_text="Attachments deleted.")

@@ -25,6 +25,10 @@ api_urlpatterns: list[URLPattern] = [
         name="contact-tickets",
     ),
     path("contacts/<uuid:contact_id>/merge/", api.ContactMergeAPI.as_view(), name="contact-merge"),
+    path(
+        "contacts/<uuid:contact_id>/export/", api.ContactExportAPI.as_view(), name="contact-export"
+    ),
+    path("contacts/<uuid:contact_id>/erase/", api.ContactEraseAPI.as_view(), name="contact-erase"),
     path("companies/", api.CompanyListAPI.as_view(), name="company-list"),
     path("companies/<uuid:company_id>/", api.CompanyDetailAPI.as_view(), name="company-detail"),
 ]

@@ -1,0 +1,180 @@
+"""Personal data: a contact's export (the contact, their tickets and conversation, what they
+wrote elsewhere, ratings) and erasure (names, addresses, bodies, attachments, raw mail, the
+outbox and the search index gone; tickets kept as anonymous records); admins only, both
+in the audit log, another tenant's contacts never reached."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+import pytest
+from django.core.files.base import ContentFile
+from django.db import connection
+from django.utils import timezone
+
+from helpdesk.mail.models import OutboundEmail
+from helpdesk.tenancy.context import tenant_context
+from helpdesk.tenancy.models import AuditEvent, MembershipRole
+from tests.conftest import TenantSetup
+from tests.factories.accounts import make_member
+from tests.factories.tickets import make_contact, make_ticket
+from tickets.models import (
+    Attachment,
+    Contact,
+    InboundEmail,
+    Message,
+    MessageKind,
+    SatisfactionRating,
+    Ticket,
+    TicketFollower,
+)
+from tickets.satisfaction import services as satisfaction
+from tickets.ticket import services as ticket_services
+
+JSON = "application/json"
+
+
+def _maria(setup: TenantSetup) -> dict[str, Any]:
+    """Maria's history: a ticket with her message (an attachment, the raw mail), an agent's
+    reply (in the outbox), an internal note and her rating; she follows and writes on
+    another customer's ticket."""
+    maria = make_contact(email="maria.rossi@example.test", name="Maria Rossi", phone="+39 06 1")
+    ticket = make_ticket(subject="Maria's broken printer", body="My printer smokes.", contact=maria)
+    first = Message.objects.get(ticket=ticket, kind=MessageKind.CUSTOMER)
+    Attachment.objects.create(
+        message=first,
+        file=ContentFile(b"%PDF scan of Maria's invoice", name="invoice.pdf"),
+        filename="invoice.pdf",
+        content_type="application/pdf",
+        size=28,
+    )
+    InboundEmail.objects.create(
+        envelope_from="maria.rossi@example.test",
+        sha256="0" * 64,
+        size=40,
+        raw=b"From: Maria Rossi <maria.rossi@example.test>\r\n\r\nMy printer smokes.",
+        ticket=ticket,
+        ticket_message=first,
+    )
+    ticket_services.add_message(
+        ticket=ticket, kind=MessageKind.REPLY, body="Hello Maria, unplug it.", actor=setup.admin
+    )
+    ticket_services.add_message(
+        ticket=ticket, kind=MessageKind.NOTE, body="Maria called twice.", actor=setup.admin
+    )
+    ticket_services.change_status(ticket=ticket, status="solved", actor=setup.admin)
+    satisfaction.send_due_surveys(now=timezone.now() + datetime.timedelta(days=3))
+    rating = SatisfactionRating.objects.get(ticket=ticket)
+    satisfaction.record_rating(token=rating.token, score="good", comment="Maria is happy")
+    other = make_ticket(subject="Team printer", body="Ours too.")
+    ticket_services.add_followers(ticket=other, emails=["maria.rossi@example.test"])
+    ticket_services.add_customer_message(
+        ticket=other, contact=maria, body="Maria here: same on floor 2."
+    )
+    return {"maria": maria, "ticket": ticket, "other": other}
+
+
+def test_export_has_the_contact_tickets_messages_and_ratings(acme: TenantSetup) -> None:
+    with tenant_context(acme.id):
+        history = _maria(acme)
+    response = acme.api_client().get(f"/api/v1/contacts/{history['maria'].id}/export/")
+    assert response.status_code == 200, response.content
+    data = response.json()
+    assert data["contact"]["email"] == "maria.rossi@example.test"
+    assert data["contact"]["phone"] == "+39 06 1"
+    [ticket] = data["tickets"]
+    assert ticket["number"] == history["ticket"].number
+    bodies = [message["body_text"] for message in ticket["messages"]]
+    assert "My printer smokes." in bodies
+    assert "Hello Maria, unplug it." in bodies
+    assert "Maria called twice." not in bodies  # internal notes are the team's
+    first = next(m for m in ticket["messages"] if m["body_text"] == "My printer smokes.")
+    assert first["attachments"][0]["filename"] == "invoice.pdf"
+    assert first["author"] == "contact"
+    [elsewhere] = data["messages_on_other_tickets"]
+    assert elsewhere["ticket"] == history["other"].number
+    assert elsewhere["body_text"] == "Maria here: same on floor 2."
+    assert data["followed_tickets"] == [history["other"].number]
+    assert data["ratings"][0]["score"] == "good"
+    assert data["ratings"][0]["comment"] == "Maria is happy"
+    with tenant_context(acme.id):
+        entry = AuditEvent.objects.get(action="contact.exported")
+    assert (entry.actor_id, entry.target_id) == (acme.admin.id, str(history["maria"].id))
+    assert "maria" not in entry.target_label.lower()
+
+
+def test_erase_removes_the_person_and_keeps_anonymous_tickets(acme: TenantSetup) -> None:
+    with tenant_context(acme.id):
+        history = _maria(acme)
+        outbox_before = OutboundEmail.objects.filter(to__icontains="maria.rossi").count()
+        assert outbox_before >= 1
+    maria, ticket, other = history["maria"], history["ticket"], history["other"]
+    response = acme.api_client().post(f"/api/v1/contacts/{maria.id}/erase/")
+    assert response.status_code == 200, response.content
+    counts = response.json()
+    assert (counts["contacts"], counts["tickets"], counts["attachments"]) == (1, 1, 1)
+    with tenant_context(acme.id):
+        erased = Contact.objects.get(id=maria.id)
+        assert erased.name == ""
+        assert erased.phone == ""
+        assert "maria" not in erased.email
+        kept = Ticket.objects.get(id=ticket.id)
+        assert (kept.status, kept.contact_id) == ("solved", maria.id)  # still counted
+        assert "Maria" not in kept.subject
+        texts = " ".join(
+            Message.objects.filter(ticket__in=[ticket, other]).values_list("body_text", flat=True)
+        )
+        assert "Maria" not in texts
+        assert "Ours too." in texts  # the other customer's words stay
+        assert not Attachment.objects.filter(message__ticket=ticket).exists()
+        assert bytes(InboundEmail.objects.get(ticket=ticket).raw) == b""
+        assert not OutboundEmail.objects.filter(to__icontains="maria.rossi").exists()
+        assert not OutboundEmail.objects.filter(body_text__icontains="Maria").exists()
+        rating = SatisfactionRating.objects.get(ticket=ticket)
+        assert (rating.score, rating.comment) == ("good", "")
+        assert not TicketFollower.objects.filter(contact=maria).exists()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT document::text FROM tickets_ticketsearch WHERE ticket_id = %s",
+                [ticket.id],
+            )
+            document = cursor.fetchone()[0]
+        assert "maria" not in document
+        assert "rossi" not in document
+        assert "printer" not in document
+        entry = AuditEvent.objects.get(action="contact.erased")
+        assert entry.target_id == str(maria.id)
+        assert entry.details["tickets"] == 1
+    # The export of an erased person has nothing left to say about them.
+    again = acme.api_client().get(f"/api/v1/contacts/{maria.id}/export/").json()
+    assert "Maria" not in str(again)
+
+
+def test_only_admins_and_never_another_tenants_contact(
+    acme: TenantSetup, globex: TenantSetup
+) -> None:
+    with tenant_context(acme.id):
+        maria = make_contact(email="maria@example.test", name="Maria")
+        agent = make_member(acme.tenant, MembershipRole.AGENT)
+    agent_api = acme.api_client(agent)
+    refused = agent_api.get(f"/api/v1/contacts/{maria.id}/export/")
+    assert refused.status_code == 403
+    assert "admins" in refused.json()["error"]["message"]
+    assert agent_api.post(f"/api/v1/contacts/{maria.id}/erase/").status_code == 403
+    theirs = globex.api_client()
+    assert theirs.get(f"/api/v1/contacts/{maria.id}/export/").status_code == 404
+    assert theirs.post(f"/api/v1/contacts/{maria.id}/erase/").status_code == 404
+    with tenant_context(acme.id):
+        assert Contact.objects.get(id=maria.id).name == "Maria"
+        assert not AuditEvent.objects.filter(action__startswith="contact.").exists()
+
+
+@pytest.mark.parametrize("path", ["export/", "erase/"])
+def test_unknown_contact_is_a_404(acme: TenantSetup, path: str) -> None:
+    api = acme.api_client()
+    missing = "0190d2a4-0000-7000-8000-000000000000"
+    method = api.get if path == "export/" else api.post
+    response = method(f"/api/v1/contacts/{missing}/{path}")
+    assert response.status_code == 404
+    assert response.json()["error"]["message"]

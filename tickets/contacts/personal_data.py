@@ -1,0 +1,314 @@
+"""Data-protection requests about a contact: export everything the help desk holds about
+them, or erase them. Invariants: admins only (Capability.HANDLE_PERSONAL_DATA), each in
+the audit log (which names the contact by id only); an erasure keeps the tickets as
+anonymous records (status, priority, times, department, agent, scores: the statistics)
+and removes the person from names, addresses, message bodies and subjects, attachments,
+the raw mail, the outbox and the search index, in one transaction (files go after the
+commit).
+
+The contact's merged duplicates (other addresses of the same person) are part of them:
+exported and erased with them.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from helpdesk.mail.models import OutboundEmail
+from helpdesk.tenancy import audit, permissions
+from helpdesk.tenancy.models import AuditAction, Membership
+from helpdesk.tenancy.permissions import Capability
+from tickets.models import (
+    Attachment,
+    Contact,
+    InboundEmail,
+    Message,
+    MessageKind,
+    SatisfactionRating,
+    Ticket,
+    TicketFieldValue,
+    TicketFollower,
+)
+from tickets.ticket import services as ticket_services
+
+# What the customer saw of the conversation: internal notes, forwards and system events are
+# the team's working notes and are left out of the export.
+EXPORTED_KINDS = [MessageKind.CUSTOMER, MessageKind.REPLY]
+ERASED_NAME = ""
+ERASED_SUBJECT = "[erased]"
+
+
+def _time(value: Any) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _people(contact: Contact) -> list[Contact]:
+    """The contact and the duplicates merged into it."""
+    return [contact, *Contact.objects.filter(merged_into=contact).order_by("created_at")]
+
+
+def _contact_data(contact: Contact) -> dict[str, Any]:
+    return {
+        "id": str(contact.id),
+        "email": contact.email,
+        "name": contact.name,
+        "phone": contact.phone,
+        "notes": contact.notes,
+        "custom_fields": contact.custom_fields,
+        "company": (
+            {"id": str(contact.company_id), "name": contact.company.name}
+            if contact.company is not None
+            else None
+        ),
+        "created_at": _time(contact.created_at),
+        "updated_at": _time(contact.updated_at),
+    }
+
+
+def _message_data(message: Message) -> dict[str, Any]:
+    author = "system"
+    if message.author_contact_id:
+        author = "contact"
+    elif message.author_member_id:
+        author = "agent"
+    return {
+        "id": str(message.id),
+        "kind": message.kind,
+        "author": author,
+        "author_name": (
+            message.author_member.user.display_name if message.author_member is not None else ""
+        ),
+        "created_at": _time(message.created_at),
+        "subject": message.email_subject,
+        "to": message.email_to,
+        "cc": message.email_cc,
+        "body_text": message.body_text,
+        "attachments": [
+            {
+                "id": str(attachment.id),
+                "filename": attachment.filename,
+                "content_type": attachment.content_type,
+                "size": attachment.size,
+            }
+            for attachment in message.attachments.all()
+        ],
+    }
+
+
+def collect_contact_data(contact: Contact) -> dict[str, Any]:
+    """Everything about the contact (and their merged duplicates) as JSON-ready data: the
+    contact rows, their tickets with the conversation, what they wrote on other tickets,
+    the tickets they follow, and their ratings."""
+    people = _people(contact)
+    ids = [person.id for person in people]
+    tickets = list(
+        Ticket.objects.filter(contact_id__in=ids)
+        .select_related("department")
+        .prefetch_related("tags")
+        .order_by("created_at")
+    )
+    messages = (
+        Message.objects.filter(
+            Q(ticket__in=tickets, kind__in=EXPORTED_KINDS) | Q(author_contact_id__in=ids)
+        )
+        .select_related("author_member__user")
+        .prefetch_related("attachments")
+        .order_by("created_at", "id")
+    )
+    by_ticket: dict[Any, list[dict[str, Any]]] = {}
+    elsewhere: list[dict[str, Any]] = []
+    own = {ticket.id for ticket in tickets}
+    numbers = dict(Ticket.objects.filter(messages__in=messages).values_list("id", "number"))
+    for message in messages:
+        data = _message_data(message)
+        if message.ticket_id in own:
+            by_ticket.setdefault(message.ticket_id, []).append(data)
+        else:
+            elsewhere.append({"ticket": numbers.get(message.ticket_id), **data})
+    ratings = SatisfactionRating.objects.filter(contact_id__in=ids).select_related("ticket")
+    followed = TicketFollower.objects.filter(contact_id__in=ids).select_related("ticket")
+    return {
+        "exported_at": _time(timezone.now()),
+        "contact": _contact_data(contact),
+        "merged_contacts": [_contact_data(person) for person in people[1:]],
+        "tickets": [
+            {
+                "id": str(ticket.id),
+                "number": ticket.number,
+                "subject": ticket.subject,
+                "status": ticket.status,
+                "priority": ticket.priority,
+                "channel": ticket.channel,
+                "department": ticket.department.name if ticket.department_id else None,
+                "tags": sorted(tag.name for tag in ticket.tags.all()),
+                "custom_fields": ticket.custom_fields,
+                "created_at": _time(ticket.created_at),
+                "solved_at": _time(ticket.solved_at),
+                "messages": by_ticket.get(ticket.id, []),
+            }
+            for ticket in tickets
+        ],
+        "messages_on_other_tickets": elsewhere,
+        "followed_tickets": sorted({follow.ticket.number for follow in followed}),
+        "ratings": [
+            {
+                "ticket": rating.ticket.number,
+                "score": rating.score,
+                "comment": rating.comment,
+                "sent_at": _time(rating.sent_at),
+                "rated_at": _time(rating.rated_at),
+            }
+            for rating in ratings.order_by("created_at")
+            if rating.sent_at is not None
+        ],
+    }
+
+
+@transaction.atomic
+def export_contact(*, contact: Contact, actor: Membership | None) -> dict[str, Any]:
+    """Everything about the contact (collect_contact_data), recorded in the audit log.
+    Raises PermissionDenied (not an admin)."""
+    if actor is not None:
+        permissions.require(actor, Capability.HANDLE_PERSONAL_DATA)
+    data = collect_contact_data(contact)
+    audit.record_audit_event(
+        action=AuditAction.CONTACT_EXPORTED,
+        actor=actor,
+        target_type="contact",
+        target_id=contact.id,
+        details={"tickets": len(data["tickets"])},
+    )
+    return data
+
+
+def _mentions(value: Any, addresses: set[str]) -> bool:
+    text = json.dumps(value, default=str).lower()
+    return any(address in text for address in addresses)
+
+
+@transaction.atomic
+def erase_contact(*, contact: Contact, actor: Membership | None) -> dict[str, int]:
+    """Remove the person (and their merged duplicates) from the help desk: the contact
+    rows keep only an id and a placeholder address; their tickets keep their state and
+    times but lose subject, bodies, custom fields and attachments; what they wrote on
+    other tickets loses its text; ratings keep the score, not the comment; they follow
+    nothing; the raw mail and the outbox copies are emptied; the search index is rebuilt.
+    Returns counts of what was erased. Raises PermissionDenied (not an admin)."""
+    if actor is not None:
+        permissions.require(actor, Capability.HANDLE_PERSONAL_DATA)
+    contact = Contact.objects.select_for_update().get(id=contact.id)
+    people = _people(contact)
+    ids = [person.id for person in people]
+    addresses = {person.email.strip().lower() for person in people if person.email}
+    tickets = list(Ticket.objects.select_for_update().filter(contact_id__in=ids))
+    ticket_ids = [ticket.id for ticket in tickets]
+    messages = Message.objects.filter(Q(ticket_id__in=ticket_ids) | Q(author_contact_id__in=ids))
+    message_ids = list(messages.values_list("id", flat=True))
+    outbound_ids = [
+        outbound
+        for outbound in messages.exclude(outbound_email=None).values_list(
+            "outbound_email_id", flat=True
+        )
+        if outbound is not None
+    ]
+    now = timezone.now()
+
+    # Attachments: rows now, files once the erasure is committed.
+    attachments = Attachment.objects.filter(message_id__in=message_ids)
+    files = [name for name in attachments.values_list("file", flat=True) if name]
+    attachment_count = attachments.count()
+    attachments.delete()
+    storage = Attachment._meta.get_field("file").storage
+
+    def delete_files() -> None:
+        for name in files:
+            storage.delete(name)
+
+    transaction.on_commit(delete_files)
+
+    # Bodies and headers of every message of their tickets and every message they wrote.
+    erased_messages = (
+        Message.objects.filter(id__in=message_ids)
+        .exclude(kind=MessageKind.EVENT)
+        .update(
+            body_text="",
+            body_html="",
+            quoted_text="",
+            email_subject="",
+            email_to=[],
+            email_cc=[],
+            email_bcc=[],
+            updated_at=now,
+        )
+    )
+    # System events keep what changed, unless they name the person (a follower added).
+    for event in Message.objects.filter(id__in=message_ids, kind=MessageKind.EVENT):
+        if _mentions(event.event, addresses):
+            event.event = {"field": (event.event or {}).get("field"), "erased": True}
+            event.save(update_fields=["event", "updated_at"])
+
+    # The raw mail they sent, and the outbox's copies of mail to them or on their tickets.
+    InboundEmail.objects.filter(
+        Q(ticket_id__in=ticket_ids) | Q(ticket_message_id__in=message_ids)
+    ).update(
+        raw=b"",
+        envelope_from="",
+        envelope_to=[],
+        header_recipients=[],
+        reason="",
+        updated_at=now,
+    )
+    to_them = Q(id__in=outbound_ids)
+    for address in addresses:
+        # `to` holds "Name <address>" or the bare address: matched as text.
+        to_them |= Q(to__icontains=address)
+    OutboundEmail.objects.filter(to_them).update(
+        to=[],
+        cc=[],
+        bcc=[],
+        reply_to=[],
+        subject=ERASED_SUBJECT,
+        body_text="",
+        body_html="",
+        attachments=[],
+        updated_at=now,
+    )
+
+    SatisfactionRating.objects.filter(contact_id__in=ids).update(comment="", updated_at=now)
+    TicketFollower.objects.filter(contact_id__in=ids).delete()
+    TicketFieldValue.objects.filter(ticket_id__in=ticket_ids).delete()
+    Ticket.objects.filter(id__in=ticket_ids).update(
+        subject=ERASED_SUBJECT, last_message_snippet="", custom_fields={}, updated_at=now
+    )
+    for person in people:
+        person.email = f"erased-{person.id}@erased.invalid"
+        person.name = ERASED_NAME
+        person.phone = ""
+        person.notes = ""
+        person.custom_fields = {}
+        person.save(
+            update_fields=["email", "name", "phone", "notes", "custom_fields", "updated_at"]
+        )
+
+    for ticket in Ticket.objects.filter(id__in=ticket_ids).select_related("contact__company"):
+        ticket_services.refresh_search_vector(ticket=ticket)
+
+    counts = {
+        "contacts": len(people),
+        "tickets": len(ticket_ids),
+        "messages": erased_messages,
+        "attachments": attachment_count,
+    }
+    audit.record_audit_event(
+        action=AuditAction.CONTACT_ERASED,
+        actor=actor,
+        target_type="contact",
+        target_id=contact.id,
+        details=counts,
+    )
+    return counts

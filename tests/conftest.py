@@ -30,7 +30,7 @@ from helpdesk.celery import app as celery_app
 from helpdesk.ops import services as ops_services
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import Membership, Tenant
-from tests import database_template
+from tests import database_flush, database_template
 
 if TYPE_CHECKING:
     from django.test.client import _MonkeyPatchedWSGIResponse
@@ -40,6 +40,8 @@ if TYPE_CHECKING:
     ClientResponse: TypeAlias = _MonkeyPatchedWSGIResponse
 
 PASSWORD = "correct-horse-battery"
+
+database_flush.install()
 
 
 @pytest.fixture(scope="session")

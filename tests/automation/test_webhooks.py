@@ -519,3 +519,45 @@ def test_admin_pages_create_show_secret_test_and_log(
         agent = make_member(acme.tenant, MembershipRole.AGENT)
     assert acme.client(agent).get("/settings/webhooks/").status_code == 403
     assert acme.client(agent).post(f"/settings/webhooks/{webhook.id}/test/").status_code == 403
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "ops"])
+def test_the_sweeper_sends_lost_and_interrupted_deliveries_per_tenant(
+    acme: TenantSetup, globex: TenantSetup, allow_private: None, receiver: Receiver
+) -> None:
+    with tenant_context(acme.id):
+        webhook, _ = services.create_webhook(
+            actor=None, url=receiver.url, events=["ticket.created"]
+        )
+        now = timezone.now()
+        lost = WebhookDelivery.objects.create(
+            webhook=webhook,
+            event="webhook.test",
+            key="lost",
+            payload={"event": "webhook.test"},
+            next_attempt_at=now,
+        )
+        stuck = WebhookDelivery.objects.create(
+            webhook=webhook,
+            event="webhook.test",
+            key="stuck",
+            payload={"event": "webhook.test"},
+            status="sending",
+            claimed_at=now - datetime.timedelta(minutes=11),
+            next_attempt_at=now - datetime.timedelta(minutes=11),
+        )
+        waiting = WebhookDelivery.objects.create(
+            webhook=webhook,
+            event="webhook.test",
+            key="later",
+            payload={"event": "webhook.test"},
+            next_attempt_at=now + datetime.timedelta(hours=1),
+        )
+    assert tasks.sweep_webhook_deliveries() == 1  # acme only; globex has nothing
+    with tenant_context(acme.id):
+        statuses = {
+            d.key: d.status
+            for d in WebhookDelivery.objects.filter(id__in=[lost.id, stuck.id, waiting.id])
+        }
+    assert statuses == {"lost": "succeeded", "stuck": "succeeded", "later": "pending"}
+    assert len(receiver.requests) == 2

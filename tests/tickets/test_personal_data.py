@@ -6,6 +6,9 @@ in the audit log, another tenant's contacts never reached."""
 from __future__ import annotations
 
 import datetime
+import io
+import json
+import zipfile
 from typing import Any
 
 import pytest
@@ -178,3 +181,41 @@ def test_unknown_contact_is_a_404(acme: TenantSetup, path: str) -> None:
     response = method(f"/api/v1/contacts/{missing}/{path}")
     assert response.status_code == 404
     assert response.json()["error"]["message"]
+
+
+def test_the_contact_page_downloads_the_zip_and_erases(acme: TenantSetup) -> None:
+    with tenant_context(acme.id):
+        history = _maria(acme)
+        agent = make_member(acme.tenant, MembershipRole.AGENT)
+    maria = history["maria"]
+    client = acme.client(acme.admin)
+    page = client.get(f"/contacts/{maria.id}/").content.decode()
+    assert 'id="personal-data"' in page
+    assert (
+        'id="personal-data"'
+        not in acme.client(agent).get(f"/contacts/{maria.id}/").content.decode()
+    )
+    download = client.get(f"/contacts/{maria.id}/export/")
+    assert download.status_code == 200
+    assert download["Content-Type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(download.content)) as archive:
+        names = archive.namelist()
+        data = json.loads(archive.read("contact.json"))
+        [attachment] = [name for name in names if name.startswith("attachments/")]
+        assert attachment.endswith("/invoice.pdf")
+        assert archive.read(attachment) == b"%PDF scan of Maria's invoice"
+    assert data["contact"]["name"] == "Maria Rossi"
+    as_json = client.get(f"/contacts/{maria.id}/export/?as=json")
+    assert json.loads(as_json.content)["contact"]["email"] == "maria.rossi@example.test"
+    assert acme.client(agent).get(f"/contacts/{maria.id}/export/").status_code == 403
+    assert acme.client(agent).post(f"/contacts/{maria.id}/erase/").status_code == 403
+    erased = client.post(f"/contacts/{maria.id}/erase/")
+    assert erased.status_code == 302
+    with tenant_context(acme.id):
+        assert Contact.objects.get(id=maria.id).name == ""
+        forms = list(
+            AuditEvent.objects.filter(action="contact.exported").values_list(
+                "details__form", flat=True
+            )
+        )
+        assert sorted(forms) == ["json", "zip"]

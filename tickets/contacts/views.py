@@ -6,6 +6,7 @@ which tickets.contacts checks again.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from uuid import UUID
 
@@ -13,14 +14,16 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from helpdesk.core.errors import DomainError
 from helpdesk.core.views import not_found_page
 from helpdesk.tenancy import permissions
 from helpdesk.tenancy.decorators import member_required
 from helpdesk.tenancy.http import MemberHttpRequest
+from helpdesk.tenancy.permissions import Capability
 from tickets.configuration import services as configuration
+from tickets.contacts import personal_data
 from tickets.contacts import selectors as contact_selectors
 from tickets.contacts import services as contacts
 from tickets.contacts.forms import CompanyForm, ContactForm, MergeForm
@@ -356,3 +359,41 @@ def company_edit(request: MemberHttpRequest, company_id: UUID) -> HttpResponse:
     except CompanyNotFound:
         return not_found_page(request, "That company")
     return _company_form(request, company)
+
+
+@member_required(may=Capability.HANDLE_PERSONAL_DATA)
+def contact_export(request: MemberHttpRequest, contact_id: UUID) -> HttpResponse:
+    """Admin: everything about the contact as a download, JSON (`?as=json`) or a zip with
+    the attachments (the default); recorded in the audit log."""
+    try:
+        contact = contact_selectors.get_contact(contact_id)
+    except ContactNotFound:
+        return not_found_page(request, "That contact")
+    if request.GET.get("as") == "json":
+        data = personal_data.export_contact(contact=contact, actor=request.membership)
+        response = HttpResponse(
+            json.dumps(data, indent=2, ensure_ascii=False), content_type="application/json"
+        )
+        name = f"contact-{contact.id}.json"
+    else:
+        content = personal_data.export_contact_zip(contact=contact, actor=request.membership)
+        response = HttpResponse(content, content_type="application/zip")
+        name = f"contact-{contact.id}.zip"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@require_POST
+@member_required(may=Capability.HANDLE_PERSONAL_DATA)
+def contact_erase(request: MemberHttpRequest, contact_id: UUID) -> HttpResponse:
+    """Admin: erase the person (their tickets stay, anonymous); recorded in the audit log."""
+    try:
+        contact = contact_selectors.get_contact(contact_id)
+    except ContactNotFound:
+        return not_found_page(request, "That contact")
+    counts = personal_data.erase_contact(contact=contact, actor=request.membership)
+    messages.success(
+        request,
+        f"The contact is erased; {counts['tickets']} ticket(s) stay as anonymous records.",
+    )
+    return redirect("tickets:contact-detail", contact_id=contact.id)

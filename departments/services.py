@@ -45,7 +45,7 @@ from departments.models import (
 )
 from helpdesk.core import crypto, placeholders
 from helpdesk.core.queries import named
-from helpdesk.tenancy import permissions
+from helpdesk.tenancy import audit, permissions
 from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy import services as tenancy_services
 from helpdesk.tenancy.context import require_tenant_id
@@ -70,6 +70,9 @@ def create_department(
         name=name, description=description, is_default=is_default
     )
     _departments_changed()
+    audit.record_settings_change(
+        actor=actor, what="department", target=department, label=department.name, change="created"
+    )
     return department
 
 
@@ -133,6 +136,9 @@ def update_department(
             sender=Department, tenant_id=department.tenant_id, department_id=department.id
         )
     _departments_changed()
+    audit.record_settings_change(
+        actor=actor, what="department", target=department, label=department.name, change="saved"
+    )
     return department
 
 
@@ -251,6 +257,9 @@ def delete_department(*, department: Department, actor: Membership | None = None
         raise DepartmentInUse(
             f"{department.name} is still used by {_names(used)}: change or delete those first."
         )
+    audit.record_settings_change(
+        actor=actor, what="department", target=department, label=department.name, change="deleted"
+    )
     department.delete()
     _departments_changed()
 
@@ -426,6 +435,9 @@ def create_mailbox(
     if is_default:
         Mailbox.objects.filter(is_default=True).update(is_default=False)
     _save_mailbox(mailbox, [address, *clean_aliases])
+    audit.record_settings_change(
+        actor=actor, what="mailbox", target=mailbox, label=mailbox.address, change="created"
+    )
     return mailbox
 
 
@@ -484,6 +496,9 @@ def update_mailbox(*, mailbox: Mailbox, actor: Membership | None = None, **chang
         mailbox.imap_last_uid = 0
     _check_templates(mailbox.auto_ack_subject, mailbox.auto_ack_body)
     _save_mailbox(mailbox, mailbox.all_addresses)
+    audit.record_settings_change(
+        actor=actor, what="mailbox", target=mailbox, label=mailbox.address, change="saved"
+    )
     return mailbox
 
 
@@ -495,6 +510,9 @@ def delete_mailbox(*, mailbox: Mailbox, actor: Membership | None = None) -> None
     if mailbox.is_default:
         raise DefaultMailboxRequired(mailbox_id=str(mailbox.id))
     _sync_addresses(mailbox, [])
+    audit.record_settings_change(
+        actor=actor, what="mailbox", target=mailbox, label=mailbox.address, change="deleted"
+    )
     mailbox.delete()
 
 

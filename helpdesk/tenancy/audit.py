@@ -141,3 +141,24 @@ def list_audit_events(
 def action_families() -> list[str]:
     """The families of actions (the part before the dot), for filters."""
     return sorted({value.partition(".")[0] for value in AuditAction.values})
+
+
+def record_settings_change(
+    *,
+    actor: Membership | None,
+    what: str,
+    target: Any = None,
+    label: str = "",
+    change: str = "saved",
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """A change to the help desk's configuration (`what`: department, mailbox,
+    ticket_settings, …; `change`: saved, created, deleted) as a `settings.changed` entry."""
+    return record_audit_event(
+        action=AuditAction.SETTINGS_CHANGED,
+        actor=actor,
+        target_type=what,
+        target_id=getattr(target, "id", "") or "",
+        target_label=label,
+        details={"change": change, **(details or {})},
+    )

@@ -13,12 +13,14 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
+from departments import services as department_services
 from helpdesk.accounts import services as account_services
 from helpdesk.tenancy import audit
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import AuditEvent, MembershipRole
 from tests.conftest import PASSWORD, TenantSetup
 from tests.factories.accounts import make_member
+from tickets.configuration import services as configuration
 
 JSON = "application/json"
 
@@ -67,7 +69,8 @@ def test_tokens_team_rules_and_branding_are_recorded(acme: TenantSetup) -> None:
     with tenant_context(acme.id):
         token, _ = account_services.create_api_token(membership=agent, name="CI")
     account_services.revoke_api_token(token=token)
-    actions = [(e.action, e.actor_id) for e in entries(acme)]
+    # Provisioning's own entries (the first department and mailbox) come first.
+    actions = [(e.action, e.actor_id) for e in entries(acme) if e.actor_id is not None]
     assert actions == [
         ("api_token.created", acme.admin.id),
         ("member.invited", acme.admin.id),
@@ -146,7 +149,7 @@ def test_admins_only_and_never_another_tenants(acme: TenantSetup, globex: Tenant
     assert acme.client(agent).get("/accounts/audit-log/").status_code == 403
     theirs = globex.api_client().get("/api/v1/audit-log/").json()["results"]
     assert "acme" not in [e["target_label"] for e in theirs]
-    assert {e["action"] for e in theirs} <= {"api_token.created"}
+    assert {e["action"] for e in theirs} <= {"api_token.created", "settings.changed"}
     page = globex.client(globex.admin).get("/accounts/audit-log/")
     assert page.status_code == 200
     assert "acme" not in page.content.decode().replace("acme.test", "")
@@ -170,3 +173,32 @@ def test_the_page_lists_and_filters(acme: TenantSetup) -> None:
     assert "r1" in filtered
     assert "w1" not in filtered
     assert client.get("/accounts/audit-log/?before=nope").status_code == 400
+
+
+def test_configuration_changes_are_recorded(tenant: TenantSetup) -> None:
+    admin = tenant.admin
+    sales = department_services.create_department(name="Sales", actor=admin)
+    department_services.update_department(department=sales, actor=admin, description="Deals")
+    mailbox = department_services.create_mailbox(
+        address="sales@acme.localhost", department=sales, actor=admin
+    )
+    department_services.delete_mailbox(mailbox=mailbox, actor=admin)
+    configuration.update_settings(actor=admin, satisfaction_delay_hours=2)
+    configuration.save_custom_field(target="ticket", label="Order number", type="text", actor=admin)
+    department_services.delete_department(department=sales, actor=admin)
+    changes = [
+        (e.target_type, e.details["change"], e.target_label, e.actor_id)
+        for e in AuditEvent.objects.filter(action="settings.changed", actor=admin).order_by("id")
+    ]
+    # Provisioning made the first department and mailbox: the system's entries.
+    provisioned = AuditEvent.objects.filter(action="settings.changed", actor=None)
+    assert {e.target_type for e in provisioned} == {"department", "mailbox"}
+    assert changes == [
+        ("department", "created", "Sales", admin.id),
+        ("department", "saved", "Sales", admin.id),
+        ("mailbox", "created", "sales@acme.localhost", admin.id),
+        ("mailbox", "deleted", "sales@acme.localhost", admin.id),
+        ("ticket_settings", "saved", "ticket settings", admin.id),
+        ("custom_field", "saved", "Order number", admin.id),
+        ("department", "deleted", "Sales", admin.id),
+    ]

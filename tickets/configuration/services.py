@@ -24,7 +24,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet
 from django.utils.text import slugify
 
-from helpdesk.tenancy import permissions
+from helpdesk.tenancy import audit, permissions
 from helpdesk.tenancy.context import require_tenant_id
 from helpdesk.tenancy.models import Membership
 from helpdesk.tenancy.permissions import Capability
@@ -194,6 +194,9 @@ def update_settings(
         settings.auto_solve_waiting_days = auto_solve_waiting_days
     settings.save()
     _changed()
+    audit.record_settings_change(
+        actor=actor, what="ticket_settings", target=None, label="ticket settings", change="saved"
+    )
     return settings
 
 
@@ -260,6 +263,9 @@ def save_ticket_type(
         _changed()
     except IntegrityError:
         raise ConfigurationInvalid(f"There is already a ticket type named {name!r}.") from None
+    audit.record_settings_change(
+        actor=actor, what="ticket_type", target=ticket_type, label=ticket_type.name, change="saved"
+    )
     return ticket_type
 
 
@@ -313,6 +319,9 @@ def save_custom_status(
         _changed()
     except IntegrityError:
         raise ConfigurationInvalid(f"There is already a status named {name!r}.") from None
+    audit.record_settings_change(
+        actor=actor, what="custom_status", target=status, label=status.name, change="saved"
+    )
     return status
 
 
@@ -385,6 +394,9 @@ def save_custom_field(
         _changed()
     except IntegrityError:
         raise ConfigurationInvalid(f"There is already a {target} field {field.key!r}.") from None
+    audit.record_settings_change(
+        actor=actor, what="custom_field", target=field, label=field.label, change="saved"
+    )
     return field
 
 

@@ -28,6 +28,7 @@ import random
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -166,6 +167,46 @@ def _analyze(context: Context) -> None:
         connection.execute("ANALYZE")
 
 
+class _Cpu:
+    """CPU time of this process and of its PostgreSQL backend (read from /proc: the
+    server runs on this machine), which depends much less on the machine's load than the
+    wall clock does. The backend's is None when its /proc entry cannot be read."""
+
+    def __init__(self) -> None:
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            self.backend = int(cursor.fetchone()[0])
+        self.python = 0.0
+        self.postgres: float | None = 0.0
+        self._started: tuple[float, float | None] = (0.0, None)
+
+    def _backend_seconds(self) -> float | None:
+        try:
+            fields = Path(f"/proc/{self.backend}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def start(self) -> None:
+        self._started = (time.process_time(), self._backend_seconds())
+
+    def stop(self) -> None:
+        python, backend = time.process_time(), self._backend_seconds()
+        self.python += python - self._started[0]
+        if self.postgres is not None and backend is not None and self._started[1] is not None:
+            self.postgres += backend - self._started[1]
+        else:
+            self.postgres = None
+
+    def per_request(self, count: int) -> dict[str, float | None]:
+        return {
+            "python": round(self.python * 1000 / count, 2),
+            "postgres": None if self.postgres is None else round(self.postgres * 1000 / count, 2),
+        }
+
+
 def _measure(client_factory: Any, urls: list[str]) -> dict[str, Any]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -173,19 +214,25 @@ def _measure(client_factory: Any, urls: list[str]) -> dict[str, Any]:
     times: list[float] = []
     queries: list[int] = []
     statuses: set[int] = set()
+    cpu = _Cpu()
     for number, url in enumerate(urls):
         client = client_factory()
         connection.queries_log.clear()  # bounded (9,000): a full log counts nothing
         with CaptureQueriesContext(connection) as captured:
+            if number >= WARMUP:
+                cpu.start()
             began = time.perf_counter()
             response = client.get(url)
             elapsed = time.perf_counter() - began
+            if number >= WARMUP:
+                cpu.stop()
         statuses.add(response.status_code)
         if number >= WARMUP:
             times.append(elapsed * 1000)
             queries.append(len(captured))
     times.sort()
     return {
+        "cpu_ms": cpu.per_request(len(times)),
         "requests": len(times),
         "statuses": sorted(statuses),
         "ms": {
@@ -222,13 +269,18 @@ def _measure_search(
         times: list[float] = []
         queries: list[int] = []
         found: list[int] = []
+        cpu = _Cpu()
         for number in range(count + WARMUP):
             text = query()
             connection.queries_log.clear()
             with CaptureQueriesContext(connection) as captured, tenant_context(tenant_id):
+                if number >= WARMUP:
+                    cpu.start()
                 began = time.perf_counter()
                 articles = public.search(text, language="en", limit=50)
                 elapsed = time.perf_counter() - began
+                if number >= WARMUP:
+                    cpu.stop()
             if number >= WARMUP:
                 times.append(elapsed * 1000)
                 queries.append(
@@ -252,6 +304,7 @@ def _measure_search(
             },
             "queries": statistics.median(queries),
             "load_average_before": round(load_before, 2),
+            "cpu_ms": cpu.per_request(len(times)),
         }
         results.append(result)
         print(
@@ -357,13 +410,22 @@ def markdown(result: dict[str, Any]) -> str:
         f" {parameters['requests']} measured requests per page after {parameters['warmup']}"
         f" warm-up ones. Target: an article page under {parameters['target_ms']:g} ms.",
         "",
-        "| page | median ms | p95 ms | max ms | queries | statuses | load before |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| page | median ms | p95 ms | max ms | CPU ms: Django + PostgreSQL | queries"
+        " | statuses | load before |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for page in result["pages"]:
+        cpu = page.get("cpu_ms") or {}
         lines.append(
             f"| {page['label']} | **{page['ms']['median']}** | {page['ms']['p95']} |"
-            f" {page['ms']['max']} | {page['queries']:g} |"
+            f" {page['ms']['max']} | {cpu.get('python', '')} + {cpu.get('postgres', '')} |"
+            f" {page['queries']:g} |"
             f" {', '.join(str(s) for s in page['statuses'])} | {page['load_average_before']} |"
         )
+    lines += [
+        "",
+        "Wall-clock times follow the machine's load (the load average before each row); the"
+        " CPU columns much less: the benchmark process's CPU time (Django, the templates, the"
+        " test Client) and its PostgreSQL backend's, per request, as averages.",
+    ]
     return "\n".join(lines)

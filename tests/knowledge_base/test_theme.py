@@ -229,3 +229,8 @@ def test_no_article_slug_hides_the_settings_page(acme: TenantSetup) -> None:
     with tenant_context(acme.id):
         article = services.create_article(category=make_category("Basics"), title="Theme", body="x")
     assert article.slug == "theme-2"
+
+
+def test_the_admin_overview_links_to_the_help_center_look(acme: TenantSetup) -> None:
+    page = acme.client(acme.admin).get("/settings/").content.decode()
+    assert 'href="/kb/theme/"' in page

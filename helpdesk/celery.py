@@ -59,6 +59,11 @@ app.conf.beat_schedule = {
         "task": "departments.shifts.tasks.sweep_shift_clock",
         "schedule": 60.0,
     },
+    "sweep-retention": {
+        # Tickets solved longer ago than the tenant keeps them: anonymized or deleted.
+        "task": "tickets.contacts.tasks.sweep_retention",
+        "schedule": crontab(hour=2, minute=41),
+    },
     "sweep-webhook-deliveries": {
         # Webhook retries due later than a countdown may wait, and attempts a dead worker
         # left in flight.

@@ -208,6 +208,7 @@ class AuditAction(models.TextChoices):
     WEBHOOK_TESTED = "webhook.tested", "Webhook test sent"
     CONTACT_EXPORTED = "contact.exported", "Contact's data exported"
     CONTACT_ERASED = "contact.erased", "Contact erased"
+    RETENTION_APPLIED = "retention.applied", "Old tickets erased or deleted (retention)"
 
 
 class AuditEvent(TenantModel):

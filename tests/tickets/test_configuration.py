@@ -563,6 +563,8 @@ def test_workspace_settings_api(acme: TenantSetup) -> None:
         "satisfaction_enabled": True,
         "satisfaction_delay_hours": 24,
         "auto_solve_waiting_days": 0,
+        "retention_months": 0,
+        "retention_action": "anonymize",
     }
     # A PATCH of one key keeps the other.
     only_flag = api.patch(

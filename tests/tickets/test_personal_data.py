@@ -12,6 +12,7 @@ import zipfile
 from typing import Any
 
 import pytest
+import time_machine
 from django.core.files.base import ContentFile
 from django.db import connection
 from django.utils import timezone
@@ -22,6 +23,9 @@ from helpdesk.tenancy.models import AuditEvent, MembershipRole
 from tests.conftest import TenantSetup
 from tests.factories.accounts import make_member
 from tests.factories.tickets import make_contact, make_ticket
+from tickets.configuration import services as configuration
+from tickets.contacts import personal_data
+from tickets.contacts import tasks as contact_tasks
 from tickets.models import (
     Attachment,
     Contact,
@@ -219,3 +223,107 @@ def test_the_contact_page_downloads_the_zip_and_erases(acme: TenantSetup) -> Non
             )
         )
         assert sorted(forms) == ["json", "zip"]
+
+
+# --- Retention ---------------------------------------------------------------------------
+
+
+def _solved(subject: str, at: datetime.datetime) -> Ticket:
+    with time_machine.travel(at, tick=False):
+        ticket = make_ticket(subject=subject, body=f"Words about {subject}.")
+        ticket_services.change_status(ticket=ticket, status="solved", actor=None)
+    return ticket
+
+
+@pytest.mark.parametrize("action", ["anonymize", "delete"])
+def test_retention_erases_or_deletes_tickets_solved_long_ago(
+    tenant: TenantSetup, action: str
+) -> None:
+    now = timezone.now()
+    old = _solved("Old printer", now - datetime.timedelta(days=220))
+    recent = _solved("Recent printer", now - datetime.timedelta(days=20))
+    with time_machine.travel(now - datetime.timedelta(days=400), tick=False):
+        still_open = make_ticket(subject="Open printer")
+    configuration.update_settings(actor=tenant.admin, retention_months=6, retention_action=action)
+    assert contact_tasks.apply_retention(tenant_id=str(tenant.id)) == 1
+    if action == "anonymize":
+        kept = Ticket.objects.get(id=old.id)
+        assert (kept.subject, kept.status) == ("[erased]", "solved")
+        assert set(Message.objects.filter(ticket=old).values_list("body_text", flat=True)) <= {""}
+    else:
+        assert not Ticket.objects.filter(id=old.id).exists()
+        assert not Message.objects.filter(ticket_id=old.id).exists()
+    assert Ticket.objects.get(id=recent.id).subject == "Recent printer"
+    assert Ticket.objects.get(id=still_open.id).subject == "Open printer"
+    assert contact_tasks.apply_retention(tenant_id=str(tenant.id)) == 0  # done once
+    entry = AuditEvent.objects.get(action="retention.applied")
+    assert entry.details == {"action": action, "tickets": 1, "months": 6}
+
+
+def test_no_retention_period_keeps_everything(tenant: TenantSetup) -> None:
+    _solved("Ancient", timezone.now() - datetime.timedelta(days=3000))
+    assert contact_tasks.apply_retention(tenant_id=str(tenant.id)) == 0
+    assert Ticket.objects.filter(subject="Ancient").exists()
+
+
+def test_months_before_keeps_to_the_calendar() -> None:
+    march_31 = datetime.datetime(2026, 3, 31, 12, 0, tzinfo=datetime.UTC)
+    assert personal_data.months_before(march_31, 1).date() == datetime.date(2026, 2, 28)
+    assert personal_data.months_before(march_31, 13).date() == datetime.date(2025, 2, 28)
+    assert personal_data.months_before(march_31, 24).date() == datetime.date(2024, 3, 31)
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"retention_months": -1}, "retention_months"),
+        ({"retention_months": 1000}, "retention_months"),
+        ({"retention_action": "burn"}, "retention_action"),
+    ],
+)
+def test_retention_settings_refuse_bad_input(
+    acme: TenantSetup, body: dict[str, Any], field: str
+) -> None:
+    api = acme.api_client()
+    response = api.patch("/api/v1/workspace-settings/", body, content_type=JSON)
+    assert response.status_code == 400
+    assert field in response.json()["error"]["fields"]
+    page = acme.client(acme.admin).post(
+        "/settings/tickets/retention/", {"retention_months": "soon", "retention_action": "delete"}
+    )
+    assert page.status_code == 400
+    assert "number of months" in page.content.decode()
+
+
+def test_retention_settings_in_the_api_and_page(acme: TenantSetup) -> None:
+    api = acme.api_client()
+    changed = api.patch(
+        "/api/v1/workspace-settings/",
+        {"retention_months": 24, "retention_action": "delete"},
+        content_type=JSON,
+    ).json()
+    assert (changed["retention_months"], changed["retention_action"]) == (24, "delete")
+    client = acme.client(acme.admin)
+    saved = client.post(
+        "/settings/tickets/retention/", {"retention_months": "12", "retention_action": "anonymize"}
+    )
+    assert saved.status_code == 302
+    page = client.get("/settings/tickets/").content.decode()
+    assert 'id="retention"' in page
+    assert 'value="12"' in page
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "ops"])
+def test_the_nightly_sweep_covers_tenants_with_a_period(
+    acme: TenantSetup, globex: TenantSetup
+) -> None:
+    with tenant_context(acme.id):
+        _solved("Old acme ticket", timezone.now() - datetime.timedelta(days=100))
+        configuration.update_settings(actor=acme.admin, retention_months=1)
+    with tenant_context(globex.id):
+        _solved("Old globex ticket", timezone.now() - datetime.timedelta(days=100))
+    assert contact_tasks.sweep_retention() == 1
+    with tenant_context(acme.id):
+        assert Ticket.objects.filter(subject="[erased]").count() == 1
+    with tenant_context(globex.id):
+        assert Ticket.objects.filter(subject="Old globex ticket").exists()

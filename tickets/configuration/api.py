@@ -50,6 +50,8 @@ def _settings_data(settings: WorkspaceSettings) -> dict[str, Any]:
         "satisfaction_enabled": settings.satisfaction_enabled,
         "satisfaction_delay_hours": settings.satisfaction_delay_hours,
         "auto_solve_waiting_days": settings.auto_solve_waiting_days,
+        "retention_months": settings.retention_months,
+        "retention_action": settings.retention_action,
     }
 
 
@@ -70,6 +72,8 @@ class WorkspaceSettingsAPI(ConfigurationAPI):
             satisfaction_enabled=data.get("satisfaction_enabled"),
             satisfaction_delay_hours=data.get("satisfaction_delay_hours"),
             auto_solve_waiting_days=data.get("auto_solve_waiting_days"),
+            retention_months=data.get("retention_months"),
+            retention_action=data.get("retention_action"),
         )
         return Response(WorkspaceSettingsOutput(_settings_data(settings)).data)
 

@@ -10,6 +10,7 @@ from rest_framework import serializers
 from tickets.configuration.services import (
     MAX_AUTO_SOLVE_DAYS,
     MAX_POSITION,
+    MAX_RETENTION_MONTHS,
     MAX_SURVEY_DELAY_HOURS,
 )
 from tickets.models import (
@@ -20,6 +21,7 @@ from tickets.models import (
     TicketPriority,
     TicketStatus,
     TicketType,
+    WorkspaceSettingsRetentionAction,
 )
 
 
@@ -50,6 +52,14 @@ class WorkspaceSettingsOutput(serializers.Serializer[Any]):
         help_text="Tickets waiting on the customer this many days since the last message are "
         "solved, and the customer told (0: never)."
     )
+    retention_months = serializers.IntegerField(
+        help_text="Solved tickets older than this many months are anonymized or deleted "
+        "nightly (0: kept for ever)."
+    )
+    retention_action = serializers.ChoiceField(
+        choices=WorkspaceSettingsRetentionAction.choices,
+        help_text="anonymize: contents erased, anonymous records kept; delete: removed.",
+    )
 
 
 class WorkspaceSettingsUpdateInput(serializers.Serializer[Any]):
@@ -66,6 +76,12 @@ class WorkspaceSettingsUpdateInput(serializers.Serializer[Any]):
     )
     auto_solve_waiting_days = serializers.IntegerField(
         required=False, min_value=0, max_value=MAX_AUTO_SOLVE_DAYS
+    )
+    retention_months = serializers.IntegerField(
+        required=False, min_value=0, max_value=MAX_RETENTION_MONTHS
+    )
+    retention_action = serializers.ChoiceField(
+        required=False, choices=WorkspaceSettingsRetentionAction.choices
     )
 
 

@@ -45,6 +45,7 @@ from tickets.models import (
     TicketStatus,
     TicketType,
     WorkspaceSettings,
+    WorkspaceSettingsRetentionAction,
 )
 
 DEFAULT_PRIORITIES = (
@@ -156,6 +157,7 @@ def priority_levels(settings: WorkspaceSettings | None = None) -> list[PriorityL
 
 
 MAX_AUTO_SOLVE_DAYS = 365
+MAX_RETENTION_MONTHS = 240
 
 
 @transaction.atomic
@@ -167,10 +169,13 @@ def update_settings(
     satisfaction_enabled: bool | None = None,
     satisfaction_delay_hours: int | None = None,
     auto_solve_waiting_days: int | None = None,
+    retention_months: int | None = None,
+    retention_action: str | None = None,
 ) -> WorkspaceSettings:
     """Change the workspace settings (None: keep). Priorities: 3 to 5 levels of the scale,
     in scale order, `normal` among them (it is every ticket's default), each with a label.
-    The survey delay is 0 (at once) to MAX_SURVEY_DELAY_HOURS hours. Raises
+    The survey delay is 0 (at once) to MAX_SURVEY_DELAY_HOURS hours. Retention: 0 (keep
+    for ever) or 1 to MAX_RETENTION_MONTHS months, then anonymize or delete. Raises
     ConfigurationInvalid, PermissionDenied."""
     permissions.require(actor, Capability.MANAGE_SETTINGS)
     settings = WorkspaceSettings.objects.select_for_update().first() or WorkspaceSettings()
@@ -192,6 +197,18 @@ def update_settings(
                 f"Waiting tickets are solved after 1 to {MAX_AUTO_SOLVE_DAYS} days (0: never)."
             )
         settings.auto_solve_waiting_days = auto_solve_waiting_days
+    if retention_months is not None:
+        if not 0 <= retention_months <= MAX_RETENTION_MONTHS:
+            raise ConfigurationInvalid(
+                f"Tickets are kept 1 to {MAX_RETENTION_MONTHS} months (0: for ever)."
+            )
+        settings.retention_months = retention_months
+    if retention_action is not None:
+        if retention_action not in WorkspaceSettingsRetentionAction.values:
+            raise ConfigurationInvalid(
+                "After the retention period tickets are anonymized or deleted."
+            )
+        settings.retention_action = retention_action
     settings.save()
     _changed()
     audit.record_settings_change(

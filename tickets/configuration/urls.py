@@ -14,6 +14,11 @@ urlpatterns: list[URLPattern] = [
         name="ticket-settings-ownership",
     ),
     path(
+        "settings/tickets/retention/",
+        views.ticket_settings_retention,
+        name="ticket-settings-retention",
+    ),
+    path(
         "settings/tickets/auto-solve/",
         views.ticket_settings_auto_solve,
         name="ticket-settings-auto-solve",

@@ -38,6 +38,7 @@ from tickets.models import (
     TicketPriority,
     TicketStatus,
     TicketType,
+    WorkspaceSettingsRetentionAction,
 )
 
 SETTINGS_TEMPLATE = "tickets/settings/ticket_settings.html"
@@ -121,6 +122,18 @@ def _settings_page(request: HttpRequest, errors: dict[str, str] | None = None) -
             else settings.auto_solve_waiting_days
         ),
         "max_auto_solve_days": configuration.MAX_AUTO_SOLVE_DAYS,
+        "retention_months": (
+            request.POST.get("retention_months", "")
+            if "retention" in errors
+            else settings.retention_months
+        ),
+        "retention_action": (
+            request.POST.get("retention_action", "")
+            if "retention" in errors
+            else settings.retention_action
+        ),
+        "retention_actions": WorkspaceSettingsRetentionAction.choices,
+        "max_retention_months": configuration.MAX_RETENTION_MONTHS,
         "priority_rows": priority_rows,
         "type_rows": _rows(request, errors, "type", types, ("name", "position")),
         "new_type": _new_values(
@@ -160,6 +173,28 @@ def ticket_settings_ownership(request: MemberHttpRequest) -> HttpResponse:
         return _settings_page(request, {"ownership": str(error)})
     messages.success(request, f"Open it and you own it is {'on' if enabled else 'off'}.")
     return _back_to("ownership")
+
+
+@member_required(may=Capability.MANAGE_SETTINGS)
+@require_POST
+def ticket_settings_retention(request: MemberHttpRequest) -> HttpResponse:
+    """How many months solved tickets are kept (0: for ever), then anonymized or deleted."""
+    try:
+        months = int(request.POST.get("retention_months", ""))
+        configuration.update_settings(
+            actor=request.membership,
+            retention_months=months,
+            retention_action=request.POST.get("retention_action", ""),
+        )
+    except ValueError:
+        return _settings_page(request, {"retention": "Enter a number of months (0: for ever)."})
+    except DomainError as error:
+        return _settings_page(request, {"retention": str(error)})
+    messages.success(
+        request,
+        f"Solved tickets are kept {months} months." if months else "Solved tickets are kept.",
+    )
+    return _back_to("retention")
 
 
 @member_required(may=Capability.MANAGE_SETTINGS)

@@ -4,7 +4,8 @@ the audit log (which names the contact by id only); an erasure keeps the tickets
 anonymous records (status, priority, times, department, agent, scores: the statistics)
 and removes the person from names, addresses, message bodies and subjects, attachments,
 the raw mail, the outbox and the search index, in one transaction (files go after the
-commit).
+commit). The tenant's retention setting does the same to old solved tickets, or deletes
+them, every night (`apply_retention`).
 
 The contact's merged duplicates (other addresses of the same person) are part of them:
 exported and erased with them.
@@ -12,6 +13,8 @@ exported and erased with them.
 
 from __future__ import annotations
 
+import calendar
+import datetime
 import io
 import json
 import zipfile
@@ -25,6 +28,7 @@ from helpdesk.mail.models import OutboundEmail
 from helpdesk.tenancy import audit, permissions
 from helpdesk.tenancy.models import AuditAction, Membership
 from helpdesk.tenancy.permissions import Capability
+from tickets.configuration import services as configuration
 from tickets.models import (
     Attachment,
     Contact,
@@ -35,6 +39,8 @@ from tickets.models import (
     Ticket,
     TicketFieldValue,
     TicketFollower,
+    TicketStatus,
+    WorkspaceSettingsRetentionAction,
 )
 from tickets.ticket import services as ticket_services
 
@@ -232,34 +238,14 @@ def _mentions(value: Any, addresses: set[str]) -> bool:
     return any(address in text for address in addresses)
 
 
-@transaction.atomic
-def erase_contact(*, contact: Contact, actor: Membership | None) -> dict[str, int]:
-    """Remove the person (and their merged duplicates) from the help desk: the contact
-    rows keep only an id and a placeholder address; their tickets keep their state and
-    times but lose subject, bodies, custom fields and attachments; what they wrote on
-    other tickets loses its text; ratings keep the score, not the comment; they follow
-    nothing; the raw mail and the outbox copies are emptied; the search index is rebuilt.
-    Returns counts of what was erased. Raises PermissionDenied (not an admin)."""
-    if actor is not None:
-        permissions.require(actor, Capability.HANDLE_PERSONAL_DATA)
-    contact = Contact.objects.select_for_update().get(id=contact.id)
-    people = _people(contact)
-    ids = [person.id for person in people]
-    addresses = {person.email.strip().lower() for person in people if person.email}
-    tickets = list(Ticket.objects.select_for_update().filter(contact_id__in=ids))
-    ticket_ids = [ticket.id for ticket in tickets]
-    messages = Message.objects.filter(Q(ticket_id__in=ticket_ids) | Q(author_contact_id__in=ids))
-    message_ids = list(messages.values_list("id", flat=True))
-    outbound_ids = [
-        outbound
-        for outbound in messages.exclude(outbound_email=None).values_list(
-            "outbound_email_id", flat=True
-        )
-        if outbound is not None
-    ]
+def _erase_contents(
+    *, ticket_ids: list[Any], message_ids: list[Any], addresses: set[str]
+) -> tuple[int, int]:
+    """Empty the tickets (subject, custom fields) and the messages (bodies, headers,
+    attachments; system events that name one of `addresses`), the raw mail and the
+    outbox's copies of them, and rebuild the tickets' search documents. Returns how many
+    messages and attachments were erased. Call inside a transaction."""
     now = timezone.now()
-
-    # Attachments: rows now, files once the erasure is committed.
     attachments = Attachment.objects.filter(message_id__in=message_ids)
     files = [name for name in attachments.values_list("file", flat=True) if name]
     attachment_count = attachments.count()
@@ -267,12 +253,19 @@ def erase_contact(*, contact: Contact, actor: Membership | None) -> dict[str, in
     storage = Attachment._meta.get_field("file").storage
 
     def delete_files() -> None:
+        # Storage is not transactional: the files go once the erasure is committed.
         for name in files:
             storage.delete(name)
 
     transaction.on_commit(delete_files)
 
-    # Bodies and headers of every message of their tickets and every message they wrote.
+    outbound_ids = [
+        outbound
+        for outbound in Message.objects.filter(id__in=message_ids)
+        .exclude(outbound_email=None)
+        .values_list("outbound_email_id", flat=True)
+        if outbound is not None
+    ]
     erased_messages = (
         Message.objects.filter(id__in=message_ids)
         .exclude(kind=MessageKind.EVENT)
@@ -288,12 +281,12 @@ def erase_contact(*, contact: Contact, actor: Membership | None) -> dict[str, in
         )
     )
     # System events keep what changed, unless they name the person (a follower added).
-    for event in Message.objects.filter(id__in=message_ids, kind=MessageKind.EVENT):
-        if _mentions(event.event, addresses):
-            event.event = {"field": (event.event or {}).get("field"), "erased": True}
-            event.save(update_fields=["event", "updated_at"])
+    if addresses:
+        for event in Message.objects.filter(id__in=message_ids, kind=MessageKind.EVENT):
+            if _mentions(event.event, addresses):
+                event.event = {"field": (event.event or {}).get("field"), "erased": True}
+                event.save(update_fields=["event", "updated_at"])
 
-    # The raw mail they sent, and the outbox's copies of mail to them or on their tickets.
     InboundEmail.objects.filter(
         Q(ticket_id__in=ticket_ids) | Q(ticket_message_id__in=message_ids)
     ).update(
@@ -319,13 +312,42 @@ def erase_contact(*, contact: Contact, actor: Membership | None) -> dict[str, in
         attachments=[],
         updated_at=now,
     )
-
-    SatisfactionRating.objects.filter(contact_id__in=ids).update(comment="", updated_at=now)
-    TicketFollower.objects.filter(contact_id__in=ids).delete()
+    SatisfactionRating.objects.filter(ticket_id__in=ticket_ids).update(comment="", updated_at=now)
     TicketFieldValue.objects.filter(ticket_id__in=ticket_ids).delete()
     Ticket.objects.filter(id__in=ticket_ids).update(
         subject=ERASED_SUBJECT, last_message_snippet="", custom_fields={}, updated_at=now
     )
+    for ticket in Ticket.objects.filter(id__in=ticket_ids).select_related("contact__company"):
+        ticket_services.refresh_search_vector(ticket=ticket)
+    return erased_messages, attachment_count
+
+
+@transaction.atomic
+def erase_contact(*, contact: Contact, actor: Membership | None) -> dict[str, int]:
+    """Remove the person (and their merged duplicates) from the help desk: the contact
+    rows keep only an id and a placeholder address; their tickets keep their state and
+    times but lose subject, bodies, custom fields and attachments; what they wrote on
+    other tickets loses its text; ratings keep the score, not the comment; they follow
+    nothing; the raw mail and the outbox copies are emptied; the search index is rebuilt.
+    Returns counts of what was erased. Raises PermissionDenied (not an admin)."""
+    if actor is not None:
+        permissions.require(actor, Capability.HANDLE_PERSONAL_DATA)
+    contact = Contact.objects.select_for_update().get(id=contact.id)
+    people = _people(contact)
+    ids = [person.id for person in people]
+    addresses = {person.email.strip().lower() for person in people if person.email}
+    ticket_ids = list(
+        Ticket.objects.select_for_update().filter(contact_id__in=ids).values_list("id", flat=True)
+    )
+    message_ids = list(
+        Message.objects.filter(
+            Q(ticket_id__in=ticket_ids) | Q(author_contact_id__in=ids)
+        ).values_list("id", flat=True)
+    )
+    SatisfactionRating.objects.filter(contact_id__in=ids).update(
+        comment="", updated_at=timezone.now()
+    )
+    TicketFollower.objects.filter(contact_id__in=ids).delete()
     for person in people:
         person.email = f"erased-{person.id}@erased.invalid"
         person.name = ERASED_NAME
@@ -335,10 +357,9 @@ def erase_contact(*, contact: Contact, actor: Membership | None) -> dict[str, in
         person.save(
             update_fields=["email", "name", "phone", "notes", "custom_fields", "updated_at"]
         )
-
-    for ticket in Ticket.objects.filter(id__in=ticket_ids).select_related("contact__company"):
-        ticket_services.refresh_search_vector(ticket=ticket)
-
+    erased_messages, attachment_count = _erase_contents(
+        ticket_ids=ticket_ids, message_ids=message_ids, addresses=addresses
+    )
     counts = {
         "contacts": len(people),
         "tickets": len(ticket_ids),
@@ -353,3 +374,58 @@ def erase_contact(*, contact: Contact, actor: Membership | None) -> dict[str, in
         details=counts,
     )
     return counts
+
+
+RETENTION_BATCH = 200
+
+
+def months_before(moment: datetime.datetime, months: int) -> datetime.datetime:
+    """The same day and time `months` calendar months earlier (the month's last day when
+    it is shorter: 31 March minus one month is 28 or 29 February)."""
+    years, month_index = divmod(moment.month - 1 - months, 12)
+    year, month = moment.year + years, month_index + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)
+
+
+@transaction.atomic
+def apply_retention(*, now: datetime.datetime | None = None, limit: int = RETENTION_BATCH) -> int:
+    """The tenant's retention setting: solved and closed tickets solved more than
+    `retention_months` ago are anonymized (their contents erased as for a person's erasure;
+    the records stay for statistics) or deleted, at most `limit` a run (the caller runs
+    again while a full batch was done). Returns how many; the run is in the audit log."""
+    settings = configuration.get_settings()
+    months = settings.retention_months
+    if not months:
+        return 0
+    cutoff = months_before(now or timezone.now(), months)
+    due = Ticket.objects.filter(
+        status__in=[TicketStatus.SOLVED, TicketStatus.CLOSED], solved_at__lt=cutoff
+    )
+    anonymize = settings.retention_action == WorkspaceSettingsRetentionAction.ANONYMIZE
+    if anonymize:
+        due = due.exclude(subject=ERASED_SUBJECT)
+    ticket_ids = list(
+        due.order_by("solved_at", "id")
+        .select_for_update(skip_locked=True)
+        .values_list("id", flat=True)[:limit]
+    )
+    if not ticket_ids:
+        return 0
+    message_ids = list(
+        Message.objects.filter(ticket_id__in=ticket_ids).values_list("id", flat=True)
+    )
+    if anonymize:
+        _erase_contents(ticket_ids=ticket_ids, message_ids=message_ids, addresses=set())
+    else:
+        # The outbox's copies and the raw mail go with the content; the files after commit.
+        _erase_contents(ticket_ids=ticket_ids, message_ids=message_ids, addresses=set())
+        Ticket.objects.filter(id__in=ticket_ids).delete()
+    audit.record_audit_event(
+        action=AuditAction.RETENTION_APPLIED,
+        actor=None,
+        target_type="tickets",
+        target_label=f"{len(ticket_ids)} ticket(s) solved before {cutoff.date().isoformat()}",
+        details={"action": settings.retention_action, "tickets": len(ticket_ids), "months": months},
+    )
+    return len(ticket_ids)

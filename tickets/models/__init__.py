@@ -55,6 +55,7 @@ from tickets.models.workspace import (
     TicketRead,
     TicketType,
     WorkspaceSettings,
+    WorkspaceSettingsRetentionAction,
 )
 
 __all__ = [
@@ -101,6 +102,7 @@ __all__ = [
     "TicketType",
     "UnroutedEmail",
     "WorkspaceSettings",
+    "WorkspaceSettingsRetentionAction",
     "attachment_folder",
     "attachment_path",
     "field_value_digest",

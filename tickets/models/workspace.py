@@ -101,6 +101,11 @@ class CustomField(TenantModel):
         return f"{self.target}.{self.key}"
 
 
+class WorkspaceSettingsRetentionAction(models.TextChoices):
+    ANONYMIZE = "anonymize", "Erase their contents (keep anonymous records)"
+    DELETE = "delete", "Delete them"
+
+
 class WorkspaceSettings(TenantModel):
     """The tenant's workspace choices. No row: the defaults."""
 
@@ -128,11 +133,25 @@ class WorkspaceSettings(TenantModel):
         help_text="Tickets waiting on the customer this many days are solved, with a notice "
         "to the customer (0: never).",
     )
+    retention_months = models.PositiveSmallIntegerField(
+        default=0,
+        help_text="Solved and closed tickets older than this many months (since solved) are "
+        "erased or deleted every night (0: kept for ever).",
+    )
+    retention_action = models.CharField(
+        max_length=16,
+        choices=WorkspaceSettingsRetentionAction.choices,
+        default=WorkspaceSettingsRetentionAction.ANONYMIZE,
+    )
 
     class Meta(TenantModel.Meta):
         constraints = [
             *TenantModel.Meta.constraints,
             models.UniqueConstraint(fields=["tenant"], name="tickets_workspacesettings_uniq"),
+            models.CheckConstraint(
+                condition=models.Q(retention_action__in=WorkspaceSettingsRetentionAction.values),
+                name="tickets_workspacesettings_retention_action_valid",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -8,6 +8,14 @@ document.addEventListener("DOMContentLoaded", () => {
       toggle.setAttribute("aria-expanded", String(open));
     });
   }
+  // Phone inbox: the views and filters wait behind a button, so tickets fill the screen.
+  const views = document.querySelector("[data-views-toggle]");
+  if (views) {
+    views.addEventListener("click", () => {
+      const open = document.querySelector(".inbox-layout").classList.toggle("views-open");
+      views.setAttribute("aria-expanded", String(open));
+    });
+  }
   // Remote images in customer mail load only when the agent asks (tracking pixels): the
   // "Load remote images" link reloads the page with a policy that lets this one mail's
   // images load (helpdesk/core/csp.py), and marks its body.
@@ -43,10 +51,18 @@ document.addEventListener("DOMContentLoaded", () => {
   const syncCount = () => {
     if (!count) return;
     const n = boxes().filter((b) => b.checked).length;
+    list.classList.toggle("has-selection", n > 0); // a phone shows the bulk bar only then
     count.textContent = n ? `${n} selected` : "Select tickets to act on them";
   };
   if (action) action.addEventListener("change", syncValue);
   syncValue();
+  // On a phone the checkbox's cell is its tap target (40 px), not just the small box.
+  list.addEventListener("click", (event) => {
+    const cell = event.target.closest("td.cell-select");
+    if (!cell || event.target.matches("input")) return;
+    const box = cell.querySelector("input[type=checkbox]");
+    if (box) box.click();
+  });
   list.addEventListener("change", (event) => {
     if (event.target.id === "select-all") boxes().forEach((b) => (b.checked = event.target.checked));
     syncCount();

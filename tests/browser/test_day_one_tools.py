@@ -233,7 +233,8 @@ def test_mail_in_the_thread_and_the_contact_page(
     automatic = page.locator("details.message.automatic")
     summary = automatic.locator("summary")
     assert "We received your request" in summary.inner_text()
-    assert summary.bounding_box()["height"] < 40  # type: ignore[index]
+    # One line (a phone's tap target is 40 px high).
+    assert summary.bounding_box()["height"] <= 44  # type: ignore[index]
     assert not automatic.locator(".body").is_visible()
     _fits(page)
     save_screenshot(page, f"thread-html-mail-{width}.png")

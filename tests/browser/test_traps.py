@@ -245,6 +245,7 @@ def test_a_hidden_sla_policy_is_warned_about_and_moved(live_server: LiveServer, 
 def test_the_agent_picks_a_time_zone_and_pages_name_it(live_server: LiveServer, page: Page) -> None:
     make_tenant("acme", "Acme")
     log_in(page, live_server, "acme", "admin@acme.test")
+    page.locator(".account-menu summary").click()  # the member's own menu in the top bar
     page.get_by_role("link", name="Preferences").click()
     page.wait_for_url("**/settings/preferences/")
     assert page.locator("#current-zone").inner_text() == "UTC"

@@ -354,12 +354,15 @@ def theme(request: MemberHttpRequest) -> HttpResponse:
         status = 400
         if form.is_valid():
             data = form.cleaned_data
+            colour = data["brand_colour"]
+            if not tenant.brand_colour and colour == initial["brand_colour"]:
+                colour = ""  # the default, shown in the colour picker, left as it was
             try:
                 tenancy_services.update_branding(
                     tenant=tenant,
                     actor=request.membership,
                     name=data["name"],
-                    brand_colour=data["brand_colour"],
+                    brand_colour=colour,
                 )
                 if data["logo"]:
                     tenancy_services.set_logo(

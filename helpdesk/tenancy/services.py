@@ -124,16 +124,19 @@ def update_branding(
             raise InvalidBranding("The name cannot be empty.", field="name")
         if len(name) > NAME_LENGTH:
             raise InvalidBranding(f"The name has at most {NAME_LENGTH} characters.", field="name")
-        tenant.name = name
-        fields.append("name")
+        if name != tenant.name:
+            tenant.name = name
+            fields.append("name")
     if brand_colour is not None:
         colour = brand_colour.strip().lower()
         if colour and not COLOUR_PATTERN.match(colour):
             raise InvalidBranding(
                 "The colour is written #rrggbb (for example #2457c5).", field="brand_colour"
             )
-        tenant.brand_colour = colour
-        fields.append("brand_colour")
+        if colour != tenant.brand_colour:
+            tenant.brand_colour = colour
+            fields.append("brand_colour")
+    # Only what changed is saved and audited (the settings page sends every field).
     return _changed(tenant, fields, actor) if fields else tenant
 
 

@@ -15,7 +15,8 @@ from django.test import Client
 from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 from pytest_django import DjangoCaptureOnCommitCallbacks, Settings
 
-from helpdesk.tenancy.models import MembershipRole, Tenant
+from helpdesk.tenancy.context import tenant_context
+from helpdesk.tenancy.models import AuditEvent, MembershipRole, Tenant
 from helpdesk.tenancy.selectors import forget_tenant
 from helpdesk.tenancy.services import LOGO_BYTES
 from tests.conftest import TenantSetup
@@ -196,6 +197,12 @@ def test_the_settings_page_saves_the_look_and_shows_errors(acme: TenantSetup) ->
     page = client.get("/kb/theme/")
     assert page.status_code == 200
     assert 'value="Acme"' in page.content.decode()
+    # Saved as shown: the default colour stays the default, nothing is recorded.
+    assert client.post("/kb/theme/", {"name": "Acme", "brand_colour": "#2457c5"}).status_code == 302
+    with tenant_context(acme.id):
+        assert not AuditEvent.objects.filter(target_type="branding").exists()
+    acme.tenant.refresh_from_db()
+    assert acme.tenant.brand_colour == ""
     bad = client.post("/kb/theme/", {"name": "Acme", "brand_colour": "blue"})
     assert bad.status_code == 400
     assert "#rrggbb" in bad.content.decode()
@@ -222,7 +229,6 @@ def test_the_settings_page_saves_the_look_and_shows_errors(acme: TenantSetup) ->
 
 
 def test_no_article_slug_hides_the_settings_page(acme: TenantSetup) -> None:
-    from helpdesk.tenancy.context import tenant_context
     from knowledge_base import services
     from tests.factories.knowledge_base import make_category
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime
 import io
 import json
+import re
 import zipfile
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 import time_machine
 from django.core.files.base import ContentFile
 from django.db import connection
+from django.test import Client
 from django.utils import timezone
 
 from helpdesk.mail.models import OutboundEmail
@@ -327,3 +329,45 @@ def test_the_nightly_sweep_covers_tenants_with_a_period(
         assert Ticket.objects.filter(subject="[erased]").count() == 1
     with tenant_context(globex.id):
         assert Ticket.objects.filter(subject="Old globex ticket").exists()
+
+
+# --- From the portal -----------------------------------------------------------------------
+
+
+def test_a_signed_in_customer_downloads_their_data(
+    acme: TenantSetup, globex: TenantSetup, settings: Any
+) -> None:
+    with tenant_context(acme.id):
+        ada = make_contact(email="ada@example.com", name="Ada", notes="Shouts at agents")
+        make_ticket(subject="Ada's printer", body="It smokes.", contact=ada)
+        make_ticket(subject="Bob's secret", contact=make_contact(email="bob@example.com"))
+    client = acme.client()
+    assert client.post("/help/my-data/").status_code == 302  # not signed in: to sign in
+    client.post("/help/sign-in/", {"email": "ada@example.com"})
+    with tenant_context(acme.id):
+        mail = OutboundEmail.objects.filter(tags=["portal-sign-in"]).latest("created_at")
+    link = re.search(r"http://acme\.localhost(/help/sign-in/[^/\s]+/)", mail.body_text)
+    assert link is not None
+    client.post(link.group(1))
+    assert 'id="my-data"' in client.get("/help/requests/").content.decode()
+    assert client.get("/help/my-data/").status_code == 405
+    response = client.post("/help/my-data/")
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == 'attachment; filename="my-data.json"'
+    data = json.loads(response.content)
+    assert data["contact"]["email"] == "ada@example.com"
+    assert "notes" not in data["contact"]  # the agents' remarks stay with the agents
+    assert [t["subject"] for t in data["tickets"]] == ["Ada's printer"]
+    assert "Bob" not in response.content.decode()
+    with tenant_context(acme.id):
+        entry = AuditEvent.objects.get(action="contact.exported")
+    assert (entry.actor_id, entry.details["by"]) == (None, "the customer")
+    # The session is acme's: on another tenant's host it is nobody.
+    other = Client(HTTP_HOST=globex.host)
+    other.cookies = client.cookies
+    assert other.post("/help/my-data/").status_code == 302
+    # Strangers' posts count against the public forms' budget.
+    settings.HELPDESK_RATELIMIT_PUBLIC_FORM_IP = "1/hour"
+    limited = acme.client()
+    codes = [limited.post("/help/my-data/").status_code for _ in range(2)]
+    assert codes == [302, 429]

@@ -14,4 +14,5 @@ urlpatterns: list[URLPattern] = [
     path("sign-in/<str:token>/", portal_views.sign_in_link, name="sign-in-link"),
     path("sign-out/", portal_views.sign_out, name="sign-out"),
     path("requests/", portal_views.my_requests, name="requests"),
+    path("my-data/", portal_views.my_data, name="my-data"),
 ]

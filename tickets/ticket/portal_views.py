@@ -9,6 +9,7 @@ budget) and per email address, a honeypot field, size limits on text and files.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import cast
 from uuid import UUID
@@ -28,6 +29,7 @@ from helpdesk.core.views import not_found_page
 from helpdesk.tenancy.http import TenantHttpRequest
 from knowledge_base import public as help_center
 from knowledge_base.visitors import remember_visitor, visitor_key
+from tickets.contacts import personal_data
 from tickets.contacts import selectors as contact_selectors
 from tickets.errors import ContactNotFound
 from tickets.mail_out import tracking
@@ -258,6 +260,28 @@ def _my_requests(request: TenantHttpRequest) -> HttpResponse:
     )
     rows = [(ticket, tracking.tracking_token(ticket.id)) for ticket in tickets]
     response = render(request, "tickets/portal/requests.html", {"contact": contact, "rows": rows})
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def my_data(request: HttpRequest) -> HttpResponseBase:
+    """A signed-in customer downloads what the help desk holds about them (POST: it counts
+    against the public forms' budget of the client's address); in the audit log."""
+    return _tenant_page(request, _my_data)
+
+
+@limit_public_form
+def _my_data(request: TenantHttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        return HttpResponse(status=405, headers={"Allow": "POST"})
+    contact = _signed_in_contact(request)
+    if contact is None:
+        return redirect("portal:sign-in")
+    data = personal_data.export_for_customer(contact=contact)
+    response = HttpResponse(
+        json.dumps(data, indent=2, ensure_ascii=False), content_type="application/json"
+    )
+    response["Content-Disposition"] = 'attachment; filename="my-data.json"'
     response["Cache-Control"] = "private, no-store"
     return response
 

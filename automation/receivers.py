@@ -11,21 +11,25 @@ from automation.models import WebhookEvent
 from automation.reports import tasks as report_tasks
 from automation.webhooks import services as webhooks
 from departments.signals import business_hours_changed
-from helpdesk.core.batching import collect_on_commit
+from helpdesk.core.batching import collect_on_commit, remembered
 from tickets.signals import rating_received, ticket_changed
 
 
 @receiver(ticket_changed, dispatch_uid="automation.sla.ticket_changed")
 def measure_sla_after_change(*, tenant_id: Any, ticket_id: Any, **_: Any) -> None:
     """SLA clocks follow the ticket; tenants without policies have nothing to measure."""
-    if selectors.list_active_sla_policies():
-        tenant = str(tenant_id)
+    tenant = str(tenant_id)
+    key = ("automation.sla", tenant)
+    # Whether there are policies is asked once per inbound batch (a hundred tickets).
+    if remembered(
+        ("automation.sla.policies", tenant), lambda: bool(selectors.list_active_sla_policies())
+    ):
 
         def enqueue(ids: list[str]) -> None:
             tasks.apply_sla.delay(tenant_id=tenant, ticket_ids=sorted(set(ids)))
 
         # One task for a transaction's tickets (an inbound batch of mails is one task).
-        collect_on_commit(("automation.sla", tenant), str(ticket_id), enqueue)
+        collect_on_commit(key, str(ticket_id), enqueue)
 
 
 @receiver(business_hours_changed, dispatch_uid="automation.sla.business_hours_changed")

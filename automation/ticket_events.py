@@ -27,7 +27,7 @@ from automation.assignment import services as assignment
 from automation.models import RuleTrigger
 from automation.rules import engine as rules_engine
 from automation.rules import selectors as rules_selectors
-from helpdesk.core.batching import collect_on_commit, is_collecting
+from helpdesk.core.batching import collect_on_commit, is_collecting, remembered
 from helpdesk.core.ids import new_id
 from helpdesk.tenancy.context import require_tenant_id
 from helpdesk.tenancy.tasks import tenant_task
@@ -55,7 +55,10 @@ def collect(*, trigger: str, ticket_id: Any) -> None:
     (once per transaction and trigger, with every ticket of the transaction)."""
     tenant_id = str(require_tenant_id())
     key = ("automation.ticket_events", tenant_id, trigger)
-    if not is_collecting(key) and not wants(trigger):
+    # Asked once per inbound batch (a hundred tickets), not once per ticket.
+    if not is_collecting(key) and not remembered(
+        ("automation.ticket_events.wants", tenant_id, trigger), lambda: wants(trigger)
+    ):
         return
     collect_on_commit(key, str(ticket_id), lambda ids: _enqueue(tenant_id, trigger, ids))
 

@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 
 from automation.errors import WebhookNotFound
 from automation.models import Webhook, WebhookDelivery, WebhookDeliveryStatus
+from helpdesk.core import batching
 from helpdesk.tenancy.context import require_tenant_id
 
 EVENTS_SECONDS = 600
@@ -50,7 +51,7 @@ def wanted_events() -> frozenset[str]:
     ticket change, so cached (a tenant without webhooks costs one cache read); the webhook
     services drop it."""
     key = wanted_events_key()
-    cached = cache.get(key)
+    cached = batching.remembered(key, lambda: cache.get(key))  # once per inbound batch
     if isinstance(cached, frozenset):
         return cached
     events: set[str] = set()

@@ -9,8 +9,9 @@ savepoint) drops its items with its rows, as `transaction.on_commit` does.
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
 from typing import Any
 
 from django.db import transaction
@@ -68,3 +69,27 @@ def collect_on_commit(
         batch = batches[key] = _Batch(key, flush)
         transaction.on_commit(batch.run, using=using)
     batch.items.append(item)
+
+
+@contextlib.contextmanager
+def answers_remembered() -> Iterator[None]:
+    """Inside this block (an inbound batch), `remembered` asks each question once."""
+    previous = getattr(_local, "answers", None)
+    _local.answers = {}
+    try:
+        yield
+    finally:
+        _local.answers = previous
+
+
+def remembered(key: Hashable, compute: Callable[[], Any]) -> Any:
+    """`compute()`, asked once per `answers_remembered` block under `key`; asked every time
+    outside one. For what each change of a batch would ask again, such as whether the
+    tenant has any SLA policy or active rule at all: a hundred tickets, one cached read.
+    Only a block that changes no configuration (a batch of inbound mail) opens one."""
+    answers: dict[Hashable, Any] | None = getattr(_local, "answers", None)
+    if answers is None:
+        return compute()
+    if key not in answers:
+        answers[key] = compute()
+    return answers[key]

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db.models import QuerySet
 
+from helpdesk.core import batching
 from helpdesk.tenancy import permissions
 from helpdesk.tenancy.context import require_tenant_id
 from helpdesk.tenancy.errors import MemberNotFound, TenantNotFound
@@ -67,7 +68,7 @@ def get_tenant(tenant_id: UUID | str) -> Tenant:
     seconds = int(settings.HELPDESK_TENANT_CACHE_SECONDS)
     key = f"tenant:{tenant_id}"
     if seconds > 0:
-        cached = cache.get(key)
+        cached = batching.remembered(key, lambda: cache.get(key))  # once per inbound batch
         if isinstance(cached, Tenant):
             return cached
     tenant = Tenant.objects.get(id=tenant_id)

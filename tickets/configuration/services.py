@@ -24,6 +24,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet
 from django.utils.text import slugify
 
+from helpdesk.core import batching
 from helpdesk.tenancy import audit, permissions
 from helpdesk.tenancy.context import require_tenant_id
 from helpdesk.tenancy.models import Membership
@@ -93,7 +94,7 @@ def workspace() -> Workspace:
     minutes per tenant instead of four per page)."""
     key = _cache_key()
     uncommitted = _changed_in_transaction.get() and connection.in_atomic_block
-    cached = None if uncommitted else cache.get(key)
+    cached = None if uncommitted else batching.remembered(key, lambda: cache.get(key))
     if isinstance(cached, Workspace):
         return cached
     fields: dict[str, list[CustomField]] = {target: [] for target in CustomFieldTarget.values}

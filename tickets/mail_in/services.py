@@ -32,6 +32,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from departments import selectors as department_selectors
+from helpdesk.core import batching
 from helpdesk.core.errors import is_infrastructure_error, is_temporary
 from helpdesk.mail import services as mail
 from helpdesk.tenancy import selectors as tenancy_selectors
@@ -346,7 +347,9 @@ def process_batch(
     if not emails:
         return []
     _commit_without_waiting_for_disk()
-    with mail.batched_delivery():  # the batch's acknowledgements: one task, one connection
+    # The batch's acknowledgements: one task, one connection; and what its tickets' changes
+    # ask of the configuration (any SLA policy, any rule?) asked once.
+    with mail.batched_delivery(), batching.answers_remembered():
         return _process_claimed(emails, language=language, tenant_name=tenant_name)
 
 

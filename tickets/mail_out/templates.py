@@ -16,7 +16,7 @@ from django.core.cache import cache
 from django.db import transaction
 
 from departments.models import DEFAULT_AUTO_ACK_BODY, DEFAULT_AUTO_ACK_SUBJECT, Department
-from helpdesk.core import placeholders
+from helpdesk.core import batching, placeholders
 from helpdesk.tenancy import permissions
 from helpdesk.tenancy.context import require_tenant_id
 from helpdesk.tenancy.models import Membership
@@ -98,7 +98,7 @@ def _stored_wordings() -> StoredWordings:
     """Every wording the tenant stored, by (kind, department id or ""). Read for each email
     the help desk writes (two per acknowledgement), so cached; saving or resetting drops it."""
     key = _stored_wordings_key()
-    cached = cache.get(key)
+    cached = batching.remembered(key, lambda: cache.get(key))  # once per inbound batch
     if isinstance(cached, dict):
         return cached
     stored: StoredWordings = {

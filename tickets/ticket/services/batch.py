@@ -161,9 +161,21 @@ def store_email_batch(*, batch: EmailBatch, language: str) -> None:
         updated = sorted(batch.updated.values(), key=lambda t: t.id)
         for ticket in updated:
             ticket.updated_at = now
-        Ticket.objects.bulk_update(
-            updated, ["last_message_at", "last_message_snippet", "updated_at"]
-        )
+        with connection.cursor() as cursor:
+            # One statement (Django's bulk_update builds a CASE per row and field).
+            cursor.execute(
+                "UPDATE tickets_ticket AS t SET last_message_at = v.at,"
+                " last_message_snippet = v.snippet, updated_at = %s"
+                " FROM unnest(%s::uuid[], %s::timestamptz[], %s::text[]) AS v(id, at, snippet)"
+                " WHERE t.tenant_id = %s AND t.id = v.id",
+                [
+                    now,
+                    [t.id for t in updated],
+                    [t.last_message_at for t in updated],
+                    [t.last_message_snippet for t in updated],
+                    tenant_id,
+                ],
+            )
     created = {ticket.id for ticket in batch.new_tickets}
     for ticket in batch.new_tickets:
         send_ticket_changed(ticket, "created")

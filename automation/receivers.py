@@ -10,9 +10,10 @@ from automation import selectors, tasks, ticket_events
 from automation.models import WebhookEvent
 from automation.reports import tasks as report_tasks
 from automation.webhooks import services as webhooks
+from automation.webhooks import tasks as webhook_tasks
 from departments.signals import business_hours_changed
 from helpdesk.core.batching import collect_on_commit, remembered
-from tickets.signals import rating_received, ticket_changed
+from tickets.signals import rating_received, ticket_changed, tickets_erased
 
 
 @receiver(ticket_changed, dispatch_uid="automation.sla.ticket_changed")
@@ -69,4 +70,12 @@ def call_webhooks_after_change(*, ticket_id: Any, reason: str, **_: Any) -> None
 def call_webhooks_after_rating(*, ticket_id: Any, rating_id: Any, **_: Any) -> None:
     webhooks.collect_event(
         ticket_id=ticket_id, event=WebhookEvent.RATING_RECEIVED, rating_id=str(rating_id)
+    )
+
+
+@receiver(tickets_erased, dispatch_uid="automation.webhooks.tickets_erased")
+def erase_webhook_copies(*, tenant_id: Any, ticket_ids: list[str], **_: Any) -> None:
+    """The delivery log keeps the JSON sent about those tickets: erased after the commit."""
+    webhook_tasks.erase_webhook_payloads.delay_on_commit(
+        tenant_id=str(tenant_id), ticket_ids=ticket_ids
     )

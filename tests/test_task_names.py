@@ -66,6 +66,7 @@ TASK_NAMES = {
     "automation.webhooks.tasks.deliver_webhook",
     "automation.webhooks.tasks.send_due_webhook_deliveries",
     "automation.webhooks.tasks.sweep_webhook_deliveries",
+    "automation.webhooks.tasks.erase_webhook_payloads",
     # Retention of solved tickets (issue 21).
     "tickets.contacts.tasks.apply_retention",
     "tickets.contacts.tasks.sweep_retention",

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.dispatch import Signal
 
+from helpdesk.tenancy.context import require_tenant_id
 from tickets.attribution import current_rule
 from tickets.models import Ticket
 
@@ -25,6 +28,11 @@ ticket_assignee_changed = Signal()
 # inside the rating's transaction.
 rating_received = Signal()
 
+# Tickets' contents were erased (a person's erasure, or retention): kwargs tenant_id and
+# ticket_ids (strings). Sent inside the erasure's transaction; higher apps erase the copies
+# they keep (webhook deliveries) after the commit.
+tickets_erased = Signal()
+
 
 def send_ticket_changed(ticket: Ticket, reason: str) -> None:
     """`by_rule` is True while a workflow rule acts (tickets.attribution): automation runs
@@ -36,6 +44,15 @@ def send_ticket_changed(ticket: Ticket, reason: str) -> None:
         reason=reason,
         by_rule=current_rule() is not None,
     )
+
+
+def send_tickets_erased(*, ticket_ids: list[Any]) -> None:
+    if ticket_ids:
+        tickets_erased.send(
+            sender=Ticket,
+            tenant_id=require_tenant_id(),
+            ticket_ids=[str(ticket_id) for ticket_id in ticket_ids],
+        )
 
 
 def send_ticket_assignee_changed(ticket: Ticket, previous: object) -> None:

@@ -626,3 +626,16 @@ def mark_interrupted_deliveries() -> int:
     return WebhookDelivery.objects.filter(
         status=WebhookDeliveryStatus.SENDING, claimed_at__lt=now - SENDING_TIMEOUT
     ).update(status=WebhookDeliveryStatus.PENDING, next_attempt_at=now, updated_at=now)
+
+
+@transaction.atomic
+def erase_payloads(*, ticket_ids: list[str]) -> int:
+    """Empty the body and the receiver's answer of every delivery about these tickets (a
+    person's erasure, retention); the log keeps that a delivery happened. Returns how
+    many."""
+    about = WebhookDelivery.objects.filter(payload__data__ticket__id__in=ticket_ids)
+    return about.update(
+        payload={"erased": True},
+        response_excerpt="",
+        updated_at=timezone.now(),
+    )

@@ -45,6 +45,12 @@ def send_due_webhook_deliveries(*, tenant_id: str) -> int:
     return len(due)
 
 
+@tenant_task(queue="automation")
+def erase_webhook_payloads(*, tenant_id: str, ticket_ids: list[str]) -> int:
+    """Erased tickets: the delivery log forgets what was sent about them (idempotent)."""
+    return services.erase_payloads(ticket_ids=ticket_ids)
+
+
 @system_task
 def sweep_webhook_deliveries() -> int:
     """Beat: one indexed query through the ops role for tenants with deliveries due or in

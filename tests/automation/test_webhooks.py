@@ -30,7 +30,8 @@ from helpdesk.tenancy.models import AuditEvent, MembershipRole
 from tests.automation.webhook_receiver import Receiver, serve
 from tests.conftest import TenantSetup
 from tests.factories.accounts import make_member
-from tests.factories.tickets import make_ticket
+from tests.factories.tickets import make_contact, make_ticket
+from tickets.contacts import personal_data
 from tickets.models import SatisfactionRating
 from tickets.satisfaction import services as satisfaction
 from tickets.ticket import services as ticket_services
@@ -561,3 +562,25 @@ def test_the_sweeper_sends_lost_and_interrupted_deliveries_per_tenant(
         }
     assert statuses == {"lost": "succeeded", "stuck": "succeeded", "later": "pending"}
     assert len(receiver.requests) == 2
+
+
+def test_erasing_a_person_erases_what_the_delivery_log_kept(
+    tenant: TenantSetup,
+    allow_private: None,
+    receiver: Receiver,
+    committed: Callable[[], Any],
+) -> None:
+    webhook, _ = subscribe(committed, receiver.url, ["ticket.created"])
+    receiver.answer = b'{"crm_note": "Maria Rossi, VIP"}'
+    with committed():
+        ticket = make_ticket(subject="Maria's printer", contact=make_contact(name="Maria Rossi"))
+    with committed():
+        make_ticket(subject="Someone else")
+    with committed():
+        personal_data.erase_contact(contact=ticket.contact, actor=tenant.admin)
+    log = {
+        d.payload.get("erased", False): d for d in WebhookDelivery.objects.filter(webhook=webhook)
+    }
+    assert log[True].response_excerpt == ""
+    assert "Maria" not in str(log[True].payload)
+    assert log[False].payload["data"]["ticket"]["subject"] == "Someone else"

@@ -35,6 +35,7 @@ from tickets.models import (
     InboundEmail,
     Message,
     MessageKind,
+    Notification,
     SatisfactionRating,
     Ticket,
     TicketFieldValue,
@@ -42,6 +43,7 @@ from tickets.models import (
     TicketStatus,
     WorkspaceSettingsRetentionAction,
 )
+from tickets.signals import send_tickets_erased
 from tickets.ticket import services as ticket_services
 
 # What the customer saw of the conversation: internal notes, forwards and system events are
@@ -315,7 +317,14 @@ def _erase_contents(
         reason="",
         updated_at=now,
     )
-    to_them = Q(id__in=outbound_ids)
+    # Agents' notification mails quote the messages of the tickets too.
+    notification_keys = [
+        f"notification:{notification_id}"
+        for notification_id in Notification.objects.filter(ticket_id__in=ticket_ids).values_list(
+            "id", flat=True
+        )
+    ]
+    to_them = Q(id__in=outbound_ids) | Q(key__in=notification_keys)
     for address in addresses:
         # `to` holds "Name <address>" or the bare address: matched as text.
         to_them |= Q(to__icontains=address)
@@ -337,6 +346,8 @@ def _erase_contents(
     )
     for ticket in Ticket.objects.filter(id__in=ticket_ids).select_related("contact__company"):
         ticket_services.refresh_search_vector(ticket=ticket)
+    # Copies kept by higher apps (webhook deliveries) are theirs to erase.
+    send_tickets_erased(ticket_ids=ticket_ids)
     return erased_messages, attachment_count
 
 

@@ -556,3 +556,88 @@ def test_html_mail_is_shown_formatted_and_automatic_mail_on_one_line(acme: Tenan
         '<summary><span class="automatic-line"><strong>Acme</strong> · Automatic reply · '
         '<span class="muted">Received [#1]</span>' in automatic
     )
+
+
+# --- The API ---------------------------------------------------------------------------
+
+
+def test_api_reply_with_formatting_cc_and_bcc(acme: TenantSetup) -> None:
+    with tenant_context(acme.id):
+        ticket = make_ticket()
+    client = acme.api_client()
+    response = client.post(
+        f"/api/v1/tickets/{ticket.number}/messages/",
+        {
+            "kind": "reply",
+            "body": "**Done**",
+            "body_format": "markdown",
+            "cc": ["boss@customer.test"],
+            "bcc": ["audit@partner.test"],
+        },
+        content_type="application/json",
+    )
+    assert response.status_code == 201, response.content
+    data = response.json()
+    assert data["body_html"] == "<p><strong>Done</strong></p>"
+    assert (data["email_cc"], data["email_bcc"]) == (["boss@customer.test"], ["audit@partner.test"])
+    bad = client.post(
+        f"/api/v1/tickets/{ticket.number}/messages/",
+        {"kind": "note", "body": "x", "cc": ["a@b.test"]},
+        content_type="application/json",
+    )
+    assert bad.status_code == 400
+    assert bad.json()["error"]["code"] == "address_invalid"
+    wrong = client.post(
+        f"/api/v1/tickets/{ticket.number}/messages/",
+        {"kind": "reply", "body": "x", "cc": ["nope"], "body_format": "html"},
+        content_type="application/json",
+    )
+    assert wrong.status_code == 400
+    assert set(wrong.json()["error"]["fields"]) == {"cc", "body_format"}
+
+
+def test_api_followers_and_forward(acme: TenantSetup, globex: TenantSetup) -> None:
+    with tenant_context(acme.id):
+        ticket = make_ticket()
+        first = Message.objects.get(ticket=ticket, kind="customer")
+    client = acme.api_client()
+    url = f"/api/v1/tickets/{ticket.number}/followers/"
+    added = client.post(url, {"emails": ["boss@customer.test"]}, content_type="application/json")
+    assert added.status_code == 201
+    assert [f["email"] for f in added.json()] == ["boss@customer.test"]
+    assert [f["email"] for f in client.get(url).json()] == ["boss@customer.test"]
+    follower_id = added.json()[0]["id"]
+    assert client.delete(f"{url}{follower_id}/").status_code == 204
+    assert client.delete(f"{url}{follower_id}/").status_code == 404
+    assert client.get(url).json() == []
+    assert client.post(url, {"emails": []}, content_type="application/json").status_code == 400
+    forward = client.post(
+        f"/api/v1/tickets/{ticket.number}/messages/{first.id}/forward/",
+        {"to": ["vendor@printers.test"], "note": "FYI"},
+        content_type="application/json",
+    )
+    assert forward.status_code == 201
+    assert (forward.json()["kind"], forward.json()["email_to"]) == (
+        "forward",
+        ["vendor@printers.test"],
+    )
+    # Another tenant's token: the ticket does not exist there.
+    other = globex.api_client()
+    assert other.get(url).status_code == 404
+    assert (
+        other.post(url, {"emails": ["a@b.test"]}, content_type="application/json").status_code
+        == 404
+    )
+    assert (
+        other.post(
+            f"/api/v1/tickets/{ticket.number}/messages/{first.id}/forward/",
+            {"to": ["a@b.test"]},
+            content_type="application/json",
+        ).status_code
+        == 404
+    )
+    light = make_member(acme.tenant, role=MembershipRole.LIGHT_AGENT)
+    refused = acme.api_client(light).post(
+        url, {"emails": ["a@b.test"]}, content_type="application/json"
+    )
+    assert refused.status_code == 403

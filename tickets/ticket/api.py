@@ -27,8 +27,11 @@ from tickets.satisfaction import selectors as satisfaction_selectors
 from tickets.sla import selectors as sla
 from tickets.ticket import merging, presence, selectors, services
 from tickets.ticket.serializers import (
+    FollowerAddInput,
+    FollowerOutput,
     MergeInput,
     MessageCreateInput,
+    MessageForwardInput,
     MessageOutput,
     OpenTicketOutput,
     PresenceInput,
@@ -168,6 +171,9 @@ class TicketMessageListAPI(TenantAPIView):
             seen_up_to=data.get("seen_up_to"),
             actor=self.membership,
             language=request.tenant.language,
+            body_format=data["body_format"],
+            cc=data.get("cc", []),
+            bcc=data.get("bcc", []),
         )
         article_services.record_sent_articles(
             message=message, article_ids=data.get("articles", []), actor=self.membership
@@ -251,3 +257,58 @@ class TicketPresenceAPI(TenantAPIView):
                 state=data["state"],
             )
         return self.get(request, number)
+
+
+class MessageForwardAPI(TenantAPIView):
+    @extend_schema(request=MessageForwardInput, responses={201: MessageOutput})
+    def post(self, request: MemberRequest, number: int, message_id: UUID) -> Response:
+        """Email one message of the ticket (with its attachments) to people outside it; it
+        stays in the thread as an internal entry of kind forward."""
+        data = self.validate(MessageForwardInput, request.data)
+        ticket = selectors.get_ticket_by_number(number)
+        message = selectors.get_message(message_id)
+        if message.ticket_id != ticket.id:
+            raise TicketNotFound(number=number)
+        forward = services.forward_message(
+            ticket=ticket,
+            message=message,
+            to=data["to"],
+            note=data["note"],
+            actor=self.membership,
+            body_format=data["body_format"],
+        )
+        return Response(MessageOutput(forward).data, status=http.HTTP_201_CREATED)
+
+
+class TicketFollowerListAPI(TenantAPIView):
+    @extend_schema(responses=FollowerOutput(many=True))
+    def get(self, request: Request, number: int) -> Response:
+        """The people copied on every public reply of the ticket."""
+        ticket = selectors.get_ticket_for_page(number)
+        followers = ticket.copied_contacts  # type: ignore[attr-defined]
+        return Response(FollowerOutput(followers, many=True).data)
+
+    @extend_schema(request=FollowerAddInput, responses={201: FollowerOutput(many=True)})
+    def post(self, request: MemberRequest, number: int) -> Response:
+        """Copy people on every public reply from now on; answers with all followers."""
+        data = self.validate(FollowerAddInput, request.data)
+        services.follow_ticket(
+            ticket=selectors.get_ticket_by_number(number),
+            emails=data["emails"],
+            actor=self.membership,
+        )
+        ticket = selectors.get_ticket_for_page(number)
+        followers = ticket.copied_contacts  # type: ignore[attr-defined]
+        return Response(FollowerOutput(followers, many=True).data, status=http.HTTP_201_CREATED)
+
+
+class TicketFollowerDetailAPI(TenantAPIView):
+    @extend_schema(responses={204: None})
+    def delete(self, request: MemberRequest, number: int, contact_id: UUID) -> Response:
+        """Stop copying this follower on replies."""
+        services.unfollow_ticket(
+            ticket=selectors.get_ticket_by_number(number),
+            contact_id=contact_id,
+            actor=self.membership,
+        )
+        return Response(status=http.HTTP_204_NO_CONTENT)

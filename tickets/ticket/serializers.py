@@ -21,6 +21,7 @@ from tickets.models import (
     TicketStatus,
 )
 from tickets.sla import selectors as sla
+from tickets.ticket.services import BodyFormat
 
 
 class TicketContactOutput(serializers.ModelSerializer[Contact]):
@@ -221,7 +222,13 @@ class MessageOutput(serializers.ModelSerializer[Message]):
         child=serializers.CharField(),
         read_only=True,
         help_text="For mail: its other To and Cc addresses (followers only if the sender "
-        "was the requester or a follower).",
+        "was the requester or a follower); for an agent's reply, its one-off Cc.",
+    )
+    email_bcc = serializers.ListField(
+        child=serializers.CharField(), read_only=True, help_text="An agent's reply: its Bcc."
+    )
+    email_to = serializers.ListField(
+        child=serializers.CharField(), read_only=True, help_text="A forward: whom it went to."
     )
 
     class Meta:
@@ -230,9 +237,12 @@ class MessageOutput(serializers.ModelSerializer[Message]):
             "id",
             "kind",
             "body_text",
+            "body_html",
             "author",
             "event",
             "email_cc",
+            "email_bcc",
+            "email_to",
             "delivery_status",
             "delivery_error",
             "created_at",
@@ -249,7 +259,44 @@ class MessageOutput(serializers.ModelSerializer[Message]):
         return None
 
 
-class MessageCreateInput(serializers.Serializer[Any]):
+class MessageFormatFields(serializers.Serializer[Any]):
+    body_format = serializers.ChoiceField(
+        choices=BodyFormat.choices,
+        default=BodyFormat.TEXT,
+        help_text="markdown: the body is Markdown (bold, italics, links, lists, quotes, code),"
+        " stored and mailed as sanitized HTML with the text as its plain-text part.",
+    )
+
+
+class MessageCopiesFields(MessageFormatFields):
+    cc = serializers.ListField(
+        child=serializers.EmailField(),
+        required=False,
+        max_length=20,
+        help_text="A public reply only: copy it to these addresses too (this reply only).",
+    )
+    bcc = serializers.ListField(
+        child=serializers.EmailField(),
+        required=False,
+        max_length=20,
+        help_text="A public reply only: blind copies (in no header).",
+    )
+
+
+class MessageForwardInput(MessageFormatFields):
+    to = serializers.ListField(
+        child=serializers.EmailField(), min_length=1, max_length=20, help_text="Forward to."
+    )
+    note = serializers.CharField(
+        max_length=100_000,
+        required=False,
+        default="",
+        allow_blank=True,
+        help_text="The agent's words on top of the forwarded message.",
+    )
+
+
+class MessageCreateInput(MessageCopiesFields):
     kind = serializers.ChoiceField(choices=[MessageKind.REPLY, MessageKind.NOTE])
     body = serializers.CharField(max_length=1_000_000)
     attachments = serializers.ListField(
@@ -274,6 +321,21 @@ class MessageCreateInput(serializers.Serializer[Any]):
         choices=TicketStatus.choices,
         required=False,
         help_text="Set the ticket's status with the message.",
+    )
+
+
+class FollowerOutput(serializers.ModelSerializer[Contact]):
+    class Meta:
+        model = Contact
+        fields = ["id", "email", "name"]
+
+
+class FollowerAddInput(serializers.Serializer[Any]):
+    emails = serializers.ListField(
+        child=serializers.EmailField(),
+        min_length=1,
+        max_length=20,
+        help_text="Copied on every public reply from now on; each becomes a contact.",
     )
 
 

@@ -56,4 +56,19 @@ api_urlpatterns: list[URLPattern] = [
     path(
         "tickets/<int:number>/messages/", api.TicketMessageListAPI.as_view(), name="ticket-messages"
     ),
+    path(
+        "tickets/<int:number>/messages/<uuid:message_id>/forward/",
+        api.MessageForwardAPI.as_view(),
+        name="message-forward",
+    ),
+    path(
+        "tickets/<int:number>/followers/",
+        api.TicketFollowerListAPI.as_view(),
+        name="ticket-followers",
+    ),
+    path(
+        "tickets/<int:number>/followers/<uuid:contact_id>/",
+        api.TicketFollowerDetailAPI.as_view(),
+        name="ticket-follower",
+    ),
 ]

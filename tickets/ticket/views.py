@@ -154,11 +154,12 @@ def _ticket_context(
     everyone = list(tenancy_selectors.list_members())
     members = {str(m.id): m.user.display_name for m in everyone}
     _describe_events(thread, members)
-    for message in thread:
-        if message.body_html and message.author_contact_id:
+    mail: Any
+    for mail in thread:
+        if mail.body_html and mail.author_contact_id:
             # A mail shows formatted, its quoted history collapsed as in the text.
-            message.html_new, message.html_quoted = html_tools.split_html_quote(
-                message.body_html, message.quoted_text
+            mail.html_new, mail.html_quoted = html_tools.split_html_quote(
+                mail.body_html, mail.quoted_text
             )
     latest = next((m.id for m in reversed(thread) if m.kind != MessageKind.EVENT), None)
     survey, past_ratings = satisfaction_selectors.list_ticket_satisfaction(ticket, limit=5)

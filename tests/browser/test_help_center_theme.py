@@ -64,7 +64,11 @@ def test_an_admin_themes_the_help_center(
         brand = help_page.locator(".help-brand")
         brand.get_by_text("Acme Printers").wait_for()
         help_page.locator("img.help-logo").wait_for()
-        assert help_page.evaluate("document.querySelector('img.help-logo').naturalWidth") == 2
+        # Loaded and decoded: the uploaded image itself (2 x 2), not a broken one.
+        help_page.wait_for_function(
+            "() => { const logo = document.querySelector('img.help-logo');"
+            " return logo.complete && logo.naturalWidth === 2; }"
+        )
         accent = help_page.evaluate(
             "getComputedStyle(document.documentElement).getPropertyValue('--brand').trim()"
         )

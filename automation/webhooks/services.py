@@ -488,7 +488,18 @@ def deliver(*, tenant_id: str, delivery_id: UUID) -> int | None:
         if not webhook.is_active and delivery.event != WebhookEvent.TEST:
             _finish(delivery, status=WebhookDeliveryStatus.FAILED, error="the webhook is disabled")
             return None
-        secret = crypto.decrypt(webhook.secret_encrypted)
+        try:
+            secret = crypto.decrypt(webhook.secret_encrypted)
+        except crypto.DecryptionFailed:
+            # The encryption key changed: no attempt could ever sign it. Failing it (rather
+            # than raising) keeps the sweeper from claiming it again and again.
+            _finish(
+                delivery,
+                status=WebhookDeliveryStatus.FAILED,
+                error="the signing secret cannot be read (the encryption key changed):"
+                " make a new secret",
+            )
+            return None
     body = encode(delivery.payload)
     headers = {
         "Content-Type": "application/json",

@@ -584,3 +584,20 @@ def test_erasing_a_person_erases_what_the_delivery_log_kept(
     assert log[True].response_excerpt == ""
     assert "Maria" not in str(log[True].payload)
     assert log[False].payload["data"]["ticket"]["subject"] == "Someone else"
+
+
+def test_a_secret_written_with_another_key_fails_the_delivery_once(
+    tenant: TenantSetup,
+    allow_private: None,
+    receiver: Receiver,
+    committed: Callable[[], Any],
+    settings: SettingsWrapper,
+) -> None:
+    webhook, _ = subscribe(committed, receiver.url, ["ticket.created"])
+    settings.HELPDESK_ENCRYPTION_KEY = "cDnN0GHhZ6tIYrDPi6WcNx5jQ_5p4P1Vqk3B0xbXb8E="
+    with committed():
+        make_ticket()
+    delivery = WebhookDelivery.objects.get(webhook=webhook)
+    assert delivery.status == "failed"
+    assert "make a new secret" in delivery.error
+    assert receiver.requests == []

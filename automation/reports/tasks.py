@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime
 
 from django.core.cache import cache
-from django.db import transaction
 from django.utils import timezone
 
 from automation.models import ReportDirtyDay
@@ -33,8 +32,9 @@ def refresh_report_rollups(*, tenant_id: str, ticket_ids: list[str]) -> int:
     """Mark the days these tickets count on as dirty and schedule the tenant's recompute,
     unless one is already scheduled (idempotent: marking twice is marking once)."""
     marked = services.mark_days_dirty(days=selectors.ticket_days(sorted(set(ticket_ids))))
-    # After the marks commit, so the recompute (or the one already waiting) sees them.
-    transaction.on_commit(lambda: _schedule_recompute(tenant_id))
+    # The recompute starts DEBOUNCE_SECONDS later, long after this task's marks commit (a
+    # mark that commits later still is the sweeper's).
+    _schedule_recompute(tenant_id)
     return marked
 
 

@@ -316,6 +316,9 @@ class ReportRollup(TenantModel):
     sla_missed = models.JSONField(default=dict, help_text="Targets missed, by metric.")
     csat_good = models.PositiveIntegerField(default=0)
     csat_bad = models.PositiveIntegerField(default=0)
+    csat_okay = models.PositiveIntegerField(
+        default=0, help_text="Okay ratings: neither good nor bad, counted in the CSAT total."
+    )
     solves = models.PositiveIntegerField(
         default=0,
         help_text="Changes into solved or closed from an unsolved status (the backlog's outflow).",

@@ -342,6 +342,7 @@ class Figures:
     sla_missed: dict[str, int] = field(default_factory=dict)
     csat_good: int = 0
     csat_bad: int = 0
+    csat_okay: int = 0
     open_now: int | None = None
 
     @property
@@ -395,7 +396,9 @@ class Figures:
 
     @property
     def csat_percent(self) -> float | None:
-        total = self.csat_good + self.csat_bad
+        """Good answers of all answers: okay is neither good nor bad, but it is an answer
+        that was not good, so it lowers the score."""
+        total = self.csat_good + self.csat_okay + self.csat_bad
         return round(100 * self.csat_good / total, 1) if total else None
 
 
@@ -409,6 +412,7 @@ class Week:
     first_response_hist: list[int]
     csat_good: int
     csat_bad: int
+    csat_okay: int
 
     @property
     def first_response_median(self) -> int | None:
@@ -416,7 +420,9 @@ class Week:
 
     @property
     def csat_percent(self) -> float | None:
-        total = self.csat_good + self.csat_bad
+        """Good answers of all answers: okay is neither good nor bad, but it is an answer
+        that was not good, so it lowers the score."""
+        total = self.csat_good + self.csat_okay + self.csat_bad
         return round(100 * self.csat_good / total, 1) if total else None
 
 
@@ -569,7 +575,7 @@ def read_report(
         cursor.execute(
             f"""
             SELECT dimension, key, sum(created), sum(solved), sum(reopened), sum(replies),
-                   sum(csat_good), sum(csat_bad), sum(solves)
+                   sum(csat_good), sum(csat_bad), sum(csat_okay), sum(solves)
             FROM automation_reportrollup r
             WHERE {_RANGE}
             GROUP BY dimension, key
@@ -585,6 +591,7 @@ def read_report(
                 row.replies,
                 row.csat_good,
                 row.csat_bad,
+                row.csat_okay,
                 row.solves,
             ) = (int(count) for count in counts)
         more = _keep_top(figures, top)
@@ -646,7 +653,7 @@ def _read_series(start: datetime.date, end: datetime.date, agent_id: str | None)
         cursor.execute(
             """
             SELECT day, created, solved, reopened, solves, first_response_hist, csat_good,
-                   csat_bad, created_hours
+                   csat_bad, created_hours, csat_okay
             FROM automation_reportrollup
             WHERE tenant_id = %(tenant)s AND span = 'day' AND dimension = %(dimension)s
               AND key = %(key)s AND day >= %(start)s AND day <= %(end)s
@@ -687,7 +694,7 @@ def _read_series(start: datetime.date, end: datetime.date, agent_id: str | None)
         created, solved = (int(row[1]), int(row[2])) if row else (0, 0)
         daily.append((day, created, solved))
         monday = max(start, day - datetime.timedelta(days=day.weekday()))
-        week = weeks.setdefault(monday, Week(monday, 0, 0, [0] * len(EDGES), 0, 0))
+        week = weeks.setdefault(monday, Week(monday, 0, 0, [0] * len(EDGES), 0, 0, 0))
         week.created += created
         week.solved += solved
         if row:
@@ -695,6 +702,7 @@ def _read_series(start: datetime.date, end: datetime.date, agent_id: str | None)
                 week.first_response_hist[index] += count
             week.csat_good += int(row[6])
             week.csat_bad += int(row[7])
+            week.csat_okay += int(row[9])
             for hour, count in enumerate(row[8]):
                 heat_map[day.weekday()][hour] += count
         day += datetime.timedelta(days=1)
@@ -821,6 +829,7 @@ def figures_payload(figures: Figures) -> dict[str, Any]:
         "sla_missed": figures.sla_missed_total,
         "sla_met_percent": figures.sla_met_percent,
         "csat_good": figures.csat_good,
+        "csat_okay": figures.csat_okay,
         "csat_bad": figures.csat_bad,
         "csat_percent": figures.csat_percent,
     }

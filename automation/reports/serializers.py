@@ -32,8 +32,11 @@ class ReportFiguresOutput(serializers.Serializer[Any]):
     sla_missed = serializers.IntegerField()
     sla_met_percent = serializers.FloatField(allow_null=True)
     csat_good = serializers.IntegerField()
+    csat_okay = serializers.IntegerField(help_text="Okay answers: neither good nor bad")
     csat_bad = serializers.IntegerField()
-    csat_percent = serializers.FloatField(allow_null=True)
+    csat_percent = serializers.FloatField(
+        allow_null=True, help_text="Good answers of all answers (good, okay and bad)"
+    )
 
 
 class ReportBreakdownRowOutput(ReportFiguresOutput):

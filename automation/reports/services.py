@@ -101,7 +101,7 @@ WITH days AS (
 )
 SELECT s.dimension, s.key, s.created, s.solved, s.reopened, s.replies,
        s.first_response_count, s.first_response_minutes, s.resolution_count,
-       s.resolution_minutes, s.csat_good, s.csat_bad, s.solves,
+       s.resolution_minutes, s.csat_good, s.csat_bad, s.csat_okay, s.solves,
        coalesce(h.fr, '{}'), coalesce(h.res, '{}'), coalesce(h.frb, '{}'), coalesce(h.resb, '{}'),
        coalesce(met.counts, '{}'::jsonb), coalesce(missed.counts, '{}'::jsonb)
 FROM (
@@ -111,7 +111,7 @@ FROM (
            sum(first_response_minutes) AS first_response_minutes,
            sum(resolution_count) AS resolution_count,
            sum(resolution_minutes) AS resolution_minutes, sum(csat_good) AS csat_good,
-           sum(csat_bad) AS csat_bad, sum(solves) AS solves
+           sum(csat_bad) AS csat_bad, sum(csat_okay) AS csat_okay, sum(solves) AS solves
     FROM days GROUP BY 1, 2
 ) s
 LEFT JOIN hists h USING (dimension, key)
@@ -148,7 +148,7 @@ def sum_months(tenant_id: Any, months: set[datetime.date]) -> None:
                     sla_missed=_json(missed),
                 )
                 for dimension, key, *counts, fr, res, frb, resb, met, missed in [
-                    (row[0], row[1], *row[2:13], *row[13:]) for row in cursor.fetchall()
+                    (row[0], row[1], *row[2:14], *row[14:]) for row in cursor.fetchall()
                 ]
             ]
         ReportRollup.objects.filter(span="month", day=month).delete()
@@ -171,6 +171,7 @@ _MONTH_COLUMNS = (
     "resolution_minutes",
     "csat_good",
     "csat_bad",
+    "csat_okay",
     "solves",
 )
 _INSERT_COLUMNS = (
@@ -239,6 +240,7 @@ _COUNTS = (
     "resolution_minutes",
     "csat_good",
     "csat_bad",
+    "csat_okay",
     "solves",
 )
 _HISTS = (
@@ -308,6 +310,8 @@ def _add(row: ReportRollup, fact: str, bucket: int, count: int, total: float) ->
         row.csat_good += count
     elif fact == "csat_bad":
         row.csat_bad += count
+    elif fact == "csat_okay":
+        row.csat_okay += count
 
 
 def _trim(hist: list[int]) -> list[int]:

@@ -79,7 +79,11 @@ DEFINITIONS = [
         "Targets (first response, next response, resolution) completed in time, of those "
         "completed or missed; counted on the day of completion or miss.",
     ),
-    ("Satisfaction", "Good answers of all answers to the survey (good ÷ (good + bad))."),
+    (
+        "Satisfaction",
+        "Good answers of all answers to the survey: good ÷ (good + okay + bad). Okay is "
+        "neither good nor bad, and it is not good.",
+    ),
     (
         "Deflections",
         "Help-center visitors who opened an article the request form suggested and did "
@@ -326,6 +330,7 @@ CSV_COLUMNS = [
     "sla_missed",
     "sla_met_percent",
     "csat_good",
+    "csat_okay",
     "csat_bad",
     "csat_percent",
 ]

@@ -25,6 +25,7 @@ KNOWN = (
     "agent.signature",
     "reply.body",
     "satisfaction.good_link",
+    "satisfaction.okay_link",
     "satisfaction.bad_link",
 )
 
@@ -63,6 +64,7 @@ def render(template: str, values: dict[str, str]) -> str:
 MESSAGE_PLACEHOLDERS = frozenset(KNOWN) - {
     "reply.body",
     "satisfaction.good_link",
+    "satisfaction.okay_link",
     "satisfaction.bad_link",
 }
 

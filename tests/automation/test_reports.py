@@ -98,7 +98,7 @@ def _small_tenant(setup: TenantSetup, *, seed: int = 7, count: int = 40) -> list
                         contact=ticket.contact,
                         send_after=solved,
                         sent_at=solved,
-                        score="good" if n % 16 else "bad",
+                        score=("bad", "good", "okay")[(n // 8) % 3],
                         rated_at=solved + datetime.timedelta(hours=2),
                     )
             SlaTimer.objects.create(
@@ -168,6 +168,7 @@ def _direct(start: datetime.date, end: datetime.date, **match: Any) -> dict[str,
         r for r in SatisfactionRating.objects.filter(ticket_id__in=ids) if inside(r.rated_at)
     ]
     good = sum(1 for r in ratings if r.score == "good")
+    okay = sum(1 for r in ratings if r.score == "okay")
     reopened = [
         m
         for m in Message.objects.filter(ticket_id__in=ids, kind=MessageKind.EVENT)
@@ -189,7 +190,10 @@ def _direct(start: datetime.date, end: datetime.date, **match: Any) -> dict[str,
         "sla_met": met,
         "sla_missed": len(timers) - met,
         "csat_good": good,
-        "csat_bad": len(ratings) - good,
+        "csat_okay": okay,
+        "csat_bad": len(ratings) - good - okay,
+        # Okay is neither good nor bad, but an answer: it is in the total.
+        "csat_percent": round(100 * good / len(ratings), 1) if ratings else None,
     }
 
 
@@ -208,7 +212,9 @@ def _figures(payload: dict[str, Any]) -> dict[str, Any]:
             "sla_met",
             "sla_missed",
             "csat_good",
+            "csat_okay",
             "csat_bad",
+            "csat_percent",
         )
     }
 
@@ -246,6 +252,7 @@ def test_rollups_agree_with_a_direct_computation(tenant: TenantSetup) -> None:
     )
     assert whole["tickets_created"] == 40
     assert whole["tickets_reopened"] == 1
+    assert whole["csat_okay"] >= 1  # okay answers are counted, and lower the score
 
 
 def test_recomputing_is_idempotent_and_follows_changes(tenant: TenantSetup) -> None:

@@ -16,7 +16,7 @@ from django.utils import timezone
 from pytest_django import DjangoCaptureOnCommitCallbacks
 
 from helpdesk.tenancy.context import tenant_context
-from helpdesk.tenancy.models import Membership, MembershipRole
+from helpdesk.tenancy.models import Membership, MembershipRole, Tenant
 from tests.conftest import TenantSetup, make_tenant
 from tests.factories.accounts import make_member
 from tests.factories.tickets import make_contact, make_ticket
@@ -188,6 +188,7 @@ def test_due_survey_is_emailed_once_in_the_thread(
     link = f"http://acme.localhost/satisfaction/{rating.token}/"
     assert f"{link}?score=good" in sent.body
     assert f"{link}?score=bad" in sent.body
+    assert f"Okay, it was all right: {link}?score=okay" in sent.body
     assert isinstance(sent, EmailMultiAlternatives)
     html = sent.alternatives[0][0]
     assert isinstance(html, str)
@@ -350,8 +351,9 @@ def test_post_records_and_the_page_shows_the_rating(acme: TenantSetup) -> None:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"score": "meh"}, "Choose good or bad."),
-        ({}, "Choose good or bad."),
+        ({"score": "meh"}, "Choose good, okay or bad."),
+        ({}, "Choose good, okay or bad."),
+        ({"score": "OKAY"}, "Choose good, okay or bad."),
         ({"score": "good", "comment": "x" * 2001}, "at most 2,000 characters"),
     ],
 )
@@ -485,6 +487,7 @@ def test_selectors_are_scoped_to_the_tenant(acme: TenantSetup, globex: TenantSet
         assert satisfaction_selectors.get_ticket_rating(rating.ticket_id) is None
         assert satisfaction_selectors.count_ratings(since=timezone.now() - LATER) == {
             "good": 0,
+            "okay": 0,
             "bad": 0,
         }
         with pytest.raises(SatisfactionSurveyNotFound):
@@ -630,6 +633,60 @@ def test_api_list_query_count_does_not_grow_with_ratings(acme: TenantSetup) -> N
         assert len(response.json()["results"]) == total
         counts.append(len(captured.captured_queries))
     assert counts[0] == counts[1]
+
+
+def test_okay_is_a_third_answer_everywhere(
+    acme: TenantSetup, globex: TenantSetup, django_capture_on_commit_callbacks: Any
+) -> None:
+    """Okay: offered on the page (preselected from the mail's link), stored, shown to
+    agents on the ticket, the contact and in notifications, and filtered in the API."""
+    with tenant_context(acme.id):
+        ana = make_member(acme.tenant, name="Ana Agent")
+        carla = make_contact(email="carla@example.test")
+    ticket, rating = _sent_survey(acme, assignee=ana, contact=carla)
+    client = acme.client()
+    page = client.get(f"/satisfaction/{rating.token}/?score=okay").content.decode()
+    assert re.search(r'value="okay" id="score-okay" required checked', page)
+    assert "Okay, it was all right" in page
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/satisfaction/{rating.token}/", {"score": "okay", "comment": "Fine"})
+    again = client.get(f"/satisfaction/{rating.token}/").content.decode()
+    assert "You rated our help <strong>okay</strong>" in again
+    with tenant_context(acme.id):
+        assert SatisfactionRating.objects.get().score == "okay"
+        event = Message.objects.get(event__field="satisfaction")
+        assert event.event["to"] == "okay"
+        assert Notification.objects.filter(
+            member=ana, kind=NotificationKind.SATISFACTION_RATED
+        ).exists()
+        assert satisfaction_selectors.count_rating_history(contact_id=carla.id) == {
+            "good": 0,
+            "okay": 1,
+            "bad": 0,
+        }
+    agent = acme.client(acme.admin)
+    sidebar = agent.get(f"/tickets/{ticket.number}/").content.decode()
+    assert 'class="badge csat-okay">Okay' in sidebar
+    contact_page = agent.get(f"/contacts/{carla.id}/").content.decode()
+    assert "0% good" in contact_page
+    assert "0 good, 1 okay, 0 bad, all time" in contact_page
+    assert 'class="badge csat-okay">Okay' in contact_page
+    assert ">Okay</div>" in acme.client(ana).get("/notifications/").content.decode()
+    api = acme.api_client()
+    listed = api.get("/api/v1/satisfaction-ratings/?score=okay").json()["results"]
+    assert [(row["ticket"], row["score"]) for row in listed] == [(ticket.number, "okay")]
+    assert api.get("/api/v1/satisfaction-ratings/?score=good").json()["results"] == []
+    detail = api.get(f"/api/v1/tickets/{ticket.number}/").json()
+    assert detail["satisfaction"]["score"] == "okay"
+    assert (
+        globex.api_client().get("/api/v1/satisfaction-ratings/?score=okay").json()["results"] == []
+    )
+    from tickets.mail_out import tracking
+
+    link = f"/track/{tracking.tracking_token(ticket.id)}/"
+    assert "You rated our help okay." in client.get(link).content.decode()
+    Tenant.objects.filter(id=acme.id).update(language="de")
+    assert "Sie haben unsere Hilfe als okay bewertet." in client.get(link).content.decode()
 
 
 def test_api_shows_nothing_of_another_tenant(acme: TenantSetup, globex: TenantSetup) -> None:

@@ -53,14 +53,15 @@ def _page(request: HttpRequest, items: Any, param: str = "page") -> Any:
 def _ratings(
     request: HttpRequest, *, contact_id: UUID | None = None, company_id: UUID | None = None
 ) -> dict[str, Any]:
-    """Every past satisfaction rating (paged by `ratings_page`) and the good/bad totals."""
+    """Every past satisfaction rating (paged by `ratings_page`) and the good/okay/bad totals;
+    the percentage is good of all answers (okay counts as neither good nor bad)."""
     history = satisfaction_selectors.list_rating_history(
         contact_id=contact_id, company_id=company_id
     )
     counts = satisfaction_selectors.count_rating_history(
         contact_id=contact_id, company_id=company_id
     )
-    answered = counts["good"] + counts["bad"]
+    answered = counts["good"] + counts["okay"] + counts["bad"]
     return {
         "ratings_page": _page(request, history, "ratings_page"),
         "rating_counts": counts,

@@ -52,6 +52,7 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "body": "Hello {{ contact.first_name }},\n\nhow satisfied are you with our help on "
         "request #{{ ticket.number }} ({{ ticket.subject }})? One click tells us:\n\n"
         "Good, I'm satisfied: {{ satisfaction.good_link }}\n"
+        "Okay, it was all right: {{ satisfaction.okay_link }}\n"
         "Bad, I'm unsatisfied: {{ satisfaction.bad_link }}\n\n"
         "You can add a comment on that page, and change your rating later through the "
         "same link.",
@@ -74,6 +75,7 @@ SAMPLE_VALUES = {
     "agent.signature": "Ana Agent\nCustomer support",
     "reply.body": "Try turning it off and on again.",
     "satisfaction.good_link": "https://example.helpdesk.example/satisfaction/sample/?score=good",
+    "satisfaction.okay_link": "https://example.helpdesk.example/satisfaction/sample/?score=okay",
     "satisfaction.bad_link": "https://example.helpdesk.example/satisfaction/sample/?score=bad",
 }
 
@@ -231,5 +233,6 @@ def placeholder_values(
         "reply.body": "",
         # Filled in for the satisfaction request only (tickets.satisfaction).
         "satisfaction.good_link": "",
+        "satisfaction.okay_link": "",
         "satisfaction.bad_link": "",
     }

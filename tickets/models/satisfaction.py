@@ -17,6 +17,7 @@ def new_survey_token() -> str:
 
 class SatisfactionScore(models.TextChoices):
     GOOD = "good", "Good, I'm satisfied"
+    OKAY = "okay", "Okay, it was all right"
     BAD = "bad", "Bad, I'm unsatisfied"
 
 

@@ -28,7 +28,6 @@ from tickets.models import (
     NotificationKind,
     NotificationSetting,
     SatisfactionRating,
-    SatisfactionScore,
     SlaMetric,
     Ticket,
     TicketTask,
@@ -240,7 +239,7 @@ def _rating_excerpt(ticket: Ticket) -> str:
     rating = SatisfactionRating.objects.filter(ticket=ticket).exclude(score="").first()
     if rating is None:
         return ""
-    score = "Good" if rating.score == SatisfactionScore.GOOD else "Bad"
+    score = str(rating.score).capitalize()  # Good, Okay, Bad
     return f"{score}: {rating.comment[:1000]}" if rating.comment else score
 
 

@@ -86,13 +86,14 @@ def list_rating_history(
 def count_rating_history(
     *, contact_id: UUID | None = None, company_id: UUID | None = None
 ) -> dict[str, int]:
-    """Good and bad answers of one contact or company, all time (the summary above the
-    list)."""
+    """Good, okay and bad answers of one contact or company, all time (the summary above
+    the list)."""
     counts = list_rating_history(contact_id=contact_id, company_id=company_id).aggregate(
         good=Count("id", filter=Q(score=SatisfactionScore.GOOD)),
+        okay=Count("id", filter=Q(score=SatisfactionScore.OKAY)),
         bad=Count("id", filter=Q(score=SatisfactionScore.BAD)),
     )
-    return {"good": counts["good"], "bad": counts["bad"]}
+    return {"good": counts["good"], "okay": counts["okay"], "bad": counts["bad"]}
 
 
 def list_ratings(
@@ -122,7 +123,7 @@ def list_ratings(
 
 
 def count_ratings(*, since: datetime.datetime) -> dict[str, int]:
-    """Answers rated since then, by score: {"good": n, "bad": m} (the reports page)."""
+    """Answers rated since then, by score: {"good": n, "okay": o, "bad": m}."""
     rows = (
         SatisfactionRating.objects.filter(rated_at__gte=since)
         .exclude(score="")

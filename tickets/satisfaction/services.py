@@ -6,7 +6,7 @@ later; a later solve moves an unsent survey on, and a sent one is never sent aga
 customer changes the rating through the same link). Due surveys are claimed with
 `SKIP LOCKED` and marked sent in the transaction that queues the mail, so two workers
 never send one twice. A ticket open again when its survey falls due is skipped until it
-is solved or closed. Only a sent survey can be answered: good or bad, with an optional
+is solved or closed. Only a sent survey can be answered: good, okay or bad, with an optional
 comment; each change of score is a `satisfaction` event on the ticket and a notification
 to the agent who had the ticket when it was solved.
 """
@@ -47,7 +47,11 @@ MAX_COMMENT_LENGTH = 2000
 # At most this many surveys per tenant and run; the next run (a minute later) goes on.
 SEND_BATCH = 200
 SENDABLE_STATUSES = (TicketStatus.SOLVED, TicketStatus.CLOSED)
-SCORE_NAMES = {SatisfactionScore.GOOD: "Good", SatisfactionScore.BAD: "Bad"}
+SCORE_NAMES = {
+    SatisfactionScore.GOOD: "Good",
+    SatisfactionScore.OKAY: "Okay",
+    SatisfactionScore.BAD: "Bad",
+}
 
 
 def can_survey(ticket: Ticket) -> bool:
@@ -153,6 +157,9 @@ def _queue_survey_email(rating: SatisfactionRating) -> None:
     values["satisfaction.good_link"] = survey_link(
         tenant=tenant, token=rating.token, score=SatisfactionScore.GOOD
     )
+    values["satisfaction.okay_link"] = survey_link(
+        tenant=tenant, token=rating.token, score=SatisfactionScore.OKAY
+    )
     values["satisfaction.bad_link"] = survey_link(
         tenant=tenant, token=rating.token, score=SatisfactionScore.BAD
     )
@@ -195,7 +202,7 @@ def record_rating(
     SatisfactionSurveyNotFound (unknown token, another tenant's, or not sent yet).
     """
     if score not in SatisfactionScore.values:
-        raise SatisfactionScoreInvalid("Choose good or bad.", score=str(score)[:20])
+        raise SatisfactionScoreInvalid("Choose good, okay or bad.", score=str(score)[:20])
     comment = clean_comment(comment)
     rating = satisfaction_selectors.get_survey_by_token(token, lock=True)
     old = rating.score

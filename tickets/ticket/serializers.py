@@ -360,7 +360,7 @@ class PresenceOutput(serializers.Serializer[Any]):
 
 
 class TicketSatisfactionOutput(serializers.ModelSerializer[SatisfactionRating]):
-    score = serializers.CharField(help_text="good, bad, or empty while unanswered.")
+    score = serializers.CharField(help_text="good, okay, bad, or empty while unanswered.")
 
     class Meta:
         model = SatisfactionRating

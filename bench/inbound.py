@@ -3,19 +3,23 @@
 
 Phases, on the bench database of `bench.run` (each worker configuration on a fresh one):
 
-1. **Saturation.** 10,000 generated messages (new requests; replies by In-Reply-To,
-   References only, `[#123]` subject tag only and plus-address only; attachments; HTML-only;
-   iso-8859-1, windows-1252 and shift_jis) go through `intake.accept` from two producer
-   threads, as fast as they can. `accept` commits each row and queues
-   `tickets.tasks.process_inbound_email` on Redis; one `celery worker` (concurrency 2 by
-   default, queues default, email, automation, as `make run` starts it) processes them,
-   acknowledgements included. Throughput is processed messages over the time from the
+1. **Saturation.** 10,000 generated messages (new requests, half of them from an address
+   that never wrote before; replies by In-Reply-To, References only, `[#123]` subject tag
+   only and plus-address only; attachments; HTML-only; iso-8859-1, windows-1252 and
+   shift_jis) go through `intake.accept` from two producer threads, as fast as they can.
+   `accept` commits each row and wakes the drain (`tickets.tasks.drain_inbound_emails`,
+   once per burst); one `celery worker` (concurrency 2 by default, queues default, email,
+   automation, as `make run` starts it) processes them in batches, acknowledgements
+   included. Throughput is processed messages over the time from the
    first accept to the last `processed_at`.
 2. **Latency at half load.** 1,000 more messages at half the measured throughput, so
    `created_at → processed_at` is the time a message takes, not the time it waited behind
    a backlog the benchmark built on purpose.
-3. **Profile.** 200 messages processed in this process through the task body (no worker),
-   counting SQL with `CaptureQueriesContext`, then 200 more under cProfile.
+3. **Batch SQL.** 300 more messages accepted in this process and processed by
+   `process_batch`, 100 at a time, as the drain runs it, counting SQL statements with
+   `CaptureQueriesContext` (the first batch, which warms the caches, not counted).
+4. **Profile** (not with `--skip-profile`). 200 messages processed in this process through
+   the task body (no worker), counting SQL, then 200 more under cProfile.
 
 Every generated mail records the Message-ID of the mail it answers; threading accuracy is
 the share of replies whose InboundEmail.ticket is the ticket of that mail. A tag-only or
@@ -66,6 +70,10 @@ REPLY_SHARE = 0.45
 REPLY_GAP = 300
 REPLY_WINDOW = 4_000
 SENDERS = 2_500
+# Of new requests, the share from an address that never wrote before (a new contact).
+NEW_SENDER_SHARE = 0.5
+BATCH_SQL_MESSAGES = 300
+BATCH_SQL_SIZE = 100
 PRODUCER_THREADS = 2
 PACED_MESSAGES = 1_000
 PACED_SECONDS = 40
@@ -317,7 +325,13 @@ def generate(
             answers, root, chain = original.message_id, original.root, original.chain
         else:
             via = ""
-            sender = rng.choice(senders)
+            if rng.random() < NEW_SENDER_SHARE:  # someone who never wrote before
+                locale = _weighted(rng, LOCALE_WEIGHTS)
+                name = rng.choice(LOCALES[locale]["names"])
+                address = f"new{index}.{namespace}@first{index % 97}.example.test"
+                sender = Sender(name=name, address=address, locale=locale)
+            else:
+                sender = rng.choice(senders)
             subject_template = rng.choice(LOCALES[sender.locale]["subjects"])
             subject = subject_template.format(n=rng.randint(10_000, 99_999))
             answers, root, chain = "", message_id, []
@@ -1152,8 +1166,18 @@ def mix(specs: list[MailSpec]) -> dict[str, Any]:
     features: Counter[str] = Counter()
     for spec in specs:
         features.update(spec.features)
+    seen: set[str] = set()
+    first_time = 0
+    for spec in specs:
+        if spec.sender.address not in seen:
+            first_time += 1
+            seen.add(spec.sender.address)
     return {
         "new": sum(s.kind == "new" for s in specs),
+        "new_senders": first_time,
+        "new_sender_share_of_new_requests": round(
+            first_time / max(1, sum(s.kind == "new" for s in specs)), 3
+        ),
         "replies": dict(sorted(Counter(s.via for s in specs if s.kind == "reply").items())),
         "features": dict(sorted(features.items())),
     }
@@ -1582,6 +1606,67 @@ def run_profile(context: Context) -> dict[str, Any]:
     }
 
 
+def batch_sql(context: Context) -> dict[str, Any]:
+    """SQL statements per mail of the batched path, as the drain runs it: BATCH_SQL_MESSAGES
+    generated mails accepted here (not queued), then processed BATCH_SQL_SIZE at a time by
+    `process_batch` under CaptureQueriesContext (the first batch, which warms the caches, is
+    not counted). Tag-only and address-only replies are written once the batch before
+    processed the mail they answer, as in the saturation phase."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from helpdesk.tenancy.context import tenant_context
+    from helpdesk.tenancy.models import Tenant
+    from tickets.mail_in import intake
+    from tickets.mail_in import services as inbound
+    from tickets.models import InboundEmail
+
+    print(f"  batch SQL: {BATCH_SQL_MESSAGES} messages, {BATCH_SQL_SIZE} a batch", flush=True)
+    tenant_id = Tenant.objects.get(slug=context.tenant_slug).id
+    specs = generate(
+        BATCH_SQL_MESSAGES,
+        seed=SEED + 6,
+        namespace="batch-sql",
+        gap=BATCH_SQL_SIZE,
+        window=BATCH_SQL_SIZE,
+    )
+    tickets: dict[str, tuple[int, str]] = {}
+    counted = statements = 0
+    groups: Counter[str] = Counter()
+    began = time.perf_counter()
+    for start in range(0, len(specs), BATCH_SQL_SIZE):
+        chunk = specs[start : start + BATCH_SQL_SIZE]
+        for spec in chunk:
+            raw, envelope_to = render(spec, ticket=tickets.get(spec.answers))
+            intake.accept(
+                raw=raw,
+                envelope_to=envelope_to,
+                envelope_from=spec.sender.address,
+                channel="smtp",
+                enqueue=False,
+            )
+        with tenant_context(tenant_id), CaptureQueriesContext(connection) as captured:
+            done = inbound.process_batch(limit=BATCH_SQL_SIZE)
+        if start:
+            counted += len(done)
+            statements += len(captured.captured_queries)
+            groups.update(sql_group(q["sql"]) for q in captured.captured_queries)
+        with tenant_context(tenant_id):
+            for message_id, number, token in InboundEmail.objects.filter(
+                message_id__in=[s.message_id for s in chunk], ticket__isnull=False
+            ).values_list("message_id", "ticket__number", "ticket__reply_token"):
+                tickets[message_id] = (number, token)
+    return {
+        "messages": counted,
+        "batch_size": BATCH_SQL_SIZE,
+        "statements_per_message": round(statements / max(1, counted), 2),
+        "seconds": round(time.perf_counter() - began, 2),
+        "by_kind_per_message": {
+            group: round(count / max(1, counted), 2) for group, count in groups.most_common(15)
+        },
+    }
+
+
 # --- Entry points for bench.run -----------------------------------------------------------
 
 
@@ -1606,6 +1691,7 @@ def run(context: Context, options: dict[str, Any]) -> dict[str, Any]:
         "mix": mix(generate(messages, seed=SEED, namespace="bench")),
         "runs": runs,
     }
+    result["batch_sql"] = batch_sql(context)
     if not options.get("skip_profile"):
         result["profile"] = run_profile(context)
     return result
@@ -1859,6 +1945,12 @@ def markdown(result: dict[str, Any]) -> str:
             for s in saturations
         ],
     )
+    if result.get("batch_sql"):
+        sql = result["batch_sql"]
+        row(
+            f"**SQL statements per mail**, batches of {sql['batch_size']} (in process)",
+            [f"**{sql['statements_per_message']}**" for _ in runs],
+        )
     row(
         "load average before the run", [", ".join(map(str, r["load_average_before"])) for r in runs]
     )
@@ -1867,7 +1959,8 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         f"{parameters['messages']:,} generated messages (mean"
         f" {runs[0]['raw_message_bytes'].get('mean', 0) / 1000:.1f} kB): {mixed['new']:,} new"
-        " requests; replies "
+        f" requests ({mixed.get('new_senders', 0):,} from a sender who never wrote before);"
+        " replies "
         + ", ".join(f"{v:,} by {k}" for k, v in mixed["replies"].items())
         + "; "
         + ", ".join(f"{v:,} {k}" for k, v in mixed["features"].items())

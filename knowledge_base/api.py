@@ -1,7 +1,7 @@
 """Knowledge-base API: /api/v1/kb/categories/, /api/v1/kb/sections/, /api/v1/kb/articles/,
-an article's revisions (and restoring one), and a Markdown preview. Every member reads
-(light agents too, internal articles and drafts included); agents and admins write, light
-agents get 403. Another tenant's rows are 404."""
+an article's revisions (and restoring one), its translations, and a Markdown preview. Every
+member reads (light agents too, internal articles and drafts included); agents and admins
+write, light agents get 403. Another tenant's rows are 404."""
 
 from __future__ import annotations
 
@@ -45,6 +45,9 @@ from knowledge_base.serializers import (
     KbThemeLogoInput,
     KbThemeOutput,
     KbThemeUpdateInput,
+    KbTranslationInput,
+    KbTranslationOutput,
+    KbTranslationUpdateInput,
 )
 
 
@@ -255,6 +258,67 @@ class KbRevisionRestoreAPI(TenantAPIView):
             article=article, revision=revision, actor=self.membership
         )
         return Response(KbArticleOutput(selectors.get_article(article.id)).data)
+
+
+class KbTranslationListAPI(TenantAPIView):
+    """An article's translations. Every member reads; agents and admins write."""
+
+    permission_classes = [IsTenantMember, CanWriteArticlesOrReadOnly]
+    pagination_class = None
+
+    @extend_schema(responses=KbTranslationOutput(many=True))
+    def get(self, request: MemberRequest, article_id: UUID) -> Response:
+        """The article's translations by language (a short list, answered whole)."""
+        article = selectors.get_article(article_id)
+        return Response(KbTranslationOutput(selectors.list_translations(article), many=True).data)
+
+    @extend_schema(request=KbTranslationInput, responses={201: KbTranslationOutput})
+    def post(self, request: MemberRequest, article_id: UUID) -> Response:
+        """A translation into a language the help desk offers other than the tenant's
+        (400 `invalid_translation` naming them; 409 `translation_exists`)."""
+        article = selectors.get_article(article_id)
+        data = self.validate(KbTranslationInput, request.data)
+        translation = services.create_translation(
+            article=article,
+            own_language=request.tenant.language,
+            actor=self.membership,
+            **data,
+        )
+        return Response(KbTranslationOutput(translation).data, status=http.HTTP_201_CREATED)
+
+
+class KbTranslationDetailAPI(TenantAPIView):
+    """One translation of an article, addressed by its language code."""
+
+    permission_classes = [IsTenantMember, CanWriteArticlesOrReadOnly]
+    pagination_class = None
+
+    def _translation(self, request: MemberRequest, article_id: UUID, language: str) -> Any:
+        article = selectors.get_article(article_id)
+        selectors.check_translation_language(language, own_language=request.tenant.language)
+        return selectors.get_translation(article, language)
+
+    @extend_schema(responses=KbTranslationOutput)
+    def get(self, request: MemberRequest, article_id: UUID, language: str) -> Response:
+        """The translation (400 for a language not offered, 404 when there is none)."""
+        return Response(KbTranslationOutput(self._translation(request, article_id, language)).data)
+
+    @extend_schema(request=KbTranslationUpdateInput, responses=KbTranslationOutput)
+    def patch(self, request: MemberRequest, article_id: UUID, language: str) -> Response:
+        """Change the title and/or the body (rendered and sanitized again)."""
+        translation = self._translation(request, article_id, language)
+        data = self.validate(KbTranslationUpdateInput, request.data)
+        translation = services.update_translation(
+            translation=translation, actor=self.membership, **data
+        )
+        return Response(KbTranslationOutput(translation).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: MemberRequest, article_id: UUID, language: str) -> Response:
+        """Remove the translation: readers get the article in its own language."""
+        translation = self._translation(request, article_id, language)
+        services.delete_translation(translation=translation, actor=self.membership)
+        return Response(status=http.HTTP_204_NO_CONTENT)
 
 
 class KbPreviewAPI(TenantAPIView):

@@ -30,6 +30,16 @@ urlpatterns = [
         api.KbRevisionRestoreAPI.as_view(),
         name="revision-restore",
     ),
+    path(
+        "kb/articles/<uuid:article_id>/translations/",
+        api.KbTranslationListAPI.as_view(),
+        name="translation-list",
+    ),
+    path(
+        "kb/articles/<uuid:article_id>/translations/<str:language>/",
+        api.KbTranslationDetailAPI.as_view(),
+        name="translation-detail",
+    ),
     path("kb/preview/", api.KbPreviewAPI.as_view(), name="preview"),
     path("kb/theme/", api.KbThemeAPI.as_view(), name="theme"),
     path("kb/theme/logo/", api.KbThemeLogoAPI.as_view(), name="theme-logo"),

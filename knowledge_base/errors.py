@@ -39,3 +39,18 @@ class InvalidArticle(DomainError):
 class InvalidImage(DomainError):
     code = "invalid_image"
     message = "That image cannot be used."
+
+
+class TranslationNotFound(NotFound):
+    code = "translation_not_found"
+    message = "This article has no translation in that language."
+
+
+class InvalidTranslation(DomainError):
+    code = "invalid_translation"
+    message = "That translation is not valid."
+
+
+class TranslationExists(Conflict):
+    code = "translation_exists"
+    message = "The article already has a translation in that language."

@@ -1,4 +1,4 @@
-"""Forms of the agent pages: an article, a category, a section, an image."""
+"""Forms of the agent pages: an article, its translation, a category, a section, an image."""
 
 from __future__ import annotations
 
@@ -53,6 +53,17 @@ class ArticleForm(forms.Form):
     def clean_tags(self) -> list[str]:
         raw: str = self.cleaned_data.get("tags") or ""
         return [tag for tag in (part.strip() for part in raw.split(",")) if tag]
+
+
+class TranslationForm(forms.Form):
+    """An article's translation: its title and Markdown body (the language is in the URL)."""
+
+    title = forms.CharField(max_length=TITLE_LENGTH)
+    body = forms.CharField(
+        max_length=BODY_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 18, "spellcheck": "true"}),
+        help_text="Markdown, as in the article.",
+    )
 
 
 class CategoryForm(forms.Form):

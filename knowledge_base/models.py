@@ -67,6 +67,9 @@ class ArticleVisibility(models.TextChoices):
 # is a column the ORM does not know, kept by a trigger; the view is owned by the ops role
 # and filters by `app.tenant_id` as the policy does. Only knowledge_base.public reads it.
 PUBLIC_SEARCH_VIEW = "knowledge_base_article_public_search"
+# The same for the translations of those articles (`id` is the article's), each document
+# in the translation's own language (migration 0008).
+PUBLIC_TRANSLATION_SEARCH_VIEW = "knowledge_base_translation_public_search"
 
 
 class Article(TenantModel):
@@ -297,7 +300,9 @@ class Deflection(TenantModel):
 
 class ArticleTranslation(TenantModel):
     """The article in another language; the help center shows it to visitors whose browser
-    prefers that language (Accept-Language) over the article's own."""
+    prefers that language (Accept-Language) over the article's own. Its table also has
+    `search_document` (in the translation's language), kept by a trigger (migration 0008)
+    and read only through PUBLIC_TRANSLATION_SEARCH_VIEW."""
 
     article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="translations")
     language = models.CharField(max_length=16)

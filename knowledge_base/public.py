@@ -13,6 +13,7 @@ import dataclasses
 import datetime
 import difflib
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
@@ -36,6 +37,7 @@ from knowledge_base.models import (
     Category,
     Deflection,
 )
+from knowledge_base.models import PUBLIC_TRANSLATION_SEARCH_VIEW as TRANSLATION_VIEW
 
 # How alike a query must be to a title (pg_trgm word_similarity, 0..1) to count
 # as a match when no word matches exactly: "pasword" finds "password" (0.67), while two
@@ -119,8 +121,15 @@ def former_slug_target(slug: str) -> str | None:
     return row["article__slug"] if row else None
 
 
-def search(query: str, *, language: str, limit: int = 20) -> list[Article]:
+def search(
+    query: str, *, language: str, translation_language: str | None = None, limit: int = 20
+) -> list[Article]:
     """Public articles matching `query`, best first.
+
+    With `translation_language` (the visitor's, `visitor_language`), the articles whose
+    translation into it matches the words come first, searched in that language's
+    configuration through PUBLIC_TRANSLATION_SEARCH_VIEW (migration 0008); then the
+    articles themselves as below.
 
     Ranked by PostgreSQL full-text search over the stored documents (the title weighs more
     than the body), plus, with pg_trgm, the trigram word similarity of the query to the
@@ -138,13 +147,22 @@ def search(query: str, *, language: str, limit: int = 20) -> list[Article]:
     if not query:
         return []
     config = search_config(language)
+    translated: list[Any] = []
+    if translation_language:
+        translated = _ranked_translations(
+            query,
+            language=translation_language,
+            config=search_config(translation_language),
+            limit=limit,
+        )
     ranked = _ranked_by_text(query, config=config, limit=limit, trigram=has_trigram())
-    if not ranked:
+    if not ranked and not translated:
         terms = _corrected_terms(query, config=config)
         if terms:
             ranked = _ranked_by_tsquery(_tsquery(terms, "&"), limit=limit)
         if not ranked and len(terms) > 1:
             ranked = _ranked_by_tsquery(_tsquery(terms, "|"), limit=limit)
+    ranked = list(dict.fromkeys([*translated, *ranked]))[:limit]
     if not ranked:
         return []
     loaded = public_articles().defer("body", "body_html").in_bulk(ranked)
@@ -209,6 +227,26 @@ def _ranked_by_text(query: str, *, config: str, limit: int, trigram: bool) -> li
             cursor.execute(_BY_TEXT_OR_TITLE, {"text": query, "config": config, "limit": limit})
         else:
             cursor.execute(_BY_TEXT, {"text": query, "config": config, "limit": limit})
+        return [row[0] for row in cursor.fetchall()]
+
+
+_TRANSLATIONS_BY_TEXT = (
+    "SELECT id, ts_rank(document, q) AS rank"  # noqa: S608
+    f" FROM {TRANSLATION_VIEW}, websearch_to_tsquery(%(config)s::regconfig, %(text)s) AS q"
+    " WHERE language = %(language)s AND document @@ q"
+    " ORDER BY rank DESC, title LIMIT %(limit)s"
+)
+
+
+def _ranked_translations(query: str, *, language: str, config: str, limit: int) -> list[Any]:
+    """Ids of the public articles whose translation into `language` matches the words
+    (websearch syntax, in that language's configuration), best first."""
+    require_tenant_id()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _TRANSLATIONS_BY_TEXT,
+            {"text": query, "config": config, "language": language, "limit": limit},
+        )
         return [row[0] for row in cursor.fetchall()]
 
 
@@ -402,19 +440,21 @@ def count_deflections(*, start: datetime.datetime, end: datetime.datetime) -> in
     ).count()
 
 
-def suggest(subject: str, *, language: str, limit: int = 5) -> list[Article]:
+def suggest(
+    subject: str, *, language: str, translation_language: str | None = None, limit: int = 5
+) -> list[Article]:
     """Articles to suggest while someone types the subject of a request."""
     if len(subject.strip()) < 3:
         return []
-    return search(subject, language=language, limit=limit)
+    return search(
+        subject, language=language, translation_language=translation_language, limit=limit
+    )
 
 
-def pick_translation(
-    article: Article, *, accept_language: str, own_language: str
-) -> ArticleTranslation | None:
-    """The translation to show a visitor whose browser sends `accept_language`: the first
-    of their languages (by preference) that has one, unless the article's own language
-    (`own_language`, the tenant's) comes first. None: show the article itself."""
+def preferred_languages(accept_language: str, *, own_language: str) -> list[str]:
+    """The languages (base codes) a browser sending `accept_language` prefers to the
+    article's own (`own_language`, the tenant's), best first; empty when the own language
+    comes first or none is named."""
     wanted: list[str] = []
     for code, _ in parse_accept_lang_header(accept_language[:500]):
         base = code.split("-")[0].lower()
@@ -426,6 +466,25 @@ def pick_translation(
         if code == own:
             break
         candidates.append(code)
+    return candidates
+
+
+def visitor_language(accept_language: str, *, own_language: str) -> str | None:
+    """The one translation language the help center lists and searches in for this
+    browser: its most preferred language the help desk offers (settings.LANGUAGES), when
+    preferred to the tenant's own. None: the articles' own language."""
+    offered = {code for code, _ in settings.LANGUAGES}
+    preferred = preferred_languages(accept_language, own_language=own_language)
+    return next((code for code in preferred if code in offered), None)
+
+
+def pick_translation(
+    article: Article, *, accept_language: str, own_language: str
+) -> ArticleTranslation | None:
+    """The translation to show a visitor whose browser sends `accept_language`: the first
+    of their languages (by preference) that has one, unless the article's own language
+    (`own_language`, the tenant's) comes first. None: show the article itself."""
+    candidates = preferred_languages(accept_language, own_language=own_language)
     if not candidates:
         return None
     translations = {
@@ -433,3 +492,18 @@ def pick_translation(
         for t in ArticleTranslation.objects.filter(article=article, language__in=candidates)
     }
     return next((translations[c] for c in candidates if c in translations), None)
+
+
+def translate_titles(articles: Iterable[Article], *, language: str | None) -> None:
+    """Give each article `shown_title`: its title in `language` when it has a translation
+    into it, else its own (one query, none without a language)."""
+    articles = list(articles)
+    titles: dict[Any, str] = {}
+    if language and articles:
+        titles = dict(
+            ArticleTranslation.objects.filter(
+                article_id__in=[a.id for a in articles], language=language
+            ).values_list("article_id", "title")
+        )
+    for article in articles:
+        article.shown_title = titles.get(article.id, article.title)  # type: ignore[attr-defined]

@@ -56,6 +56,18 @@ def _language(request: TenantHttpRequest) -> str:
     return request.tenant.language or "en"
 
 
+def _visitor_language(request: TenantHttpRequest) -> str | None:
+    """The translation language the visitor's browser prefers to the tenant's, if any."""
+    return public.visitor_language(
+        request.headers.get("Accept-Language", ""), own_language=_language(request)
+    )
+
+
+def _by_browser_language(response: HttpResponse) -> HttpResponse:
+    response["Vary"] = "Accept-Language"
+    return response
+
+
 @require_GET
 @help_center_page
 def home(request: TenantHttpRequest) -> HttpResponse:
@@ -63,10 +75,13 @@ def home(request: TenantHttpRequest) -> HttpResponse:
     home page's own search did before /help/search/)."""
     if request.GET.get("q", "").strip():
         return _search_page(request)
-    return render(
-        request,
-        "knowledge_base/public/home.html",
-        {"grouped": public.list_public_categories()},
+    grouped = public.list_public_categories()
+    public.translate_titles(
+        [article for _, articles in grouped for article in articles],
+        language=_visitor_language(request),
+    )
+    return _by_browser_language(
+        render(request, "knowledge_base/public/home.html", {"grouped": grouped})
     )
 
 
@@ -79,8 +94,21 @@ def search(request: TenantHttpRequest) -> HttpResponse:
 
 def _search_page(request: TenantHttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()[: public.MAX_QUERY_LENGTH]
-    found = public.search(query, language=_language(request), limit=50) if query else []
-    return render(request, "knowledge_base/public/search.html", {"query": query, "found": found})
+    translation_language = _visitor_language(request)
+    found = (
+        public.search(
+            query,
+            language=_language(request),
+            translation_language=translation_language,
+            limit=50,
+        )
+        if query
+        else []
+    )
+    public.translate_titles(found, language=translation_language)
+    return _by_browser_language(
+        render(request, "knowledge_base/public/search.html", {"query": query, "found": found})
+    )
 
 
 @require_GET
@@ -154,8 +182,14 @@ def vote(request: TenantHttpRequest, slug: str) -> HttpResponse:
 def suggest(request: TenantHttpRequest) -> HttpResponse:
     """Articles matching what the visitor typed as the subject of a request (htmx)."""
     subject = request.GET.get("subject", "")[: public.MAX_QUERY_LENGTH]
-    found = public.suggest(subject, language=_language(request))
-    return render(request, "knowledge_base/public/suggestions.html", {"found": found})
+    translation_language = _visitor_language(request)
+    found = public.suggest(
+        subject, language=_language(request), translation_language=translation_language
+    )
+    public.translate_titles(found, language=translation_language)
+    return _by_browser_language(
+        render(request, "knowledge_base/public/suggestions.html", {"found": found})
+    )
 
 
 @require_GET

@@ -10,13 +10,16 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from django.conf import settings
 from django.db.models import Q, QuerySet
 
 from knowledge_base.errors import (
     ArticleNotFound,
     CategoryNotFound,
+    InvalidTranslation,
     RevisionNotFound,
     SectionNotFound,
+    TranslationNotFound,
 )
 from knowledge_base.models import (
     Article,
@@ -25,6 +28,7 @@ from knowledge_base.models import (
     ArticleRevision,
     ArticleSlug,
     ArticleStatus,
+    ArticleTranslation,
     ArticleVisibility,
     Category,
     Section,
@@ -227,3 +231,45 @@ def get_image(image_id: Any) -> ArticleImage:
     if image is None:
         raise ArticleNotFound()
     return image
+
+
+def language_base(code: str) -> str:
+    """A language code as translations store it: the base, lower case ("de-AT" → "de")."""
+    return (code or "").strip().split("-")[0].split("_")[0].lower()
+
+
+def translation_languages(own_language: str) -> list[tuple[str, str]]:
+    """The languages an article may be translated into: the ones the help desk offers
+    (settings.LANGUAGES) except the tenant's own, which is the article's (code, name)."""
+    own = language_base(own_language or "en")
+    return [(code, name) for code, name in settings.LANGUAGES if code != own]
+
+
+def check_translation_language(language: str, *, own_language: str) -> str:
+    """`language` as stored, when articles may be translated into it. Raises
+    InvalidTranslation naming the languages that are offered."""
+    code = language_base(language)
+    offered = translation_languages(own_language)
+    if code not in {c for c, _ in offered}:
+        names = ", ".join(f"{c} ({n})" for c, n in offered) or "none"
+        if code == language_base(own_language or "en"):
+            raise InvalidTranslation(
+                f"“{language}” is the help center's own language: edit the article itself."
+                f" Translations: {names}."
+            )
+        raise InvalidTranslation(f"No language “{language[:16]}” here. Translations: {names}.")
+    return code
+
+
+def list_translations(article: Article) -> QuerySet[ArticleTranslation]:
+    """The article's translations by language."""
+    return ArticleTranslation.objects.filter(article=article).order_by("language")
+
+
+def get_translation(article: Article, language: str) -> ArticleTranslation:
+    """The article's translation into `language` (a code, any case). Raises
+    TranslationNotFound."""
+    translation = list_translations(article).filter(language=language_base(language)).first()
+    if translation is None:
+        raise TranslationNotFound(language=language_base(language))
+    return translation

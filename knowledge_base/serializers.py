@@ -11,6 +11,7 @@ from knowledge_base.models import (
     ArticleRelation,
     ArticleRevision,
     ArticleStatus,
+    ArticleTranslation,
     ArticleVisibility,
     Category,
     Section,
@@ -214,3 +215,35 @@ class KbThemeLogoInput(serializers.Serializer[Any]):
     file = serializers.FileField(
         help_text="PNG, JPEG, GIF or WebP, at most 512 KB (multipart/form-data)."
     )
+
+
+class KbTranslationInput(serializers.Serializer[Any]):
+    language = serializers.CharField(
+        max_length=16, help_text="A language the help desk offers, other than the tenant's: de."
+    )
+    title = serializers.CharField(max_length=TITLE_LENGTH)
+    body = serializers.CharField(max_length=BODY_LENGTH, help_text="Markdown.")
+
+
+class KbTranslationUpdateInput(serializers.Serializer[Any]):
+    title = serializers.CharField(max_length=TITLE_LENGTH, required=False)
+    body = serializers.CharField(max_length=BODY_LENGTH, required=False, help_text="Markdown.")
+
+
+class KbTranslationOutput(serializers.ModelSerializer[ArticleTranslation]):
+    body_html = serializers.CharField(
+        read_only=True, help_text="The body rendered from Markdown and sanitized."
+    )
+
+    class Meta:
+        model = ArticleTranslation
+        fields = [
+            "id",
+            "article",
+            "language",
+            "title",
+            "body",
+            "body_html",
+            "created_at",
+            "updated_at",
+        ]

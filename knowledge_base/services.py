@@ -13,12 +13,13 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.text import slugify
 
 from helpdesk.tenancy import permissions
+from helpdesk.tenancy.context import require_tenant_id
 from helpdesk.tenancy.models import Membership
 from helpdesk.tenancy.permissions import Capability
 from knowledge_base import selectors
@@ -26,6 +27,8 @@ from knowledge_base.errors import (
     CategoryNotEmpty,
     InvalidArticle,
     InvalidImage,
+    InvalidTranslation,
+    TranslationExists,
 )
 from knowledge_base.models import (
     Article,
@@ -34,6 +37,7 @@ from knowledge_base.models import (
     ArticleRevision,
     ArticleSlug,
     ArticleStatus,
+    ArticleTranslation,
     ArticleVisibility,
     Category,
     Section,
@@ -431,3 +435,118 @@ def record_sent(*, article_ids: Iterable[Any]) -> list[Article]:
     articles = list(selectors.list_articles().filter(id__in=list(article_ids)))
     Article.objects.filter(id__in=[a.id for a in articles]).update(times_sent=F("times_sent") + 1)
     return articles
+
+
+# --- Translations ---------------------------------------------------------------------------
+
+
+def _clean_translation(title: str, body: str) -> tuple[str, str]:
+    try:
+        return _clean_title(title), _clean_body(body)
+    except InvalidArticle as error:
+        raise InvalidTranslation(str(error).replace("The article", "The translation")) from None
+
+
+@transaction.atomic
+def create_translation(
+    *,
+    article: Article,
+    language: str,
+    title: str,
+    body: str,
+    own_language: str,
+    actor: Membership | None,
+) -> ArticleTranslation:
+    """The article in another language the help desk offers (`own_language`, the tenant's,
+    is the article's own and cannot be a translation). The body is Markdown, rendered and
+    sanitized like the article's; its search document is kept by a trigger (migration
+    0008). Raises InvalidTranslation, TranslationExists."""
+    _require(actor)
+    code = selectors.check_translation_language(language, own_language=own_language)
+    title, body = _clean_translation(title, body)
+    article = Article.objects.select_for_update().get(id=article.id)
+    if ArticleTranslation.objects.filter(article=article, language=code).exists():
+        raise TranslationExists(language=code)
+    return ArticleTranslation.objects.create(
+        article=article,
+        language=code,
+        title=title,
+        body=body,
+        body_html=render_markdown(body),
+    )
+
+
+@transaction.atomic
+def update_translation(
+    *, translation: ArticleTranslation, actor: Membership | None, **changes: Any
+) -> ArticleTranslation:
+    """Change a translation's title and/or body (rendered and sanitized again). Raises
+    InvalidTranslation."""
+    _require(actor)
+    translation = ArticleTranslation.objects.select_for_update().get(id=translation.id)
+    title, body = _clean_translation(
+        changes.get("title", translation.title), changes.get("body", translation.body)
+    )
+    if title == translation.title and body == translation.body:
+        return translation
+    translation.title, translation.body = title, body
+    translation.body_html = render_markdown(body)
+    translation.save(update_fields=["title", "body", "body_html", "updated_at"])
+    return translation
+
+
+@transaction.atomic
+def save_translation(
+    *,
+    article: Article,
+    language: str,
+    title: str,
+    body: str,
+    own_language: str,
+    actor: Membership | None,
+) -> tuple[ArticleTranslation, bool]:
+    """Create the translation into `language` or change the one there is (the editor's
+    single form). Returns (translation, created). Raises InvalidTranslation."""
+    code = selectors.check_translation_language(language, own_language=own_language)
+    existing = ArticleTranslation.objects.filter(article=article, language=code).first()
+    if existing is None:
+        created = create_translation(
+            article=article,
+            language=code,
+            title=title,
+            body=body,
+            own_language=own_language,
+            actor=actor,
+        )
+        return created, True
+    return update_translation(translation=existing, actor=actor, title=title, body=body), False
+
+
+@transaction.atomic
+def delete_translation(*, translation: ArticleTranslation, actor: Membership | None) -> None:
+    """Remove a translation: its readers see the article in its own language again."""
+    _require(actor)
+    translation.delete()
+
+
+# --- Search documents -----------------------------------------------------------------------
+
+
+@transaction.atomic
+def rebuild_search_documents() -> tuple[int, int]:
+    """Compute the current tenant's search documents again: the articles' in the tenant's
+    language (after it changed), the translations' each in its own. Setting the column to
+    NULL asks the triggers of migrations 0007 and 0008 for it. The help center's word list
+    for typo correction follows within VOCABULARY_SECONDS. Returns (articles, translations).
+    """
+    tenant_id = require_tenant_id()
+    counts = []
+    with connection.cursor() as cursor:
+        for table in ("knowledge_base_article", "knowledge_base_articletranslation"):
+            # Scoped by hand as well as by the policy: the ORM does not know the column.
+            cursor.execute(
+                f"UPDATE {table} SET search_document = NULL WHERE tenant_id = %s",  # noqa: S608
+                [tenant_id],
+            )
+            counts.append(cursor.rowcount)
+    return counts[0], counts[1]

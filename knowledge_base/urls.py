@@ -14,6 +14,16 @@ urlpatterns = [
     path("<slug:slug>/", views.article_detail, name="article-detail"),
     path("<slug:slug>/edit/", views.article_edit, name="article-edit"),
     path("<slug:slug>/delete/", views.article_delete, name="article-delete"),
+    path(
+        "<slug:slug>/translations/<str:language>/",
+        views.translation_edit,
+        name="translation-edit",
+    ),
+    path(
+        "<slug:slug>/translations/<str:language>/delete/",
+        views.translation_delete,
+        name="translation-delete",
+    ),
     path("<slug:slug>/images/", views.image_upload, name="image-upload"),
     path("<slug:slug>/revisions/", views.revision_list, name="revision-list"),
     path(

@@ -1,5 +1,6 @@
 """Agent pages of the knowledge base: the list (filters, most sent), an article, its editor
-with a live preview, its revisions (diff, restore), images, categories and sections. Every
+with a live preview, its translations (the editor's language switcher), its revisions
+(diff, restore), images, categories and sections. Every
 member reads, internal articles and drafts too; agents and admins write. The public help
 center is knowledge_base/public_views.py."""
 
@@ -8,9 +9,11 @@ from __future__ import annotations
 from itertools import groupby
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from helpdesk.core.errors import DomainError
@@ -21,8 +24,20 @@ from helpdesk.tenancy.decorators import member_required
 from helpdesk.tenancy.http import MemberHttpRequest
 from helpdesk.tenancy.permissions import Capability
 from knowledge_base import selectors, services
-from knowledge_base.errors import ArticleNotFound, RevisionNotFound
-from knowledge_base.forms import ArticleForm, CategoryForm, ImageForm, SectionForm, ThemeForm
+from knowledge_base.errors import (
+    ArticleNotFound,
+    InvalidTranslation,
+    RevisionNotFound,
+    TranslationNotFound,
+)
+from knowledge_base.forms import (
+    ArticleForm,
+    CategoryForm,
+    ImageForm,
+    SectionForm,
+    ThemeForm,
+    TranslationForm,
+)
 from knowledge_base.models import Article, ArticleStatus, ArticleVisibility
 from knowledge_base.rendering import render_markdown
 from knowledge_base.services import BODY_LENGTH
@@ -100,6 +115,40 @@ def _initial(article: Article) -> dict[str, Any]:
     }
 
 
+def _language_switcher(
+    request: MemberHttpRequest, article: Article | None, current: str = ""
+) -> list[dict[str, Any]]:
+    """The editor's languages: the article's own (the tenant's) first, then each language
+    it may be translated into, with whether a translation exists and which one is open."""
+    if article is None:
+        return []
+    own = selectors.language_base(request.tenant.language or "en")
+    names = dict(settings.LANGUAGES)
+    existing = set(selectors.list_translations(article).values_list("language", flat=True))
+    switcher = [
+        {
+            "code": own,
+            "name": names.get(own, own),
+            "own": True,
+            "exists": True,
+            "current": current == "",
+            "url": reverse("knowledge_base:article-edit", args=[article.slug]),
+        }
+    ]
+    for code, name in selectors.translation_languages(own):
+        switcher.append(
+            {
+                "code": code,
+                "name": name,
+                "own": False,
+                "exists": code in existing,
+                "current": code == current,
+                "url": reverse("knowledge_base:translation-edit", args=[article.slug, code]),
+            }
+        )
+    return switcher
+
+
 def _editor(
     request: MemberHttpRequest, form: ArticleForm, article: Article | None, status: int = 200
 ) -> HttpResponse:
@@ -110,6 +159,7 @@ def _editor(
         {
             "form": form,
             "article": article,
+            "languages": _language_switcher(request, article),
             "preview": render_markdown(str(body)),
             "images": list(article.images.all()) if article is not None else [],
             "image_form": ImageForm(),
@@ -170,6 +220,80 @@ def article_edit(request: MemberHttpRequest, slug: str) -> HttpResponse:
             )
             return redirect("knowledge_base:article-edit", article.slug)
     return _editor(request, form, article, status=400)
+
+
+@member_required(may=WRITE)
+def translation_edit(request: MemberHttpRequest, slug: str, language: str) -> HttpResponse:
+    """The article in another language: title and Markdown body with the live preview,
+    reached from the editor's language switcher. Saving creates or changes it."""
+    article, moved = _find(request, slug)
+    if article is None:
+        return not_found_page(request, "That article")
+    if moved:
+        return redirect("knowledge_base:translation-edit", article.slug, language)
+    own = request.tenant.language or "en"
+    try:
+        code = selectors.check_translation_language(language, own_language=own)
+    except InvalidTranslation:
+        return not_found_page(request, "That language")
+    try:
+        translation = selectors.get_translation(article, code)
+    except TranslationNotFound:
+        translation = None
+    status = 200
+    if request.method == "POST":
+        form = TranslationForm(request.POST)
+        status = 400
+        if form.is_valid():
+            try:
+                translation, created = services.save_translation(
+                    article=article,
+                    language=code,
+                    own_language=own,
+                    actor=request.membership,
+                    **form.cleaned_data,
+                )
+            except DomainError as error:
+                form.add_error(None, str(error))
+            else:
+                name = dict(settings.LANGUAGES).get(code, code)
+                messages.success(request, f"{name} translation {'added' if created else 'saved'}.")
+                return redirect("knowledge_base:translation-edit", article.slug, code)
+    elif translation is not None:
+        form = TranslationForm(initial={"title": translation.title, "body": translation.body})
+    else:
+        form = TranslationForm(initial={"title": article.title, "body": article.body})
+    body = form["body"].value() or ""
+    return render(
+        request,
+        "knowledge_base/translation_form.html",
+        {
+            "form": form,
+            "article": article,
+            "translation": translation,
+            "language": code,
+            "language_name": dict(settings.LANGUAGES).get(code, code),
+            "languages": _language_switcher(request, article, current=code),
+            "preview": render_markdown(str(body)),
+        },
+        status=status,
+    )
+
+
+@member_required(may=WRITE)
+@require_POST
+def translation_delete(request: MemberHttpRequest, slug: str, language: str) -> HttpResponse:
+    article, _ = _find(request, slug)
+    if article is None:
+        return not_found_page(request, "That article")
+    try:
+        translation = selectors.get_translation(article, language)
+    except TranslationNotFound:
+        return not_found_page(request, "That translation")
+    services.delete_translation(translation=translation, actor=request.membership)
+    name = dict(settings.LANGUAGES).get(translation.language, translation.language)
+    messages.success(request, f"{name} translation deleted.")
+    return redirect("knowledge_base:article-edit", article.slug)
 
 
 @member_required(may=WRITE)

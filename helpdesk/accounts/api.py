@@ -13,12 +13,18 @@ from rest_framework import status as http
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from helpdesk.accounts import selectors, services
+from helpdesk.accounts import selectors, services, two_factor
 from helpdesk.accounts.models import Invitation
-from helpdesk.api.permissions import CanManageTeam, CanManageTeamOrReadOnly, IsTenantMember
+from helpdesk.api.permissions import (
+    CanManageTeam,
+    CanManageTeamOrReadOnly,
+    IsTenantAdmin,
+    IsTenantMember,
+)
 from helpdesk.api.views import TenantAPIView
 from helpdesk.core.errors import PermissionDenied
 from helpdesk.tenancy import permissions
+from helpdesk.tenancy import services as tenancy_services
 from helpdesk.tenancy.http import MemberRequest
 from helpdesk.tenancy.models import Availability, Membership, MembershipRole
 
@@ -199,3 +205,48 @@ class InvitationResendAPI(TenantAPIView):
             invitation=selectors.get_invitation(invitation_id), actor=self.membership
         )
         return Response(InvitationOutput(invitation).data)
+
+
+class SecuritySettingsOutput(serializers.Serializer[Any]):
+    require_two_factor = serializers.BooleanField(
+        help_text="Every member signs in with a second factor (TOTP or a recovery code); "
+        "a member without one sets it up before their next page. API tokens are not "
+        "affected."
+    )
+
+
+class SecuritySettingsInput(serializers.Serializer[Any]):
+    require_two_factor = serializers.BooleanField()
+
+
+class SecuritySettingsAPI(TenantAPIView):
+    """/api/v1/security/: the tenant's sign-in rules (admins)."""
+
+    permission_classes = [IsTenantMember, IsTenantAdmin]
+
+    @extend_schema(responses=SecuritySettingsOutput)
+    def get(self, request: Request) -> Response:
+        return Response(SecuritySettingsOutput(self.membership.tenant).data)
+
+    @extend_schema(request=SecuritySettingsInput, responses=SecuritySettingsOutput)
+    def patch(self, request: Request) -> Response:
+        data = self.validate(SecuritySettingsInput, request.data)
+        tenant = tenancy_services.set_two_factor_requirement(
+            tenant=self.membership.tenant,
+            actor=self.membership,
+            required=data["require_two_factor"],
+        )
+        return Response(SecuritySettingsOutput(tenant).data)
+
+
+class MemberTwoFactorResetAPI(TenantAPIView):
+    """/api/v1/members/<id>/two-factor/reset/: an admin removes a member's authenticator
+    and recovery codes (409 when they have none). Audited."""
+
+    permission_classes = [IsTenantMember, CanManageTeam]
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request: Request, member_id: UUID) -> Response:
+        seat = selectors.get_seat(member_id)
+        two_factor.reset_for_member(seat=seat, actor=self.membership)
+        return Response(status=http.HTTP_204_NO_CONTENT)

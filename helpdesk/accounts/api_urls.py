@@ -8,6 +8,12 @@ urlpatterns = [
     path("audit-log/", audit_log.AuditLogAPI.as_view(), name="audit-log"),
     path("members/", api.MemberListAPI.as_view(), name="member-list"),
     path("members/<uuid:member_id>/", api.MemberDetailAPI.as_view(), name="member-detail"),
+    path(
+        "members/<uuid:member_id>/two-factor/reset/",
+        api.MemberTwoFactorResetAPI.as_view(),
+        name="member-two-factor-reset",
+    ),
+    path("security/", api.SecuritySettingsAPI.as_view(), name="security"),
     path("invitations/", api.InvitationListAPI.as_view(), name="invitation-list"),
     path(
         "invitations/<uuid:invitation_id>/",

@@ -59,3 +59,18 @@ class InvalidAvailability(DomainError):
 class SeatInactive(Conflict):
     code = "seat_inactive"
     message = "That seat is deactivated: reactivate it first."
+
+
+class TwoFactorCodeInvalid(DomainError):
+    code = "two_factor_code_invalid"
+    message = "That code is not right, or was already used. Try the current one."
+
+
+class TwoFactorAlreadyOn(Conflict):
+    code = "two_factor_already_on"
+    message = "Two-factor sign-in is already on: turn it off first to set up a new device."
+
+
+class TwoFactorNotOn(Conflict):
+    code = "two_factor_not_on"
+    message = "Two-factor sign-in is not on for this login."

@@ -14,10 +14,12 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib import auth
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.urls import reverse
 from django.utils.crypto import constant_time_compare
 
 from helpdesk.accounts import selectors as account_selectors
+from helpdesk.accounts import two_factor
 from helpdesk.accounts.models import User
 from helpdesk.core import ratelimit
 from helpdesk.tenancy import selectors as tenancy_selectors
@@ -34,6 +36,25 @@ def _session_is_current(request: HttpRequest, user: User) -> bool:
         return False
     stored = request.session.get(auth.HASH_SESSION_KEY) or ""
     return bool(stored) and constant_time_compare(stored, user.get_session_auth_hash())
+
+
+def _two_factor_first(request: HttpRequest) -> HttpResponse | None:
+    """A session without a second factor in a tenant that requires one (opened before the
+    admins turned it on): only the two-factor page and logging out, until it is set up."""
+    allowed = {reverse("accounts:two-factor"), reverse("accounts:logout")}
+    if request.path in allowed:
+        return None
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            {
+                "error": {
+                    "code": "two_factor_required",
+                    "message": "This help desk requires two-factor sign-in: set it up first.",
+                }
+            },
+            status=403,
+        )
+    return HttpResponseRedirect(reverse("accounts:two-factor"))
 
 
 class PrincipalMiddleware:
@@ -104,6 +125,10 @@ class PrincipalMiddleware:
                 if sessions.is_seat_session_current(request.session, membership):
                     request.user = membership.user
                     request.membership = membership
+                    if tenant.require_two_factor and not request.session.get(
+                        two_factor.SESSION_VERIFIED
+                    ):
+                        return _two_factor_first(request)
                 else:
                     # Opened before the seat was deactivated (and since reactivated): that
                     # session is over; the person logs in again.

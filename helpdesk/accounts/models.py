@@ -138,3 +138,39 @@ class Invitation(TenantModel):
 
     def is_expired(self, now: datetime) -> bool:
         return now >= self.expires_at
+
+
+class TwoFactorDevice(BaseModel):
+    """A login's TOTP authenticator (RFC 6238, 30-second steps, 6 digits). Global like the
+    user: one second factor for every tenant the login has a seat in. The secret is
+    encrypted at rest (helpdesk.core.crypto); `confirmed_at` is empty while the member is
+    still enrolling, and only a confirmed device is asked for at sign-in. `last_step` is
+    the last time step accepted, so one code never signs in twice."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="two_factor")
+    secret_encrypted = models.TextField()
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    last_step = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"TOTP of {self.user_id}"
+
+
+class RecoveryCode(BaseModel):
+    """A one-time code for signing in without the authenticator. Only a SHA-256 of the
+    code is kept (the codes are random, 50 bits each, so a slow hash adds nothing);
+    `used_at` is set by the one sign-in that spends it."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="recovery_codes")
+    code_hash = models.CharField(max_length=64)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "code_hash"], name="accounts_recoverycode_user_code_uniq"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"recovery code of {self.user_id}"

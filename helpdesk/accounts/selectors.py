@@ -24,6 +24,14 @@ def users_with_email(email: str) -> QuerySet[User]:
     return User.objects.alias(email_key=Lower("email")).filter(email_key=email.strip().lower())
 
 
+def find_user(user_id: str) -> User | None:
+    """The login with this id, or None (also for an id that is not a UUID)."""
+    try:
+        return User.objects.filter(pk=UUID(user_id)).first()
+    except ValueError:
+        return None
+
+
 def find_api_token(key: str) -> ApiToken | None:
     """The live token with this key, with its user, or None."""
     return (

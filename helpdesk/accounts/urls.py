@@ -6,6 +6,8 @@ app_name = "accounts"
 
 urlpatterns = [
     path("login/", views.login_view, name="login"),
+    path("login/code/", views.two_factor_verify, name="two-factor-verify"),
+    path("two-factor/", views.two_factor_page, name="two-factor"),
     path("logout/", views.logout_view, name="logout"),
     path("switch/<slug:slug>/", views.switch_tenant, name="switch"),
     path("handoff/", views.handoff_view, name="handoff"),

@@ -18,11 +18,18 @@ from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
-from helpdesk.accounts import handoff, selectors, services
+from helpdesk.accounts import handoff, selectors, services, two_factor
 from helpdesk.accounts.activity import passive
-from helpdesk.accounts.errors import InvitationLinkInvalid, InvitationNotFound, LoginRequired
+from helpdesk.accounts.errors import (
+    InvitationLinkInvalid,
+    InvitationNotFound,
+    LoginRequired,
+    TwoFactorCodeInvalid,
+    TwoFactorNotOn,
+)
 from helpdesk.accounts.forms import (
     InvitationLoginForm,
     InvitationSignupForm,
@@ -36,6 +43,7 @@ from helpdesk.core import ratelimit
 from helpdesk.core.errors import DomainError
 from helpdesk.tenancy import audit, sessions
 from helpdesk.tenancy import selectors as tenancy_selectors
+from helpdesk.tenancy import services as tenancy_services
 from helpdesk.tenancy.decorators import member_required
 from helpdesk.tenancy.http import MemberHttpRequest, TenantHttpRequest, UserHttpRequest
 from helpdesk.tenancy.models import AuditAction, Membership, MembershipRole
@@ -142,22 +150,61 @@ def login_view(request: HttpRequest) -> HttpResponse:
 
 def _logged_in(request: HttpRequest, form: LoginForm) -> HttpResponse:
     tenant = getattr(request, "tenant", None)
+    user: User = form.user  # type: ignore[assignment]  # set by a valid form
+    seat = None
     if tenant is not None:
-        seat = tenancy_selectors.find_membership(
-            tenant_id=tenant.id,
-            user_id=form.user.pk,  # type: ignore[union-attr]  # set by a valid form
-        )
+        seat = tenancy_selectors.find_membership(tenant_id=tenant.id, user_id=user.pk)
         if seat is None:  # deactivated between the form's check and here
             raise Http404
-        _log_in_to_seat(request, seat, method="password")
-    else:
-        login(request, form.user, backend="django.contrib.auth.backends.ModelBackend")
     target = request.POST.get("next") or request.GET.get("next") or ""
     if not url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         target = _home(request)
-    return HttpResponseRedirect(target)
+    return _sign_in(request, user, seat=seat, method="password", target=target)
+
+
+# The sign-in waiting for its second factor (or for one to be set up): the login, how it
+# began, where it goes next and until when (a Unix time) the step may be finished.
+TWO_FACTOR_PENDING = "two_factor_pending"
+TWO_FACTOR_STEP_SECONDS = 600
+
+
+def _sign_in(
+    request: HttpRequest, user: User, *, seat: Membership | None, method: str, target: str
+) -> HttpResponse:
+    """Open the session now, or after the second factor: a login with an authenticator
+    types a code (except on a tenant switch, whose session on the other host passed it);
+    a login that must have one and does not sets it up first."""
+    tenant = getattr(request, "tenant", None)
+    enrolled = two_factor.is_enrolled(user)
+    step = ""
+    if enrolled and method != "tenant_switch":
+        step = "verify"
+    elif not enrolled and two_factor.is_required(user=user, tenant=tenant):
+        step = "enrol"
+    if not step:
+        _complete_sign_in(request, user, seat=seat, method=method, verified=enrolled)
+        return HttpResponseRedirect(target)
+    request.session[TWO_FACTOR_PENDING] = {
+        "user": str(user.pk),
+        "method": method,
+        "next": target,
+        "step": step,
+        "until": int(timezone.now().timestamp()) + TWO_FACTOR_STEP_SECONDS,
+    }
+    return redirect("accounts:two-factor-verify" if step == "verify" else "accounts:two-factor")
+
+
+def _complete_sign_in(
+    request: HttpRequest, user: User, *, seat: Membership | None, method: str, verified: bool
+) -> None:
+    if seat is not None:
+        _log_in_to_seat(request, seat, method=method)
+    else:
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    request.session.pop(TWO_FACTOR_PENDING, None)
+    request.session[two_factor.SESSION_VERIFIED] = verified
 
 
 @passive  # leaving is not activity: it would bring the member back online
@@ -194,8 +241,13 @@ def handoff_view(request: HttpRequest) -> HttpResponse:
     if membership is None:
         messages.error(request, "That sign-in link has expired. Please log in.")
         return redirect("accounts:login")
-    _log_in_to_seat(request, membership, method="tenant_switch")
-    return redirect("tickets:inbox")
+    return _sign_in(
+        request,
+        membership.user,
+        seat=membership,
+        method="tenant_switch",
+        target=reverse("tickets:inbox"),
+    )
 
 
 @login_required
@@ -288,6 +340,26 @@ def team(request: MemberHttpRequest) -> HttpResponse:
                     services.revoke_invitation(invitation=invitation, actor=actor)
                     messages.success(request, f"Invitation to {invitation.email} revoked.")
                 return redirect("accounts:team")
+            elif action == "security":
+                required = request.POST.get("require_two_factor") == "on"
+                tenancy_services.set_two_factor_requirement(
+                    tenant=request.tenant, actor=actor, required=required
+                )
+                messages.success(
+                    request,
+                    "Two-factor sign-in is required for every member: anyone without it sets"
+                    " it up before their next page."
+                    if required
+                    else "Two-factor sign-in is up to each member.",
+                )
+                return redirect("accounts:team")
+            elif action == "reset_two_factor":
+                seat = selectors.get_seat(request.POST.get("member", ""))
+                two_factor.reset_for_member(seat=seat, actor=actor)
+                messages.success(
+                    request, f"{seat.user.display_name}: two-factor sign-in was reset."
+                )
+                return redirect("accounts:team")
             else:
                 seat = selectors.get_seat(request.POST.get("member", ""))
                 active = {"deactivate": False, "activate": True}.get(action)
@@ -310,12 +382,14 @@ def team(request: MemberHttpRequest) -> HttpResponse:
         (invitation, invitation.is_expired(now))
         for invitation in selectors.list_pending_invitations()
     ]
+    seats = list(selectors.list_team())
     return render(
         request,
         "accounts/team.html",
         {
             "form": form,
-            "seats": list(selectors.list_team()),
+            "seats": seats,
+            "two_factor_on": two_factor.enrolled_user_ids([seat.user_id for seat in seats]),
             "invitations": invitations,
             "roles": MembershipRole.choices,
         },
@@ -368,12 +442,17 @@ def invitation_accept(request: TenantHttpRequest, token: str) -> HttpResponse:
         except LoginRequired as error:  # a login was made for the address meanwhile
             form.add_error(None, str(error))
         else:
-            _log_in_to_seat(request, seat, method="invitation")
             messages.success(
                 request,
                 f"Welcome to the {request.tenant.name} help desk.",
             )
-            return redirect("tickets:inbox")
+            return _sign_in(
+                request,
+                seat.user,
+                seat=seat,
+                method="invitation",
+                target=reverse("tickets:inbox"),
+            )
     return render(
         request,
         "accounts/invitation_accept.html",
@@ -480,3 +559,198 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
 
 class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
     template_name = "accounts/password_reset_complete.html"
+
+
+# --- Two-factor sign-in ---------------------------------------------------------------------
+
+
+def _pending_sign_in(request: HttpRequest, step: str) -> tuple[User, dict[str, Any]] | None:
+    """The login waiting for this step of its sign-in, if the step has not expired."""
+    pending = request.session.get(TWO_FACTOR_PENDING)
+    if not isinstance(pending, dict) or pending.get("step") != step:
+        return None
+    if int(pending.get("until", 0)) < timezone.now().timestamp():
+        request.session.pop(TWO_FACTOR_PENDING, None)
+        return None
+    user = selectors.find_user(str(pending.get("user", "")))
+    if user is None or not user.is_active:
+        return None
+    return user, pending
+
+
+def _finish_pending(
+    request: HttpRequest, user: User, pending: dict[str, Any], *, method: str
+) -> HttpResponse | None:
+    """Open the session the pending sign-in asked for; None when the seat is gone."""
+    tenant = getattr(request, "tenant", None)
+    seat = None
+    if tenant is not None:
+        seat = tenancy_selectors.find_membership(tenant_id=tenant.id, user_id=user.pk)
+        if seat is None:
+            request.session.pop(TWO_FACTOR_PENDING, None)
+            return None
+    elif not user.is_staff:
+        return None
+    _complete_sign_in(request, user, seat=seat, method=method, verified=True)
+    return None
+
+
+def two_factor_verify(request: HttpRequest) -> HttpResponse:
+    """The second step of a sign-in: a code from the authenticator app, or a recovery
+    code. Wrong codes count against the same per-address and per-IP limits as wrong
+    passwords, and each is in the audit log."""
+    found = _pending_sign_in(request, "verify")
+    if found is None:
+        messages.error(request, "Please log in again.")
+        return redirect("accounts:login")
+    user, pending = found
+    error = ""
+    if request.method == "POST":
+        email = normalize_login_email(user.email)
+        with _password_attempt(request, email) as wait:
+            if wait:
+                return _locked_out(request, wait, reset_link=True)
+            code = request.POST.get("code", "")
+            try:
+                if not code.strip():
+                    raise TwoFactorCodeInvalid()
+                tenant = getattr(request, "tenant", None)
+                seat = (
+                    tenancy_selectors.find_membership(tenant_id=tenant.id, user_id=user.pk)
+                    if tenant is not None
+                    else None
+                )
+                kind = two_factor.verify(user=user, code=code, actor=seat)
+            except (TwoFactorCodeInvalid, TwoFactorNotOn):
+                _count_failure(request, email)
+                if getattr(request, "tenant", None) is not None:
+                    audit.record_after_request(
+                        request,
+                        action=AuditAction.SIGN_IN_FAILED,
+                        actor=None,
+                        actor_email=email[:254],
+                        target_type="member",
+                        target_label=email[:300],
+                        details={"method": f"{pending['method']}+second_factor"},
+                    )
+                error = TwoFactorCodeInvalid.message
+            else:
+                method = f"{pending['method']}+{kind}"
+                target = str(pending.get("next") or _home(request))
+                _finish_pending(request, user, pending, method=method)
+                if not request.user.is_authenticated:
+                    messages.error(request, "Please log in again.")
+                    return redirect("accounts:login")
+                if kind == "recovery_code":
+                    left = two_factor.recovery_codes_left(user)
+                    messages.warning(
+                        request,
+                        f"You signed in with a recovery code; {left} left. Make new ones"
+                        " on the two-factor page if you are running short.",
+                    )
+                return HttpResponseRedirect(target)
+    return render(
+        request,
+        "accounts/two_factor_verify.html",
+        {"error": error},
+        status=400 if error else 200,
+    )
+
+
+def _two_factor_user(request: HttpRequest) -> tuple[User | None, dict[str, Any] | None]:
+    """Whose factor the page is about: the signed-in login, or the one whose sign-in is
+    waiting to set one up."""
+    if request.user.is_authenticated:
+        if getattr(request, "tenant", None) is not None and not getattr(
+            request, "membership", None
+        ):
+            return None, None
+        return request.user, None
+    found = _pending_sign_in(request, "enrol")
+    return (found[0], found[1]) if found else (None, None)
+
+
+def two_factor_page(request: HttpRequest) -> HttpResponse:
+    """The member's second factor: set it up (QR code and secret, confirmed by a code;
+    the ten recovery codes shown once), make new recovery codes or turn it off (with the
+    password). A sign-in that must have one and has not lands here before its session
+    opens."""
+    user, pending = _two_factor_user(request)
+    if user is None:
+        return redirect("accounts:login")
+    membership = getattr(request, "membership", None)
+    enrolled = two_factor.is_enrolled(user)
+    if enrolled and pending is None and not request.session.get(two_factor.SESSION_VERIFIED):
+        required = two_factor.is_required(user=user, tenant=getattr(request, "tenant", None))
+        if required:
+            # A session opened before the factor was set up elsewhere: sign in with it.
+            logout(request)
+            messages.info(request, "Please log in again with your authentication code.")
+            return redirect("accounts:login")
+    context: dict[str, Any] = {
+        "enrolled": enrolled,
+        "pending": pending is not None,
+        "required": two_factor.is_required(user=user, tenant=getattr(request, "tenant", None)),
+    }
+    status = 200
+    action = request.POST.get("action", "") if request.method == "POST" else ""
+    if action == "enable" and not enrolled:
+        secret = str(request.session.get(two_factor.SESSION_NEW_SECRET) or "")
+        try:
+            codes = two_factor.enable(
+                user=user, secret=secret, code=request.POST.get("code", ""), actor=membership
+            )
+        except DomainError as refused:
+            context["error"] = str(refused)
+            status = 400
+        else:
+            request.session.pop(two_factor.SESSION_NEW_SECRET, None)
+            next_url = reverse("accounts:two-factor")
+            if pending is not None:
+                next_url = str(pending.get("next") or _home(request))
+                _finish_pending(request, user, pending, method=f"{pending['method']}+enrolment")
+                if not request.user.is_authenticated:
+                    return redirect("accounts:login")
+            request.session[two_factor.SESSION_VERIFIED] = True
+            return render(
+                request,
+                "accounts/two_factor_codes.html",
+                {"codes": codes, "next_url": next_url, "first": True},
+            )
+    elif action in {"disable", "new_codes"} and enrolled and pending is None:
+        email = normalize_login_email(user.email)
+        with _password_attempt(request, email) as wait:
+            if wait:
+                return _locked_out(request, wait)
+            if not user.check_password(request.POST.get("password", "")):
+                _count_failure(request, email)
+                context["password_error"] = "That password is incorrect."  # noqa: S105
+                status = 400
+        if status == 200:
+            if action == "new_codes":
+                codes = two_factor.regenerate_recovery_codes(user=user, actor=membership)
+                return render(
+                    request,
+                    "accounts/two_factor_codes.html",
+                    {"codes": codes, "next_url": reverse("accounts:two-factor"), "first": False},
+                )
+            two_factor.disable(user=user, actor=membership)
+            request.session[two_factor.SESSION_VERIFIED] = False
+            messages.success(request, "Two-factor sign-in is off.")
+            return redirect("accounts:two-factor")
+    elif request.method == "POST":
+        context["error"] = "Nothing to do: reload the page."
+        status = 400
+    enrolled = two_factor.is_enrolled(user)
+    context["enrolled"] = enrolled
+    if enrolled:
+        context["codes_left"] = two_factor.recovery_codes_left(user)
+    else:
+        secret = str(request.session.get(two_factor.SESSION_NEW_SECRET) or "")
+        if not secret:
+            secret = two_factor.new_secret()
+            request.session[two_factor.SESSION_NEW_SECRET] = secret
+        uri = two_factor.provisioning_uri(user=user, secret=secret)
+        context["secret"] = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
+        context["qr_svg"] = mark_safe(two_factor.qr_code_svg(uri))  # noqa: S308  # segno's SVG
+    return render(request, "accounts/two_factor.html", context, status=status)

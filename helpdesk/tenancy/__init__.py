@@ -13,6 +13,8 @@ GLOBAL_MODELS = frozenset(
         "tenancy.InboundAddress",
         "accounts.User",
         "accounts.ApiToken",
+        "accounts.TwoFactorDevice",
+        "accounts.RecoveryCode",
         "tickets.UnroutedEmail",
     }
 )

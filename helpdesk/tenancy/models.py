@@ -28,6 +28,9 @@ class Tenant(BaseModel):
     logo = models.FileField(upload_to="branding/", blank=True, default="")
     # Customer portal: a company's contacts see all of the company's requests.
     portal_company_requests = models.BooleanField(default=False)
+    # Every member must sign in with a second factor (TOTP or a recovery code); a member
+    # without one is asked to set it up before the session opens.
+    require_two_factor = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["slug"]
@@ -209,6 +212,10 @@ class AuditAction(models.TextChoices):
     CONTACT_EXPORTED = "contact.exported", "Contact's data exported"
     CONTACT_ERASED = "contact.erased", "Contact erased"
     RETENTION_APPLIED = "retention.applied", "Old tickets erased or deleted (retention)"
+    TWO_FACTOR_ENABLED = "two_factor.enabled", "Two-factor sign-in turned on"
+    TWO_FACTOR_DISABLED = "two_factor.disabled", "Two-factor sign-in turned off"
+    TWO_FACTOR_RESET = "two_factor.reset", "Two-factor sign-in reset by an admin"
+    RECOVERY_CODE_USED = "two_factor.recovery_code_used", "Recovery code used"
 
 
 class AuditEvent(TenantModel):

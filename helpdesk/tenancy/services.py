@@ -179,3 +179,30 @@ def remove_logo(*, tenant: Tenant, actor: Membership | None) -> Tenant:
     _changed(tenant, ["logo"], actor)
     transaction.on_commit(lambda: storage.delete(previous))
     return tenant
+
+
+# --- Security -------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def set_two_factor_requirement(
+    *, tenant: Tenant, actor: Membership | None, required: bool
+) -> Tenant:
+    """Require (or stop requiring) a second factor at every member's sign-in; a member
+    without one is asked to set it up before their next page. Admins only
+    (PermissionDenied). Audited when it changes."""
+    permissions.require(actor, Capability.MANAGE_SETTINGS)
+    if tenant.require_two_factor == required:
+        return tenant
+    tenant.require_two_factor = required
+    tenant.save(update_fields=["require_two_factor", "updated_at"])
+    audit.record_audit_event(
+        action=AuditAction.SETTINGS_CHANGED,
+        actor=actor,
+        target_type="security",
+        target_label="require_two_factor",
+        details={"require_two_factor": str(required).lower()},
+    )
+    selectors.forget_tenant(tenant)
+    transaction.on_commit(lambda: selectors.forget_tenant(tenant))
+    return tenant

@@ -1,4 +1,5 @@
-"""collect_on_commit: a transaction's items handed over once, after its commit."""
+"""collect_on_commit: a transaction's items handed over once, after its commit; remembered:
+a question asked once per inbound batch."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 import pytest
 from django.db import transaction
 
+from helpdesk.core import batching
 from helpdesk.core.batching import collect_on_commit, is_collecting
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -89,3 +91,22 @@ def test_is_collecting_tells_whether_this_transaction_began_the_batch() -> None:
         assert is_collecting("key")
         assert not is_collecting("other")
     assert not is_collecting("key")
+
+
+def test_remembered_asks_once_inside_a_batch_and_every_time_outside() -> None:
+    asked: list[str] = []
+
+    def ask() -> str:
+        asked.append("asked")
+        return "answer"
+
+    assert batching.remembered("question", ask) == "answer"
+    assert batching.remembered("question", ask) == "answer"
+    assert len(asked) == 2  # no batch: every time
+    with batching.answers_remembered():
+        assert batching.remembered("question", ask) == "answer"
+        assert batching.remembered("question", ask) == "answer"
+        assert batching.remembered("other", lambda: "another") == "another"
+    assert len(asked) == 3
+    assert batching.remembered("question", ask) == "answer"
+    assert len(asked) == 4  # the batch's answers are gone with it

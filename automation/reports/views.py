@@ -1,6 +1,7 @@
 """The reports page (/reports/) and its CSV (/reports/export.csv): the same figures as
-the summary API, read from the rollups. Every "created" number links to the inbox filtered
-the same way (creation dates in the tenant's zone, and the breakdown's value).
+the summary API, read from the rollups. Every "created" and "solved" number links to the
+inbox filtered the same way (creation or latest-solve dates in the tenant's zone, and the
+breakdown's value, "none" included, except a tag's: tickets without tags have no filter).
 
 Admins see the whole team, and one agent's figures with `?agent=<id>`; agents see their
 own figures only (selectors.report_agent)."""
@@ -26,18 +27,24 @@ from helpdesk.tenancy.decorators import member_required
 from helpdesk.tenancy.http import MemberHttpRequest
 from tickets.models import TicketStatus
 
-# The inbox's query-string filter for each breakdown (the mailbox has none).
+# The inbox's query-string filter for each breakdown.
 INBOX_FILTER = {
     "channel": "channel",
     "department": "department",
     "agent": "assignee",
     "type": "type",
     "priority": "priority",
+    "mailbox": "mailbox",
     "tag": "tag",
     "company": "company",
 }
-# Breakdowns whose "none" the inbox can filter too (assignee=none).
-FILTERS_NONE = frozenset({"agent"})
+# Breakdowns whose "none" the inbox can filter too (assignee=none, type=none, …).
+FILTERS_NONE = frozenset({"agent", "type", "mailbox", "company"})
+# The inbox's date filters that select the tickets behind a count.
+MEASURE_FILTERS = {
+    "created": ("created_after", "created_before"),
+    "solved": ("solved_after", "solved_before"),
+}
 DIMENSION_TITLES = {
     "channel": "Channel",
     "department": "Department",
@@ -105,12 +112,22 @@ DEFINITIONS = [
 ]
 
 
-def _inbox_url(report: selectors.Report, zone: Any, dimension: str = "", key: str = "") -> str:
+def _inbox_url(
+    report: selectors.Report,
+    zone: Any,
+    dimension: str = "",
+    key: str = "",
+    *,
+    measure: str = "created",
+) -> str:
+    """The inbox listing the tickets behind a count: created (or, `measure="solved"`, last
+    solved) in the report's days, of the breakdown's value and the report's agent."""
     lo, hi = selectors.day_bounds(report.start, report.end, zone)
+    after, before = MEASURE_FILTERS[measure]
     params = {
         "status": ",".join(TicketStatus.values),
-        "created_after": lo.isoformat(),
-        "created_before": hi.isoformat(),
+        after: lo.isoformat(),
+        before: hi.isoformat(),
     }
     if report.agent_id:
         params["assignee"] = report.agent_id
@@ -154,6 +171,11 @@ def reports(request: MemberHttpRequest) -> HttpResponse:
                 {
                     **row,
                     "url": _inbox_url(report, zone, dimension, row["key"]) if linkable else "",
+                    "solved_url": (
+                        _inbox_url(report, zone, dimension, row["key"], measure="solved")
+                        if linkable
+                        else ""
+                    ),
                     "first_response": format_minutes(row["first_response_median_minutes"]),
                     "first_response_business": format_minutes(
                         row["first_response_business_median_minutes"]
@@ -197,6 +219,7 @@ def reports(request: MemberHttpRequest) -> HttpResponse:
             "may_see_team": may_see_team,
             "total": total,
             "total_url": _inbox_url(report, zone),
+            "solved_url": _inbox_url(report, zone, measure="solved"),
             "backlog_end": backlog_now,
             "first_response": format_minutes(total["first_response_median_minutes"]),
             "first_response_p90": format_minutes(total["first_response_p90_minutes"]),

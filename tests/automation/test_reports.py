@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.test import Client
 from pytest_django import DjangoCaptureOnCommitCallbacks
 
 from automation.models import ReportRollup, SlaTimer
@@ -23,6 +24,8 @@ from helpdesk.tenancy.models import Tenant
 from tests.conftest import TenantSetup
 from tests.factories.tickets import make_ticket
 from tickets.models import (
+    Company,
+    Contact,
     Message,
     MessageKind,
     SatisfactionRating,
@@ -30,6 +33,7 @@ from tickets.models import (
     TicketChannel,
     TicketPriority,
     TicketStatus,
+    TicketType,
 )
 
 ZONE = "Europe/Berlin"
@@ -398,6 +402,98 @@ def test_page_numbers_link_to_the_same_tickets_in_the_inbox(acme: TenantSetup) -
     listed = inbox.content.decode().count('class="ticket-row')
     assert int(channel_link[1]) == row["tickets_created"]
     assert listed == row["tickets_created"]
+
+
+def _link_count(client: Client, href: str) -> int:
+    inbox = client.get(href.replace("&amp;", "&"))
+    assert inbox.status_code == 200, href
+    html = inbox.content.decode()
+    assert 'rel="next"' not in html, href  # the whole list on one page
+    return html.count('class="ticket-row')
+
+
+def test_every_created_and_solved_number_lists_its_tickets(acme: TenantSetup) -> None:
+    """Each created and solved number on the page (the totals and every breakdown row,
+    the rows of "none" included) links to an inbox listing exactly that many tickets."""
+    with tenant_context(acme.id):
+        tickets = _small_tenant(acme)
+        bug = TicketType.objects.create(name="Bug")
+        initech = Company.objects.create(name="Initech")
+        for n, ticket in enumerate(tickets):
+            if n % 3 == 0:
+                Ticket.objects.filter(id=ticket.id).update(type=bug)
+            if n % 4 == 0:
+                Contact.objects.filter(id=ticket.contact_id).update(company=initech)
+            if n % 5 == 0:
+                Ticket.objects.filter(id=ticket.id).update(mailbox=None)
+            else:
+                Ticket.objects.filter(id=ticket.id).update(mailbox=acme.mailbox)
+        services.rebuild(start=START, end=START + datetime.timedelta(days=DAYS + 5))
+    client = acme.client(acme.admin)
+    query = "from=2026-03-02&to=2026-03-09"
+    body = acme.api_client().get(f"/api/v1/reports/summary/?{query}").json()
+    html = client.get(f"/reports/?{query}").content.decode()
+    created = html[html.index('id="figure-created"') :]
+    solved = html[html.index('id="figure-solved"') :]
+    for card, figure in ((created, "tickets_created"), (solved, "tickets_solved")):
+        href, shown = re.search(r'<a href="(/inbox/\?[^"]+)">(\d+)</a>', card).groups()  # type: ignore[union-attr]
+        assert int(shown) == body[figure] > 0
+        assert _link_count(client, href) == body[figure], figure
+    checked = set()
+    for dimension in ("channel", "agent", "type", "priority", "mailbox", "company", "tag"):
+        section = html[html.index(f'id="by-{dimension}"') :]
+        section = section[: section.index("</table>")]
+        rows = re.findall(r"<tr>.*?</tr>", section, flags=re.S)
+        for row in body[f"by_{dimension}"]:
+            if dimension == "tag" and row["key"] == "":
+                continue  # no inbox filter for "without tags"
+            cells = next(r for r in rows if f">{row['label']}<" in r)
+            links = re.findall(r'<a href="(/inbox/\?[^"]+)">(\d+)</a>', cells)
+            assert [int(n) for _, n in links] == [row["tickets_created"], row["tickets_solved"]]
+            for (href, _), figure in zip(links, ("tickets_created", "tickets_solved"), strict=True):
+                assert _link_count(client, href) == row[figure], (dimension, row["key"], figure)
+            checked.add((dimension, row["key"] == ""))
+    assert {("type", True), ("type", False), ("mailbox", True), ("mailbox", False)} <= checked
+    assert {("company", True), ("company", False), ("agent", True)} <= checked
+
+
+@pytest.mark.parametrize(
+    ("query", "parameter"),
+    [
+        ("solved_after=yesterday", "solved_after"),
+        ("solved_before=2026-02-30", "solved_before"),
+        ("mailbox=nope", "mailbox"),
+        ("type=nothing", "type"),
+        ("company=0", "company"),
+    ],
+)
+def test_inbox_refuses_bad_drill_down_filters(
+    acme: TenantSetup, query: str, parameter: str
+) -> None:
+    page = acme.client(acme.admin).get(f"/inbox/?{query}")
+    assert page.status_code == 400
+    assert parameter in page.content.decode()
+
+
+def test_drill_down_filters_keep_to_the_tenant(acme: TenantSetup, globex: TenantSetup) -> None:
+    """Another tenant's mailbox id lists nothing; "none" lists only the tenant's own."""
+    with tenant_context(acme.id):
+        make_ticket(subject="Acme mailless")
+        Ticket.objects.update(mailbox=None)
+    with tenant_context(globex.id):
+        mine = make_ticket(subject="Globex own")
+        Ticket.objects.filter(id=mine.id).update(mailbox=None, solved_at=_at(START, 10))
+    client = globex.client(globex.admin)
+    everything = ",".join(TicketStatus.values)
+    html = client.get(f"/inbox/?status={everything}&mailbox={acme.mailbox.id}").content.decode()
+    assert html.count('class="ticket-row') == 0
+    html = client.get(f"/inbox/?status={everything}&mailbox=none&type=none").content.decode()
+    assert "Globex own" in html
+    assert "Acme mailless" not in html
+    html = client.get(
+        f"/inbox/?status={everything}&solved_after=2026-03-01&solved_before=2026-03-02"
+    ).content.decode()
+    assert html.count('class="ticket-row') == 1
 
 
 def test_rebuild_command_recomputes_a_tenant_or_all(acme: TenantSetup, globex: TenantSetup) -> None:

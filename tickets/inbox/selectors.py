@@ -48,14 +48,21 @@ class TicketFilters:
     tag: str | None = None
     priorities: tuple[str, ...] = ()
     type_id: UUID | None = None
+    no_type: bool = False
+    mailbox_id: UUID | None = None
+    no_mailbox: bool = False
     custom_status_id: UUID | None = None
     channel: str | None = None
     contact_id: UUID | None = None
     company_id: UUID | None = None
+    no_company: bool = False
     created_after: datetime.datetime | None = None
     created_before: datetime.datetime | None = None
     updated_after: datetime.datetime | None = None
     updated_before: datetime.datetime | None = None
+    # The latest solve (solved_at): the reports' "solved" in a range.
+    solved_after: datetime.datetime | None = None
+    solved_before: datetime.datetime | None = None
     due: str | None = None  # overdue, due_today, scheduled, none
     sla: str | None = None  # one of tickets.sla.selectors.SLA_STATES
     custom_fields: tuple[tuple[str, Any], ...] = ()
@@ -107,6 +114,12 @@ def list_tickets(
         tickets = tickets.filter(priority__in=filters.priorities)
     if filters.type_id:
         tickets = tickets.filter(type_id=filters.type_id)
+    if filters.no_type:
+        tickets = tickets.filter(type__isnull=True)
+    if filters.mailbox_id:
+        tickets = tickets.filter(mailbox_id=filters.mailbox_id)
+    if filters.no_mailbox:
+        tickets = tickets.filter(mailbox__isnull=True)
     if filters.custom_status_id:
         tickets = tickets.filter(custom_status_id=filters.custom_status_id)
     if filters.channel:
@@ -115,11 +128,15 @@ def list_tickets(
         tickets = tickets.filter(contact_id=filters.contact_id)
     if filters.company_id:
         tickets = tickets.filter(contact__company_id=filters.company_id)
+    if filters.no_company:
+        tickets = tickets.filter(contact__company__isnull=True)
     for field, bound in (
         ("created_at__gte", filters.created_after),
         ("created_at__lt", filters.created_before),
         ("updated_at__gte", filters.updated_after),
         ("updated_at__lt", filters.updated_before),
+        ("solved_at__gte", filters.solved_after),
+        ("solved_at__lt", filters.solved_before),
     ):
         if bound is not None:
             tickets = tickets.filter(**{field: bound})

@@ -64,6 +64,7 @@ FILTER_KEYS = (
     "tag",
     "priority",
     "type",
+    "mailbox",
     "custom_status",
     "channel",
     "contact",
@@ -72,6 +73,8 @@ FILTER_KEYS = (
     "created_before",
     "updated_after",
     "updated_before",
+    "solved_after",
+    "solved_before",
     "due",
     "sla",
     "spam",
@@ -119,20 +122,30 @@ def parse_filters(
         values["unassigned"] = True
     elif assignee:
         values["assignee_id"] = _uuid("assignee", assignee)
-    for key, field in (
-        ("department", "department_id"),
-        ("type", "type_id"),
-        ("custom_status", "custom_status_id"),
-        ("contact", "contact_id"),
-        ("company", "company_id"),
+    for key, field, none in (
+        ("department", "department_id", ""),
+        ("type", "type_id", "no_type"),
+        ("mailbox", "mailbox_id", "no_mailbox"),
+        ("custom_status", "custom_status_id", ""),
+        ("contact", "contact_id", ""),
+        ("company", "company_id", "no_company"),
     ):
-        if params.get(key):
-            values[field] = _uuid(key, params[key])
+        if none and params.get(key) == "none":
+            values[none] = True
+        elif params.get(key):
+            values[field] = _uuid(key, params[key], none=bool(none))
     if params.get("channel"):
         values["channel"] = _choices("channel", params["channel"], TicketChannel.values)[0]
     if params.get("tag"):
         values["tag"] = params["tag"][:60]
-    for key in ("created_after", "created_before", "updated_after", "updated_before"):
+    for key in (
+        "created_after",
+        "created_before",
+        "updated_after",
+        "updated_before",
+        "solved_after",
+        "solved_before",
+    ):
         if params.get(key):
             values[key] = _moment(key, params[key])
     if params.get("due"):
@@ -167,11 +180,12 @@ def _choices(name: str, raw: str, allowed: list[str]) -> tuple[str, ...]:
     return chosen
 
 
-def _uuid(name: str, raw: str) -> UUID:
+def _uuid(name: str, raw: str, *, none: bool = False) -> UUID:
     try:
         return UUID(raw)
     except ValueError:
-        raise InvalidFilter(f"{name} takes an id.", parameter=name) from None
+        also = ' or "none"' if none else ""
+        raise InvalidFilter(f"{name} takes an id{also}.", parameter=name) from None
 
 
 def _moment(name: str, raw: str) -> datetime.datetime:

@@ -164,6 +164,11 @@ def test_new_recovery_codes_replace_the_old(acme: TenantSetup) -> None:
 def test_tenant_requirement_makes_members_enrol_first(acme: TenantSetup) -> None:
     agent = make_member(acme.tenant, MembershipRole.AGENT)
     admin = acme.client(acme.admin)
+    page = admin.get("/accounts/team/").content.decode()
+    title = page[page.index("<title>") : page.index("</title>")]
+    assert "Security" not in title
+    assert page.count('id="security"') == 1
+    assert 'name="require_two_factor"' in page[page.index('id="security"') :]
     admin.post("/accounts/team/", {"action": "security", "require_two_factor": "on"})
     acme.tenant.refresh_from_db()
     assert acme.tenant.require_two_factor

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime
 import io
 
 from django.core.management import call_command
 
 from automation.models import CannedResponse, Rule, SlaPolicy
+from automation.reports import selectors as report_selectors
 from departments.models import Department
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import Tenant
@@ -47,6 +49,12 @@ def test_seed_demo_builds_a_tenant_to_try_and_runs_again_harmlessly(db: None) ->
         assert {"Need more details", "Password reset steps", "After hours"} <= titles
         assert not CannedResponse.objects.filter(body__contains="agent.name").exists()
         rated = SatisfactionRating.objects.exclude(score="")
-        assert sorted(rated.values_list("score", flat=True)) == ["bad", "good", "good"]
+        assert sorted(rated.values_list("score", flat=True)) == ["bad", "good", "good", "okay"]
+        # The reports are not empty: the rollups were built with the seed.
+        today = datetime.datetime.now(report_selectors.tenant_zone()).date()
+        report = report_selectors.read_report(today - datetime.timedelta(days=60), today)
+        assert report.total.created == Ticket.objects.filter(is_spam=False).count()
+        assert report.total.solved > 0
+        assert (report.total.csat_good, report.total.csat_okay, report.total.csat_bad) == (2, 1, 1)
     call_command("seed_demo", stdout=io.StringIO())
     assert Tenant.objects.filter(slug="demo").count() == 1

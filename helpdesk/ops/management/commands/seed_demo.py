@@ -1,5 +1,5 @@
 """Seed the `demo` tenant once: people, departments, mailboxes, tickets with threads, articles,
-business hours and SLA policies."""
+business hours and SLA policies, survey answers, and the report rollups of it all."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from automation import services as automation_services
+from automation.reports import services as report_services
 from automation.rules import services as rule_services
 from departments import services as department_services
 from helpdesk.accounts import services as account_services
@@ -188,6 +189,7 @@ DEMO_RATINGS = [
     ("Cannot log in after password change", "good", "Quick and friendly, thank you!"),
     ("Refund for duplicate charge", "good", ""),
     ("Cancel my subscription", "bad", "It took a week to get an answer."),
+    ("Thank you!", "okay", ""),
 ]
 
 DEMO_ARTICLES = [
@@ -330,6 +332,9 @@ class Command(BaseCommand):
             department_services.update_department(
                 department=support, assignment_mode="round_robin", max_open_per_agent=5
             )
+            # The reports read rollups only: computed now, the demo's reports show its
+            # tickets at once instead of after the debounced recomputes run.
+            report_services.rebuild()
 
     def _seed_tickets(self, departments: dict[str, Any], members: dict[str, Any]) -> None:
         start = timezone.now() - timedelta(days=len(DEMO_TICKETS))

@@ -47,6 +47,7 @@ from knowledge_base.serializers import (
     KbThemeUpdateInput,
     KbTranslationInput,
     KbTranslationOutput,
+    KbTranslationRevisionOutput,
     KbTranslationUpdateInput,
 )
 
@@ -294,9 +295,7 @@ class KbTranslationDetailAPI(TenantAPIView):
     pagination_class = None
 
     def _translation(self, request: MemberRequest, article_id: UUID, language: str) -> Any:
-        article = selectors.get_article(article_id)
-        selectors.check_translation_language(language, own_language=request.tenant.language)
-        return selectors.get_translation(article, language)
+        return _find_translation(request, article_id, language)
 
     @extend_schema(responses=KbTranslationOutput)
     def get(self, request: MemberRequest, article_id: UUID, language: str) -> Response:
@@ -319,6 +318,40 @@ class KbTranslationDetailAPI(TenantAPIView):
         translation = self._translation(request, article_id, language)
         services.delete_translation(translation=translation, actor=self.membership)
         return Response(status=http.HTTP_204_NO_CONTENT)
+
+
+def _find_translation(request: MemberRequest, article_id: UUID, language: str) -> Any:
+    article = selectors.get_article(article_id)
+    selectors.check_translation_language(language, own_language=request.tenant.language)
+    return selectors.get_translation(article, language)
+
+
+class KbTranslationRevisionListAPI(TenantAPIView):
+    pagination_class = None
+
+    @extend_schema(responses=KbTranslationRevisionOutput(many=True))
+    def get(self, request: MemberRequest, article_id: UUID, language: str) -> Response:
+        """The translation's revisions, newest first (every member)."""
+        translation = _find_translation(request, article_id, language)
+        revisions = selectors.list_translation_revisions(translation)
+        return Response(KbTranslationRevisionOutput(revisions, many=True).data)
+
+
+class KbTranslationRevisionRestoreAPI(TenantAPIView):
+    permission_classes = [IsTenantMember, CanWriteArticlesOrReadOnly]
+    pagination_class = None
+
+    @extend_schema(request=None, responses=KbTranslationOutput)
+    def post(
+        self, request: MemberRequest, article_id: UUID, language: str, number: int
+    ) -> Response:
+        """Make the revision's title and body current again (a new revision)."""
+        translation = _find_translation(request, article_id, language)
+        revision = selectors.get_translation_revision(translation, number)
+        translation = services.restore_translation_revision(
+            translation=translation, revision=revision, actor=self.membership
+        )
+        return Response(KbTranslationOutput(translation).data)
 
 
 class KbPreviewAPI(TenantAPIView):

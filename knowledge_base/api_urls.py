@@ -40,6 +40,16 @@ urlpatterns = [
         api.KbTranslationDetailAPI.as_view(),
         name="translation-detail",
     ),
+    path(
+        "kb/articles/<uuid:article_id>/translations/<str:language>/revisions/",
+        api.KbTranslationRevisionListAPI.as_view(),
+        name="translation-revision-list",
+    ),
+    path(
+        "kb/articles/<uuid:article_id>/translations/<str:language>/revisions/<int:number>/restore/",
+        api.KbTranslationRevisionRestoreAPI.as_view(),
+        name="translation-revision-restore",
+    ),
     path("kb/preview/", api.KbPreviewAPI.as_view(), name="preview"),
     path("kb/theme/", api.KbThemeAPI.as_view(), name="theme"),
     path("kb/theme/logo/", api.KbThemeLogoAPI.as_view(), name="theme-logo"),

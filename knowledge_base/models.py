@@ -323,3 +323,34 @@ class ArticleTranslation(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.article_id} [{self.language}]"
+
+
+class ArticleTranslationRevision(TenantModel):
+    """A translation as one save left it: numbered from 1 per translation, with who saved
+    it (the article's own history is ArticleRevision)."""
+
+    translation = models.ForeignKey(
+        ArticleTranslation, on_delete=models.CASCADE, related_name="revisions"
+    )
+    number = models.PositiveIntegerField()
+    title = models.CharField(max_length=200)
+    body = models.TextField()
+    author = models.ForeignKey(
+        "tenancy.Membership", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    note = models.CharField(max_length=200, blank=True, default="")
+
+    class Meta(TenantModel.Meta):
+        ordering = ["-number"]
+        constraints = [
+            *TenantModel.Meta.constraints,
+            TenantFK("translation"),
+            TenantFK("author"),
+            models.UniqueConstraint(
+                fields=["tenant", "translation", "number"],
+                name="knowledge_base_translation_revision_uniq",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.translation_id} #{self.number}"

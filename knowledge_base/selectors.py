@@ -29,6 +29,7 @@ from knowledge_base.models import (
     ArticleSlug,
     ArticleStatus,
     ArticleTranslation,
+    ArticleTranslationRevision,
     ArticleVisibility,
     Category,
     Section,
@@ -273,3 +274,22 @@ def get_translation(article: Article, language: str) -> ArticleTranslation:
     if translation is None:
         raise TranslationNotFound(language=language_base(language))
     return translation
+
+
+def list_translation_revisions(
+    translation: ArticleTranslation,
+) -> QuerySet[ArticleTranslationRevision]:
+    """The translation's revisions, newest first, with their authors."""
+    return ArticleTranslationRevision.objects.filter(translation=translation).select_related(
+        "author__user"
+    )
+
+
+def get_translation_revision(
+    translation: ArticleTranslation, number: Any
+) -> ArticleTranslationRevision:
+    """One revision of the translation by number. Raises RevisionNotFound."""
+    revision = list_translation_revisions(translation).filter(number=number).first()
+    if revision is None:
+        raise RevisionNotFound()
+    return revision

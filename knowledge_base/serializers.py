@@ -12,6 +12,7 @@ from knowledge_base.models import (
     ArticleRevision,
     ArticleStatus,
     ArticleTranslation,
+    ArticleTranslationRevision,
     ArticleVisibility,
     Category,
     Section,
@@ -247,3 +248,14 @@ class KbTranslationOutput(serializers.ModelSerializer[ArticleTranslation]):
             "created_at",
             "updated_at",
         ]
+
+
+class KbTranslationRevisionOutput(serializers.ModelSerializer[ArticleTranslationRevision]):
+    author_name = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ArticleTranslationRevision
+        fields = ["number", "title", "body", "author", "author_name", "note", "created_at"]
+
+    def get_author_name(self, revision: ArticleTranslationRevision) -> str:
+        return revision.author.user.display_name if revision.author else ""

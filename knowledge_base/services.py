@@ -38,6 +38,7 @@ from knowledge_base.models import (
     ArticleSlug,
     ArticleStatus,
     ArticleTranslation,
+    ArticleTranslationRevision,
     ArticleVisibility,
     Category,
     Section,
@@ -447,6 +448,27 @@ def _clean_translation(title: str, body: str) -> tuple[str, str]:
         raise InvalidTranslation(str(error).replace("The article", "The translation")) from None
 
 
+def _translation_revision(
+    translation: ArticleTranslation, actor: Membership | None, note: str = ""
+) -> ArticleTranslationRevision:
+    """The translation as saved now, numbered after its last revision (the caller holds
+    the translation's row lock, so two saves never take one number)."""
+    last = (
+        ArticleTranslationRevision.objects.filter(translation=translation)
+        .order_by("-number")
+        .values_list("number", flat=True)
+        .first()
+    )
+    return ArticleTranslationRevision.objects.create(
+        translation=translation,
+        number=(last or 0) + 1,
+        title=translation.title,
+        body=translation.body,
+        author=actor,
+        note=note[:200],
+    )
+
+
 @transaction.atomic
 def create_translation(
     *,
@@ -467,21 +489,27 @@ def create_translation(
     article = Article.objects.select_for_update().get(id=article.id)
     if ArticleTranslation.objects.filter(article=article, language=code).exists():
         raise TranslationExists(language=code)
-    return ArticleTranslation.objects.create(
+    translation = ArticleTranslation.objects.create(
         article=article,
         language=code,
         title=title,
         body=body,
         body_html=render_markdown(body),
     )
+    _translation_revision(translation, actor, "Created")
+    return translation
 
 
 @transaction.atomic
 def update_translation(
-    *, translation: ArticleTranslation, actor: Membership | None, **changes: Any
+    *,
+    translation: ArticleTranslation,
+    actor: Membership | None,
+    note: str = "",
+    **changes: Any,
 ) -> ArticleTranslation:
-    """Change a translation's title and/or body (rendered and sanitized again). Raises
-    InvalidTranslation."""
+    """Change a translation's title and/or body (rendered and sanitized again); a change
+    is a new revision of the translation. Raises InvalidTranslation."""
     _require(actor)
     translation = ArticleTranslation.objects.select_for_update().get(id=translation.id)
     title, body = _clean_translation(
@@ -492,7 +520,27 @@ def update_translation(
     translation.title, translation.body = title, body
     translation.body_html = render_markdown(body)
     translation.save(update_fields=["title", "body", "body_html", "updated_at"])
+    _translation_revision(translation, actor, note)
     return translation
+
+
+def restore_translation_revision(
+    *,
+    translation: ArticleTranslation,
+    revision: ArticleTranslationRevision,
+    actor: Membership | None,
+) -> ArticleTranslation:
+    """The translation's title and body as they were in the revision, as a new revision.
+    Raises InvalidTranslation when the revision is another translation's."""
+    if revision.translation_id != translation.id:
+        raise InvalidTranslation("That revision is another translation's.")
+    return update_translation(
+        translation=translation,
+        actor=actor,
+        title=revision.title,
+        body=revision.body,
+        note=f"Restored revision {revision.number}",
+    )
 
 
 @transaction.atomic

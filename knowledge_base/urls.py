@@ -20,6 +20,11 @@ urlpatterns = [
         name="translation-edit",
     ),
     path(
+        "<slug:slug>/translations/<str:language>/revisions/<int:number>/restore/",
+        views.translation_revision_restore,
+        name="translation-revision-restore",
+    ),
+    path(
         "<slug:slug>/translations/<str:language>/delete/",
         views.translation_delete,
         name="translation-delete",

@@ -275,9 +275,34 @@ def translation_edit(request: MemberHttpRequest, slug: str, language: str) -> Ht
             "language_name": dict(settings.LANGUAGES).get(code, code),
             "languages": _language_switcher(request, article, current=code),
             "preview": render_markdown(str(body)),
+            "revisions": (
+                list(selectors.list_translation_revisions(translation)[:20])
+                if translation is not None
+                else []
+            ),
         },
         status=status,
     )
+
+
+@member_required(may=WRITE)
+@require_POST
+def translation_revision_restore(
+    request: MemberHttpRequest, slug: str, language: str, number: int
+) -> HttpResponse:
+    article, _ = _find(request, slug)
+    if article is None:
+        return not_found_page(request, "That article")
+    try:
+        translation = selectors.get_translation(article, language)
+        revision = selectors.get_translation_revision(translation, number)
+    except (TranslationNotFound, RevisionNotFound):
+        return not_found_page(request, f"Revision {number}")
+    services.restore_translation_revision(
+        translation=translation, revision=revision, actor=request.membership
+    )
+    messages.success(request, f"Revision {number} restored.")
+    return redirect("knowledge_base:translation-edit", article.slug, translation.language)
 
 
 @member_required(may=WRITE)

@@ -360,3 +360,51 @@ def test_rebuilding_search_documents_follows_the_tenants_language(acme: TenantSe
     with tenant_context(acme.id):
         assert "'the'" in _article_document(article["id"])  # not a German one
         assert "anmeldeseit" in (_document(created["id"]) or "")
+
+
+def test_a_translation_keeps_revisions_and_restores_one(
+    acme: TenantSetup, globex: TenantSetup
+) -> None:
+    api = acme.api_client()
+    article = _published(api)
+    url = f"/api/v1/kb/articles/{article['id']}/translations/de/"
+    _post(
+        api,
+        f"/api/v1/kb/articles/{article['id']}/translations/",
+        {"language": "de", "title": "Passwort", "body": "Erste Fassung."},
+    )
+    _patch(api, url, {"body": "Zweite Fassung."})
+    _patch(api, url, {"body": "Zweite Fassung."})  # unchanged: no revision
+    revisions = api.get(f"{url}revisions/").json()
+    assert [(r["number"], r["body"], r["note"]) for r in revisions] == [
+        (2, "Zweite Fassung.", ""),
+        (1, "Erste Fassung.", "Created"),
+    ]
+    assert revisions[0]["author_name"] == "Acme Admin"
+    restored = api.post(f"{url}revisions/1/restore/")
+    assert restored.status_code == 200, restored.content
+    assert restored.json()["body_html"] == "<p>Erste Fassung.</p>\n"
+    assert api.get(f"{url}revisions/").json()[0]["note"] == "Restored revision 1"
+    assert api.post(f"{url}revisions/9/restore/").status_code == 404
+    # The article's own history is untouched.
+    assert len(api.get(f"/api/v1/kb/articles/{article['id']}/revisions/").json()) == 1
+
+    with tenant_context(acme.id):
+        light = make_member(acme.tenant, MembershipRole.LIGHT_AGENT)
+    reader = acme.api_client(light)
+    assert reader.get(f"{url}revisions/").status_code == 200
+    assert reader.post(f"{url}revisions/1/restore/").status_code == 403
+    other = globex.api_client()
+    assert other.get(f"{url}revisions/").status_code == 404
+    assert other.post(f"{url}revisions/1/restore/").status_code == 404
+
+    page = acme.client(acme.admin)
+    editor = page.get(f"/kb/{article['slug']}/translations/de/").content.decode()
+    assert "History of this translation" in editor
+    assert (
+        page.post(f"/kb/{article['slug']}/translations/de/revisions/2/restore/").status_code == 302
+    )
+    assert (
+        page.post(f"/kb/{article['slug']}/translations/de/revisions/99/restore/").status_code == 404
+    )
+    assert api.get(url).json()["body"] == "Zweite Fassung."

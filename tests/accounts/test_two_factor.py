@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import re
 import time
+from typing import TYPE_CHECKING
 
 import pyotp
 import pytest
+from django.core import mail
 from django.test import Client
 
 from helpdesk.accounts.models import RecoveryCode, TwoFactorDevice
@@ -15,6 +17,9 @@ from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import AuditAction, AuditEvent, MembershipRole
 from tests.conftest import PASSWORD, TenantSetup
 from tests.factories.accounts import make_member
+
+if TYPE_CHECKING:
+    from pytest_django import DjangoCaptureOnCommitCallbacks
 
 SECRET_RE = re.compile(r'id="two-factor-secret">([A-Z2-7 ]+)<')
 CODES_RE = re.compile(r"<li><code>([0-9a-f]{5}-[0-9a-f]{5})</code></li>")
@@ -269,3 +274,30 @@ def test_platform_staff_must_set_it_up(db: None) -> None:
     step = later.post("/accounts/login/", {"email": "staff@ops.test", "password": PASSWORD})
     assert step["Location"] == "/accounts/login/code/"
     assert later.post("/accounts/login/code/", {"code": _next_step_code(totp)}).status_code == 302
+
+
+def test_a_new_member_of_a_requiring_tenant_sets_it_up_after_accepting(
+    acme: TenantSetup,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    acme.tenant.require_two_factor = True
+    acme.tenant.save(update_fields=["require_two_factor"])
+    with django_capture_on_commit_callbacks(execute=True):
+        acme.api_client().post(
+            "/api/v1/members/",
+            {"email": "nina@example.test", "role": "agent"},
+            content_type="application/json",
+        )
+    link = re.search(
+        r"http://acme\.localhost(/accounts/invitations/\S+/)", str(mail.outbox[-1].body)
+    )
+    assert link
+    client = acme.client()
+    accepted = client.post(
+        link.group(1),
+        {"name": "Nina", "password1": "a-long-new-pass-1", "password2": "a-long-new-pass-1"},
+    )
+    assert accepted["Location"] == "/accounts/two-factor/"
+    assert client.get("/inbox/").status_code == 302
+    _enrol(client)
+    assert client.get("/inbox/").status_code == 200

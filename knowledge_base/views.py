@@ -98,6 +98,17 @@ def article_detail(request: MemberHttpRequest, slug: str) -> HttpResponse:
             "article": article,
             "body_html": article.body_html or render_markdown(article.body),
             "related": selectors.related_articles(article),
+            "translations": [
+                {
+                    "language": translation.language,
+                    "name": dict(settings.LANGUAGES).get(
+                        translation.language, translation.language
+                    ),
+                    "title": translation.title,
+                    "body_html": translation.body_html or render_markdown(translation.body),
+                }
+                for translation in selectors.list_translations(article)
+            ],
         },
     )
 

@@ -13,7 +13,13 @@ from pytest_django.live_server_helper import LiveServer
 from helpdesk.tenancy.context import tenant_context
 from knowledge_base import services as kb_services
 from knowledge_base.models import ArticleTranslation
-from tests.browser.conftest import close_quietly, log_in, save_screenshot, tenant_url
+from tests.browser.conftest import (
+    SCREENSHOTS,
+    close_quietly,
+    log_in,
+    save_screenshot,
+    tenant_url,
+)
 from tests.conftest import make_tenant
 
 if TYPE_CHECKING:
@@ -63,6 +69,13 @@ def test_a_german_translation_is_written_and_read_by_a_german_browser(
         page.set_viewport_size({"width": width, "height": 900})
         assert _no_sideways_scroll(page), width
         save_screenshot(page, f"kb-translation-editor-{width}.png")
+    page.goto(tenant_url(live_server, "acme", "/kb/reset-your-password/"))
+    page.get_by_text("Deutsch: Passwort zurücksetzen").click()
+    assert page.locator("details[lang=de] strong", has_text="Anmelden").is_visible()
+    page.set_viewport_size({"width": 390, "height": 900})
+    assert _no_sideways_scroll(page)
+    page.get_by_role("heading", name="Translations").scroll_into_view_if_needed()
+    page.screenshot(path=str(SCREENSHOTS / "kb-article-translations-390.png"))
     with tenant_context(acme.id):
         translation = ArticleTranslation.objects.get()
         assert translation.language == "de"

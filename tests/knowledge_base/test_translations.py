@@ -179,6 +179,10 @@ def test_light_agents_read_translations_but_do_not_write_them(acme: TenantSetup)
     ):
         assert response.status_code == 403, response.content
     page = acme.client(light)
+    detail = page.get(f"/kb/{article['slug']}/").content.decode()
+    assert "Deutsch: Passwort" in detail  # read on the article's page
+    assert "<p>Text</p>" in detail
+    assert "Edit the Deutsch translation" not in detail
     assert page.get(f"/kb/{article['slug']}/translations/de/").status_code == 403
     assert page.post(f"/kb/{article['slug']}/translations/de/delete/").status_code == 403
     with tenant_context(acme.id):

@@ -13,8 +13,8 @@ from rest_framework import status as http
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from helpdesk.accounts import selectors, services, two_factor
-from helpdesk.accounts.models import Invitation
+from helpdesk.accounts import selectors, services, sso, two_factor
+from helpdesk.accounts.models import Invitation, SsoProvider
 from helpdesk.api.permissions import (
     CanManageTeam,
     CanManageTeamOrReadOnly,
@@ -249,4 +249,68 @@ class MemberTwoFactorResetAPI(TenantAPIView):
     def post(self, request: Request, member_id: UUID) -> Response:
         seat = selectors.get_seat(member_id)
         two_factor.reset_for_member(seat=seat, actor=self.membership)
+        return Response(status=http.HTTP_204_NO_CONTENT)
+
+
+class SsoProviderOutput(serializers.ModelSerializer[SsoProvider]):
+    has_client_secret = serializers.SerializerMethodField(
+        help_text="A secret is stored (it is never returned)."
+    )
+
+    class Meta:
+        model = SsoProvider
+        fields = [
+            "issuer",
+            "client_id",
+            "has_client_secret",
+            "allowed_domains",
+            "is_enabled",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_has_client_secret(self, provider: SsoProvider) -> bool:
+        return bool(provider.client_secret_encrypted)
+
+
+class SsoProviderInput(serializers.Serializer[Any]):
+    issuer = serializers.CharField(max_length=500)
+    client_id = serializers.CharField(max_length=200)
+    client_secret = serializers.CharField(
+        max_length=500,
+        required=False,
+        help_text="Required the first time; leave out to keep the stored one.",
+    )
+    allowed_domains = serializers.ListField(
+        child=serializers.CharField(max_length=253), max_length=50, required=False, default=list
+    )
+    is_enabled = serializers.BooleanField(required=False, default=False)
+
+
+class SsoProviderAPI(TenantAPIView):
+    """/api/v1/sso/: the tenant's OpenID Connect provider (admins). PUT sets it up or
+    changes it; DELETE removes it."""
+
+    permission_classes = [IsTenantMember, IsTenantAdmin]
+
+    @extend_schema(responses=SsoProviderOutput)
+    def get(self, request: Request) -> Response:
+        return Response(SsoProviderOutput(sso.get_sso_provider()).data)
+
+    @extend_schema(request=SsoProviderInput, responses=SsoProviderOutput)
+    def put(self, request: Request) -> Response:
+        data = self.validate(SsoProviderInput, request.data)
+        provider = sso.save_sso_provider(
+            actor=self.membership,
+            issuer=data["issuer"],
+            client_id=data["client_id"],
+            client_secret=data.get("client_secret"),
+            allowed_domains=data["allowed_domains"],
+            is_enabled=data["is_enabled"],
+        )
+        return Response(SsoProviderOutput(provider).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request) -> Response:
+        sso.delete_sso_provider(actor=self.membership)
         return Response(status=http.HTTP_204_NO_CONTENT)

@@ -14,6 +14,7 @@ urlpatterns = [
         name="member-two-factor-reset",
     ),
     path("security/", api.SecuritySettingsAPI.as_view(), name="security"),
+    path("sso/", api.SsoProviderAPI.as_view(), name="sso"),
     path("invitations/", api.InvitationListAPI.as_view(), name="invitation-list"),
     path(
         "invitations/<uuid:invitation_id>/",

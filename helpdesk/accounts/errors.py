@@ -74,3 +74,14 @@ class TwoFactorAlreadyOn(Conflict):
 class TwoFactorNotOn(Conflict):
     code = "two_factor_not_on"
     message = "Two-factor sign-in is not on for this login."
+
+
+class InvalidSsoSettings(DomainError):
+    code = "invalid_sso_settings"
+    message = "The single sign-on settings are not valid."
+    public_details = True  # {"field": ...}: which one
+
+
+class SsoNotConfigured(NotFound):
+    code = "sso_not_configured"
+    message = "Single sign-on is not set up for this help desk."

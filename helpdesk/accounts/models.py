@@ -174,3 +174,28 @@ class RecoveryCode(BaseModel):
 
     def __str__(self) -> str:
         return f"recovery code of {self.user_id}"
+
+
+class SsoProvider(TenantModel):
+    """The tenant's OpenID Connect provider for single sign-on: where it is (`issuer`,
+    whose /.well-known/openid-configuration describes it), the client the tenant
+    registered there, and the email domains whose people get a seat on first sign-in.
+    The client secret is encrypted at rest (helpdesk.core.crypto) and never read back
+    through the API. One per tenant."""
+
+    issuer = models.URLField(max_length=500)
+    client_id = models.CharField(max_length=200)
+    client_secret_encrypted = models.TextField()
+    allowed_domains = models.JSONField(
+        default=list, blank=True, help_text="Lowercased domains; empty: no seats on sign-in."
+    )
+    is_enabled = models.BooleanField(default=False)
+
+    class Meta(TenantModel.Meta):
+        constraints = [
+            *TenantModel.Meta.constraints,
+            models.UniqueConstraint(fields=["tenant"], name="accounts_ssoprovider_one_per_tenant"),
+        ]
+
+    def __str__(self) -> str:
+        return self.issuer

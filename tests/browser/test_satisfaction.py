@@ -11,7 +11,7 @@ from django.core import mail
 from pytest_django.live_server_helper import LiveServer
 
 from helpdesk.tenancy.context import tenant_context
-from tests.browser.conftest import close_quietly, log_in, new_context, tenant_url
+from tests.browser.conftest import close_quietly, log_in, new_context, save_screenshot, tenant_url
 from tests.conftest import make_tenant
 from tests.factories.accounts import make_member
 from tests.factories.tickets import make_contact, make_ticket
@@ -70,6 +70,52 @@ def test_customer_rates_bad_with_a_comment_and_the_agent_sees_it(
         assert "It took three days to get an answer." in block.inner_text()
         history = desk.locator(".history-list").inner_text()
         assert "Carla Diaz: satisfaction rating → Bad" in history
+    finally:
+        close_quietly(customer)
+        close_quietly(agent)
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_customer_rates_okay_from_the_mail_and_the_agent_sees_it(
+    live_server: LiveServer, chromium: Browser, width: int
+) -> None:
+    acme = make_tenant("acme", "Acme")
+    with tenant_context(acme.id):
+        configuration.update_settings(satisfaction_delay_hours=0)
+    with tenant_context(acme.id):
+        ana = make_member(acme.tenant, name="Ana Lopez", email="ana@acme.test")
+        ticket = make_ticket(
+            subject="Printer on fire",
+            contact=make_contact(name="Carla Diaz", email="carla@example.test"),
+        )
+        services.assign_ticket(ticket=ticket, assignee=ana, actor=ana)
+        services.change_status(ticket=ticket, status="solved", actor=ana)
+    mail.outbox.clear()
+    with tenant_context(acme.id):
+        assert satisfaction.send_due_surveys() == 1
+    [survey] = [m for m in mail.outbox if m.to == ["carla@example.test"]]
+    path = re.search(r"http://acme\.localhost(/satisfaction/\S+/\?score=okay)", str(survey.body))
+    assert path, survey.body
+
+    customer = chromium.new_context(viewport={"width": width, "height": 800})
+    agent = new_context(chromium)
+    try:
+        page = customer.new_page()
+        page.goto(tenant_url(live_server, "acme", path.group(1)))
+        page.get_by_role("heading", name="How did we do?").wait_for()
+        assert page.get_by_label("Okay, it was all right").is_checked()  # from the link
+        save_screenshot(page, f"satisfaction-okay-{width}.png")
+        page.get_by_role("button", name="Send my rating").click()
+        page.get_by_text("Thank you! We received your rating.").wait_for()
+        with tenant_context(acme.id):
+            assert SatisfactionRating.objects.get(ticket=ticket).score == "okay"
+
+        desk = agent.new_page()
+        log_in(desk, live_server, "acme", "ana@acme.test")
+        desk.goto(tenant_url(live_server, "acme", f"/tickets/{ticket.number}/"))
+        desk.locator("#satisfaction").get_by_text("Okay", exact=True).wait_for()
+        history = desk.locator(".history-list").inner_text()
+        assert "Carla Diaz: satisfaction rating → Okay" in history
     finally:
         close_quietly(customer)
         close_quietly(agent)

@@ -687,6 +687,12 @@ def test_okay_is_a_third_answer_everywhere(
     assert "You rated our help okay." in client.get(link).content.decode()
     Tenant.objects.filter(id=acme.id).update(language="de")
     assert "Sie haben unsere Hilfe als okay bewertet." in client.get(link).content.decode()
+    survey_de = client.get(f"/satisfaction/{rating.token}/").content.decode()
+    assert "Wie zufrieden sind Sie mit unserer Hilfe?" in survey_de
+    assert "Okay, es war in Ordnung" in survey_de
+    assert "als <strong>okay</strong> bewertet" in survey_de
+    thanked_de = client.post(f"/satisfaction/{rating.token}/", {"score": "bad"}).content.decode()
+    assert "Vielen Dank! Wir haben Ihre Bewertung erhalten." in thanked_de
 
 
 def test_api_shows_nothing_of_another_tenant(acme: TenantSetup, globex: TenantSetup) -> None:

@@ -78,11 +78,11 @@ def test_contact_page_shows_every_past_rating_and_the_company_summary(acme: Tena
         _rate(make_ticket(subject="Bob's case", contact=colleague), "bad", comment="Too slow")
     client = acme.client(acme.admin)
     page = client.get(f"/contacts/{carla.id}/").content.decode()
-    assert "25 good, 0 bad, all time" in page
+    assert "25 good, 0 okay, 0 bad, all time" in page
     assert "Case 0" in page
     assert "Case 24" in page
     summary = page[page.index('id="company-rating-summary"') :]
-    assert "25 good, 1 bad" in summary[:400]
+    assert "25 good, 0 okay, 1 bad" in summary[:400]
     company_page = client.get(f"/companies/{company.id}/").content.decode()
     ratings = company_page[company_page.index('id="company-ratings"') :]
     assert "Bob&#x27;s case" in ratings or "Bob's case" in ratings
@@ -103,6 +103,7 @@ def test_company_ratings_of_another_tenant_are_not_shown(
         assert list(satisfaction_selectors.list_rating_history(company_id=company.id)) == []
         assert satisfaction_selectors.count_rating_history(contact_id=carla.id) == {
             "good": 0,
+            "okay": 0,
             "bad": 0,
         }
 

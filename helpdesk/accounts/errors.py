@@ -85,3 +85,13 @@ class InvalidSsoSettings(DomainError):
 class SsoNotConfigured(NotFound):
     code = "sso_not_configured"
     message = "Single sign-on is not set up for this help desk."
+
+
+class SsoProviderUnreachable(Conflict):
+    code = "sso_provider_unreachable"
+    message = "The single sign-on provider could not be reached or answered wrongly."
+
+
+class SsoSignInFailed(DomainError):
+    code = "sso_sign_in_failed"
+    message = "Single sign-on did not work. Try again, or log in with your password."

@@ -6,15 +6,33 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import secrets
+import socket
+from typing import Any
 from urllib.parse import urlsplit
 
+import requests
+from authlib.common.errors import AuthlibBaseError as OAuthError
+from authlib.integrations.requests_client import OAuth2Session
+from django.conf import settings
 from django.db import transaction
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
 
-from helpdesk.accounts.errors import InvalidSsoSettings, SsoNotConfigured
+from helpdesk.accounts import selectors as account_selectors
+from helpdesk.accounts import services as account_services
+from helpdesk.accounts.errors import (
+    InvalidSsoSettings,
+    SsoNotConfigured,
+    SsoProviderUnreachable,
+    SsoSignInFailed,
+)
 from helpdesk.accounts.models import SsoProvider
 from helpdesk.core import crypto
 from helpdesk.tenancy import audit, permissions
-from helpdesk.tenancy.models import AuditAction, Membership
+from helpdesk.tenancy import selectors as tenancy_selectors
+from helpdesk.tenancy.models import AuditAction, Membership, MembershipRole
 from helpdesk.tenancy.permissions import Capability
 
 MAX_DOMAINS = 50
@@ -140,3 +158,141 @@ def delete_sso_provider(*, actor: Membership | None) -> None:
         target_label=provider.issuer,
         details={"deleted": "true"},
     )
+
+
+# --- Signing in through the provider ----------------------------------------------------
+
+HTTP_TIMEOUT_SECONDS = 5
+SCOPES = "openid email"
+
+
+def _require_public_host(url: str) -> None:
+    """Refuse a provider URL whose host is (or resolves to) a loopback, private or
+    link-local address: an admin's setting must not make the server call its own
+    network. HELPDESK_WEBHOOK_ALLOW_PRIVATE_HOSTS, the operator's one switch for
+    addresses admins type in (webhooks and SSO alike), allows them. The address is
+    resolved again by the request itself, so unlike the webhook sender this check does
+    not pin it. Raises SsoProviderUnreachable."""
+    if settings.HELPDESK_WEBHOOK_ALLOW_PRIVATE_HOSTS:
+        return
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        infos = socket.getaddrinfo(host, parts.port or 443, proto=socket.IPPROTO_TCP)
+    except OSError as error:
+        raise SsoProviderUnreachable() from error
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if not address.is_global:
+            raise SsoProviderUnreachable()
+
+
+def _get_json(url: str) -> dict[str, Any]:
+    _require_public_host(url)
+    try:
+        response = requests.get(url, timeout=HTTP_TIMEOUT_SECONDS, allow_redirects=False)
+        response.raise_for_status()
+        data = response.json()
+    except (requests.RequestException, ValueError) as error:
+        raise SsoProviderUnreachable() from error
+    if not isinstance(data, dict):
+        raise SsoProviderUnreachable()
+    return data
+
+
+def _discover(provider: SsoProvider) -> dict[str, Any]:
+    """The provider's discovery document, checked to name the configured issuer."""
+    document = _get_json(f"{provider.issuer}/.well-known/openid-configuration")
+    if str(document.get("issuer", "")).rstrip("/") != provider.issuer:
+        raise SsoProviderUnreachable()
+    for key in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
+        if not isinstance(document.get(key), str):
+            raise SsoProviderUnreachable()
+    return document
+
+
+def enabled_provider() -> SsoProvider | None:
+    """The current tenant's provider when it is switched on."""
+    return SsoProvider.objects.filter(is_enabled=True).first()
+
+
+def authorization_request(
+    *, provider: SsoProvider, redirect_uri: str
+) -> tuple[str, dict[str, str]]:
+    """Where to send the browser, and what the session keeps until it comes back (state,
+    nonce, PKCE verifier). Raises SsoProviderUnreachable."""
+    document = _discover(provider)
+    state = secrets.token_urlsafe(24)
+    nonce = secrets.token_urlsafe(24)
+    verifier = secrets.token_urlsafe(48)
+    client = OAuth2Session(
+        provider.client_id, redirect_uri=redirect_uri, scope=SCOPES, code_challenge_method="S256"
+    )
+    url, _ = client.create_authorization_url(
+        document["authorization_endpoint"], state=state, nonce=nonce, code_verifier=verifier
+    )
+    return url, {"state": state, "nonce": nonce, "verifier": verifier}
+
+
+def verified_email(
+    *, provider: SsoProvider, code: str, redirect_uri: str, pending: dict[str, str]
+) -> str:
+    """Exchange the code for tokens and check the ID token (signature by the provider's
+    keys, issuer, audience, expiry, nonce); the verified email address it names.
+    Raises SsoSignInFailed."""
+    try:
+        document = _discover(provider)
+        _require_public_host(document["token_endpoint"])
+        client = OAuth2Session(
+            provider.client_id,
+            crypto.decrypt(provider.client_secret_encrypted),
+            redirect_uri=redirect_uri,
+            token_endpoint_auth_method="client_secret_basic",  # noqa: S106  # a method name
+        )
+        token = client.fetch_token(
+            document["token_endpoint"],
+            code=code,
+            code_verifier=pending["verifier"],
+            timeout=HTTP_TIMEOUT_SECONDS,
+        )
+        keys = KeySet.import_key_set(_get_json(document["jwks_uri"]))  # type: ignore[arg-type]
+        decoded = jwt.decode(str(token.get("id_token", "")), keys, algorithms=["RS256"])
+        jwt.JWTClaimsRegistry(
+            leeway=60,
+            iss={"essential": True, "value": document["issuer"]},
+            aud={"essential": True, "value": provider.client_id},
+            exp={"essential": True},
+            nonce={"essential": True, "value": pending["nonce"]},
+        ).validate(decoded.claims)
+        claims = decoded.claims
+    except (SsoProviderUnreachable, crypto.DecryptionFailed) as error:
+        raise SsoSignInFailed() from error
+    except (JoseError, OAuthError, requests.RequestException, ValueError, KeyError) as error:
+        raise SsoSignInFailed() from error
+    email = str(claims.get("email") or "").strip().lower()
+    if not email or claims.get("email_verified") is not True:
+        raise SsoSignInFailed("The provider did not give a verified email address.")
+    return email
+
+
+@transaction.atomic
+def seat_for_sso(*, provider: SsoProvider, email: str) -> Membership:
+    """The seat the verified address signs in to: the member's own, or a new agent seat
+    (just in time) when the address's domain is one the tenant allows. A deactivated
+    seat stays deactivated. Raises SsoSignInFailed."""
+    user = account_selectors.users_with_email(email).first()
+    if user is not None and not user.is_active:
+        raise SsoSignInFailed()
+    tenant = provider.tenant
+    if user is not None:
+        seat = tenancy_selectors.find_membership(tenant_id=tenant.id, user_id=user.pk)
+        if seat is not None:
+            return seat
+        if Membership.objects.filter(tenant=tenant, user=user).exists():
+            raise SsoSignInFailed("Your seat here is deactivated: ask an admin.")
+    domain = email.rsplit("@", 1)[-1]
+    if domain not in provider.allowed_domains:
+        raise SsoSignInFailed("Your address has no seat here: ask an admin to invite you.")
+    if user is None:
+        user = account_services.get_or_create_user(email=email, name="", password=None)
+    return account_services.add_member(tenant=tenant, user=user, role=MembershipRole.AGENT)

@@ -3,6 +3,7 @@ accepting an invitation."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -21,12 +22,13 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
-from helpdesk.accounts import handoff, selectors, services, two_factor
+from helpdesk.accounts import handoff, selectors, services, sso, two_factor
 from helpdesk.accounts.activity import passive
 from helpdesk.accounts.errors import (
     InvitationLinkInvalid,
     InvitationNotFound,
     LoginRequired,
+    SsoSignInFailed,
     TwoFactorCodeInvalid,
     TwoFactorNotOn,
 )
@@ -143,7 +145,12 @@ def login_view(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "accounts/login.html",
-        {"form": form, "next": request.GET.get("next", "")},
+        {
+            "form": form,
+            "next": request.GET.get("next", ""),
+            "sso": getattr(request, "tenant", None) is not None
+            and sso.enabled_provider() is not None,
+        },
         status=400 if request.method == "POST" else 200,
     )
 
@@ -754,3 +761,85 @@ def two_factor_page(request: HttpRequest) -> HttpResponse:
         context["secret"] = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
         context["qr_svg"] = mark_safe(two_factor.qr_code_svg(uri))  # noqa: S308  # segno's SVG
     return render(request, "accounts/two_factor.html", context, status=status)
+
+
+# --- Single sign-on -------------------------------------------------------------------------
+
+SSO_PENDING = "sso_pending"
+
+
+def _sso_redirect_uri(request: HttpRequest) -> str:
+    return request.build_absolute_uri(reverse("accounts:sso-callback"))
+
+
+def sso_start(request: HttpRequest) -> HttpResponse:
+    """Send the browser to the tenant's OpenID Connect provider (state, nonce and a PKCE
+    verifier kept in the session). Counted per IP like a login."""
+    tenant = getattr(request, "tenant", None)
+    provider = sso.enabled_provider() if tenant is not None else None
+    if provider is None:
+        raise Http404
+    wait = ratelimit.retry_after("login_ip", ratelimit.client_ip(request))
+    if wait:
+        return _locked_out(request, wait)
+    try:
+        url, pending = sso.authorization_request(
+            provider=provider, redirect_uri=_sso_redirect_uri(request)
+        )
+    except DomainError as error:
+        messages.error(request, str(error))
+        return redirect("accounts:login")
+    target = request.GET.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = _home(request)
+    request.session[SSO_PENDING] = {**pending, "next": target}
+    return HttpResponseRedirect(url)
+
+
+def sso_callback(request: HttpRequest) -> HttpResponse:
+    """The provider sends the browser back with a code: checked against the state, the ID
+    token verified, the seat found (or made, for an allowed domain), then the same
+    sign-in as a password's (a second factor when the login has one)."""
+    tenant = getattr(request, "tenant", None)
+    provider = sso.enabled_provider() if tenant is not None else None
+    pending = request.session.pop(SSO_PENDING, None)
+    if provider is None:
+        raise Http404
+    state = request.GET.get("state", "")
+    code = request.GET.get("code", "")
+    if (
+        not isinstance(pending, dict)
+        or not state
+        or not code
+        or not secrets.compare_digest(state, str(pending.get("state", "")))
+    ):
+        messages.error(request, SsoSignInFailed.message)
+        return redirect("accounts:login")
+    try:
+        email = sso.verified_email(
+            provider=provider,
+            code=code[:2000],
+            redirect_uri=_sso_redirect_uri(request),
+            pending=pending,
+        )
+        seat = sso.seat_for_sso(provider=provider, email=email)
+    except DomainError as error:
+        ratelimit.hit("login_ip", ratelimit.client_ip(request))
+        audit.record_after_request(
+            request,
+            action=AuditAction.SIGN_IN_FAILED,
+            actor=None,
+            target_type="member",
+            details={"method": "oidc"},
+        )
+        messages.error(request, str(error))
+        return redirect("accounts:login")
+    return _sign_in(
+        request,
+        seat.user,
+        seat=seat,
+        method="oidc",
+        target=str(pending.get("next") or "") or _home(request),
+    )

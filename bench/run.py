@@ -1,8 +1,9 @@
 """`make bench`: run every benchmark, write its figures to bench/results/ and the tables in
 bench/README.md.
 
-    .venv/bin/python -m bench.run [inbound workspace assignment help_center] [--messages N]
-        [--concurrency 2 1] [--tickets N] [--requests N] [--reload] [--assignment-tickets N]
+    .venv/bin/python -m bench.run [inbound django_helpdesk workspace assignment help_center]
+        [--messages N] [--concurrency 2 1] [--tickets N] [--requests N] [--reload]
+        [--assignment-tickets N]
 
 The developer's data is never touched. Benchmarks get their own database, `helpdesk_bench`
 on the same PostgreSQL server (dropped and built again with `setup_database` and `migrate`
@@ -35,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = ROOT / "bench" / "results"
 README = ROOT / "bench" / "README.md"
 # Modules of this package, each with run() and markdown().
-BENCHMARKS = ("inbound", "workspace", "assignment", "help_center", "reports")
+BENCHMARKS = ("inbound", "django_helpdesk", "workspace", "assignment", "help_center", "reports")
 # Two benchmarks on one server at once (two developers) each need their own database and
 # Redis database: HELPDESK_BENCH_DATABASE and HELPDESK_BENCH_REDIS_DATABASE.
 DATABASE_NAME = os.environ.get("HELPDESK_BENCH_DATABASE", "helpdesk_bench")
@@ -169,7 +170,7 @@ def machine_facts(context: Context) -> dict[str, Any]:
     memory_kb = next(
         (int(line.split()[1]) for line in meminfo.splitlines() if line.startswith("MemTotal")), 0
     )
-    with context.admin_connection() as connection:
+    with context.admin_connection("postgres") as connection:  # the bench database may not exist
         postgres = connection.execute("SHOW server_version").fetchone()[0]
     import celery
     import django

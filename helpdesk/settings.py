@@ -309,9 +309,13 @@ HELPDESK_AUTO_REPLY_LIMIT_PER_HOUR = env_int("HELPDESK_AUTO_REPLY_LIMIT_PER_HOUR
 # Mailbox IMAP servers on loopback or private networks (an on-premises mail server): off,
 # so one tenant's admin cannot reach the services around the help desk through them.
 HELPDESK_IMAP_ALLOW_PRIVATE_HOSTS = env_bool("HELPDESK_IMAP_ALLOW_PRIVATE_HOSTS", False)
-# Outgoing webhooks (automation.webhooks): targets on loopback, private, link-local or other
-# non-public addresses are refused unless the operator allows them, like IMAP hosts.
+# Outbound HTTP to URLs admins type in (webhooks, the single sign-on provider, ticket
+# integrations; helpdesk.core.outbound_http): targets on loopback, private, link-local or
+# other non-public addresses are refused unless the operator allows them, like IMAP hosts.
+# HELPDESK_WEBHOOK_ALLOW_PRIVATE_HOSTS is the deprecated name of the same switch: either on
+# allows them.
 HELPDESK_WEBHOOK_ALLOW_PRIVATE_HOSTS = env_bool("HELPDESK_WEBHOOK_ALLOW_PRIVATE_HOSTS", False)
+HELPDESK_OUTBOUND_ALLOW_PRIVATE_HOSTS = env_bool("HELPDESK_OUTBOUND_ALLOW_PRIVATE_HOSTS", False)
 # Seconds a delivery waits for the receiver to connect and answer.
 HELPDESK_WEBHOOK_TIMEOUT_SECONDS = env_int("HELPDESK_WEBHOOK_TIMEOUT_SECONDS", 10)
 # Failed attempts in a row (every delivery's retries count) after which a webhook is

@@ -1,18 +1,18 @@
 """One HTTP POST to a webhook's URL, only ever to a public address.
 
-A tenant's admin chooses the URL, so it could name the services around the help desk (its
-database, a cloud's metadata endpoint) or a name that resolves to them. Unless the operator
-allows private targets (HELPDESK_WEBHOOK_ALLOW_PRIVATE_HOSTS), every address the host
-resolves to must be public, and the connection goes to an address that was checked, never
-to the name again: a DNS server that answers a public address to the check and a private
-one to the connection (DNS rebinding) gets nowhere. HTTPS is verified against the URL's
-host name all the same. Redirects are not followed (a 3xx is a failed delivery).
+A tenant's admin chooses the URL, so the address check and the connection are
+helpdesk.core.outbound_http's, the one guard for every URL admins type in: unless the
+operator allows private targets (HELPDESK_OUTBOUND_ALLOW_PRIVATE_HOSTS, or the deprecated
+HELPDESK_WEBHOOK_ALLOW_PRIVATE_HOSTS), every address the host resolves to must be public,
+and the connection goes to an address that was checked, never to the name again: a DNS
+server that answers a public address to the check and a private one to the connection (DNS
+rebinding) gets nowhere. HTTPS is verified against the URL's host name all the same.
+Redirects are not followed (a 3xx is a failed delivery).
 """
 
 from __future__ import annotations
 
 import http.client
-import ipaddress
 import socket
 import ssl
 import time
@@ -22,6 +22,7 @@ from urllib.parse import SplitResult, urlsplit
 from django.conf import settings
 
 from automation.errors import InvalidWebhook, WebhookTargetRefused
+from helpdesk.core import outbound_http
 
 EXCERPT_CHARS = 1000
 READ_LIMIT = 64 * 1024
@@ -72,23 +73,12 @@ def resolve(parts: SplitResult) -> list[str]:
     """Every address the URL's host resolves to, each checked. Raises InvalidWebhook when
     it does not resolve, WebhookTargetRefused when one address is not public (unless the
     operator allows private targets)."""
-    host = parts.hostname or ""
     try:
-        infos = socket.getaddrinfo(host, _port(parts), type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as error:
-        raise InvalidWebhook(f"The host {host} cannot be found.") from error
-    addresses = list(dict.fromkeys(str(info[4][0]).split("%", 1)[0] for info in infos))
-    if not settings.HELPDESK_WEBHOOK_ALLOW_PRIVATE_HOSTS:
-        for address in addresses:
-            if not ipaddress.ip_address(address).is_global:
-                raise WebhookTargetRefused(
-                    f"{host} is a loopback or private address ({address}); webhooks must reach"
-                    " a public address (the operator can allow private ones with"
-                    " HELPDESK_WEBHOOK_ALLOW_PRIVATE_HOSTS=1)."
-                )
-    if not addresses:
-        raise InvalidWebhook(f"The host {host} cannot be found.")
-    return addresses
+        return outbound_http.resolve_checked(parts.hostname or "", _port(parts))
+    except outbound_http.OutboundHostNotFound as error:
+        raise InvalidWebhook(str(error)) from error
+    except outbound_http.OutboundTargetRefused as error:
+        raise WebhookTargetRefused(str(error)) from error
 
 
 def check_url(url: str) -> str:
@@ -101,15 +91,7 @@ def check_url(url: str) -> str:
 
 def _connect(address: str, port: int, timeout: float | None) -> socket.socket:
     """A TCP connection to the address itself: no name is looked up again on the way."""
-    family = socket.AF_INET6 if ipaddress.ip_address(address).version == 6 else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.settimeout(timeout)
-        sock.connect((address, port))
-    except OSError:
-        sock.close()
-        raise
-    return sock
+    return outbound_http.open_connection([address], port, timeout)
 
 
 class _PinnedHTTPConnection(http.client.HTTPConnection):

@@ -7,14 +7,12 @@ from __future__ import annotations
 import ipaddress
 import re
 import secrets
-import socket
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 from authlib.common.errors import AuthlibBaseError as OAuthError
 from authlib.integrations.requests_client import OAuth2Session
-from django.conf import settings
 from django.db import transaction
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -29,7 +27,7 @@ from helpdesk.accounts.errors import (
     SsoSignInFailed,
 )
 from helpdesk.accounts.models import SsoProvider
-from helpdesk.core import crypto
+from helpdesk.core import crypto, outbound_http
 from helpdesk.tenancy import audit, permissions
 from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.models import AuditAction, Membership, MembershipRole
@@ -166,49 +164,68 @@ HTTP_TIMEOUT_SECONDS = 5
 SCOPES = "openid email"
 
 
-def _require_public_host(url: str) -> None:
-    """Refuse a provider URL whose host is (or resolves to) a loopback, private or
-    link-local address: an admin's setting must not make the server call its own
-    network. HELPDESK_WEBHOOK_ALLOW_PRIVATE_HOSTS, the operator's one switch for
-    addresses admins type in (webhooks and SSO alike), allows them. The address is
-    resolved again by the request itself, so unlike the webhook sender this check does
-    not pin it. Raises SsoProviderUnreachable."""
-    if settings.HELPDESK_WEBHOOK_ALLOW_PRIVATE_HOSTS:
-        return
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    try:
-        infos = socket.getaddrinfo(host, parts.port or 443, proto=socket.IPPROTO_TCP)
-    except OSError as error:
-        raise SsoProviderUnreachable() from error
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global:
-            raise SsoProviderUnreachable()
+def _session(client: requests.Session | None = None) -> requests.Session:
+    """A session (or authlib's OAuth2 session) whose every call goes only to a checked
+    public address, pinned (helpdesk.core.outbound_http): an admin's setting must not make
+    the server call its own network, not even through a name that changes its address
+    between the check and the connection. HELPDESK_OUTBOUND_ALLOW_PRIVATE_HOSTS, the
+    operator's switch for addresses admins type in, allows private ones. Every call here
+    passes allow_redirects=False."""
+    return outbound_http.mount(client or requests.Session())
 
 
 def _get_json(url: str) -> dict[str, Any]:
-    _require_public_host(url)
+    """The JSON object at `url`. Raises SsoProviderUnreachable saying what went wrong."""
     try:
-        response = requests.get(url, timeout=HTTP_TIMEOUT_SECONDS, allow_redirects=False)
-        response.raise_for_status()
-        data = response.json()
-    except (requests.RequestException, ValueError) as error:
-        raise SsoProviderUnreachable() from error
+        with _session() as client:
+            response = client.get(url, timeout=HTTP_TIMEOUT_SECONDS, allow_redirects=False)
+            if response.status_code != 200:
+                raise SsoProviderUnreachable(
+                    f"{url} answered HTTP {response.status_code}, not the JSON document."
+                )
+            data = response.json()
+    except (outbound_http.OutboundHostNotFound, outbound_http.OutboundTargetRefused) as error:
+        raise SsoProviderUnreachable(str(error)) from error
+    except requests.RequestException as error:
+        raise SsoProviderUnreachable(
+            f"{url} could not be reached ({type(error).__name__})."
+        ) from error
+    except ValueError as error:
+        raise SsoProviderUnreachable(f"{url} did not answer JSON.") from error
     if not isinstance(data, dict):
-        raise SsoProviderUnreachable()
+        raise SsoProviderUnreachable(f"{url} did not answer a JSON object.")
     return data
 
 
 def _discover(provider: SsoProvider) -> dict[str, Any]:
-    """The provider's discovery document, checked to name the configured issuer."""
-    document = _get_json(f"{provider.issuer}/.well-known/openid-configuration")
-    if str(document.get("issuer", "")).rstrip("/") != provider.issuer:
-        raise SsoProviderUnreachable()
+    """The provider's discovery document, checked to name the configured issuer.
+    Raises SsoProviderUnreachable saying what is wrong."""
+    return discover_issuer(provider.issuer)
+
+
+def discover_issuer(issuer: str) -> dict[str, Any]:
+    """The discovery document of `issuer` (as stored: no trailing slash), checked to name
+    that issuer and the endpoints sign-in needs. Raises SsoProviderUnreachable saying
+    what is wrong."""
+    document = _get_json(f"{issuer}/.well-known/openid-configuration")
+    named = str(document.get("issuer", "")).rstrip("/")
+    if named != issuer:
+        raise SsoProviderUnreachable(
+            f"The discovery document names the issuer {named[:200]!r}, not {issuer!r}."
+        )
     for key in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
         if not isinstance(document.get(key), str):
-            raise SsoProviderUnreachable()
+            raise SsoProviderUnreachable(f"The discovery document has no {key}.")
     return document
+
+
+@transaction.atomic
+def check_discovery(*, actor: Membership | None, issuer: str) -> dict[str, Any]:
+    """Fetch the discovery document of `issuer` (cleaned as when saved) for an admin
+    checking the settings. Admins only (PermissionDenied). Raises InvalidSsoSettings for
+    a bad issuer, SsoProviderUnreachable saying what went wrong; the document on success."""
+    permissions.require(actor, Capability.MANAGE_SETTINGS)
+    return discover_issuer(_clean_issuer(issuer))
 
 
 def enabled_provider() -> SsoProvider | None:
@@ -242,19 +259,20 @@ def verified_email(
     Raises SsoSignInFailed."""
     try:
         document = _discover(provider)
-        _require_public_host(document["token_endpoint"])
         client = OAuth2Session(
             provider.client_id,
             crypto.decrypt(provider.client_secret_encrypted),
             redirect_uri=redirect_uri,
             token_endpoint_auth_method="client_secret_basic",  # noqa: S106  # a method name
         )
-        token = client.fetch_token(
-            document["token_endpoint"],
-            code=code,
-            code_verifier=pending["verifier"],
-            timeout=HTTP_TIMEOUT_SECONDS,
-        )
+        with _session(client):
+            token = client.fetch_token(
+                document["token_endpoint"],
+                code=code,
+                code_verifier=pending["verifier"],
+                timeout=HTTP_TIMEOUT_SECONDS,
+                allow_redirects=False,
+            )
         keys = KeySet.import_key_set(_get_json(document["jwks_uri"]))  # type: ignore[arg-type]
         decoded = jwt.decode(str(token.get("id_token", "")), keys, algorithms=["RS256"])
         jwt.JWTClaimsRegistry(
@@ -265,7 +283,12 @@ def verified_email(
             nonce={"essential": True, "value": pending["nonce"]},
         ).validate(decoded.claims)
         claims = decoded.claims
-    except (SsoProviderUnreachable, crypto.DecryptionFailed) as error:
+    except (
+        SsoProviderUnreachable,
+        crypto.DecryptionFailed,
+        outbound_http.OutboundHostNotFound,
+        outbound_http.OutboundTargetRefused,
+    ) as error:
         raise SsoSignInFailed() from error
     except (JoseError, OAuthError, requests.RequestException, ValueError, KeyError) as error:
         raise SsoSignInFailed() from error

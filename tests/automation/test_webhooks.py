@@ -150,7 +150,7 @@ def test_loopback_and_private_targets_are_refused(acme: TenantSetup, url: str) -
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["code"] == "webhook_target_refused"
-    assert "HELPDESK_WEBHOOK_ALLOW_PRIVATE_HOSTS" in error["message"]
+    assert "HELPDESK_OUTBOUND_ALLOW_PRIVATE_HOSTS" in error["message"]
 
 
 def test_agents_may_not_manage_webhooks(acme: TenantSetup) -> None:

@@ -4,14 +4,19 @@ sent, so a second run, a redelivery or a crash never sends one twice."""
 
 from __future__ import annotations
 
+import datetime
 import smtplib
 from typing import Any
 from uuid import UUID
 
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
 from django.core import mail
 from django.core.mail import get_connection
-from pytest_django import DjangoCaptureOnCommitCallbacks
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from pytest_django import DjangoCaptureOnCommitCallbacks, Settings
 
 from helpdesk.core.errors import TransientError
 from helpdesk.mail import services as mail_services
@@ -20,6 +25,7 @@ from helpdesk.mail.models import OutboundEmail
 from helpdesk.tenancy.context import tenant_context
 from tests.conftest import TenantSetup
 from tests.tickets.test_inbound import build
+from tests.tickets.test_outbound import _free_port
 from tickets.mail_in import intake
 from tickets.mail_in import services as inbound
 
@@ -153,3 +159,89 @@ def test_another_tenants_emails_are_not_claimed(
         == {}
     )
     assert mail.outbox == []
+
+
+class CountConnections:
+    """A loopback SMTP server's handler: which connection (client port) each mail came on."""
+
+    def __init__(self) -> None:
+        self.peers: list[object] = []
+
+    async def handle_DATA(  # noqa: N802 - aiosmtpd's hook name
+        self, server: SMTP, session: Session, envelope: Envelope
+    ) -> str:
+        self.peers.append(session.peer)
+        return "250 OK"
+
+
+def test_a_batch_goes_out_over_one_smtp_connection_claimed_a_chunk_at_a_time(
+    acme: TenantSetup,
+    monkeypatch: pytest.MonkeyPatch,
+    settings: Settings,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    monkeypatch.setattr(mail_tasks.deliver_outbound_emails, "delay", lambda **_: None)
+    monkeypatch.setattr(mail_services, "CLAIM_CHUNK", 2)
+    ids = _acknowledged_batch(acme, 5, django_capture_on_commit_callbacks)
+    handler = CountConnections()
+    server = Controller(handler, hostname="127.0.0.1", port=_free_port())
+    server.start()
+    try:
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT = server.hostname, server.port
+        with CaptureQueriesContext(connection) as captured:
+            outcome = mail_services.deliver_many(
+                tenant_id=str(acme.id), outbound_email_ids=ids, last_attempt=True
+            )
+    finally:
+        server.stop()
+    assert outcome == dict.fromkeys(ids, "sent")
+    assert len(handler.peers) == 5
+    assert len(set(handler.peers)) == 1  # one connection for the whole batch
+    # Three chunks: a claim (locking read, update) and a record each, not one per email.
+    updates = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("UPDATE")]
+    assert len(updates) == 6
+    with tenant_context(acme.id):
+        assert set(OutboundEmail.objects.values_list("status", "attempts")) == {("sent", 1)}
+
+
+class Killed(BaseException):
+    """The worker killed in the middle of a send (not an error anything catches)."""
+
+
+def test_a_worker_killed_mid_chunk_never_sends_that_chunk_again(
+    acme: TenantSetup,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    monkeypatch.setattr(mail_tasks.deliver_outbound_emails, "delay", lambda **_: None)
+    monkeypatch.setattr(mail_services, "CLAIM_CHUNK", 2)
+    ids = _acknowledged_batch(acme, 3, django_capture_on_commit_callbacks)
+    real_send = mail_services.send
+
+    def send(email: Any) -> bool:
+        if len(mail.outbox) == 1:
+            raise Killed()
+        return real_send(email)
+
+    monkeypatch.setattr(mail_services, "send", send)
+    with pytest.raises(Killed):
+        mail_services.deliver_many(
+            tenant_id=str(acme.id), outbound_email_ids=ids, last_attempt=True
+        )
+    assert len(mail.outbox) == 1
+    with tenant_context(acme.id):
+        statuses = dict(OutboundEmail.objects.values_list("id", "status"))
+    # The first chunk was claimed (one sent, one not, neither recorded); the rest not yet.
+    assert statuses == {ids[0]: "sending", ids[1]: "sending", ids[2]: "queued"}
+    # The retry sends only what was never claimed; the sweeper marks the chunk unknown.
+    monkeypatch.setattr(mail_services, "send", real_send)
+    assert mail_services.deliver_many(
+        tenant_id=str(acme.id), outbound_email_ids=ids, last_attempt=True
+    ) == {ids[2]: "sent"}
+    assert len(mail.outbox) == 2
+    with tenant_context(acme.id):
+        assert mail_services.mark_interrupted_sends(older_than=datetime.timedelta(0)) == 2
+        assert set(
+            OutboundEmail.objects.filter(id__in=ids[:2]).values_list("status", flat=True)
+        ) == {"unknown"}

@@ -12,7 +12,7 @@ from automation.reports import tasks as report_tasks
 from automation.webhooks import services as webhooks
 from automation.webhooks import tasks as webhook_tasks
 from departments.signals import business_hours_changed
-from helpdesk.core.batching import collect_on_commit, remembered
+from helpdesk.core.batching import collect_on_commit, is_remembering, remembered
 from tickets.signals import rating_received, ticket_changed, tickets_erased
 
 
@@ -50,8 +50,17 @@ def automate_after_change(*, ticket_id: Any, reason: str, by_rule: bool = False,
 
 @receiver(ticket_changed, dispatch_uid="automation.reports.ticket_changed")
 def refresh_reports_after_change(*, tenant_id: Any, ticket_id: Any, **_: Any) -> None:
-    """The report rollups of the days the tickets count on, once per transaction."""
+    """The report rollups of the days the tickets count on, once per transaction; for an
+    inbound batch's tickets coalesced with the next batches' (one refresh per tenant per
+    few seconds, not one per batch)."""
     tenant = str(tenant_id)
+    if is_remembering():
+
+        def coalesce(ids: list[str]) -> None:
+            report_tasks.refresh_report_rollups_soon(tenant_id=tenant, ticket_ids=ids)
+
+        collect_on_commit(("automation.reports.coalesced", tenant), str(ticket_id), coalesce)
+        return
 
     def enqueue(ids: list[str]) -> None:
         report_tasks.refresh_report_rollups.delay(tenant_id=tenant, ticket_ids=sorted(set(ids)))

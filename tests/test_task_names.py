@@ -61,6 +61,8 @@ TASK_NAMES = {
     "automation.reports.tasks.sweep_report_rollups",
     "automation.reports.tasks.send_weekly_reports",
     "automation.reports.tasks.send_weekly_report",
+    # Inbound mail v2 (issue 17): an inbound batch's rollup refresh, coalesced per tenant.
+    "automation.reports.tasks.refresh_pending_report_rollups",
     # Outgoing webhooks (issue 21).
     "automation.webhooks.tasks.queue_webhook_events",
     "automation.webhooks.tasks.deliver_webhook",

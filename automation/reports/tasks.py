@@ -7,8 +7,11 @@ out on Monday morning in each tenant's zone."""
 from __future__ import annotations
 
 import datetime
+import time
+from typing import Any
 
 from django.core.cache import cache
+from django.db import transaction
 from django.utils import timezone
 
 from automation.models import ReportDirtyDay
@@ -38,11 +41,75 @@ def refresh_report_rollups(*, tenant_id: str, ticket_ids: list[str]) -> int:
     return marked
 
 
-def _schedule_recompute(tenant_id: str) -> None:
-    if cache.add(_claim_key(tenant_id), 1, timeout=DEBOUNCE_SECONDS * 6):
-        recompute_report_rollups.apply_async(
-            kwargs={"tenant_id": tenant_id}, countdown=DEBOUNCE_SECONDS
+# Inbound mail changes tickets a batch at a time, up to hundreds a second: their refresh
+# is coalesced, one task per tenant per REFRESH_COALESCE_SECONDS for every ticket the
+# batches changed meanwhile (held in a Redis set until that task has marked their days).
+REFRESH_COALESCE_SECONDS = 5
+# A recompute waits at least this many times as long as the tenant's last one took, so
+# that recomputing a busy day (all of today's tickets) while mail streams in takes at most
+# about a fifth of a worker.
+RECOMPUTE_SPACING = 4
+# How long ticket ids wait in the Redis set for a refresh that never ran (a lost task;
+# changes after that are refreshed with the next ones).
+PENDING_SECONDS = 24 * 3600
+
+
+def refresh_report_rollups_soon(*, tenant_id: str, ticket_ids: list[str]) -> None:
+    """After an inbound batch's commit: add its tickets to the tenant's pending set and
+    schedule one refresh_pending_report_rollups in REFRESH_COALESCE_SECONDS, unless one is
+    scheduled already (it will take these ids too)."""
+    if not ticket_ids:
+        return
+    client = _redis()
+    pending = _pending_key(tenant_id)
+    with client.pipeline(transaction=True) as pipe:
+        pipe.sadd(pending, *sorted(set(ticket_ids)))
+        pipe.expire(pending, PENDING_SECONDS)
+        pipe.execute()
+    if cache.add(_refresh_claim_key(tenant_id), 1, timeout=REFRESH_COALESCE_SECONDS * 6):
+        refresh_pending_report_rollups.apply_async(
+            kwargs={"tenant_id": tenant_id}, countdown=REFRESH_COALESCE_SECONDS
         )
+
+
+@tenant_task(queue="automation")
+def refresh_pending_report_rollups(*, tenant_id: str) -> int:
+    """refresh_report_rollups for every ticket in the tenant's pending set (inbound batches
+    since the last run). Idempotent: the ids leave the set only after their marks commit, so
+    a failed run leaves them for the next; marking twice is marking once."""
+    cache.delete(_refresh_claim_key(tenant_id))  # batches from now on schedule the next run
+    client = _redis()
+    pending = _pending_key(tenant_id)
+    ids = sorted(i.decode() if isinstance(i, bytes) else str(i) for i in client.smembers(pending))
+    if not ids:
+        return 0
+    marked = services.mark_days_dirty(days=selectors.ticket_days(ids))
+    transaction.on_commit(lambda: client.srem(pending, *ids))
+    _schedule_recompute(tenant_id)
+    return marked
+
+
+def _redis() -> Any:
+    return cache._cache.get_client(write=True)  # type: ignore[attr-defined]
+
+
+def _pending_key(tenant_id: str) -> str:
+    return cache.make_and_validate_key(f"reports:refresh-pending:{tenant_id}")
+
+
+def _refresh_claim_key(tenant_id: str) -> str:
+    return f"reports:refresh-scheduled:{tenant_id}"
+
+
+def _schedule_recompute(tenant_id: str) -> None:
+    took = cache.get(_took_key(tenant_id)) or 0.0
+    countdown = max(DEBOUNCE_SECONDS, round(RECOMPUTE_SPACING * float(took)))
+    if cache.add(_claim_key(tenant_id), 1, timeout=countdown * 6):
+        recompute_report_rollups.apply_async(kwargs={"tenant_id": tenant_id}, countdown=countdown)
+
+
+def _took_key(tenant_id: str) -> str:
+    return f"reports:recompute-took:{tenant_id}"
 
 
 def _claim_key(tenant_id: str) -> str:
@@ -55,7 +122,11 @@ def recompute_report_rollups(*, tenant_id: str) -> int:
     tickets, and a second run finds nothing marked). Changes from now on schedule the next
     run: the claim goes before the days are read."""
     cache.delete(_claim_key(tenant_id))
-    return services.recompute_dirty_days()
+    started = time.monotonic()
+    written = services.recompute_dirty_days()
+    # The next recompute waits in proportion (_schedule_recompute).
+    cache.set(_took_key(tenant_id), round(time.monotonic() - started, 3), timeout=3600)
+    return written
 
 
 @system_task

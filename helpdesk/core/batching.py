@@ -82,6 +82,12 @@ def answers_remembered() -> Iterator[None]:
         _local.answers = previous
 
 
+def is_remembering() -> bool:
+    """Inside an `answers_remembered` block (an inbound batch)? Work that follows a change
+    may then be coalesced across batches (the report rollups' refresh)."""
+    return getattr(_local, "answers", None) is not None
+
+
 def remembered(key: Hashable, compute: Callable[[], Any]) -> Any:
     """`compute()`, asked once per `answers_remembered` block under `key`; asked every time
     outside one. For what each change of a batch would ask again, such as whether the

@@ -79,6 +79,7 @@ class _Mail:
     parsed: ParsedEmail | None = None
     error: str = ""
     sender: str = ""
+    copied: list[str] = field(default_factory=list)
     attempts: int = 0
 
     def __post_init__(self) -> None:
@@ -134,6 +135,7 @@ class _Segment:
     acknowledge: list[tuple[InboundEmail, Ticket]] = field(default_factory=list)
     default_department: Department | None = None
     own: frozenset[str] = frozenset()
+    help_desk: set[str] = field(default_factory=set)
     sequence: int = 0
 
     # --- 1. Read -----------------------------------------------------------------------
@@ -141,6 +143,7 @@ class _Segment:
     def read(self) -> None:
         self.own = own = department_selectors.own_addresses()
         people: dict[str, str] = {}
+        copied: set[str] = set()
         for mail in self.mails:
             parsed = mail.parsed
             if parsed is None or parsed.bounce is not None:
@@ -148,7 +151,11 @@ class _Segment:
             mail.sender = parsed.from_address or intake.normalize_address(mail.email.envelope_from)
             if _rejection(mail.sender, own) is None and mail.sender not in people:
                 people[mail.sender] = parsed.from_name
+            mail.copied = inbound._copied_addresses(parsed, mail.sender, own)
+            copied.update(mail.copied)
         self.contacts = ticket_batch.get_or_create_contacts(people) if people else {}
+        # Which copied addresses are help desk mailboxes (never followers): one lookup.
+        self.help_desk = intake.help_desk_addresses(copied) if copied else set()
         self._read_threads()
 
     def _read_threads(self) -> None:
@@ -236,7 +243,7 @@ class _Segment:
             # The per-mail path would read the followers this segment is about to add.
             return _Next.NEW_SEGMENT
         body, content = inbound._content(parsed)
-        content.email_cc = inbound._copied_addresses(parsed, mail.sender, self.own)
+        content.email_cc = list(mail.copied)
         now = timezone.now()
         opened = ticket is None
         if ticket is None:
@@ -272,8 +279,7 @@ class _Segment:
                 _Known(ticket.id, MessageKind.CUSTOMER, (1, self.sequence))
             )
         if content.email_cc and may_add_followers and self._on_ticket(ticket, contact):
-            mailboxes = intake.help_desk_addresses(content.email_cc)
-            followers = [a for a in content.email_cc if a not in mailboxes]
+            followers = [a for a in content.email_cc if a not in self.help_desk]
             if followers:
                 self.new_followers.append((ticket, followers))
                 self.adding_followers.add(ticket.id)
@@ -384,8 +390,7 @@ class _Segment:
     def write_all(self) -> None:
         self.numbers.save()
         ticket_batch.store_email_batch(batch=self.write, language=self.language)
-        for ticket, emails in self.new_followers:
-            services.add_followers(ticket=ticket, emails=emails)
+        ticket_batch.add_followers_many(self.new_followers)
         _save_marks(self.marks)
         if self.acknowledge:
             thread: dict[UUID, list[str]] = {}

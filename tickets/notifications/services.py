@@ -7,7 +7,7 @@ task `send_agent_notification` builds the email and queues it in the outbox (hel
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from uuid import UUID
 
 from django.db.models import QuerySet
@@ -119,28 +119,42 @@ def notify_on_commit(
 NOTIFICATIONS_PER_TASK = 100
 
 
-def notify_many_on_commit(*, kind: str, entries: Iterable[tuple[UUID, Membership]]) -> int:
-    """`notify_on_commit` for many tickets at once, by the system (no actor, no message):
-    (ticket id, member) pairs of the current tenant, one insert for all the in-app
-    notifications (insert_rows) and one email task per NOTIFICATIONS_PER_TASK after the
-    commit. Automatic assignment of a batch of
-    tickets uses it. Returns how many notifications were made."""
-    rows = [
-        (str(new_id()), str(member.id), str(ticket_id))
+def notify_many_on_commit(
+    *,
+    kind: str,
+    entries: Iterable[tuple[UUID, Membership]],
+    messages: Mapping[UUID, UUID] | None = None,
+) -> int:
+    """`notify_on_commit` for many tickets at once, by the system (no actor): (ticket id,
+    member) pairs of the current tenant, one insert for all the in-app notifications
+    (insert_rows) and one email task per NOTIFICATIONS_PER_TASK after the commit; a pair
+    given twice is one notification. `messages`: the message each ticket's notification is
+    about (by ticket id), if any. Automatic assignment of a batch of tickets and a batch of
+    inbound mail's customer replies use it. Returns how many notifications were made."""
+    messages = messages or {}
+    pairs = dict.fromkeys(
+        (ticket_id, member)
         for ticket_id, member in entries
         if permissions.can_receive_ticket_notifications(member) or kind in FOR_LIGHT_AGENTS
+    )
+    rows = [
+        (str(new_id()), str(member.id), str(ticket_id), messages.get(ticket_id))
+        for ticket_id, member in pairs
     ]
     if not rows:
         return 0
     now = timezone.now()
     tenant_id = require_tenant_id()
+    varying = {
+        "id": [row[0] for row in rows],
+        "member_id": [row[1] for row in rows],
+        "ticket_id": [row[2] for row in rows],
+    }
+    if messages:
+        varying["message_id"] = [str(row[3]) if row[3] else None for row in rows]  # type: ignore[misc]
     insert_rows(
         Notification,
-        {
-            "id": [row[0] for row in rows],
-            "member_id": [row[1] for row in rows],
-            "ticket_id": [row[2] for row in rows],
-        },
+        varying,
         {"tenant_id": tenant_id, "kind": kind, "created_at": now, "updated_at": now},
     )
     for start in range(0, len(rows), NOTIFICATIONS_PER_TASK):

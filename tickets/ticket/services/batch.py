@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from helpdesk.core.ids import new_id
 from helpdesk.tenancy.context import require_tenant_id
+from helpdesk.tenancy.models import Membership
 from tickets.models import (
     Attachment,
     CompanyDomain,
@@ -26,6 +27,7 @@ from tickets.models import (
     MessageKind,
     NotificationKind,
     Ticket,
+    TicketFollower,
     TicketStatus,
 )
 from tickets.notifications import services as notifications
@@ -86,6 +88,45 @@ def get_or_create_contacts(people: dict[str, str]) -> dict[str, Contact]:
             contact.save(update_fields=["name", "updated_at"])
         contacts[key] = contact
     return contacts
+
+
+def add_followers_many(entries: Sequence[tuple[Ticket, list[str]]]) -> int:
+    """add_followers for a batch's tickets at once: every address's contact found or made
+    by get_or_create_contacts (three statements), then the followers inserted in one
+    (a follower already there is left as it is; the ticket's own contact is skipped).
+    Returns how many follower rows were new."""
+    addresses = {email: "" for _, emails in entries for email in emails if email.strip()}
+    if not addresses:
+        return 0
+    contacts = get_or_create_contacts(addresses)
+    tenant_id = require_tenant_id()
+    rows: dict[tuple[UUID, UUID], TicketFollower] = {}
+    for ticket, emails in entries:
+        for email in emails:
+            contact = contacts.get(email.strip().lower())
+            if contact is None or contact.id == ticket.contact_id:
+                continue
+            rows.setdefault(
+                (ticket.id, contact.id),
+                TicketFollower(tenant_id=tenant_id, ticket=ticket, contact=contact),
+            )
+    if not rows:
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO tickets_ticketfollower (id, tenant_id, ticket_id, contact_id,"
+            " created_at, updated_at)"
+            " SELECT v.id, %s, v.ticket_id, v.contact_id, now(), now()"
+            " FROM unnest(%s::uuid[], %s::uuid[], %s::uuid[]) AS v(id, ticket_id, contact_id)"
+            " ON CONFLICT DO NOTHING",
+            [
+                tenant_id,
+                [row.id for row in rows.values()],
+                [row.ticket_id for row in rows.values()],
+                [row.contact_id for row in rows.values()],
+            ],
+        )
+        return int(cursor.rowcount)
 
 
 class TicketNumbers:
@@ -188,16 +229,19 @@ def store_email_batch(*, batch: EmailBatch, language: str) -> None:
     refresh_search_vectors(
         ticket_ids=[*created, *(t for t in batch.updated if t not in created)], language=language
     )
+    # The assignees of tickets a customer answered: one notification per ticket and
+    # assignee (about its latest message), inserted at once, mailed by one task per hundred.
+    replied: dict[UUID, tuple[Membership, UUID]] = {}
     for message in batch.messages:
-        ticket = message.ticket
-        if message.ticket_id not in created and ticket.assignee_id is not None:
-            notifications.notify_on_commit(
-                kind=NotificationKind.CUSTOMER_REPLIED,
-                members=[ticket.assignee],
-                ticket=ticket,
-                actor=None,
-                message=message,
-            )
+        assignee = message.ticket.assignee if message.ticket.assignee_id else None
+        if message.ticket_id not in created and assignee is not None:
+            replied[message.ticket_id] = (assignee, message.id)
+    if replied:
+        notifications.notify_many_on_commit(
+            kind=NotificationKind.CUSTOMER_REPLIED,
+            entries=[(ticket_id, member) for ticket_id, (member, _) in replied.items()],
+            messages={ticket_id: message_id for ticket_id, (_, message_id) in replied.items()},
+        )
 
 
 def _store_attachments(

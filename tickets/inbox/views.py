@@ -16,10 +16,12 @@ from django.views.decorators.http import require_POST
 
 from departments import selectors as department_selectors
 from helpdesk.core.errors import DomainError
+from helpdesk.tenancy import permissions
 from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.decorators import member_required
 from helpdesk.tenancy.http import MemberHttpRequest
 from tickets.configuration import services as configuration
+from tickets.inbox import rows
 from tickets.inbox import services as inbox
 from tickets.models import CustomFieldTarget, TicketStatus
 from tickets.sla import selectors as sla
@@ -82,12 +84,17 @@ def inbox_page(request: MemberHttpRequest) -> HttpResponse:
     page = _page(
         tickets.select_related(None).select_related("contact"), request.GET.get("page", "1")
     )
-    _attach_row_relations(page.object_list, agents)
+    rows.attach_row_relations(page.object_list, agents)
     fields = configuration.list_custom_fields(CustomFieldTarget.TICKET)
     field_filters = [(field, filters.get(inbox.CUSTOM_PREFIX + field.key, "")) for field in fields]
     shown = FILTER_CONTROLS | {inbox.CUSTOM_PREFIX + field.key for field in fields}
     context = {
         "page": page,
+        # The rows are built in Python (tickets/inbox/rows.py): the same markup the row
+        # template gave, without the template engine's cost for fifty rows.
+        "rows": rows.render_inbox_rows(
+            page.object_list, selectable=permissions.can_change_tickets(membership), now=now
+        ),
         # The filter form's controls, and what it carries along unseen (customer, company,
         # channel, …) so that Apply never drops a filter; the search keeps them all.
         "field_filters": field_filters,
@@ -118,35 +125,6 @@ def inbox_page(request: MemberHttpRequest) -> HttpResponse:
     response = render(request, template, context, status=400 if error else 200)
     response["Vary"] = "HX-Request"
     return response
-
-
-def _attach_row_relations(rows: list[Any], agents: list[Any]) -> None:
-    """Give inbox rows their assignee, custom status and priority label from loaded lists;
-    the few not in them (a deactivated agent, a retired status) in one query each."""
-    members = {m.id: m for m in agents}
-    statuses = {s.id: s for s in configuration.active_custom_statuses()}
-    priority_labels = configuration.priority_labels()
-    missing_members = {
-        t.assignee_id for t in rows if t.assignee_id and t.assignee_id not in members
-    }
-    if missing_members:
-        members.update({m.id: m for m in tenancy_selectors.get_members(missing_members)})
-    missing_statuses = {
-        t.custom_status_id
-        for t in rows
-        if t.custom_status_id and t.custom_status_id not in statuses
-    }
-    if missing_statuses:
-        statuses.update({s.id: s for s in configuration.get_custom_statuses(missing_statuses)})
-    for ticket in rows:
-        # The tenant's name for the level (Settings → Tickets), as the ticket page shows it.
-        ticket.priority_label = (
-            priority_labels.get(ticket.priority) or ticket.get_priority_display()
-        )
-        ticket.assignee = members.get(ticket.assignee_id) if ticket.assignee_id else None
-        ticket.custom_status = (
-            statuses.get(ticket.custom_status_id) if ticket.custom_status_id else None
-        )
 
 
 @dataclass

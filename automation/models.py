@@ -287,8 +287,10 @@ class ReportRollup(TenantModel):
     ("" for none). Derived from the tickets by automation.reports.services (a day is
     recomputed whole, never incremented), so it can always be rebuilt.
 
-    Each day's rows are summed into rows of its month (`span` "month"), so a year's report
-    reads twelve months of rows rather than 365 days.
+    Each day's rows are summed into rows of its month (`span` "month"), and the months into
+    running totals (`span` "total", `day` the month's first day: everything up to the end of
+    that month), so a report's whole months are the difference of two totals, two rows per
+    breakdown value however many months it covers.
 
     Times are minutes; `*_hist` count them in the buckets of automation.reports.buckets,
     from which medians and the 90th percentile are read without the tickets.

@@ -267,6 +267,7 @@ def measure_year_read(context: Context) -> dict[str, Any]:
                 for n in range(13)
             },
         )
+        services.sum_totals(tenant.id, since=start.replace(day=1))
     from bench.run import DATABASE_NAME
 
     with context.admin_connection(DATABASE_NAME) as admin:  # as autovacuum would, later
@@ -280,12 +281,90 @@ def measure_year_read(context: Context) -> dict[str, Any]:
             payload = selectors.report_payload(selectors.read_report(start, end))
             if n >= 5:
                 timings.append((time.perf_counter() - began) * 1000)
+        compared = _compare_designs(tenant.id, start, end)
     return {
         "rollup_rows": len(rows),
         "load_seconds": round(loaded_seconds, 1),
         "tickets_in_year": payload["tickets_created"],
         "year_report": {**_ms(timings), "runs": len(timings), "load_before": load_before},
+        "grouped_queries": compared,
         "target_ms": TARGET_MS,
+    }
+
+
+# The design before running totals (kept here to compare in the same run): a year's whole
+# months summed from their twelve month rows per breakdown value.
+_OLD_RANGE = """
+    r.tenant_id = %(tenant)s AND r.span = 'month' AND r.day >= %(start)s AND r.day <= %(end)s
+"""
+_OLD_COUNTS = f"""
+    SELECT dimension, key, sum(created), sum(solved), sum(reopened), sum(replies),
+           sum(csat_good), sum(csat_bad), sum(csat_okay), sum(solves)
+    FROM automation_reportrollup r WHERE {_OLD_RANGE} GROUP BY dimension, key
+"""  # noqa: S608 (module constants)
+
+
+def _compare_designs(tenant_id: Any, start: datetime.date, end: datetime.date) -> dict[str, Any]:
+    """The year's three grouped statements (counts, histograms, SLA) as read_report runs
+    them now (two running totals per breakdown value) and as the month rows were read
+    before, alternately, READS runs each, for all breakdown values."""
+    from django.db import connection
+
+    from automation.reports import selectors
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT max(day) FROM automation_reportrollup"
+            " WHERE tenant_id = %s AND span = 'total' AND day < %s",
+            [tenant_id, start],
+        )
+        fetched = cursor.fetchone()
+    new_params = {
+        "tenant": tenant_id,
+        "start": start,
+        "end": end,
+        "month_first": start,
+        "month_end": end,
+        "agent": None,
+        "total_hi": end.replace(day=1),
+        "total_lo": fetched[0] if fetched else None,
+        "kept_dimensions": None,
+        "kept_keys": None,
+    }
+    sign = selectors._SIGN
+    new = [
+        f"SELECT dimension, key, sum({sign} * created) FROM automation_reportrollup r"  # noqa: S608
+        f" WHERE {selectors._RANGE} GROUP BY 1, 2"
+        f" HAVING {selectors._COUNTED.format(sign=sign)}",
+        selectors._HIST_SQL.format(range=selectors._RANGE + selectors._KEPT, sign=sign),
+        selectors._SLA_SQL.format(range=selectors._RANGE + selectors._KEPT, sign=sign),
+    ]
+    old = [
+        _OLD_COUNTS,
+        selectors._HIST_SQL.format(range=_OLD_RANGE, sign="1"),
+        selectors._SLA_SQL.format(range=_OLD_RANGE, sign="1"),
+    ]
+    old_params = {"tenant": tenant_id, "start": start, "end": end}
+    timings: dict[str, list[float]] = {"new": [], "old": []}
+    load_before = _load()
+    with connection.cursor() as cursor:
+        for n in range(READS + 2):
+            for label, statements, params in (
+                ("new", new, new_params),
+                ("old", old, old_params),
+            ):
+                began = time.perf_counter()
+                for statement in statements:
+                    cursor.execute(statement, params)
+                    cursor.fetchall()
+                if n >= 2:
+                    timings[label].append((time.perf_counter() - began) * 1000)
+    new_ms, old_ms = statistics.median(timings["new"]), statistics.median(timings["old"])
+    return {
+        "running_totals_ms_median": round(new_ms, 1),
+        "month_rows_ms_median": round(old_ms, 1),
+        "ratio": round(old_ms / new_ms, 1) if new_ms else None,
+        "load_before": load_before,
     }
 
 
@@ -341,5 +420,18 @@ def markdown(result: dict[str, Any]) -> str:
             f" whole year, {read['runs']} runs: median **{read['median_ms']} ms**, p90"
             f" {read['p90_ms']} ms, max {read['max_ms']} ms (load before {read['load_before']});"
             f" target under {year['target_ms']} ms: {verdict}.",
+            *(
+                [
+                    "",
+                    f"The year's three grouped statements (counts, histograms, SLA; every"
+                    f" breakdown value), {read['runs']} runs each, alternating: from two running"
+                    f" totals per value **{compared['running_totals_ms_median']} ms**, from"
+                    f" twelve month rows per value as before {compared['month_rows_ms_median']}"
+                    f" ms (median; {compared['ratio']} times; load before"
+                    f" {compared['load_before']}).",
+                ]
+                if (compared := year.get("grouped_queries"))
+                else []
+            ),
         ]
     )

@@ -456,15 +456,27 @@ class Report:
         return round(100 * self.deflections / asked, 1) if asked else None
 
 
-# The rows of a range: whole months from month rows, the days around them from day rows;
-# with an agent, only that agent's rows (their figures are the report's total).
+# The rows of a range: its whole months as the difference of two running totals (the
+# total at the end of the last whole month, minus the one before the first: `total_lo`,
+# counted negative), the days around them from day rows; with an agent, only that agent's
+# rows (their figures are the report's total). Two rows per breakdown value for any number
+# of months, so a year costs what a month does.
 _RANGE = """
     r.tenant_id = %(tenant)s AND (
-        (r.span = 'month' AND r.day >= %(month_first)s AND r.day <= %(month_last)s)
+        (r.span = 'total' AND r.day IN (%(total_hi)s::date, %(total_lo)s::date))
         OR (r.span = 'day' AND r.day >= %(start)s AND r.day < %(month_first)s)
         OR (r.span = 'day' AND r.day > %(month_end)s AND r.day <= %(end)s)
     )
     AND (%(agent)s::text IS NULL OR (r.dimension = 'agent' AND r.key = %(agent)s::text))
+"""
+_SIGN = "(CASE WHEN r.span = 'total' AND r.day = %(total_lo)s::date THEN -1 ELSE 1 END)"
+# Whether a value counted anything in the range (a difference of totals can be all zero).
+_COUNTED = """
+    sum({sign} * (created + solved + reopened + solves + first_response_count
+        + resolution_count + csat_good + csat_bad + csat_okay
+        + (SELECT coalesce(sum(m.value::int), 0) FROM jsonb_each_text(r.sla_met) AS m)
+        + (SELECT coalesce(sum(m.value::int), 0) FROM jsonb_each_text(r.sla_missed) AS m)))
+    <> 0
 """
 _HISTS = (
     "first_response_hist",
@@ -475,8 +487,8 @@ _HISTS = (
 # The four histograms summed bucket by bucket in one pass over the rows (unnest of several
 # arrays pads the shorter ones with nulls).
 _HIST_SQL = """
-    SELECT r.dimension, r.key, bucket.i - 1, sum(bucket.fr), sum(bucket.res), sum(bucket.frb),
-           sum(bucket.resb)
+    SELECT r.dimension, r.key, bucket.i - 1, sum({sign} * bucket.fr), sum({sign} * bucket.res),
+           sum({sign} * bucket.frb), sum({sign} * bucket.resb)
     FROM automation_reportrollup r,
          unnest(r.first_response_hist, r.resolution_hist, r.first_response_business_hist,
                 r.resolution_business_hist) WITH ORDINALITY AS bucket(fr, res, frb, resb, i)
@@ -484,12 +496,12 @@ _HIST_SQL = """
     GROUP BY 1, 2, 3
 """
 _SLA_SQL = """
-    SELECT r.dimension, r.key, 'sla_met', metric.key, sum(metric.value::int)
+    SELECT r.dimension, r.key, 'sla_met', metric.key, sum({sign} * metric.value::int)
     FROM automation_reportrollup r, jsonb_each_text(r.sla_met) AS metric
     WHERE {range}
     GROUP BY 1, 2, 3, 4
     UNION ALL
-    SELECT r.dimension, r.key, 'sla_missed', metric.key, sum(metric.value::int)
+    SELECT r.dimension, r.key, 'sla_missed', metric.key, sum({sign} * metric.value::int)
     FROM automation_reportrollup r, jsonb_each_text(r.sla_missed) AS metric
     WHERE {range}
     GROUP BY 1, 2, 3, 4
@@ -569,17 +581,36 @@ def read_report(
         "month_last": month_end.replace(day=1),
         "month_end": month_end if month_first <= month_end else end,
         "agent": agent_id,
+        "total_hi": None,
+        "total_lo": None,
     }
     figures: dict[tuple[str, str], Figures] = defaultdict(Figures)
     with connection.cursor() as cursor:
+        if month_first <= month_end:
+            cursor.execute(
+                """
+                SELECT max(day) FILTER (WHERE day <= %(last)s),
+                       max(day) FILTER (WHERE day < %(first)s)
+                FROM automation_reportrollup
+                WHERE tenant_id = %(tenant)s AND span = 'total' AND day <= %(last)s
+                """,
+                {"tenant": params["tenant"], "first": month_first, "last": params["month_last"]},
+            )
+            fetched = cursor.fetchone()
+            # The same total at both ends: nothing happened in those months.
+            if fetched and fetched[0] != fetched[1]:
+                params["total_hi"], params["total_lo"] = fetched
+        sign = _SIGN
         cursor.execute(
             f"""
-            SELECT dimension, key, sum(created), sum(solved), sum(reopened), sum(replies),
-                   sum(csat_good), sum(csat_bad), sum(csat_okay), sum(solves)
+            SELECT dimension, key, sum({sign} * created), sum({sign} * solved),
+                   sum({sign} * reopened), sum({sign} * replies), sum({sign} * csat_good),
+                   sum({sign} * csat_bad), sum({sign} * csat_okay), sum({sign} * solves)
             FROM automation_reportrollup r
             WHERE {_RANGE}
             GROUP BY dimension, key
-            """,  # noqa: S608 (a module constant, no input)
+            HAVING {_COUNTED.format(sign=sign)}
+            """,  # noqa: S608 (module constants, no input)
             params,
         )
         for dimension, key, *counts in cursor.fetchall():
@@ -598,15 +629,18 @@ def read_report(
         kept = list(figures) if more else None
         params["kept_dimensions"] = [dimension for dimension, _ in kept] if kept else None
         params["kept_keys"] = [key for _, key in kept] if kept else None
-        cursor.execute(_HIST_SQL.format(range=_RANGE + _KEPT), params)
+        cursor.execute(_HIST_SQL.format(range=_RANGE + _KEPT, sign=sign), params)
         for dimension, key, index, *counts in cursor.fetchall():
+            if (dimension, key) not in figures:
+                continue  # nothing counted in the range (two equal totals)
             row = figures[(dimension, key)]
             for column, count in zip(_HISTS, counts, strict=True):
                 if count:
                     getattr(row, column)[index] += int(count)
-        cursor.execute(_SLA_SQL.format(range=_RANGE + _KEPT), params)
+        cursor.execute(_SLA_SQL.format(range=_RANGE + _KEPT, sign=sign), params)
         for dimension, key, column, metric, count in cursor.fetchall():
-            getattr(figures[(dimension, key)], column)[metric] = int(count)
+            if count and (dimension, key) in figures:
+                getattr(figures[(dimension, key)], column)[metric] = int(count)
     breakdowns: dict[str, dict[str, Figures]] = {dimension: {} for dimension in DIMENSIONS}
     for (dimension, key), row in figures.items():
         if dimension in breakdowns:

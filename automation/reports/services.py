@@ -64,15 +64,16 @@ def recompute_days(*, days: list[datetime.date]) -> int:
         ReportRollup.objects.filter(span="day", day__in=wanted).delete()
         _insert(rows.values())
         sum_months(tenant_id, {day.replace(day=1) for day in wanted})
+        sum_totals(tenant_id, since=wanted[0].replace(day=1))
     return len(rows)
 
 
-# A month's sums in one statement: the counts, the histograms bucket by bucket (unnest of
-# several arrays pads the shorter with nulls) and the SLA counts metric by metric.
-_MONTH_SQL = """
+# The sums of some rows (`{rows}`: a month's days, or a running total and the month after
+# it) in one statement, by breakdown value: the counts, the histograms bucket by bucket
+# (unnest of several arrays pads the shorter with nulls) and the SLA counts metric by metric.
+_SUM_SQL = """
 WITH days AS (
-    SELECT * FROM automation_reportrollup
-    WHERE tenant_id = %(tenant)s AND span = 'day' AND day >= %(month)s AND day < %(following)s
+    SELECT * FROM automation_reportrollup WHERE tenant_id = %(tenant)s AND ({rows})
 ), buckets AS (
     SELECT d.dimension, d.key, b.i, sum(b.fr) AS fr, sum(b.res) AS res, sum(b.frb) AS frb,
            sum(b.resb) AS resb
@@ -102,8 +103,9 @@ WITH days AS (
 SELECT s.dimension, s.key, s.created, s.solved, s.reopened, s.replies,
        s.first_response_count, s.first_response_minutes, s.resolution_count,
        s.resolution_minutes, s.csat_good, s.csat_bad, s.csat_okay, s.solves,
-       coalesce(h.fr, '{}'), coalesce(h.res, '{}'), coalesce(h.frb, '{}'), coalesce(h.resb, '{}'),
-       coalesce(met.counts, '{}'::jsonb), coalesce(missed.counts, '{}'::jsonb)
+       coalesce(h.fr, '{{}}'), coalesce(h.res, '{{}}'), coalesce(h.frb, '{{}}'),
+       coalesce(h.resb, '{{}}'),
+       coalesce(met.counts, '{{}}'::jsonb), coalesce(missed.counts, '{{}}'::jsonb)
 FROM (
     SELECT dimension, key, sum(created) AS created, sum(solved) AS solved,
            sum(reopened) AS reopened, sum(replies) AS replies,
@@ -121,38 +123,101 @@ LEFT JOIN sla missed
 """
 
 
+_MONTH_ROWS = "span = 'day' AND day >= %(month)s AND day < %(following)s"
+_TOTAL_ROWS = "(span = 'total' AND day = %(previous)s) OR (span = 'month' AND day = %(month)s)"
+
+
 def sum_months(tenant_id: Any, months: set[datetime.date]) -> None:
     """Replace the month rows of `months` with the sums of their day rows (the current
     tenant's; call inside its transaction). Summed in the database: a month of a big
     tenant is thousands of day rows."""
     for month in sorted(months):
         following = (month + datetime.timedelta(days=32)).replace(day=1)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                _MONTH_SQL, {"tenant": tenant_id, "month": month, "following": following}
+        _replace_sums(
+            tenant_id,
+            span="month",
+            month=month,
+            rows=_MONTH_ROWS,
+            params={"month": month, "following": following},
+        )
+
+
+def sum_totals(tenant_id: Any, *, since: datetime.date) -> None:
+    """Replace the running totals (span "total") of every month from `since` on: a month's
+    total is everything before its end (the total of the month before plus the month's
+    rows), one row per breakdown value seen so far, so whole months of any range are the
+    difference of two totals (selectors.read_report). Starts earlier when an earlier month
+    has no total yet (rollups written before totals existed). Call inside the tenant's
+    transaction, after sum_months."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT min(m.day) FROM automation_reportrollup m
+            WHERE m.tenant_id = %(tenant)s AND m.span = 'month' AND m.day < %(since)s
+              AND NOT EXISTS (
+                  SELECT 1 FROM automation_reportrollup t
+                  WHERE t.tenant_id = m.tenant_id AND t.span = 'total' AND t.day = m.day)
+            """,
+            {"tenant": tenant_id, "since": since},
+        )
+        fetched = cursor.fetchone()
+        if fetched and fetched[0]:
+            since = fetched[0]
+        cursor.execute(
+            """
+            SELECT DISTINCT day FROM automation_reportrollup
+            WHERE tenant_id = %(tenant)s AND span IN ('month', 'total') AND day >= %(since)s
+            ORDER BY day
+            """,
+            {"tenant": tenant_id, "since": since},
+        )
+        months = [row[0] for row in cursor.fetchall()]
+        cursor.execute(
+            "SELECT max(day) FROM automation_reportrollup"
+            " WHERE tenant_id = %s AND span = 'total' AND day < %s",
+            [tenant_id, since],
+        )
+        fetched = cursor.fetchone()
+    previous = fetched[0] if fetched else None
+    for month in months:
+        _replace_sums(
+            tenant_id,
+            span="total",
+            month=month,
+            rows=_TOTAL_ROWS,
+            params={"month": month, "previous": previous},
+        )
+        previous = month
+
+
+def _replace_sums(
+    tenant_id: Any, *, span: str, month: datetime.date, rows: str, params: dict[str, Any]
+) -> None:
+    """Replace the `span` rows of `month` with the sums of the rows `rows` selects."""
+    with connection.cursor() as cursor:
+        cursor.execute(_SUM_SQL.format(rows=rows), {"tenant": tenant_id, **params})
+        sums = [
+            ReportRollup(
+                tenant_id=tenant_id,
+                span=span,
+                day=month,
+                dimension=dimension,
+                key=key,
+                **dict(zip(_MONTH_COLUMNS, (int(value) for value in counts), strict=True)),
+                first_response_hist=_trim(list(fr)),
+                resolution_hist=_trim(list(res)),
+                first_response_business_hist=_trim(list(frb)),
+                resolution_business_hist=_trim(list(resb)),
+                created_hours=[],
+                sla_met=_json(met),
+                sla_missed=_json(missed),
             )
-            sums = [
-                ReportRollup(
-                    tenant_id=tenant_id,
-                    span="month",
-                    day=month,
-                    dimension=dimension,
-                    key=key,
-                    **dict(zip(_MONTH_COLUMNS, (int(value) for value in counts), strict=True)),
-                    first_response_hist=_trim(list(fr)),
-                    resolution_hist=_trim(list(res)),
-                    first_response_business_hist=_trim(list(frb)),
-                    resolution_business_hist=_trim(list(resb)),
-                    created_hours=[],
-                    sla_met=_json(met),
-                    sla_missed=_json(missed),
-                )
-                for dimension, key, *counts, fr, res, frb, resb, met, missed in [
-                    (row[0], row[1], *row[2:14], *row[14:]) for row in cursor.fetchall()
-                ]
+            for dimension, key, *counts, fr, res, frb, resb, met, missed in [
+                (row[0], row[1], *row[2:14], *row[14:]) for row in cursor.fetchall()
             ]
-        ReportRollup.objects.filter(span="month", day=month).delete()
-        _insert(sums)
+        ]
+    ReportRollup.objects.filter(span=span, day=month).delete()
+    _insert(sums)
 
 
 def _json(value: Any) -> dict[str, int]:

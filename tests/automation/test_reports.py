@@ -45,14 +45,21 @@ def _at(day: datetime.date, hour: int, minute: int = 0) -> datetime.datetime:
     return datetime.datetime.combine(day, datetime.time(hour, minute), tzinfo=ZoneInfo(ZONE))
 
 
-def _small_tenant(setup: TenantSetup, *, seed: int = 7, count: int = 40) -> list[Ticket]:
+def _small_tenant(
+    setup: TenantSetup,
+    *,
+    seed: int = 7,
+    count: int = 40,
+    start: datetime.date = START,
+    days: int = DAYS,
+) -> list[Ticket]:
     """Tickets spread over ten days (some across midnight in the tenant's zone), with
     replies, solves, a reopen, SLA targets and survey answers; inside the tenant's context."""
     Tenant.objects.filter(id=setup.tenant.id).update(time_zone=ZONE)
     rng = random.Random(seed)
     tickets = []
     for n in range(count):
-        day = START + datetime.timedelta(days=rng.randrange(DAYS))
+        day = start + datetime.timedelta(days=rng.randrange(days))
         created = _at(day, rng.randrange(24), rng.randrange(60))
         ticket = make_ticket(
             subject=f"Ticket {n}",
@@ -257,6 +264,73 @@ def test_rollups_agree_with_a_direct_computation(tenant: TenantSetup) -> None:
     assert whole["tickets_created"] == 40
     assert whole["tickets_reopened"] == 1
     assert whole["csat_okay"] >= 1  # okay answers are counted, and lower the score
+
+
+def _agrees(start: datetime.date, end: datetime.date, admin: Any) -> None:
+    payload = selectors.report_payload(selectors.read_report(start, end))
+    assert _figures(payload) == _direct(start, end), (start, end)
+    by_channel = {row["key"]: row for row in payload["by_channel"]}
+    for channel in TicketChannel.values:
+        expected = _direct(start, end, channel=channel)
+        if channel in by_channel:
+            assert _figures(by_channel[channel]) == expected, (start, end, channel)
+        else:
+            assert expected == _direct(datetime.date(1999, 1, 1), datetime.date(1999, 1, 1))
+    by_agent = {row["key"]: row for row in payload["by_agent"]}
+    assert _figures(by_agent.get(str(admin.id), payload | _EMPTY)) == _direct(
+        start, end, assignee=admin
+    ), (start, end)
+
+
+_EMPTY = {
+    "tickets_created": 0,
+    "tickets_solved": 0,
+    "tickets_reopened": 0,
+    "first_response_median_minutes": None,
+    "first_response_p90_minutes": None,
+    "resolution_median_minutes": None,
+    "resolution_p90_minutes": None,
+    "replies_per_ticket": None,
+    "sla_met": 0,
+    "sla_missed": 0,
+    "csat_good": 0,
+    "csat_okay": 0,
+    "csat_bad": 0,
+    "csat_percent": None,
+}
+
+
+def test_running_totals_give_whole_months_over_any_range(tenant: TenantSetup) -> None:
+    """Whole months are read as the difference of two running totals: ranges over several
+    months, months rebuilt out of order, and an old ticket changed afterwards."""
+    _small_tenant(tenant, count=60, start=datetime.date(2026, 1, 10), days=105)
+    # Later months first: the totals of April and May must follow January's rebuild.
+    services.rebuild(start=datetime.date(2026, 4, 1), end=datetime.date(2026, 5, 31))
+    services.rebuild(start=datetime.date(2026, 1, 1), end=datetime.date(2026, 3, 31))
+    totals = ReportRollup.objects.filter(span="total", dimension="all").order_by("day")
+    months = ReportRollup.objects.filter(span="month", dimension="all").order_by("day")
+    assert [row.day for row in totals] == [row.day for row in months]
+    assert len(months) >= 4
+    assert totals.last().created == 60  # type: ignore[union-attr]
+    ranges = [
+        (datetime.date(2026, 2, 1), datetime.date(2026, 4, 30)),  # two totals, no days
+        (datetime.date(2026, 1, 15), datetime.date(2026, 4, 20)),  # days on both sides
+        (datetime.date(2026, 3, 1), datetime.date(2026, 3, 31)),
+        (datetime.date(2026, 1, 1), datetime.date(2026, 5, 31)),  # the first total alone
+        (datetime.date(2026, 6, 1), datetime.date(2026, 7, 31)),  # after the last ticket
+        (datetime.date(2026, 2, 3), datetime.date(2026, 2, 26)),  # no whole month
+    ]
+    for start, end in ranges:
+        _agrees(start, end, tenant.admin)
+    # An old ticket moves to another channel: its January and every later total follow.
+    moved = Ticket.objects.filter(
+        is_spam=False, created_at__lt=_at(datetime.date(2026, 2, 1), 0), channel=TicketChannel.EMAIL
+    ).first()
+    assert moved is not None
+    Ticket.objects.filter(id=moved.id).update(channel=TicketChannel.PHONE)
+    services.recompute_days(days=selectors.ticket_days([str(moved.id)]))
+    for start, end in ranges:
+        _agrees(start, end, tenant.admin)
 
 
 def test_recomputing_is_idempotent_and_follows_changes(tenant: TenantSetup) -> None:

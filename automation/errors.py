@@ -84,3 +84,43 @@ class InvalidWebhook(DomainError):
 class WebhookTargetRefused(DomainError):
     code = "webhook_target_refused"
     message = "Webhooks may not call loopback or private addresses."
+
+
+class IntegrationNotFound(NotFound):
+    code = "integration_not_found"
+    message = "No such integration."
+
+
+class ContactAppNotFound(NotFound):
+    code = "contact_app_not_found"
+    message = "No such contact app."
+
+
+class ExternalTaskNotFound(NotFound):
+    code = "external_task_not_found"
+    message = "No such linked item."
+
+
+class InvalidIntegration(DomainError):
+    code = "invalid_integration"
+    message = "The integration is not valid."
+
+
+class IntegrationTargetRefused(DomainError):
+    code = "integration_target_refused"
+    message = "Integrations may not call loopback or private addresses."
+
+
+class IntegrationNameTaken(Conflict):
+    code = "integration_name_taken"
+    message = "Another integration has this name."
+
+
+class IntegrationInactive(Conflict):
+    code = "integration_inactive"
+    message = "The integration is turned off."
+
+
+class ExternalTaskNotRetryable(Conflict):
+    code = "external_task_not_retryable"
+    message = "Only a failed item (or one stuck for minutes) can be tried again."

@@ -16,6 +16,11 @@ __all__ = [
     "AutomationRun",
     "CannedResponse",
     "CannedResponseScope",
+    "ContactApp",
+    "ExternalTask",
+    "ExternalTaskIntegration",
+    "ExternalTaskStatus",
+    "IntegrationMethod",
     "ReportDirtyDay",
     "ReportMailOptOut",
     "ReportRollup",
@@ -515,3 +520,165 @@ class WebhookDelivery(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.event} to {self.webhook_id} ({self.status})"
+
+
+class IntegrationMethod(models.TextChoices):
+    POST = "post", "POST"
+    PUT = "put", "PUT"
+    PATCH = "patch", "PATCH"
+
+
+class ExternalTaskIntegration(TenantModel):
+    """How to create a task in an external project tool from a ticket: one HTTP request
+    built from templates with placeholders ({{ticket.subject}}, …; automation.integrations
+    .templating), and where the created item's id and link are in the answer. The secret
+    header (an Authorization with a token) is stored encrypted and never shown again."""
+
+    name = models.CharField(max_length=100)
+    method = models.CharField(
+        max_length=8, choices=IntegrationMethod.choices, default=IntegrationMethod.POST
+    )
+    url_template = models.CharField(max_length=2000)
+    # Header name → value template (not secret: shown and returned by the API).
+    headers_template = models.JSONField(default=dict, blank=True)
+    secret_header_name = models.CharField(max_length=100, blank=True, default="")
+    secret_header_value_encrypted = models.TextField(blank=True, default="")
+    body_template = models.TextField(blank=True, default="")
+    # Where the answer's JSON holds the item's id and link (dotted paths or JSON pointers),
+    # or a template making the link from the id ({{id}}) when the answer has none.
+    id_path = models.CharField(max_length=200, blank=True, default="")
+    link_path = models.CharField(max_length=200, blank=True, default="")
+    link_template = models.CharField(max_length=2000, blank=True, default="")
+    is_active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(
+        "tenancy.Membership", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta(TenantModel.Meta):
+        constraints = [
+            *TenantModel.Meta.constraints,
+            TenantFK("created_by"),
+            models.UniqueConstraint(
+                "tenant", Lower("name"), name="automation_externaltaskintegration_name_uniq"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(method__in=IntegrationMethod.values),
+                name="automation_externaltaskintegration_method_valid",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(link_path="", link_template=""),
+                name="automation_externaltaskintegration_has_link",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def has_secret(self) -> bool:
+        return bool(self.secret_header_value_encrypted)
+
+
+class ExternalTaskStatus(models.TextChoices):
+    PENDING = "pending", "Waiting"
+    SENDING = "sending", "Creating"
+    CREATED = "created", "Created"
+    FAILED = "failed", "Failed"
+
+
+class ExternalTask(TenantModel):
+    """An item created (or being created) in an external tool from a ticket: its link
+    stays on the ticket even when the integration is deleted (`integration_name` keeps
+    what it was called). Pending until the task claims it (sending), then created or
+    failed with the reason; an agent retries a failed one."""
+
+    ticket = models.ForeignKey(
+        "tickets.Ticket", on_delete=models.CASCADE, related_name="external_tasks"
+    )
+    integration = models.ForeignKey(
+        ExternalTaskIntegration,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="tasks",
+    )
+    integration_name = models.CharField(max_length=100)
+    status = models.CharField(
+        max_length=16, choices=ExternalTaskStatus.choices, default=ExternalTaskStatus.PENDING
+    )
+    external_id = models.CharField(max_length=200, blank=True, default="")
+    url = models.URLField(max_length=2000, blank=True, default="")
+    title = models.CharField(max_length=300, blank=True, default="")
+    attempts = models.PositiveIntegerField(default=0)
+    response_status = models.PositiveIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True, default="")
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        "tenancy.Membership", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta(TenantModel.Meta):
+        constraints = [
+            *TenantModel.Meta.constraints,
+            TenantFK("ticket"),
+            TenantFK("integration"),
+            TenantFK("created_by"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=ExternalTaskStatus.values),
+                name="automation_externaltask_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="created", url=""),
+                name="automation_externaltask_created_has_url",
+            ),
+        ]
+        indexes = [
+            # The ticket sidebar and the API list: a ticket's linked items, newest first.
+            models.Index(fields=["tenant", "ticket", "-id"], name="automation_exttask_ticket_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.integration_name} {self.external_id or self.status}"
+
+
+class ContactApp(TenantModel):
+    """A panel in the ticket sidebar showing what a URL answers for the ticket's contact
+    (a CRM record): fetched with the contact's placeholders, cached `cache_seconds`, given
+    at most `timeout_seconds`; `fields` picks and labels what to show ([path, label]
+    pairs; empty: every top-level key)."""
+
+    name = models.CharField(max_length=100)
+    url_template = models.CharField(max_length=2000)
+    headers_template = models.JSONField(default=dict, blank=True)
+    secret_header_name = models.CharField(max_length=100, blank=True, default="")
+    secret_header_value_encrypted = models.TextField(blank=True, default="")
+    cache_seconds = models.PositiveIntegerField(default=300)
+    timeout_seconds = models.PositiveSmallIntegerField(default=3)
+    fields = models.JSONField(default=list, blank=True)
+    is_active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(
+        "tenancy.Membership", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta(TenantModel.Meta):
+        constraints = [
+            *TenantModel.Meta.constraints,
+            TenantFK("created_by"),
+            models.UniqueConstraint("tenant", Lower("name"), name="automation_contactapp_name_uniq"),
+            models.CheckConstraint(
+                condition=models.Q(cache_seconds__gte=60, cache_seconds__lte=86400),
+                name="automation_contactapp_cache_seconds_range",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(timeout_seconds__gte=1, timeout_seconds__lte=5),
+                name="automation_contactapp_timeout_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def has_secret(self) -> bool:
+        return bool(self.secret_header_value_encrypted)

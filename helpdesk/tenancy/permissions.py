@@ -62,6 +62,9 @@ class Capability(enum.StrEnum):
     agents read the knowledge base, internal articles too)."""
     HANDLE_PERSONAL_DATA = "handle_personal_data"
     """Export everything about a contact, or erase them (data-protection requests)."""
+    CREATE_EXTERNAL_TASKS = "create_external_tasks"
+    """Create a task in an external tool from a ticket (an integration); light agents see
+    the linked items and the contact apps but do not act for the ticket outside."""
 
 
 _ADMINS = frozenset({MembershipRole.ADMIN.value})
@@ -84,6 +87,7 @@ GRANTS: dict[Capability, frozenset[str]] = {
     Capability.RECEIVE_TICKET_NOTIFICATIONS: _AGENTS,
     Capability.WRITE_ARTICLES: _AGENTS,
     Capability.HANDLE_PERSONAL_DATA: _ADMINS,
+    Capability.CREATE_EXTERNAL_TASKS: _AGENTS,
 }
 
 DENIED = {
@@ -104,6 +108,7 @@ DENIED = {
     Capability.RECEIVE_TICKET_NOTIFICATIONS: "Light agents are told about mentions only.",
     Capability.WRITE_ARTICLES: "Light agents read the knowledge base but do not write it.",
     Capability.HANDLE_PERSONAL_DATA: "Only admins may export or erase a person's data.",
+    Capability.CREATE_EXTERNAL_TASKS: "Light agents see linked tasks but do not create them.",
 }
 
 
@@ -207,3 +212,7 @@ def can_write_articles(member: Membership | None) -> bool:
 
 def can_handle_personal_data(member: Membership | None) -> bool:
     return can(member, Capability.HANDLE_PERSONAL_DATA)
+
+
+def can_create_external_tasks(member: Membership | None) -> bool:
+    return can(member, Capability.CREATE_EXTERNAL_TASKS)

@@ -42,6 +42,7 @@ EXPECTED: dict[Capability, set[str]] = {
     Capability.WRITE_ARTICLES: {ADMIN, AGENT},
     Capability.VIEW_TEAM_REPORTS: {ADMIN},
     Capability.HANDLE_PERSONAL_DATA: {ADMIN},
+    Capability.CREATE_EXTERNAL_TASKS: {ADMIN, AGENT},
 }
 
 

@@ -1,0 +1,334 @@
+"""Contact apps: a panel beside a ticket showing what a URL answers for the ticket's contact
+(a CRM record). Only admins change them (audit-logged, the secret never shown again); the
+ticket sidebar (a lazy htmx fragment) and the API fetch through
+automation.integrations.client with the app's time limit (at most five seconds), cached
+per tenant, app (its version: a change is a new key) and contact for the app's cache time.
+When a refresh fails the last good answer is shown as stale (up to a day), and the app is
+not asked again for FAILED_FETCH_SECONDS. Remote data is only ever shown as escaped text."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from automation.integrations import client, config, selectors, templating
+from automation.models import ContactApp
+from helpdesk.core import crypto, outbound_http
+from helpdesk.tenancy import permissions
+from helpdesk.tenancy.context import require_tenant_id
+from helpdesk.tenancy.models import AuditAction, Membership
+from helpdesk.tenancy.permissions import Capability
+from tickets.models import Contact
+
+# After a failed refresh a contact app is not asked again for this long (a CRM that is down
+# is not called on every ticket view); its last good answer stays shown as stale this long
+# after its cache time.
+FAILED_FETCH_SECONDS = 30
+STALE_SECONDS = 86400
+MAX_ROWS = 40
+
+
+def _apply_app(app: ContactApp, data: dict[str, Any]) -> list[str]:
+    changed: list[str] = []
+
+    def put(attribute: str, value: Any) -> None:
+        if getattr(app, attribute) != value:
+            setattr(app, attribute, value)
+            changed.append(attribute)
+
+    if "name" in data:
+        put("name", config.clean_name(data["name"]))
+    if "url_template" in data:
+        put(
+            "url_template",
+            config.clean_url_template(
+                data["url_template"], templating.CONTACT_PLACEHOLDERS, templating.CONTACT_SAMPLE
+            ),
+        )
+    if "headers" in data:
+        put(
+            "headers_template",
+            config.clean_headers(data["headers"], templating.CONTACT_PLACEHOLDERS),
+        )
+    if "cache_seconds" in data:
+        put(
+            "cache_seconds",
+            config.clean_number(
+                data["cache_seconds"],
+                config.MIN_CACHE_SECONDS,
+                config.MAX_CACHE_SECONDS,
+                "cache time (seconds)",
+            ),
+        )
+    if "timeout_seconds" in data:
+        put(
+            "timeout_seconds",
+            config.clean_number(
+                data["timeout_seconds"], 1, config.MAX_TIMEOUT_SECONDS, "time limit (seconds)"
+            ),
+        )
+    if "fields" in data:
+        put("fields", config.clean_fields(data["fields"]))
+    return changed
+
+
+@transaction.atomic
+def create_contact_app(
+    *,
+    actor: Membership | None,
+    name: str,
+    url_template: str,
+    headers: dict[str, str] | None = None,
+    secret_header_name: str = "",
+    secret_header_value: str = "",
+    cache_seconds: int = 300,
+    timeout_seconds: int = 3,
+    fields: list[Any] | None = None,
+    is_active: bool = True,
+) -> ContactApp:
+    """A new contact app for the ticket sidebar. Raises PermissionDenied,
+    InvalidIntegration, IntegrationTargetRefused, IntegrationNameTaken."""
+    if actor is not None:
+        permissions.require(actor, Capability.MANAGE_SETTINGS)
+    app = ContactApp(created_by=actor, is_active=bool(is_active))
+    _apply_app(
+        app,
+        {
+            "name": name,
+            "url_template": url_template,
+            "headers": headers,
+            "cache_seconds": cache_seconds,
+            "timeout_seconds": timeout_seconds,
+            "fields": fields,
+        },
+    )
+    header, secret = config.clean_secret(secret_header_name, secret_header_value)
+    app.secret_header_name = header
+    app.secret_header_value_encrypted = crypto.encrypt(secret)
+    config.save_named(app)
+    config.record_change(
+        AuditAction.INTEGRATION_CREATED,
+        actor,
+        app,
+        "contact_app",
+        url=app.url_template,
+        secret=bool(secret),
+    )
+    return app
+
+
+@transaction.atomic
+def update_contact_app(*, app: ContactApp, actor: Membership | None, **changes: Any) -> ContactApp:
+    """Change a contact app (create_contact_app's arguments, each optional; the secret as
+    in update_integration); its cached answers are not used again. Raises
+    PermissionDenied, InvalidIntegration, IntegrationTargetRefused, IntegrationNameTaken."""
+    if actor is not None:
+        permissions.require(actor, Capability.MANAGE_SETTINGS)
+    app = selectors.list_contact_apps().select_for_update().get(id=app.id)
+    secret_value = changes.pop("secret_header_value", None)
+    secret_name = changes.pop("secret_header_name", None)
+    is_active = changes.pop("is_active", None)
+    changed = _apply_app(app, changes)
+    if secret_name is not None or secret_value is not None:
+        keep = config.stored_secret(app.secret_header_value_encrypted)
+        header, secret = config.clean_secret(
+            app.secret_header_name if secret_name is None else secret_name,
+            keep if secret_value is None else secret_value,
+        )
+        if header != app.secret_header_name:
+            app.secret_header_name = header
+            changed.append("secret_header_name")
+        if secret_value is not None:
+            app.secret_header_value_encrypted = crypto.encrypt(secret)
+            changed.append("secret")
+        elif not header:
+            app.secret_header_value_encrypted = ""
+    if is_active is not None and bool(is_active) != app.is_active:
+        app.is_active = bool(is_active)
+        changed.append("is_active")
+    if not changed:
+        return app
+    config.save_named(app)  # a new updated_at: the cache key changes with it
+    config.record_change(
+        AuditAction.INTEGRATION_UPDATED, actor, app, "contact_app", changed=sorted(set(changed))
+    )
+    return app
+
+
+@transaction.atomic
+def delete_contact_app(*, app: ContactApp, actor: Membership | None) -> None:
+    """Delete a contact app. Raises PermissionDenied."""
+    if actor is not None:
+        permissions.require(actor, Capability.MANAGE_SETTINGS)
+    config.record_change(AuditAction.INTEGRATION_DELETED, actor, app, "contact_app")
+    app.delete()
+
+
+class AppState:
+    OK = "ok"
+    NOT_FOUND = "not_found"
+    ERROR = "error"
+
+
+@dataclass
+class AppView:
+    """What a contact app shows for a contact: `state` ok (with `rows`), not_found or
+    error (`error` in words); `stale` when the rows are an older answer shown because a
+    refresh failed; when the answer was fetched, and whether it came from the cache."""
+
+    app_id: str
+    name: str
+    state: str
+    rows: list[tuple[str, str]]
+    error: str
+    fetched_at: datetime.datetime | None
+    status: int | None = None
+    stale: bool = False
+    cached: bool = False
+
+    @property
+    def field_list(self) -> list[dict[str, str]]:
+        return [{"name": label, "value": value} for label, value in self.rows]
+
+
+def contact_values(contact: Contact) -> dict[str, str]:
+    """The placeholder values of a contact app."""
+    return {
+        "contact.email": contact.email,
+        "contact.name": contact.name,
+        "contact.id": str(contact.id),
+        "company.name": contact.company.name if contact.company else "",
+    }
+
+
+def _cache_key(app: ContactApp, contact_id: Any) -> str:
+    version = int(app.updated_at.timestamp() * 1000)
+    return f"integrations:app:{require_tenant_id()}:{app.id}:{version}:{contact_id}"
+
+
+def display_rows(app: ContactApp, document: Any) -> tuple[str, list[tuple[str, str]], str]:
+    """(state, rows, error) for an answer's JSON: the chosen fields with their labels, or
+    every top-level key; a list answer shows its first record (an empty list: not found)."""
+    record = document
+    if isinstance(document, list):
+        if not document:
+            return AppState.NOT_FOUND, [], ""
+        record = document[0]
+    if not isinstance(record, dict):
+        return AppState.ERROR, [], "the answer is not a JSON object"
+    rows: list[tuple[str, str]]
+    if app.fields:
+        rows = [
+            (label, templating.scalar_text(templating.find(record, path))[:1000])
+            for path, label in app.fields
+        ]
+    else:
+        rows = [
+            (str(key)[:100], templating.scalar_text(value)[:1000])
+            for key, value in list(record.items())[:MAX_ROWS]
+        ]
+    return AppState.OK, rows, ""
+
+
+def _fetch(app: ContactApp, values: dict[str, str]) -> AppView:
+    now = timezone.now()
+
+    status: int | None = None
+
+    def view(state: str, rows: list[tuple[str, str]] | None = None, error: str = "") -> AppView:
+        return AppView(str(app.id), app.name, state, rows or [], error, now, status)
+
+    try:
+        headers = config.build_headers(
+            app.headers_template,
+            app.secret_header_name,
+            app.secret_header_value_encrypted,
+            values,
+        )
+    except crypto.DecryptionFailed:
+        return view(AppState.ERROR, error="the secret cannot be read: an admin enters it again")
+    try:
+        answer = client.call(
+            "GET",
+            templating.render_url(app.url_template, values),
+            headers=headers,
+            body=None,
+            timeout=float(min(app.timeout_seconds, config.MAX_TIMEOUT_SECONDS)),
+        )
+    except (outbound_http.OutboundTargetRefused, outbound_http.OutboundHostNotFound) as error:
+        return view(AppState.ERROR, error=str(error))
+    status = answer.status
+    if answer.status == 404:
+        return view(AppState.NOT_FOUND)
+    if answer.error:
+        return view(AppState.ERROR, error=answer.error)
+    if not answer.is_json:
+        return view(AppState.ERROR, error="the answer is not JSON")
+    state, rows, problem = display_rows(app, answer.document)
+    return view(state, rows, problem)
+
+
+def fetch_contact_app(*, app: ContactApp, contact: Contact, retry: bool = False) -> AppView:
+    """What the app shows for the contact: from the cache while it is fresh (the app's
+        cache time), else fetched; after a failed fetch the last good answer is shown as stale
+        (up to a day) and the app is not asked again for FAILED_FETCH_SECONDS (unless `retry`:
+    someone pressed "Try again")."""
+    key = _cache_key(app, contact.id)
+    failed_key = f"{key}:failed"
+    now = timezone.now()
+    entry = cache.get(key)
+    previous: AppView | None = entry if isinstance(entry, AppView) else None
+    fresh_for = datetime.timedelta(seconds=app.cache_seconds)
+    if previous is not None and previous.fetched_at and now - previous.fetched_at < fresh_for:
+        previous.cached = True
+        return previous
+    failure = None if retry else cache.get(failed_key)
+    failed_for = datetime.timedelta(seconds=FAILED_FETCH_SECONDS)
+    if (
+        isinstance(failure, AppView)
+        and failure.fetched_at
+        and now - failure.fetched_at < failed_for
+    ):
+        if previous is not None:
+            previous.stale, previous.cached, previous.error = True, True, failure.error
+            return previous
+        failure.cached = True
+        return failure
+    fetched = _fetch(app, contact_values(contact))
+    if fetched.state == AppState.ERROR:
+        cache.set(failed_key, fetched, FAILED_FETCH_SECONDS)
+        if previous is not None:
+            previous.stale, previous.cached, previous.error = True, True, fetched.error
+            return previous
+        return fetched
+    cache.set(key, fetched, app.cache_seconds + STALE_SECONDS)
+    return fetched
+
+
+def try_contact_app(
+    *, app: ContactApp, actor: Membership | None, contact_email: str = ""
+) -> config.TrialOutcome:
+    """Fetch the app with sample values (the contact email given, when one is) without the
+    cache, and say what it would show. Raises PermissionDenied."""
+    if actor is not None:
+        permissions.require(actor, Capability.MANAGE_SETTINGS)
+    config.record_change(AuditAction.INTEGRATION_TESTED, actor, app, "contact_app")
+    values = dict(templating.CONTACT_SAMPLE)
+    if contact_email:
+        values["contact.email"] = contact_email.strip()[:254]
+    started = timezone.now()
+    fetched = _fetch(app, values)
+    milliseconds = int((timezone.now() - started).total_seconds() * 1000)
+    return config.TrialOutcome(
+        status=fetched.status,
+        milliseconds=milliseconds,
+        error=fetched.error
+        or ("not found (the server answered 404)" if fetched.state == AppState.NOT_FOUND else ""),
+        excerpt="",
+        rows=fetched.rows,
+    )

@@ -408,6 +408,7 @@ SPECTACULAR_SETTINGS = {
         "SlaMetricEnum": "tickets.models.SlaMetric",
         "ArticleStatusEnum": "knowledge_base.models.ArticleStatus",
         "ArticleVisibilityEnum": "knowledge_base.models.ArticleVisibility",
+        "IntegrationMethodEnum": "automation.models.IntegrationMethod",
     },
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]",
 }

@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/v1/", include("automation.rules.api_urls")),
     path("api/v1/", include("automation.assignment.api_urls")),
     path("api/v1/", include("automation.webhooks.api_urls")),
+    path("api/v1/", include("automation.integrations.api_urls")),
     path("api/v1/", include("knowledge_base.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(permission_classes=[]), name="api-schema"),
     # The split view serves Swagger UI's set-up script from a URL, not inline: the
@@ -30,6 +31,7 @@ urlpatterns = [
     path("", include("automation.rules.urls")),
     path("", include("automation.assignment.urls")),
     path("", include("automation.webhooks.urls")),
+    path("", include("automation.integrations.urls")),
     path("settings/", include("departments.urls")),
     path("", include("tickets.urls")),
 ]

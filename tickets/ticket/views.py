@@ -139,6 +139,14 @@ def _describe_events(thread: list[Any], members: dict[str, str]) -> None:
             rule = (event.get("rule") or {}).get("name", "")
             action = str(event.get("from") or "act").replace("_", " ")
             message.event_sentence = f"Rule “{rule}” could not {action}: {event.get('to')}"
+        if field == "external_task":  # automation.integrations: an item made in a tool
+            to = event.get("to")
+            linked: dict[str, Any] = to if isinstance(to, dict) else {}
+            message.event_action = (
+                f"created {linked.get('integration', 'a task')} {linked.get('id', '')}".rstrip()
+            )
+            link = str(linked.get("url") or "")
+            message.event_link = link if link.startswith(("https://", "http://")) else ""
         if field == "assignee" and str(event.get("via")) in ASSIGNED_VIA:
             message.event_sentence = ASSIGNED_VIA[str(event["via"])].format(
                 to=message.event_to, from_=message.event_from or "nobody"

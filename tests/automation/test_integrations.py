@@ -1,0 +1,640 @@
+"""Ticket integrations against a real HTTP peer on loopback: templates filled and escaped,
+tasks created in a GitHub-like and a Jira-like tool with their link kept on the ticket (and
+in its history), failures with their reason (500, not JSON, too big, a redirect, a
+timeout) and a retry; contact apps fetched, cached, expired, stale and not found, always
+shown as text; loopback refused unless the operator allows it; admins only configure,
+light agents do not create; another tenant's integrations, apps and items never reached;
+bad input a 400 with a message; secrets never returned."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+import time_machine
+from django.utils import timezone
+from pytest_django import DjangoCaptureOnCommitCallbacks
+from pytest_django import Settings as SettingsWrapper
+
+from automation.errors import IntegrationTargetRefused, InvalidIntegration
+from automation.integrations import contact_apps, services, templating
+from automation.models import ExternalTaskStatus
+from helpdesk.tenancy.context import tenant_context
+from helpdesk.tenancy.models import AuditEvent, MembershipRole
+from tests.automation.http_peer import Peer, serve
+from tests.conftest import TenantSetup
+from tests.factories.accounts import make_member
+from tests.factories.tickets import make_contact, make_ticket
+from tickets.models import Message, MessageKind
+
+JSON = "application/json"
+SECRET = "Bearer s3cret-token-value"
+SUBJECT = 'Printer says "PC LOAD LETTER"\nand \\ stops'
+
+
+@pytest.fixture
+def peer() -> Iterator[Peer]:
+    with serve() as running:
+        yield running
+
+
+@pytest.fixture
+def allow_private(settings: SettingsWrapper) -> None:
+    settings.HELPDESK_OUTBOUND_ALLOW_PRIVATE_HOSTS = True
+
+
+@pytest.fixture
+def committed(
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> Callable[[], Any]:
+    @contextmanager
+    def block() -> Iterator[None]:
+        with django_capture_on_commit_callbacks(execute=True):
+            yield
+
+    return block
+
+
+def github(peer: Peer, **overrides: Any) -> Any:
+    return services.create_integration(
+        actor=None,
+        **{
+            "name": "GitHub",
+            "url_template": peer.url("/repos/acme/app/issues"),
+            "headers": {"Accept": "application/vnd.github+json", "X-Ticket": "{{ticket.number}}"},
+            "secret_header_name": "Authorization",
+            "secret_header_value": SECRET,
+            "body_template": '{"title": "#{{ticket.number}} {{ticket.subject}}",'
+            ' "body": "{{latest_message}}\\n\\n{{ticket.url}} ({{contact.email}},'
+            ' {{agent.name}})"}',
+            "link_path": "html_url",
+            "id_path": "number",
+            **overrides,
+        },
+    )
+
+
+GITHUB_ANSWER = {"number": 7, "html_url": "https://github.com/acme/app/issues/7", "title": "x"}
+
+
+# --- Templates -----------------------------------------------------------------------------
+
+
+def test_body_values_are_json_escaped_so_quotes_cannot_break_the_json() -> None:
+    values = {**templating.TICKET_SAMPLE, "ticket.subject": SUBJECT}
+    body = templating.render_json_body(
+        '{"title": "{{ ticket.subject }}", "n": {{ticket.number}}}', values
+    )
+    assert json.loads(body) == {"title": SUBJECT, "n": 123}
+    injected = {**values, "ticket.subject": '", "admin": true, "x": "'}
+    assert json.loads(templating.render_json_body('{"t": "{{ticket.subject}}"}', injected)) == {
+        "t": '", "admin": true, "x": "'
+    }
+
+
+def test_url_values_are_percent_encoded_and_headers_lose_line_breaks() -> None:
+    url = templating.render_url(
+        "https://crm.example.com/people/{{contact.email}}?q={{contact.name}}",
+        {"contact.email": "a/b?c@example.com", "contact.name": "Ann & Bob#1"},
+    )
+    assert url == "https://crm.example.com/people/a%2Fb%3Fc%40example.com?q=Ann%20%26%20Bob%231"
+    assert templating.render_header(
+        "T {{ticket.subject}}", {"ticket.subject": "a\r\nX-Evil: 1"}
+    ) == ("T a  X-Evil: 1")
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("html_url", "https://github.com/acme/app/issues/7"),
+        ("data.items.0.key", "PROJ-1"),
+        ("/data/items/0/key", "PROJ-1"),
+        ("/a~1b", "slash"),
+        ("data.missing", None),
+    ],
+)
+def test_paths_find_values_in_the_answer(path: str, expected: Any) -> None:
+    document = {
+        "html_url": "https://github.com/acme/app/issues/7",
+        "data": {"items": [{"key": "PROJ-1"}]},
+        "a/b": "slash",
+    }
+    assert templating.find(document, path) == expected
+
+
+# --- Creating tasks ------------------------------------------------------------------------
+
+
+def test_a_github_like_issue_is_created_and_linked_on_the_ticket(
+    tenant: TenantSetup, peer: Peer, allow_private: None, committed: Callable[[], Any]
+) -> None:
+    peer.answer("/repos/acme/app/issues", 201, GITHUB_ANSWER)
+    integration = github(peer)
+    agent = make_member(tenant.tenant, MembershipRole.AGENT, name="Grace Hopper")
+    ticket = make_ticket(subject=SUBJECT, body="The printer jams.")
+    with committed():
+        item = services.create_external_task(ticket=ticket, integration=integration, actor=agent)
+        assert item.status == ExternalTaskStatus.PENDING
+    item.refresh_from_db()
+    assert (item.status, item.external_id, item.url) == (
+        ExternalTaskStatus.CREATED,
+        "7",
+        "https://github.com/acme/app/issues/7",
+    )
+    [request] = peer.seen("/repos/acme/app/issues")
+    assert request.method == "POST"
+    assert request.headers["Authorization"] == SECRET
+    assert request.headers["X-Ticket"] == str(ticket.number)
+    sent = request.json
+    assert sent["title"] == f"#{ticket.number} {SUBJECT}"
+    assert sent["body"].startswith("The printer jams.")
+    assert f"/tickets/{ticket.number}/" in sent["body"]
+    assert "Grace Hopper" in sent["body"]
+    event = Message.objects.get(ticket=ticket, kind=MessageKind.EVENT, event__field="external_task")
+    assert event.event["to"]["url"] == "https://github.com/acme/app/issues/7"
+    assert event.author_member_id == agent.id
+    # Run twice (a redelivered task): claimed already, nothing sent again.
+    assert services.run_external_task(tenant_id=str(tenant.id), item_id=str(item.id)) is None
+    assert len(peer.requests) == 1
+
+
+def test_a_jira_like_key_makes_the_link_through_the_link_template(
+    tenant: TenantSetup, peer: Peer, allow_private: None, committed: Callable[[], Any]
+) -> None:
+    peer.answer(
+        "/rest/api/2/issue",
+        201,
+        {"id": "10001", "key": "PROJ-12", "self": "https://jira.example/rest/api/2/issue/10001"},
+    )
+    integration = services.create_integration(
+        actor=None,
+        name="Jira",
+        url_template=peer.url("/rest/api/2/issue"),
+        body_template='{"fields": {"project": {"key": "PROJ"}, "summary": "{{ticket.subject}}",'
+        ' "issuetype": {"name": "Task"}}}',
+        id_path="key",
+        link_template="https://acme.atlassian.net/browse/{{id}}",
+    )
+    ticket = make_ticket(subject="Jira me")
+    with committed():
+        item = services.create_external_task(ticket=ticket, integration=integration, actor=None)
+    item.refresh_from_db()
+    assert item.url == "https://acme.atlassian.net/browse/PROJ-12"
+    assert item.external_id == "PROJ-12"
+    assert peer.requests[0].json["fields"]["summary"] == "Jira me"
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "headers", "reason"),
+    [
+        (500, b'{"message": "boom"}', {}, "the server answered 500"),
+        (201, b"<html>created</html>", {}, "is not JSON"),
+        (201, b'{"html_url": "' + b"x" * (300 * 1024) + b'"}', {}, "larger than 256 KB"),
+        (302, b"", {"Location": "http://169.254.169.254/"}, "redirects are not followed"),
+        (201, b'{"number": 1, "html_url": "javascript:alert(1)"}', {}, "not an http(s) URL"),
+        (201, b'{"number": 1}', {}, "no link at html_url"),
+    ],
+)
+def test_a_failed_creation_keeps_the_reason_and_can_be_retried(
+    tenant: TenantSetup,
+    peer: Peer,
+    allow_private: None,
+    committed: Callable[[], Any],
+    status: int,
+    body: bytes,
+    headers: dict[str, str],
+    reason: str,
+) -> None:
+    peer.answer("/repos/acme/app/issues", status, body, headers=headers)
+    integration = github(peer)
+    ticket = make_ticket()
+    with committed():
+        item = services.create_external_task(ticket=ticket, integration=integration, actor=None)
+    item.refresh_from_db()
+    assert item.status == ExternalTaskStatus.FAILED
+    assert reason in item.error
+    assert not Message.objects.filter(ticket=ticket, event__field="external_task").exists()
+    peer.answer("/repos/acme/app/issues", 201, GITHUB_ANSWER)
+    with committed():
+        services.retry_external_task(item=item, actor=None)
+    item.refresh_from_db()
+    assert item.status == ExternalTaskStatus.CREATED
+    assert item.attempts == 2
+
+
+def test_loopback_is_refused_unless_the_operator_allows_it(
+    tenant: TenantSetup, peer: Peer, settings: SettingsWrapper
+) -> None:
+    settings.HELPDESK_OUTBOUND_ALLOW_PRIVATE_HOSTS = False
+    settings.HELPDESK_WEBHOOK_ALLOW_PRIVATE_HOSTS = False
+    with pytest.raises(IntegrationTargetRefused, match="loopback or private"):
+        github(peer)
+    with pytest.raises(IntegrationTargetRefused):
+        contact_apps.create_contact_app(
+            actor=None, name="CRM", url_template="http://10.0.0.5/people?email={{contact.email}}"
+        )
+    assert peer.requests == []
+
+
+@pytest.mark.parametrize(
+    ("overrides", "words"),
+    [
+        ({"url_template": "ftp://example.com/x"}, "must start with https://"),
+        ({"url_template": "https://{{contact.email}}.example.com/"}, "host may not hold"),
+        ({"body_template": '{"title": "{{ticket.secret}}"}'}, "not a placeholder"),
+        ({"body_template": '{"title": {{ticket.subject}}}'}, "not valid JSON"),
+        ({"body_template": '{"title": "x",}'}, "not valid JSON"),
+        ({"link_path": "", "link_template": ""}, "Say where the created item's link is"),
+        ({"link_path": "a..b"}, "dotted path"),
+        ({"headers": {"Host": "evil"}}, "set by the help desk"),
+        ({"headers": {"Bad Name": "x"}}, "not a header name"),
+        ({"link_path": "", "link_template": "javascript:{{id}}"}, "must start with https://"),
+    ],
+)
+def test_bad_integration_settings_are_refused_with_the_reason(
+    tenant: TenantSetup, peer: Peer, allow_private: None, overrides: dict[str, Any], words: str
+) -> None:
+    with pytest.raises(InvalidIntegration, match=words.replace("(", r"\(")):
+        github(peer, **overrides)
+
+
+# --- Contact apps --------------------------------------------------------------------------
+
+
+def crm(peer: Peer, **overrides: Any) -> Any:
+    return contact_apps.create_contact_app(
+        actor=None,
+        **{
+            "name": "CRM",
+            "url_template": peer.url("/people") + "?email={{contact.email}}",
+            "secret_header_name": "X-Api-Key",
+            "secret_header_value": "crm-key",
+            "cache_seconds": 60,
+            "timeout_seconds": 1,
+            **overrides,
+        },
+    )
+
+
+def test_a_contact_app_shows_the_record_and_caches_it_until_it_expires(
+    tenant: TenantSetup, peer: Peer, allow_private: None
+) -> None:
+    peer.answer("/people", 200, {"plan": "Pro", "owner": {"name": "Lin"}, "seats": 12})
+    app = crm(peer, fields=[["plan", "Plan"], ["owner.name", "Account owner"], ["nope", "Nope"]])
+    contact = make_contact(email="ada+vip@example.com")
+    view = contact_apps.fetch_contact_app(app=app, contact=contact)
+    assert (view.state, view.cached, view.stale) == ("ok", False, False)
+    assert view.rows == [("Plan", "Pro"), ("Account owner", "Lin"), ("Nope", "")]
+    [request] = peer.requests
+    assert request.path == "/people?email=ada%2Bvip%40example.com"
+    assert request.headers["X-Api-Key"] == "crm-key"
+    assert contact_apps.fetch_contact_app(app=app, contact=contact).cached is True
+    assert len(peer.requests) == 1
+    # Expired: asked again; the CRM failing now leaves the old answer shown, marked stale.
+    peer.answer("/people", 503, {"error": "down"})
+    with time_machine.travel(timezone.now() + datetime.timedelta(seconds=61), tick=False):
+        stale = contact_apps.fetch_contact_app(app=app, contact=contact)
+        assert (stale.state, stale.stale, stale.rows[0]) == ("ok", True, ("Plan", "Pro"))
+        assert "503" in stale.error
+        assert len(peer.requests) == 2
+        # Not asked again at once (a CRM that is down is not called on every view).
+        contact_apps.fetch_contact_app(app=app, contact=contact)
+        assert len(peer.requests) == 2
+    peer.answer("/people", 200, {"plan": "Enterprise"})
+    with time_machine.travel(timezone.now() + datetime.timedelta(seconds=200), tick=False):
+        fresh = contact_apps.fetch_contact_app(app=app, contact=contact)
+    assert (fresh.stale, fresh.rows[0]) == (False, ("Plan", "Enterprise"))
+
+
+@pytest.mark.parametrize(
+    ("route", "state", "words"),
+    [
+        ({"status": 404, "body": {"error": "no such person"}}, "not_found", ""),
+        ({"status": 200, "body": []}, "not_found", ""),
+        ({"status": 500, "body": {}}, "error", "answered 500"),
+        ({"status": 200, "body": b"<h1>not json</h1>"}, "error", "not JSON"),
+        ({"status": 200, "body": {"a": 1}, "delay": 2.5}, "error", "no answer within 1 seconds"),
+        ({"status": 200, "body": b'"x' + b"y" * (257 * 1024) + b'"'}, "error", "larger than"),
+    ],
+)
+def test_a_contact_app_says_what_went_wrong_never_raising(
+    tenant: TenantSetup,
+    peer: Peer,
+    allow_private: None,
+    route: dict[str, Any],
+    state: str,
+    words: str,
+) -> None:
+    peer.answer("/people", **route)
+    view = contact_apps.fetch_contact_app(app=crm(peer), contact=make_contact())
+    assert view.state == state
+    assert words in view.error
+
+
+def test_without_fields_every_top_level_key_is_shown(
+    tenant: TenantSetup, peer: Peer, allow_private: None
+) -> None:
+    peer.answer("/people", 200, [{"name": "Ada", "tags": ["a", "b"], "vip": True}])
+    view = contact_apps.fetch_contact_app(app=crm(peer), contact=make_contact())
+    assert view.rows == [("name", "Ada"), ("tags", '["a", "b"]'), ("vip", "true")]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "words"),
+    [
+        ({"cache_seconds": 10}, "between 60 and 86400"),
+        ({"timeout_seconds": 9}, "between 1 and 5"),
+        ({"url_template": "https://crm.example.com/{{ticket.subject}}"}, "not a placeholder"),
+        ({"fields": [["", "Empty"]]}, "needs its path"),
+    ],
+)
+def test_bad_contact_app_settings_are_refused(
+    tenant: TenantSetup, peer: Peer, allow_private: None, overrides: dict[str, Any], words: str
+) -> None:
+    with pytest.raises(InvalidIntegration, match=words):
+        crm(peer, **overrides)
+
+
+# --- API -----------------------------------------------------------------------------------
+
+
+def integration_body(peer: Peer, **overrides: Any) -> dict[str, Any]:
+    return {
+        "name": "GitHub",
+        "url_template": peer.url("/repos/acme/app/issues"),
+        "secret_header_name": "Authorization",
+        "secret_header_value": SECRET,
+        "body_template": '{"title": "{{ticket.subject}}"}',
+        "link_path": "html_url",
+        "id_path": "number",
+        **overrides,
+    }
+
+
+def test_admins_manage_integrations_by_api_and_the_secret_never_comes_back(
+    acme: TenantSetup, peer: Peer, allow_private: None
+) -> None:
+    api = acme.api_client()
+    created = api.post(
+        "/api/v1/external-task-integrations/", integration_body(peer), content_type=JSON
+    )
+    assert created.status_code == 201, created.content
+    data = created.json()
+    assert (data["has_secret"], data["secret_header_name"]) == (True, "Authorization")
+    assert "secret_header_value" not in data
+    base = f"/api/v1/external-task-integrations/{data['id']}/"
+    listed = api.get("/api/v1/external-task-integrations/")
+    changed = api.patch(base, {"name": "GitHub issues"}, content_type=JSON)
+    assert changed.status_code == 200
+    assert changed.json()["has_secret"] is True  # kept when left out
+    for response in (created, listed, changed, api.get(base)):
+        assert "s3cret" not in response.content.decode()
+    peer.answer("/repos/acme/app/issues", 201, GITHUB_ANSWER)
+    tested = api.post(f"{base}test/")
+    assert tested.status_code == 200
+    assert tested.json()["url"] == "https://github.com/acme/app/issues/7"
+    assert peer.requests[0].headers["Authorization"] == SECRET
+    removed = api.patch(base, {"secret_header_value": ""}, content_type=JSON)
+    assert removed.json()["has_secret"] is False
+    assert api.delete(base).status_code == 204
+    assert api.get(base).status_code == 404
+    with tenant_context(acme.id):
+        actions = list(
+            AuditEvent.objects.filter(target_id=data["id"]).values_list("action", flat=True)
+        )
+    assert sorted(actions) == sorted(
+        [
+            "integration.created",
+            "integration.updated",
+            "integration.tested",
+            "integration.updated",
+            "integration.deleted",
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "words"),
+    [
+        ({"url_template": "not a url"}, None, "must start with https://"),
+        ({"body_template": '{"t": "{{ticket.nope}}"}'}, None, "not a placeholder"),
+        ({"body_template": '{"t": '}, None, "not valid JSON"),
+        ({"method": "delete"}, "method", ""),
+        ({"headers": ["x"]}, "headers", ""),
+        ({"name": ""}, "name", ""),
+        ({"unknown": 1}, "unknown", "Not a field"),
+    ],
+)
+def test_bad_integration_input_is_a_400_with_a_message(
+    acme: TenantSetup,
+    peer: Peer,
+    allow_private: None,
+    body: dict[str, Any],
+    field: str | None,
+    words: str,
+) -> None:
+    response = acme.api_client().post(
+        "/api/v1/external-task-integrations/", integration_body(peer, **body), content_type=JSON
+    )
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert error["message"]
+    if field:
+        assert field in error["fields"]
+    if words:
+        assert words in json.dumps(error)
+
+
+def test_contact_apps_by_api_and_the_data_for_a_ticket(
+    acme: TenantSetup, peer: Peer, allow_private: None
+) -> None:
+    api = acme.api_client()
+    created = api.post(
+        "/api/v1/contact-apps/",
+        {
+            "name": "CRM",
+            "url_template": peer.url("/people") + "?email={{contact.email}}",
+            "secret_header_name": "X-Api-Key",
+            "secret_header_value": "crm-key-value",
+            "cache_seconds": 120,
+            "timeout_seconds": 2,
+            "show_fields": [{"path": "plan", "name": "Plan"}],
+        },
+        content_type=JSON,
+    )
+    assert created.status_code == 201, created.content
+    app = created.json()
+    assert app["show_fields"] == [{"path": "plan", "name": "Plan"}]
+    assert "crm-key-value" not in created.content.decode()
+    bad = api.patch(f"/api/v1/contact-apps/{app['id']}/", {"cache_seconds": 5}, content_type=JSON)
+    assert bad.status_code == 400
+    assert "between 60 and 86400" in bad.json()["error"]["message"]
+    peer.answer("/people", 200, {"plan": "<b>Pro</b>"})
+    with tenant_context(acme.id):
+        ticket = make_ticket()
+    data = api.get(f"/api/v1/tickets/{ticket.number}/apps/{app['id']}/").json()
+    assert (data["state"], data["values"]) == ("ok", [{"name": "Plan", "value": "<b>Pro</b>"}])
+    tested = api.post(
+        f"/api/v1/contact-apps/{app['id']}/test/", {"contact_email": "x@y.z"}, content_type=JSON
+    )
+    assert tested.json()["values"] == [["Plan", "<b>Pro</b>"]]
+    assert peer.requests[-1].path == "/people?email=x%40y.z"
+
+
+def test_agents_create_tasks_by_api_and_light_agents_may_not(
+    acme: TenantSetup, peer: Peer, allow_private: None, committed: Callable[[], Any]
+) -> None:
+    peer.answer("/repos/acme/app/issues", 201, GITHUB_ANSWER)
+    with tenant_context(acme.id):
+        integration = github(peer)
+        ticket = make_ticket()
+        agent = make_member(acme.tenant, MembershipRole.AGENT)
+        light = make_member(acme.tenant, MembershipRole.LIGHT_AGENT)
+    url = f"/api/v1/tickets/{ticket.number}/external-tasks/"
+    with committed():
+        response = acme.api_client(agent).post(
+            url, {"integration": str(integration.id)}, content_type=JSON
+        )
+    assert response.status_code == 202, response.content
+    assert response.json()["status"] == "pending"
+    item = acme.api_client(light).get(f"{url}{response.json()['id']}/").json()
+    assert (item["status"], item["url"]) == ("created", "https://github.com/acme/app/issues/7")
+    refused = acme.api_client(light).post(
+        url, {"integration": str(integration.id)}, content_type=JSON
+    )
+    assert refused.status_code == 403
+    assert acme.api_client(light).get(url).json()["results"][0]["id"] == item["id"]
+    not_failed = acme.api_client(agent).post(f"{url}{item['id']}/retry/")
+    assert not_failed.status_code == 409
+    for path in ("/api/v1/external-task-integrations/", "/api/v1/contact-apps/"):
+        assert acme.api_client(agent).get(path).status_code == 403
+        assert acme.api_client(agent).post(path, {}, content_type=JSON).status_code == 403
+    bad = acme.api_client(agent).post(url, {"integration": "nope"}, content_type=JSON)
+    assert bad.status_code == 400
+
+
+def test_another_tenants_integrations_apps_and_items_are_never_reached(
+    acme: TenantSetup,
+    globex: TenantSetup,
+    peer: Peer,
+    allow_private: None,
+    committed: Callable[[], Any],
+) -> None:
+    peer.answer("/repos/acme/app/issues", 201, GITHUB_ANSWER)
+    peer.answer("/people", 200, {"plan": "Pro"})
+    with tenant_context(acme.id):
+        integration = github(peer)
+        app = crm(peer)
+        ticket = make_ticket()
+        with committed():
+            item = services.create_external_task(ticket=ticket, integration=integration, actor=None)
+    with tenant_context(globex.id):
+        theirs = make_ticket()
+    assert theirs.number == ticket.number  # the same number, another tenant's ticket
+    api = globex.api_client()
+    for path in (
+        f"/api/v1/external-task-integrations/{integration.id}/",
+        f"/api/v1/contact-apps/{app.id}/",
+        f"/api/v1/tickets/{theirs.number}/apps/{app.id}/",
+        f"/api/v1/tickets/{theirs.number}/external-tasks/{item.id}/",
+    ):
+        assert api.get(path).status_code == 404, path
+    assert api.post(f"/api/v1/external-task-integrations/{integration.id}/test/").status_code == 404
+    created = api.post(
+        f"/api/v1/tickets/{theirs.number}/external-tasks/",
+        {"integration": str(integration.id)},
+        content_type=JSON,
+    )
+    assert created.status_code == 404
+    assert api.get(f"/api/v1/tickets/{theirs.number}/external-tasks/").json()["results"] == []
+    assert api.get("/api/v1/external-task-integrations/").json()["results"] == []
+    assert api.get("/api/v1/contact-apps/").json()["results"] == []
+    pages = globex.client(globex.admin)
+    assert pages.get(f"/settings/integrations/tasks/{integration.id}/").status_code == 404
+    assert pages.get(f"/settings/integrations/apps/{app.id}/").status_code == 404
+    assert pages.get(f"/tickets/{theirs.number}/apps/{app.id}/").status_code == 404
+    panel = pages.get(f"/tickets/{theirs.number}/integrations/")
+    assert "GitHub" not in panel.content.decode()
+    posted = pages.post(f"/tickets/{theirs.number}/integrations/{integration.id}/create/")
+    assert posted.status_code == 404
+    assert len(peer.seen("/repos/acme/app/issues")) == 1
+
+
+# --- Pages ---------------------------------------------------------------------------------
+
+
+def test_settings_pages_are_for_admins_and_show_bad_input(
+    acme: TenantSetup, peer: Peer, allow_private: None
+) -> None:
+    admin = acme.client(acme.admin)
+    assert admin.get("/settings/integrations/").status_code == 200
+    bad = admin.post(
+        "/settings/integrations/tasks/new/",
+        {
+            "name": "GitHub",
+            "method": "post",
+            "url_template": peer.url("/issues"),
+            "body_template": '{"title": "{{ticket.subject}}"',
+            "link_path": "html_url",
+            "is_active": "on",
+        },
+    )
+    assert bad.status_code == 400
+    assert "not valid JSON" in bad.content.decode()
+    good = admin.post(
+        "/settings/integrations/tasks/new/",
+        {
+            "name": "GitHub",
+            "method": "post",
+            "url_template": peer.url("/issues"),
+            "headers": "Accept: application/json",
+            "secret_header_name": "Authorization",
+            "secret_header_value": SECRET,
+            "body_template": '{"title": "{{ticket.subject}}"}',
+            "link_path": "html_url",
+            "is_active": "on",
+        },
+    )
+    assert good.status_code == 302
+    page = admin.get(good["Location"]).content.decode()
+    assert "s3cret" not in page
+    assert "stored" in page
+    with tenant_context(acme.id):
+        agent = make_member(acme.tenant, MembershipRole.AGENT)
+    assert acme.client(agent).get("/settings/integrations/").status_code == 403
+    assert acme.client(agent).post("/settings/integrations/apps/new/", {}).status_code == 403
+
+
+def test_the_ticket_panel_offers_creation_to_agents_and_shows_apps_as_text(
+    acme: TenantSetup, peer: Peer, allow_private: None
+) -> None:
+    peer.answer("/people", 200, {"note": "<script>alert(1)</script>"})
+    with tenant_context(acme.id):
+        github(peer)
+        app = crm(peer)
+        ticket = make_ticket()
+        light = make_member(acme.tenant, MembershipRole.LIGHT_AGENT)
+    panel = acme.client(acme.admin).get(f"/tickets/{ticket.number}/integrations/").content.decode()
+    assert "Create task in GitHub" in panel
+    assert f"/tickets/{ticket.number}/apps/{app.id}/" in panel
+    light_panel = acme.client(light).get(f"/tickets/{ticket.number}/integrations/").content.decode()
+    assert "Create task in GitHub" not in light_panel
+    box = acme.client(light).get(f"/tickets/{ticket.number}/apps/{app.id}/").content.decode()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in box
+    assert "<script>alert" not in box
+    refused = acme.client(light).post(
+        f"/tickets/{ticket.number}/integrations/{app.id}/create/", HTTP_HX_REQUEST="true"
+    )
+    assert refused.status_code == 404
+
+
+def test_a_ticket_without_integrations_shows_no_panel(acme: TenantSetup) -> None:
+    with tenant_context(acme.id):
+        ticket = make_ticket()
+    panel = acme.client(acme.admin).get(f"/tickets/{ticket.number}/integrations/")
+    assert panel.status_code == 200
+    assert "Integrations" not in panel.content.decode()

@@ -510,6 +510,37 @@ def test_an_agent_logs_a_phone_call_as_a_new_ticket(
     assert mailoutbox == []
 
 
+def test_a_logged_phone_call_says_who_logged_it_in_the_timeline(acme: TenantSetup) -> None:
+    agent = make_member(acme.tenant, name="Pia Phone")
+    client = acme.client(agent)
+    response = client.post(
+        "/tickets/new/",
+        {
+            "channel": "phone",
+            "contact_email": "fred@customer.test",
+            "subject": "Called about a refund",
+            "body": "Fred wants his money back.",
+            "department": str(acme.department.id),
+            "priority": "normal",
+        },
+    )
+    assert response.status_code == 302
+    with tenant_context(acme.id):
+        ticket = Ticket.objects.get(subject="Called about a refund")
+        event = Message.objects.get(ticket=ticket, kind="event")
+        assert event.event["field"] == "phone_call"
+        assert event.author_member_id == agent.id
+        first = Message.objects.get(ticket=ticket, kind="customer")
+        assert first.created_at <= event.created_at
+    page = client.get(f"/tickets/{ticket.number}/").content.decode()
+    assert "Pia Phone logged the phone call · <time" in page  # the thread
+    assert "Pia Phone: logged the phone call</li>" in page  # the history
+    # A mail or a portal request opens a ticket with no such event.
+    with tenant_context(acme.id):
+        other = make_ticket(subject="By mail")
+        assert not Message.objects.filter(ticket=other, kind="event").exists()
+
+
 def test_new_ticket_bad_input_and_refusals(acme: TenantSetup, globex: TenantSetup) -> None:
     client = acme.client(acme.admin)
     base = {

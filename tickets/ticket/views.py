@@ -64,6 +64,7 @@ EVENT_LABELS = {
     "delivery": "email delivery",
     "contact": "customer",
     "satisfaction": "satisfaction rating",
+    "phone_call": "phone call",
 }
 TICKET_REFERENCES = {"merged", "merged_into", "split", "split_from", "follow_up"}
 # Assignment done by the system on its own (automation.assignment, releasing a member's
@@ -81,6 +82,7 @@ EVENT_ACTIONS = {
     "merged_into": "merged this ticket into #{}",
     "split": "split a message into #{}",
     "split_from": "split this ticket from #{}",
+    "phone_call": "logged the phone call",
 }
 
 

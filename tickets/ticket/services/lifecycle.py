@@ -107,6 +107,10 @@ def create_ticket(
         ticket.first_message = create_customer_message(  # type: ignore[attr-defined]
             ticket, contact, body, content or MessageContent()
         )
+        if channel == TicketChannel.PHONE and actor is not None:
+            # The first message is the customer's words as the agent took them down: the
+            # timeline says who logged the call, and when.
+            record_event(ticket=ticket, actor=actor, field="phone_call", old=None, new=None)
         if follow_up_of is not None:
             record_event(
                 ticket=follow_up_of, actor=None, field="follow_up", old=None, new=ticket.number

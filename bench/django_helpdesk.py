@@ -65,6 +65,7 @@ VENV = Path(
 DATABASE_NAME = os.environ.get("HELPDESK_BENCH_DH_DATABASE", "helpdesk_bench_dh")
 QUEUE = "bench"
 INSTALL_SECONDS = 600
+PROFILE_MESSAGES = 1_000
 
 SETTINGS = """\
 # Written by bench/django_helpdesk.py: a minimal project for django-helpdesk's mail import.
@@ -142,9 +143,11 @@ urlpatterns = [path("helpdesk/", include("helpdesk.urls", namespace="helpdesk"))
 
 # Runs in django-helpdesk's environment: argv[1] the plan (JSON), argv[2] where the figures go.
 RUNNER = """\
+import cProfile
 import json
 import logging
 import os
+import pstats
 import resource
 import sys
 import time
@@ -169,6 +172,37 @@ def backend_cpu(pid):
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# Steps of the import, by (file suffix, function): cumulative CPU ms per mail (cProfile).
+STEPS = [
+    ("parse (email.message_from_string)", "email/__init__.py", "message_from_string"),
+    ("body text (extract_email_message_content)", "helpdesk/email.py",
+     "extract_email_message_content"),
+    ("attachments found (extract_attachments)", "helpdesk/email.py", "extract_attachments"),
+    ("writes and mails (create_object_from_email_message)", "helpdesk/email.py",
+     "create_object_from_email_message"),
+    ("  notification mails (send_info_email)", "helpdesk/email.py", "send_info_email"),
+    ("  attachments stored (process_attachments)", "helpdesk/lib.py", "process_attachments"),
+    ("  To and Cc subscribed (create_ticket_cc)", "helpdesk/email.py", "create_ticket_cc"),
+    ("  backlinks (create_ticket_backlinks)", "helpdesk/update_ticket.py",
+     "create_ticket_backlinks"),
+    ("SQL, this process's side (execute_wrapper)", "run_import.py", "count"),
+]
+
+
+def profile_shares(profiler, mails):
+    stats = pstats.Stats(profiler).stats
+    total = sum(entry[2] for entry in stats.values())
+    shares = {"total": round(1000 * total / max(1, mails), 2)}
+    for label, suffix, function in STEPS:
+        seconds = sum(
+            entry[3]
+            for (filename, _, name), entry in stats.items()
+            if name == function and filename.endswith(suffix)
+        )
+        shares[label] = round(1000 * seconds / max(1, mails), 2)
+    return shares
 
 
 def main():
@@ -214,6 +248,9 @@ def main():
     backend_before = backend_cpu(backend)
     cpu_before = time.process_time()
     wall_before = time.perf_counter()
+    profiler = cProfile.Profile(time.process_time) if plan.get("profile") else None
+    if profiler is not None:
+        profiler.enable()
     with connection.execute_wrapper(count):
         for path in files:
             full_message = encoding.force_str(path.read_bytes(), errors="replace")
@@ -230,6 +267,8 @@ def main():
             if ticket:
                 tickets[path.stem] = ticket.id
                 path.unlink()
+    if profiler is not None:
+        profiler.disable()
     wall = time.perf_counter() - wall_before
     cpu = time.process_time() - cpu_before
     backend_after = backend_cpu(backend)
@@ -264,6 +303,7 @@ def main():
         },
         "outbox_files": len(list(outbox.iterdir())) if outbox.exists() else 0,
         "tickets": tickets,
+        "profile": profile_shares(profiler, len(tickets)) if profiler is not None else None,
     }
     Path(sys.argv[2]).write_text(json.dumps(figures))
 
@@ -388,15 +428,27 @@ def _recreate_database(context: Context) -> None:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(name))
 
 
-def run(context: Context, options: dict[str, Any]) -> dict[str, Any]:
-    """Import `messages` generated mails (10,000) into a fresh django-helpdesk."""
+def _environment(server: dict[str, Any]) -> dict[str, str]:
+    """The runner's environment: none of ours (no PYTHONPATH, no settings module), the
+    server's password and SSL mode for libpq."""
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if key in {"PATH", "HOME", "LANG", "LC_ALL", "TMPDIR"}
+    }
+    if server["ADMIN_PASSWORD"]:
+        environment["PGPASSWORD"] = server["ADMIN_PASSWORD"]
+    if server["SSLMODE"]:
+        environment["PGSSLMODE"] = server["SSLMODE"]
+    return environment
+
+
+def _import(
+    context: Context, python: Path, specs: list[inbound.MailSpec], *, profile: bool
+) -> tuple[dict[str, Any], list[float]]:
+    """A fresh project, database and mailbox, then the runner over `specs`."""
     from django.conf import settings
 
-    messages = int(options.get("messages") or inbound.MESSAGES)
-    python, reason = ensure_venv()
-    if python is None:
-        print(f"  skipped: {reason}", flush=True)
-        return {"skipped": reason, "messages": messages}
     server = settings.HELPDESK_DATABASE_SERVER
     base = context.var_dir / "django-helpdesk"
     shutil.rmtree(base, ignore_errors=True)
@@ -409,7 +461,6 @@ def run(context: Context, options: dict[str, Any]) -> dict[str, Any]:
         user=server["ADMIN_USER"],
     ).items():
         (base / filename).write_text(text)
-    specs = inbound.generate(messages, seed=inbound.SEED, namespace="bench")
     maildir = base / "mailbox"
     sizes = write_mailbox(specs, maildir)
     plan = {
@@ -417,20 +468,10 @@ def run(context: Context, options: dict[str, Any]) -> dict[str, Any]:
         "address": inbound.SUPPORT,
         "maildir": str(maildir),
         "outbox": str(base / "outbox"),
+        "profile": profile,
     }
     (base / "plan.json").write_text(json.dumps(plan))
     _recreate_database(context)
-    environment = {
-        key: value
-        for key, value in os.environ.items()
-        if key in {"PATH", "HOME", "LANG", "LC_ALL", "TMPDIR"}
-    }
-    if server["ADMIN_PASSWORD"]:
-        environment["PGPASSWORD"] = server["ADMIN_PASSWORD"]
-    if server["SSLMODE"]:
-        environment["PGSSLMODE"] = server["SSLMODE"]
-    print(f"  django-helpdesk {VERSION}: {messages} messages, one process", flush=True)
-    began = time.monotonic()
     completed = subprocess.run(
         [
             str(python),
@@ -439,13 +480,30 @@ def run(context: Context, options: dict[str, Any]) -> dict[str, Any]:
             str(base / "figures.json"),
         ],
         cwd=base,
-        env=environment,
+        env=_environment(server),
         capture_output=True,
         text=True,
     )
     if completed.returncode != 0:
         raise RuntimeError(f"django-helpdesk's import failed:\n{completed.stderr[-3000:]}")
-    figures = json.loads((base / "figures.json").read_text())
+    figures: dict[str, Any] = json.loads((base / "figures.json").read_text())
+    shutil.rmtree(base, ignore_errors=True)  # the stored attachments and mails sent
+    return figures, sizes
+
+
+def run(context: Context, options: dict[str, Any]) -> dict[str, Any]:
+    """Import `messages` generated mails (10,000) into a fresh django-helpdesk, then (not
+    with skip_profile) PROFILE_MESSAGES of them again under cProfile."""
+    messages = int(options.get("messages") or inbound.MESSAGES)
+    python, reason = ensure_venv()
+    if python is None:
+        print(f"  skipped: {reason}", flush=True)
+        return {"skipped": reason, "messages": messages}
+    specs = inbound.generate(messages, seed=inbound.SEED, namespace="bench")
+    print(f"  django-helpdesk {VERSION}: {messages} messages, one process", flush=True)
+    began = time.monotonic()
+    figures, sizes = _import(context, python, specs, profile=False)
+    run_seconds = time.monotonic() - began
     tickets = figures.pop("tickets")
     processed = max(1, figures["processed"])
     wall = figures["wall_seconds"]
@@ -476,7 +534,7 @@ def run(context: Context, options: dict[str, Any]) -> dict[str, Any]:
         "rows": figures["rows"],
         "outbox_files": figures["outbox_files"],
         "migrate_seconds": figures["migrate_seconds"],
-        "run_seconds": round(time.monotonic() - began, 1),
+        "run_seconds": round(run_seconds, 1),
         "threading": _threading(specs, tickets),
         "mix": inbound.mix(specs),
     }
@@ -486,6 +544,17 @@ def run(context: Context, options: dict[str, Any]) -> dict[str, Any]:
         f" mail; threading {result['threading']['accuracy_percent']}%",
         flush=True,
     )
+    if not options.get("skip_profile"):
+        count = min(PROFILE_MESSAGES, messages)
+        print(f"  profile: the first {count} messages again under cProfile", flush=True)
+        profiled, _ = _import(context, python, specs[:count], profile=True)
+        result["profile"] = {
+            "messages": profiled["processed"],
+            "cpu_ms_per_message": round(
+                1000 * profiled["cpu_seconds"] / max(1, profiled["processed"]), 2
+            ),
+            "cumulative_ms_per_message": profiled["profile"],
+        }
     return result
 
 
@@ -573,7 +642,9 @@ def markdown(result: dict[str, Any]) -> str:
         [
             "threading accuracy",
             f"{threading['accuracy_percent']}% ({threading['threaded']:,} of"
-            f" {threading['replies']:,})",
+            f" {threading['replies']:,})"
+            if threading["replies"]
+            else "no replies",
             f"{ours['threading_percent']}%" if ours else "-",
             "",
         ],
@@ -605,6 +676,29 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         *inbound._table(header, rows),
     ]
+    profile = result.get("profile")
+    if profile:
+        steps = dict(profile["cumulative_ms_per_message"])
+        total = steps.pop("total")
+        lines += [
+            "",
+            f"Where django-helpdesk's CPU goes: cProfile (CPU time) over the first"
+            f" {profile['messages']:,} mails again ({total} ms per mail with the profiler on;"
+            " cumulative, so a step includes its SQL and the indented steps are part of the"
+            " one above them):",
+            "",
+            *inbound._table(
+                ["step", "CPU ms per mail", "share"],
+                [
+                    [
+                        label.strip() if not label.startswith(" ") else f"- {label.strip()}",
+                        ms,
+                        f"{100 * ms / total:.0f}%" if total else "-",
+                    ]
+                    for label, ms in steps.items()
+                ],
+            ),
+        ]
     if result["failure_reasons"]:
         lines += ["", "Failures: " + "; ".join(f"{r} ({n})" for r, n in result["failure_reasons"])]
     return "\n".join(lines)

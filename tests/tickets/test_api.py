@@ -101,6 +101,87 @@ def test_create_refuses_one_of_our_own_addresses_as_the_customer(
         assert not Contact.objects.exists()
 
 
+def test_create_outbound_emails_the_customer_like_the_new_ticket_page(
+    api: Client, acme: TenantSetup
+) -> None:
+    from tickets.models import Message
+
+    response = _create(
+        api,
+        direction="outbound",
+        subject="Your replacement part",
+        body="The part ships **Monday**.",
+        body_format="markdown",
+        cc=["boss@example.test"],
+        tags=["shipping"],
+        priority="high",
+    )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert (body["channel"], body["status"], body["priority"]) == ("email", "waiting", "high")
+    assert body["assignee"]["id"] == str(acme.admin.id)
+    assert body["tags"] == ["shipping"]
+    assert body["contact"]["email"] == "Carla@Example.test"
+    with tenant_context(acme.id):
+        (first,) = Message.objects.filter(ticket__number=body["number"]).exclude(kind="event")
+        assert (first.kind, first.author_member_id) == ("reply", acme.admin.id)
+        assert "<strong>Monday</strong>" in first.body_html
+        mail = first.outbound_email
+        assert mail is not None
+        assert mail.to == ["Carla@Example.test"]
+        assert mail.cc == ["boss@example.test"]
+        assert f"[#{body['number']}]" in mail.subject
+
+
+def test_create_outbound_bad_input_is_a_400_with_a_message(api: Client, acme: TenantSetup) -> None:
+    from tickets.models import Ticket
+
+    sideways = _create(api, direction="sideways")
+    assert sideways.status_code == 400
+    assert "direction" in sideways.json()["error"]["fields"]
+    # Copies and a format belong to a mail the member sends, not to a customer's request.
+    inbound_cc = _create(api, cc=["boss@example.test"], body_format="markdown")
+    assert inbound_cc.status_code == 400
+    fields = inbound_cc.json()["error"]["fields"]
+    assert set(fields) == {"cc", "body_format"}
+    assert "direction outbound" in str(fields["cc"])
+    bad_cc = _create(api, direction="outbound", cc=["not an address"])
+    assert bad_cc.status_code == 400
+    assert "cc" in bad_cc.json()["error"]["fields"]
+    bad_format = _create(api, direction="outbound", body_format="html")
+    assert bad_format.status_code == 400
+    own = _create(api, direction="outbound", contact_email=acme.mailbox.address)
+    assert own.status_code == 400
+    assert own.json()["error"]["code"] == "contact_invalid"
+    blank = _create(api, direction="outbound", body="   ")
+    assert blank.status_code == 400
+    with tenant_context(acme.id):
+        assert not Ticket.objects.exists()
+
+
+def test_create_outbound_is_refused_to_a_light_agent(acme: TenantSetup) -> None:
+    with tenant_context(acme.id):
+        light = make_member(acme.tenant, role=MembershipRole.LIGHT_AGENT)
+    response = _create(acme.api_client(light), direction="outbound")
+    assert response.status_code == 403, response.content
+    assert response.json()["error"]["message"]
+
+
+def test_create_outbound_never_reaches_another_tenant(
+    api: Client, acme: TenantSetup, globex: TenantSetup
+) -> None:
+    from tickets.models import Ticket
+
+    foreign = _create(api, direction="outbound", department=str(globex.department.id))
+    assert foreign.status_code == 404
+    # Tenant A's token on tenant B's host is answered like a missing resource.
+    key = api.defaults["HTTP_AUTHORIZATION"]
+    other_host = Client(HTTP_HOST=globex.host, HTTP_AUTHORIZATION=key)
+    assert _create(other_host, direction="outbound").status_code in (401, 404)
+    with tenant_context(globex.id):
+        assert not Ticket.objects.exists()
+
+
 def test_malformed_json_is_a_400_not_a_500(api: Client) -> None:
     response = api.post("/api/v1/tickets/", "{nope", content_type="application/json")
     assert response.status_code == 400

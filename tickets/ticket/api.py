@@ -88,6 +88,9 @@ class TicketListAPI(TenantAPIView):
 
     @extend_schema(request=TicketCreateInput, responses={201: TicketOutput})
     def post(self, request: MemberRequest) -> Response:
+        """Open a ticket: the customer's request (`direction` inbound, the default; channel
+        api), or an email the member sends the customer (`direction` outbound; channel
+        email, assigned to the member, waiting on the customer, its first mail queued)."""
         data = self.validate(TicketCreateInput, request.data)
         department = (
             _department(data["department"])
@@ -97,6 +100,22 @@ class TicketListAPI(TenantAPIView):
         contact = services.get_or_create_contact(
             email=data["contact_email"], name=data.get("contact_name", "")
         )
+        if data["direction"] == "outbound":
+            ticket = services.start_outbound_ticket(
+                subject=data["subject"],
+                body=data["body"],
+                contact=contact,
+                department=department,
+                actor=self.membership,
+                priority=data.get("priority", "normal"),
+                tags=data.get("tags", ()),
+                language=request.tenant.language,
+                body_format=data.get("body_format", services.BodyFormat.TEXT),
+                cc=data.get("cc", []),
+                bcc=data.get("bcc", []),
+            )
+            ticket = selectors.get_ticket_by_number(ticket.number)
+            return Response(TicketOutput(ticket).data, status=http.HTTP_201_CREATED)
         ticket = services.create_ticket(
             subject=data["subject"],
             body=data["body"],

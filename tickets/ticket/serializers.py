@@ -115,6 +115,41 @@ class TicketCreateInput(serializers.Serializer[Any]):
     tags = serializers.ListField(
         child=serializers.CharField(max_length=60), required=False, max_length=50
     )
+    direction = serializers.ChoiceField(
+        choices=["inbound", "outbound"],
+        default="inbound",
+        help_text="inbound (the default): the body is the customer's request, as if they had"
+        " written in. outbound: the member emails the customer, as New ticket → Email does in"
+        " the browser: the body is the member's public reply, mailed to `contact_email`; the"
+        " ticket is an email ticket assigned to the member and waits on the customer.",
+    )
+    body_format = serializers.ChoiceField(
+        choices=BodyFormat.choices,
+        required=False,
+        help_text="outbound only: markdown mails the body as sanitized HTML with the text as"
+        " its plain-text part (default text).",
+    )
+    cc = serializers.ListField(
+        child=serializers.EmailField(),
+        required=False,
+        max_length=20,
+        help_text="outbound only: copy the first mail to these addresses too.",
+    )
+    bcc = serializers.ListField(
+        child=serializers.EmailField(),
+        required=False,
+        max_length=20,
+        help_text="outbound only: blind copies of the first mail.",
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["direction"] == "inbound":
+            given = [name for name in ("body_format", "cc", "bcc") if name in attrs]
+            if given:
+                raise serializers.ValidationError(
+                    dict.fromkeys(given, "Only for a ticket you email out (direction outbound).")
+                )
+        return attrs
 
 
 class TicketUpdateInput(serializers.Serializer[Any]):

@@ -314,3 +314,30 @@ class SsoProviderAPI(TenantAPIView):
     def delete(self, request: Request) -> Response:
         sso.delete_sso_provider(actor=self.membership)
         return Response(status=http.HTTP_204_NO_CONTENT)
+
+
+class SsoDiscoveryTestInput(serializers.Serializer[Any]):
+    issuer = serializers.CharField(
+        max_length=500, help_text="The issuer to test (saved or not): its https:// address."
+    )
+
+
+class SsoDiscoveryTestOutput(serializers.Serializer[Any]):
+    issuer = serializers.CharField()
+    authorization_endpoint = serializers.CharField()
+    token_endpoint = serializers.CharField()
+    jwks_uri = serializers.CharField()
+
+
+class SsoDiscoveryTestAPI(TenantAPIView):
+    """/api/v1/sso/test/: fetch an issuer's discovery document (admins), as the settings
+    page's *Test discovery* does. 409 `sso_provider_unreachable` says what went wrong;
+    nothing is saved."""
+
+    permission_classes = [IsTenantMember, IsTenantAdmin]
+
+    @extend_schema(request=SsoDiscoveryTestInput, responses=SsoDiscoveryTestOutput)
+    def post(self, request: Request) -> Response:
+        data = self.validate(SsoDiscoveryTestInput, request.data)
+        document = sso.check_discovery(actor=self.membership, issuer=data["issuer"])
+        return Response(SsoDiscoveryTestOutput(document).data)

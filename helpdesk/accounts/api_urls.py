@@ -15,6 +15,7 @@ urlpatterns = [
     ),
     path("security/", api.SecuritySettingsAPI.as_view(), name="security"),
     path("sso/", api.SsoProviderAPI.as_view(), name="sso"),
+    path("sso/test/", api.SsoDiscoveryTestAPI.as_view(), name="sso-test"),
     path("invitations/", api.InvitationListAPI.as_view(), name="invitation-list"),
     path(
         "invitations/<uuid:invitation_id>/",

@@ -171,3 +171,45 @@ class InvitationLoginForm(forms.Form):
             raise forms.ValidationError("That password is incorrect.")
         self.user = user
         return data
+
+
+class SsoProviderForm(forms.Form):
+    """The single sign-on settings page. The secret is write-only: empty keeps the stored
+    one. Domains are one per line (or separated by commas or spaces). The service checks
+    the values (helpdesk.accounts.sso.save_sso_provider)."""
+
+    issuer = forms.CharField(
+        label="Issuer",
+        max_length=500,
+        help_text="The provider's address, exactly as its discovery document names it "
+        "(https://login.example.com/realms/acme).",
+        widget=forms.TextInput(
+            attrs={"autocomplete": "off", "spellcheck": "false", "inputmode": "url"}
+        ),
+    )
+    client_id = forms.CharField(
+        label="Client id",
+        max_length=200,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    client_secret = forms.CharField(
+        label="Client secret",
+        max_length=500,
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}, render_value=False),
+    )
+    allowed_domains = forms.CharField(
+        label="Email domains that get a seat on first sign-in",
+        required=False,
+        max_length=13000,
+        help_text="One per line (example.com). People of these domains whom the provider "
+        "vouches for become agents when they first sign in; leave empty to let only "
+        "existing members in.",
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
+    )
+    is_enabled = forms.BooleanField(label="Offer single sign-on on the login page", required=False)
+
+    def clean_allowed_domains(self) -> list[str]:
+        raw = str(self.cleaned_data.get("allowed_domains") or "")
+        return [part for part in raw.replace(",", " ").split() if part]

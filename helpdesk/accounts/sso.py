@@ -85,6 +85,11 @@ def _clean_domains(domains: list[str]) -> list[str]:
     return cleaned
 
 
+def find_sso_provider() -> SsoProvider | None:
+    """The current tenant's provider, or None when it has none."""
+    return SsoProvider.objects.first()
+
+
 def get_sso_provider() -> SsoProvider:
     """The current tenant's provider. Raises SsoNotConfigured."""
     provider = SsoProvider.objects.first()
@@ -219,7 +224,6 @@ def discover_issuer(issuer: str) -> dict[str, Any]:
     return document
 
 
-@transaction.atomic
 def check_discovery(*, actor: Membership | None, issuer: str) -> dict[str, Any]:
     """Fetch the discovery document of `issuer` (cleaned as when saved) for an admin
     checking the settings. Admins only (PermissionDenied). Raises InvalidSsoSettings for

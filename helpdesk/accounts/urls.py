@@ -1,6 +1,6 @@
 from django.urls import path
 
-from helpdesk.accounts import audit_log, views
+from helpdesk.accounts import audit_log, sso_page, views
 
 app_name = "accounts"
 
@@ -10,6 +10,9 @@ urlpatterns = [
     path("two-factor/", views.two_factor_page, name="two-factor"),
     path("sso/", views.sso_start, name="sso"),
     path("sso/callback/", views.sso_callback, name="sso-callback"),
+    path("sso/settings/", sso_page.sso_settings, name="sso-settings"),
+    path("sso/settings/test/", sso_page.sso_discovery_check, name="sso-settings-test"),
+    path("sso/settings/delete/", sso_page.sso_settings_delete, name="sso-settings-delete"),
     path("logout/", views.logout_view, name="logout"),
     path("switch/<slug:slug>/", views.switch_tenant, name="switch"),
     path("handoff/", views.handoff_view, name="handoff"),

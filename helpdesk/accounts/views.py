@@ -22,7 +22,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
-from helpdesk.accounts import handoff, selectors, services, sso, two_factor
+from helpdesk.accounts import handoff, selectors, services, sso, sso_page, two_factor
 from helpdesk.accounts.activity import passive
 from helpdesk.accounts.errors import (
     InvitationLinkInvalid,
@@ -769,7 +769,7 @@ SSO_PENDING = "sso_pending"
 
 
 def _sso_redirect_uri(request: HttpRequest) -> str:
-    return request.build_absolute_uri(reverse("accounts:sso-callback"))
+    return sso_page.callback_url(request)  # the one the settings page shows
 
 
 def sso_start(request: HttpRequest) -> HttpResponse:

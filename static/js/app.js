@@ -294,3 +294,29 @@ const rememberSidebar = () => {
 };
 document.addEventListener("DOMContentLoaded", rememberSidebar);
 document.addEventListener("htmx:load", rememberSidebar);
+
+// --- Copy buttons: <button data-copy="#field"> copies that field's value (or text) ---------
+document.addEventListener("click", (event) => {
+  const button = event.target.closest && event.target.closest("button[data-copy]");
+  if (!button) return;
+  const source = document.querySelector(button.dataset.copy);
+  if (!source) return;
+  const text = "value" in source ? source.value : source.textContent.trim();
+  const label = button.dataset.label || button.textContent;
+  button.dataset.label = label;
+  const said = (word) => {
+    button.textContent = word;
+    window.setTimeout(() => { button.textContent = label; }, 2000);
+  };
+  const byHand = () => {
+    // No clipboard API (a page not served securely): select it, so Ctrl+C copies it.
+    if (source.select) source.select();
+    else window.getSelection().selectAllChildren(source);
+    said(document.execCommand && document.execCommand("copy") ? "Copied" : "Selected");
+  };
+  if (navigator.clipboard && window.isSecureContext) {
+    navigator.clipboard.writeText(text).then(() => said("Copied"), byHand);
+  } else {
+    byHand();
+  }
+});

@@ -6,13 +6,8 @@ provider on a private address when the operator did not allow it are all refused
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pyotp
@@ -23,75 +18,19 @@ from django.test import Client
 from helpdesk.accounts import two_factor
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import AuditAction, AuditEvent, Membership
+from tests.accounts.oidc_provider.server import run_provider
 from tests.conftest import TenantSetup
 
-REPO = Path(__file__).resolve().parents[2]
 CALLBACK = "http://acme.localhost/accounts/sso/callback/"
 SECRET = pyotp.random_base32()
-
-SETUP = """
-import os
-from django.contrib.auth.models import Group, User
-from oauth2_provider.models import Application
-verified = Group.objects.create(name="verified")
-for name, email, ok in [("nina", "nina@example.com", True), ("olga", "olga@other.test", True),
-                        ("ivan", "ivan@example.com", False), ("admin", "admin@acme.test", True)]:
-    user = User.objects.create_user(name, email, "pw-" + name)
-    if ok:
-        user.groups.add(verified)
-Application.objects.create(
-    name="helpdesk", client_id="helpdesk-client", client_secret="helpdesk-secret",
-    hash_client_secret=False, client_type="confidential",
-    authorization_grant_type="authorization-code", redirect_uris=os.environ["OIDC_CALLBACK"],
-    algorithm="RS256", skip_authorization=True)
-"""
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The provider's issuer URL, while it runs."""
     pytest.importorskip("oauth2_provider")
-    folder = tmp_path_factory.mktemp("oidc")
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "PYTHONPATH": str(REPO),
-        "DJANGO_SETTINGS_MODULE": "tests.accounts.oidc_provider.settings",
-        "OIDC_PROVIDER_DB": str(folder / "provider.sqlite3"),
-        "OIDC_CALLBACK": CALLBACK,
-    }
-    run = [sys.executable, "-m", "django"]
-    subprocess.run([*run, "migrate", "-v0"], env=env, check=True, cwd=folder)
-    subprocess.run([*run, "shell", "-c", SETUP], env=env, check=True, cwd=folder)
-    port = _free_port()
-    server = subprocess.Popen(
-        [*run, "runserver", "--noreload", f"127.0.0.1:{port}"],
-        env=env,
-        cwd=folder,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    issuer = f"http://127.0.0.1:{port}/o"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(f"{issuer}/.well-known/openid-configuration", timeout=2).ok:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("the OpenID Connect provider did not start")
-            time.sleep(0.3)
+    with run_provider(tmp_path_factory.mktemp("oidc"), CALLBACK) as issuer:
         yield issuer
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
 
 
 def _configure(setup: TenantSetup, issuer: str, *, domains: list[str] | None = None) -> None:
@@ -140,7 +79,7 @@ def _sso(setup: TenantSetup, username: str) -> tuple[Client, str]:
 
 @pytest.fixture
 def private_hosts(settings: object) -> None:
-    settings.HELPDESK_WEBHOOK_ALLOW_PRIVATE_HOSTS = True  # type: ignore[attr-defined]
+    settings.HELPDESK_OUTBOUND_ALLOW_PRIVATE_HOSTS = True  # type: ignore[attr-defined]
 
 
 @pytest.mark.usefixtures("private_hosts")
@@ -235,3 +174,23 @@ def test_the_login_page_offers_it_and_a_second_factor_still_applies(
     )
     assert step["Location"] == "/inbox/"
     assert client.get("/inbox/").status_code == 200
+
+
+@pytest.mark.usefixtures("private_hosts")
+def test_the_settings_page_tests_discovery_against_the_provider(
+    acme: TenantSetup, provider: str
+) -> None:
+    client = acme.client(acme.admin)
+    found = client.post(
+        "/accounts/sso/settings/test/", {"issuer": provider + "/"}, HTTP_HX_REQUEST="true"
+    )
+    assert found.status_code == 200
+    assert f"Found the provider {provider}" in found.content.decode()
+    wrong = client.post(
+        "/accounts/sso/settings/test/", {"issuer": provider + "/nothing"}, HTTP_HX_REQUEST="true"
+    )
+    assert wrong.status_code == 400
+    assert "answered HTTP 404" in wrong.content.decode()
+    api = acme.api_client().post("/api/v1/sso/test/", {"issuer": provider})
+    assert api.status_code == 200
+    assert api.json()["token_endpoint"].startswith(provider)

@@ -23,7 +23,9 @@ def login_view(request: HttpRequest) -> Any:
     token = escape(get_token(request))
     return HttpResponse(
         f'<form method="post"><input name="csrfmiddlewaretoken" value="{token}">'
-        '<input name="username"><input name="password" type="password"></form>'
+        '<input name="username" aria-label="Username">'
+        '<input name="password" type="password" aria-label="Password">'
+        "<button>Sign in</button></form>"
     )
 
 

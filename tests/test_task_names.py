@@ -69,6 +69,7 @@ TASK_NAMES = {
     "automation.webhooks.tasks.send_due_webhook_deliveries",
     "automation.webhooks.tasks.sweep_webhook_deliveries",
     "automation.webhooks.tasks.erase_webhook_payloads",
+    "automation.integrations.tasks.create_external_task",
     # Retention of solved tickets (issue 21).
     "tickets.contacts.tasks.apply_retention",
     "tickets.contacts.tasks.sweep_retention",

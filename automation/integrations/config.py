@@ -30,12 +30,26 @@ FORBIDDEN_HEADERS = {"host", "content-length", "transfer-encoding", "connection"
 # --- Checking what an admin typed ----------------------------------------------------------
 
 
+def storable(text: str, what: str) -> str:
+    """The text when the database can store it. Raises InvalidIntegration for a NUL
+    character or a lone surrogate (PostgreSQL refuses both)."""
+    if "\x00" in text:
+        raise InvalidIntegration(f"The {what} contains a character that cannot be stored.")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise InvalidIntegration(
+            f"The {what} contains a character that cannot be stored."
+        ) from error
+    return text
+
+
 def invalid(error: templating.TemplateError) -> InvalidIntegration:
     return InvalidIntegration(str(error))
 
 
 def clean_name(name: Any) -> str:
-    text = " ".join(str(name or "").split())
+    text = storable(" ".join(str(name or "").split()), "name")
     if not text:
         raise InvalidIntegration("The name is required.")
     if len(text) > 100:
@@ -46,7 +60,7 @@ def clean_name(name: Any) -> str:
 def clean_url_template(template: Any, allowed: dict[str, str], sample: dict[str, str]) -> str:
     """The URL template when it is an http(s) URL whose host has no placeholder and may be
     called. Raises InvalidIntegration, IntegrationTargetRefused."""
-    text = str(template or "").strip()
+    text = storable(str(template or "").strip(), "URL")
     if not text:
         raise InvalidIntegration("The URL is required.")
     if len(text) > 2000:
@@ -104,7 +118,7 @@ def clean_headers(headers: Any, allowed: dict[str, str]) -> dict[str, str]:
     clean: dict[str, str] = {}
     for name, value in headers.items():
         header = clean_header_name(name)
-        text = str(value if value is not None else "")
+        text = storable(str(value if value is not None else ""), f"{header} header")
         if len(text) > 2000 or "\n" in text or "\r" in text:
             raise InvalidIntegration(f"The {header} header's value is one line of at most 2000.")
         try:
@@ -117,8 +131,8 @@ def clean_headers(headers: Any, allowed: dict[str, str]) -> dict[str, str]:
 
 def clean_secret(name: Any, value: Any) -> tuple[str, str]:
     """The secret header's name and value, both empty for none."""
-    header = str(name or "").strip()
-    secret = str(value or "").strip()
+    header = storable(str(name or "").strip(), "secret header")
+    secret = storable(str(value or "").strip(), "secret")
     if not header:
         if secret:
             raise InvalidIntegration("Name the header the secret goes in (Authorization).")
@@ -130,7 +144,7 @@ def clean_secret(name: Any, value: Any) -> tuple[str, str]:
 
 
 def clean_path(path: Any, what: str) -> str:
-    text = str(path or "").strip()
+    text = storable(str(path or "").strip(), what)
     if len(text) > 200:
         raise InvalidIntegration(f"The {what} is at most 200 characters.")
     try:
@@ -141,7 +155,7 @@ def clean_path(path: Any, what: str) -> str:
 
 
 def clean_link_template(template: Any, id_path: str) -> str:
-    text = str(template or "").strip()
+    text = storable(str(template or "").strip(), "link template")
     if not text:
         return ""
     if len(text) > 2000:
@@ -185,7 +199,7 @@ def clean_fields(fields: Any) -> list[list[str]]:
         field_path = clean_path(path, "field path")
         if not field_path:
             raise InvalidIntegration("A field needs its path.")
-        clean_label = " ".join(str(label or "").split())[:100] or field_path
+        clean_label = storable(" ".join(str(label or "").split())[:100], "label") or field_path
         clean.append([field_path, clean_label])
     return clean
 

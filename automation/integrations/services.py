@@ -139,7 +139,7 @@ def _apply_integration(integration: ExternalTaskIntegration, data: dict[str, Any
             config.clean_headers(data["headers"], templating.TICKET_PLACEHOLDERS),
         )
     if "body_template" in data:
-        body = str(data["body_template"] or "")
+        body = config.storable(str(data["body_template"] or ""), "body template")
         try:
             templating.check_body_template(body)
         except templating.TemplateError as error:

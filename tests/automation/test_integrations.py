@@ -253,6 +253,9 @@ def test_loopback_is_refused_unless_the_operator_allows_it(
         ({"headers": {"Host": "evil"}}, "set by the help desk"),
         ({"headers": {"Bad Name": "x"}}, "not a header name"),
         ({"link_path": "", "link_template": "javascript:{{id}}"}, "must start with https://"),
+        ({"name": "a\x00b"}, "cannot be stored"),
+        ({"body_template": '{"t": "\ud800"}'}, "cannot be stored"),
+        ({"headers": {"X-A": "a\x00"}}, "cannot be stored"),
     ],
 )
 def test_bad_integration_settings_are_refused_with_the_reason(
@@ -427,6 +430,9 @@ def test_admins_manage_integrations_by_api_and_the_secret_never_comes_back(
         ({"headers": ["x"]}, "headers", ""),
         ({"name": ""}, "name", ""),
         ({"unknown": 1}, "unknown", "Not a field"),
+        ({"name": "a\x00b"}, "name", "not allowed"),
+        ({"body_template": '{"t": "\ud800"}'}, "body_template", "not allowed"),
+        ({"headers": {"X-A": "a\x00"}}, "headers", "not allowed"),
     ],
 )
 def test_bad_integration_input_is_a_400_with_a_message(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils.translation import gettext_noop
 
 from helpdesk.tenancy.models import TenantModel
 from helpdesk.tenancy.rls import TenantFK
@@ -96,15 +97,18 @@ class DepartmentMember(TenantModel):
         return f"{self.membership_id} in {self.department_id}"
 
 
-DEFAULT_AUTO_ACK_SUBJECT = "Re: {{ ticket.subject }} [#{{ ticket.number }}]"
-DEFAULT_AUTO_ACK_BODY = """Hello {{ contact.first_name }},
+# The built-in acknowledgement: English source text, marked for translation but kept a plain
+# string (migration 0003 writes it as a query parameter); customer mail is composed with
+# its translation into the tenant's language (tickets.mail_out.templates).
+DEFAULT_AUTO_ACK_SUBJECT = gettext_noop("Re: {{ ticket.subject }} [#{{ ticket.number }}]")
+DEFAULT_AUTO_ACK_BODY = gettext_noop("""Hello {{ contact.first_name }},
 
 thank you for writing to {{ tenant.name }}. We received your message and opened
 request #{{ ticket.number }}; an agent will get back to you soon.
 
 You can follow it here: {{ ticket.tracking_link }}
 Reply to this email to add anything to the request.
-"""
+""")
 
 
 class ImapSecurity(models.TextChoices):

@@ -16,6 +16,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, router, transaction
 from django.db.models import ProtectedError
 from django.db.models.deletion import Collector
+from django.utils import translation
 
 from departments import business_time, selectors, signals
 from departments.errors import (
@@ -321,10 +322,15 @@ def _clean_address(address: str) -> str:
 
 def _own_wording(text: str, built_in: str) -> str:
     """A mailbox's acknowledgement subject or body as stored: line endings as a browser
-    posts them made plain, and the built-in wording (what the template sends anyway)
-    stored as empty, so saving the form unchanged keeps following the template."""
+    posts them made plain, and the built-in wording in any offered language (what the
+    template sends anyway, in the tenant's language) stored as empty, so saving the form
+    unchanged keeps following the template."""
     text = text.replace("\r\n", "\n").replace("\r", "\n").strip()
-    return "" if text == built_in.strip() else text
+    for code, _ in django_settings.LANGUAGES:
+        with translation.override(code):
+            if text == translation.gettext(built_in).strip():
+                return ""
+    return text
 
 
 def _clean_display_name(values: dict[str, Any]) -> None:

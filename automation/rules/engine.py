@@ -42,7 +42,7 @@ from automation.rules import selectors, vocabulary
 from automation.webhooks import payloads
 from automation.webhooks import services as webhooks
 from departments import business_time
-from departments.models import DEFAULT_AUTO_ACK_SUBJECT, DepartmentMember
+from departments.models import DepartmentMember
 from helpdesk.core import placeholders
 from helpdesk.core.errors import DomainError
 from helpdesk.core.ids import new_id
@@ -558,7 +558,9 @@ def _reply(ticket: Ticket, body: str, batch: Batch) -> Message:
     values = _values(ticket, batch)
     try:
         text = placeholders.render(body, values)
-        subject = placeholders.render(DEFAULT_AUTO_ACK_SUBJECT, values)
+        subject = placeholders.render(
+            mail_templates.built_in(EmailTemplateKind.ACKNOWLEDGEMENT, "subject"), values
+        )
     except placeholders.UnknownPlaceholder as error:
         raise ActionSkipped(str(error)) from None
     layout = mail_templates.render(

@@ -47,10 +47,11 @@ def test_department_overrides_tenant_overrides_built_in(tenant: TenantSetup) -> 
 def test_wordings_are_read_once_and_forgotten_when_saved(
     tenant: TenantSetup, django_assert_num_queries: DjangoAssertNumQueries
 ) -> None:
-    """Every acknowledgement reads two wordings: cached per tenant, dropped on save/reset."""
+    """Every acknowledgement reads two wordings: cached per tenant, dropped on save/reset.
+    (The callers pass the tenant's language, which the tests do not cache.)"""
     templates.effective_template("acknowledgement", None)
     with django_assert_num_queries(0):
-        templates.compose(kind="acknowledgement", department_id=None, values={})
+        templates.compose(kind="acknowledgement", department_id=None, values={}, language="en")
     templates.save_template(actor=None, kind="layout", department=None, footer="-- Acme support")
     with django_assert_num_queries(1):
         assert templates.effective_template("layout", None).footer == "-- Acme support"

@@ -24,7 +24,8 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.template.defaultfilters import linebreaksbr, urlize
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from departments.models import Mailbox
 from helpdesk.core import placeholders
@@ -114,7 +115,10 @@ def build_email(
         values["reply.body"] = REPLY_BODY_MARK
         try:
             _, framed = templates.compose(
-                kind=EmailTemplateKind.REPLY, department_id=ticket.department_id, values=values
+                kind=EmailTemplateKind.REPLY,
+                department_id=ticket.department_id,
+                values=values,
+                language=language,
             )
         except placeholders.UnknownPlaceholder:
             framed = REPLY_BODY_MARK  # a template broken after it was saved: send the reply
@@ -387,7 +391,7 @@ def acknowledge_many(
             continue
         sent[ticket.contact_id] = sent.get(ticket.contact_id, 0) + 1
         assert email.mailbox is not None  # noqa: S101 - filtered above
-        subject, body = _acknowledgement_text(ticket, email.mailbox, tenant_name)
+        subject, body = _acknowledgement_text(ticket, email.mailbox, tenant_name, language)
         message = Message(
             tenant_id=tenant_id,
             ticket=ticket,
@@ -426,20 +430,28 @@ def acknowledge_many(
     return messages
 
 
-def _acknowledgement_text(ticket: Ticket, mailbox: Mailbox, tenant_name: str) -> tuple[str, str]:
+def _acknowledgement_text(
+    ticket: Ticket, mailbox: Mailbox, tenant_name: str, language: str | None = None
+) -> tuple[str, str]:
+    """(subject, body) of an acknowledgement; built-in wording in `language` (default: the
+    current tenant's)."""
     values = templates.placeholder_values(ticket, mailbox, tenant_name)
     try:
         subject, body = templates.compose(
             kind=EmailTemplateKind.ACKNOWLEDGEMENT,
             department_id=ticket.department_id,
             values=values,
+            language=language,
         )
         # The mailbox's own wording (Admin → mailbox), where it has one, wins field by field.
         if mailbox.auto_ack_subject:
             subject = templates.tidy_subject(placeholders.render(mailbox.auto_ack_subject, values))
         if mailbox.auto_ack_body:
             layout = templates.render(
-                templates.effective_template(EmailTemplateKind.LAYOUT, ticket.department_id), values
+                templates.effective_template(
+                    EmailTemplateKind.LAYOUT, ticket.department_id, language=language
+                ),
+                values,
             )
             body = "\n\n".join(
                 p
@@ -451,8 +463,18 @@ def _acknowledgement_text(ticket: Ticket, mailbox: Mailbox, tenant_name: str) ->
                 if p.strip()
             )
     except placeholders.UnknownPlaceholder as error:
-        subject = templates.tidy_subject(f"Re: {ticket.subject} [#{ticket.number}]")
-        body = f"We received your message and opened request #{ticket.number}."
+        # A template broken after it was saved: a plain acknowledgement, still translated.
+        language = language or templates.tenant_language()
+        subject = templates.tidy_subject(
+            placeholders.render(
+                templates.built_in(EmailTemplateKind.ACKNOWLEDGEMENT, "subject", language),
+                values,
+            )
+        )
+        with translation.override(language):
+            body = _("We received your message and opened request #%(number)s.") % {
+                "number": ticket.number
+            }
         services.record_event(
             ticket=ticket,
             actor=None,

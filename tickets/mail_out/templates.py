@@ -4,6 +4,13 @@ Resolution for a ticket: the department's template, else the tenant's, else the 
 one. The acknowledgement is the exception: a mailbox whose acknowledgement text was
 edited (Admin → mailbox) wins over all three. Rendering replaces the known placeholders
 only (helpdesk.core.placeholders), so admin-written text cannot reach anything else.
+
+The built-in wording is English source text marked for translation (`gettext_noop`,
+translations in locale/<language>/LC_MESSAGES/django.po); it is translated into the
+tenant's language each time an email is composed, never at import. A tenant's or a
+department's own wording is sent as written. Saving a field unchanged from the built-in
+wording (in any offered language) stores it empty, so it keeps following the built-in
+wording in the tenant's language.
 """
 
 from __future__ import annotations
@@ -12,12 +19,16 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
+from django.utils import translation
+from django.utils.translation import gettext_noop
 
 from departments.models import DEFAULT_AUTO_ACK_BODY, DEFAULT_AUTO_ACK_SUBJECT, Department
 from helpdesk.core import batching, placeholders
 from helpdesk.tenancy import permissions
+from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.context import require_tenant_id
 from helpdesk.tenancy.models import Membership
 from helpdesk.tenancy.permissions import Capability
@@ -27,37 +38,48 @@ from tickets.mail_out import tracking
 from tickets.models import EmailTemplate, EmailTemplateKind, TicketPriority
 
 K = EmailTemplateKind
+# The built-in wording: English source text (the msgids), translated by `built_in` when an
+# email is composed. The reply wrapper has no words of its own.
 DEFAULTS: dict[str, dict[str, str]] = {
     K.LAYOUT: {
         "header": "",
-        "footer": "{{ tenant.name }} · Request #{{ ticket.number }}\n"
-        "Reply to this email to answer.",
+        "footer": gettext_noop(
+            "{{ tenant.name }} · Request #{{ ticket.number }}\nReply to this email to answer."
+        ),
     },
     K.ACKNOWLEDGEMENT: {"subject": DEFAULT_AUTO_ACK_SUBJECT, "body": DEFAULT_AUTO_ACK_BODY},
     K.REPLY: {"body": "{{ reply.body }}\n\n{{ agent.signature }}"},
     K.STATUS_WAITING: {
-        "subject": "We are waiting for your answer [#{{ ticket.number }}]",
-        "body": "Hello {{ contact.first_name }},\n\nwe need a little more information to go "
-        "on with request #{{ ticket.number }} ({{ ticket.subject }}). Please reply "
-        "to this email.",
+        "subject": gettext_noop("We are waiting for your answer [#{{ ticket.number }}]"),
+        "body": gettext_noop(
+            "Hello {{ contact.first_name }},\n\nwe need a little more information to go "
+            "on with request #{{ ticket.number }} ({{ ticket.subject }}). Please reply "
+            "to this email."
+        ),
     },
     K.STATUS_SOLVED: {
-        "subject": "Your request is solved [#{{ ticket.number }}]",
-        "body": "Hello {{ contact.first_name }},\n\nwe marked request #{{ ticket.number }} "
-        "({{ ticket.subject }}) as solved. If something is still not right, just "
-        "reply and it opens again.",
+        "subject": gettext_noop("Your request is solved [#{{ ticket.number }}]"),
+        "body": gettext_noop(
+            "Hello {{ contact.first_name }},\n\nwe marked request #{{ ticket.number }} "
+            "({{ ticket.subject }}) as solved. If something is still not right, just "
+            "reply and it opens again."
+        ),
     },
     K.SATISFACTION_REQUEST: {
-        "subject": "How did we do? [#{{ ticket.number }}]",
-        "body": "Hello {{ contact.first_name }},\n\nhow satisfied are you with our help on "
-        "request #{{ ticket.number }} ({{ ticket.subject }})? One click tells us:\n\n"
-        "Good, I'm satisfied: {{ satisfaction.good_link }}\n"
-        "Okay, it was all right: {{ satisfaction.okay_link }}\n"
-        "Bad, I'm unsatisfied: {{ satisfaction.bad_link }}\n\n"
-        "You can add a comment on that page, and change your rating later through the "
-        "same link.",
+        "subject": gettext_noop("How did we do? [#{{ ticket.number }}]"),
+        "body": gettext_noop(
+            "Hello {{ contact.first_name }},\n\nhow satisfied are you with our help on "
+            "request #{{ ticket.number }} ({{ ticket.subject }})? One click tells us:\n\n"
+            "Good, I'm satisfied: {{ satisfaction.good_link }}\n"
+            "Okay, it was all right: {{ satisfaction.okay_link }}\n"
+            "Bad, I'm unsatisfied: {{ satisfaction.bad_link }}\n\n"
+            "You can add a comment on that page, and change your rating later through the "
+            "same link."
+        ),
     },
 }
+# Built-in text with no words to translate (the reply wrapper is placeholders only).
+UNTRANSLATED = frozenset({DEFAULTS[K.REPLY]["body"]})
 FIELDS = ("subject", "body", "header", "footer")
 SAMPLE_VALUES = {
     "contact.name": "Carla Diaz",
@@ -117,20 +139,56 @@ def _forget_stored_wordings() -> None:
     transaction.on_commit(lambda: cache.delete(key))
 
 
-def effective_template(kind: str, department_id: Any | None) -> Wording:
+def tenant_language() -> str:
+    """The current tenant's language (Settings → Help center), which customer mail is
+    written in; the site's default when it has none."""
+    language = tenancy_selectors.get_tenant(require_tenant_id()).language
+    return language or settings.LANGUAGE_CODE
+
+
+def translated(text: str, language: str) -> str:
+    """`text` (built-in source text) in `language`; untranslated where the catalogue has
+    no entry. Empty stays empty (gettext("") would be the catalogue's header)."""
+    if not text or text in UNTRANSLATED:
+        return text
+    with translation.override(language):
+        return translation.gettext(text)
+
+
+def built_in(kind: str, name: str, language: str | None = None) -> str:
+    """The built-in wording of one field of `kind`, in `language` (default: the current
+    tenant's)."""
+    text = DEFAULTS[kind].get(name, "")
+    return translated(text, language or tenant_language()) if text else ""
+
+
+def effective_template(
+    kind: str, department_id: Any | None, *, language: str | None = None
+) -> Wording:
     """The wording in force: department's, else tenant's, else built-in (field by field:
-    an empty field falls through to the next level)."""
+    an empty field falls through to the next level). Built-in wording is in `language`
+    (default: the current tenant's); the tenant's own wording is used as written."""
     stored = _stored_wordings()
     levels = [stored.get((kind, str(department_id))) if department_id else None]
     levels.append(stored.get((kind, "")))
     values = {}
     for name in FIELDS:
-        chosen = next(
-            (row[name] for row in levels if row and row[name]),
-            DEFAULTS[kind].get(name, ""),
-        )
-        values[name] = chosen
+        own = next((row[name] for row in levels if row and row[name]), "")
+        if not own and DEFAULTS[kind].get(name):
+            language = language or tenant_language()
+            own = built_in(kind, name, language)
+        values[name] = own
     return Wording(**values)
+
+
+def is_built_in(kind: str, name: str, text: str) -> bool:
+    """Whether `text` is the built-in wording of that field in one of the offered languages
+    (line endings as a browser posts them and surrounding white space aside)."""
+    source = DEFAULTS[kind].get(name, "")
+    if not source or not text.strip():
+        return False
+    plain = text.replace("\r\n", "\n").replace("\r", "\n").strip()
+    return any(plain == translated(source, code).strip() for code, _ in settings.LANGUAGES)
 
 
 def check(*, kind: str | None = None, **fields: str) -> None:
@@ -157,6 +215,13 @@ def save_template(
         raise InvalidEmailTemplate(f"unknown template kind {kind!r}")
     clean = {name: fields.get(name, "") for name in FIELDS}
     check(kind=kind, **clean)
+    # The built-in wording saved as it was shown (the editor starts from it) is stored empty,
+    # so it keeps following the built-in wording in the tenant's language. A department's
+    # field only where the tenant has no wording of its own for it, which it would inherit.
+    tenant_row = _stored_wordings().get((kind, "")) if department is not None else None
+    for name in FIELDS:
+        if not (tenant_row and tenant_row[name]) and is_built_in(kind, name, clean[name]):
+            clean[name] = ""
     if kind == K.REPLY and clean["body"] and "reply.body" not in clean["body"]:
         raise InvalidEmailTemplate("The reply wrapper must contain {{ reply.body }}.")
     template, _ = EmailTemplate.objects.update_or_create(
@@ -185,19 +250,29 @@ def preview(*, kind: str | None = None, **fields: str) -> Wording:
     return render(Wording(**{n: fields.get(n, "") for n in FIELDS}), SAMPLE_VALUES)
 
 
-# "Re: RE: AW: ..." at the start of a subject: the template's "Re:" before a customer's own.
-_STACKED_REPLY_PREFIXES = re.compile(r"^(?:(?:re|aw|sv|antw)\s*:\s*){2,}", re.IGNORECASE)
+# "Re: RE: AW: ..." at the start of a subject: the template's "Re:" (German "AW:") before a
+# customer's own.
+_STACKED_REPLY_PREFIXES = re.compile(
+    r"^(?P<first>re|aw|sv|antw)\s*:\s*(?:(?:re|aw|sv|antw)\s*:\s*)+", re.IGNORECASE
+)
 
 
 def tidy_subject(subject: str) -> str:
-    """One line, and one reply prefix where a template's "Re:" meets the customer's."""
-    return _STACKED_REPLY_PREFIXES.sub("Re: ", " ".join(subject.split()), count=1)
+    """One line, and one reply prefix (the template's, which comes first) where a
+    template's "Re:" meets the customer's."""
+    return _STACKED_REPLY_PREFIXES.sub(
+        lambda match: f"{match['first']}: ", " ".join(subject.split()), count=1
+    )
 
 
-def compose(*, kind: str, department_id: Any | None, values: dict[str, str]) -> tuple[str, str]:
-    """(subject, text) of a customer email: the kind's wording inside the layout."""
-    wording = render(effective_template(kind, department_id), values)
-    layout = render(effective_template(K.LAYOUT, department_id), values)
+def compose(
+    *, kind: str, department_id: Any | None, values: dict[str, str], language: str | None = None
+) -> tuple[str, str]:
+    """(subject, text) of a customer email: the kind's wording inside the layout, built-in
+    wording in `language` (default: the current tenant's)."""
+    language = language or tenant_language()
+    wording = render(effective_template(kind, department_id, language=language), values)
+    layout = render(effective_template(K.LAYOUT, department_id, language=language), values)
     text = "\n\n".join(
         part.strip("\n") for part in (layout.header, wording.body, layout.footer) if part.strip()
     )

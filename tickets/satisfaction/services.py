@@ -168,12 +168,15 @@ def _queue_survey_email(rating: SatisfactionRating) -> None:
             kind=EmailTemplateKind.SATISFACTION_REQUEST,
             department_id=ticket.department_id,
             values=values,
+            language=tenant.language,
         )
     except placeholders.UnknownPlaceholder:
         # A template broken after it was saved: the built-in wording still asks.
-        wording = mail_templates.DEFAULTS[EmailTemplateKind.SATISFACTION_REQUEST]
-        subject = placeholders.render(wording["subject"], values)
-        body = placeholders.render(wording["body"], values)
+        kind = EmailTemplateKind.SATISFACTION_REQUEST
+        subject = placeholders.render(
+            mail_templates.built_in(kind, "subject", tenant.language), values
+        )
+        body = placeholders.render(mail_templates.built_in(kind, "body", tenant.language), values)
     # A public reply on the ticket: it threads in the customer's mail client (our
     # Message-ID, In-Reply-To, the ticket's reply address) and shows in the history.
     services.queue_email_message(ticket=ticket, body=body, is_automatic=True, subject=subject)

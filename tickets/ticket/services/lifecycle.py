@@ -208,7 +208,10 @@ def _queue_status_email(*, ticket: Ticket, kind: str, actor: Membership | None) 
         agent_name=actor.user.display_name if actor else "",
     )
     subject, body = mail_templates.compose(
-        kind=kind, department_id=ticket.department_id, values=values
+        kind=kind,
+        department_id=ticket.department_id,
+        values=values,
+        language=ticket.tenant.language,
     )
     return queue_email_message(ticket=ticket, body=body, is_automatic=True, subject=subject)
 

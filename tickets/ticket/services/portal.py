@@ -71,11 +71,11 @@ def submit_web_request(
         content=MessageContent(attachments=list(attachments)),
     )
     with translation.override(tenant.language or "en"):
-        _acknowledge(ticket=ticket, tenant_name=tenant.name)
+        _acknowledge(ticket=ticket, tenant_name=tenant.name, language=tenant.language or "en")
     return ticket
 
 
-def _acknowledge(*, ticket: Ticket, tenant_name: str) -> Message | None:
+def _acknowledge(*, ticket: Ticket, tenant_name: str, language: str) -> Message | None:
     """The tenant's acknowledgement wording (its email templates), and the tracking link
     in the tenant's language when the wording does not carry it."""
     if ticket.contact.email_bounced_at is not None:
@@ -86,6 +86,7 @@ def _acknowledge(*, ticket: Ticket, tenant_name: str) -> Message | None:
             kind=EmailTemplateKind.ACKNOWLEDGEMENT,
             department_id=ticket.department_id,
             values=values,
+            language=language,
         )
     except Exception:
         subject = f"[#{ticket.number}] {ticket.subject}"

@@ -448,3 +448,55 @@ def test_the_migration_empties_fields_still_holding_the_english_wording(
     }
     with tenant_context(globex.id):
         assert EmailTemplate.objects.get().footer == ""
+
+
+def test_a_rules_reply_is_written_as_the_canned_response_inside_the_german_layout(
+    acme: TenantSetup,
+) -> None:
+    from automation import services as automation_services
+    from automation.models import CannedResponseScope
+    from automation.rules import engine
+    from automation.rules import services as rule_services
+
+    _speaks(acme, "de")
+    with tenant_context(acme.id):
+        canned = automation_services.create_canned_response(
+            title="Weekend",
+            body="Hello {{ contact.first_name }}, we are closed until Monday.",
+            scope=CannedResponseScope.TENANT,
+            actor=acme.admin,
+        )
+        rule_services.create_rule(
+            actor=acme.admin,
+            name="Weekend",
+            actions=[{"action": "reply_with_template", "value": str(canned.id)}],
+        )
+        ticket = make_ticket(subject="Drucker brennt")
+        engine.run_rules(trigger="ticket_created", ticket_ids=[ticket.id])
+    sent = _last_email(acme)
+    assert sent.subject == f"AW: Drucker brennt [#{ticket.number}]"
+    assert sent.body_text.startswith("Hello Customer")  # the canned response as written
+    assert f"Acme · Anfrage #{ticket.number}" in sent.body_text
+
+
+def test_the_templates_api_shows_the_built_in_wording_in_the_tenants_language(
+    acme: TenantSetup, globex: TenantSetup
+) -> None:
+    _speaks(acme, "de")
+    api = acme.api_client()
+    shown = api.get("/api/v1/email-templates/status_solved/").json()
+    assert shown["subject"] == "Ihre Anfrage ist gelöst [#{{ ticket.number }}]"
+    assert shown["custom"] is False
+    saved = api.put(
+        "/api/v1/email-templates/status_solved/",
+        {"subject": "Gelöst: {{ ticket.subject }}", "body": shown["body"]},
+        content_type="application/json",
+    ).json()
+    assert saved["subject"] == "Gelöst: {{ ticket.subject }}"
+    assert saved["body"] == shown["body"]  # still the built-in wording, not stored
+    with tenant_context(acme.id):
+        assert EmailTemplate.objects.get(kind="status_solved").body == ""
+    # The English tenant next door keeps English, and does not see the German one's wording.
+    other = globex.api_client().get("/api/v1/email-templates/status_solved/").json()
+    assert other["subject"] == "Your request is solved [#{{ ticket.number }}]"
+    assert other["custom"] is False

@@ -80,6 +80,59 @@
   }, true); // before the page's own keys (Enter in the mention list must not send)
 
   // --- Pictures: pasted or dropped into the text ---------------------------------------
+  // A refused send (a bad Cc, a reply that crossed the customer's) comes back with the
+  // text still naming its pictures, but no server can fill a file input again: each
+  // picture is kept by name, in memory and in this tab's sessionStorage (a refused New
+  // ticket form is a whole new page), and put back into the picture input of any editor
+  // whose text still names it. Pictures no editor names any more are forgotten.
+  const pictures = new Map();
+  const STORED = "editor-picture:";
+  const keepPicture = (file) => {
+    pictures.set(file.name, file);
+    const reader = new FileReader();
+    reader.onload = () => {
+      try {
+        sessionStorage.setItem(STORED + file.name, reader.result);
+      } catch {
+        // Over the storage quota: kept in memory only, which an htmx send still finds.
+      }
+    };
+    reader.readAsDataURL(file);
+  };
+  const storedPicture = (name) => {
+    const url = sessionStorage.getItem(STORED + name);
+    const match = url && /^data:([^;,]+);base64,(.*)$/.exec(url);
+    if (!match) return null;
+    const bytes = Uint8Array.from(atob(match[2]), (c) => c.charCodeAt(0));
+    return new File([bytes], name, { type: match[1] });
+  };
+  const restorePictures = () => {
+    const named = new Set();
+    document.querySelectorAll("[data-editor-text]").forEach((box) => {
+      const input = document.getElementById(`${box.id}-images`);
+      if (!input) return;
+      const names = [...box.value.matchAll(/\]\(cid:(pasted-[\w.-]+)\)/g)].map((m) => m[1]);
+      names.forEach((name) => named.add(name));
+      const present = new Set([...input.files].map((file) => file.name));
+      const missing = names.filter((name) => !present.has(name));
+      if (!missing.length) return;
+      const files = new DataTransfer();
+      [...input.files].forEach((file) => files.items.add(file));
+      missing.forEach((name) => {
+        const file = pictures.get(name) || storedPicture(name);
+        if (file) files.items.add(file);
+      });
+      input.files = files.files;
+    });
+    [...pictures.keys()].filter((name) => !named.has(name)).forEach((name) => pictures.delete(name));
+    Object.keys(sessionStorage)
+      .filter((key) => key.startsWith(STORED) && !named.has(key.slice(STORED.length)))
+      .forEach((key) => sessionStorage.removeItem(key));
+  };
+  // After every htmx swap (the conversation after a send, refused or not) and on each page.
+  document.addEventListener("htmx:load", restorePictures);
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", restorePictures);
+  else restorePictures();
   let pasted = 0;
   const addPictures = (box, files) => {
     const input = document.getElementById(`${box.id}-images`);
@@ -92,7 +145,9 @@
       pasted += 1;
       const extension = (file.type.split("/")[1] || "png").replace(/[^a-z0-9]/gi, "").slice(0, 5);
       const name = `pasted-${Date.now().toString(36)}-${pasted}.${extension}`;
-      kept.items.add(new File([file], name, { type: file.type }));
+      const picture = new File([file], name, { type: file.type });
+      kept.items.add(picture);
+      keepPicture(picture);
       return `![${name}](cid:${name})`;
     });
     input.files = kept.files;

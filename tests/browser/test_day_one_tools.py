@@ -166,6 +166,72 @@ def test_the_reply_editor(live_server: LiveServer, page: Page, width: int) -> No
     assert problems == [], "\n".join(problems)
 
 
+def _picture_count(page: Page, editor_id: str) -> int:
+    count: int = page.evaluate(f"document.getElementById('{editor_id}-images').files.length")
+    return count
+
+
+def _wait_for_picture(page: Page, article: str) -> None:
+    picture = page.locator(article).first.locator(".formatted-body img")
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth === 1", arg=picture.element_handle()
+    )
+
+
+def test_pasted_pictures_survive_a_refused_send(live_server: LiveServer, page: Page) -> None:
+    """A send refused (here a bad Cc) comes back with the text naming the picture; the
+    picture goes out with the next send, in the reply editor (htmx) and on the New ticket
+    page (a whole new page)."""
+    acme = make_tenant("acme", "Acme")
+    with tenant_context(acme.id):
+        ticket = make_ticket(
+            subject="Printer on fire",
+            contact=make_contact(name="Carla Diaz", email="carla@customer.test"),
+        )
+    problems = _watch(page)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    log_in(page, live_server, "acme", "admin@acme.test")
+    page.goto(tenant_url(live_server, "acme", f"/tickets/{ticket.number}/"))
+    box = page.locator("#reply-body")
+    box.fill("This is what we see:\n")
+    box.press("End")
+    page.evaluate(PASTE_PICTURE, ["#reply-body", PNG])
+    page.get_by_text("Cc / Bcc this reply").click()
+    page.locator("#reply-cc").fill("not an address")
+    page.locator("#send-button").click()
+    page.locator("#reply-form .errorlist").wait_for()
+    assert "](cid:pasted-" in page.locator("#reply-body").input_value()
+    assert _picture_count(page, "reply-body") == 1
+    page.locator("#reply-cc").fill("")
+    with mail.get_connection():
+        page.locator("#send-button").click()
+    page.locator("article.kind-reply").first.wait_for()
+    _wait_for_picture(page, "article.kind-reply")
+    with tenant_context(acme.id):
+        reply = Message.objects.get(ticket=ticket, kind="reply")
+        assert [a.is_inline for a in reply.attachments.all()] == [True]
+
+    page.goto(tenant_url(live_server, "acme", "/tickets/new/"))
+    page.get_by_label("Customer email").fill("dora@customer.test")
+    page.get_by_label("Subject").fill("The label to print")
+    page.locator("#new-body").fill("Print this label:\n")
+    page.locator("#new-body").press("End")
+    page.evaluate(PASTE_PICTURE, ["#new-body", PNG])
+    page.get_by_text("Cc / Bcc").click()
+    page.locator("#new-cc").fill("not an address")
+    page.get_by_role("button", name="Create ticket").click()
+    page.get_by_text("Not created:").wait_for()
+    assert "](cid:pasted-" in page.locator("#new-body").input_value()
+    page.wait_for_function("() => document.getElementById('new-body-images').files.length === 1")
+    page.locator("#new-cc").fill("")
+    page.get_by_role("button", name="Create ticket").click()
+    page.wait_for_url("**/tickets/2/")
+    _wait_for_picture(page, "article.kind-reply")
+    kept = "Object.keys(sessionStorage).filter((key) => key.startsWith('editor-picture:'))"
+    assert page.evaluate(kept) == []  # nothing left behind
+    assert problems == [], "\n".join(problems)
+
+
 @pytest.mark.parametrize("width", WIDTHS)
 def test_forward_a_message(live_server: LiveServer, page: Page, width: int) -> None:
     acme = make_tenant("acme", "Acme")

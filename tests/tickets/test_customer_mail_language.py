@@ -41,7 +41,7 @@ PLACEHOLDER = re.compile(r"\{\{\s*([a-z_.]+)\s*\}\}")
 
 
 def _speaks(setup: TenantSetup, language: str) -> None:
-    """The tenant's language (Settings → Help center); the tests do not cache tenants."""
+    """The tenant's language (`Tenant.language`); the tests do not cache tenants."""
     setup.tenant.language = language
     setup.tenant.save(update_fields=["language"])
 

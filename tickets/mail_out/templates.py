@@ -140,8 +140,8 @@ def _forget_stored_wordings() -> None:
 
 
 def tenant_language() -> str:
-    """The current tenant's language (Settings → Help center), which customer mail is
-    written in; the site's default when it has none."""
+    """The current tenant's language (`Tenant.language`, the help center's too), which
+    customer mail is written in; the site's default when it has none."""
     language = tenancy_selectors.get_tenant(require_tenant_id()).language
     return language or settings.LANGUAGE_CODE
 

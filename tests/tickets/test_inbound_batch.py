@@ -305,11 +305,20 @@ def test_a_drain_finding_another_at_work_leaves_at_once_and_looks_again_later(
     try:
         assert held.wait(10)
         cache.delete(intake.wake_key(str(acme.id)))
+        cache.delete(mail_in_tasks.handover_key(str(acme.id)))
         assert (
             mail_in_tasks.drain_inbound_emails.apply(kwargs={"tenant_id": str(acme.id)}).get() == 0
         )
         assert len(scheduled) == 1
-        assert scheduled[0]["kwargs"] == {"tenant_id": str(acme.id)}
+        assert scheduled[0]["kwargs"] == {"tenant_id": str(acme.id), "handover": True}
+        # Another drain woken meanwhile finds the look scheduled: no second one.
+        assert (
+            mail_in_tasks.drain_inbound_emails.apply(kwargs={"tenant_id": str(acme.id)}).get() == 0
+        )
+        assert len(scheduled) == 1
+        # The scheduled look, still finding the lock held, schedules the next one.
+        assert mail_in_tasks.drain_inbound_emails.apply(kwargs=scheduled[0]["kwargs"]).get() == 0
+        assert len(scheduled) == 2
     finally:
         release.set()
         holder.join(20)

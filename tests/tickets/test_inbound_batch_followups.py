@@ -16,6 +16,7 @@ from pytest_django import DjangoCaptureOnCommitCallbacks
 
 from automation.models import ReportDirtyDay
 from automation.reports import selectors as report_selectors
+from automation.reports import services as report_services
 from automation.reports import tasks as report_tasks
 from helpdesk.mail import tasks as mail_tasks
 from helpdesk.tenancy.context import tenant_context
@@ -119,7 +120,7 @@ def test_a_failed_refresh_leaves_its_tickets_pending(
     def broken(**_: Any) -> int:
         raise RuntimeError("mark failed")
 
-    monkeypatch.setattr(report_tasks.services, "mark_days_dirty", broken)
+    monkeypatch.setattr(report_services, "mark_days_dirty", broken)
     with pytest.raises(RuntimeError), django_capture_on_commit_callbacks(execute=True):
         report_tasks.refresh_pending_report_rollups.apply(kwargs={"tenant_id": str(acme.id)}).get()
     assert _pending(acme) == set(tickets)

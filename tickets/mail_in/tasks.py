@@ -36,15 +36,31 @@ DRAIN_SECONDS = 30.0
 RETRY_BUSY_SECONDS = 1.0
 
 
+# How long a busy drain's scheduled look (its handover) stands for every other busy drain of
+# the tenant: should that task be lost, another is scheduled after this (the sweeper too).
+HANDOVER_SECONDS = 30
+
+
+def handover_key(tenant_id: str) -> str:
+    return f"inbound:drain-handover:{tenant_id}"
+
+
 @tenant_task(name="tickets.tasks.drain_inbound_emails", own_transactions=True)
-def drain_inbound_emails(*, tenant_id: str) -> int:
+def drain_inbound_emails(*, tenant_id: str, handover: bool = False) -> int:
     """Process the tenant's queued mail, BATCH_SIZE rows per transaction
     (services.process_batch), until none is left; returns how many were claimed.
 
     Intake wakes it once per burst of mail (intake.enqueue_processing): the wake-up key is
     deleted before each claim (with the tenant's batch lock held), so mail committed after a
     claim wakes a drain again. An outage rolls the current batch back and the task retries;
-    the rows stay queued, and the sweeper wakes a drain if the retries run out."""
+    the rows stay queued, and the sweeper wakes a drain if the retries run out.
+
+    A drain that finds another at work schedules one look a moment later (`handover`),
+    unless one is scheduled already: one such look per tenant at a time, not one per
+    wake-up (during a stream of mail they were a Celery task every few mails)."""
+    if handover:
+        with contextlib.suppress(Exception):  # no Redis: the next busy drain hands over too
+            cache.delete(handover_key(tenant_id))
     tenant = tenancy_selectors.get_tenant(tenant_id)
     started = time.monotonic()
     total = 0
@@ -67,10 +83,17 @@ def drain_inbound_emails(*, tenant_id: str) -> int:
             # Another drain holds the tenant's batch and claims again until nothing is
             # queued; this one was woken for mail that drain may just have missed, so it
             # hands that over to one look a moment later (the wake-up key stays set: no
-            # other wake-up is published meanwhile) and frees its worker slot.
-            drain_inbound_emails.apply_async(
-                kwargs={"tenant_id": tenant_id}, countdown=RETRY_BUSY_SECONDS
-            )
+            # other wake-up is published meanwhile) and frees its worker slot. A look
+            # scheduled already by another busy drain serves this one too.
+            try:
+                first = cache.add(handover_key(tenant_id), 1, timeout=HANDOVER_SECONDS)
+            except Exception:
+                first = True  # no Redis: hand over as before (a second look is harmless)
+            if first:
+                drain_inbound_emails.apply_async(
+                    kwargs={"tenant_id": tenant_id, "handover": True},
+                    countdown=RETRY_BUSY_SECONDS,
+                )
             return total
         total += len(done)
         if len(done) < BATCH_SIZE:

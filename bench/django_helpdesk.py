@@ -22,9 +22,11 @@ mail import, one process, on the same machine and PostgreSQL server:
   iso-8859-1 and windows-1252 mail and ends the whole queue, and takes files in directory
   order, not arrival order), then `helpdesk.email.extract_email_metadata`, which parses,
   threads, creates the ticket or follow-up, stores attachments, subscribes To and Cc
-  addresses and sends its notification mails; the file is deleted when a ticket came
-  back. Timed from the first file to the last: wall time, the process's CPU time, its
-  PostgreSQL backend's CPU time (from /proc) and SQL statements (an `execute_wrapper`).
+  addresses and sends its notification mails. The files are left in place (the "local"
+  path deletes each one, which on this machine's disk waits for a discard; the IMAP path
+  marks the message on the server instead). Timed from the first file to the last: wall
+  time, the process's CPU time, its PostgreSQL backend's CPU time (from /proc) and SQL
+  statements (an `execute_wrapper`).
 - **Threading, made fair**: django-helpdesk threads a reply by its In-Reply-To (matched
   against the Message-ID stored on each follow-up) or by "[bench-<ticket id>]" in the
   subject, which its notification mails carry. In-Reply-To replies are fed unchanged.
@@ -266,7 +268,6 @@ def main():
                 continue
             if ticket:
                 tickets[path.stem] = ticket.id
-                path.unlink()
     if profiler is not None:
         profiler.disable()
     wall = time.perf_counter() - wall_before

@@ -336,6 +336,8 @@ def parse_email(raw: bytes) -> ParsedEmail:
     (encoded words, 8-bit headers, anywhere in the MIME tree) takes the full modern parse.
     tests/tickets/test_parsing_paths.py holds the two to the same result on every mail
     corpus of the test suite."""
+    if _headers_need_modern_policy(raw):
+        return parse_email_modern(raw)  # the compat32 parse would only find that out
     try:
         message = BytesParser(policy=policy.compat32).parsebytes(raw)
     except Exception:
@@ -343,6 +345,16 @@ def parse_email(raw: bytes) -> ParsedEmail:
     if needs_modern_policy(message):
         return parse_email_modern(raw)
     return _read(message, ParsedEmail())
+
+
+def _headers_need_modern_policy(raw: bytes) -> bool:
+    """A look at the bytes of the mail's own header block (up to the first empty line): an
+    encoded word or a byte outside ASCII there takes the modern parse whatever the rest
+    holds, so a third of the mail is not parsed twice. (The full modern parse is the
+    reference: a header block cut short by a malformed line only takes it sooner.)"""
+    ends = [i for i in (raw.find(b"\n\n"), raw.find(b"\n\r\n")) if i >= 0]
+    head = raw[: min(ends)] if ends else raw
+    return b"=?" in head or not head.isascii()
 
 
 # Address headers whose comments the modern policy drops: `a@b (Name)` has no display name.

@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from pytest_django import DjangoCaptureOnCommitCallbacks
 from pytest_django import Settings as SettingsWrapper
@@ -644,3 +646,30 @@ def test_a_ticket_without_integrations_shows_no_panel(acme: TenantSetup) -> None
     panel = acme.client(acme.admin).get(f"/tickets/{ticket.number}/integrations/")
     assert panel.status_code == 200
     assert "Integrations" not in panel.content.decode()
+
+
+def test_the_linked_items_list_and_panel_take_the_same_queries_for_more_items(
+    acme: TenantSetup, peer: Peer, allow_private: None
+) -> None:
+    with tenant_context(acme.id):
+        integration = github(peer)
+        ticket = make_ticket()
+        agent = make_member(acme.tenant, MembershipRole.AGENT)
+    api = acme.api_client(agent)
+    pages = acme.client(agent)
+
+    def counts() -> tuple[int, int]:
+        with CaptureQueriesContext(connection) as listed:
+            assert api.get(f"/api/v1/tickets/{ticket.number}/external-tasks/").status_code == 200
+        with CaptureQueriesContext(connection) as panel:
+            assert pages.get(f"/tickets/{ticket.number}/integrations/").status_code == 200
+        return len(listed), len(panel)
+
+    with tenant_context(acme.id):
+        services.create_external_task(ticket=ticket, integration=integration, actor=agent)
+    counts()  # the first requests also fill the tenant and session caches
+    one = counts()
+    with tenant_context(acme.id):
+        for _ in range(3):
+            services.create_external_task(ticket=ticket, integration=integration, actor=agent)
+    assert counts() == one

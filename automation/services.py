@@ -55,12 +55,35 @@ def create_canned_response(
 ) -> CannedResponse:
     """Raises SharedResponseNeedsAdmin, InvalidCannedResponse."""
     _check(title=title, body=body, scope=scope, department=department, actor=actor)
-    return CannedResponse.objects.create(
+    response = CannedResponse.objects.create(
         title=title.strip()[:120],
         body=body,
         scope=scope,
         department=department if scope == CannedResponseScope.DEPARTMENT else None,
         owner=actor if scope == CannedResponseScope.PERSONAL else None,
+    )
+    _audit_canned(AuditAction.CANNED_RESPONSE_CREATED, response, actor)
+    return response
+
+
+_CANNED_FIELDS = ("title", "body", "scope", "department")
+
+
+def _audit_canned(
+    action: AuditAction, response: CannedResponse, actor: Membership, **details: str
+) -> None:
+    """A canned response created, changed or deleted, with its scope (the body is not
+    copied into the log)."""
+    scope = {"scope": str(response.scope)}
+    if response.department is not None:
+        scope["department"] = response.department.name
+    audit.record_audit_event(
+        action=action,
+        actor=actor,
+        target_type="canned_response",
+        target_id=response.id,
+        target_label=response.title,
+        details={**scope, **details},
     )
 
 
@@ -78,6 +101,7 @@ def update_canned_response(
 ) -> CannedResponse:
     """Change title, body, scope or department, under the same rules as creating."""
     _may_change(response, actor)
+    before = (response.title, response.body, response.scope, response.department_id)
     title = changes.get("title", response.title)
     body = changes.get("body", response.body)
     scope = changes.get("scope", response.scope)
@@ -90,12 +114,21 @@ def update_canned_response(
     else:
         response.owner = None
     response.save()
+    after = (response.title, response.body, response.scope, response.department_id)
+    if after != before:
+        changed = [
+            name for name, old, new in zip(_CANNED_FIELDS, before, after, strict=True) if old != new
+        ]
+        _audit_canned(
+            AuditAction.CANNED_RESPONSE_UPDATED, response, actor, changed=", ".join(changed)
+        )
     return response
 
 
 @transaction.atomic
 def delete_canned_response(*, response: CannedResponse, actor: Membership) -> None:
     _may_change(response, actor)
+    _audit_canned(AuditAction.CANNED_RESPONSE_DELETED, response, actor)
     response.delete()
 
 

@@ -18,9 +18,9 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.text import slugify
 
-from helpdesk.tenancy import permissions
+from helpdesk.tenancy import audit, permissions
 from helpdesk.tenancy.context import require_tenant_id
-from helpdesk.tenancy.models import Membership
+from helpdesk.tenancy.models import AuditAction, Membership
 from helpdesk.tenancy.permissions import Capability
 from knowledge_base import selectors
 from knowledge_base.errors import (
@@ -97,12 +97,16 @@ def create_category(
     """A category; a second one with the same name gets its own slug (billing-2)."""
     _require(actor)
     name = _name(name, "category")
-    return Category.objects.create(
+    category = Category.objects.create(
         name=name,
         slug=_unique_slug(Category, name),
         position=position,
         description=description.strip(),
     )
+    audit.record_settings_change(
+        actor=actor, what="kb_category", target=category, label=category.name, change="created"
+    )
+    return category
 
 
 @transaction.atomic
@@ -116,6 +120,13 @@ def update_category(*, category: Category, actor: Membership | None, **changes: 
     if "position" in changes:
         category.position = changes["position"]
     category.save()
+    audit.record_settings_change(
+        actor=actor,
+        what="kb_category",
+        target=category,
+        label=category.name,
+        details={"changed": ", ".join(sorted(changes))},
+    )
     return category
 
 
@@ -124,6 +135,9 @@ def delete_category(*, category: Category, actor: Membership | None) -> None:
     _require(actor)
     if Article.objects.filter(category=category).exists():
         raise CategoryNotEmpty()
+    audit.record_settings_change(
+        actor=actor, what="kb_category", target=category, label=category.name, change="deleted"
+    )
     category.delete()
 
 
@@ -133,12 +147,20 @@ def create_section(
 ) -> Section:
     _require(actor)
     name = _name(name, "section")
-    return Section.objects.create(
+    section = Section.objects.create(
         category=category,
         name=name,
         slug=_unique_slug(Section, name, category=category),
         position=position,
     )
+    audit.record_settings_change(
+        actor=actor,
+        what="kb_section",
+        target=section,
+        label=f"{category.name} / {section.name}",
+        change="created",
+    )
+    return section
 
 
 @transaction.atomic
@@ -153,6 +175,13 @@ def update_section(*, section: Section, actor: Membership | None, **changes: Any
         # Its articles follow it into the new category.
         Article.objects.filter(section=section).update(category=section.category)
     section.save()
+    audit.record_settings_change(
+        actor=actor,
+        what="kb_section",
+        target=section,
+        label=f"{section.category.name} / {section.name}",
+        details={"changed": ", ".join(sorted(changes))},
+    )
     return section
 
 
@@ -160,6 +189,13 @@ def update_section(*, section: Section, actor: Membership | None, **changes: Any
 def delete_section(*, section: Section, actor: Membership | None) -> None:
     """The section goes; its articles stay in the category, outside any section."""
     _require(actor)
+    audit.record_settings_change(
+        actor=actor,
+        what="kb_section",
+        target=section,
+        label=f"{section.category.name} / {section.name}",
+        change="deleted",
+    )
     section.delete()
 
 
@@ -319,7 +355,24 @@ def create_article(
     )
     _set_related(article, related)
     _revision(article, author, "Created")
+    _audit_article(AuditAction.ARTICLE_CREATED, article, author)
     return article
+
+
+def _audit_article(action: AuditAction, article: Article, actor: Membership | None) -> None:
+    """An article created, published, unpublished or deleted, with where it stands."""
+    audit.record_audit_event(
+        action=action,
+        actor=actor,
+        target_type="article",
+        target_id=article.id,
+        target_label=article.title,
+        details={
+            "slug": article.slug,
+            "status": str(article.status),
+            "visibility": str(article.visibility),
+        },
+    )
 
 
 _REVISED = ("title", "body", "status", "visibility")
@@ -370,6 +423,13 @@ def update_article(
         _set_related(article, changes["related"])
     if any(getattr(article, field) != before[field] for field in _REVISED):
         _revision(article, actor, note)
+    if article.status != before["status"]:
+        published = article.status == ArticleStatus.PUBLISHED
+        _audit_article(
+            AuditAction.ARTICLE_PUBLISHED if published else AuditAction.ARTICLE_UNPUBLISHED,
+            article,
+            actor,
+        )
     return article
 
 
@@ -397,6 +457,7 @@ def restore_revision(
 @transaction.atomic
 def delete_article(*, article: Article, actor: Membership | None) -> None:
     _require(actor)
+    _audit_article(AuditAction.ARTICLE_DELETED, article, actor)
     for image in ArticleImage.objects.filter(article=article):
         image.file.delete(save=False)
     article.delete()
@@ -497,7 +558,21 @@ def create_translation(
         body_html=render_markdown(body),
     )
     _translation_revision(translation, actor, "Created")
+    _audit_translation(AuditAction.TRANSLATION_CREATED, translation, actor)
     return translation
+
+
+def _audit_translation(
+    action: AuditAction, translation: ArticleTranslation, actor: Membership | None
+) -> None:
+    audit.record_audit_event(
+        action=action,
+        actor=actor,
+        target_type="article_translation",
+        target_id=translation.id,
+        target_label=translation.title,
+        details={"language": translation.language, "article": str(translation.article_id)},
+    )
 
 
 @transaction.atomic
@@ -521,6 +596,7 @@ def update_translation(
     translation.body_html = render_markdown(body)
     translation.save(update_fields=["title", "body", "body_html", "updated_at"])
     _translation_revision(translation, actor, note)
+    _audit_translation(AuditAction.TRANSLATION_UPDATED, translation, actor)
     return translation
 
 
@@ -574,6 +650,7 @@ def save_translation(
 def delete_translation(*, translation: ArticleTranslation, actor: Membership | None) -> None:
     """Remove a translation: its readers see the article in its own language again."""
     _require(actor)
+    _audit_translation(AuditAction.TRANSLATION_DELETED, translation, actor)
     translation.delete()
 
 

@@ -212,6 +212,13 @@ def reorder_rules(*, actor: Membership | None, rule_ids: Sequence[UUID | str]) -
             changed.append(rule)
     if changed:
         Rule.objects.bulk_update(changed, ["position", "updated_at"])
+        audit.record_audit_event(
+            action=AuditAction.RULES_REORDERED,
+            actor=actor,
+            target_type="rule",
+            target_label=f"{len(changed)} of {len(wanted)} rules moved",
+            details={"order": " > ".join(rules[rule_id].name for rule_id in wanted)[:2000]},
+        )
     _rules_changed()
     return [rules[rule_id] for rule_id in wanted]
 

@@ -32,10 +32,12 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from limits import RateLimitItem, parse, storage, strategies
 
@@ -218,12 +220,15 @@ def too_many_requests(
     return response
 
 
-def limit_public_form(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+_Response = TypeVar("_Response", bound=HttpResponseBase)
+
+
+def limit_public_form(view: Callable[..., _Response]) -> Callable[..., _Response | HttpResponse]:
     """A public (no login) form's view: its POSTs count against the client's IP
     (`public_form_ip`, one budget for all public forms), and past the limit get a 429."""
 
     @functools.wraps(view)
-    def wrapped(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+    def wrapped(request: HttpRequest, *args: object, **kwargs: object) -> _Response | HttpResponse:
         if request.method == "POST":
             wait = hit("public_form_ip", client_ip(request))
             if wait:

@@ -1,5 +1,7 @@
 """The audit log: who did what to the configuration, the team, API tokens and personal
-data, and every sign-in, with the address it came from. Rows are only ever added.
+data, and every sign-in, with the address it came from. Rows are only ever added; the
+one change ever made to a row is an erasure's (`scrub_personal_values`): a person's
+address and name in the entries' text become a placeholder, and the entry stays.
 
 Services that change those things call `record_audit_event` inside their transaction, so
 the entry commits with the change and a refused change leaves none. A failed sign-in is
@@ -18,12 +20,13 @@ from __future__ import annotations
 import contextvars
 import datetime
 import ipaddress
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
 from helpdesk.tenancy.context import tenant_context
@@ -162,3 +165,63 @@ def record_settings_change(
         target_label=label,
         details={"change": change, **(details or {})},
     )
+
+
+# A name shorter than this is not looked for in the log's text: "Al" would match words.
+MIN_SCRUBBED_NAME = 4
+
+
+def _scrub_text(text: str, patterns: list[re.Pattern[str]], replacement: str) -> str:
+    for pattern in patterns:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _scrub_value(value: Any, patterns: list[re.Pattern[str]], replacement: str) -> Any:
+    if isinstance(value, str):
+        return _scrub_text(value, patterns, replacement)
+    if isinstance(value, list):
+        return [_scrub_value(item, patterns, replacement) for item in value]
+    if isinstance(value, dict):
+        return {
+            _scrub_text(str(key), patterns, replacement): _scrub_value(item, patterns, replacement)
+            for key, item in value.items()
+        }
+    return value
+
+
+def scrub_personal_values(*, emails: list[str], names: list[str], replacement: str) -> int:
+    """An erasure's part of the audit log (current tenant, caller's transaction): every
+    entry whose address, label or details name one of `emails` (any case) or `names`
+    (whole words, any case; names shorter than MIN_SCRUBBED_NAME are left) gets
+    `replacement` (“erased contact #<id>”) in their place. The entries stay, with who
+    did what and when. Returns how many entries changed."""
+    emails = sorted({e.strip().lower() for e in emails if e and e.strip()}, key=len, reverse=True)
+    names = sorted(
+        {n.strip() for n in names if n and len(n.strip()) >= MIN_SCRUBBED_NAME},
+        key=len,
+        reverse=True,
+    )
+    if not emails and not names:
+        return 0
+    patterns = [re.compile(re.escape(email), re.IGNORECASE) for email in emails] + [
+        re.compile(rf"(?<!\w){re.escape(name)}(?!\w)", re.IGNORECASE) for name in names
+    ]
+    found = Q()
+    for value in [*emails, *names]:
+        found |= (
+            Q(actor_email__icontains=value)
+            | Q(target_label__icontains=value)
+            | Q(details__icontains=value)
+        )
+    changed = 0
+    for event in AuditEvent.objects.filter(found).select_for_update():
+        actor_email = _scrub_text(event.actor_email, patterns, replacement)[:254]
+        label = _scrub_text(event.target_label, patterns, replacement)[:300]
+        details = _scrub_value(event.details, patterns, replacement)
+        if (actor_email, label, details) == (event.actor_email, event.target_label, event.details):
+            continue  # a partial word only (“Anna” in “Annabel”)
+        event.actor_email, event.target_label, event.details = actor_email, label, details
+        event.save(update_fields=["actor_email", "target_label", "details", "updated_at"])
+        changed += 1
+    return changed

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import calendar
 import datetime
-import io
 import json
+import shutil
+import tempfile
 import zipfile
-from typing import Any
+from typing import IO, Any
 
 from django.db import transaction
 from django.db.models import Q
@@ -200,7 +201,7 @@ def export_contact(
 
 
 @transaction.atomic
-def export_for_customer(*, contact: Contact) -> dict[str, Any]:
+def export_for_customer(*, contact: Contact, form: str = "json") -> dict[str, Any]:
     """The export a customer downloads from the portal (signed in by a one-time link to
     their address): the same data without the agents' notes about them; in the audit log
     as asked by the customer."""
@@ -212,7 +213,7 @@ def export_for_customer(*, contact: Contact) -> dict[str, Any]:
         actor=None,
         target_type="contact",
         target_id=contact.id,
-        details={"tickets": len(data["tickets"]), "form": "json", "by": "the customer"},
+        details={"tickets": len(data["tickets"]), "form": form, "by": "the customer"},
     )
     return data
 
@@ -222,13 +223,14 @@ def _safe_name(name: str) -> str:
     return cleaned[:120] or "file"
 
 
-@transaction.atomic
-def export_contact_zip(*, contact: Contact, actor: Membership | None) -> bytes:
-    """The export as a zip: `contact.json` (export_contact's data) and every attachment
-    listed in it under `attachments/<attachment id>/<file name>`. Built in memory: the
-    files are read inside the request's tenant transaction. Raises PermissionDenied."""
-    data = export_contact(contact=contact, actor=actor, form="zip")
-    listed = [
+# Exports up to this size stay in memory; a bigger one (a contact with large attachments)
+# is written to a temporary file on disk, so memory does not grow with the attachments.
+ZIP_SPOOL_BYTES = 8 * 1024 * 1024
+COPY_CHUNK_BYTES = 1024 * 1024
+
+
+def _listed_attachments(data: dict[str, Any]) -> list[str]:
+    return [
         attachment["id"]
         for ticket in data["tickets"]
         for message in ticket["messages"]
@@ -238,19 +240,51 @@ def export_contact_zip(*, contact: Contact, actor: Membership | None) -> bytes:
         for message in data["messages_on_other_tickets"]
         for attachment in message["attachments"]
     ]
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("contact.json", json.dumps(data, indent=2, ensure_ascii=False))
-        for attachment in Attachment.objects.filter(id__in=listed).order_by("created_at"):
-            try:
-                with attachment.file.open("rb") as stored:
-                    content = stored.read()
-            except OSError:
-                continue  # a file lost from storage: the JSON still lists it
-            archive.writestr(
-                f"attachments/{attachment.id}/{_safe_name(attachment.filename)}", content
-            )
-    return buffer.getvalue()
+
+
+def build_zip(data: dict[str, Any], *, json_name: str = "contact.json") -> IO[bytes]:
+    """The export as a zip in a temporary file (rewound, for the caller to send and
+    close): `json_name` (the data) and every attachment listed in it under
+    `attachments/<attachment id>/<file name>`. Each file is copied from storage in chunks,
+    so a contact with a gigabyte of attachments never holds more than a chunk in memory.
+    A file lost from storage is left out (the JSON still lists it). Call it inside the
+    tenant's transaction: the attachments are looked up there."""
+    spool = tempfile.SpooledTemporaryFile(max_size=ZIP_SPOOL_BYTES)  # noqa: SIM115 - returned
+    try:
+        with zipfile.ZipFile(spool, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
+            archive.writestr(json_name, json.dumps(data, indent=2, ensure_ascii=False))
+            listed = _listed_attachments(data)
+            attachments = Attachment.objects.filter(id__in=listed).order_by("created_at")
+            for attachment in attachments.iterator(chunk_size=200):
+                name = f"attachments/{attachment.id}/{_safe_name(attachment.filename)}"
+                try:
+                    stored = attachment.file.open("rb")
+                except OSError:
+                    continue
+                with stored, archive.open(name, "w", force_zip64=True) as entry:
+                    shutil.copyfileobj(stored, entry, COPY_CHUNK_BYTES)
+        spool.seek(0)
+    except BaseException:
+        spool.close()
+        raise
+    return spool
+
+
+@transaction.atomic
+def export_contact_zip(*, contact: Contact, actor: Membership | None) -> IO[bytes]:
+    """The export as a zip (build_zip: `contact.json` and the attachments) in a temporary
+    file the caller sends and closes. Raises PermissionDenied."""
+    data = export_contact(contact=contact, actor=actor, form="zip")
+    return build_zip(data)
+
+
+@transaction.atomic
+def export_for_customer_zip(*, contact: Contact) -> IO[bytes]:
+    """The customer's own export (export_for_customer) as a zip with their attachments:
+    `my-data.json` and `attachments/...`, in a temporary file the caller sends and
+    closes."""
+    data = export_for_customer(contact=contact, form="zip")
+    return build_zip(data, json_name="my-data.json")
 
 
 def _mentions(value: Any, addresses: set[str]) -> bool:
@@ -358,7 +392,9 @@ def erase_contact(*, contact: Contact, actor: Membership | None) -> dict[str, in
     times but lose subject, bodies, custom fields and attachments; what they wrote on
     other tickets loses its text; ratings keep the score, not the comment; they follow
     nothing; the raw mail and the outbox copies are emptied; the search index is rebuilt.
-    Returns counts of what was erased. Raises PermissionDenied (not an admin)."""
+    Their company link goes too, and the audit log's entries keep who did what but name
+    them only as "erased contact #<id>". Returns counts of what was erased. Raises
+    PermissionDenied (not an admin)."""
     if actor is not None:
         permissions.require(actor, Capability.HANDLE_PERSONAL_DATA)
     contact = Contact.objects.select_for_update().get(id=contact.id)
@@ -377,15 +413,29 @@ def erase_contact(*, contact: Contact, actor: Membership | None) -> dict[str, in
         comment="", updated_at=timezone.now()
     )
     TicketFollower.objects.filter(contact_id__in=ids).delete()
+    names = [person.name for person in people if person.name]
     for person in people:
         person.email = f"erased-{person.id}@erased.invalid"
         person.name = ERASED_NAME
         person.phone = ""
         person.notes = ""
         person.custom_fields = {}
+        person.company = None  # a company of one would name them still
         person.save(
-            update_fields=["email", "name", "phone", "notes", "custom_fields", "updated_at"]
+            update_fields=[
+                "email",
+                "name",
+                "phone",
+                "notes",
+                "custom_fields",
+                "company",
+                "updated_at",
+            ]
         )
+    # The audit log keeps its entries (who exported, who changed what) without the person.
+    scrubbed = audit.scrub_personal_values(
+        emails=sorted(addresses), names=names, replacement=f"erased contact #{contact.id}"
+    )
     erased_messages, attachment_count = _erase_contents(
         ticket_ids=ticket_ids, message_ids=message_ids, addresses=addresses
     )
@@ -394,6 +444,7 @@ def erase_contact(*, contact: Contact, actor: Membership | None) -> dict[str, in
         "tickets": len(ticket_ids),
         "messages": erased_messages,
         "attachments": attachment_count,
+        "audit_entries": scrubbed,
     }
     audit.record_audit_event(
         action=AuditAction.CONTACT_ERASED,

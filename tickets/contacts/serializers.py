@@ -158,3 +158,6 @@ class ContactErasedOutput(serializers.Serializer[Any]):
     tickets = serializers.IntegerField(help_text="Their tickets, kept as anonymous records.")
     messages = serializers.IntegerField(help_text="Messages whose text was removed.")
     attachments = serializers.IntegerField(help_text="Attachments deleted.")
+    audit_entries = serializers.IntegerField(
+        help_text='Audit log entries that named them, now naming "erased contact #<id>".'
+    )

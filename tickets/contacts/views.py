@@ -12,7 +12,8 @@ from uuid import UUID
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -363,7 +364,7 @@ def company_edit(request: MemberHttpRequest, company_id: UUID) -> HttpResponse:
 
 
 @member_required(may=Capability.HANDLE_PERSONAL_DATA)
-def contact_export(request: MemberHttpRequest, contact_id: UUID) -> HttpResponse:
+def contact_export(request: MemberHttpRequest, contact_id: UUID) -> HttpResponseBase:
     """Admin: everything about the contact as a download, JSON (`?as=json`) or a zip with
     the attachments (the default); recorded in the audit log."""
     try:
@@ -377,9 +378,15 @@ def contact_export(request: MemberHttpRequest, contact_id: UUID) -> HttpResponse
         )
         name = f"contact-{contact.id}.json"
     else:
-        content = personal_data.export_contact_zip(contact=contact, actor=request.membership)
-        response = HttpResponse(content, content_type="application/zip")
-        name = f"contact-{contact.id}.zip"
+        # A temporary file, complete before the tenant transaction ends; only the file is
+        # streamed afterwards (FileResponse closes it).
+        archive = personal_data.export_contact_zip(contact=contact, actor=request.membership)
+        return FileResponse(
+            archive,
+            as_attachment=True,
+            filename=f"contact-{contact.id}.zip",
+            content_type="application/zip",
+        )
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
 

@@ -9,7 +9,6 @@ budget) and per email address, a honeypot field, size limits on text and files.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import cast
 from uuid import UUID
@@ -271,17 +270,18 @@ def my_data(request: HttpRequest) -> HttpResponseBase:
 
 
 @limit_public_form
-def _my_data(request: TenantHttpRequest) -> HttpResponse:
+def _my_data(request: TenantHttpRequest) -> HttpResponseBase:
     if request.method != "POST":
         return HttpResponse(status=405, headers={"Allow": "POST"})
     contact = _signed_in_contact(request)
     if contact is None:
         return redirect("portal:sign-in")
-    data = personal_data.export_for_customer(contact=contact)
-    response = HttpResponse(
-        json.dumps(data, indent=2, ensure_ascii=False), content_type="application/json"
+    # my-data.json and the customer's attachments, zipped into a temporary file before the
+    # tenant transaction ends; only that file is streamed afterwards.
+    archive = personal_data.export_for_customer_zip(contact=contact)
+    response = FileResponse(
+        archive, as_attachment=True, filename="my-data.zip", content_type="application/zip"
     )
-    response["Content-Disposition"] = 'attachment; filename="my-data.json"'
     response["Cache-Control"] = "private, no-store"
     return response
 

@@ -184,9 +184,16 @@ def bars(
 DAYS_SHORT = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
-def heat_map(grid: Sequence[Sequence[int]], *, title: str, element_id: str) -> SafeString:
+def heat_map(
+    grid: Sequence[Sequence[int]],
+    *,
+    title: str,
+    element_id: str,
+    link: Callable[[int, int], str] | None = None,
+) -> SafeString:
     """Weekdays down, hours across; the darker a cell, the more tickets were created then
-    (its count in its tooltip and in the table beside it for screen readers)."""
+    (its count in its tooltip and in the table beside it for screen readers). With `link`
+    (weekday, hour → address), a cell with tickets links to them."""
     if not grid or not any(any(row) for row in grid):
         return SafeString("")
     peak = max(max(row) for row in grid)
@@ -212,21 +219,30 @@ def heat_map(grid: Sequence[Sequence[int]], *, title: str, element_id: str) -> S
         )
         for hour, count in enumerate(row):
             shade = count / peak if peak else 0
-            parts.append(
-                format_html(
-                    '<rect x="{}" y="{}" width="{}" height="{}" fill="#1d4ed8"'
-                    ' fill-opacity="{}" stroke="#e4e7ec"><title>{} {}:00, {} created</title>'
-                    "</rect>",
-                    left + hour * cell_w,
-                    y,
-                    cell_w,
-                    cell_h,
-                    f"{0.04 + 0.96 * shade:.2f}",
-                    DAYS_SHORT[day],
-                    f"{hour:02d}",
-                    count,
-                )
+            cell = format_html(
+                '<rect x="{}" y="{}" width="{}" height="{}" fill="#1d4ed8"'
+                ' fill-opacity="{}" stroke="#e4e7ec"><title>{} {}:00, {} created</title>'
+                "</rect>",
+                left + hour * cell_w,
+                y,
+                cell_w,
+                cell_h,
+                f"{0.04 + 0.96 * shade:.2f}",
+                DAYS_SHORT[day],
+                f"{hour:02d}",
+                count,
             )
+            if link is not None and count:
+                cell = format_html(
+                    '<a href="{}" class="heat-cell" data-weekday="{}" data-hour="{}"'
+                    ' data-count="{}">{}</a>',
+                    link(day, hour),
+                    day,
+                    hour,
+                    count,
+                    cell,
+                )
+            parts.append(cell)
     return format_html(
         '<svg class="chart heat-map" viewBox="0 0 {w} {h}" role="img" aria-labelledby="{id}">'
         '<title id="{id}">{title}</title>{cells}</svg>',

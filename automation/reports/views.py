@@ -1,7 +1,9 @@
 """The reports page (/reports/) and its CSV (/reports/export.csv): the same figures as
-the summary API, read from the rollups. Every "created" and "solved" number links to the
-inbox filtered the same way (creation or latest-solve dates in the tenant's zone, and the
-breakdown's value, "none" included, except a tag's: tickets without tags have no filter).
+the summary API, read from the rollups. The numbers link to the inbox filtered the same
+way (tickets.inbox's query-string filters): created, solved and reopened by their dates
+in the tenant's zone, each breakdown's value ("none" and "untagged" included), SLA targets
+met or missed per metric, the backlog at the end of a day (unsolved at that moment), and
+each heat-map cell (weekday and hour in the tenant's zone).
 
 Admins see the whole team, and one agent's figures with `?agent=<id>`; agents see their
 own figures only (selectors.report_agent)."""
@@ -44,6 +46,8 @@ FILTERS_NONE = frozenset({"agent", "type", "mailbox", "company"})
 MEASURE_FILTERS = {
     "created": ("created_after", "created_before"),
     "solved": ("solved_after", "solved_before"),
+    "reopened": ("reopened_after", "reopened_before"),
+    "sla": ("sla_after", "sla_before"),
 }
 DIMENSION_TITLES = {
     "channel": "Channel",
@@ -109,6 +113,12 @@ DEFINITIONS = [
         "Heat map",
         "Tickets created in each hour of each weekday, in the help desk's time zone.",
     ),
+    (
+        "Links",
+        "Every number opens the inbox with the same filter. Reopens and SLA targets are "
+        "counted as they happen, so a ticket reopened twice (or with two next-response "
+        "targets missed) counts twice and is listed once.",
+    ),
 ]
 
 
@@ -118,23 +128,31 @@ def _inbox_url(
     dimension: str = "",
     key: str = "",
     *,
-    measure: str = "created",
+    measure: str | None = "created",
+    extra: dict[str, str] | None = None,
 ) -> str:
-    """The inbox listing the tickets behind a count: created (or, `measure="solved"`, last
-    solved) in the report's days, of the breakdown's value and the report's agent."""
-    lo, hi = selectors.day_bounds(report.start, report.end, zone)
-    after, before = MEASURE_FILTERS[measure]
-    params = {
-        "status": ",".join(TicketStatus.values),
-        after: lo.isoformat(),
-        before: hi.isoformat(),
-    }
+    """The inbox listing the tickets behind a count: created (or last solved, reopened, an
+    SLA target's outcome: `measure`) in the report's days, of the breakdown's value and
+    the report's agent; `extra` filters more (None `measure`: no dates)."""
+    params = {"status": ",".join(TicketStatus.values)}
+    if measure is not None:
+        lo, hi = selectors.day_bounds(report.start, report.end, zone)
+        after, before = MEASURE_FILTERS[measure]
+        params.update({after: lo.isoformat(), before: hi.isoformat()})
     if report.agent_id:
         params["assignee"] = report.agent_id
-    if dimension:
-        name = INBOX_FILTER[dimension]
-        params[name] = key or "none"
+    if dimension == "tag" and not key:
+        params["untagged"] = "1"  # a tag may be called "none"
+    elif dimension:
+        params[INBOX_FILTER[dimension]] = key or "none"
+    params.update(extra or {})
     return f"{reverse('tickets:inbox')}?{urlencode(params)}"
+
+
+def _backlog_url(report: selectors.Report, zone: Any, day: datetime.date) -> str:
+    """The inbox listing the tickets unsolved at the end of `day` (the backlog's count)."""
+    _, end_of_day = selectors.day_bounds(day, day, zone)
+    return _inbox_url(report, zone, measure=None, extra={"open_at": end_of_day.isoformat()})
 
 
 def _scope(request: MemberHttpRequest) -> tuple[datetime.date, datetime.date, str | None]:
@@ -166,7 +184,9 @@ def reports(request: MemberHttpRequest) -> HttpResponse:
         rows = []
         all_rows = payload[f"by_{dimension}"]
         for row in all_rows[:PAGE_ROWS]:
-            linkable = dimension in INBOX_FILTER and (row["key"] or dimension in FILTERS_NONE)
+            linkable = dimension in INBOX_FILTER and (
+                row["key"] or dimension in FILTERS_NONE or dimension == "tag"
+            )
             rows.append(
                 {
                     **row,
@@ -201,7 +221,10 @@ def reports(request: MemberHttpRequest) -> HttpResponse:
             }
         )
     total = payload
-    backlog_now = next((value for _, value in reversed(report.backlog) if value is not None), None)
+    backlog_day, backlog_now = next(
+        ((day, value) for day, value in reversed(report.backlog) if value is not None),
+        (None, None),
+    )
     agent_label = ""
     if agent_id:
         agent_label = next(
@@ -220,7 +243,9 @@ def reports(request: MemberHttpRequest) -> HttpResponse:
             "total": total,
             "total_url": _inbox_url(report, zone),
             "solved_url": _inbox_url(report, zone, measure="solved"),
+            "reopened_url": _inbox_url(report, zone, measure="reopened"),
             "backlog_end": backlog_now,
+            "backlog_url": _backlog_url(report, zone, backlog_day) if backlog_day else "",
             "first_response": format_minutes(total["first_response_median_minutes"]),
             "first_response_p90": format_minutes(total["first_response_p90_minutes"]),
             "first_response_business": format_minutes(
@@ -241,6 +266,12 @@ def reports(request: MemberHttpRequest) -> HttpResponse:
                     "percent": round(100 * counts["met"] / (counts["met"] + counts["missed"]), 1)
                     if counts["met"] + counts["missed"]
                     else None,
+                    "met_url": _inbox_url(
+                        report, zone, measure="sla", extra={"sla_result": f"{metric}:met"}
+                    ),
+                    "missed_url": _inbox_url(
+                        report, zone, measure="sla", extra={"sla_result": f"{metric}:missed"}
+                    ),
                 }
                 for metric, counts in total["sla_by_metric"].items()
             ],
@@ -276,6 +307,11 @@ def reports(request: MemberHttpRequest) -> HttpResponse:
                 report.heat_map,
                 title="Tickets created by weekday and hour",
                 element_id="heat-map-title",
+                link=lambda weekday, hour: _inbox_url(
+                    report,
+                    zone,
+                    extra={"created_weekday": str(weekday), "created_hour": str(hour)},
+                ),
             ),
             "heat_rows": [
                 (charts.DAYS_SHORT[day], row, sum(row)) for day, row in enumerate(report.heat_map)
@@ -287,8 +323,10 @@ def reports(request: MemberHttpRequest) -> HttpResponse:
                     "solved": week.solved,
                     "first_response": format_minutes(week.first_response_median),
                     "csat_percent": week.csat_percent,
+                    "backlog": backlog,
+                    "backlog_url": _backlog_url(report, zone, day) if day else "",
                 }
-                for week in report.weekly
+                for week, (day, backlog) in zip(report.weekly, _week_ends(report), strict=True)
             ],
             "definitions": DEFINITIONS,
             "export_query": urlencode(
@@ -300,6 +338,19 @@ def reports(request: MemberHttpRequest) -> HttpResponse:
             ),
         },
     )
+
+
+def _week_ends(report: selectors.Report) -> list[tuple[datetime.date | None, int | None]]:
+    """Each week's last day with a backlog (in the range, not after today) and that
+    backlog; (None, None) for a week wholly to come."""
+    backlog = dict(report.backlog)
+    ends: list[tuple[datetime.date | None, int | None]] = []
+    for week in report.weekly:
+        day = min(report.end, week.start + datetime.timedelta(days=6 - week.start.weekday()))
+        while day >= week.start and backlog.get(day) is None:
+            day -= datetime.timedelta(days=1)
+        ends.append((day, backlog[day]) if day >= week.start else (None, None))
+    return ends
 
 
 # The distribution's bars: coarse ranges of minutes, each the sum of its buckets.

@@ -6,23 +6,29 @@ import datetime
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db.models import (
     Exists,
     F,
+    IntegerField,
     OuterRef,
     Prefetch,
+    Q,
     QuerySet,
     Subquery,
 )
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.context import require_tenant_id
 from helpdesk.tenancy.models import Membership
 from tickets.models import (
     SEARCH_VIEW,
+    Message,
+    MessageKind,
     Tag,
     Ticket,
     TicketFieldValue,
@@ -63,6 +69,20 @@ class TicketFilters:
     # The latest solve (solved_at): the reports' "solved" in a range.
     solved_after: datetime.datetime | None = None
     solved_before: datetime.datetime | None = None
+    # A change from solved or closed back to an unsolved status in [after, before).
+    reopened_after: datetime.datetime | None = None
+    reopened_before: datetime.datetime | None = None
+    # An SLA target's outcome: (metric, "met" or "missed"), completed (met) or missed in
+    # [sla_after, sla_before): the reports' SLA counts.
+    sla_result: tuple[str, str] | None = None
+    sla_after: datetime.datetime | None = None
+    sla_before: datetime.datetime | None = None
+    # Unsolved at this moment (created before it, and not solved or closed then).
+    open_at: datetime.datetime | None = None
+    # Created on this weekday (0 Monday) and in this hour, in the help desk's time zone.
+    created_weekday: int | None = None
+    created_hour: int | None = None
+    untagged: bool = False
     due: str | None = None  # overdue, due_today, scheduled, none
     sla: str | None = None  # one of tickets.sla.selectors.SLA_STATES
     custom_fields: tuple[tuple[str, Any], ...] = ()
@@ -140,6 +160,26 @@ def list_tickets(
     ):
         if bound is not None:
             tickets = tickets.filter(**{field: bound})
+    if filters.untagged:
+        tickets = tickets.filter(~Exists(TicketTag.objects.filter(ticket_id=OuterRef("id"))))
+    if filters.reopened_after is not None or filters.reopened_before is not None:
+        tickets = tickets.filter(
+            Exists(
+                _status_events(filters.reopened_after, filters.reopened_before)
+                .filter(event__from__in=CLOSED_STATUSES)
+                .exclude(event__to__in=CLOSED_STATUSES)
+            )
+        )
+    if filters.sla_result is not None:
+        tickets = tickets.filter(
+            id__in=_sla_result_ticket_ids(
+                *filters.sla_result, filters.sla_after, filters.sla_before
+            )
+        )
+    if filters.open_at is not None:
+        tickets = _filter_open_at(tickets, filters.open_at)
+    if filters.created_weekday is not None or filters.created_hour is not None:
+        tickets = _filter_created_in_week(tickets, filters.created_weekday, filters.created_hour)
     if filters.due:
         tickets = _filter_due(tickets, filters.due, now or timezone.now())
     if filters.sla:
@@ -204,6 +244,94 @@ def search_ticket_ids(text: str, *, config: str) -> RawSQL:
         " ORDER BY indexed_at DESC LIMIT %s",
         [config, text, SEARCH_CANDIDATES],
     )
+
+
+# Statuses a ticket is done in (the reports' solves and reopens cross this line).
+CLOSED_STATUSES = (TicketStatus.SOLVED, TicketStatus.CLOSED)
+
+
+def _status_events(
+    after: datetime.datetime | None, before: datetime.datetime | None
+) -> QuerySet[Message]:
+    """The ticket's (OuterRef) changes of status in [after, before)."""
+    events = Message.objects.filter(
+        ticket_id=OuterRef("id"), kind=MessageKind.EVENT, event__field="status"
+    )
+    if after is not None:
+        events = events.filter(created_at__gte=after)
+    if before is not None:
+        events = events.filter(created_at__lt=before)
+    return events
+
+
+def _sla_result_ticket_ids(
+    metric: str,
+    result: str,
+    after: datetime.datetime | None,
+    before: datetime.datetime | None,
+) -> RawSQL:
+    """Tickets with an SLA target of `metric` met (completed, never breached) or missed
+    (breached), dated by its completion or else its breach, as the reports count them.
+    The targets are automation's SlaTimer rows, read by table name: tickets may not import
+    automation (the layers), and this is the one read of them here."""
+    return RawSQL(
+        "SELECT s.ticket_id FROM automation_slatimer s"
+        " WHERE s.tenant_id = %s AND s.metric = %s"
+        " AND (s.breached_at IS NULL) = %s"
+        " AND (s.breached_at IS NOT NULL OR s.completed_at IS NOT NULL)"
+        " AND (%s::timestamptz IS NULL OR coalesce(s.completed_at, s.breached_at) >= %s)"
+        " AND (%s::timestamptz IS NULL OR coalesce(s.completed_at, s.breached_at) < %s)",
+        [require_tenant_id(), metric, result == "met", after, after, before, before],
+    )
+
+
+def _filter_open_at(tickets: QuerySet[Ticket], moment: datetime.datetime) -> QuerySet[Ticket]:
+    """Tickets unsolved at `moment`: created before it, and either unsolved now with no
+    change of status since, or the first change of status since was from an unsolved
+    status. The reports' backlog counts the same way (back from today's unsolved tickets
+    through the later creations, reopens and solves)."""
+    changed_since = RawSQL(
+        "SELECT ticket_id FROM ("
+        " SELECT DISTINCT ON (m.ticket_id) m.ticket_id, m.event ->> 'from' AS status"
+        " FROM tickets_message m"
+        " WHERE m.tenant_id = %s AND m.kind = 'event' AND m.created_at >= %s"
+        " AND m.event ->> 'field' = 'status'"
+        " ORDER BY m.ticket_id, m.created_at, m.id"
+        ") first_change WHERE status NOT IN ('solved', 'closed')",
+        [require_tenant_id(), moment],
+    )
+    return tickets.filter(created_at__lt=moment).filter(
+        (Q(is_unsolved=True) & ~Exists(_status_events(moment, None))) | Q(id__in=changed_since)
+    )
+
+
+def _filter_created_in_week(
+    tickets: QuerySet[Ticket], weekday: int | None, hour: int | None
+) -> QuerySet[Ticket]:
+    """Tickets created on `weekday` (0 Monday) and in `hour` of the help desk's zone (the
+    reports' heat map)."""
+    zone = tenancy_selectors.get_tenant(require_tenant_id()).time_zone or "UTC"
+    try:
+        ZoneInfo(zone)
+    except (ValueError, KeyError):
+        zone = "UTC"
+    if weekday is not None:
+        tickets = tickets.alias(
+            created_isodow=RawSQL(
+                "extract(isodow FROM tickets_ticket.created_at AT TIME ZONE %s)::int",
+                [zone],
+                output_field=IntegerField(),
+            )
+        ).filter(created_isodow=weekday + 1)
+    if hour is not None:
+        tickets = tickets.alias(
+            created_local_hour=RawSQL(
+                "extract(hour FROM tickets_ticket.created_at AT TIME ZONE %s)::int",
+                [zone],
+                output_field=IntegerField(),
+            )
+        ).filter(created_local_hour=hour)
+    return tickets
 
 
 def _filter_due(tickets: QuerySet[Ticket], due: str, now: datetime.datetime) -> QuerySet[Ticket]:

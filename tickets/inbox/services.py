@@ -27,6 +27,7 @@ from tickets.inbox import selectors as inbox_selectors
 from tickets.models import (
     CustomFieldTarget,
     SavedView,
+    SlaMetric,
     Ticket,
     TicketChannel,
     TicketPriority,
@@ -75,11 +76,21 @@ FILTER_KEYS = (
     "updated_before",
     "solved_after",
     "solved_before",
+    "reopened_after",
+    "reopened_before",
+    "sla_result",
+    "sla_after",
+    "sla_before",
+    "open_at",
+    "created_weekday",
+    "created_hour",
+    "untagged",
     "due",
     "sla",
     "spam",
     "q",
 )
+SLA_RESULTS = ("met", "missed")
 DUE_STATES = {
     "overdue": "Overdue",
     "due_today": "Due within a day",
@@ -145,9 +156,31 @@ def parse_filters(
         "updated_before",
         "solved_after",
         "solved_before",
+        "reopened_after",
+        "reopened_before",
+        "sla_after",
+        "sla_before",
+        "open_at",
     ):
         if params.get(key):
             values[key] = _moment(key, params[key])
+    if params.get("sla_result"):
+        metric, _, result = params["sla_result"].partition(":")
+        if metric not in SlaMetric.values or result not in SLA_RESULTS:
+            raise InvalidFilter(
+                f"sla_result is <metric>:met or <metric>:missed, the metric one of"
+                f" {', '.join(SlaMetric.values)}.",
+                parameter="sla_result",
+            )
+        values["sla_result"] = (metric, result)
+    for key, top in (("created_weekday", 6), ("created_hour", 23)):
+        if params.get(key):
+            raw = params[key]
+            if not (raw.isascii() and raw.isdigit() and 0 <= int(raw) <= top):
+                raise InvalidFilter(f"{key} is a number from 0 to {top}.", parameter=key)
+            values[key] = int(raw)
+    if params.get("untagged") in {"1", "true", "on"}:
+        values["untagged"] = True
     if params.get("due"):
         if params["due"] not in DUE_STATES:
             raise InvalidFilter(f"due is one of {', '.join(DUE_STATES)}.", parameter="due")

@@ -191,16 +191,61 @@ class TicketListQuery(serializers.Serializer[Any]):
         required=False, help_text="Member id, `me`, or `none` for unassigned."
     )
     department = UUIDField(required=False)
-    type = UUIDField(required=False, help_text="Ticket type id.")
+    type = serializers.CharField(
+        required=False, help_text="Ticket type id, or `none` for tickets without a type."
+    )
+    mailbox = serializers.CharField(
+        required=False,
+        help_text="Mailbox id, or `none` for tickets that came in through no mailbox.",
+    )
     custom_status = UUIDField(required=False)
     channel = serializers.CharField(required=False, max_length=16)
     contact = UUIDField(required=False)
-    company = UUIDField(required=False)
+    company = serializers.CharField(
+        required=False,
+        help_text="Company id (the contact's company), or `none` for contacts without one.",
+    )
     tag = serializers.CharField(required=False, max_length=60)
-    created_after = serializers.CharField(required=False, help_text="Date or ISO datetime.")
+    untagged = serializers.BooleanField(required=False, help_text="Tickets without any tag.")
+    created_after = serializers.CharField(
+        required=False,
+        help_text="Date (YYYY-MM-DD, midnight UTC) or ISO datetime; this and every other"
+        " `_after` is inclusive, every `_before` exclusive.",
+    )
     created_before = serializers.CharField(required=False)
     updated_after = serializers.CharField(required=False)
     updated_before = serializers.CharField(required=False)
+    solved_after = serializers.CharField(required=False, help_text="By the latest solve.")
+    solved_before = serializers.CharField(required=False)
+    reopened_after = serializers.CharField(
+        required=False,
+        help_text="Reopened (from solved or closed back to an unsolved status) from then.",
+    )
+    reopened_before = serializers.CharField(required=False)
+    sla_result = serializers.CharField(
+        required=False,
+        help_text="An SLA target's outcome: `<metric>:met` or `<metric>:missed`, the metric"
+        " one of first_response, next_response, resolution; dated by `sla_after` and"
+        " `sla_before` (its completion, or its breach).",
+    )
+    sla_after = serializers.CharField(required=False)
+    sla_before = serializers.CharField(required=False)
+    open_at = serializers.CharField(
+        required=False,
+        help_text="Unsolved at this moment (date or ISO datetime): the reports' backlog.",
+    )
+    created_weekday = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=6,
+        help_text="Created on this weekday (0 Monday) in the help desk's time zone.",
+    )
+    created_hour = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=23,
+        help_text="Created in this hour (0 to 23) in the help desk's time zone.",
+    )
     due = serializers.ChoiceField(
         choices=["overdue", "due_today", "scheduled", "none"], required=False
     )
@@ -230,6 +275,25 @@ class TicketListQuery(serializers.Serializer[Any]):
 
     def validate_priority(self, value: str) -> str:
         return _comma_choices(value, TicketPriority.values)
+
+    def validate_type(self, value: str) -> str:
+        return _id_or_none(value)
+
+    def validate_mailbox(self, value: str) -> str:
+        return _id_or_none(value)
+
+    def validate_company(self, value: str) -> str:
+        return _id_or_none(value)
+
+
+def _id_or_none(value: str) -> str:
+    if value == "none":
+        return value
+    try:
+        UUIDField().to_internal_value(value)
+    except serializers.ValidationError as error:
+        raise serializers.ValidationError("an id or `none`") from error
+    return value
 
 
 def _comma_choices(value: str, allowed: list[str]) -> str:

@@ -632,6 +632,13 @@ class ExternalTask(TenantModel):
                 condition=~models.Q(status="created", url=""),
                 name="automation_externaltask_created_has_url",
             ),
+            # One item being created per ticket and integration: a double click (or two
+            # agents at once) makes one issue in the tool, not two.
+            models.UniqueConstraint(
+                fields=["tenant", "ticket", "integration"],
+                condition=models.Q(status__in=["pending", "sending"]),
+                name="automation_externaltask_one_in_flight",
+            ),
         ]
         indexes = [
             # The ticket sidebar and the API list: a ticket's linked items, newest first.
@@ -665,7 +672,9 @@ class ContactApp(TenantModel):
         constraints = [
             *TenantModel.Meta.constraints,
             TenantFK("created_by"),
-            models.UniqueConstraint("tenant", Lower("name"), name="automation_contactapp_name_uniq"),
+            models.UniqueConstraint(
+                "tenant", Lower("name"), name="automation_contactapp_name_uniq"
+            ),
             models.CheckConstraint(
                 condition=models.Q(cache_seconds__gte=60, cache_seconds__lte=86400),
                 name="automation_contactapp_cache_seconds_range",

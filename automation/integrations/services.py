@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
@@ -334,21 +334,41 @@ def create_external_task(
     *, ticket: Ticket, integration: ExternalTaskIntegration, actor: Membership | None
 ) -> ExternalTask:
     """A linked item being created in the integration's tool for the ticket: pending, its
-    request made by a task after the commit. Raises PermissionDenied (a light agent),
-    IntegrationInactive."""
+    request made by a task after the commit; the one already being created for this
+    ticket and integration when there is one (a double click makes one issue). Raises
+    PermissionDenied (a light agent), IntegrationInactive."""
     if actor is not None:
         permissions.require(actor, Capability.CREATE_EXTERNAL_TASKS)
     if not integration.is_active:
         raise IntegrationInactive(f"{integration.name} is turned off.")
-    item = ExternalTask.objects.create(
-        ticket=ticket,
-        integration=integration,
-        integration_name=integration.name,
-        title=ticket.subject[:300],
-        created_by=actor,
-    )
+    in_flight = _in_flight(ticket.id, integration.id)
+    if in_flight is not None:
+        return in_flight
+    try:
+        with transaction.atomic():
+            item = ExternalTask.objects.create(
+                ticket=ticket,
+                integration=integration,
+                integration_name=integration.name,
+                title=ticket.subject[:300],
+                created_by=actor,
+            )
+    except IntegrityError:
+        # Another request created it between the check and the insert.
+        in_flight = _in_flight(ticket.id, integration.id)
+        if in_flight is None:
+            raise
+        return in_flight
     _enqueue(item)
     return item
+
+
+def _in_flight(ticket_id: Any, integration_id: Any) -> ExternalTask | None:
+    return ExternalTask.objects.filter(
+        ticket_id=ticket_id,
+        integration_id=integration_id,
+        status__in=[ExternalTaskStatus.PENDING, ExternalTaskStatus.SENDING],
+    ).first()
 
 
 def _enqueue(item: ExternalTask) -> None:
@@ -382,11 +402,22 @@ def retry_external_task(*, item: ExternalTask, actor: Membership | None) -> Exte
         raise ExternalTaskNotRetryable()
     if integration is None or not integration.is_active:
         raise IntegrationInactive(f"{item.integration_name} is turned off or deleted.")
+    other = _in_flight(item.ticket_id, integration.id)
+    if other is not None and other.id != item.id:
+        raise ExternalTaskNotRetryable(
+            f"Another item is being created in {integration.name} for this ticket."
+        )
     item.status = ExternalTaskStatus.PENDING
     item.error = ""
     item.claimed_at = None
     item.finished_at = None
-    item.save()
+    try:
+        with transaction.atomic():
+            item.save()
+    except IntegrityError as error:
+        raise ExternalTaskNotRetryable(
+            f"Another item is being created in {integration.name} for this ticket."
+        ) from error
     _enqueue(item)
     return item
 

@@ -673,3 +673,20 @@ def test_the_linked_items_list_and_panel_take_the_same_queries_for_more_items(
         for _ in range(3):
             services.create_external_task(ticket=ticket, integration=integration, actor=agent)
     assert counts() == one
+
+
+def test_a_double_click_creates_one_item_and_one_issue(
+    tenant: TenantSetup, peer: Peer, allow_private: None, committed: Callable[[], Any]
+) -> None:
+    peer.answer("/repos/acme/app/issues", 201, GITHUB_ANSWER)
+    integration = github(peer)
+    ticket = make_ticket()
+    with committed():
+        first = services.create_external_task(ticket=ticket, integration=integration, actor=None)
+        second = services.create_external_task(ticket=ticket, integration=integration, actor=None)
+    assert first.id == second.id
+    assert len(peer.seen("/repos/acme/app/issues")) == 1
+    with committed():  # once created, another press is another issue
+        third = services.create_external_task(ticket=ticket, integration=integration, actor=None)
+    assert third.id != first.id
+    assert len(peer.seen("/repos/acme/app/issues")) == 2

@@ -13,6 +13,7 @@ from rest_framework import status as http
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from automation.errors import IntegrationInactive
 from automation.integrations import contact_apps, selectors, services
 from automation.integrations.serializers import (
     ContactAppCreateInput,
@@ -196,7 +197,8 @@ class TicketContactAppAPI(TenantAPIView):
     )
     def get(self, request: Request, number: int, app_id: UUID) -> Response:
         ticket = ticket_selectors.get_ticket_by_number(number)
-        view = contact_apps.fetch_contact_app(
-            app=selectors.get_contact_app(app_id), contact=ticket.contact
-        )
+        app = selectors.get_contact_app(app_id)
+        if not app.is_active:
+            raise IntegrationInactive(f"{app.name} is turned off.")
+        view = contact_apps.fetch_contact_app(app=app, contact=ticket.contact)
         return Response(ContactAppDataOutput(view).data)

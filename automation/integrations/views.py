@@ -337,6 +337,8 @@ def ticket_contact_app(request: MemberHttpRequest, number: int, app_id: UUID) ->
         app = selectors.get_contact_app(app_id)
     except ContactAppNotFound:
         return HttpResponse("Not found.", status=404)
+    if not app.is_active:
+        return HttpResponse("", status=404)
     view = contact_apps.fetch_contact_app(
         app=app, contact=ticket.contact, retry=request.GET.get("refresh") == "1"
     )

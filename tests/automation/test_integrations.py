@@ -491,6 +491,12 @@ def test_contact_apps_by_api_and_the_data_for_a_ticket(
     )
     assert tested.json()["values"] == [["Plan", "<b>Pro</b>"]]
     assert peer.requests[-1].path == "/people?email=x%40y.z"
+    turned_off = api.patch(
+        f"/api/v1/contact-apps/{app['id']}/", {"is_active": False}, content_type=JSON
+    )
+    assert turned_off.json()["is_active"] is False
+    off = api.get(f"/api/v1/tickets/{ticket.number}/apps/{app['id']}/")
+    assert (off.status_code, off.json()["error"]["code"]) == (409, "integration_inactive")
 
 
 def test_agents_create_tasks_by_api_and_light_agents_may_not(

@@ -41,6 +41,13 @@ if TYPE_CHECKING:
 
 PASSWORD = "correct-horse-battery"
 
+# A test's commits need not wait for the disk: with synchronous_commit off, PostgreSQL
+# reports a commit before its WAL reaches the disk (a crash loses the last commits, never
+# consistency). Every libpq connection of the test processes and the workers and commands
+# they start reads PGOPTIONS. The fault tests' private stack keeps full durability
+# (tests/faults/stack.py drops the variable), since they check that nothing is lost.
+os.environ["PGOPTIONS"] = f"{os.environ.get('PGOPTIONS', '')} -c synchronous_commit=off".strip()
+
 database_flush.install()
 
 

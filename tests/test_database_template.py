@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import uuid
 from pathlib import Path
@@ -136,3 +137,19 @@ def test_the_per_test_timeout_counts_the_test_call_only(pytestconfig: pytest.Con
     (TEMPLATE_LOCK_TIMEOUT)."""
     assert pytestconfig.getini("timeout_func_only") is True
     assert float(pytestconfig.getini("timeout")) <= 120
+
+
+@pytest.mark.django_db
+def test_test_connections_do_not_wait_for_the_disk_at_commit() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone() == ("off",)
+
+
+def test_the_fault_stack_keeps_durable_commits() -> None:
+    from tests.faults.stack import Stack
+
+    assert "synchronous_commit=off" in os.environ["PGOPTIONS"]
+    stack = Stack.__new__(Stack)
+    stack.directory = Path("/nonexistent")
+    assert "PGOPTIONS" not in stack._embedded_environment()

@@ -66,6 +66,7 @@ class Stack:
         environment = {k: v for k, v in os.environ.items() if not k.startswith("HELPDESK_")}
         environment.pop("DATABASE_URL", None)
         environment.pop("REDIS_URL", None)
+        environment.pop("PGOPTIONS", None)  # tests/conftest.py turns synchronous commit off
         environment["HELPDESK_VAR_DIR"] = str(self.directory)
         return environment
 

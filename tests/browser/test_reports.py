@@ -114,3 +114,47 @@ def test_an_agent_sees_their_own_report(live_server: LiveServer, page: Page) -> 
     page.locator("#figure-created a").click()
     page.wait_for_url("**/inbox/?*")
     assert page.locator("tr.ticket-row").count() == 7
+
+
+def test_sla_heat_map_and_backlog_drill_downs(live_server: LiveServer, page: Page) -> None:
+    """The drill-downs added last, clicked: an SLA metric's missed number, a heat-map
+    cell and a week's backlog each open the inbox with as many tickets as they said."""
+    from tests.automation.test_report_drill_downs import _seed as seed_drill_downs
+
+    acme = make_tenant("acme", "Acme")
+    seed_drill_downs(acme)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    log_in(page, live_server, "acme", "admin@acme.test")
+    report = tenant_url(live_server, "acme", "/reports/?from=2026-03-02&to=2026-03-09")
+    page.goto(report)
+    sla = page.get_by_role("table", name="SLA targets")
+    missed = sla.locator("tbody tr").first.locator("td a").nth(1)
+    count = int(missed.inner_text())
+    assert count > 0
+    missed.click()
+    page.wait_for_url("**/inbox/?*")
+    assert "sla_result=first_response%3Amissed" in page.url
+    assert page.locator("tr.ticket-row").count() == count
+    save_screenshot(page, "reports-drill-down-sla-1280.png")
+
+    page.goto(report)
+    page.get_by_role(
+        "heading", name="Tickets created by weekday and hour"
+    ).scroll_into_view_if_needed()
+    cell = page.locator("a.heat-cell").first
+    count = int(cell.get_attribute("data-count") or "0")
+    assert count > 0
+    page.screenshot(path=str(SCREENSHOTS / "reports-heat-map-links-1280.png"))
+    cell.click()
+    page.wait_for_url("**/inbox/?*")
+    assert "created_weekday=" in page.url
+    assert "created_hour=" in page.url
+    assert page.locator("tr.ticket-row").count() == count
+
+    page.goto(report)
+    week = page.get_by_role("table", name="By week").locator("tbody tr").first.locator("td a")
+    count = int(week.inner_text())
+    week.click()
+    page.wait_for_url("**/inbox/?*")
+    assert "open_at=" in page.url
+    assert page.locator("tr.ticket-row").count() == count

@@ -7,6 +7,7 @@ from typing import Any
 from django.dispatch import receiver
 
 from automation import selectors, tasks, ticket_events
+from automation.integrations import tasks as integration_tasks
 from automation.models import WebhookEvent
 from automation.reports import tasks as report_tasks
 from automation.webhooks import services as webhooks
@@ -86,5 +87,13 @@ def call_webhooks_after_rating(*, ticket_id: Any, rating_id: Any, **_: Any) -> N
 def erase_webhook_copies(*, tenant_id: Any, ticket_ids: list[str], **_: Any) -> None:
     """The delivery log keeps the JSON sent about those tickets: erased after the commit."""
     webhook_tasks.erase_webhook_payloads.delay_on_commit(
+        tenant_id=str(tenant_id), ticket_ids=ticket_ids
+    )
+
+
+@receiver(tickets_erased, dispatch_uid="automation.integrations.tickets_erased")
+def erase_linked_item_titles(*, tenant_id: Any, ticket_ids: list[str], **_: Any) -> None:
+    """Linked items keep a copy of the ticket's subject: erased after the commit."""
+    integration_tasks.erase_external_task_titles.delay_on_commit(
         tenant_id=str(tenant_id), ticket_ids=ticket_ids
     )

@@ -70,6 +70,7 @@ TASK_NAMES = {
     "automation.webhooks.tasks.sweep_webhook_deliveries",
     "automation.webhooks.tasks.erase_webhook_payloads",
     "automation.integrations.tasks.create_external_task",
+    "automation.integrations.tasks.erase_external_task_titles",
     # Retention of solved tickets (issue 21).
     "tickets.contacts.tasks.apply_retention",
     "tickets.contacts.tasks.sweep_retention",

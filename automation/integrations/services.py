@@ -536,3 +536,12 @@ def try_integration(
         external_id=found.external_id,
         url=found.url,
     )
+
+
+@transaction.atomic
+def erase_titles(*, ticket_ids: list[str]) -> int:
+    """Erased tickets (a person's erasure, retention): their linked items forget the title
+    copied from the subject; the link and the id stay. Returns how many."""
+    return ExternalTask.objects.filter(ticket_id__in=ticket_ids).update(
+        title="", error="", updated_at=timezone.now()
+    )

@@ -31,6 +31,7 @@ from tests.automation.http_peer import Peer, serve
 from tests.conftest import TenantSetup
 from tests.factories.accounts import make_member
 from tests.factories.tickets import make_contact, make_ticket
+from tickets.contacts import personal_data
 from tickets.models import Message, MessageKind
 
 JSON = "application/json"
@@ -696,3 +697,23 @@ def test_a_double_click_creates_one_item_and_one_issue(
         third = services.create_external_task(ticket=ticket, integration=integration, actor=None)
     assert third.id != first.id
     assert len(peer.seen("/repos/acme/app/issues")) == 2
+
+
+def test_erasing_a_person_erases_the_subject_copied_to_linked_items(
+    tenant: TenantSetup, peer: Peer, allow_private: None, committed: Callable[[], Any]
+) -> None:
+    peer.answer("/repos/acme/app/issues", 201, {"number": 3, "html_url": "https://gh.example/3"})
+    integration = github(peer, id_path="")
+    ticket = make_ticket(subject="Maria's printer", contact=make_contact(name="Maria Rossi"))
+    other = make_ticket(subject="Someone else")
+    with committed():
+        item = services.create_external_task(ticket=ticket, integration=integration, actor=None)
+        kept = services.create_external_task(ticket=other, integration=integration, actor=None)
+    item.refresh_from_db()
+    assert item.title == "Maria's printer"
+    with committed():
+        personal_data.erase_contact(contact=ticket.contact, actor=tenant.admin)
+    item.refresh_from_db()
+    kept.refresh_from_db()
+    assert (item.title, item.url, item.external_id) == ("", "https://gh.example/3", "3")
+    assert kept.title == "Someone else"

@@ -262,6 +262,12 @@ def _panel(
     return response
 
 
+def _gone(request: MemberHttpRequest) -> int:
+    """404 for a missing integration or item, but 409 to htmx: the page's htmx swaps only
+    2xx, 400 and 409 answers (base.html), and the panel must show why nothing happened."""
+    return 409 if request.htmx else 404
+
+
 def _ticket(number: int) -> Ticket | None:
     try:
         return ticket_selectors.get_ticket_by_number(number)
@@ -296,7 +302,9 @@ def ticket_external_task_create(
             ticket=ticket, integration=integration, actor=request.membership
         )
     except IntegrationNotFound:
-        return _panel(request, ticket, error="That integration no longer exists.", status=404)
+        return _panel(
+            request, ticket, error="That integration no longer exists.", status=_gone(request)
+        )
     except DomainError as error:
         return _panel(request, ticket, error=str(error), status=error.status)
     if not request.htmx:
@@ -317,7 +325,9 @@ def ticket_external_task_retry(
         item = selectors.get_external_task(ticket, item_id)
         services.retry_external_task(item=item, actor=request.membership)
     except ExternalTaskNotFound:
-        return _panel(request, ticket, error="That item is not on this ticket.", status=404)
+        return _panel(
+            request, ticket, error="That item is not on this ticket.", status=_gone(request)
+        )
     except DomainError as error:
         return _panel(request, ticket, error=str(error), status=error.status)
     if not request.htmx:

@@ -576,6 +576,11 @@ def test_another_tenants_integrations_apps_and_items_are_never_reached(
     assert "GitHub" not in panel.content.decode()
     posted = pages.post(f"/tickets/{theirs.number}/integrations/{integration.id}/create/")
     assert posted.status_code == 404
+    in_panel = pages.post(
+        f"/tickets/{theirs.number}/integrations/{integration.id}/create/", HTTP_HX_REQUEST="true"
+    )
+    assert in_panel.status_code == 409
+    assert "That integration no longer exists." in in_panel.content.decode()
     assert len(peer.seen("/repos/acme/app/issues")) == 1
 
 
@@ -629,7 +634,7 @@ def test_the_ticket_panel_offers_creation_to_agents_and_shows_apps_as_text(
 ) -> None:
     peer.answer("/people", 200, {"note": "<script>alert(1)</script>"})
     with tenant_context(acme.id):
-        github(peer)
+        integration = github(peer)
         app = crm(peer)
         ticket = make_ticket()
         light = make_member(acme.tenant, MembershipRole.LIGHT_AGENT)
@@ -642,9 +647,10 @@ def test_the_ticket_panel_offers_creation_to_agents_and_shows_apps_as_text(
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in box
     assert "<script>alert" not in box
     refused = acme.client(light).post(
-        f"/tickets/{ticket.number}/integrations/{app.id}/create/", HTTP_HX_REQUEST="true"
+        f"/tickets/{ticket.number}/integrations/{integration.id}/create/", HTTP_HX_REQUEST="true"
     )
-    assert refused.status_code == 404
+    assert refused.status_code == 403
+    assert peer.seen("/repos/acme/app/issues") == []
 
 
 def test_a_ticket_without_integrations_shows_no_panel(acme: TenantSetup) -> None:

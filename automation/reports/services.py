@@ -195,6 +195,9 @@ def _replace_sums(
 ) -> None:
     """Replace the `span` rows of `month` with the sums of the rows `rows` selects."""
     with connection.cursor() as cursor:
+        # A big tenant's month is hundreds of thousands of histogram buckets to group:
+        # sorted in memory rather than on disk (for this transaction only).
+        cursor.execute("SET LOCAL work_mem = '64MB'")
         cursor.execute(_SUM_SQL.format(rows=rows), {"tenant": tenant_id, **params})
         sums = [
             ReportRollup(

@@ -551,107 +551,78 @@ def _reason(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"[:2000]
 
 
-# deliver_many claims this many emails per committed statement. A worker killed between
-# the claim and the record leaves them sending (the sweeper marks them unknown, never sends
-# them again), so this is also the most a crash can leave unsent: 25 keeps that small and
-# costs a batch of 100 four claims and four records instead of two hundred transactions.
-CLAIM_CHUNK = 25
-
-
-def claim_many(outbound_email_ids: list[UUID]) -> list[tuple[UUID, EmailMultiAlternatives]]:
-    """`claim` for many at once: the queued ones among them locked and read in one
-    statement (rows another run is claiming are skipped: it has them), marked sending in a
-    second; returns them as Django's mail API sends them, in id order. One that cannot be
-    loaded (an attachment gone) is failed. The caller commits before it sends."""
-    rows = list(
-        OutboundEmail.objects.select_for_update(skip_locked=True)
-        .filter(id__in=sorted(set(outbound_email_ids)), status=OutboundEmailStatus.QUEUED)
-        .order_by("id")
-    )
-    if not rows:
-        return []
-    now = timezone.now()
-    OutboundEmail.objects.filter(id__in=[row.id for row in rows]).update(
-        status=OutboundEmailStatus.SENDING, attempts=F("attempts") + 1, updated_at=now
-    )
-    claimed = []
-    for row in rows:
-        row.status, row.attempts, row.updated_at = (
-            OutboundEmailStatus.SENDING,
-            row.attempts + 1,
-            now,
-        )
-        try:
-            claimed.append((row.id, as_message(row)))
-        except Exception as error:
-            if is_temporary(error):
-                raise
-            logger.exception("outbound email %s cannot be sent", row.id)
-            _set_status(
-                row.id, OutboundEmailStatus.SENDING, OutboundEmailStatus.FAILED, _reason(error)
-            )
-    return claimed
-
-
 def deliver_many(
     *, tenant_id: str, outbound_email_ids: list[UUID], last_attempt: bool
 ) -> dict[UUID, str]:
     """`deliver` for many emails over one connection to the mail backend, opened at the
-    first email claimed. They are claimed CLAIM_CHUNK at a time (queued -> sending, one
-    committed statement), sent, and the chunk's sends recorded in one statement: none is
-    ever sent twice, and a crash leaves at most a chunk in sending (the sweeper marks them
-    unknown). Returns the status each claimed email was left in.
+    first email claimed. Each email is claimed (queued -> sending) in the transaction that
+    records the one before it sent, and that transaction commits before the send: one
+    transaction per email instead of two, and still none is ever sent twice and a crash
+    leaves at most one in sending (the sweeper marks it unknown). Returns the status each
+    claimed email was left in.
 
     A temporary failure of one email puts it back to queued and the others go on; a backend
-    that cannot be reached stops the run (the first email of the chunk takes the error, the
-    rest of it goes back to queued unsent). Then TransientError is raised (unless
-    last_attempt) and the retry sends only those still queued."""
+    that cannot be reached stops the run (the rest stay queued). Then TransientError is
+    raised (unless last_attempt) and the retry sends only those still queued."""
     outcome: dict[UUID, str] = {}
     temporary: BaseException | None = None
     connection: Any = None
-    ids = sorted(set(outbound_email_ids))
+    pending = sorted(set(outbound_email_ids))
+    position = 0
+    just_sent: dict[UUID, str] = {}
     try:
-        for start in range(0, len(ids), CLAIM_CHUNK):
-            with tenant_context(tenant_id):
-                claimed = claim_many(ids[start : start + CLAIM_CHUNK])
-            sent: dict[UUID, str] = {}
-            failed: list[tuple[UUID, BaseException]] = []
-            unsent: list[UUID] = []
-            for position, (outbound_email_id, email) in enumerate(claimed):
-                if connection is None:
-                    try:
-                        connection = get_connection()
-                        connection.open()
-                    except Exception as error:
-                        connection = None
-                        failed.append((outbound_email_id, error))
-                        unsent = [i for i, _ in claimed[position + 1 :]]
-                        break
-                email.connection = connection
-                try:
-                    if send(email):
-                        sent[outbound_email_id] = provider_message_id(email)
-                    else:
-                        failed.append(
-                            (outbound_email_id, RuntimeError("the mail backend sent nothing"))
-                        )
-                except Exception as error:
-                    failed.append((outbound_email_id, error))
-            _record_many_sent(tenant_id, sent)
-            outcome.update(dict.fromkeys(sent, OutboundEmailStatus.SENT))
-            if failed or unsent:
+        while True:
+            claimed: tuple[UUID, EmailMultiAlternatives] | None = None
+            try:
                 with tenant_context(tenant_id):
-                    for outbound_email_id, failure in failed:
-                        outcome[outbound_email_id] = release(
-                            outbound_email_id=outbound_email_id, error=failure
-                        )
-                        if outcome[outbound_email_id] == OutboundEmailStatus.QUEUED:
-                            temporary = failure
-                    if unsent:
-                        _requeue_unsent(unsent, failed[-1][1])
-                        outcome.update(dict.fromkeys(unsent, OutboundEmailStatus.QUEUED))
-            if unsent or (failed and connection is None):
+                    _record_sent_rows(just_sent)
+                    while claimed is None and position < len(pending):
+                        email = claim(pending[position])
+                        if email is not None:
+                            claimed = (pending[position], email)
+                        position += 1
+            except Exception as error:
+                if not is_temporary(error) or not just_sent:
+                    raise
+                _record_later(tenant_id, just_sent, error)  # sent; the claim rolled back
+                raise
+            outcome.update(dict.fromkeys(just_sent, OutboundEmailStatus.SENT))
+            just_sent = {}
+            if claimed is None:
                 break
+            outbound_email_id, email = claimed
+            if connection is None:
+                try:
+                    connection = get_connection()
+                    connection.open()
+                except Exception as error:
+                    connection = None
+                    with tenant_context(tenant_id):
+                        outcome[outbound_email_id] = release(
+                            outbound_email_id=outbound_email_id, error=error
+                        )
+                    if outcome[outbound_email_id] == OutboundEmailStatus.QUEUED:
+                        temporary = error
+                    break
+            email.connection = connection
+            try:
+                sent = send(email)
+            except Exception as error:
+                with tenant_context(tenant_id):
+                    outcome[outbound_email_id] = release(
+                        outbound_email_id=outbound_email_id, error=error
+                    )
+                if outcome[outbound_email_id] == OutboundEmailStatus.QUEUED:
+                    temporary = error
+                continue
+            if not sent:
+                with tenant_context(tenant_id):
+                    outcome[outbound_email_id] = release(
+                        outbound_email_id=outbound_email_id,
+                        error=RuntimeError("the mail backend sent nothing"),
+                    )
+                continue
+            just_sent = {outbound_email_id: provider_message_id(email)}
     finally:
         if connection is not None:
             with contextlib.suppress(Exception):
@@ -661,51 +632,32 @@ def deliver_many(
     return outcome
 
 
-def _requeue_unsent(outbound_email_ids: list[UUID], error: BaseException) -> None:
-    """Claimed emails never handed to the backend (it could not be reached): queued again."""
-    OutboundEmail.objects.filter(
-        id__in=outbound_email_ids, status=OutboundEmailStatus.SENDING
-    ).update(
-        status=OutboundEmailStatus.QUEUED,
-        error=f"not sent yet, will retry: {_reason(error)}"[:2000],
-        updated_at=timezone.now(),
-    )
-
-
-def _record_many_sent(tenant_id: str, sent: dict[UUID, str]) -> None:
-    """Record sends in one transaction, a statement per distinct provider id (one for SMTP
-    and the outbox, which give none); through an outage, a late record for each (as
-    `deliver` does)."""
-    if not sent:
-        return
-    by_provider_id: dict[str, list[UUID]] = {}
+def _record_sent_rows(sent: dict[UUID, str]) -> None:
+    """sending (or unknown) -> sent, in the current transaction."""
+    now = timezone.now()
     for outbound_email_id, provider_id in sent.items():
-        by_provider_id.setdefault(provider_id[:255], []).append(outbound_email_id)
-    try:
-        with tenant_context(tenant_id):
-            now = timezone.now()
-            for provider_id, ids in by_provider_id.items():
-                OutboundEmail.objects.filter(
-                    id__in=ids,
-                    status__in=[OutboundEmailStatus.SENDING, OutboundEmailStatus.UNKNOWN],
-                ).update(
-                    status=OutboundEmailStatus.SENT,
-                    error="",
-                    provider_message_id=provider_id,
-                    sent_at=now,
-                    updated_at=now,
-                    **_settled_bodies(),
-                )
-    except Exception as error:
-        if not is_temporary(error):
-            raise
-        logger.warning("%d outbound emails sent but not recorded yet: %r", len(sent), error)
-        for outbound_email_id, provider_id in sent.items():
-            tasks.record_outbound_email_sent.apply_async(
-                kwargs={
-                    "tenant_id": tenant_id,
-                    "outbound_email_id": str(outbound_email_id),
-                    "provider_message_id": provider_id,
-                },
-                countdown=10,
-            )
+        OutboundEmail.objects.filter(
+            id=outbound_email_id,
+            status__in=[OutboundEmailStatus.SENDING, OutboundEmailStatus.UNKNOWN],
+        ).update(
+            status=OutboundEmailStatus.SENT,
+            error="",
+            provider_message_id=provider_id[:255],
+            sent_at=now,
+            updated_at=now,
+            **_settled_bodies(),
+        )
+
+
+def _record_later(tenant_id: str, sent: dict[UUID, str], error: BaseException) -> None:
+    """Sent, but the record failed (the database is down): a late record for each."""
+    logger.warning("%d outbound emails sent but not recorded yet: %r", len(sent), error)
+    for outbound_email_id, provider_id in sent.items():
+        tasks.record_outbound_email_sent.apply_async(
+            kwargs={
+                "tenant_id": tenant_id,
+                "outbound_email_id": str(outbound_email_id),
+                "provider_message_id": provider_id,
+            },
+            countdown=10,
+        )

@@ -174,14 +174,13 @@ class CountConnections:
         return "250 OK"
 
 
-def test_a_batch_goes_out_over_one_smtp_connection_claimed_a_chunk_at_a_time(
+def test_a_batch_goes_out_over_one_smtp_connection_one_transaction_an_email(
     acme: TenantSetup,
     monkeypatch: pytest.MonkeyPatch,
     settings: Settings,
     django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
 ) -> None:
     monkeypatch.setattr(mail_tasks.deliver_outbound_emails, "delay", lambda **_: None)
-    monkeypatch.setattr(mail_services, "CLAIM_CHUNK", 2)
     ids = _acknowledged_batch(acme, 5, django_capture_on_commit_callbacks)
     handler = CountConnections()
     server = Controller(handler, hostname="127.0.0.1", port=_free_port())
@@ -198,9 +197,14 @@ def test_a_batch_goes_out_over_one_smtp_connection_claimed_a_chunk_at_a_time(
     assert outcome == dict.fromkeys(ids, "sent")
     assert len(handler.peers) == 5
     assert len(set(handler.peers)) == 1  # one connection for the whole batch
-    # Three chunks: a claim (locking read, update) and a record each, not one per email.
-    updates = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("UPDATE")]
-    assert len(updates) == 6
+    # Each email is claimed in the transaction that records the one before it sent (one
+    # tenant transaction an email, and one to record the last), not two an email.
+    tenant_contexts = [
+        q
+        for q in captured.captured_queries
+        if "set_config('app.tenant_id'" in q["sql"] and str(acme.id) in q["sql"]
+    ]
+    assert len(tenant_contexts) == 6
     with tenant_context(acme.id):
         assert set(OutboundEmail.objects.values_list("status", "attempts")) == {("sent", 1)}
 
@@ -209,13 +213,12 @@ class Killed(BaseException):
     """The worker killed in the middle of a send (not an error anything catches)."""
 
 
-def test_a_worker_killed_mid_chunk_never_sends_that_chunk_again(
+def test_a_worker_killed_mid_batch_leaves_one_email_sending_never_sent_again(
     acme: TenantSetup,
     monkeypatch: pytest.MonkeyPatch,
     django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
 ) -> None:
     monkeypatch.setattr(mail_tasks.deliver_outbound_emails, "delay", lambda **_: None)
-    monkeypatch.setattr(mail_services, "CLAIM_CHUNK", 2)
     ids = _acknowledged_batch(acme, 3, django_capture_on_commit_callbacks)
     real_send = mail_services.send
 
@@ -232,16 +235,14 @@ def test_a_worker_killed_mid_chunk_never_sends_that_chunk_again(
     assert len(mail.outbox) == 1
     with tenant_context(acme.id):
         statuses = dict(OutboundEmail.objects.values_list("id", "status"))
-    # The first chunk was claimed (one sent, one not, neither recorded); the rest not yet.
-    assert statuses == {ids[0]: "sending", ids[1]: "sending", ids[2]: "queued"}
-    # The retry sends only what was never claimed; the sweeper marks the chunk unknown.
+    # The first was recorded when the second was claimed; the second was being sent.
+    assert statuses == {ids[0]: "sent", ids[1]: "sending", ids[2]: "queued"}
+    # The retry sends only what was never claimed; the sweeper marks the other unknown.
     monkeypatch.setattr(mail_services, "send", real_send)
     assert mail_services.deliver_many(
         tenant_id=str(acme.id), outbound_email_ids=ids, last_attempt=True
     ) == {ids[2]: "sent"}
     assert len(mail.outbox) == 2
     with tenant_context(acme.id):
-        assert mail_services.mark_interrupted_sends(older_than=datetime.timedelta(0)) == 2
-        assert set(
-            OutboundEmail.objects.filter(id__in=ids[:2]).values_list("status", flat=True)
-        ) == {"unknown"}
+        assert mail_services.mark_interrupted_sends(older_than=datetime.timedelta(0)) == 1
+        assert OutboundEmail.objects.get(id=ids[1]).status == "unknown"

@@ -359,8 +359,11 @@ def create_article(
     return article
 
 
-def _audit_article(action: AuditAction, article: Article, actor: Membership | None) -> None:
-    """An article created, published, unpublished or deleted, with where it stands."""
+def _audit_article(
+    action: AuditAction, article: Article, actor: Membership | None, **extra: Any
+) -> None:
+    """An article created, changed, published, unpublished or deleted, with where it
+    stands. Never its text: the revision history keeps that."""
     audit.record_audit_event(
         action=action,
         actor=actor,
@@ -371,6 +374,7 @@ def _audit_article(action: AuditAction, article: Article, actor: Membership | No
             "slug": article.slug,
             "status": str(article.status),
             "visibility": str(article.visibility),
+            **extra,
         },
     )
 
@@ -421,8 +425,18 @@ def update_article(
     article.save()
     if "related" in changes:
         _set_related(article, changes["related"])
-    if any(getattr(article, field) != before[field] for field in _REVISED):
-        _revision(article, actor, note)
+    revised = [field for field in _REVISED if getattr(article, field) != before[field]]
+    if revised:
+        revision = _revision(article, actor, note)
+        # A change of status alone is on record as published / unpublished below.
+        if set(revised) - {"status"}:
+            _audit_article(
+                AuditAction.ARTICLE_UPDATED,
+                article,
+                actor,
+                revision=revision.number,
+                changed=[field for field in revised if field != "status"],
+            )
     if article.status != before["status"]:
         published = article.status == ArticleStatus.PUBLISHED
         _audit_article(

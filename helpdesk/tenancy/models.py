@@ -207,6 +207,7 @@ class AuditAction(models.TextChoices):
     CANNED_RESPONSE_UPDATED = "canned_response.updated", "Canned response changed"
     CANNED_RESPONSE_DELETED = "canned_response.deleted", "Canned response deleted"
     ARTICLE_CREATED = "article.created", "Article created"
+    ARTICLE_UPDATED = "article.updated", "Article changed"
     ARTICLE_PUBLISHED = "article.published", "Article published"
     ARTICLE_UNPUBLISHED = "article.unpublished", "Article unpublished"
     ARTICLE_DELETED = "article.deleted", "Article deleted"

@@ -1,6 +1,6 @@
 """The audit log covers content and configuration that had no entries: canned responses
 (created, changed, deleted), the knowledge base's categories and sections, the order of
-workflow rules, articles (created, published, unpublished, deleted) and their
+workflow rules, articles (created, changed, published, unpublished, deleted) and their
 translations (created, changed, deleted). Written through the API as people do; refused
 changes (bad input, a role without the right) write nothing; another tenant's admin never
 sees these entries."""
@@ -127,6 +127,7 @@ def test_knowledge_base_categories_sections_articles_and_translations(
     assert [(action, label) for action, label, _ in content] == [
         ("article.created", "Reset"),
         ("article.published", "Reset"),
+        ("article.updated", "Reset"),
         ("article.unpublished", "Reset"),
         ("article_translation.created", "Zurücksetzen"),
         ("article_translation.updated", "Zurücksetzen"),
@@ -134,7 +135,16 @@ def test_knowledge_base_categories_sections_articles_and_translations(
         ("article.deleted", "Reset"),
     ]
     assert content[1][2]["status"] == "published"
-    assert content[3][2] == {"language": "de", "article": article["id"]}
+    # The text edit: title, slug and revision number, never the text itself.
+    assert content[2][2] == {
+        "slug": "reset",
+        "status": "published",
+        "visibility": "public",
+        "revision": 3,
+        "changed": ["body"],
+    }
+    assert "Click" not in str(content[2][2])
+    assert content[4][2] == {"language": "de", "article": article["id"]}
 
     # Refused: bad input and a light agent's attempt write nothing.
     light = acme.api_client(make_member(acme.tenant, MembershipRole.LIGHT_AGENT))
@@ -156,3 +166,31 @@ def test_knowledge_base_categories_sections_articles_and_translations(
     assert "Reset" not in page
     mine = acme.api_client().get("/api/v1/audit-log/?action=article_translation").json()
     assert len(mine["results"]) == 3
+
+
+def test_article_edits_name_the_revision_and_slug_never_the_text(acme: TenantSetup) -> None:
+    api = acme.api_client()
+    category = _send(api, "post", "/api/v1/kb/categories/", {"name": "Accounts"}).json()["id"]
+    article = _send(
+        api,
+        "post",
+        "/api/v1/kb/articles/",
+        {"title": "Reset", "body": "Secret steps.", "category": category},
+    ).json()
+    url = f"/api/v1/kb/articles/{article['id']}/"
+    assert _send(api, "patch", url, {"title": "Reset a password"}).status_code == 200
+    assert _send(api, "patch", url, {"tags": ["login"]}).status_code == 200  # no revision
+    assert _send(api, "patch", url, {"visibility": "internal"}).status_code == 200
+    restored = _send(api, "post", f"{url}revisions/1/restore/")
+    assert restored.status_code == 200, restored.content
+    changed = [
+        (label, details["revision"], details["slug"], details["changed"])
+        for action, _, label, details in _log(acme, "article")
+        if action == "article.updated"
+    ]
+    assert changed == [
+        ("Reset a password", 2, "reset-a-password", ["title"]),
+        ("Reset a password", 3, "reset-a-password", ["visibility"]),
+        ("Reset", 4, "reset", ["title"]),
+    ]
+    assert all("Secret" not in str(details) for *_, details in _log(acme, "article"))

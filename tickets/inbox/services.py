@@ -163,7 +163,7 @@ def parse_filters(
         "open_at",
     ):
         if params.get(key):
-            values[key] = _moment(key, params[key])
+            values[key] = parse_moment(key, params[key])
     if params.get("sla_result"):
         metric, _, result = params["sla_result"].partition(":")
         if metric not in SlaMetric.values or result not in SLA_RESULTS:
@@ -221,7 +221,7 @@ def _uuid(name: str, raw: str, *, none: bool = False) -> UUID:
         raise InvalidFilter(f"{name} takes an id{also}.", parameter=name) from None
 
 
-def _moment(name: str, raw: str) -> datetime.datetime:
+def parse_moment(name: str, raw: str) -> datetime.datetime:
     """A date (midnight UTC) or an ISO datetime (UTC when naive)."""
     try:
         moment = parse_datetime(raw)

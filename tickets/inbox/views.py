@@ -21,7 +21,7 @@ from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.decorators import member_required
 from helpdesk.tenancy.http import MemberHttpRequest
 from tickets.configuration import services as configuration
-from tickets.inbox import rows
+from tickets.inbox import labels, rows
 from tickets.inbox import services as inbox
 from tickets.models import CustomFieldTarget, TicketStatus
 from tickets.sla import selectors as sla
@@ -78,6 +78,9 @@ def inbox_page(request: MemberHttpRequest) -> HttpResponse:
             {}, reader=membership, language=language
         )
     agents = list(tenancy_selectors.list_agents())
+    # What the URL filters, readable and each removable (a report's drill-down says why
+    # these tickets are listed); none when the filters were refused.
+    chips = [] if error else labels.filter_chips(params, agents=agents, reader=membership)
     now = timezone.now()
     # A narrow query (the customer joined, nothing else): the assignee and the custom
     # status come from lists already loaded, which keeps planning and building cheap.
@@ -118,6 +121,8 @@ def inbox_page(request: MemberHttpRequest) -> HttpResponse:
         "agents": agents,
         "types": configuration.active_ticket_types(),
         "filter_error": error,
+        "filter_chips": chips,
+        "clear_filters_query": labels.clear_query(params),
         "base_query": urlencode({k: v for k, v in request.GET.dict().items() if k != "page"}),
         "now": now,
     }

@@ -14,7 +14,7 @@ from automation.webhooks import services as webhooks
 from automation.webhooks import tasks as webhook_tasks
 from departments.signals import business_hours_changed
 from helpdesk.core.batching import collect_on_commit, is_remembering, remembered
-from tickets.signals import rating_received, ticket_changed, tickets_erased
+from tickets.signals import contacts_erased, rating_received, ticket_changed, tickets_erased
 
 
 @receiver(ticket_changed, dispatch_uid="automation.sla.ticket_changed")
@@ -96,4 +96,13 @@ def erase_linked_item_titles(*, tenant_id: Any, ticket_ids: list[str], **_: Any)
     """Linked items keep a copy of the ticket's subject: erased after the commit."""
     integration_tasks.erase_external_task_titles.delay_on_commit(
         tenant_id=str(tenant_id), ticket_ids=ticket_ids
+    )
+
+
+@receiver(contacts_erased, dispatch_uid="automation.integrations.contacts_erased")
+def forget_contact_app_answers(*, tenant_id: Any, contact_ids: list[str], **_: Any) -> None:
+    """Contact apps' cached answers about erased people: deleted after the commit (they
+    are unreachable at once, as they were fetched for the person's former values)."""
+    integration_tasks.forget_contact_app_answers.delay_on_commit(
+        tenant_id=str(tenant_id), contact_ids=contact_ids
     )

@@ -71,6 +71,7 @@ TASK_NAMES = {
     "automation.webhooks.tasks.erase_webhook_payloads",
     "automation.integrations.tasks.create_external_task",
     "automation.integrations.tasks.erase_external_task_titles",
+    "automation.integrations.tasks.forget_contact_app_answers",
     # Retention of solved tickets (issue 21).
     "tickets.contacts.tasks.apply_retention",
     "tickets.contacts.tasks.sweep_retention",

@@ -33,6 +33,11 @@ rating_received = Signal()
 # they keep (webhook deliveries) after the commit.
 tickets_erased = Signal()
 
+# People were erased (tickets.contacts.personal_data.erase_contact): kwargs tenant_id and
+# contact_ids (strings: the person and their merged duplicates). Sent inside the erasure's
+# transaction; higher apps forget what they keep about them (contact apps' cached answers).
+contacts_erased = Signal()
+
 
 def send_ticket_changed(ticket: Ticket, reason: str) -> None:
     """`by_rule` is True while a workflow rule acts (tickets.attribution): automation runs
@@ -52,6 +57,15 @@ def send_tickets_erased(*, ticket_ids: list[Any]) -> None:
             sender=Ticket,
             tenant_id=require_tenant_id(),
             ticket_ids=[str(ticket_id) for ticket_id in ticket_ids],
+        )
+
+
+def send_contacts_erased(*, contact_ids: list[Any]) -> None:
+    if contact_ids:
+        contacts_erased.send(
+            sender=Ticket,
+            tenant_id=require_tenant_id(),
+            contact_ids=[str(contact_id) for contact_id in contact_ids],
         )
 
 

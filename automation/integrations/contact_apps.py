@@ -2,13 +2,17 @@
 (a CRM record). Only admins change them (audit-logged, the secret never shown again); the
 ticket sidebar (a lazy htmx fragment) and the API fetch through
 automation.integrations.client with the app's time limit (at most five seconds), cached
-per tenant, app (its version: a change is a new key) and contact for the app's cache time.
+per tenant, app and contact for the app's cache time (an answer is used only for the app's
+version and the contact's values it was fetched for; erasing a contact deletes its
+answers).
 When a refresh fails the last good answer is shown as stale (up to a day), and the app is
 not asked again for FAILED_FETCH_SECONDS. Remote data is only ever shown as escaped text."""
 
 from __future__ import annotations
 
 import datetime
+import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -190,6 +194,10 @@ class AppView:
     status: int | None = None
     stale: bool = False
     cached: bool = False
+    # What a cached answer was fetched for: the app's version and the contact's values.
+    # An answer for another version or other values (the contact renamed, or erased) is
+    # never shown again.
+    fetched_for: str = ""
 
     @property
     def field_list(self) -> list[dict[str, str]]:
@@ -206,9 +214,31 @@ def contact_values(contact: Contact) -> dict[str, str]:
     }
 
 
-def _cache_key(app: ContactApp, contact_id: Any) -> str:
+def cache_keys(app_id: Any, contact_id: Any) -> tuple[str, str]:
+    """The cache keys of an app's answers for a contact: the last good answer and the last
+    failure. They name no version, so that an erasure can delete them all by name."""
+    key = f"integrations:app:{require_tenant_id()}:{app_id}:{contact_id}"
+    return key, f"{key}:failed"
+
+
+def _fetched_for(app: ContactApp, values: dict[str, str]) -> str:
     version = int(app.updated_at.timestamp() * 1000)
-    return f"integrations:app:{require_tenant_id()}:{app.id}:{version}:{contact_id}"
+    digest = hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()
+    return f"{version}:{digest}"
+
+
+def forget_contact_answers(*, contact_ids: list[Any]) -> int:
+    """Delete every contact app's cached answers for these contacts (an erasure): nothing
+    the apps answered about them stays in the cache. Returns the number of keys named."""
+    keys = [
+        key
+        for app_id in selectors.list_contact_apps().values_list("id", flat=True)
+        for contact_id in contact_ids
+        for key in cache_keys(app_id, contact_id)
+    ]
+    if keys:
+        cache.delete_many(keys)
+    return len(keys)
 
 
 def display_rows(app: ContactApp, document: Any) -> tuple[str, list[tuple[str, str]], str]:
@@ -241,7 +271,16 @@ def _fetch(app: ContactApp, values: dict[str, str]) -> AppView:
     status: int | None = None
 
     def view(state: str, rows: list[tuple[str, str]] | None = None, error: str = "") -> AppView:
-        return AppView(str(app.id), app.name, state, rows or [], error, now, status)
+        return AppView(
+            str(app.id),
+            app.name,
+            state,
+            rows or [],
+            error,
+            now,
+            status,
+            fetched_for=_fetched_for(app, values),
+        )
 
     try:
         headers = config.build_headers(
@@ -278,28 +317,30 @@ def fetch_contact_app(*, app: ContactApp, contact: Contact, retry: bool = False)
         cache time), else fetched; after a failed fetch the last good answer is shown as stale
         (up to a day) and the app is not asked again for FAILED_FETCH_SECONDS (unless `retry`:
     someone pressed "Try again")."""
-    key = _cache_key(app, contact.id)
-    failed_key = f"{key}:failed"
+    values = contact_values(contact)
+    fetched_for = _fetched_for(app, values)
+    key, failed_key = cache_keys(app.id, contact.id)
     now = timezone.now()
-    entry = cache.get(key)
-    previous: AppView | None = entry if isinstance(entry, AppView) else None
+
+    def usable(entry: Any) -> AppView | None:
+        if isinstance(entry, AppView) and entry.fetched_for == fetched_for:
+            return entry
+        return None
+
+    previous = usable(cache.get(key))
     fresh_for = datetime.timedelta(seconds=app.cache_seconds)
     if previous is not None and previous.fetched_at and now - previous.fetched_at < fresh_for:
         previous.cached = True
         return previous
-    failure = None if retry else cache.get(failed_key)
+    failure = None if retry else usable(cache.get(failed_key))
     failed_for = datetime.timedelta(seconds=FAILED_FETCH_SECONDS)
-    if (
-        isinstance(failure, AppView)
-        and failure.fetched_at
-        and now - failure.fetched_at < failed_for
-    ):
+    if failure is not None and failure.fetched_at and now - failure.fetched_at < failed_for:
         if previous is not None:
             previous.stale, previous.cached, previous.error = True, True, failure.error
             return previous
         failure.cached = True
         return failure
-    fetched = _fetch(app, contact_values(contact))
+    fetched = _fetch(app, values)
     if fetched.state == AppState.ERROR:
         cache.set(failed_key, fetched, FAILED_FETCH_SECONDS)
         if previous is not None:

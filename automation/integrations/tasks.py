@@ -1,8 +1,9 @@
-"""Integration background work: creating one linked item in its tool."""
+"""Integration background work: creating one linked item in its tool; forgetting what was
+kept about erased tickets and people."""
 
 from __future__ import annotations
 
-from automation.integrations import services
+from automation.integrations import contact_apps, services
 from helpdesk.tenancy.tasks import tenant_task
 
 
@@ -18,3 +19,9 @@ def create_external_task(*, tenant_id: str, item_id: str) -> str:
 def erase_external_task_titles(*, tenant_id: str, ticket_ids: list[str]) -> int:
     """Erased tickets: their linked items forget the copied subject (idempotent)."""
     return services.erase_titles(ticket_ids=ticket_ids)
+
+
+@tenant_task(queue="automation")
+def forget_contact_app_answers(*, tenant_id: str, contact_ids: list[str]) -> int:
+    """Erased people: every contact app's cached answers about them deleted (idempotent)."""
+    return contact_apps.forget_contact_answers(contact_ids=contact_ids)

@@ -15,7 +15,9 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+import redis
 import time_machine
+from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -723,3 +725,56 @@ def test_erasing_a_person_erases_the_subject_copied_to_linked_items(
     kept.refresh_from_db()
     assert (item.title, item.url, item.external_id) == ("", "https://gh.example/3", "3")
     assert kept.title == "Someone else"
+
+
+def _cached_keys(tenant_id: Any) -> list[str]:
+    """The contact apps' keys of a tenant, read from Redis itself (not through the cache)."""
+    client = redis.Redis.from_url(str(settings.CACHES["default"]["LOCATION"]))
+    match = f"{settings.CACHES['default']['KEY_PREFIX']}:*integrations:app:{tenant_id}:*"
+    return sorted(key.decode() for key in client.scan_iter(match=match))
+
+
+def test_erasing_a_person_deletes_the_contact_apps_answers_about_them(
+    tenant: TenantSetup, peer: Peer, allow_private: None, committed: Callable[[], Any]
+) -> None:
+    peer.answer("/people", 200, {"plan": "Pro", "owner": "Maria's manager"})
+    peer.answer("/billing", 503, {})  # a failure is kept too: its reason may name the URL
+    app = crm(peer)
+    billing = crm(peer, name="Billing", url_template=peer.url("/billing") + "?e={{contact.email}}")
+    person = make_contact(email="maria@example.com", name="Maria Rossi")
+    someone = make_contact(email="sam@example.com")
+    for contact in (person, someone):
+        assert contact_apps.fetch_contact_app(app=app, contact=contact).state == "ok"
+        assert contact_apps.fetch_contact_app(app=billing, contact=contact).state == "error"
+    assert contact_apps.fetch_contact_app(app=app, contact=person).cached is True
+    keys = _cached_keys(tenant.id)
+    assert len([key for key in keys if str(person.id) in key]) == 2  # an answer and a failure
+
+    with committed():
+        personal_data.erase_contact(contact=person, actor=tenant.admin)
+        person.refresh_from_db()
+        # Unreachable at once, before the keys are deleted: the answer was for her address.
+        again = contact_apps.fetch_contact_app(app=app, contact=person)
+        assert again.cached is False
+        assert peer.requests[-1].path == f"/people?email=erased-{person.id}%40erased.invalid"
+    # After the commit nothing the apps said about her is left in Redis; others' answers stay.
+    keys = _cached_keys(tenant.id)
+    assert [key for key in keys if str(person.id) in key] == []
+    assert len([key for key in keys if str(someone.id) in key]) == 2
+    asked = len(peer.seen("/people"))
+    assert contact_apps.fetch_contact_app(app=app, contact=person).cached is False
+    assert len(peer.seen("/people")) == asked + 1
+    assert contact_apps.fetch_contact_app(app=app, contact=someone).cached is True
+
+
+def test_a_cached_answer_is_not_used_for_a_contact_whose_address_changed(
+    tenant: TenantSetup, peer: Peer, allow_private: None
+) -> None:
+    peer.answer("/people", 200, {"plan": "Pro"})
+    app = crm(peer)
+    contact = make_contact(email="old@example.com")
+    contact_apps.fetch_contact_app(app=app, contact=contact)
+    contact.email = "new@example.com"
+    contact.save(update_fields=["email"])
+    assert contact_apps.fetch_contact_app(app=app, contact=contact).cached is False
+    assert peer.requests[-1].path == "/people?email=new%40example.com"

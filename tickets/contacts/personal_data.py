@@ -44,7 +44,7 @@ from tickets.models import (
     TicketStatus,
     WorkspaceSettingsRetentionAction,
 )
-from tickets.signals import send_tickets_erased
+from tickets.signals import send_contacts_erased, send_tickets_erased
 from tickets.ticket import services as ticket_services
 
 # What the customer saw of the conversation: internal notes, forwards and system events are
@@ -446,6 +446,7 @@ def erase_contact(*, contact: Contact, actor: Membership | None) -> dict[str, in
         "attachments": attachment_count,
         "audit_entries": scrubbed,
     }
+    send_contacts_erased(contact_ids=ids)
     audit.record_audit_event(
         action=AuditAction.CONTACT_ERASED,
         actor=actor,

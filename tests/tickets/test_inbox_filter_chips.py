@@ -20,7 +20,7 @@ from tests.conftest import TenantSetup
 from tests.factories.tickets import make_contact, make_ticket
 from tickets.inbox import labels
 from tickets.inbox import services as inbox
-from tickets.models import Company, CustomStatus, Tag, TicketTag, TicketType
+from tickets.models import Company, CustomStatus, Tag, TicketStatus, TicketTag, TicketType
 
 CHIP = r'<a class="chip" href="([^"]*)"[^>]*>(.*?) <span aria-hidden="true">'
 
@@ -143,6 +143,9 @@ def test_single_bounds_and_none_values() -> None:
         assert labels.label_for("created_weekday", {"created_hour": "23"}) == (
             "Created 23:00\u201300:00"
         )
+    every = ",".join(TicketStatus.values)
+    assert labels.label_for("status", {"status": every}) == "Any status"
+    assert labels.label_for("status", {"status": "solved,closed"}) == "Status: Solved, Closed"
     assert labels.label_for("company", {"company": "none"}) == "No company"
     assert labels.label_for("assignee", {"assignee": "none"}) == "Unassigned"
     assert labels.label_for("cf_plan", {"cf_plan": "Gold"}) == "plan: Gold"

@@ -125,6 +125,8 @@ def _choices(title: str, labels: Mapping[str, str]) -> Labeller:
         raw = [part.strip() for part in values[key].split(",") if part.strip()]
         if key == "status" and set(raw) == set(inbox.UNSOLVED):
             return f"{title}: Unsolved"
+        if key == "status" and set(raw) == set(TicketStatus.values):
+            return "Any status"  # the reports' drill-downs: solved ones too
         return f"{title}: " + ", ".join(labels.get(part, part) for part in raw)
 
     return label

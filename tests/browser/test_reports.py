@@ -4,6 +4,8 @@ from a breakdown number to the same tickets in the inbox, and the page on a phon
 from __future__ import annotations
 
 import datetime
+import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -158,3 +160,35 @@ def test_sla_heat_map_and_backlog_drill_downs(live_server: LiveServer, page: Pag
     page.wait_for_url("**/inbox/?*")
     assert "open_at=" in page.url
     assert page.locator("tr.ticket-row").count() == count
+
+
+def test_drill_down_says_its_filters_as_chips(live_server: LiveServer, page: Page) -> None:
+    """A drill-down's inbox says what it lists ("First response SLA missed 2 Mar - 9 Mar
+    2026"), on a phone without sideways scrolling too; removing the chip lists more."""
+    from tests.automation.test_report_drill_downs import _seed as seed_drill_downs
+
+    acme = make_tenant("acme", "Acme")
+    seed_drill_downs(acme)
+    log_in(page, live_server, "acme", "admin@acme.test")
+    report = tenant_url(live_server, "acme", "/reports/?from=2026-03-02&to=2026-03-09")
+    for width in (390, 1280):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.goto(report)
+        missed = page.get_by_role("table", name="SLA targets").locator("tbody tr").first
+        count = int(missed.locator("td a").nth(1).inner_text())
+        missed.locator("td a").nth(1).click()
+        page.wait_for_url("**/inbox/?*")
+        chips = page.get_by_role("group", name="Active filters")
+        chip = chips.get_by_role("link", name="First response SLA missed")
+        assert chip.inner_text().startswith("First response SLA missed 2 Mar")
+        assert chips.get_by_role("link", name="Any status").is_visible()
+        assert page.get_by_role("link", name="Clear filters").is_visible()
+        assert page.locator("tr.ticket-row").count() == count
+        widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+        assert widths[0] <= widths[1], widths
+        page.screenshot(path=str(Path(tempfile.gettempdir()) / f"inbox-chips-{width}.png"))
+    chip.click()
+    page.wait_for_url("**/inbox/?*")
+    assert "sla_result" not in page.url
+    assert page.get_by_role("link", name="First response SLA missed").count() == 0
+    assert page.locator("tr.ticket-row").count() > count

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.urls import reverse
+
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import MembershipRole
 from tests.conftest import TenantSetup
@@ -9,6 +11,7 @@ from tests.factories.accounts import make_member
 from tests.factories.tickets import make_ticket
 from tickets.models import Ticket
 from tickets.ticket import services
+from tickets.ticket.services.messages import NewAttachment
 
 
 def _tickets(setup: TenantSetup) -> tuple[Ticket, Ticket]:
@@ -177,3 +180,29 @@ def test_sidebar_fragment_for_htmx_refresh(acme: TenantSetup) -> None:
     )
     assert response.content.lstrip().startswith(b"<aside")
     assert b'id="f-status"' in response.content
+
+
+def test_ticket_page_message_links_are_the_reversed_urls(acme: TenantSetup) -> None:
+    # The page builds each message's action links from one reversal a page (not one
+    # `{% url %}` per message): every link is the URL Django reverses for that message.
+    with tenant_context(acme.id):
+        ticket = make_ticket(subject="Links", body="First")
+        second = services.add_customer_message(ticket=ticket, contact=ticket.contact, body="Again")
+        reply = services.add_message(
+            ticket=ticket,
+            kind="reply",
+            body="Here",
+            actor=acme.admin,
+            attachments=[NewAttachment("log.txt", "text/plain", b"log")],
+        )
+        attachment = reply.attachments.get()
+    page = acme.client(acme.admin).get(f"/tickets/{ticket.number}/").content.decode()
+    for url in (
+        reverse("tickets:message-forward", args=[ticket.number, reply.id]),
+        reverse("tickets:message-forward", args=[ticket.number, second.id]),
+        reverse("tickets:message-split", args=[ticket.number, second.id]),
+        reverse("automation:save-reply-as-canned", args=[reply.id]),
+        reverse("tickets:attachment", args=[attachment.id]),
+    ):
+        assert f'"{url}"' in page, url
+    assert "00000000-0000-4000-8000-000000000000" not in page

@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.http import FileResponse, HttpRequest, HttpResponse, QueryDict
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.views.decorators.http import require_POST
 
@@ -155,6 +156,26 @@ def _describe_events(thread: list[Any], members: dict[str, str]) -> None:
             )
 
 
+# A stand-in id: each URL of a message's actions is reversed once a page and the message's
+# (or attachment's) own id put in its place, rather than one `{% url %}` per message.
+_PLACEHOLDER = "00000000-0000-4000-8000-000000000000"
+
+
+def _add_message_urls(number: int, thread: list[Any]) -> None:
+    """Each message's action URLs (forward, split, save as canned) and each attachment's."""
+    forward = reverse("tickets:message-forward", args=[number, _PLACEHOLDER])
+    split = reverse("tickets:message-split", args=[number, _PLACEHOLDER])
+    canned = reverse("automation:save-reply-as-canned", args=[_PLACEHOLDER])
+    attachment = reverse("tickets:attachment", args=[_PLACEHOLDER])
+    for message in thread:
+        own = str(message.id)
+        message.forward_url = forward.replace(_PLACEHOLDER, own)
+        message.split_url = split.replace(_PLACEHOLDER, own)
+        message.canned_url = canned.replace(_PLACEHOLDER, own)
+        for item in message.attachments.all():
+            item.page_url = attachment.replace(_PLACEHOLDER, str(item.id))
+
+
 def _ticket_context(
     request: MemberHttpRequest, number: int, ticket: Any = None, **extra: Any
 ) -> dict[str, Any]:
@@ -171,6 +192,7 @@ def _ticket_context(
             mail.html_new, mail.html_quoted = html_tools.split_html_quote(
                 mail.body_html, mail.quoted_text
             )
+    _add_message_urls(number, thread)
     latest = next((m.id for m in reversed(thread) if m.kind != MessageKind.EVENT), None)
     survey, past_ratings = satisfaction_selectors.list_ticket_satisfaction(ticket, limit=5)
     now = timezone.now()

@@ -149,6 +149,8 @@ def test_single_bounds_and_none_values() -> None:
     assert labels.label_for("company", {"company": "none"}) == "No company"
     assert labels.label_for("assignee", {"assignee": "none"}) == "Unassigned"
     assert labels.label_for("cf_plan", {"cf_plan": "Gold"}) == "plan: Gold"
+    named = {("plan", ""): "Support plan"}
+    assert labels.label_for("cf_plan", {"cf_plan": "Gold"}, names=named) == "Support plan: Gold"
 
 
 def _chips(body: str) -> dict[str, dict[str, list[str]]]:

@@ -74,12 +74,18 @@ NAMED_BY_ID: dict[str, tuple[str, Any, str]] = {
 
 
 def filter_chips(
-    params: Mapping[str, str], *, agents: Iterable[Membership], reader: Membership
+    params: Mapping[str, str],
+    *,
+    agents: Iterable[Membership],
+    reader: Membership,
+    field_labels: Mapping[str, str] | None = None,
 ) -> list[FilterChip]:
     """Chips for the filters in `params` (a request's query string), in FILTER_KEYS order,
-    custom fields last. Values are taken as given: call after the filters parsed."""
+    custom fields last (named by `field_labels`, key to label). Values are taken as given:
+    call after the filters parsed."""
     active = inbox.filter_params(params)
     names = _names({key: active[key] for key in NAMED_BY_ID if key in active})
+    names.update({(key, ""): label for key, label in (field_labels or {}).items()})
     agent_names = {str(agent.id): agent.user.display_name for agent in agents}
     grouped = {key: group for group in GROUPS for key in group}
     chips: list[FilterChip] = []
@@ -111,7 +117,8 @@ def label_for(
 ) -> str:
     """The label of one filter (or group, by its first key) from its raw values."""
     if key.startswith(inbox.CUSTOM_PREFIX):
-        return f"{key[len(inbox.CUSTOM_PREFIX) :]}: {values[key]}"
+        field = key[len(inbox.CUSTOM_PREFIX) :]
+        return f"{(names or {}).get((field, ''), field)}: {values[key]}"
     return LABELS[key](key, values, names or {}, agents or {}, reader)
 
 

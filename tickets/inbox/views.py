@@ -78,9 +78,6 @@ def inbox_page(request: MemberHttpRequest) -> HttpResponse:
             {}, reader=membership, language=language
         )
     agents = list(tenancy_selectors.list_agents())
-    # What the URL filters, readable and each removable (a report's drill-down says why
-    # these tickets are listed); none when the filters were refused.
-    chips = [] if error else labels.filter_chips(params, agents=agents, reader=membership)
     now = timezone.now()
     # A narrow query (the customer joined, nothing else): the assignee and the custom
     # status come from lists already loaded, which keeps planning and building cheap.
@@ -91,6 +88,18 @@ def inbox_page(request: MemberHttpRequest) -> HttpResponse:
     fields = configuration.list_custom_fields(CustomFieldTarget.TICKET)
     field_filters = [(field, filters.get(inbox.CUSTOM_PREFIX + field.key, "")) for field in fields]
     shown = FILTER_CONTROLS | {inbox.CUSTOM_PREFIX + field.key for field in fields}
+    # What the URL filters, readable and each removable (a report's drill-down says why
+    # these tickets are listed); none when the filters were refused.
+    chips = (
+        []
+        if error
+        else labels.filter_chips(
+            params,
+            agents=agents,
+            reader=membership,
+            field_labels={field.key: field.label for field in fields},
+        )
+    )
     context = {
         "page": page,
         # The rows are built in Python (tickets/inbox/rows.py): the same markup the row

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import status as http
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -30,6 +32,7 @@ from automation.integrations.serializers import (
 )
 from helpdesk.api.permissions import IsTenantAdmin
 from helpdesk.api.views import TenantAPIView
+from helpdesk.tenancy.after_transaction import FinishedAfterTransaction
 from tickets.ticket import selectors as ticket_selectors
 
 
@@ -195,10 +198,19 @@ class TicketContactAppAPI(TenantAPIView):
         " app's cache time). A failed fetch is `state` `error` with the reason, never an"
         " HTTP error.",
     )
-    def get(self, request: Request, number: int, app_id: UUID) -> Response:
+    def get(self, request: Request, number: int, app_id: UUID) -> HttpResponse:
         ticket = ticket_selectors.get_ticket_by_number(number)
         app = selectors.get_contact_app(app_id)
         if not app.is_active:
             raise IntegrationInactive(f"{app.name} is turned off.")
-        view = contact_apps.fetch_contact_app(app=app, contact=ticket.contact)
-        return Response(ContactAppDataOutput(view).data)
+        found = contact_apps.look_up_contact_app(app=app, contact=ticket.contact)
+        if not isinstance(found, contact_apps.PendingFetch):
+            return Response(ContactAppDataOutput(found).data)
+        pending = found
+
+        def finish() -> tuple[str, int]:
+            view = contact_apps.complete_fetch(pending)
+            return JSONRenderer().render(ContactAppDataOutput(view).data).decode(), 200
+
+        # The app is asked once the request's transaction has ended (up to five seconds).
+        return FinishedAfterTransaction(finish, content_type="application/json")

@@ -312,11 +312,26 @@ def _fetch(app: ContactApp, values: dict[str, str]) -> AppView:
     return view(state, rows, problem)
 
 
-def fetch_contact_app(*, app: ContactApp, contact: Contact, retry: bool = False) -> AppView:
-    """What the app shows for the contact: from the cache while it is fresh (the app's
-        cache time), else fetched; after a failed fetch the last good answer is shown as stale
-        (up to a day) and the app is not asked again for FAILED_FETCH_SECONDS (unless `retry`:
-    someone pressed "Try again")."""
+@dataclass
+class PendingFetch:
+    """A contact app to ask (the cache had no usable answer), with everything the asking
+    needs read already: complete_fetch uses no database."""
+
+    app: ContactApp
+    values: dict[str, str]
+    key: str
+    failed_key: str
+    previous: AppView | None
+
+
+def look_up_contact_app(
+    *, app: ContactApp, contact: Contact, retry: bool = False
+) -> AppView | PendingFetch:
+    """What the app shows for the contact from the cache, or the fetch to make. From the
+    cache while it is fresh (the app's cache time); after a failed fetch the last good
+    answer is shown as stale (up to a day) and the app is not asked again for
+    FAILED_FETCH_SECONDS (unless `retry`: someone pressed "Try again"). Reads the contact
+    (and its company), so it runs inside the tenant's context."""
     values = contact_values(contact)
     fetched_for = _fetched_for(app, values)
     key, failed_key = cache_keys(app.id, contact.id)
@@ -340,15 +355,29 @@ def fetch_contact_app(*, app: ContactApp, contact: Contact, retry: bool = False)
             return previous
         failure.cached = True
         return failure
-    fetched = _fetch(app, values)
+    return PendingFetch(app, values, key, failed_key, previous)
+
+
+def complete_fetch(pending: PendingFetch) -> AppView:
+    """Ask the app (up to its time limit) and cache what it answered. Uses no database, so
+    a view calls it after its transaction has ended (a slow CRM holds no transaction)."""
+    fetched = _fetch(pending.app, pending.values)
+    previous = pending.previous
     if fetched.state == AppState.ERROR:
-        cache.set(failed_key, fetched, FAILED_FETCH_SECONDS)
+        cache.set(pending.failed_key, fetched, FAILED_FETCH_SECONDS)
         if previous is not None:
             previous.stale, previous.cached, previous.error = True, True, fetched.error
             return previous
         return fetched
-    cache.set(key, fetched, app.cache_seconds + STALE_SECONDS)
+    cache.set(pending.key, fetched, pending.app.cache_seconds + STALE_SECONDS)
     return fetched
+
+
+def fetch_contact_app(*, app: ContactApp, contact: Contact, retry: bool = False) -> AppView:
+    """What the app shows for the contact (look_up_contact_app, then complete_fetch when
+    the cache had no answer), in one step: for callers that hold no long transaction."""
+    found = look_up_contact_app(app=app, contact=contact, retry=retry)
+    return complete_fetch(found) if isinstance(found, PendingFetch) else found
 
 
 def try_contact_app(

@@ -11,6 +11,7 @@ from uuid import UUID
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -27,6 +28,7 @@ from helpdesk.accounts.activity import passive
 from helpdesk.core.errors import DomainError
 from helpdesk.core.views import not_found_page
 from helpdesk.tenancy import permissions
+from helpdesk.tenancy.after_transaction import FinishedAfterTransaction
 from helpdesk.tenancy.decorators import member_required
 from helpdesk.tenancy.http import MemberHttpRequest
 from helpdesk.tenancy.permissions import Capability
@@ -35,6 +37,7 @@ from tickets.models import Ticket
 from tickets.ticket import selectors as ticket_selectors
 
 FORM_ERROR_FIELDS = ("name", "url_template")
+CONTACT_APP_BOX = "automation/ticket_contact_app.html"
 
 
 @member_required(may=Capability.MANAGE_SETTINGS)
@@ -349,11 +352,23 @@ def ticket_contact_app(request: MemberHttpRequest, number: int, app_id: UUID) ->
         return HttpResponse("Not found.", status=404)
     if not app.is_active:
         return HttpResponse("", status=404)
-    view = contact_apps.fetch_contact_app(
+    found = contact_apps.look_up_contact_app(
         app=app, contact=ticket.contact, retry=request.GET.get("refresh") == "1"
     )
-    response = render(
-        request, "automation/ticket_contact_app.html", {"ticket": ticket, "app": app, "view": view}
-    )
+    # The box needs only what is read now (the ticket's number, its contact's address, the
+    # app): it is made the same way from the cache or after the fetch.
+    context = {"ticket": ticket, "app": app}
+    response: HttpResponse
+    if isinstance(found, contact_apps.PendingFetch):
+        pending = found
+
+        def finish() -> tuple[str, int]:
+            view = contact_apps.complete_fetch(pending)
+            return render_to_string(CONTACT_APP_BOX, {**context, "view": view}), 200
+
+        # The CRM is asked once the request's transaction has ended (up to five seconds).
+        response = FinishedAfterTransaction(finish)
+    else:
+        response = HttpResponse(render_to_string(CONTACT_APP_BOX, {**context, "view": found}))
     response["Vary"] = "HX-Request"
     return response

@@ -1,10 +1,11 @@
 """TenantMiddleware: host -> tenant, then the rest of the request inside its tenant context.
 
 The rest of the request runs inside `tenant_context(tenant.id)`: one transaction, rolled
-back when the response is an error (4xx or 5xx). Requests to the bare base domain go to the
-platform area; any other unknown host gets a 404 page. Who is asking (a member's session or
-an API token) is found next, inside that context, by
-`helpdesk.accounts.middleware.PrincipalMiddleware`, listed right after this one.
+back when the response is an error (4xx or 5xx). A view that waits on a remote peer
+finishes its response after that transaction (helpdesk.tenancy.after_transaction).
+Requests to the bare base domain go to the platform area; any other unknown host gets a 404
+page. Who is asking (a member's session or an API token) is found next, inside that
+context, by `helpdesk.accounts.middleware.PrincipalMiddleware`, listed right after this one.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from django.shortcuts import render
 
 from helpdesk.core import ratelimit
 from helpdesk.tenancy import audit, selectors
+from helpdesk.tenancy.after_transaction import FinishedAfterTransaction
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.http import HelpdeskHttpRequest
 
@@ -58,4 +60,8 @@ class TenantMiddleware:
                     transaction.set_rollback(True)
             # What must be on record even when the request was refused (a failed sign-in).
             audit.write_after_request(request, tenant.id)
+        if isinstance(response, FinishedAfterTransaction):
+            # Outside the transaction and the tenant context: a view's wait on a remote
+            # peer holds no transaction open (helpdesk.tenancy.after_transaction).
+            response.finish()
         return response

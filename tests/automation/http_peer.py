@@ -1,13 +1,13 @@
 """A real HTTP peer on loopback for integration tests (a project tool, a CRM): a threaded
-http.server answering each path as the test sets it (status, body, delay, headers) and
-keeping every request it gets."""
+http.server answering each path as the test sets it (status, body, delay, headers, a look at
+the caller while it waits) and keeping every request it gets."""
 
 from __future__ import annotations
 
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -32,6 +32,9 @@ class Route:
     body: bytes = b"{}"
     delay: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
+    # Called (in the peer's thread) while the request waits for its answer: a test looks
+    # at what the caller holds meanwhile.
+    while_waiting: Callable[[], None] | None = None
 
 
 @dataclass
@@ -65,6 +68,8 @@ def serve() -> Iterator[Peer]:
             body = self.rfile.read(length) if length else b""
             state.requests.append(Seen(self.command, self.path, dict(self.headers.items()), body))
             route = state.routes.get(self.path.split("?")[0], Route(status=404, body=b"{}"))
+            if route.while_waiting is not None:
+                route.while_waiting()
             if route.delay:
                 time.sleep(route.delay)
             try:

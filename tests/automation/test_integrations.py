@@ -14,11 +14,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import psycopg
 import pytest
 import redis
 import time_machine
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from pytest_django import DjangoCaptureOnCommitCallbacks
@@ -778,3 +779,63 @@ def test_a_cached_answer_is_not_used_for_a_contact_whose_address_changed(
     contact.save(update_fields=["email"])
     assert contact_apps.fetch_contact_app(app=app, contact=contact).cached is False
     assert peer.requests[-1].path == "/people?email=new%40example.com"
+
+
+def _transactions_open(database: dict[str, Any]) -> list[tuple[int, str, str]]:
+    """(pid, state, query) of this test database's backends inside a transaction, seen
+    from a connection of its own (the same role, so pg_stat_activity shows their state)."""
+    with psycopg.connect(
+        host=database["HOST"] or None,
+        port=database["PORT"] or None,
+        user=database["USER"],
+        password=database["PASSWORD"] or None,
+        dbname=database["NAME"],
+        autocommit=True,
+    ) as watcher:
+        rows = watcher.execute(
+            "SELECT pid, state, query FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            " AND xact_start IS NOT NULL"
+        ).fetchall()
+    return [(int(pid), str(state), str(query)) for pid, state, query in rows]
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "ops"])
+def test_a_contact_app_is_asked_with_no_database_transaction_open(
+    acme: TenantSetup, peer: Peer, allow_private: None
+) -> None:
+    """A slow CRM (up to five seconds) must not hold the request's tenant transaction open:
+    the sidebar box and the API ask it after the transaction has ended."""
+    django_connection = connections["default"]
+    database = dict(django_connection.settings_dict)
+    seen: list[tuple[bool, list[tuple[int, str, str]]]] = []
+
+    def look() -> None:
+        seen.append((django_connection.in_atomic_block, _transactions_open(database)))
+
+    peer.answer("/people", 200, {"plan": "Pro"}, delay=0.3, while_waiting=look)
+    with tenant_context(acme.id):
+        app = crm(peer)
+        ticket = make_ticket(contact=make_contact(email="maria@example.com"))
+    member = acme.client(acme.admin)
+    box = member.get(f"/tickets/{ticket.number}/apps/{app.id}/", HTTP_HX_REQUEST="true")
+    assert box.status_code == 200
+    page = box.content.decode()
+    assert "Pro" in page
+    assert "Not found for" not in page
+    assert box["Content-Length"] == str(len(box.content))
+    # Again, from the cache: the same box, the CRM not asked.
+    cached = member.get(f"/tickets/{ticket.number}/apps/{app.id}/", HTTP_HX_REQUEST="true")
+    assert cached.content == box.content
+    assert len(peer.seen("/people")) == 1
+
+    # "Try again" and the API ask again (the API for another contact: not cached).
+    member.get(f"/tickets/{ticket.number}/apps/{app.id}/?refresh=1", HTTP_HX_REQUEST="true")
+    with tenant_context(acme.id):
+        other = make_ticket(contact=make_contact(email="sam@example.com"))
+    answer = acme.api_client().get(f"/api/v1/tickets/{other.number}/apps/{app.id}/")
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["state"] == "ok"
+    assert answer.json()["values"] == [{"name": "plan", "value": "Pro"}]
+    assert len(seen) == 2  # the refresh within the cache time was served from the cache
+    assert seen == [(False, []), (False, [])]

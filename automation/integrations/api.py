@@ -6,6 +6,8 @@ app's data for the ticket's contact at /api/v1/tickets/<number>/apps/<id>/."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
 from uuid import UUID
 
 from django.http import HttpResponse
@@ -16,7 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from automation.errors import IntegrationInactive
-from automation.integrations import contact_apps, selectors, services
+from automation.integrations import config, contact_apps, selectors, services
 from automation.integrations.serializers import (
     ContactAppCreateInput,
     ContactAppDataOutput,
@@ -83,15 +85,29 @@ class ExternalTaskIntegrationDetailAPI(TenantAPIView):
         return Response(status=http.HTTP_204_NO_CONTENT)
 
 
+def _json_after_transaction(make: Callable[[], Any]) -> HttpResponse:
+    """A 200 JSON answer made once the request's transaction has ended: for a call to a
+    remote peer (up to its time limit) that must hold no transaction open."""
+
+    def finish() -> tuple[str, int]:
+        return JSONRenderer().render(make()).decode(), 200
+
+    return FinishedAfterTransaction(finish, content_type="application/json")
+
+
+def _test_result(run: Callable[[], config.TrialOutcome]) -> HttpResponse:
+    return _json_after_transaction(lambda: IntegrationTestOutput(run()).data)
+
+
 class ExternalTaskIntegrationTestAPI(TenantAPIView):
     permission_classes = [IsTenantAdmin]
 
     @extend_schema(request=None, responses=IntegrationTestOutput)
-    def post(self, request: Request, integration_id: UUID) -> Response:
-        outcome = services.try_integration(
+    def post(self, request: Request, integration_id: UUID) -> HttpResponse:
+        run = services.start_integration_trial(
             integration=selectors.get_integration(integration_id), actor=self.membership
         )
-        return Response(IntegrationTestOutput(outcome).data)
+        return _test_result(run)
 
 
 class ContactAppListAPI(TenantAPIView):
@@ -140,14 +156,14 @@ class ContactAppTestAPI(TenantAPIView):
     permission_classes = [IsTenantAdmin]
 
     @extend_schema(request=ContactAppTestInput, responses=IntegrationTestOutput)
-    def post(self, request: Request, app_id: UUID) -> Response:
+    def post(self, request: Request, app_id: UUID) -> HttpResponse:
         data = self.validate(ContactAppTestInput, request.data)
-        outcome = contact_apps.try_contact_app(
+        run = contact_apps.start_contact_app_trial(
             app=selectors.get_contact_app(app_id),
             actor=self.membership,
             contact_email=data.get("contact_email", ""),
         )
-        return Response(IntegrationTestOutput(outcome).data)
+        return _test_result(run)
 
 
 class TicketExternalTaskListAPI(TenantAPIView):
@@ -207,10 +223,7 @@ class TicketContactAppAPI(TenantAPIView):
         if not isinstance(found, contact_apps.PendingFetch):
             return Response(ContactAppDataOutput(found).data)
         pending = found
-
-        def finish() -> tuple[str, int]:
-            view = contact_apps.complete_fetch(pending)
-            return JSONRenderer().render(ContactAppDataOutput(view).data).decode(), 200
-
         # The app is asked once the request's transaction has ended (up to five seconds).
-        return FinishedAfterTransaction(finish, content_type="application/json")
+        return _json_after_transaction(
+            lambda: ContactAppDataOutput(contact_apps.complete_fetch(pending)).data
+        )

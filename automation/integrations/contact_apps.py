@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -380,25 +381,40 @@ def fetch_contact_app(*, app: ContactApp, contact: Contact, retry: bool = False)
     return complete_fetch(found) if isinstance(found, PendingFetch) else found
 
 
-def try_contact_app(
+def start_contact_app_trial(
     *, app: ContactApp, actor: Membership | None, contact_email: str = ""
-) -> config.TrialOutcome:
-    """Fetch the app with sample values (the contact email given, when one is) without the
-    cache, and say what it would show. Raises PermissionDenied."""
+) -> Callable[[], config.TrialOutcome]:
+    """Record a test of the app (audit log); the function returned fetches it with sample
+    values (the contact email given, when one is) without the cache and says what it would
+    show. That function uses no database, so a view calls it after its transaction has
+    ended. Raises PermissionDenied."""
     if actor is not None:
         permissions.require(actor, Capability.MANAGE_SETTINGS)
     config.record_change(AuditAction.INTEGRATION_TESTED, actor, app, "contact_app")
     values = dict(templating.CONTACT_SAMPLE)
     if contact_email:
         values["contact.email"] = contact_email.strip()[:254]
-    started = timezone.now()
-    fetched = _fetch(app, values)
-    milliseconds = int((timezone.now() - started).total_seconds() * 1000)
-    return config.TrialOutcome(
-        status=fetched.status,
-        milliseconds=milliseconds,
-        error=fetched.error
-        or ("not found (the server answered 404)" if fetched.state == AppState.NOT_FOUND else ""),
-        excerpt="",
-        rows=fetched.rows,
-    )
+
+    def run() -> config.TrialOutcome:
+        started = timezone.now()
+        fetched = _fetch(app, values)
+        milliseconds = int((timezone.now() - started).total_seconds() * 1000)
+        return config.TrialOutcome(
+            status=fetched.status,
+            milliseconds=milliseconds,
+            error=fetched.error
+            or (
+                "not found (the server answered 404)" if fetched.state == AppState.NOT_FOUND else ""
+            ),
+            excerpt="",
+            rows=fetched.rows,
+        )
+
+    return run
+
+
+def try_contact_app(
+    *, app: ContactApp, actor: Membership | None, contact_email: str = ""
+) -> config.TrialOutcome:
+    """start_contact_app_trial and its fetch in one step. Raises PermissionDenied."""
+    return start_contact_app_trial(app=app, actor=actor, contact_email=contact_email)()

@@ -23,6 +23,7 @@ refresh fails, the last good answer is shown as stale for up to a day.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -502,11 +503,13 @@ def _finish(
 # --- Testing an integration ----------------------------------------------------------------
 
 
-def try_integration(
+def start_integration_trial(
     *, integration: ExternalTaskIntegration, actor: Membership | None
-) -> config.TrialOutcome:
-    """Make the integration's request with sample values (a real item may be created in
-    the tool) and say what came back and which link was found. Raises PermissionDenied."""
+) -> Callable[[], config.TrialOutcome]:
+    """Record a test of the integration (audit log) and prepare its request with sample
+    values; the function returned makes it (a real item may be created in the tool) and
+    says what came back and which link was found. That function uses no database, so a
+    view calls it after its transaction has ended. Raises PermissionDenied."""
     if actor is not None:
         permissions.require(actor, Capability.MANAGE_SETTINGS)
     config.record_change(
@@ -516,26 +519,39 @@ def try_integration(
     values["ticket.subject"] = "A test from the help desk"
     try:
         call = prepare_task_call(integration, values)
-        answer = client.call(
-            call.method,
-            call.url,
-            headers=call.headers,
-            body=call.body,
-            timeout=TASK_TIMEOUT_SECONDS,
-        )
     except InvalidIntegration as error:
-        return config.TrialOutcome(None, 0, str(error), "")
-    except (outbound_http.OutboundTargetRefused, outbound_http.OutboundHostNotFound) as error:
-        return config.TrialOutcome(None, 0, str(error), "")
-    found = read_created_item(integration, answer, values["ticket.subject"])
-    return config.TrialOutcome(
-        status=answer.status,
-        milliseconds=answer.milliseconds,
-        error=found.error,
-        excerpt=answer.excerpt,
-        external_id=found.external_id,
-        url=found.url,
-    )
+        refused = config.TrialOutcome(None, 0, str(error), "")
+        return lambda: refused
+
+    def run() -> config.TrialOutcome:
+        try:
+            answer = client.call(
+                call.method,
+                call.url,
+                headers=call.headers,
+                body=call.body,
+                timeout=TASK_TIMEOUT_SECONDS,
+            )
+        except (outbound_http.OutboundTargetRefused, outbound_http.OutboundHostNotFound) as error:
+            return config.TrialOutcome(None, 0, str(error), "")
+        found = read_created_item(integration, answer, values["ticket.subject"])
+        return config.TrialOutcome(
+            status=answer.status,
+            milliseconds=answer.milliseconds,
+            error=found.error,
+            excerpt=answer.excerpt,
+            external_id=found.external_id,
+            url=found.url,
+        )
+
+    return run
+
+
+def try_integration(
+    *, integration: ExternalTaskIntegration, actor: Membership | None
+) -> config.TrialOutcome:
+    """start_integration_trial and its request in one step. Raises PermissionDenied."""
+    return start_integration_trial(integration=integration, actor=actor)()
 
 
 @transaction.atomic

@@ -5,6 +5,7 @@ never holds the page)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -13,10 +14,11 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from automation.errors import ContactAppNotFound, ExternalTaskNotFound, IntegrationNotFound
-from automation.integrations import contact_apps, selectors, services, templating
+from automation.integrations import config, contact_apps, selectors, services, templating
 from automation.integrations.forms import (
     ContactAppForm,
     IntegrationForm,
@@ -38,6 +40,25 @@ from tickets.ticket import selectors as ticket_selectors
 
 FORM_ERROR_FIELDS = ("name", "url_template")
 CONTACT_APP_BOX = "automation/ticket_contact_app.html"
+
+
+# Where a page's test result goes: the page is rendered inside the request's transaction,
+# the test's request is made after it (up to its time limit) and its result put here. Data
+# on the page is escaped, so this comment cannot come from anything an admin typed.
+TEST_RESULT_SLOT = mark_safe("<!-- test result -->")
+
+
+def _with_test_result(
+    page: HttpResponse, template: str, run: Callable[[], config.TrialOutcome]
+) -> HttpResponse:
+    """The page with the result of `run` in its slot, made once the transaction has ended."""
+    html = page.content.decode()
+
+    def finish() -> tuple[str, int]:
+        result = render_to_string(template, {"outcome": run()})
+        return html.replace(TEST_RESULT_SLOT, result, 1), page.status_code
+
+    return FinishedAfterTransaction(finish)
 
 
 @member_required(may=Capability.MANAGE_SETTINGS)
@@ -128,9 +149,10 @@ def integration_test(request: MemberHttpRequest, integration_id: UUID) -> HttpRe
         integration = selectors.get_integration(integration_id)
     except IntegrationNotFound:
         return not_found_page(request, "That integration")
-    outcome = services.try_integration(integration=integration, actor=request.membership)
+    run = services.start_integration_trial(integration=integration, actor=request.membership)
     form = IntegrationForm(initial=_integration_initial(integration))
-    return _integration_page(request, integration, form, outcome=outcome)
+    page = _integration_page(request, integration, form, test_result_slot=TEST_RESULT_SLOT)
+    return _with_test_result(page, "automation/integration_test_result.html", run)
 
 
 @require_POST
@@ -214,9 +236,12 @@ def contact_app_test(request: MemberHttpRequest, app_id: UUID) -> HttpResponse:
     except ContactAppNotFound:
         return not_found_page(request, "That contact app")
     email = str(request.POST.get("contact_email") or "")[:254]
-    outcome = contact_apps.try_contact_app(app=app, actor=request.membership, contact_email=email)
+    run = contact_apps.start_contact_app_trial(
+        app=app, actor=request.membership, contact_email=email
+    )
     form = ContactAppForm(initial=_app_initial(app))
-    return _app_page(request, app, form, outcome=outcome, test_email=email)
+    page = _app_page(request, app, form, test_email=email, test_result_slot=TEST_RESULT_SLOT)
+    return _with_test_result(page, "automation/contact_app_test_result.html", run)
 
 
 @require_POST

@@ -839,3 +839,45 @@ def test_a_contact_app_is_asked_with_no_database_transaction_open(
     assert answer.json()["values"] == [{"name": "plan", "value": "Pro"}]
     assert len(seen) == 2  # the refresh within the cache time was served from the cache
     assert seen == [(False, []), (False, [])]
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "ops"])
+def test_send_test_calls_the_tool_with_no_database_transaction_open(
+    acme: TenantSetup, peer: Peer, allow_private: None
+) -> None:
+    """An admin's "Send test" (page and API, task integrations and contact apps) waits for
+    the tool after the request's transaction; the page shows the result in its place."""
+    django_connection = connections["default"]
+    database = dict(django_connection.settings_dict)
+    seen: list[tuple[bool, list[tuple[int, str, str]]]] = []
+
+    def look() -> None:
+        seen.append((django_connection.in_atomic_block, _transactions_open(database)))
+
+    peer.answer("/repos/acme/app/issues", 201, GITHUB_ANSWER, delay=0.2, while_waiting=look)
+    peer.answer("/people", 200, {"plan": "Pro"}, delay=0.2, while_waiting=look)
+    with tenant_context(acme.id):
+        integration = github(peer)
+        app = crm(peer, fields=[["plan", "Plan"]])
+    admin = acme.client(acme.admin)
+    page = admin.post(f"/settings/integrations/tasks/{integration.id}/test/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'id="test-result"' in html
+    assert "HTTP 201" in html
+    assert str(GITHUB_ANSWER["html_url"]) in html
+    assert "<!-- test result -->" not in html
+    assert html.index('id="test-result"') < html.index('id="integration-form"')
+    box = admin.post(
+        f"/settings/integrations/apps/{app.id}/test/", {"contact_email": "ada@example.com"}
+    )
+    assert box.status_code == 200
+    assert "<dt>Plan</dt>" in box.content.decode()
+    api = acme.api_client()
+    tested = api.post(f"/api/v1/external-task-integrations/{integration.id}/test/")
+    assert (tested.status_code, tested.json()["url"]) == (200, GITHUB_ANSWER["html_url"])
+    fetched = api.post(f"/api/v1/contact-apps/{app.id}/test/", {}, content_type=JSON)
+    assert (fetched.status_code, fetched.json()["status"]) == (200, 200)
+    assert seen == [(False, [])] * 4
+    with tenant_context(acme.id):
+        assert AuditEvent.objects.filter(action="integration.tested").count() == 4

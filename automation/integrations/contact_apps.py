@@ -36,6 +36,9 @@ from tickets.models import Contact
 FAILED_FETCH_SECONDS = 30
 STALE_SECONDS = 86400
 MAX_ROWS = 40
+# The longest a fetch can take: connecting, then reading a trickling answer (cut off after
+# twice the time limit; see client.call), with room to spare.
+LONGEST_FETCH_SECONDS = 4 * config.MAX_TIMEOUT_SECONDS
 
 
 def _apply_app(app: ContactApp, data: dict[str, Any]) -> list[str]:

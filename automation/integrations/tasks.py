@@ -22,6 +22,16 @@ def erase_external_task_titles(*, tenant_id: str, ticket_ids: list[str]) -> int:
 
 
 @tenant_task(queue="automation")
-def forget_contact_app_answers(*, tenant_id: str, contact_ids: list[str]) -> int:
-    """Erased people: every contact app's cached answers about them deleted (idempotent)."""
-    return contact_apps.forget_contact_answers(contact_ids=contact_ids)
+def forget_contact_app_answers(
+    *, tenant_id: str, contact_ids: list[str], again: bool = True
+) -> int:
+    """Erased people: every contact app's cached answers about them deleted (idempotent).
+    Run once more after the longest fetch: one already under way when the person was
+    erased stores its answer when it ends (unreachable, but it names them)."""
+    forgotten = contact_apps.forget_contact_answers(contact_ids=contact_ids)
+    if again:
+        forget_contact_app_answers.apply_async(
+            kwargs={"tenant_id": tenant_id, "contact_ids": contact_ids, "again": False},
+            countdown=contact_apps.LONGEST_FETCH_SECONDS,
+        )
+    return forgotten

@@ -27,6 +27,7 @@ from pytest_django import Settings as SettingsWrapper
 
 from automation.errors import IntegrationTargetRefused, InvalidIntegration
 from automation.integrations import contact_apps, services, templating
+from automation.integrations import tasks as integration_tasks
 from automation.models import ExternalTaskStatus
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import AuditEvent, MembershipRole
@@ -881,3 +882,23 @@ def test_send_test_calls_the_tool_with_no_database_transaction_open(
     assert seen == [(False, [])] * 4
     with tenant_context(acme.id):
         assert AuditEvent.objects.filter(action="integration.tested").count() == 4
+
+
+def test_a_fetch_under_way_during_an_erasure_leaves_nothing_after_the_second_pass(
+    tenant: TenantSetup, peer: Peer, allow_private: None, committed: Callable[[], Any]
+) -> None:
+    peer.answer("/people", 200, {"plan": "Pro"})
+    app = crm(peer)
+    person = make_contact(email="maria@example.com")
+    pending = contact_apps.look_up_contact_app(app=app, contact=person)
+    assert isinstance(pending, contact_apps.PendingFetch)
+    with committed():
+        personal_data.erase_contact(contact=person, actor=tenant.admin)
+    contact_apps.complete_fetch(pending)  # it ends after the erasure and stores its answer
+    person.refresh_from_db()
+    assert contact_apps.fetch_contact_app(app=app, contact=person).cached is False  # unused
+    # The erasure's second pass (scheduled after the longest fetch) deletes it.
+    integration_tasks.forget_contact_app_answers(
+        tenant_id=str(tenant.id), contact_ids=[str(person.id)], again=False
+    )
+    assert [key for key in _cached_keys(tenant.id) if str(person.id) in key] == []

@@ -376,13 +376,7 @@ class _Segment:
         ticket: Ticket | None = None,
         message: Message | None = None,
     ) -> None:
-        email.attempts += 1
-        email.status = status
-        email.reason = reason[:2000]
-        email.ticket = ticket
-        email.ticket_message = message
-        email.processed_at = timezone.now()
-        email.updated_at = email.processed_at
+        email.set_outcome(status, reason, ticket=ticket, message=message)
         self.marks.append(email)
 
     # --- 3. Write ----------------------------------------------------------------------

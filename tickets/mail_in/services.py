@@ -29,7 +29,6 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Subquery
 from django.urls import reverse
-from django.utils import timezone
 
 from departments import selectors as department_selectors
 from helpdesk.core import batching
@@ -229,23 +228,8 @@ def _mark(
     ticket: Ticket | None = None,
     message: Message | None = None,
 ) -> InboundEmail:
-    email.attempts += 1
-    email.status = status
-    email.reason = reason[:2000]
-    email.ticket = ticket
-    email.ticket_message = message
-    email.processed_at = timezone.now()
-    email.save(
-        update_fields=[
-            "attempts",
-            "status",
-            "reason",
-            "ticket",
-            "ticket_message",
-            "processed_at",
-            "updated_at",
-        ]
-    )
+    email.set_outcome(status, reason, ticket=ticket, message=message)
+    email.save(update_fields=InboundEmail.OUTCOME_FIELDS)
     return email
 
 

@@ -80,6 +80,34 @@ class InboundEmail(TenantModel):
     def __str__(self) -> str:
         return self.message_id or self.sha256
 
+    # The fields an outcome sets; the per-mail path saves them, a batch writes many at once.
+    OUTCOME_FIELDS = (
+        "attempts",
+        "status",
+        "reason",
+        "ticket",
+        "ticket_message",
+        "processed_at",
+        "updated_at",
+    )
+
+    def set_outcome(
+        self,
+        status: str,
+        reason: str = "",
+        ticket: Ticket | None = None,
+        message: Message | None = None,
+    ) -> None:
+        """Record how processing ended, in memory: one more attempt, the status, the reason
+        (cut to 2,000 characters), where the mail landed and when."""
+        self.attempts += 1
+        self.status = status
+        self.reason = reason[:2000]
+        self.ticket = ticket
+        self.ticket_message = message
+        self.processed_at = timezone.now()
+        self.updated_at = self.processed_at
+
 
 class UnroutedEmail(models.Model):
     """Mail that reached us for an address no tenant owns (ESP webhooks, ingest_email).

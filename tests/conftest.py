@@ -22,6 +22,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 from django.test import Client
+from django.test.signals import clear_cache_handlers
 from pytest_django import DjangoDbBlocker, Settings
 from pytest_django.fixtures import _get_databases_for_setup
 
@@ -51,20 +52,31 @@ os.environ["PGOPTIONS"] = f"{os.environ.get('PGOPTIONS', '')} -c synchronous_com
 database_flush.install()
 
 
+def _own_cache_prefix() -> None:
+    """This test process's own cache keys (workers and commands it starts get the same
+    prefix through subprocess_environment). Set before any test, and the cache handler
+    reset: a cache made earlier would keep the prefix it was made with."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    session = os.environ.get("HELPDESK_TEST_SESSION", "")
+    settings.CACHES["default"]["KEY_PREFIX"] = f"test-{session}-{worker}"
+    clear_cache_handlers(setting="CACHES")
+
+
+_own_cache_prefix()
+
+
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
     call_command("setup_database", stdout=open(os.devnull, "w"))  # noqa: SIM115
     owner = settings.HELPDESK_DB_ROLES["owner"]
     settings.DATABASES["default"]["USER"] = owner
     settings.DATABASES["default"]["PASSWORD"] = settings.DATABASES["owner"]["PASSWORD"]
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     # Two test sessions on one machine (say, two checkouts) need their own databases.
     session = os.environ.get("HELPDESK_TEST_SESSION", "")
     if session:
         # DATABASES entries are dict[str, object] (helpdesk.settings._database); TEST is a dict.
         test = cast(dict[str, str], settings.DATABASES["default"].setdefault("TEST", {}))
         test["NAME"] = f"{test.get('NAME') or 'test_helpdesk'}_{session}"
-    settings.CACHES["default"]["KEY_PREFIX"] = f"test-{session}-{worker}"
     # Each test process gets its own Redis database as broker, so a real worker started by
     # one test never takes another process's tasks.
     celery_app.conf["broker_url"] = broker_url(settings.REDIS_URL, broker_database())

@@ -153,3 +153,12 @@ def test_the_fault_stack_keeps_durable_commits() -> None:
     stack = Stack.__new__(Stack)
     stack.directory = Path("/nonexistent")
     assert "PGOPTIONS" not in stack._embedded_environment()
+
+
+def test_each_test_process_has_its_own_cache_keys() -> None:
+    from django.core.cache import cache
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    assert cache.key_prefix == django_settings.CACHES["default"]["KEY_PREFIX"]
+    assert cache.key_prefix.startswith("test-")
+    assert cache.key_prefix.endswith(f"-{worker}")

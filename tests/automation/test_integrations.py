@@ -19,6 +19,7 @@ import pytest
 import redis
 import time_machine
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -732,7 +733,9 @@ def test_erasing_a_person_erases_the_subject_copied_to_linked_items(
 def _cached_keys(tenant_id: Any) -> list[str]:
     """The contact apps' keys of a tenant, read from Redis itself (not through the cache)."""
     client = redis.Redis.from_url(str(settings.CACHES["default"]["LOCATION"]))
-    match = f"{settings.CACHES['default']['KEY_PREFIX']}:*integrations:app:{tenant_id}:*"
+    # The prefix the cache really uses: a test process's cache may have been made before
+    # tests/conftest.py gave this process its own KEY_PREFIX.
+    match = cache.make_key(f"integrations:app:{tenant_id}:*")
     return sorted(key.decode() for key in client.scan_iter(match=match))
 
 

@@ -221,6 +221,36 @@ def stored_secret(encrypted: str) -> str:
         return ""
 
 
+def apply_secret_and_active(
+    row: ExternalTaskIntegration | ContactApp,
+    *,
+    secret_name: Any = None,
+    secret_value: Any = None,
+    is_active: Any = None,
+) -> list[str]:
+    """Apply an update's secret header and active flag to `row` (None keeps each; a
+    secret value of "" removes the secret); the names of what changed."""
+    changed: list[str] = []
+    if secret_name is not None or secret_value is not None:
+        keep = stored_secret(row.secret_header_value_encrypted)
+        header, secret = clean_secret(
+            row.secret_header_name if secret_name is None else secret_name,
+            keep if secret_value is None else secret_value,
+        )
+        if header != row.secret_header_name:
+            row.secret_header_name = header
+            changed.append("secret_header_name")
+        if secret_value is not None:
+            row.secret_header_value_encrypted = crypto.encrypt(secret)
+            changed.append("secret")
+        elif not header:
+            row.secret_header_value_encrypted = ""
+    if is_active is not None and bool(is_active) != row.is_active:
+        row.is_active = bool(is_active)
+        changed.append("is_active")
+    return changed
+
+
 def record_change(
     action: AuditAction, actor: Membership | None, target: Any, kind: str, **details: Any
 ) -> None:

@@ -142,23 +142,9 @@ def update_contact_app(*, app: ContactApp, actor: Membership | None, **changes: 
     secret_name = changes.pop("secret_header_name", None)
     is_active = changes.pop("is_active", None)
     changed = _apply_app(app, changes)
-    if secret_name is not None or secret_value is not None:
-        keep = config.stored_secret(app.secret_header_value_encrypted)
-        header, secret = config.clean_secret(
-            app.secret_header_name if secret_name is None else secret_name,
-            keep if secret_value is None else secret_value,
-        )
-        if header != app.secret_header_name:
-            app.secret_header_name = header
-            changed.append("secret_header_name")
-        if secret_value is not None:
-            app.secret_header_value_encrypted = crypto.encrypt(secret)
-            changed.append("secret")
-        elif not header:
-            app.secret_header_value_encrypted = ""
-    if is_active is not None and bool(is_active) != app.is_active:
-        app.is_active = bool(is_active)
-        changed.append("is_active")
+    changed += config.apply_secret_and_active(
+        app, secret_name=secret_name, secret_value=secret_value, is_active=is_active
+    )
     if not changed:
         return app
     config.save_named(app)  # a new updated_at: the cache key changes with it

@@ -174,23 +174,9 @@ def update_integration(
     secret_name = changes.pop("secret_header_name", None)
     is_active = changes.pop("is_active", None)
     changed = _apply_integration(integration, changes)
-    if secret_name is not None or secret_value is not None:
-        keep = config.stored_secret(integration.secret_header_value_encrypted)
-        header, secret = config.clean_secret(
-            integration.secret_header_name if secret_name is None else secret_name,
-            keep if secret_value is None else secret_value,
-        )
-        if header != integration.secret_header_name:
-            integration.secret_header_name = header
-            changed.append("secret_header_name")
-        if secret_value is not None:
-            integration.secret_header_value_encrypted = crypto.encrypt(secret)
-            changed.append("secret")
-        elif not header:
-            integration.secret_header_value_encrypted = ""
-    if is_active is not None and bool(is_active) != integration.is_active:
-        integration.is_active = bool(is_active)
-        changed.append("is_active")
+    changed += config.apply_secret_and_active(
+        integration, secret_name=secret_name, secret_value=secret_value, is_active=is_active
+    )
     if not changed:
         return integration
     config.save_named(integration)

@@ -172,7 +172,7 @@ def list_tickets(
         )
     if filters.sla_result is not None:
         tickets = tickets.filter(
-            id__in=_sla_result_ticket_ids(
+            id__in=sla.ticket_ids_with_result(
                 *filters.sla_result, filters.sla_after, filters.sla_before
             )
         )
@@ -262,27 +262,6 @@ def _status_events(
     if before is not None:
         events = events.filter(created_at__lt=before)
     return events
-
-
-def _sla_result_ticket_ids(
-    metric: str,
-    result: str,
-    after: datetime.datetime | None,
-    before: datetime.datetime | None,
-) -> RawSQL:
-    """Tickets with an SLA target of `metric` met (completed, never breached) or missed
-    (breached), dated by its completion or else its breach, as the reports count them.
-    The targets are automation's SlaTimer rows, read by table name: tickets may not import
-    automation (the layers), and this is the one read of them here."""
-    return RawSQL(
-        "SELECT s.ticket_id FROM automation_slatimer s"
-        " WHERE s.tenant_id = %s AND s.metric = %s"
-        " AND (s.breached_at IS NULL) = %s"
-        " AND (s.breached_at IS NOT NULL OR s.completed_at IS NOT NULL)"
-        " AND (%s::timestamptz IS NULL OR coalesce(s.completed_at, s.breached_at) >= %s)"
-        " AND (%s::timestamptz IS NULL OR coalesce(s.completed_at, s.breached_at) < %s)",
-        [require_tenant_id(), metric, result == "met", after, after, before, before],
-    )
 
 
 def _filter_open_at(tickets: QuerySet[Ticket], moment: datetime.datetime) -> QuerySet[Ticket]:

@@ -16,7 +16,9 @@ from uuid import UUID
 
 from django.db import models
 from django.db.models import F, Q, QuerySet
+from django.db.models.expressions import RawSQL
 
+from helpdesk.tenancy.context import require_tenant_id
 from tickets.models import Message, MessageKind, Ticket
 
 
@@ -108,4 +110,26 @@ def lock_ticket_for_sla(ticket_id: UUID) -> Ticket | None:
         .select_related("assignee")
         .filter(id=ticket_id)
         .first()
+    )
+
+
+def ticket_ids_with_result(
+    metric: str,
+    result: str,
+    after: datetime.datetime | None,
+    before: datetime.datetime | None,
+) -> RawSQL:
+    """Ids of the tickets with an SLA target of `metric` met (completed, never breached) or
+    missed (breached), dated by its completion or else its breach, as the reports count
+    them (the inbox's `sla_result` filter). The targets are automation's SlaTimer rows,
+    read by table name: tickets may not import automation (the layers), and this is the
+    one read of them here."""
+    return RawSQL(
+        "SELECT s.ticket_id FROM automation_slatimer s"
+        " WHERE s.tenant_id = %s AND s.metric = %s"
+        " AND (s.breached_at IS NULL) = %s"
+        " AND (s.breached_at IS NOT NULL OR s.completed_at IS NOT NULL)"
+        " AND (%s::timestamptz IS NULL OR coalesce(s.completed_at, s.breached_at) >= %s)"
+        " AND (%s::timestamptz IS NULL OR coalesce(s.completed_at, s.breached_at) < %s)",
+        [require_tenant_id(), metric, result == "met", after, after, before, before],
     )

@@ -26,7 +26,7 @@ TICKET_PLACEHOLDERS = {
     "ticket.number": "The ticket's number (123)",
     "ticket.subject": "The ticket's subject",
     "ticket.url": "The ticket's page in the help desk",
-    "ticket.status": "open, pending, on_hold, solved or closed",
+    "ticket.status": "open, waiting, on_hold, solved or closed",
     "ticket.priority": "low, normal, high or urgent",
     "contact.email": "The customer's email address",
     "contact.name": "The customer's name",

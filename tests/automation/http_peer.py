@@ -41,6 +41,8 @@ class Route:
 class Peer:
     port: int = 0
     routes: dict[str, Route] = field(default_factory=dict)
+    # The answer to a path without a route of its own.
+    otherwise: Route = field(default_factory=lambda: Route(status=404, body=b"{}"))
     requests: list[Seen] = field(default_factory=list)
 
     def url(self, path: str) -> str:
@@ -67,7 +69,7 @@ def serve() -> Iterator[Peer]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             state.requests.append(Seen(self.command, self.path, dict(self.headers.items()), body))
-            route = state.routes.get(self.path.split("?")[0], Route(status=404, body=b"{}"))
+            route = state.routes.get(self.path.split("?")[0], state.otherwise)
             if route.while_waiting is not None:
                 route.while_waiting()
             if route.delay:

@@ -1,38 +1,51 @@
-"""A real HTTP receiver on loopback for webhook tests: a threaded http.server that keeps
-every request it gets and answers with the status the test chooses."""
+"""A webhook receiver for tests: the loopback HTTP peer (tests/automation/http_peer.py)
+answering every path with the status and body the test chooses, keeping every request."""
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+
+from tests.automation.http_peer import Peer, Seen
+from tests.automation.http_peer import serve as serve_peer
+
+Received = Seen
 
 
-@dataclass
-class Received:
-    path: str
-    headers: dict[str, str]
-    body: bytes
+class Receiver:
+    """What a webhook test sets and reads: the answer, and the requests received."""
+
+    def __init__(self, peer: Peer) -> None:
+        self.peer = peer
+        peer.otherwise.status, peer.otherwise.body = 200, b'{"ok": true}'
 
     @property
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-@dataclass
-class Receiver:
-    port: int
-    status: int = 200
-    answer: bytes = b'{"ok": true}'
-    requests: list[Received] = field(default_factory=list)
+    def port(self) -> int:
+        return self.peer.port
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hooks/helpdesk"
+        return self.peer.url("/hooks/helpdesk")
+
+    @property
+    def requests(self) -> list[Received]:
+        return self.peer.requests
+
+    @property
+    def status(self) -> int:
+        return self.peer.otherwise.status
+
+    @status.setter
+    def status(self, value: int) -> None:
+        self.peer.otherwise.status = value
+
+    @property
+    def answer(self) -> bytes:
+        return self.peer.otherwise.body
+
+    @answer.setter
+    def answer(self, value: bytes) -> None:
+        self.peer.otherwise.body = value
 
     def events(self) -> list[str]:
         return [request.json["event"] for request in self.requests]
@@ -41,31 +54,5 @@ class Receiver:
 @contextmanager
 def serve() -> Iterator[Receiver]:
     """A receiver on 127.0.0.1 and a free port, until the block ends."""
-    state = Receiver(port=0)
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length)
-            state.requests.append(
-                Received(path=self.path, headers=dict(self.headers.items()), body=body)
-            )
-            self.send_response(state.status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(state.answer)))
-            self.end_headers()
-            self.wfile.write(state.answer)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serve_peer() as peer:
+        yield Receiver(peer)

@@ -21,6 +21,7 @@ __all__ = [
     "ExternalTaskIntegration",
     "ExternalTaskStatus",
     "IntegrationMethod",
+    "ReportCountedTicket",
     "ReportDirtyDay",
     "ReportMailOptOut",
     "ReportRollup",
@@ -385,6 +386,32 @@ class ReportDirtyDay(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.day} (dirty)"
+
+
+class ReportCountedTicket(TenantModel):
+    """A recent ticket whose creation the rollups of `day` (its day in the tenant's zone)
+    already count: written by the delta that adds an inbound batch's new tickets, and by a
+    recompute of a recent day in the statement that counts that day's tickets, so a delta
+    retried after a crash, or run after a recompute that saw its tickets, counts none of
+    them twice. Only recent days keep them (services.COUNTED_DAYS); older ones are pruned."""
+
+    ticket_id = models.UUIDField()
+    day = models.DateField()
+
+    class Meta(TenantModel.Meta):
+        constraints = [
+            *TenantModel.Meta.constraints,
+            models.UniqueConstraint(
+                fields=["tenant", "ticket_id"], name="automation_reportcounted_uniq"
+            ),
+        ]
+        indexes = [
+            # The pruning of days no delta can reach any more.
+            models.Index(fields=["tenant", "day"], name="automation_rcounted_day_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ticket_id} counted on {self.day}"
 
 
 class ReportMailOptOut(TenantModel):

@@ -50,17 +50,22 @@ def automate_after_change(*, ticket_id: Any, reason: str, by_rule: bool = False,
 
 
 @receiver(ticket_changed, dispatch_uid="automation.reports.ticket_changed")
-def refresh_reports_after_change(*, tenant_id: Any, ticket_id: Any, **_: Any) -> None:
+def refresh_reports_after_change(
+    *, tenant_id: Any, ticket_id: Any, reason: str = "", **_: Any
+) -> None:
     """The report rollups of the days the tickets count on, once per transaction; for an
     inbound batch's tickets coalesced with the next batches' (one refresh per tenant per
-    few seconds, not one per batch)."""
+    few seconds, not one per batch), by reason: its new tickets are added as a delta, a
+    customer's message alone changes no figure (report_tasks.sort_changes)."""
     tenant = str(tenant_id)
     if is_remembering():
 
-        def coalesce(ids: list[str]) -> None:
-            report_tasks.refresh_report_rollups_soon(tenant_id=tenant, ticket_ids=ids)
+        def coalesce(changes: list[tuple[str, str]]) -> None:
+            report_tasks.refresh_report_rollups_soon(tenant_id=tenant, changes=changes)
 
-        collect_on_commit(("automation.reports.coalesced", tenant), str(ticket_id), coalesce)
+        collect_on_commit(
+            ("automation.reports.coalesced", tenant), (str(ticket_id), reason), coalesce
+        )
         return
 
     def enqueue(ids: list[str]) -> None:

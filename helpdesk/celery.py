@@ -74,6 +74,12 @@ app.conf.beat_schedule = {
         "task": "automation.reports.tasks.sweep_report_rollups",
         "schedule": 60.0,
     },
+    "reconcile-report-rollups": {
+        # Yesterday recomputed whole once a day in each tenant's small hours (what deltas
+        # and change marks missed).
+        "task": "automation.reports.tasks.reconcile_report_rollups",
+        "schedule": crontab(minute=35),
+    },
     "send-weekly-reports": {
         "task": "automation.reports.tasks.send_weekly_reports",
         "schedule": crontab(minute=5),

@@ -63,6 +63,9 @@ TASK_NAMES = {
     "automation.reports.tasks.send_weekly_report",
     # Inbound mail v2 (issue 17): an inbound batch's rollup refresh, coalesced per tenant.
     "automation.reports.tasks.refresh_pending_report_rollups",
+    # Issue 17: yesterday's rollups recomputed once a day (what deltas missed).
+    "automation.reports.tasks.reconcile_report_rollups",
+    "automation.reports.tasks.reconcile_report_day",
     # Outgoing webhooks (issue 21).
     "automation.webhooks.tasks.queue_webhook_events",
     "automation.webhooks.tasks.deliver_webhook",

@@ -50,8 +50,8 @@ TIMED_FACTS = ("first_response", "resolution")
 # One row per (day, dimension, key, fact, bucket): how many and the sum of their values.
 # Each source is bounded by the instants of the days asked for (index ranges); the day
 # itself is then taken in the tenant's zone.
-_FACTS_SQL = """
-WITH facts AS (
+_FACTS_CTES = """
+facts AS (
     SELECT t.id AS ticket_id, t.created_at AS at, 'created' AS fact, 0::float8 AS value
     FROM tickets_ticket t
     WHERE t.tenant_id = %(tenant)s AND t.created_at >= %(lo)s AND t.created_at < %(hi)s
@@ -120,6 +120,24 @@ WITH facts AS (
     FROM facts f
 )
 """
+_FACTS_SQL = "WITH " + _FACTS_CTES
+
+# Before the facts of a recompute, in the same statement (one snapshot): its recent days'
+# tickets noted as counted (automation.models.ReportCountedTicket), so that a delta for a
+# ticket this statement counts adds nothing, and one for a ticket committed after it
+# (which it does not count) adds it.
+_COUNTING_SQL = """
+WITH counted AS (
+    INSERT INTO automation_reportcountedticket (id, tenant_id, created_at, updated_at,
+                                                ticket_id, day)
+    SELECT gen_random_uuid(), t.tenant_id, now(), now(), t.id,
+           (t.created_at AT TIME ZONE %(zone)s)::date
+    FROM tickets_ticket t
+    WHERE t.tenant_id = %(tenant)s AND t.created_at >= %(counted_lo)s AND t.created_at < %(hi)s
+      AND (t.created_at AT TIME ZONE %(zone)s)::date = ANY(%(counted_days)s::date[])
+      AND NOT t.is_spam AND t.merged_into_id IS NULL
+    ON CONFLICT (tenant_id, ticket_id) DO NOTHING
+), """
 
 # The breakdown values of ticket `t` (its contact `c`): one row per dimension, and one per
 # tag (or a "" tag for a ticket without any).
@@ -148,9 +166,8 @@ CROSS JOIN LATERAL (
 """
 
 # Grouped: a time's bucket (minutes), a creation's hour of the day (the heat map).
-_GROUPED_SQL = (
-    _FACTS_SQL
-    + """
+_GROUPED_SELECT = (
+    """
 SELECT f.day, d.dimension, d.key, f.fact,
        CASE WHEN f.fact IN ('first_response', 'resolution')
             THEN width_bucket(f.value, %(edges)s::float8[]) - 1
@@ -165,6 +182,36 @@ LEFT JOIN tickets_contact c ON c.id = t.contact_id AND c.tenant_id = t.tenant_id
     + """
 WHERE f.day = ANY(%(days)s::date[]) AND NOT t.is_spam AND t.merged_into_id IS NULL
 GROUP BY 1, 2, 3, 4, 5
+"""
+)
+_GROUPED_SQL = _FACTS_SQL + _GROUPED_SELECT
+_GROUPED_COUNTING_SQL = _COUNTING_SQL + _FACTS_CTES + _GROUPED_SELECT
+
+# The creation facts of new tickets not counted yet, noted as counted in the same
+# statement (services.count_new_tickets): by day, breakdown value and hour of the day.
+_NEW_TICKETS_SQL = (
+    """
+WITH fresh AS (
+    INSERT INTO automation_reportcountedticket (id, tenant_id, created_at, updated_at,
+                                                ticket_id, day)
+    SELECT gen_random_uuid(), t.tenant_id, now(), now(), t.id,
+           (t.created_at AT TIME ZONE %(zone)s)::date
+    FROM tickets_ticket t
+    WHERE t.tenant_id = %(tenant)s AND t.id = ANY(%(ids)s::uuid[])
+      AND t.created_at >= %(lo)s AND t.created_at < %(hi)s
+      AND NOT t.is_spam AND t.merged_into_id IS NULL
+    ON CONFLICT (tenant_id, ticket_id) DO NOTHING
+    RETURNING ticket_id, day
+)
+SELECT f.day, d.dimension, d.key, extract(hour FROM t.created_at AT TIME ZONE %(zone)s)::int,
+       count(*)
+FROM fresh f
+JOIN tickets_ticket t ON t.id = f.ticket_id AND t.tenant_id = %(tenant)s
+LEFT JOIN tickets_contact c ON c.id = t.contact_id AND c.tenant_id = t.tenant_id
+"""  # noqa: S608 (module constants joined, no input)
+    + _DIMENSIONS_SQL
+    + """
+GROUP BY 1, 2, 3, 4
 """
 )
 
@@ -223,9 +270,13 @@ def day_bounds(first: datetime.date, last: datetime.date, zone: ZoneInfo) -> tup
     return lo, hi
 
 
-def list_day_facts(days: list[datetime.date]) -> list[tuple[Any, ...]]:
+def list_day_facts(
+    days: list[datetime.date], *, counting: list[datetime.date] | None = None
+) -> list[tuple[Any, ...]]:
     """(day, dimension, key, fact, bucket, count, sum) for the current tenant's `days`; the
-    facts `first_response_business` and `resolution_business` count business minutes."""
+    facts `first_response_business` and `resolution_business` count business minutes.
+    `counting` (some of `days`, for a recompute that replaces their rows): their tickets
+    are noted as counted (ReportCountedTicket) by the statement that counts them."""
     if not days:
         return []
     zone = tenant_zone()
@@ -238,8 +289,19 @@ def list_day_facts(days: list[datetime.date]) -> list[tuple[Any, ...]]:
         "edges": list(EDGES),
         "days": sorted(set(days)),
     }
+    counted = sorted(set(counting or []) & set(days))
     with connection.cursor() as cursor:
-        cursor.execute(_GROUPED_SQL, params)
+        if counted:
+            cursor.execute(
+                _GROUPED_COUNTING_SQL,
+                {
+                    **params,
+                    "counted_lo": day_bounds(counted[0], counted[0], zone)[0],
+                    "counted_days": counted,
+                },
+            )
+        else:
+            cursor.execute(_GROUPED_SQL, params)
         rows = list(cursor.fetchall())
         cursor.execute(_TIMED_SQL, params)
         timed = cursor.fetchall()
@@ -268,6 +330,40 @@ def list_day_facts(days: list[datetime.date]) -> list[tuple[Any, ...]]:
             )
             rows.extend(cursor.fetchall())
     return rows
+
+
+def count_new_tickets(
+    ticket_ids: list[str], *, lo: datetime.datetime, hi: datetime.datetime, zone: ZoneInfo
+) -> list[tuple[Any, ...]]:
+    """(day, dimension, key, hour, count): the creations of those of `ticket_ids` created
+    from `lo` to `hi` that no rollup counts yet (neither spam nor merged), noted as counted
+    by the same statement; the current tenant's. For services.count_new_tickets, inside
+    its transaction."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _NEW_TICKETS_SQL,
+            {
+                "tenant": require_tenant_id(),
+                "ids": ticket_ids,
+                "lo": lo,
+                "hi": hi,
+                "zone": str(zone.key),
+            },
+        )
+        return list(cursor.fetchall())
+
+
+def tickets_created_outside(
+    ticket_ids: list[str], *, lo: datetime.datetime, hi: datetime.datetime
+) -> list[str]:
+    """Those of `ticket_ids` (the current tenant's) created before `lo` or from `hi` on."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id FROM tickets_ticket WHERE tenant_id = %s AND id = ANY(%s::uuid[])"
+            " AND (created_at < %s OR created_at >= %s)",
+            [require_tenant_id(), ticket_ids, lo, hi],
+        )
+        return sorted(str(row[0]) for row in cursor.fetchall())
 
 
 class _Schedules:

@@ -1,8 +1,10 @@
 """Rollups follow the tickets, debounced: a transaction's changed tickets mark the days
 they count on as dirty, and one recompute per tenant runs a few seconds later for all the
 days marked by then (a burst of changes to today's tickets recomputes today once, not once
-per change). A sweeper recomputes days whose task was lost. The weekly summary mail goes
-out on Monday morning in each tenant's zone."""
+per change). A sweeper recomputes days whose task was lost. Inbound mail's batches are
+coalesced: their new tickets are added as a delta, their customer messages change nothing,
+only their other changes mark days. Yesterday is recomputed once a day (reconciliation).
+The weekly summary mail goes out on Monday morning in each tenant's zone."""
 
 from __future__ import annotations
 
@@ -54,17 +56,43 @@ RECOMPUTE_SPACING = 4
 PENDING_SECONDS = 24 * 3600
 
 
-def refresh_report_rollups_soon(*, tenant_id: str, ticket_ids: list[str]) -> None:
-    """After an inbound batch's commit: add its tickets to the tenant's pending set and
-    schedule one refresh_pending_report_rollups in REFRESH_COALESCE_SECONDS, unless one is
-    scheduled already (it will take these ids too)."""
-    if not ticket_ids:
+# What an inbound batch's changes (ticket id, reason: tickets.signals) ask of the
+# rollups: a customer's message counts in no figure (replies and first responses are the
+# agents'), so a ticket that only received one asks for nothing; a ticket the batch created
+# (and perhaps answered again) is added by a delta (services.count_new_tickets); any other
+# change (a reopen, a status) marks the days the ticket counts on for a recompute.
+NEUTRAL_REASONS = frozenset({"customer_message"})
+CREATED_REASON = "created"
+
+
+def sort_changes(changes: list[tuple[str, str]]) -> tuple[list[str], list[str]]:
+    """(tickets to add by delta, tickets whose days to recompute) of a batch's changes."""
+    reasons: dict[str, set[str]] = {}
+    for ticket_id, reason in changes:
+        reasons.setdefault(str(ticket_id), set()).add(reason)
+    created, changed = [], []
+    for ticket_id, seen in sorted(reasons.items()):
+        if seen - NEUTRAL_REASONS - {CREATED_REASON}:
+            changed.append(ticket_id)
+        elif CREATED_REASON in seen:
+            created.append(ticket_id)
+    return created, changed
+
+
+def refresh_report_rollups_soon(*, tenant_id: str, changes: list[tuple[str, str]]) -> None:
+    """After an inbound batch's commit: add its new tickets and its changed ones
+    (sort_changes) to the tenant's pending sets and schedule one
+    refresh_pending_report_rollups in REFRESH_COALESCE_SECONDS, unless one is scheduled
+    already (it will take these ids too)."""
+    created, changed = sort_changes(changes)
+    if not created and not changed:
         return
     client = _redis()
-    pending = _pending_key(tenant_id)
     with client.pipeline(transaction=True) as pipe:
-        pipe.sadd(pending, *sorted(set(ticket_ids)))
-        pipe.expire(pending, PENDING_SECONDS)
+        for key, ids in ((_pending_key(tenant_id), changed), (_created_key(tenant_id), created)):
+            if ids:
+                pipe.sadd(key, *ids)
+                pipe.expire(key, PENDING_SECONDS)
         pipe.execute()
     if cache.add(_refresh_claim_key(tenant_id), 1, timeout=REFRESH_COALESCE_SECONDS * 6):
         refresh_pending_report_rollups.apply_async(
@@ -74,19 +102,37 @@ def refresh_report_rollups_soon(*, tenant_id: str, ticket_ids: list[str]) -> Non
 
 @tenant_task(queue="automation")
 def refresh_pending_report_rollups(*, tenant_id: str) -> int:
-    """refresh_report_rollups for every ticket in the tenant's pending set (inbound batches
-    since the last run). Idempotent: the ids leave the set only after their marks commit, so
-    a failed run leaves them for the next; marking twice is marking once."""
+    """For the inbound batches since the last run: the new tickets added to the rollups by
+    one delta (services.count_new_tickets), and the days of the changed ones (and of new
+    ones created before yesterday) marked for the debounced recompute; returns the tickets
+    added plus the days marked. Idempotent: the ids leave their sets only after this
+    transaction commits, so a failed run leaves them for the next; a ticket is added once
+    (noted as counted in the same transaction), marking twice is marking once."""
     cache.delete(_refresh_claim_key(tenant_id))  # batches from now on schedule the next run
     client = _redis()
-    pending = _pending_key(tenant_id)
-    ids = sorted(i.decode() if isinstance(i, bytes) else str(i) for i in client.smembers(pending))
-    if not ids:
+    pending, created_key = _pending_key(tenant_id), _created_key(tenant_id)
+    changed, created = (
+        sorted(i.decode() if isinstance(i, bytes) else str(i) for i in client.smembers(key))
+        for key in (pending, created_key)
+    )
+    if not changed and not created:
         return 0
-    marked = services.mark_days_dirty(days=selectors.ticket_days(ids))
-    transaction.on_commit(lambda: client.srem(pending, *ids))
-    _schedule_recompute(tenant_id)
-    return marked
+    added, elsewhere = services.count_new_tickets(ticket_ids=created)
+    recompute = sorted({*changed, *elsewhere})
+    marked = services.mark_days_dirty(days=selectors.ticket_days(recompute)) if recompute else 0
+
+    def forget() -> None:
+        with client.pipeline(transaction=True) as pipe:
+            if changed:
+                pipe.srem(pending, *changed)
+            if created:
+                pipe.srem(created_key, *created)
+            pipe.execute()
+
+    transaction.on_commit(forget)
+    if recompute:
+        _schedule_recompute(tenant_id)
+    return added + marked
 
 
 def _redis() -> Any:
@@ -95,6 +141,10 @@ def _redis() -> Any:
 
 def _pending_key(tenant_id: str) -> str:
     return cache.make_and_validate_key(f"reports:refresh-pending:{tenant_id}")
+
+
+def _created_key(tenant_id: str) -> str:
+    return cache.make_and_validate_key(f"reports:created-pending:{tenant_id}")
 
 
 def _refresh_claim_key(tenant_id: str) -> str:
@@ -141,6 +191,43 @@ def sweep_report_rollups() -> int:
     for tenant_id in tenant_ids:
         recompute_report_rollups.delay(tenant_id=str(tenant_id))
     return len(tenant_ids)
+
+
+# Once a day, in the small hours of the tenant's zone, yesterday is recomputed whole from
+# the tickets: whatever deltas and change marks left out of date (a refresh task lost with
+# its pending ids, changes that report no ticket_changed) is set right once the day is over.
+RECONCILE_HOUR = 3
+
+
+@system_task
+def reconcile_report_rollups() -> int:
+    """Beat (hourly): the tenants where it is RECONCILE_HOUR get yesterday recomputed."""
+    now = timezone.now()
+    due = [
+        tenant
+        for tenant in Tenant.objects.filter(is_active=True).only("id", "time_zone")
+        if _is_reconcile_time(now, tenant.time_zone)
+    ]
+    for tenant in due:
+        reconcile_report_day.delay(tenant_id=str(tenant.id))
+    return len(due)
+
+
+@tenant_task(queue="automation")
+def reconcile_report_day(*, tenant_id: str) -> int:
+    """Mark yesterday (the tenant's zone) for the debounced recompute; returns the days
+    newly marked."""
+    today = datetime.datetime.now(selectors.tenant_zone()).date()
+    marked = services.mark_days_dirty(days=[today - datetime.timedelta(days=1)])
+    _schedule_recompute(tenant_id)
+    return marked
+
+
+def _is_reconcile_time(now: datetime.datetime, zone_name: str) -> bool:
+    try:
+        return now.astimezone(selectors.zone_named(zone_name)).hour == RECONCILE_HOUR
+    except ValueError:
+        return False
 
 
 @system_task

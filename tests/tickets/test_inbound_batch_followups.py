@@ -14,7 +14,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from pytest_django import DjangoCaptureOnCommitCallbacks
 
-from automation.models import ReportDirtyDay
+from automation.models import ReportDirtyDay, ReportRollup
 from automation.reports import selectors as report_selectors
 from automation.reports import services as report_services
 from automation.reports import tasks as report_tasks
@@ -53,7 +53,9 @@ def _batch(
 
 
 def _pending(acme: TenantSetup) -> set[str]:
-    members = report_tasks._redis().smembers(report_tasks._pending_key(str(acme.id)))
+    """The tickets waiting for the tenant's refresh: changed ones and new ones."""
+    client, tenant = report_tasks._redis(), str(acme.id)
+    members = client.sunion(report_tasks._pending_key(tenant), report_tasks._created_key(tenant))
     return {m.decode() if isinstance(m, bytes) else str(m) for m in members}
 
 
@@ -88,17 +90,21 @@ def test_batches_enqueue_one_delivery_task_each_and_one_rollup_refresh_between_t
     assert len(refreshes.calls) == 1  # the one scheduled takes these tickets too
     assert _pending(acme) == {*first, *second}
 
-    # The refresh marks the days of every pending ticket, then empties the set; a second
-    # run (a redelivered task) finds nothing to do.
-    monkeypatch.setattr(report_tasks.recompute_report_rollups, "apply_async", Calls())
+    # The refresh adds every pending new ticket to the rollups (a delta: no day marked for
+    # a recompute), then empties the sets; a second run (a redelivered task) finds nothing
+    # to do.
+    recomputes = Calls()
+    monkeypatch.setattr(report_tasks.recompute_report_rollups, "apply_async", recomputes)
     with django_capture_on_commit_callbacks(execute=True):
-        marked = report_tasks.refresh_pending_report_rollups.apply(
+        added = report_tasks.refresh_pending_report_rollups.apply(
             kwargs={"tenant_id": str(acme.id)}
         ).get()
-    assert marked == 1
+    assert added == 7
     with tenant_context(acme.id):
         today = datetime.datetime.now(report_selectors.tenant_zone()).date()
-        assert list(ReportDirtyDay.objects.values_list("day", flat=True)) == [today]
+        assert not ReportDirtyDay.objects.exists()
+        assert ReportRollup.objects.get(span="day", day=today, dimension="all").created == 7
+    assert recomputes.calls == []
     assert _pending(acme) == set()
     assert (
         report_tasks.refresh_pending_report_rollups.apply(kwargs={"tenant_id": str(acme.id)}).get()
@@ -118,9 +124,9 @@ def test_a_failed_refresh_leaves_its_tickets_pending(
     tickets = _batch(acme, django_capture_on_commit_callbacks, [build(subject="One")])
 
     def broken(**_: Any) -> int:
-        raise RuntimeError("mark failed")
+        raise RuntimeError("delta failed")
 
-    monkeypatch.setattr(report_services, "mark_days_dirty", broken)
+    monkeypatch.setattr(report_services, "count_new_tickets", broken)
     with pytest.raises(RuntimeError), django_capture_on_commit_callbacks(execute=True):
         report_tasks.refresh_pending_report_rollups.apply(kwargs={"tenant_id": str(acme.id)}).get()
     assert _pending(acme) == set(tickets)

@@ -70,13 +70,16 @@ def recompute_days(*, days: list[datetime.date]) -> int:
     return len(rows)
 
 
-def _lock(tenant_id: Any) -> None:
-    """Serialise the tenant's rollup writes (recomputes and deltas) until the commit."""
+def _lock(tenant_id: Any, *, wait: bool = True) -> bool:
+    """Serialise the tenant's rollup writes (recomputes and deltas) until the commit; with
+    `wait` False, False at once when another transaction holds them."""
+    function = "pg_advisory_xact_lock" if wait else "pg_try_advisory_xact_lock"
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT pg_advisory_xact_lock(hashtext('automation.reports'), hashtext(%s))",
+            f"SELECT {function}(hashtext('automation.reports'), hashtext(%s))",
             [str(tenant_id)],
         )
+        return wait or bool(cursor.fetchone()[0])
 
 
 # The days a delta adds new tickets to: today and yesterday in the tenant's zone (a
@@ -92,7 +95,7 @@ def counted_days() -> tuple[datetime.date, datetime.date]:
     return today - datetime.timedelta(days=COUNTED_DAYS - 1), today
 
 
-def count_new_tickets(*, ticket_ids: list[str]) -> tuple[int, list[str]]:
+def count_new_tickets(*, ticket_ids: list[str], wait: bool = True) -> tuple[int, list[str]] | None:
     """Add the creation of new tickets (an inbound batch's) to the current tenant's rollups
     as a delta: each day, month and running total row it changes gains the new tickets in
     one statement (`created + n`, the hour of day added bucket by bucket), instead of its
@@ -101,7 +104,8 @@ def count_new_tickets(*, ticket_ids: list[str]) -> tuple[int, list[str]]:
     transaction, so a retried delta, or one that follows a recompute which already saw the
     tickets, adds nothing; spam and merged tickets count nowhere. Returns the tickets added
     and the ids created before yesterday (or after today), whose days the caller marks for
-    a recompute instead."""
+    a recompute instead; with `wait` False, None without doing anything while a recompute
+    of the tenant's (a long one: all of a day's tickets) holds its rollups."""
     ids = sorted(set(ticket_ids))
     if not ids:
         return 0, []
@@ -110,7 +114,8 @@ def count_new_tickets(*, ticket_ids: list[str]) -> tuple[int, list[str]]:
     first, today = counted_days()
     lo, hi = selectors.day_bounds(first, today, zone)
     with transaction.atomic():
-        _lock(tenant_id)
+        if not _lock(tenant_id, wait=wait):
+            return None
         with connection.cursor() as cursor:
             cursor.execute(
                 "DELETE FROM automation_reportcountedticket WHERE tenant_id = %s AND day < %s",

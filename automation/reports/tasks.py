@@ -94,6 +94,10 @@ def refresh_report_rollups_soon(*, tenant_id: str, changes: list[tuple[str, str]
                 pipe.sadd(key, *ids)
                 pipe.expire(key, PENDING_SECONDS)
         pipe.execute()
+    _schedule_refresh(tenant_id)
+
+
+def _schedule_refresh(tenant_id: str) -> None:
     if cache.add(_refresh_claim_key(tenant_id), 1, timeout=REFRESH_COALESCE_SECONDS * 6):
         refresh_pending_report_rollups.apply_async(
             kwargs={"tenant_id": tenant_id}, countdown=REFRESH_COALESCE_SECONDS
@@ -117,7 +121,13 @@ def refresh_pending_report_rollups(*, tenant_id: str) -> int:
     )
     if not changed and not created:
         return 0
-    added, elsewhere = services.count_new_tickets(ticket_ids=created)
+    counted = services.count_new_tickets(ticket_ids=created, wait=False) if created else (0, [])
+    added, elsewhere = counted if counted is not None else (0, [])
+    if counted is None:
+        # A recompute holds the tenant's rollups (for as long as reading a day's tickets
+        # takes): the new tickets wait for the next run rather than this worker for it.
+        created = []
+        transaction.on_commit(lambda: _schedule_refresh(tenant_id))
     recompute = sorted({*changed, *elsewhere})
     marked = services.mark_days_dirty(days=selectors.ticket_days(recompute)) if recompute else 0
 

@@ -11,8 +11,10 @@ import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import psycopg
 import pytest
 import time_machine
+from django.db import connection
 from pytest_django import DjangoCaptureOnCommitCallbacks
 
 from automation.models import ReportCountedTicket, ReportDirtyDay, ReportRollup
@@ -365,3 +367,31 @@ def test_the_reconciliation_waits_for_the_small_hours_in_the_tenants_zone(
     with time_machine.travel(datetime.datetime(2026, 12, 7, 3, 35, tzinfo=datetime.UTC)):
         tasks.reconcile_report_rollups()
     assert {"tenant_id": str(acme.id)} not in due.calls
+
+
+def test_a_refresh_does_not_wait_for_a_running_recompute(
+    acme: TenantSetup,
+    no_schedules: dict[str, Calls],
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    """While a recompute holds the tenant's rollups, the refresh leaves the new tickets
+    pending and comes back a few seconds later, instead of holding a worker until then."""
+    capture = django_capture_on_commit_callbacks
+    ids = _batch(acme, capture, _new("Busy", 2))
+    recompute = psycopg.connect(**connection.get_connection_params())
+    try:
+        recompute.execute(
+            "SELECT pg_advisory_xact_lock(hashtext('automation.reports'), hashtext(%s))",
+            [str(acme.id)],
+        )
+        assert _refresh(acme, capture) == 0
+    finally:
+        recompute.rollback()
+        recompute.close()
+    assert no_schedules["refresh"].calls[-1] == {"tenant_id": str(acme.id)}
+    members = tasks._redis().smembers(tasks._created_key(str(acme.id)))
+    assert {m.decode() if isinstance(m, bytes) else str(m) for m in members} == set(ids)
+    assert _refresh(acme, capture) == 2
+    with tenant_context(acme.id):
+        today = datetime.datetime.now(selectors.tenant_zone()).date()
+        assert ReportRollup.objects.get(span="day", day=today, dimension="all").created == 2

@@ -14,8 +14,8 @@ from helpdesk.tenancy.models import MembershipRole
 from tests.browser.conftest import (
     SCREENSHOTS,
     close_quietly,
-    log_in,
     new_context,
+    sign_in,
     tenant_url,
 )
 from tests.conftest import make_tenant
@@ -34,7 +34,7 @@ def test_the_backlog_is_handed_out_when_an_agent_comes_online(
 ) -> None:
     acme = make_tenant("acme", "Acme")
     nora = make_member(acme.tenant, MembershipRole.AGENT, email="nora@acme.test", name="Nora")
-    log_in(page, live_server, "acme", "admin@acme.test")
+    sign_in(page, live_server, "acme", "admin@acme.test")
     department_page = tenant_url(
         live_server, "acme", f"/settings/departments/{acme.department.id}/"
     )
@@ -57,7 +57,7 @@ def test_the_backlog_is_handed_out_when_an_agent_comes_online(
     agent = new_context(chromium)
     try:
         agent_page = agent.new_page()
-        log_in(agent_page, live_server, "acme", "nora@acme.test")
+        sign_in(agent_page, live_server, "acme", "nora@acme.test")
         switch = agent_page.locator("#availability-switch")
         switch.locator("summary").click()
         switch.get_by_role("button", name="Online").click()

@@ -15,7 +15,7 @@ from departments import services as department_services
 from departments.models import AgentShift, ShiftLeave
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import Membership
-from tests.browser.conftest import close_quietly, log_in, tenant_url
+from tests.browser.conftest import close_quietly, sign_in, tenant_url
 from tests.conftest import make_tenant
 from tests.factories.accounts import make_member
 from tests.factories.tickets import make_ticket
@@ -49,7 +49,7 @@ def test_an_agent_switches_availability_in_the_top_bar(
     context = chromium.new_context(viewport={"width": 1280, "height": 800})
     try:
         page = context.new_page()
-        log_in(page, live_server, "acme", "ben@acme.test")
+        sign_in(page, live_server, "acme", "ben@acme.test")
         switch = page.locator("#availability-switch")
         # Working in the help desk on shift: automatically online.
         assert switch.locator("summary").inner_text().strip() == "Online"
@@ -108,8 +108,7 @@ def test_an_admin_sets_a_shift_and_leave_and_sees_who_is_on(
     context = chromium.new_context(viewport={"width": 1280, "height": 800})
     try:
         page = context.new_page()
-        log_in(page, live_server, "acme", "admin@acme.test")
-        page.goto(tenant_url(live_server, "acme", "/accounts/team/"))
+        sign_in(page, live_server, "acme", "admin@acme.test", "/accounts/team/")
         row = page.locator(f"#seat-{agent.id}")
         assert row.locator(".availability-dot.availability-away").is_visible()
         assert "Away" in row.inner_text()

@@ -17,7 +17,7 @@ from django.utils import timezone
 from pytest_django.live_server_helper import LiveServer
 
 from helpdesk.tenancy.context import tenant_context
-from tests.browser.conftest import log_in, save_screenshot, tenant_url
+from tests.browser.conftest import save_screenshot, sign_in, tenant_url
 from tests.browser.test_csp import _watch
 from tests.conftest import make_tenant
 from tests.factories.accounts import make_member
@@ -71,7 +71,7 @@ def test_an_agent_emails_a_customer_as_a_new_ticket(
     acme = make_tenant("acme", "Acme")
     problems = _watch(page)
     page.set_viewport_size({"width": width, "height": 900})
-    log_in(page, live_server, "acme", "admin@acme.test")
+    sign_in(page, live_server, "acme", "admin@acme.test")
     page.get_by_role("link", name="New ticket").click()
     page.wait_for_url("**/tickets/new/")
     page.get_by_label("Customer email").fill("dora@customer.test")
@@ -107,8 +107,7 @@ def test_the_reply_editor(live_server: LiveServer, page: Page, width: int) -> No
         )
     problems = _watch(page)
     page.set_viewport_size({"width": width, "height": 900})
-    log_in(page, live_server, "acme", "admin@acme.test")
-    page.goto(tenant_url(live_server, "acme", f"/tickets/{ticket.number}/"))
+    sign_in(page, live_server, "acme", "admin@acme.test", f"/tickets/{ticket.number}/")
     page.locator("#followers").wait_for()
 
     # Followers: added and removed from the editor, without sending anything.
@@ -190,8 +189,7 @@ def test_pasted_pictures_survive_a_refused_send(live_server: LiveServer, page: P
         )
     problems = _watch(page)
     page.set_viewport_size({"width": 1280, "height": 900})
-    log_in(page, live_server, "acme", "admin@acme.test")
-    page.goto(tenant_url(live_server, "acme", f"/tickets/{ticket.number}/"))
+    sign_in(page, live_server, "acme", "admin@acme.test", f"/tickets/{ticket.number}/")
     box = page.locator("#reply-body")
     box.fill("This is what we see:\n")
     box.press("End")
@@ -240,8 +238,7 @@ def test_forward_a_message(live_server: LiveServer, page: Page, width: int) -> N
         first = Message.objects.get(ticket=ticket, kind="customer")
     problems = _watch(page)
     page.set_viewport_size({"width": width, "height": 900})
-    log_in(page, live_server, "acme", "admin@acme.test")
-    page.goto(tenant_url(live_server, "acme", f"/tickets/{ticket.number}/"))
+    sign_in(page, live_server, "acme", "admin@acme.test", f"/tickets/{ticket.number}/")
     page.locator(f"#message-{first.id}").get_by_role("link", name="Forward").click()
     page.wait_for_url("**/forward/")
     page.get_by_label("To").fill("vendor@printers.test")
@@ -291,8 +288,7 @@ def test_mail_in_the_thread_and_the_contact_page(
         )
     problems = _watch(page)
     page.set_viewport_size({"width": width, "height": 900})
-    log_in(page, live_server, "acme", "admin@acme.test")
-    page.goto(tenant_url(live_server, "acme", f"/tickets/{ticket.number}/"))
+    sign_in(page, live_server, "acme", "admin@acme.test", f"/tickets/{ticket.number}/")
     customer = page.locator("article.kind-customer").first
     assert customer.locator(".html-body b").inner_text() == "header"
     assert customer.locator(".html-body li").is_visible()

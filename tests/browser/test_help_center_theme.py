@@ -12,7 +12,7 @@ from pytest_django import Settings
 from pytest_django.live_server_helper import LiveServer
 
 from helpdesk.tenancy.models import Tenant
-from tests.browser.conftest import log_in, save_screenshot, tenant_url
+from tests.browser.conftest import save_screenshot, sign_in, tenant_url
 from tests.conftest import make_tenant
 
 if TYPE_CHECKING:
@@ -41,8 +41,7 @@ def test_an_admin_themes_the_help_center(
     svg: FilePayload = {"name": "logo.svg", "mimeType": "image/svg+xml", "buffer": b"<svg/>"}
     acme = make_tenant("acme", "Acme")
     page.set_viewport_size({"width": width, "height": 900})
-    log_in(page, live_server, "acme", acme.admin.user.email)
-    page.goto(tenant_url(live_server, "acme", "/kb/theme/"))
+    sign_in(page, live_server, "acme", acme.admin.user.email, "/kb/theme/")
     page.get_by_role("heading", name="Help center look").wait_for()
     assert _no_horizontal_scroll(page), width
     page.get_by_label("Name").fill("Acme Printers")

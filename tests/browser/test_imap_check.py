@@ -10,7 +10,7 @@ from pytest_django.live_server_helper import LiveServer
 
 from departments.models import Mailbox
 from helpdesk.tenancy.context import tenant_context
-from tests.browser.conftest import SCREENSHOTS, log_in, tenant_url
+from tests.browser.conftest import SCREENSHOTS, sign_in
 from tests.conftest import make_tenant
 from tests.dovecot import Dovecot, dovecot, loopback_imap_allowed  # noqa: F401
 
@@ -27,9 +27,7 @@ def test_admin_tests_the_imap_connection_then_saves(
     loopback_imap_allowed: None,  # noqa: F811
 ) -> None:
     acme = make_tenant("acme", "Acme")
-    log_in(page, live_server, "acme", "admin@acme.test")
-
-    page.goto(tenant_url(live_server, "acme", f"/settings/mailboxes/{acme.mailbox.id}/"))
+    sign_in(page, live_server, "acme", "admin@acme.test", f"/settings/mailboxes/{acme.mailbox.id}/")
     page.get_by_label("Poll an IMAP mailbox").check()
     page.get_by_label("IMAP server").fill(dovecot.host)
     page.get_by_label("Port").fill(str(dovecot.port))
@@ -63,8 +61,7 @@ def test_deleting_a_mailbox_asks_first(live_server: LiveServer, page: Page) -> N
         sales = department_services.create_mailbox(
             address="sales@acme.localhost", department=acme.department
         )
-    log_in(page, live_server, "acme", "admin@acme.test")
-    page.goto(tenant_url(live_server, "acme", f"/settings/mailboxes/{sales.id}/"))
+    sign_in(page, live_server, "acme", "admin@acme.test", f"/settings/mailboxes/{sales.id}/")
     asked: list[str] = []
 
     def answer(dialog: Dialog, accept: bool) -> None:

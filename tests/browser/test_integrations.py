@@ -18,9 +18,9 @@ from tests.automation.http_peer import Peer, serve
 from tests.browser.conftest import (
     SCREENSHOTS,
     close_quietly,
-    log_in,
     new_context,
     save_screenshot,
+    sign_in,
     tenant_url,
 )
 from tests.conftest import make_tenant
@@ -62,8 +62,7 @@ def test_admin_sets_up_integrations_and_an_agent_creates_a_task_from_a_ticket(
 
     admin_context = new_context(chromium)
     page = admin_context.new_page()
-    log_in(page, live_server, "acme", "admin@acme.test")
-    page.goto(tenant_url(live_server, "acme", "/settings/"))
+    sign_in(page, live_server, "acme", "admin@acme.test", "/settings/")
     page.get_by_role("link", name="Integrations", exact=True).click()
     page.get_by_role("link", name="New task integration").click()
     page.get_by_label("Name").fill("GitHub")
@@ -105,8 +104,7 @@ def test_admin_sets_up_integrations_and_an_agent_creates_a_task_from_a_ticket(
 
     agent_context = new_context(chromium)
     page = agent_context.new_page()
-    log_in(page, live_server, "acme", "agent@acme.test")
-    page.goto(tenant_url(live_server, "acme", f"/tickets/{ticket.number}/"))
+    sign_in(page, live_server, "acme", "agent@acme.test", f"/tickets/{ticket.number}/")
     panel = page.locator("#integrations-panel")
     crm = panel.locator(".contact-app-ok")
     crm.wait_for()

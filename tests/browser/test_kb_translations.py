@@ -16,8 +16,8 @@ from knowledge_base.models import ArticleTranslation
 from tests.browser.conftest import (
     SCREENSHOTS,
     close_quietly,
-    log_in,
     save_screenshot,
+    sign_in,
     tenant_url,
 )
 from tests.conftest import make_tenant
@@ -46,8 +46,7 @@ def test_a_german_translation_is_written_and_read_by_a_german_browser(
             body="## Steps\n\n1. Open **Sign in**.\n2. Choose *Forgot password*.",
             status="published",
         )
-    log_in(page, live_server, "acme", "admin@acme.test")
-    page.goto(tenant_url(live_server, "acme", "/kb/reset-your-password/edit/"))
+    sign_in(page, live_server, "acme", "admin@acme.test", "/kb/reset-your-password/edit/")
     switcher = page.get_by_role("navigation", name="Languages of this article")
     switcher.get_by_role("link", name="Deutsch").click()
     page.wait_for_url("**/kb/reset-your-password/translations/de/")

@@ -12,7 +12,7 @@ from pytest_django.live_server_helper import LiveServer
 from helpdesk.tenancy.context import tenant_context
 from knowledge_base import services as kb_services
 from knowledge_base.models import Article
-from tests.browser.conftest import SCREENSHOTS, log_in, save_screenshot, tenant_url
+from tests.browser.conftest import SCREENSHOTS, save_screenshot, sign_in, tenant_url
 from tests.conftest import make_tenant
 from tests.factories.tickets import make_ticket
 from tickets.models import TicketArticle
@@ -38,8 +38,7 @@ def test_an_agent_writes_previews_and_publishes_an_article(
     acme = make_tenant("acme", "Acme")
     with tenant_context(acme.id):
         kb_services.create_category(name="Accounts")
-    log_in(page, live_server, "acme", "admin@acme.test")
-    page.goto(tenant_url(live_server, "acme", "/kb/"))
+    sign_in(page, live_server, "acme", "admin@acme.test", "/kb/")
     page.get_by_role("link", name="New article").click()
     page.get_by_label("Title").fill("Reset a password")
     page.get_by_label("Tags").fill("password, login")
@@ -101,9 +100,7 @@ def test_a_solved_ticket_becomes_an_article_and_an_article_is_sent(
             status="solved",
         )
         jammed = make_ticket(subject="Paper stuck", body="It jams.")
-    log_in(page, live_server, "acme", "admin@acme.test")
-
-    page.goto(tenant_url(live_server, "acme", f"/tickets/{solved.number}/"))
+    sign_in(page, live_server, "acme", "admin@acme.test", f"/tickets/{solved.number}/")
     page.get_by_role("button", name="Create article").click()
     page.wait_for_url("**/kb/printer-prints-blank-pages/edit/")
     assert page.get_by_label("Title").input_value() == "Printer prints blank pages"

@@ -12,7 +12,7 @@ import pytest
 from pytest_django.live_server_helper import LiveServer
 
 from helpdesk.tenancy.context import tenant_context
-from tests.browser.conftest import SCREENSHOTS, log_in, save_screenshot, tenant_url
+from tests.browser.conftest import SCREENSHOTS, save_screenshot, sign_in
 from tests.conftest import make_tenant
 from tests.factories.tickets import make_contact, make_ticket
 
@@ -27,8 +27,7 @@ def test_admin_exports_then_erases_a_contact(live_server: LiveServer, page: Page
     with tenant_context(acme.id):
         maria = make_contact(email="maria.rossi@example.test", name="Maria Rossi")
         ticket = make_ticket(subject="Maria's printer", body="It smokes.", contact=maria)
-    log_in(page, live_server, "acme", "admin@acme.test")
-    page.goto(tenant_url(live_server, "acme", f"/contacts/{maria.id}/"))
+    sign_in(page, live_server, "acme", "admin@acme.test", f"/contacts/{maria.id}/")
     panel = page.locator("#personal-data")
     assert "Personal data" in panel.inner_text()
     for width in (390, 1280):

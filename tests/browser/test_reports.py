@@ -15,7 +15,7 @@ from automation.reports import services
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import MembershipRole
 from tests.automation.test_reports import DAYS, START, _small_tenant
-from tests.browser.conftest import SCREENSHOTS, log_in, save_screenshot, tenant_url
+from tests.browser.conftest import SCREENSHOTS, save_screenshot, sign_in, tenant_url
 from tests.conftest import make_tenant
 from tests.factories.accounts import make_member
 from tickets.models import Ticket
@@ -37,8 +37,7 @@ def _seeded() -> None:
 
 def test_reports_page_and_a_drill_down(live_server: LiveServer, page: Page) -> None:
     _seeded()
-    log_in(page, live_server, "acme", "admin@acme.test")
-    page.goto(tenant_url(live_server, "acme", RANGE))
+    sign_in(page, live_server, "acme", "admin@acme.test", RANGE)
     created = page.locator("#figure-created strong")
     assert created.inner_text() == "40"
     assert page.get_by_role("img", name="Tickets created and solved per day").is_visible()
@@ -60,8 +59,7 @@ def test_reports_page_and_a_drill_down(live_server: LiveServer, page: Page) -> N
 def test_reports_page_is_readable_on_a_phone(live_server: LiveServer, page: Page) -> None:
     _seeded()
     page.set_viewport_size({"width": 390, "height": 844})
-    log_in(page, live_server, "acme", "admin@acme.test")
-    page.goto(tenant_url(live_server, "acme", RANGE))
+    sign_in(page, live_server, "acme", "admin@acme.test", RANGE)
     assert page.locator("#figure-created strong").inner_text() == "40"
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390
@@ -78,8 +76,7 @@ def test_reports_page_is_readable_on_a_phone(live_server: LiveServer, page: Page
 def test_reports_page_at_desktop_widths(live_server: LiveServer, page: Page, width: int) -> None:
     _seeded()
     page.set_viewport_size({"width": width, "height": 900})
-    log_in(page, live_server, "acme", "admin@acme.test")
-    page.goto(tenant_url(live_server, "acme", RANGE))
+    sign_in(page, live_server, "acme", "admin@acme.test", RANGE)
     assert page.locator("#figure-created strong").inner_text() == "40"
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     for chart in (
@@ -106,7 +103,7 @@ def test_an_agent_sees_their_own_report(live_server: LiveServer, page: Page) -> 
         Ticket.objects.filter(id__in=[t.id for t in tickets[:7]]).update(assignee=agent)
         services.rebuild(start=START, end=START + datetime.timedelta(days=DAYS + 5))
     page.set_viewport_size({"width": 1280, "height": 900})
-    log_in(page, live_server, "acme", "ada@acme.test")
+    sign_in(page, live_server, "acme", "ada@acme.test")
     page.get_by_role("link", name="Reports").click()
     page.goto(tenant_url(live_server, "acme", RANGE))
     assert page.locator("#figure-created strong").inner_text() == "7"
@@ -126,7 +123,7 @@ def test_sla_heat_map_and_backlog_drill_downs(live_server: LiveServer, page: Pag
     acme = make_tenant("acme", "Acme")
     seed_drill_downs(acme)
     page.set_viewport_size({"width": 1280, "height": 900})
-    log_in(page, live_server, "acme", "admin@acme.test")
+    sign_in(page, live_server, "acme", "admin@acme.test")
     report = tenant_url(live_server, "acme", "/reports/?from=2026-03-02&to=2026-03-09")
     page.goto(report)
     sla = page.get_by_role("table", name="SLA targets")
@@ -169,7 +166,7 @@ def test_drill_down_says_its_filters_as_chips(live_server: LiveServer, page: Pag
 
     acme = make_tenant("acme", "Acme")
     seed_drill_downs(acme)
-    log_in(page, live_server, "acme", "admin@acme.test")
+    sign_in(page, live_server, "acme", "admin@acme.test")
     report = tenant_url(live_server, "acme", "/reports/?from=2026-03-02&to=2026-03-09")
     for width in (390, 1280):
         page.set_viewport_size({"width": width, "height": 900})

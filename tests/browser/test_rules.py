@@ -15,7 +15,7 @@ from automation.models import Rule
 from automation.rules import services
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import MembershipRole
-from tests.browser.conftest import log_in, save_screenshot, tenant_url
+from tests.browser.conftest import save_screenshot, sign_in
 from tests.conftest import make_tenant
 from tests.factories.accounts import make_member
 from tests.factories.tickets import make_ticket
@@ -49,8 +49,7 @@ def test_admin_builds_reorders_and_dry_runs_a_rule(live_server: LiveServer, page
                 actions=[{"action": "add_tags", "value": ["seen"]}],
             )
         ticket = make_ticket(subject="Refund for order 1234")
-    log_in(page, live_server, "acme", "admin@acme.test")
-    page.goto(tenant_url(live_server, "acme", "/settings/"))
+    sign_in(page, live_server, "acme", "admin@acme.test", "/settings/")
     page.get_by_role("link", name="Workflow rules").click()
 
     # Build: "subject contains refund" → assign to Adebayo, tag refund.

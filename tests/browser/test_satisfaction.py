@@ -11,7 +11,7 @@ from django.core import mail
 from pytest_django.live_server_helper import LiveServer
 
 from helpdesk.tenancy.context import tenant_context
-from tests.browser.conftest import close_quietly, log_in, new_context, save_screenshot, tenant_url
+from tests.browser.conftest import close_quietly, new_context, save_screenshot, sign_in, tenant_url
 from tests.conftest import make_tenant
 from tests.factories.accounts import make_member
 from tests.factories.tickets import make_contact, make_ticket
@@ -63,8 +63,7 @@ def test_customer_rates_bad_with_a_comment_and_the_agent_sees_it(
         assert (rating.score, rating.comment) == ("bad", "It took three days to get an answer.")
 
         desk = agent.new_page()
-        log_in(desk, live_server, "acme", "ana@acme.test")
-        desk.goto(tenant_url(live_server, "acme", f"/tickets/{ticket.number}/"))
+        sign_in(desk, live_server, "acme", "ana@acme.test", f"/tickets/{ticket.number}/")
         block = desk.locator("#satisfaction")
         block.get_by_text("Bad", exact=True).wait_for()
         assert "It took three days to get an answer." in block.inner_text()
@@ -111,8 +110,7 @@ def test_customer_rates_okay_from_the_mail_and_the_agent_sees_it(
             assert SatisfactionRating.objects.get(ticket=ticket).score == "okay"
 
         desk = agent.new_page()
-        log_in(desk, live_server, "acme", "ana@acme.test")
-        desk.goto(tenant_url(live_server, "acme", f"/tickets/{ticket.number}/"))
+        sign_in(desk, live_server, "acme", "ana@acme.test", f"/tickets/{ticket.number}/")
         desk.locator("#satisfaction").get_by_text("Okay", exact=True).wait_for()
         history = desk.locator(".history-list").inner_text()
         assert "Carla Diaz: satisfaction rating → Okay" in history

@@ -10,7 +10,7 @@ from pytest_django.live_server_helper import LiveServer
 
 from helpdesk.tenancy.context import tenant_context
 from knowledge_base import services as knowledge_base_services
-from tests.browser.conftest import log_in, save_screenshot, tenant_url
+from tests.browser.conftest import save_screenshot, sign_in, tenant_url
 from tests.conftest import PASSWORD, make_tenant
 from tests.factories.tickets import make_contact, make_ticket
 
@@ -56,7 +56,7 @@ def test_login_then_shell_inbox_and_ticket(live_server: LiveServer, page: Page) 
 def test_shell_works_on_a_phone_sized_screen(live_server: LiveServer, page: Page) -> None:
     make_tenant("acme", "Acme")
     page.set_viewport_size({"width": 390, "height": 800})
-    log_in(page, live_server, "acme", "admin@acme.test")
+    sign_in(page, live_server, "acme", "admin@acme.test")
     nav_link = page.get_by_role("navigation", name="Main").get_by_role("link", name="Reports")
     assert not nav_link.is_visible()
     page.get_by_role("button", name="Menu").click()
@@ -118,7 +118,7 @@ def test_pages_fit_a_phone_screen_without_sideways_scrolling(
         )
 
     page.set_viewport_size({"width": 390, "height": 800})
-    log_in(page, live_server, "acme", "admin@acme.test")
+    sign_in(page, live_server, "acme", "admin@acme.test")
     too_wide = {}
     for label, url_name, kwargs in PHONE_PAGES:
         response = page.goto(tenant_url(live_server, "acme", reverse(url_name, kwargs=kwargs)))

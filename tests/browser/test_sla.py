@@ -9,7 +9,7 @@ import pytest
 from pytest_django.live_server_helper import LiveServer
 
 from helpdesk.tenancy.context import tenant_context
-from tests.browser.conftest import log_in, save_screenshot, tenant_url
+from tests.browser.conftest import save_screenshot, sign_in, tenant_url
 from tests.conftest import make_tenant
 from tests.factories.tickets import make_ticket
 from tickets.models import Ticket
@@ -24,9 +24,7 @@ def test_admin_sets_an_sla_and_agents_see_it_count_down_and_pause(
     live_server: LiveServer, page: Page
 ) -> None:
     acme = make_tenant("acme", "Acme")
-    log_in(page, live_server, "acme", "admin@acme.test")
-
-    page.goto(tenant_url(live_server, "acme", "/settings/"))
+    sign_in(page, live_server, "acme", "admin@acme.test", "/settings/")
     page.get_by_role("link", name="SLA policies").click()
     page.get_by_label("Name").fill("Standard")
     page.get_by_label("First response within").fill("2h")

@@ -17,7 +17,7 @@ from pytest_django.live_server_helper import LiveServer
 
 from helpdesk.tenancy.models import Membership
 from tests.accounts.oidc_provider.server import CLIENT_ID, CLIENT_SECRET, run_provider
-from tests.browser.conftest import close_quietly, log_in, save_screenshot, tenant_url
+from tests.browser.conftest import close_quietly, save_screenshot, sign_in, tenant_url
 from tests.conftest import make_tenant
 
 if TYPE_CHECKING:
@@ -57,8 +57,7 @@ def test_admin_sets_up_sso_and_a_person_signs_in_through_the_provider(
     try:
         page = admin.new_page()
         page.on("console", on_console)
-        log_in(page, live_server, "acme", "admin@acme.test")
-        page.goto(tenant_url(live_server, "acme", "/settings/"))
+        sign_in(page, live_server, "acme", "admin@acme.test", "/settings/")
         page.get_by_role("link", name="Single sign-on").click()
         page.wait_for_url("**/accounts/sso/settings/")
         redirect_uri = page.locator("#sso-redirect-uri").inner_text()

@@ -13,7 +13,7 @@ from django.core import mail
 from django.core.mail import EmailMessage
 from pytest_django.live_server_helper import LiveServer
 
-from tests.browser.conftest import close_quietly, log_in, tenant_url
+from tests.browser.conftest import close_quietly, sign_in, tenant_url
 from tests.conftest import make_tenant
 
 if TYPE_CHECKING:
@@ -47,8 +47,7 @@ def test_pending_invitation_with_resend_and_revoke_at_phone_and_desktop_width(
     invitee = chromium.new_context(viewport={"width": 390, "height": 844})
     try:
         page = admin.new_page()
-        log_in(page, live_server, "acme", "admin@acme.test")
-        page.goto(tenant_url(live_server, "acme", "/accounts/team/"))
+        sign_in(page, live_server, "acme", "admin@acme.test", "/accounts/team/")
         page.get_by_label("Email").fill("nina@example.test")
         page.get_by_label("Name").fill("Nina Ruiz")
         page.get_by_role("button", name="Send invitation").click()
@@ -105,8 +104,7 @@ def test_revoking_asks_first_and_the_link_stops_working(
     admin = chromium.new_context(viewport={"width": 390, "height": 844})
     try:
         page = admin.new_page()
-        log_in(page, live_server, "acme", "admin@acme.test")
-        page.goto(tenant_url(live_server, "acme", "/accounts/team/"))
+        sign_in(page, live_server, "acme", "admin@acme.test", "/accounts/team/")
         page.get_by_label("Email").fill("sam@example.test")
         page.get_by_role("button", name="Send invitation").click()
         page.get_by_text("sam@example.test is invited").wait_for()

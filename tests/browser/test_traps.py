@@ -15,7 +15,7 @@ from pytest_django.live_server_helper import LiveServer
 from automation import services as sla_services
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import MembershipRole
-from tests.browser.conftest import log_in, save_screenshot, tenant_url
+from tests.browser.conftest import save_screenshot, sign_in, tenant_url
 from tests.browser.test_shell import PHONE_PAGES
 from tests.conftest import make_tenant
 from tests.factories.accounts import make_member
@@ -68,7 +68,7 @@ def test_no_agent_page_scrolls_sideways(live_server: LiveServer, page: Page, wid
             due_at=timezone.now() - datetime.timedelta(hours=2),
         )
     page.set_viewport_size({"width": width, "height": 900})
-    log_in(page, live_server, "acme", "admin@acme.test")
+    sign_in(page, live_server, "acme", "admin@acme.test")
     too_wide = {}
     for label, url_name, kwargs in AGENT_PAGES:
         response = page.goto(tenant_url(live_server, "acme", reverse(url_name, kwargs=kwargs)))
@@ -102,7 +102,7 @@ def test_walking_the_inbox_claims_nothing_and_take_does(
     with tenant_context(acme.id):
         for subject in ("First question", "Second question", "Third question"):
             make_ticket(subject=subject)
-    log_in(page, live_server, "acme", "admin@acme.test")
+    sign_in(page, live_server, "acme", "admin@acme.test")
     page.keyboard.press("j")
     page.keyboard.press("Enter")  # open the first ticket
     page.wait_for_url("**/tickets/*/")
@@ -133,8 +133,7 @@ def test_tasks_and_reminders_on_a_ticket(live_server: LiveServer, page: Page) ->
             due_at=timezone.now() + datetime.timedelta(days=2),
         )
     page.set_viewport_size({"width": 1366, "height": 900})
-    log_in(page, live_server, "acme", "admin@acme.test")
-    page.goto(tenant_url(live_server, "acme", f"/tickets/{ticket.number}/"))
+    sign_in(page, live_server, "acme", "admin@acme.test", f"/tickets/{ticket.number}/")
     panel = page.locator("#ticket-tasks")
     panel.get_by_text("No tasks.").wait_for()
     panel.locator("summary", has_text="Add a task").click()
@@ -170,7 +169,7 @@ def test_slash_searches_all_tickets_from_the_ticket_page(
         waiting = make_ticket(subject="Zebra crossing paint")
         ticket_services.change_status(ticket=waiting, status="waiting", actor=acme.admin)
         other = make_ticket(subject="Printer")
-    log_in(page, live_server, "acme", "admin@acme.test")
+    sign_in(page, live_server, "acme", "admin@acme.test")
     # From the "All open" view the box still searches every ticket, and says so.
     page.locator("#q").fill("zebra")
     page.locator("#q").press("Enter")
@@ -193,8 +192,7 @@ def test_a_light_agents_forbidden_shortcut_and_page_say_why(
     with tenant_context(acme.id):
         make_member(acme.tenant, MembershipRole.LIGHT_AGENT, email="lee@acme.test", name="Lee")
         ticket = make_ticket(subject="Printer")
-    log_in(page, live_server, "acme", "lee@acme.test")
-    page.goto(tenant_url(live_server, "acme", f"/tickets/{ticket.number}/"))
+    sign_in(page, live_server, "acme", "lee@acme.test", f"/tickets/{ticket.number}/")
     page.keyboard.press("a")  # take: not for light agents
     toast = page.get_by_role("alert").filter(has_text="Not allowed")
     toast.wait_for()
@@ -230,8 +228,7 @@ def test_a_hidden_sla_policy_is_warned_about_and_moved(live_server: LiveServer, 
             priorities=["urgent"],
             first_response_minutes=30,
         )
-    log_in(page, live_server, "acme", "admin@acme.test")
-    page.goto(tenant_url(live_server, "acme", "/settings/sla/"))
+    sign_in(page, live_server, "acme", "admin@acme.test", "/settings/sla/")
     warning = page.locator(".policy-shadowed")
     assert "Never applies" in warning.inner_text()
     save_screenshot(page, "sla-shadowed.png")
@@ -244,7 +241,7 @@ def test_a_hidden_sla_policy_is_warned_about_and_moved(live_server: LiveServer, 
 
 def test_the_agent_picks_a_time_zone_and_pages_name_it(live_server: LiveServer, page: Page) -> None:
     make_tenant("acme", "Acme")
-    log_in(page, live_server, "acme", "admin@acme.test")
+    sign_in(page, live_server, "acme", "admin@acme.test")
     page.locator(".account-menu summary").click()  # the member's own menu in the top bar
     page.get_by_role("link", name="Preferences").click()
     page.wait_for_url("**/settings/preferences/")

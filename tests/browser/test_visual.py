@@ -14,7 +14,7 @@ import pytest
 from pytest_django.live_server_helper import LiveServer
 
 from helpdesk.tenancy.context import tenant_context
-from tests.browser.conftest import SCREENSHOTS, log_in, tenant_url
+from tests.browser.conftest import SCREENSHOTS, sign_in, tenant_url
 from tests.conftest import make_tenant
 from tests.factories.tickets import make_contact, make_ticket
 from tickets.ticket import services
@@ -76,7 +76,7 @@ def test_desktop_inbox_rows_are_one_line_and_the_ticket_is_side_by_side(
     with tenant_context(acme.id):
         _tickets()
     page.set_viewport_size({"width": width, "height": 900})
-    log_in(page, live_server, "acme", "admin@acme.test")
+    sign_in(page, live_server, "acme", "admin@acme.test")
     page.wait_for_load_state("networkidle")
     _shot(page, f"inbox-{width}.png")
     if PREFIX == "visual-":
@@ -113,7 +113,7 @@ def test_phone_first_screen_shows_tickets_with_big_tap_targets(
     with tenant_context(acme.id):
         _tickets()
     page.set_viewport_size({"width": 390, "height": 844})
-    log_in(page, live_server, "acme", "admin@acme.test")
+    sign_in(page, live_server, "acme", "admin@acme.test")
     page.wait_for_load_state("networkidle")
     _shot(page, "phone-390.png")
     if PREFIX != "visual-":

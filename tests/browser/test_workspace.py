@@ -10,8 +10,14 @@ from pytest_django.live_server_helper import LiveServer
 
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import Membership
-from tests.browser.conftest import close_quietly, new_context, save_screenshot, tenant_url
-from tests.conftest import PASSWORD, TenantSetup, make_tenant
+from tests.browser.conftest import (
+    close_quietly,
+    new_context,
+    save_screenshot,
+    sign_in,
+    tenant_url,
+)
+from tests.conftest import TenantSetup, make_tenant
 from tests.factories.accounts import make_member
 from tests.factories.tickets import make_ticket
 from tickets.configuration import services as configuration
@@ -22,14 +28,6 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser, Dialog, Page
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def _log_in(page: Page, live_server: LiveServer, email: str) -> None:
-    page.goto(tenant_url(live_server, "acme", "/accounts/login/"))
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("**/inbox/")
 
 
 def _setup() -> tuple[TenantSetup, Membership, Membership]:
@@ -52,7 +50,7 @@ def test_triage_open_an_unassigned_ticket_own_it_reply_and_wait(
         )
         make_ticket(subject="Invoice has the wrong VAT number", priority="high")
         make_ticket(subject="How do I export my data?", priority="low")
-    _log_in(page, live_server, "ana@acme.test")
+    sign_in(page, live_server, "acme", "ana@acme.test")
     page.get_by_role("navigation", name="Inbox views").get_by_role(
         "link", name="Unassigned"
     ).click()
@@ -92,8 +90,8 @@ def test_two_agents_see_each_other_and_the_stale_reply_is_stopped(
     ana_context, ben_context = new_context(chromium), new_context(chromium)
     try:
         ana_page, ben_page = ana_context.new_page(), ben_context.new_page()
-        _log_in(ana_page, live_server, "ana@acme.test")
-        _log_in(ben_page, live_server, "ben@acme.test")
+        sign_in(ana_page, live_server, "acme", "ana@acme.test")
+        sign_in(ben_page, live_server, "acme", "ben@acme.test")
         url = tenant_url(live_server, "acme", f"/tickets/{ticket.number}/")
         ana_page.goto(url)
         ben_page.goto(url)
@@ -138,14 +136,13 @@ def test_a_note_mention_shows_in_the_other_agents_notifications(
     ana_context, ben_context = new_context(chromium), new_context(chromium)
     try:
         ana_page, ben_page = ana_context.new_page(), ben_context.new_page()
-        _log_in(ana_page, live_server, "ana@acme.test")
-        ana_page.goto(tenant_url(live_server, "acme", f"/tickets/{ticket.number}/"))
+        sign_in(ana_page, live_server, "acme", "ana@acme.test", f"/tickets/{ticket.number}/")
         ana_page.get_by_label("Internal note").check()
         ana_page.locator("#reply-body").fill("@ben is this the add-on we launched?")
         ana_page.get_by_role("button", name="Send").click()
         ana_page.locator("article.kind-note").get_by_text("@ben is this").wait_for()
 
-        _log_in(ben_page, live_server, "ben@acme.test")
+        sign_in(ben_page, live_server, "acme", "ben@acme.test")
         badge = ben_page.locator("#notification-link .badge")
         badge.wait_for()
         assert badge.inner_text() == "1"
@@ -171,8 +168,7 @@ def test_the_sidebar_saves_only_what_this_agent_changed(
     acme, _, ben = _setup()
     with tenant_context(acme.id):
         ticket = make_ticket(subject="Printer on fire", priority="high")
-    _log_in(page, live_server, "ana@acme.test")
-    page.goto(tenant_url(live_server, "acme", f"/tickets/{ticket.number}/"))
+    sign_in(page, live_server, "acme", "ana@acme.test", f"/tickets/{ticket.number}/")
     assert page.locator("#f-priority").input_value() == "high"
     with tenant_context(acme.id):
         services.update_ticket(ticket=ticket, actor=ben, priority="low")
@@ -193,7 +189,7 @@ def test_a_bulk_merge_names_the_surviving_ticket_and_asks_first(
     with tenant_context(acme.id):
         older = make_ticket(subject="Login fails")
         newer = make_ticket(subject="Login fails again")
-    _log_in(page, live_server, "ana@acme.test")
+    sign_in(page, live_server, "acme", "ana@acme.test")
     page.locator(f"#ticket-{newer.number} input[name=tickets]").check()
     page.locator(f"#ticket-{older.number} input[name=tickets]").check()
     page.locator("#bulk-action").select_option("merge")

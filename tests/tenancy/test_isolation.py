@@ -6,12 +6,13 @@ import pytest
 from django.conf import settings
 from django.db import IntegrityError, ProgrammingError, connection, transaction
 from django.db.utils import DatabaseError
+from psycopg import pq
 
 from helpdesk.core.ids import new_id
-from helpdesk.tenancy.context import tenant_context
+from helpdesk.tenancy.context import execute_in_tenant, tenant_context
 from helpdesk.tenancy.errors import CrossTenantWrite, NoTenantError, TenantSwitchError
 from helpdesk.tenancy.managers import cross_tenant
-from tests.conftest import TenantSetup
+from tests.conftest import TenantSetup, make_tenant
 from tests.factories.tickets import make_ticket
 from tickets.mail_in import intake
 from tickets.mail_in import tasks as mail_in_tasks
@@ -222,3 +223,64 @@ def test_tenant_command_works_inside_its_tenant_only(
     assert out.getvalue().strip() == "reindexed 2 tickets of globex"
     with pytest.raises(CommandError, match="no tenant"):
         call_command("rebuild_search_index", "--tenant", "nope", stdout=out)
+
+
+# --- execute_in_tenant: one statement, its own transaction, one round trip ----------------
+
+_SUBJECTS = "SELECT subject FROM tickets_ticket WHERE tenant_id = %s ORDER BY subject"
+
+
+def test_one_statement_as_a_tenant_sees_only_that_tenant_and_leaves_no_setting(
+    acme: TenantSetup, globex: TenantSetup
+) -> None:
+    _tickets_in(acme)
+    _tickets_in(globex)
+    rows = execute_in_tenant(acme.id, "SELECT subject FROM tickets_ticket ORDER BY subject", [])
+    assert rows == [("acme one",), ("acme two",)]  # RLS: globex's rows are not there
+    assert execute_in_tenant(acme.id, _SUBJECTS, [str(globex.id)]) == []
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('app.tenant_id', true)")
+        assert cursor.fetchone()[0] in ("", None)
+    assert _raw_subjects() == []
+
+
+def test_one_statement_as_a_tenant_inside_its_context_or_another(
+    acme: TenantSetup, globex: TenantSetup
+) -> None:
+    _tickets_in(acme)
+    with tenant_context(acme.id):
+        assert len(execute_in_tenant(acme.id, _SUBJECTS, [str(acme.id)])) == 2
+        with pytest.raises(TenantSwitchError):
+            execute_in_tenant(globex.id, _SUBJECTS, [str(globex.id)])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_statement_as_a_tenant_commits_alone_or_not_at_all() -> None:
+    """Outside any transaction, as the outbox's delivery runs it: the statement is committed
+    when it returns, a failing one leaves nothing, and the setting ends with it."""
+    acme = make_tenant("acme", "Acme")
+    _tickets_in(acme)
+    renamed = execute_in_tenant(
+        acme.id,
+        "UPDATE tickets_ticket SET subject = subject || '!' WHERE tenant_id = %s RETURNING id",
+        [str(acme.id)],
+    )
+    assert len(renamed) == 2
+    assert not connection.in_atomic_block
+    assert connection.connection.info.transaction_status == pq.TransactionStatus.IDLE
+    with pytest.raises(DatabaseError):
+        execute_in_tenant(
+            acme.id,
+            "WITH changed AS (UPDATE tickets_ticket SET subject = 'lost' WHERE tenant_id = %s"
+            " RETURNING 1) SELECT 1 / 0 FROM changed",
+            [str(acme.id)],
+        )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('app.tenant_id', true)")
+        assert cursor.fetchone()[0] in ("", None)
+    assert _raw_subjects() == []
+    with tenant_context(acme.id):
+        assert sorted(Ticket.objects.values_list("subject", flat=True)) == [
+            "acme one!",
+            "acme two!",
+        ]

@@ -1196,6 +1196,8 @@ def sql_group(statement: str) -> str:
     if word in {"SAVEPOINT", "RELEASE", "ROLLBACK", "COMMIT", "SET"}:
         return word
     if word == "SELECT":
+        if "WITH recorded AS" in text:  # execute_in_tenant: setting and statement at once
+            return "outbox record and claim (with the tenant setting)"
         if "set_config" in text:
             return "SELECT set_config (tenant)"
         match = _FROM_TABLE.search(text)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import logging
 import smtplib
 import threading
@@ -46,7 +47,7 @@ from helpdesk.core.errors import TransientError, is_temporary
 from helpdesk.core.ids import new_id
 from helpdesk.mail import tasks
 from helpdesk.mail.models import OutboundEmail, OutboundEmailKind, OutboundEmailStatus
-from helpdesk.tenancy.context import require_tenant_id, tenant_context
+from helpdesk.tenancy.context import execute_in_tenant, require_tenant_id, tenant_context
 
 logger = logging.getLogger(__name__)
 
@@ -328,33 +329,18 @@ def _inline_part(attachment: dict[str, str], payload: bytes) -> MIMEBase:
 
 
 def claim(outbound_email_id: UUID) -> EmailMultiAlternatives | None:
-    """Claim one queued email for sending (queued -> sending) and load it; None when another
-    run claimed it first or it is no longer queued.
+    """Claim one queued email of the current tenant for sending (queued -> sending,
+    committed with the caller's transaction) and load it; None when another run claimed it
+    first or it is no longer queued.
 
     The caller commits the claim before it sends, so that a second run, the sweeper or a
     redelivered task never sends it again. An email that cannot be loaded (an attachment
     gone) is failed; an outage rolls the claim back."""
-    claimed = OutboundEmail.objects.filter(
-        id=outbound_email_id, status=OutboundEmailStatus.QUEUED
-    ).update(
-        status=OutboundEmailStatus.SENDING, attempts=F("attempts") + 1, updated_at=timezone.now()
-    )
-    if not claimed:
+    tenant_id = str(require_tenant_id())
+    outbound = _record_and_claim(tenant_id, {}, outbound_email_id)
+    if outbound is None:
         return None  # the compare-and-set lost: another run has it, or it went out
-    outbound = OutboundEmail.objects.get(id=outbound_email_id)
-    try:
-        return as_message(outbound)
-    except Exception as error:
-        if is_temporary(error):
-            raise
-        logger.exception("outbound email %s cannot be sent", outbound_email_id)
-        _set_status(
-            outbound_email_id,
-            OutboundEmailStatus.SENDING,
-            OutboundEmailStatus.FAILED,
-            _reason(error),
-        )
-        return None
+    return _loaded(tenant_id, outbound)
 
 
 def send(email: EmailMultiAlternatives) -> bool:
@@ -421,15 +407,18 @@ def provider_message_id(email: EmailMultiAlternatives) -> str:
 
 
 def deliver(*, tenant_id: str, outbound_email_id: UUID, last_attempt: bool) -> str | None:
-    """Send one queued email: claim (committed), send, record, each in its own tenant
-    transaction. Returns the status it left, None when there was nothing to send.
+    """Send one queued email: claim (committed), send, record, each one statement committed
+    on its own (`_record_and_claim`). Returns the status it left, None when there was
+    nothing to send.
 
     Raises TransientError after a temporary failure unless this is the last attempt (the
     email is queued again either way, for the retry or the sweeper)."""
-    with tenant_context(tenant_id):
-        email = claim(outbound_email_id)
+    outbound = _record_and_claim(tenant_id, {}, outbound_email_id)
+    if outbound is None:
+        return None  # the compare-and-set lost: another run has it, or it went out
+    email = _loaded(tenant_id, outbound)
     if email is None:
-        return None
+        return OutboundEmailStatus.FAILED
     try:
         sent = send(email)
     except Exception as error:
@@ -444,24 +433,15 @@ def deliver(*, tenant_id: str, outbound_email_id: UUID, last_attempt: bool) -> s
                 outbound_email_id=outbound_email_id,
                 error=RuntimeError("the mail backend sent nothing"),
             )
-    provider_id = provider_message_id(email)
+    just_sent = {outbound_email_id: provider_message_id(email)}
     try:
-        with tenant_context(tenant_id):
-            record_sent(outbound_email_id=outbound_email_id, provider_message_id=provider_id)
+        _record_and_claim(tenant_id, just_sent, None)
     except Exception as error:
         if not is_temporary(error):
             raise
         # It went out; only the record failed (the database is down). Record it later;
         # retrying this task would find it claimed and do nothing.
-        logger.warning("outbound email %s sent but not recorded yet: %r", outbound_email_id, error)
-        tasks.record_outbound_email_sent.apply_async(
-            kwargs={
-                "tenant_id": tenant_id,
-                "outbound_email_id": str(outbound_email_id),
-                "provider_message_id": provider_id,
-            },
-            countdown=10,
-        )
+        _record_later(tenant_id, just_sent, error)
     return OutboundEmailStatus.SENT
 
 
@@ -555,11 +535,11 @@ def deliver_many(
     *, tenant_id: str, outbound_email_ids: list[UUID], last_attempt: bool
 ) -> dict[UUID, str]:
     """`deliver` for many emails over one connection to the mail backend, opened at the
-    first email claimed. Each email is claimed (queued -> sending) in the transaction that
-    records the one before it sent, and that transaction commits before the send: one
-    transaction per email instead of two, and still none is ever sent twice and a crash
-    leaves at most one in sending (the sweeper marks it unknown). Returns the status each
-    claimed email was left in.
+    first email claimed. Each email is claimed (queued -> sending) by the statement that
+    records the one before it sent, committed before the send (`_record_and_claim`: one
+    round trip an email), so none is ever sent twice and a crash leaves at most one in
+    sending (the sweeper marks it unknown). Returns the status each claimed email was left
+    in.
 
     A temporary failure of one email puts it back to queued and the others go on; a backend
     that cannot be reached stops the run (the rest stay queued). Then TransientError is
@@ -572,25 +552,28 @@ def deliver_many(
     just_sent: dict[UUID, str] = {}
     try:
         while True:
-            claimed: tuple[UUID, EmailMultiAlternatives] | None = None
-            try:
-                with tenant_context(tenant_id):
-                    _record_sent_rows(just_sent)
-                    while claimed is None and position < len(pending):
-                        email = claim(pending[position])
-                        if email is not None:
-                            claimed = (pending[position], email)
-                        position += 1
-            except Exception as error:
-                if not is_temporary(error) or not just_sent:
+            outbound = None
+            # The next email still queued; one claimed or sent by another run meanwhile is
+            # passed over (a statement each: rare, a redelivered task's).
+            while outbound is None and (just_sent or position < len(pending)):
+                claim_id = pending[position] if position < len(pending) else None
+                position += 1
+                try:
+                    outbound = _record_and_claim(tenant_id, just_sent, claim_id)
+                except Exception as error:
+                    if not is_temporary(error) or not just_sent:
+                        raise
+                    _record_later(tenant_id, just_sent, error)  # sent; the claim rolled back
                     raise
-                _record_later(tenant_id, just_sent, error)  # sent; the claim rolled back
-                raise
-            outcome.update(dict.fromkeys(just_sent, OutboundEmailStatus.SENT))
-            just_sent = {}
-            if claimed is None:
+                outcome.update(dict.fromkeys(just_sent, OutboundEmailStatus.SENT))
+                just_sent = {}
+            if outbound is None:
                 break
-            outbound_email_id, email = claimed
+            outbound_email_id = outbound.id
+            email = _loaded(tenant_id, outbound)
+            if email is None:
+                outcome[outbound_email_id] = OutboundEmailStatus.FAILED
+                continue
             if connection is None:
                 try:
                     connection = get_connection()
@@ -632,21 +615,98 @@ def deliver_many(
     return outcome
 
 
-def _record_sent_rows(sent: dict[UUID, str]) -> None:
-    """sending (or unknown) -> sent, in the current transaction."""
+# Two data-modifying steps in one statement, so one round trip an email: `recorded` records
+# the emails just sent (sending, or unknown if the sweeper got there first -> sent, with the
+# ESP's id; the bodies of account-link mail blanked, as _settled_bodies does), `claimed`
+# claims the next one if it is still queued (a compare-and-set: queued -> sending) and
+# returns what sending it needs (_SENDABLE, in that order).
+_RECORD_AND_CLAIM = """
+WITH recorded AS (
+    UPDATE mail_outboundemail AS o
+    SET status = 'sent', error = '', provider_message_id = v.provider_id, sent_at = %s,
+        updated_at = %s,
+        body_text = CASE WHEN o.kind = ANY(%s::text[]) THEN '' ELSE o.body_text END,
+        body_html = CASE WHEN o.kind = ANY(%s::text[]) THEN '' ELSE o.body_html END
+    FROM unnest(%s::uuid[], %s::text[]) AS v(id, provider_id)
+    WHERE o.tenant_id = %s AND o.id = v.id AND o.status IN ('sending', 'unknown')
+), claimed AS (
+    UPDATE mail_outboundemail AS o
+    SET status = 'sending', attempts = o.attempts + 1, updated_at = %s
+    WHERE o.tenant_id = %s AND o.id = %s::uuid AND o.status = 'queued'
+    RETURNING o.id, o.tenant_id, o.from_email, o.to::text, o.cc::text, o.bcc::text,
+        o.reply_to::text, o.subject, o.body_text, o.body_html, o.headers::text,
+        o.attachments::text, o.tags::text, o.metadata::text
+)
+SELECT * FROM claimed
+"""
+_SENDABLE = (
+    "id",
+    "tenant_id",
+    "from_email",
+    "to",
+    "cc",
+    "bcc",
+    "reply_to",
+    "subject",
+    "body_text",
+    "body_html",
+    "headers",
+    "attachments",
+    "tags",
+    "metadata",
+)
+_JSON_COLUMNS = ("to", "cc", "bcc", "reply_to", "headers", "attachments", "tags", "metadata")
+
+
+def _record_and_claim(
+    tenant_id: str, sent: dict[UUID, str], claim: UUID | None
+) -> OutboundEmail | None:
+    """Record `sent` (outbound email id -> the ESP's id) and claim `claim` if it is still
+    queued, in one statement committed on its own; the claimed email as stored, None when
+    it was not queued (another run has it, or it went out) or there was none to claim."""
     now = timezone.now()
-    for outbound_email_id, provider_id in sent.items():
-        OutboundEmail.objects.filter(
-            id=outbound_email_id,
-            status__in=[OutboundEmailStatus.SENDING, OutboundEmailStatus.UNKNOWN],
-        ).update(
-            status=OutboundEmailStatus.SENT,
-            error="",
-            provider_message_id=provider_id[:255],
-            sent_at=now,
-            updated_at=now,
-            **_settled_bodies(),
-        )
+    kinds = sorted(ACCOUNT_LINK_KINDS)
+    rows = execute_in_tenant(
+        tenant_id,
+        _RECORD_AND_CLAIM,
+        [
+            now,
+            now,
+            kinds,
+            kinds,
+            [str(i) for i in sent],
+            [provider_id[:255] for provider_id in sent.values()],
+            tenant_id,
+            now,
+            tenant_id,
+            str(claim) if claim is not None else None,
+        ],
+    )
+    if not rows:
+        return None
+    values = dict(zip(_SENDABLE, rows[0], strict=True))
+    for name in _JSON_COLUMNS:
+        values[name] = json.loads(values[name])
+    return OutboundEmail(**values)
+
+
+def _loaded(tenant_id: str, outbound: OutboundEmail) -> EmailMultiAlternatives | None:
+    """The claimed email as Django's mail API sends it; None when it cannot be loaded (an
+    attachment gone), which fails it. An outage raises (it stays sending: never sent twice)."""
+    try:
+        return as_message(outbound)
+    except Exception as error:
+        if is_temporary(error):
+            raise
+        logger.exception("outbound email %s cannot be sent", outbound.id)
+        with tenant_context(tenant_id):
+            _set_status(
+                outbound.id,
+                OutboundEmailStatus.SENDING,
+                OutboundEmailStatus.FAILED,
+                _reason(error),
+            )
+        return None
 
 
 def _record_later(tenant_id: str, sent: dict[UUID, str], error: BaseException) -> None:

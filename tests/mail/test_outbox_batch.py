@@ -16,6 +16,7 @@ from django.core import mail
 from django.core.mail import get_connection
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from psycopg import pq
 from pytest_django import DjangoCaptureOnCommitCallbacks, Settings
 
 from helpdesk.core.errors import TransientError
@@ -23,7 +24,7 @@ from helpdesk.mail import services as mail_services
 from helpdesk.mail import tasks as mail_tasks
 from helpdesk.mail.models import OutboundEmail
 from helpdesk.tenancy.context import tenant_context
-from tests.conftest import TenantSetup
+from tests.conftest import TenantSetup, make_tenant
 from tests.tickets.test_inbound import build
 from tests.tickets.test_outbound import _free_port
 from tickets.mail_in import intake
@@ -197,14 +198,15 @@ def test_a_batch_goes_out_over_one_smtp_connection_one_transaction_an_email(
     assert outcome == dict.fromkeys(ids, "sent")
     assert len(handler.peers) == 5
     assert len(set(handler.peers)) == 1  # one connection for the whole batch
-    # Each email is claimed in the transaction that records the one before it sent (one
-    # tenant transaction an email, and one to record the last), not two an email.
-    tenant_contexts = [
-        q
-        for q in captured.captured_queries
-        if "set_config('app.tenant_id'" in q["sql"] and str(acme.id) in q["sql"]
-    ]
-    assert len(tenant_contexts) == 6
+    # Each email is claimed by the statement that records the one before it sent, sent to
+    # the server with its tenant setting as one query: one round trip an email, and one to
+    # record the last (no BEGIN, setting, read or COMMIT of their own).
+    statements = [q["sql"] for q in captured.captured_queries]
+    assert len(statements) == 6
+    assert all(
+        sql.startswith(f"SELECT set_config('app.tenant_id', '{acme.id}', true); ")
+        for sql in statements
+    )
     with tenant_context(acme.id):
         assert set(OutboundEmail.objects.values_list("status", "attempts")) == {("sent", 1)}
 
@@ -246,3 +248,82 @@ def test_a_worker_killed_mid_batch_leaves_one_email_sending_never_sent_again(
     with tenant_context(acme.id):
         assert mail_services.mark_interrupted_sends(older_than=datetime.timedelta(0)) == 1
         assert OutboundEmail.objects.get(id=ids[1]).status == "unknown"
+
+
+def test_a_run_overlapping_another_sends_each_email_once(
+    acme: TenantSetup,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    """A redelivered task running while the first still sends: the claim takes the next
+    email still queued, so the two share the batch and neither sends one twice."""
+    monkeypatch.setattr(mail_tasks.deliver_outbound_emails, "delay", lambda **_: None)
+    ids = _acknowledged_batch(acme, 4, django_capture_on_commit_callbacks)
+    real_send = mail_services.send
+    second: list[dict[UUID, str]] = []
+    started: list[bool] = []
+
+    def send(email: Any) -> bool:
+        if not started:
+            started.append(True)
+            second.append(
+                mail_services.deliver_many(
+                    tenant_id=str(acme.id), outbound_email_ids=ids, last_attempt=True
+                )
+            )
+        return real_send(email)
+
+    monkeypatch.setattr(mail_services, "send", send)
+    first = mail_services.deliver_many(
+        tenant_id=str(acme.id), outbound_email_ids=ids, last_attempt=True
+    )
+    assert first == {ids[0]: "sent"}
+    assert second == [dict.fromkeys(ids[1:], "sent")]
+    assert len({m.extra_headers["Message-ID"] for m in mail.outbox}) == len(mail.outbox) == 4
+    with tenant_context(acme.id):
+        assert set(OutboundEmail.objects.values_list("status", "attempts")) == {("sent", 1)}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_claim_is_committed_before_its_send_and_the_tenant_setting_ends_with_it(
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    """Outside any transaction, as a worker runs it: when an email goes out its claim is
+    committed (another run sees it sending; nothing is left open on the connection), and
+    the tenant setting of the statements does not outlive them."""
+    acme = make_tenant("acme", "Acme")
+    monkeypatch.setattr(mail_tasks.deliver_outbound_emails, "delay", lambda **_: None)
+    ids = _acknowledged_batch(acme, 3, django_capture_on_commit_callbacks)
+    seen: list[tuple[bool, str, dict[str, str]]] = []
+    real_send = mail_services.send
+
+    def send(email: Any) -> bool:
+        idle = connection.connection.info.transaction_status == pq.TransactionStatus.IDLE
+        seen.append((idle and not connection.in_atomic_block, _tenant_setting(), _statuses(acme)))
+        return real_send(email)
+
+    monkeypatch.setattr(mail_services, "send", send)
+    outcome = mail_services.deliver_many(
+        tenant_id=str(acme.id), outbound_email_ids=ids, last_attempt=True
+    )
+    assert outcome == dict.fromkeys(ids, "sent")
+    names = [str(i) for i in ids]
+    assert seen == [
+        (True, "", {names[0]: "sending", names[1]: "queued", names[2]: "queued"}),
+        (True, "", {names[0]: "sent", names[1]: "sending", names[2]: "queued"}),
+        (True, "", {names[0]: "sent", names[1]: "sent", names[2]: "sending"}),
+    ]
+    assert _tenant_setting() == ""
+    assert set(_statuses(acme).values()) == {"sent"}
+
+
+def _tenant_setting() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('app.tenant_id', true)")
+        return str(cursor.fetchone()[0] or "")
+
+
+def _statuses(acme: TenantSetup) -> dict[str, str]:
+    with tenant_context(acme.id):
+        return {str(i): s for i, s in OutboundEmail.objects.values_list("id", "status")}

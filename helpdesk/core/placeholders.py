@@ -6,6 +6,7 @@ nothing is evaluated, so a template cannot reach attributes, settings or other t
 
 from __future__ import annotations
 
+import functools
 import re
 
 PLACEHOLDER = re.compile(r"{{\s*(.*?)\s*}}", re.DOTALL)
@@ -46,7 +47,14 @@ def names_used(template: str) -> set[str]:
 
 
 def unknown_placeholders(template: str) -> list[str]:
-    return sorted(name for name in names_used(template) if name not in KNOWN)
+    return list(_unknown_placeholders(template))
+
+
+@functools.lru_cache(maxsize=1024)
+def _unknown_placeholders(template: str) -> tuple[str, ...]:
+    """Remembered: every email checks its template's wording again (a batch's hundred
+    acknowledgements, the same few templates), and a template's text is all it depends on."""
+    return tuple(sorted(name for name in names_used(template) if name not in KNOWN))
 
 
 NO_AGENT_YET = "{{ agent.name }} is always empty in an acknowledgement: no agent has answered yet."

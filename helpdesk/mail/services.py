@@ -119,13 +119,15 @@ def build(
     attachments: list[dict[str, str]] | None = None,
     tags: list[str] | None = None,
     metadata: dict[str, str] | None = None,
+    rendered: tuple[str, str, str] | None = None,
 ) -> Email:
     """The one builder: a template under templates/emails/ rendered to subject, text and
     HTML, with the From display name, our Message-ID (`<kind-id@domain>` unless given),
     Reply-To, threading and `Auto-Submitted` headers (`automatic`: "auto-replied" for
     answers to a mail, "auto-generated" for mail of our own). `subject` overrides the
-    template's subject."""
-    rendered_subject, text, html = render(template, context)
+    template's subject. `rendered`: the template's (subject, text, HTML) for `context`,
+    when the caller has them already (a batch renders what its emails share once)."""
+    rendered_subject, text, html = rendered if rendered is not None else render(template, context)
     address = from_address or settings.DEFAULT_FROM_EMAIL
     domain = message_id_domain or address.rpartition("@")[2] or settings.HELPDESK_BASE_DOMAIN
     all_headers = {

@@ -14,9 +14,10 @@ subject, `Auto-Submitted: auto-replied` on automatic mail.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from django.conf import settings
@@ -24,7 +25,8 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.template.defaultfilters import linebreaksbr, urlize
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import formats, timezone, translation
+from django.utils.html import conditional_escape
 from django.utils.translation import gettext as _
 
 from departments.models import Mailbox
@@ -89,12 +91,14 @@ def build_email(
     language: str = "en",
     attachments: bool = True,
     earlier: list[str] | None = None,
+    frames: ReplyFrames | None = None,
 ) -> mail.Email:
     """The email for a public reply (agent or automatic) or an agent's forward, built by
     the one builder: the ticket's part is which template, the threading headers and the
     Reply-To plus address. A reply written in the editor (it has HTML) goes out as that
     sanitized HTML with the text as its plain-text alternative, and its pasted pictures as
-    inline parts (`cid:`)."""
+    inline parts (`cid:`). `frames`: the batch's reply template rendered once (a batch of
+    acknowledgements), which gives the same parts as rendering it for this email."""
     ticket = message.ticket
     mailbox = mail_out_selectors.get_reply_mailbox(ticket)
     author = message.author_member.user.display_name if message.author_member else ""
@@ -157,6 +161,7 @@ def build_email(
     subject = message.email_subject
     if is_forward:
         subject = f"Fwd: {ticket.subject} [#{ticket.number}]"
+    rendered = frames.render(context) if frames is not None and subject else None
     return mail.build(
         kind=OutboundEmailKind.AUTO_REPLY if message.is_automatic else OutboundEmailKind.REPLY,
         key=f"message:{message.id}",
@@ -176,7 +181,96 @@ def build_email(
         tags=["auto-reply" if message.is_automatic else "forward" if is_forward else "reply"],
         # The ESP returns it with delivery-status events (tickets.mail_in.esp).
         metadata={"message_id": str(message.id)},
+        rendered=rendered,
     )
+
+
+class ReplyFrames:
+    """The reply template (`emails/reply.*`) rendered once for a batch of automatic mail in
+    one language, with markers where each email's own values go; `render` puts them in.
+
+    An acknowledgement's parts differ only by its text (the HTML part's `urlize` and
+    `linebreaksbr` of it, much the largest cost of rendering) and its ticket number, so a
+    batch renders the templates once, and `urlize` once per distinct word. The first email
+    of each batch is also rendered in full and compared: a template that would render
+    differently from the frame (one that tests the text, or filters it otherwise) is then
+    rendered in full for every email, as before."""
+
+    # No white space, dot, colon or at sign: urlize, linebreaksbr and escaping leave them
+    # as they are.
+    TEXT = "\x00text\x00"
+    NUMBER = "\x00number\x00"
+
+    def __init__(self, *, language: str) -> None:
+        self.language = language
+        self._frames: tuple[str, str] | None = None
+        self._checked = False
+        self._usable = True
+        self._words: dict[str, str] = {}
+
+    def render(self, context: dict[str, Any]) -> tuple[str, str, str] | None:
+        """(subject, text, HTML) of the reply template for `context` (that of build_email):
+        the subject left empty (the caller gives its own), None when the frame does not
+        apply (a part written as HTML, a text with carriage returns, another language, a
+        template the frame does not match)."""
+        text: str = context["text"]
+        if (
+            not self._usable
+            or context["html_body"]
+            or context["language"] != self.language
+            or "\r" in text
+            or self.TEXT in text
+            or self.NUMBER in text
+        ):
+            return None
+        frames = self._frames
+        if frames is None:
+            frames = self._frames = self._render_frames()
+            if frames is None:
+                self._usable = False
+                return None
+        text_frame, html_frame = frames
+        number = str(conditional_escape(formats.localize(context["ticket"].number)))
+        html = html_frame.replace(self.NUMBER, number).replace(self.TEXT, self._urlized(text))
+        parts = ("", text_frame.replace(self.NUMBER, number).replace(self.TEXT, text), html)
+        if not self._checked:
+            self._checked = True
+            _, full_text, full_html = mail.render("reply", context)
+            if (full_text, full_html) != parts[1:]:
+                logger.warning("the reply template does not match its frame: rendered in full")
+                self._usable = False
+                return None
+        return parts
+
+    def _render_frames(self) -> tuple[str, str] | None:
+        context = {
+            "ticket": {"number": self.NUMBER, "subject": ""},
+            "text": self.TEXT,
+            "html_body": "",
+            "language": self.language,
+            "subject_has_re": False,
+        }
+        _, text, html = mail.render("reply", context)
+        if text.count(self.TEXT) != 1 or html.count(self.TEXT) != 1:
+            return None
+        return text, html
+
+    def _urlized(self, text: str) -> str:
+        """linebreaksbr(urlize(text)) as the template's filters give it, urlize asked once
+        per distinct word of the batch. urlize works word by word and escapes what lies
+        between words (white space stays as it is), so the words' results joined with the
+        white space between them are the whole text's; then each line break a <br>."""
+        pieces = _WHITE_SPACE.split(text)
+        for position in range(0, len(pieces), 2):  # the words; white space between them
+            word = pieces[position]
+            urlized = self._words.get(word)
+            if urlized is None:
+                urlized = self._words[word] = urlize(word, autoescape=True)
+            pieces[position] = urlized
+        return "".join(pieces).replace("\n", "<br>")
+
+
+_WHITE_SPACE = re.compile(r"(\s+)")
 
 
 # Stands for the reply while the template is composed, so the HTML part can put the
@@ -384,6 +478,8 @@ def acknowledge_many(
     sent = recent_auto_replies_by_contact({ticket.contact_id for _, ticket in wanted})
     limit = int(settings.HELPDESK_AUTO_REPLY_LIMIT_PER_HOUR)
     tenant_id = require_tenant_id()
+    wordings: templates.Wordings = {}
+    frames = ReplyFrames(language=language)
     messages: list[Message] = []
     emails: list[tuple[mail.Email, str, str]] = []
     for email, ticket in wanted:
@@ -391,7 +487,9 @@ def acknowledge_many(
             continue
         sent[ticket.contact_id] = sent.get(ticket.contact_id, 0) + 1
         assert email.mailbox is not None  # noqa: S101 - filtered above
-        subject, body = _acknowledgement_text(ticket, email.mailbox, tenant_name, language)
+        subject, body = _acknowledgement_text(
+            ticket, email.mailbox, tenant_name, language, wordings=wordings
+        )
         message = Message(
             tenant_id=tenant_id,
             ticket=ticket,
@@ -410,6 +508,7 @@ def acknowledge_many(
                 language=language,
                 attachments=False,
                 earlier=thread.get(ticket.id, []),
+                frames=frames,
             )
         except Exception as build_error:
             if is_infrastructure_error(build_error):
@@ -431,10 +530,16 @@ def acknowledge_many(
 
 
 def _acknowledgement_text(
-    ticket: Ticket, mailbox: Mailbox, tenant_name: str, language: str | None = None
+    ticket: Ticket,
+    mailbox: Mailbox,
+    tenant_name: str,
+    language: str | None = None,
+    *,
+    wordings: templates.Wordings | None = None,
 ) -> tuple[str, str]:
     """(subject, body) of an acknowledgement; built-in wording in `language` (default: the
-    current tenant's)."""
+    current tenant's). `wordings`: the wording in force by (department, kind), kept across
+    a batch's acknowledgements, which all have the same language and configuration."""
     values = templates.placeholder_values(ticket, mailbox, tenant_name)
     try:
         subject, body = templates.compose(
@@ -442,14 +547,15 @@ def _acknowledgement_text(
             department_id=ticket.department_id,
             values=values,
             language=language,
+            wordings=wordings,
         )
         # The mailbox's own wording (Admin → mailbox), where it has one, wins field by field.
         if mailbox.auto_ack_subject:
             subject = templates.tidy_subject(placeholders.render(mailbox.auto_ack_subject, values))
         if mailbox.auto_ack_body:
             layout = templates.render(
-                templates.effective_template(
-                    EmailTemplateKind.LAYOUT, ticket.department_id, language=language
+                templates.wording_in_force(
+                    EmailTemplateKind.LAYOUT, ticket.department_id, language, wordings
                 ),
                 values,
             )

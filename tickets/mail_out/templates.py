@@ -111,6 +111,8 @@ class Wording:
     footer: str = ""
 
 
+# The wording in force by (department id or None, kind), kept for a batch's emails.
+Wordings = dict[tuple[Any, str], Wording]
 TEMPLATES_SECONDS = 600
 StoredWordings = dict[tuple[str, str], dict[str, str]]
 
@@ -269,14 +271,37 @@ def tidy_subject(subject: str) -> str:
     )
 
 
+def wording_in_force(
+    kind: str,
+    department_id: Any | None,
+    language: str | None,
+    wordings: Wordings | None,
+) -> Wording:
+    """effective_template, kept in `wordings` by (department, kind) when given: for many
+    emails in one language and one configuration (a batch of acknowledgements)."""
+    if wordings is None:
+        return effective_template(kind, department_id, language=language)
+    key = (department_id, kind)
+    wording = wordings.get(key)
+    if wording is None:
+        wording = wordings[key] = effective_template(kind, department_id, language=language)
+    return wording
+
+
 def compose(
-    *, kind: str, department_id: Any | None, values: dict[str, str], language: str | None = None
+    *,
+    kind: str,
+    department_id: Any | None,
+    values: dict[str, str],
+    language: str | None = None,
+    wordings: Wordings | None = None,
 ) -> tuple[str, str]:
     """(subject, text) of a customer email: the kind's wording inside the layout, built-in
-    wording in `language` (default: the current tenant's)."""
+    wording in `language` (default: the current tenant's). `wordings`: see
+    wording_in_force."""
     language = language or tenant_language()
-    wording = render(effective_template(kind, department_id, language=language), values)
-    layout = render(effective_template(K.LAYOUT, department_id, language=language), values)
+    wording = render(wording_in_force(kind, department_id, language, wordings), values)
+    layout = render(wording_in_force(K.LAYOUT, department_id, language, wordings), values)
     text = "\n\n".join(
         part.strip("\n") for part in (layout.header, wording.body, layout.footer) if part.strip()
     )

@@ -93,6 +93,8 @@ def refresh_report_rollups_soon(*, tenant_id: str, changes: list[tuple[str, str]
             if ids:
                 pipe.sadd(key, *ids)
                 pipe.expire(key, PENDING_SECONDS)
+        pipe.sadd(_pending_tenants_key(), tenant_id)
+        pipe.expire(_pending_tenants_key(), PENDING_SECONDS)
         pipe.execute()
     _schedule_refresh(tenant_id)
 
@@ -153,6 +155,12 @@ def _pending_key(tenant_id: str) -> str:
     return cache.make_and_validate_key(f"reports:refresh-pending:{tenant_id}")
 
 
+def _pending_tenants_key() -> str:
+    """The tenants whose inbound batches asked for a refresh in the last PENDING_SECONDS
+    (the sweeper looks there for refreshes that were lost)."""
+    return cache.make_and_validate_key("reports:refresh-pending-tenants")
+
+
 def _created_key(tenant_id: str) -> str:
     return cache.make_and_validate_key(f"reports:created-pending:{tenant_id}")
 
@@ -191,7 +199,9 @@ def recompute_report_rollups(*, tenant_id: str) -> int:
 
 @system_task
 def sweep_report_rollups() -> int:
-    """Beat: tenants with days marked long ago (their recompute task was lost) get one."""
+    """Beat: tenants with days marked long ago (their recompute task was lost) get one;
+    returns how many. Tenants with inbound tickets still pending and no refresh scheduled
+    (the task was lost, its claim has expired) get a refresh."""
     with cross_tenant(reason="Report sweeper: tenants with stale dirty days"):
         tenant_ids = set(
             ReportDirtyDay.all_tenants.filter(marked_at__lt=timezone.now() - SWEEP_AFTER)
@@ -200,6 +210,11 @@ def sweep_report_rollups() -> int:
         )
     for tenant_id in tenant_ids:
         recompute_report_rollups.delay(tenant_id=str(tenant_id))
+    client = _redis()
+    for member in client.smembers(_pending_tenants_key()):
+        tenant = member.decode() if isinstance(member, bytes) else str(member)
+        if client.exists(_pending_key(tenant), _created_key(tenant)):
+            _schedule_refresh(tenant)  # unless one is scheduled (its claim)
     return len(tenant_ids)
 
 

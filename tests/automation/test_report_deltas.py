@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 import time_machine
+from django.core.cache import cache
 from django.db import connection
 from pytest_django import DjangoCaptureOnCommitCallbacks
 
@@ -395,3 +396,28 @@ def test_a_refresh_does_not_wait_for_a_running_recompute(
     with tenant_context(acme.id):
         today = datetime.datetime.now(selectors.tenant_zone()).date()
         assert ReportRollup.objects.get(span="day", day=today, dimension="all").created == 2
+
+
+@pytest.mark.django_db(databases=["default", "ops"])
+def test_the_sweeper_schedules_a_refresh_that_was_lost(
+    acme: TenantSetup,
+    no_schedules: dict[str, Calls],
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    capture = django_capture_on_commit_callbacks
+    tenant = str(acme.id)
+
+    def refreshes() -> int:  # of this tenant (Redis may hold other tests' tenants)
+        return no_schedules["refresh"].calls.count({"tenant_id": tenant})
+
+    _batch(acme, capture, _new("Lost", 2))
+    assert refreshes() == 1
+    tasks.sweep_report_rollups()  # the refresh is scheduled (its claim holds)
+    assert refreshes() == 1
+    cache.delete(tasks._refresh_claim_key(tenant))  # it was lost, its claim expired
+    tasks.sweep_report_rollups()
+    assert refreshes() == 2
+    assert _refresh(acme, capture) == 2
+    cache.delete(tasks._refresh_claim_key(tenant))
+    tasks.sweep_report_rollups()  # nothing pending any more
+    assert refreshes() == 2

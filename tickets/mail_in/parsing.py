@@ -146,7 +146,13 @@ def _header_text(message: Message, name: str, raw: object) -> str:
     legacy = _legacy_8bit_header(name, raw)
     if legacy is not None:
         return legacy
-    return str(message.policy.header_fetch_parse(name, cast("str", raw)))
+    header_policy = message.policy
+    if _needs_modern_header(name, raw):
+        # The fast path's message (compat32) keeps the raw value exactly as the modern
+        # parse does (both policies' header_source_parse are the same); reading it here
+        # with the modern policy's own header parser gives what the full parse gives.
+        header_policy = policy.default
+    return str(header_policy.header_fetch_parse(name, cast("str", raw)))
 
 
 def _header(message: Message, name: str, problems: list[str]) -> str:
@@ -329,15 +335,17 @@ def _bounce(message: Message, parsed: ParsedEmail) -> BounceReport | None:
 def parse_email(raw: bytes) -> ParsedEmail:
     """Everything the pipeline reads from a mail. Never raises.
 
-    Most mail has plain ASCII headers: no encoded words, no 8-bit bytes. For those the
-    standard library's modern policy (header objects, encoded-word decoding, address
-    re-rendering: about half of the parsing time) changes nothing we read, so such a mail
-    is read with the compat32 policy, whose headers are the strings as sent; the rest
-    (encoded words, 8-bit headers, anywhere in the MIME tree) takes the full modern parse.
+    The standard library's modern policy (header objects for every header the parser and
+    we look at, encoded-word decoding, address re-rendering: about half of the parsing
+    time) is needed only for header values that hold an encoded word, an 8-bit byte or a
+    comment in an address. So every mail is parsed with the compat32 policy, whose headers
+    are the strings as sent, and the headers `_read` asks for (sender, subject, recipients,
+    threading, automation markers) are read with the modern policy's header parser where
+    their value needs it (`_header_text`). Only a mail whose MIME structure headers need it
+    (an encoded or 8-bit Content-* header, any such header of an inner part: attachment
+    file names, delivery reports) takes the full modern parse.
     tests/tickets/test_parsing_paths.py holds the two to the same result on every mail
     corpus of the test suite."""
-    if _headers_need_modern_policy(raw):
-        return parse_email_modern(raw)  # the compat32 parse would only find that out
     try:
         message = BytesParser(policy=policy.compat32).parsebytes(raw)
     except Exception:
@@ -347,28 +355,28 @@ def parse_email(raw: bytes) -> ParsedEmail:
     return _read(message, ParsedEmail())
 
 
-def _headers_need_modern_policy(raw: bytes) -> bool:
-    """A look at the bytes of the mail's own header block (up to the first empty line): an
-    encoded word or a byte outside ASCII there takes the modern parse whatever the rest
-    holds, so a third of the mail is not parsed twice. (The full modern parse is the
-    reference: a header block cut short by a malformed line only takes it sooner.)"""
-    ends = [i for i in (raw.find(b"\n\n"), raw.find(b"\n\r\n")) if i >= 0]
-    head = raw[: min(ends)] if ends else raw
-    return b"=?" in head or not head.isascii()
-
-
 # Address headers whose comments the modern policy drops: `a@b (Name)` has no display name.
 _ADDRESS_HEADERS = frozenset({"from", "to", "cc", "reply-to", "delivered-to", "x-original-to"})
 
 
+def _needs_modern_header(name: str, value: object) -> bool:
+    """A value the compat32 policy would read differently from the modern one: an encoded
+    word (`=?charset?...`), a byte outside ASCII, or a comment in an address."""
+    if not isinstance(value, str) or "=?" in value or not value.isascii():
+        return True
+    return "(" in value and name.lower() in _ADDRESS_HEADERS
+
+
 def needs_modern_policy(message: Message) -> bool:
-    """Whether any header of any part has what only the modern policy reads right: an
-    encoded word (`=?charset?...`), a byte outside ASCII, or a comment in an address."""
+    """Whether the structure the compat32 parse read could differ from the modern parse's:
+    a header of an inner part, or a Content-* header of the mail itself, whose value needs
+    the modern policy. The mail's other headers are either read through `_header`, which
+    uses the modern header parser where the value needs it, or never read."""
     for part in message.walk():
         for name, value in part.raw_items():
-            if not isinstance(value, str) or "=?" in value or not value.isascii():
-                return True
-            if "(" in value and name.lower() in _ADDRESS_HEADERS:
+            if part is message and not name.lower().startswith("content-"):
+                continue
+            if _needs_modern_header(name, value):
                 return True
     return False
 

@@ -13,7 +13,7 @@ from automation.reports import tasks as report_tasks
 from automation.webhooks import services as webhooks
 from automation.webhooks import tasks as webhook_tasks
 from departments.signals import business_hours_changed
-from helpdesk.core.batching import collect_on_commit, is_remembering, remembered
+from helpdesk.core.batching import collect_on_commit, remembered
 from tickets.signals import contacts_erased, rating_received, ticket_changed, tickets_erased
 
 
@@ -53,25 +53,10 @@ def automate_after_change(*, ticket_id: Any, reason: str, by_rule: bool = False,
 def refresh_reports_after_change(
     *, tenant_id: Any, ticket_id: Any, reason: str = "", **_: Any
 ) -> None:
-    """The report rollups of the days the tickets count on, once per transaction; for an
-    inbound batch's tickets coalesced with the next batches' (one refresh per tenant per
-    few seconds, not one per batch), by reason: its new tickets are added as a delta, a
-    customer's message alone changes no figure (report_tasks.sort_changes)."""
-    tenant = str(tenant_id)
-    if is_remembering():
-
-        def coalesce(changes: list[tuple[str, str]]) -> None:
-            report_tasks.refresh_report_rollups_soon(tenant_id=tenant, changes=changes)
-
-        collect_on_commit(
-            ("automation.reports.coalesced", tenant), (str(ticket_id), reason), coalesce
-        )
-        return
-
-    def enqueue(ids: list[str]) -> None:
-        report_tasks.refresh_report_rollups.delay(tenant_id=tenant, ticket_ids=sorted(set(ids)))
-
-    collect_on_commit(("automation.reports", tenant), str(ticket_id), enqueue)
+    """The report rollups of the days the tickets count on (report_tasks.refresh_on_commit)."""
+    report_tasks.refresh_on_commit(
+        tenant_id=str(tenant_id), ticket_id=str(ticket_id), reason=reason
+    )
 
 
 @receiver(ticket_changed, dispatch_uid="automation.webhooks.ticket_changed")

@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from automation import selectors
 from automation.models import RuleTrigger, SlaMetric, SlaPolicy, SlaTimer, WebhookEvent
+from automation.reports import tasks as report_tasks
 from automation.rules import engine as rules_engine
 from automation.webhooks import services as webhooks
 from departments import business_time
@@ -200,7 +201,14 @@ def apply_sla(
             schedule=_schedule(policy),
             now=now,
         )
+    before = _report_facts(SlaTimer.objects.filter(ticket=ticket))
     timers = _store(ticket, policy, measured)
+    if _report_facts(timers) != before:
+        # A target met or missed counts in the reports on the day it happened: their
+        # rollups follow (a breach found by the sweeper changes nothing else).
+        report_tasks.refresh_on_commit(
+            tenant_id=str(ticket.tenant_id), ticket_id=str(ticket.id), reason="sla"
+        )
     missed = [t for t in timers if t.breached_at is not None and not t.breach_recorded]
     announced: list[str] = []
     if missed:
@@ -228,6 +236,15 @@ def apply_sla(
         webhooks.collect_event(
             ticket_id=ticket.id, event=WebhookEvent.SLA_MISSED, metrics=announced
         )
+
+
+def _report_facts(timers: Iterable[SlaTimer]) -> set[tuple[object, ...]]:
+    """What the reports read of a ticket's timers: each target met or missed, and when."""
+    return {
+        (t.metric, t.started_at, t.completed_at, t.breached_at)
+        for t in timers
+        if t.completed_at is not None or t.breached_at is not None
+    }
 
 
 FIELDS = ("target_minutes", "due_at", "remaining_seconds", "completed_at", "breached_at")

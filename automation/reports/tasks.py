@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from automation.models import ReportDirtyDay
 from automation.reports import selectors, services
+from helpdesk.core.batching import collect_on_commit, is_remembering
 from helpdesk.core.tasks import system_task
 from helpdesk.tenancy.managers import cross_tenant
 from helpdesk.tenancy.models import Tenant
@@ -77,6 +78,28 @@ def sort_changes(changes: list[tuple[str, str]]) -> tuple[list[str], list[str]]:
         elif CREATED_REASON in seen:
             created.append(ticket_id)
     return created, changed
+
+
+def refresh_on_commit(*, tenant_id: str, ticket_id: str, reason: str) -> None:
+    """After the commit, the rollups of the days this ticket counts on: once per transaction
+    for all its tickets (refresh_report_rollups); for an inbound batch's tickets coalesced
+    with the next batches' (one refresh per tenant per few seconds, not one per batch), by
+    reason: its new tickets are added as a delta, a customer's message alone changes no
+    figure (sort_changes)."""
+    if is_remembering():
+
+        def coalesce(changes: list[tuple[str, str]]) -> None:
+            refresh_report_rollups_soon(tenant_id=tenant_id, changes=changes)
+
+        collect_on_commit(
+            ("automation.reports.coalesced", tenant_id), (ticket_id, reason), coalesce
+        )
+        return
+
+    def enqueue(ids: list[str]) -> None:
+        refresh_report_rollups.delay(tenant_id=tenant_id, ticket_ids=sorted(set(ids)))
+
+    collect_on_commit(("automation.reports", tenant_id), ticket_id, enqueue)
 
 
 def refresh_report_rollups_soon(*, tenant_id: str, changes: list[tuple[str, str]]) -> None:

@@ -13,7 +13,8 @@ from pytest_django import DjangoCaptureOnCommitCallbacks
 
 from automation import selectors, services, sla, tasks
 from automation.errors import InvalidSlaPolicy, SlaPolicyNameTaken
-from automation.models import SlaPolicy, SlaTimer
+from automation.models import ReportRollup, SlaPolicy, SlaTimer
+from automation.reports import tasks as report_tasks
 from departments import services as department_services
 from departments.business_time import Schedule
 from helpdesk.tenancy.context import tenant_context
@@ -438,3 +439,42 @@ def test_the_batched_task_measures_every_ticket_it_names(tenant: TenantSetup) ->
     tasks.apply_sla(tenant_id=str(tenant.tenant.id), ticket_ids=[str(first.id), str(second.id)])
     measured_ids = set(SlaTimer.objects.values_list("ticket_id", flat=True))
     assert measured_ids == {first.id, second.id}
+
+
+def test_a_target_missed_or_met_reaches_the_reports_of_its_day(
+    tenant: TenantSetup,
+    agent: Membership,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The breach sweeper changes no ticket field, so nothing else would tell the report
+    rollups: a miss (or a met target) counts on its day once the timer says so."""
+    with django_capture_on_commit_callbacks(execute=True):
+        make_policy(tenant)
+    with time_machine.travel(T0, tick=False), django_capture_on_commit_callbacks(execute=True):
+        ticket = make_ticket()
+
+    def missed_on_t0() -> dict[str, int]:
+        row = ReportRollup.objects.filter(span="day", day=T0.date(), dimension="all").first()
+        return row.sla_missed if row else {}
+
+    assert missed_on_t0() == {}
+    with (
+        time_machine.travel(T0 + minutes(61), tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        tasks.record_sla_breaches.delay(tenant_id=str(tenant.id))
+    assert missed_on_t0() == {"first_response": 1}
+
+    refreshed: list[str] = []
+    monkeypatch.setattr(
+        report_tasks, "refresh_on_commit", lambda **kwargs: refreshed.append(kwargs["ticket_id"])
+    )
+    with time_machine.travel(T0 + minutes(62), tick=False):
+        sla.apply_sla(ticket_id=ticket.id)  # measured again, nothing met or missed anew
+    assert refreshed == []
+    with time_machine.travel(T0 + minutes(63), tick=False):
+        ticket_services.add_message(ticket=ticket, kind="reply", body="On it", actor=agent)
+        refreshed.clear()  # the reply's own refresh (automation.receivers)
+        sla.apply_sla(ticket_id=ticket.id)  # the first response is in: late, but complete
+    assert refreshed == [str(ticket.id)]

@@ -25,12 +25,14 @@ Every generated mail records the Message-ID of the mail it answers; threading ac
 the share of replies whose InboundEmail.ticket is the ticket of that mail. A tag-only or
 plus-address-only reply needs its ticket's number or reply token, so it is written when its
 turn comes, after the worker has processed the mail it answers (as a customer can only
-answer an acknowledgement they received); the producer waits for that.
+answer an acknowledgement they received): until then it is held back and the producers go
+on with the mail after it (they wait for it only at the end).
 """
 
 from __future__ import annotations
 
 import base64
+import collections
 import contextlib
 import cProfile
 import functools
@@ -566,18 +568,23 @@ class TicketLookup:
         self.tenant_id = _tenant_id(self.connection, context)
         self.waited = 0.0
 
+    def processed(self, message_id: str) -> tuple[int, str] | None:
+        """The ticket, if the worker has processed the mail yet (one query, no waiting)."""
+        row = self.connection.execute(
+            "SELECT t.number, t.reply_token FROM tickets_inboundemail e"
+            " JOIN tickets_ticket t ON t.id = e.ticket_id"
+            " WHERE e.tenant_id = %s AND e.message_id = %s",
+            [self.tenant_id, message_id],
+        ).fetchone()
+        return (int(row[0]), str(row[1])) if row is not None else None
+
     def ticket_of(self, message_id: str, timeout: float = 120.0) -> tuple[int, str] | None:
         started = time.monotonic()
         try:
             while True:
-                row = self.connection.execute(
-                    "SELECT t.number, t.reply_token FROM tickets_inboundemail e"
-                    " JOIN tickets_ticket t ON t.id = e.ticket_id"
-                    " WHERE e.tenant_id = %s AND e.message_id = %s",
-                    [self.tenant_id, message_id],
-                ).fetchone()
-                if row is not None:
-                    return int(row[0]), str(row[1])
+                ticket = self.processed(message_id)
+                if ticket is not None:
+                    return ticket
                 if time.monotonic() - started > timeout:
                     return None
                 time.sleep(0.02)
@@ -615,24 +622,56 @@ def feed(
 
     lock = threading.Lock()
     position = iter(range(len(specs)))
+    # Tag-only and address-only replies whose ticket the worker has not processed yet: sent
+    # once it has (a customer answers the acknowledgement when it arrives), while the
+    # producers go on with the mail after them instead of waiting.
+    held: collections.deque[MailSpec] = collections.deque()
     errors: list[BaseException] = []
     result = FeedResult(started=datetime.now(UTC), finished=datetime.now(UTC))
+
+    def next_spec(lookup: TicketLookup) -> tuple[MailSpec, tuple[int, str] | None] | None:
+        """The oldest held reply if its ticket is there by now, else the next mail in order
+        (a deferred one is held when its ticket is not); once the order is through, the held
+        replies, waiting for their tickets."""
+        while True:
+            with lock:
+                oldest = held.popleft() if held else None
+            if oldest is not None:
+                ticket = lookup.processed(oldest.answers)
+                if ticket is not None:
+                    return oldest, ticket
+                with lock:
+                    held.appendleft(oldest)
+            with lock:
+                number = next(position, None)
+            if number is None:
+                with lock:
+                    oldest = held.popleft() if held else None
+                if oldest is None:
+                    return None
+                return oldest, lookup.ticket_of(oldest.answers)
+            if rate:
+                delay = result.started_monotonic + number / rate - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+            spec = specs[number]
+            if not spec.deferred:
+                return spec, None
+            ticket = lookup.processed(spec.answers)
+            if ticket is not None:
+                return spec, ticket
+            with lock:
+                held.append(spec)
 
     def produce() -> None:
         lookup = TicketLookup(context)
         try:
             while True:
-                with lock:
-                    number = next(position, None)
-                if number is None:
+                chosen = next_spec(lookup)
+                if chosen is None:
                     return
-                if rate:
-                    delay = result.started_monotonic + number / rate - time.monotonic()
-                    if delay > 0:
-                        time.sleep(delay)
-                spec = specs[number]
+                spec, ticket = chosen
                 if spec.deferred:
-                    ticket = lookup.ticket_of(spec.answers)
                     if ticket is None:
                         with lock:
                             result.unresolved += 1

@@ -4,6 +4,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+# Bytecode caches are written even where the environment says not to (a container image
+# may set PYTHONDONTWRITEBYTECODE): without pytest's cached rewrites, every test process
+# parses and rewrites all test modules for their assertions again, about 7 s of CPU each
+# (collecting the suite: 9.6 s of CPU without the caches, 2.8 s with them).
+unexport PYTHONDONTWRITEBYTECODE
 # mypy's Django plugin imports the settings, which only parse these two URLs: placeholders
 # keep it from starting the embedded PostgreSQL and Redis, and nothing connects to them.
 MYPY := DATABASE_URL=postgresql://localhost/helpdesk REDIS_URL=redis://localhost:6379/0 \

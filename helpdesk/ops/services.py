@@ -48,12 +48,9 @@ def create_tenant(
     )
     admin = account_services.add_member(tenant=tenant, user=user, role=MembershipRole.ADMIN)
     with tenant_context(tenant.id):
-        department = department_services.create_department(name="Support", is_default=True)
-        department_services.add_department_member(department=department, membership=admin)
-        mailbox = department_services.create_mailbox(
-            address=default_mailbox_address(tenant.slug),
-            department=department,
-            display_name=f"{tenant.name} Support",
-            is_default=True,
+        department, mailbox = department_services.provision_support_department(
+            admin=admin,
+            mailbox_address=default_mailbox_address(tenant.slug),
+            mailbox_name=f"{tenant.name} Support",
         )
     return ProvisionedTenant(tenant=tenant, admin=admin, department=department, mailbox=mailbox)

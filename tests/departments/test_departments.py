@@ -3,10 +3,20 @@ nothing uses them; by the admin pages and /api/v1/departments/."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+from django.db.models import Model
+from django.forms.models import model_to_dict
+
 from departments import services
-from departments.models import Department, DepartmentMember
+from departments.errors import MailboxAddressTaken
+from departments.models import Department, DepartmentMember, Mailbox
+from helpdesk.accounts import services as account_services
+from helpdesk.ops.services import default_mailbox_address
+from helpdesk.tenancy import services as tenancy_services
 from helpdesk.tenancy.context import tenant_context
-from helpdesk.tenancy.models import MembershipRole
+from helpdesk.tenancy.models import AuditEvent, InboundAddress, Membership, MembershipRole
 from tests.conftest import TenantSetup
 from tests.factories.accounts import make_member
 
@@ -132,3 +142,65 @@ def test_departments_api(acme: TenantSetup, globex: TenantSetup) -> None:
     assert in_use.status_code == 409
     assert in_use.json()["error"]["code"] == "default_department_required"
     assert api.delete(f"/api/v1/departments/{body['id']}/").status_code == 204
+
+
+def _provisioned(setup_id: Any, admin: Membership) -> dict[str, Any]:
+    """What a tenant's provisioning left in its department, seat, mailbox, address and
+    audit tables, without ids, times and the tenant's own name and slug."""
+    volatile = {"id", "tenant", "created_at", "updated_at", "department", "mailbox"}
+
+    def fields(row: Model) -> dict[str, Any]:
+        return {k: v for k, v in model_to_dict(row).items() if k not in volatile}
+
+    with tenant_context(setup_id):
+        mailbox = Mailbox.objects.get()
+        return {
+            "departments": [fields(d) for d in Department.objects.all()],
+            "seats": [
+                (m.membership_id == admin.id, m.department_id == mailbox.department_id)
+                for m in DepartmentMember.objects.all()
+            ],
+            "mailbox": {**fields(mailbox), "address": mailbox.address.split("@")[0]},
+            "addresses": [
+                (a.address == mailbox.address, a.mailbox_id == mailbox.id)
+                for a in InboundAddress.objects.in_current_tenant()
+            ],
+            "audit": [
+                (e.action, e.actor_id, e.target_type, e.target_label.split("@")[0], e.details)
+                for e in AuditEvent.objects.order_by("created_at", "id")
+            ],
+        }
+
+
+def test_provisioning_leaves_what_the_department_and_mailbox_services_would(
+    acme: TenantSetup,
+) -> None:
+    """create_tenant's shortcut (provision_support_department) against the services it
+    stands for, called as create_tenant called them before."""
+    tenant = tenancy_services.create_tenant_row(slug="initech", name="Acme")
+    user = account_services.get_or_create_user(email="admin@initech.test", password=None)
+    admin = account_services.add_member(tenant=tenant, user=user, role=MembershipRole.ADMIN)
+    with tenant_context(tenant.id):
+        department = services.create_department(name="Support", is_default=True)
+        services.add_department_member(department=department, membership=admin)
+        services.create_mailbox(
+            address=default_mailbox_address(tenant.slug),
+            department=department,
+            display_name="Acme Support",
+            is_default=True,
+        )
+    expected = _provisioned(tenant.id, admin)
+    assert len(expected["departments"]) == len(expected["audit"]) - 1 == 1
+    assert _provisioned(acme.id, acme.admin) == expected
+
+
+def test_provisioning_refuses_an_address_another_tenant_holds(acme: TenantSetup) -> None:
+    tenant = tenancy_services.create_tenant_row(slug="initech", name="Initech")
+    user = account_services.get_or_create_user(email="admin@initech.test", password=None)
+    admin = account_services.add_member(tenant=tenant, user=user, role=MembershipRole.ADMIN)
+    with tenant_context(acme.id):
+        services.create_mailbox(address="help@initech.example", department=acme.department)
+    with tenant_context(tenant.id), pytest.raises(MailboxAddressTaken):
+        services.provision_support_department(
+            admin=admin, mailbox_address="help@initech.example", mailbox_name="Initech Support"
+        )

@@ -4,6 +4,7 @@ their values), the admin pages, the API with its permissions, and tenant isolati
 from __future__ import annotations
 
 import pytest
+from pytest_django import DjangoAssertNumQueries
 
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import MembershipRole
@@ -794,3 +795,32 @@ def test_two_fields_of_one_target_cannot_share_a_label(tenant: TenantSetup) -> N
     with pytest.raises(ConfigurationInvalid, match="already a ticket field labelled 'product'"):
         configuration.save_custom_field(target="ticket", label="product", type="text", key="p2")
     configuration.save_custom_field(target="contact", label="Product", type="text")  # other target
+
+
+class _Undone(Exception):
+    pass
+
+
+def _change_then_roll_back(setup: TenantSetup) -> None:
+    with tenant_context(setup.id):
+        configuration.update_settings(actor=setup.admin, satisfaction_enabled=False)
+        assert configuration.get_settings().satisfaction_enabled is False  # its own change
+        raise _Undone
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rolled_back_change_leaves_later_transactions_reading_the_cache(
+    acme: TenantSetup, django_assert_num_queries: DjangoAssertNumQueries
+) -> None:
+    with pytest.raises(_Undone):
+        _change_then_roll_back(acme)
+    with tenant_context(acme.id):
+        assert configuration.get_settings().satisfaction_enabled is True
+        with django_assert_num_queries(0):  # cached by the read above
+            assert configuration.get_settings().satisfaction_enabled is True
+        configuration.update_settings(actor=acme.admin, satisfaction_enabled=False)
+        # Changed in this transaction: read from the database until it commits.
+        with django_assert_num_queries(4):
+            assert configuration.get_settings().satisfaction_enabled is False
+    with tenant_context(acme.id), django_assert_num_queries(4):  # the commit emptied it
+        assert configuration.get_settings().satisfaction_enabled is False

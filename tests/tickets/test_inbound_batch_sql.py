@@ -16,7 +16,6 @@ from pytest_django import Settings
 from bench import inbound as bench_inbound
 from helpdesk.tenancy.context import tenant_context
 from tests.conftest import TenantSetup
-from tickets.configuration import services as configuration
 from tickets.mail_in import intake
 from tickets.mail_in import services as inbound
 from tickets.models import InboundEmail, Ticket
@@ -41,9 +40,6 @@ def test_a_batch_costs_few_statements_per_mail_and_threads_every_reply(
     acme: TenantSetup, settings: Settings
 ) -> None:
     settings.HELPDESK_TENANT_CACHE_SECONDS = 60  # as in production (the suite turns it off)
-    # As after a commit in production: an earlier test's configuration change, rolled back
-    # with its test, would keep this process reading the configuration from the database.
-    configuration._changed_in_transaction.set(False)
     specs = bench_inbound.generate(3 * BATCH, seed=7, namespace="sqlcount", gap=BATCH, window=BATCH)
     statements = 0
     groups: Counter[str] = Counter()

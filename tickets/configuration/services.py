@@ -84,16 +84,25 @@ def _cache_key() -> str:
     return f"workspace-config:{require_tenant_id()}"
 
 
-# Set while this transaction has changed the configuration: until it commits, reads go to
-# the database and are not cached (a rollback must not leave its rows in the cache).
-_changed_in_transaction: ContextVar[bool] = ContextVar("configuration_changed", default=False)
+# The outermost atomic block of the transaction that changed the configuration: until it
+# commits, reads go to the database and are not cached (a rollback must not leave its rows
+# in the cache). The block, not a flag: a transaction that rolled back leaves a block no
+# later transaction has, so reads there use the cache again (a flag stayed set for good).
+_changed_in_transaction: ContextVar[object | None] = ContextVar(
+    "configuration_changed", default=None
+)
+
+
+def _outermost_block() -> object | None:
+    return connection.atomic_blocks[0] if connection.atomic_blocks else None
 
 
 def workspace() -> Workspace:
     """The tenant's configuration, from the cache when it is there (one query set per ten
     minutes per tenant instead of four per page)."""
     key = _cache_key()
-    uncommitted = _changed_in_transaction.get() and connection.in_atomic_block
+    changed_in = _changed_in_transaction.get()
+    uncommitted = changed_in is not None and changed_in is _outermost_block()
     cached = None if uncommitted else batching.remembered(key, lambda: cache.get(key))
     if isinstance(cached, Workspace):
         return cached
@@ -116,11 +125,11 @@ def _changed() -> None:
     old rows while this transaction was open must not keep them in the cache."""
     key = _cache_key()
     cache.delete(key)
-    _changed_in_transaction.set(True)
+    _changed_in_transaction.set(_outermost_block())
 
     def committed() -> None:
         cache.delete(key)
-        _changed_in_transaction.set(False)
+        _changed_in_transaction.set(None)
 
     transaction.on_commit(committed)
 

@@ -7,10 +7,12 @@ import re
 
 import pytest
 from django.core import mail
+from django.core.cache import cache
 from pytest_django import DjangoAssertNumQueries, DjangoCaptureOnCommitCallbacks
 
 from departments import services as department_services
 from departments.errors import InvalidMailboxTemplate
+from helpdesk.core import batching
 from helpdesk.core.errors import PermissionDenied
 from helpdesk.tenancy.context import tenant_context
 from tests.conftest import TenantSetup
@@ -327,3 +329,20 @@ def test_only_admins_change_email_templates(acme: TenantSetup) -> None:
         with pytest.raises(PermissionDenied):
             templates.reset_template(kind="layout", department=None, actor=agent)
         templates.save_template(kind="layout", department=None, actor=acme.admin, footer="ok")
+
+
+def test_a_batch_starting_with_a_cold_cache_reads_the_configuration_once(
+    tenant: TenantSetup, django_assert_num_queries: DjangoAssertNumQueries
+) -> None:
+    """An inbound batch remembers what it read, not the cache's miss: its hundred
+    acknowledgements do not read the wordings and the workspace settings a hundred times."""
+    cache.delete_many([configuration._cache_key(), templates._stored_wordings_key()])
+    with batching.answers_remembered():
+        configuration.priority_labels()
+        templates.effective_template("acknowledgement", None, language="en")
+        with django_assert_num_queries(0):
+            for _ in range(3):
+                configuration.priority_labels()
+                templates.effective_template("acknowledgement", None, language="en")
+    assert isinstance(cache.get(configuration._cache_key()), configuration.Workspace)
+    assert isinstance(cache.get(templates._stored_wordings_key()), dict)

@@ -123,9 +123,15 @@ def _stored_wordings_key() -> str:
 
 def _stored_wordings() -> StoredWordings:
     """Every wording the tenant stored, by (kind, department id or ""). Read for each email
-    the help desk writes (two per acknowledgement), so cached; saving or resetting drops it."""
+    the help desk writes (two per acknowledgement), so cached; saving or resetting drops it.
+    Asked once per inbound batch, a miss included (read and cached inside the question)."""
     key = _stored_wordings_key()
-    cached = batching.remembered(key, lambda: cache.get(key))  # once per inbound batch
+    stored: StoredWordings = batching.remembered(key, lambda: _cached_wordings(key))
+    return stored
+
+
+def _cached_wordings(key: str) -> StoredWordings:
+    cached = cache.get(key)
     if isinstance(cached, dict):
         return cached
     stored: StoredWordings = {

@@ -17,6 +17,8 @@ import redis
 from helpdesk.celery import app as celery_app
 from helpdesk.core import embedded
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def private_var_dir(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:

@@ -327,30 +327,3 @@ def broker_mode() -> Iterator[None]:
         yield
     finally:
         celery_app.conf.task_always_eager = True
-
-
-# Tests that spend seconds waiting on a browser, a worker, a server or a subprocess.
-LONG_MARKERS = ("browser", "worker", "slow")
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Long tests start first, spread over the xdist processes: xdist hands each process an
-    equal run of the collection, so each run begins with its share of the long tests (which
-    wait more than they compute, beside the others' short ones), and no process is left at
-    the end with a long test while the others are done. Otherwise the collection's order."""
-    workers = int(getattr(config, "workerinput", {}).get("workercount", 1))
-    long = [i for i in items if any(i.get_closest_marker(m) for m in LONG_MARKERS)]
-    if workers < 2 or not long:
-        return
-    short = [i for i in items if not any(i.get_closest_marker(m) for m in LONG_MARKERS)]
-    ordered: list[pytest.Item] = []
-    remaining = len(items)
-    for index in range(workers):
-        size = remaining // (workers - index)  # how xdist's worksteal splits the collection
-        share = long[index::workers]
-        ordered += share + short[: max(0, size - len(share))]
-        del short[: max(0, size - len(share))]
-        remaining -= size
-    ordered += short
-    assert len(ordered) == len(items)
-    items[:] = ordered

@@ -20,8 +20,6 @@ from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import Membership
 from tests.conftest import PASSWORD, TenantSetup, subprocess_environment
 
-pytestmark = pytest.mark.slow
-
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -21,8 +21,6 @@ from helpdesk.tenancy.models import AuditAction, AuditEvent, Membership
 from tests.accounts.oidc_provider.server import run_provider
 from tests.conftest import TenantSetup
 
-pytestmark = pytest.mark.slow
-
 CALLBACK = "http://acme.localhost/accounts/sso/callback/"
 SECRET = pyotp.random_base32()
 

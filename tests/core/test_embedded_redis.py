@@ -17,8 +17,6 @@ import redis
 from helpdesk.celery import app as celery_app
 from helpdesk.core import embedded
 
-pytestmark = pytest.mark.slow
-
 
 @pytest.fixture
 def private_var_dir(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:

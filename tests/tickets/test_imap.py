@@ -29,7 +29,7 @@ from tickets.mail_in import imap, imap_client
 from tickets.mail_in import tasks as mail_in_tasks
 from tickets.models import InboundEmail, Ticket
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 SEEN = "\\Seen"
 

@@ -1717,6 +1717,37 @@ def run_profile(context: Context) -> dict[str, Any]:
     }
 
 
+def accept_unqueued(chunk: list[MailSpec], tickets: dict[str, tuple[int, str]]) -> None:
+    """Accept these mails in this process without waking a drain (the caller processes them
+    itself), a tag-only or address-only reply with the ticket of the mail it answers."""
+    from tickets.mail_in import intake
+
+    for spec in chunk:
+        raw, envelope_to = render(spec, ticket=tickets.get(spec.answers))
+        intake.accept(
+            raw=raw,
+            envelope_to=envelope_to,
+            envelope_from=spec.sender.address,
+            channel="smtp",
+            enqueue=False,
+        )
+
+
+def note_tickets(
+    tenant_id: Any, chunk: list[MailSpec], tickets: dict[str, tuple[int, str]]
+) -> None:
+    """Remember the ticket (number, reply token) each processed mail of the chunk is on,
+    for the replies that answer it later (accept_unqueued)."""
+    from helpdesk.tenancy.context import tenant_context
+    from tickets.models import InboundEmail
+
+    with tenant_context(tenant_id):
+        for message_id, number, token in InboundEmail.objects.filter(
+            message_id__in=[s.message_id for s in chunk], ticket__isnull=False
+        ).values_list("message_id", "ticket__number", "ticket__reply_token"):
+            tickets[message_id] = (number, token)
+
+
 def batch_sql(context: Context) -> dict[str, Any]:
     """SQL statements per mail of the batched path, as the drain runs it: BATCH_SQL_MESSAGES
     generated mails accepted here (not queued), then processed BATCH_SQL_SIZE at a time by
@@ -1728,9 +1759,7 @@ def batch_sql(context: Context) -> dict[str, Any]:
 
     from helpdesk.tenancy.context import tenant_context
     from helpdesk.tenancy.models import Tenant
-    from tickets.mail_in import intake
     from tickets.mail_in import services as inbound
-    from tickets.models import InboundEmail
 
     print(f"  batch SQL: {BATCH_SQL_MESSAGES} messages, {BATCH_SQL_SIZE} a batch", flush=True)
     tenant_id = Tenant.objects.get(slug=context.tenant_slug).id
@@ -1747,26 +1776,14 @@ def batch_sql(context: Context) -> dict[str, Any]:
     began = time.perf_counter()
     for start in range(0, len(specs), BATCH_SQL_SIZE):
         chunk = specs[start : start + BATCH_SQL_SIZE]
-        for spec in chunk:
-            raw, envelope_to = render(spec, ticket=tickets.get(spec.answers))
-            intake.accept(
-                raw=raw,
-                envelope_to=envelope_to,
-                envelope_from=spec.sender.address,
-                channel="smtp",
-                enqueue=False,
-            )
+        accept_unqueued(chunk, tickets)
         with tenant_context(tenant_id), CaptureQueriesContext(connection) as captured:
             done = inbound.process_batch(limit=BATCH_SQL_SIZE)
         if start:
             counted += len(done)
             statements += len(captured.captured_queries)
             groups.update(sql_group(q["sql"]) for q in captured.captured_queries)
-        with tenant_context(tenant_id):
-            for message_id, number, token in InboundEmail.objects.filter(
-                message_id__in=[s.message_id for s in chunk], ticket__isnull=False
-            ).values_list("message_id", "ticket__number", "ticket__reply_token"):
-                tickets[message_id] = (number, token)
+        note_tickets(tenant_id, chunk, tickets)
     return {
         "messages": counted,
         "batch_size": BATCH_SQL_SIZE,

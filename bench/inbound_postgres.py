@@ -72,12 +72,10 @@ def measure(tenant_slug: str, batches: int, seed: int) -> dict[str, Any]:
     """Accept and drain `batches` batches of generated mail; CPU per mail by step."""
     from django.db import connection
 
-    from bench.inbound import SEED, generate, render
+    from bench.inbound import SEED, accept_unqueued, generate, note_tickets
     from helpdesk.tenancy.context import tenant_context
     from helpdesk.tenancy.models import Tenant
-    from tickets.mail_in import intake
     from tickets.mail_in import services as inbound
-    from tickets.models import InboundEmail
 
     tenant_id = Tenant.objects.get(slug=tenant_slug).id
     specs = generate(
@@ -96,15 +94,7 @@ def measure(tenant_slug: str, batches: int, seed: int) -> dict[str, Any]:
         accept_backend = process_cpu_seconds(pid)
         accept_python = time.process_time()
         with connection.execute_wrapper(StatementMeter(pid) if warm else accept_meter):
-            for spec in chunk:
-                raw, envelope_to = render(spec, ticket=tickets.get(spec.answers))
-                intake.accept(
-                    raw=raw,
-                    envelope_to=envelope_to,
-                    envelope_from=spec.sender.address,
-                    channel="smtp",
-                    enqueue=False,
-                )
+            accept_unqueued(chunk, tickets)
         accept_python = time.process_time() - accept_python
         accept_backend = process_cpu_seconds(pid) - accept_backend
         batch_backend = process_cpu_seconds(pid)
@@ -116,11 +106,7 @@ def measure(tenant_slug: str, batches: int, seed: int) -> dict[str, Any]:
             done = inbound.process_batch(limit=BATCH)
         batch_python = time.process_time() - batch_python
         batch_backend = process_cpu_seconds(pid) - batch_backend
-        with tenant_context(tenant_id):
-            for message_id, number, token in InboundEmail.objects.filter(
-                message_id__in=[s.message_id for s in chunk], ticket__isnull=False
-            ).values_list("message_id", "ticket__number", "ticket__reply_token"):
-                tickets[message_id] = (number, token)
+        note_tickets(tenant_id, chunk, tickets)
         if warm:
             continue
         counted += len(done)

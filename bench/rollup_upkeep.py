@@ -85,12 +85,11 @@ def main(argv: list[str]) -> int:
 
     from automation.models import ReportDirtyDay, ReportRollup
     from automation.reports import selectors, services, tasks
-    from bench.inbound import SEED, generate, render
+    from bench.inbound import SEED, accept_unqueued, generate, note_tickets
     from helpdesk.tenancy.context import tenant_context
     from helpdesk.tenancy.models import Tenant
-    from tickets.mail_in import intake
     from tickets.mail_in import services as inbound
-    from tickets.models import InboundEmail, Ticket
+    from tickets.models import Ticket
 
     load_before = os.getloadavg()
     context.prepare()
@@ -118,21 +117,10 @@ def main(argv: list[str]) -> int:
     began = time.perf_counter()
     for number, start in enumerate(range(0, len(specs), BATCH), start=1):
         chunk = specs[start : start + BATCH]
-        for spec in chunk:
-            raw, envelope_to = render(spec, ticket=tickets.get(spec.answers))
-            intake.accept(
-                raw=raw,
-                envelope_to=envelope_to,
-                envelope_from=spec.sender.address,
-                channel="smtp",
-                enqueue=False,
-            )
+        accept_unqueued(chunk, tickets)
         with tenant_context(tenant_id):
             inbound.process_batch(limit=BATCH)
-            for message_id, ticket_number, token in InboundEmail.objects.filter(
-                message_id__in=[s.message_id for s in chunk], ticket__isnull=False
-            ).values_list("message_id", "ticket__number", "ticket__reply_token"):
-                tickets[message_id] = (ticket_number, token)
+        note_tickets(tenant_id, chunk, tickets)
         phase = "warm" if start < arguments.warm else "measured"
         now = (start + len(chunk)) / RATE
         if number % REFRESH_EVERY == 0 or start + BATCH >= len(specs):

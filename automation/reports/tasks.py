@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import time
+from collections.abc import Callable
 from typing import Any
 
 from django.core.cache import cache
@@ -250,14 +251,9 @@ RECONCILE_HOUR = 3
 @system_task
 def reconcile_report_rollups() -> int:
     """Beat (hourly): the tenants where it is RECONCILE_HOUR get yesterday recomputed."""
-    now = timezone.now()
-    due = [
-        tenant
-        for tenant in Tenant.objects.filter(is_active=True).only("id", "time_zone")
-        if _is_reconcile_time(now, tenant.time_zone)
-    ]
-    for tenant in due:
-        reconcile_report_day.delay(tenant_id=str(tenant.id))
+    due = _tenants_at(_is_reconcile_time)
+    for tenant_id in due:
+        reconcile_report_day.delay(tenant_id=tenant_id)
     return len(due)
 
 
@@ -271,6 +267,16 @@ def reconcile_report_day(*, tenant_id: str) -> int:
     return marked
 
 
+def _tenants_at(moment: Callable[[datetime.datetime, str], bool]) -> list[str]:
+    """The active tenants for whom it is now `moment` in their own zone (ids)."""
+    now = timezone.now()
+    return [
+        str(tenant.id)
+        for tenant in Tenant.objects.filter(is_active=True).only("id", "time_zone")
+        if moment(now, tenant.time_zone)
+    ]
+
+
 def _is_reconcile_time(now: datetime.datetime, zone_name: str) -> bool:
     try:
         return now.astimezone(selectors.zone_named(zone_name)).hour == RECONCILE_HOUR
@@ -282,14 +288,9 @@ def _is_reconcile_time(now: datetime.datetime, zone_name: str) -> bool:
 def send_weekly_reports() -> int:
     """Beat (hourly): the tenants where it is Monday, from 07:00 to midnight local time, get
     their weekly summary task (which sends each admin's mail once)."""
-    now = timezone.now()
-    due = [
-        tenant
-        for tenant in Tenant.objects.filter(is_active=True).only("id", "time_zone")
-        if _is_weekly_time(now, tenant.time_zone)
-    ]
-    for tenant in due:
-        send_weekly_report.delay(tenant_id=str(tenant.id))
+    due = _tenants_at(_is_weekly_time)
+    for tenant_id in due:
+        send_weekly_report.delay(tenant_id=tenant_id)
     return len(due)
 
 

@@ -201,8 +201,9 @@ def apply_sla(
             schedule=_schedule(policy),
             now=now,
         )
-    before = _report_facts(SlaTimer.objects.filter(ticket=ticket))
-    timers = _store(ticket, policy, measured)
+    stored = list(SlaTimer.objects.filter(ticket=ticket))
+    before = _report_facts(stored)  # _store updates these timers in place
+    timers = _store(ticket, policy, measured, stored)
     if _report_facts(timers) != before:
         # A target met or missed counts in the reports on the day it happened: their
         # rollups follow (a breach found by the sweeper changes nothing else).
@@ -250,9 +251,12 @@ def _report_facts(timers: Iterable[SlaTimer]) -> set[tuple[object, ...]]:
 FIELDS = ("target_minutes", "due_at", "remaining_seconds", "completed_at", "breached_at")
 
 
-def _store(ticket: Ticket, policy: SlaPolicy | None, measured: list[Measured]) -> list[SlaTimer]:
-    """Make the stored timers match the measured ones (keeping what was announced)."""
-    existing = {(t.metric, t.started_at): t for t in SlaTimer.objects.filter(ticket=ticket)}
+def _store(
+    ticket: Ticket, policy: SlaPolicy | None, measured: list[Measured], stored: list[SlaTimer]
+) -> list[SlaTimer]:
+    """Make the stored timers (`stored`, the ticket's) match the measured ones (keeping what
+    was announced)."""
+    existing = {(t.metric, t.started_at): t for t in stored}
     kept: list[SlaTimer] = []
     for item in measured:
         timer = existing.pop((item.metric, item.started_at), None)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import threading
+import time
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -14,7 +15,7 @@ from uuid import UUID, uuid4
 import pytest
 from django.core.cache import cache
 from django.core.management import call_command
-from django.db import OperationalError, connection, connections
+from django.db import OperationalError, connections
 from pytest_django import DjangoCaptureOnCommitCallbacks, Settings
 
 from departments import services as department_services
@@ -273,56 +274,132 @@ def test_a_stale_cached_recipient_is_forgotten_and_looked_up_again(acme: TenantS
         assert InboundEmail.objects.get(id=accepted.email_id).mailbox_id == acme.mailbox.id
 
 
-@pytest.mark.django_db(transaction=True, databases=["default", "ops"])
-def test_a_drain_finding_another_at_work_leaves_at_once_and_looks_again_later(
-    acme: TenantSetup, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The tenant's batch lock is held (another drain, another connection): the drain does
-    not wait on it; it hands over to one look a moment later and frees its worker slot."""
-    scheduled: list[dict[str, Any]] = []
-    monkeypatch.setattr(
-        mail_in_tasks.drain_inbound_emails,
-        "apply_async",
-        lambda **options: scheduled.append(options),
-    )
-    store(build(subject="Waiting"))
-    held, release = threading.Event(), threading.Event()
+class _HeldBatch:
+    """A first drain's batch (another connection, another thread) held in the middle of its
+    processing until released, or made to fail there; what happens meanwhile is recorded."""
 
-    def hold() -> None:
+    def __init__(self, acme: TenantSetup, monkeypatch: pytest.MonkeyPatch, *, fail: bool) -> None:
+        self.events: list[str] = []
+        self.held, self.release = threading.Event(), threading.Event()
+        self.fail = fail
+        self.owner = 0
+        process, parse = inbound._process_claimed, inbound.parse_claimed
+
+        def held_process(emails: list[InboundEmail], *args: Any, **kwargs: Any) -> Any:
+            if threading.get_ident() == self.owner:
+                self.held.set()
+                assert self.release.wait(20)
+                if self.fail:
+                    raise RuntimeError("the first drain's batch fails")
+            return process(emails, *args, **kwargs)
+
+        def recorded_parse(email: InboundEmail) -> Any:
+            self.events.append(f"parsed {email.message_id}")
+            return parse(email)
+
+        monkeypatch.setattr(inbound, "_process_claimed", held_process)
+        monkeypatch.setattr(inbound, "parse_claimed", recorded_parse)
+        self.thread = threading.Thread(target=self._drain, args=(acme,))
+
+    def _drain(self, acme: TenantSetup) -> None:
+        self.owner = threading.get_ident()
         try:
-            with tenant_context(acme.id), connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT pg_advisory_xact_lock(hashtextextended('inbound-batch:' || %s, 0))",
-                    [str(acme.id)],
-                )
-                held.set()
-                release.wait(20)
+            with tenant_context(acme.id):
+                inbound.process_batch(limit=1)
+            self.events.append("first batch committed")
+        except RuntimeError:
+            self.events.append("first batch rolled back")
         finally:
             connections.close_all()
 
-    holder = threading.Thread(target=hold)
-    holder.start()
+    def start(self) -> None:
+        self.thread.start()
+        assert self.held.wait(10)
+
+
+def _second_drain(acme: TenantSetup, done: list[list[InboundEmail]]) -> threading.Thread:
+    def drain() -> None:
+        try:
+            with tenant_context(acme.id):
+                done.append(inbound.process_batch(limit=1))
+        finally:
+            connections.close_all()
+
+    return threading.Thread(target=drain)
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "ops"])
+def test_a_second_drain_parses_its_batch_while_the_first_writes_and_processes_after_it(
+    acme: TenantSetup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Drains side by side: the second claims the next mail (a reply to the first drain's
+    mail), parses it while the first batch is in progress, waits for that batch to commit,
+    then threads the reply onto the ticket it opened."""
+    store(build(subject="Pipeline opening", message_id="<pipe-a@example.test>"))
+    store(
+        build(
+            subject="Re: Pipeline opening",
+            message_id="<pipe-a2@example.test>",
+            In_Reply_To="<pipe-a@example.test>",
+        )
+    )
+    first = _HeldBatch(acme, monkeypatch, fail=False)
+    first.start()
+    done: list[list[InboundEmail]] = []
+    second = _second_drain(acme, done)
+    second.start()
     try:
-        assert held.wait(10)
-        cache.delete(intake.wake_key(str(acme.id)))
-        cache.delete(mail_in_tasks.handover_key(str(acme.id)))
-        assert (
-            mail_in_tasks.drain_inbound_emails.apply(kwargs={"tenant_id": str(acme.id)}).get() == 0
-        )
-        assert len(scheduled) == 1
-        assert scheduled[0]["kwargs"] == {"tenant_id": str(acme.id), "handover": True}
-        # Another drain woken meanwhile finds the look scheduled: no second one.
-        assert (
-            mail_in_tasks.drain_inbound_emails.apply(kwargs={"tenant_id": str(acme.id)}).get() == 0
-        )
-        assert len(scheduled) == 1
-        # The scheduled look, still finding the lock held, schedules the next one.
-        assert mail_in_tasks.drain_inbound_emails.apply(kwargs=scheduled[0]["kwargs"]).get() == 0
-        assert len(scheduled) == 2
+        deadline = time.monotonic() + 10
+        while "parsed <pipe-a2@example.test>" not in first.events and time.monotonic() < deadline:
+            time.sleep(0.02)
+        second.join(0.5)
+        assert second.is_alive()  # waiting for the first batch
+        assert first.events == ["parsed <pipe-a@example.test>", "parsed <pipe-a2@example.test>"]
     finally:
-        release.set()
-        holder.join(20)
-    assert mail_in_tasks.drain_inbound_emails.apply(kwargs={"tenant_id": str(acme.id)}).get() == 1
+        first.release.set()
+        first.thread.join(20)
+        second.join(20)
+    assert first.events[-1] == "first batch committed"
+    assert [email.message_id for email in done[0]] == ["<pipe-a2@example.test>"]
+    with tenant_context(acme.id):
+        ticket = Ticket.objects.get()
+        assert set(InboundEmail.objects.values_list("ticket_id", flat=True)) == {ticket.id}
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "ops"])
+def test_a_batch_rolled_back_before_it_joins_the_batch_that_waited_for_it(
+    acme: TenantSetup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first drain's batch fails (rolled back): the drain waiting for it takes its mail
+    too, oldest first, so the reply still finds the ticket the first mail opens."""
+    store(build(subject="Rolled back opening", message_id="<pipe-b@example.test>"))
+    store(
+        build(
+            subject="Re: Rolled back opening",
+            message_id="<pipe-b2@example.test>",
+            In_Reply_To="<pipe-b@example.test>",
+        )
+    )
+    first = _HeldBatch(acme, monkeypatch, fail=True)
+    first.start()
+    done: list[list[InboundEmail]] = []
+    second = _second_drain(acme, done)
+    second.start()
+    deadline = time.monotonic() + 10
+    while "parsed <pipe-b2@example.test>" not in first.events and time.monotonic() < deadline:
+        time.sleep(0.02)
+    first.release.set()
+    first.thread.join(20)
+    second.join(20)
+    assert "first batch rolled back" in first.events
+    assert [email.message_id for email in done[0]] == [
+        "<pipe-b@example.test>",
+        "<pipe-b2@example.test>",
+    ]
+    with tenant_context(acme.id):
+        ticket = Ticket.objects.get()
+        assert set(InboundEmail.objects.values_list("ticket_id", flat=True)) == {ticket.id}
+        assert set(InboundEmail.objects.values_list("status", flat=True)) == {"processed"}
 
 
 def test_a_failing_set_based_write_leaves_the_batch_to_the_per_mail_path(

@@ -439,22 +439,24 @@ def _rejection(sender: str, own: frozenset[str]) -> str | None:
     return None
 
 
-def _parse(email: InboundEmail) -> _Mail:
-    try:
-        return _Mail(email, inbound.parse_stored(email))
-    except Exception as error:
-        if is_temporary(error):
-            raise
-        logger.exception("parsing inbound email %s failed", email.id)
-        return _Mail(email, error=f"processing failed: {type(error).__name__}: {error}")
+def _mail(email: InboundEmail, parsed: ParsedEmail | str) -> _Mail:
+    if isinstance(parsed, str):
+        return _Mail(email, error=parsed)
+    return _Mail(email, parsed)
 
 
 def process_claimed(
-    emails: list[InboundEmail], *, language: str, tenant_name: str, one: ProcessOne
+    emails: list[InboundEmail],
+    parsed: dict[UUID, ParsedEmail | str],
+    *,
+    language: str,
+    tenant_name: str,
+    one: ProcessOne,
 ) -> list[InboundEmail]:
-    """Process claimed rows, oldest first, set-based (see the module); `one` is the
-    per-mail path, in its own savepoint. Returns the rows as they ended, in claimed order."""
-    mails = [_parse(email) for email in emails]
+    """Process claimed rows, oldest first, set-based (see the module); `parsed`: each row
+    parsed (services.parse_claimed); `one` is the per-mail path, in its own savepoint.
+    Returns the rows as they ended, in claimed order."""
+    mails = [_mail(email, parsed[email.id]) for email in emails]
     start = 0
     while start < len(mails):
         segment = _Segment(mails[start:], language=language, tenant_name=tenant_name)

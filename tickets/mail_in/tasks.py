@@ -33,16 +33,6 @@ logger = logging.getLogger(__name__)
 BATCH_SIZE = 100
 # A drain hands over to a fresh task after this long, so other tenants' work gets a turn.
 DRAIN_SECONDS = 30.0
-RETRY_BUSY_SECONDS = 1.0
-
-
-# How long a busy drain's scheduled look (its handover) stands for every other busy drain of
-# the tenant: should that task be lost, another is scheduled after this (the sweeper too).
-HANDOVER_SECONDS = 30
-
-
-def handover_key(tenant_id: str) -> str:
-    return f"inbound:drain-handover:{tenant_id}"
 
 
 @tenant_task(name="tickets.tasks.drain_inbound_emails", own_transactions=True)
@@ -51,16 +41,12 @@ def drain_inbound_emails(*, tenant_id: str, handover: bool = False) -> int:
     (services.process_batch), until none is left; returns how many were claimed.
 
     Intake wakes it once per burst of mail (intake.enqueue_processing): the wake-up key is
-    deleted before each claim (with the tenant's batch lock held), so mail committed after a
-    claim wakes a drain again. An outage rolls the current batch back and the task retries;
-    the rows stay queued, and the sweeper wakes a drain if the retries run out.
-
-    A drain that finds another at work schedules one look a moment later (`handover`),
-    unless one is scheduled already: one such look per tenant at a time, not one per
-    wake-up (during a stream of mail they were a Celery task every few mails)."""
-    if handover:
-        with contextlib.suppress(Exception):  # no Redis: the next busy drain hands over too
-            cache.delete(handover_key(tenant_id))
+    deleted before each claim, so mail committed after a claim wakes a drain again, and a
+    second drain woken while one works claims the next batch and parses it while the first
+    writes (process_batch: batches are still processed one at a time, in claim order). An
+    outage rolls the current batch back and the task retries; the rows stay queued, and the
+    sweeper wakes a drain if the retries run out. `handover` is accepted for tasks queued
+    before drains worked side by side."""
     tenant = tenancy_selectors.get_tenant(tenant_id)
     started = time.monotonic()
     total = 0
@@ -70,31 +56,13 @@ def drain_inbound_emails(*, tenant_id: str, handover: bool = False) -> int:
             cache.delete(intake.wake_key(tenant_id))
 
     while True:
-        try:
-            with tenant_context(tenant_id):
-                done = inbound.process_batch(
-                    limit=BATCH_SIZE,
-                    language=tenant.language,
-                    tenant_name=tenant.name,
-                    wait=False,
-                    before_claim=clear_wake_up,
-                )
-        except inbound.BatchInProgress:
-            # Another drain holds the tenant's batch and claims again until nothing is
-            # queued; this one was woken for mail that drain may just have missed, so it
-            # hands that over to one look a moment later (the wake-up key stays set: no
-            # other wake-up is published meanwhile) and frees its worker slot. A look
-            # scheduled already by another busy drain serves this one too.
-            try:
-                first = cache.add(handover_key(tenant_id), 1, timeout=HANDOVER_SECONDS)
-            except Exception:
-                first = True  # no Redis: hand over as before (a second look is harmless)
-            if first:
-                drain_inbound_emails.apply_async(
-                    kwargs={"tenant_id": tenant_id, "handover": True},
-                    countdown=RETRY_BUSY_SECONDS,
-                )
-            return total
+        with tenant_context(tenant_id):
+            done = inbound.process_batch(
+                limit=BATCH_SIZE,
+                language=tenant.language,
+                tenant_name=tenant.name,
+                before_claim=clear_wake_up,
+            )
         total += len(done)
         if len(done) < BATCH_SIZE:
             return total

@@ -90,6 +90,37 @@ def test_a_poisoned_mail_fails_with_its_reason_and_the_others_go_on(
         assert sorted(Ticket.objects.values_list("subject", flat=True)) == ["Good 1", "Good 2"]
 
 
+def test_content_made_before_the_serial_part_is_used_and_a_failure_there_fails_alone(
+    acme: TenantSetup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each mail's body and content are made once, before the batch's serial part; where
+    making them fails, the batch tries again and that mail alone fails with the reason."""
+    real = inbound._content
+    calls: list[str] = []
+
+    def content(parsed: parsing.ParsedEmail) -> Any:
+        calls.append(parsed.subject)
+        if parsed.subject == "Broken body":
+            raise ValueError("cannot sanitize this one")
+        return real(parsed)
+
+    monkeypatch.setattr(inbound, "_content", content)
+    store(build(subject="Body 1"))
+    store(build(subject="Body 2"))
+    with tenant_context(acme.id):
+        assert [e.status for e in inbound.process_batch(limit=10)] == ["processed"] * 2
+    assert calls == ["Body 1", "Body 2"]
+    store(build(subject="Body 3"))
+    broken = store(build(subject="Broken body"))
+    store(build(subject="Body 4"))
+    with tenant_context(acme.id):
+        done = inbound.process_batch(limit=10)
+        assert [e.status for e in done] == ["processed", "failed", "processed"]
+        assert InboundEmail.objects.get(id=broken.email_id).reason == (
+            "processing failed: ValueError: cannot sanitize this one"
+        )
+
+
 def test_an_outage_fails_the_whole_batch_and_leaves_every_mail_queued(
     acme: TenantSetup, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -283,7 +314,7 @@ class _HeldBatch:
         self.held, self.release = threading.Event(), threading.Event()
         self.fail = fail
         self.owner = 0
-        process, parse = inbound._process_claimed, inbound.parse_claimed
+        process, parse = inbound._process_claimed, inbound.prepare
 
         def held_process(emails: list[InboundEmail], *args: Any, **kwargs: Any) -> Any:
             if threading.get_ident() == self.owner:
@@ -298,7 +329,7 @@ class _HeldBatch:
             return parse(email)
 
         monkeypatch.setattr(inbound, "_process_claimed", held_process)
-        monkeypatch.setattr(inbound, "parse_claimed", recorded_parse)
+        monkeypatch.setattr(inbound, "prepare", recorded_parse)
         self.thread = threading.Thread(target=self._drain, args=(acme,))
 
     def _drain(self, acme: TenantSetup) -> None:

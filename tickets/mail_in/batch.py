@@ -81,6 +81,8 @@ class _Mail:
     sender: str = ""
     copied: list[str] = field(default_factory=list)
     attempts: int = 0
+    # The body and content made before the serial part (services.prepare); used once.
+    content: tuple[str, services.MessageContent] | None = None
 
     def __post_init__(self) -> None:
         self.attempts = self.email.attempts
@@ -242,7 +244,8 @@ class _Segment:
         if ticket is not None and ticket.id in self.adding_followers:
             # The per-mail path would read the followers this segment is about to add.
             return _Next.NEW_SEGMENT
-        body, content = inbound._content(parsed)
+        body, content = mail.content or inbound._content(parsed)
+        mail.content = None  # decided again (a new segment): made again, as the first time
         content.email_cc = list(mail.copied)
         now = timezone.now()
         opened = ticket is None
@@ -439,22 +442,20 @@ def _rejection(sender: str, own: frozenset[str]) -> str | None:
     return None
 
 
-def _mail(email: InboundEmail, parsed: ParsedEmail | str) -> _Mail:
-    if isinstance(parsed, str):
-        return _Mail(email, error=parsed)
-    return _Mail(email, parsed)
+def _mail(email: InboundEmail, prepared: inbound.Prepared) -> _Mail:
+    return _Mail(email, prepared.parsed, error=prepared.error, content=prepared.content)
 
 
 def process_claimed(
     emails: list[InboundEmail],
-    parsed: dict[UUID, ParsedEmail | str],
+    parsed: dict[UUID, inbound.Prepared],
     *,
     language: str,
     tenant_name: str,
     one: ProcessOne,
 ) -> list[InboundEmail]:
     """Process claimed rows, oldest first, set-based (see the module); `parsed`: each row
-    parsed (services.parse_claimed); `one` is the per-mail path, in its own savepoint.
+    parsed (services.prepare); `one` is the per-mail path, in its own savepoint.
     Returns the rows as they ended, in claimed order."""
     mails = [_mail(email, parsed[email.id]) for email in emails]
     start = 0

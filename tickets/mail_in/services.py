@@ -22,6 +22,7 @@ import enum
 import logging
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import NamedTuple
 from uuid import UUID
 
@@ -326,18 +327,18 @@ def process_batch(
             .select_for_update(of=("self",), skip_locked=True)
             .filter(id__in=email_ids)[:limit]
         )
-        parsed = {email.id: parse_claimed(email) for email in emails}
+        parsed = {email.id: prepare(email) for email in emails}
     else:
         emails, earlier = _claim_oldest(tenant_id, limit, before_claim)
         if not emails:
             return []
-        parsed = {email.id: parse_claimed(email) for email in emails}
+        parsed = {email.id: prepare(email) for email in emails}
         if earlier:
             # Blocks until the batches claimed before this one end; what is still queued
             # then (a batch rolled back) is this batch's, oldest first.
             joined = list(_queued().select_for_update(of=("self",)).filter(id__in=earlier))
             if joined:
-                parsed.update((email.id, parse_claimed(email)) for email in joined)
+                parsed.update((email.id, prepare(email)) for email in joined)
                 emails = sorted([*joined, *emails], key=lambda e: (e.created_at, e.id))
         with connection.cursor() as cursor:
             cursor.execute(_BATCH_LOCK, [tenant_id])
@@ -402,21 +403,40 @@ def parse_stored(email: InboundEmail) -> ParsedEmail:
     return without_nul(parse_email(bytes(email.raw)))
 
 
-def parse_claimed(email: InboundEmail) -> ParsedEmail | str:
-    """A claimed mail parsed, or the reason it fails with when it cannot be (an outage
-    raises)."""
+@dataclass
+class Prepared:
+    """What a claimed mail needs that no other mail changes, made before the batch's serial
+    part (process_batch): the mail parsed, or the reason it fails with (`error`), and its
+    message body and content (None when making them failed: the batch makes them again and
+    fails that mail alone)."""
+
+    parsed: ParsedEmail | None
+    error: str = ""
+    content: tuple[str, services.MessageContent] | None = None
+
+
+def prepare(email: InboundEmail) -> Prepared:
+    """A claimed mail parsed, with its content (an outage raises)."""
     try:
-        return parse_stored(email)
+        parsed = parse_stored(email)
     except Exception as error:
         if is_temporary(error):
             raise
         logger.exception("parsing inbound email %s failed", email.id)
-        return f"processing failed: {type(error).__name__}: {error}"
+        return Prepared(None, error=f"processing failed: {type(error).__name__}: {error}")
+    if parsed.bounce is not None:
+        return Prepared(parsed)
+    try:
+        return Prepared(parsed, content=_content(parsed))
+    except Exception as error:
+        if is_temporary(error):
+            raise
+        return Prepared(parsed)
 
 
 def _process_claimed(
     emails: list[InboundEmail],
-    parsed: dict[UUID, ParsedEmail | str],
+    parsed: dict[UUID, Prepared],
     *,
     language: str,
     tenant_name: str,

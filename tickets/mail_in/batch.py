@@ -28,8 +28,12 @@ A mail that cannot be parsed ends `failed` with its reason. An error in a segmen
 per-mail path, one savepoint each, so one bad mail fails alone; an outage (database,
 Redis) fails the whole batch, which stays queued for the retry and the sweeper.
 
-Locks, in this order for every batch: the tenant's batch lock, the claimed InboundEmail
-rows (oldest first), the ticket counter, then the updated tickets by id.
+Locks, in this order for every batch a drain claims (services.process_batch): the
+tenant's claim lock (only while claiming), the claimed InboundEmail rows (oldest first),
+the rows of the batches claimed before it (waited for, never held by a later claim), the
+tenant's batch lock, the ticket counter, then the updated tickets by id. A direct call
+with `email_ids` takes the batch lock first and then only rows no one holds (SKIP LOCKED),
+so it never waits on a row while holding the batch lock.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from uuid import UUID, uuid4
 import pytest
 from django.core.cache import cache
 from django.core.management import call_command
-from django.db import OperationalError, connections
+from django.db import OperationalError, connection, connections
 from pytest_django import DjangoCaptureOnCommitCallbacks, Settings
 
 from departments import services as department_services
@@ -431,6 +431,35 @@ def test_a_batch_rolled_back_before_it_joins_the_batch_that_waited_for_it(
         ticket = Ticket.objects.get()
         assert set(InboundEmail.objects.values_list("ticket_id", flat=True)) == {ticket.id}
         assert set(InboundEmail.objects.values_list("status", flat=True)) == {"processed"}
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "ops"])
+def test_a_claim_lock_that_cannot_be_released_goes_with_its_connection(
+    acme: TenantSetup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The claim lock is a session lock: should releasing it fail, the drain's connection is
+    closed, so no later claim of the tenant waits behind it."""
+    store(build(subject="Claimed"))
+    monkeypatch.setattr(inbound, "_CLAIM_UNLOCK", "SELECT no_such_function(%s)")
+    with pytest.raises(Exception, match="no_such_function"), tenant_context(acme.id):
+        inbound.process_batch(limit=10)
+    free: list[bool] = []
+
+    def try_claim_lock() -> None:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_try_advisory_lock(hashtextextended('inbound-claim:' || %s, 0))",
+                    [str(acme.id)],
+                )
+                free.append(cursor.fetchone()[0])
+        finally:
+            connections.close_all()
+
+    other = threading.Thread(target=try_claim_lock)
+    other.start()
+    other.join(10)
+    assert free == [True]
 
 
 def test_a_failing_set_based_write_leaves_the_batch_to_the_per_mail_path(

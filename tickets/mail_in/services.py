@@ -394,8 +394,14 @@ def _claim_oldest(
                 emails = sorted([*late, *emails], key=lambda e: (e.created_at, e.id))
             return emails, sorted(older - {email.id for email in late})
     finally:
-        with connection.cursor() as cursor:
-            cursor.execute(_CLAIM_UNLOCK, [tenant_id])
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(_CLAIM_UNLOCK, [tenant_id])
+        except Exception:
+            # A session lock outlives the transaction: a connection that cannot unlock is
+            # closed, which releases it, rather than kept holding every later claim back.
+            connection.close()
+            raise
 
 
 def parse_stored(email: InboundEmail) -> ParsedEmail:

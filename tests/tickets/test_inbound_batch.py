@@ -292,6 +292,33 @@ def test_ingest_email_with_many_files_threads_within_them_in_input_order(
     ]
 
 
+def test_ingest_email_processes_what_a_drain_left_queued_after_waiting_for_it(
+    acme: TenantSetup, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A drain woken by other mail may hold some of the files' rows while ingest_email's
+    batch claims (those are skipped): ingest waits for them and processes what is still
+    queued, so every file still gets its line."""
+    real = inbound.process_batch
+    calls: list[int] = []
+
+    def first_skips_the_last(**kwargs: Any) -> Any:
+        calls.append(len(kwargs["email_ids"]))
+        if len(calls) == 1:
+            kwargs["email_ids"] = kwargs["email_ids"][:-1]  # as if a drain held the last
+        return real(**kwargs)
+
+    monkeypatch.setattr(inbound, "process_batch", first_skips_the_last)
+    files = []
+    for name in ("a", "b"):
+        path = tmp_path / f"{name}.eml"
+        path.write_bytes(build(subject=f"Piped {name}"))
+        files.append(str(path))
+    out = io.StringIO()
+    call_command("ingest_email", *files, stdout=out)
+    assert out.getvalue().splitlines() == ["#1", "#2"]
+    assert calls == [2, 1]
+
+
 def test_a_stale_cached_recipient_is_forgotten_and_looked_up_again(acme: TenantSetup) -> None:
     """A tenant deleted behind the services' back leaves a cached answer naming it: the
     insert checks the address row in the same statement, and intake asks the database."""

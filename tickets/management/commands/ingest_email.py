@@ -106,6 +106,21 @@ class Command(BaseCommand):
                             language=tenant.language,
                             tenant_name=tenant.name,
                         )
+                with tenant_context(tenant_id):
+                    # A drain (woken by other mail) may have claimed some of these meanwhile:
+                    # wait for it to end, then process what it left queued.
+                    held = list(
+                        InboundEmail.objects.select_for_update()
+                        .filter(id__in=ids, status=InboundEmailStatus.QUEUED)
+                        .values_list("id", flat=True)
+                    )
+                    if held:
+                        inbound.process_batch(
+                            limit=len(held),
+                            email_ids=held,
+                            language=tenant.language,
+                            tenant_name=tenant.name,
+                        )
             except Exception as error:
                 # An outage: what was not processed stays queued for the drain and sweeper.
                 for position, _ in entries:

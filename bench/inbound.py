@@ -580,13 +580,7 @@ class TicketLookup:
 
     def processed(self, message_id: str) -> tuple[int, str] | None:
         """The ticket, if the worker has processed the mail yet (one query, no waiting)."""
-        row = self.connection.execute(
-            "SELECT t.number, t.reply_token FROM tickets_inboundemail e"
-            " JOIN tickets_ticket t ON t.id = e.ticket_id"
-            " WHERE e.tenant_id = %s AND e.message_id = %s",
-            [self.tenant_id, message_id],
-        ).fetchone()
-        return (int(row[0]), str(row[1])) if row is not None else None
+        return self.processed_many([message_id]).get(message_id)
 
     def ticket_of(self, message_id: str, timeout: float = 120.0) -> tuple[int, str] | None:
         started = time.monotonic()

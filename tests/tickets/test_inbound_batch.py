@@ -386,6 +386,24 @@ def _second_drain(acme: TenantSetup, done: list[list[InboundEmail]]) -> threadin
     return threading.Thread(target=drain)
 
 
+def _opening_and_reply(name: str) -> None:
+    """A mail, then a reply to it: `<name@example.test>` and `<name-2@example.test>`."""
+    store(build(subject=f"{name} opening", message_id=f"<{name}@example.test>"))
+    store(
+        build(
+            subject=f"Re: {name} opening",
+            message_id=f"<{name}-2@example.test>",
+            In_Reply_To=f"<{name}@example.test>",
+        )
+    )
+
+
+def _wait_for(events: list[str], event: str) -> None:
+    deadline = time.monotonic() + 10
+    while event not in events and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
 @pytest.mark.django_db(transaction=True, databases=["default", "ops"])
 def test_a_second_drain_parses_its_batch_while_the_first_writes_and_processes_after_it(
     acme: TenantSetup, monkeypatch: pytest.MonkeyPatch
@@ -393,32 +411,23 @@ def test_a_second_drain_parses_its_batch_while_the_first_writes_and_processes_af
     """Drains side by side: the second claims the next mail (a reply to the first drain's
     mail), parses it while the first batch is in progress, waits for that batch to commit,
     then threads the reply onto the ticket it opened."""
-    store(build(subject="Pipeline opening", message_id="<pipe-a@example.test>"))
-    store(
-        build(
-            subject="Re: Pipeline opening",
-            message_id="<pipe-a2@example.test>",
-            In_Reply_To="<pipe-a@example.test>",
-        )
-    )
+    _opening_and_reply("pipe-a")
     first = _HeldBatch(acme, monkeypatch, fail=False)
     first.start()
     done: list[list[InboundEmail]] = []
     second = _second_drain(acme, done)
     second.start()
     try:
-        deadline = time.monotonic() + 10
-        while "parsed <pipe-a2@example.test>" not in first.events and time.monotonic() < deadline:
-            time.sleep(0.02)
+        _wait_for(first.events, "parsed <pipe-a-2@example.test>")
         second.join(0.5)
         assert second.is_alive()  # waiting for the first batch
-        assert first.events == ["parsed <pipe-a@example.test>", "parsed <pipe-a2@example.test>"]
+        assert first.events == ["parsed <pipe-a@example.test>", "parsed <pipe-a-2@example.test>"]
     finally:
         first.release.set()
         first.thread.join(20)
         second.join(20)
     assert first.events[-1] == "first batch committed"
-    assert [email.message_id for email in done[0]] == ["<pipe-a2@example.test>"]
+    assert [email.message_id for email in done[0]] == ["<pipe-a-2@example.test>"]
     with tenant_context(acme.id):
         ticket = Ticket.objects.get()
         assert set(InboundEmail.objects.values_list("ticket_id", flat=True)) == {ticket.id}
@@ -430,29 +439,20 @@ def test_a_batch_rolled_back_before_it_joins_the_batch_that_waited_for_it(
 ) -> None:
     """The first drain's batch fails (rolled back): the drain waiting for it takes its mail
     too, oldest first, so the reply still finds the ticket the first mail opens."""
-    store(build(subject="Rolled back opening", message_id="<pipe-b@example.test>"))
-    store(
-        build(
-            subject="Re: Rolled back opening",
-            message_id="<pipe-b2@example.test>",
-            In_Reply_To="<pipe-b@example.test>",
-        )
-    )
+    _opening_and_reply("pipe-b")
     first = _HeldBatch(acme, monkeypatch, fail=True)
     first.start()
     done: list[list[InboundEmail]] = []
     second = _second_drain(acme, done)
     second.start()
-    deadline = time.monotonic() + 10
-    while "parsed <pipe-b2@example.test>" not in first.events and time.monotonic() < deadline:
-        time.sleep(0.02)
+    _wait_for(first.events, "parsed <pipe-b-2@example.test>")
     first.release.set()
     first.thread.join(20)
     second.join(20)
     assert "first batch rolled back" in first.events
     assert [email.message_id for email in done[0]] == [
         "<pipe-b@example.test>",
-        "<pipe-b2@example.test>",
+        "<pipe-b-2@example.test>",
     ]
     with tenant_context(acme.id):
         ticket = Ticket.objects.get()

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
+from playwright.sync_api import expect
 from pytest_django.live_server_helper import LiveServer
 
 from helpdesk.tenancy.context import tenant_context
@@ -52,7 +53,7 @@ def test_the_backlog_is_handed_out_when_an_agent_comes_online(
     page.goto(department_page)
     panel = page.locator("#assignment-load")
     panel.get_by_text("Backlog: 3 tickets waiting").wait_for()
-    assert "no (offline)" in panel.locator(f"#load-{nora.id}").inner_text()
+    expect(panel.locator(f"#load-{nora.id}")).to_contain_text("no (offline)", use_inner_text=True)
 
     agent = new_context(chromium)
     try:
@@ -67,8 +68,8 @@ def test_the_backlog_is_handed_out_when_an_agent_comes_online(
 
     page.goto(department_page)
     panel.get_by_text("Backlog: 1 ticket waiting").wait_for()
-    assert "2 / 2" in panel.locator(f"#load-{nora.id}").inner_text()
-    assert "at the limit" in panel.locator(f"#load-{nora.id}").inner_text()
+    expect(panel.locator(f"#load-{nora.id}")).to_contain_text("2 / 2", use_inner_text=True)
+    expect(panel.locator(f"#load-{nora.id}")).to_contain_text("at the limit", use_inner_text=True)
     # The settings and the load under them (save_screenshot shows a page's top).
     panel.scroll_into_view_if_needed()
     page.screenshot(path=str(SCREENSHOTS / "department-assignment.png"))

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from playwright.sync_api import expect
 from pytest_django.live_server_helper import LiveServer
 
 from departments import services as department_services
@@ -52,9 +53,9 @@ def test_an_agent_switches_availability_in_the_top_bar(
         sign_in(page, live_server, "acme", "ben@acme.test")
         switch = page.locator("#availability-switch")
         # Working in the help desk on shift: automatically online.
-        assert switch.locator("summary").inner_text().strip() == "Online"
+        expect(switch.locator("summary")).to_have_text("Online", use_inner_text=True)
         switch.locator("summary").click()
-        assert switch.get_by_text("Automatic: online while you work").is_visible()
+        expect(switch.get_by_text("Automatic: online while you work")).to_be_visible()
         switch.get_by_role("button", name="Away").click()
         page.wait_for_function(
             "() => document.querySelector('#availability-switch summary').innerText.trim()"
@@ -63,7 +64,9 @@ def test_an_agent_switches_availability_in_the_top_bar(
         seat = Membership.objects.get(id=agent.id)
         assert (seat.availability, seat.availability_is_manual) == ("away", True)
         page.reload()
-        assert page.locator("#availability-switch summary").inner_text().strip() == "Away"
+        expect(page.locator("#availability-switch summary")).to_have_text(
+            "Away", use_inner_text=True
+        )
         for width in WIDTHS:
             page.set_viewport_size({"width": width, "height": 800})
             switch = page.locator("#availability-switch")
@@ -74,7 +77,7 @@ def test_an_agent_switches_availability_in_the_top_bar(
             assert box is not None
             assert box["x"] >= 0, (width, box)
             assert box["x"] + box["width"] <= width, (width, box)
-            assert switch.get_by_text("Set by hand").is_visible()
+            expect(switch.get_by_text("Set by hand")).to_be_visible()
             _no_sideways_scroll(page, width, "the inbox with the availability menu open")
             _shoot(page, f"availability-switch-{width}.png")
             switch.locator("summary").click()  # closed again
@@ -110,8 +113,8 @@ def test_an_admin_sets_a_shift_and_leave_and_sees_who_is_on(
         page = context.new_page()
         sign_in(page, live_server, "acme", "admin@acme.test", "/accounts/team/")
         row = page.locator(f"#seat-{agent.id}")
-        assert row.locator(".availability-dot.availability-away").is_visible()
-        assert "Away" in row.inner_text()
+        expect(row.locator(".availability-dot.availability-away")).to_be_visible()
+        expect(row).to_contain_text("Away", use_inner_text=True)
         for width in WIDTHS:
             page.set_viewport_size({"width": width, "height": 800})
             _no_sideways_scroll(page, width, "the team page")
@@ -133,7 +136,7 @@ def test_an_admin_sets_a_shift_and_leave_and_sees_who_is_on(
         page.get_by_label("Reason").fill("Summer holiday")
         page.get_by_role("button", name="Add leave").click()
         page.get_by_text("Leave of Ben Okafor added.").wait_for()
-        assert "Summer holiday" in page.locator("#leave-list").inner_text()
+        expect(page.locator("#leave-list")).to_contain_text("Summer holiday", use_inner_text=True)
         with tenant_context(acme.id):
             assert ShiftLeave.objects.filter(membership_id=agent.id).count() == 1
         # A typo is refused with the reason, and the other days are kept as typed.
@@ -152,7 +155,7 @@ def test_an_admin_sets_a_shift_and_leave_and_sees_who_is_on(
             ticket_services.assign_ticket(ticket=ticket, assignee=agent, actor=acme.admin)
         page.goto(tenant_url(live_server, "acme", "/inbox/"))
         cell = page.locator(f"#ticket-{ticket.number} .cell-assignee")
-        assert cell.locator(".availability-dot.availability-offline").is_visible()
+        expect(cell.locator(".availability-dot.availability-offline")).to_be_visible()
         _shoot(page, "availability-inbox-1280.png")
         page.goto(tenant_url(live_server, "acme", f"/tickets/{ticket.number}/"))
         assert page.locator("#assignee-availability").inner_text().strip() == (
@@ -166,8 +169,8 @@ def test_an_admin_sets_a_shift_and_leave_and_sees_who_is_on(
         page.set_viewport_size({"width": 1280, "height": 800})
         page.goto(tenant_url(live_server, "acme", f"/settings/departments/{acme.department.id}/"))
         roster = page.locator("#roster")
-        assert "Who is on now" in roster.inner_text()
-        assert "Ben Okafor" in roster.inner_text()
+        expect(roster).to_contain_text("Who is on now", use_inner_text=True)
+        expect(roster).to_contain_text("Ben Okafor", use_inner_text=True)
         for width in WIDTHS:
             page.set_viewport_size({"width": width, "height": 800})
             _no_sideways_scroll(page, width, "the department page")

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import pytest
 from django.core import mail
 from django.utils import timezone
+from playwright.sync_api import expect
 from pytest_django.live_server_helper import LiveServer
 
 from helpdesk.tenancy.context import tenant_context
@@ -88,7 +89,7 @@ def test_an_agent_emails_a_customer_as_a_new_ticket(
     page.wait_for_url("**/tickets/1/")
     page.get_by_text("Ticket #1 created: you emailed the customer.").wait_for()
     reply = page.locator("article.kind-reply").first
-    assert reply.locator(".formatted-body strong").inner_text() == "Monday"
+    expect(reply.locator(".formatted-body strong")).to_have_text("Monday", use_inner_text=True)
     _fits(page)
     with tenant_context(acme.id):
         ticket = Ticket.objects.get(number=1)
@@ -146,8 +147,8 @@ def test_the_reply_editor(live_server: LiveServer, page: Page, width: int) -> No
     page.wait_for_function(
         "img => img.complete && img.naturalWidth === 1", arg=picture.element_handle()
     )
-    assert "Cc: it@customer.test" in reply.inner_text()
-    assert "Bcc: audit@partner.test" in reply.inner_text()
+    expect(reply).to_contain_text("Cc: it@customer.test", use_inner_text=True)
+    expect(reply).to_contain_text("Bcc: audit@partner.test", use_inner_text=True)
 
     # @mention autocomplete in a note.
     page.get_by_label("Internal note").check()
@@ -157,7 +158,7 @@ def test_the_reply_editor(live_server: LiveServer, page: Page, width: int) -> No
     option.wait_for()
     page.locator("#reply-body").press("Enter")
     assert page.locator("#reply-body").input_value() == "Please check, @ben "
-    assert page.locator("#reply-body-mentions").is_hidden()
+    expect(page.locator("#reply-body-mentions")).to_be_hidden()
     save_screenshot(page, f"reply-sent-{width}.png")
     page.locator("#send-button").click()
     page.locator("article.kind-note", has_text="@ben").wait_for()
@@ -290,14 +291,14 @@ def test_mail_in_the_thread_and_the_contact_page(
     page.set_viewport_size({"width": width, "height": 900})
     sign_in(page, live_server, "acme", "admin@acme.test", f"/tickets/{ticket.number}/")
     customer = page.locator("article.kind-customer").first
-    assert customer.locator(".html-body b").inner_text() == "header"
-    assert customer.locator(".html-body li").is_visible()
+    expect(customer.locator(".html-body b")).to_have_text("header", use_inner_text=True)
+    expect(customer.locator(".html-body li")).to_be_visible()
     automatic = page.locator("details.message.automatic")
     summary = automatic.locator("summary")
-    assert "We received your request" in summary.inner_text()
+    expect(summary).to_contain_text("We received your request", use_inner_text=True)
     # One line (a phone's tap target is 40 px high).
     assert summary.bounding_box()["height"] <= 44  # type: ignore[index]
-    assert not automatic.locator(".body").is_visible()
+    expect(automatic.locator(".body")).to_be_hidden()
     _fits(page)
     save_screenshot(page, f"thread-html-mail-{width}.png")
 
@@ -307,11 +308,11 @@ def test_mail_in_the_thread_and_the_contact_page(
 
     page.goto(tenant_url(live_server, "acme", f"/contacts/{carla.id}/"))
     rows = page.locator("#tickets-title + table tbody tr")
-    assert "Newsletter looks broken" in rows.nth(0).inner_text()
-    assert "Old invoice question" in rows.nth(1).inner_text()
+    expect(rows.nth(0)).to_contain_text("Newsletter looks broken", use_inner_text=True)
+    expect(rows.nth(1)).to_contain_text("Old invoice question", use_inner_text=True)
     ratings = page.locator("#contact-ratings")
     assert "Quick and kind" in ratings.inner_text() or width == 390
-    assert "100% good" in ratings.inner_text()
+    expect(ratings).to_contain_text("100% good", use_inner_text=True)
     _fits(page)
     save_screenshot(page, f"contact-{width}.png")
     page.goto(tenant_url(live_server, "acme", f"/companies/{company.id}/"))

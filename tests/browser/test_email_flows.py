@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from django.core import mail
+from playwright.sync_api import expect
 from pytest_django.live_server_helper import LiveServer
 
 from automation import services as automation_services
@@ -64,7 +65,9 @@ def test_template_editor_preview(live_server: LiveServer, page: Page) -> None:
     page.goto(tenant_url(live_server, "acme", "/settings/email-templates/status_solved/"))
     page.get_by_label("Body").fill("Done, {{ contact.first_name }}! See {{ ticket.nope }}")
     page.get_by_role("button", name="Preview with sample data").click()
-    assert "unknown placeholder: {{ ticket.nope }}" in page.get_by_role("alert").inner_text()
+    expect(page.get_by_role("alert")).to_contain_text(
+        "unknown placeholder: {{ ticket.nope }}", use_inner_text=True
+    )
     page.get_by_label("Body").fill("Done, {{ contact.first_name }}!")
     page.get_by_role("button", name="Preview with sample data").click()
-    assert page.locator("#preview").get_by_text("Done, Carla!").is_visible()
+    expect(page.locator("#preview").get_by_text("Done, Carla!")).to_be_visible()

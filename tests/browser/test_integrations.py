@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
+from playwright.sync_api import expect
 from pytest_django import Settings
 from pytest_django.live_server_helper import LiveServer
 
@@ -97,8 +98,8 @@ def test_admin_sets_up_integrations_and_an_agent_creates_a_task_from_a_ticket(
     page.get_by_role("button", name="Create contact app").click()
     page.wait_for_url("**/settings/integrations/apps/*/")
     page.goto(tenant_url(live_server, "acme", "/settings/integrations/"))
-    assert "GitHub" in page.locator("#integrations").inner_text()
-    assert "CRM" in page.locator("#contact-apps").inner_text()
+    expect(page.locator("#integrations")).to_contain_text("GitHub", use_inner_text=True)
+    expect(page.locator("#contact-apps")).to_contain_text("CRM", use_inner_text=True)
     save_screenshot(page, "integrations-1280.png")
     close_quietly(admin_context)
 
@@ -108,7 +109,7 @@ def test_admin_sets_up_integrations_and_an_agent_creates_a_task_from_a_ticket(
     panel = page.locator("#integrations-panel")
     crm = panel.locator(".contact-app-ok")
     crm.wait_for()
-    assert "Account owner" in crm.inner_text()
+    expect(crm).to_contain_text("Account owner", use_inner_text=True)
     assert "Pro <b>annual</b>" in crm.inner_text()  # remote HTML shown as text
     page.get_by_role("button", name="Create task in GitHub").click()
     link = page.locator("#linked-items a", has_text="GitHub 42")

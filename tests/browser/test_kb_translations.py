@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
+from playwright.sync_api import expect
 from pytest_django.live_server_helper import LiveServer
 
 from helpdesk.tenancy.context import tenant_context
@@ -50,7 +51,7 @@ def test_a_german_translation_is_written_and_read_by_a_german_browser(
     switcher = page.get_by_role("navigation", name="Languages of this article")
     switcher.get_by_role("link", name="Deutsch").click()
     page.wait_for_url("**/kb/reset-your-password/translations/de/")
-    assert page.get_by_role("heading", name="Translate into Deutsch").is_visible()
+    expect(page.get_by_role("heading", name="Translate into Deutsch")).to_be_visible()
     page.get_by_label("Title").fill("Passwort zurücksetzen")
     page.locator("#id_body").fill(
         "## Schritte\n\n1. Öffnen Sie **Anmelden**.\n2. Wählen Sie *Passwort vergessen*.\n\n"
@@ -58,19 +59,19 @@ def test_a_german_translation_is_written_and_read_by_a_german_browser(
     )
     preview = page.locator("#kb-preview")
     preview.locator("h2", has_text="Schritte").wait_for()
-    assert preview.locator("strong", has_text="Anmelden").is_visible()
+    expect(preview.locator("strong", has_text="Anmelden")).to_be_visible()
     assert preview.locator("script").count() == 0
     page.get_by_role("button", name="Save Deutsch translation").click()
     page.wait_for_url("**/kb/reset-your-password/translations/de/")
-    assert page.get_by_text("Deutsch translation added.").is_visible()
-    assert page.get_by_role("heading", name="Deutsch translation").is_visible()
+    expect(page.get_by_text("Deutsch translation added.")).to_be_visible()
+    expect(page.get_by_role("heading", name="Deutsch translation")).to_be_visible()
     for width in (390, 1280):
         page.set_viewport_size({"width": width, "height": 900})
         assert _no_sideways_scroll(page), width
         save_screenshot(page, f"kb-translation-editor-{width}.png")
     page.goto(tenant_url(live_server, "acme", "/kb/reset-your-password/"))
     page.get_by_text("Deutsch: Passwort zurücksetzen").click()
-    assert page.locator("details[lang=de] strong", has_text="Anmelden").is_visible()
+    expect(page.locator("details[lang=de] strong", has_text="Anmelden")).to_be_visible()
     page.set_viewport_size({"width": 390, "height": 900})
     assert _no_sideways_scroll(page)
     page.get_by_role("heading", name="Translations").scroll_into_view_if_needed()
@@ -89,18 +90,18 @@ def test_a_german_translation_is_written_and_read_by_a_german_browser(
             visitor.goto(tenant_url(live_server, "acme", "/help/"))
             # The help center's own words follow the tenant's language (English here);
             # the articles follow the browser.
-            assert visitor.get_by_role("heading", name="How can we help?").is_visible()
+            expect(visitor.get_by_role("heading", name="How can we help?")).to_be_visible()
             visitor.get_by_role("link", name="Passwort zurücksetzen").click()
             visitor.wait_for_url("**/help/reset-your-password/")
-            assert visitor.get_by_role("heading", name="Passwort zurücksetzen").is_visible()
-            assert visitor.locator("article strong", has_text="Anmelden").is_visible()
+            expect(visitor.get_by_role("heading", name="Passwort zurücksetzen")).to_be_visible()
+            expect(visitor.locator("article strong", has_text="Anmelden")).to_be_visible()
             assert visitor.locator("article[lang=de]").count() == 1
             assert _no_sideways_scroll(visitor), width
             save_screenshot(visitor, f"help-center-article-de-{width}.png")
             visitor.goto(tenant_url(live_server, "acme", "/help/search/?q=vergessen"))
-            assert visitor.get_by_role("link", name="Passwort zurücksetzen").is_visible()
+            expect(visitor.get_by_role("link", name="Passwort zurücksetzen")).to_be_visible()
     finally:
         close_quietly(german)
 
     page.goto(tenant_url(live_server, "acme", "/help/reset-your-password/"))
-    assert page.get_by_role("heading", name="Reset your password").is_visible()
+    expect(page.get_by_role("heading", name="Reset your password")).to_be_visible()

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
+from playwright.sync_api import expect
 from pytest_django.live_server_helper import LiveServer
 
 from helpdesk.tenancy.context import tenant_context
@@ -48,12 +49,12 @@ def test_an_agent_writes_previews_and_publishes_an_article(
     )
     preview = page.locator("#kb-preview")
     preview.locator("h2", has_text="Steps").wait_for()
-    assert preview.locator("strong", has_text="Sign in").is_visible()
+    expect(preview.locator("strong", has_text="Sign in")).to_be_visible()
     assert preview.locator("script").count() == 0
     assert "<script>alert('x')</script>" in preview.inner_text()  # shown as text
     page.get_by_role("button", name="Save", exact=True).click()
     page.wait_for_url("**/kb/reset-a-password/edit/")
-    assert page.get_by_text("saved as draft").is_visible()
+    expect(page.get_by_text("saved as draft")).to_be_visible()
 
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": 900})
@@ -65,14 +66,14 @@ def test_an_agent_writes_previews_and_publishes_an_article(
 
     page.get_by_role("button", name="Save and publish").click()
     page.wait_for_url("**/kb/reset-a-password/edit/")
-    assert page.get_by_text("(published)").is_visible()
+    expect(page.get_by_text("(published)")).to_be_visible()
     page.get_by_role("link", name="History").first.click()
-    assert page.get_by_role("cell", name="Acme Admin").first.is_visible()
+    expect(page.get_by_role("cell", name="Acme Admin").first).to_be_visible()
     page.get_by_role("link", name="#2").click()
-    assert page.get_by_role("heading", name="Revision 2").is_visible()
+    expect(page.get_by_role("heading", name="Revision 2")).to_be_visible()
 
     page.goto(tenant_url(live_server, "acme", "/help/reset-a-password/"))
-    assert page.locator("strong", has_text="Sign in").is_visible()
+    expect(page.locator("strong", has_text="Sign in")).to_be_visible()
     with tenant_context(acme.id):
         article = Article.objects.get()
         assert article.status == "published"
@@ -106,7 +107,7 @@ def test_a_solved_ticket_becomes_an_article_and_an_article_is_sent(
     assert page.get_by_label("Title").input_value() == "Printer prints blank pages"
     assert "Replace the toner cartridge." in page.locator("#id_body").input_value()
     page.locator("#kb-preview").get_by_text("Replace the toner cartridge.").wait_for()
-    assert page.get_by_role("link", name=f"ticket #{solved.number}").is_visible()
+    expect(page.get_by_role("link", name=f"ticket #{solved.number}")).to_be_visible()
 
     page.goto(tenant_url(live_server, "acme", f"/tickets/{jammed.number}/"))
     page.get_by_text("Insert a knowledge-base article").click()
@@ -120,7 +121,7 @@ def test_a_solved_ticket_becomes_an_article_and_an_article_is_sent(
         assert link.kind == "sent"
         assert Article.objects.get(slug="clear-a-paper-jam").times_sent == 1
     page.goto(tenant_url(live_server, "acme", "/kb/"))
-    assert page.locator(".kb-most-sent").get_by_text("Clear a paper jam").is_visible()
+    expect(page.locator(".kb-most-sent").get_by_text("Clear a paper jam")).to_be_visible()
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": 800})
         assert _no_sideways_scroll(page), width

@@ -9,6 +9,7 @@ import zipfile
 from typing import TYPE_CHECKING
 
 import pytest
+from playwright.sync_api import expect
 from pytest_django.live_server_helper import LiveServer
 
 from helpdesk.tenancy.context import tenant_context
@@ -29,7 +30,7 @@ def test_admin_exports_then_erases_a_contact(live_server: LiveServer, page: Page
         ticket = make_ticket(subject="Maria's printer", body="It smokes.", contact=maria)
     sign_in(page, live_server, "acme", "admin@acme.test", f"/contacts/{maria.id}/")
     panel = page.locator("#personal-data")
-    assert "Personal data" in panel.inner_text()
+    expect(panel).to_contain_text("Personal data", use_inner_text=True)
     for width in (390, 1280):
         page.set_viewport_size({"width": width, "height": 900})
         panel.scroll_into_view_if_needed()
@@ -45,6 +46,8 @@ def test_admin_exports_then_erases_a_contact(live_server: LiveServer, page: Page
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Erase this person…").click()
     page.get_by_text("The contact is erased").wait_for()
-    assert "Maria" not in page.locator("main").inner_text()
-    assert "[erased]" in page.locator(f"#ticket-{ticket.number}").inner_text()
+    expect(page.locator("main")).not_to_contain_text("Maria", use_inner_text=True)
+    expect(page.locator(f"#ticket-{ticket.number}")).to_contain_text(
+        "[erased]", use_inner_text=True
+    )
     save_screenshot(page, "personal-data-erased-1280.png")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from playwright.sync_api import expect
 from pytest_django.live_server_helper import LiveServer
 
 from automation.reports import services
@@ -39,9 +40,9 @@ def test_reports_page_and_a_drill_down(live_server: LiveServer, page: Page) -> N
     _seeded()
     sign_in(page, live_server, "acme", "admin@acme.test", RANGE)
     created = page.locator("#figure-created strong")
-    assert created.inner_text() == "40"
-    assert page.get_by_role("img", name="Tickets created and solved per day").is_visible()
-    assert page.get_by_role("heading", name="What the figures mean").is_visible()
+    expect(created).to_have_text("40", use_inner_text=True)
+    expect(page.get_by_role("img", name="Tickets created and solved per day")).to_be_visible()
+    expect(page.get_by_role("heading", name="What the figures mean")).to_be_visible()
     save_screenshot(page, "reports.png")
     table = page.get_by_role("table", name="By channel")
     first_row = table.locator("tbody tr").first
@@ -53,14 +54,14 @@ def test_reports_page_and_a_drill_down(live_server: LiveServer, page: Page) -> N
     assert page.locator("tr.ticket-row").count() == count
     # The range form: a bad range is said, not a crash.
     page.goto(tenant_url(live_server, "acme", "/reports/?from=2026-03-10&to=2026-03-01"))
-    assert page.get_by_role("alert").inner_text() == "from is after to."
+    expect(page.get_by_role("alert")).to_have_text("from is after to.", use_inner_text=True)
 
 
 def test_reports_page_is_readable_on_a_phone(live_server: LiveServer, page: Page) -> None:
     _seeded()
     page.set_viewport_size({"width": 390, "height": 844})
     sign_in(page, live_server, "acme", "admin@acme.test", RANGE)
-    assert page.locator("#figure-created strong").inner_text() == "40"
+    expect(page.locator("#figure-created strong")).to_have_text("40", use_inner_text=True)
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390
     save_screenshot(page, "reports-390.png")
@@ -77,7 +78,7 @@ def test_reports_page_at_desktop_widths(live_server: LiveServer, page: Page, wid
     _seeded()
     page.set_viewport_size({"width": width, "height": 900})
     sign_in(page, live_server, "acme", "admin@acme.test", RANGE)
-    assert page.locator("#figure-created strong").inner_text() == "40"
+    expect(page.locator("#figure-created strong")).to_have_text("40", use_inner_text=True)
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     for chart in (
         "Tickets created and solved per day",
@@ -85,7 +86,7 @@ def test_reports_page_at_desktop_widths(live_server: LiveServer, page: Page, wid
         "First response median per week (calendar time)",
         "Tickets created by weekday and hour",
     ):
-        assert page.get_by_role("img", name=chart).is_visible(), chart
+        expect(page.get_by_role("img", name=chart), chart).to_be_visible()
     save_screenshot(page, f"reports-{width}.png")
     page.get_by_role("heading", name="Backlog at the end of each day").scroll_into_view_if_needed()
     page.screenshot(path=str(SCREENSHOTS / f"reports-charts-{width}.png"))
@@ -106,8 +107,8 @@ def test_an_agent_sees_their_own_report(live_server: LiveServer, page: Page) -> 
     sign_in(page, live_server, "acme", "ada@acme.test")
     page.get_by_role("link", name="Reports").click()
     page.goto(tenant_url(live_server, "acme", RANGE))
-    assert page.locator("#figure-created strong").inner_text() == "7"
-    assert page.get_by_text("Your own figures").is_visible()
+    expect(page.locator("#figure-created strong")).to_have_text("7", use_inner_text=True)
+    expect(page.get_by_text("Your own figures")).to_be_visible()
     assert page.get_by_role("heading", name="By channel").count() == 0
     save_screenshot(page, "reports-agent-1280.png")
     page.locator("#figure-created a").click()
@@ -178,8 +179,8 @@ def test_drill_down_says_its_filters_as_chips(live_server: LiveServer, page: Pag
         chips = page.get_by_role("group", name="Active filters")
         chip = chips.get_by_role("link", name="First response SLA missed")
         assert chip.inner_text().startswith("First response SLA missed 2 Mar")
-        assert chips.get_by_role("link", name="Any status").is_visible()
-        assert page.get_by_role("link", name="Clear filters").is_visible()
+        expect(chips.get_by_role("link", name="Any status")).to_be_visible()
+        expect(page.get_by_role("link", name="Clear filters")).to_be_visible()
         assert page.locator("tr.ticket-row").count() == count
         widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
         assert widths[0] <= widths[1], widths

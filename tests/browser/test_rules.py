@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from playwright.sync_api import expect
 from pytest_django.live_server_helper import LiveServer
 
 from automation.models import Rule
@@ -102,8 +103,8 @@ def test_admin_builds_reorders_and_dry_runs_a_rule(live_server: LiveServer, page
     page.get_by_role("button", name="Try it").click()
     result = page.locator("#dry-run-result")
     result.get_by_text(f"Matches #{ticket.number}.").wait_for()
-    assert "Assignee: nobody → Adebayo Refunds" in result.inner_text()
-    assert "Tags: none → refund" in result.inner_text()
+    expect(result).to_contain_text("Assignee: nobody → Adebayo Refunds", use_inner_text=True)
+    expect(result).to_contain_text("Tags: none → refund", use_inner_text=True)
     with tenant_context(acme.id):
         assert not Message.objects.filter(ticket=ticket, event__has_key="rule").exists()
 

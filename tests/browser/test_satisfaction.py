@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from django.core import mail
+from playwright.sync_api import expect
 from pytest_django.live_server_helper import LiveServer
 
 from helpdesk.tenancy.context import tenant_context
@@ -66,7 +67,7 @@ def test_customer_rates_bad_with_a_comment_and_the_agent_sees_it(
         sign_in(desk, live_server, "acme", "ana@acme.test", f"/tickets/{ticket.number}/")
         block = desk.locator("#satisfaction")
         block.get_by_text("Bad", exact=True).wait_for()
-        assert "It took three days to get an answer." in block.inner_text()
+        expect(block).to_contain_text("It took three days to get an answer.", use_inner_text=True)
         history = desk.locator(".history-list").inner_text()
         assert "Carla Diaz: satisfaction rating → Bad" in history
     finally:

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from django.urls import reverse
+from playwright.sync_api import expect
 from pytest_django.live_server_helper import LiveServer
 
 from helpdesk.tenancy.context import tenant_context
@@ -31,19 +32,21 @@ def test_login_then_shell_inbox_and_ticket(live_server: LiveServer, page: Page) 
     page.get_by_label("Email").fill("admin@acme.test")
     page.get_by_label("Password").fill("wrong-password")
     page.get_by_role("button", name="Log in").click()
-    assert page.get_by_role("alert").inner_text().strip() == "Email or password is incorrect."
+    expect(page.get_by_role("alert")).to_have_text(
+        "Email or password is incorrect.", use_inner_text=True
+    )
 
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url("**/inbox/")
     nav = page.get_by_role("navigation", name="Main")
     for label in ("Inbox", "Knowledge base", "Reports", "Admin"):
-        assert nav.get_by_role("link", name=label).is_visible()
-    assert page.get_by_role("link", name="Printer on fire").is_visible()
+        expect(nav.get_by_role("link", name=label)).to_be_visible()
+    expect(page.get_by_role("link", name="Printer on fire")).to_be_visible()
     save_screenshot(page, "inbox.png")
 
     page.get_by_role("link", name="Printer on fire").click()
-    assert page.get_by_text("Smoke is coming out of tray 2.").is_visible()
+    expect(page.get_by_text("Smoke is coming out of tray 2.")).to_be_visible()
     page.get_by_label("Message").fill("We are on it.")
     page.get_by_role("button", name="Send").click()
     page.get_by_text("We are on it.").wait_for()
@@ -58,9 +61,9 @@ def test_shell_works_on_a_phone_sized_screen(live_server: LiveServer, page: Page
     page.set_viewport_size({"width": 390, "height": 800})
     sign_in(page, live_server, "acme", "admin@acme.test")
     nav_link = page.get_by_role("navigation", name="Main").get_by_role("link", name="Reports")
-    assert not nav_link.is_visible()
+    expect(nav_link).to_be_hidden()
     page.get_by_role("button", name="Menu").click()
-    assert nav_link.is_visible()
+    expect(nav_link).to_be_visible()
     nav_link.click()
     page.wait_for_url("**/reports/")
 
@@ -132,14 +135,14 @@ def test_pages_fit_a_phone_screen_without_sideways_scrolling(
     # The inbox stacks each ticket instead of hiding columns: customer and priority show.
     page.goto(tenant_url(live_server, "acme", reverse("tickets:inbox")))
     row = page.locator("#ticket-2")
-    assert row.get_by_role("link", name="The invoice PDF attached").is_visible()
-    assert row.get_by_text("Maximiliane Konstantinopoulou-Wetherspoon").is_visible()
-    assert row.get_by_text("Urgent", exact=True).is_visible()
-    assert row.get_by_text("Open", exact=True).is_visible()
+    expect(row.get_by_role("link", name="The invoice PDF attached")).to_be_visible()
+    expect(row.get_by_text("Maximiliane Konstantinopoulou-Wetherspoon")).to_be_visible()
+    expect(row.get_by_text("Urgent", exact=True)).to_be_visible()
+    expect(row.get_by_text("Open", exact=True)).to_be_visible()
 
 
 def test_unknown_tenant_host_shows_a_404_page(live_server: LiveServer, page: Page) -> None:
     response = page.goto(tenant_url(live_server, "nobody"))
     assert response is not None
     assert response.status == 404
-    assert page.get_by_text("There is no help desk at this address.").is_visible()
+    expect(page.get_by_text("There is no help desk at this address.")).to_be_visible()

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from playwright.sync_api import expect
 from pytest_django import Settings
 from pytest_django.live_server_helper import LiveServer
 
@@ -75,7 +76,7 @@ def test_admin_sets_up_sso_and_a_person_signs_in_through_the_provider(
         page.get_by_role("button", name="Save").click()
         alert = page.locator("#sso-form [role=alert]").first
         alert.wait_for()
-        assert "https:// address" in alert.inner_text()
+        expect(alert).to_contain_text("https:// address", use_inner_text=True)
         fits(page, width)
         save_screenshot(page, f"sso-settings-refused-{width}.png")
 
@@ -84,7 +85,7 @@ def test_admin_sets_up_sso_and_a_person_signs_in_through_the_provider(
         page.get_by_role("button", name="Test discovery").click()
         found = page.locator("#sso-discovery .check-ok")
         found.wait_for()
-        assert f"Found the provider {issuer}" in found.inner_text()
+        expect(found).to_contain_text(f"Found the provider {issuer}", use_inner_text=True)
         page.get_by_label("Client secret").fill(CLIENT_SECRET)
         page.get_by_label("Email domains that get a seat on first sign-in").fill("example.com")
         page.get_by_label("Offer single sign-on on the login page").check()

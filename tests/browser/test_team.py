@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import pytest
 from django.core import mail
 from django.core.mail import EmailMessage
+from playwright.sync_api import expect
 from pytest_django.live_server_helper import LiveServer
 
 from tests.browser.conftest import close_quietly, sign_in, tenant_url
@@ -54,7 +55,7 @@ def test_pending_invitation_with_resend_and_revoke_at_phone_and_desktop_width(
         page.get_by_text("nina@example.test is invited; an email is on its way.").wait_for()
         row = page.locator("#invitations tbody tr")
         assert row.count() == 1
-        assert "Nina Ruiz" in row.inner_text()
+        expect(row).to_contain_text("Nina Ruiz", use_inner_text=True)
         SHOTS.mkdir(parents=True, exist_ok=True)
         for width, height in ((1280, 800), (390, 844)):
             page.set_viewport_size({"width": width, "height": height})
@@ -67,7 +68,7 @@ def test_pending_invitation_with_resend_and_revoke_at_phone_and_desktop_width(
                     if part in {"Resend", "Revoke"}
                     else section.get_by_text(part)
                 )
-                assert target.is_visible()
+                expect(target).to_be_visible()
                 assert _within_viewport(page, target), (width, part, target.bounding_box())
             overflow = page.evaluate("document.documentElement.scrollWidth > window.innerWidth")
             assert not overflow, f"the page scrolls sideways at {width} px"

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 from django.urls import reverse
 from django.utils import timezone
+from playwright.sync_api import expect
 from pytest_django.live_server_helper import LiveServer
 
 from automation import services as sla_services
@@ -141,7 +142,7 @@ def test_tasks_and_reminders_on_a_ticket(live_server: LiveServer, page: Page) ->
     panel.get_by_label("Due").fill("2020-01-02T10:00")
     panel.get_by_role("button", name="Add task").click()
     page.locator("#ticket-tasks .task.overdue").get_by_text("Ship a toner cartridge").wait_for()
-    assert page.locator("#ticket-tasks .task.overdue").get_by_text("Overdue").is_visible()
+    expect(page.locator("#ticket-tasks .task.overdue").get_by_text("Overdue")).to_be_visible()
     page.locator("#ticket-tasks summary", has_text="Remind me").click()
     page.locator("#ticket-tasks input[name=remind_at][required]").fill("2099-03-04T09:30")
     page.locator("#ticket-tasks").get_by_role("button", name="Remind me").click()
@@ -174,7 +175,7 @@ def test_slash_searches_all_tickets_from_the_ticket_page(
     page.locator("#q").fill("zebra")
     page.locator("#q").press("Enter")
     page.get_by_text("Searched all tickets, every status, for “zebra”.").wait_for()
-    assert page.get_by_role("link", name="Zebra crossing paint").is_visible()
+    expect(page.get_by_role("link", name="Zebra crossing paint")).to_be_visible()
     # On a ticket page, / goes to the search box.
     page.goto(tenant_url(live_server, "acme", f"/tickets/{other.number}/"))
     page.keyboard.press("/")
@@ -182,7 +183,7 @@ def test_slash_searches_all_tickets_from_the_ticket_page(
     page.keyboard.press("Enter")
     page.wait_for_url("**/inbox/?*")
     page.get_by_text("Searched all tickets, every status, for “zebra”.").wait_for()
-    assert page.get_by_role("link", name="Zebra crossing paint").is_visible()
+    expect(page.get_by_role("link", name="Zebra crossing paint")).to_be_visible()
 
 
 def test_a_light_agents_forbidden_shortcut_and_page_say_why(
@@ -196,7 +197,9 @@ def test_a_light_agents_forbidden_shortcut_and_page_say_why(
     page.keyboard.press("a")  # take: not for light agents
     toast = page.get_by_role("alert").filter(has_text="Not allowed")
     toast.wait_for()
-    assert "Light agents read tickets and write internal notes only." in toast.inner_text()
+    expect(toast).to_contain_text(
+        "Light agents read tickets and write internal notes only.", use_inner_text=True
+    )
     assert (
         page.locator("#shortcut-refusal").evaluate("(el) => getComputedStyle(el).position")
         == "fixed"
@@ -210,9 +213,9 @@ def test_a_light_agents_forbidden_shortcut_and_page_say_why(
     response = page.goto(tenant_url(live_server, "acme", "/settings/tickets/"))
     assert response is not None
     assert response.status == 403
-    assert page.get_by_role("heading", name="Not allowed").is_visible()
-    assert page.get_by_text("Only admins may do this.").is_visible()
-    assert page.get_by_role("navigation", name="Main").is_visible()  # the help desk's own page
+    expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
+    expect(page.get_by_text("Only admins may do this.")).to_be_visible()
+    expect(page.get_by_role("navigation", name="Main")).to_be_visible()  # the help desk's own page
 
 
 def test_a_hidden_sla_policy_is_warned_about_and_moved(live_server: LiveServer, page: Page) -> None:
@@ -230,7 +233,7 @@ def test_a_hidden_sla_policy_is_warned_about_and_moved(live_server: LiveServer, 
         )
     sign_in(page, live_server, "acme", "admin@acme.test", "/settings/sla/")
     warning = page.locator(".policy-shadowed")
-    assert "Never applies" in warning.inner_text()
+    expect(warning).to_contain_text("Never applies", use_inner_text=True)
     save_screenshot(page, "sla-shadowed.png")
     warning.get_by_role("button", name="Move before “Default”").click()
     page.get_by_text("“Urgent” now comes before “Default”.").wait_for()
@@ -245,10 +248,10 @@ def test_the_agent_picks_a_time_zone_and_pages_name_it(live_server: LiveServer, 
     page.locator(".account-menu summary").click()  # the member's own menu in the top bar
     page.get_by_role("link", name="Preferences").click()
     page.wait_for_url("**/settings/preferences/")
-    assert page.locator("#current-zone").inner_text() == "UTC"
+    expect(page.locator("#current-zone")).to_have_text("UTC", use_inner_text=True)
     page.get_by_label("Show times in").select_option("Asia/Tokyo")
     page.get_by_role("button", name="Save").click()
     page.get_by_text("Preferences saved.").wait_for()
-    assert page.locator("#current-zone").inner_text() == "Asia/Tokyo"
+    expect(page.locator("#current-zone")).to_have_text("Asia/Tokyo", use_inner_text=True)
     page.goto(tenant_url(live_server, "acme", "/tasks/"))
-    assert page.get_by_text("Times in Asia/Tokyo").is_visible()
+    expect(page.get_by_text("Times in Asia/Tokyo")).to_be_visible()

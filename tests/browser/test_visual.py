@@ -11,6 +11,7 @@ import os
 from typing import TYPE_CHECKING
 
 import pytest
+from playwright.sync_api import expect
 from pytest_django.live_server_helper import LiveServer
 
 from helpdesk.tenancy.context import tenant_context
@@ -123,9 +124,9 @@ def test_phone_first_screen_shows_tickets_with_big_tap_targets(
     assert first is not None
     assert first["y"] + first["height"] <= 844  # the first ticket is on the first screen
     assert page.locator("#ticket-list tr.ticket-row").nth(2).bounding_box()["y"] < 844  # type: ignore[index]
-    assert not page.get_by_role("link", name="Waiting on customer").is_visible()
+    expect(page.get_by_role("link", name="Waiting on customer")).to_be_hidden()
     page.get_by_role("button", name="Views and filters").click()
-    assert page.get_by_role("link", name="Waiting on customer").is_visible()
+    expect(page.get_by_role("link", name="Waiting on customer")).to_be_visible()
     small = page.evaluate(
         """() => [...document.querySelectorAll('a, button, summary, input, select')]
           .filter((el) => el.offsetParent !== null && !el.closest('.visually-hidden'))

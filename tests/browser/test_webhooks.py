@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
+from playwright.sync_api import expect
 from pytest_django import Settings
 from pytest_django.live_server_helper import LiveServer
 
@@ -51,7 +52,7 @@ def test_admin_subscribes_tests_a_webhook_and_reads_the_audit_log(
     page.get_by_role("button", name="Create webhook").click()
     secret = page.locator("#webhook-secret code.secret").inner_text()
     assert len(secret) == 64
-    assert "CRM sync" in page.locator("#webhooks").inner_text()
+    expect(page.locator("#webhooks")).to_contain_text("CRM sync", use_inner_text=True)
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": 900})
         fits(page, width)
@@ -61,7 +62,7 @@ def test_admin_subscribes_tests_a_webhook_and_reads_the_audit_log(
     page.get_by_role("link", name="CRM sync").click()
     page.get_by_role("button", name="Send test").click()
     page.locator("#delivery-log .delivery-succeeded").wait_for()
-    assert "HTTP 200" in page.locator("#delivery-log").inner_text()
+    expect(page.locator("#delivery-log")).to_contain_text("HTTP 200", use_inner_text=True)
     assert receiver.events() == ["webhook.test"]
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": 900})
@@ -73,11 +74,11 @@ def test_admin_subscribes_tests_a_webhook_and_reads_the_audit_log(
     page.get_by_role("link", name="Audit log").click()
     log = page.locator("#audit-log")
     for text in ("Webhook created", "Webhook test sent", "Signed in"):
-        assert text in log.inner_text()
+        expect(log).to_contain_text(text, use_inner_text=True)
     page.locator("select[name=action]").select_option("webhook")
     page.get_by_role("button", name="Filter").click()
     page.wait_for_url("**action=webhook**")
-    assert "Signed in" not in page.locator("#audit-log").inner_text()
+    expect(page.locator("#audit-log")).not_to_contain_text("Signed in", use_inner_text=True)
     page.goto(tenant_url(live_server, "acme", "/accounts/audit-log/"))
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": 900})

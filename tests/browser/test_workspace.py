@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
+from playwright.sync_api import expect
 from pytest_django.live_server_helper import LiveServer
 
 from helpdesk.tenancy.context import tenant_context
@@ -62,7 +63,7 @@ def test_triage_open_an_unassigned_ticket_own_it_reply_and_wait(
     row.get_by_role("link", name="Printer on fire").click()
     page.get_by_text("it is yours now").wait_for()
     assert page.locator("#f-assignee").input_value() == str(ana.id)
-    assert page.get_by_text("took the ticket by opening it").first.is_visible()
+    expect(page.get_by_text("took the ticket by opening it").first).to_be_visible()
 
     page.keyboard.press("r")  # shortcut: reply
     page.keyboard.type("Please unplug it; a technician is on the way.")
@@ -77,7 +78,7 @@ def test_triage_open_an_unassigned_ticket_own_it_reply_and_wait(
         assert stored.assignee_id == ana.id
 
     page.keyboard.press("?")
-    assert page.get_by_role("heading", name="Keyboard shortcuts").is_visible()
+    expect(page.get_by_role("heading", name="Keyboard shortcuts")).to_be_visible()
 
 
 def test_two_agents_see_each_other_and_the_stale_reply_is_stopped(
@@ -110,7 +111,7 @@ def test_two_agents_see_each_other_and_the_stale_reply_is_stopped(
         ben_page.get_by_role("button", name="Send").click()
         alert = ben_page.get_by_role("alert").filter(has_text="New messages arrived")
         alert.wait_for()
-        assert ben_page.locator("article.stale").get_by_text("Refunded, sorry").is_visible()
+        expect(ben_page.locator("article.stale").get_by_text("Refunded, sorry")).to_be_visible()
         assert ben_page.locator("#reply-body").input_value() == "We will refund you today."
         with tenant_context(acme.id):
             replies = list(ticket.messages.filter(kind="reply").values_list("body_text", flat=True))
@@ -145,11 +146,11 @@ def test_a_note_mention_shows_in_the_other_agents_notifications(
         sign_in(ben_page, live_server, "acme", "ben@acme.test")
         badge = ben_page.locator("#notification-link .badge")
         badge.wait_for()
-        assert badge.inner_text() == "1"
+        expect(badge).to_have_text("1", use_inner_text=True)
         ben_page.locator("#notification-link").click()
         entry = ben_page.locator(".notification.unread")
-        assert "Ana Lopez" in entry.inner_text()
-        assert "mentioned you on" in entry.inner_text()
+        expect(entry).to_contain_text("Ana Lopez", use_inner_text=True)
+        expect(entry).to_contain_text("mentioned you on", use_inner_text=True)
         entry.get_by_role("link", name=f"#{ticket.number} Strange charge").click()
         ben_page.get_by_text("@ben is this the add-on").wait_for()
         ben_page.wait_for_function(

@@ -14,7 +14,7 @@ unexport PYTHONDONTWRITEBYTECODE
 MYPY := DATABASE_URL=postgresql://localhost/helpdesk REDIS_URL=redis://localhost:6379/0 \
 	$(VENV)/bin/mypy
 
-.PHONY: run test test-suite test-faults lint bench migrate setup stop clean venv
+.PHONY: run test test-suite test-faults screenshots lint bench migrate setup stop clean venv
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -57,6 +57,13 @@ test-suite: venv
 # for tens of seconds each. Exit status 5 (PYTEST_ARGS selected no fault test) is a pass.
 test-faults: venv
 	$(PY) -m helpdesk.core.embedded exec -- $(PY) -m pytest -m faults $(PYTEST_ARGS) || [ $$? -eq 5 ]
+
+# The browser tests again, saving what they show: the pictures the README uses go to
+# docs/screenshots, the rest to helpdesk-browser/ in the temporary directory. Look at
+# them before calling a page done (`make test` takes none).
+screenshots: venv
+	HELPDESK_SCREENSHOTS=1 $(PY) -m helpdesk.core.embedded exec -- \
+		$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal -m browser $(PYTEST_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .

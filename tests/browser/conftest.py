@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from importlib import import_module
 from pathlib import Path
@@ -28,7 +29,7 @@ from helpdesk.tenancy import sessions
 from tests.conftest import PASSWORD
 
 if TYPE_CHECKING:  # imported by the chromium fixture, which skips when it is missing
-    from playwright.sync_api import Browser, BrowserContext, Page
+    from playwright.sync_api import Browser, BrowserContext, Locator, Page
 
 CHROMIUM = (
     shutil.which("chromium-headless-shell")
@@ -36,6 +37,7 @@ CHROMIUM = (
     or shutil.which("chromium-browser")
 )
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+LOOSE_SCREENSHOTS = Path(tempfile.gettempdir()) / "helpdesk-browser"
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
 # between browser steps are still synchronous and safe.
@@ -98,6 +100,28 @@ def page(browser: BrowserContext) -> Page:
     return browser.new_page()
 
 
+DESKTOP_WIDTHS = (1280, 1366, 1440)
+
+
+def widths_here(page: Page) -> Iterator[int]:
+    """The widths a layout check at this point of a flow runs at, the viewport resized to
+    each in turn: a phone-sized page's own width alone, or for a page at 1280 px the three
+    desktop widths, then back to 1280. A desktop flow is driven once and checked at 1366
+    and 1440 too (the layout and media queries follow a resize as they do a fresh load),
+    instead of being driven again at each width."""
+    size = page.viewport_size
+    assert size is not None, "the page has no fixed viewport"
+    if size["width"] != DESKTOP_WIDTHS[0]:
+        yield size["width"]
+        return
+    try:
+        for width in DESKTOP_WIDTHS:
+            page.set_viewport_size({"width": width, "height": size["height"]})
+            yield width
+    finally:
+        page.set_viewport_size(size)
+
+
 def tenant_url(live_server: LiveServer, slug: str, path: str = "/") -> str:
     port = live_server.url.rsplit(":", 1)[1]
     return f"http://{slug}.localhost:{port}{path}"
@@ -145,7 +169,29 @@ def sign_in(
     page.goto(tenant_url(live_server, slug, path))
 
 
-def save_screenshot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.evaluate("window.scrollTo(0, 0)")
-    page.screenshot(path=str(SCREENSHOTS / name), full_page=False)
+def save_screenshot(
+    target: Page | Locator,
+    name: str,
+    *,
+    full_page: bool = False,
+    from_top: bool = True,
+    keep: bool = True,
+) -> None:
+    """A picture of the page (from its top unless `from_top=False`) or of one element, for
+    people to look at:
+    taken only when HELPDESK_SCREENSHOTS is set (`make screenshots`). No assertion needs
+    them, and taking ~130 PNGs cost CPU on every run and rewrote tracked files. Kept ones
+    go to docs/screenshots (the README shows some), the others (`keep=False`) to a folder
+    in the temporary directory, looked at by hand and never committed."""
+    if not os.environ.get("HELPDESK_SCREENSHOTS"):
+        return
+    from playwright.sync_api import Locator
+
+    folder = SCREENSHOTS if keep else LOOSE_SCREENSHOTS
+    folder.mkdir(parents=True, exist_ok=True)
+    if isinstance(target, Locator):
+        target.screenshot(path=str(folder / name))
+        return
+    if from_top and not full_page:
+        target.evaluate("window.scrollTo(0, 0)")
+    target.screenshot(path=str(folder / name), full_page=full_page)

@@ -13,9 +13,9 @@ from pytest_django.live_server_helper import LiveServer
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import MembershipRole
 from tests.browser.conftest import (
-    SCREENSHOTS,
     close_quietly,
     new_context,
+    save_screenshot,
     sign_in,
     tenant_url,
 )
@@ -72,7 +72,7 @@ def test_the_backlog_is_handed_out_when_an_agent_comes_online(
     expect(panel.locator(f"#load-{nora.id}")).to_contain_text("at the limit", use_inner_text=True)
     # The settings and the load under them (save_screenshot shows a page's top).
     panel.scroll_into_view_if_needed()
-    page.screenshot(path=str(SCREENSHOTS / "department-assignment.png"))
+    save_screenshot(page, "department-assignment.png", from_top=False)
     with tenant_context(acme.id):
         assigned = Ticket.objects.filter(id__in=[t.id for t in tickets], assignee=nora)
         assert assigned.count() == 2

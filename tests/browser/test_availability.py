@@ -4,8 +4,6 @@ on. Looked at at 390, 1280, 1366 and 1440 px wide: nothing scrolls sideways."""
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -16,7 +14,7 @@ from departments import services as department_services
 from departments.models import AgentShift, ShiftLeave
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import Membership
-from tests.browser.conftest import close_quietly, sign_in, tenant_url
+from tests.browser.conftest import close_quietly, save_screenshot, sign_in, tenant_url
 from tests.conftest import make_tenant
 from tests.factories.accounts import make_member
 from tests.factories.tickets import make_ticket
@@ -27,19 +25,12 @@ if TYPE_CHECKING:
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-# Looked at by hand; not kept in docs/.
-SHOTS = Path(tempfile.gettempdir()) / "helpdesk-browser"
 WIDTHS = (390, 1280, 1366, 1440)
 
 
 def _no_sideways_scroll(page: Page, width: int, what: str) -> None:
     overflow = page.evaluate("document.documentElement.scrollWidth > window.innerWidth")
     assert not overflow, f"{what} scrolls sideways at {width} px"
-
-
-def _shoot(page: Page, name: str, *, full_page: bool = False) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / name), full_page=full_page)
 
 
 def test_an_agent_switches_availability_in_the_top_bar(
@@ -79,7 +70,7 @@ def test_an_agent_switches_availability_in_the_top_bar(
             assert box["x"] + box["width"] <= width, (width, box)
             expect(switch.get_by_text("Set by hand")).to_be_visible()
             _no_sideways_scroll(page, width, "the inbox with the availability menu open")
-            _shoot(page, f"availability-switch-{width}.png")
+            save_screenshot(page, f"availability-switch-{width}.png", from_top=False, keep=False)
             switch.locator("summary").click()  # closed again
         page.set_viewport_size({"width": 1280, "height": 800})
         page.locator("#availability-switch summary").click()
@@ -118,7 +109,7 @@ def test_an_admin_sets_a_shift_and_leave_and_sees_who_is_on(
         for width in WIDTHS:
             page.set_viewport_size({"width": width, "height": 800})
             _no_sideways_scroll(page, width, "the team page")
-            _shoot(page, f"availability-team-{width}.png", full_page=True)
+            save_screenshot(page, f"availability-team-{width}.png", full_page=True, keep=False)
         page.set_viewport_size({"width": 1280, "height": 800})
         row.get_by_role("link", name="Shift, leave, availability").click()
         page.wait_for_url(f"**/settings/members/{agent.id}/shift/")
@@ -147,7 +138,9 @@ def test_an_admin_sets_a_shift_and_leave_and_sees_who_is_on(
         for width in WIDTHS:
             page.set_viewport_size({"width": width, "height": 800})
             _no_sideways_scroll(page, width, "the member's shift page")
-            _shoot(page, f"availability-member-shift-{width}.png", full_page=True)
+            save_screenshot(
+                page, f"availability-member-shift-{width}.png", full_page=True, keep=False
+            )
         # Beside the assignee: in the inbox and on the ticket page.
         page.set_viewport_size({"width": 1280, "height": 800})
         with tenant_context(acme.id):
@@ -156,7 +149,7 @@ def test_an_admin_sets_a_shift_and_leave_and_sees_who_is_on(
         page.goto(tenant_url(live_server, "acme", "/inbox/"))
         cell = page.locator(f"#ticket-{ticket.number} .cell-assignee")
         expect(cell.locator(".availability-dot.availability-offline")).to_be_visible()
-        _shoot(page, "availability-inbox-1280.png")
+        save_screenshot(page, "availability-inbox-1280.png", from_top=False, keep=False)
         page.goto(tenant_url(live_server, "acme", f"/tickets/{ticket.number}/"))
         assert page.locator("#assignee-availability").inner_text().strip() == (
             "Ben Okafor is offline, off shift"
@@ -165,7 +158,7 @@ def test_an_admin_sets_a_shift_and_leave_and_sees_who_is_on(
             page.set_viewport_size({"width": width, "height": 800})
             _no_sideways_scroll(page, width, "the ticket page")
             page.locator("#assignee-availability").scroll_into_view_if_needed()
-            _shoot(page, f"availability-ticket-{width}.png")
+            save_screenshot(page, f"availability-ticket-{width}.png", from_top=False, keep=False)
         page.set_viewport_size({"width": 1280, "height": 800})
         page.goto(tenant_url(live_server, "acme", f"/settings/departments/{acme.department.id}/"))
         roster = page.locator("#roster")
@@ -174,6 +167,8 @@ def test_an_admin_sets_a_shift_and_leave_and_sees_who_is_on(
         for width in WIDTHS:
             page.set_viewport_size({"width": width, "height": 800})
             _no_sideways_scroll(page, width, "the department page")
-            _shoot(page, f"availability-department-{width}.png")
+            save_screenshot(
+                page, f"availability-department-{width}.png", from_top=False, keep=False
+            )
     finally:
         close_quietly(context)

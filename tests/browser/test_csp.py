@@ -8,7 +8,6 @@ import base64
 import http.server
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -16,7 +15,7 @@ from django.urls import reverse
 from pytest_django.live_server_helper import LiveServer
 
 from helpdesk.tenancy.context import tenant_context
-from tests.browser.conftest import log_in, tenant_url
+from tests.browser.conftest import log_in, save_screenshot, tenant_url
 from tests.browser.test_shell import PHONE_PAGES
 from tests.conftest import make_tenant
 from tests.factories.tickets import make_contact, make_ticket
@@ -77,7 +76,7 @@ def _watch(page: object) -> list[str]:
 
 
 def test_no_page_breaks_the_content_security_policy(
-    live_server: LiveServer, page: Page, image_host: dict[str, object], tmp_path: Path
+    live_server: LiveServer, page: Page, image_host: dict[str, object]
 ) -> None:
     acme = make_tenant("acme", "Acme")
     with tenant_context(acme.id):
@@ -136,7 +135,7 @@ def test_no_page_breaks_the_content_security_policy(
     image = article.locator("img[alt=logo]")
     assert image.get_attribute("src") is None
     assert image_host["seen"] == []
-    page.screenshot(path=tmp_path / "before-consent.png")
+    save_screenshot(page, "csp-before-consent.png", keep=False)
 
     article.get_by_role("link", name="Load remote images").click()
     page.wait_for_url(f"**/tickets/{ticket.number}/?remote_images={newsletter.id}*")
@@ -144,12 +143,12 @@ def test_no_page_breaks_the_content_security_policy(
         "img => img.complete && img.naturalWidth === 1", arg=image.element_handle()
     )
     assert image_host["seen"] == ["/pixel.png"]
-    page.screenshot(path=tmp_path / "after-consent.png")
+    save_screenshot(page, "csp-after-consent.png", keep=False)
 
     # The API documentation (Swagger UI) runs under the API pages' policy.
     page.goto(tenant_url(live_server, "acme", "/api/docs/"))
     page.locator(".swagger-ui .info .title").wait_for()
     page.wait_for_load_state("networkidle")
-    page.screenshot(path=tmp_path / "api-docs.png")
+    save_screenshot(page, "csp-api-docs.png", keep=False)
 
     assert problems == []

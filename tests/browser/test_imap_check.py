@@ -10,7 +10,7 @@ from pytest_django.live_server_helper import LiveServer
 
 from departments.models import Mailbox
 from helpdesk.tenancy.context import tenant_context
-from tests.browser.conftest import SCREENSHOTS, sign_in
+from tests.browser.conftest import save_screenshot, sign_in
 from tests.conftest import make_tenant
 from tests.dovecot import Dovecot, dovecot, loopback_imap_allowed  # noqa: F401
 
@@ -42,7 +42,7 @@ def test_admin_tests_the_imap_connection_then_saves(
     page.get_by_role("button", name="Test connection").click()
     result.get_by_text(f"Connected to {dovecot.host}: logged in and opened INBOX.").wait_for()
     imap_settings = page.locator("fieldset", has_text="IMAP polling")
-    imap_settings.screenshot(path=str(SCREENSHOTS / "imap-check.png"))
+    save_screenshot(imap_settings, "imap-check.png")
     with tenant_context(acme.id):
         assert Mailbox.objects.get(id=acme.mailbox.id).imap_enabled is False  # not saved yet
 

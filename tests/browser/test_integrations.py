@@ -17,7 +17,6 @@ from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import MembershipRole
 from tests.automation.http_peer import Peer, serve
 from tests.browser.conftest import (
-    SCREENSHOTS,
     close_quietly,
     new_context,
     save_screenshot,
@@ -125,7 +124,5 @@ def test_admin_sets_up_integrations_and_an_agent_creates_a_task_from_a_ticket(
         page.set_viewport_size({"width": width, "height": 900})
         fits(page, width)
     page.set_viewport_size({"width": 1280, "height": 900})
-    page.locator("#integrations-panel").screenshot(
-        path=str(SCREENSHOTS / "ticket-integrations-1280.png")
-    )
+    save_screenshot(page.locator("#integrations-panel"), "ticket-integrations-1280.png")
     close_quietly(agent_context)

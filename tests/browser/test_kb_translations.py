@@ -15,7 +15,6 @@ from helpdesk.tenancy.context import tenant_context
 from knowledge_base import services as kb_services
 from knowledge_base.models import ArticleTranslation
 from tests.browser.conftest import (
-    SCREENSHOTS,
     close_quietly,
     save_screenshot,
     sign_in,
@@ -75,7 +74,7 @@ def test_a_german_translation_is_written_and_read_by_a_german_browser(
     page.set_viewport_size({"width": 390, "height": 900})
     assert _no_sideways_scroll(page)
     page.get_by_role("heading", name="Translations").scroll_into_view_if_needed()
-    page.screenshot(path=str(SCREENSHOTS / "kb-article-translations-390.png"))
+    save_screenshot(page, "kb-article-translations-390.png", from_top=False)
     with tenant_context(acme.id):
         translation = ArticleTranslation.objects.get()
         assert translation.language == "de"

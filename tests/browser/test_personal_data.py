@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from pytest_django.live_server_helper import LiveServer
 
 from helpdesk.tenancy.context import tenant_context
-from tests.browser.conftest import SCREENSHOTS, save_screenshot, sign_in
+from tests.browser.conftest import save_screenshot, sign_in
 from tests.conftest import make_tenant
 from tests.factories.tickets import make_contact, make_ticket
 
@@ -34,7 +34,7 @@ def test_admin_exports_then_erases_a_contact(live_server: LiveServer, page: Page
     for width in (390, 1280):
         page.set_viewport_size({"width": width, "height": 900})
         panel.scroll_into_view_if_needed()
-        page.screenshot(path=str(SCREENSHOTS / f"personal-data-{width}.png"), full_page=False)
+        save_screenshot(page, f"personal-data-{width}.png", from_top=False)
         assert page.evaluate("document.documentElement.scrollWidth") <= width
 
     with page.expect_download() as download_info:

@@ -4,8 +4,6 @@ at phone and desktop widths."""
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -26,9 +24,6 @@ if TYPE_CHECKING:
     from playwright.sync_api import Page
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-# Looked at by hand; docs/screenshots/rules.png is the one kept.
-SHOTS = Path(tempfile.gettempdir()) / "helpdesk-browser"
 
 
 def _order() -> list[str]:
@@ -108,11 +103,10 @@ def test_admin_builds_reorders_and_dry_runs_a_rule(live_server: LiveServer, page
     with tenant_context(acme.id):
         assert not Message.objects.filter(ticket=ticket, event__has_key="rule").exists()
 
-    SHOTS.mkdir(parents=True, exist_ok=True)
     for width in (390, 1280, 1366, 1440):
         page.set_viewport_size({"width": width, "height": 900})
         scroll_width = page.evaluate("document.documentElement.scrollWidth")
         assert scroll_width <= width, f"the page scrolls sideways at {width}px"
-        page.screenshot(path=str(SHOTS / f"rules-{width}.png"), full_page=True)
+        save_screenshot(page, f"rules-{width}.png", full_page=True, keep=False)
     page.set_viewport_size({"width": 1280, "height": 800})
     save_screenshot(page, "rules.png")

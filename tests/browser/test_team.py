@@ -4,8 +4,6 @@ Revoke on a phone and on a desktop screen; the invited person accepts from the m
 from __future__ import annotations
 
 import re
-import tempfile
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -14,16 +12,13 @@ from django.core.mail import EmailMessage
 from playwright.sync_api import expect
 from pytest_django.live_server_helper import LiveServer
 
-from tests.browser.conftest import close_quietly, sign_in, tenant_url
+from tests.browser.conftest import close_quietly, save_screenshot, sign_in, tenant_url
 from tests.conftest import make_tenant
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Dialog, Locator, Page
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-# Looked at by hand; not kept in docs/.
-SHOTS = Path(tempfile.gettempdir()) / "helpdesk-browser"
 
 
 def _within_viewport(page: Page, locator: Locator) -> bool:
@@ -56,11 +51,10 @@ def test_pending_invitation_with_resend_and_revoke_at_phone_and_desktop_width(
         row = page.locator("#invitations tbody tr")
         assert row.count() == 1
         expect(row).to_contain_text("Nina Ruiz", use_inner_text=True)
-        SHOTS.mkdir(parents=True, exist_ok=True)
         for width, height in ((1280, 800), (390, 844)):
             page.set_viewport_size({"width": width, "height": height})
             section = page.locator("#invitations")
-            page.screenshot(path=str(SHOTS / f"team-invitations-{width}.png"), full_page=True)
+            save_screenshot(page, f"team-invitations-{width}.png", full_page=True, keep=False)
             # Everything of the row fits without scrolling the table sideways.
             for part in ("nina@example.test", "Resend", "Revoke"):
                 target = (
@@ -83,7 +77,7 @@ def test_pending_invitation_with_resend_and_revoke_at_phone_and_desktop_width(
         phone.get_by_text("This invitation link no longer works").wait_for()
         phone.goto(tenant_url(live_server, "acme", new))
         phone.get_by_role("heading", name="Join Acme").wait_for()
-        phone.screenshot(path=str(SHOTS / "invitation-accept-390.png"), full_page=True)
+        save_screenshot(phone, "invitation-accept-390.png", full_page=True, keep=False)
         assert phone.get_by_label("Your name").input_value() == "Nina Ruiz"
         phone.get_by_label("Choose a password").fill("nina-picks-this-1")
         phone.get_by_label("Repeat it").fill("nina-picks-this-1")

@@ -16,7 +16,7 @@ from pytest_django.live_server_helper import LiveServer
 from automation import services as sla_services
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import MembershipRole
-from tests.browser.conftest import save_screenshot, sign_in, tenant_url
+from tests.browser.conftest import save_screenshot, sign_in, tenant_url, widths_here
 from tests.browser.test_shell import PHONE_PAGES
 from tests.conftest import make_tenant
 from tests.factories.accounts import make_member
@@ -57,7 +57,7 @@ def _long_tickets() -> None:
     )
 
 
-@pytest.mark.parametrize("width", [1280, 1366, 1440, 390])
+@pytest.mark.parametrize("width", [1280, 390])  # 1280: each page checked at 1366 and 1440 too
 def test_no_agent_page_scrolls_sideways(live_server: LiveServer, page: Page, width: int) -> None:
     acme = make_tenant("acme", "Acme")
     with tenant_context(acme.id):
@@ -76,24 +76,29 @@ def test_no_agent_page_scrolls_sideways(live_server: LiveServer, page: Page, wid
         assert response is not None, label
         assert response.ok, f"{label}: HTTP {response.status}"
         page.wait_for_load_state("networkidle")
-        widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
-        if widths[0] > widths[1]:
-            too_wide[label] = f"{widths[0]} px in {widths[1]}: {page.evaluate(TOO_WIDE)}"
+        for shown in widths_here(page):
+            widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+            if widths[0] > widths[1]:
+                too_wide[f"{label} at {shown}"] = (
+                    f"{widths[0]} px in {widths[1]}: {page.evaluate(TOO_WIDE)}"
+                )
     assert too_wide == {}
+    page.goto(tenant_url(live_server, "acme", reverse("tickets:inbox")))
+    for shown in widths_here(page):
+        if shown != 390:
+            # The inbox's last column and the search button are on the screen.
+            box = page.locator("#ticket-list th").last.bounding_box()
+            assert box is not None
+            assert box["x"] + box["width"] <= shown, shown
+        save_screenshot(page, f"inbox-{shown}.png")
     if width != 390:
-        # The inbox's last column and the search button are on the screen.
-        page.goto(tenant_url(live_server, "acme", reverse("tickets:inbox")))
-        box = page.locator("#ticket-list th").last.bounding_box()
-        assert box is not None
-        assert box["x"] + box["width"] <= width
         page.keyboard.press("j")
         page.keyboard.press("j")
         assert page.evaluate("window.scrollX") == 0
-    page.goto(tenant_url(live_server, "acme", reverse("tickets:inbox")))
-    save_screenshot(page, f"inbox-{width}.png")
     page.goto(tenant_url(live_server, "acme", "/tickets/1/"))
     page.locator("#ticket-tasks").wait_for()
-    save_screenshot(page, f"ticket-{width}.png")
+    for shown in widths_here(page):
+        save_screenshot(page, f"ticket-{shown}.png")
 
 
 def test_walking_the_inbox_claims_nothing_and_take_does(

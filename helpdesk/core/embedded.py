@@ -19,6 +19,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import redis
 
 REDIS_SOCKET_NAME = "redis.sock"
 # What production Redis must also be told (docs/operations.md): keep every queued task on
@@ -144,11 +148,26 @@ def redis_socket() -> Path:
     return var_dir() / REDIS_SOCKET_NAME
 
 
+def _redis_client(socket_timeout: float | None = None) -> redis.Redis:
+    """A client of the embedded Redis that asks once: redis-py retries a refused connection
+    three times with backoff (about 4 s on the stale socket a killed Redis leaves), and
+    every caller here just wants to know whether it answers now."""
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    return redis.Redis(
+        unix_socket_path=str(redis_socket()),
+        socket_timeout=socket_timeout,
+        retry=Retry(NoBackoff(), 0),
+    )
+
+
 def _redis_ping() -> bool:
     import redis
 
     try:
-        return bool(redis.Redis(unix_socket_path=str(redis_socket()), socket_timeout=1).ping())
+        return bool(_redis_client(socket_timeout=1).ping())
     except (redis.RedisError, OSError):
         return False
 
@@ -203,7 +222,7 @@ def stop_redis() -> bool:
 
     # SHUTDOWN closes the connection under us: that is success.
     with contextlib.suppress(redis.ConnectionError, OSError):
-        redis.Redis(unix_socket_path=str(redis_socket())).shutdown(nosave=False)
+        _redis_client().shutdown(nosave=False)
     return True
 
 

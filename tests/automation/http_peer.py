@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
 from typing import Any
 
 
@@ -103,10 +103,19 @@ def serve() -> Iterator[Peer]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     state.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    with running(server):
+        yield state
+
+
+@contextmanager
+def running(server: HTTPServer) -> Iterator[None]:
+    """Serve on a thread of its own until the block ends, then close the server. The
+    loop looks for the shutdown every 20 ms: with http.server's default half second,
+    every test with a peer waited about that long at its end."""
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     try:
-        yield state
+        yield
     finally:
         server.shutdown()
         server.server_close()

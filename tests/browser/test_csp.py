@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import http.server
-import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -15,6 +14,7 @@ from django.urls import reverse
 from pytest_django.live_server_helper import LiveServer
 
 from helpdesk.tenancy.context import tenant_context
+from tests.automation.http_peer import running
 from tests.browser.conftest import log_in, save_screenshot, tenant_url
 from tests.browser.test_shell import PHONE_PAGES
 from tests.conftest import make_tenant
@@ -54,11 +54,8 @@ def image_host() -> Iterator[dict[str, object]]:
             pass
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield {"url": f"http://127.0.0.1:{server.server_port}/pixel.png", "seen": seen}
-    server.shutdown()
-    server.server_close()
+    with running(server):
+        yield {"url": f"http://127.0.0.1:{server.server_port}/pixel.png", "seen": seen}
 
 
 def _watch(page: object) -> list[str]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import ipaddress
 import socket
 import ssl
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from pytest_django import Settings as SettingsWrapper
 
 from helpdesk.core import outbound_http
 from helpdesk.core.outbound_http import OutboundHostNotFound, OutboundTargetRefused
+from tests.automation.http_peer import running
 
 
 @dataclass
@@ -57,14 +57,8 @@ def serve(context: ssl.SSLContext | None = None) -> Iterator[Server]:
     if context is not None:
         server.socket = context.wrap_socket(server.socket, server_side=True)
     state.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with running(server):
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 def answers(monkeypatch: pytest.MonkeyPatch, table: dict[str, list[list[str]]]) -> list[str]:

@@ -176,6 +176,7 @@ def django_db_setup(
             contents = connection.creation.serialize_db_to_string()
             connection._test_serialized_contents = contents  # type: ignore[attr-defined]
     yield
+    database_flush.close()
     if django_db_keepdb:
         return
     with django_db_blocker.unblock():

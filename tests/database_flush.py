@@ -32,13 +32,14 @@ from django.db import DatabaseError, connections, transaction
 from django.test import TransactionTestCase
 
 from helpdesk.tenancy.models import Tenant
+from tests import database_template
 
 KEPT_TABLES = {"django_content_type", "auth_permission", "django_migrations"}
 
 _tables: dict[str, tuple[list[str], list[str]]] = {}
-# The administrator's connection to this process's test database, once made; False when
+# The administrator's connection to this process's test database, once made; None when
 # the administrator is no superuser (or cannot connect), so the tests' connection empties.
-_admin: dict[str, psycopg.Connection[Any] | bool] = {}
+_admin: dict[str, psycopg.Connection[Any] | None] = {}
 
 
 def _table_names(alias: str) -> tuple[list[str], list[str]]:
@@ -75,34 +76,27 @@ def _delete_rows(cursor: Any, tables: list[str]) -> None:
 
 def _admin_connection(alias: str) -> psycopg.Connection[Any] | None:
     """The administrator's connection to the test database, if it is a superuser."""
-    database = connections[alias].settings_dict
-    key = f"{alias}:{database['NAME']}"
+    name = str(connections[alias].settings_dict["NAME"])
+    key = f"{alias}:{name}"
     if key not in _admin:
         server = settings.HELPDESK_DATABASE_SERVER
+        admin: psycopg.Connection[Any] | None = None
         try:
-            admin = psycopg.connect(
-                host=database["HOST"],
-                port=database["PORT"],
-                dbname=database["NAME"],
+            admin = database_template.connect(
+                dbname=name,
                 user=server["ADMIN_USER"],
-                password=server["ADMIN_PASSWORD"] or None,
-                sslmode=server["SSLMODE"] or None,
+                password=server["ADMIN_PASSWORD"],
                 application_name="helpdesk-test-flush",
+                autocommit=True,
             )
-            with admin.cursor() as cursor:
-                cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
-                row = cursor.fetchone()
-            admin.rollback()
-        except psycopg.Error:
-            _admin[key] = False
-        else:
-            if row is not None and row[0]:
-                _admin[key] = admin
-            else:
+            found = admin.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+            if found.fetchone() != (True,):
                 admin.close()
-                _admin[key] = False
-    found = _admin[key]
-    return found if isinstance(found, psycopg.Connection) else None
+                admin = None
+        except psycopg.Error:
+            admin = None
+        _admin[key] = admin
+    return _admin[key]
 
 
 def empty_database(alias: str) -> None:
@@ -115,6 +109,7 @@ def empty_database(alias: str) -> None:
                 cursor.execute("SET LOCAL session_replication_role = replica")
                 _delete_rows(cursor, tenant_tables + other_tables)
         except psycopg.Error as error:
+            close()  # a broken connection is made anew for the next test
             raise DatabaseError(str(error)) from error
         return
     connection = connections[alias]
@@ -131,9 +126,9 @@ def empty_database(alias: str) -> None:
 
 def close() -> None:
     """Close the administrator's connections (before the test database is dropped)."""
-    for found in _admin.values():
-        if isinstance(found, psycopg.Connection):
-            found.close()
+    for admin in _admin.values():
+        if admin is not None:
+            admin.close()
     _admin.clear()
 
 

@@ -85,26 +85,40 @@ def template_name(prefix: str, digest: str) -> str:
     return prefix[: IDENTIFIER_LENGTH - len(suffix)] + suffix
 
 
-def _connect_as_owner() -> psycopg.Connection[Any]:
-    """The owner role on the server's `postgres` database: it creates, clones and drops the
-    test databases, as Django's test runner did (the owner has CREATEDB), so this needs no
-    superuser."""
+def connect(
+    *, dbname: str, user: str, password: str, application_name: str, autocommit: bool = False
+) -> psycopg.Connection[Any]:
+    """A connection of its own to the test server (not one of Django's)."""
     owner = settings.DATABASES["owner"]
     # DATABASES entries are dict[str, object] (helpdesk.settings._database); OPTIONS is a dict.
     options = cast(dict[str, Any], owner.get("OPTIONS", {}))
     kwargs: dict[str, Any] = {
         "host": owner["HOST"],
         "port": owner["PORT"],
-        "dbname": "postgres",
-        "user": owner["USER"],
-        "autocommit": True,
-        "application_name": "helpdesk-test-template",
+        "dbname": dbname,
+        "user": user,
+        "autocommit": autocommit,
+        "application_name": application_name,
     }
-    if owner["PASSWORD"]:
-        kwargs["password"] = owner["PASSWORD"]
+    if password:
+        kwargs["password"] = password
     if options.get("sslmode"):
         kwargs["sslmode"] = options["sslmode"]
     return psycopg.connect(**kwargs)
+
+
+def _connect_as_owner() -> psycopg.Connection[Any]:
+    """The owner role on the server's `postgres` database: it creates, clones and drops the
+    test databases, as Django's test runner did (the owner has CREATEDB), so this needs no
+    superuser."""
+    owner = settings.DATABASES["owner"]
+    return connect(
+        dbname="postgres",
+        user=str(owner["USER"]),
+        password=str(owner["PASSWORD"] or ""),
+        application_name="helpdesk-test-template",
+        autocommit=True,
+    )
 
 
 def _lock_key(name: str) -> int:

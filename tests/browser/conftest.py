@@ -178,11 +178,11 @@ def save_screenshot(
     keep: bool = True,
 ) -> None:
     """A picture of the page (from its top unless `from_top=False`) or of one element, for
-    people to look at:
-    taken only when HELPDESK_SCREENSHOTS is set (`make screenshots`). No assertion needs
-    them, and taking ~130 PNGs cost CPU on every run and rewrote tracked files. Kept ones
-    go to docs/screenshots (the README shows some), the others (`keep=False`) to a folder
-    in the temporary directory, looked at by hand and never committed."""
+    people to look at, taken only when HELPDESK_SCREENSHOTS is set (`make screenshots`).
+    No assertion needs them, and taking ~130 PNGs cost CPU on every run and rewrote
+    tracked files. Kept ones go to docs/screenshots (the README shows some), the others
+    (`keep=False`) to a folder in the temporary directory, looked at by hand and never
+    committed."""
     if not os.environ.get("HELPDESK_SCREENSHOTS"):
         return
     from playwright.sync_api import Locator

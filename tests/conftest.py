@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias, cast
 from urllib.parse import urlsplit, urlunsplit
@@ -19,12 +19,14 @@ from uuid import UUID
 import psycopg
 import pytest
 from django.conf import settings
+from django.core.cache import caches
 from django.core.management import call_command
 from django.db import connection
-from django.test import Client
+from django.test import Client, override_settings
 from django.test.signals import clear_cache_handlers
 from pytest_django import DjangoDbBlocker, Settings
 from pytest_django.fixtures import _get_databases_for_setup
+from pytest_django.plugin import blocking_manager_key
 from whitenoise.middleware import WhiteNoiseMiddleware  # type: ignore[import-untyped]
 
 from departments.models import Department, Mailbox
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
     ClientResponse: TypeAlias = _MonkeyPatchedWSGIResponse
 
 PASSWORD = "correct-horse-battery"
+TEST_PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 # A test's commits need not wait for the disk: with synchronous_commit off, PostgreSQL
 # reports a commit before its WAL reaches the disk (a crash loses the last commits, never
@@ -57,12 +60,28 @@ def _own_cache_prefix() -> None:
     """This test process's own cache keys (workers and commands it starts get the same
     prefix through subprocess_environment). Set before any test, and the cache handler
     reset: a cache made earlier would keep the prefix it was made with."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    session = os.environ.get("HELPDESK_TEST_SESSION", "")
-    settings.CACHES["default"]["KEY_PREFIX"] = f"test-{session}-{worker}"
+    settings.CACHES["default"]["KEY_PREFIX"] = _cache_prefix(0)
     clear_cache_handlers(setting="CACHES")
 
 
+def _cache_prefix(test_number: int) -> str:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    session = os.environ.get("HELPDESK_TEST_SESSION", "")
+    return f"test-{session}-{test_number}-{worker}"
+
+
+def _next_cache_prefix() -> None:
+    """Every test its own cache keys. Acme outlives a test (below), and what a test cached
+    about it (settings, rules, departments) must not outlive the test's rolled-back rows.
+    Changing the prefix of the caches already made costs nothing; the old keys expire."""
+    global _tests_started
+    _tests_started += 1
+    prefix = settings.CACHES["default"]["KEY_PREFIX"] = _cache_prefix(_tests_started)
+    for cache in caches.all(initialized_only=True):
+        cache.key_prefix = prefix
+
+
+_tests_started = 0
 _own_cache_prefix()
 
 
@@ -172,10 +191,12 @@ def django_db_setup(
         )
         database_template.use_database(name)
         connection.ensure_connection()
+        _committed_acme.database_ready = True
         if "default" in serialized_aliases:  # what Django's create_test_db does for these
             contents = connection.creation.serialize_db_to_string()
             connection._test_serialized_contents = contents  # type: ignore[attr-defined]
     yield
+    _committed_acme.database_ready = False
     database_flush.close()
     if django_db_keepdb:
         return
@@ -231,7 +252,7 @@ def subprocess_environment() -> dict[str, str]:
 
 @pytest.fixture(autouse=True)
 def _test_settings(settings: Settings) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.PASSWORD_HASHERS = TEST_PASSWORD_HASHERS
     settings.HELPDESK_PUBLIC_PORT = ""
     # Tests recreate tenants with the same slugs: a cached host would point at a tenant of
     # an earlier test (test_http covers the cache itself).
@@ -246,10 +267,7 @@ def _test_settings(settings: Settings) -> None:
 @pytest.fixture(autouse=True)
 def _run_as_app_role(request: pytest.FixtureRequest) -> Iterator[None]:
     """Every test that touches the database does so as helpdesk_app, under RLS."""
-    uses_db = request.node.get_closest_marker("django_db") is not None or bool(
-        {"db", "transactional_db", "live_server"} & set(request.fixturenames)
-    )
-    if not uses_db:
+    if not _uses_database(request.node):
         yield
         return
     request.getfixturevalue("_django_db_helper")
@@ -312,10 +330,100 @@ def make_tenant(slug: str, name: str) -> TenantSetup:
     )
 
 
+# --- Acme, made once per test process ------------------------------------------------------
+#
+# Nearly every database test asks for Acme. Provisioning a tenant takes 42 statements and
+# about 25 ms of CPU in the test process and the server, more than many tests themselves,
+# so Acme is made once and committed, and each test's own transaction, rolled back at its
+# end, leaves it as it was. A test gets new objects of it, read again.
+#
+# It is committed before the test's transaction begins (pytest_runtest_setup) for a test
+# that uses this file's `acme` fixture, and for no other: a database test that does not
+# (it makes its own tenants, or defines its own `acme`) gets an empty database as before,
+# Acme removed first where present. A transactional test's flush empties the database,
+# Acme with it: it is made again before the next test that asks for it. Globex, asked for
+# by few tests, is made by each.
+
+
+class _CommittedAcme:
+    database_ready = False
+    ids: tuple[UUID, UUID, UUID, UUID] | None = None
+
+    def present(self) -> bool:
+        if self.ids is None:
+            return False
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM tenancy_tenant WHERE id = %s", [self.ids[0]])
+            if cursor.fetchone() is None:
+                self.ids = None
+        return self.ids is not None
+
+    def make(self) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(f'SET ROLE "{settings.HELPDESK_DB_ROLES["app"]}"')
+        try:
+            with override_settings(PASSWORD_HASHERS=TEST_PASSWORD_HASHERS):
+                made = make_tenant("acme", "Acme")
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("RESET ROLE")
+        self.ids = (made.tenant.id, made.admin.id, made.department.id, made.mailbox.id)
+
+    def prepare(self, item: pytest.Item) -> None:
+        if not self.database_ready or not _uses_database(item):
+            return
+        with item.config.stash[blocking_manager_key].unblock():
+            present = self.present()
+            wanted = _asks_for_acme(item)
+            if wanted and not present:
+                self.make()
+            elif present and not wanted:
+                database_flush.empty_database(connection.alias)
+                self.ids = None
+
+    def get(self) -> TenantSetup | None:
+        """Acme as a new set of objects, or None where it was not made for this test (the
+        first test of a process, which starts before the database is there)."""
+        if self.ids is None:
+            return None
+        tenant_id, admin_id, department_id, mailbox_id = self.ids
+        with tenant_context(tenant_id):
+            return TenantSetup(
+                tenant=Tenant.objects.get(id=tenant_id),
+                admin=Membership.objects.select_related("user").get(id=admin_id),
+                department=Department.objects.get(id=department_id),
+                mailbox=Mailbox.objects.get(id=mailbox_id),
+            )
+
+
+_committed_acme = _CommittedAcme()
+
+
+def _uses_database(item: pytest.Item) -> bool:
+    return item.get_closest_marker("django_db") is not None or not {
+        "db",
+        "transactional_db",
+        "live_server",
+    }.isdisjoint(getattr(item, "fixturenames", ()))
+
+
+def _asks_for_acme(item: pytest.Item) -> bool:
+    """Whether the test's `acme` is this file's (a module may define its own)."""
+    info = getattr(item, "_fixtureinfo", None)
+    definitions: Sequence[Any] = info.name2fixturedefs.get("acme", ()) if info else ()
+    return bool(definitions) and definitions[-1].func.__module__ == __name__
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    _next_cache_prefix()
+    _committed_acme.prepare(item)
+
+
 @pytest.fixture
 def acme(db: None) -> TenantSetup:
     """Tenant A, with no tenant context entered (for HTTP tests)."""
-    return make_tenant("acme", "Acme")
+    return _committed_acme.get() or make_tenant("acme", "Acme")
 
 
 @pytest.fixture

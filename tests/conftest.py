@@ -65,10 +65,14 @@ def _own_cache_prefix() -> None:
     clear_cache_handlers(setting="CACHES")
 
 
+# Keys outlive a run (Redis keeps them until they expire), so each test process's prefix
+# has a token of its own: the next run's test number 7 must not read this run's entries.
+_PROCESS_TOKEN = uuid.uuid4().hex[:12]
+
+
 def _cache_prefix(test_number: int) -> str:
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    session = os.environ.get("HELPDESK_TEST_SESSION", "")
-    return f"test-{session}-{test_number}-{worker}"
+    return f"test-{_PROCESS_TOKEN}-{test_number}-{worker}"
 
 
 def _next_cache_prefix() -> None:

@@ -252,6 +252,9 @@ def subprocess_environment() -> dict[str, str]:
         "DATABASE_URL": url,
         "REDIS_URL": redis_url_for(settings.REDIS_URL, broker_database()),
         "HELPDESK_CACHE_PREFIX": settings.CACHES["default"]["KEY_PREFIX"],
+        # A Celery worker runs Django's system checks as it starts (about 0.4 s of CPU, the
+        # URL configuration loaded with them); tests/test_production_settings.py runs them.
+        "CELERY_SKIP_CHECKS": "1",
     }
 
 

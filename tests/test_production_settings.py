@@ -60,7 +60,8 @@ def _settings(environment: dict[str, str]) -> dict[str, object]:
         "CSRF_COOKIE_SECURE",
     ]
     script = (
-        "import json, django; django.setup(); from django.conf import settings; "
+        # The settings module alone (no django.setup(): the apps are not needed to read it).
+        "import json; from django.conf import settings; "
         f"print(json.dumps({{name: getattr(settings, name) for name in {names!r}}}))"
     )
     result = _run(["-c", script], {**environment, "DJANGO_SETTINGS_MODULE": "helpdesk.settings"})

@@ -696,6 +696,11 @@ def test_a_mention_lands_in_the_app_notifications_and_opening_reads_it(acme: Ten
         assert notifications.unread_count(ana) == 1
     client = acme.client(ana)
     assert b'aria-label="1 unread"' in client.get("/notifications/badge/").content
+    # Every page draws the count with it; htmx only refreshes it (every 30 s).
+    inbox = client.get("/inbox/").content.decode()
+    badge = inbox.split('hx-get="/notifications/badge/"', 1)[1].split("</span></a></span>")[0]
+    assert 'hx-trigger="every 30s"' in badge
+    assert 'aria-label="1 unread">1' in badge
     page = client.get("/notifications/").content
     assert b"mentioned you on" in page
     assert b"Refund" in page
@@ -719,6 +724,8 @@ def test_a_mention_lands_in_the_app_notifications_and_opening_reads_it(acme: Ten
     }
     with tenant_context(acme.id):
         assert Notification.objects.filter(member=ana).count() == 2
+    preferences = client.get("/settings/preferences/").content.decode()
+    assert 'id="notification-link">Notifications</a>' in preferences  # none unread: no count
 
 
 # --- Merge and split -------------------------------------------------------------------

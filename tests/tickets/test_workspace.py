@@ -672,6 +672,14 @@ def test_presence_shows_other_agents_and_forgets_them(acme: TenantSetup) -> None
     )
     response = acme.client(ben).post(f"/tickets/{ticket.number}/presence/", {"state": "viewing"})
     assert b"Ana Lopez is replying" in response.content
+    # Opening the page is the first ping: it shows who is here and tells them at once.
+    presence.leave(tenant_id=acme.id, ticket_id=ticket.id, member=ben)
+    page = acme.client(ben).get(f"/tickets/{ticket.number}/").content.decode()
+    shown = page.split('id="presence"', 1)[1].split("</div>", 1)[0]
+    assert 'hx-trigger="every 2s, presence-change"' in shown
+    assert "Ana Lopez is replying" in shown
+    others = presence.others_present(tenant_id=acme.id, ticket_id=ticket.id, member=ana)
+    assert [(p.name, p.state) for p in others] == [("Ben Otto", "viewing")]
     api = acme.api_client(ana)
     listed = api.get(f"/api/v1/tickets/{ticket.number}/presence/").json()
     assert [p["name"] for p in listed] == ["Ben Otto"]

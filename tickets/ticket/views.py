@@ -275,6 +275,14 @@ def ticket_detail(request: MemberHttpRequest, number: int) -> HttpResponse:
         template += f"#{fragment}"
     else:
         context["remote_images_message_id"] = _remote_images_consent(request, context["thread"])
+        # The page counts as the first presence ping: the others learn of this agent now and
+        # the page shows who is here, without a ping of its own as it arrives.
+        presence.touch(
+            tenant_id=request.tenant.id, ticket_id=ticket.id, member=membership, state="viewing"
+        )
+        context["others_here"] = presence.others_present(
+            tenant_id=request.tenant.id, ticket_id=ticket.id, member=membership
+        )
     response = render(request, template, context)
     response["Vary"] = "HX-Request"
     if context.get("remote_images_message_id"):

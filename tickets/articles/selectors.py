@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from functools import cached_property
+
 from django.db.models import QuerySet
 
+from helpdesk.tenancy import permissions
+from helpdesk.tenancy.models import Membership
+from helpdesk.tenancy.permissions import Capability
 from tickets.errors import TicketNotFound
-from tickets.models import Message, MessageKind, Ticket, TicketArticle
+from tickets.models import Message, MessageKind, Ticket, TicketArticle, TicketStatus
 
 
 def get_ticket(number: int) -> Ticket:
@@ -42,3 +47,28 @@ def list_ticket_articles(ticket: Ticket) -> QuerySet[TicketArticle]:
         .select_related("article", "created_by__user")
         .order_by("created_at")
     )
+
+
+class KnowledgePanel:
+    """The ticket page's knowledge-base panel, read when the page draws it (a conversation
+    fragment never does): the articles written from the ticket and sent in its replies, and
+    whether the member may write one from it now (once it is solved)."""
+
+    def __init__(self, ticket: Ticket, member: Membership) -> None:
+        self.ticket = ticket
+        self.member = member
+
+    @cached_property
+    def links(self) -> list[TicketArticle]:
+        return list(list_ticket_articles(self.ticket))
+
+    @cached_property
+    def may_create(self) -> bool:
+        return permissions.can(self.member, Capability.WRITE_ARTICLES) and self.ticket.status in (
+            TicketStatus.SOLVED,
+            TicketStatus.CLOSED,
+        )
+
+    @cached_property
+    def has_note(self) -> bool:
+        return resolution_note(self.ticket) is not None

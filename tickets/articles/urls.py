@@ -11,7 +11,6 @@ urlpatterns: list[URLPattern] = [
         views.ticket_create_article,
         name="ticket-create-article",
     ),
-    path("tickets/<int:number>/knowledge/", views.ticket_knowledge, name="ticket-knowledge"),
     path("tickets/<int:number>/articles/", views.article_picker, name="article-picker"),
 ]
 

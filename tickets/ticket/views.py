@@ -23,6 +23,7 @@ from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.decorators import member_required
 from helpdesk.tenancy.http import MemberHttpRequest
 from helpdesk.tenancy.permissions import Capability
+from tickets.articles import selectors as article_selectors
 from tickets.articles import services as article_services
 from tickets.configuration import services as configuration
 from tickets.contacts import selectors as contact_selectors
@@ -232,6 +233,7 @@ def _ticket_context(
             CustomFieldTarget.TICKET, ticket.custom_fields
         ),
         "tag_names": ", ".join(ticket.tag_names or []),
+        "knowledge": article_selectors.KnowledgePanel(ticket, membership),
         "now": now,
         "message_form": extra.pop("message_form", None)
         or MessageForm(

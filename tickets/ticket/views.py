@@ -277,19 +277,20 @@ def ticket_detail(request: MemberHttpRequest, number: int) -> HttpResponse:
         template += f"#{fragment}"
     else:
         context["remote_images_message_id"] = _remote_images_consent(request, context["thread"])
-        # The page counts as the first presence ping: the others learn of this agent now and
-        # the page shows who is here, without a ping of its own as it arrives.
-        presence.touch(
-            tenant_id=request.tenant.id, ticket_id=ticket.id, member=membership, state="viewing"
-        )
-        context["others_here"] = presence.others_present(
-            tenant_id=request.tenant.id, ticket_id=ticket.id, member=membership
-        )
+        context["others_here"] = _arrive(request, ticket)
     response = render(request, template, context)
     response["Vary"] = "HX-Request"
     if context.get("remote_images_message_id"):
         csp.allow_remote_images(response)
     return response
+
+
+def _arrive(request: MemberHttpRequest, ticket: Any) -> list[Any]:
+    """Who else is on the ticket, for a whole ticket page: drawing it counts as the agent's
+    first presence ping (the others learn of them now; the page pings every 2 s after)."""
+    tenant_id, membership = request.tenant.id, request.membership
+    presence.touch(tenant_id=tenant_id, ticket_id=ticket.id, member=membership, state="viewing")
+    return presence.others_present(tenant_id=tenant_id, ticket_id=ticket.id, member=membership)
 
 
 def _remote_images_consent(request: HttpRequest, thread: list[Any]) -> UUID | None:
@@ -515,6 +516,7 @@ def _refused_fields(
     context["tag_names"] = data.get("tags", "")
     # The form as first shown stays the reference: saving again sends what was changed.
     context["sidebar_original"] = request.POST.get("original", "")
+    context["others_here"] = _arrive(request, ticket)
     return render(request, "tickets/ticket_detail.html", context, status=400)
 
 

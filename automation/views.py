@@ -26,6 +26,7 @@ from helpdesk.tenancy.http import MemberHttpRequest
 from helpdesk.tenancy.permissions import Capability
 from tickets.configuration import services as configuration
 from tickets.errors import MessageNotFound, TicketNotFound
+from tickets.models import Ticket
 from tickets.ticket import selectors as ticket_selectors
 
 
@@ -254,11 +255,19 @@ def sla_policy_delete(request: MemberHttpRequest, policy_id: UUID) -> HttpRespon
 @passive
 @member_required
 def ticket_sla(request: MemberHttpRequest, number: int) -> HttpResponse:
-    """The ticket page's SLA panel (htmx fragment): every target, met, missed or running."""
+    """The ticket page's SLA panel on its own (htmx, every minute): the page draws it first
+    (`{% ticket_sla_panel %}`)."""
     try:
         ticket = ticket_selectors.get_ticket_by_number(number)
     except TicketNotFound:
         return HttpResponse("Not found.", status=404)
+    response = render(request, "automation/ticket_sla.html", sla_panel(ticket))
+    response["Vary"] = "HX-Request"
+    return response
+
+
+def sla_panel(ticket: Ticket) -> dict[str, Any]:
+    """What the SLA panel shows: every target of the ticket, met, missed or running."""
     now = timezone.now()
     timers = list(selectors.list_ticket_timers(ticket.id))
     for timer in timers:
@@ -266,10 +275,4 @@ def ticket_sla(request: MemberHttpRequest, number: int) -> HttpResponse:
         timer.remaining_text = (  # type: ignore[attr-defined]
             format_minutes(max(timer.remaining_seconds, 0) // 60) or "0m"
         )
-    response = render(
-        request,
-        "automation/ticket_sla.html",
-        {"ticket": ticket, "timers": timers, "now": now},
-    )
-    response["Vary"] = "HX-Request"
-    return response
+    return {"ticket": ticket, "timers": timers, "now": now}

@@ -33,6 +33,7 @@ from helpdesk.tenancy import permissions
 from helpdesk.tenancy.after_transaction import FinishedAfterTransaction
 from helpdesk.tenancy.decorators import member_required
 from helpdesk.tenancy.http import MemberHttpRequest
+from helpdesk.tenancy.models import Membership
 from helpdesk.tenancy.permissions import Capability
 from tickets.errors import TicketNotFound
 from tickets.models import Ticket
@@ -262,32 +263,32 @@ def contact_app_delete(request: MemberHttpRequest, app_id: UUID) -> HttpResponse
 def _panel(
     request: MemberHttpRequest, ticket: Ticket, error: str = "", status: int = 200
 ) -> HttpResponse:
+    context = integrations_panel(ticket, request.membership, error=error)
+    response = render(request, "automation/ticket_integrations.html", context, status=status)
+    response["Vary"] = "HX-Request"
+    return response
+
+
+def integrations_panel(ticket: Ticket, member: Membership, error: str = "") -> dict[str, Any]:
+    """What the ticket sidebar's integrations panel shows: the linked items, the create
+    buttons the member may use and the contact apps (each fetched by its own request)."""
     items = list(selectors.list_external_tasks(ticket))
     now = timezone.now()
     for item in items:
         item.may_retry = item.status == ExternalTaskStatus.FAILED or services.is_stuck(  # type: ignore[attr-defined]
             item, now
         )
-    active = [i for i in selectors.list_integrations() if i.is_active]
-    apps = [app for app in selectors.list_contact_apps() if app.is_active]
-    response = render(
-        request,
-        "automation/ticket_integrations.html",
-        {
-            "ticket": ticket,
-            "items": items,
-            "integrations": active,
-            "apps": apps,
-            "waiting": any(
-                i.status in {ExternalTaskStatus.PENDING, ExternalTaskStatus.SENDING} for i in items
-            ),
-            "may_create": permissions.can_create_external_tasks(request.membership),
-            "error": error,
-        },
-        status=status,
-    )
-    response["Vary"] = "HX-Request"
-    return response
+    return {
+        "ticket": ticket,
+        "items": items,
+        "integrations": [i for i in selectors.list_integrations() if i.is_active],
+        "apps": [app for app in selectors.list_contact_apps() if app.is_active],
+        "waiting": any(
+            i.status in {ExternalTaskStatus.PENDING, ExternalTaskStatus.SENDING} for i in items
+        ),
+        "may_create": permissions.can_create_external_tasks(member),
+        "error": error,
+    }
 
 
 def _gone(request: MemberHttpRequest) -> int:

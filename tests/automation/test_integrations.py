@@ -36,6 +36,7 @@ from tests.automation.http_peer import Peer, serve
 from tests.conftest import TenantSetup
 from tests.factories.accounts import make_member
 from tests.factories.tickets import make_contact, make_ticket
+from tests.pages import element, sidebar_panel
 from tickets.contacts import personal_data
 from tickets.models import Message, MessageKind
 
@@ -664,6 +665,26 @@ def test_a_ticket_without_integrations_shows_no_panel(acme: TenantSetup) -> None
     panel = acme.client(acme.admin).get(f"/tickets/{ticket.number}/integrations/")
     assert panel.status_code == 200
     assert "Integrations" not in panel.content.decode()
+
+
+def test_the_ticket_page_draws_its_integrations_panel(
+    acme: TenantSetup, peer: Peer, allow_private: None
+) -> None:
+    with tenant_context(acme.id):
+        ticket = make_ticket()
+        light = make_member(acme.tenant, MembershipRole.LIGHT_AGENT)
+    admin = acme.client(acme.admin)
+    nothing = sidebar_panel(admin, ticket.number, "integrations-panel")
+    assert nothing == '<div id="integrations-panel" hidden></div>'
+    with tenant_context(acme.id):
+        github(peer)
+    panel = sidebar_panel(admin, ticket.number, "integrations-panel")
+    assert "Create task in GitHub" in panel
+    alone = admin.get(f"/tickets/{ticket.number}/integrations/").content.decode()
+    assert element(alone, "integrations-panel") == panel
+    light_panel = sidebar_panel(acme.client(light), ticket.number, "integrations-panel")
+    assert "Create task in GitHub" not in light_panel
+    assert peer.seen("/repos/acme/app/issues") == []
 
 
 def test_the_linked_items_list_and_panel_take_the_same_queries_for_more_items(

@@ -23,6 +23,7 @@ from helpdesk.tenancy.models import MembershipRole
 from tests.conftest import TenantSetup
 from tests.factories.accounts import make_member
 from tests.factories.tickets import make_ticket
+from tests.pages import element, sidebar_panel
 from tickets.ticket import services as ticket_services
 
 UTC = datetime.UTC
@@ -282,6 +283,23 @@ def test_ticket_sla_panel_and_api(
     }
     assert globex.client(globex.admin).get(f"/tickets/{ticket.number}/sla/").status_code == 404
     assert globex.api_client().get(f"/api/v1/tickets/{ticket.number}/sla/").status_code == 404
+
+
+def test_the_ticket_page_draws_its_sla_timers(acme: TenantSetup, on_commit: OnCommit) -> None:
+    """With the page and its sidebar refresh (which redraws it after every change), then
+    by the panel's own URL every minute."""
+    policy(acme, on_commit)
+    with tenant_context(acme.id), time_machine.travel(T0, tick=False), on_commit():
+        ticket = make_ticket()
+    client = acme.client(acme.admin)
+    with time_machine.travel(T0 + datetime.timedelta(minutes=91), tick=False):
+        panel = sidebar_panel(client, ticket.number, "ticket-sla")
+        alone = client.get(f"/tickets/{ticket.number}/sla/").content.decode()
+    assert 'class="sla-timers"' in panel
+    assert "First response" in panel
+    assert "Resolution" in panel
+    assert element(alone, "ticket-sla") == panel
+    assert 'hx-trigger="every 60s"' in panel
 
 
 def test_a_missed_target_reaches_the_agent_in_the_list_and_by_email(

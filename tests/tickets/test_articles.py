@@ -5,7 +5,6 @@ counted on the article)."""
 from __future__ import annotations
 
 import json
-import re
 
 from django.test import Client
 
@@ -16,6 +15,7 @@ from knowledge_base.models import Article
 from tests.conftest import TenantSetup
 from tests.factories.accounts import make_member
 from tests.factories.tickets import make_ticket
+from tests.pages import sidebar_panel
 from tickets.models import Ticket, TicketArticle
 from tickets.ticket import services as ticket_services
 
@@ -46,17 +46,7 @@ def _solved_ticket(acme: TenantSetup, *, note: bool = True) -> Ticket:
 
 def _panel(client: Client, number: int) -> str:
     """The knowledge-base panel as the ticket page and its sidebar refresh draw it."""
-    for path in (f"/tickets/{number}/", f"/tickets/{number}/?fragment=sidebar"):
-        response = client.get(path, HTTP_HX_REQUEST="true" if "fragment" in path else None)
-        assert response.status_code == 200, path
-        page = response.content.decode()
-        panel = page.split('id="kb-panel">', 1)[1].split("</div>", 1)[0]
-        panel = re.sub(r'name="csrfmiddlewaretoken" value="[^"]*"', "", panel)  # masked anew
-        if "fragment" not in path:
-            whole = panel
-        else:
-            assert panel == whole, "the sidebar refresh draws the panel as the page does"
-    return whole
+    return sidebar_panel(client, number, "kb-panel")
 
 
 def _draft(client: Client, number: int, **data: str) -> object:

@@ -17,6 +17,7 @@ from helpdesk.tenancy.models import MembershipRole
 from tests.conftest import TenantSetup, make_tenant
 from tests.factories.accounts import make_member
 from tests.factories.tickets import make_ticket
+from tests.pages import element, sidebar_panel
 from tickets.configuration import services as configuration
 from tickets.errors import TaskInvalid
 from tickets.models import (
@@ -343,6 +344,21 @@ def test_ticket_tasks_panel_adds_completes_and_reminds(acme: TenantSetup) -> Non
     assert b"My tasks" in page
     assert b"Reminder" in page
     assert b"Order toner" not in page  # done
+
+
+def test_the_ticket_page_draws_its_tasks_panel(acme: TenantSetup) -> None:
+    """With the page and its sidebar refresh, not by a request of its own once there."""
+    ticket = _ticket(acme)
+    client = acme.client(acme.admin)
+    url = f"/tickets/{ticket.number}/tasks/"
+    client.post(url, {"action": "add", "title": "Order toner", "due_at": "2020-01-01T09:00"})
+    panel = sidebar_panel(client, ticket.number, "tasks-panel")
+    assert "Order toner" in panel
+    assert "Overdue" in panel
+    assert "hx-trigger" not in panel
+    assert element(panel, "ticket-tasks") == element(
+        client.get(url).content.decode(), "ticket-tasks"
+    )
 
 
 def test_ticket_tasks_panel_bad_input_is_a_4xx(acme: TenantSetup) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import zoneinfo
+from typing import Any
 from uuid import UUID
 
 from django.http import Http404, HttpResponse
@@ -18,6 +19,7 @@ from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.decorators import member_required
 from helpdesk.tenancy.http import MemberHttpRequest
 from tickets.errors import TaskInvalid, TicketNotFound
+from tickets.models import Ticket
 from tickets.reminders import selectors, services
 from tickets.ticket import selectors as ticket_selectors
 
@@ -42,8 +44,8 @@ def _parse_local(value: str, zone: datetime.tzinfo) -> datetime.datetime | None:
 @member_required
 @require_http_methods(["GET", "POST"])
 def ticket_tasks(request: MemberHttpRequest, number: int) -> HttpResponse:
-    """The tasks panel of a ticket (an htmx fragment); POST `action`: add, done, reopen,
-    delete, remind, hold."""
+    """The tasks panel of a ticket on its own (htmx; the ticket page draws it first with
+    `{% ticket_tasks_panel %}`); POST `action`: add, done, reopen, delete, remind, hold."""
     try:
         ticket = ticket_selectors.get_ticket_by_number(number)
     except TicketNotFound:
@@ -93,16 +95,18 @@ def ticket_tasks(request: MemberHttpRequest, number: int) -> HttpResponse:
             error, status = "That task is not valid.", 400
         except DomainError as refused:
             error, status = str(refused), refused.status
-    now = timezone.now()
-    tasks = list(selectors.list_tasks(now=now, ticket_id=ticket.id))
-    context = {
+    response = render(request, "tickets/ticket_tasks.html", tasks_panel(ticket, error=error))
+    response.status_code = status
+    return response
+
+
+def tasks_panel(ticket: Ticket, error: str = "") -> dict[str, Any]:
+    """What the ticket's tasks panel shows: its tasks, the hold, whom a task may be for."""
+    return {
         "ticket": ticket,
-        "tasks": tasks,
+        "tasks": list(selectors.list_tasks(now=timezone.now(), ticket_id=ticket.id)),
         "members": tenancy_selectors.list_members(),
         "hold": selectors.get_hold(ticket.id),
         "error": error,
         "zone": timezone.get_current_timezone_name(),
     }
-    response = render(request, "tickets/ticket_tasks.html", context)
-    response.status_code = status
-    return response

@@ -250,4 +250,27 @@ def drop_test_database(name: str) -> None:
     """Drop this process's clone. Not forced: a session still open is a leak worth a warning."""
     connections.close_all()
     with _connect_as_owner() as server:
-        server.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+        try:
+            server.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+        except psycopg.errors.ObjectInUse as error:
+            raise DatabaseStillOpen(f"{error}; {_sessions_on(server, name)}") from error
+
+
+class DatabaseStillOpen(psycopg.errors.ObjectInUse):
+    """The clone could not be dropped: the message names the sessions still on it."""
+
+
+def _sessions_on(server: psycopg.Connection[Any], name: str) -> str:
+    """Who is still connected to the database, for the warning that names the leak."""
+    rows = server.execute(
+        "SELECT pid, application_name, client_port, state,"
+        " round(extract(epoch FROM now() - backend_start)::numeric, 1),"
+        " left(query, 160) FROM pg_stat_activity"
+        " WHERE datname = %s AND pid <> pg_backend_pid()",
+        [name],
+    ).fetchall()
+    return "still open: " + "; ".join(
+        f"pid {pid} ({application or 'no name'}, port {port}, {state}, connected {age} s ago,"
+        f" last query {query!r})"
+        for pid, application, port, state, age, query in rows
+    )

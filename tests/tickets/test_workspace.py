@@ -856,7 +856,7 @@ def test_workspace_is_tenant_scoped(acme: TenantSetup, globex: TenantSetup) -> N
         assert Ticket.objects.get(id=ours.id).status == TicketStatus.OPEN
 
 
-def test_inbox_and_ticket_page_stay_within_twelve_queries(
+def test_inbox_and_ticket_page_stay_within_their_query_budgets(
     acme: TenantSetup, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
 ) -> None:
     # As if committed: the configuration is cached again once its writes are committed.
@@ -873,11 +873,15 @@ def test_inbox_and_ticket_page_stay_within_twelve_queries(
     # The test's own transaction adds a savepoint, its release and the tenant reset that a
     # production request (outermost transaction) does not make: those are not counted.
     test_only = ("SAVEPOINT", "RELEASE SAVEPOINT", "SELECT set_config('app.tenant_id', '',")
-    for url in ("/inbox/", "/inbox/?view=mine&sort=-priority", f"/tickets/{ticket.number}/"):
+    # The ticket page draws its sidebar's SLA, integrations and tasks panels itself: six
+    # queries more (timers, linked items, integrations, contact apps, tasks, hold; the
+    # members list is the page's), where it made three requests of their own for them.
+    budgets = {"/inbox/": 12, "/inbox/?view=mine&sort=-priority": 12}
+    for url in (*budgets, f"/tickets/{ticket.number}/"):
         with CaptureQueriesContext(connection) as captured:
             assert client.get(url).status_code == 200
         counted = [q for q in captured.captured_queries if not q["sql"].startswith(test_only)]
-        assert len(counted) <= 12, (url, [q["sql"][:80] for q in counted])
+        assert len(counted) <= budgets.get(url, 12 + 6), (url, [q["sql"][:80] for q in counted])
 
 
 def test_inbox_rows_show_assignee_and_custom_status_without_a_query_each(acme: TenantSetup) -> None:

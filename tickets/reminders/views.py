@@ -18,6 +18,7 @@ from helpdesk.core.errors import DomainError
 from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.decorators import member_required
 from helpdesk.tenancy.http import MemberHttpRequest
+from helpdesk.tenancy.models import Membership
 from tickets.errors import TaskInvalid, TicketNotFound
 from tickets.models import Ticket
 from tickets.reminders import selectors, services
@@ -100,12 +101,15 @@ def ticket_tasks(request: MemberHttpRequest, number: int) -> HttpResponse:
     return response
 
 
-def tasks_panel(ticket: Ticket, error: str = "") -> dict[str, Any]:
-    """What the ticket's tasks panel shows: its tasks, the hold, whom a task may be for."""
+def tasks_panel(
+    ticket: Ticket, error: str = "", members: list[Membership] | None = None
+) -> dict[str, Any]:
+    """What the ticket's tasks panel shows: its tasks, the hold, whom a task may be for (the
+    tenant's members, read here unless the page has them already)."""
     return {
         "ticket": ticket,
         "tasks": list(selectors.list_tasks(now=timezone.now(), ticket_id=ticket.id)),
-        "members": tenancy_selectors.list_members(),
+        "members": tenancy_selectors.list_members() if members is None else members,
         "hold": selectors.get_hold(ticket.id),
         "error": error,
         "zone": timezone.get_current_timezone_name(),

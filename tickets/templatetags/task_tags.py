@@ -8,6 +8,7 @@ from typing import Any
 
 from django import template
 
+from helpdesk.tenancy.models import Membership
 from tickets.models import Ticket
 from tickets.reminders import views
 
@@ -15,5 +16,8 @@ register = template.Library()
 
 
 @register.inclusion_tag("tickets/ticket_tasks.html", takes_context=True)
-def ticket_tasks_panel(context: template.Context, ticket: Ticket) -> dict[str, Any]:
-    return {**views.tasks_panel(ticket), "request": context["request"]}
+def ticket_tasks_panel(
+    context: template.Context, ticket: Ticket, members: list[Membership] | None = None
+) -> dict[str, Any]:
+    """`members`: the tenant's members where the page has read them already."""
+    return {**views.tasks_panel(ticket, members=members), "request": context["request"]}

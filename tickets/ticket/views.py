@@ -212,6 +212,8 @@ def _ticket_context(
         "followers": ticket.copied_contacts,
         "departments": department_selectors.cached_departments(),
         "agents": permissions.who_may(everyone, Capability.TAKE_TICKETS),
+        # Whom a task may be for, in the tasks panel the sidebar draws (`ticket_tasks_panel`).
+        "members": everyone,
         # @mention autocomplete in notes: everyone who can be mentioned, by their handle.
         "mentionable": [
             (m.user.email.split("@", 1)[0], m.user.display_name)

@@ -22,6 +22,7 @@ import inspect
 import os
 import re
 import warnings
+import weakref
 import zlib
 from pathlib import Path
 from typing import Any, cast
@@ -32,6 +33,8 @@ from django.apps import apps
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.signals import connection_created
 from django.db.migrations.loader import MigrationLoader
 from psycopg import sql
 
@@ -249,6 +252,10 @@ def create_test_database(
 def drop_test_database(name: str) -> None:
     """Drop this process's clone. Not forced: a session still open is a leak worth a warning."""
     connections.close_all()
+    for wrapper in list(_opened):
+        if wrapper.connection is not None:  # left open in another context or thread
+            wrapper.inc_thread_sharing()
+            wrapper.close()
     with _connect_as_owner() as server:
         try:
             server.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
@@ -274,3 +281,17 @@ def _sessions_on(server: psycopg.Connection[Any], name: str) -> str:
         f" last query {query!r})"
         for pid, application, port, state, age, query in rows
     )
+
+
+# Every Django connection this process opened. Django keeps them per thread and per context
+# (asgiref's Local), and the drop at the run's end may run in another context than the tests
+# did (seen after browser tests, whose Playwright switches contexts): `close_all()` there
+# did not reach the tests' own connection, and the drop failed on it ("1 other session").
+_opened: weakref.WeakSet[BaseDatabaseWrapper] = weakref.WeakSet()
+
+
+def _remember_connection(sender: object, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
+    _opened.add(connection)
+
+
+connection_created.connect(_remember_connection)

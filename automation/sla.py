@@ -36,12 +36,11 @@ from automation.rules import engine as rules_engine
 from automation.webhooks import services as webhooks
 from departments import business_time
 from departments import selectors as department_selectors
-from tickets.models import Ticket, TicketStatus
+from tickets.models import RESOLVED_STATUSES, Ticket, TicketStatus
 from tickets.sla import selectors as sla_selectors
 from tickets.ticket import services as ticket_services
 
 RESPONSE_METRICS = (SlaMetric.FIRST_RESPONSE, SlaMetric.NEXT_RESPONSE)
-DONE = (TicketStatus.SOLVED, TicketStatus.CLOSED)
 
 
 @dataclass
@@ -143,12 +142,12 @@ def measure(
             if old == TicketStatus.OPEN:
                 for clock in clocks:
                     clock.stop(at, schedule)
-            if status in DONE:
+            if status in RESOLVED_STATUSES:
                 for clock in clocks:
                     if clock.completed_at is None:
                         clock.finish(at, schedule)
                 first_done, cycle = True, None
-            elif old in DONE and resolution is not None:
+            elif old in RESOLVED_STATUSES and resolution is not None:
                 resolution.completed_at = None  # reopened: the resolution clock goes on
             if status == TicketStatus.OPEN:
                 for clock in clocks:

@@ -10,7 +10,13 @@ from helpdesk.tenancy import permissions
 from helpdesk.tenancy.models import Membership
 from helpdesk.tenancy.permissions import Capability
 from tickets.errors import TicketNotFound
-from tickets.models import Message, MessageKind, Ticket, TicketArticle, TicketStatus
+from tickets.models import (
+    RESOLVED_STATUSES,
+    Message,
+    MessageKind,
+    Ticket,
+    TicketArticle,
+)
 
 
 def get_ticket(number: int) -> Ticket:
@@ -64,9 +70,9 @@ class KnowledgePanel:
 
     @cached_property
     def may_create(self) -> bool:
-        return permissions.can(self.member, Capability.WRITE_ARTICLES) and self.ticket.status in (
-            TicketStatus.SOLVED,
-            TicketStatus.CLOSED,
+        return (
+            permissions.can(self.member, Capability.WRITE_ARTICLES)
+            and self.ticket.status in RESOLVED_STATUSES
         )
 
     @cached_property

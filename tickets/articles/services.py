@@ -16,12 +16,12 @@ from knowledge_base.models import Article, ArticleStatus, ArticleVisibility, Cat
 from tickets.articles import selectors
 from tickets.articles.errors import NotSolved
 from tickets.models import (
+    RESOLVED_STATUSES,
     Message,
     MessageKind,
     Ticket,
     TicketArticle,
     TicketArticleKind,
-    TicketStatus,
 )
 
 DEFAULT_CATEGORY = "General"
@@ -51,7 +51,7 @@ def draft_article_from_ticket(
 ) -> Article:
     """A draft article from a solved (or closed) ticket: titled by its subject, the body
     from its resolution, linked to the ticket both ways."""
-    if ticket.status not in (TicketStatus.SOLVED, TicketStatus.CLOSED):
+    if ticket.status not in RESOLVED_STATUSES:
         raise NotSolved()
     if category is None:
         category = kb_selectors.list_categories().first()

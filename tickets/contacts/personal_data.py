@@ -31,6 +31,7 @@ from helpdesk.tenancy.models import AuditAction, Membership
 from helpdesk.tenancy.permissions import Capability
 from tickets.configuration import services as configuration
 from tickets.models import (
+    RESOLVED_STATUSES,
     Attachment,
     Contact,
     InboundEmail,
@@ -41,7 +42,6 @@ from tickets.models import (
     Ticket,
     TicketFieldValue,
     TicketFollower,
-    TicketStatus,
     WorkspaceSettingsRetentionAction,
 )
 from tickets.signals import send_contacts_erased, send_tickets_erased
@@ -480,9 +480,7 @@ def apply_retention(*, now: datetime.datetime | None = None, limit: int = RETENT
     if not months:
         return 0
     cutoff = months_before(now or timezone.now(), months)
-    due = Ticket.objects.filter(
-        status__in=[TicketStatus.SOLVED, TicketStatus.CLOSED], solved_at__lt=cutoff
-    )
+    due = Ticket.objects.filter(status__in=RESOLVED_STATUSES, solved_at__lt=cutoff)
     anonymize = settings.retention_action == WorkspaceSettingsRetentionAction.ANONYMIZE
     if anonymize:
         due = due.exclude(subject=ERASED_SUBJECT)

@@ -23,13 +23,13 @@ from tickets.errors import (
     ContactNotFound,
 )
 from tickets.models import (
+    RESOLVED_STATUSES,
     Company,
     Contact,
     Message,
     Tag,
     Ticket,
     TicketFollower,
-    TicketStatus,
 )
 
 
@@ -143,16 +143,13 @@ def list_tickets_of_company(company: Company, *, open_first: bool = False) -> Qu
     return _ticket_list(Ticket.objects.filter(contact__company=company), open_first=open_first)
 
 
-FINISHED_STATUSES = (TicketStatus.SOLVED, TicketStatus.CLOSED)
-
-
 def _ticket_list(tickets: QuerySet[Ticket], *, open_first: bool = False) -> QuerySet[Ticket]:
     tickets = tickets.select_related("contact", "department", "assignee__user").prefetch_related(
         Prefetch("tags", queryset=Tag.objects.order_by("name"))
     )
     if open_first:
         finished = Case(
-            When(status__in=FINISHED_STATUSES, then=Value(1)),
+            When(status__in=RESOLVED_STATUSES, then=Value(1)),
             default=Value(0),
             output_field=IntegerField(),
         )

@@ -26,6 +26,7 @@ from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.context import require_tenant_id
 from helpdesk.tenancy.models import Membership
 from tickets.models import (
+    RESOLVED_STATUSES,
     SEARCH_VIEW,
     Message,
     MessageKind,
@@ -166,8 +167,8 @@ def list_tickets(
         tickets = tickets.filter(
             Exists(
                 _status_events(filters.reopened_after, filters.reopened_before)
-                .filter(event__from__in=CLOSED_STATUSES)
-                .exclude(event__to__in=CLOSED_STATUSES)
+                .filter(event__from__in=RESOLVED_STATUSES)
+                .exclude(event__to__in=RESOLVED_STATUSES)
             )
         )
     if filters.sla_result is not None:
@@ -244,10 +245,6 @@ def search_ticket_ids(text: str, *, config: str) -> RawSQL:
         " ORDER BY indexed_at DESC LIMIT %s",
         [config, text, SEARCH_CANDIDATES],
     )
-
-
-# Statuses a ticket is done in (the reports' solves and reopens cross this line).
-CLOSED_STATUSES = (TicketStatus.SOLVED, TicketStatus.CLOSED)
 
 
 def _status_events(

@@ -2,6 +2,7 @@
 
 from tickets.models.core import (
     PRIORITY_RANK,
+    RESOLVED_STATUSES,
     SEARCH_VIEW,
     Attachment,
     Company,
@@ -60,6 +61,7 @@ from tickets.models.workspace import (
 
 __all__ = [
     "PRIORITY_RANK",
+    "RESOLVED_STATUSES",
     "SEARCH_VIEW",
     "AgentPreference",
     "Attachment",

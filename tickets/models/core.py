@@ -140,6 +140,11 @@ class TicketStatus(models.TextChoices):
     CLOSED = "closed", "Closed"
 
 
+# The request is answered for good: the statuses a survey may follow, an article may be
+# written from, the SLA's resolution clock stops in, and leaving which reopens a ticket.
+RESOLVED_STATUSES = (TicketStatus.SOLVED, TicketStatus.CLOSED)
+
+
 class TicketPriority(models.TextChoices):
     """The scale a tenant picks its 3 to 5 priority levels from (default: the first four)."""
 

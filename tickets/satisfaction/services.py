@@ -31,12 +31,12 @@ from tickets.errors import (
 from tickets.mail_out import selectors as mail_out_selectors
 from tickets.mail_out import templates as mail_templates
 from tickets.models import (
+    RESOLVED_STATUSES,
     EmailTemplateKind,
     NotificationKind,
     SatisfactionRating,
     SatisfactionScore,
     Ticket,
-    TicketStatus,
 )
 from tickets.notifications import services as notifications
 from tickets.satisfaction import selectors as satisfaction_selectors
@@ -46,7 +46,6 @@ from tickets.ticket import services
 MAX_COMMENT_LENGTH = 2000
 # At most this many surveys per tenant and run; the next run (a minute later) goes on.
 SEND_BATCH = 200
-SENDABLE_STATUSES = (TicketStatus.SOLVED, TicketStatus.CLOSED)
 SCORE_NAMES = {
     SatisfactionScore.GOOD: "Good",
     SatisfactionScore.OKAY: "Okay",
@@ -105,7 +104,7 @@ def filter_due(
     return surveys.filter(
         sent_at__isnull=True,
         send_after__lte=now,
-        ticket__status__in=SENDABLE_STATUSES,
+        ticket__status__in=RESOLVED_STATUSES,
         ticket__is_spam=False,
         ticket__merged_into__isnull=True,
         ticket__contact__email_bounced_at__isnull=True,

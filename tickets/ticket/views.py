@@ -37,6 +37,7 @@ from tickets.errors import (
 from tickets.mail_in import html as html_tools
 from tickets.mail_out import tracking
 from tickets.models import (
+    RESOLVED_STATUSES,
     CustomFieldTarget,
     MessageKind,
     SlaMetric,
@@ -665,7 +666,7 @@ def _render_tracking(request: HttpRequest, ticket: Any, token: str, survey: Any)
             "thread": selectors.list_public_thread(ticket),
             # A sent survey of a finished ticket: the customer may (re)rate it from here.
             "survey": survey
-            if survey and survey.sent_at and ticket.status in satisfaction.SENDABLE_STATUSES
+            if survey and survey.sent_at and ticket.status in RESOLVED_STATUSES
             else None,
         },
     )

@@ -169,8 +169,39 @@ def test_tenant_fk_constraints_exist_in_the_database() -> None:
     assert [name for name, valid in found.items() if not valid] == []
 
 
+@pytest.mark.django_db
+def test_tenant_tables_are_indexed_by_the_tenant_id_pair_only() -> None:
+    """Every tenant-owned table leads its (tenant, id) unique index with the tenant, which
+    serves every lookup by it; none keeps a plain index on the tenant column beside it
+    (indexes that name it first with more columns or expressions, or partial ones, are fine)."""
+    tables = [m._meta.db_table for m in _tenant_models()]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname, i.relname, x.indisunique, x.indpred IS NOT NULL, x.indnatts,"
+            " array(SELECT a.attname FROM unnest(x.indkey) WITH ORDINALITY k(n, o)"
+            "       JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.n"
+            "       ORDER BY k.o)::text[]"
+            " FROM pg_index x JOIN pg_class c ON c.oid = x.indrelid"
+            " JOIN pg_class i ON i.oid = x.indexrelid WHERE c.relname = ANY(%s)",
+            [tables],
+        )
+        indexes = cursor.fetchall()
+    pairs = {
+        table
+        for table, _, unique, _, _, columns in indexes
+        if unique and columns == ["tenant_id", "id"]
+    }
+    assert pairs == set(tables)
+    plain = [
+        index
+        for _, index, unique, partial, width, columns in indexes
+        if columns == ["tenant_id"] and width == 1 and not unique and not partial
+    ]
+    assert plain == []
+
+
 def test_all_tenants_is_used_only_in_ops_and_commands() -> None:
-    # Periodic sweeps in tasks.py may ask the ops role which tenants have work (STYLE.md §7).
+    # Periodic sweeps in tasks.py may ask the ops role which tenants have work (CONTRIBUTING.md).
     allowed = ("helpdesk/ops/", "/management/commands/", "helpdesk/tenancy/", "tests/", "/tasks.py")
     offenders = []
     for path in ROOT.rglob("*.py"):

@@ -158,7 +158,11 @@ class InboundAddress(BaseModel):
 class TenantModel(BaseModel):
     """Base of every tenant-owned model: scoped manager, RLS policy, (tenant, id) unique."""
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, editable=False, related_name="+")
+    # No index of its own: the (tenant, id) unique index below leads with the tenant and
+    # serves every lookup by it (RLS filters, the foreign-key check on a tenant's deletion).
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.PROTECT, editable=False, related_name="+", db_index=False
+    )
 
     objects = TenantManager()
     all_tenants = AllTenantsManager()

@@ -1,4 +1,4 @@
-"""Shared fixtures. Test-only settings live here (STYLE.md §12).
+"""Shared fixtures. Test-only settings live here (CONTRIBUTING.md, Tests).
 
 The test database is a clone of a template migrated once by the owner role
 (tests/database_template.py); every test then runs as `helpdesk_app` (SET ROLE), so

@@ -1,6 +1,6 @@
-"""Tasks on tickets and the clocks: the API (DESIGN.md row "tasks"), reminders sent once as
-an in-app notification of kind task_reminder and an email, "on hold until", and tickets
-left waiting on the customer solved with a notice."""
+"""Tasks on tickets and the clocks: the API (`/api/v1/tasks/`, README "Tasks and
+reminders"), reminders sent once as an in-app notification of kind task_reminder and an
+email, "on hold until", and tickets left waiting on the customer solved with a notice."""
 
 from __future__ import annotations
 

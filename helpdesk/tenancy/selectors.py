@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections.abc import Iterable
 from uuid import UUID
 
@@ -149,7 +150,10 @@ _NO_TENANT = "-"  # cached "no tenant owns this address"
 
 
 def inbound_address_key(address: str) -> str:
-    return f"inbound-address:{address.strip().lower()}"
+    """The cache key of an address's owner. The address comes from a stranger's mail (any
+    length, spaces, control characters), so the key holds its digest, not the address."""
+    digest = hashlib.sha256(address.strip().lower().encode("utf-8", "surrogatepass"))
+    return f"inbound-address:{digest.hexdigest()}"
 
 
 def find_inbound_addresses(addresses: Iterable[str]) -> dict[str, InboundAddress]:

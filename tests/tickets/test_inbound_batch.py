@@ -14,6 +14,7 @@ from uuid import UUID, uuid4
 
 import pytest
 from django.core.cache import cache
+from django.core.cache.backends.base import memcache_key_warnings
 from django.core.management import call_command
 from django.db import OperationalError, connection, connections
 from pytest_django import DjangoCaptureOnCommitCallbacks, Settings
@@ -330,6 +331,17 @@ def test_a_stale_cached_recipient_is_forgotten_and_looked_up_again(acme: TenantS
     assert accepted.tenant_id == str(acme.id)
     with tenant_context(acme.id):
         assert InboundEmail.objects.get(id=accepted.email_id).mailbox_id == acme.mailbox.id
+
+
+def test_recipient_cache_keys_are_bounded_whatever_the_address() -> None:
+    """Recipients come from strangers' mail: spaces, control characters and any length make
+    keys of the same short, plain form (and one address keeps one key)."""
+    for address in ("a b@example.test", "x" * 1000 + "@example.test", "\u00fc\x01@e.test"):
+        key = cache.make_key(tenancy_selectors.inbound_address_key(address))
+        assert list(memcache_key_warnings(key)) == [], address
+    assert tenancy_selectors.inbound_address_key(
+        " Support@Acme.localhost"
+    ) == tenancy_selectors.inbound_address_key("support@acme.localhost")
 
 
 class _HeldBatch:

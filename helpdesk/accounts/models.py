@@ -65,7 +65,10 @@ class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
 class ApiToken(BaseModel):
     """A secret for `Authorization: Token <key>`: one user in one tenant. Only a hash is kept."""
 
-    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.CASCADE, related_name="+")
+    # No index of its own: the (tenant, user) index leads with it.
+    tenant = models.ForeignKey(
+        "tenancy.Tenant", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
     name = models.CharField(max_length=100, default="API token")
     prefix = models.CharField(max_length=12, help_text="First characters, to recognise a token.")

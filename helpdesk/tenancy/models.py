@@ -79,7 +79,10 @@ class MembershipQuerySet(models.QuerySet["Membership"]):
 class Membership(BaseModel):
     """A user's seat in a tenant with one role. Global: looked up before a tenant is set."""
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
+    # No index of its own: (tenant, user) and (tenant, id), both unique, lead with it.
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="memberships", db_index=False
+    )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
     )

@@ -408,8 +408,9 @@ class TicketSearch(models.Model):
     ticket = models.OneToOneField(
         Ticket, primary_key=True, on_delete=models.CASCADE, related_name="+"
     )
+    # No index of its own: the (tenant, indexed_at) index leads with it.
     tenant = models.ForeignKey(
-        "tenancy.Tenant", on_delete=models.CASCADE, editable=False, related_name="+"
+        "tenancy.Tenant", on_delete=models.CASCADE, editable=False, related_name="+", db_index=False
     )
     indexed_at = models.DateTimeField(help_text="Last rebuilt: the ticket's last activity.")
     document = SearchVectorField()

@@ -137,11 +137,17 @@ def stop_postgres() -> bool:
 
 
 def _pg_ctl_path() -> str:
+    return str(postgres_binaries() / "pg_ctl")
+
+
+def postgres_binaries() -> Path:
+    """The directory of the embedded PostgreSQL's programs (pg_ctl, pg_dump, initdb...)."""
     _require_package("pgserver", server="PostgreSQL", variable="DATABASE_URL")
-    os.environ.setdefault("XDG_RUNTIME_DIR", _runtime_dir())  # quiets platformdirs in pgserver
+    # pgserver asks platformdirs for a runtime dir when imported; ours, not a warning.
+    os.environ.setdefault("XDG_RUNTIME_DIR", _runtime_dir())
     from pgserver._commands import POSTGRES_BIN_PATH
 
-    return str(Path(POSTGRES_BIN_PATH) / "pg_ctl")
+    return Path(POSTGRES_BIN_PATH)
 
 
 def redis_socket() -> Path:

@@ -32,6 +32,8 @@ from pathlib import Path
 import psycopg
 import redis
 
+from helpdesk.core import embedded
+
 ROOT = Path(__file__).resolve().parents[2]
 TENANT = "faults"
 MAILBOX = f"support@{TENANT}.localhost"
@@ -169,9 +171,7 @@ class Stack:
         assert wait_for(self.is_healthy, timeout=120), self.log_tail()
 
     def _copy_schema(self, template_url: str) -> None:
-        from pgserver._commands import POSTGRES_BIN_PATH
-
-        binaries = Path(POSTGRES_BIN_PATH)
+        binaries = embedded.postgres_binaries()
         dump = self.directory / "schema.sql"
         for arguments in (["--schema-only"], ["--data-only", "--table", "django_migrations"]):
             text = subprocess.run(

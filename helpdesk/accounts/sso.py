@@ -302,11 +302,19 @@ def verified_email(
     return email
 
 
+NO_SEAT = "Your address has no seat here: ask an admin to invite you."
+
+
 @transaction.atomic
 def seat_for_sso(*, provider: SsoProvider, email: str) -> Membership:
-    """The seat the verified address signs in to: the member's own, or a new agent seat
-    (just in time) when the address's domain is one the tenant allows. A deactivated
-    seat stays deactivated. Raises SsoSignInFailed."""
+    """The seat the verified address signs in to: the member's own, or a new login with an
+    agent seat (just in time) when the address's domain is one the tenant allows and the
+    address has no login yet. A deactivated seat stays deactivated. Raises SsoSignInFailed.
+
+    The provider is the tenant admin's choice and may vouch for any address, so it never
+    joins an existing login to this tenant: a login made elsewhere (with a password, or by
+    another tenant's provider) gets a seat here only through an invitation, which its owner
+    accepts."""
     user = account_selectors.users_with_email(email).first()
     if user is not None and not user.is_active:
         raise SsoSignInFailed()
@@ -317,9 +325,9 @@ def seat_for_sso(*, provider: SsoProvider, email: str) -> Membership:
             return seat
         if Membership.objects.filter(tenant=tenant, user=user).exists():
             raise SsoSignInFailed("Your seat here is deactivated: ask an admin.")
+        raise SsoSignInFailed(NO_SEAT)
     domain = email.rsplit("@", 1)[-1]
     if domain not in provider.allowed_domains:
-        raise SsoSignInFailed("Your address has no seat here: ask an admin to invite you.")
-    if user is None:
-        user = account_services.get_or_create_user(email=email, name="", password=None)
+        raise SsoSignInFailed(NO_SEAT)
+    user = account_services.get_or_create_user(email=email, name="", password=None)
     return account_services.add_member(tenant=tenant, user=user, role=MembershipRole.AGENT)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import unicodedata
 from uuid import UUID
 
 import pyotp
@@ -129,7 +130,12 @@ def enable(*, user: User, secret: str, code: str, actor: Membership | None) -> l
 
 
 def _digits(code: str) -> str:
-    return "".join(code.split())
+    """The code without spaces; typed with another script's digits (Arabic-Indic,
+    full-width), in ASCII digits."""
+    text = "".join(code.split())
+    if text and all(character.isdecimal() for character in text):
+        return "".join(str(unicodedata.decimal(character)) for character in text)
+    return text
 
 
 @transaction.atomic
@@ -142,7 +148,7 @@ def verify(*, user: User, code: str, actor: Membership | None = None) -> str:
         raise TwoFactorNotOn()
     code = code.strip()[:64]
     digits = _digits(code)
-    if digits.isdigit() and len(digits) == 6:
+    if digits.isascii() and digits.isdigit() and len(digits) == 6:
         try:
             totp = pyotp.TOTP(crypto.decrypt(device.secret_encrypted))
         except crypto.DecryptionFailed:

@@ -3,7 +3,6 @@ accepting an invitation."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -18,6 +17,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
@@ -212,6 +212,7 @@ def _complete_sign_in(
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     request.session.pop(TWO_FACTOR_PENDING, None)
     request.session[two_factor.SESSION_VERIFIED] = verified
+    handoff.remember_sign_in(request.session, method)
 
 
 @passive  # leaving is not activity: it would bring the member back online
@@ -226,14 +227,18 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def switch_tenant(request: UserHttpRequest, slug: str) -> HttpResponse:
-    """Go to another tenant of the same user, logged in there through a handoff token."""
+    """Go to another tenant of the same user, logged in there through a handoff token; to
+    its login page when this session came from this tenant's single sign-on (see
+    handoff.may_hand_over)."""
     membership = next(
         (m for m in selectors.list_user_memberships(request.user) if m.tenant.slug == slug), None
     )
     if membership is None:
         raise Http404
-    token = handoff.make_token(user_id=request.user.id, tenant_id=membership.tenant_id)
     base = tenancy_selectors.tenant_base_url(membership.tenant)
+    if not handoff.may_hand_over(request.session):
+        return HttpResponseRedirect(f"{base}{reverse('accounts:login')}")
+    token = handoff.make_token(user_id=request.user.id, tenant_id=membership.tenant_id)
     return HttpResponseRedirect(f"{base}{reverse('accounts:handoff')}?token={token}")
 
 
@@ -813,7 +818,7 @@ def sso_callback(request: HttpRequest) -> HttpResponse:
         not isinstance(pending, dict)
         or not state
         or not code
-        or not secrets.compare_digest(state, str(pending.get("state", "")))
+        or not constant_time_compare(state, str(pending.get("state", "")))
     ):
         messages.error(request, SsoSignInFailed.message)
         return redirect("accounts:login")

@@ -92,7 +92,8 @@ def test_switch_tenant_hands_the_login_over_once(acme: TenantSetup, globex: Tena
     account_services.add_member(
         tenant=globex.tenant, user=acme.admin.user, role=MembershipRole.AGENT
     )
-    client = acme.client(acme.admin)
+    client = acme.client()
+    client.post("/accounts/login/", {"email": "admin@acme.test", "password": PASSWORD})
     page = client.get("/inbox/")
     assert b"/accounts/switch/globex/" in page.content
     response = client.get("/accounts/switch/globex/")
@@ -106,6 +107,18 @@ def test_switch_tenant_hands_the_login_over_once(acme: TenantSetup, globex: Tena
     assert other.get("/inbox/").status_code == 200
     reused = globex.client().get(path)
     assert reused["Location"] == "/accounts/login/"
+
+
+def test_a_session_that_does_not_say_how_it_was_opened_signs_in_again_there(
+    acme: TenantSetup, globex: TenantSetup
+) -> None:
+    """One from before sessions recorded it (or made by force_login): the other tenant's
+    login page, no handoff token."""
+    account_services.add_member(
+        tenant=globex.tenant, user=acme.admin.user, role=MembershipRole.AGENT
+    )
+    response = acme.client(acme.admin).get("/accounts/switch/globex/")
+    assert response["Location"] == "http://globex.localhost/accounts/login/"
 
 
 def test_switch_to_a_tenant_you_do_not_belong_to_is_404(

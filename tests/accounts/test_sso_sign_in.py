@@ -6,6 +6,7 @@ provider on a private address when the operator did not allow it are all refused
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from urllib.parse import urlsplit
@@ -15,11 +16,12 @@ import pytest
 import requests
 from django.test import Client
 
+from helpdesk.accounts import services as account_services
 from helpdesk.accounts import two_factor
 from helpdesk.tenancy.context import tenant_context
-from helpdesk.tenancy.models import AuditAction, AuditEvent, Membership
+from helpdesk.tenancy.models import AuditAction, AuditEvent, Membership, MembershipRole
 from tests.accounts.oidc_provider.server import run_provider
-from tests.conftest import TenantSetup
+from tests.conftest import PASSWORD, TenantSetup
 
 CALLBACK = "http://acme.localhost/accounts/sso/callback/"
 SECRET = pyotp.random_base32()
@@ -126,6 +128,37 @@ def test_other_domains_and_unverified_addresses_get_no_seat(
 
 
 @pytest.mark.usefixtures("private_hosts")
+def test_the_provider_does_not_join_a_login_made_elsewhere(
+    acme: TenantSetup, globex: TenantSetup, provider: str
+) -> None:
+    """Acme's admin chooses Acme's provider, which may vouch for any address: a login
+    with a seat at Globex gets none at Acme through it, only through an invitation."""
+    nina = account_services.get_or_create_user(email="nina@example.com", password=PASSWORD)
+    account_services.add_member(tenant=globex.tenant, user=nina, role=MembershipRole.ADMIN)
+    _configure(acme, provider)
+    client, target = _sso(acme, "nina")
+    assert target == "/accounts/login/"
+    assert client.get("/inbox/").status_code == 302
+    assert not Membership.objects.filter(tenant=acme.tenant, user=nina).exists()
+
+
+@pytest.mark.usefixtures("private_hosts")
+def test_a_single_sign_on_session_is_not_carried_to_another_tenant(
+    acme: TenantSetup, globex: TenantSetup, provider: str
+) -> None:
+    """Signed in through Acme's provider, the tenant switcher leads to Globex's own login
+    page: no handoff token, which would sign in at Globex on Acme's word."""
+    account_services.add_member(
+        tenant=globex.tenant, user=acme.admin.user, role=MembershipRole.ADMIN
+    )
+    _configure(acme, provider, domains=[])
+    client, target = _sso(acme, "admin")
+    assert target == "/inbox/"
+    switch = client.get("/accounts/switch/globex/")
+    assert switch["Location"] == "http://globex.localhost/accounts/login/"
+
+
+@pytest.mark.usefixtures("private_hosts")
 def test_a_forged_state_or_missing_code_is_refused(acme: TenantSetup, provider: str) -> None:
     _configure(acme, provider)
     client = acme.client()
@@ -134,6 +167,10 @@ def test_a_forged_state_or_missing_code_is_refused(acme: TenantSetup, provider: 
     forged = callback.replace("state=", "state=x")
     assert client.get(forged)["Location"] == "/accounts/login/"
     assert client.get("/accounts/sso/callback/")["Location"] == "/accounts/login/"
+    start = client.get("/accounts/sso/")
+    callback = _at_provider(start["Location"], "nina")
+    not_ascii = re.sub(r"state=[^&]*", "state=%C3%A9", callback)
+    assert client.get(not_ascii)["Location"] == "/accounts/login/"
     assert not Membership.objects.filter(user__email="nina@example.com").exists()
 
 

@@ -110,7 +110,22 @@ def test_code_step_without_password_step_goes_to_login(acme: TenantSetup) -> Non
     assert response["Location"] == "/accounts/login/"
 
 
-@pytest.mark.parametrize("code", ["", "abc", "1234567", "x" * 500, "12 34 5"])
+def test_a_code_typed_in_another_scripts_digits_counts(acme: TenantSetup) -> None:
+    """An Arabic or full-width keyboard types its own digits: the same code."""
+    totp, _ = _enrol(acme.client(acme.admin))
+    arabic_indic = {ord("0") + n: 0x0660 + n for n in range(10)}
+    client = _password(acme, "admin@acme.test")
+    typed = _next_step_code(totp).translate(arabic_indic)
+    response = client.post("/accounts/login/code/", {"code": typed})
+    assert response.status_code == 302
+    assert response["Location"] == "/inbox/"
+
+
+@pytest.mark.parametrize(
+    "code",
+    # Superscripts are digits but not decimal; a wrong code in Arabic-Indic or full-width.
+    ["", "abc", "1234567", "x" * 500, "12 34 5", "\u00b2" * 6, "\u0661" * 6, "\uff11" * 6],
+)
 def test_bad_codes_are_refused_with_a_message(acme: TenantSetup, code: str) -> None:
     _enrol(acme.client(acme.admin))
     client = _password(acme, "admin@acme.test")

@@ -202,7 +202,9 @@ def delete_section(*, section: Section, actor: Membership | None) -> None:
 # --- Articles -------------------------------------------------------------------------------
 
 
-# Paths of the agent pages and the help center that an article slug must not hide.
+# Paths of the agent pages (/kb/), the help center and the customer portal (/help/) that
+# an article slug must not hide (tests/knowledge_base/test_authoring.py reads them from the
+# URLconf; knowledge_base migration 0011 renamed articles that had taken one).
 RESERVED_SLUGS = frozenset(
     {
         "new",
@@ -215,6 +217,10 @@ RESERVED_SLUGS = frozenset(
         "request",
         "logo",
         "theme-css",
+        "sign-in",
+        "sign-out",
+        "requests",
+        "my-data",
     }
 )
 

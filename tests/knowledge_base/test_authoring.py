@@ -4,12 +4,15 @@ endpoint kept to its tenant."""
 
 from __future__ import annotations
 
+import importlib
 import json
+import re
 from html.parser import HTMLParser
 from typing import Any
 
 import pytest
 from django.test import Client
+from django.urls import URLResolver, get_resolver
 
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import MembershipRole
@@ -394,6 +397,20 @@ def globex_get(url: str) -> int:
     return other.client(other.admin).get(url).status_code
 
 
+def test_every_fixed_path_beside_the_articles_is_reserved() -> None:
+    """An article whose slug is a page's path (/help/sign-in/, /kb/new/) could never be
+    opened: every fixed first segment under /help/ and /kb/ is a reserved slug."""
+    fixed = set()
+    for top in get_resolver().url_patterns:
+        if isinstance(top, URLResolver) and str(top.pattern) in {"help/", "kb/"}:
+            for pattern in top.url_patterns:
+                segment = str(pattern.pattern).split("/", 1)[0]
+                if re.fullmatch(r"[-a-zA-Z0-9_]+", segment):
+                    fixed.add(segment)
+    assert {"sign-in", "requests", "new", "search"} <= fixed
+    assert fixed <= services.RESERVED_SLUGS
+
+
 def test_the_services_keep_old_slugs_and_reserved_paths(tenant: TenantSetup) -> None:
     category = services.create_category(name="General")
     article = services.create_article(category=category, title="New", body="x")
@@ -403,3 +420,33 @@ def test_the_services_keep_old_slugs_and_reserved_paths(tenant: TenantSetup) -> 
     article.refresh_from_db()
     assert article.slug == "new-2"
     assert sorted(ArticleSlug.objects.values_list("slug", flat=True)) == ["newer"]
+
+
+def test_migration_0011_moves_articles_off_the_portals_paths(acme: TenantSetup) -> None:
+    """An article that took /help/sign-in/ before the portal reserved it gets the next
+    free slug, and the old one leads agents' links to it."""
+    from types import SimpleNamespace
+
+    from django.db import connection
+    from django.db.migrations.loader import MigrationLoader
+
+    name = "0011_rename_articles_on_portal_paths"
+    migration = importlib.import_module(f"knowledge_base.migrations.{name}")
+    state = MigrationLoader(connection).project_state(("knowledge_base", name))
+    with tenant_context(acme.id):
+        category = services.create_category(name="Account")
+        taken = services.create_article(category=category, title="Signing in", body="x")
+        hidden = services.create_article(category=category, title="Sign in help", body="y")
+        other = services.create_article(category=category, title="Forms", body="z")
+        Article.objects.filter(id=taken.id).update(slug="sign-in-2")
+        Article.objects.filter(id=hidden.id).update(slug="sign-in")
+        Article.objects.filter(id=other.id).update(slug="my-data")
+    migration.rename_articles_on_portal_paths(state.apps, SimpleNamespace(connection=connection))
+    with tenant_context(acme.id):
+        slugs = dict(Article.objects.values_list("id", "slug"))
+        assert slugs == {taken.id: "sign-in-2", hidden.id: "sign-in-3", other.id: "my-data-2"}
+        former = dict(ArticleSlug.objects.values_list("slug", "article_id"))
+        assert former == {"sign-in": hidden.id, "my-data": other.id}
+    client = acme.client()
+    assert b"y" in client.get("/help/sign-in-3/").content
+    assert client.get("/help/sign-in/").status_code == 200  # the portal's page

@@ -160,7 +160,12 @@ def find(document: Any, path: str) -> Any:
             if step not in current:
                 return None
             current = current[step]
-        elif isinstance(current, list) and step.isdigit() and int(step) < len(current):
+        elif (
+            isinstance(current, list)
+            and step.isascii()
+            and step.isdigit()
+            and int(step) < len(current)
+        ):
             current = current[int(step)]
         else:
             return None

@@ -364,10 +364,10 @@ def _builder_buttons(post: QueryDict, values: dict[str, Any]) -> bool:
         for row in rows["actions"]
     ]
     remove = post.get("remove", "")
-    if remove.startswith("conditions-") and remove[11:].isdigit():
+    if remove.startswith("conditions-") and remove[11:].isascii() and remove[11:].isdigit():
         index = int(remove[11:])
         conditions = [c for i, c in enumerate(conditions) if i != index]
-    if remove.startswith("actions-") and remove[8:].isdigit():
+    if remove.startswith("actions-") and remove[8:].isascii() and remove[8:].isdigit():
         index = int(remove[8:])
         actions = [a for i, a in enumerate(actions) if i != index]
     # The blank last row was posted too; keep the filled ones (the page adds a blank one).
@@ -483,7 +483,7 @@ def rule_dry_run(request: MemberHttpRequest, rule_id: UUID) -> HttpResponse:
         return rule
     result, error, number = None, "", None
     raw = request.POST.get("ticket", "").strip().lstrip("#")
-    if not raw.isdigit() or not 0 < int(raw) < 2**31:
+    if not (raw.isascii() and raw.isdigit()) or not 0 < int(raw) < 2**31:
         error = "Type a ticket number, such as 123."
     else:
         number = int(raw)

@@ -314,6 +314,16 @@ def _text(where: str, value: Any, *, limit: int = MAX_TEXT) -> str:
     return text
 
 
+def _storable(where: str, value: Any) -> None:
+    """A cleaned value that PostgreSQL's jsonb can hold: no NUL in any of its texts (regular
+    expressions, tags, notes and custom values are not all cleaned as _text)."""
+    texts = value if isinstance(value, list) else [value]
+    if isinstance(value, dict):
+        texts = list(value.values())
+    if any(isinstance(text, str) and "\x00" in text for text in texts):
+        raise _fail(where, "the text contains a character that cannot be stored.")
+
+
 def _email(where: str, value: Any) -> str:
     if not isinstance(value, str):
         raise _fail(where, "the value is an email address.")
@@ -440,6 +450,7 @@ def clean_conditions(conditions: Any) -> list[dict[str, Any]]:
                 raise _fail(where, "the value is a single value of the field.")
         else:
             value = _clean_condition_value(where, spec, operator, value)
+        _storable(where, value)
         cleaned.append({"field": name, "operator": operator, "value": value})
     return cleaned
 
@@ -475,6 +486,7 @@ def clean_actions(actions: Any) -> list[dict[str, Any]]:
             )
         where = f"Action {number} ({name})"
         value = _clean_action_value(where, ACTIONS[name], entry.get("value"))
+        _storable(where, value)
         cleaned.append({"action": name, "value": value})
     return cleaned
 

@@ -124,6 +124,7 @@ def test_url_values_are_percent_encoded_and_headers_lose_line_breaks() -> None:
         ("/data/items/0/key", "PROJ-1"),
         ("/a~1b", "slash"),
         ("data.missing", None),
+        ("data.items.\u00b2.key", None),  # a digit, but not a number
     ],
 )
 def test_paths_find_values_in_the_answer(path: str, expected: Any) -> None:

@@ -239,6 +239,9 @@ BAD_RULES: list[tuple[dict[str, Any], str]] = [
         "trigger",
     ),
     ({"name": "x", "match": "most", "actions": [{"action": "add_tags", "value": ["a"]}]}, "match"),
+    # NUL in texts not cleaned as plain text: jsonb cannot hold it (a 500 before).
+    ({"name": "x", "actions": [{"action": "add_tags", "value": ["a\x00"]}]}, "cannot be stored"),
+    ({"name": "x", "actions": [{"action": "add_note", "value": "a\x00b"}]}, "cannot be stored"),
 ]
 BAD_CONDITIONS: list[tuple[Any, str]] = [
     ({"field": "colour", "operator": "is", "value": "red"}, "unknown field"),
@@ -259,6 +262,8 @@ BAD_CONDITIONS: list[tuple[Any, str]] = [
     ({"field": "tag", "operator": "has", "value": "t" * 61}, "60"),
     ("subject contains refund", "Condition 1"),
     ({"field": "subject", "operator": "contains", "value": "a\x00b"}, "cannot be stored"),
+    ({"field": "subject", "operator": "matches", "value": "a\x00b"}, "cannot be stored"),
+    ({"field": "tag", "operator": "has", "value": "a\x00"}, "cannot be stored"),
 ]
 
 

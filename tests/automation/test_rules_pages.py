@@ -103,6 +103,9 @@ def test_add_and_remove_rows_without_javascript(acme: TenantSetup, adebayo: Memb
     removed = client.post("/settings/rules/", builder_post(adebayo, remove="conditions-0"))
     page = removed.content.decode()
     assert 'value="refund"' not in page.split('id="condition-rows"')[1].split("</fieldset>")[0]
+    for odd in ("conditions-\u00b2", "actions-\u00b2"):  # digits, but no row number
+        kept = client.post("/settings/rules/", builder_post(adebayo, remove=odd))
+        assert kept.status_code == 200
     with tenant_context(acme.id):
         assert not Rule.objects.exists()
 
@@ -157,6 +160,7 @@ def test_dry_run_on_the_page(acme: TenantSetup, adebayo: Membership) -> None:
     assert "Assignee: nobody → Adebayo Refunds" in whole.content.decode()
     assert "There is no ticket #999" in client.post(url, {"ticket": "999"}).content.decode()
     assert client.post(url, {"ticket": "abc"}).status_code == 400
+    assert client.post(url, {"ticket": "\u00b2"}).status_code == 400  # a digit, no number
     with tenant_context(acme.id):
         assert Message.objects.filter(ticket=ticket).count() == before
 

@@ -293,6 +293,8 @@ def test_jumping_to_a_ticket_number_that_does_not_exist_says_so(acme: TenantSetu
     missing = client.get("/inbox/?q=%23999")
     assert missing.status_code == 400
     assert "There is no ticket #999." in missing.content.decode()
+    # A superscript is a digit to Python but no number: searched for as text.
+    assert client.get("/inbox/?q=%23%C2%B2").status_code == 200
 
 
 def test_light_agents_see_the_ticket_fields_read_only(acme: TenantSetup) -> None:

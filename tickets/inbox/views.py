@@ -63,7 +63,7 @@ def inbox_page(request: MemberHttpRequest) -> HttpResponse:
         # the agent ticked "only in this view".
         params = {"q": query, **({"sort": params["sort"]} if params.get("sort") else {})}
     error = None
-    if query.startswith("#") and query[1:].isdigit() and len(query) < 12:
+    if query.startswith("#") and query[1:].isascii() and query[1:].isdigit() and len(query) < 12:
         if selectors.ticket_number_exists(int(query[1:])):
             return redirect("tickets:ticket-detail", number=int(query[1:]))
         error = f"There is no ticket {query}."

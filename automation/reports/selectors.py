@@ -35,6 +35,7 @@ from departments import business_time
 from departments import selectors as department_selectors
 from departments.errors import BusinessHoursNotFound
 from departments.models import BusinessHours, Department, Mailbox
+from helpdesk.core import moments
 from helpdesk.tenancy import permissions
 from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.context import require_tenant_id
@@ -904,6 +905,8 @@ def parse_range(params: Any, *, default_days: int = 30) -> tuple[datetime.date, 
         raise InvalidReportRange("from and to are dates written YYYY-MM-DD.") from None
     if start > end:
         raise InvalidReportRange("from is after to.")
+    if not (moments.in_range(start) and moments.in_range(end)):
+        raise InvalidReportRange(f"from and to are dates {moments.RANGE_TEXT}.")
     if (end - start).days + 1 > MAX_RANGE_DAYS:
         raise InvalidReportRange("A report covers at most two years.")
     return start, end

@@ -421,6 +421,8 @@ def test_summary_is_the_tenants_own(acme: TenantSetup, globex: TenantSetup) -> N
         ("from=2026-03-10&to=2026-03-01", "after"),
         ("from=2020-01-01&to=2026-03-01", "two years"),
         ("to=2026-03-01", "YYYY-MM-DD"),
+        ("from=9999-12-30&to=9999-12-31", "between the years 1900 and 2999"),
+        ("from=0001-01-01&to=0001-01-02", "between the years 1900 and 2999"),
     ],
 )
 def test_bad_dates_are_refused(acme: TenantSetup, query: str, message: str) -> None:

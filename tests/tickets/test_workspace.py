@@ -441,6 +441,59 @@ def test_custom_status_sets_its_base_status_and_is_cleared_by_a_reopen(acme: Ten
         assert fields.count("custom_status") == 2
 
 
+@pytest.mark.parametrize("typed", ["0001-01-01 00:00", "9999-12-31 23:59", "1899-12-31 23:59"])
+def test_a_due_date_out_of_range_is_refused_and_the_inbox_still_opens(
+    acme: TenantSetup, typed: str
+) -> None:
+    """Year 1 typed in Tokyo was stored BC (psycopg cannot read it back: every inbox
+    listing the ticket failed); 9999 overflowed when shown east of UTC."""
+    acme.tenant.time_zone = "Asia/Tokyo"
+    acme.tenant.save(update_fields=["time_zone"])
+    with tenant_context(acme.id):
+        ticket = make_ticket()
+    client = acme.client(acme.admin)
+    response = client.post(
+        f"/tickets/{ticket.number}/update/",
+        {
+            "status": "open",
+            "priority": "normal",
+            "department": str(acme.department.id),
+            "due_at": typed,
+        },
+    )
+    assert response.status_code == 400
+    assert "between the years 1900 and 2999" in response.content.decode()
+    with tenant_context(acme.id):
+        ticket.refresh_from_db()
+        assert ticket.due_at is None
+    assert client.get("/inbox/?view=all").status_code == 200
+    api = acme.api_client()
+    patched = api.patch(
+        f"/api/v1/tickets/{ticket.number}/",
+        {"due_at": "9999-12-31T23:59:00Z"},
+        content_type="application/json",
+    )
+    assert patched.status_code == 400
+    assert patched.json()["error"]["code"] == "date_out_of_range"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "created_after=0001-01-01T00:00:00%2B14:00",
+        "created_before=9999-12-31T23:59:59-12:00",
+        "solved_after=1899-12-31",
+    ],
+)
+def test_inbox_filters_out_of_range_are_a_400(acme: TenantSetup, query: str) -> None:
+    page = acme.client(acme.admin).get(f"/inbox/?{query}")
+    assert page.status_code == 400
+    assert "between the years 1900 and 2999" in page.content.decode()
+    listed = acme.api_client().get(f"/api/v1/tickets/?{query}")
+    assert listed.status_code == 400
+    assert listed.json()["error"]["code"] == "invalid_filter"
+
+
 def test_sidebar_saves_every_field_and_history_shows_it(acme: TenantSetup) -> None:
     with tenant_context(acme.id):
         question = configuration.save_ticket_type(name="Question")

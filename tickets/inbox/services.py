@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from departments import selectors as department_selectors
+from helpdesk.core import moments
 from helpdesk.core.errors import DomainError
 from helpdesk.tenancy import permissions
 from helpdesk.tenancy import selectors as tenancy_selectors
@@ -234,6 +235,8 @@ def parse_moment(name: str, raw: str) -> datetime.datetime:
         moment = datetime.datetime.combine(day, datetime.time())
     if timezone.is_naive(moment):
         moment = moment.replace(tzinfo=datetime.UTC)
+    if not moments.in_range(moment):
+        raise InvalidFilter(f"{name} takes a date {moments.RANGE_TEXT}.", parameter=name)
     return moment
 
 

@@ -23,6 +23,7 @@ from uuid import UUID
 from django.db import transaction
 from django.utils import timezone
 
+from helpdesk.core import moments
 from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.models import Membership
 from tickets.configuration import services as configuration
@@ -69,7 +70,9 @@ def create_task(
     done: bool = False,
 ) -> TicketTask:
     """A task on the ticket (assigned to the actor unless someone else is named). Raises
-    TaskInvalid (no title, an assignee who is not an active member)."""
+    TaskInvalid (no title, an assignee who is not an active member), MomentOutOfRange."""
+    moments.check(due_at, what="The due date")
+    moments.check(remind_at, what="The reminder")
     assignee = _member(assignee_id) if assignee_id else actor
     return TicketTask.objects.create(
         ticket=ticket,
@@ -93,7 +96,10 @@ def remind_me(
 @transaction.atomic
 def update_task(*, task: TicketTask, actor: Membership, changes: dict[str, Any]) -> TicketTask:
     """Change `title`, `assignee` (a member id), `due_at`, `remind_at` or `done`. A new
-    reminder time (or assignee) arms the reminder again. Raises TaskInvalid."""
+    reminder time (or assignee) arms the reminder again. Raises TaskInvalid,
+    MomentOutOfRange."""
+    moments.check(changes.get("due_at"), what="The due date")
+    moments.check(changes.get("remind_at"), what="The reminder")
     fields: set[str] = set()
     if "title" in changes:
         task.title = _clean_title(changes["title"])
@@ -162,7 +168,9 @@ def send_due_reminders(*, now: datetime.datetime | None = None, limit: int = BAT
 @transaction.atomic
 def hold_until(*, ticket: Ticket, until: datetime.datetime, actor: Membership) -> TicketHold:
     """Put the ticket on hold until `until`; then it is open again. Raises what
-    change_status raises (a closed ticket) and TaskInvalid for a time in the past."""
+    change_status raises (a closed ticket) and TaskInvalid for a time in the past,
+    MomentOutOfRange."""
+    moments.check(until, what="The end of the hold")
     if until <= timezone.now():
         raise TaskInvalid("Choose a time in the future.")
     ticket_services.change_status(ticket=ticket, status=TicketStatus.ON_HOLD, actor=actor)

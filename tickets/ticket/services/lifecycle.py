@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from departments import selectors as department_selectors
 from departments.models import Department, Mailbox
+from helpdesk.core import moments
 from helpdesk.tenancy import permissions
 from helpdesk.tenancy import selectors as tenancy_selectors
 from helpdesk.tenancy.models import Membership
@@ -324,12 +325,14 @@ def update_ticket(
     subject, tags, due_at, custom_fields), each one through its rule and recorded as an
     event. A custom status also sets the status it maps onto. Values equal to the current
     ones are not changes; the status moves last, so a ticket can be edited and closed in
-    one go. Raises ReplyNotAllowed (light agents), TicketClosed, ConfigurationInvalid."""
+    one go. Raises ReplyNotAllowed (light agents), TicketClosed, ConfigurationInvalid,
+    MomentOutOfRange."""
     permissions.require(
         actor,
         Capability.CHANGE_TICKETS,
         ReplyNotAllowed("Light agents read tickets and write internal notes only."),
     )
+    moments.check(changes.get("due_at"), what="The due date")
     if changes.get("custom_status") is not None:
         changes["status"] = changes["custom_status"].base_status
     changes = {k: v for k, v in changes.items() if not _unchanged(ticket, k, v)}

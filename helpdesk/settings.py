@@ -94,6 +94,8 @@ MIDDLEWARE = [
     "helpdesk.accounts.activity.ActivityMiddleware",
     # Pages show times in the agent's time zone (theirs, else the help desk's).
     "tickets.configuration.middleware.AgentTimeZoneMiddleware",
+    # A missing ticket (or category...) a page view did not catch is the 404 page.
+    "helpdesk.core.middleware.NotFoundMiddleware",
 ]
 
 ROOT_URLCONF = "helpdesk.urls"

@@ -1,4 +1,5 @@
-"""Requests the help desk refuses before any view runs."""
+"""Requests the help desk refuses before any view runs, and the 404 page for a missing object
+a page view did not catch."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.middleware.common import CommonMiddleware as DjangoCommonMiddleware
 from django.shortcuts import render
+
+from helpdesk.core.errors import NotFound
 
 NUL = "\x00"
 FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
@@ -94,3 +97,21 @@ class CommonMiddleware(DjangoCommonMiddleware):
         if request.path_info.startswith("/api/") and request.method not in ("GET", "HEAD"):
             return False
         return super().should_redirect_with_slash(request)
+
+
+class NotFoundMiddleware:
+    """A page view that lets a NotFound domain error escape (a ticket, category or section
+    missing, or another tenant's: a presence ping for a ticket merged away meanwhile)
+    answers the 404 page with the error's message, not a 500. The API's exception handler
+    maps every DomainError itself."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, NotFound) and not request.path.startswith("/api/"):
+            return render(request, "errors/not_found.html", {"message": str(exception)}, status=404)
+        return None

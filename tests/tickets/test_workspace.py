@@ -1040,6 +1040,17 @@ def test_odd_input_gets_a_clear_answer_not_a_server_error(acme: TenantSetup) -> 
     assert too_many.status_code == 400
 
 
+def test_a_ticket_that_is_gone_is_a_404_on_every_action(acme: TenantSetup) -> None:
+    """An open page keeps pinging presence and posting after its ticket went (or for a
+    number that never was): the 404 page, not a server error."""
+    client = acme.client(acme.admin)
+    for url in ("presence", "messages", "update", "spam", "merge", "followers"):
+        response = client.post(f"/tickets/4242/{url}/", {"body": "x", "kind": "note"})
+        assert response.status_code == 404, url
+        assert "does not exist" in response.content.decode()
+    assert client.get("/tickets/4242/merge/").status_code == 404
+
+
 def test_inactive_choices_stay_selected_on_the_ticket_page(acme: TenantSetup) -> None:
     with tenant_context(acme.id):
         parts = configuration.save_custom_status(name="Waiting for parts", base_status="on_hold")

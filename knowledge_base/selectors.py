@@ -13,6 +13,7 @@ from uuid import UUID
 from django.conf import settings
 from django.db.models import Q, QuerySet
 
+from helpdesk.core.errors import NotFound
 from knowledge_base.errors import (
     ArticleNotFound,
     CategoryNotFound,
@@ -40,8 +41,16 @@ def list_categories() -> QuerySet[Category]:
     return Category.objects.order_by("position", "name")
 
 
+def _as_id(value: Any, missing: NotFound) -> UUID:
+    """A posted id as a UUID; `missing` raised for text that is none (a bad form field)."""
+    try:
+        return value if isinstance(value, UUID) else UUID(str(value))
+    except ValueError:
+        raise missing from None
+
+
 def get_category(category_id: Any) -> Category:
-    category = Category.objects.filter(id=category_id).first()
+    category = Category.objects.filter(id=_as_id(category_id, CategoryNotFound())).first()
     if category is None:
         raise CategoryNotFound()
     return category
@@ -66,7 +75,8 @@ def list_sections(category: Category | None = None) -> QuerySet[Section]:
 
 
 def get_section(section_id: Any) -> Section:
-    section = Section.objects.select_related("category").filter(id=section_id).first()
+    sections = Section.objects.select_related("category")
+    section = sections.filter(id=_as_id(section_id, SectionNotFound())).first()
     if section is None:
         raise SectionNotFound()
     return section

@@ -172,6 +172,9 @@ def update_section(*, section: Section, actor: Membership | None, **changes: Any
         section.position = changes["position"]
     if "category" in changes and changes["category"].id != section.category_id:
         section.category = changes["category"]
+        # Section slugs are unique per category: only a namesake there changes its slug.
+        if Section.objects.filter(category=section.category, slug=section.slug).exists():
+            section.slug = _unique_slug(Section, section.slug, category=section.category)
         # Its articles follow it into the new category.
         Article.objects.filter(section=section).update(category=section.category)
     section.save()
@@ -334,6 +337,7 @@ def create_article(
     tags: Iterable[str] = (),
     related: Sequence[Article] = (),
     source_ticket_number: int | None = None,
+    position: int = 0,
 ) -> Article:
     """A new article (a draft unless publish or status says published), written by
     `author` (None: the system), with revision 1. Its slug comes from the title; a title
@@ -358,6 +362,7 @@ def create_article(
         tags=clean_tags(tags),
         published_at=timezone.now() if status == ArticleStatus.PUBLISHED else None,
         source_ticket_number=source_ticket_number,
+        position=position,
     )
     _set_related(article, related)
     _revision(article, author, "Created")

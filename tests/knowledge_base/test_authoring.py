@@ -411,6 +411,34 @@ def test_every_fixed_path_beside_the_articles_is_reserved() -> None:
     assert fixed <= services.RESERVED_SLUGS
 
 
+def test_an_article_takes_its_position_when_created(acme: TenantSetup) -> None:
+    api = acme.api_client()
+    article = _article(api, _category(api), position=7)
+    assert article["position"] == 7
+
+
+def test_a_section_moves_into_a_category_with_a_namesake(acme: TenantSetup) -> None:
+    """Section slugs are unique per category: the moved one gets a numbered slug (the
+    unique constraint was a 500); one without a namesake there keeps its slug."""
+    api = acme.api_client()
+    first, second = _category(api, "First"), _category(api, "Second")
+    moving = _post(api, "/api/v1/kb/sections/", {"category": first, "name": "Billing"}).json()
+    _post(api, "/api/v1/kb/sections/", {"category": second, "name": "Billing"})
+    moved = _patch(api, f"/api/v1/kb/sections/{moving['id']}/", {"category": second})
+    assert moved.status_code == 200, moved.content
+    assert moved.json()["slug"] == "billing-2"
+    back = _patch(api, f"/api/v1/kb/sections/{moving['id']}/", {"category": first})
+    assert back.json()["slug"] == "billing-2"
+
+
+def test_the_categories_page_refuses_ids_that_are_none(acme: TenantSetup) -> None:
+    client = acme.client(acme.admin)
+    for field in ("delete-category", "delete-section"):
+        response = client.post("/kb/categories/", {field: "zz"}, follow=True)
+        assert response.status_code == 400, field
+        assert "No such " in response.content.decode()
+
+
 def test_the_services_keep_old_slugs_and_reserved_paths(tenant: TenantSetup) -> None:
     category = services.create_category(name="General")
     article = services.create_article(category=category, title="New", body="x")

@@ -451,6 +451,39 @@ def test_reply_attachments_are_emailed(
     assert sent.attachments[0][1] == b"%PDF-1.4 steps"
 
 
+def test_an_upload_whose_content_type_is_no_mime_type_is_stored_as_bytes(
+    acme: TenantSetup,
+) -> None:
+    """The browser (or a client) names the type: a NUL in it was a 500 (PostgreSQL), and
+    parameters or odd text are not a type. Plain ones stay as they came, lower-cased."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tickets.models import Attachment
+
+    deliver(acme, build())
+    with tenant_context(acme.id):
+        number = Ticket.objects.get().number
+    named = {
+        "nul.txt": "text/pl\x00ain",
+        "spaced.txt": "text plain",
+        "params.txt": "Text/Plain; charset=utf-8",
+        "fine.pdf": "application/pdf",
+    }
+    uploads = [SimpleUploadedFile(n, b"x", content_type=t) for n, t in named.items()]
+    response = acme.client(acme.admin).post(
+        f"/tickets/{number}/messages/", {"kind": "note", "body": "Files.", "attachments": uploads}
+    )
+    assert response.status_code == 302
+    with tenant_context(acme.id):
+        stored = dict(Attachment.objects.values_list("filename", "content_type"))
+    assert stored == {
+        "nul.txt": "application/octet-stream",
+        "spaced.txt": "application/octet-stream",
+        "params.txt": "text/plain",
+        "fine.pdf": "application/pdf",
+    }
+
+
 def test_api_reply_with_attachment(
     acme: TenantSetup, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
 ) -> None:

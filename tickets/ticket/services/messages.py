@@ -4,6 +4,7 @@ emailed, and what the ESP reports about their delivery."""
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -39,12 +40,24 @@ ORPHAN_CHECK_BATCH = 1000
 
 @dataclass
 class NewAttachment:
+    """A file to store with a message. Its content type is what the sender's client said,
+    kept only when it is a MIME type (type/subtype of RFC 6838's characters, parameters
+    dropped): anything else, a NUL byte that PostgreSQL cannot store included, becomes
+    application/octet-stream."""
+
     filename: str
     content_type: str
     payload: bytes
     content_id: str = ""
     is_inline: bool = False
     id: UUID = dataclasses.field(default_factory=new_id)
+
+    def __post_init__(self) -> None:
+        kind = (self.content_type or "").split(";", 1)[0].strip().lower()
+        self.content_type = kind if _MIME_TYPE.fullmatch(kind) else "application/octet-stream"
+
+
+_MIME_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}")
 
 
 @dataclass

@@ -21,7 +21,7 @@ from tests.tickets.test_inbound import build, deliver
 from tickets.configuration import services as configuration
 from tickets.errors import InvalidEmailTemplate
 from tickets.mail_out import templates
-from tickets.models import Ticket
+from tickets.models import EmailTemplate, Ticket
 from tickets.ticket import services
 
 
@@ -91,6 +91,18 @@ def test_agent_name_is_refused_where_no_agent_has_answered_yet(acme: TenantSetup
     assert page.status_code == 400
     assert b"no agent has answered yet" in page.content
     assert b"&#123;&#123; agent.name &#125;&#125;" not in page.content  # not offered there
+
+
+def test_a_subject_longer_than_250_characters_is_refused_on_the_page(acme: TenantSetup) -> None:
+    client = acme.client(acme.admin)
+    for kind in ("acknowledgement", "status_solved"):
+        page = client.post(
+            f"/settings/email-templates/{kind}/", {"subject": "x" * 251, "body": "Hello."}
+        )
+        assert page.status_code == 400, kind
+        assert b"The subject is at most 250 characters." in page.content
+    with tenant_context(acme.id):
+        assert not EmailTemplate.objects.exists()
 
 
 def test_template_tags_are_inert_text(tenant: TenantSetup) -> None:

@@ -203,9 +203,15 @@ def is_built_in(kind: str, name: str, text: str) -> bool:
     return any(plain == translated(source, code).strip() for code, _ in settings.LANGUAGES)
 
 
+SUBJECT_LENGTH = 250  # EmailTemplate.subject
+
+
 def check(*, kind: str | None = None, **fields: str) -> None:
     """Raises InvalidEmailTemplate naming every unknown placeholder, and for a kind sent
-    before any agent answered (the acknowledgement), `{{ agent.name }}`."""
+    before any agent answered (the acknowledgement), `{{ agent.name }}`; and for a subject
+    longer than the column holds."""
+    if len(fields.get("subject", "")) > SUBJECT_LENGTH:
+        raise InvalidEmailTemplate(f"The subject is at most {SUBJECT_LENGTH} characters.")
     text = "\n".join(fields.values())
     unknown = placeholders.unknown_placeholders(text)
     if unknown:

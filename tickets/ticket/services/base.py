@@ -12,6 +12,7 @@ from helpdesk.core.ids import new_id
 from helpdesk.tenancy.context import require_tenant_id
 from helpdesk.tenancy.models import Membership
 from tickets.attribution import rule_marker
+from tickets.errors import TicketNotFound
 from tickets.models import (
     Contact,
     Message,
@@ -36,6 +37,30 @@ TICKET_TRANSITIONS: dict[str, frozenset[str]] = {
 
 
 MAX_TAG_LENGTH = 60
+
+# Every column, under the name the instance holds it by (assignee_id, not assignee).
+_TICKET_COLUMNS = tuple(field.attname for field in Ticket._meta.concrete_fields)
+
+
+def lock_ticket(ticket: Ticket) -> None:
+    """Lock the ticket's row until this transaction ends, then bring the instance up to
+    date: the caller read it without a lock, and another agent or a task may have closed,
+    merged, assigned or changed it since. Each service that changes a ticket calls this
+    first, so two changes to one ticket run one after the other and the second sees what
+    the first did (a reply racing a close was sent, and reopened the closed ticket; an
+    agent's edit racing automatic assignment took the ticket back). A relation whose id
+    changed is read again when next used. Raises TicketNotFound (deleted meanwhile)."""
+    current = (
+        Ticket.objects.select_for_update(of=("self",))
+        .filter(id=ticket.id)
+        .values(*_TICKET_COLUMNS)
+        .first()
+    )
+    if current is None:
+        raise TicketNotFound(number=ticket.number)
+    for name, value in current.items():
+        if ticket.__dict__.get(name) != value:
+            setattr(ticket, name, value)
 
 
 def next_ticket_number() -> int:

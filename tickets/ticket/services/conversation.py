@@ -32,7 +32,7 @@ from tickets.models import (
 from tickets.notifications import services as notifications
 from tickets.signals import send_ticket_changed
 from tickets.ticket import selectors
-from tickets.ticket.services.base import refresh_search_vector, snippet
+from tickets.ticket.services.base import lock_ticket, refresh_search_vector, snippet
 from tickets.ticket.services.lifecycle import change_status, take_if_unassigned
 from tickets.ticket.services.messages import (
     MessageContent,
@@ -80,9 +80,10 @@ def add_message(
     (collision guard); the agent reads it, then sends again with the newer id.
     Raises EmptyMessage, ReplyNotAllowed (light agents), TicketClosed, StaleReply.
     """
+    # Two replies sent at the same moment check one after the other; a close or merge
+    # that came first is seen (lock_ticket).
+    lock_ticket(ticket)
     if kind == MessageKind.REPLY and seen_up_to is not None:
-        # The lock makes two replies sent at the same moment check one after the other.
-        Ticket.objects.select_for_update(of=("self",)).filter(id=ticket.id).first()
         newer = selectors.list_messages_after(ticket, seen_up_to, exclude_author=actor)
         if newer:
             raise StaleReply(
@@ -149,6 +150,7 @@ def add_system_note(*, ticket: Ticket, body: str) -> Message:
     whom it means. Raises EmptyMessage, TicketClosed."""
     if not body.strip():
         raise EmptyMessage()
+    lock_ticket(ticket)
     if ticket.is_closed:
         raise TicketClosed(number=ticket.number)
     message = Message.objects.create(

@@ -51,6 +51,7 @@ from tickets.signals import send_ticket_assignee_changed, send_ticket_changed
 from tickets.ticket.services.base import (
     MAX_TAG_LENGTH,
     TICKET_TRANSITIONS,
+    lock_ticket,
     next_ticket_number,
     normalize_tag,
     record_event,
@@ -181,6 +182,7 @@ def change_status(
     move to waiting or solved emails the customer the tenant's status template. A move to
     solved plans the satisfaction survey (tickets.satisfaction).
     """
+    lock_ticket(ticket)
     if status == ticket.status:
         return ticket
     _check_transition(ticket, status)
@@ -232,6 +234,7 @@ def release_member_tickets(*, membership_id: Any) -> int:
     return len(tickets)
 
 
+@transaction.atomic
 def assign_ticket(
     *, ticket: Ticket, assignee: Membership | None, actor: Membership | None, via: str = ""
 ) -> Ticket:
@@ -243,6 +246,7 @@ def assign_ticket(
             raise AssigneeNotAgent(member_id=str(assignee.id))
         if not permissions.can_take_tickets(assignee) or not assignee.is_active:
             raise AssigneeNotAgent(member_id=str(assignee.id))
+    lock_ticket(ticket)
     old = ticket.assignee_id
     new = assignee.id if assignee else None
     if old == new:
@@ -333,6 +337,7 @@ def update_ticket(
         ReplyNotAllowed("Light agents read tickets and write internal notes only."),
     )
     moments.check(changes.get("due_at"), what="The due date")
+    lock_ticket(ticket)
     if changes.get("custom_status") is not None:
         changes["status"] = changes["custom_status"].base_status
     changes = {k: v for k, v in changes.items() if not _unchanged(ticket, k, v)}
@@ -441,6 +446,7 @@ def _set_custom_status(
 @transaction.atomic
 def mark_spam(*, ticket: Ticket, actor: Membership, is_spam: bool = True) -> Ticket:
     """Move the ticket to the spam view (out of every other view), or back."""
+    lock_ticket(ticket)
     if ticket.is_spam == is_spam:
         return ticket
     ticket.is_spam = is_spam

@@ -49,16 +49,17 @@ def call(
     timeout: float,
 ) -> Answer:
     """Make the request and read its answer (at most MAX_ANSWER_BYTES, within `timeout`
-    seconds for connecting and for each read). Never raises for what the network or the
-    peer did: the answer says it (a timeout, a refused connection, a redirect, a body too
-    big, not JSON). Raises OutboundHostNotFound, OutboundTargetRefused for a URL that may
-    not be called."""
+    seconds for connecting and for each read, and twice that in all). Never raises for
+    what the network or the peer did: the answer says it (a timeout, a refused
+    connection, a redirect, a body too big, not JSON). Raises OutboundHostNotFound,
+    OutboundTargetRefused for a URL that may not be called."""
     started = time.monotonic()
     outbound_http.check_url(url)  # refusals before any connection, with their reason
     send_headers = {"User-Agent": USER_AGENT, "Accept": "application/json", **headers}
     if body is not None:
         send_headers.setdefault("Content-Type", "application/json")
-    with outbound_http.session() as client:
+    late = f"no complete answer within {2 * timeout:g} seconds"
+    with outbound_http.session() as client, outbound_http.deadline(2 * timeout) as limit:
         try:
             response = client.request(
                 method.upper(),
@@ -72,15 +73,18 @@ def call(
         except requests.Timeout:
             return _failed(started, f"no answer within {timeout:g} seconds")
         except requests.RequestException as error:
-            return _failed(started, f"cannot connect: {_reason(error)}")
+            return _failed(started, late if limit.expired else f"cannot connect: {_reason(error)}")
         try:
-            raw, too_big = _read(response, started, timeout)
+            raw, too_big = _read(response)
         except requests.Timeout:
             return _failed(started, f"no answer within {timeout:g} seconds", response.status_code)
         except (requests.RequestException, OSError) as error:
-            return _failed(started, f"the answer broke off: {_reason(error)}", response.status_code)
+            reason = late if limit.expired else f"the answer broke off: {_reason(error)}"
+            return _failed(started, reason, response.status_code)
         finally:
             response.close()
+        if limit.expired:  # cut off where the body happened to end cleanly
+            return _failed(started, late, response.status_code)
     status = response.status_code
     text = raw.decode("utf-8", errors="replace")
     excerpt = text[:EXCERPT_CHARS]
@@ -119,9 +123,9 @@ def call(
     )
 
 
-def _read(response: requests.Response, started: float, timeout: float) -> tuple[bytes, bool]:
-    """The body up to the limit, and whether there was more. A peer trickling bytes is
-    cut off after twice the time limit in all."""
+def _read(response: requests.Response) -> tuple[bytes, bool]:
+    """The body up to the limit, and whether there was more. (A peer trickling bytes is
+    cut off by the call's deadline, twice the time limit in all.)"""
     chunks: list[bytes] = []
     size = 0
     for chunk in response.iter_content(chunk_size=16 * 1024):
@@ -129,8 +133,6 @@ def _read(response: requests.Response, started: float, timeout: float) -> tuple[
         size += len(chunk)
         if size > MAX_ANSWER_BYTES:
             return b"".join(chunks)[:MAX_ANSWER_BYTES], True
-        if time.monotonic() - started > 2 * timeout:
-            raise requests.Timeout("the answer took too long")
     return b"".join(chunks), False
 
 

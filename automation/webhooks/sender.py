@@ -120,7 +120,8 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
 
 def post(url: str, body: bytes, headers: dict[str, str]) -> Outcome:
     """POST `body` to `url` at one of its checked addresses (the first that accepts a
-    connection). Never raises for what the network or the receiver did: the outcome says
+    connection), within HELPDESK_WEBHOOK_TIMEOUT_SECONDS for connecting and for each read
+    and twice that in all. Never raises for what the network or the receiver did: the outcome says
     it. Raises InvalidWebhook, WebhookTargetRefused for a URL no longer allowed."""
     parts = parse_url(url)
     addresses = resolve(parts)
@@ -130,6 +131,24 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> Outcome:
         target = f"{target}?{parts.query}"
     host = parts.hostname or ""
     started = time.monotonic()
+    with outbound_http.deadline(2 * timeout) as limit:
+        outcome = _post_to(addresses, parts, host, target, body, headers, timeout, started)
+    if limit.expired:
+        late = f"no complete answer within {2 * timeout:g} seconds"
+        return Outcome(status=None, milliseconds=_since(started), excerpt="", error=late)
+    return outcome
+
+
+def _post_to(
+    addresses: list[str],
+    parts: SplitResult,
+    host: str,
+    target: str,
+    body: bytes,
+    headers: dict[str, str],
+    timeout: float,
+    started: float,
+) -> Outcome:
     last_error = ""
     for address in addresses:
         connection_class = (
@@ -142,6 +161,7 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> Outcome:
             except OSError as error:
                 last_error = f"cannot connect to {host} ({address}): {error}"
                 continue
+            outbound_http.watch_socket(connection.sock)
             try:
                 connection.request(
                     "POST",

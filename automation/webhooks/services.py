@@ -632,11 +632,22 @@ def _mail_admins_disabled(webhook: Webhook, reason: str) -> None:
 def mark_interrupted_deliveries() -> int:
     """Deliveries claimed longer ago than an attempt takes and never recorded (the worker
     died mid-send) are due again: the receiver may see one twice, told apart by the
-    X-Helpdesk-Delivery header."""
+    X-Helpdesk-Delivery header. One whose day of retries (RETRY_FOR) is over has failed
+    instead, so a delivery that keeps stopping its worker is not retried for ever."""
     now = timezone.now()
-    return WebhookDelivery.objects.filter(
+    interrupted = WebhookDelivery.objects.filter(
         status=WebhookDeliveryStatus.SENDING, claimed_at__lt=now - SENDING_TIMEOUT
-    ).update(status=WebhookDeliveryStatus.PENDING, next_attempt_at=now, updated_at=now)
+    )
+    given_up = interrupted.filter(created_at__lt=now - RETRY_FOR).update(
+        status=WebhookDeliveryStatus.FAILED,
+        error="the last attempt was cut off (its worker stopped) after a day of retries",
+        next_attempt_at=None,
+        updated_at=now,
+    )
+    due_again = interrupted.update(
+        status=WebhookDeliveryStatus.PENDING, next_attempt_at=now, updated_at=now
+    )
+    return given_up + due_again
 
 
 @transaction.atomic

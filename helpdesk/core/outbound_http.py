@@ -27,9 +27,12 @@ any connection is made; they are not `requests.RequestException`s.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import ipaddress
 import socket
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -64,13 +67,88 @@ def allow_private_hosts() -> bool:
     return bool(getattr(settings, SETTING, False) or getattr(settings, DEPRECATED_SETTING, False))
 
 
+# IPv6 prefixes that carry an IPv4 address in their low 32 bits, which a translator on the
+# way (NAT64, SIIT, 6to4 relays) reaches: the check is about that IPv4 address.
+_IPV4_CARRYING = (
+    ipaddress.IPv6Network("64:ff9b::/96"),  # NAT64, well-known prefix (RFC 6052)
+    ipaddress.IPv6Network("64:ff9b:1::/48"),  # NAT64, local use (RFC 8215)
+    ipaddress.IPv6Network("::ffff:0:0:0/96"),  # IPv4-translated (RFC 2765)
+)
+
+
 def is_public(address: str) -> bool:
     """Whether an IP address is one the internet routes to anyone (not loopback, private,
-    link-local, shared, reserved, documentation, multicast)."""
-    parsed = ipaddress.ip_address(address)
-    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is not None:
-        parsed = parsed.ipv4_mapped
+    link-local, shared, reserved, documentation, multicast). An IPv6 address standing for
+    an IPv4 one (mapped, NAT64, translated, 6to4) is judged by that IPv4 address."""
+    parsed: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(address)
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            parsed = parsed.ipv4_mapped
+        elif parsed.sixtofour is not None:
+            parsed = parsed.sixtofour
+        elif any(parsed in network for network in _IPV4_CARRYING):
+            parsed = ipaddress.IPv4Address(int(parsed) & 0xFFFFFFFF)
     return parsed.is_global and not parsed.is_multicast
+
+
+# --- An overall deadline -----------------------------------------------------------------
+
+
+class Deadline:
+    """See `deadline()`. `expired` says whether it fired."""
+
+    def __init__(self) -> None:
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.append(sock)
+            if self.expired:  # opened after it fired
+                _shut(sock)
+
+    def fire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                _shut(sock)
+
+
+def _shut(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):  # closed meanwhile
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+_current_deadline: contextvars.ContextVar[Deadline | None] = contextvars.ContextVar(
+    "outbound_http_deadline", default=None
+)
+
+
+@contextlib.contextmanager
+def deadline(seconds: float) -> Iterator[Deadline]:
+    """Every connection made inside the block (by `session()`, or given to `watch_socket`)
+    is shut down `seconds` after the block began, whatever it is waiting for. A socket's
+    timeout bounds each read only: a peer trickling its headers or body a byte at a time,
+    each within it, would otherwise hold a worker as long as it likes. What was waiting
+    then fails as a broken connection; `Deadline.expired` tells the two apart."""
+    state = Deadline()
+    timer = threading.Timer(seconds, state.fire)
+    timer.daemon = True
+    token = _current_deadline.set(state)
+    timer.start()
+    try:
+        yield state
+    finally:
+        timer.cancel()
+        _current_deadline.reset(token)
+
+
+def watch_socket(sock: socket.socket | None) -> None:
+    """Put a connected socket (the TLS one, once wrapped) under the current deadline."""
+    current = _current_deadline.get()
+    if current is not None and sock is not None:
+        current.watch(sock)
 
 
 def resolve_checked(host: str, port: int) -> list[str]:
@@ -163,6 +241,10 @@ class _PinnedConnectionMixin:
                 self,  # type: ignore[arg-type]
                 f"Failed to establish a new connection: {error}",
             ) from error
+
+    def connect(self) -> None:
+        super().connect()  # type: ignore[misc]  # HTTPConnection's, after this mixin
+        watch_socket(getattr(self, "sock", None))
 
 
 class _PinnedHTTPConnection(_PinnedConnectionMixin, HTTPConnection):

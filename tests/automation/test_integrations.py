@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -27,12 +28,13 @@ from pytest_django import DjangoCaptureOnCommitCallbacks
 from pytest_django import Settings as SettingsWrapper
 
 from automation.errors import IntegrationTargetRefused, InvalidIntegration
-from automation.integrations import contact_apps, services, templating
+from automation.integrations import client, contact_apps, services, templating
 from automation.integrations import tasks as integration_tasks
 from automation.models import ExternalTaskStatus
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import AuditEvent, MembershipRole
 from tests.automation.http_peer import Peer, serve
+from tests.automation.trickle_peer import trickling
 from tests.conftest import TenantSetup
 from tests.factories.accounts import make_member
 from tests.factories.tickets import make_contact, make_ticket
@@ -114,6 +116,20 @@ def test_url_values_are_percent_encoded_and_headers_lose_line_breaks() -> None:
     assert templating.render_header(
         "T {{ticket.subject}}", {"ticket.subject": "a\r\nX-Evil: 1"}
     ) == ("T a  X-Evil: 1")
+
+
+def test_a_peer_trickling_its_answer_is_cut_off_at_twice_the_timeout(
+    allow_private: None,
+) -> None:
+    """The timeout bounds each read; the erasure's second pass (contact_apps) relies on no
+    fetch outliving twice the timeout in all."""
+    with trickling(length=40, gap=0.25) as base:
+        started = time.monotonic()
+        answer = client.call("GET", f"{base}/crm", headers={}, body=None, timeout=0.5)
+        took = time.monotonic() - started
+    assert took < 3
+    assert not answer.succeeded
+    assert answer.error == "no complete answer within 1 seconds"
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ import datetime
 import hashlib
 import hmac
 import socket
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -27,6 +28,7 @@ from automation.webhooks import sender, services, tasks
 from helpdesk.mail.models import OutboundEmail
 from helpdesk.tenancy.context import tenant_context
 from helpdesk.tenancy.models import AuditEvent, MembershipRole
+from tests.automation.trickle_peer import trickling
 from tests.automation.webhook_receiver import Receiver, serve
 from tests.conftest import TenantSetup
 from tests.factories.accounts import make_member
@@ -562,6 +564,49 @@ def test_the_sweeper_sends_lost_and_interrupted_deliveries_per_tenant(
         }
     assert statuses == {"lost": "succeeded", "stuck": "succeeded", "later": "pending"}
     assert len(receiver.requests) == 2
+
+
+def test_an_interrupted_delivery_past_its_day_of_retries_fails(
+    acme: TenantSetup, allow_private: None, receiver: Receiver
+) -> None:
+    """One that keeps stopping its worker is not sent again for ever."""
+    with tenant_context(acme.id):
+        webhook, _ = services.create_webhook(
+            actor=None, url=receiver.url, events=["ticket.created"]
+        )
+        now = timezone.now()
+        stuck = WebhookDelivery.objects.create(
+            webhook=webhook,
+            event="webhook.test",
+            key="old",
+            payload={"event": "webhook.test"},
+            status="sending",
+            attempts=50,
+            claimed_at=now - datetime.timedelta(minutes=11),
+        )
+        WebhookDelivery.objects.filter(id=stuck.id).update(
+            created_at=now - services.RETRY_FOR - datetime.timedelta(minutes=1)
+        )
+        assert services.mark_interrupted_deliveries() == 1
+        stuck.refresh_from_db()
+    assert stuck.status == "failed"
+    assert "cut off" in stuck.error
+    assert receiver.requests == []
+
+
+def test_a_receiver_trickling_its_answer_is_cut_off_at_twice_the_timeout(
+    allow_private: None, settings: SettingsWrapper
+) -> None:
+    """The timeout bounds each read; a byte every quarter second would otherwise keep the
+    worker (and the automation queue behind it) for the whole answer."""
+    settings.HELPDESK_WEBHOOK_TIMEOUT_SECONDS = 0.5
+    with trickling(length=40, gap=0.25) as base:
+        started = time.monotonic()
+        outcome = sender.post(f"{base}/hook", b"{}", {})
+        took = time.monotonic() - started
+    assert took < 3
+    assert not outcome.succeeded
+    assert outcome.error == "no complete answer within 1 seconds"
 
 
 def test_erasing_a_person_erases_what_the_delivery_log_kept(

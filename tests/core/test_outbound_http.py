@@ -118,6 +118,12 @@ def loopback_counts_as_public(strict: None, monkeypatch: pytest.MonkeyPatch) -> 
         "fc00::1",
         "::ffff:127.0.0.1",
         "::ffff:10.0.0.1",
+        # IPv6 standing for a private IPv4 address, reached through a translator
+        "64:ff9b::7f00:1",  # NAT64 of 127.0.0.1
+        "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254
+        "64:ff9b:1::a00:1",  # local-use NAT64 of 10.0.0.1
+        "::ffff:0:7f00:1",  # IPv4-translated 127.0.0.1
+        "2002:7f00:1::",  # 6to4 of 127.0.0.1
     ],
 )
 def test_non_public_addresses_are_refused(
@@ -129,6 +135,11 @@ def test_non_public_addresses_are_refused(
     assert "HELPDESK_OUTBOUND_ALLOW_PRIVATE_HOSTS" in str(refused.value)
     with pytest.raises(OutboundTargetRefused), outbound_http.session() as client:
         client.get("https://idp.example.test/", timeout=2)
+
+
+def test_ipv6_standing_for_a_public_ipv4_address_passes() -> None:
+    assert outbound_http.is_public("64:ff9b::808:808")  # NAT64 of 8.8.8.8
+    assert outbound_http.is_public("2002:808:808::1")  # 6to4 of 8.8.8.8
 
 
 def test_public_addresses_pass(strict: None, monkeypatch: pytest.MonkeyPatch) -> None:

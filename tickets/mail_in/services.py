@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 from uuid import UUID
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet, Subquery
@@ -434,6 +435,8 @@ def prepare(email: InboundEmail) -> Prepared:
         return Prepared(parsed)
     try:
         return Prepared(parsed, content=_content(parsed))
+    except SoftTimeLimitExceeded:
+        raise  # the task's time is up: not a malformed mail, whose content is made again
     except Exception as error:
         if is_temporary(error):
             raise

@@ -27,6 +27,7 @@ from helpdesk.core.errors import TransientError
 from helpdesk.mail.models import OutboundEmail
 from helpdesk.tenancy.context import tenant_context
 from tests.conftest import TenantSetup, make_tenant
+from tests.factories.tickets import make_contact
 from tests.tickets.test_inbound import build, deliver
 from tickets.mail_out import tasks as mail_out_tasks
 from tickets.models import Contact, Message, Ticket
@@ -378,6 +379,32 @@ def test_hard_bounce_fails_the_message_and_flags_the_address(
         assert tracked.delivery_status == "failed"
         assert "No such user" in tracked.delivery_error
         assert Contact.objects.get(email="carla@example.test").email_bounced_at is not None
+
+
+def test_a_followers_hard_bounce_flags_the_follower_not_the_requester(
+    acme: TenantSetup, tracked: Message, client: Client
+) -> None:
+    """Replies copy the followers: a bad follower's address bounced the requester's, who
+    then got no status mails, surveys or sign-in links."""
+    with tenant_context(acme.id):
+        dan = make_contact(email="dan@typo-domain.test")
+    response = _tracking(
+        client,
+        "failed",
+        tracked,
+        acme.id,
+        severity="permanent",
+        recipient="Dan@typo-domain.test",
+        **{"delivery-status": {"code": 550, "message": "No such user"}},
+    )
+    assert response.status_code == 200
+    with tenant_context(acme.id):
+        tracked.refresh_from_db()
+        assert tracked.delivery_status != "failed"  # it reached the requester
+        assert Contact.objects.get(id=dan.id).email_bounced_at is not None
+        assert Contact.objects.get(email="carla@example.test").email_bounced_at is None
+        said = [m.event.get("to") for m in Message.objects.filter(kind="event")]
+        assert "not delivered to Dan@typo-domain.test: No such user" in said
 
 
 def test_tracking_event_cannot_touch_another_tenant(

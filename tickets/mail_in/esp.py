@@ -124,6 +124,7 @@ def receive_tracking(
                 status=status,
                 reason=reason,
                 hard_bounce=event.event_type == EventType.BOUNCED,
+                recipient=str(event.recipient or ""),
             )
     except (ValueError, ValidationError, TenantSwitchError):
         logger.warning("%s tracking event with unusable metadata %r", esp_name, metadata)

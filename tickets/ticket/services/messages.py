@@ -203,19 +203,38 @@ def queue_email_message(
 
 @transaction.atomic
 def record_delivery_status(
-    *, message: Message, status: str, reason: str = "", hard_bounce: bool = False
+    *,
+    message: Message,
+    status: str,
+    reason: str = "",
+    hard_bounce: bool = False,
+    recipient: str = "",
 ) -> Message:
-    """A delivery-status event from the ESP for the message's email: delivered, or failed
-    with the reason (said in the thread too).
+    """A delivery-status event from the ESP for the message's email, about one of its
+    recipients (the requester when the event names none): delivered, or failed with the
+    reason (said in the thread too).
 
-    A hard bounce also flags the contact's address as not working.
+    A mail copied to followers or forwarded reaches others than the requester: a failure
+    for one of them is said in the thread without failing the message, which reached the
+    requester. A hard bounce flags the address of the recipient it names as not working.
     """
-    if status == DeliveryStatus.FAILED:
+    requester = message.ticket.contact.email
+    address = recipient.strip() or requester
+    if status == DeliveryStatus.FAILED and address.lower() != requester.lower():
+        why = reason.removeprefix(address).strip() or "rejected by the provider"
+        record_event(
+            ticket=message.ticket,
+            actor=None,
+            field="delivery",
+            old=None,
+            new=f"not delivered to {address[:254]}: {why}"[:500],
+        )
+    elif status == DeliveryStatus.FAILED:
         record_delivery_failure(message=message, reason=reason or "rejected by the provider")
     elif message.outbound_email is not None:
         mail.record_delivery_event(outbound=message.outbound_email, status=status)
     if hard_bounce:
-        Contact.objects.filter(id=message.ticket.contact_id, email_bounced_at__isnull=True).update(
+        Contact.objects.filter(email__iexact=address, email_bounced_at__isnull=True).update(
             email_bounced_at=timezone.now()
         )
     return message

@@ -25,7 +25,7 @@ import smtplib
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email import encoders
 from email.mime.base import MIMEBase
 from email.utils import formataddr
@@ -34,8 +34,10 @@ from uuid import UUID
 
 from anymail.exceptions import AnymailAPIError
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import Case, F, TextField, Value, When
 from django.template import TemplateDoesNotExist
@@ -369,19 +371,47 @@ def is_temporary_send_error(error: BaseException) -> bool:
     return False
 
 
+# How long temporary refusals are retried (a full mailbox, an ESP's 429): RFC 5321 gives
+# mail four to five days; a reply that would arrive later is better known failed.
+GIVE_UP_AFTER = timedelta(days=5)
+
+
 def release(*, outbound_email_id: UUID, error: BaseException) -> str:
     """After a failed send: back to queued for a temporary failure (the task retries, and
-    after its last retry the sweeper sends it later), failed with the reason otherwise.
-    Returns the new status."""
+    after its last retry the sweeper sends it later) until the email is GIVE_UP_AFTER old,
+    failed with the reason otherwise. Returns the new status."""
     temporary = is_temporary_send_error(error)
-    status = OutboundEmailStatus.QUEUED if temporary else OutboundEmailStatus.FAILED
     reason = _reason(error)
+    if temporary and _queued_since(outbound_email_id) < timezone.now() - GIVE_UP_AFTER:
+        temporary = False
+        reason = f"still refused after {GIVE_UP_AFTER.days} days: {reason}"
+    status = OutboundEmailStatus.QUEUED if temporary else OutboundEmailStatus.FAILED
     if temporary:
         reason = f"not sent yet, will retry: {reason}"[:2000]
     else:
         logger.warning("giving up on outbound email %s: %s", outbound_email_id, reason)
     _set_status(outbound_email_id, OutboundEmailStatus.SENDING, status, reason)
     return status
+
+
+def _queued_since(outbound_email_id: UUID) -> datetime:
+    created = (
+        OutboundEmail.objects.filter(id=outbound_email_id)
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    return created or timezone.now()
+
+
+def is_sendable_address(address: str) -> bool:
+    """Whether an address can go in a header we send (Django's own check of an address):
+    mail brings addresses such as `a@b..c` or `@c`, which would fail every mail they are
+    copied on."""
+    try:
+        validate_email(address)
+    except ValidationError:
+        return False
+    return True
 
 
 def record_sent(*, outbound_email_id: UUID, provider_message_id: str) -> bool:

@@ -145,6 +145,35 @@ def test_a_temporary_failure_puts_one_back_and_the_rest_go_out(
     assert len(mail.outbox) == 3
 
 
+def test_temporary_refusals_are_retried_for_five_days_then_the_email_fails(
+    acme: TenantSetup,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    """A mailbox that stays full answered 452 for ever: the reply stayed "queued" and the
+    sweeper sent it again every few minutes, however old."""
+    monkeypatch.setattr(mail_tasks.deliver_outbound_emails, "delay", lambda **_: None)
+    young, old = _acknowledged_batch(acme, 2, django_capture_on_commit_callbacks)
+    with tenant_context(acme.id):
+        OutboundEmail.objects.filter(id=old).update(
+            created_at=OutboundEmail.objects.get(id=old).created_at
+            - mail_services.GIVE_UP_AFTER
+            - datetime.timedelta(minutes=1)
+        )
+
+    def send(email: Any) -> bool:
+        raise smtplib.SMTPRecipientsRefused({"carla@example.test": (452, b"4.2.2 mailbox full")})
+
+    monkeypatch.setattr(mail_services, "send", send)
+    outcome = mail_services.deliver_many(
+        tenant_id=str(acme.id), outbound_email_ids=[young, old], last_attempt=True
+    )
+    assert outcome == {young: "queued", old: "failed"}
+    with tenant_context(acme.id):
+        failed = OutboundEmail.objects.get(id=old)
+    assert failed.error.startswith("still refused after 5 days: ")
+
+
 def test_another_tenants_emails_are_not_claimed(
     acme: TenantSetup,
     globex: TenantSetup,

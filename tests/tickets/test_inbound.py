@@ -204,6 +204,15 @@ def test_cc_addresses_become_followers(acme: TenantSetup) -> None:
         assert list(followers) == ["dan@example.test"]
 
 
+def test_cc_addresses_no_mail_could_go_to_are_not_followers(acme: TenantSetup) -> None:
+    """A typo in a Cc made a follower every later reply was copied to, and Django refuses
+    to send to it: each reply failed, the requester's copy too."""
+    deliver(acme, build(Cc="dan@example..test, eve@@example.test, fay@example.test"))
+    with tenant_context(acme.id):
+        followers = TicketFollower.objects.values_list("contact__email", flat=True)
+        assert list(followers) == ["fay@example.test"]
+
+
 def test_mail_from_our_own_mailbox_never_opens_a_ticket(acme: TenantSetup) -> None:
     email = deliver(acme, build(sender="support@acme.localhost"))
     assert email.status == "rejected"

@@ -458,6 +458,51 @@ def test_tracking_webhook_without_a_webhook_secret_is_refused(
         assert tracked.delivery_status == "sent"
 
 
+def test_a_reply_skips_a_follower_no_mail_can_go_to(
+    acme: TenantSetup, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
+    """One made before Cc addresses were checked: the reply still reaches the rest."""
+    _without_acknowledgements(acme)
+    deliver(acme, build(Cc="fay@example.test"))
+    with tenant_context(acme.id):
+        Contact.objects.filter(email="fay@example.test").update(email="fay@example..test")
+    with django_capture_on_commit_callbacks(execute=True):
+        message = _reply(acme)
+    [sent] = mail.outbox
+    assert sent.to == ["carla@example.test"]
+    assert sent.cc == []
+    with tenant_context(acme.id):
+        message.refresh_from_db()
+    assert message.delivery_status == "sent"
+
+
+def test_threading_headers_never_name_an_internal_note_or_a_forward(
+    acme: TenantSetup, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
+    """An outsider's mail kept as a note (found by the [#n] tag alone): the requester's mail
+    client must not learn its Message-ID, nor answer a mail it never got."""
+    _without_acknowledgements(acme)
+    deliver(acme, build(message_id="<carla-1@example.test>"))
+    with tenant_context(acme.id):
+        number = Ticket.objects.get().number
+    outsider = deliver(
+        acme,
+        build(
+            subject=f"Re: Printer on fire [#{number}]",
+            sender="eve@elsewhere.test",
+            message_id="<eve-secret@elsewhere.test>",
+        ),
+    )
+    with tenant_context(acme.id):
+        assert Message.objects.get(email_message_id="<eve-secret@elsewhere.test>").kind == "note"
+    assert outsider.status == "processed"
+    with django_capture_on_commit_callbacks(execute=True):
+        _reply(acme)
+    headers = mail.outbox[-1].message()
+    assert headers["In-Reply-To"] == "<carla-1@example.test>"
+    assert headers["References"] == "<carla-1@example.test>"
+
+
 def test_reply_attachments_are_emailed(
     acme: TenantSetup, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
 ) -> None:

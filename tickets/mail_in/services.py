@@ -187,10 +187,13 @@ def _on_ticket(ticket: Ticket, contact: Contact) -> bool:
 
 
 def _copied_addresses(parsed: ParsedEmail, sender: str, own: frozenset[str]) -> list[str]:
-    """The mail's To and Cc addresses other than the sender and the tenant's mailboxes."""
+    """The mail's To and Cc addresses other than the sender and the tenant's mailboxes,
+    and other than those no mail could be sent to (they become followers)."""
     copied: list[str] = []
     for address in parsed.to + parsed.cc:
         if address in own or intake.base_address(address) in own or address == sender:
+            continue
+        if not mail.is_sendable_address(address):
             continue
         if address not in copied:
             copied.append(address)

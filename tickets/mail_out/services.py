@@ -68,11 +68,17 @@ def new_message_id(kind: str, key: UUID, mailbox: Mailbox | None) -> str:
 
 
 def _thread_headers(message: Message, earlier: list[str] | None = None) -> dict[str, str]:
-    """In-Reply-To the latest mail before this one; References the chain (first + recent).
+    """In-Reply-To the latest mail before this one; References the chain (first + recent):
+    the mails the requester saw (theirs and our replies), never an internal note (an
+    outsider's mail kept as one) or a forward, whose ids the requester should not learn.
     `earlier`: those Message-IDs, oldest first, when the caller knows them."""
     if earlier is None:
         earlier = list(
-            Message.objects.filter(ticket_id=message.ticket_id, created_at__lte=message.created_at)
+            Message.objects.filter(
+                ticket_id=message.ticket_id,
+                created_at__lte=message.created_at,
+                kind__in=[MessageKind.CUSTOMER, MessageKind.REPLY],
+            )
             .exclude(id=message.id)
             .exclude(email_message_id="")
             .order_by("created_at", "id")
@@ -150,6 +156,8 @@ def build_email(
                 f.contact.email
                 for f in ticket.followers.select_related("contact")
                 if f.contact.email_bounced_at is None
+                # a follower from before mail's Cc was checked: one bad one failed it all
+                and mail.is_sendable_address(f.contact.email)
             ),
             *message.email_cc,
         ]:

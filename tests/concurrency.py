@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from celery import _state as celery_state
 from django.db import connections
 
 from helpdesk.tenancy.context import tenant_context
@@ -48,4 +49,8 @@ def second_behind_first(
     commit_first.set()
     one.join(10)
     two.join(10)
+    # Both threads may run eager tasks after their commits at once. Celery keeps "inside a
+    # task" in one process-wide flag, saved and put back around each eager task: two at
+    # once can leave it set, and every later `.apply().get()` in this process would fail.
+    celery_state._set_task_join_will_block(False)  # type: ignore[attr-defined]  # not in the stubs
     return results["first"], results["second"]

@@ -428,6 +428,28 @@ def test_ingest_email_reads_stdin_with_envelope_recipient(
     assert out.getvalue().strip() == "#1"
 
 
+def test_a_piped_mail_for_two_tenants_is_stored_for_each(
+    acme: TenantSetup, globex: TenantSetup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As the SMTP listener does: the second tenant's copy was dropped while the command
+    said it had stored the mail (and the MTA considered it delivered)."""
+    raw = build(to="support@acme.localhost, support@globex.localhost")
+    monkeypatch.setattr(sys, "stdin", type("In", (), {"buffer": io.BytesIO(raw)})())
+    out = io.StringIO()
+    call_command(
+        "ingest_email",
+        "--to",
+        "support@acme.localhost",
+        "--to",
+        "support@globex.localhost",
+        stdout=out,
+    )
+    assert out.getvalue().strip() == "#1 #1"
+    for setup in (acme, globex):
+        with tenant_context(setup.id):
+            assert Ticket.objects.count() == 1
+
+
 @pytest.mark.django_db(transaction=True)
 def test_ingest_email_as_an_mta_pipe(tmp_path: Path) -> None:
     """The real command in a subprocess, reading stdin; exit status 0."""

@@ -15,6 +15,7 @@ from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.utils import getaddresses
 from typing import Any
+from uuid import UUID
 
 from django.core.cache import cache
 from django.db import transaction
@@ -74,15 +75,17 @@ def find_inbound_address(address: str) -> InboundAddress | None:
     return next((rows[c] for c in candidates if c in rows), None)
 
 
-def _first_owned(addresses: Iterable[str]) -> InboundAddress | None:
-    """The row of the first address a tenant owns, all looked up at once."""
+def _owned_by_each_tenant(addresses: Iterable[str]) -> list[InboundAddress]:
+    """The row of the first of these addresses each tenant owns, in the order of the
+    addresses, all looked up at once."""
     ordered = [_candidates(a) for a in addresses]
     rows = tenancy_selectors.find_inbound_addresses(c for each in ordered for c in each)
+    found: dict[UUID, InboundAddress] = {}
     for candidates in ordered:
-        for candidate in candidates:
-            if candidate in rows:
-                return rows[candidate]
-    return None
+        row = next((rows[c] for c in candidates if c in rows), None)
+        if row is not None:
+            found.setdefault(row.tenant_id, row)
+    return list(found.values())
 
 
 def help_desk_addresses(addresses: Iterable[str]) -> set[str]:
@@ -119,12 +122,12 @@ def header_recipients(headers: Message) -> list[str]:
     return found
 
 
-def resolve_recipient(envelope_to: Iterable[str], raw: bytes) -> InboundAddress | None:
-    """The first recipient a tenant owns: envelope first, then the mail's own headers."""
-    row = _first_owned(envelope_to)
-    if row is None:
-        row = _first_owned(header_recipients(parse_headers(raw)))
-    return row
+def resolve_recipients(envelope_to: Iterable[str], raw: bytes) -> list[InboundAddress]:
+    """The first recipient each tenant owns: the envelope's, or the mail's own headers'
+    when no envelope recipient is any tenant's."""
+    return _owned_by_each_tenant(envelope_to) or _owned_by_each_tenant(
+        header_recipients(parse_headers(raw))
+    )
 
 
 def read_message_id(headers: Message) -> str:
@@ -291,24 +294,28 @@ def store_unrouted_email(
     )
 
 
-def accept(
+def accept_for_each_tenant(
     *, raw: bytes, envelope_to: list[str], envelope_from: str, channel: str, enqueue: bool = True
-) -> Accepted | None:
-    """Store a mail for the tenant owning one of its recipients; None (and kept as
-    unrouted) when no tenant owns any."""
+) -> list[Accepted]:
+    """Store a mail once for each tenant owning one of its recipients (as the SMTP
+    listener does); none (and kept as unrouted) when no tenant owns any. A copy stored
+    before a retry is found again by its own dedupe."""
     for attempt in (1, 2):
-        recipient = resolve_recipient(envelope_to, raw)
-        if recipient is None:
+        recipients = resolve_recipients(envelope_to, raw)
+        if not recipients:
             break
         try:
-            return store_inbound_email(
-                raw=raw,
-                recipient=recipient,
-                envelope_from=envelope_from,
-                envelope_to=envelope_to,
-                channel=channel,
-                enqueue=enqueue,
-            )
+            return [
+                store_inbound_email(
+                    raw=raw,
+                    recipient=recipient,
+                    envelope_from=envelope_from,
+                    envelope_to=envelope_to,
+                    channel=channel,
+                    enqueue=enqueue,
+                )
+                for recipient in recipients
+            ]
         except StaleRecipient:
             if attempt == 2:
                 raise
@@ -316,7 +323,21 @@ def accept(
     store_unrouted_email(
         raw=raw, envelope_to=envelope_to, channel=channel, reason="no tenant owns any recipient"
     )
-    return None
+    return []
+
+
+def accept(
+    *, raw: bytes, envelope_to: list[str], envelope_from: str, channel: str, enqueue: bool = True
+) -> Accepted | None:
+    """accept_for_each_tenant, for a caller that needs only the first tenant's copy."""
+    stored = accept_for_each_tenant(
+        raw=raw,
+        envelope_to=envelope_to,
+        envelope_from=envelope_from,
+        channel=channel,
+        enqueue=enqueue,
+    )
+    return stored[0] if stored else None
 
 
 @transaction.atomic

@@ -66,24 +66,27 @@ class Command(BaseCommand):
             if isinstance(accepted, str):
                 lines.append(accepted)
             else:
-                stored.append((len(lines), accepted))
+                stored.extend((len(lines), copy) for copy in accepted)
                 lines.append(None)
         for position, result in self._process(stored).items():
             lines[position] = result
         for line in lines:
-            if line is None or line.startswith("failed: could not process"):
+            if line is None or "failed: could not process" in line:
                 failures += 1
             self.stdout.write(line or "failed: not processed")
         if failures:
             sys.exit(EX_TEMPFAIL)
 
-    def _store(self, raw: bytes, envelope_to: list[str], sender: str) -> intake.Accepted | str:
+    def _store(
+        self, raw: bytes, envelope_to: list[str], sender: str
+    ) -> list[intake.Accepted] | str:
+        """A copy for each tenant among the recipients, or the line saying why none."""
         if not raw.strip():
             return "rejected: empty message"
-        accepted = intake.accept(
+        accepted = intake.accept_for_each_tenant(
             raw=raw, envelope_to=envelope_to, envelope_from=sender, channel="pipe", enqueue=False
         )
-        if accepted is None:
+        if not accepted:
             return "rejected: no tenant owns any recipient"
         return accepted
 
@@ -97,6 +100,7 @@ class Command(BaseCommand):
         for tenant_id, entries in by_tenant.items():
             tenant = Tenant.objects.only("language", "name").get(id=tenant_id)
             ids = list(dict.fromkeys(email_id for _, email_id in entries))
+            results: dict[int, str] = {}
             try:
                 for start in range(0, len(ids), BATCH_SIZE):
                     with tenant_context(tenant_id):
@@ -124,16 +128,21 @@ class Command(BaseCommand):
             except Exception as error:
                 # An outage: what was not processed stays queued for the drain and sweeper.
                 for position, _ in entries:
-                    lines[position] = f"failed: could not process: {type(error).__name__}: {error}"
+                    results[position] = (
+                        f"failed: could not process: {type(error).__name__}: {error}"
+                    )
             with tenant_context(tenant_id):
                 emails = {
                     email.id: email
                     for email in InboundEmail.objects.select_related("ticket").filter(id__in=ids)
                 }
             for position, email_id in entries:
-                if position in lines and emails[email_id].status == InboundEmailStatus.QUEUED:
+                if position in results and emails[email_id].status == InboundEmailStatus.QUEUED:
                     continue
-                lines[position] = _line(emails[email_id])
+                results[position] = _line(emails[email_id])
+            for position, result in results.items():
+                # One mail for two tenants: one line with both results.
+                lines[position] = f"{lines[position]} {result}" if position in lines else result
         return lines
 
 

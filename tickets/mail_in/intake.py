@@ -123,11 +123,12 @@ def header_recipients(headers: Message) -> list[str]:
 
 
 def resolve_recipients(envelope_to: Iterable[str], raw: bytes) -> list[InboundAddress]:
-    """The first recipient each tenant owns: the envelope's, or the mail's own headers'
-    when no envelope recipient is any tenant's."""
-    return _owned_by_each_tenant(envelope_to) or _owned_by_each_tenant(
-        header_recipients(parse_headers(raw))
-    )
+    """The first envelope recipient each tenant owns (the envelope is whom the mail was
+    delivered to here); when none is any tenant's, the first of the mail's own header
+    recipients a tenant owns. Headers only name who else got the mail: another tenant in
+    a Cc receives its own copy on its own way, and is never given one from here."""
+    found = _owned_by_each_tenant(envelope_to)
+    return found or _owned_by_each_tenant(header_recipients(parse_headers(raw)))[:1]
 
 
 def read_message_id(headers: Message) -> str:
@@ -297,9 +298,10 @@ def store_unrouted_email(
 def accept_for_each_tenant(
     *, raw: bytes, envelope_to: list[str], envelope_from: str, channel: str, enqueue: bool = True
 ) -> list[Accepted]:
-    """Store a mail once for each tenant owning one of its recipients (as the SMTP
-    listener does); none (and kept as unrouted) when no tenant owns any. A copy stored
-    before a retry is found again by its own dedupe."""
+    """Store a mail once for each tenant owning one of its envelope recipients, as the
+    SMTP listener does (see resolve_recipients); none (and kept as unrouted) when no
+    tenant owns any recipient. A copy stored before a retry is found again by its own
+    dedupe."""
     for attempt in (1, 2):
         recipients = resolve_recipients(envelope_to, raw)
         if not recipients:

@@ -69,8 +69,13 @@ class _Clock:
             return
         worked = business_time.seconds_between(self.running_since, at, schedule)
         left = self.minutes * 60 - self.elapsed
-        if self.breached_at is None and worked > left:
-            self.breached_at = business_time.add_seconds(self.running_since, left, schedule)
+        if self.breached_at is None:
+            # The cut-off `result` and the sweeper use: a target that fills a period exactly
+            # is due at its end, so an answer in the closed hours after it comes too late
+            # although no working time passed.
+            due = business_time.add_seconds(self.running_since, max(left, 0), schedule)
+            if worked > left or at > due:
+                self.breached_at = due
         self.elapsed += worked
         self.running_since = None
 
@@ -274,7 +279,13 @@ def _store(
             for name, value in values.items():
                 setattr(timer, name, value)
             timer.policy = policy
-            timer.save(update_fields=[*FIELDS, "policy", "updated_at"])
+            fields = [*FIELDS, "policy", "updated_at"]
+            if timer.breached_at is None and timer.breach_recorded:
+                # The miss is undone (a target relaxed, a holiday added): the sweeper looks
+                # for this timer again, and a later miss is announced.
+                timer.breach_recorded = False
+                fields.append("breach_recorded")
+            timer.save(update_fields=fields)
         kept.append(timer)
     if existing:
         SlaTimer.objects.filter(id__in=[t.id for t in existing.values()]).delete()

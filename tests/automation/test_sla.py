@@ -478,3 +478,71 @@ def test_a_target_missed_or_met_reaches_the_reports_of_its_day(
         refreshed.clear()  # the reply's own refresh (automation.receivers)
         sla.apply_sla(ticket_id=ticket.id)  # the first response is in: late, but complete
     assert refreshed == [str(ticket.id)]
+
+
+def test_an_answer_in_the_closed_hours_after_the_due_time_is_a_miss(
+    tenant: TenantSetup,
+    agent: Membership,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    """60 minutes from Friday 16:00 fill the day to 17:00: due then, and the sweeper says
+    so. A reply on Saturday added no working time, but it came after the due time: it
+    stays a miss (it counted as met, taking back the miss already announced)."""
+    hours = department_services.save_business_hours(
+        name="Office",
+        timezone="Europe/Berlin",
+        intervals=[{"day": day, "start": "09:00", "end": "17:00"} for day in range(5)],
+        holidays=[],
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        make_policy(tenant, business_hours=hours, first_response_minutes=60)
+    friday = datetime.datetime(2026, 1, 9, 15, tzinfo=UTC)  # 16:00 in Berlin
+    with time_machine.travel(friday, tick=False), django_capture_on_commit_callbacks(execute=True):
+        ticket = make_ticket()
+    with (
+        time_machine.travel(friday + minutes(61), tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        tasks.record_sla_breaches.delay(tenant_id=str(tenant.id))
+    saturday = datetime.datetime(2026, 1, 10, 9, tzinfo=UTC)
+    with (
+        time_machine.travel(saturday, tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        ticket_services.add_message(ticket=ticket, kind="reply", body="On it", actor=agent)
+    timer = SlaTimer.objects.get(ticket=ticket, metric="first_response")
+    assert timer.completed_at == saturday
+    assert timer.breached_at == friday + minutes(60)
+
+
+def test_a_miss_undone_by_a_relaxed_target_is_found_again_when_it_happens(
+    tenant: TenantSetup, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
+    """Announced at T0+61, undone by the admin's 240 minutes at T0+70: the sweeper must
+    look for the timer again (it skipped it for good) and announce the real miss."""
+    with django_capture_on_commit_callbacks(execute=True):
+        policy = make_policy(tenant)  # first response 60
+    with time_machine.travel(T0, tick=False), django_capture_on_commit_callbacks(execute=True):
+        ticket = make_ticket()
+    with (
+        time_machine.travel(T0 + minutes(61), tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        tasks.record_sla_breaches.delay(tenant_id=str(tenant.id))
+    with (
+        time_machine.travel(T0 + minutes(70), tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        services.save_sla_policy(actor=tenant.admin, policy=policy, first_response_minutes=240)
+    timer = SlaTimer.objects.get(ticket=ticket, metric="first_response")
+    assert (timer.breached_at, timer.breach_recorded) == (None, False)
+    with (
+        time_machine.travel(T0 + minutes(300), tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert selectors.list_overdue_ticket_ids() == [ticket.id]
+        tasks.record_sla_breaches.delay(tenant_id=str(tenant.id))
+    timer.refresh_from_db()
+    assert timer.breached_at == T0 + minutes(240)
+    breaches = Message.objects.filter(ticket=ticket, event__field="sla_breach").count()
+    assert breaches == 2

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import itertools
+import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -99,6 +100,18 @@ class Schedule:
             holidays=frozenset(holidays),
         )
 
+    def days_to_cover(self, seconds: float) -> int:
+        """How many days a search for `seconds` of working time may need: at least MAX_DAYS,
+        more for a long target on a thin schedule (a year of minutes on a 40-hour week is
+        four years), a week more for each holiday."""
+        weekly = 60 * sum(
+            end - start for periods in self.periods.values() for start, end in periods
+        )
+        if weekly <= 0:
+            return MAX_DAYS
+        weeks = math.ceil(seconds / weekly) + 1 + len(self.holidays)
+        return max(MAX_DAYS, 7 * weeks)
+
     def as_intervals(self) -> list[dict[str, Any]]:
         """The periods as stored rows [{"day", "start", "end"}], by day and start time."""
         return [
@@ -107,11 +120,12 @@ class Schedule:
             for start, end in self.periods[day]
         ]
 
-    def working_periods(self, since: datetime.datetime) -> Iterator[Period]:
-        """The working periods (UTC start, end) from the local day of `since` on, in order."""
+    def working_periods(self, since: datetime.datetime, days: int = MAX_DAYS) -> Iterator[Period]:
+        """The working periods (UTC start, end) from the local day of `since` on, in order,
+        for `days` days."""
         local_zone = zone(self.timezone)
         day = since.astimezone(local_zone).date()
-        for _ in range(MAX_DAYS):
+        for _ in range(days):
             if day not in self.holidays:
                 for start, end in self.periods.get(day.weekday(), ()):
                     yield _moment(day, start, local_zone), _moment(day, end, local_zone)
@@ -138,7 +152,8 @@ def seconds_between(
     if schedule is None:
         return (end - start).total_seconds()
     total = 0.0
-    for period_start, period_end in schedule.working_periods(start):
+    days = max(MAX_DAYS, (end - start).days + 2)
+    for period_start, period_end in schedule.working_periods(start, days):
         if period_start >= end:
             break
         overlap_start, overlap_end = max(start, period_start), min(end, period_end)
@@ -157,7 +172,9 @@ def add_seconds(
     if schedule is None:
         return start + datetime.timedelta(seconds=seconds)
     remaining = seconds
-    for period_start, period_end in schedule.working_periods(start):
+    for period_start, period_end in schedule.working_periods(
+        start, schedule.days_to_cover(seconds)
+    ):
         if period_end <= start:
             continue
         begin = max(start, period_start)

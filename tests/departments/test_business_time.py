@@ -98,3 +98,13 @@ def test_bad_schedules_are_refused(intervals: list[dict[str, object]], message: 
 def test_unknown_time_zone_is_refused() -> None:
     with pytest.raises(InvalidSchedule, match="time zone"):
         office("Mars/Olympus_Mons")
+
+
+def test_a_year_of_working_minutes_on_a_forty_hour_week_takes_four_years() -> None:
+    """The longest target (366 days of minutes) on office hours: 219.6 weeks. The search
+    stopped after three years and fell back to calendar time, due a year after the start."""
+    seconds = 366 * 24 * 3600
+    start = at(2025, 1, 6, 8)
+    due = add_seconds(start, seconds, office())
+    assert at(2029, 3, 1) < due < at(2029, 4, 1)
+    assert seconds_between(start, due, office()) == seconds

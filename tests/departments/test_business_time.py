@@ -108,3 +108,25 @@ def test_a_year_of_working_minutes_on_a_forty_hour_week_takes_four_years() -> No
     due = add_seconds(start, seconds, office())
     assert at(2029, 3, 1) < due < at(2029, 4, 1)
     assert seconds_between(start, due, office()) == seconds
+
+
+@pytest.mark.parametrize(
+    ("timezone", "start", "end", "day", "hours"),
+    [
+        # Berlin skips 02:00-03:00 on 30 March 2025: a period from inside the gap starts at
+        # the jump (03:00), one ending inside it ends there.
+        ("Europe/Berlin", "02:30", "05:00", at(2025, 3, 30), 2.0),
+        ("Europe/Berlin", "01:00", "02:30", at(2025, 3, 30), 1.0),
+        # Lord Howe skips half an hour (02:00-02:30) on 5 October 2025.
+        ("Australia/Lord_Howe", "02:10", "04:00", at(2025, 10, 4, 12), 1.5),
+    ],
+)
+def test_a_period_edge_in_the_spring_gap_is_the_moment_of_the_jump(
+    timezone: str, start: str, end: str, day: datetime.datetime, hours: float
+) -> None:
+    """The zone's own reading puts a skipped time as far after the jump as it lies inside
+    the gap: 30 minutes lost at the start, 30 gained at the end."""
+    sunday = Schedule.from_intervals(
+        timezone=timezone, intervals=[{"day": 6, "start": start, "end": end}], holidays=[]
+    )
+    assert seconds_between(day, day + datetime.timedelta(days=2), sunday) == hours * 3600

@@ -66,6 +66,15 @@ def call_webhooks_after_change(*, ticket_id: Any, reason: str, **_: Any) -> None
     webhooks.collect_event(ticket_id=ticket_id, reason=reason)
 
 
+@receiver(rating_received, dispatch_uid="automation.reports.rating_received")
+def refresh_reports_after_rating(*, tenant_id: Any, ticket_id: Any, **_: Any) -> None:
+    """A rating counts on the day it was given; a changed one also leaves the day of the
+    earlier answer (both are in the ticket's history, which ticket_days reads)."""
+    report_tasks.refresh_on_commit(
+        tenant_id=str(tenant_id), ticket_id=str(ticket_id), reason="satisfaction"
+    )
+
+
 @receiver(rating_received, dispatch_uid="automation.webhooks.rating_received")
 def call_webhooks_after_rating(*, ticket_id: Any, rating_id: Any, **_: Any) -> None:
     webhooks.collect_event(

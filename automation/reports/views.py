@@ -487,7 +487,7 @@ def _write_summary(writer: Any, payload: dict[str, Any], agent_id: str | None) -
     for dimension in selectors.BREAKDOWNS:
         for row in payload[f"by_{dimension}"]:
             writer.writerow(
-                [payload["from"], payload["to"], dimension, row["key"], _safe(row["label"])]
+                [payload["from"], payload["to"], dimension, _safe(row["key"]), _safe(row["label"])]
                 + [_cell(row[column]) for column in CSV_COLUMNS]
                 + [_cell(row.get("open_now")), ""]
             )
@@ -497,6 +497,8 @@ def _cell(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _safe(text: str) -> str:
-    """No formula injection when a spreadsheet opens the file."""
-    return f"'{text}" if text[:1] in {"=", "+", "-", "@"} else text
+def _safe(value: Any) -> str:
+    """No formula injection when a spreadsheet opens the file: a cell of people's text (a
+    tag is a breakdown's key too) starting as a formula would (OWASP's list) is quoted."""
+    text = _cell(value)
+    return f"'{text}" if text[:1] in {"=", "+", "-", "@", "\t", "\r"} else text

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client
+from django.utils import timezone
 from pytest_django import DjangoCaptureOnCommitCallbacks
 
 from automation.models import ReportRollup, SlaTimer
@@ -35,6 +36,8 @@ from tickets.models import (
     TicketStatus,
     TicketType,
 )
+from tickets.satisfaction import services as satisfaction
+from tickets.ticket.services.base import set_tags
 
 ZONE = "Europe/Berlin"
 START = datetime.date(2026, 3, 1)
@@ -589,3 +592,58 @@ def test_rebuild_command_recomputes_a_tenant_or_all(acme: TenantSetup, globex: T
     assert "globex: " in out.getvalue()
     with pytest.raises(CommandError, match="no tenant"):
         call_command("rebuild_report_rollups", "nobody")
+
+
+def test_csv_cells_of_peoples_text_never_start_a_formula(acme: TenantSetup) -> None:
+    """A tag is the key of its breakdown row as well as its label: the key went out as a
+    live formula. A leading tab (OWASP's list) too."""
+    day = datetime.date(2026, 3, 3)
+    with tenant_context(acme.id):
+        ticket = make_ticket(subject="x")
+        company = Company.objects.create(name="\t=1+2")
+        Contact.objects.filter(id=ticket.contact_id).update(company=company)
+        set_tags(ticket, ['=HYPERLINK("http://evil","x")'])
+        Ticket.objects.filter(id=ticket.id).update(
+            created_at=datetime.datetime.combine(day, datetime.time(12), tzinfo=datetime.UTC)
+        )
+        services.rebuild(start=day, end=day)
+    export = acme.client(acme.admin).get("/reports/export.csv?from=2026-03-03&to=2026-03-03")
+    rows = [row for row in csv.reader(io.StringIO(export.content.decode())) if row[2] != "all"]
+    cells = [cell for row in rows for cell in row[3:5]]
+    assert '\'=hyperlink("http://evil","x")' in cells
+    assert "'\t=1+2" in cells
+    assert not [cell for cell in cells if cell[:1] in {"=", "+", "-", "@", "\t", "\r"}]
+
+
+def test_a_changed_rating_moves_in_the_reports(
+    acme: TenantSetup, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
+    """Ratings did not refresh the rollups: a new one waited for the nightly job, and a
+    changed one counted on both days (good and bad for one ticket)."""
+    with tenant_context(acme.id), django_capture_on_commit_callbacks(execute=True):
+        now = timezone.now()
+        rated_at = now - datetime.timedelta(days=5)
+        ticket = make_ticket(subject="rated")
+        Ticket.objects.filter(id=ticket.id).update(
+            created_at=rated_at - datetime.timedelta(hours=2),
+            status="solved",
+            solved_at=rated_at - datetime.timedelta(hours=1),
+        )
+        Message.objects.filter(ticket=ticket).update(
+            created_at=rated_at - datetime.timedelta(hours=2)
+        )
+        survey = SatisfactionRating.objects.create(
+            ticket=ticket, contact=ticket.contact, send_after=rated_at, sent_at=rated_at
+        )
+        satisfaction.record_rating(token=survey.token, score="good", now=rated_at)
+        Message.objects.filter(ticket=ticket, kind=MessageKind.EVENT).update(created_at=rated_at)
+    with tenant_context(acme.id):
+        first, last = (rated_at - datetime.timedelta(days=1)).date(), now.date()
+        services.rebuild(start=first, end=last)
+        before = selectors.read_report(first, last).total
+        assert (before.csat_good, before.csat_bad) == (1, 0)
+        with django_capture_on_commit_callbacks(execute=True):
+            satisfaction.record_rating(token=survey.token, score="bad")
+        services.recompute_dirty_days()
+        after = selectors.read_report(first, last).total
+        assert (after.csat_good, after.csat_okay, after.csat_bad) == (0, 0, 1)

@@ -18,6 +18,7 @@ from knowledge_base.models import Deflection
 from tests.conftest import TenantSetup
 from tests.factories.knowledge_base import make_article, make_category
 from tests.factories.tickets import make_contact, make_ticket
+from tickets.contacts import services as contact_services
 from tickets.mail_out import tracking
 from tickets.models import Attachment, Company, Message, MessageKind, Ticket, TicketStatus
 
@@ -256,6 +257,29 @@ def test_customer_signs_in_with_a_one_time_link_and_sees_their_requests(
     assert client.post(link).status_code == 400  # once only
     client.post("/help/sign-out/")
     assert client.get("/help/requests/").status_code == 302
+
+
+def test_a_customer_merged_into_another_contact_keeps_their_requests(
+    acme: TenantSetup,
+) -> None:
+    """Signed in (or holding a link) before an agent merged the contact: the requests
+    moved to the survivor, and the portal showed an empty list."""
+    with tenant_context(acme.id):
+        ada = make_contact(email="ada@example.com", name="Ada")
+        main = make_contact(email="ada.main@example.com", name="Ada Main")
+        make_ticket(subject="Ada printer", contact=ada)
+    client = acme.client()
+    client.post("/help/sign-in/", {"email": "ada@example.com"})
+    client.post(_sign_in_link(acme, "ada@example.com"))
+    assert "Ada printer" in client.get("/help/requests/").content.decode()
+    later = acme.client()
+    later.post("/help/sign-in/", {"email": "ada@example.com"})
+    unused = _sign_in_link(acme, "ada@example.com")
+    with tenant_context(acme.id):
+        contact_services.merge_contacts(survivor=main, duplicate=ada, actor=acme.admin)
+    assert "Ada printer" in client.get("/help/requests/").content.decode()
+    later.post(unused)
+    assert "Ada printer" in later.get("/help/requests/").content.decode()
 
 
 def test_unknown_address_gets_the_same_answer_and_no_mail(acme: TenantSetup) -> None:

@@ -53,8 +53,16 @@ def contacts_with_email(email: str) -> QuerySet[Contact]:
 def find_contact_by_email(email: str) -> Contact | None:
     """The contact with this address; for a merged duplicate, the contact it was merged into."""
     contact = contacts_with_email(email).first()  # merged ones are rare: no join for them
-    if contact is not None and contact.merged_into_id:
-        return contact.merged_into
+    return surviving(contact) if contact is not None else None
+
+
+def surviving(contact: Contact) -> Contact:
+    """The contact itself, or for a merged duplicate the one it was merged into (which
+    holds its tickets now): for a customer who signed in, or got a link, before the merge."""
+    for _ in range(5):  # a merge points at a contact that is not merged itself
+        if not contact.merged_into_id:
+            break
+        contact = contact.merged_into  # type: ignore[assignment]  # merged_into_id is set
     return contact
 
 

@@ -239,7 +239,7 @@ def _signed_in_contact(request: TenantHttpRequest) -> Contact | None:
     except ValueError:
         return None
     try:
-        return contact_selectors.get_contact(contact_id)
+        return contact_selectors.surviving(contact_selectors.get_contact(contact_id))
     except ContactNotFound:
         return None
 

@@ -177,4 +177,4 @@ def contact_from_sign_in_token(token: str) -> Contact | None:
     # One use: the first request claims the nonce (a Redis key set only if absent).
     if not cache.add(f"portal-sign-in-used:{nonce}", 1, timeout=SIGN_IN_MAX_AGE + 60):
         return None
-    return contact
+    return contact_selectors.surviving(contact)

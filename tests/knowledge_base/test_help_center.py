@@ -159,6 +159,21 @@ def test_votes_are_one_per_visitor_and_can_change(help_acme: TenantSetup) -> Non
         assert ArticleVote.objects.count() == 1
 
 
+def test_invented_visitor_cookies_count_as_the_address(help_acme: TenantSetup) -> None:
+    """The cookie is signed: five made-up ones from one address are one visitor, not five
+    views and five votes."""
+    for n in range(5):
+        forged = help_acme.client()
+        forged.cookies["hc_visitor"] = f"forgedforgedforged{n:04d}"
+        assert forged.get("/help/reset-your-password/").status_code == 200
+        forged = help_acme.client()  # the page's own (signed) cookie not kept
+        forged.cookies["hc_visitor"] = f"forgedforgedforged{n:04d}"
+        forged.post("/help/reset-your-password/vote/", {"helpful": "no"})
+    with tenant_context(help_acme.id):
+        stats = ArticleStats.objects.get(article__slug="reset-your-password")
+        assert (stats.views, stats.not_helpful) == (1, 1)
+
+
 def test_bad_input_is_4xx(help_acme: TenantSetup) -> None:
     client = help_acme.client()
     assert client.post("/help/reset-your-password/vote/", {"helpful": "maybe"}).status_code == 400

@@ -21,6 +21,14 @@ class RevisionNotFound(NotFound):
     message = "No such revision of this article."
 
 
+class ArticleChanged(Conflict):
+    code = "article_changed"
+    message = (
+        "Someone saved this article since you opened it. Your text is still here: keep a "
+        "copy of what you changed, reload the article and make the change again."
+    )
+
+
 class ArticleSlugTaken(Conflict):
     code = "article_slug_taken"
     message = "An article with that address exists."

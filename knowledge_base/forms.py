@@ -36,6 +36,8 @@ class ArticleForm(forms.Form):
         queryset=None, required=False, widget=forms.SelectMultiple
     )
     note = forms.CharField(required=False, max_length=200, label="What changed (for the history)")
+    # The revision the editor was opened on: a save from an older copy is refused.
+    revision = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, exclude_id: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

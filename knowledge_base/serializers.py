@@ -84,6 +84,12 @@ class KbArticleUpdateInput(KbArticleInput):
     note = serializers.CharField(
         max_length=200, required=False, allow_blank=True, help_text="Says what changed."
     )
+    expected_revision = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        help_text="The revision_count the change was made from: 409 article_changed when "
+        "someone saved the article since (no change is lost silently).",
+    )
 
 
 class KbArticleOutput(serializers.ModelSerializer[Article]):

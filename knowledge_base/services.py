@@ -24,6 +24,7 @@ from helpdesk.tenancy.models import AuditAction, Membership
 from helpdesk.tenancy.permissions import Capability
 from knowledge_base import selectors
 from knowledge_base.errors import (
+    ArticleChanged,
     CategoryNotEmpty,
     InvalidArticle,
     InvalidImage,
@@ -395,13 +396,24 @@ _REVISED = ("title", "body", "status", "visibility")
 
 @transaction.atomic
 def update_article(
-    *, article: Article, actor: Membership | None, note: str = "", **changes: Any
+    *,
+    article: Article,
+    actor: Membership | None,
+    note: str = "",
+    expected_revision: int | None = None,
+    **changes: Any,
 ) -> Article:
     """Change any of title, body, category, section, status, visibility, tags, related
     and position. A new title moves the slug and keeps the old one (it redirects); a change
-    of title, body, status or visibility is a new revision."""
+    of title, body, status or visibility is a new revision.
+
+    `expected_revision`: the revision the writer started from (the editor sends every
+    field back, so a save made from an older copy would undo the changes saved since);
+    ArticleChanged when the article has moved on."""
     _require(actor)
     article = Article.objects.select_for_update().get(id=article.id)
+    if expected_revision is not None and article.revision_count != expected_revision:
+        raise ArticleChanged(current=article.revision_count)
     before = {field: getattr(article, field) for field in _REVISED}
     if "title" in changes:
         article.title = _clean_title(changes["title"])

@@ -123,6 +123,7 @@ def _initial(article: Article) -> dict[str, Any]:
         "visibility": article.visibility,
         "tags": ", ".join(article.tags),
         "related": [r.id for r in selectors.related_articles(article)],
+        "revision": article.revision_count,
     }
 
 
@@ -190,6 +191,7 @@ def article_new(request: MemberHttpRequest) -> HttpResponse:
     if form.is_valid():
         data = dict(form.cleaned_data)
         data.pop("note")
+        data.pop("revision")
         try:
             article = services.create_article(author=request.membership, **data)
         except DomainError as error:
@@ -217,11 +219,16 @@ def article_edit(request: MemberHttpRequest, slug: str) -> HttpResponse:
     if form.is_valid():
         data = dict(form.cleaned_data)
         note = data.pop("note")
+        expected_revision = data.pop("revision")
         if "publish" in request.POST:
             data["status"] = ArticleStatus.PUBLISHED
         try:
             article = services.update_article(
-                article=article, actor=request.membership, note=note, **data
+                article=article,
+                actor=request.membership,
+                note=note,
+                expected_revision=expected_revision,
+                **data,
             )
         except DomainError as error:
             form.add_error(None, str(error))

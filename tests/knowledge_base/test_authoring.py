@@ -365,6 +365,36 @@ def test_the_editor_pages_write_publish_and_restore(acme: TenantSetup) -> None:
     assert agent.get("/kb/download-an-invoice/revisions/99/").status_code == 404
 
 
+def test_a_save_from_an_older_copy_is_refused_not_lost(acme: TenantSetup) -> None:
+    """Two agents open the editor; A saves a fix, then B saves a new title from the copy
+    opened before: B's form sends A's old body back, which silently undid A's fix."""
+    api = acme.api_client()
+    article = _article(api, _category(api), body="v1")
+    agent = acme.client(acme.admin)
+    page = agent.get(f"/kb/{article['slug']}/edit/").content.decode()
+    assert 'name="revision" value="1"' in page
+    form = {
+        "title": article["title"],
+        "category": article["category"],
+        "body": "v1",
+        "status": "draft",
+        "visibility": "public",
+        "revision": "1",
+    }
+    fixed = agent.post(f"/kb/{article['slug']}/edit/", {**form, "body": "v1 and the fix"})
+    assert fixed.status_code == 302
+    stale = agent.post(f"/kb/{article['slug']}/edit/", {**form, "title": "Reset it"})
+    assert stale.status_code == 400
+    assert "Someone saved this article since you opened it" in stale.content.decode()
+    with tenant_context(acme.id):
+        assert Article.objects.get().body == "v1 and the fix"
+    url = f"/api/v1/kb/articles/{article['id']}/"
+    refused = _patch(api, url, {"title": "Reset it", "expected_revision": 1})
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "article_changed"
+    assert _patch(api, url, {"title": "Reset it", "expected_revision": 2}).status_code == 200
+
+
 def test_images_are_uploaded_checked_and_served_by_visibility(acme: TenantSetup) -> None:
     from django.core.files.uploadedfile import SimpleUploadedFile
 

@@ -68,12 +68,20 @@ def test_a_solved_ticket_becomes_a_draft_article_through_the_api(acme: TenantSet
     assert article["body"].startswith("Replace the toner cartridge, then print a test page.")
     assert "Try turning it off" not in article["body"]  # the final reply only
     assert "Root cause: empty toner" in article["body"]
+    # It carries the internal note: published unedited, it would stay with agents.
+    assert article["visibility"] == "internal"
     assert article["source_ticket_number"] == ticket.number
     links = acme.api_client().get(f"/api/v1/tickets/{ticket.number}/articles/").json()
     assert [(link["kind"], link["article"]) for link in links] == [("source", article["id"])]
     # The article page links back to the ticket.
     page = acme.client(acme.admin).get(f"/kb/{article['slug']}/").content.decode()
     assert f'href="/tickets/{ticket.number}/"' in page
+
+
+def test_a_draft_without_an_internal_note_starts_public(acme: TenantSetup) -> None:
+    ticket = _solved_ticket(acme, note=False)
+    article = _draft(acme.api_client(), ticket.number).json()  # type: ignore[attr-defined]
+    assert article["visibility"] == "public"
 
 
 def test_only_a_solved_ticket_makes_a_draft_and_bad_input_is_refused(

@@ -50,20 +50,22 @@ def draft_article_from_ticket(
     *, ticket: Ticket, actor: Membership | None, category: Category | None = None
 ) -> Article:
     """A draft article from a solved (or closed) ticket: titled by its subject, the body
-    from its resolution, linked to the ticket both ways."""
+    from its resolution, linked to the ticket both ways. A draft that carries the ticket's
+    internal resolution note starts internal: published unedited, it stays with agents."""
     if ticket.status not in RESOLVED_STATUSES:
         raise NotSolved()
     if category is None:
         category = kb_selectors.list_categories().first()
     if category is None:
         category = kb_services.create_category(name=DEFAULT_CATEGORY, actor=actor)
+    has_note = selectors.resolution_note(ticket) is not None
     article = kb_services.create_article(
         category=category,
         title=ticket.subject or f"Ticket #{ticket.number}",
         body=draft_body(ticket),
         author=actor,
         status=ArticleStatus.DRAFT,
-        visibility=ArticleVisibility.PUBLIC,
+        visibility=ArticleVisibility.INTERNAL if has_note else ArticleVisibility.PUBLIC,
         source_ticket_number=ticket.number,
     )
     TicketArticle.objects.create(

@@ -69,10 +69,10 @@ class _Clock:
             return
         worked = business_time.seconds_between(self.running_since, at, schedule)
         left = self.minutes * 60 - self.elapsed
-        if self.breached_at is None:
+        if self.breached_at is None and worked >= left:
             # The cut-off `result` and the sweeper use: a target that fills a period exactly
             # is due at its end, so an answer in the closed hours after it comes too late
-            # although no working time passed.
+            # although no working time passed. (Less work than the target: not yet due.)
             due = business_time.add_seconds(self.running_since, max(left, 0), schedule)
             if worked > left or at > due:
                 self.breached_at = due

@@ -141,26 +141,25 @@ def _moment(day: datetime.date, minute: int, local_zone: ZoneInfo) -> datetime.d
         return following.astimezone(datetime.UTC)
     wall = midnight.replace(hour=minute // 60, minute=minute % 60)
     moment = wall.astimezone(datetime.UTC)
-    if _local(moment, local_zone) == _local(wall, local_zone):
+    # Only a time the clocks skip when they go forward reads with a larger offset as the
+    # second of its two readings (PEP 495); everywhere else the first reading stands.
+    after_offset, offset = wall.replace(fold=1).utcoffset(), wall.utcoffset()
+    if after_offset is None or offset is None or after_offset <= offset:
         return moment
-    # A time the clocks skip when they go forward (02:30 on Berlin's spring Sunday): the
-    # period starts or ends at the jump, the first moment after it on the wall. (The
-    # zone's reading would put it as far after the jump as it lies inside the gap.)
+    # Skipped (02:30 on Berlin's spring Sunday): the period starts or ends at the jump, the
+    # first moment after it on the wall. (The zone's reading would put it as far after the
+    # jump as it lies inside the gap.)
     before = wall.replace(fold=1).astimezone(datetime.UTC)  # still before the jump
+    reading = wall.replace(tzinfo=None)
     low, high = 0, int((moment - before).total_seconds())
     while high - low > 1:
         middle = (low + high) // 2
         probe = before + datetime.timedelta(seconds=middle)
-        if _local(probe, local_zone) > _local(wall, local_zone):
+        if probe.astimezone(local_zone).replace(tzinfo=None) > reading:
             high = middle
         else:
             low = middle
     return before + datetime.timedelta(seconds=high)
-
-
-def _local(moment: datetime.datetime, local_zone: ZoneInfo) -> datetime.datetime:
-    """The wall-clock reading of a moment in the zone, as a naive datetime."""
-    return moment.astimezone(local_zone).replace(tzinfo=None)
 
 
 def seconds_between(
